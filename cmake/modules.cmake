@@ -1,2 +1,14 @@
-# Modules added after the foundation register here with rk_module() and
-# set_property(GLOBAL APPEND PROPERTY RK_EXTRA_MODULES rk_<name>).
+# Modules beyond the foundation. Order follows dependencies.
+pkg_check_modules(OPENBLAS REQUIRED IMPORTED_TARGET openblas)
+pkg_check_modules(ARCHIVE REQUIRED IMPORTED_TARGET libarchive)
+pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
+
+rk_module(exec rk_base)                                 # child processes: spawn, supervise, stop
+rk_module(sysinfo rk_model ${CMAKE_DL_LIBS})            # hardware and OS detection
+rk_module(bench rk_model PkgConfig::OPENBLAS m)         # built-in memory and compute benchmarks
+rk_module(agent rk_http rk_exec rk_sysinfo rk_bench PkgConfig::ARCHIVE)  # the agent's logic
+rk_module(store rk_model PkgConfig::SQLITE)             # storage backends
+rk_module(server rk_http rk_store)                      # the server's logic
+rk_module(cli rk_http)                                  # the CLI's logic
+set_property(GLOBAL APPEND PROPERTY RK_EXTRA_MODULES
+  rk_exec rk_sysinfo rk_bench rk_agent rk_store rk_server rk_cli)
