@@ -1,0 +1,285 @@
+#include "model/job.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "base/err.h"
+
+int rk_job_id_generate(char out[RK_JOB_ID_SIZE])
+{
+    uint32_t r;
+    ssize_t n;
+    do {
+        n = getrandom(&r, sizeof r, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)sizeof r)
+        return RK_EIO;
+    snprintf(out, RK_JOB_ID_SIZE, "job_%08x", (unsigned)r);
+    return RK_OK;
+}
+
+bool rk_job_id_valid(const char *s)
+{
+    if (!s || strncmp(s, "job_", 4) != 0 || strlen(s) != RK_JOB_ID_SIZE - 1)
+        return false;
+    for (const char *p = s + 4; *p; p++) {
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return false;
+    }
+    return true;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+    if (!a || !b)
+        return a == b;
+    return strcmp(a, b) == 0;
+}
+
+/* strdup that maps NULL to NULL; *ok turns false when memory runs out. */
+static char *dup_opt(const char *s, bool *ok)
+{
+    if (!s)
+        return NULL;
+    char *d = strdup(s);
+    if (!d)
+        *ok = false;
+    return d;
+}
+
+/* ---- JobStatus ---- */
+
+void rk_job_status_cleanup(rk_job_status_t *s)
+{
+    if (!s)
+        return;
+    free(s->message);
+    free(s->job_id);
+    memset(s, 0, sizeof *s);
+}
+
+int rk_job_status_decode(const json_t *v, const char *path, rk_job_status_t *out, rk_verr_t *e)
+{
+    memset(out, 0, sizeof *out);
+    int st = 0;
+    int rc = rk_json_expect_obj(v, path, e);
+    if (rc)
+        goto cleanup;
+    if ((rc = rk_json_get_enum(v, path, "status", RK_REQUIRED, rk_job_state_names,
+                               RK_JOB_STATE_COUNT, &st, e)))
+        goto cleanup;
+    out->status = (rk_job_state_t)st;
+    if ((rc = rk_json_get_time(v, path, "timestamp", RK_REQUIRED, &out->timestamp, NULL, e)))
+        goto cleanup;
+    if ((rc = rk_json_get_str(v, path, "message", RK_OPTIONAL, RK_JOB_MESSAGE_MAX,
+                              &out->message, e)))
+        goto cleanup;
+    if (!out->message && !(out->message = strdup(""))) {
+        rc = RK_ENOMEM;
+        goto cleanup;
+    }
+    if ((rc = rk_json_get_num(v, path, "progress", RK_OPTIONAL, 0.0, 1.0, &out->progress,
+                              &out->has_progress, e)))
+        goto cleanup;
+    rc = rk_json_get_id(v, path, "job_id", RK_OPTIONAL, &out->job_id, e);
+cleanup:
+    if (rc)
+        rk_job_status_cleanup(out);
+    return rc;
+}
+
+json_t *rk_job_status_encode(const rk_job_status_t *s)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    if (rk_json_set_str(o, "job_id", s->job_id) ||
+        rk_json_set_str(o, "status", rk_job_state_name(s->status)) ||
+        rk_json_set_time(o, "timestamp", s->timestamp) ||
+        rk_json_set_str(o, "message", s->message ? s->message : ""))
+        goto fail;
+    if (s->has_progress && json_object_set_new(o, "progress", json_real(s->progress)))
+        goto fail;
+    return o;
+fail:
+    json_decref(o);
+    return NULL;
+}
+
+int rk_job_status_copy(const rk_job_status_t *src, rk_job_status_t *dst)
+{
+    bool ok = true;
+    *dst = *src;
+    dst->message = dup_opt(src->message, &ok);
+    dst->job_id = dup_opt(src->job_id, &ok);
+    if (!ok) {
+        rk_job_status_cleanup(dst);
+        return RK_ENOMEM;
+    }
+    return RK_OK;
+}
+
+bool rk_job_status_equal(const rk_job_status_t *a, const rk_job_status_t *b)
+{
+    /* A NULL message encodes as "", so the two are the same value. */
+    const char *ma = a->message ? a->message : "", *mb = b->message ? b->message : "";
+    return a->status == b->status && a->timestamp == b->timestamp && strcmp(ma, mb) == 0 &&
+           a->has_progress == b->has_progress &&
+           (!a->has_progress || a->progress == b->progress) && str_eq(a->job_id, b->job_id);
+}
+
+/* ---- JobInfo ---- */
+
+void rk_job_info_cleanup(rk_job_info_t *j)
+{
+    if (!j)
+        return;
+    free(j->job_id);
+    free(j->experiment_id);
+    free(j->agent_id);
+    rk_job_status_cleanup(&j->status);
+    for (size_t i = 0; i < j->n_history; i++)
+        rk_job_status_cleanup(&j->history[i]);
+    free(j->history);
+    memset(j, 0, sizeof *j);
+}
+
+static int decode_history(const json_t *v, const char *path, rk_job_info_t *out, rk_verr_t *e)
+{
+    json_t *arr = json_object_get(v, "history");
+    if (!arr || json_is_null(arr))
+        return RK_OK;
+    char p[RK_PATH_MAX];
+    rk_path_key(p, path, "history");
+    if (!json_is_array(arr))
+        return rk_verr_set(e, p, "expected an array");
+    size_t n = json_array_size(arr);
+    if (n > RK_JOB_HISTORY_MAX)
+        return rk_verr_set(e, p, "more than %d items", RK_JOB_HISTORY_MAX);
+    out->has_history = true;
+    if (n == 0)
+        return RK_OK;
+    out->history = calloc(n, sizeof *out->history);
+    if (!out->history)
+        return RK_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        char ip[RK_PATH_MAX];
+        rk_path_index(ip, p, i);
+        int rc = rk_job_status_decode(json_array_get(arr, i), ip, &out->history[i], e);
+        if (rc)
+            return rc;
+        out->n_history = i + 1;
+    }
+    return RK_OK;
+}
+
+int rk_job_info_decode(const json_t *v, const char *path, rk_job_info_t *out, rk_verr_t *e)
+{
+    memset(out, 0, sizeof *out);
+    int rc = rk_json_expect_obj(v, path, e);
+    if (rc)
+        goto cleanup;
+    if ((rc = rk_json_get_id(v, path, "job_id", RK_REQUIRED, &out->job_id, e)) ||
+        (rc = rk_json_get_id(v, path, "experiment_id", RK_REQUIRED, &out->experiment_id, e)) ||
+        (rc = rk_json_get_id(v, path, "agent_id", RK_REQUIRED, &out->agent_id, e)) ||
+        (rc = rk_json_get_time(v, path, "created_time", RK_REQUIRED, &out->created_time, NULL,
+                               e)))
+        goto cleanup;
+    char sp[RK_PATH_MAX];
+    rk_path_key(sp, path, "status");
+    json_t *st = json_object_get(v, "status");
+    if (!st || json_is_null(st)) {
+        rc = rk_verr_set(e, sp, "field required");
+        goto cleanup;
+    }
+    if ((rc = rk_job_status_decode(st, sp, &out->status, e)))
+        goto cleanup;
+    rc = decode_history(v, path, out, e);
+cleanup:
+    if (rc)
+        rk_job_info_cleanup(out);
+    return rc;
+}
+
+json_t *rk_job_info_encode(const rk_job_info_t *j)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    if (rk_json_set_str(o, "job_id", j->job_id) ||
+        rk_json_set_str(o, "experiment_id", j->experiment_id) ||
+        rk_json_set_str(o, "agent_id", j->agent_id) ||
+        rk_json_set_time(o, "created_time", j->created_time) ||
+        json_object_set_new(o, "status", rk_job_status_encode(&j->status)))
+        goto fail;
+    if (j->has_history) {
+        json_t *arr = json_array();
+        if (json_object_set_new(o, "history", arr))
+            goto fail;
+        for (size_t i = 0; i < j->n_history; i++) {
+            if (json_array_append_new(arr, rk_job_status_encode(&j->history[i])))
+                goto fail;
+        }
+    }
+    return o;
+fail:
+    json_decref(o);
+    return NULL;
+}
+
+int rk_job_info_copy(const rk_job_info_t *src, rk_job_info_t *dst)
+{
+    bool ok = true;
+    memset(dst, 0, sizeof *dst);
+    dst->job_id = dup_opt(src->job_id, &ok);
+    dst->experiment_id = dup_opt(src->experiment_id, &ok);
+    dst->agent_id = dup_opt(src->agent_id, &ok);
+    dst->created_time = src->created_time;
+    dst->has_history = src->has_history;
+    if (!ok || rk_job_status_copy(&src->status, &dst->status))
+        goto fail;
+    if (src->n_history) {
+        dst->history = calloc(src->n_history, sizeof *dst->history);
+        if (!dst->history)
+            goto fail;
+        for (size_t i = 0; i < src->n_history; i++) {
+            if (rk_job_status_copy(&src->history[i], &dst->history[i]))
+                goto fail;
+            dst->n_history = i + 1;
+        }
+    }
+    return RK_OK;
+fail:
+    rk_job_info_cleanup(dst);
+    return RK_ENOMEM;
+}
+
+bool rk_job_info_equal(const rk_job_info_t *a, const rk_job_info_t *b)
+{
+    if (!str_eq(a->job_id, b->job_id) || !str_eq(a->experiment_id, b->experiment_id) ||
+        !str_eq(a->agent_id, b->agent_id) || a->created_time != b->created_time ||
+        !rk_job_status_equal(&a->status, &b->status) || a->has_history != b->has_history ||
+        a->n_history != b->n_history)
+        return false;
+    for (size_t i = 0; i < a->n_history; i++) {
+        if (!rk_job_status_equal(&a->history[i], &b->history[i]))
+            return false;
+    }
+    return true;
+}
+
+int rk_job_info_history_add(rk_job_info_t *j, const rk_job_status_t *st)
+{
+    rk_job_status_t *h = realloc(j->history, (j->n_history + 1) * sizeof *h);
+    if (!h)
+        return RK_ENOMEM;
+    j->history = h;
+    if (rk_job_status_copy(st, &h[j->n_history]))
+        return RK_ENOMEM;
+    j->n_history++;
+    j->has_history = true;
+    return RK_OK;
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that building, running and testing ruckus
+# need, only those missing. Safe to run twice. Needs root (or sudo).
+#
+#   scripts/deps.sh          build + run + test dependencies
+#   scripts/deps.sh --run    only what building and running needs
+set -euo pipefail
+
+run_pkgs=(
+  gcc make cmake pkg-config          # toolchain
+  libmicrohttpd-dev                  # HTTP server (suspendable connections)
+  libcurl4-openssl-dev               # HTTP client (multi interface)
+  libjansson-dev                     # JSON
+  libsqlite3-dev                     # embedded storage
+  libssl-dev                         # md5 for experiment ids (libcrypto)
+  libarchive-dev                     # zip of a job's artifacts
+  libopenblas-dev                    # GEMM for the compute benchmark (loaded in the child only)
+)
+test_pkgs=(
+  libcmocka-dev                      # unit test framework
+  clang libclang-rt-14-dev           # libFuzzer and sanitizer runtimes
+  valgrind                           # leak checks of the unit tests
+  procps psmisc                      # ps/pkill-free process checks in tests
+)
+
+pkgs=("${run_pkgs[@]}")
+if [ "${1:-}" != "--run" ]; then
+  pkgs+=("${test_pkgs[@]}")
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "deps: all ${#pkgs[@]} packages present"
+  exit 0
+fi
+
+echo "deps: installing ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

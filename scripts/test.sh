@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Builds ruckus and runs every test: the unit and integration tests
+# (warnings are errors), the unit tests again under valgrind, the whole suite
+# again under AddressSanitizer + UndefinedBehaviorSanitizer, and each libFuzzer
+# target for a fixed time from its seed corpus. Installs what it needs first.
+#
+#   scripts/test.sh                 everything (what CI runs)
+#   RK_FUZZ_SECONDS=5 scripts/test.sh   shorter fuzzing
+#   RK_STAGES="build test" scripts/test.sh  only some stages
+#     (stages: deps build test valgrind asan fuzz)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+jobs=$(nproc)
+stages=${RK_STAGES:-"deps build test valgrind asan fuzz"}
+fuzz_seconds=${RK_FUZZ_SECONDS:-60}
+passed=0
+failed=0
+
+has() { [[ " $stages " == *" $1 "* ]]; }
+stage() { printf '\n==== %s ====\n' "$*"; }
+
+# Runs ctest in dir and adds its counts to the totals.
+run_ctest() {
+  local dir=$1; shift
+  local log
+  log=$(mktemp)
+  set +e
+  ctest --test-dir "$dir" --output-on-failure -j"$jobs" "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  set -e
+  local line total nfail
+  line=$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' "$log" | tail -1 || true)
+  rm -f "$log"
+  if [ -n "$line" ]; then
+    total=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$line")
+    nfail=$(sed -E 's/.*passed, ([0-9]+) tests failed.*/\1/' <<<"$line")
+    passed=$((passed + total - nfail))
+    failed=$((failed + nfail))
+  elif [ "$rc" -ne 0 ]; then
+    failed=$((failed + 1))
+  fi
+  return "$rc"
+}
+
+finish() {
+  local rc=$?
+  echo
+  echo "ci: $passed passed, $failed failed"
+  exit "$rc"
+}
+trap finish EXIT
+
+if has deps; then
+  stage "dependencies"
+  bash scripts/deps.sh
+fi
+
+if has build; then
+  stage "build (gcc, -Werror)"
+  cmake -S . -B build -DRK_WERROR=ON >/dev/null
+  cmake --build build -j"$jobs"
+fi
+
+if has test; then
+  stage "tests"
+  run_ctest build
+fi
+
+if has valgrind; then
+  stage "unit tests under valgrind"
+  vg_fail=0
+  vg_count=0
+  for mod in $(ls lib); do
+    for t in build/tests/"${mod}"_test_*; do
+      [ -x "$t" ] || continue
+      vg_count=$((vg_count + 1))
+      if RK_UNDER_VALGRIND=1 valgrind -q --leak-check=full --show-leak-kinds=definite,indirect \
+          --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
+          --suppressions="$root/tests/valgrind.supp" "$t" >"build/$(basename "$t").vg.log" 2>&1; then
+        echo "valgrind ok   $(basename "$t")"
+        passed=$((passed + 1))
+      else
+        echo "valgrind FAIL $(basename "$t")"
+        cat "build/$(basename "$t").vg.log"
+        vg_fail=1
+        failed=$((failed + 1))
+      fi
+    done
+  done
+  echo "valgrind: $vg_count unit test programs checked"
+  [ "$vg_fail" -eq 0 ]
+fi
+
+if has asan; then
+  stage "ASan + UBSan build and tests"
+  cmake -S . -B build-asan -DRK_WERROR=ON -DRK_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+  cmake --build build-asan -j"$jobs"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    run_ctest build-asan
+fi
+
+if has fuzz; then
+  stage "libFuzzer targets, ${fuzz_seconds}s each"
+  CC=clang cmake -S . -B build-fuzz -DRK_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build build-fuzz -j"$jobs"
+  for f in build-fuzz/fuzz/fuzz_*; do
+    [ -x "$f" ] || continue
+    name=$(basename "$f")
+    short=${name#fuzz_}
+    work=$(mktemp -d)
+    cp -r "fuzz/corpus/$short/." "$work/" 2>/dev/null || true
+    if "$f" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 \
+        -artifact_prefix="build-fuzz/$name-" "$work" >"build-fuzz/$name.log" 2>&1; then
+      echo "fuzz ok   $name ($(grep -oE 'Done [0-9]+ runs' "build-fuzz/$name.log" | tail -1))"
+      passed=$((passed + 1))
+    else
+      echo "fuzz FAIL $name"
+      tail -50 "build-fuzz/$name.log"
+      failed=$((failed + 1))
+      rm -rf "$work"
+      exit 1
+    fi
+    rm -rf "$work"
+  done
+fi
