@@ -1,5 +1,6 @@
 #include "base/buf.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,12 +34,15 @@ static int grow(rk_buf_t *b, size_t need)
 {
     if (need > b->cap)
         return RK_ETOOBIG;
+    if (need == SIZE_MAX) /* no room for the NUL */
+        return RK_ENOMEM;
     if (need + 1 <= b->size)
         return RK_OK;
     size_t nsize = b->size ? b->size : 64;
     while (nsize < need + 1)
-        nsize *= 2;
-    if (nsize > b->cap + 1)
+        nsize = nsize > SIZE_MAX / 2 ? need + 1 : nsize * 2;
+    /* cap + 1 wraps to 0 for an unbounded (SIZE_MAX) cap. */
+    if (b->cap < SIZE_MAX && nsize > b->cap + 1)
         nsize = b->cap + 1;
     char *p = realloc(b->data, nsize);
     if (!p)

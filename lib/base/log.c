@@ -64,31 +64,61 @@ static void put_value(char *line, size_t size, size_t *pos, const char *v)
     put(line, size, pos, "\"", 1);
 }
 
-void rk_log(rk_log_level_t level, const char *msg, ...)
+/* Writes the timestamp, level and message; returns 0 if the level is off. */
+static int begin_line(rk_log_level_t level, const char *msg, char *line, size_t size, size_t *pos)
 {
     if ((int)level < log_level || level >= RK_LOG_OFF)
-        return;
-    char line[4096];
-    size_t pos = 0, size = sizeof line - 1;
+        return 0;
     char ts[RK_TIME_STRLEN];
     rk_time_format_ms(rk_time_now_us(), ts);
-    put(line, size, &pos, ts, strlen(ts));
-    put(line, size, &pos, " ", 1);
-    put(line, size, &pos, level_names[level], strlen(level_names[level]));
-    put(line, size, &pos, level == RK_LOG_INFO || level == RK_LOG_WARN ? "  " : " ", level == RK_LOG_INFO || level == RK_LOG_WARN ? 2 : 1);
-    put(line, size, &pos, msg, strlen(msg));
+    put(line, size, pos, ts, strlen(ts));
+    put(line, size, pos, " ", 1);
+    put(line, size, pos, level_names[level], strlen(level_names[level]));
+    put(line, size, pos, level == RK_LOG_INFO || level == RK_LOG_WARN ? "  " : " ", level == RK_LOG_INFO || level == RK_LOG_WARN ? 2 : 1);
+    put(line, size, pos, msg, strlen(msg));
+    return 1;
+}
+
+static void put_field(char *line, size_t size, size_t *pos, const char *k, const char *v)
+{
+    put(line, size, pos, " ", 1);
+    put(line, size, pos, k, strlen(k));
+    put(line, size, pos, "=", 1);
+    put_value(line, size, pos, v);
+}
+
+/* size leaves room for the newline, so the line always ends with one. */
+static void end_line(char *line, size_t pos)
+{
+    line[pos++] = '\n';
+    ssize_t w = write(log_fd, line, pos);
+    (void)w;
+}
+
+void rk_log(rk_log_level_t level, const char *msg, ...)
+{
+    char line[4096];
+    size_t pos = 0, size = sizeof line - 1;
+    if (!begin_line(level, msg, line, size, &pos))
+        return;
     va_list ap;
     va_start(ap, msg);
     const char *k;
     while ((k = va_arg(ap, const char *)) != NULL) {
         const char *v = va_arg(ap, const char *);
-        put(line, size, &pos, " ", 1);
-        put(line, size, &pos, k, strlen(k));
-        put(line, size, &pos, "=", 1);
-        put_value(line, size, &pos, v);
+        put_field(line, size, &pos, k, v);
     }
     va_end(ap);
-    line[pos++] = '\n';
-    ssize_t w = write(log_fd, line, pos);
-    (void)w;
+    end_line(line, pos);
+}
+
+void rk_log_kv(rk_log_level_t level, const char *msg, const char *const *kv, size_t npairs)
+{
+    char line[4096];
+    size_t pos = 0, size = sizeof line - 1;
+    if (!begin_line(level, msg, line, size, &pos))
+        return;
+    for (size_t i = 0; i < npairs; i++)
+        put_field(line, size, &pos, kv[2 * i], kv[2 * i + 1]);
+    end_line(line, pos);
 }

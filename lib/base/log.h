@@ -9,6 +9,8 @@
 #ifndef RK_BASE_LOG_H
 #define RK_BASE_LOG_H
 
+#include <stddef.h>
+
 typedef enum rk_log_level {
     RK_LOG_DEBUG = 0,
     RK_LOG_INFO = 1,
@@ -29,6 +31,10 @@ void rk_log_set_fd(int fd);
  * NULL: rk_log(RK_LOG_INFO, "job done", "job_id", id, "status", st, NULL).
  * A NULL value prints as "-". */
 void rk_log(rk_log_level_t level, const char *msg, ...) __attribute__((sentinel));
+
+/* Same with the fields as an array of npairs key/value pairs, for callers
+ * that build the field list at run time (kv[2*i] key, kv[2*i+1] value). */
+void rk_log_kv(rk_log_level_t level, const char *msg, const char *const *kv, size_t npairs);
 
 #define rk_log_debug(...) rk_log(RK_LOG_DEBUG, __VA_ARGS__, (const char *)NULL)
 #define rk_log_info(...) rk_log(RK_LOG_INFO, __VA_ARGS__, (const char *)NULL)

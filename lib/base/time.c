@@ -66,13 +66,15 @@ static void split(rk_time_t t, int *y, int *mo, int *d, int *h, int *mi, int *s,
     *us = frac;
 }
 
+/* The "% 1000000u" below changes nothing (split keeps us in range) but lets
+ * gcc prove the field fits, so -Werror=format-truncation holds at -O0. */
 void rk_time_format(rk_time_t t, char out[RK_TIME_STRLEN])
 {
     int y, mo, d, h, mi, s;
     int64_t us;
     split(t, &y, &mo, &d, &h, &mi, &s, &us);
-    snprintf(out, RK_TIME_STRLEN, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", y, mo, d, h, mi, s,
-             (long long)us);
+    snprintf(out, RK_TIME_STRLEN, "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ", y, mo, d, h, mi, s,
+             (unsigned)us % 1000000u);
 }
 
 void rk_time_format_ms(rk_time_t t, char out[RK_TIME_STRLEN])
@@ -80,8 +82,8 @@ void rk_time_format_ms(rk_time_t t, char out[RK_TIME_STRLEN])
     int y, mo, d, h, mi, s;
     int64_t us;
     split(t, &y, &mo, &d, &h, &mi, &s, &us);
-    snprintf(out, RK_TIME_STRLEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03lldZ", y, mo, d, h, mi, s,
-             (long long)(us / 1000));
+    snprintf(out, RK_TIME_STRLEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", y, mo, d, h, mi, s,
+             (unsigned)(us / 1000) % 1000u);
 }
 
 static int digits(const char **p, int n, int *out)
@@ -126,8 +128,8 @@ int rk_time_parse(const char *s, rk_time_t *out)
     int maxd = mdays[mo - 1] + (mo == 2 && leap);
     if (d > maxd)
         return RK_EINVAL;
-    if (sec == 60) /* a leap second reads as the next second's start */
-        sec = 59;
+    /* A leap second (sec == 60) is left to the arithmetic below, which reads
+     * it as the next minute's first second and so keeps timestamps ordered. */
     int64_t us = 0;
     if (*p == '.') {
         p++;
@@ -159,6 +161,10 @@ int rk_time_parse(const char *s, rk_time_t *out)
     if (*p != '\0')
         return RK_EINVAL;
     int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset;
+    /* An offset or leap second can carry the instant out of years 0001..9999,
+     * which rk_time_format could not write back in a form this accepts. */
+    if (secs < days_from_civil(1, 1, 1) * 86400 || secs >= days_from_civil(10000, 1, 1) * 86400)
+        return RK_EINVAL;
     *out = secs * 1000000 + us;
     return RK_OK;
 }

@@ -1,7 +1,5 @@
 #include "model/parse.h"
 
-#include <string.h>
-
 #include "base/err.h"
 
 int rk_model_parse_json(const char *text, size_t len, json_t **out, rk_verr_t *e)

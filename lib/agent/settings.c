@@ -1,0 +1,138 @@
+#include "agent/settings.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "base/err.h"
+
+#define S rk_agent_settings_t
+
+/* Same order as rk_log_level_t. */
+static const char *const level_choices[] = {"debug", "info", "warn", "error", NULL};
+
+/* The name is shown in listings and logs: printable, one line, bounded. */
+static int validate_name(const void *field, const char **why)
+{
+    const char *s = *(char *const *)field;
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
+            *why = "expected printable text of at most 128 bytes";
+            return RK_EINVAL;
+        }
+    }
+    if (n > 128) {
+        *why = "expected printable text of at most 128 bytes";
+        return RK_EINVAL;
+    }
+    return RK_OK;
+}
+
+static const rk_config_option_t options[] = {
+    {.name = "host", .env = "RUCKUS_AGENT_HOST", .type = RK_CONFIG_STRING, RK_CONFIG_FIELD(S, host),
+     .def = "127.0.0.1", .metavar = "ADDR", .flags = RK_CONFIG_NONEMPTY,
+     .help = "Address to listen on; other than loopback it needs --token"},
+    {.name = "port", .env = "RUCKUS_AGENT_PORT", .type = RK_CONFIG_INT, RK_CONFIG_FIELD(S, port), .def = "8081",
+     .min = 1, .max = 65535, .help = "TCP port to listen on"},
+    {.name = "data-dir", .env = "RUCKUS_AGENT_DATA_DIR", .type = RK_CONFIG_PATH, RK_CONFIG_FIELD(S, data_dir),
+     .def = "./agent-data", .flags = RK_CONFIG_NONEMPTY,
+     .help = "Folder for job folders, their output and the agent's state"},
+    {.name = "slots", .env = "RUCKUS_AGENT_SLOTS", .type = RK_CONFIG_INT, RK_CONFIG_FIELD(S, slots), .def = "1",
+     .min = 1, .max = 1024, .help = "Jobs this agent runs at the same time"},
+    {.name = "name", .env = "RUCKUS_AGENT_NAME", .type = RK_CONFIG_STRING, RK_CONFIG_FIELD(S, name),
+     .def_doc = "the hostname", .validate = validate_name, .help = "Name shown for this agent"},
+    {.name = "token", .env = "RUCKUS_AGENT_TOKEN", .type = RK_CONFIG_STRING, RK_CONFIG_FIELD(S, token),
+     .metavar = "TOKEN", .flags = RK_CONFIG_SECRET,
+     .help = "Bearer token every call to this agent must carry; unset: no authentication"},
+    {.name = "register-with", .env = "RUCKUS_AGENT_REGISTER_WITH", .type = RK_CONFIG_STRING,
+     RK_CONFIG_FIELD(S, register_with), .metavar = "URL", .validate = rk_config_validate_url,
+     .help = "Server URL to register with at start; unset: wait to be added"},
+    {.name = "server-token", .env = "RUCKUS_AGENT_SERVER_TOKEN", .type = RK_CONFIG_STRING,
+     RK_CONFIG_FIELD(S, server_token), .metavar = "TOKEN", .flags = RK_CONFIG_SECRET,
+     .help = "Token to send to the server when registering"},
+    {.name = "models-dir", .env = "RUCKUS_AGENT_MODELS_DIR", .type = RK_CONFIG_PATH,
+     RK_CONFIG_FIELD(S, models_dir), .def_doc = "<data-dir>/models",
+     .help = "Folder scanned for models this agent can serve"},
+    {.name = "retention-days", .env = "RUCKUS_AGENT_RETENTION_DAYS", .type = RK_CONFIG_INT,
+     RK_CONFIG_FIELD(S, retention_days), .def = "7", .metavar = "DAYS", .min = 1, .max = 36500,
+     .help = "Days a finished job's folder is kept before it is deleted"},
+    {.name = "grace", .env = "RUCKUS_AGENT_GRACE_SECONDS", .type = RK_CONFIG_DOUBLE, RK_CONFIG_FIELD(S, grace),
+     .def = "10", .metavar = "SECONDS", .dmin = 0, .dmax = 3600,
+     .help = "Seconds a stopped job gets between SIGTERM and SIGKILL"},
+    {.name = "log-cap", .env = "RUCKUS_AGENT_LOG_CAP_BYTES", .type = RK_CONFIG_INT, RK_CONFIG_FIELD(S, log_cap),
+     .def = "16777216", .metavar = "BYTES", .min = 4096, .max = INT64_C(1) << 40,
+     .help = "Bytes of stdout and stderr kept per job; the rest is dropped"},
+    {.name = "log-level", .env = "RUCKUS_LOG_LEVEL", .type = RK_CONFIG_ENUM, RK_CONFIG_FIELD(S, log_level),
+     .def = "info", .choices = level_choices, .help = "Lowest level of log lines written to stderr"},
+};
+
+static int check(const void *settings, char *err, size_t errlen)
+{
+    const S *s = settings;
+    if (!s->token && !rk_config_host_is_loopback(s->host)) {
+        snprintf(err, errlen,
+                 "ruckus-agent: --host (RUCKUS_AGENT_HOST): listening on \"%.100s\" needs a token "
+                 "(--token or RUCKUS_AGENT_TOKEN)",
+                 s->host);
+        return RK_EINVAL;
+    }
+    return RK_OK;
+}
+
+const rk_config_spec_t rk_agent_config = {
+    .program = "ruckus-agent",
+    .usage = "[OPTIONS]",
+    .summary = "Runs benchmark jobs on this machine for a ruckus server.",
+    .examples = "  ruckus-agent\n"
+                "  ruckus-agent --slots 4 --data-dir /var/lib/ruckus-agent\n"
+                "  RUCKUS_AGENT_TOKEN=s3cret ruckus-agent --host 0.0.0.0 --register-with http://server:8000\n",
+    .options = options,
+    .count = sizeof options / sizeof options[0],
+    .check = check,
+};
+
+/* Defaults that depend on the machine or on other options. */
+static int fill_computed(S *s, char *err, size_t errlen)
+{
+    if (!s->name) {
+        char host[HOST_NAME_MAX + 1];
+        if (gethostname(host, sizeof host) != 0) {
+            snprintf(err, errlen, "ruckus-agent: --name (RUCKUS_AGENT_NAME): cannot read the hostname; set a name");
+            return RK_EIO;
+        }
+        host[HOST_NAME_MAX] = '\0';
+        if (!(s->name = strdup(host)))
+            return RK_ENOMEM;
+    }
+    if (!s->models_dir) {
+        rk_buf_t b;
+        rk_buf_init(&b, 4096 + PATH_MAX);
+        int rc = rk_buf_printf(&b, "%s/models", s->data_dir);
+        if (rc) {
+            rk_buf_cleanup(&b);
+            return rc;
+        }
+        if (!(s->models_dir = rk_buf_take(&b)))
+            return RK_ENOMEM;
+    }
+    return RK_OK;
+}
+
+int rk_agent_settings_load(int argc, char **argv, rk_agent_settings_t *s, rk_config_result_t *res,
+                           char *err, size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    int rc = rk_config_load(&rk_agent_config, argc, argv, s, res, err, errlen);
+    if (rc || res->action != RK_CONFIG_RUN)
+        return rc;
+    return fill_computed(s, err, errlen);
+}
+
+void rk_agent_settings_cleanup(rk_agent_settings_t *s)
+{
+    rk_config_cleanup(&rk_agent_config, s);
+}

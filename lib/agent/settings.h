@@ -1,0 +1,40 @@
+/* ruckus-agent configuration: the option table and the struct it fills.
+ *
+ * Every option is described once in rk_agent_config (settings.c); flags,
+ * environment variables, --help and docs/configuration.md all come from it.
+ */
+#ifndef RK_AGENT_SETTINGS_H
+#define RK_AGENT_SETTINGS_H
+
+#include <stdint.h>
+
+#include "base/config.h"
+
+typedef struct rk_agent_settings {
+    char *host;           /* listen address */
+    int64_t port;
+    char *data_dir;       /* job folders, logs, state */
+    int64_t slots;        /* jobs run at once */
+    char *name;           /* never NULL after load: the hostname by default */
+    char *token;          /* token callers of this agent must carry */
+    char *register_with;  /* server URL to register with at start, or NULL */
+    char *server_token;   /* token sent to that server */
+    char *models_dir;     /* never NULL after load: <data_dir>/models by default */
+    int64_t retention_days;
+    double grace;         /* seconds between SIGTERM and SIGKILL on stop */
+    int64_t log_cap;      /* bytes of output kept per job */
+    int log_level;        /* rk_log_level_t */
+} rk_agent_settings_t;
+
+extern const rk_config_spec_t rk_agent_config;
+
+/* Loads s from defaults, environment and argv (see base/config.h), then
+ * fills the computed defaults (name, models_dir); s need not be
+ * initialized. RK_EINVAL with a message naming the option in err,
+ * RK_ENOMEM, or RK_EIO if the hostname cannot be read. s must be passed to
+ * rk_agent_settings_cleanup afterwards in every case. */
+int rk_agent_settings_load(int argc, char **argv, rk_agent_settings_t *s, rk_config_result_t *res,
+                           char *err, size_t errlen);
+void rk_agent_settings_cleanup(rk_agent_settings_t *s);
+
+#endif

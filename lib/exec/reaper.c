@@ -1,0 +1,187 @@
+#include "exec/reaper.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/err.h"
+
+static pthread_mutex_t leaders_mu = PTHREAD_MUTEX_INITIALIZER;
+static pid_t *leaders;
+static size_t nleaders, leaders_size;
+
+/* Caller holds leaders_mu. */
+static int add_locked(pid_t pid)
+{
+    int rc = RK_OK;
+    if (nleaders == leaders_size) {
+        size_t n = leaders_size ? leaders_size * 2 : 16;
+        pid_t *p = realloc(leaders, n * sizeof *p);
+        if (!p) {
+            rc = RK_ENOMEM;
+            goto cleanup;
+        }
+        leaders = p;
+        leaders_size = n;
+    }
+    leaders[nleaders++] = pid;
+cleanup:
+    return rc;
+}
+
+int rk_exec_leader_add(pid_t pid)
+{
+    pthread_mutex_lock(&leaders_mu);
+    int rc = add_locked(pid);
+    pthread_mutex_unlock(&leaders_mu);
+    return rc;
+}
+
+void rk_exec_leader_hold(void)
+{
+    pthread_mutex_lock(&leaders_mu);
+}
+
+int rk_exec_leader_release(pid_t pid)
+{
+    int rc = pid > 0 ? add_locked(pid) : RK_OK;
+    pthread_mutex_unlock(&leaders_mu);
+    return rc;
+}
+
+void rk_exec_leader_del(pid_t pid)
+{
+    pthread_mutex_lock(&leaders_mu);
+    for (size_t i = 0; i < nleaders; i++) {
+        if (leaders[i] == pid) {
+            leaders[i] = leaders[--nleaders];
+            break;
+        }
+    }
+    if (nleaders == 0) { /* keep an idle agent free of leftovers */
+        free(leaders);
+        leaders = NULL;
+        leaders_size = 0;
+    }
+    pthread_mutex_unlock(&leaders_mu);
+}
+
+bool rk_exec_leader_is(pid_t pid)
+{
+    bool found = false;
+    pthread_mutex_lock(&leaders_mu);
+    for (size_t i = 0; i < nleaders && !found; i++)
+        found = leaders[i] == pid;
+    pthread_mutex_unlock(&leaders_mu);
+    return found;
+}
+
+/* State, parent and process group from /proc/<pid>/stat. The command name
+ * may hold spaces and parentheses, so fields are read after the last ')'. */
+static int read_stat(pid_t pid, char *state, pid_t *ppid, pid_t *pgrp)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return RK_ENOENT;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return RK_ENOENT;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    int pp, pg;
+    if (!p || sscanf(p + 1, " %c %d %d", state, &pp, &pg) != 3)
+        return RK_EIO;
+    *ppid = pp;
+    *pgrp = pg;
+    return RK_OK;
+}
+
+/* Finds RK_EXEC_TAG=<sup>.<job> in /proc/<pid>/environ, streaming it through
+ * a fixed buffer (an entry longer than the buffer cannot be the tag).
+ * Returns 1 with *sup and *job set, 0 when absent or unreadable. */
+static int read_tag(pid_t pid, uint64_t *sup, uint64_t *job)
+{
+    static const char key[] = RK_EXEC_TAG_KEY "=";
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    size_t have = 0;
+    bool skipping = false;
+    int found = 0;
+    for (;;) {
+        ssize_t r = read(fd, buf + have, sizeof buf - have);
+        if (r <= 0)
+            break;
+        have += (size_t)r;
+        size_t start = 0;
+        char *nul;
+        while (!found && (nul = memchr(buf + start, '\0', have - start))) {
+            const char *entry = buf + start;
+            if (!skipping && strncmp(entry, key, sizeof key - 1) == 0 &&
+                sscanf(entry + sizeof key - 1, "%" SCNu64 ".%" SCNu64, sup, job) == 2)
+                found = 1;
+            skipping = false;
+            start = (size_t)(nul - buf) + 1;
+        }
+        if (found)
+            break;
+        memmove(buf, buf + start, have - start);
+        have -= start;
+        if (have == sizeof buf) { /* one huge entry: drop it up to its NUL */
+            have = 0;
+            skipping = true;
+        }
+    }
+    close(fd);
+    return found;
+}
+
+int rk_exec_orphans_sweep(uint64_t sup, rk_exec_running_fn running, void *ud)
+{
+    pid_t self = getpid(), mygrp = getpgrp();
+    DIR *d = opendir("/proc");
+    if (!d)
+        return RK_EIO;
+    int signalled = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        char *end;
+        long v = strtol(de->d_name, &end, 10);
+        if (*end || v <= 0)
+            continue;
+        pid_t pid = (pid_t)v, ppid, pgrp;
+        char state;
+        if (read_stat(pid, &state, &ppid, &pgrp) || ppid != self || rk_exec_leader_is(pid))
+            continue;
+        if (state == 'Z') {
+            /* A dead orphan of some job. Children the agent started by other
+             * means (popen) share its process group and are left to their
+             * owners. */
+            if (pgrp != mygrp)
+                waitpid(pid, NULL, WNOHANG);
+            continue;
+        }
+        uint64_t tsup, tjob;
+        if (!read_tag(pid, &tsup, &tjob) || tsup != sup || running(ud, tjob))
+            continue;
+        kill(pid, SIGKILL);
+        if (pgrp == pid)
+            kill(-pid, SIGKILL);
+        signalled++;
+    }
+    closedir(d);
+    return signalled;
+}

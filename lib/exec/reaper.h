@@ -1,0 +1,53 @@
+/* Making sure no process of a job outlives it.
+ *
+ * Each job runs in its own process group, and the supervisor SIGKILLs that
+ * group when the job's leader exits, times out or is cancelled. That misses
+ * descendants that left the group (setsid, setpgid: daemons). For those the
+ * agent is a child subreaper (PR_SET_CHILD_SUBREAPER): an orphaned
+ * descendant of a job is reparented to the agent instead of init, so it
+ * stays visible as our child. Every job's environment carries a tag
+ * (RK_EXEC_TAG=<supervisor>.<job>, the way Jenkins' ProcessTreeKiller marks
+ * builds); a sweep over /proc finds our children that are not job leaders,
+ * SIGKILLs those whose tag names a job that has ended (and their process
+ * group when they lead one), and reaps the zombies among them.
+ *
+ * What still escapes: a descendant that drops or rewrites the tag from its
+ * environment and outlives its job survives until the agent exits (it is
+ * reaped if it ends on its own); one whose parent is still alive is not our
+ * child yet (it is caught once that parent dies and the next sweep runs);
+ * and a process the job hands to another service (systemd-run, at, ssh) was
+ * never ours. A cgroup per job (cgroup.kill) would close all of these and is
+ * future work. After an agent restart the previous instance's jobs are no
+ * longer our descendants: the agent must kill them by their recorded process
+ * group (design.md, "Agent restart").
+ */
+#ifndef RK_EXEC_REAPER_H
+#define RK_EXEC_REAPER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Name of the environment variable that marks a job's processes. */
+#define RK_EXEC_TAG_KEY "RK_EXEC_TAG"
+
+/* Process-wide registry of job leaders: pids whose exit status belongs to
+ * a supervisor, which a sweep must never reap. Thread-safe. */
+int rk_exec_leader_add(pid_t pid);
+void rk_exec_leader_del(pid_t pid);
+bool rk_exec_leader_is(pid_t pid);
+/* Around fork: hold the registry so no sweep sees the new child before it
+ * is registered; release adds pid when it is > 0 (RK_ENOMEM if it could
+ * not, and the pid is then unprotected). */
+void rk_exec_leader_hold(void);
+int rk_exec_leader_release(pid_t pid);
+
+/* Answers whether job `job` of the sweeping supervisor is still running. */
+typedef bool (*rk_exec_running_fn)(void *ud, uint64_t job);
+
+/* One pass over /proc as described above, for the supervisor numbered
+ * `sup`. Returns how many processes it signalled (they still need reaping:
+ * sweep again shortly) or RK_EIO when /proc cannot be read. */
+int rk_exec_orphans_sweep(uint64_t sup, rk_exec_running_fn running, void *ud);
+
+#endif

@@ -1,0 +1,802 @@
+/* Server lifecycle, per-request handling (auth, CORS, routing, body cap),
+ * suspended requests and the access log. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "base/time.h"
+#include "http/router.h"
+#include "http/server_int.h"
+
+/* A chunked body past the cap is read and dropped so the client still gets
+ * its 413; beyond this many times the cap we just close the connection. */
+#define DISCARD_FACTOR 16
+
+typedef struct target {
+    rk_http_handler_fn fn;
+    void *userdata;
+    struct target *next;
+} target_t;
+
+struct rk_http_server {
+    rk_http_config_t cfg; /* strings point at the copies below */
+    char *host, *token, *prefix, *name;
+    char **origins;
+    rk_router_t *router;
+    target_t *targets;
+    struct MHD_Daemon *daemon;
+    uint16_t port;
+    pthread_mutex_t stop_lock; /* serializes start/stop */
+    pthread_mutex_t lock;      /* guards everything below */
+    pthread_cond_t cond;       /* active or resuming dropped */
+    bool stopping;
+    size_t active;   /* requests between first callback and completion */
+    size_t resuming; /* MHD_resume_connection calls in progress */
+    rk_http_wait_t *waits;
+    rk_http_stream_t *streams;
+};
+
+typedef enum wait_state { WAIT_WAITING, WAIT_CLAIMED, WAIT_ANSWERED } wait_state_t;
+
+/* One reference for the handle holder, one for the request; state and list
+ * membership are guarded by the server lock. */
+struct rk_http_wait {
+    atomic_int refs;
+    rk_http_server_t *srv;
+    struct MHD_Connection *conn;
+    wait_state_t state;
+    bool suspended; /* MHD_suspend_connection done, resume not yet */
+    rk_http_resp_t *resp;
+    rk_http_on_stop_fn on_stop;
+    void *ctx;
+    rk_http_wait_t *prev, *next;
+};
+
+struct rk_http_req {
+    rk_http_server_t *srv;
+    struct MHD_Connection *conn;
+    char method[16];
+    char *path;
+    const target_t *target;
+    rk_route_match_t match;
+    rk_buf_t body;
+    bool too_big;
+    uint64_t discarded;
+    const char *cors_origin; /* the server's copy, when the origin is listed */
+    rk_http_wait_t *wait;
+    int status;
+    uint64_t bytes_out;
+    int64_t t0;
+    char remote[INET6_ADDRSTRLEN + 8];
+};
+
+void rk_http_config_init(rk_http_config_t *c)
+{
+    *c = (rk_http_config_t){
+        .host = "127.0.0.1",
+        .threads = 2,
+        .max_conns = 256,
+        .conn_timeout_s = 60,
+        .max_body = 1024 * 1024,
+        .stop_timeout_ms = 10000,
+        .auth_prefix = "/api/v1",
+        .name = "http",
+    };
+}
+
+/* ---- setup ---- */
+
+static char *dup_or_null(const char *s, bool *failed)
+{
+    if (!s)
+        return NULL;
+    char *d = strdup(s);
+    if (!d)
+        *failed = true;
+    return d;
+}
+
+static bool host_is_loopback(const char *h)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (strcasecmp(h, "localhost") == 0)
+        return true;
+    if (inet_pton(AF_INET, h, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, h, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+    return false;
+}
+
+int rk_http_server_new(const rk_http_config_t *cfg, rk_http_server_t **out)
+{
+    *out = NULL;
+    const char *host = cfg->host && *cfg->host ? cfg->host : "127.0.0.1";
+    bool has_token = cfg->token && *cfg->token;
+    if (!has_token && !host_is_loopback(host)) {
+        rk_log_error("refusing to listen on a non-loopback address without a token", "server",
+                     cfg->name, "host", host);
+        return RK_EINVAL;
+    }
+    if (cfg->threads == 0 || cfg->max_body == 0 || (cfg->n_cors_origins && !cfg->cors_origins))
+        return RK_EINVAL;
+    rk_http_server_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return RK_ENOMEM;
+    bool failed = false;
+    s->cfg = *cfg;
+    s->host = dup_or_null(host, &failed);
+    s->token = has_token ? dup_or_null(cfg->token, &failed) : NULL;
+    s->prefix = dup_or_null(cfg->auth_prefix ? cfg->auth_prefix : "/api/v1", &failed);
+    s->name = dup_or_null(cfg->name ? cfg->name : "http", &failed);
+    if (cfg->n_cors_origins) {
+        s->origins = calloc(cfg->n_cors_origins, sizeof *s->origins);
+        failed |= !s->origins;
+        for (size_t i = 0; s->origins && i < cfg->n_cors_origins; i++)
+            s->origins[i] = dup_or_null(cfg->cors_origins[i], &failed);
+    }
+    s->cfg.host = s->host;
+    s->cfg.token = s->token;
+    s->cfg.auth_prefix = s->prefix;
+    s->cfg.name = s->name;
+    s->cfg.cors_origins = NULL;
+    if (!s->origins)
+        s->cfg.n_cors_origins = 0;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->stop_lock, NULL);
+    if (failed || rk_router_new(&s->router) != 0) {
+        rk_http_server_free(s);
+        return RK_ENOMEM;
+    }
+    *out = s;
+    return 0;
+}
+
+int rk_http_server_route(rk_http_server_t *s, const char *method, const char *pattern,
+                         rk_http_handler_fn fn, void *userdata)
+{
+    if (s->daemon)
+        return RK_ESTATE;
+    if (!fn)
+        return RK_EINVAL;
+    target_t *t = calloc(1, sizeof *t);
+    if (!t)
+        return RK_ENOMEM;
+    t->fn = fn;
+    t->userdata = userdata;
+    int err = rk_router_add(s->router, method, pattern, t);
+    if (err) {
+        free(t);
+        return err;
+    }
+    t->next = s->targets;
+    s->targets = t;
+    return 0;
+}
+
+/* ---- request helpers ---- */
+
+const char *rk_http_req_method(const rk_http_req_t *r) { return r->method; }
+const char *rk_http_req_path(const rk_http_req_t *r) { return r->path; }
+
+const char *rk_http_req_param(const rk_http_req_t *r, const char *name)
+{
+    return rk_route_param(&r->match, name);
+}
+
+const char *rk_http_req_query(const rk_http_req_t *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *rk_http_req_header(const rk_http_req_t *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *rk_http_req_body(const rk_http_req_t *r, size_t *len)
+{
+    if (len)
+        *len = r->body.len;
+    return rk_buf_str(&r->body);
+}
+
+int rk_http_req_json(rk_http_req_t *r, rk_http_resp_t *resp, json_t **out)
+{
+    json_error_t je;
+    *out = NULL;
+    json_t *v = json_loadb(rk_buf_str(&r->body), r->body.len, 0, &je);
+    if (!v) {
+        rk_http_resp_errorf(resp, 400, "invalid JSON: %s at line %d column %d", je.text, je.line,
+                            je.column);
+        return RK_EINVAL;
+    }
+    if (!json_is_object(v)) {
+        json_decref(v);
+        rk_http_resp_error(resp, 422, "expected a JSON object");
+        return RK_EINVAL;
+    }
+    *out = v;
+    return 0;
+}
+
+/* ---- suspended requests ---- */
+
+static void wait_put(rk_http_wait_t *w)
+{
+    if (atomic_fetch_sub(&w->refs, 1) != 1)
+        return;
+    rk_http_resp_free(w->resp);
+    free(w);
+}
+
+static void wait_unlink(rk_http_server_t *s, rk_http_wait_t *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else if (s->waits == w)
+        s->waits = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    w->prev = w->next = NULL;
+}
+
+int rk_http_req_suspend(rk_http_req_t *r, rk_http_on_stop_fn on_stop, void *ctx,
+                        rk_http_wait_t **out)
+{
+    *out = NULL;
+    if (r->wait)
+        return RK_ESTATE;
+    rk_http_wait_t *w = calloc(1, sizeof *w);
+    if (!w)
+        return RK_ENOMEM;
+    atomic_init(&w->refs, 2);
+    w->srv = r->srv;
+    w->conn = r->conn;
+    w->on_stop = on_stop;
+    w->ctx = ctx;
+    rk_http_server_t *s = r->srv;
+    pthread_mutex_lock(&s->lock);
+    if (s->stopping) {
+        pthread_mutex_unlock(&s->lock);
+        free(w);
+        return RK_ESTATE;
+    }
+    w->next = s->waits;
+    if (s->waits)
+        s->waits->prev = w;
+    s->waits = w;
+    pthread_mutex_unlock(&s->lock);
+    r->wait = w;
+    *out = w;
+    return 0;
+}
+
+/* Sets the answer of a waiting or claimed wait and resumes its connection
+ * if it is parked. Called with s->lock held; drops and retakes it around
+ * the resume (a suspended connection cannot go away meanwhile, and stop
+ * waits for `resuming` to drain before destroying the daemon). */
+static void wait_answer_locked(rk_http_server_t *s, rk_http_wait_t *w, rk_http_resp_t *resp)
+{
+    w->state = WAIT_ANSWERED;
+    w->resp = resp;
+    wait_unlink(s, w);
+    if (!w->suspended)
+        return; /* the request thread has not parked yet; it will see ANSWERED */
+    w->suspended = false;
+    s->resuming++;
+    pthread_mutex_unlock(&s->lock);
+    MHD_resume_connection(w->conn);
+    pthread_mutex_lock(&s->lock);
+    if (--s->resuming == 0)
+        pthread_cond_broadcast(&s->cond);
+}
+
+int rk_http_wait_finish(rk_http_wait_t *w, rk_http_resp_t *resp)
+{
+    rk_http_server_t *s = w->srv;
+    int err = 0;
+    pthread_mutex_lock(&s->lock);
+    if (w->state != WAIT_WAITING) {
+        err = RK_ESTATE;
+        rk_http_resp_free(resp);
+    } else {
+        wait_answer_locked(s, w, resp);
+    }
+    pthread_mutex_unlock(&s->lock);
+    wait_put(w);
+    return err;
+}
+
+void rk_http_wait_release(rk_http_wait_t *w)
+{
+    rk_http_resp_t *resp = NULL;
+    if (!w)
+        return;
+    if (rk_http_resp_new(&resp) == 0)
+        rk_http_resp_error(resp, 503, "request abandoned");
+    rk_http_wait_finish(w, resp);
+}
+
+/* Access-handler side: park the connection unless the answer is already
+ * there. */
+static void wait_park(rk_http_req_t *r)
+{
+    rk_http_server_t *s = r->srv;
+    rk_http_wait_t *w = r->wait;
+    MHD_suspend_connection(r->conn);
+    pthread_mutex_lock(&s->lock);
+    bool answered = w->state == WAIT_ANSWERED;
+    if (!answered)
+        w->suspended = true;
+    pthread_mutex_unlock(&s->lock);
+    if (answered)
+        MHD_resume_connection(r->conn); /* we are its thread: it is ours to resume */
+}
+
+/* ---- streams ---- */
+
+void server_stream_link(rk_http_server_t *s, rk_http_stream_t *st)
+{
+    pthread_mutex_lock(&s->lock);
+    st->next = s->streams;
+    if (s->streams)
+        s->streams->prev = st;
+    s->streams = st;
+    bool stopping = s->stopping;
+    pthread_mutex_unlock(&s->lock);
+    if (stopping)
+        stream_stop(st);
+}
+
+void server_stream_unlink(rk_http_server_t *s, rk_http_stream_t *st)
+{
+    pthread_mutex_lock(&s->lock);
+    if (st->prev)
+        st->prev->next = st->next;
+    else if (s->streams == st)
+        s->streams = st->next;
+    if (st->next)
+        st->next->prev = st->prev;
+    st->prev = st->next = NULL;
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- per request ---- */
+
+static bool token_ok(const char *hdr, const char *token)
+{
+    if (!hdr || strncasecmp(hdr, "Bearer ", 7) != 0)
+        return false;
+    const char *got = hdr + 7;
+    size_t gl = strlen(got), tl = strlen(token);
+    /* Time depends on the token's length only, never on where they differ. */
+    unsigned char diff = gl != tl;
+    for (size_t i = 0; i < tl; i++)
+        diff |= (unsigned char)token[i] ^ (unsigned char)(i < gl ? got[i] : 0);
+    return diff == 0;
+}
+
+static bool under_prefix(const char *path, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return n && strncmp(path, prefix, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+static void remote_addr(struct MHD_Connection *conn, char *out, size_t size)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    snprintf(out, size, "-");
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+                  (socklen_t)size);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+                  (socklen_t)size);
+}
+
+/* Queues resp (cleaned up afterwards) with the headers every answer gets. */
+static enum MHD_Result answer(rk_http_req_t *r, rk_http_resp_t *resp)
+{
+    if (resp->kind == RESP_NONE)
+        rk_http_resp_error(resp, 500, "handler produced no response");
+    if (r->cors_origin) {
+        rk_http_resp_header(resp, "Access-Control-Allow-Origin", r->cors_origin);
+        rk_http_resp_header(resp, "Vary", "Origin");
+    }
+    pthread_mutex_lock(&r->srv->lock);
+    bool stopping = r->srv->stopping;
+    pthread_mutex_unlock(&r->srv->lock);
+    if (stopping)
+        rk_http_resp_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    r->status = resp->status;
+    struct MHD_Response *mr = resp_to_mhd(resp, r->conn, &r->bytes_out, r->srv);
+    resp_cleanup(resp);
+    if (!mr)
+        return MHD_NO;
+    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, mr);
+    MHD_destroy_response(mr);
+    return ret;
+}
+
+/* Decisions made from the headers alone, before any body is read. Returns
+ * true when resp holds the answer. */
+static bool precheck(rk_http_req_t *r, rk_http_resp_t *resp)
+{
+    rk_http_server_t *s = r->srv;
+    const char *origin = rk_http_req_header(r, "Origin");
+    for (size_t i = 0; origin && i < s->cfg.n_cors_origins; i++)
+        if (s->origins[i] && strcmp(s->origins[i], origin) == 0)
+            r->cors_origin = s->origins[i];
+
+    rk_route_result_t rr = rk_router_match(s->router, r->method, r->path, &r->match);
+    if (rr == RK_ROUTE_NO_PATH) {
+        if (s->token && under_prefix(r->path, s->prefix) &&
+            !token_ok(rk_http_req_header(r, "Authorization"), s->token))
+            goto unauthorized; /* don't reveal which protected paths exist */
+        rk_http_resp_error(resp, 404, "Not Found");
+        return true;
+    }
+    /* Preflights carry no credentials, so they are answered before auth. */
+    if (rr == RK_ROUTE_NO_METHOD && strcmp(r->method, "OPTIONS") == 0) {
+        rk_http_resp_bytes(resp, 204, "text/plain", "", 0);
+        rk_http_resp_header(resp, "Allow", r->match.allow);
+        if (r->cors_origin) {
+            rk_http_resp_header(resp, "Access-Control-Allow-Methods", r->match.allow);
+            rk_http_resp_header(resp, "Access-Control-Allow-Headers",
+                                "Authorization, Content-Type");
+            rk_http_resp_header(resp, "Access-Control-Max-Age", "600");
+        }
+        return true;
+    }
+    if (s->token && under_prefix(r->path, s->prefix) &&
+        !token_ok(rk_http_req_header(r, "Authorization"), s->token))
+        goto unauthorized;
+    if (rr == RK_ROUTE_NO_METHOD) {
+        rk_http_resp_error(resp, 405, "Method Not Allowed");
+        rk_http_resp_header(resp, "Allow", r->match.allow);
+        return true;
+    }
+    r->target = r->match.target;
+    const char *cl = rk_http_req_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (errno == 0 && *end == '\0' && n > s->cfg.max_body) {
+            rk_http_resp_errorf(resp, 413, "request body over %zu bytes", s->cfg.max_body);
+            return true;
+        }
+    }
+    return false;
+unauthorized:
+    rk_http_resp_error(resp, 401, "missing or invalid token");
+    rk_http_resp_header(resp, "WWW-Authenticate", "Bearer");
+    return true;
+}
+
+static rk_http_req_t *req_new(rk_http_server_t *s, struct MHD_Connection *conn, const char *url,
+                              const char *method)
+{
+    rk_http_req_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->path = strdup(url);
+    if (!r->path) {
+        free(r);
+        return NULL;
+    }
+    r->srv = s;
+    r->conn = conn;
+    r->t0 = rk_time_mono_us();
+    snprintf(r->method, sizeof r->method, "%s", method);
+    rk_buf_init(&r->body, s->cfg.max_body);
+    remote_addr(conn, r->remote, sizeof r->remote);
+    return r;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_size, void **con_cls)
+{
+    rk_http_server_t *s = cls;
+    rk_http_req_t *r = *con_cls;
+    rk_http_resp_t resp;
+    resp_init(&resp);
+    if (!r) {
+        r = req_new(s, conn, url, method);
+        if (!r)
+            return MHD_NO;
+        *con_cls = r;
+        pthread_mutex_lock(&s->lock);
+        s->active++;
+        pthread_mutex_unlock(&s->lock);
+        if (precheck(r, &resp))
+            return answer(r, &resp);
+        return MHD_YES;
+    }
+    if (r->wait) { /* resumed: the answer is in the wait */
+        pthread_mutex_lock(&s->lock);
+        bool answered = r->wait->state == WAIT_ANSWERED;
+        rk_http_resp_t *wr = answered ? r->wait->resp : NULL;
+        if (answered)
+            r->wait->resp = NULL;
+        pthread_mutex_unlock(&s->lock);
+        if (!answered) {
+            wait_park(r);
+            return MHD_YES;
+        }
+        /* No response object (ENOMEM at the answerer) is answered 500. */
+        enum MHD_Result ret = answer(r, wr ? wr : &resp);
+        rk_http_resp_free(wr);
+        return ret;
+    }
+    if (*upload_size) {
+        if (!r->too_big && rk_buf_add(&r->body, upload_data, *upload_size) != 0) {
+            r->too_big = true;
+            rk_buf_cleanup(&r->body);
+        }
+        if (r->too_big) {
+            r->discarded += *upload_size;
+            if (r->discarded / DISCARD_FACTOR > s->cfg.max_body)
+                return MHD_NO;
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (r->too_big) {
+        rk_http_resp_errorf(&resp, 413, "request body over %zu bytes", s->cfg.max_body);
+        return answer(r, &resp);
+    }
+    r->target->fn(r, &resp, r->target->userdata);
+    if (r->wait) {
+        resp_cleanup(&resp);
+        wait_park(r);
+        return MHD_YES;
+    }
+    return answer(r, &resp);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    rk_http_server_t *s = cls;
+    rk_http_req_t *r = *con_cls;
+    if (!r)
+        return;
+    *con_cls = NULL;
+    char status[16], ms[32], bytes[32];
+    snprintf(status, sizeof status, "%d", r->status);
+    snprintf(ms, sizeof ms, "%.3f", (double)(rk_time_mono_us() - r->t0) / 1000.0);
+    snprintf(bytes, sizeof bytes, "%llu", (unsigned long long)r->bytes_out);
+    for (char *p = r->path; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?'; /* a decoded %0A must not forge log lines */
+    rk_log_info("http request", "server", s->name, "method", r->method, "path", r->path, "status",
+                status, "ms", ms, "remote", r->remote, "bytes", bytes,
+                /* a NULL key ends the list: the error field only when there is one */
+                toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? NULL : "error",
+                "connection closed early");
+    if (r->wait)
+        wait_put(r->wait);
+    rk_buf_cleanup(&r->body);
+    free(r->path);
+    free(r);
+    pthread_mutex_lock(&s->lock);
+    if (--s->active == 0)
+        pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+}
+
+__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt,
+                                                             va_list ap)
+{
+    rk_http_server_t *s = cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    msg[strcspn(msg, "\r\n")] = '\0';
+    rk_log_warn("libmicrohttpd", "server", s->name, "detail", msg);
+}
+
+/* ---- start / stop ---- */
+
+static int resolve(const char *host, uint16_t port, struct sockaddr_storage *ss, bool *v6)
+{
+    char h[256];
+    size_t n = strlen(host);
+    if (n >= 2 && host[0] == '[' && host[n - 1] == ']' && n - 2 < sizeof h) {
+        memcpy(h, host + 1, n - 2); /* "[::1]" */
+        h[n - 2] = '\0';
+    } else {
+        snprintf(h, sizeof h, "%s", host);
+    }
+    if (strcasecmp(h, "localhost") == 0)
+        snprintf(h, sizeof h, "127.0.0.1");
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *ai = NULL;
+    char ps[8];
+    snprintf(ps, sizeof ps, "%u", port);
+    if (getaddrinfo(h, ps, &hints, &ai) != 0 || !ai)
+        return RK_EINVAL;
+    memset(ss, 0, sizeof *ss);
+    memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+    *v6 = ai->ai_family == AF_INET6;
+    freeaddrinfo(ai);
+    return 0;
+}
+
+int rk_http_server_start(rk_http_server_t *s)
+{
+    struct sockaddr_storage ss;
+    bool v6 = false;
+    int err = 0;
+    pthread_mutex_lock(&s->stop_lock);
+    if (s->daemon || s->stopping) {
+        err = RK_ESTATE;
+        goto out;
+    }
+    if (resolve(s->host, s->cfg.port, &ss, &v6) != 0) {
+        rk_log_error("cannot resolve listen address", "server", s->name, "host", s->host);
+        err = RK_EINVAL;
+        goto out;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ITC | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+    s->daemon = MHD_start_daemon(
+        flags, s->cfg.port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+        s->cfg.threads, MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_conns,
+        MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.conn_timeout_s, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, s, MHD_OPTION_END);
+    if (!s->daemon) {
+        rk_log_error("cannot start HTTP server", "server", s->name, "host", s->host);
+        err = RK_EIO;
+        goto out;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = di ? di->port : s->cfg.port;
+    char port[8];
+    snprintf(port, sizeof port, "%u", s->port);
+    rk_log_info("listening", "server", s->name, "host", s->host, "port", port, "auth",
+                s->token ? "token" : "none");
+out:
+    pthread_mutex_unlock(&s->stop_lock);
+    return err;
+}
+
+uint16_t rk_http_server_port(const rk_http_server_t *s)
+{
+    return s->daemon ? s->port : 0;
+}
+
+/* Answers every waiting request and ends every stream. */
+static void drain_waiters(rk_http_server_t *s)
+{
+    pthread_mutex_lock(&s->lock);
+    rk_http_wait_t *claimed = NULL;
+    for (rk_http_wait_t *w = s->waits, *next; w; w = next) {
+        next = w->next;
+        w->state = WAIT_CLAIMED; /* a finish racing us now gets RK_ESTATE */
+        atomic_fetch_add(&w->refs, 1);
+        w->prev = NULL;
+        w->next = claimed;
+        claimed = w;
+    }
+    s->waits = NULL;
+    size_t nst = 0;
+    for (rk_http_stream_t *st = s->streams; st; st = st->next)
+        nst++;
+    rk_http_stream_t **sts = nst ? calloc(nst, sizeof *sts) : NULL;
+    size_t k = 0;
+    for (rk_http_stream_t *st = s->streams; sts && st; st = st->next) {
+        stream_get(st);
+        sts[k++] = st;
+    }
+    pthread_mutex_unlock(&s->lock);
+
+    while (claimed) {
+        rk_http_wait_t *w = claimed;
+        claimed = w->next;
+        w->next = NULL;
+        rk_http_resp_t *resp = NULL;
+        if (rk_http_resp_new(&resp) == 0) {
+            if (w->on_stop)
+                w->on_stop(resp, w->ctx);
+            if (resp->kind == RESP_NONE)
+                rk_http_resp_error(resp, 503, "server shutting down");
+        }
+        pthread_mutex_lock(&s->lock);
+        wait_answer_locked(s, w, resp); /* NULL resp: answered 500 */
+        pthread_mutex_unlock(&s->lock);
+        wait_put(w);
+    }
+    for (size_t i = 0; i < k; i++) {
+        stream_stop(sts[i]);
+        rk_http_stream_release(sts[i]);
+    }
+    free(sts);
+}
+
+void rk_http_server_stop(rk_http_server_t *s)
+{
+    pthread_mutex_lock(&s->stop_lock);
+    if (!s->daemon) {
+        pthread_mutex_unlock(&s->stop_lock);
+        return;
+    }
+    pthread_mutex_lock(&s->lock);
+    s->stopping = true;
+    pthread_mutex_unlock(&s->lock);
+    MHD_socket lfd = MHD_quiesce_daemon(s->daemon);
+    drain_waiters(s);
+
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += s->cfg.stop_timeout_ms / 1000;
+    deadline.tv_nsec += (long)(s->cfg.stop_timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&s->lock);
+    bool timed_out = false;
+    while (s->resuming > 0 || (s->active > 0 && !timed_out))
+        timed_out = pthread_cond_timedwait(&s->cond, &s->lock, &deadline) == ETIMEDOUT;
+    size_t left = s->active;
+    pthread_mutex_unlock(&s->lock);
+    if (left) {
+        char n[32];
+        snprintf(n, sizeof n, "%zu", left);
+        rk_log_warn("stopping with requests still in flight", "server", s->name, "requests", n);
+    }
+    MHD_stop_daemon(s->daemon);
+    if (lfd != MHD_INVALID_SOCKET)
+        close(lfd);
+    s->daemon = NULL;
+    rk_log_info("stopped", "server", s->name);
+    pthread_mutex_unlock(&s->stop_lock);
+}
+
+void rk_http_server_free(rk_http_server_t *s)
+{
+    if (!s)
+        return;
+    rk_http_server_stop(s);
+    rk_router_free(s->router);
+    for (target_t *t = s->targets, *next; t; t = next) {
+        next = t->next;
+        free(t);
+    }
+    for (size_t i = 0; s->origins && i < s->cfg.n_cors_origins; i++)
+        free(s->origins[i]);
+    free(s->origins);
+    free(s->host);
+    free(s->token);
+    free(s->prefix);
+    free(s->name);
+    pthread_cond_destroy(&s->cond);
+    pthread_mutex_destroy(&s->lock);
+    pthread_mutex_destroy(&s->stop_lock);
+    free(s);
+}

@@ -1,0 +1,58 @@
+/* Internals shared by server.c (connection handling) and response.c
+ * (response building and streams). Not part of the public API. */
+#ifndef RK_HTTP_SERVER_INT_H
+#define RK_HTTP_SERVER_INT_H
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "http/server.h"
+
+#define RESP_MAX_HEADERS 16
+
+typedef enum resp_kind { RESP_NONE, RESP_BUF, RESP_STREAM } resp_kind_t;
+
+struct rk_http_resp {
+    resp_kind_t kind;
+    int status;
+    char *ctype;
+    char *body; /* RESP_BUF: malloc'd, handed to libmicrohttpd */
+    size_t len;
+    rk_http_stream_t *stream; /* RESP_STREAM: the response's reference */
+    size_t nhdrs;
+    char *hdrs[RESP_MAX_HEADERS][2];
+};
+
+struct rk_http_stream {
+    atomic_int refs;
+    pthread_mutex_t lock; /* guards the flags below and suspend/resume */
+    bool suspended, wake_pending, ended, stopping;
+    struct MHD_Connection *conn; /* set when queued */
+    rk_http_read_fn read;
+    void (*free_ctx)(void *);
+    void *ctx;
+    uint64_t *bytes_out; /* the request's counter; reads happen before it completes */
+    /* Membership in the server's list, so stop can end parked streams;
+     * guarded by the server's lock. */
+    rk_http_server_t *srv;
+    rk_http_stream_t *prev, *next;
+};
+
+void resp_init(rk_http_resp_t *resp);
+void resp_cleanup(rk_http_resp_t *resp);
+/* Builds the libmicrohttpd response for conn, consuming resp's body or
+ * stream reference (resp_cleanup it afterwards); a stream is linked into srv's list
+ * until libmicrohttpd frees it. NULL on ENOMEM. */
+struct MHD_Response *resp_to_mhd(rk_http_resp_t *resp, struct MHD_Connection *conn,
+                                 uint64_t *bytes_out, rk_http_server_t *srv);
+/* Server hooks used by response.c to (un)register streams. */
+void server_stream_link(rk_http_server_t *srv, rk_http_stream_t *st);
+void server_stream_unlink(rk_http_server_t *srv, rk_http_stream_t *st);
+/* Takes a reference (released with rk_http_stream_release). */
+void stream_get(rk_http_stream_t *st);
+/* Ends a stream at stop: a parked one is resumed and reads END. Called
+ * without the server lock, holding a reference. */
+void stream_stop(rk_http_stream_t *st);
+
+#endif

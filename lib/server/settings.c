@@ -1,0 +1,91 @@
+#include "server/settings.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "base/log.h"
+
+#define S rk_server_settings_t
+
+static const char *const storage_choices[] = {"sqlite", "memory", NULL};
+/* Same order as rk_log_level_t. */
+static const char *const level_choices[] = {"debug", "info", "warn", "error", NULL};
+
+static const rk_config_option_t options[] = {
+    {.name = "host", .env = "RUCKUS_SERVER_HOST", .type = RK_CONFIG_STRING, RK_CONFIG_FIELD(S, host),
+     .def = "127.0.0.1", .metavar = "ADDR", .flags = RK_CONFIG_NONEMPTY,
+     .help = "Address to listen on; other than loopback it needs --token"},
+    {.name = "port", .env = "RUCKUS_SERVER_PORT", .type = RK_CONFIG_INT, RK_CONFIG_FIELD(S, port),
+     .def = "8000", .min = 1, .max = 65535, .help = "TCP port to listen on"},
+    {.name = "storage", .env = "RUCKUS_STORAGE_STORAGE_BACKEND", .type = RK_CONFIG_ENUM,
+     RK_CONFIG_FIELD(S, storage), .def = "sqlite", .choices = storage_choices,
+     .help = "Where experiments, jobs and agents are kept"},
+    {.name = "db", .env = "RUCKUS_SQLITE_DATABASE_PATH", .type = RK_CONFIG_PATH, RK_CONFIG_FIELD(S, db_path),
+     .def = "datastore/ruckus.db", .flags = RK_CONFIG_NONEMPTY,
+     .help = "SQLite database file (with --storage sqlite)"},
+    {.name = "poll-interval", .env = "RUCKUS_JOB_MANAGER_JOB_STATUS_POLLING_INTERVAL", .type = RK_CONFIG_DOUBLE,
+     RK_CONFIG_FIELD(S, poll_interval), .def = "5", .metavar = "SECONDS", .dmin = 0, .dmax = 86400,
+     .flags = RK_CONFIG_MIN_EXCLUSIVE, .help = "Seconds between polls of the agents for job status"},
+    {.name = "token", .env = "RUCKUS_SERVER_API_TOKEN", .type = RK_CONFIG_STRING, RK_CONFIG_FIELD(S, token),
+     .metavar = "TOKEN", .flags = RK_CONFIG_SECRET,
+     .help = "Bearer token every /api/v1 call must carry; unset: no authentication"},
+    {.name = "cors-origins", .env = "RUCKUS_SERVER_CORS_ORIGINS", .type = RK_CONFIG_LIST,
+     RK_CONFIG_FIELD(S, cors_origins), .metavar = "ORIGINS", .validate = rk_config_validate_origins,
+     .help = "Browser origins allowed to call the API (\"*\" for any); none by default"},
+    {.name = "agent-timeout", .env = "RUCKUS_SERVER_AGENT_TIMEOUT", .type = RK_CONFIG_DOUBLE,
+     RK_CONFIG_FIELD(S, agent_timeout), .def = "30", .metavar = "SECONDS", .dmin = 0, .dmax = 86400,
+     .flags = RK_CONFIG_MIN_EXCLUSIVE,
+     .help = "Seconds an agent may fail calls before it is marked unavailable"},
+    {.name = "threads", .env = "RUCKUS_SERVER_THREADS", .type = RK_CONFIG_INT, RK_CONFIG_FIELD(S, threads),
+     .def = "2", .min = 1, .max = 256, .help = "HTTP worker threads"},
+    {.name = "max-body", .env = "RUCKUS_SERVER_MAX_BODY_BYTES", .type = RK_CONFIG_INT,
+     RK_CONFIG_FIELD(S, max_body), .def = "1048576", .metavar = "BYTES", .min = 1024, .max = 1073741824,
+     .help = "Largest request body accepted (413 above)"},
+    {.name = "log-level", .env = "RUCKUS_LOG_LEVEL", .type = RK_CONFIG_ENUM, RK_CONFIG_FIELD(S, log_level),
+     .def = "info", .choices = level_choices, .help = "Lowest level of log lines written to stderr"},
+};
+
+static int check(const void *settings, char *err, size_t errlen)
+{
+    const S *s = settings;
+    if (!s->token && !rk_config_host_is_loopback(s->host)) {
+        snprintf(err, errlen,
+                 "ruckus-server: --host (RUCKUS_SERVER_HOST): listening on \"%.100s\" needs a token "
+                 "(--token or RUCKUS_SERVER_API_TOKEN)",
+                 s->host);
+        return RK_EINVAL;
+    }
+    return RK_OK;
+}
+
+const rk_config_spec_t rk_server_config = {
+    .program = "ruckus-server",
+    .usage = "[OPTIONS]",
+    .summary = "Coordinates benchmark jobs across a fleet of agents and serves the REST API.",
+    .examples = "  ruckus-server\n"
+                "  ruckus-server --port 9000 --storage memory --log-level debug\n"
+                "  RUCKUS_SERVER_API_TOKEN=s3cret ruckus-server --host 0.0.0.0 --cors-origins https://ui.example.com\n",
+    .options = options,
+    .count = sizeof options / sizeof options[0],
+    .check = check,
+};
+
+int rk_server_settings_load(int argc, char **argv, rk_server_settings_t *s, rk_config_result_t *res,
+                            char *err, size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    return rk_config_load(&rk_server_config, argc, argv, s, res, err, errlen);
+}
+
+void rk_server_settings_cleanup(rk_server_settings_t *s)
+{
+    rk_config_cleanup(&rk_server_config, s);
+}
+
+const char *rk_server_storage_name(int storage)
+{
+    if (storage < 0 || storage >= (int)(sizeof storage_choices / sizeof storage_choices[0]) - 1)
+        return "unknown";
+    return storage_choices[storage];
+}

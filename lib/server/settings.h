@@ -1,0 +1,46 @@
+/* ruckus-server configuration: the option table and the struct it fills.
+ *
+ * Every option is described once in rk_server_config (settings.c); flags,
+ * environment variables, --help and docs/configuration.md all come from it.
+ */
+#ifndef RK_SERVER_SETTINGS_H
+#define RK_SERVER_SETTINGS_H
+
+#include <stdint.h>
+
+#include "base/config.h"
+
+/* Values of rk_server_settings_t.storage, in the order of the choices. */
+typedef enum rk_server_storage {
+    RK_SERVER_STORAGE_SQLITE = 0,
+    RK_SERVER_STORAGE_MEMORY = 1,
+} rk_server_storage_t;
+
+typedef struct rk_server_settings {
+    char *host;                /* listen address */
+    int64_t port;
+    int storage;               /* rk_server_storage_t */
+    char *db_path;             /* sqlite database file */
+    double poll_interval;      /* seconds between job status polls */
+    char *token;               /* API token; NULL: no auth (loopback only) */
+    rk_config_list_t cors_origins;
+    double agent_timeout;      /* seconds of failed calls before unavailable */
+    int64_t threads;           /* HTTP worker threads */
+    int64_t max_body;          /* request body cap in bytes */
+    int log_level;             /* rk_log_level_t */
+} rk_server_settings_t;
+
+extern const rk_config_spec_t rk_server_config;
+
+/* Loads s from defaults, environment and argv (see base/config.h); s need
+ * not be initialized. res says whether to run or to print help/version.
+ * RK_EINVAL with a message naming the option in err, or RK_ENOMEM. s must
+ * be passed to rk_server_settings_cleanup afterwards in every case. */
+int rk_server_settings_load(int argc, char **argv, rk_server_settings_t *s, rk_config_result_t *res,
+                            char *err, size_t errlen);
+void rk_server_settings_cleanup(rk_server_settings_t *s);
+
+/* Static name of a storage backend ("sqlite"), as the table spells it. */
+const char *rk_server_storage_name(int storage);
+
+#endif

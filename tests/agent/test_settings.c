@@ -1,0 +1,233 @@
+/* ruckus-agent's option table, and the program's entry point run for real. */
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "agent/settings.h"
+#include "base/err.h"
+#include "base/log.h"
+
+static const char *const envs[] = {
+    "RUCKUS_AGENT_HOST",  "RUCKUS_AGENT_PORT",          "RUCKUS_AGENT_DATA_DIR",      "RUCKUS_AGENT_SLOTS",
+    "RUCKUS_AGENT_NAME",  "RUCKUS_AGENT_TOKEN",         "RUCKUS_AGENT_REGISTER_WITH", "RUCKUS_AGENT_SERVER_TOKEN",
+    "RUCKUS_AGENT_MODELS_DIR", "RUCKUS_AGENT_RETENTION_DAYS", "RUCKUS_AGENT_GRACE_SECONDS",
+    "RUCKUS_AGENT_LOG_CAP_BYTES", "RUCKUS_LOG_LEVEL", NULL};
+
+static int setup(void **state)
+{
+    for (size_t i = 0; envs[i]; i++)
+        unsetenv(envs[i]);
+    return 0;
+}
+
+static int load(rk_agent_settings_t *s, char *err, int argc, char **argv)
+{
+    rk_config_result_t res;
+    int rc = rk_agent_settings_load(argc, argv, s, &res, err, RK_CONFIG_ERRLEN);
+    if (!rc)
+        assert_int_equal(res.action, RK_CONFIG_RUN);
+    return rc;
+}
+
+static void test_defaults(void **state)
+{
+    rk_agent_settings_t s;
+    char err[RK_CONFIG_ERRLEN];
+    char *argv[] = {"ruckus-agent"};
+    char host[HOST_NAME_MAX + 1] = "";
+    assert_int_equal(gethostname(host, sizeof host), 0);
+    assert_int_equal(load(&s, err, 1, argv), 0);
+    assert_string_equal(s.host, "127.0.0.1");
+    assert_int_equal(s.port, 8081);
+    assert_string_equal(s.data_dir, "./agent-data");
+    assert_int_equal(s.slots, 1);
+    assert_string_equal(s.name, host);
+    assert_null(s.token);
+    assert_null(s.register_with);
+    assert_null(s.server_token);
+    assert_string_equal(s.models_dir, "./agent-data/models");
+    assert_int_equal(s.retention_days, 7);
+    assert_true(s.grace == 10.0);
+    assert_int_equal(s.log_cap, 16 * 1024 * 1024);
+    assert_int_equal(s.log_level, RK_LOG_INFO);
+    rk_agent_settings_cleanup(&s);
+}
+
+static void test_environment(void **state)
+{
+    rk_agent_settings_t s;
+    char err[RK_CONFIG_ERRLEN];
+    char *argv[] = {"ruckus-agent", "--slots=16", "--data-dir", "/srv/agent"};
+    setenv("RUCKUS_AGENT_HOST", "::", 1);
+    setenv("RUCKUS_AGENT_PORT", "9100", 1);
+    setenv("RUCKUS_AGENT_DATA_DIR", "/ignored", 1);
+    setenv("RUCKUS_AGENT_SLOTS", "4", 1);
+    setenv("RUCKUS_AGENT_NAME", "gpu box 1", 1);
+    setenv("RUCKUS_AGENT_TOKEN", "agent-tok", 1);
+    setenv("RUCKUS_AGENT_REGISTER_WITH", "https://server.example.com:8000", 1);
+    setenv("RUCKUS_AGENT_SERVER_TOKEN", "server-tok", 1);
+    setenv("RUCKUS_AGENT_RETENTION_DAYS", "30", 1);
+    setenv("RUCKUS_AGENT_GRACE_SECONDS", "2.5", 1);
+    setenv("RUCKUS_AGENT_LOG_CAP_BYTES", "65536", 1);
+    setenv("RUCKUS_LOG_LEVEL", "warn", 1);
+    assert_int_equal(load(&s, err, 4, argv), 0);
+    assert_string_equal(s.host, "::");
+    assert_int_equal(s.port, 9100);
+    assert_string_equal(s.data_dir, "/srv/agent");
+    assert_int_equal(s.slots, 16);
+    assert_string_equal(s.name, "gpu box 1");
+    assert_string_equal(s.token, "agent-tok");
+    assert_string_equal(s.register_with, "https://server.example.com:8000");
+    assert_string_equal(s.server_token, "server-tok");
+    assert_string_equal(s.models_dir, "/srv/agent/models"); /* follows --data-dir */
+    assert_int_equal(s.retention_days, 30);
+    assert_true(s.grace == 2.5);
+    assert_int_equal(s.log_cap, 65536);
+    assert_int_equal(s.log_level, RK_LOG_WARN);
+    rk_agent_settings_cleanup(&s);
+
+    setenv("RUCKUS_AGENT_MODELS_DIR", "/models", 1);
+    assert_int_equal(load(&s, err, 4, argv), 0);
+    assert_string_equal(s.models_dir, "/models");
+    rk_agent_settings_cleanup(&s);
+}
+
+static void test_refusals(void **state)
+{
+    rk_agent_settings_t s;
+    char err[RK_CONFIG_ERRLEN];
+    char *a1[] = {"ruckus-agent", "--slots", "0"};
+    assert_int_equal(load(&s, err, 3, a1), RK_EINVAL);
+    assert_string_equal(err, "ruckus-agent: --slots (RUCKUS_AGENT_SLOTS): expected an integer from 1 to 1024, got \"0\"");
+    rk_agent_settings_cleanup(&s);
+    char *a2[] = {"ruckus-agent", "--slots=1025"};
+    assert_int_equal(load(&s, err, 2, a2), RK_EINVAL);
+    rk_agent_settings_cleanup(&s);
+    char *a3[] = {"ruckus-agent", "--register-with", "server:8000"};
+    assert_int_equal(load(&s, err, 3, a3), RK_EINVAL);
+    assert_string_equal(err, "ruckus-agent: --register-with (RUCKUS_AGENT_REGISTER_WITH): expected an http:// or https:// URL, got \"server:8000\"");
+    rk_agent_settings_cleanup(&s);
+    char *a4[] = {"ruckus-agent", "--name", "bad\nname"};
+    assert_int_equal(load(&s, err, 3, a4), RK_EINVAL);
+    rk_agent_settings_cleanup(&s);
+    char *a5[] = {"ruckus-agent", "--host=10.0.0.5"};
+    assert_int_equal(load(&s, err, 2, a5), RK_EINVAL);
+    assert_non_null(strstr(err, "needs a token (--token or RUCKUS_AGENT_TOKEN)"));
+    rk_agent_settings_cleanup(&s);
+    char *a6[] = {"ruckus-agent", "--grace=-1"};
+    assert_int_equal(load(&s, err, 2, a6), RK_EINVAL);
+    rk_agent_settings_cleanup(&s);
+    char *a7[] = {"ruckus-agent", "--log-cap=100"};
+    assert_int_equal(load(&s, err, 2, a7), RK_EINVAL);
+    rk_agent_settings_cleanup(&s);
+    char *a8[] = {"ruckus-agent", "--server-token=hunter2x", "--slots=x"};
+    assert_int_equal(load(&s, err, 3, a8), RK_EINVAL);
+    rk_agent_settings_cleanup(&s);
+}
+
+/* ---- the program itself ------------------------------------------------ */
+
+typedef struct {
+    int status;
+    char out[65536];
+    char err[65536];
+} run_t;
+
+static void read_all(int fd, char *buf, size_t size)
+{
+    size_t n = 0;
+    ssize_t r;
+    while (n < size - 1 && (r = read(fd, buf + n, size - 1 - n)) > 0)
+        n += (size_t)r;
+    buf[n] = '\0';
+}
+
+/* Runs the program with args; with a stop_signal, sends it once the program
+ * has logged "starting". */
+static void run(run_t *r, int stop_signal, char *const *args)
+{
+    char path[1024];
+    const char *bin = getenv("RK_BIN_DIR");
+    snprintf(path, sizeof path, "%s/ruckus-agent", bin ? bin : "bin");
+    int po[2], pe[2];
+    assert_int_equal(pipe(po), 0);
+    assert_int_equal(pipe(pe), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(po[1], 1);
+        dup2(pe[1], 2);
+        close(po[0]);
+        close(pe[0]);
+        execv(path, args);
+        _exit(127);
+    }
+    close(po[1]);
+    close(pe[1]);
+    size_t n = 0;
+    if (stop_signal) {
+        ssize_t got;
+        while (!strstr(r->err, "starting") && (got = read(pe[0], r->err + n, 4096)) > 0) {
+            n += (size_t)got;
+            r->err[n] = '\0';
+        }
+        kill(pid, stop_signal);
+    }
+    read_all(po[0], r->out, sizeof r->out);
+    read_all(pe[0], r->err + n, sizeof r->err - n);
+    close(po[0]);
+    close(pe[0]);
+    assert_int_equal(waitpid(pid, &r->status, 0), pid);
+}
+
+static void test_program(void **state)
+{
+    static run_t r;
+    memset(&r, 0, sizeof r);
+    run(&r, 0, (char *[]){"ruckus-agent", "--version", NULL});
+    assert_true(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+    assert_string_equal(r.out, "ruckus-agent " RK_VERSION "\n");
+
+    memset(&r, 0, sizeof r);
+    run(&r, 0, (char *[]){"ruckus-agent", "-h", NULL});
+    assert_int_equal(WEXITSTATUS(r.status), 0);
+    assert_true(strncmp(r.out, "Usage: ruckus-agent [OPTIONS]\n", 30) == 0);
+
+    memset(&r, 0, sizeof r);
+    setenv("RUCKUS_AGENT_SLOTS", "many", 1);
+    run(&r, 0, (char *[]){"ruckus-agent", NULL});
+    unsetenv("RUCKUS_AGENT_SLOTS");
+    assert_int_equal(WEXITSTATUS(r.status), 2);
+    assert_string_equal(r.err, "ruckus-agent: --slots (RUCKUS_AGENT_SLOTS): expected an integer from 1 to 1024, got \"many\"\n");
+
+    memset(&r, 0, sizeof r);
+    run(&r, SIGINT, (char *[]){"ruckus-agent", "--name", "a1", "--server-token", "srv-never-logged", NULL});
+    assert_true(WIFEXITED(r.status));
+    assert_int_equal(WEXITSTATUS(r.status), 0);
+    assert_non_null(strstr(r.err, " starting host=127.0.0.1 port=8081 "));
+    assert_non_null(strstr(r.err, " name=a1 token=(unset) register_with=\"\" server_token=(set) "));
+    assert_non_null(strstr(r.err, " stopped signal=SIGINT\n"));
+    assert_null(strstr(r.err, "srv-never-logged"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_defaults, setup),
+        cmocka_unit_test_setup(test_environment, setup),
+        cmocka_unit_test_setup(test_refusals, setup),
+        cmocka_unit_test_setup(test_program, setup),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
