@@ -92,8 +92,8 @@ static int set_oom(rk_http_resp_t *resp)
     return RK_ENOMEM;
 }
 
-int rk_http_resp_bytes(rk_http_resp_t *resp, int status, const char *content_type,
-                       const void *data, size_t len)
+int rk_http_resp_bytes(rk_http_resp_t *resp, int status, const char *content_type, const void *data,
+                       size_t len)
 {
     char *copy = malloc(len ? len : 1);
     if (!copy)

@@ -22,64 +22,6 @@
  * its 413; beyond this many times the cap we just close the connection. */
 #define DISCARD_FACTOR 16
 
-typedef struct target {
-    rk_http_handler_fn fn;
-    void *userdata;
-    struct target *next;
-} target_t;
-
-struct rk_http_server {
-    rk_http_config_t cfg; /* strings point at the copies below */
-    char *host, *token, *prefix, *name;
-    char **origins;
-    rk_router_t *router;
-    target_t *targets;
-    struct MHD_Daemon *daemon;
-    uint16_t port;
-    pthread_mutex_t stop_lock; /* serializes start/stop */
-    pthread_mutex_t lock;      /* guards everything below */
-    pthread_cond_t cond;       /* active or resuming dropped */
-    bool stopping;
-    size_t active;   /* requests between first callback and completion */
-    size_t resuming; /* MHD_resume_connection calls in progress */
-    rk_http_wait_t *waits;
-    rk_http_stream_t *streams;
-};
-
-typedef enum wait_state { WAIT_WAITING, WAIT_CLAIMED, WAIT_ANSWERED } wait_state_t;
-
-/* One reference for the handle holder, one for the request; state and list
- * membership are guarded by the server lock. */
-struct rk_http_wait {
-    atomic_int refs;
-    rk_http_server_t *srv;
-    struct MHD_Connection *conn;
-    wait_state_t state;
-    bool suspended; /* MHD_suspend_connection done, resume not yet */
-    rk_http_resp_t *resp;
-    rk_http_on_stop_fn on_stop;
-    void *ctx;
-    rk_http_wait_t *prev, *next;
-};
-
-struct rk_http_req {
-    rk_http_server_t *srv;
-    struct MHD_Connection *conn;
-    char method[16];
-    char *path;
-    const target_t *target;
-    rk_route_match_t match;
-    rk_buf_t body;
-    bool too_big;
-    uint64_t discarded;
-    const char *cors_origin; /* the server's copy, when the origin is listed */
-    rk_http_wait_t *wait;
-    int status;
-    uint64_t bytes_out;
-    int64_t t0;
-    char remote[INET6_ADDRSTRLEN + 8];
-};
-
 void rk_http_config_init(rk_http_config_t *c)
 {
     *c = (rk_http_config_t){
@@ -190,52 +132,6 @@ int rk_http_server_route(rk_http_server_t *s, const char *method, const char *pa
     return 0;
 }
 
-/* ---- request helpers ---- */
-
-const char *rk_http_req_method(const rk_http_req_t *r) { return r->method; }
-const char *rk_http_req_path(const rk_http_req_t *r) { return r->path; }
-
-const char *rk_http_req_param(const rk_http_req_t *r, const char *name)
-{
-    return rk_route_param(&r->match, name);
-}
-
-const char *rk_http_req_query(const rk_http_req_t *r, const char *name)
-{
-    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
-}
-
-const char *rk_http_req_header(const rk_http_req_t *r, const char *name)
-{
-    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
-}
-
-const char *rk_http_req_body(const rk_http_req_t *r, size_t *len)
-{
-    if (len)
-        *len = r->body.len;
-    return rk_buf_str(&r->body);
-}
-
-int rk_http_req_json(rk_http_req_t *r, rk_http_resp_t *resp, json_t **out)
-{
-    json_error_t je;
-    *out = NULL;
-    json_t *v = json_loadb(rk_buf_str(&r->body), r->body.len, 0, &je);
-    if (!v) {
-        rk_http_resp_errorf(resp, 400, "invalid JSON: %s at line %d column %d", je.text, je.line,
-                            je.column);
-        return RK_EINVAL;
-    }
-    if (!json_is_object(v)) {
-        json_decref(v);
-        rk_http_resp_error(resp, 422, "expected a JSON object");
-        return RK_EINVAL;
-    }
-    *out = v;
-    return 0;
-}
-
 /* ---- suspended requests ---- */
 
 static void wait_put(rk_http_wait_t *w)
@@ -327,11 +223,10 @@ int rk_http_wait_finish(rk_http_wait_t *w, rk_http_resp_t *resp)
 void rk_http_wait_release(rk_http_wait_t *w)
 {
     rk_http_resp_t *resp = NULL;
-    if (!w)
-        return;
-    if (rk_http_resp_new(&resp) == 0)
+    if (w && rk_http_resp_new(&resp) == 0)
         rk_http_resp_error(resp, 503, "request abandoned");
-    rk_http_wait_finish(w, resp);
+    if (w)
+        rk_http_wait_finish(w, resp);
 }
 
 /* Access-handler side: park the connection unless the answer is already
@@ -516,8 +411,8 @@ static rk_http_req_t *req_new(rk_http_server_t *s, struct MHD_Connection *conn, 
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
 {
     rk_http_server_t *s = cls;
     rk_http_req_t *r = *con_cls;
@@ -608,8 +503,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     pthread_mutex_unlock(&s->lock);
 }
 
-__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt,
-                                                             va_list ap)
+__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     rk_http_server_t *s = cls;
     char msg[512];
@@ -632,7 +526,8 @@ static int resolve(const char *host, uint16_t port, struct sockaddr_storage *ss,
     }
     if (strcasecmp(h, "localhost") == 0)
         snprintf(h, sizeof h, "127.0.0.1");
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *ai = NULL;
     char ps[8];
@@ -665,10 +560,9 @@ int rk_http_server_start(rk_http_server_t *s)
                      MHD_USE_ITC | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     s->daemon = MHD_start_daemon(
         flags, s->cfg.port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
-        s->cfg.threads, MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_conns,
-        MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.conn_timeout_s, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, s, MHD_OPTION_END);
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads,
+        MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_conns, MHD_OPTION_CONNECTION_TIMEOUT,
+        s->cfg.conn_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
     if (!s->daemon) {
         rk_log_error("cannot start HTTP server", "server", s->name, "host", s->host);
         err = RK_EIO;

@@ -44,18 +44,18 @@ typedef struct rk_http_wait rk_http_wait_t;
 typedef struct rk_http_stream rk_http_stream_t;
 
 typedef struct rk_http_config {
-    const char *host;          /* "127.0.0.1" by default; numeric or "localhost" */
-    uint16_t port;             /* 0 picks a free port: see rk_http_server_port */
-    unsigned threads;          /* worker pool size, default 2 */
-    unsigned max_conns;        /* simultaneous connections, default 256 */
-    unsigned conn_timeout_s;   /* idle connection timeout, default 60 */
-    size_t max_body;           /* request body cap in bytes, default 1 MiB */
-    unsigned stop_timeout_ms;  /* how long stop lets in-flight requests run, default 10000 */
-    const char *token;         /* bearer token; NULL or "" = no auth (loopback only) */
-    const char *auth_prefix;   /* paths needing the token, default "/api/v1" */
+    const char *host;                /* "127.0.0.1" by default; numeric or "localhost" */
+    uint16_t port;                   /* 0 picks a free port: see rk_http_server_port */
+    unsigned threads;                /* worker pool size, default 2 */
+    unsigned max_conns;              /* simultaneous connections, default 256 */
+    unsigned conn_timeout_s;         /* idle connection timeout, default 60 */
+    size_t max_body;                 /* request body cap in bytes, default 1 MiB */
+    unsigned stop_timeout_ms;        /* how long stop lets in-flight requests run, default 10000 */
+    const char *token;               /* bearer token; NULL or "" = no auth (loopback only) */
+    const char *auth_prefix;         /* paths needing the token, default "/api/v1" */
     const char *const *cors_origins; /* allowed browser origins, none by default */
     size_t n_cors_origins;
-    const char *name;          /* label in log lines, default "http" */
+    const char *name; /* label in log lines, default "http" */
 } rk_http_config_t;
 
 /* Fills c with the defaults above. */
@@ -127,8 +127,8 @@ int rk_http_resp_errorf(rk_http_resp_t *resp, int status, const char *fmt, ...)
 /* text/plain; charset=utf-8 body (copied). */
 int rk_http_resp_text(rk_http_resp_t *resp, int status, const char *text);
 /* len bytes (copied) with the given content type. */
-int rk_http_resp_bytes(rk_http_resp_t *resp, int status, const char *content_type,
-                       const void *data, size_t len);
+int rk_http_resp_bytes(rk_http_resp_t *resp, int status, const char *content_type, const void *data,
+                       size_t len);
 /* Adds a response header (copied); at most 16. RK_EINVAL for CR/LF in it. */
 int rk_http_resp_header(rk_http_resp_t *resp, const char *name, const char *value);
 

@@ -7,6 +7,10 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include <arpa/inet.h>
+
+#include "base/buf.h"
+#include "http/router.h"
 #include "http/server.h"
 
 #define RESP_MAX_HEADERS 16
@@ -37,6 +41,64 @@ struct rk_http_stream {
      * guarded by the server's lock. */
     rk_http_server_t *srv;
     rk_http_stream_t *prev, *next;
+};
+
+typedef struct target {
+    rk_http_handler_fn fn;
+    void *userdata;
+    struct target *next;
+} target_t;
+
+struct rk_http_server {
+    rk_http_config_t cfg; /* strings point at the copies below */
+    char *host, *token, *prefix, *name;
+    char **origins;
+    rk_router_t *router;
+    target_t *targets;
+    struct MHD_Daemon *daemon;
+    uint16_t port;
+    pthread_mutex_t stop_lock; /* serializes start/stop */
+    pthread_mutex_t lock;      /* guards everything below */
+    pthread_cond_t cond;       /* active or resuming dropped */
+    bool stopping;
+    size_t active;   /* requests between first callback and completion */
+    size_t resuming; /* MHD_resume_connection calls in progress */
+    rk_http_wait_t *waits;
+    rk_http_stream_t *streams;
+};
+
+typedef enum wait_state { WAIT_WAITING, WAIT_CLAIMED, WAIT_ANSWERED } wait_state_t;
+
+/* One reference for the handle holder, one for the request; state and list
+ * membership are guarded by the server lock. */
+struct rk_http_wait {
+    atomic_int refs;
+    rk_http_server_t *srv;
+    struct MHD_Connection *conn;
+    wait_state_t state;
+    bool suspended; /* MHD_suspend_connection done, resume not yet */
+    rk_http_resp_t *resp;
+    rk_http_on_stop_fn on_stop;
+    void *ctx;
+    rk_http_wait_t *prev, *next;
+};
+
+struct rk_http_req {
+    rk_http_server_t *srv;
+    struct MHD_Connection *conn;
+    char method[16];
+    char *path;
+    const target_t *target;
+    rk_route_match_t match;
+    rk_buf_t body;
+    bool too_big;
+    uint64_t discarded;
+    const char *cors_origin; /* the server's copy, when the origin is listed */
+    rk_http_wait_t *wait;
+    int status;
+    uint64_t bytes_out;
+    int64_t t0;
+    char remote[INET6_ADDRSTRLEN + 8];
 };
 
 void resp_init(rk_http_resp_t *resp);

@@ -40,8 +40,7 @@ static void test_literal_and_params(void **state)
     assert_ptr_equal(m.target, &A);
     assert_int_equal(m.nparams, 0);
 
-    assert_int_equal(rk_router_match(*state, "GET", "/api/v1/status/job_1a2b", &m),
-                     RK_ROUTE_FOUND);
+    assert_int_equal(rk_router_match(*state, "GET", "/api/v1/status/job_1a2b", &m), RK_ROUTE_FOUND);
     assert_ptr_equal(m.target, &B);
     assert_string_equal(rk_route_param(&m, "job_id"), "job_1a2b");
     assert_null(rk_route_param(&m, "other"));
@@ -64,8 +63,15 @@ static void test_trailing_slash(void **state)
 static void test_not_found(void **state)
 {
     rk_route_match_t m;
-    const char *paths[] = {"/nope", "/api/v1/status", "/api/v1/status/", "/api/v1/status//",
-                           "/api/v1/status/a/b", "//health", "/health//", "", "health",
+    const char *paths[] = {"/nope",
+                           "/api/v1/status",
+                           "/api/v1/status/",
+                           "/api/v1/status//",
+                           "/api/v1/status/a/b",
+                           "//health",
+                           "/health//",
+                           "",
+                           "health",
                            "/api/v1//jobs/x"};
     for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
         assert_int_equal(rk_router_match(*state, "GET", paths[i], &m), RK_ROUTE_NO_PATH);
@@ -98,8 +104,8 @@ static void test_literal_beats_param(void **state)
 static void test_bad_patterns(void **state)
 {
     rk_router_t *r = *state;
-    const char *bad[] = {"", "health", "/a/{}", "/a/{x", "/a/x}", "/a/{x}y", "/a/{x}/{x}",
-                         "/a//b", "/{a{b}}"};
+    const char *bad[] = {"",        "health",     "/a/{}", "/a/{x",  "/a/x}",
+                         "/a/{x}y", "/a/{x}/{x}", "/a//b", "/{a{b}}"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         assert_int_equal(rk_router_add(r, "GET", bad[i], &A), RK_EINVAL);
     assert_int_equal(rk_router_add(r, "GET", "/health/", &A), RK_EEXIST);

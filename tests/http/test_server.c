@@ -410,8 +410,8 @@ static void test_cors(void **state)
     rk_http_server_t *s = start(NULL, 0);
     const char *listed[] = {"Origin: https://ui.example", "Access-Control-Request-Method: POST",
                             NULL};
-    const char *unlisted[] = {"Origin: https://evil.example",
-                              "Access-Control-Request-Method: POST", NULL};
+    const char *unlisted[] = {"Origin: https://evil.example", "Access-Control-Request-Method: POST",
+                              NULL};
     reply_t r;
     request(NULL, "OPTIONS", "/api/v1/echo", NULL, 0, listed, &r);
     assert_int_equal(r.status, 204);

@@ -186,6 +186,9 @@ static void test_top_level_errors(void **state)
                  "result.status: expected one of queued, assigned, running, completed, failed, "
                  "cancelled, timeout");
     expect_error("started_at", NULL, "result.started_at: field required");
+    /* An offset that carries the instant past year 9999 could not be written back. */
+    expect_error("started_at", "\"9999-12-31T23:59:59-01:00\"",
+                 "result.started_at: expected an RFC 3339 timestamp");
     expect_error("completed_at", "\"soon\"", "result.completed_at: expected an RFC 3339 timestamp");
     expect_error("duration_seconds", "-0.5", "result.duration_seconds: expected a number >= 0");
     expect_error("duration_seconds", "\"1\"", "result.duration_seconds: expected a number");

@@ -1,0 +1,193 @@
+/* Storage: the backend interface the server's managers keep their state in.
+ *
+ * Storage is the truth; the server's memory is an index rebuilt from it at
+ * start (see shared/design.md). A backend is a table of functions
+ * (rk_store_ops_t, after SQLite's sqlite3_io_methods) found by name in a
+ * registry: "memory" (tests, throwaway runs), "sqlite" (the embedded
+ * default) and, later, "postgresql" (several servers sharing one database).
+ * Callers use the rk_store_* wrappers below, never the table directly.
+ *
+ * Contract for every backend
+ * - Thread safety: every operation may be called from any thread. Reads
+ *   may run concurrently with writes and see only committed state (plus the
+ *   calling thread's own open transaction).
+ * - Transactions: rk_store_begin / rk_store_commit group the calling
+ *   thread's writes into one atomic, durable unit (group commit: the job
+ *   manager applies a batch of changes, then commits once). Writes outside
+ *   begin/commit are committed one by one. Only one thread holds an open
+ *   transaction at a time; another thread's begin waits for it. Not nested.
+ * - Durability: once a write (or its group's commit) returns 0, it survives
+ *   a kill -9 of the process (sqlite: WAL with synchronous=NORMAL; see
+ *   docs/storage.md for what survives power loss).
+ * - Ownership: input structs are read, never kept. Output structs and
+ *   arrays are the caller's: free them with the model's _cleanup function
+ *   and the matching rk_store_*_free helper.
+ * - Errors: 0, or RK_ENOENT (no such object), RK_EEXIST (duplicate id),
+ *   RK_ESTATE (refused in the current state), RK_EINVAL (bad argument),
+ *   RK_EIO (the backend failed; logged by the backend), RK_ENOMEM.
+ *
+ * Jobs: a job's current status and its full history are kept. The seed's
+ * per-agent job sets are views over the status: running (assigned or
+ * running), queued (in creation order: queued jobs are taken oldest first,
+ * so a job given back after a busy answer keeps its place at the front),
+ * completed, and failed (failed, cancelled, timeout). Every job gets a
+ * sequence number, unique and increasing in creation order: the queue
+ * order and the paging cursor.
+ */
+#ifndef RK_STORE_STORE_H
+#define RK_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/agent.h"
+#include "model/experiment.h"
+#include "model/job.h"
+#include "model/result.h"
+
+#define RK_STORE_OPS_VERSION 1
+
+typedef struct rk_store rk_store_t;
+
+/* Which jobs a listing returns; NULL or 0 fields match everything. */
+typedef struct rk_job_filter {
+    unsigned state_mask;       /* bit (1u << rk_job_state_t); 0 = all states */
+    const char *agent_id;      /* NULL = all agents */
+    const char *experiment_id; /* NULL = all experiments */
+} rk_job_filter_t;
+
+typedef struct rk_result_filter {
+    const char *experiment_id;
+    const char *agent_id;
+} rk_result_filter_t;
+
+/* One page of a newest-first listing. cursor 0 starts at the newest;
+ * next_cursor is 0 when there is nothing after this page. */
+typedef struct rk_page {
+    int64_t cursor;      /* in: where to start (exclusive), 0 = from the newest */
+    size_t limit;        /* in: page size, at least 1 */
+    int64_t next_cursor; /* out */
+    uint64_t total;      /* out: all matching items, not just this page (jobs only) */
+} rk_page_t;
+
+/* What a start-up scan reports of an unfinished job: enough to rebuild the
+ * in-memory queues and running sets, small enough for a million of them. */
+typedef struct rk_job_brief {
+    const char *job_id;
+    const char *experiment_id;
+    const char *agent_id;
+    rk_job_state_t state;
+    int64_t seq;
+} rk_job_brief_t;
+
+/* Called for each job of a scan, in sequence order; the strings are valid
+ * during the call only. A non-zero return stops the scan and is returned. */
+typedef int (*rk_job_scan_fn)(void *ud, const rk_job_brief_t *job);
+
+typedef struct rk_store_ops {
+    int version; /* RK_STORE_OPS_VERSION */
+    const char *name;
+
+    /* Opens the store described by location (a file path for sqlite, a
+     * connection string for postgresql, ignored by memory), creating or
+     * migrating its schema. */
+    int (*open)(const char *location, rk_store_t **out);
+    void (*close)(rk_store_t *s);
+
+    int (*begin)(rk_store_t *s);
+    int (*commit)(rk_store_t *s);
+    int (*rollback)(rk_store_t *s);
+
+    /* Agents, keyed by agent_id. put inserts or replaces. */
+    int (*agent_put)(rk_store_t *s, const rk_registered_agent_t *a);
+    int (*agent_get)(rk_store_t *s, const char *agent_id, rk_registered_agent_t *out);
+    int (*agent_list)(rk_store_t *s, rk_registered_agent_t **out, size_t *n);
+    int (*agent_delete)(rk_store_t *s, const char *agent_id);
+
+    /* Experiments, stored whole (unknown fields kept), keyed by id. */
+    int (*experiment_insert)(rk_store_t *s, const rk_experiment_t *x);
+    int (*experiment_get)(rk_store_t *s, const char *id, rk_experiment_t *out);
+    int (*experiment_list)(rk_store_t *s, rk_experiment_t **out, size_t *n);
+    /* Without cascade: RK_ESTATE while any job refers to it. With cascade:
+     * RK_ESTATE while one of its jobs is unfinished; otherwise its jobs,
+     * their history and results go with it. */
+    int (*experiment_delete)(rk_store_t *s, const char *id, bool cascade);
+
+    /* Inserts a job with its first status (job->status, which also starts
+     * its history; job->history is ignored). *seq gets its sequence number.
+     * RK_EEXIST for a job_id already stored. */
+    int (*job_insert)(rk_store_t *s, const rk_job_info_t *job, int64_t *seq);
+    /* Makes st the job's current status and appends it to its history. The
+     * store does not judge transitions: the job manager does. */
+    int (*job_set_status)(rk_store_t *s, const char *job_id, const rk_job_status_t *st);
+    /* The job; with_history fills history (oldest first) and has_history. */
+    int (*job_get)(rk_store_t *s, const char *job_id, bool with_history, rk_job_info_t *out);
+    /* A newest-first page of the jobs matching f, without history. */
+    int (*job_list)(rk_store_t *s, const rk_job_filter_t *f, rk_page_t *page,
+                    rk_job_info_t **out, size_t *n);
+    /* Calls fn for every job whose state is in state_mask, oldest first. */
+    int (*job_scan)(rk_store_t *s, unsigned state_mask, rk_job_scan_fn fn, void *ud);
+
+    /* Results, stored whole, keyed by job_id; r->agent_id must be set. put
+     * inserts or replaces. */
+    int (*result_put)(rk_store_t *s, const rk_result_t *r);
+    int (*result_get)(rk_store_t *s, const char *job_id, rk_result_t *out);
+    /* A newest-first page (by the job's sequence) of results matching f. */
+    int (*result_list)(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page,
+                       rk_result_t **out, size_t *n);
+
+    /* Optional (NULL = single server: always granted). Takes or renews the
+     * lease on dispatching agent_id's jobs for owner until ttl_ms from now;
+     * RK_EBUSY while another owner's lease is live. For several servers
+     * sharing one database (shared/design.md, "Who decides"). */
+    int (*lease_acquire)(rk_store_t *s, const char *agent_id, const char *owner,
+                         int64_t ttl_ms);
+} rk_store_ops_t;
+
+/* Every backend's instance starts with this header. */
+struct rk_store {
+    const rk_store_ops_t *ops;
+};
+
+/* The registered backends' names, NULL-terminated ("memory", "sqlite"). */
+const char *const *rk_store_backends(void);
+/* The ops of a backend by name, NULL if none has it. */
+const rk_store_ops_t *rk_store_find(const char *name);
+/* Opens backend `name` at location. RK_ENOENT for an unknown backend. */
+int rk_store_open(const char *name, const char *location, rk_store_t **out);
+/* Closes and frees; NULL is a no-op. */
+void rk_store_close(rk_store_t *s);
+
+/* Thin wrappers over the slots, same contracts as above. */
+int rk_store_begin(rk_store_t *s);
+int rk_store_commit(rk_store_t *s);
+int rk_store_rollback(rk_store_t *s);
+int rk_store_agent_put(rk_store_t *s, const rk_registered_agent_t *a);
+int rk_store_agent_get(rk_store_t *s, const char *agent_id, rk_registered_agent_t *out);
+int rk_store_agent_list(rk_store_t *s, rk_registered_agent_t **out, size_t *n);
+int rk_store_agent_delete(rk_store_t *s, const char *agent_id);
+int rk_store_experiment_insert(rk_store_t *s, const rk_experiment_t *x);
+int rk_store_experiment_get(rk_store_t *s, const char *id, rk_experiment_t *out);
+int rk_store_experiment_list(rk_store_t *s, rk_experiment_t **out, size_t *n);
+int rk_store_experiment_delete(rk_store_t *s, const char *id, bool cascade);
+int rk_store_job_insert(rk_store_t *s, const rk_job_info_t *job, int64_t *seq);
+int rk_store_job_set_status(rk_store_t *s, const char *job_id, const rk_job_status_t *st);
+int rk_store_job_get(rk_store_t *s, const char *job_id, bool with_history, rk_job_info_t *out);
+int rk_store_job_list(rk_store_t *s, const rk_job_filter_t *f, rk_page_t *page,
+                      rk_job_info_t **out, size_t *n);
+int rk_store_job_scan(rk_store_t *s, unsigned state_mask, rk_job_scan_fn fn, void *ud);
+int rk_store_result_put(rk_store_t *s, const rk_result_t *r);
+int rk_store_result_get(rk_store_t *s, const char *job_id, rk_result_t *out);
+int rk_store_result_list(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page,
+                         rk_result_t **out, size_t *n);
+int rk_store_lease_acquire(rk_store_t *s, const char *agent_id, const char *owner,
+                           int64_t ttl_ms);
+
+/* Free arrays returned by the list operations (each element cleaned up). */
+void rk_store_agents_free(rk_registered_agent_t *v, size_t n);
+void rk_store_experiments_free(rk_experiment_t *v, size_t n);
+void rk_store_jobs_free(rk_job_info_t *v, size_t n);
+void rk_store_results_free(rk_result_t *v, size_t n);
+
+#endif
