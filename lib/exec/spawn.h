@@ -57,6 +57,9 @@ typedef struct rk_exec_spec {
     int64_t timeout_ms;      /* from the start; 0 means none */
     int64_t grace_ms;        /* SIGTERM to SIGKILL on stop; 0 means RK_EXEC_GRACE_DEFAULT_MS,
                                 negative means SIGKILL at once */
+    pid_t *started_pid;      /* optional: gets the child's pid (its process group id) before
+                                rk_exec_start returns, -1 if none was forked; the agent
+                                records it so a restart can kill what a crash left behind */
 } rk_exec_spec_t;
 
 #define RK_EXEC_LOG_CAP_DEFAULT ((size_t)16 << 20)

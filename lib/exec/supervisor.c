@@ -188,6 +188,8 @@ int rk_exec_start(rk_exec_sup_t *sup, const rk_exec_spec_t *spec, rk_exec_done_f
         j->fail_errno = ENOMEM;
     if (rc != RK_OK)
         j->fail_stage = RK_EXEC_STAGE_SETUP; /* completes at once on the thread */
+    if (spec->started_pid)
+        *spec->started_pid = j->ch.pid;
     j->start_us = rk_time_mono_us();
     if (j->timeout_us)
         j->deadline_us = j->start_us + j->timeout_us;
