@@ -75,7 +75,7 @@ if has valgrind; then
     for t in build/tests/"${mod}"_test_*; do
       [ -x "$t" ] || continue
       vg_count=$((vg_count + 1))
-      if RK_UNDER_VALGRIND=1 valgrind -q --leak-check=full --show-leak-kinds=definite,indirect \
+      if RK_UNDER_VALGRIND=1 RK_BIN_DIR="$root/build/bin" RK_SOURCE_DIR="$root" valgrind -q --leak-check=full --show-leak-kinds=definite,indirect \
           --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
           --suppressions="$root/tests/valgrind.supp" "$t" >"build/$(basename "$t").vg.log" 2>&1; then
         echo "valgrind ok   $(basename "$t")"
