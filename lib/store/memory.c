@@ -1,0 +1,787 @@
+/* The "memory" backend: everything in this process, gone at exit. For
+ * tests and throwaway runs; same contract as the others, durability aside.
+ *
+ * One rwlock guards everything. A transaction holds the write lock from
+ * begin to commit, so other threads never see its uncommitted writes; the
+ * owning thread (owner) skips the lock. Every write records how to undo
+ * itself; outside a transaction the record is dropped at once, inside it is
+ * kept until commit (dropped) or rollback (replayed backwards).
+ *
+ * Jobs live in an array indexed by seq - 1 (NULL once deleted), which is the
+ * listing order, plus a chained hash by job_id. A job's result hangs on the
+ * job. Agents and experiments are few: arrays of JSON text sorted by id.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "store/store_int.h"
+
+typedef struct mres {
+    char *text; /* the result's JSON */
+    char *experiment_id;
+    char *agent_id;
+} mres_t;
+
+typedef struct mjob {
+    int64_t seq;
+    char *job_id, *experiment_id, *agent_id;
+    rk_time_t created;
+    rk_job_status_t *hist; /* oldest first; the last one is the status */
+    size_t n_hist, cap_hist;
+    mres_t *res;
+    struct mjob *next; /* hash chain */
+} mjob_t;
+
+typedef struct entry {
+    char *id;
+    char *text;
+} entry_t;
+
+typedef struct table {
+    entry_t *v;
+    size_t n, cap;
+} table_t;
+
+enum { U_AGENT, U_EXP, U_JOB_INSERT, U_JOB_STATUS, U_JOB_DELETE, U_RESULT };
+
+typedef struct undo {
+    int kind;
+    char *id, *text; /* U_AGENT, U_EXP: the key and its old text (NULL: absent) */
+    mjob_t *job;
+    mres_t *res; /* U_RESULT: the old result */
+} undo_t;
+
+typedef struct mem {
+    rk_store_t base;
+    pthread_rwlock_t lock;
+    atomic_long owner; /* thread id holding the open transaction, 0 = none */
+    table_t agents, experiments;
+    mjob_t **jobs;
+    size_t n_jobs, cap_jobs; /* n_jobs = the last seq handed out */
+    mjob_t **buckets;
+    size_t n_buckets, n_hashed;
+    undo_t *undo;
+    size_t n_undo, cap_undo;
+} mem_t;
+
+#define M(s) ((mem_t *)(s))
+
+static bool mine(mem_t *m)
+{
+    return atomic_load(&m->owner) == rk_store_tid();
+}
+
+static void rlock(mem_t *m)
+{
+    if (!mine(m))
+        pthread_rwlock_rdlock(&m->lock);
+}
+
+static void wlock(mem_t *m)
+{
+    if (!mine(m))
+        pthread_rwlock_wrlock(&m->lock);
+}
+
+static void unlock(mem_t *m)
+{
+    if (!mine(m))
+        pthread_rwlock_unlock(&m->lock);
+}
+
+static int grow(void **v, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap * 2 : 16;
+    while (c < need)
+        c *= 2;
+    void *p = realloc(*v, c * elem);
+    if (!p)
+        return RK_ENOMEM;
+    *v = p;
+    *cap = c;
+    return 0;
+}
+
+/* ---- agents and experiments: sorted arrays of (id, text) ---- */
+
+static size_t table_find(const table_t *t, const char *id, bool *found)
+{
+    size_t lo = 0, hi = t->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(t->v[mid].id, id);
+        if (c == 0) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = false;
+    return lo;
+}
+
+/* Makes id's text `text` (taken), or removes id when text is NULL; the old
+ * text goes to *old (NULL when absent). */
+static int table_set(table_t *t, const char *id, char *text, char **old)
+{
+    bool found;
+    size_t i = table_find(t, id, &found);
+    *old = found ? t->v[i].text : NULL;
+    if (found && text) {
+        t->v[i].text = text;
+    } else if (found) {
+        free(t->v[i].id);
+        memmove(&t->v[i], &t->v[i + 1], (t->n - i - 1) * sizeof t->v[0]);
+        t->n--;
+    } else if (text) {
+        char *key = strdup(id);
+        if (!key || grow((void **)&t->v, &t->cap, t->n + 1, sizeof t->v[0])) {
+            free(key);
+            return RK_ENOMEM;
+        }
+        memmove(&t->v[i + 1], &t->v[i], (t->n - i) * sizeof t->v[0]);
+        t->v[i] = (entry_t){key, text};
+        t->n++;
+    }
+    return 0;
+}
+
+static const char *table_get(const table_t *t, const char *id)
+{
+    bool found;
+    size_t i = table_find(t, id, &found);
+    return found ? t->v[i].text : NULL;
+}
+
+static void table_free(table_t *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        free(t->v[i].id);
+        free(t->v[i].text);
+    }
+    free(t->v);
+}
+
+/* ---- jobs: hash by id ---- */
+
+static size_t hash(const char *s)
+{
+    size_t h = 1469598103934665603u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+static mjob_t *job_find(mem_t *m, const char *job_id)
+{
+    if (!m->n_buckets)
+        return NULL;
+    mjob_t *j = m->buckets[hash(job_id) & (m->n_buckets - 1)];
+    while (j && strcmp(j->job_id, job_id) != 0)
+        j = j->next;
+    return j;
+}
+
+static int job_hash(mem_t *m, mjob_t *j)
+{
+    if (m->n_hashed + 1 > m->n_buckets) {
+        size_t nb = m->n_buckets ? m->n_buckets * 2 : 1024;
+        mjob_t **b = calloc(nb, sizeof *b);
+        if (!b)
+            return RK_ENOMEM;
+        for (size_t i = 0; i < m->n_buckets; i++)
+            for (mjob_t *x = m->buckets[i], *next; x; x = next) {
+                next = x->next;
+                size_t h = hash(x->job_id) & (nb - 1);
+                x->next = b[h];
+                b[h] = x;
+            }
+        free(m->buckets);
+        m->buckets = b;
+        m->n_buckets = nb;
+    }
+    size_t h = hash(j->job_id) & (m->n_buckets - 1);
+    j->next = m->buckets[h];
+    m->buckets[h] = j;
+    m->n_hashed++;
+    return 0;
+}
+
+static void job_unhash(mem_t *m, mjob_t *j)
+{
+    mjob_t **p = &m->buckets[hash(j->job_id) & (m->n_buckets - 1)];
+    while (*p != j)
+        p = &(*p)->next;
+    *p = j->next;
+    m->n_hashed--;
+}
+
+static void res_free(mres_t *r)
+{
+    if (!r)
+        return;
+    free(r->text);
+    free(r->experiment_id);
+    free(r->agent_id);
+    free(r);
+}
+
+static void job_free(mjob_t *j)
+{
+    if (!j)
+        return;
+    free(j->job_id);
+    free(j->experiment_id);
+    free(j->agent_id);
+    for (size_t i = 0; i < j->n_hist; i++)
+        rk_job_status_cleanup(&j->hist[i]);
+    free(j->hist);
+    res_free(j->res);
+    free(j);
+}
+
+/* Appends a copy of st (without its job_id) to j's history. */
+static int hist_add(mjob_t *j, const rk_job_status_t *st)
+{
+    if (grow((void **)&j->hist, &j->cap_hist, j->n_hist + 1, sizeof j->hist[0]))
+        return RK_ENOMEM;
+    rk_job_status_t *d = &j->hist[j->n_hist];
+    if (rk_job_status_copy(st, d))
+        return RK_ENOMEM;
+    free(d->job_id);
+    d->job_id = NULL;
+    j->n_hist++;
+    return 0;
+}
+
+/* ---- undo log ---- */
+
+static void undo_drop(undo_t *u)
+{
+    free(u->id);
+    free(u->text);
+    if (u->kind == U_JOB_DELETE)
+        job_free(u->job);
+    if (u->kind == U_RESULT)
+        res_free(u->res);
+}
+
+static void undo_apply(mem_t *m, undo_t *u)
+{
+    char *old = NULL;
+    switch (u->kind) {
+    case U_AGENT:
+    case U_EXP:
+        /* Only re-inserting a deleted entry allocates; if that fails the
+         * entry stays deleted (nothing better can be done mid-rollback). */
+        table_set(u->kind == U_AGENT ? &m->agents : &m->experiments, u->id, u->text, &old);
+        free(old);
+        u->text = NULL;
+        break;
+    case U_JOB_INSERT:
+        job_unhash(m, u->job);
+        m->jobs[u->job->seq - 1] = NULL;
+        m->n_jobs = (size_t)u->job->seq - 1;
+        job_free(u->job);
+        break;
+    case U_JOB_STATUS:
+        rk_job_status_cleanup(&u->job->hist[--u->job->n_hist]);
+        break;
+    case U_JOB_DELETE:
+        m->jobs[u->job->seq - 1] = u->job;
+        job_hash(m, u->job); /* the buckets already had room for it */
+        u->job = NULL;
+        break;
+    case U_RESULT:
+        res_free(u->job->res);
+        u->job->res = u->res;
+        u->res = NULL;
+        break;
+    }
+    free(u->id);
+    free(u->text);
+}
+
+/* Records how to undo a write that has just been applied. Outside a
+ * transaction it is committed at once. Cannot fail: the log's room is
+ * reserved (reserve) before the write. */
+static void undo_push(mem_t *m, undo_t u)
+{
+    if (mine(m))
+        m->undo[m->n_undo++] = u;
+    else
+        undo_drop(&u);
+}
+
+static int reserve(mem_t *m, size_t k)
+{
+    return mine(m) ? grow((void **)&m->undo, &m->cap_undo, m->n_undo + k, sizeof m->undo[0]) : 0;
+}
+
+/* ---- open, close, transactions ---- */
+
+static int mem_open(const char *location, rk_store_t **out)
+{
+    mem_t *m = calloc(1, sizeof *m);
+    if (!m)
+        return RK_ENOMEM;
+    m->base.ops = &rk_store_memory_ops;
+    if (pthread_rwlock_init(&m->lock, NULL)) {
+        free(m);
+        return RK_ENOMEM;
+    }
+    *out = &m->base;
+    return 0;
+}
+
+static void mem_close(rk_store_t *s)
+{
+    mem_t *m = M(s);
+    for (size_t i = m->n_undo; i > 0; i--)
+        undo_apply(m, &m->undo[i - 1]);
+    free(m->undo);
+    table_free(&m->agents);
+    table_free(&m->experiments);
+    for (size_t i = 0; i < m->n_jobs; i++)
+        job_free(m->jobs[i]);
+    free(m->jobs);
+    free(m->buckets);
+    pthread_rwlock_destroy(&m->lock);
+    free(m);
+}
+
+static int mem_begin(rk_store_t *s)
+{
+    mem_t *m = M(s);
+    if (mine(m))
+        return RK_ESTATE;
+    pthread_rwlock_wrlock(&m->lock);
+    atomic_store(&m->owner, rk_store_tid());
+    return 0;
+}
+
+static int tx_end(mem_t *m, bool keep)
+{
+    if (!mine(m))
+        return RK_ESTATE;
+    for (size_t i = m->n_undo; i > 0; i--) {
+        if (keep)
+            undo_drop(&m->undo[i - 1]);
+        else
+            undo_apply(m, &m->undo[i - 1]);
+    }
+    m->n_undo = 0;
+    atomic_store(&m->owner, 0);
+    pthread_rwlock_unlock(&m->lock);
+    return 0;
+}
+
+static int mem_commit(rk_store_t *s)
+{
+    return tx_end(M(s), true);
+}
+
+static int mem_rollback(rk_store_t *s)
+{
+    return tx_end(M(s), false);
+}
+
+/* ---- agents and experiments ---- */
+
+static int put_text(mem_t *m, int kind, const char *id, char *text)
+{
+    table_t *t = kind == U_AGENT ? &m->agents : &m->experiments;
+    char *key = strdup(id), *old = NULL;
+    int rc = key ? reserve(m, 1) : RK_ENOMEM;
+    if (!rc)
+        rc = table_set(t, id, text, &old);
+    if (rc) {
+        free(key);
+        free(text);
+        return rc;
+    }
+    undo_push(m, (undo_t){.kind = kind, .id = key, .text = old});
+    return 0;
+}
+
+static int mem_agent_put(rk_store_t *s, const rk_registered_agent_t *a)
+{
+    mem_t *m = M(s);
+    char *text;
+    int rc = rk_store_agent_to_text(a, &text);
+    if (rc)
+        return rc;
+    wlock(m);
+    rc = put_text(m, U_AGENT, a->info.agent_id, text);
+    unlock(m);
+    return rc;
+}
+
+static int mem_agent_get(rk_store_t *s, const char *agent_id, rk_registered_agent_t *out)
+{
+    mem_t *m = M(s);
+    rlock(m);
+    const char *text = table_get(&m->agents, agent_id);
+    int rc = text ? rk_store_agent_from_text(text, out) : RK_ENOENT;
+    unlock(m);
+    return rc;
+}
+
+static int mem_agent_list(rk_store_t *s, rk_registered_agent_t **out, size_t *n)
+{
+    mem_t *m = M(s);
+    int rc = 0;
+    rlock(m);
+    rk_registered_agent_t *v = calloc(m->agents.n + 1, sizeof *v);
+    if (!v)
+        rc = RK_ENOMEM;
+    for (size_t i = 0; !rc && i < m->agents.n; i++)
+        if (!(rc = rk_store_agent_from_text(m->agents.v[i].text, &v[i])))
+            *n = i + 1;
+    unlock(m);
+    *out = v;
+    return rc;
+}
+
+static int mem_agent_delete(rk_store_t *s, const char *agent_id)
+{
+    mem_t *m = M(s);
+    wlock(m);
+    int rc = table_get(&m->agents, agent_id) ? put_text(m, U_AGENT, agent_id, NULL) : RK_ENOENT;
+    unlock(m);
+    return rc;
+}
+
+static int mem_experiment_insert(rk_store_t *s, const rk_experiment_t *x)
+{
+    mem_t *m = M(s);
+    char *text;
+    int rc = rk_store_experiment_to_text(x, &text);
+    if (rc)
+        return rc;
+    wlock(m);
+    if (table_get(&m->experiments, x->id)) {
+        free(text);
+        rc = RK_EEXIST;
+    } else {
+        rc = put_text(m, U_EXP, x->id, text);
+    }
+    unlock(m);
+    return rc;
+}
+
+static int mem_experiment_get(rk_store_t *s, const char *id, rk_experiment_t *out)
+{
+    mem_t *m = M(s);
+    rlock(m);
+    const char *text = table_get(&m->experiments, id);
+    int rc = text ? rk_store_experiment_from_text(text, out) : RK_ENOENT;
+    unlock(m);
+    return rc;
+}
+
+static int mem_experiment_list(rk_store_t *s, rk_experiment_t **out, size_t *n)
+{
+    mem_t *m = M(s);
+    int rc = 0;
+    rlock(m);
+    rk_experiment_t *v = calloc(m->experiments.n + 1, sizeof *v);
+    if (!v)
+        rc = RK_ENOMEM;
+    for (size_t i = 0; !rc && i < m->experiments.n; i++)
+        if (!(rc = rk_store_experiment_from_text(m->experiments.v[i].text, &v[i])))
+            *n = i + 1;
+    unlock(m);
+    *out = v;
+    return rc;
+}
+
+static int mem_experiment_delete(rk_store_t *s, const char *id, bool cascade)
+{
+    mem_t *m = M(s);
+    int rc = 0;
+    size_t n_refs = 0;
+    wlock(m);
+    if (!table_get(&m->experiments, id)) {
+        rc = RK_ENOENT;
+        goto out;
+    }
+    for (size_t i = 0; i < m->n_jobs; i++) {
+        mjob_t *j = m->jobs[i];
+        if (!j || strcmp(j->experiment_id, id) != 0)
+            continue;
+        n_refs++;
+        if (!cascade || !rk_job_state_terminal(j->hist[j->n_hist - 1].status)) {
+            rc = RK_ESTATE;
+            goto out;
+        }
+    }
+    if ((rc = reserve(m, n_refs + 1)))
+        goto out;
+    for (size_t i = 0; i < m->n_jobs && n_refs; i++) {
+        mjob_t *j = m->jobs[i];
+        if (!j || strcmp(j->experiment_id, id) != 0)
+            continue;
+        job_unhash(m, j);
+        m->jobs[i] = NULL;
+        undo_push(m, (undo_t){.kind = U_JOB_DELETE, .job = j});
+    }
+    rc = put_text(m, U_EXP, id, NULL);
+out:
+    unlock(m);
+    return rc;
+}
+
+/* ---- jobs ---- */
+
+static int mem_job_insert(rk_store_t *s, const rk_job_info_t *job, int64_t *seq)
+{
+    mem_t *m = M(s);
+    int rc;
+    mjob_t *j = calloc(1, sizeof *j);
+    if (!j)
+        return RK_ENOMEM;
+    j->job_id = strdup(job->job_id);
+    j->experiment_id = strdup(job->experiment_id);
+    j->agent_id = strdup(job->agent_id);
+    j->created = job->created_time;
+    if (!j->job_id || !j->experiment_id || !j->agent_id || hist_add(j, &job->status)) {
+        job_free(j);
+        return RK_ENOMEM;
+    }
+    wlock(m);
+    if (job_find(m, job->job_id)) {
+        rc = RK_EEXIST;
+    } else if (!(rc = reserve(m, 1)) &&
+               !(rc = grow((void **)&m->jobs, &m->cap_jobs, m->n_jobs + 1, sizeof m->jobs[0])) &&
+               !(rc = job_hash(m, j))) {
+        j->seq = (int64_t)++m->n_jobs;
+        m->jobs[j->seq - 1] = j;
+        *seq = j->seq;
+        undo_push(m, (undo_t){.kind = U_JOB_INSERT, .job = j});
+        j = NULL;
+    }
+    unlock(m);
+    job_free(j);
+    return rc;
+}
+
+static int mem_job_set_status(rk_store_t *s, const char *job_id, const rk_job_status_t *st)
+{
+    mem_t *m = M(s);
+    int rc;
+    wlock(m);
+    mjob_t *j = job_find(m, job_id);
+    if (!j)
+        rc = RK_ENOENT;
+    else if (!(rc = reserve(m, 1)) && !(rc = hist_add(j, st)))
+        undo_push(m, (undo_t){.kind = U_JOB_STATUS, .job = j});
+    unlock(m);
+    return rc;
+}
+
+static int job_copy_out(const mjob_t *j, bool with_history, rk_job_info_t *out)
+{
+    out->job_id = strdup(j->job_id);
+    out->experiment_id = strdup(j->experiment_id);
+    out->agent_id = strdup(j->agent_id);
+    out->created_time = j->created;
+    if (!out->job_id || !out->experiment_id || !out->agent_id ||
+        rk_job_status_copy(&j->hist[j->n_hist - 1], &out->status))
+        return RK_ENOMEM;
+    if (with_history) {
+        out->has_history = true;
+        out->history = calloc(j->n_hist, sizeof *out->history);
+        if (!out->history)
+            return RK_ENOMEM;
+        for (size_t i = 0; i < j->n_hist; i++) {
+            if (rk_job_status_copy(&j->hist[i], &out->history[i]))
+                return RK_ENOMEM;
+            out->n_history = i + 1;
+        }
+    }
+    return 0;
+}
+
+static int mem_job_get(rk_store_t *s, const char *job_id, bool with_history, rk_job_info_t *out)
+{
+    mem_t *m = M(s);
+    rlock(m);
+    mjob_t *j = job_find(m, job_id);
+    int rc = j ? job_copy_out(j, with_history, out) : RK_ENOENT;
+    unlock(m);
+    return rc;
+}
+
+static int mem_job_list(rk_store_t *s, const rk_job_filter_t *f, rk_page_t *page,
+                        rk_job_info_t **out, size_t *n)
+{
+    mem_t *m = M(s);
+    int rc = 0;
+    rlock(m);
+    size_t cap = page->limit < m->n_jobs ? page->limit : m->n_jobs;
+    rk_job_info_t *v = calloc(cap + 1, sizeof *v);
+    if (!v) {
+        rc = RK_ENOMEM;
+        goto out;
+    }
+    /* One pass, newest first: count every match, copy the page's. */
+    int64_t last = 0;
+    for (size_t i = m->n_jobs; i > 0; i--) {
+        const mjob_t *j = m->jobs[i - 1];
+        if (!j || !rk_store_job_matches(f, j->hist[j->n_hist - 1].status, j->agent_id,
+                                        j->experiment_id))
+            continue;
+        page->total++;
+        if (page->cursor && j->seq >= page->cursor)
+            continue;
+        if (*n == page->limit) {
+            if (!page->next_cursor)
+                page->next_cursor = last;
+            continue;
+        }
+        if ((rc = job_copy_out(j, false, &v[(*n)++])))
+            goto out;
+        last = j->seq;
+    }
+out:
+    unlock(m);
+    *out = v;
+    return rc;
+}
+
+static int mem_job_scan(rk_store_t *s, unsigned state_mask, rk_job_scan_fn fn, void *ud)
+{
+    mem_t *m = M(s);
+    int rc = 0;
+    rlock(m);
+    for (size_t i = 0; !rc && i < m->n_jobs; i++) {
+        const mjob_t *j = m->jobs[i];
+        if (!j)
+            continue;
+        rk_job_state_t st = j->hist[j->n_hist - 1].status;
+        if (state_mask && !(state_mask & (1u << st)))
+            continue;
+        rk_job_brief_t b = {j->job_id, j->experiment_id, j->agent_id, st, j->seq};
+        rc = fn(ud, &b);
+    }
+    unlock(m);
+    return rc;
+}
+
+/* ---- results ---- */
+
+static int mem_result_put(rk_store_t *s, const rk_result_t *r)
+{
+    mem_t *m = M(s);
+    mres_t *res = calloc(1, sizeof *res);
+    int rc = res ? rk_store_result_to_text(r, &res->text) : RK_ENOMEM;
+    if (!rc) {
+        res->agent_id = strdup(r->agent_id);
+        res->experiment_id = strdup(r->experiment_id ? r->experiment_id : "");
+        if (!res->agent_id || !res->experiment_id)
+            rc = RK_ENOMEM;
+    }
+    if (rc) {
+        res_free(res);
+        return rc;
+    }
+    wlock(m);
+    mjob_t *j = job_find(m, r->job_id);
+    if (!j) {
+        rc = RK_ENOENT;
+    } else if (!(rc = reserve(m, 1))) {
+        undo_push(m, (undo_t){.kind = U_RESULT, .job = j, .res = j->res});
+        j->res = res;
+        res = NULL;
+    }
+    unlock(m);
+    res_free(res);
+    return rc;
+}
+
+static int mem_result_get(rk_store_t *s, const char *job_id, rk_result_t *out)
+{
+    mem_t *m = M(s);
+    rlock(m);
+    mjob_t *j = job_find(m, job_id);
+    int rc = j && j->res ? rk_store_result_from_text(j->res->text, out) : RK_ENOENT;
+    unlock(m);
+    return rc;
+}
+
+static bool res_matches(const rk_result_filter_t *f, const mres_t *r)
+{
+    return r && (!f->experiment_id || strcmp(f->experiment_id, r->experiment_id) == 0) &&
+           (!f->agent_id || strcmp(f->agent_id, r->agent_id) == 0);
+}
+
+static int mem_result_list(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page,
+                           rk_result_t **out, size_t *n)
+{
+    mem_t *m = M(s);
+    int rc = 0;
+    rlock(m);
+    size_t cap = page->limit < m->n_jobs ? page->limit : m->n_jobs;
+    rk_result_t *v = calloc(cap + 1, sizeof *v);
+    if (!v) {
+        rc = RK_ENOMEM;
+        goto out;
+    }
+    int64_t last = 0;
+    for (size_t i = m->n_jobs; i > 0; i--) {
+        const mjob_t *j = m->jobs[i - 1];
+        if (!j || !res_matches(f, j->res))
+            continue;
+        if (page->cursor && j->seq >= page->cursor)
+            continue;
+        if (*n == page->limit) {
+            if (!page->next_cursor)
+                page->next_cursor = last;
+            continue;
+        }
+        if ((rc = rk_store_result_from_text(j->res->text, &v[*n])))
+            goto out;
+        (*n)++;
+        last = j->seq;
+    }
+out:
+    unlock(m);
+    *out = v;
+    return rc;
+}
+
+const rk_store_ops_t rk_store_memory_ops = {
+    .version = RK_STORE_OPS_VERSION,
+    .name = "memory",
+    .open = mem_open,
+    .close = mem_close,
+    .begin = mem_begin,
+    .commit = mem_commit,
+    .rollback = mem_rollback,
+    .agent_put = mem_agent_put,
+    .agent_get = mem_agent_get,
+    .agent_list = mem_agent_list,
+    .agent_delete = mem_agent_delete,
+    .experiment_insert = mem_experiment_insert,
+    .experiment_get = mem_experiment_get,
+    .experiment_list = mem_experiment_list,
+    .experiment_delete = mem_experiment_delete,
+    .job_insert = mem_job_insert,
+    .job_set_status = mem_job_set_status,
+    .job_get = mem_job_get,
+    .job_list = mem_job_list,
+    .job_scan = mem_job_scan,
+    .result_put = mem_result_put,
+    .result_get = mem_result_get,
+    .result_list = mem_result_list,
+    .lease_acquire = NULL,
+};

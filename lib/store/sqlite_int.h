@@ -1,0 +1,116 @@
+/* The sqlite backend's insides, shared by sqlite.c (connections,
+ * transactions, agents, experiments), sqlite_jobs.c (jobs, results) and
+ * sqlite_schema.c (schema and migrations). Internal to lib/store.
+ */
+#ifndef RK_STORE_SQLITE_INT_H
+#define RK_STORE_SQLITE_INT_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+
+#include "store/store_int.h"
+
+/* The hot statements every connection prepares once, on first use. */
+typedef enum sq_id {
+    SQ_BEGIN,
+    SQ_COMMIT,
+    SQ_ROLLBACK,
+    SQ_SAVEPOINT,
+    SQ_RELEASE,
+    SQ_ROLLBACK_TO,
+    SQ_AGENT_PUT,
+    SQ_AGENT_GET,
+    SQ_AGENT_LIST,
+    SQ_AGENT_DELETE,
+    SQ_EXP_INSERT,
+    SQ_EXP_GET,
+    SQ_EXP_LIST,
+    SQ_EXP_DELETE,
+    SQ_EXP_REFS,
+    SQ_EXP_DELETE_JOBS,
+    SQ_JOB_INSERT,
+    SQ_JOB_SET,
+    SQ_JOB_GET,
+    SQ_HIST_ADD,
+    SQ_HIST_GET,
+    SQ_RESULT_PUT,
+    SQ_RESULT_GET,
+    SQ_COUNT
+} sq_id_t;
+
+/* job_list shapes: state mask (7 bits) x agent filter x experiment filter. */
+#define SQ_LIST_SHAPES (128 * 4)
+
+typedef struct sq_conn {
+    sqlite3 *db;
+    sqlite3_stmt *st[SQ_COUNT];
+    sqlite3_stmt *job_page[SQ_LIST_SHAPES];
+    sqlite3_stmt *job_count[SQ_LIST_SHAPES];
+    sqlite3_stmt *result_page[4]; /* by (experiment filter, agent filter) */
+    struct sq_conn *next;         /* in the idle read pool */
+} sq_conn_t;
+
+typedef struct sq_store {
+    rk_store_t base;
+    char *path;
+    /* The one write connection. A thread holds wmu for one write, or from
+     * begin to commit/rollback (then owner is its id and it skips wmu). */
+    sq_conn_t *w;
+    pthread_mutex_t wmu;
+    atomic_long owner;
+    /* Read connections: idle ones in a list, at most SQ_READERS open. */
+    pthread_mutex_t pool_mu;
+    pthread_cond_t pool_cv;
+    sq_conn_t *idle;
+    int n_readers;
+} sq_store_t;
+
+#define SQ_READERS 8
+
+/* The newest schema version this build writes (PRAGMA user_version). */
+#define RK_SQLITE_SCHEMA_VERSION 1
+
+/* Brings db's schema to RK_SQLITE_SCHEMA_VERSION, each step in its own
+ * transaction. RK_EIO (logged) for a file that is not a database, a newer
+ * schema, or a failed step. */
+int rk_sqlite_migrate(sqlite3 *db, const char *path);
+
+/* Connections: for writing (the caller then holds the write side until
+ * sq_wdone) or reading (the write connection for the thread that holds the
+ * open transaction, so it sees its own writes). */
+int sq_wget(sq_store_t *s, sq_conn_t **c);
+void sq_wdone(sq_store_t *s);
+int sq_rget(sq_store_t *s, sq_conn_t **c);
+void sq_rdone(sq_store_t *s, sq_conn_t *c);
+
+/* The prepared statement id on c, reset and unbound; NULL on failure
+ * (logged). */
+sqlite3_stmt *sq_stmt(sq_conn_t *c, sq_id_t id);
+/* Prepares sql once into *slot (persistent); NULL on failure (logged). */
+sqlite3_stmt *sq_prepare(sq_conn_t *c, sqlite3_stmt **slot, const char *sql);
+/* Maps an sqlite result code to RK_E*: constraint -> RK_EEXIST, no memory
+ * -> RK_ENOMEM, anything else -> RK_EIO (logged with what and the error). */
+int sq_err(sq_conn_t *c, int rc, const char *what);
+/* Steps st to completion (no rows expected); 0 or sq_err. */
+int sq_exec_stmt(sq_conn_t *c, sqlite3_stmt *st, const char *what);
+/* Savepoint around a multi-statement write, so it is all or nothing inside
+ * or outside a transaction. end: keep (release) or undo (rollback to). */
+int sq_op_begin(sq_conn_t *c);
+int sq_op_end(sq_conn_t *c, int rc);
+/* A copy of column i's text ("" for NULL); NULL when memory runs out. */
+char *sq_text(sqlite3_stmt *st, int i);
+
+/* sqlite_jobs.c: the jobs and results slots of rk_store_sqlite_ops. */
+int sq_job_insert(rk_store_t *s, const rk_job_info_t *job, int64_t *seq);
+int sq_job_set_status(rk_store_t *s, const char *job_id, const rk_job_status_t *st);
+int sq_job_get(rk_store_t *s, const char *job_id, bool with_history, rk_job_info_t *out);
+int sq_job_list(rk_store_t *s, const rk_job_filter_t *f, rk_page_t *page, rk_job_info_t **out,
+                size_t *n);
+int sq_job_scan(rk_store_t *s, unsigned state_mask, rk_job_scan_fn fn, void *ud);
+int sq_result_put(rk_store_t *s, const rk_result_t *r);
+int sq_result_get(rk_store_t *s, const char *job_id, rk_result_t *out);
+int sq_result_list(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page,
+                   rk_result_t **out, size_t *n);
+
+#endif

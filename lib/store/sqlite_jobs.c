@@ -1,0 +1,452 @@
+/* The sqlite backend's jobs and results (see sqlite_schema.c for the
+ * tables and indexes, sqlite.c for connections and transactions).
+ *
+ * A listing's SQL depends on its filter's shape, so each shape (state mask,
+ * agent or not, experiment or not) gets its own statement, prepared on
+ * first use and kept per connection. The state condition is written so the
+ * planner takes an index that also gives seq order: one state uses
+ * (state, seq); a set of unfinished states uses the partial index; other
+ * sets are kept off the state index ("+state"), since an IN over
+ * (state, seq) needs a sort of every match before the first row.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "base/log.h"
+#include "store/sqlite_int.h"
+
+#define ALL_STATES ((1u << RK_JOB_STATE_COUNT) - 1)
+#define UNFINISHED ((1u << RK_JOB_QUEUED) | (1u << RK_JOB_ASSIGNED) | (1u << RK_JOB_RUNNING))
+#define JOB_COLS                                                                               \
+    "seq, job_id, experiment_id, agent_id, created_time, state, status_time, message, progress"
+
+#define S(s) ((sq_store_t *)(s))
+
+static unsigned norm_mask(unsigned mask)
+{
+    mask &= ALL_STATES;
+    return mask == ALL_STATES ? 0 : mask;
+}
+
+static size_t state_list(unsigned mask, char *buf, size_t cap)
+{
+    size_t len = 0;
+    for (int i = 0; i < RK_JOB_STATE_COUNT; i++)
+        if (mask & (1u << i))
+            len += (size_t)snprintf(buf + len, cap - len, "%s'%s'", len ? "," : "",
+                                    rk_job_state_names[i]);
+    return len;
+}
+
+/* The FROM table and " AND <state condition>" for a normalized mask into
+ * from and cond. alone: no other filter, so a set of unfinished states
+ * reads only the partial index (the planner would otherwise prefer an IN
+ * over (state, seq) plus a sort of every match). */
+static void state_cond(unsigned mask, bool alone, char *from, size_t from_cap, char *cond,
+                       size_t cap)
+{
+    char list[128];
+    snprintf(from, from_cap, "jobs");
+    cond[0] = '\0';
+    if (!mask)
+        return;
+    state_list(mask, list, sizeof list);
+    if ((mask & (mask - 1)) == 0) {
+        snprintf(cond, cap, " AND state = %s", list);
+    } else if (alone && (mask & ~UNFINISHED) == 0) {
+        snprintf(from, from_cap, "jobs INDEXED BY jobs_unfinished");
+        snprintf(cond, cap, " AND state IN ('queued','assigned','running')%s%s%s",
+                 mask == UNFINISHED ? "" : " AND +state IN (", mask == UNFINISHED ? "" : list,
+                 mask == UNFINISHED ? "" : ")");
+    } else {
+        snprintf(cond, cap, " AND +state IN (%s)", list);
+    }
+}
+
+static void bind_progress(sqlite3_stmt *st, int i, const rk_job_status_t *js)
+{
+    if (js->has_progress)
+        sqlite3_bind_double(st, i, js->progress);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static int column_state(sqlite3_stmt *st, int i, rk_job_state_t *out)
+{
+    const char *name = (const char *)sqlite3_column_text(st, i);
+    if (!name || rk_job_state_parse(name, out)) {
+        rk_log_error("sqlite store: unknown job state stored", "state", name);
+        return RK_EIO;
+    }
+    return 0;
+}
+
+/* Status from columns state, time, message, progress starting at i. */
+static int column_status(sqlite3_stmt *st, int i, rk_job_status_t *out)
+{
+    int rc = column_state(st, i, &out->status);
+    if (rc)
+        return rc;
+    out->timestamp = sqlite3_column_int64(st, i + 1);
+    if (!(out->message = sq_text(st, i + 2)))
+        return RK_ENOMEM;
+    out->has_progress = sqlite3_column_type(st, i + 3) != SQLITE_NULL;
+    out->progress = out->has_progress ? sqlite3_column_double(st, i + 3) : 0;
+    return 0;
+}
+
+/* A JobInfo (without history) from a row of JOB_COLS. */
+static int column_job(sqlite3_stmt *st, rk_job_info_t *out)
+{
+    out->job_id = sq_text(st, 1);
+    out->experiment_id = sq_text(st, 2);
+    out->agent_id = sq_text(st, 3);
+    out->created_time = sqlite3_column_int64(st, 4);
+    if (!out->job_id || !out->experiment_id || !out->agent_id)
+        return RK_ENOMEM;
+    return column_status(st, 5, &out->status);
+}
+
+static int hist_add(sq_conn_t *c, int64_t seq, const rk_job_status_t *js)
+{
+    sqlite3_stmt *st = sq_stmt(c, SQ_HIST_ADD);
+    if (!st)
+        return RK_EIO;
+    sqlite3_bind_int64(st, 1, seq);
+    sqlite3_bind_text(st, 2, rk_job_state_name(js->status), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, js->timestamp);
+    sqlite3_bind_text(st, 4, js->message ? js->message : "", -1, SQLITE_STATIC);
+    bind_progress(st, 5, js);
+    return sq_exec_stmt(c, st, "job history add");
+}
+
+int sq_job_insert(rk_store_t *s, const rk_job_info_t *job, int64_t *seq)
+{
+    sq_conn_t *c;
+    sq_wget(S(s), &c);
+    int rc = sq_op_begin(c);
+    if (rc)
+        goto out;
+    sqlite3_stmt *st = sq_stmt(c, SQ_JOB_INSERT);
+    const rk_job_status_t *js = &job->status;
+    rc = RK_EIO;
+    if (st) {
+        sqlite3_bind_text(st, 1, job->job_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, job->experiment_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, job->agent_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, job->created_time);
+        sqlite3_bind_text(st, 5, rk_job_state_name(js->status), -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 6, js->timestamp);
+        sqlite3_bind_text(st, 7, js->message ? js->message : "", -1, SQLITE_STATIC);
+        bind_progress(st, 8, js);
+        rc = sq_exec_stmt(c, st, "job insert");
+    }
+    if (!rc) {
+        *seq = sqlite3_last_insert_rowid(c->db);
+        rc = hist_add(c, *seq, js);
+    }
+    rc = sq_op_end(c, rc);
+out:
+    sq_wdone(S(s));
+    return rc;
+}
+
+int sq_job_set_status(rk_store_t *s, const char *job_id, const rk_job_status_t *js)
+{
+    sq_conn_t *c;
+    sq_wget(S(s), &c);
+    int rc = sq_op_begin(c);
+    if (rc)
+        goto out;
+    sqlite3_stmt *st = sq_stmt(c, SQ_JOB_SET);
+    int64_t seq = 0;
+    rc = RK_EIO;
+    if (st) {
+        sqlite3_bind_text(st, 1, job_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, rk_job_state_name(js->status), -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, js->timestamp);
+        sqlite3_bind_text(st, 4, js->message ? js->message : "", -1, SQLITE_STATIC);
+        bind_progress(st, 5, js);
+        int r;
+        while ((r = sqlite3_step(st)) == SQLITE_ROW)
+            seq = sqlite3_column_int64(st, 0);
+        rc = r != SQLITE_DONE ? sq_err(c, r, "job set status") : seq ? 0 : RK_ENOENT;
+        sqlite3_reset(st);
+    }
+    if (!rc)
+        rc = hist_add(c, seq, js);
+    rc = sq_op_end(c, rc);
+out:
+    sq_wdone(S(s));
+    return rc;
+}
+
+static int read_history(sq_conn_t *c, int64_t seq, rk_job_info_t *out)
+{
+    sqlite3_stmt *st = sq_stmt(c, SQ_HIST_GET);
+    if (!st)
+        return RK_EIO;
+    sqlite3_bind_int64(st, 1, seq);
+    int r, rc = 0;
+    size_t cap = 0;
+    out->has_history = true;
+    while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (out->n_history == cap) {
+            size_t nc = cap ? cap * 2 : 8;
+            rk_job_status_t *v = realloc(out->history, nc * sizeof *v);
+            if (!v) {
+                rc = RK_ENOMEM;
+                break;
+            }
+            out->history = v;
+            cap = nc;
+        }
+        rk_job_status_t *h = &out->history[out->n_history];
+        memset(h, 0, sizeof *h);
+        out->n_history++;
+        rc = column_status(st, 0, h);
+    }
+    if (!rc && r != SQLITE_DONE)
+        rc = sq_err(c, r, "job history");
+    sqlite3_reset(st);
+    return rc;
+}
+
+int sq_job_get(rk_store_t *s, const char *job_id, bool with_history, rk_job_info_t *out)
+{
+    sq_conn_t *c;
+    int rc = sq_rget(S(s), &c);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = sq_stmt(c, SQ_JOB_GET);
+    int64_t seq = 0;
+    rc = RK_EIO;
+    if (st) {
+        sqlite3_bind_text(st, 1, job_id, -1, SQLITE_STATIC);
+        int r = sqlite3_step(st);
+        if (r == SQLITE_ROW) {
+            seq = sqlite3_column_int64(st, 0);
+            rc = column_job(st, out);
+        } else {
+            rc = r == SQLITE_DONE ? RK_ENOENT : sq_err(c, r, "job get");
+        }
+        sqlite3_reset(st);
+    }
+    if (!rc && with_history)
+        rc = read_history(c, seq, out);
+    sq_rdone(S(s), c);
+    return rc;
+}
+
+static sqlite3_stmt *list_stmt(sq_conn_t *c, const rk_job_filter_t *f, bool count)
+{
+    unsigned mask = norm_mask(f->state_mask);
+    size_t key = mask | (f->agent_id ? 128u : 0) | (f->experiment_id ? 256u : 0);
+    sqlite3_stmt **slot = count ? &c->job_count[key] : &c->job_page[key];
+    char from[64], cond[256], text[640];
+    state_cond(mask, !f->agent_id && !f->experiment_id, from, sizeof from, cond, sizeof cond);
+    snprintf(text, sizeof text, "SELECT %s FROM %s WHERE %s%s%s%s%s",
+             count ? "count(*)" : JOB_COLS, from, count ? "1" : "seq < ?1", cond,
+             f->agent_id ? " AND agent_id = ?2" : "",
+             f->experiment_id ? " AND experiment_id = ?3" : "",
+             count ? "" : " ORDER BY seq DESC LIMIT ?4");
+    sqlite3_stmt *st = sq_prepare(c, slot, text);
+    if (st && f->agent_id)
+        sqlite3_bind_text(st, 2, f->agent_id, -1, SQLITE_STATIC);
+    if (st && f->experiment_id)
+        sqlite3_bind_text(st, 3, f->experiment_id, -1, SQLITE_STATIC);
+    return st;
+}
+
+int sq_job_list(rk_store_t *s, const rk_job_filter_t *f, rk_page_t *page, rk_job_info_t **out,
+                size_t *n)
+{
+    sq_conn_t *c;
+    int rc = sq_rget(S(s), &c);
+    if (rc)
+        return rc;
+    rk_job_info_t *v = NULL;
+    size_t cap = 0;
+    int r = SQLITE_ERROR;
+    sqlite3_stmt *st = list_stmt(c, f, true);
+    if (st && (r = sqlite3_step(st)) == SQLITE_ROW)
+        page->total = (uint64_t)sqlite3_column_int64(st, 0);
+    if (st)
+        sqlite3_reset(st);
+    if (r != SQLITE_ROW) {
+        rc = st ? sq_err(c, r, "job count") : RK_EIO;
+        goto out;
+    }
+    if (!(st = list_stmt(c, f, false))) {
+        rc = RK_EIO;
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, page->cursor ? page->cursor : INT64_MAX);
+    /* One row past the page tells whether there is a next page. */
+    sqlite3_bind_int64(st, 4, page->limit >= INT64_MAX ? INT64_MAX : (int64_t)page->limit + 1);
+    int64_t last = 0;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == page->limit) {
+            page->next_cursor = last;
+            break;
+        }
+        last = sqlite3_column_int64(st, 0);
+        if (*n == cap) {
+            size_t nc = cap ? cap * 2 : 64;
+            rk_job_info_t *nv = realloc(v, nc * sizeof *nv);
+            if (!nv) {
+                rc = RK_ENOMEM;
+                break;
+            }
+            v = nv;
+            cap = nc;
+        }
+        memset(&v[*n], 0, sizeof v[0]);
+        (*n)++;
+        if ((rc = column_job(st, &v[*n - 1])))
+            break;
+    }
+    if (!rc && r != SQLITE_ROW && r != SQLITE_DONE)
+        rc = sq_err(c, r, "job list");
+    sqlite3_reset(st);
+out:
+    sq_rdone(S(s), c);
+    *out = v;
+    return rc;
+}
+
+int sq_job_scan(rk_store_t *s, unsigned state_mask, rk_job_scan_fn fn, void *ud)
+{
+    sq_conn_t *c;
+    int rc = sq_rget(S(s), &c);
+    if (rc)
+        return rc;
+    char from[64], cond[256], text[512];
+    state_cond(norm_mask(state_mask), true, from, sizeof from, cond, sizeof cond);
+    snprintf(text, sizeof text,
+             "SELECT job_id, experiment_id, agent_id, state, seq FROM %s WHERE 1%s ORDER BY seq",
+             from, cond);
+    sqlite3_stmt *st = NULL;
+    int r = sqlite3_prepare_v2(c->db, text, -1, &st, NULL);
+    while (st && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        rk_job_brief_t b = {
+            .job_id = (const char *)sqlite3_column_text(st, 0),
+            .experiment_id = (const char *)sqlite3_column_text(st, 1),
+            .agent_id = (const char *)sqlite3_column_text(st, 2),
+            .seq = sqlite3_column_int64(st, 4),
+        };
+        if ((rc = column_state(st, 3, &b.state)) || (rc = fn(ud, &b)))
+            break;
+    }
+    if (!rc && r != SQLITE_DONE)
+        rc = sq_err(c, r, "job scan");
+    sqlite3_finalize(st);
+    sq_rdone(S(s), c);
+    return rc;
+}
+
+int sq_result_put(rk_store_t *s, const rk_result_t *r)
+{
+    char *text;
+    int rc = rk_store_result_to_text(r, &text);
+    if (rc)
+        return rc;
+    sq_conn_t *c;
+    sq_wget(S(s), &c);
+    sqlite3_stmt *st = sq_stmt(c, SQ_RESULT_PUT);
+    rc = RK_EIO;
+    if (st) {
+        sqlite3_bind_text(st, 1, r->job_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, r->experiment_id ? r->experiment_id : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, r->agent_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, text, -1, SQLITE_STATIC);
+        if (!(rc = sq_exec_stmt(c, st, "result put")) && sqlite3_changes(c->db) == 0)
+            rc = RK_ENOENT;
+    }
+    sq_wdone(S(s));
+    free(text);
+    return rc;
+}
+
+int sq_result_get(rk_store_t *s, const char *job_id, rk_result_t *out)
+{
+    sq_conn_t *c;
+    int rc = sq_rget(S(s), &c);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = sq_stmt(c, SQ_RESULT_GET);
+    rc = RK_EIO;
+    if (st) {
+        sqlite3_bind_text(st, 1, job_id, -1, SQLITE_STATIC);
+        int r = sqlite3_step(st);
+        if (r == SQLITE_ROW)
+            rc = rk_store_result_from_text((const char *)sqlite3_column_text(st, 0), out);
+        else
+            rc = r == SQLITE_DONE ? RK_ENOENT : sq_err(c, r, "result get");
+        sqlite3_reset(st);
+    }
+    sq_rdone(S(s), c);
+    return rc;
+}
+
+int sq_result_list(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page,
+                   rk_result_t **out, size_t *n)
+{
+    sq_conn_t *c;
+    int rc = sq_rget(S(s), &c);
+    if (rc)
+        return rc;
+    int shape = (f->experiment_id ? 1 : 0) | (f->agent_id ? 2 : 0);
+    char text[256];
+    snprintf(text, sizeof text,
+             "SELECT job_seq, body FROM results WHERE job_seq < ?1%s%s"
+             " ORDER BY job_seq DESC LIMIT ?4",
+             f->experiment_id ? " AND experiment_id = ?2" : "",
+             f->agent_id ? " AND agent_id = ?3" : "");
+    sqlite3_stmt *st = sq_prepare(c, &c->result_page[shape], text);
+    rk_result_t *v = NULL;
+    size_t cap = 0;
+    int r = SQLITE_ERROR;
+    if (!st) {
+        rc = RK_EIO;
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, page->cursor ? page->cursor : INT64_MAX);
+    if (f->experiment_id)
+        sqlite3_bind_text(st, 2, f->experiment_id, -1, SQLITE_STATIC);
+    if (f->agent_id)
+        sqlite3_bind_text(st, 3, f->agent_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, page->limit >= INT64_MAX ? INT64_MAX : (int64_t)page->limit + 1);
+    int64_t last = 0;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == page->limit) {
+            page->next_cursor = last;
+            break;
+        }
+        last = sqlite3_column_int64(st, 0);
+        if (*n == cap) {
+            size_t nc = cap ? cap * 2 : 64;
+            rk_result_t *nv = realloc(v, nc * sizeof *nv);
+            if (!nv) {
+                rc = RK_ENOMEM;
+                break;
+            }
+            v = nv;
+            cap = nc;
+        }
+        memset(&v[*n], 0, sizeof v[0]);
+        (*n)++;
+        if ((rc = rk_store_result_from_text((const char *)sqlite3_column_text(st, 1),
+                                            &v[*n - 1])))
+            break;
+    }
+    if (!rc && r != SQLITE_ROW && r != SQLITE_DONE)
+        rc = sq_err(c, r, "result list");
+    sqlite3_reset(st);
+out:
+    sq_rdone(S(s), c);
+    *out = v;
+    return rc;
+}

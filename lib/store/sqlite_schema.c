@@ -1,0 +1,123 @@
+/* The sqlite schema, as a list of migrations: migrations[i] takes a file
+ * from user_version i to i + 1, in one transaction with the version bump,
+ * so a crash mid-migration leaves the old version whole. Never edit a
+ * shipped step; append one.
+ *
+ * Layout (version 1):
+ * - jobs: one row per job with its current status; seq (AUTOINCREMENT, so
+ *   never reused even after a cascade delete) is the queue order and the
+ *   paging cursor. Indexes (state, seq), (agent_id, seq, state) and
+ *   (experiment_id, seq, state) serve newest-first pages for every filter
+ *   (state rides along so a combined filter's count reads no rows); the
+ *   partial index over unfinished jobs lets the start-up scan and unfinished
+ *   listings skip the (many) finished ones.
+ * - job_history: every status of a job, idx 0 = its first.
+ * - agents, experiments, results: the model's JSON whole (unknown fields
+ *   kept) plus the key columns that filters use. History and results go
+ *   with their job (foreign keys, ON DELETE CASCADE).
+ * States are stored by name (model/enums.h: names are stable, numbers are
+ * not promised).
+ */
+#include <stdio.h>
+
+#include "base/err.h"
+#include "base/log.h"
+#include "store/sqlite_int.h"
+
+static const char *const migrations[RK_SQLITE_SCHEMA_VERSION] = {
+    /* 0 -> 1 */
+    "CREATE TABLE agents ("
+    "  agent_id TEXT PRIMARY KEY,"
+    "  body TEXT NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE experiments ("
+    "  id TEXT PRIMARY KEY,"
+    "  body TEXT NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE jobs ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  job_id TEXT NOT NULL UNIQUE,"
+    "  experiment_id TEXT NOT NULL,"
+    "  agent_id TEXT NOT NULL,"
+    "  created_time INTEGER NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  status_time INTEGER NOT NULL,"
+    "  message TEXT NOT NULL,"
+    "  progress REAL"
+    ");"
+    "CREATE INDEX jobs_state ON jobs(state, seq);"
+    "CREATE INDEX jobs_agent ON jobs(agent_id, seq, state);"
+    "CREATE INDEX jobs_experiment ON jobs(experiment_id, seq, state);"
+    "CREATE INDEX jobs_unfinished ON jobs(seq)"
+    "  WHERE state IN ('queued','assigned','running');"
+    "CREATE TABLE job_history ("
+    "  job_seq INTEGER NOT NULL REFERENCES jobs(seq) ON DELETE CASCADE,"
+    "  idx INTEGER NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  time INTEGER NOT NULL,"
+    "  message TEXT NOT NULL,"
+    "  progress REAL,"
+    "  PRIMARY KEY (job_seq, idx)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE results ("
+    "  job_seq INTEGER PRIMARY KEY REFERENCES jobs(seq) ON DELETE CASCADE,"
+    "  job_id TEXT NOT NULL UNIQUE,"
+    "  experiment_id TEXT NOT NULL,"
+    "  agent_id TEXT NOT NULL,"
+    "  body TEXT NOT NULL"
+    ");"
+    "CREATE INDEX results_experiment ON results(experiment_id, job_seq);"
+    "CREATE INDEX results_agent ON results(agent_id, job_seq);",
+};
+
+static int fail(sqlite3 *db, const char *path, const char *what)
+{
+    rk_log_error("cannot open sqlite store", "path", path, "step", what, "error",
+                 sqlite3_errmsg(db));
+    return RK_EIO;
+}
+
+static int user_version(sqlite3 *db, int *v)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *v = sqlite3_column_int(st, 0);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int rk_sqlite_migrate(sqlite3 *db, const char *path)
+{
+    int v = 0;
+    if (user_version(db, &v) != SQLITE_OK)
+        return fail(db, path, "read schema version");
+    if (v > RK_SQLITE_SCHEMA_VERSION) {
+        char have[16], want[16];
+        snprintf(have, sizeof have, "%d", v);
+        snprintf(want, sizeof want, "%d", RK_SQLITE_SCHEMA_VERSION);
+        rk_log_error("sqlite store has a newer schema than this build", "path", path,
+                     "version", have, "supported", want);
+        return RK_EIO;
+    }
+    for (; v < RK_SQLITE_SCHEMA_VERSION; v++) {
+        char bump[48];
+        snprintf(bump, sizeof bump, "PRAGMA user_version = %d", v + 1);
+        if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+            return fail(db, path, "begin migration");
+        if (sqlite3_exec(db, migrations[v], NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(db, bump, NULL, NULL, NULL) != SQLITE_OK) {
+            int rc = fail(db, path, "migrate");
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            return rc;
+        }
+        if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+            return fail(db, path, "commit migration");
+        char to[16];
+        snprintf(to, sizeof to, "%d", v + 1);
+        rk_log_info("sqlite store schema migrated", "path", path, "version", to);
+    }
+    return 0;
+}

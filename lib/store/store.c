@@ -1,0 +1,311 @@
+/* The backend registry, the argument-checking wrappers every caller goes
+ * through, the list free helpers and the JSON text codecs the backends
+ * share. Backends may assume the wrappers' checks have passed.
+ */
+#include "store/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/err.h"
+#include "base/log.h"
+#include "store/store_int.h"
+
+static const rk_store_ops_t *const backends[] = {&rk_store_memory_ops, &rk_store_sqlite_ops};
+static const char *const names[] = {"memory", "sqlite", NULL};
+
+const char *const *rk_store_backends(void)
+{
+    return names;
+}
+
+const rk_store_ops_t *rk_store_find(const char *name)
+{
+    if (!name)
+        return NULL;
+    for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
+        if (strcmp(backends[i]->name, name) == 0)
+            return backends[i];
+    return NULL;
+}
+
+int rk_store_open(const char *name, const char *location, rk_store_t **out)
+{
+    if (!out)
+        return RK_EINVAL;
+    *out = NULL;
+    const rk_store_ops_t *ops = rk_store_find(name);
+    if (!ops) {
+        rk_log_error("unknown storage backend", "backend", name);
+        return RK_ENOENT;
+    }
+    return ops->open(location ? location : "", out);
+}
+
+void rk_store_close(rk_store_t *s)
+{
+    if (s)
+        s->ops->close(s);
+}
+
+int rk_store_begin(rk_store_t *s)
+{
+    return s ? s->ops->begin(s) : RK_EINVAL;
+}
+
+int rk_store_commit(rk_store_t *s)
+{
+    return s ? s->ops->commit(s) : RK_EINVAL;
+}
+
+int rk_store_rollback(rk_store_t *s)
+{
+    return s ? s->ops->rollback(s) : RK_EINVAL;
+}
+
+int rk_store_agent_put(rk_store_t *s, const rk_registered_agent_t *a)
+{
+    if (!s || !a || !a->info.agent_id)
+        return RK_EINVAL;
+    return s->ops->agent_put(s, a);
+}
+
+int rk_store_agent_get(rk_store_t *s, const char *agent_id, rk_registered_agent_t *out)
+{
+    if (!s || !agent_id || !out)
+        return RK_EINVAL;
+    memset(out, 0, sizeof *out);
+    return s->ops->agent_get(s, agent_id, out);
+}
+
+int rk_store_agent_list(rk_store_t *s, rk_registered_agent_t **out, size_t *n)
+{
+    if (!s || !out || !n)
+        return RK_EINVAL;
+    *out = NULL;
+    *n = 0;
+    return s->ops->agent_list(s, out, n);
+}
+
+int rk_store_agent_delete(rk_store_t *s, const char *agent_id)
+{
+    if (!s || !agent_id)
+        return RK_EINVAL;
+    return s->ops->agent_delete(s, agent_id);
+}
+
+int rk_store_experiment_insert(rk_store_t *s, const rk_experiment_t *x)
+{
+    if (!s || !x || !x->id[0])
+        return RK_EINVAL;
+    return s->ops->experiment_insert(s, x);
+}
+
+int rk_store_experiment_get(rk_store_t *s, const char *id, rk_experiment_t *out)
+{
+    if (!s || !id || !out)
+        return RK_EINVAL;
+    memset(out, 0, sizeof *out);
+    return s->ops->experiment_get(s, id, out);
+}
+
+int rk_store_experiment_list(rk_store_t *s, rk_experiment_t **out, size_t *n)
+{
+    if (!s || !out || !n)
+        return RK_EINVAL;
+    *out = NULL;
+    *n = 0;
+    return s->ops->experiment_list(s, out, n);
+}
+
+int rk_store_experiment_delete(rk_store_t *s, const char *id, bool cascade)
+{
+    if (!s || !id)
+        return RK_EINVAL;
+    return s->ops->experiment_delete(s, id, cascade);
+}
+
+int rk_store_job_insert(rk_store_t *s, const rk_job_info_t *job, int64_t *seq)
+{
+    if (!s || !job || !job->job_id || !job->experiment_id || !job->agent_id ||
+        (unsigned)job->status.status >= RK_JOB_STATE_COUNT)
+        return RK_EINVAL;
+    int64_t dummy;
+    return s->ops->job_insert(s, job, seq ? seq : &dummy);
+}
+
+int rk_store_job_set_status(rk_store_t *s, const char *job_id, const rk_job_status_t *st)
+{
+    if (!s || !job_id || !st || (unsigned)st->status >= RK_JOB_STATE_COUNT)
+        return RK_EINVAL;
+    return s->ops->job_set_status(s, job_id, st);
+}
+
+int rk_store_job_get(rk_store_t *s, const char *job_id, bool with_history, rk_job_info_t *out)
+{
+    if (!s || !job_id || !out)
+        return RK_EINVAL;
+    memset(out, 0, sizeof *out);
+    return s->ops->job_get(s, job_id, with_history, out);
+}
+
+int rk_store_job_list(rk_store_t *s, const rk_job_filter_t *f, rk_page_t *page,
+                      rk_job_info_t **out, size_t *n)
+{
+    if (!s || !page || !out || !n || page->limit < 1 || page->cursor < 0)
+        return RK_EINVAL;
+    *out = NULL;
+    *n = 0;
+    page->next_cursor = 0;
+    page->total = 0;
+    rk_job_filter_t all = {0};
+    return s->ops->job_list(s, f ? f : &all, page, out, n);
+}
+
+int rk_store_job_scan(rk_store_t *s, unsigned state_mask, rk_job_scan_fn fn, void *ud)
+{
+    if (!s || !fn)
+        return RK_EINVAL;
+    return s->ops->job_scan(s, state_mask, fn, ud);
+}
+
+int rk_store_result_put(rk_store_t *s, const rk_result_t *r)
+{
+    if (!s || !r || !r->job_id || !r->agent_id)
+        return RK_EINVAL;
+    return s->ops->result_put(s, r);
+}
+
+int rk_store_result_get(rk_store_t *s, const char *job_id, rk_result_t *out)
+{
+    if (!s || !job_id || !out)
+        return RK_EINVAL;
+    memset(out, 0, sizeof *out);
+    return s->ops->result_get(s, job_id, out);
+}
+
+int rk_store_result_list(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page,
+                         rk_result_t **out, size_t *n)
+{
+    if (!s || !page || !out || !n || page->limit < 1 || page->cursor < 0)
+        return RK_EINVAL;
+    *out = NULL;
+    *n = 0;
+    page->next_cursor = 0;
+    page->total = 0;
+    rk_result_filter_t all = {0};
+    return s->ops->result_list(s, f ? f : &all, page, out, n);
+}
+
+int rk_store_lease_acquire(rk_store_t *s, const char *agent_id, const char *owner,
+                           int64_t ttl_ms)
+{
+    if (!s || !agent_id || !owner || ttl_ms <= 0)
+        return RK_EINVAL;
+    if (!s->ops->lease_acquire)
+        return 0;
+    return s->ops->lease_acquire(s, agent_id, owner, ttl_ms);
+}
+
+void rk_store_agents_free(rk_registered_agent_t *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        rk_registered_agent_cleanup(&v[i]);
+    free(v);
+}
+
+void rk_store_experiments_free(rk_experiment_t *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        rk_experiment_cleanup(&v[i]);
+    free(v);
+}
+
+void rk_store_jobs_free(rk_job_info_t *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        rk_job_info_cleanup(&v[i]);
+    free(v);
+}
+
+void rk_store_results_free(rk_result_t *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        rk_result_cleanup(&v[i]);
+    free(v);
+}
+
+long rk_store_tid(void)
+{
+    return (long)gettid();
+}
+
+static int dump(json_t *v, char **out)
+{
+    *out = v ? json_dumps(v, JSON_COMPACT) : NULL;
+    json_decref(v);
+    return *out ? 0 : RK_ENOMEM;
+}
+
+int rk_store_agent_to_text(const rk_registered_agent_t *a, char **out)
+{
+    return dump(rk_registered_agent_encode(a), out);
+}
+
+int rk_store_experiment_to_text(const rk_experiment_t *x, char **out)
+{
+    return dump(rk_experiment_encode(x), out);
+}
+
+int rk_store_result_to_text(const rk_result_t *r, char **out)
+{
+    return dump(rk_result_encode(r), out);
+}
+
+/* Parses text and runs the model's decoder; any failure is damage. */
+#define FROM_TEXT(text, out, decode, what)                                                 \
+    do {                                                                                   \
+        json_error_t je;                                                                   \
+        rk_verr_t e = {0};                                                                 \
+        json_t *v = json_loads(text, 0, &je);                                              \
+        bool parsed = v != NULL;                                                           \
+        int rc = parsed ? decode(v, "", out, &e) : RK_EIO;                                 \
+        json_decref(v);                                                                    \
+        if (rc == RK_ENOMEM)                                                               \
+            return rc;                                                                     \
+        if (rc) {                                                                          \
+            rk_log_error("stored " what " does not decode", "error", parsed ? e.msg : je.text); \
+            return RK_EIO;                                                                 \
+        }                                                                                  \
+        return 0;                                                                          \
+    } while (0)
+
+int rk_store_agent_from_text(const char *text, rk_registered_agent_t *out)
+{
+    FROM_TEXT(text, out, rk_registered_agent_decode, "agent");
+}
+
+int rk_store_experiment_from_text(const char *text, rk_experiment_t *out)
+{
+    FROM_TEXT(text, out, rk_experiment_decode, "experiment");
+}
+
+int rk_store_result_from_text(const char *text, rk_result_t *out)
+{
+    FROM_TEXT(text, out, rk_result_decode, "result");
+}
+
+bool rk_store_job_matches(const rk_job_filter_t *f, rk_job_state_t state, const char *agent_id,
+                          const char *experiment_id)
+{
+    if (!f)
+        return true;
+    if (f->state_mask && !(f->state_mask & (1u << state)))
+        return false;
+    if (f->agent_id && strcmp(f->agent_id, agent_id) != 0)
+        return false;
+    if (f->experiment_id && strcmp(f->experiment_id, experiment_id) != 0)
+        return false;
+    return true;
+}
