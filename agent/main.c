@@ -1,16 +1,22 @@
-/* ruckus-agent: loads the settings and runs until SIGTERM or SIGINT. */
+/* ruckus-agent: settings, then the agent (lib/agent) until SIGTERM or
+ * SIGINT, then a graceful stop. */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 
+#include "agent/agent.h"
+#include "agent/settings.h"
 #include "base/err.h"
 #include "base/log.h"
-#include "agent/settings.h"
+#include "exec/supervisor.h"
+#include "http/client.h"
 
 int main(int argc, char **argv)
 {
     rk_agent_settings_t s;
     rk_config_result_t res;
     char err[RK_CONFIG_ERRLEN];
+    rk_agent_t *agent = NULL;
     int code = 0;
     int rc = rk_agent_settings_load(argc, argv, &s, &res, err, sizeof err);
     if (rc) {
@@ -30,11 +36,32 @@ int main(int argc, char **argv)
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
 
     rk_config_log(&rk_agent_config, &s, RK_LOG_INFO, "starting");
+    /* libcurl (and the TLS library it initializes) is only needed to
+     * register; leaving it untouched keeps the idle agent small. */
+    bool curl = s.register_with != NULL;
+    if (rk_exec_init() != 0 || (curl && rk_http_global_init() != 0)) {
+        rk_log_error("cannot prepare the process to run jobs");
+        code = 1;
+        goto done;
+    }
+    if ((rc = rk_agent_new(&s, &agent)) != 0 || (rc = rk_agent_start(agent)) != 0) {
+        rk_log_error("cannot start the agent", "error", rk_strerror(rc));
+        code = 1;
+        goto cleanup;
+    }
     int sig = 0;
     sigwait(&stop, &sig);
-    rk_log_info("stopped", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    const char *signame = sig == SIGINT ? "SIGINT" : "SIGTERM";
+    rk_log_info("stopping", "signal", signame);
+    rk_agent_stop(agent);
+    rk_log_info("stopped", "signal", signame);
+cleanup:
+    rk_agent_free(agent);
+    if (curl)
+        rk_http_global_cleanup();
 done:
     rk_agent_settings_cleanup(&s);
     return code;

@@ -1,17 +1,24 @@
-/* ruckus-server: loads the settings and runs until SIGTERM or SIGINT. */
+/* ruckus-server: settings -> rk_server (lib/server) -> wait for SIGTERM or
+ * SIGINT -> graceful stop. Wiring only. */
+#include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "base/err.h"
 #include "base/log.h"
+#include "http/client.h"
+#include "server/server.h"
 #include "server/settings.h"
 
 int main(int argc, char **argv)
 {
     rk_server_settings_t s;
     rk_config_result_t res;
+    rk_server_t *srv = NULL;
     char err[RK_CONFIG_ERRLEN];
     int code = 0;
+    bool http_init = false;
     int rc = rk_server_settings_load(argc, argv, &s, &res, err, sizeof err);
     if (rc) {
         fprintf(stderr, "%s\n", err[0] ? err : rk_strerror(rc));
@@ -30,12 +37,29 @@ int main(int argc, char **argv)
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
 
     rk_config_log(&rk_server_config, &s, RK_LOG_INFO, "starting");
+    if (rk_http_global_init() != 0) {
+        rk_log_error("could not initialize the HTTP client");
+        code = 1;
+        goto done;
+    }
+    http_init = true;
+    if ((rc = rk_server_new(&s, &srv)) || (rc = rk_server_start(srv))) {
+        rk_log_error("could not start", "error", rk_strerror(rc));
+        code = 1;
+        goto done;
+    }
     int sig = 0;
     sigwait(&stop, &sig);
+    rk_log_info("stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    rk_server_stop(srv);
     rk_log_info("stopped", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM");
 done:
+    rk_server_free(srv);
+    if (http_init)
+        rk_http_global_cleanup();
     rk_server_settings_cleanup(&s);
     return code;
 }

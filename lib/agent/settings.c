@@ -37,7 +37,7 @@ static const rk_config_option_t options[] = {
      .def = "127.0.0.1", .metavar = "ADDR", .flags = RK_CONFIG_NONEMPTY,
      .help = "Address to listen on; other than loopback it needs --token"},
     {.name = "port", .env = "RUCKUS_AGENT_PORT", .type = RK_CONFIG_INT, RK_CONFIG_FIELD(S, port), .def = "8081",
-     .min = 1, .max = 65535, .help = "TCP port to listen on"},
+     .min = 0, .max = 65535, .help = "TCP port to listen on; 0 picks a free one (logged)"},
     {.name = "data-dir", .env = "RUCKUS_AGENT_DATA_DIR", .type = RK_CONFIG_PATH, RK_CONFIG_FIELD(S, data_dir),
      .def = "./agent-data", .flags = RK_CONFIG_NONEMPTY,
      .help = "Folder for job folders, their output and the agent's state"},

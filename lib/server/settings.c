@@ -17,7 +17,7 @@ static const rk_config_option_t options[] = {
      .def = "127.0.0.1", .metavar = "ADDR", .flags = RK_CONFIG_NONEMPTY,
      .help = "Address to listen on; other than loopback it needs --token"},
     {.name = "port", .env = "RUCKUS_SERVER_PORT", .type = RK_CONFIG_INT, RK_CONFIG_FIELD(S, port),
-     .def = "8000", .min = 1, .max = 65535, .help = "TCP port to listen on"},
+     .def = "8000", .min = 0, .max = 65535, .help = "TCP port to listen on (0: any free port)"},
     {.name = "storage", .env = "RUCKUS_STORAGE_STORAGE_BACKEND", .type = RK_CONFIG_ENUM,
      RK_CONFIG_FIELD(S, storage), .def = "sqlite", .choices = storage_choices,
      .help = "Where experiments, jobs and agents are kept"},
@@ -42,6 +42,9 @@ static const rk_config_option_t options[] = {
     {.name = "max-body", .env = "RUCKUS_SERVER_MAX_BODY_BYTES", .type = RK_CONFIG_INT,
      RK_CONFIG_FIELD(S, max_body), .def = "1048576", .metavar = "BYTES", .min = 1024, .max = 1073741824,
      .help = "Largest request body accepted (413 above)"},
+    {.name = "timeout-grace", .env = "RUCKUS_JOB_MANAGER_TIMEOUT_GRACE", .type = RK_CONFIG_DOUBLE,
+     RK_CONFIG_FIELD(S, timeout_grace), .def = "60", .metavar = "SECONDS", .dmin = 0, .dmax = 86400,
+     .help = "Seconds past a job's timeout (counted from running) before the server itself ends it"},
     {.name = "log-level", .env = "RUCKUS_LOG_LEVEL", .type = RK_CONFIG_ENUM, RK_CONFIG_FIELD(S, log_level),
      .def = "info", .choices = level_choices, .help = "Lowest level of log lines written to stderr"},
 };

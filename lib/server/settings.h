@@ -28,6 +28,7 @@ typedef struct rk_server_settings {
     int64_t threads;           /* HTTP worker threads */
     int64_t max_body;          /* request body cap in bytes */
     int log_level;             /* rk_log_level_t */
+    double timeout_grace;      /* seconds past a job's timeout before the server's backstop */
 } rk_server_settings_t;
 
 extern const rk_config_spec_t rk_server_config;

@@ -21,7 +21,8 @@ static const char *const envs[] = {
     "RUCKUS_SERVER_HOST",         "RUCKUS_SERVER_PORT",          "RUCKUS_STORAGE_STORAGE_BACKEND",
     "RUCKUS_SQLITE_DATABASE_PATH", "RUCKUS_JOB_MANAGER_JOB_STATUS_POLLING_INTERVAL",
     "RUCKUS_SERVER_API_TOKEN",    "RUCKUS_SERVER_CORS_ORIGINS",  "RUCKUS_SERVER_AGENT_TIMEOUT",
-    "RUCKUS_SERVER_THREADS",      "RUCKUS_SERVER_MAX_BODY_BYTES", "RUCKUS_LOG_LEVEL", NULL};
+    "RUCKUS_SERVER_THREADS",      "RUCKUS_SERVER_MAX_BODY_BYTES", "RUCKUS_LOG_LEVEL",
+    "RUCKUS_JOB_MANAGER_TIMEOUT_GRACE", NULL};
 
 static int setup(void **state)
 {
@@ -98,7 +99,7 @@ static void test_refusals(void **state)
     char err[RK_CONFIG_ERRLEN];
     char *a1[] = {"ruckus-server", "--port", "abc"};
     assert_int_equal(load(&s, err, 3, a1), RK_EINVAL);
-    assert_string_equal(err, "ruckus-server: --port (RUCKUS_SERVER_PORT): expected an integer from 1 to 65535, got \"abc\"");
+    assert_string_equal(err, "ruckus-server: --port (RUCKUS_SERVER_PORT): expected an integer from 0 to 65535, got \"abc\"");
     rk_server_settings_cleanup(&s);
 
     char *a2[] = {"ruckus-server", "--host", "0.0.0.0"};
@@ -196,7 +197,7 @@ static void test_program(void **state)
     memset(&r, 0, sizeof r);
     run(&r, 0, (char *[]){"ruckus-server", "--port", "abc", NULL});
     assert_int_equal(WEXITSTATUS(r.status), 2);
-    assert_string_equal(r.err, "ruckus-server: --port (RUCKUS_SERVER_PORT): expected an integer from 1 to 65535, got \"abc\"\n");
+    assert_string_equal(r.err, "ruckus-server: --port (RUCKUS_SERVER_PORT): expected an integer from 0 to 65535, got \"abc\"\n");
 
     memset(&r, 0, sizeof r);
     run(&r, 0, (char *[]){"ruckus-server", "--bogus", NULL});
@@ -205,11 +206,11 @@ static void test_program(void **state)
 
     memset(&r, 0, sizeof r);
     setenv("RUCKUS_SERVER_API_TOKEN", "tok-never-logged", 1);
-    run(&r, SIGTERM, (char *[]){"ruckus-server", "--storage", "memory", NULL});
+    run(&r, SIGTERM, (char *[]){"ruckus-server", "--storage", "memory", "--port", "0", NULL});
     unsetenv("RUCKUS_SERVER_API_TOKEN");
     assert_true(WIFEXITED(r.status));
     assert_int_equal(WEXITSTATUS(r.status), 0);
-    assert_non_null(strstr(r.err, " starting host=127.0.0.1 port=8000 storage=memory "));
+    assert_non_null(strstr(r.err, " starting host=127.0.0.1 port=0 storage=memory "));
     assert_non_null(strstr(r.err, " token=(set) "));
     assert_non_null(strstr(r.err, " stopped signal=SIGTERM\n"));
     assert_null(strstr(r.err, "tok-never-logged"));

@@ -1,0 +1,444 @@
+/* The agent object: id, slots, status, long-poll waiters, the background
+ * thread (waiter deadlines, delayed starts, retention) and registration. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/internal.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "http/client.h"
+#include "model/job.h"
+#include "sysinfo/sysinfo.h"
+
+/* Retention sweeps run this often. */
+#define SWEEP_EVERY_US (INT64_C(600) * 1000000)
+
+const char *rk_agent_id(const rk_agent_t *a)
+{
+    return a->id;
+}
+
+uint16_t rk_agent_port(const rk_agent_t *a)
+{
+    return a->http ? rk_http_server_port(a->http) : 0;
+}
+
+json_t *rk_agent_job_status_json(const job_t *j)
+{
+    rk_job_status_t st = {.status = j->state,
+                          .timestamp = j->changed_at,
+                          .message = j->message,
+                          .job_id = (char *)j->id};
+    double p = rk_agent_job_progress(j);
+    if (p >= 0) {
+        st.has_progress = true;
+        st.progress = p;
+    }
+    return rk_job_status_encode(&st);
+}
+
+/* Answers every waiter of j (or all, when j is NULL and expired_only) whose
+ * known status differs or whose deadline passed. mu held. */
+static void answer_waiters(rk_agent_t *a, const job_t *j, int64_t now_mono)
+{
+    for (waiter_t **p = &a->waiters; *p;) {
+        waiter_t *w = *p;
+        bool due = (j && w->job == j && w->job->state != w->known) ||
+                   (now_mono && w->deadline_mono <= now_mono);
+        if (!due) {
+            p = &w->next;
+            continue;
+        }
+        *p = w->next;
+        rk_http_resp_t *resp = NULL;
+        if (rk_http_resp_new(&resp) == 0) {
+            rk_http_resp_json_take(resp, 200, rk_agent_job_status_json(w->job));
+            rk_http_wait_finish(w->w, resp);
+        } else {
+            rk_http_wait_release(w->w);
+        }
+        free(w);
+    }
+}
+
+void rk_agent_job_changed(rk_agent_t *a, job_t *j)
+{
+    answer_waiters(a, j, 0);
+}
+
+int rk_agent_waiter_add(rk_agent_t *a, job_t *j, rk_job_state_t known, int64_t deadline_mono,
+                        rk_http_wait_t *w)
+{
+    waiter_t *x = calloc(1, sizeof *x);
+    if (!x)
+        return RK_ENOMEM;
+    x->job = j;
+    x->known = known;
+    x->deadline_mono = deadline_mono;
+    x->w = w;
+    x->next = a->waiters;
+    a->waiters = x;
+    pthread_cond_broadcast(&a->cond); /* the background thread re-plans its sleep */
+    return RK_OK;
+}
+
+bool rk_agent_writable(rk_agent_t *a)
+{
+    int64_t now = rk_time_mono_us();
+    /* The probe writes and fsyncs a file: at most once a second. */
+    if (a->probe_mono == 0 || now - a->probe_mono > 1000000) {
+        a->probe_mono = now;
+        a->probe_ok = rk_sysinfo_writable(a->jobs_dir, a->probe_reason, sizeof a->probe_reason) == 0;
+        if (!a->probe_ok)
+            rk_log_warn("data dir cannot take jobs", "reason", a->probe_reason);
+    }
+    return a->probe_ok;
+}
+
+static int cmp_finished(const void *x, const void *y)
+{
+    const job_t *a = *(job_t *const *)x, *b = *(job_t *const *)y;
+    return a->finished_at < b->finished_at ? 1 : a->finished_at > b->finished_at ? -1 : 0;
+}
+
+json_t *rk_agent_status_json(rk_agent_t *a)
+{
+    json_t *o = json_object(), *run = json_array(), *q = json_array(), *res = json_array();
+    job_t **done = NULL;
+    size_t n_done = 0, n_all = 0;
+    if (!o || !run || !q || !res)
+        goto fail;
+    for (job_t *j = a->jobs; j; j = j->next)
+        n_all++;
+    done = calloc(n_all + 1, sizeof *done);
+    if (!done)
+        goto fail;
+    for (job_t *j = a->jobs; j; j = j->next) {
+        if (j->state == RK_JOB_RUNNING)
+            json_array_append_new(run, json_string(j->id));
+        else if (j->state == RK_JOB_ASSIGNED)
+            json_array_append_new(q, json_string(j->id));
+        else
+            done[n_done++] = j;
+    }
+    qsort(done, n_done, sizeof *done, cmp_finished);
+    char ts[RK_TIME_STRLEN];
+    for (size_t i = 0; i < n_done && i < 100; i++) {
+        rk_time_format(done[i]->finished_at, ts);
+        json_array_append_new(res, json_pack("{s:s,s:s,s:s}", "job_id", done[i]->id, "completed_at", ts,
+                                             "result_type", rk_task_type_name(done[i]->type)));
+    }
+    const char *st = !rk_agent_writable(a) ? "error" : a->active >= a->s->slots ? "active" : "idle";
+    json_object_set_new(o, "agent_id", json_string(a->id));
+    json_object_set_new(o, "status", json_string(st));
+    json_object_set_new(o, "running_jobs", run);
+    json_object_set_new(o, "queued_jobs", q);
+    if (a->current_job)
+        json_object_set_new(o, "current_job_id", json_string(a->current_job));
+    if (a->current_exp)
+        json_object_set_new(o, "current_experiment_id", json_string(a->current_exp));
+    json_object_set_new(o, "uptime_seconds", json_real((double)(rk_time_mono_us() - a->boot_mono) / 1e6));
+    rk_time_format(rk_time_now_us(), ts);
+    json_object_set_new(o, "timestamp", json_string(ts));
+    json_object_set_new(o, "available_results", res);
+    json_object_set_new(o, "slots", json_integer(a->s->slots));
+    if (!a->probe_ok)
+        json_object_set_new(o, "error", json_string(a->probe_reason));
+    free(done);
+    return o;
+fail:
+    json_decref(o);
+    json_decref(run);
+    json_decref(q);
+    json_decref(res);
+    free(done);
+    return NULL;
+}
+
+/* Removes finished jobs older than the retention period. mu held. */
+static void sweep(rk_agent_t *a)
+{
+    rk_time_t cutoff = rk_time_now_us() - a->s->retention_days * INT64_C(86400) * 1000000;
+    for (job_t *j = a->jobs, *next; j; j = next) {
+        next = j->next;
+        if (j->state <= RK_JOB_RUNNING || j->finished_at > cutoff)
+            continue;
+        for (waiter_t *w = a->waiters; w; w = w->next)
+            if (w->job == j)
+                w->deadline_mono = 1; /* answered now, before the job goes */
+        answer_waiters(a, NULL, rk_time_mono_us());
+        rk_log_info("retention: removing a finished job", "job_id", j->id);
+        rk_agent_rmtree(j->dir);
+        rk_agent_job_remove(a, j);
+        rk_agent_job_free(j);
+    }
+}
+
+static void *bg_main(void *arg)
+{
+    rk_agent_t *a = arg;
+    int64_t next_sweep = 0;
+    pthread_mutex_lock(&a->mu);
+    while (!a->stopped) {
+        int64_t now = rk_time_mono_us();
+        answer_waiters(a, NULL, now);
+        int64_t wake = now + 1000000;
+        for (job_t *j = a->jobs; j; j = j->next) {
+            if (j->state != RK_JOB_ASSIGNED || !j->has_req || a->stopping)
+                continue;
+            if (j->start_at_mono <= now)
+                rk_agent_job_run(a, j);
+            else if (j->start_at_mono < wake)
+                wake = j->start_at_mono;
+        }
+        for (waiter_t *w = a->waiters; w; w = w->next)
+            if (w->deadline_mono < wake)
+                wake = w->deadline_mono;
+        if (now >= next_sweep) {
+            sweep(a);
+            next_sweep = now + SWEEP_EVERY_US;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t d = wake - rk_time_mono_us();
+        if (d < 1000)
+            d = 1000;
+        ts.tv_sec += (time_t)(d / 1000000);
+        ts.tv_nsec += (long)(d % 1000000) * 1000;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&a->cond, &a->mu, &ts);
+    }
+    pthread_mutex_unlock(&a->mu);
+    return NULL;
+}
+
+/* Registers with the server, retrying with backoff until it answers
+ * 200 (or 409: already registered at this URL) or the agent stops. */
+static void *reg_main(void *arg)
+{
+    rk_agent_t *a = arg;
+    char url[4096], agent_url[512], host[256];
+    snprintf(url, sizeof url, "%s/api/v1/agents/register", a->s->register_with);
+    const char *h = a->s->host;
+    if (strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0) {
+        if (gethostname(host, sizeof host) != 0)
+            snprintf(host, sizeof host, "localhost");
+        host[sizeof host - 1] = '\0';
+        h = host;
+    }
+    snprintf(agent_url, sizeof agent_url, strchr(h, ':') ? "http://[%s]:%u" : "http://%s:%u", h,
+             (unsigned)rk_agent_port(a));
+    json_t *body = json_pack("{s:s}", "agent_url", agent_url);
+    if (body && a->s->token)
+        json_object_set_new(body, "agent_token", json_string(a->s->token));
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    int64_t backoff_ms = 500;
+    pthread_mutex_lock(&a->mu);
+    while (text && !a->stopping) {
+        pthread_mutex_unlock(&a->mu);
+        rk_http_request_t rq = {.method = "POST", .url = url, .body = text, .body_len = strlen(text),
+                                .token = a->s->server_token, .timeout_ms = 15000};
+        rk_http_response_t rs;
+        rk_http_client_request_sync(&rq, &rs);
+        bool done = rs.err == 0 && (rs.status == 200 || rs.status == 201 || rs.status == 409);
+        char st[16];
+        snprintf(st, sizeof st, "%ld", rs.status);
+        if (done)
+            rk_log_info("registered with the server", "url", a->s->register_with, "status", st);
+        else
+            rk_log_warn("cannot register with the server yet; retrying", "url", a->s->register_with,
+                        "status", st, "error", rs.err ? rs.msg : rk_buf_str(&rs.body));
+        rk_http_response_cleanup(&rs);
+        pthread_mutex_lock(&a->mu);
+        if (done)
+            break;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += (time_t)(backoff_ms / 1000);
+        ts.tv_nsec += (long)(backoff_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        while (!a->stopping && pthread_cond_timedwait(&a->cond, &a->mu, &ts) != ETIMEDOUT) {
+        }
+        backoff_ms = backoff_ms * 2 > 60000 ? 60000 : backoff_ms * 2;
+    }
+    pthread_mutex_unlock(&a->mu);
+    free(text);
+    return NULL;
+}
+
+static json_t *hardware_summary(void)
+{
+    const rk_cpu_info_t *c = rk_sysinfo_cpu();
+    uint64_t total = 0, avail = 0;
+    rk_sysinfo_memory(&total, &avail);
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    return json_pack("{s:s,s:s,s:s,s:i,s:i,s:I}", "hostname", host, "cpu_model", c->model, "architecture",
+                     c->arch, "cpu_cores", c->cores, "cpu_threads", c->threads, "memory_total_mb",
+                     (json_int_t)(total >> 20));
+}
+
+int rk_agent_new(const rk_agent_settings_t *s, rk_agent_t **out)
+{
+    *out = NULL;
+    rk_agent_t *a = calloc(1, sizeof *a);
+    if (!a)
+        return RK_ENOMEM;
+    a->s = s;
+    pthread_mutex_init(&a->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_cond_init(&a->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    a->boot_wall = rk_time_now_us();
+    a->boot_mono = rk_time_mono_us();
+    const char *d = getenv(RK_AGENT_TEST_START_DELAY_ENV);
+    a->start_delay_ms = d ? strtoll(d, NULL, 10) : 0;
+    int rc = RK_ENOMEM;
+    if (!(a->hardware = hardware_summary()))
+        goto fail;
+    rc = RK_EIO;
+    if (mkdir(s->data_dir, 0755) != 0 && errno != EEXIST) {
+        rk_log_error("cannot create the data dir", "path", s->data_dir, "error", strerror(errno));
+        goto fail;
+    }
+    if (!(a->data_dir = realpath(s->data_dir, NULL)) || asprintf(&a->jobs_dir, "%s/jobs", a->data_dir) < 0) {
+        a->jobs_dir = NULL;
+        goto fail;
+    }
+    if (mkdir(a->jobs_dir, 0755) != 0 && errno != EEXIST) {
+        rk_log_error("cannot create the jobs folder", "path", a->jobs_dir, "error", strerror(errno));
+        goto fail;
+    }
+    if ((rc = rk_agent_load_id(a)) != 0) {
+        rk_log_error("cannot store the agent id", "path", s->data_dir);
+        goto fail;
+    }
+    pthread_mutex_lock(&a->mu);
+    rc = rk_agent_jobs_load(a);
+    pthread_mutex_unlock(&a->mu);
+    if (rc)
+        goto fail;
+    *out = a;
+    return RK_OK;
+fail:
+    rk_agent_free(a);
+    return rc;
+}
+
+int rk_agent_start(rk_agent_t *a)
+{
+    rk_http_config_t c;
+    rk_http_config_init(&c);
+    c.host = a->s->host;
+    c.port = (uint16_t)a->s->port;
+    c.token = a->s->token;
+    c.threads = 4;
+    c.name = "agent";
+    int rc = rk_exec_sup_new(&a->sup);
+    if (rc || (rc = rk_http_server_new(&c, &a->http)) || (rc = rk_agent_routes(a)) ||
+        (rc = rk_http_server_start(a->http)))
+        return rc;
+    /* The HTTP server logged the one "listening host= port=" line. */
+    rk_log_info("agent ready", "agent_id", a->id);
+    if (pthread_create(&a->bg, NULL, bg_main, a) != 0)
+        return RK_EIO;
+    a->bg_on = true;
+    a->started = true;
+    if (a->s->register_with) {
+        if (pthread_create(&a->reg, NULL, reg_main, a) != 0)
+            return RK_EIO;
+        a->reg_on = true;
+    }
+    return RK_OK;
+}
+
+void rk_agent_stop(rk_agent_t *a)
+{
+    pthread_mutex_lock(&a->mu);
+    if (a->stopped) {
+        pthread_mutex_unlock(&a->mu);
+        return;
+    }
+    a->stopping = true;
+    int n = 0;
+    for (job_t *j = a->jobs; j; j = j->next) {
+        if (j->state == RK_JOB_RUNNING && j->in_exec) {
+            j->shutdown = true;
+            rk_exec_cancel(a->sup, j->exec_id, 0);
+            n++;
+        }
+    }
+    if (n)
+        rk_log_info("stopping running jobs", "grace_s", "see --grace");
+    /* Bounded: the supervisor SIGKILLs after the grace. */
+    int64_t end = rk_time_mono_us() + (int64_t)(a->s->grace * 1e6) + 5000000;
+    for (;;) {
+        bool busy = false;
+        for (job_t *j = a->jobs; j; j = j->next)
+            busy = busy || (j->state == RK_JOB_RUNNING && j->in_exec);
+        if (!busy || rk_time_mono_us() > end)
+            break;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&a->cond, &a->mu, &ts);
+    }
+    a->stopped = true;
+    pthread_cond_broadcast(&a->cond);
+    pthread_mutex_unlock(&a->mu);
+    if (a->bg_on)
+        pthread_join(a->bg, NULL);
+    if (a->reg_on)
+        pthread_join(a->reg, NULL);
+    a->bg_on = a->reg_on = false;
+    if (a->http)
+        rk_http_server_stop(a->http);
+    pthread_mutex_lock(&a->mu);
+    for (waiter_t *w = a->waiters, *next; w; w = next) {
+        next = w->next;
+        rk_http_wait_release(w->w);
+        free(w);
+    }
+    a->waiters = NULL;
+    pthread_mutex_unlock(&a->mu);
+    rk_exec_sup_free(a->sup);
+    a->sup = NULL;
+}
+
+void rk_agent_free(rk_agent_t *a)
+{
+    if (!a)
+        return;
+    if (a->started)
+        rk_agent_stop(a);
+    rk_http_server_free(a->http);
+    rk_exec_sup_free(a->sup);
+    for (job_t *j = a->jobs, *next; j; j = next) {
+        next = j->next;
+        rk_agent_job_free(j);
+    }
+    json_decref(a->hardware);
+    free(a->jobs_dir);
+    free(a->data_dir);
+    free(a->current_job);
+    free(a->current_exp);
+    pthread_cond_destroy(&a->cond);
+    pthread_mutex_destroy(&a->mu);
+    free(a);
+}

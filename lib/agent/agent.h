@@ -1,0 +1,60 @@
+/* ruckus-agent: the worker daemon's logic (protocol.md, "Agent API").
+ *
+ * The agent keeps one folder per job under <data_dir>/jobs/<job_id>/ (see
+ * docs/agent.md): job.json (the durable record, written atomically before a
+ * job is answered "accepted" and again when it starts and ends),
+ * result.json, stdout.log, stderr.log, output/ and the workload's metrics
+ * and progress files. Memory is an index over those folders, rebuilt by
+ * rk_agent_new: finished jobs are served again, accepted jobs not started
+ * are started, jobs that were running are recorded failed ("agent
+ * restarted during the job") after their leftover processes are killed.
+ *
+ * Lifecycle (main.c): rk_exec_init -> rk_agent_new -> rk_agent_start ->
+ * (wait for a signal) -> rk_agent_stop -> rk_agent_free.
+ */
+#ifndef RK_AGENT_AGENT_H
+#define RK_AGENT_AGENT_H
+
+#include <stdint.h>
+
+#include "agent/settings.h"
+
+typedef struct rk_agent rk_agent_t;
+
+/* Test hook, for tests only: milliseconds between accepting a job and
+ * starting it, read from this environment variable at rk_agent_new. It makes
+ * the window "accepted, not started" wide enough to kill the agent inside.
+ * Unset or 0 in production. */
+#define RK_AGENT_TEST_START_DELAY_ENV "RUCKUS_AGENT_TEST_START_DELAY_MS"
+
+/* Creates the agent from s (borrowed until rk_agent_free): creates the data
+ * dir, loads or creates the agent id, and loads every job record (recovery
+ * as above; jobs to start are started by rk_agent_start). RK_EIO (logged)
+ * when the data dir cannot be created or the id cannot be stored,
+ * RK_ENOMEM. Free with rk_agent_free, also after a failure (*out is then
+ * NULL). */
+int rk_agent_new(const rk_agent_settings_t *s, rk_agent_t **out);
+
+/* Starts the supervisor, the HTTP server (which logs the one line
+ * "listening ... host=H port=P" with the bound port), the background thread
+ * (long-poll deadlines, retention) and, with --register-with, the
+ * registration thread; then starts the recovered jobs. RK_EIO when the
+ * port cannot be bound, RK_EINVAL (logged) for a non-loopback host without
+ * a token. */
+int rk_agent_start(rk_agent_t *a);
+
+/* The bound port after rk_agent_start. */
+uint16_t rk_agent_port(const rk_agent_t *a);
+
+/* The id, stable across restarts ("agent-" + 16 hex digits by default). */
+const char *rk_agent_id(const rk_agent_t *a);
+
+/* Graceful stop: new jobs are refused (503), running jobs get SIGTERM, the
+ * grace period, then SIGKILL, and are recorded failed ("agent shut down");
+ * then the HTTP server and the threads stop. Idempotent. */
+void rk_agent_stop(rk_agent_t *a);
+
+/* Stops if needed and frees. NULL is a no-op. */
+void rk_agent_free(rk_agent_t *a);
+
+#endif

@@ -1,0 +1,221 @@
+/* A job's logs (by offset, so a client can follow) and its output folder as
+ * a zip (libarchive), plus the artifact list of a result.
+ *
+ * No name from a client reaches the file system: the job folder comes from
+ * the job index, the stream is one of two fixed names, and the walk below
+ * output/ follows no symlink, so nothing outside the job folder is read.
+ */
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/internal.h"
+#include "base/err.h"
+#include "base/log.h"
+
+/* Bytes of log text one answer carries. */
+#define LOG_CHUNK (1u << 20)
+/* Input bytes put in one artifacts zip; files past it are left out. */
+#define ARTIFACTS_CAP ((uint64_t)256 << 20)
+/* Folder depth walked below output/. */
+#define WALK_DEPTH 32
+
+void rk_agent_serve_logs(const char *dir, bool finished, rk_http_req_t *req, rk_http_resp_t *resp)
+{
+    const char *stream = rk_http_req_query(req, "stream");
+    const char *off_s = rk_http_req_query(req, "offset");
+    if (!stream)
+        stream = "stdout";
+    if (strcmp(stream, "stdout") != 0 && strcmp(stream, "stderr") != 0) {
+        rk_http_resp_error(resp, 422, "stream: expected stdout or stderr");
+        return;
+    }
+    uint64_t off = 0;
+    if (off_s) {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(off_s, &end, 10);
+        if (!*off_s || *end || errno || off_s[0] == '-') {
+            rk_http_resp_error(resp, 422, "offset: expected a byte offset (a non-negative integer)");
+            return;
+        }
+        off = v;
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s.log", dir, stream);
+    char *buf = NULL;
+    uint64_t size = 0;
+    size_t n = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0) {
+        size = (uint64_t)st.st_size;
+        if (off < size) {
+            size_t want = size - off > LOG_CHUNK ? LOG_CHUNK : (size_t)(size - off);
+            buf = malloc(want + 1);
+            ssize_t k = buf ? pread(fd, buf, want, (off_t)off) : -1;
+            n = k > 0 ? (size_t)k : 0;
+        }
+    }
+    if (fd >= 0)
+        close(fd);
+    char next[32], total[32];
+    snprintf(next, sizeof next, "%llu", (unsigned long long)(off + n));
+    snprintf(total, sizeof total, "%llu", (unsigned long long)size);
+    rk_http_resp_bytes(resp, 200, "text/plain; charset=utf-8", buf ? buf : "", n);
+    rk_http_resp_header(resp, "X-Ruckus-Next-Offset", next);
+    rk_http_resp_header(resp, "X-Ruckus-Log-Size", total);
+    rk_http_resp_header(resp, "X-Ruckus-Job-Finished", finished ? "true" : "false");
+    free(buf);
+}
+
+typedef struct walk {
+    struct archive *ar; /* NULL: only list */
+    json_t *names;      /* when listing */
+    size_t max;
+    uint64_t bytes;
+    size_t skipped;
+    int err;
+} walk_t;
+
+static int add_file(walk_t *w, const char *full, const char *rel, const struct stat *st)
+{
+    if (!w->ar)
+        return json_array_append_new(w->names, json_string(rel)) ? RK_ENOMEM : RK_OK;
+    if (w->bytes + (uint64_t)st->st_size > ARTIFACTS_CAP) {
+        w->skipped++;
+        return RK_OK;
+    }
+    int fd = open(full, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return RK_OK; /* vanished: the job may still be writing */
+    struct archive_entry *e = archive_entry_new();
+    int rc = RK_EIO;
+    if (!e)
+        goto out;
+    archive_entry_set_pathname(e, rel);
+    archive_entry_set_size(e, st->st_size);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, st->st_mode & 0777);
+    archive_entry_set_mtime(e, st->st_mtime, 0);
+    if (archive_write_header(w->ar, e) != ARCHIVE_OK)
+        goto out;
+    char buf[65536];
+    ssize_t k;
+    int64_t left = st->st_size; /* a growing file is cut at its stat size */
+    while (left > 0 && (k = read(fd, buf, sizeof buf)) > 0) {
+        if (k > left)
+            k = (ssize_t)left;
+        if (archive_write_data(w->ar, buf, (size_t)k) < 0)
+            goto out;
+        left -= k;
+    }
+    w->bytes += (uint64_t)st->st_size;
+    rc = RK_OK;
+out:
+    archive_entry_free(e);
+    close(fd);
+    return rc;
+}
+
+static void walk_dir(walk_t *w, const char *full, const char *rel, int depth)
+{
+    DIR *d = depth < WALK_DEPTH ? opendir(full) : NULL;
+    if (!d)
+        return;
+    struct dirent *de;
+    while (!w->err && (de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        if (!w->ar && json_array_size(w->names) >= w->max)
+            break;
+        char f[4200], r[4200];
+        snprintf(f, sizeof f, "%s/%s", full, de->d_name);
+        snprintf(r, sizeof r, "%s%s%s", rel, *rel ? "/" : "", de->d_name);
+        struct stat st;
+        if (lstat(f, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode))
+            walk_dir(w, f, r, depth + 1);
+        else if (S_ISREG(st.st_mode))
+            w->err = add_file(w, f, r, &st);
+    }
+    closedir(d);
+}
+
+json_t *rk_agent_list_output(const char *job_dir, size_t max)
+{
+    char out[4200];
+    snprintf(out, sizeof out, "%s/output", job_dir);
+    walk_t w = {.names = json_array(), .max = max};
+    if (!w.names)
+        return NULL;
+    walk_dir(&w, out, "", 0);
+    if (w.err) {
+        json_decref(w.names);
+        return NULL;
+    }
+    return w.names;
+}
+
+typedef struct zip_ctx {
+    int fd;
+} zip_ctx_t;
+
+static ssize_t zip_read(void *ctx, uint64_t pos, char *buf, size_t max)
+{
+    zip_ctx_t *z = ctx;
+    ssize_t k = pread(z->fd, buf, max, (off_t)pos);
+    if (k < 0)
+        return RK_HTTP_READ_ERROR;
+    return k == 0 ? RK_HTTP_READ_END : k;
+}
+
+static void zip_free(void *ctx)
+{
+    zip_ctx_t *z = ctx;
+    close(z->fd);
+    free(z);
+}
+
+void rk_agent_serve_artifacts(const char *dir, rk_http_resp_t *resp)
+{
+    char tmp[4200], out[4200];
+    snprintf(tmp, sizeof tmp, "%s/.artifacts-XXXXXX", dir);
+    snprintf(out, sizeof out, "%s/output", dir);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        rk_http_resp_error(resp, 503, "cannot build the zip: the job folder is not writable");
+        return;
+    }
+    unlink(tmp); /* this answer's own file; gone once it is sent */
+    walk_t w = {.ar = archive_write_new()};
+    zip_ctx_t *z = malloc(sizeof *z);
+    bool ok = w.ar && z && archive_write_set_format_zip(w.ar) == ARCHIVE_OK &&
+              archive_write_open_fd(w.ar, fd) == ARCHIVE_OK;
+    if (ok) {
+        walk_dir(&w, out, "", 0);
+        ok = !w.err && archive_write_close(w.ar) == ARCHIVE_OK;
+    }
+    if (w.ar)
+        archive_write_free(w.ar);
+    if (!ok) {
+        rk_log_warn("cannot build an artifacts zip", "path", dir);
+        rk_http_resp_error(resp, 503, "cannot build the artifacts zip");
+        close(fd);
+        free(z);
+        return;
+    }
+    char skipped[24];
+    snprintf(skipped, sizeof skipped, "%zu", w.skipped);
+    z->fd = fd;
+    rk_http_resp_stream(resp, 200, "application/zip", zip_read, zip_free, z, NULL);
+    rk_http_resp_header(resp, "X-Ruckus-Artifacts-Skipped", skipped);
+}

@@ -1,0 +1,147 @@
+/* Shared state of the agent's files (not a public header).
+ *
+ * Locking: one mutex (rk_agent.mu) guards the job index, every job_t field
+ * and the waiter list. Handlers, the supervisor's completion callback and
+ * the background thread take it for short critical sections. Fork (job
+ * start) and the durable record writes happen under it: they are short,
+ * and holding it makes "stored before accepted" and "stored running before
+ * spawned" simple to reason about.
+ */
+#ifndef RK_AGENT_INTERNAL_H
+#define RK_AGENT_INTERNAL_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent/agent.h"
+#include "base/time.h"
+#include "exec/supervisor.h"
+#include "http/server.h"
+#include "model/execute.h"
+#include "model/result.h"
+
+#define RK_AGENT_ID_MAX 64
+#define JOB_BUCKETS 1024
+/* Bytes of the workload's metrics file read; larger files are ignored. */
+#define METRICS_FILE_MAX (1u << 20)
+/* Long polls wait at most this long. */
+#define WAIT_MAX_S 60
+
+typedef struct job {
+    struct rk_agent *agent;
+    struct job *next;  /* all jobs, newest first */
+    struct job *hnext; /* hash bucket chain */
+    char id[RK_AGENT_ID_MAX + 1];
+    char *experiment_id;
+    rk_task_type_t type;
+    char *dir; /* <data_dir>/jobs/<id> */
+    rk_job_state_t state;
+    char *message;
+    rk_time_t accepted_at, started_at, finished_at, changed_at;
+    json_t *request; /* the ExecuteJobRequest as stored; NULL once finished */
+    /* While not finished: */
+    rk_execute_request_t req;
+    bool has_req;
+    int64_t start_at_mono; /* test hook: start no earlier (0: at once) */
+    uint64_t exec_id;
+    bool in_exec;
+    int64_t deadline_mono; /* timeout, counted from running */
+    int64_t runs_done;
+    rk_run_t *runs;
+    rk_time_t run_started;
+    bool cancel, shutdown;
+} job_t;
+
+typedef struct waiter {
+    struct waiter *next;
+    job_t *job;
+    rk_job_state_t known;
+    int64_t deadline_mono;
+    rk_http_wait_t *w;
+} waiter_t;
+
+struct rk_agent {
+    const rk_agent_settings_t *s;
+    char id[RK_AGENT_ID_MAX + 1];
+    char *data_dir; /* absolute: jobs see paths in it from their own cwd */
+    char *jobs_dir;
+    pthread_mutex_t mu;
+    pthread_cond_t cond; /* any job finished; background thread wake-ups */
+    job_t *jobs;
+    job_t *buckets[JOB_BUCKETS];
+    waiter_t *waiters;
+    int active; /* jobs assigned or running: they hold a slot */
+    bool stopping, started, stopped;
+    rk_exec_sup_t *sup;
+    rk_http_server_t *http;
+    pthread_t bg, reg;
+    bool bg_on, reg_on;
+    rk_time_t boot_wall;
+    int64_t boot_mono;
+    char *current_job, *current_exp;
+    int64_t start_delay_ms;
+    /* Cached writability probe of the data dir (error status). */
+    int64_t probe_mono;
+    bool probe_ok;
+    char probe_reason[160];
+    json_t *hardware; /* small hardware summary put in every result */
+};
+
+/* ---- jobstore.c: durable records ---- */
+/* Writes text to dir/name atomically: tmp file, fsync, rename, fsync dir. */
+int rk_agent_write_atomic(const char *dir, const char *name, const char *text, size_t len);
+/* Loads or creates <data_dir>/agent_id into a->id. */
+int rk_agent_load_id(rk_agent_t *a);
+/* Writes job.json for j's current state. */
+int rk_agent_job_persist(rk_agent_t *a, job_t *j);
+/* Loads every jobs/<id>/job.json, applying the restart rules. */
+int rk_agent_jobs_load(rk_agent_t *a);
+/* Kills processes left by a previous agent instance for job j. */
+void rk_agent_kill_leftovers(const job_t *j);
+/* Index operations (mu held). */
+job_t *rk_agent_job_find(rk_agent_t *a, const char *id);
+void rk_agent_job_insert(rk_agent_t *a, job_t *j);
+void rk_agent_job_remove(rk_agent_t *a, job_t *j);
+void rk_agent_job_free(job_t *j);
+/* Removes a folder tree (no symlinks followed). */
+int rk_agent_rmtree(const char *path);
+
+/* ---- runner.c: running jobs ---- */
+/* Starts job j (assigned) now: records it running, spawns the first run.
+ * mu held. A job that cannot start is finished failed. */
+void rk_agent_job_run(rk_agent_t *a, job_t *j);
+/* Finishes j with state and message: writes result.json and job.json,
+ * frees the slot, answers waiters. mu held. */
+void rk_agent_job_finish(rk_agent_t *a, job_t *j, rk_job_state_t st, const char *message,
+                         const char *error);
+/* Progress of a running job (reads the progress file), or -1 if none. */
+double rk_agent_job_progress(const job_t *j);
+
+/* ---- agent.c ---- */
+/* Records a status change of j and answers its waiters. mu held. */
+void rk_agent_job_changed(rk_agent_t *a, job_t *j);
+/* JobStatus + job_id of j (new reference). mu held. */
+json_t *rk_agent_job_status_json(const job_t *j);
+/* AgentStatus (new reference). mu held. */
+json_t *rk_agent_status_json(rk_agent_t *a);
+/* Whether jobs can be stored; reason filled when not. mu held. */
+bool rk_agent_writable(rk_agent_t *a);
+/* Adds a waiter for j (mu held); the background thread answers it at its
+ * deadline. */
+int rk_agent_waiter_add(rk_agent_t *a, job_t *j, rk_job_state_t known, int64_t deadline_mono,
+                        rk_http_wait_t *w);
+
+/* ---- routes.c ---- */
+int rk_agent_routes(rk_agent_t *a);
+
+/* ---- artifacts.c ---- */
+/* Answers a logs request for the job folder dir (without mu). */
+void rk_agent_serve_logs(const char *dir, bool finished, rk_http_req_t *req, rk_http_resp_t *resp);
+/* Answers with a zip of dir/output (without mu). */
+void rk_agent_serve_artifacts(const char *dir, rk_http_resp_t *resp);
+/* File names under dir/output (relative), at most max. New array. */
+json_t *rk_agent_list_output(const char *job_dir, size_t max);
+
+#endif

@@ -1,0 +1,268 @@
+/* HTTP handlers of the agent API (protocol.md, "Agent API"). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/internal.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "model/json.h"
+#include "sysinfo/sysinfo.h"
+
+static void h_health(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
+{
+    (void)req;
+    rk_agent_t *a = ud;
+    rk_http_resp_json_take(resp, 200, json_pack("{s:s,s:s}", "status", "ok", "agent_id", a->id));
+}
+
+static void h_info(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
+{
+    (void)req;
+    rk_agent_t *a = ud;
+    char ts[RK_TIME_STRLEN];
+    rk_time_format(rk_time_now_us(), ts);
+    json_t *si = rk_sysinfo_collect(a->s->data_dir, a->s->models_dir);
+    json_t *info = si ? json_pack("{s:s,s:s,s:s,s:o,s:{s:I,s:[sss]},s:s}", "agent_id", a->id, "agent_name",
+                                  a->s->name, "agent_type", "white_box", "system_info", si,
+                                  "capabilities", "slots", (json_int_t)a->s->slots, "task_types",
+                                  "command", "memory_benchmark", "compute_benchmark", "last_updated", ts)
+                      : NULL;
+    rk_http_resp_json_take(resp, 200, info ? json_pack("{s:o}", "agent_info", info) : NULL);
+}
+
+static void h_status(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
+{
+    (void)req;
+    rk_agent_t *a = ud;
+    pthread_mutex_lock(&a->mu);
+    json_t *st = rk_agent_status_json(a);
+    pthread_mutex_unlock(&a->mu);
+    rk_http_resp_json_take(resp, 200, st);
+}
+
+static json_t *accepted(const char *id)
+{
+    return json_pack("{s:s,s:s}", "job_id", id, "status", "accepted");
+}
+
+static void h_submit(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
+{
+    rk_agent_t *a = ud;
+    json_t *body = NULL;
+    rk_execute_request_t rq = {0};
+    rk_verr_t e = {{0}};
+    job_t *j = NULL;
+    if (rk_http_req_json(req, resp, &body) != 0)
+        return;
+    if (rk_execute_request_decode(body, "", &rq, &e) != 0) {
+        rk_http_resp_error(resp, 422, e.msg);
+        goto out;
+    }
+    rk_task_type_t t = rq.spec.task.type;
+    if (t != RK_TASK_COMMAND && t != RK_TASK_MEMORY_BENCHMARK && t != RK_TASK_COMPUTE_BENCHMARK) {
+        rk_http_resp_errorf(resp, 422, "experiment_spec.task.type: %s is not supported by this agent",
+                            rk_task_type_name(t));
+        goto out;
+    }
+    pthread_mutex_lock(&a->mu);
+    /* Idempotent before anything else: a re-sent job is never run twice. */
+    if (rk_agent_job_find(a, rq.job_id)) {
+        rk_http_resp_json_take(resp, 200, accepted(rq.job_id));
+    } else if (a->stopping) {
+        rk_http_resp_error(resp, 503, "agent is shutting down");
+    } else if (!rk_agent_writable(a)) {
+        rk_http_resp_errorf(resp, 503, "agent cannot store jobs: %s", a->probe_reason);
+    } else if (a->active >= a->s->slots) {
+        rk_http_resp_errorf(resp, 409, "no free slot: %lld of %lld busy", (long long)a->active,
+                            (long long)a->s->slots);
+    } else if (!(j = calloc(1, sizeof *j)) ||
+               asprintf(&j->dir, "%s/%s", a->jobs_dir, rq.job_id) < 0 ||
+               !(j->experiment_id = strdup(rq.spec.id)) || !(j->message = strdup("accepted"))) {
+        if (j)
+            j->dir = NULL;
+        rk_http_resp_error(resp, 503, "out of memory");
+    } else {
+        j->agent = a;
+        snprintf(j->id, sizeof j->id, "%s", rq.job_id);
+        j->type = t;
+        j->state = RK_JOB_ASSIGNED;
+        j->accepted_at = j->changed_at = rk_time_now_us();
+        j->request = json_incref(body);
+        j->req = rq;
+        j->has_req = true;
+        memset(&rq, 0, sizeof rq);
+        if ((mkdir(j->dir, 0755) != 0 && errno != EEXIST) || rk_agent_job_persist(a, j) != 0) {
+            rk_http_resp_errorf(resp, 503, "cannot store the job: %s", strerror(errno));
+            a->probe_mono = 0; /* re-probe: the disk may have filled */
+            rmdir(j->dir);
+        } else {
+            rk_agent_job_insert(a, j);
+            a->active++;
+            rk_log_info("job accepted", "job_id", j->id, "type", rk_task_type_name(t));
+            rk_http_resp_json_take(resp, 200, accepted(j->id));
+            if (a->start_delay_ms > 0) {
+                j->start_at_mono = rk_time_mono_us() + a->start_delay_ms * 1000;
+                pthread_cond_broadcast(&a->cond);
+            } else {
+                rk_agent_job_run(a, j);
+            }
+            j = NULL;
+        }
+    }
+    pthread_mutex_unlock(&a->mu);
+    rk_agent_job_free(j);
+out:
+    rk_execute_request_cleanup(&rq);
+    json_decref(body);
+}
+
+/* Looks the job up with mu held; answers 404 and returns NULL if unknown. */
+static job_t *find_or_404(rk_agent_t *a, rk_http_req_t *req, rk_http_resp_t *resp)
+{
+    const char *id = rk_http_req_param(req, "job_id");
+    job_t *j = id && rk_id_valid(id) ? rk_agent_job_find(a, id) : NULL;
+    if (!j)
+        rk_http_resp_error(resp, 404, "unknown job");
+    return j;
+}
+
+static void h_job_status(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
+{
+    rk_agent_t *a = ud;
+    const char *ws = rk_http_req_query(req, "wait");
+    const char *ks = rk_http_req_query(req, "known");
+    double wait = 0;
+    rk_job_state_t known = RK_JOB_QUEUED;
+    if (ws) {
+        char *end;
+        wait = strtod(ws, &end);
+        if (!*ws || *end || !(wait >= 0)) {
+            rk_http_resp_error(resp, 422, "wait: expected seconds, 0 to 60");
+            return;
+        }
+        if (wait > WAIT_MAX_S)
+            wait = WAIT_MAX_S;
+    }
+    if (ks && rk_job_state_parse(ks, &known) != 0) {
+        rk_http_resp_error(resp, 422, "known: expected a job status");
+        return;
+    }
+    pthread_mutex_lock(&a->mu);
+    job_t *j = find_or_404(a, req, resp);
+    if (j) {
+        rk_http_wait_t *w = NULL;
+        if (wait > 0 && ks && j->state == known && rk_http_req_suspend(req, NULL, NULL, &w) == 0) {
+            if (rk_agent_waiter_add(a, j, known, rk_time_mono_us() + (int64_t)(wait * 1e6), w) != 0)
+                rk_http_wait_release(w);
+        } else {
+            rk_http_resp_json_take(resp, 200, rk_agent_job_status_json(j));
+        }
+    }
+    pthread_mutex_unlock(&a->mu);
+}
+
+static void h_result(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
+{
+    rk_agent_t *a = ud;
+    char path[4200] = "";
+    pthread_mutex_lock(&a->mu);
+    job_t *j = find_or_404(a, req, resp);
+    if (j && j->state <= RK_JOB_RUNNING)
+        rk_http_resp_errorf(resp, 409, "job is %s: no result yet", rk_job_state_name(j->state));
+    else if (j)
+        snprintf(path, sizeof path, "%s/result.json", j->dir);
+    pthread_mutex_unlock(&a->mu);
+    if (!path[0])
+        return;
+    json_t *r = json_load_file(path, 0, NULL);
+    if (r)
+        rk_http_resp_json_take(resp, 200, r);
+    else
+        rk_http_resp_error(resp, 404, "the job's result is missing");
+}
+
+static void h_cancel(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
+{
+    rk_agent_t *a = ud;
+    pthread_mutex_lock(&a->mu);
+    job_t *j = find_or_404(a, req, resp);
+    if (j && j->state > RK_JOB_RUNNING) {
+        rk_http_resp_errorf(resp, 409, "job already %s", rk_job_state_name(j->state));
+    } else if (j) {
+        if (j->state == RK_JOB_ASSIGNED) {
+            rk_agent_job_finish(a, j, RK_JOB_CANCELLED, "cancelled before it started", NULL);
+        } else if (!j->cancel) {
+            j->cancel = true;
+            if (j->in_exec)
+                rk_exec_cancel(a->sup, j->exec_id, 0);
+            rk_log_info("cancelling a job", "job_id", j->id);
+        }
+        rk_http_resp_json_take(resp, 202, json_pack("{s:s,s:s}", "job_id", j->id, "status",
+                                                    rk_job_state_name(j->state)));
+    }
+    pthread_mutex_unlock(&a->mu);
+}
+
+static void h_logs(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
+{
+    rk_agent_t *a = ud;
+    char *dir = NULL;
+    bool finished = false;
+    pthread_mutex_lock(&a->mu);
+    job_t *j = find_or_404(a, req, resp);
+    if (j) {
+        dir = strdup(j->dir);
+        finished = j->state > RK_JOB_RUNNING;
+    }
+    pthread_mutex_unlock(&a->mu);
+    if (j && !dir)
+        rk_http_resp_error(resp, 503, "out of memory");
+    else if (dir)
+        rk_agent_serve_logs(dir, finished, req, resp);
+    free(dir);
+}
+
+static void h_artifacts(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
+{
+    rk_agent_t *a = ud;
+    char *dir = NULL;
+    pthread_mutex_lock(&a->mu);
+    job_t *j = find_or_404(a, req, resp);
+    if (j)
+        dir = strdup(j->dir);
+    pthread_mutex_unlock(&a->mu);
+    if (j && !dir)
+        rk_http_resp_error(resp, 503, "out of memory");
+    else if (dir)
+        rk_agent_serve_artifacts(dir, resp);
+    free(dir);
+}
+
+int rk_agent_routes(rk_agent_t *a)
+{
+    static const struct {
+        const char *method, *pattern;
+        rk_http_handler_fn fn;
+    } routes[] = {
+        {"GET", "/health", h_health},
+        {"GET", "/api/v1/health", h_health},
+        {"GET", "/api/v1/info", h_info},
+        {"GET", "/api/v1/status", h_status},
+        {"POST", "/api/v1/jobs", h_submit},
+        {"GET", "/api/v1/status/{job_id}", h_job_status},
+        {"GET", "/api/v1/results/{job_id}", h_result},
+        {"DELETE", "/api/v1/jobs/{job_id}", h_cancel},
+        {"GET", "/api/v1/jobs/{job_id}/logs", h_logs},
+        {"GET", "/api/v1/jobs/{job_id}/artifacts", h_artifacts},
+    };
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        int rc = rk_http_server_route(a->http, routes[i].method, routes[i].pattern, routes[i].fn, a);
+        if (rc)
+            return rc;
+    }
+    return RK_OK;
+}

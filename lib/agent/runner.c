@@ -1,0 +1,396 @@
+/* Running one job: a command or a built-in benchmark in a child process,
+ * runs_per_job times, then its result.
+ *
+ * Every run is one supervised child (exec/supervisor.h) in its own process
+ * group; benchmarks run through the function-in-child variant so OpenBLAS
+ * is loaded only there. The completion callback, on the supervisor thread,
+ * records the run and either starts the next one or finishes the job.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/internal.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "bench/bench.h"
+#include "model/parse.h"
+#include "model/stats.h"
+
+static void path_in(char *out, size_t n, const job_t *j, const char *name)
+{
+    snprintf(out, n, "%s/%s", j->dir, name);
+}
+
+/* mkdir -p for a path below the job folder (the model refuses ".."). */
+static int mkdirs(const char *path)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            return RK_EIO;
+        *p = '/';
+    }
+    return mkdir(tmp, 0755) != 0 && errno != EEXIST ? RK_EIO : RK_OK;
+}
+
+/* Bounded read of a small file into buf (NUL-terminated); -1 if missing. */
+static ssize_t read_small(const char *path, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return -1;
+    size_t n = 0;
+    ssize_t k;
+    while (n < cap - 1 && (k = read(fd, buf + n, cap - 1 - n)) > 0)
+        n += (size_t)k;
+    close(fd);
+    buf[n] = '\0';
+    return (ssize_t)n;
+}
+
+double rk_agent_job_progress(const job_t *j)
+{
+    if (j->state == RK_JOB_COMPLETED)
+        return 1.0;
+    if (j->state != RK_JOB_RUNNING)
+        return -1;
+    char path[4200], buf[64];
+    path_in(path, sizeof path, j, "progress");
+    double p = -1;
+    if (read_small(path, buf, sizeof buf) > 0) {
+        char *end;
+        double v = strtod(buf, &end);
+        if (end != buf && isfinite(v))
+            p = v < 0 ? 0 : v > 1 ? 1 : v;
+    }
+    int64_t total = j->has_req ? j->req.spec.params.runs_per_job : 1;
+    if (total > 1)
+        return ((double)j->runs_done + (p < 0 ? 0 : p)) / (double)total;
+    return p;
+}
+
+/* The workload's metrics file: a JSON object whose number and string
+ * values become metrics. Anything else is ignored (logged). */
+static void merge_metrics_file(const job_t *j, json_t *metrics)
+{
+    char path[4200];
+    path_in(path, sizeof path, j, "metrics.json");
+    char *buf = malloc(METRICS_FILE_MAX + 1);
+    if (!buf)
+        return;
+    ssize_t n = read_small(path, buf, METRICS_FILE_MAX + 1);
+    json_t *o = NULL;
+    rk_verr_t e;
+    if (n > 0 && rk_model_parse_json(buf, (size_t)n, &o, &e) == 0) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(o, k, v) {
+            if (json_is_number(v) || json_is_string(v))
+                json_object_set(metrics, k, v);
+        }
+    } else if (n > 0) {
+        rk_log_warn("ignoring a metrics file that is not a JSON object", "job_id", j->id);
+    }
+    json_decref(o);
+    free(buf);
+}
+
+/* Runs in the forked child: the benchmark, its metrics to the file. */
+static int bench_child(void *arg)
+{
+    const job_t *j = arg;
+    const rk_task_params_t *p = &j->req.spec.params;
+    json_t *m = NULL;
+    char err[512] = "";
+    int rc;
+    if (j->type == RK_TASK_MEMORY_BENCHMARK) {
+        rk_bench_memory_opts_t o = {.sizes_mb = p->memory.test_sizes_mb,
+                                    .n_sizes = p->memory.n_sizes,
+                                    .sequential = p->memory.sequential,
+                                    .random = p->memory.random,
+                                    .iterations = (int)p->memory.iterations_per_size};
+        rc = rk_bench_memory(&o, &m, err, sizeof err);
+    } else {
+        rk_bench_compute_opts_t o = {.precisions = p->compute.precisions,
+                                     .n_precisions = p->compute.n_precisions,
+                                     .sizes = p->compute.matrix_sizes,
+                                     .n_sizes = p->compute.n_matrix_sizes};
+        rc = rk_bench_compute(&o, &m, err, sizeof err);
+    }
+    if (rc) {
+        fprintf(stderr, "benchmark failed: %s\n", err[0] ? err : rk_strerror(rc));
+        return 1;
+    }
+    const char *out = getenv("RUCKUS_METRICS_FILE");
+    rc = out && json_dump_file(m, out, JSON_COMPACT) == 0 ? 0 : 1;
+    if (rc)
+        fprintf(stderr, "cannot write the metrics file\n");
+    json_decref(m);
+    return rc;
+}
+
+static void on_done(void *ud, uint64_t id, const rk_exec_outcome_t *o);
+
+/* Starts the next run of j. mu held. */
+static int start_run(rk_agent_t *a, job_t *j)
+{
+    char out_dir[4200], metrics[4200], progress[4200], so[4200], se[4200], wd[8400];
+    path_in(out_dir, sizeof out_dir, j, "output");
+    path_in(metrics, sizeof metrics, j, "metrics.json");
+    path_in(progress, sizeof progress, j, "progress");
+    path_in(so, sizeof so, j, "stdout.log");
+    path_in(se, sizeof se, j, "stderr.log");
+    unlink(metrics);
+    if (j->runs_done == 0)
+        unlink(progress);
+    const rk_command_params_t *c = &j->req.spec.params.command;
+    bool cmd = j->type == RK_TASK_COMMAND;
+    size_t n_env = cmd ? c->n_env : 0;
+    char **env = calloc(n_env + 5, sizeof *env);
+    int rc = RK_ENOMEM;
+    if (!env)
+        return rc;
+    size_t k = 0;
+    for (size_t i = 0; i < n_env; i++)
+        if (asprintf(&env[k++], "%s=%s", c->env[i].name, c->env[i].value) < 0)
+            goto out;
+    if (asprintf(&env[k++], "RUCKUS_JOB_ID=%s", j->id) < 0 ||
+        asprintf(&env[k++], "RUCKUS_OUTPUT_DIR=%s", out_dir) < 0 ||
+        asprintf(&env[k++], "RUCKUS_METRICS_FILE=%s", metrics) < 0 ||
+        asprintf(&env[k++], "RUCKUS_PROGRESS_FILE=%s", progress) < 0)
+        goto out;
+    rk_exec_spec_t sp = {
+        .env = (const char *const *)env,
+        .workdir = j->dir,
+        .stdout_path = so,
+        .stderr_path = se,
+        .log_cap = (size_t)a->s->log_cap,
+        .grace_ms = a->s->grace > 0 ? (int64_t)(a->s->grace * 1000) : -1,
+    };
+    if (cmd) {
+        sp.argv = (const char *const *)c->argv;
+        sp.stdin_data = c->stdin_data;
+        sp.stdin_len = c->stdin_len;
+        sp.limits = (rk_exec_limits_t){(uint64_t)c->rlimits.cpu_seconds, (uint64_t)c->rlimits.memory_mb,
+                                       (uint64_t)c->rlimits.nofile, (uint64_t)c->rlimits.nproc};
+        if (c->workdir) {
+            snprintf(wd, sizeof wd, "%s/%s", j->dir, c->workdir);
+            mkdirs(wd);
+            sp.workdir = wd;
+        }
+    } else {
+        sp.fn = bench_child;
+        sp.fn_arg = j;
+    }
+    int64_t left = j->deadline_mono - rk_time_mono_us();
+    sp.timeout_ms = left > 1000 ? left / 1000 : 1;
+    j->run_started = rk_time_now_us();
+    rc = rk_exec_start(a->sup, &sp, on_done, j, &j->exec_id);
+    if (rc == 0)
+        j->in_exec = true;
+out:
+    for (size_t i = 0; i < n_env + 4; i++)
+        free(env[i]);
+    free(env);
+    return rc;
+}
+
+void rk_agent_job_run(rk_agent_t *a, job_t *j)
+{
+    char out_dir[4200];
+    path_in(out_dir, sizeof out_dir, j, "output");
+    j->state = RK_JOB_RUNNING;
+    j->started_at = j->changed_at = rk_time_now_us();
+    free(j->message);
+    j->message = strdup("running");
+    j->deadline_mono = rk_time_mono_us() + j->req.spec.requirements.timeout_seconds * INT64_C(1000000);
+    /* Durable before the spawn: after a crash a job recorded running is
+     * failed, never run a second time. */
+    if (mkdirs(out_dir) != 0 || rk_agent_job_persist(a, j) != 0) {
+        rk_agent_job_finish(a, j, RK_JOB_FAILED, "cannot store the job's state",
+                            "the agent could not write the job's folder");
+        return;
+    }
+    free(a->current_job);
+    free(a->current_exp);
+    a->current_job = strdup(j->id);
+    a->current_exp = strdup(j->experiment_id);
+    rk_agent_job_changed(a, j);
+    int rc = start_run(a, j);
+    if (rc) {
+        rk_agent_job_finish(a, j, RK_JOB_FAILED, "cannot start the job", rk_strerror(rc));
+        return;
+    }
+    rk_log_info("job started", "job_id", j->id, "type", rk_task_type_name(j->type));
+}
+
+static void add_num(json_t *o, const char *k, double v)
+{
+    json_object_set_new(o, k, json_real(v));
+}
+
+/* "exited with status 1: <last stderr line(s)>", bounded. */
+static char *failure_text(const rk_exec_outcome_t *o)
+{
+    const char *tail = o->stderr_tail;
+    while (*tail == '\n' || *tail == ' ')
+        tail++;
+    size_t tl = strlen(tail);
+    while (tl && (tail[tl - 1] == '\n' || tail[tl - 1] == ' '))
+        tl--;
+    char *s = NULL;
+    if (tl) {
+        if (asprintf(&s, "%s; stderr: %.*s", o->message, (int)tl, tail) < 0)
+            s = NULL;
+    } else {
+        s = strdup(o->message);
+    }
+    return s;
+}
+
+static void on_done(void *ud, uint64_t id, const rk_exec_outcome_t *o)
+{
+    (void)id;
+    job_t *j = ud;
+    rk_agent_t *a = j->agent;
+    pthread_mutex_lock(&a->mu);
+    j->in_exec = false;
+    json_t *m = json_object();
+    rk_run_t *runs = m ? realloc(j->runs, (size_t)(j->runs_done + 1) * sizeof *runs) : NULL;
+    if (!runs) {
+        json_decref(m);
+        rk_agent_job_finish(a, j, RK_JOB_FAILED, "out of memory", "out of memory");
+        goto out;
+    }
+    j->runs = runs;
+    merge_metrics_file(j, m);
+    add_num(m, "wall_time_s", (double)o->wall_us / 1e6);
+    add_num(m, "user_time_s", (double)o->user_us / 1e6);
+    add_num(m, "sys_time_s", (double)o->sys_us / 1e6);
+    json_object_set_new(m, "max_rss_kib", json_integer(o->max_rss_kib));
+    json_object_set_new(m, "exit_status", json_integer(o->exit_code));
+    if (o->term_signal)
+        json_object_set_new(m, "term_signal", json_integer(o->term_signal));
+    rk_run_t *r = &j->runs[j->runs_done];
+    memset(r, 0, sizeof *r);
+    r->run_id = j->runs_done;
+    r->is_cold_start = j->runs_done == 0;
+    r->started_at = j->run_started;
+    r->duration_seconds = (double)o->wall_us / 1e6;
+    r->metrics = m;
+    j->runs_done++;
+
+    char msg[512];
+    if (j->shutdown) {
+        rk_agent_job_finish(a, j, RK_JOB_FAILED, "agent shut down", "agent shut down");
+    } else if (j->cancel || o->end == RK_EXEC_CANCELLED) {
+        rk_agent_job_finish(a, j, RK_JOB_CANCELLED, "cancelled", NULL);
+    } else if (o->end == RK_EXEC_TIMED_OUT) {
+        snprintf(msg, sizeof msg, "timed out after %lld s",
+                 (long long)j->req.spec.requirements.timeout_seconds);
+        rk_agent_job_finish(a, j, RK_JOB_TIMEOUT, msg, msg);
+    } else if (o->end != RK_EXEC_EXITED || o->exit_code != 0) {
+        char *err = failure_text(o);
+        rk_agent_job_finish(a, j, RK_JOB_FAILED, o->message, err ? err : o->message);
+        free(err);
+    } else if (j->runs_done < j->req.spec.params.runs_per_job) {
+        int rc = start_run(a, j);
+        if (rc)
+            rk_agent_job_finish(a, j, RK_JOB_FAILED, "cannot start the next run", rk_strerror(rc));
+        else
+            rk_agent_job_changed(a, j); /* progress moved */
+    } else {
+        rk_agent_job_finish(a, j, RK_JOB_COMPLETED, "completed", NULL);
+    }
+out:
+    pthread_mutex_unlock(&a->mu);
+}
+
+/* Builds and stores result.json. The runs move into the result. */
+static int write_result(rk_agent_t *a, job_t *j, rk_job_state_t st, const char *error)
+{
+    rk_result_t r = {0};
+    int rc = RK_ENOMEM;
+    r.job_id = strdup(j->id);
+    r.experiment_id = strdup(j->experiment_id ? j->experiment_id : "");
+    r.status = st;
+    r.started_at = j->started_at ? j->started_at : j->accepted_at;
+    r.completed_at = j->finished_at;
+    r.duration_seconds = r.completed_at > r.started_at ? (double)(r.completed_at - r.started_at) / 1e6 : 0;
+    r.hardware_info = json_deep_copy(a->hardware);
+    json_t *arts = rk_agent_list_output(j->dir, 10000);
+    if (!r.job_id || !r.experiment_id || !r.hardware_info || !arts)
+        goto out;
+    r.n_artifacts = json_array_size(arts);
+    r.artifacts = calloc(r.n_artifacts + 1, sizeof *r.artifacts);
+    if (!r.artifacts)
+        goto out;
+    for (size_t i = 0; i < r.n_artifacts; i++)
+        if (!(r.artifacts[i] = strdup(json_string_value(json_array_get(arts, i)))))
+            goto out;
+    if (error && !(r.error = strdup(error)))
+        goto out;
+    if (error)
+        r.error_type = strdup(st == RK_JOB_TIMEOUT ? "timeout" : st == RK_JOB_CANCELLED ? "cancelled" : "failed");
+    if (j->runs_done > 1) {
+        r.runs = j->runs;
+        r.n_runs = (size_t)j->runs_done;
+        j->runs = NULL;
+        j->runs_done = 0;
+        r.metrics = json_object();
+        if (!r.metrics || rk_stats_apply(&r) != 0)
+            goto out;
+    } else if (j->runs_done == 1) {
+        r.metrics = json_incref(j->runs[0].metrics);
+    } else {
+        r.metrics = json_object();
+    }
+    json_t *enc = r.metrics ? rk_result_encode(&r) : NULL;
+    char *text = enc ? json_dumps(enc, JSON_COMPACT) : NULL;
+    json_decref(enc);
+    if (text) {
+        rc = rk_agent_write_atomic(j->dir, "result.json", text, strlen(text));
+        free(text);
+    }
+out:
+    json_decref(arts);
+    rk_result_cleanup(&r);
+    return rc;
+}
+
+void rk_agent_job_finish(rk_agent_t *a, job_t *j, rk_job_state_t st, const char *message,
+                         const char *error)
+{
+    j->finished_at = j->changed_at = rk_time_now_us();
+    /* The result is stored before the job reads finished (design.md,
+     * "Results before release"). */
+    if (write_result(a, j, st, error) != 0)
+        rk_log_error("cannot store the job's result", "job_id", j->id);
+    j->state = st;
+    free(j->message);
+    j->message = strdup(message ? message : "");
+    json_decref(j->request);
+    j->request = NULL;
+    rk_agent_job_persist(a, j);
+    if (j->has_req) {
+        rk_execute_request_cleanup(&j->req);
+        j->has_req = false;
+    }
+    rk_runs_free(j->runs, (size_t)j->runs_done);
+    j->runs = NULL;
+    j->runs_done = 0;
+    a->active--;
+    rk_agent_job_changed(a, j);
+    pthread_cond_broadcast(&a->cond);
+    rk_log_info("job finished", "job_id", j->id, "status", rk_job_state_name(st), "message", message);
+}

@@ -1,0 +1,205 @@
+/* Calls to the server and the mapping of every failure to an exit code. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "cli/cli.h"
+#include "http/client.h"
+#include "model/json.h"
+
+/* JSON answers are small; logs and artifacts pass their own cap. */
+#define JSON_CAP (64u << 20)
+
+void rk_cli_errorf(rk_cli_t *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("ruckus: ", c->err);
+    vfprintf(c->err, fmt, ap);
+    fputc('\n', c->err);
+    va_end(ap);
+}
+
+int rk_cli_exit_for(int err, long status)
+{
+    if (err == RK_ECONN || err == RK_ETIMEDOUT)
+        return RK_CLI_EXIT_UNREACHABLE;
+    if (err)
+        return RK_CLI_EXIT_FAILURE;
+    if (status >= 200 && status < 300)
+        return RK_CLI_EXIT_OK;
+    switch (status) {
+    case 401:
+    case 403:
+        return RK_CLI_EXIT_AUTH;
+    case 404:
+        return RK_CLI_EXIT_NOT_FOUND;
+    case 400:
+    case 409:
+    case 413:
+    case 422:
+        return RK_CLI_EXIT_INVALID;
+    default:
+        return RK_CLI_EXIT_FAILURE;
+    }
+}
+
+int rk_cli_urlencode(const char *s, rk_buf_t *out)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    int rc = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p && !rc; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("-._~", *p))
+            rc = rk_buf_add(out, p, 1);
+        else
+            rc = rk_buf_printf(out, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
+    }
+    return rc;
+}
+
+static int build_url(rk_cli_t *c, const char *path, rk_buf_t *url)
+{
+    const char *base = c->s.server;
+    size_t n = strlen(base);
+    while (n > 0 && base[n - 1] == '/')
+        n--;
+    if (rk_buf_add(url, base, n) || rk_buf_adds(url, "/api/v1") || rk_buf_adds(url, path))
+        return RK_ENOMEM;
+    return 0;
+}
+
+/* Prints why a request failed and returns the exit code. */
+static int report(rk_cli_t *c, const char *method, const char *path,
+                  const rk_http_response_t *resp)
+{
+    int code = rk_cli_exit_for(resp->err, resp->status);
+    if (resp->err == RK_ECONN || resp->err == RK_ETIMEDOUT) {
+        rk_cli_errorf(c, "cannot reach the server at %s: %s", c->s.server,
+                      resp->msg[0] ? resp->msg : rk_strerror(resp->err));
+        return code;
+    }
+    if (resp->err) {
+        rk_cli_errorf(c, "%s %s: %s", method, path, resp->msg[0] ? resp->msg : rk_strerror(resp->err));
+        return code;
+    }
+    /* The server's {"detail": ...} says why; fall back to the status. */
+    const char *detail = NULL;
+    json_t *v = json_loadb(resp->body.data ? resp->body.data : "", resp->body.len, 0, NULL);
+    json_t *d = json_is_object(v) ? json_object_get(v, "detail") : NULL;
+    if (json_is_string(d))
+        detail = json_string_value(d);
+    if (detail)
+        rk_cli_errorf(c, "%s (HTTP %ld)", detail, resp->status);
+    else
+        rk_cli_errorf(c, "%s %s: the server answered HTTP %ld", method, path, resp->status);
+    if (code == RK_CLI_EXIT_AUTH)
+        fputs("ruckus: check --token or RUCKUS_SERVER_API_TOKEN\n", c->err);
+    json_decref(v);
+    return code;
+}
+
+static int request(rk_cli_t *c, const char *method, const char *path, const char *body,
+                   size_t max, rk_http_response_t *resp)
+{
+    memset(resp, 0, sizeof *resp);
+    rk_buf_init(&resp->body, 0);
+    rk_buf_t url;
+    rk_buf_init(&url, 16384);
+    int rc = build_url(c, path, &url);
+    if (rc) {
+        rk_cli_errorf(c, "%s", rk_strerror(rc));
+        rk_buf_cleanup(&url);
+        return RK_CLI_EXIT_FAILURE;
+    }
+    bool get = strcmp(method, "GET") == 0;
+    rk_http_request_t req = {
+        .method = method,
+        .url = rk_buf_str(&url),
+        .body = body,
+        .body_len = body ? strlen(body) : 0,
+        .token = c->s.token,
+        .timeout_ms = (int)(c->s.timeout * 1000),
+        .connect_timeout_ms = (int)(c->s.timeout * 1000) < 10000 ? (int)(c->s.timeout * 1000) : 10000,
+        .max_body = max,
+        /* Reads may retry a brief outage; writes are sent once. */
+        .retry = {.max_attempts = get ? 3 : 1, .base_ms = 200, .max_ms = 1000},
+    };
+    rk_http_client_request_sync(&req, resp);
+    rk_buf_cleanup(&url);
+    int code = rk_cli_exit_for(resp->err, resp->status);
+    if (code)
+        return report(c, method, path, resp);
+    return 0;
+}
+
+int rk_cli_api(rk_cli_t *c, const char *method, const char *path, const json_t *body,
+               json_t **out, long *status)
+{
+    *out = NULL;
+    char *text = NULL;
+    if (body && !(text = json_dumps(body, JSON_COMPACT))) {
+        rk_cli_errorf(c, "%s", rk_strerror(RK_ENOMEM));
+        return RK_CLI_EXIT_FAILURE;
+    }
+    rk_http_response_t resp;
+    int code = request(c, method, path, text, JSON_CAP, &resp);
+    free(text);
+    if (status)
+        *status = resp.status;
+    if (!code) {
+        rk_verr_t e;
+        if (rk_http_response_json(&resp, out, &e)) {
+            rk_cli_errorf(c, "%s %s: the server's answer is not JSON: %s", method, path, e.msg);
+            code = RK_CLI_EXIT_FAILURE;
+        } else if (!json_is_object(*out)) {
+            rk_cli_errorf(c, "%s %s: the server's answer is not a JSON object", method, path);
+            json_decref(*out);
+            *out = NULL;
+            code = RK_CLI_EXIT_FAILURE;
+        }
+    }
+    rk_http_response_cleanup(&resp);
+    return code;
+}
+
+int rk_cli_api_raw(rk_cli_t *c, const char *path, size_t max, rk_buf_t *out)
+{
+    rk_http_response_t resp;
+    int code = request(c, "GET", path, NULL, max, &resp);
+    if (!code && rk_buf_add(out, resp.body.data ? resp.body.data : "", resp.body.len)) {
+        rk_cli_errorf(c, "GET %s: answer too large", path);
+        code = RK_CLI_EXIT_FAILURE;
+    }
+    rk_http_response_cleanup(&resp);
+    return code;
+}
+
+int rk_cli_print_json(rk_cli_t *c, const json_t *v)
+{
+    if (json_dumpf(v, c->out, JSON_INDENT(2) | JSON_PRESERVE_ORDER) || fputc('\n', c->out) == EOF)
+        return RK_CLI_EXIT_FAILURE;
+    return 0;
+}
+
+int rk_cli_print_buf(rk_cli_t *c, const rk_buf_t *b)
+{
+    if (b->len && fwrite(b->data, 1, b->len, c->out) != b->len)
+        return RK_CLI_EXIT_FAILURE;
+    return 0;
+}
+
+int rk_cli_check_id(rk_cli_t *c, const char *what, const char *id)
+{
+    if (rk_id_valid(id))
+        return 0;
+    rk_cli_errorf(c, "%s \"%.80s\" is not a valid id ([A-Za-z0-9_.-], at most 64)", what, id);
+    return RK_CLI_EXIT_USAGE;
+}
+
+int rk_cli_bad_answer(rk_cli_t *c, const rk_verr_t *e)
+{
+    rk_cli_errorf(c, "the server's answer is invalid: %s", e->msg);
+    return RK_CLI_EXIT_FAILURE;
+}

@@ -1,0 +1,116 @@
+/* ruckus, the command-line client: entry point, exit codes, and the context
+ * every command runs with.
+ *
+ * cli/main.c only calls rk_cli_main. Each command group lives in its own
+ * file (cmd_agent.c, cmd_experiment.c, cmd_job.c, cmd_result.c) and talks to
+ * the server through api.c, which turns every failure into a printed
+ * message and one of the exit codes below (documented in docs/cli.md).
+ */
+#ifndef RK_CLI_CLI_H
+#define RK_CLI_CLI_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "base/buf.h"
+#include "base/time.h"
+#include "cli/args.h"
+#include "cli/settings.h"
+#include "model/json.h"
+
+/* Exit codes. Stable: scripts depend on them. */
+enum {
+    RK_CLI_EXIT_OK = 0,
+    RK_CLI_EXIT_FAILURE = 1,     /* job did not complete, server error (5xx, 502/504) */
+    RK_CLI_EXIT_USAGE = 2,       /* bad command line, unreadable file */
+    RK_CLI_EXIT_NOT_FOUND = 3,   /* 404 */
+    RK_CLI_EXIT_UNREACHABLE = 4, /* no answer: refused, DNS, timeout */
+    RK_CLI_EXIT_AUTH = 5,        /* 401 / 403 */
+    RK_CLI_EXIT_INVALID = 6,     /* 400, 409, 413, 422, or an invalid spec file */
+};
+
+typedef struct rk_cli {
+    rk_cli_settings_t s;
+    FILE *out; /* results */
+    FILE *err; /* messages */
+    bool color;
+    rk_time_t now; /* for relative times, taken once */
+} rk_cli_t;
+
+/* Runs the program: global options, then the command. Returns the exit
+ * code. Needs rk_http_global_init to have been called. */
+int rk_cli_main(int argc, char **argv);
+
+/* Runs a command (argv[0] is the group, "job") with c already set up;
+ * the dispatcher behind rk_cli_main, exposed for tests. */
+int rk_cli_run(rk_cli_t *c, int argc, char **argv);
+
+/* ---- api.c: calls to the server ------------------------------------- */
+
+/* Sends method path (relative to /api/v1, e.g. "/jobs?limit=5") with body
+ * (borrowed, may be NULL) and parses the JSON answer into *out (new
+ * reference; NULL on failure). On any failure prints "ruckus: <reason>" to
+ * c->err and returns the exit code; 0 on a 2xx answer. *status (may be
+ * NULL) receives the HTTP status. */
+int rk_cli_api(rk_cli_t *c, const char *method, const char *path, const json_t *body,
+               json_t **out, long *status);
+
+/* Same for an answer that is not JSON (logs, artifacts): the raw body is
+ * appended to *out (capped at max bytes). */
+int rk_cli_api_raw(rk_cli_t *c, const char *path, size_t max, rk_buf_t *out);
+
+/* Maps an HTTP status (0 for none) or transport error to an exit code. */
+int rk_cli_exit_for(int err, long status);
+
+/* Appends s percent-encoded for a URL query value or path segment. */
+int rk_cli_urlencode(const char *s, rk_buf_t *out);
+
+/* Prints "ruckus: <fmt>" and a newline to c->err. */
+void rk_cli_errorf(rk_cli_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Prints "the server's answer is invalid: <e>" for an answer a model
+ * decoder refused; returns RK_CLI_EXIT_FAILURE. */
+int rk_cli_bad_answer(rk_cli_t *c, const rk_verr_t *e);
+
+/* Prints v as indented JSON (the --json output) to c->out. */
+int rk_cli_print_json(rk_cli_t *c, const json_t *v);
+
+/* Prints a rendered buffer to c->out; RK_CLI_EXIT_FAILURE if writing fails. */
+int rk_cli_print_buf(rk_cli_t *c, const rk_buf_t *b);
+
+/* Checks an id given on the command line (rk_id_valid), printing a usage
+ * error naming what when it is not one. */
+int rk_cli_check_id(rk_cli_t *c, const char *what, const char *id);
+
+/* ---- command groups -------------------------------------------------- */
+
+/* Each takes the words after the group ("list", "--status", ...). */
+int rk_cli_cmd_agent(rk_cli_t *c, int argc, char **argv);
+int rk_cli_cmd_experiment(rk_cli_t *c, int argc, char **argv);
+int rk_cli_cmd_job(rk_cli_t *c, int argc, char **argv);
+int rk_cli_cmd_result(rk_cli_t *c, int argc, char **argv);
+
+typedef struct rk_cli_cmd {
+    const char *name;
+    int (*fn)(rk_cli_t *c, int argc, char **argv);
+} rk_cli_cmd_t;
+
+/* Runs the command of a group named by argv[0] from cmds (ended by a NULL
+ * name); prints the group's usage for --help or a usage error. */
+int rk_cli_dispatch(rk_cli_t *c, const char *group, const char *usage, const rk_cli_cmd_t *cmds,
+                    int argc, char **argv);
+
+/* Follows a job until it ends (event stream, else polling), drawing its
+ * status and progress when c->out is a terminal, else one line per change.
+ * Returns 0 only when the job completed. */
+int rk_cli_job_watch(rk_cli_t *c, const char *job_id);
+
+/* Parses a command's arguments; on a usage error prints it with a pointer
+ * to help and returns RK_CLI_EXIT_USAGE; prints help (usage) and returns -1
+ * for --help, so callers return `rc < 0 ? 0 : rc`. Sets c->s.json for a
+ * --json after the command. */
+int rk_cli_parse(rk_cli_t *c, int argc, char **argv, const rk_cli_opt_t *opts, size_t nopts,
+                 int min_pos, int max_pos, const char *usage, rk_cli_args_t *a);
+
+#endif

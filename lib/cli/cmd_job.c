@@ -1,0 +1,415 @@
+/* ruckus job submit | list | show | cancel | watch | logs | artifacts */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/err.h"
+#include "cli/cli.h"
+#include "cli/format.h"
+#include "cli/table.h"
+#include "model/job.h"
+
+/* Largest log chunk and artifact archive read in one answer. */
+#define LOG_CHUNK_MAX (64u << 20)
+#define ARTIFACTS_MAX (1024u << 20)
+
+static const char usage[] =
+    "ruckus job COMMAND\n\n"
+    "  submit EXPERIMENT AGENT [--wait]   queue a job (--wait: watch it to the end)\n"
+    "  list [--status S] [--agent A] [--experiment E] [--limit N]\n"
+    "  show ID                            one job with its status history\n"
+    "  cancel ID                          cancel a queued or running job\n"
+    "  watch ID                           live status until it ends (exit 0 if completed)\n"
+    "  logs ID [-f] [--stream stderr]     the job's output (-f: follow)\n"
+    "  artifacts ID -o FILE               the job's output folder as a zip\n\n"
+    "Examples:\n"
+    "  ruckus job submit exp_1a2b3c worker1 --wait\n"
+    "  ruckus job list --status failed --limit 20\n"
+    "  ruckus job logs job_0badcafe -f\n";
+
+static int job_path(rk_cli_t *c, const char *id, const char *suffix, char *out, size_t n)
+{
+    int code = rk_cli_check_id(c, "job", id);
+    if (!code)
+        snprintf(out, n, "/jobs/%s%s", id, suffix);
+    return code;
+}
+
+static int cmd_submit(rk_cli_t *c, int argc, char **argv)
+{
+    static const rk_cli_opt_t opts[] = {{"wait", 'w', false}};
+    rk_cli_args_t a;
+    int code = rk_cli_parse(c, argc, argv, opts, 1, 2, 2,
+                            "ruckus job submit EXPERIMENT AGENT [--wait]\n\n"
+                            "With --wait, follows the job like `job watch` and exits 0 only if it "
+                            "completed.\n\nExample:\n  ruckus job submit exp_1a2b3c worker1 --wait\n",
+                            &a);
+    if (code)
+        return code < 0 ? 0 : code;
+    if ((code = rk_cli_check_id(c, "experiment", a.pos[0])) || (code = rk_cli_check_id(c, "agent", a.pos[1])))
+        return code;
+    json_t *body = json_pack("{s:s, s:s}", "experiment_id", a.pos[0], "agent_id", a.pos[1]);
+    json_t *ans = NULL;
+    code = body ? rk_cli_api(c, "POST", "/jobs", body, &ans, NULL) : RK_CLI_EXIT_FAILURE;
+    json_decref(body);
+    if (code)
+        return code;
+    rk_job_info_t j;
+    rk_verr_t e;
+    if (rk_job_info_decode(ans, "", &j, &e)) {
+        json_decref(ans);
+        return rk_cli_bad_answer(c, &e);
+    }
+    if (a.val[0]) {
+        if (!c->s.json)
+            fprintf(c->out, "submitted job %s\n", j.job_id);
+        code = rk_cli_job_watch(c, j.job_id);
+    } else if (c->s.json) {
+        code = rk_cli_print_json(c, ans);
+    } else {
+        fprintf(c->out, "submitted job %s (%s)\n", j.job_id, rk_job_state_name(j.status.status));
+    }
+    rk_job_info_cleanup(&j);
+    json_decref(ans);
+    return code;
+}
+
+static int add_query(rk_buf_t *q, const char *key, const char *val)
+{
+    if (!val)
+        return 0;
+    int rc = rk_buf_printf(q, "%c%s=", q->len ? '&' : '?', key);
+    return rc ? rc : rk_cli_urlencode(val, q);
+}
+
+static int by_created_desc(const void *pa, const void *pb)
+{
+    const rk_job_info_t *a = pa, *b = pb;
+    if (a->created_time != b->created_time)
+        return a->created_time > b->created_time ? -1 : 1;
+    return strcmp(a->job_id, b->job_id);
+}
+
+static int cmd_list(rk_cli_t *c, int argc, char **argv)
+{
+    static const rk_cli_opt_t opts[] = {
+        {"status", 's', true}, {"agent", 'a', true}, {"experiment", 'e', true}, {"limit", 'n', true}};
+    rk_cli_args_t a;
+    int code = rk_cli_parse(c, argc, argv, opts, 4, 0, 0,
+                            "ruckus job list [--status S] [--agent A] [--experiment E] [--limit N]\n\n"
+                            "Newest first; N defaults to the server's page (1000), at most 10000.\n\n"
+                            "Example:\n  ruckus job list --status running --agent worker1\n",
+                            &a);
+    if (code)
+        return code < 0 ? 0 : code;
+    rk_job_state_t st;
+    long limit;
+    if (a.val[0] && rk_job_state_parse(a.val[0], &st)) {
+        rk_cli_errorf(c, "--status: expected queued, assigned, running, completed, failed, cancelled or timeout");
+        return RK_CLI_EXIT_USAGE;
+    }
+    if (a.val[3] && rk_cli_args_int(a.val[3], 1, 10000, &limit)) {
+        rk_cli_errorf(c, "--limit: expected a number from 1 to 10000");
+        return RK_CLI_EXIT_USAGE;
+    }
+    if ((a.val[1] && (code = rk_cli_check_id(c, "agent", a.val[1]))) ||
+        (a.val[2] && (code = rk_cli_check_id(c, "experiment", a.val[2]))))
+        return code;
+    rk_buf_t q, out;
+    rk_buf_init(&q, 4096);
+    rk_buf_init(&out, SIZE_MAX);
+    rk_buf_t qs;
+    rk_buf_init(&qs, 4096);
+    add_query(&qs, "status", a.val[0]);
+    add_query(&qs, "agent_id", a.val[1]);
+    add_query(&qs, "experiment_id", a.val[2]);
+    add_query(&qs, "limit", a.val[3]);
+    rk_buf_printf(&q, "/jobs%s", rk_buf_str(&qs));
+    rk_buf_cleanup(&qs);
+    json_t *ans = NULL;
+    rk_job_info_t *jobs = NULL;
+    size_t n = 0, cap = 0;
+    rk_cli_table_t t;
+    static const char *const hdr[] = {"JOB", "EXPERIMENT", "AGENT", "STATUS", "CREATED", "UPDATED", "MESSAGE"};
+    rk_cli_table_init(&t, 7, hdr);
+    if ((code = rk_cli_api(c, "GET", rk_buf_str(&q), NULL, &ans, NULL)))
+        goto done;
+    json_t *groups = json_object_get(ans, "jobs");
+    rk_verr_t e;
+    if (!json_is_object(groups)) {
+        rk_verr_set(&e, "jobs", "expected an object of agent ids to job lists");
+        code = rk_cli_bad_answer(c, &e);
+        goto done;
+    }
+    const char *agent;
+    json_t *list;
+    json_object_foreach(groups, agent, list) {
+        char gpath[RK_PATH_MAX], path[RK_PATH_MAX];
+        rk_path_key(gpath, "jobs", agent);
+        size_t i;
+        json_t *v;
+        json_array_foreach(list, i, v) {
+            if (n == cap) {
+                cap = cap ? cap * 2 : 64;
+                rk_job_info_t *nj = realloc(jobs, cap * sizeof *nj);
+                if (!nj) {
+                    code = RK_CLI_EXIT_FAILURE;
+                    goto done;
+                }
+                jobs = nj;
+            }
+            rk_path_index(path, gpath, i);
+            if (rk_job_info_decode(v, path, &jobs[n], &e)) {
+                code = rk_cli_bad_answer(c, &e);
+                goto done;
+            }
+            n++;
+        }
+    }
+    if (c->s.json) {
+        code = rk_cli_print_json(c, ans);
+        goto done;
+    }
+    qsort(jobs, n, sizeof *jobs, by_created_desc);
+    for (size_t i = 0; i < n; i++) {
+        char created[RK_CLI_TIMESTR], updated[RK_CLI_TIMESTR];
+        rk_cli_reltime(jobs[i].created_time, c->now, created);
+        rk_cli_reltime(jobs[i].status.timestamp, c->now, updated);
+        char msg[81];
+        snprintf(msg, sizeof msg, "%.*s", (int)strcspn(jobs[i].status.message ? jobs[i].status.message : "", "\r\n"),
+                 jobs[i].status.message ? jobs[i].status.message : "");
+        const char *row[] = {jobs[i].job_id, jobs[i].experiment_id, jobs[i].agent_id,
+                             rk_job_state_name(jobs[i].status.status), created, updated, msg[0] ? msg : "-"};
+        if (rk_cli_table_add(&t, row)) {
+            code = RK_CLI_EXIT_FAILURE;
+            goto done;
+        }
+        rk_cli_table_color(&t, 3, rk_cli_job_color(jobs[i].status.status, c->color));
+    }
+    if (n == 0) {
+        fprintf(c->out, "no jobs\n");
+    } else if (rk_cli_table_render(&t, c->color, &out) || rk_cli_print_buf(c, &out)) {
+        code = RK_CLI_EXIT_FAILURE;
+    } else {
+        json_t *total = json_object_get(ans, "total");
+        if (json_is_integer(total) && (size_t)json_integer_value(total) > n)
+            fprintf(c->out, "%zu of %lld jobs (use --limit or filters to see others)\n", n,
+                    (long long)json_integer_value(total));
+    }
+done:
+    for (size_t i = 0; i < n; i++)
+        rk_job_info_cleanup(&jobs[i]);
+    free(jobs);
+    rk_cli_table_cleanup(&t);
+    rk_buf_cleanup(&q);
+    rk_buf_cleanup(&out);
+    json_decref(ans);
+    return code;
+}
+
+static int cmd_show(rk_cli_t *c, int argc, char **argv)
+{
+    rk_cli_args_t a;
+    char path[128];
+    int code = rk_cli_parse(c, argc, argv, NULL, 0, 1, 1,
+                            "ruckus job show ID\n\nExample:\n  ruckus job show job_0badcafe\n", &a);
+    if (code || (code = job_path(c, a.pos[0], "", path, sizeof path)))
+        return code < 0 ? 0 : code;
+    json_t *ans = NULL;
+    if ((code = rk_cli_api(c, "GET", path, NULL, &ans, NULL)))
+        return code;
+    rk_job_info_t j;
+    rk_verr_t e;
+    if (rk_job_info_decode(ans, "", &j, &e)) {
+        json_decref(ans);
+        return rk_cli_bad_answer(c, &e);
+    }
+    if (c->s.json) {
+        code = rk_cli_print_json(c, ans);
+        goto done;
+    }
+    rk_buf_t b;
+    rk_buf_init(&b, SIZE_MAX);
+    char when[RK_CLI_TIMESTR], ts[RK_TIME_STRLEN];
+    rk_cli_kv(&b, "job", j.job_id);
+    rk_cli_kv(&b, "experiment", j.experiment_id);
+    rk_cli_kv(&b, "agent", j.agent_id);
+    rk_cli_kv(&b, "status", rk_job_state_name(j.status.status));
+    rk_cli_kv(&b, "message", j.status.message && j.status.message[0] ? j.status.message : NULL);
+    rk_time_format(j.created_time, ts);
+    rk_cli_reltime(j.created_time, c->now, when);
+    rk_buf_printf(&b, "created:        %s (%s)\n", ts, when);
+    if (j.status.has_progress) {
+        rk_buf_adds(&b, "progress:       ");
+        rk_cli_progress_bar(j.status.progress, 30, &b);
+        rk_buf_adds(&b, "\n");
+    }
+    if (j.n_history) {
+        static const char *const hdr[] = {"TIME", "STATUS", "MESSAGE"};
+        rk_cli_table_t t;
+        rk_cli_table_init(&t, 3, hdr);
+        for (size_t i = 0; i < j.n_history; i++) {
+            rk_time_format(j.history[i].timestamp, ts);
+            const char *row[] = {ts, rk_job_state_name(j.history[i].status),
+                                 j.history[i].message && j.history[i].message[0] ? j.history[i].message : "-"};
+            rk_cli_table_add(&t, row);
+            rk_cli_table_color(&t, 1, rk_cli_job_color(j.history[i].status, c->color));
+        }
+        rk_buf_adds(&b, "\nhistory:\n");
+        rk_cli_table_render(&t, c->color, &b);
+        rk_cli_table_cleanup(&t);
+    }
+    code = rk_cli_print_buf(c, &b);
+    rk_buf_cleanup(&b);
+done:
+    rk_job_info_cleanup(&j);
+    json_decref(ans);
+    return code;
+}
+
+static int cmd_cancel(rk_cli_t *c, int argc, char **argv)
+{
+    rk_cli_args_t a;
+    char path[128];
+    int code = rk_cli_parse(c, argc, argv, NULL, 0, 1, 1,
+                            "ruckus job cancel ID\n\nA finished job cannot be cancelled (exit 6).\n\n"
+                            "Example:\n  ruckus job cancel job_0badcafe\n",
+                            &a);
+    if (code || (code = job_path(c, a.pos[0], "", path, sizeof path)))
+        return code < 0 ? 0 : code;
+    json_t *ans = NULL;
+    long status = 0;
+    if ((code = rk_cli_api(c, "DELETE", path, NULL, &ans, &status)))
+        return code;
+    if (c->s.json)
+        code = rk_cli_print_json(c, ans);
+    else if (status == 202)
+        fprintf(c->out, "job %s is being stopped; it will end cancelled\n", a.pos[0]);
+    else
+        fprintf(c->out, "cancelled job %s\n", a.pos[0]);
+    json_decref(ans);
+    return code;
+}
+
+static int cmd_watch(rk_cli_t *c, int argc, char **argv)
+{
+    rk_cli_args_t a;
+    char path[128];
+    int code = rk_cli_parse(c, argc, argv, NULL, 0, 1, 1,
+                            "ruckus job watch ID\n\nFollows the job's status and progress until it ends; "
+                            "exits 0 only if it completed\n(1 for failed, cancelled or timeout).\n\n"
+                            "Example:\n  ruckus job watch job_0badcafe && echo done\n",
+                            &a);
+    if (code || (code = job_path(c, a.pos[0], "", path, sizeof path)))
+        return code < 0 ? 0 : code;
+    return rk_cli_job_watch(c, a.pos[0]);
+}
+
+/* True when the job has ended; -1 (with the exit code in *code) when it
+ * could not be read. */
+static int job_ended(rk_cli_t *c, const char *id, int *code)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/jobs/%s", id);
+    json_t *ans = NULL;
+    rk_job_state_t st;
+    if ((*code = rk_cli_api(c, "GET", path, NULL, &ans, NULL)))
+        return -1;
+    int ended = rk_job_state_parse(json_string_value(json_object_get(json_object_get(ans, "status"), "status")), &st)
+                    ? 1
+                    : rk_job_state_terminal(st);
+    json_decref(ans);
+    return ended;
+}
+
+static int cmd_logs(rk_cli_t *c, int argc, char **argv)
+{
+    static const rk_cli_opt_t opts[] = {{"follow", 'f', false}, {"stream", 0, true}};
+    rk_cli_args_t a;
+    char base[128];
+    int code = rk_cli_parse(c, argc, argv, opts, 2, 1, 1,
+                            "ruckus job logs ID [-f|--follow] [--stream stdout|stderr]\n\n"
+                            "-f keeps printing new output until the job ends.\n\n"
+                            "Examples:\n  ruckus job logs job_0badcafe --stream stderr\n"
+                            "  ruckus job logs job_0badcafe -f\n",
+                            &a);
+    if (code || (code = job_path(c, a.pos[0], "/logs", base, sizeof base)))
+        return code < 0 ? 0 : code;
+    const char *stream = a.val[1] ? a.val[1] : "stdout";
+    if (strcmp(stream, "stdout") != 0 && strcmp(stream, "stderr") != 0) {
+        rk_cli_errorf(c, "--stream: expected stdout or stderr");
+        return RK_CLI_EXIT_USAGE;
+    }
+    size_t offset = 0;
+    rk_buf_t b;
+    rk_buf_init(&b, LOG_CHUNK_MAX);
+    for (;;) {
+        /* Ask whether it ended before reading, so the last read sees all. */
+        int ended = a.val[0] ? job_ended(c, a.pos[0], &code) : 1;
+        if (ended < 0)
+            break;
+        char path[256];
+        snprintf(path, sizeof path, "%s?stream=%s&offset=%zu", base, stream, offset);
+        rk_buf_reset(&b);
+        if ((code = rk_cli_api_raw(c, path, LOG_CHUNK_MAX, &b)))
+            break;
+        if (b.len && fwrite(b.data, 1, b.len, c->out) != b.len) {
+            code = RK_CLI_EXIT_FAILURE;
+            break;
+        }
+        fflush(c->out);
+        offset += b.len;
+        if (ended)
+            break;
+        struct timespec ts = {.tv_sec = 1};
+        nanosleep(&ts, NULL);
+    }
+    rk_buf_cleanup(&b);
+    return code;
+}
+
+static int cmd_artifacts(rk_cli_t *c, int argc, char **argv)
+{
+    static const rk_cli_opt_t opts[] = {{"output", 'o', true}};
+    rk_cli_args_t a;
+    char path[128];
+    int code = rk_cli_parse(c, argc, argv, opts, 1, 1, 1,
+                            "ruckus job artifacts ID -o FILE\n\nSaves the job's output folder as a zip.\n\n"
+                            "Example:\n  ruckus job artifacts job_0badcafe -o out.zip\n",
+                            &a);
+    if (code || (code = job_path(c, a.pos[0], "/artifacts", path, sizeof path)))
+        return code < 0 ? 0 : code;
+    if (!a.val[0]) {
+        rk_cli_errorf(c, "-o FILE is required");
+        return RK_CLI_EXIT_USAGE;
+    }
+    rk_buf_t b;
+    rk_buf_init(&b, ARTIFACTS_MAX);
+    if (!(code = rk_cli_api_raw(c, path, ARTIFACTS_MAX, &b))) {
+        FILE *f = fopen(a.val[0], "wb");
+        bool ok = f && (b.len == 0 || fwrite(b.data, 1, b.len, f) == b.len);
+        if (f && fclose(f))
+            ok = false;
+        if (!ok) {
+            rk_cli_errorf(c, "cannot write %s: %s", a.val[0], strerror(errno));
+            code = RK_CLI_EXIT_FAILURE;
+        } else if (!c->s.json) {
+            fprintf(c->out, "wrote %zu bytes to %s\n", b.len, a.val[0]);
+        } else {
+            json_t *v = json_pack("{s:s, s:s, s:I}", "job_id", a.pos[0], "file", a.val[0], "bytes", (json_int_t)b.len);
+            code = v ? rk_cli_print_json(c, v) : RK_CLI_EXIT_FAILURE;
+            json_decref(v);
+        }
+    }
+    rk_buf_cleanup(&b);
+    return code;
+}
+
+int rk_cli_cmd_job(rk_cli_t *c, int argc, char **argv)
+{
+    static const rk_cli_cmd_t cmds[] = {
+        {"submit", cmd_submit}, {"list", cmd_list}, {"show", cmd_show},           {"cancel", cmd_cancel},
+        {"watch", cmd_watch},   {"logs", cmd_logs}, {"artifacts", cmd_artifacts}, {NULL, NULL}};
+    return rk_cli_dispatch(c, "job", usage, cmds, argc, argv);
+}

@@ -1,0 +1,450 @@
+/* Job traffic to agents, on the manager thread: dispatch (POST /jobs), the
+ * status long poll, result fetches and cancels, with what each answer does
+ * to the job (shared/design.md, "A job's life"). Also the calls'
+ * bookkeeping, and the server's backstop timeout.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "base/log.h"
+#include "model/parse.h"
+#include "model/result.h"
+#include "server/mgr.h"
+
+/* ---- calls ---- */
+
+static void on_answer(const rk_http_response_t *r, void *ud);
+
+srv_call_t *call_submit(rk_srv_mgr_t *m, call_kind_t kind, const rk_http_request_t *req,
+                        srv_job_t *j, srv_agent_t *a)
+{
+    srv_call_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    *c = (srv_call_t){.m = m, .kind = kind, .job = j, .agent = a,
+                      .sent_mono = rk_time_mono_us()};
+    if (rk_http_client_submit(m->client, req, on_answer, c, &c->h) != 0) {
+        free(c);
+        return NULL;
+    }
+    c->next = m->calls;
+    if (m->calls)
+        m->calls->prev = c;
+    m->calls = c;
+    return c;
+}
+
+void call_unlink(rk_srv_mgr_t *m, srv_call_t *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        m->calls = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    if (c->job && c->job->call == c)
+        c->job->call = NULL;
+    if (c->job && c->job->cancel == c)
+        c->job->cancel = NULL;
+    if (c->agent && c->agent->health == c)
+        c->agent->health = NULL;
+}
+
+void call_cancel(rk_srv_mgr_t *m, srv_call_t *c)
+{
+    call_unlink(m, c);
+    if (m->client)
+        rk_http_client_cancel(m->client, c->h);
+    if (c->fan && --c->fan->left == 0)
+        fan_free(c->fan);
+    free(c);
+}
+
+char *agent_url(const srv_agent_t *a, const char *fmt, ...)
+{
+    rk_buf_t b;
+    rk_buf_init(&b, 4096);
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = rk_buf_printf(&b, "%s/api/v1", a->url);
+    if (!rc)
+        rc = rk_buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    if (rc) {
+        rk_buf_cleanup(&b);
+        return NULL;
+    }
+    return rk_buf_take(&b);
+}
+
+/* The {"detail": ...} of an error answer, or the HTTP status. */
+static void answer_detail(const rk_http_response_t *r, char *out, size_t n)
+{
+    json_t *v = NULL;
+    const char *d = NULL;
+    if (rk_http_response_json(r, &v, NULL) == 0)
+        d = json_string_value(json_object_get(v, "detail"));
+    if (d)
+        snprintf(out, n, "HTTP %ld: %.400s", r->status, d);
+    else if (r->err)
+        snprintf(out, n, "%.400s", r->msg[0] ? r->msg : rk_strerror(r->err));
+    else
+        snprintf(out, n, "HTTP %ld", r->status);
+    json_decref(v);
+}
+
+/* ---- requests ---- */
+
+static srv_call_t *job_call(rk_srv_mgr_t *m, srv_job_t *j, call_kind_t kind, const char *method,
+                            char *url, const char *body, int timeout_ms, int attempts)
+{
+    if (!url)
+        return NULL;
+    rk_http_request_t req = {
+        .method = method,
+        .url = url,
+        .body = body,
+        .body_len = body ? strlen(body) : 0,
+        .token = j->agent->token,
+        .connect_timeout_ms = 3000,
+        .timeout_ms = timeout_ms,
+        .idempotent = true, /* POST /jobs is idempotent by job_id */
+        .retry = {.max_attempts = attempts, .base_ms = 100, .max_ms = 1000},
+    };
+    srv_call_t *c = call_submit(m, kind, &req, kind == CALL_FORGET ? NULL : j, j->agent);
+    if (kind == CALL_FORGET && c)
+        c->agent = NULL;
+    free(url);
+    return c;
+}
+
+static void retry_later(rk_srv_mgr_t *m, srv_job_t *j)
+{
+    j->retry_at = rk_time_mono_us() + (int64_t)(m->cfg.poll_interval_s * 1e6);
+}
+
+void job_send(rk_srv_mgr_t *m, srv_job_t *j)
+{
+    rk_experiment_t x = {0};
+    int rc = rk_store_experiment_get(m->store, j->experiment_id, &x);
+    if (rc) {
+        job_store_status(m, j, RK_JOB_FAILED,
+                         rc == RK_ENOENT ? "experiment not found" : "reading the experiment failed");
+        job_settle(m, j);
+        job_release(m, j);
+        return;
+    }
+    if (!j->timeout_s)
+        j->timeout_s = x.requirements.timeout_seconds;
+    json_t *body = json_pack("{s:o,s:s}", "experiment_spec", rk_experiment_encode(&x), "job_id",
+                             j->job_id);
+    rk_experiment_cleanup(&x);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (text)
+        j->call = job_call(m, j, CALL_SEND, "POST", agent_url(j->agent, "/jobs"), text, 15000, 3);
+    free(text);
+    if (!j->call)
+        retry_later(m, j);
+}
+
+void job_poll(rk_srv_mgr_t *m, srv_job_t *j, bool wait)
+{
+    char *url;
+    if (wait)
+        url = agent_url(j->agent, "/status/%s?wait=%d&known=%s", j->job_id, RK_SRV_LONGPOLL_S,
+                        rk_job_state_name(j->local_terminal ? RK_JOB_ASSIGNED : j->state));
+    else
+        url = agent_url(j->agent, "/status/%s", j->job_id);
+    int timeout = wait ? RK_SRV_LONGPOLL_S * 1000 + RK_SRV_LONGPOLL_MARGIN_MS : 10000;
+    j->call = job_call(m, j, CALL_POLL, "GET", url, NULL, timeout, 1);
+    if (!j->call)
+        retry_later(m, j);
+}
+
+static void job_fetch_result(rk_srv_mgr_t *m, srv_job_t *j)
+{
+    j->call = job_call(m, j, CALL_RESULT, "GET", agent_url(j->agent, "/results/%s", j->job_id),
+                       NULL, 30000, 3);
+    if (!j->call)
+        retry_later(m, j);
+}
+
+void job_send_cancel(rk_srv_mgr_t *m, srv_job_t *j, bool forget)
+{
+    srv_call_t *c = job_call(m, j, forget ? CALL_FORGET : CALL_CANCEL, "DELETE",
+                             agent_url(j->agent, "/jobs/%s", j->job_id), NULL, 10000, 2);
+    if (!forget)
+        j->cancel = c;
+}
+
+/* The agent's terminal report is in (with its result, when there is one):
+ * stored in this batch, and the slot freed after the commit. A report on a
+ * job we already ended keeps our status; the result is kept anyway. */
+static void finish_terminal(rk_srv_mgr_t *m, srv_job_t *j, const char *note)
+{
+    char msg[1024];
+    const char *am = j->agent_message && *j->agent_message ? j->agent_message : "finished";
+    snprintf(msg, sizeof msg, "%.900s%s%s", am, note ? "; " : "", note ? note : "");
+    if (!j->local_terminal && !rk_job_state_terminal(j->state))
+        job_store_status(m, j, j->agent_state, msg);
+    else
+        rk_log_info("agent reported an end for a job already ended; status kept", "job_id",
+                    j->job_id, "reported", rk_job_state_name(j->agent_state), "status",
+                    rk_job_state_name(j->state));
+    job_settle(m, j);
+    job_release(m, j);
+    j->agent->hold_until = 0;
+}
+
+/* ---- answers ---- */
+
+static void send_answered(rk_srv_mgr_t *m, srv_job_t *j, const rk_http_response_t *r)
+{
+    srv_agent_t *a = j->agent;
+    char detail[512], msg[700];
+    answer_detail(r, detail, sizeof detail);
+    if (!r->err && r->status >= 200 && r->status < 300) {
+        agent_ok(m, a);
+        j->phase = PH_POLL;
+        if (j->cancel_after_send) {
+            j->cancel_after_send = false;
+            job_send_cancel(m, j, false);
+        }
+        job_settle(m, j);
+        job_poll(m, j, true);
+        return;
+    }
+    if (r->err || r->status == 409) {
+        if (r->err) {
+            agent_failed(m, a, detail);
+            snprintf(msg, sizeof msg, "agent unreachable (%s); back in the queue", detail);
+        } else {
+            agent_ok(m, a);
+            a->hold_until = rk_time_mono_us() + 1000000;
+            snprintf(msg, sizeof msg, "agent busy; back at the front of the queue");
+        }
+        if (j->local_terminal) { /* cancelled meanwhile */
+            if (r->err)
+                job_send_cancel(m, j, true);
+            job_release(m, j);
+            return;
+        }
+        running_remove(a, j);
+        queue_push_front(a, j);
+        job_store_status(m, j, RK_JOB_QUEUED, msg);
+        job_settle(m, j);
+        return;
+    }
+    agent_ok(m, a);
+    snprintf(msg, sizeof msg, "agent refused the job: %s", detail);
+    if (!j->local_terminal)
+        job_store_status(m, j, RK_JOB_FAILED, msg);
+    job_settle(m, j);
+    job_release(m, j);
+}
+
+static void poll_answered(rk_srv_mgr_t *m, srv_job_t *j, srv_call_t *c,
+                          const rk_http_response_t *r)
+{
+    srv_agent_t *a = j->agent;
+    char detail[512];
+    if (r->err || (r->status != 200 && r->status != 404)) {
+        answer_detail(r, detail, sizeof detail);
+        if (r->err)
+            agent_failed(m, a, detail);
+        /* One failed poll never fails a job: poll again later. */
+        retry_later(m, j);
+        return;
+    }
+    agent_ok(m, a);
+    if (r->status == 404) {
+        if (j->local_terminal) {
+            job_release(m, j);
+            return;
+        }
+        rk_log_info("agent does not know the job; sending it again", "job_id", j->job_id,
+                    "agent_id", a->id);
+        j->phase = PH_SEND;
+        j->retry_at = 0;
+        m->again = true;
+        return;
+    }
+    json_t *v = NULL;
+    rk_job_status_t st = {0};
+    rk_verr_t e;
+    if (rk_http_response_json(r, &v, &e) || rk_job_status_decode(v, "", &st, &e)) {
+        rk_log_warn("agent answered a status badly", "job_id", j->job_id, "error", e.msg);
+        json_decref(v);
+        retry_later(m, j);
+        return;
+    }
+    json_decref(v);
+    int64_t now = rk_time_mono_us();
+    if (j->phase == PH_ASK)
+        j->phase = PH_POLL;
+    if (rk_job_state_terminal(st.status)) {
+        j->agent_state = st.status;
+        free(j->agent_message);
+        j->agent_message = strdup(st.message ? st.message : "");
+        j->phase = PH_RESULT;
+        job_fetch_result(m, j);
+    } else {
+        bool changed = false;
+        if (st.status == RK_JOB_RUNNING && !j->running_mono)
+            j->running_mono = now;
+        if (st.status == RK_JOB_RUNNING && j->state != RK_JOB_RUNNING && !j->local_terminal) {
+            job_store_status(m, j, RK_JOB_RUNNING,
+                             st.message && *st.message ? st.message : "running");
+            changed = true;
+        }
+        if (!j->timeout_s) {
+            rk_experiment_t x = {0};
+            j->timeout_s = rk_store_experiment_get(m->store, j->experiment_id, &x) == 0
+                               ? x.requirements.timeout_seconds
+                               : 3600;
+            rk_experiment_cleanup(&x);
+        }
+        /* An agent that answers a long poll at once without news gets
+         * plain polling at the configured interval. */
+        if (!changed && now - c->sent_mono < 1000000 && j->state != RK_JOB_ASSIGNED)
+            retry_later(m, j);
+        else
+            job_poll(m, j, true);
+    }
+    rk_job_status_cleanup(&st);
+}
+
+static void result_answered(rk_srv_mgr_t *m, srv_job_t *j, const rk_http_response_t *r)
+{
+    char detail[512];
+    if (r->err || r->status >= 500) {
+        answer_detail(r, detail, sizeof detail);
+        if (r->err)
+            agent_failed(m, j->agent, detail);
+        j->result_tries++;
+        retry_later(m, j);
+        return;
+    }
+    agent_ok(m, j->agent);
+    if (r->status != 200) {
+        answer_detail(r, detail, sizeof detail);
+        char note[600];
+        snprintf(note, sizeof note, "no result (%s)", detail);
+        finish_terminal(m, j, r->status == 404 ? NULL : note);
+        return;
+    }
+    json_t *v = NULL;
+    rk_result_t res = {0};
+    rk_verr_t e = {{0}};
+    if (rk_http_response_json(r, &v, &e) || rk_result_decode(v, "", &res, &e)) {
+        rk_log_warn("agent answered a result badly", "job_id", j->job_id, "error", e.msg);
+        json_decref(v);
+        finish_terminal(m, j, "result unusable");
+        return;
+    }
+    json_decref(v);
+    free(res.agent_id);
+    res.agent_id = strdup(j->agent->id);
+    if (!res.job_id || strcmp(res.job_id, j->job_id) != 0) {
+        free(res.job_id);
+        res.job_id = strdup(j->job_id);
+    }
+    mgr_txn(m);
+    int rc = res.agent_id && res.job_id ? rk_store_result_put(m->store, &res) : RK_ENOMEM;
+    rk_result_cleanup(&res);
+    if (rc)
+        rk_log_error("storing a result failed", "job_id", j->job_id, "error", rk_strerror(rc));
+    finish_terminal(m, j, NULL);
+}
+
+static void cancel_answered(rk_srv_mgr_t *m, srv_job_t *j, const rk_http_response_t *r)
+{
+    char detail[512], msg[700];
+    answer_detail(r, detail, sizeof detail);
+    if (!r->err && (r->status == 202 || r->status == 200 || r->status == 409))
+        return; /* being stopped, or already over: the poll sees the end */
+    if (r->err)
+        agent_failed(m, j->agent, detail);
+    else
+        agent_ok(m, j->agent);
+    if (!j->local_terminal) {
+        snprintf(msg, sizeof msg, "cancelled by request; the agent could not stop it (%s)", detail);
+        job_store_status(m, j, RK_JOB_CANCELLED, msg);
+        j->local_terminal = true;
+    }
+    if (r->status == 404 || r->err)
+        job_release(m, j);
+}
+
+static void on_answer(const rk_http_response_t *r, void *ud)
+{
+    srv_call_t *c = ud;
+    rk_srv_mgr_t *m = c->m;
+    call_unlink(m, c);
+    srv_job_t *j = c->job;
+    if (j && j->phase == PH_RELEASE) {
+        free(c);
+        return;
+    }
+    switch (c->kind) {
+    case CALL_SEND:
+        send_answered(m, j, r);
+        break;
+    case CALL_POLL:
+        poll_answered(m, j, c, r);
+        break;
+    case CALL_RESULT:
+        result_answered(m, j, r);
+        break;
+    case CALL_CANCEL:
+        cancel_answered(m, j, r);
+        break;
+    case CALL_FORGET:
+        if (r->err || r->status >= 300)
+            rk_log_info("agent not told to stop a job", "status", r->err ? r->msg : "refused");
+        break;
+    case CALL_HEALTH:
+    case CALL_FAN:
+        call_done(m, c, r);
+        return; /* agents.c frees c */
+    }
+    free(c);
+}
+
+/* ---- periodic work ---- */
+
+void dispatch_tick(rk_srv_mgr_t *m, int64_t now)
+{
+    for (srv_agent_t *a = m->agents; a; a = a->next) {
+        for (srv_job_t *j = a->r_head; j; j = j->next) {
+            if (j->phase == PH_RELEASE)
+                continue;
+            int64_t limit = (int64_t)((double)j->timeout_s + m->cfg.timeout_grace_s) * 1000000;
+            if (j->state == RK_JOB_RUNNING && !j->local_terminal && j->running_mono &&
+                j->timeout_s && now - j->running_mono > limit) {
+                char msg[200];
+                snprintf(msg, sizeof msg,
+                         "server backstop: no end reported within the %lld s timeout plus grace",
+                         (long long)j->timeout_s);
+                job_store_status(m, j, RK_JOB_TIMEOUT, msg);
+                j->local_terminal = true;
+                job_send_cancel(m, j, true);
+                job_release(m, j);
+                continue;
+            }
+            if (j->call || j->retry_at > now || a->unavailable)
+                continue;
+            if (j->phase == PH_ASK)
+                job_poll(m, j, false);
+            else if (j->phase == PH_POLL)
+                job_poll(m, j, true);
+            else if (j->phase == PH_RESULT)
+                job_fetch_result(m, j);
+        }
+    }
+}

@@ -1,0 +1,134 @@
+/* Shared between the files of lib/server; not part of its public API.
+ *
+ * Threads: HTTP handlers run on the HTTP server's workers and only read the
+ * store, validate, and hand commands to the job manager (mgr_post) or
+ * answer directly. Everything below marked "manager thread" is touched by
+ * the manager thread only: no locks on the hot path.
+ */
+#ifndef RK_SERVER_INTERNAL_H
+#define RK_SERVER_INTERNAL_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "http/client.h"
+#include "http/server.h"
+#include "model/agent.h"
+#include "model/experiment.h"
+#include "model/job.h"
+#include "server/server.h"
+#include "store/store.h"
+
+/* Where an agent's token is kept inside its stored AgentInfo (the store has
+ * no field for it); stripped from every answer. */
+#define RK_SRV_TOKEN_KEY "agent_token"
+/* Long-poll wait asked of agents, and the margin on top of it. */
+#define RK_SRV_LONGPOLL_S 30
+#define RK_SRV_LONGPOLL_MARGIN_MS 10000
+
+typedef struct rk_srv_mgr rk_srv_mgr_t;
+typedef struct rk_srv_events rk_srv_events_t;
+typedef struct srv_agent srv_agent_t;
+typedef struct srv_job srv_job_t;
+typedef struct srv_call srv_call_t;
+typedef struct srv_create srv_create_t;
+typedef struct srv_fan srv_fan_t;
+
+struct rk_server {
+    rk_store_t *store;
+    rk_http_server_t *http;
+    rk_srv_mgr_t *mgr;
+    rk_srv_events_t *events;
+    char *host;
+    bool started, stopped;
+};
+
+/* ---- events.c: the server-sent event bus ---- */
+int rk_srv_events_new(size_t ring, rk_srv_events_t **out);
+void rk_srv_events_free(rk_srv_events_t *ev);
+/* Publishes one event of `type` ("job", "agent") with data (taken). Any
+ * thread. */
+void rk_srv_events_publish(rk_srv_events_t *ev, const char *type, json_t *data);
+void rk_srv_h_events(rk_http_req_t *req, rk_http_resp_t *resp, void *ud);
+
+/* ---- compat.c: can an agent run an experiment ---- */
+/* Appends what agent a lacks to missing (strings) and doubts to warnings;
+ * returns true when nothing is missing. */
+bool rk_srv_compat(const rk_experiment_t *x, const rk_agent_info_t *a, json_t *missing,
+                   json_t *warnings);
+void rk_srv_h_compat(rk_http_req_t *req, rk_http_resp_t *resp, void *ud);
+
+/* ---- server.c: helpers shared by the route files ---- */
+/* Answers a store error code as its HTTP status with detail. */
+void rk_srv_store_error(rk_http_resp_t *resp, int rc, const char *what);
+/* The agent's token kept in its stored info, or NULL. Borrowed. */
+const char *rk_srv_agent_token(const rk_registered_agent_t *a);
+/* RegisteredAgentInfo for answers: without the token. NULL on ENOMEM. */
+json_t *rk_srv_agent_public(const rk_registered_agent_t *a);
+/* Parses ?limit= (default def, 1..max) and ?cursor= into page; answers 422
+ * itself and returns RK_EINVAL on bad values. */
+int rk_srv_page_parse(rk_http_req_t *req, rk_http_resp_t *resp, size_t def, size_t max,
+                      rk_page_t *page);
+
+/* Validates and creates one job per agent of experiment x (compatibility
+ * checked: 422 naming what is missing), suspends req and hands the jobs to
+ * the manager, which answers 201 (single: the JobInfo; else {jobs: [...]}).
+ * agents[i] must exist. Answers resp itself on every error. */
+void rk_srv_jobs_submit(rk_server_t *srv, rk_http_req_t *req, rk_http_resp_t *resp,
+                        const rk_experiment_t *x, const rk_registered_agent_t *agents, size_t n,
+                        bool single);
+
+/* ---- route files ---- */
+int rk_srv_routes_jobs(rk_server_t *srv);
+int rk_srv_routes_agents(rk_server_t *srv);
+int rk_srv_routes_experiments(rk_server_t *srv);
+
+/* ---- the job manager (jobmgr.c, dispatch.c, agents.c) ---- */
+typedef struct rk_srv_mgr_config {
+    double poll_interval_s;
+    double agent_timeout_s;
+    double timeout_grace_s;
+} rk_srv_mgr_config_t;
+
+int rk_srv_mgr_new(rk_server_t *srv, const rk_srv_mgr_config_t *cfg, rk_srv_mgr_t **out);
+/* Loads agents and unfinished jobs from the store (before start). */
+int rk_srv_mgr_recover(rk_srv_mgr_t *m);
+int rk_srv_mgr_start(rk_srv_mgr_t *m);
+void rk_srv_mgr_stop(rk_srv_mgr_t *m);
+void rk_srv_mgr_free(rk_srv_mgr_t *m);
+
+/* Commands from handler threads. Each takes the suspended request w and
+ * answers it later from the manager thread. */
+
+/* Creates n jobs (jobs[i]: job_id, experiment_id, agent_id, created_time
+ * set; status is filled in) with their timeouts; answers 201 with the one
+ * JobInfo (single) or {jobs: [...]}, each as it stands after its dispatch
+ * attempt. Takes jobs and timeouts (freed by the manager). */
+int rk_srv_mgr_create(rk_srv_mgr_t *m, rk_http_wait_t *w, rk_job_info_t *jobs,
+                      int64_t *timeouts, size_t n, bool single);
+/* Cancels job_id: 200 or 202 with the JobInfo, 409 when it finished. */
+int rk_srv_mgr_cancel(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id);
+/* Registers the agent at url (token may be NULL). */
+int rk_srv_mgr_register(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *url, const char *token);
+int rk_srv_mgr_unregister(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *agent_id);
+
+/* Fan-out: n GET requests to agents at once through the manager's client;
+ * when all have answered, done(fan, resp) fills the answer on the manager
+ * thread. */
+typedef struct rk_srv_fan_reply {
+    int err;
+    long status;
+    char *body; /* NUL-terminated copy, never NULL */
+    size_t len;
+} rk_srv_fan_reply_t;
+typedef void (*rk_srv_fan_done_fn)(rk_srv_mgr_t *m, void *ctx, rk_srv_fan_reply_t *replies,
+                                   size_t n, rk_http_resp_t *resp);
+/* urls/tokens are copied; ctx is handed over and freed with free_ctx (may
+ * be NULL) after done. timeout_ms for each request; max_body caps each. */
+int rk_srv_mgr_fan(rk_srv_mgr_t *m, rk_http_wait_t *w, char *const *urls, char *const *tokens,
+                   size_t n, int timeout_ms, size_t max_body, rk_srv_fan_done_fn done,
+                   void *ctx, void (*free_ctx)(void *));
+
+#endif

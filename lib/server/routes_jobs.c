@@ -1,0 +1,385 @@
+/* Routes for jobs and results: POST/GET /jobs, GET/DELETE /jobs/{id}, the
+ * logs and artifacts passed through from the job's agent, GET /results and
+ * GET /results/{job_id}. Reads go straight to the store; anything that
+ * changes a job or talks to an agent goes through the job manager.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "base/log.h"
+#include "model/result.h"
+#include "server/internal.h"
+
+#define ARTIFACTS_MAX (256u << 20)
+#define LOGS_MAX (16u << 20)
+
+void rk_srv_jobs_submit(rk_server_t *srv, rk_http_req_t *req, rk_http_resp_t *resp,
+                        const rk_experiment_t *x, const rk_registered_agent_t *agents, size_t n,
+                        bool single)
+{
+    for (size_t i = 0; i < n; i++) {
+        json_t *missing = json_array(), *warnings = json_array();
+        bool ok = rk_srv_compat(x, &agents[i].info, missing, warnings);
+        if (!ok) {
+            rk_buf_t b;
+            rk_buf_init(&b, 2048);
+            size_t k;
+            json_t *s;
+            json_array_foreach(missing, k, s)
+            {
+                rk_buf_printf(&b, "%s%s", k ? "; " : "", json_string_value(s));
+            }
+            rk_http_resp_errorf(resp, 422, "agent %s cannot run experiment %s: missing %s",
+                                agents[i].info.agent_id, x->id, rk_buf_str(&b));
+            rk_buf_cleanup(&b);
+        }
+        json_decref(missing);
+        json_decref(warnings);
+        if (!ok)
+            return;
+    }
+    rk_job_info_t *jobs = calloc(n ? n : 1, sizeof *jobs);
+    int64_t *timeouts = calloc(n ? n : 1, sizeof *timeouts);
+    rk_http_wait_t *w = NULL;
+    if (!jobs || !timeouts)
+        goto oom;
+    rk_time_t now = rk_time_now_us();
+    for (size_t i = 0; i < n; i++) {
+        char id[RK_JOB_ID_SIZE];
+        rk_job_info_t tmp = {0};
+        int tries = 0;
+        do { /* ids are random: check against the store */
+            if (rk_job_id_generate(id) != 0)
+                goto oom;
+            rk_job_info_cleanup(&tmp);
+        } while (rk_store_job_get(srv->store, id, false, &tmp) == 0 && ++tries < 8);
+        rk_job_info_cleanup(&tmp);
+        jobs[i].job_id = strdup(id);
+        jobs[i].experiment_id = strdup(x->id);
+        jobs[i].agent_id = strdup(agents[i].info.agent_id);
+        jobs[i].created_time = now;
+        timeouts[i] = x->requirements.timeout_seconds;
+        if (!jobs[i].job_id || !jobs[i].experiment_id || !jobs[i].agent_id)
+            goto oom;
+    }
+    if (rk_http_req_suspend(req, NULL, NULL, &w) != 0) {
+        rk_http_resp_error(resp, 503, "server shutting down");
+        goto fail;
+    }
+    if (rk_srv_mgr_create(srv->mgr, w, jobs, timeouts, n, single) != 0) {
+        rk_http_wait_release(w);
+        goto fail;
+    }
+    return;
+oom:
+    rk_http_resp_error(resp, 500, "out of memory");
+fail:
+    for (size_t i = 0; jobs && i < n; i++)
+        rk_job_info_cleanup(&jobs[i]);
+    free(jobs);
+    free(timeouts);
+}
+
+static void h_create(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
+{
+    rk_server_t *srv = ud;
+    json_t *body = NULL;
+    char *exp_id = NULL, *agent_id = NULL;
+    rk_experiment_t x = {0};
+    rk_registered_agent_t a = {0};
+    rk_verr_t e;
+    if (rk_http_req_json(req, resp, &body))
+        return;
+    if (rk_json_get_id(body, "", "experiment_id", RK_REQUIRED, &exp_id, &e) ||
+        rk_json_get_id(body, "", "agent_id", RK_REQUIRED, &agent_id, &e)) {
+        rk_http_resp_error(resp, 422, e.msg);
+        goto done;
+    }
+    int rc = rk_store_experiment_get(srv->store, exp_id, &x);
+    if (rc) {
+        rk_http_resp_errorf(resp, rc == RK_ENOENT ? 404 : 500, "experiment %s %s", exp_id,
+                            rc == RK_ENOENT ? "not found" : "could not be read");
+        goto done;
+    }
+    rc = rk_store_agent_get(srv->store, agent_id, &a);
+    if (rc) {
+        rk_http_resp_errorf(resp, rc == RK_ENOENT ? 404 : 500, "agent %s %s", agent_id,
+                            rc == RK_ENOENT ? "not found" : "could not be read");
+        goto done;
+    }
+    rk_srv_jobs_submit(srv, req, resp, &x, &a, 1, true);
+done:
+    rk_registered_agent_cleanup(&a);
+    rk_experiment_cleanup(&x);
+    free(exp_id);
+    free(agent_id);
+    json_decref(body);
+}
+
+static int parse_states(const char *s, unsigned *mask)
+{
+    *mask = 0;
+    char *copy = strdup(s), *save = NULL;
+    int rc = copy ? 0 : RK_ENOMEM;
+    for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t && !rc;
+         t = strtok_r(NULL, ",", &save)) {
+        rk_job_state_t st;
+        if (rk_job_state_parse(t, &st))
+            rc = RK_EINVAL;
+        else
+            *mask |= 1u << st;
+    }
+    free(copy);
+    return rc;
+}
+
+static void h_list(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
+{
+    rk_server_t *srv = ud;
+    rk_job_filter_t f = {.agent_id = rk_http_req_query(req, "agent_id"),
+                         .experiment_id = rk_http_req_query(req, "experiment_id")};
+    const char *status = rk_http_req_query(req, "status");
+    if (status && parse_states(status, &f.state_mask)) {
+        rk_http_resp_error(resp, 422,
+                           "status: expected one or more (comma-separated) of queued, assigned, "
+                           "running, completed, failed, cancelled, timeout");
+        return;
+    }
+    rk_page_t page;
+    if (rk_srv_page_parse(req, resp, 1000, 10000, &page))
+        return;
+    rk_job_info_t *jobs = NULL;
+    size_t n = 0;
+    int rc = rk_store_job_list(srv->store, &f, &page, &jobs, &n);
+    if (rc) {
+        rk_srv_store_error(resp, rc, "jobs");
+        return;
+    }
+    json_t *groups = json_object();
+    for (size_t i = 0; i < n; i++) {
+        json_t *arr = json_object_get(groups, jobs[i].agent_id);
+        if (!arr) {
+            arr = json_array();
+            json_object_set_new(groups, jobs[i].agent_id, arr);
+        }
+        json_array_append_new(arr, rk_job_info_encode(&jobs[i]));
+    }
+    rk_store_jobs_free(jobs, n);
+    json_t *out = json_pack("{s:o,s:I}", "jobs", groups, "total", (json_int_t)page.total);
+    if (out && page.next_cursor) {
+        char c[24];
+        snprintf(c, sizeof c, "%lld", (long long)page.next_cursor);
+        json_object_set_new(out, "next_cursor", json_string(c));
+    }
+    rk_http_resp_json_take(resp, 200, out);
+}
+
+static void h_get(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
+{
+    rk_server_t *srv = ud;
+    const char *id = rk_http_req_param(req, "job_id");
+    rk_job_info_t j = {0};
+    int rc = rk_store_job_get(srv->store, id, true, &j);
+    if (rc) {
+        rk_http_resp_errorf(resp, rc == RK_ENOENT ? 404 : 500, "job %s %s", id,
+                            rc == RK_ENOENT ? "not found" : "could not be read");
+        return;
+    }
+    j.has_history = true;
+    rk_http_resp_json_take(resp, 200, rk_job_info_encode(&j));
+    rk_job_info_cleanup(&j);
+}
+
+static void h_cancel(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
+{
+    rk_server_t *srv = ud;
+    const char *id = rk_http_req_param(req, "job_id");
+    rk_job_info_t j = {0};
+    int rc = rk_store_job_get(srv->store, id, false, &j);
+    if (rc) {
+        rk_http_resp_errorf(resp, rc == RK_ENOENT ? 404 : 500, "job %s %s", id,
+                            rc == RK_ENOENT ? "not found" : "could not be read");
+        return;
+    }
+    rk_job_state_t st = j.status.status;
+    rk_job_info_cleanup(&j);
+    if (rk_job_state_terminal(st)) {
+        rk_http_resp_errorf(resp, 409, "job %s already finished: %s", id, rk_job_state_name(st));
+        return;
+    }
+    rk_http_wait_t *w = NULL;
+    if (rk_http_req_suspend(req, NULL, NULL, &w) != 0) {
+        rk_http_resp_error(resp, 503, "server shutting down");
+        return;
+    }
+    if (rk_srv_mgr_cancel(srv->mgr, w, id) != 0)
+        rk_http_wait_release(w);
+}
+
+/* ---- logs and artifacts: passed through from the agent ---- */
+
+static void passthrough_done(rk_srv_mgr_t *m, void *ctx, rk_srv_fan_reply_t *r, size_t n,
+                             rk_http_resp_t *resp)
+{
+    const char *ctype = ctx;
+    if (r->err == RK_ETIMEDOUT) {
+        rk_http_resp_error(resp, 504, "the job's agent did not answer in time");
+    } else if (r->err == RK_ETOOBIG) {
+        rk_http_resp_error(resp, 502, "the agent's answer is too large to pass through");
+    } else if (r->err) {
+        rk_http_resp_errorf(resp, 502, "the job's agent could not be reached: %s",
+                            rk_strerror(r->err));
+    } else if (r->status == 200) {
+        rk_http_resp_bytes(resp, 200, ctype, r->body, r->len);
+    } else {
+        json_t *v = json_loadb(r->body, r->len, 0, NULL);
+        const char *d = json_string_value(json_object_get(v, "detail"));
+        rk_http_resp_errorf(resp, r->status >= 400 && r->status < 500 ? (int)r->status : 502,
+                            "agent: %s", d ? d : "unexpected answer");
+        json_decref(v);
+    }
+}
+
+static void passthrough(rk_http_req_t *req, rk_http_resp_t *resp, rk_server_t *srv,
+                        const char *what)
+{
+    const char *id = rk_http_req_param(req, "job_id");
+    rk_job_info_t j = {0};
+    rk_registered_agent_t a = {0};
+    rk_buf_t url;
+    rk_buf_init(&url, 8192);
+    int rc = rk_store_job_get(srv->store, id, false, &j);
+    if (rc) {
+        rk_http_resp_errorf(resp, rc == RK_ENOENT ? 404 : 500, "job %s not found", id);
+        goto done;
+    }
+    if (rk_store_agent_get(srv->store, j.agent_id, &a) != 0) {
+        rk_http_resp_errorf(resp, 404, "agent %s of job %s is no longer registered", j.agent_id,
+                            id);
+        goto done;
+    }
+    rk_buf_printf(&url, "%s/api/v1/jobs/%s/%s", a.agent_url, id, what);
+    bool logs = strcmp(what, "logs") == 0;
+    if (logs) {
+        const char *stream = rk_http_req_query(req, "stream");
+        const char *offset = rk_http_req_query(req, "offset");
+        if (stream && strcmp(stream, "stdout") != 0 && strcmp(stream, "stderr") != 0) {
+            rk_http_resp_error(resp, 422, "stream: expected stdout or stderr");
+            goto done;
+        }
+        if (offset && (!*offset || strspn(offset, "0123456789") != strlen(offset))) {
+            rk_http_resp_error(resp, 422, "offset: expected a non-negative integer");
+            goto done;
+        }
+        char sep = '?';
+        if (stream) {
+            rk_buf_printf(&url, "?stream=%s", stream);
+            sep = '&';
+        }
+        if (offset)
+            rk_buf_printf(&url, "%coffset=%s", sep, offset);
+    }
+    rk_http_wait_t *w = NULL;
+    if (rk_http_req_suspend(req, NULL, NULL, &w) != 0) {
+        rk_http_resp_error(resp, 503, "server shutting down");
+        goto done;
+    }
+    char *urls[1] = {(char *)rk_buf_str(&url)};
+    char *tokens[1] = {(char *)rk_srv_agent_token(&a)};
+    if (rk_srv_mgr_fan(srv->mgr, w, urls, tokens, 1, 60000, logs ? LOGS_MAX : ARTIFACTS_MAX,
+                       passthrough_done,
+                       (void *)(logs ? "text/plain; charset=utf-8" : "application/zip"),
+                       NULL) != 0)
+        rk_http_wait_release(w);
+done:
+    rk_buf_cleanup(&url);
+    rk_registered_agent_cleanup(&a);
+    rk_job_info_cleanup(&j);
+}
+
+static void h_logs(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
+{
+    passthrough(req, resp, ud, "logs");
+}
+
+static void h_artifacts(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
+{
+    passthrough(req, resp, ud, "artifacts");
+}
+
+/* ---- results ---- */
+
+static void h_results(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
+{
+    rk_server_t *srv = ud;
+    rk_result_filter_t f = {.experiment_id = rk_http_req_query(req, "experiment_id"),
+                            .agent_id = rk_http_req_query(req, "agent_id")};
+    rk_page_t page;
+    if (rk_srv_page_parse(req, resp, 1000, 10000, &page))
+        return;
+    rk_result_t *v = NULL;
+    size_t n = 0;
+    int rc = rk_store_result_list(srv->store, &f, &page, &v, &n);
+    if (rc) {
+        rk_srv_store_error(resp, rc, "results");
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, rk_result_encode(&v[i]));
+    rk_store_results_free(v, n);
+    json_t *out = json_pack("{s:o}", "results", arr);
+    if (out && page.next_cursor) {
+        char c[24];
+        snprintf(c, sizeof c, "%lld", (long long)page.next_cursor);
+        json_object_set_new(out, "next_cursor", json_string(c));
+    }
+    rk_http_resp_json_take(resp, 200, out);
+}
+
+static void h_result(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
+{
+    rk_server_t *srv = ud;
+    const char *id = rk_http_req_param(req, "job_id");
+    rk_result_t r = {0};
+    int rc = rk_store_result_get(srv->store, id, &r);
+    if (rc == RK_ENOENT) {
+        rk_job_info_t j = {0};
+        bool known = rk_store_job_get(srv->store, id, false, &j) == 0;
+        rk_http_resp_errorf(resp, 404, known ? "job %s has no result (yet): %s" : "job %s not found%s",
+                            id, known ? rk_job_state_name(j.status.status) : "");
+        rk_job_info_cleanup(&j);
+        return;
+    }
+    if (rc) {
+        rk_srv_store_error(resp, rc, "result");
+        return;
+    }
+    rk_http_resp_json_take(resp, 200, json_pack("{s:o}", "result", rk_result_encode(&r)));
+    rk_result_cleanup(&r);
+}
+
+int rk_srv_routes_jobs(rk_server_t *srv)
+{
+    static const struct {
+        const char *method, *path;
+        rk_http_handler_fn fn;
+    } r[] = {
+        {"POST", "/api/v1/jobs", h_create},
+        {"GET", "/api/v1/jobs", h_list},
+        {"GET", "/api/v1/jobs/{job_id}", h_get},
+        {"DELETE", "/api/v1/jobs/{job_id}", h_cancel},
+        {"GET", "/api/v1/jobs/{job_id}/logs", h_logs},
+        {"GET", "/api/v1/jobs/{job_id}/artifacts", h_artifacts},
+        {"GET", "/api/v1/results", h_results},
+        {"GET", "/api/v1/results/{job_id}", h_result},
+    };
+    for (size_t i = 0; i < sizeof r / sizeof r[0]; i++) {
+        int rc = rk_http_server_route(srv->http, r[i].method, r[i].path, r[i].fn, srv);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}

@@ -1,0 +1,212 @@
+/* rk_server_t: opens the store, wires the routes, owns the job manager and
+ * the event bus, and stops them in the right order (HTTP first, so every
+ * waiting request is answered; then the manager; storage last).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/err.h"
+#include "base/log.h"
+#include "server/internal.h"
+
+#define EVENT_RING 4096
+
+/* ---- helpers shared by the route files ---- */
+
+void rk_srv_store_error(rk_http_resp_t *resp, int rc, const char *what)
+{
+    switch (rc) {
+    case RK_ENOENT:
+        rk_http_resp_errorf(resp, 404, "%s not found", what);
+        break;
+    case RK_EEXIST:
+        rk_http_resp_errorf(resp, 409, "%s already exists", what);
+        break;
+    case RK_ESTATE:
+        rk_http_resp_errorf(resp, 409, "%s: refused in its current state", what);
+        break;
+    case RK_EINVAL:
+        rk_http_resp_errorf(resp, 422, "%s: invalid", what);
+        break;
+    default:
+        rk_http_resp_errorf(resp, 500, "storage failed (%s)", rk_strerror(rc));
+    }
+}
+
+const char *rk_srv_agent_token(const rk_registered_agent_t *a)
+{
+    const char *t = json_string_value(json_object_get(a->info.extra, RK_SRV_TOKEN_KEY));
+    return t && *t ? t : NULL;
+}
+
+json_t *rk_srv_agent_public(const rk_registered_agent_t *a)
+{
+    json_t *v = rk_registered_agent_encode(a);
+    if (v)
+        json_object_del(v, RK_SRV_TOKEN_KEY);
+    return v;
+}
+
+int rk_srv_page_parse(rk_http_req_t *req, rk_http_resp_t *resp, size_t def, size_t max,
+                      rk_page_t *page)
+{
+    memset(page, 0, sizeof *page);
+    page->limit = def;
+    const char *l = rk_http_req_query(req, "limit");
+    const char *c = rk_http_req_query(req, "cursor");
+    char *end;
+    if (l) {
+        errno = 0;
+        long long v = strtoll(l, &end, 10);
+        if (errno || *end || end == l || v < 1 || (unsigned long long)v > max) {
+            rk_http_resp_errorf(resp, 422, "limit: expected an integer from 1 to %zu", max);
+            return RK_EINVAL;
+        }
+        page->limit = (size_t)v;
+    }
+    if (c && *c) {
+        errno = 0;
+        long long v = strtoll(c, &end, 10);
+        if (errno || *end || v < 0) {
+            rk_http_resp_error(resp, 422, "cursor: expected a cursor from a previous page");
+            return RK_EINVAL;
+        }
+        page->cursor = v;
+    }
+    return 0;
+}
+
+/* ---- routes of this file ---- */
+
+static void h_health(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
+{
+    json_t *v = json_pack("{s:s,s:s}", "status", "ok", "version", RK_VERSION);
+    rk_http_resp_json_take(resp, 200, v);
+}
+
+static int routes(rk_server_t *srv)
+{
+    int rc = 0;
+    rc = rc ? rc : rk_http_server_route(srv->http, "GET", "/health", h_health, srv);
+    rc = rc ? rc : rk_http_server_route(srv->http, "GET", "/api/v1/health", h_health, srv);
+    rc = rc ? rc : rk_http_server_route(srv->http, "GET", "/api/v1/events", rk_srv_h_events, srv);
+    rc = rc ? rc
+            : rk_http_server_route(srv->http, "POST", "/api/v1/agents/compatibility/check",
+                                   rk_srv_h_compat, srv);
+    rc = rc ? rc : rk_srv_routes_jobs(srv);
+    rc = rc ? rc : rk_srv_routes_agents(srv);
+    rc = rc ? rc : rk_srv_routes_experiments(srv);
+    return rc;
+}
+
+/* The database's folder is created if missing (one level), as the default
+ * path datastore/ruckus.db sits in a folder of its own. */
+static void make_parent(const char *path)
+{
+    char *dir = strdup(path);
+    char *slash = dir ? strrchr(dir, '/') : NULL;
+    if (slash && slash != dir) {
+        *slash = '\0';
+        if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+            rk_log_warn("could not create the database folder", "path", dir, "error",
+                        strerror(errno));
+    }
+    free(dir);
+}
+
+int rk_server_new(const rk_server_settings_t *s, rk_server_t **out)
+{
+    rk_server_t *srv = calloc(1, sizeof *srv);
+    if (!srv)
+        return RK_ENOMEM;
+    int rc = RK_ENOMEM;
+    if (!(srv->host = strdup(s->host)))
+        goto fail;
+    if ((rc = rk_srv_events_new(EVENT_RING, &srv->events)))
+        goto fail;
+    const char *backend = rk_server_storage_name(s->storage);
+    if (s->storage == RK_SERVER_STORAGE_SQLITE)
+        make_parent(s->db_path);
+    rc = rk_store_open(backend, s->db_path, &srv->store);
+    if (rc) {
+        rk_log_error("could not open the store", "backend", backend, "path", s->db_path, "error",
+                     rk_strerror(rc));
+        rc = rc == RK_ENOMEM ? rc : RK_EIO;
+        goto fail;
+    }
+    rk_http_config_t hc;
+    rk_http_config_init(&hc);
+    hc.host = s->host;
+    hc.port = (uint16_t)s->port;
+    hc.threads = (unsigned)s->threads;
+    hc.max_body = (size_t)s->max_body;
+    hc.token = s->token;
+    hc.cors_origins = (const char *const *)s->cors_origins.items;
+    hc.n_cors_origins = s->cors_origins.count;
+    hc.name = "server";
+    hc.max_conns = 1024;
+    if ((rc = rk_http_server_new(&hc, &srv->http)))
+        goto fail;
+    if ((rc = routes(srv)))
+        goto fail;
+    rk_srv_mgr_config_t mc = {.poll_interval_s = s->poll_interval,
+                              .agent_timeout_s = s->agent_timeout,
+                              .timeout_grace_s = s->timeout_grace};
+    if ((rc = rk_srv_mgr_new(srv, &mc, &srv->mgr)))
+        goto fail;
+    if ((rc = rk_srv_mgr_recover(srv->mgr))) {
+        rk_log_error("could not rebuild the job manager from storage", "error", rk_strerror(rc));
+        goto fail;
+    }
+    *out = srv;
+    return 0;
+fail:
+    rk_server_free(srv);
+    return rc;
+}
+
+int rk_server_start(rk_server_t *srv)
+{
+    if (srv->started)
+        return RK_ESTATE;
+    int rc = rk_srv_mgr_start(srv->mgr);
+    if (rc)
+        return rc;
+    srv->started = true;
+    /* The HTTP server logs the one `listening host=H port=P` line. */
+    return rk_http_server_start(srv->http);
+}
+
+uint16_t rk_server_port(const rk_server_t *srv)
+{
+    return srv->http ? rk_http_server_port(srv->http) : 0;
+}
+
+void rk_server_stop(rk_server_t *srv)
+{
+    if (!srv || srv->stopped)
+        return;
+    srv->stopped = true;
+    if (srv->http)
+        rk_http_server_stop(srv->http);
+    if (srv->mgr)
+        rk_srv_mgr_stop(srv->mgr);
+}
+
+void rk_server_free(rk_server_t *srv)
+{
+    if (!srv)
+        return;
+    rk_server_stop(srv);
+    /* The manager releases the waits it holds before the HTTP server goes. */
+    rk_srv_mgr_free(srv->mgr);
+    rk_http_server_free(srv->http);
+    rk_store_close(srv->store);
+    rk_srv_events_free(srv->events);
+    free(srv->host);
+    free(srv);
+}

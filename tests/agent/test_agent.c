@@ -1,0 +1,185 @@
+/* lib/agent in process: atomic record writes, the stable agent id, and one
+ * whole lifecycle (new, start on port 0, a job, stop, restart recovery,
+ * free) so sanitizers and valgrind see every path of the agent object. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "agent/internal.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "exec/supervisor.h"
+#include "http/client.h"
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)st;
+    (void)f;
+    return flag == FTW_DP ? rmdir(p) : unlink(p);
+}
+
+static char *mktmp(void)
+{
+    char t[] = "/tmp/rk-agent-unit-XXXXXX";
+    assert_non_null(mkdtemp(t));
+    return strdup(t);
+}
+
+static void rmtmp(char *d)
+{
+    nftw(d, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    free(d);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    char *buf = calloc(1, 65536);
+    size_t n = fread(buf, 1, 65535, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static void test_write_atomic(void **state)
+{
+    (void)state;
+    char *d = mktmp();
+    assert_int_equal(rk_agent_write_atomic(d, "x.json", "{\"a\":1}", 7), 0);
+    assert_int_equal(rk_agent_write_atomic(d, "x.json", "{\"a\":2}", 7), 0);
+    char path[512];
+    snprintf(path, sizeof path, "%s/x.json", d);
+    char *s = slurp(path);
+    assert_string_equal(s, "{\"a\":2}");
+    free(s);
+    snprintf(path, sizeof path, "%s/.x.json.tmp", d);
+    assert_int_not_equal(access(path, F_OK), 0); /* no temp file left */
+    /* A folder that does not exist: an error, not a crash. */
+    snprintf(path, sizeof path, "%s/missing", d);
+    assert_int_equal(rk_agent_write_atomic(path, "x.json", "{}", 2), RK_EIO);
+    rmtmp(d);
+}
+
+static rk_agent_settings_t settings(const char *dir)
+{
+    static char data[512];
+    snprintf(data, sizeof data, "%s/data", dir);
+    rk_agent_settings_t s = {.host = "127.0.0.1", .port = 0, .data_dir = data, .slots = 2,
+                             .name = "unit", .models_dir = data, .retention_days = 7,
+                             .grace = 0.2, .log_cap = 1 << 20, .log_level = RK_LOG_WARN};
+    return s;
+}
+
+static void test_id_is_stable(void **state)
+{
+    (void)state;
+    char *d = mktmp();
+    rk_agent_settings_t s = settings(d);
+    rk_agent_t *a = NULL, *b = NULL;
+    assert_int_equal(rk_agent_new(&s, &a), 0);
+    char id[RK_AGENT_ID_MAX + 1];
+    snprintf(id, sizeof id, "%s", rk_agent_id(a));
+    assert_int_equal(strncmp(id, "agent-", 6), 0);
+    assert_int_equal(strlen(id), 6 + 16);
+    rk_agent_free(a);
+    assert_int_equal(rk_agent_new(&s, &b), 0);
+    assert_string_equal(rk_agent_id(b), id);
+    rk_agent_free(b);
+    rmtmp(d);
+}
+
+static json_t *call(rk_agent_t *a, const char *method, const char *path, const char *body, long *status)
+{
+    char url[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", (unsigned)rk_agent_port(a), path);
+    rk_http_request_t rq = {.method = method, .url = url, .body = body, .body_len = body ? strlen(body) : 0};
+    rk_http_response_t rs;
+    rk_http_client_request_sync(&rq, &rs);
+    *status = rs.status;
+    json_t *out = NULL;
+    rk_http_response_json(&rs, &out, NULL);
+    rk_http_response_cleanup(&rs);
+    return out;
+}
+
+#define JOB(id, script)                                                                                    \
+    "{\"job_id\":\"" id "\",\"experiment_spec\":{\"name\":\"u\",\"model\":\"m\",\"task\":{\"name\":\"t\","  \
+    "\"type\":\"command\",\"params\":{\"argv\":[\"/bin/sh\",\"-c\",\"" script "\"]}},"                    \
+    "\"framework\":{\"name\":\"f\",\"params\":{}},\"metrics\":{\"metrics\":{}}}}"
+
+static void test_lifecycle(void **state)
+{
+    (void)state;
+    char *d = mktmp();
+    rk_agent_settings_t s = settings(d);
+    rk_agent_t *a = NULL;
+    assert_int_equal(rk_agent_new(&s, &a), 0);
+    assert_int_equal(rk_agent_start(a), 0);
+    assert_true(rk_agent_port(a) > 0);
+    long st = 0;
+    json_t *r = call(a, "POST", "/api/v1/jobs", JOB("job_u1", "echo hi"), &st);
+    assert_int_equal(st, 200);
+    json_decref(r);
+    r = call(a, "GET", "/api/v1/status/job_u1?wait=10&known=running", NULL, &st);
+    while (r && strcmp(json_string_value(json_object_get(r, "status")), "completed") != 0) {
+        char path[128];
+        snprintf(path, sizeof path, "/api/v1/status/job_u1?wait=10&known=%s",
+                 json_string_value(json_object_get(r, "status")));
+        json_decref(r);
+        r = call(a, "GET", path, NULL, &st);
+    }
+    assert_non_null(r);
+    json_decref(r);
+    /* A long job the stop has to end. */
+    r = call(a, "POST", "/api/v1/jobs", JOB("job_u2", "sleep 30"), &st);
+    assert_int_equal(st, 200);
+    json_decref(r);
+    r = call(a, "GET", "/api/v1/results/job_u1", NULL, &st);
+    assert_int_equal(st, 200);
+    assert_string_equal(json_string_value(json_object_get(r, "status")), "completed");
+    json_decref(r);
+    rk_agent_stop(a);
+    rk_agent_free(a);
+
+    /* Restart: both jobs are known, the stopped one failed. */
+    assert_int_equal(rk_agent_new(&s, &a), 0);
+    pthread_mutex_lock(&a->mu);
+    job_t *j1 = rk_agent_job_find(a, "job_u1"), *j2 = rk_agent_job_find(a, "job_u2");
+    assert_non_null(j1);
+    assert_non_null(j2);
+    assert_int_equal(j1->state, RK_JOB_COMPLETED);
+    assert_int_equal(j2->state, RK_JOB_FAILED);
+    assert_string_equal(j2->message, "agent shut down");
+    assert_int_equal(a->active, 0);
+    pthread_mutex_unlock(&a->mu);
+    rk_agent_free(a);
+    rmtmp(d);
+}
+
+int main(void)
+{
+    rk_exec_init();
+    rk_http_global_init();
+    rk_log_set_level(RK_LOG_WARN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_write_atomic),
+        cmocka_unit_test(test_id_is_stable),
+        cmocka_unit_test(test_lifecycle),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    rk_http_global_cleanup();
+    return rc;
+}

@@ -1,0 +1,148 @@
+/* ruckus-agent crash recovery: kill -9 during a job (failed, leftovers
+ * killed), after a job (result still served, same agent id), and between
+ * accept and start (started after the restart, run once). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rk_test_agent.h"
+
+static bool no_procs(void *id)
+{
+    return !rk_test_job_procs_alive(id);
+}
+
+static char *agent_id(rk_test_agent_t *a)
+{
+    rk_test_resp_t r;
+    rk_test_req(&a->p, "GET", "/api/v1/info", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    const char *id = json_string_value(json_object_get(json_object_get(r.json, "agent_info"), "agent_id"));
+    assert_non_null(id);
+    char *out = strdup(id);
+    rk_test_resp_cleanup(&r);
+    return out;
+}
+
+static void test_kill9_during_job(void **state)
+{
+    (void)state;
+    rk_test_agent_t a;
+    assert_int_equal(rk_test_agent_start(&a, 1, NULL, NULL), 0);
+    json_t *job = rk_test_job_sh("job_crash", "sleep 300 & touch ready; wait");
+    assert_int_equal(rk_test_agent_submit(&a, job), 200);
+    char ready[PATH_MAX + 64];
+    snprintf(ready, sizeof ready, "%s/jobs/job_crash/ready", a.data);
+    char *s = NULL;
+    for (double end = rk_test_now_ms() + 5000; !(s = rk_test_read_file(ready, NULL)) && rk_test_now_ms() < end;)
+        rk_test_sleep_ms(5);
+    assert_non_null(s);
+    free(s);
+    assert_int_equal(rk_test_proc_kill9(&a.p), 0);
+    /* The workload outlived the agent... */
+    assert_true(rk_test_job_procs_alive("job_crash"));
+    assert_int_equal(rk_test_agent_restart(&a, 1, NULL, NULL), 0);
+    /* ...until the restarted agent found and killed it. */
+    assert_true(rk_test_wait_until(no_procs, "job_crash", 3000));
+    rk_test_resp_t r;
+    rk_test_req(&a.p, "GET", "/api/v1/status/job_crash", NULL, NULL, &r);
+    assert_string_equal(json_string_value(json_object_get(r.json, "status")), "failed");
+    assert_string_equal(json_string_value(json_object_get(r.json, "message")), "agent restarted during the job");
+    rk_test_resp_cleanup(&r);
+    json_t *res = rk_test_agent_result(&a, "job_crash");
+    assert_string_equal(json_string_value(json_object_get(res, "status")), "failed");
+    json_decref(res);
+    /* Re-sent: answered accepted, never run again. */
+    assert_int_equal(rk_test_agent_submit(&a, job), 200);
+    char *st = rk_test_agent_state(&a, "job_crash");
+    assert_string_equal(st, "failed");
+    free(st);
+    json_decref(job);
+    rk_test_agent_cleanup(&a);
+}
+
+static void test_kill9_after_job(void **state)
+{
+    (void)state;
+    rk_test_agent_t a;
+    assert_int_equal(rk_test_agent_start(&a, 1, NULL, NULL), 0);
+    char *id1 = agent_id(&a);
+    assert_non_null(strstr(id1, "agent-"));
+    json_t *job = rk_test_job_sh("job_done", "echo '{\"x\": 7}' > \"$RUCKUS_METRICS_FILE\"");
+    assert_int_equal(rk_test_agent_submit(&a, job), 200);
+    char *st = rk_test_agent_wait(&a, "job_done", NULL, 5000);
+    assert_string_equal(st, "completed");
+    free(st);
+    json_t *before = rk_test_agent_result(&a, "job_done");
+    assert_int_equal(rk_test_proc_kill9(&a.p), 0);
+    assert_int_equal(rk_test_agent_restart(&a, 1, NULL, NULL), 0);
+    char *id2 = agent_id(&a);
+    assert_string_equal(id1, id2);
+    json_t *after = rk_test_agent_result(&a, "job_done");
+    assert_non_null(after);
+    assert_true(json_equal(before, after));
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(after, "metrics"), "x")), 7);
+    rk_test_resp_t r;
+    rk_test_req(&a.p, "GET", "/api/v1/status", NULL, NULL, &r);
+    json_t *avail = json_object_get(r.json, "available_results");
+    assert_int_equal(json_array_size(avail), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(avail, 0), "job_id")), "job_done");
+    assert_string_equal(json_string_value(json_object_get(r.json, "status")), "idle");
+    rk_test_resp_cleanup(&r);
+    json_decref(before);
+    json_decref(after);
+    json_decref(job);
+    free(id1);
+    free(id2);
+    rk_test_agent_cleanup(&a);
+}
+
+static void test_kill9_between_accept_and_start(void **state)
+{
+    (void)state;
+    rk_test_agent_t a;
+    const char *delay[] = {"RUCKUS_AGENT_TEST_START_DELAY_MS=60000", NULL};
+    assert_int_equal(rk_test_agent_start(&a, 1, NULL, delay), 0);
+    json_t *job = rk_test_job_sh("job_window", "echo run >> count");
+    assert_int_equal(rk_test_agent_submit(&a, job), 200);
+    char *st = rk_test_agent_state(&a, "job_window");
+    assert_string_equal(st, "assigned");
+    free(st);
+    rk_test_resp_t r;
+    rk_test_req(&a.p, "GET", "/api/v1/status", NULL, NULL, &r);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(r.json, "queued_jobs"), 0)),
+                        "job_window");
+    rk_test_resp_cleanup(&r);
+    assert_int_equal(rk_test_proc_kill9(&a.p), 0);
+    assert_int_equal(rk_test_agent_restart(&a, 1, NULL, NULL), 0);
+    /* Re-sent by a recovering server: the same job, not a second one. */
+    assert_int_equal(rk_test_agent_submit(&a, job), 200);
+    st = rk_test_agent_wait(&a, "job_window", NULL, 5000);
+    assert_string_equal(st, "completed");
+    free(st);
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/jobs/job_window/count", a.data);
+    char *count = rk_test_read_file(path, NULL);
+    assert_non_null(count);
+    assert_string_equal(count, "run\n");
+    free(count);
+    json_decref(job);
+    rk_test_agent_cleanup(&a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kill9_during_job),
+        cmocka_unit_test(test_kill9_after_job),
+        cmocka_unit_test(test_kill9_between_accept_and_start),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

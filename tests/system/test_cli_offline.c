@@ -1,0 +1,152 @@
+/* The ruckus CLI where no server answers: help, usage errors (exit 2), bad
+ * spec files (2 unreadable, 6 invalid) and an unreachable server (4). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "rk_test.h"
+
+typedef struct {
+    int code;
+    char out[65536];
+    char err[65536];
+} run_t;
+
+static void drain(int fd, char *buf, size_t size)
+{
+    size_t n = 0;
+    ssize_t r;
+    while (n < size - 1 && (r = read(fd, buf + n, size - 1 - n)) > 0)
+        n += (size_t)r;
+    buf[n] = '\0';
+}
+
+/* Runs ruckus with args against an address nothing listens on. */
+static void cli(run_t *r, const char *const *args)
+{
+    char path[1024];
+    const char *bin = getenv("RK_BIN_DIR");
+    snprintf(path, sizeof path, "%s/ruckus", bin ? bin : "bin");
+    char *argv[32] = {"ruckus"};
+    int n = 1;
+    for (; args[n - 1] && n < 31; n++)
+        argv[n] = (char *)args[n - 1];
+    argv[n] = NULL;
+    int po[2], pe[2];
+    assert_int_equal(pipe(po), 0);
+    assert_int_equal(pipe(pe), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(po[1], 1);
+        dup2(pe[1], 2);
+        close(po[0]);
+        close(pe[0]);
+        setenv("RUCKUS_SERVER_URL", "http://127.0.0.1:1", 1);
+        unsetenv("RUCKUS_SERVER_API_TOKEN");
+        execv(path, argv);
+        _exit(127);
+    }
+    close(po[1]);
+    close(pe[1]);
+    /* Outputs here are small: reading one pipe, then the other, is safe. */
+    drain(po[0], r->out, sizeof r->out);
+    drain(pe[0], r->err, sizeof r->err);
+    close(po[0]);
+    close(pe[0]);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    r->code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static run_t r;
+
+static void expect(int code, const char *in_out, const char *in_err, const char *const *args)
+{
+    memset(&r, 0, sizeof r);
+    cli(&r, args);
+    if (r.code != code || (in_out && !strstr(r.out, in_out)) || (in_err && !strstr(r.err, in_err)))
+        fail_msg("ruckus %s...: exit %d (want %d)\nstdout: %s\nstderr: %s", args[0], r.code, code, r.out,
+                 r.err);
+}
+
+static void test_help(void **state)
+{
+    expect(0, "Commands:", NULL, (const char *[]){"--help", NULL});
+    assert_non_null(strstr(r.out, "Exit codes"));
+    expect(0, "Examples:", NULL, (const char *[]){"job", "--help", NULL});
+    expect(0, "ruckus job submit exp_1a2b3c worker1 --wait", NULL,
+           (const char *[]){"job", "submit", "--help", NULL});
+    expect(0, "Usage: ruckus result export", NULL, (const char *[]){"result", "export", "-h", NULL});
+    expect(0, "ruckus " RK_VERSION, NULL, (const char *[]){"--version", NULL});
+}
+
+static void test_usage_errors(void **state)
+{
+    expect(2, NULL, "unknown command \"frob\"", (const char *[]){"frob", NULL});
+    expect(2, NULL, "unknown job command \"frob\"", (const char *[]){"job", "frob", NULL});
+    expect(2, NULL, "missing agent command", (const char *[]){"agent", NULL});
+    expect(2, NULL, "unknown option --frob", (const char *[]){"job", "list", "--frob", NULL});
+    expect(2, NULL, "--limit needs a value", (const char *[]){"job", "list", "--limit", NULL});
+    expect(2, NULL, "--limit: expected", (const char *[]){"job", "list", "--limit", "0", NULL});
+    expect(2, NULL, "--status: expected", (const char *[]){"job", "list", "--status", "done", NULL});
+    expect(2, NULL, "missing argument", (const char *[]){"job", "show", NULL});
+    expect(2, NULL, "too many arguments", (const char *[]){"job", "show", "a", "b", NULL});
+    expect(2, NULL, "not a valid id", (const char *[]){"job", "show", "../etc", NULL});
+    expect(2, NULL, "-o FILE is required", (const char *[]){"job", "artifacts", "job_1", NULL});
+    expect(2, NULL, "--format: expected csv or json", (const char *[]){"result", "export", "--format", "xml", NULL});
+    expect(2, NULL, "not an http:// or https:// URL", (const char *[]){"agent", "register", "ftp://x", NULL});
+    expect(2, NULL, "--server (RUCKUS_SERVER_URL)", (const char *[]){"--server", "nope", "agent", "list", NULL});
+}
+
+static void test_bad_files(void **state)
+{
+    char *dir = rk_test_tmpdir();
+    assert_non_null(dir);
+    char bad_json[1200], bad_spec[1200], missing[1200];
+    snprintf(bad_json, sizeof bad_json, "%s/bad.json", dir);
+    snprintf(bad_spec, sizeof bad_spec, "%s/spec.json", dir);
+    snprintf(missing, sizeof missing, "%s/missing.json", dir);
+    assert_int_equal(rk_test_write_file(bad_json, "{\"name\": ", 0644), 0);
+    assert_int_equal(rk_test_write_file(bad_spec,
+                                        "{\"name\":\"x\",\"model\":\"m\",\"task\":{\"name\":\"t\",\"type\":\"command\","
+                                        "\"params\":{\"argv\":\"not a list\"}},\"framework\":{\"name\":\"f\"},"
+                                        "\"metrics\":{\"metrics\":{}}}",
+                                        0644),
+                     0);
+    expect(2, NULL, "cannot read", (const char *[]){"experiment", "create", missing, NULL});
+    expect(6, NULL, "invalid JSON", (const char *[]){"experiment", "create", bad_json, NULL});
+    expect(6, NULL, "task.params.argv", (const char *[]){"experiment", "create", bad_spec, NULL});
+    assert_int_equal(rk_test_rmrf(dir), 0);
+    free(dir);
+}
+
+static void test_unreachable(void **state)
+{
+    expect(4, NULL, "cannot reach the server at http://127.0.0.1:1", (const char *[]){"agent", "list", NULL});
+    expect(4, NULL, "cannot reach", (const char *[]){"--json", "job", "show", "job_00000000", NULL});
+    expect(4, NULL, "cannot reach", (const char *[]){"job", "watch", "job_00000000", NULL});
+    expect(4, NULL, "cannot reach", (const char *[]){"result", "export", "--format", "csv", NULL});
+    assert_string_equal(r.out, "");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_help),
+        cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_unreachable),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
