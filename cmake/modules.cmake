@@ -9,6 +9,8 @@ rk_module(bench rk_sysinfo ${CMAKE_DL_LIBS} m)          # built-in benchmarks (O
 rk_module(agent rk_http rk_exec rk_sysinfo rk_bench PkgConfig::ARCHIVE)  # the agent's logic
 rk_module(store rk_model PkgConfig::SQLITE)             # storage backends
 rk_module(server rk_http rk_store)                      # the server's logic
+include(${CMAKE_SOURCE_DIR}/cmake/embed.cmake)
+rk_embed_web(rk_server ${CMAKE_SOURCE_DIR}/web)       # the dashboard, served by the server
 rk_module(cli rk_http)                                  # the CLI's logic
 set_property(GLOBAL APPEND PROPERTY RK_EXTRA_MODULES
   rk_exec rk_sysinfo rk_bench rk_agent rk_store rk_server rk_cli)

@@ -12,6 +12,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "server/internal.h"
+#include "server/webui.h"
 
 #define EVENT_RING 4096
 
@@ -100,6 +101,9 @@ static int routes(rk_server_t *srv)
     rc = rc ? rc : rk_srv_routes_jobs(srv);
     rc = rc ? rc : rk_srv_routes_agents(srv);
     rc = rc ? rc : rk_srv_routes_experiments(srv);
+    /* The API does not depend on the dashboard: serve without it. */
+    if (rc == 0 && rk_webui_register(srv->http) != 0)
+        rk_log_warn("web UI not served: its files are missing from this build");
     return rc;
 }
 

@@ -163,6 +163,8 @@ json_t *rk_test_agent_result(const rk_test_agent_t *a, const char *id)
     rk_test_resp_t r;
     rk_test_req(&a->p, "GET", path, NULL, a->token, &r);
     json_t *out = r.status == 200 ? json_incref(r.json) : NULL;
+    if (!out)
+        fprintf(stderr, "GET %s: status %ld, body %s\n", path, r.status, r.body);
     rk_test_resp_cleanup(&r);
     return out;
 }

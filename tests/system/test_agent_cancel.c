@@ -124,6 +124,8 @@ static void test_timeout(void **state)
     free(st);
     assert_true(took >= 900 && took < 5000);
     json_t *r = rk_test_agent_result(&a, "job_slow");
+    assert_non_null(r);
+    assert_non_null(json_string_value(json_object_get(r, "error")));
     assert_non_null(strstr(json_string_value(json_object_get(r, "error")), "timed out"));
     json_decref(r);
     assert_true(rk_test_wait_until(no_procs, "job_slow", 3000));

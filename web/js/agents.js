@@ -1,0 +1,69 @@
+// Agents tab: the registered agents with hardware, slots, status, current
+// jobs and uptime; register by URL; unregister.
+
+import { post, ApiError } from './api.js';
+import { state, loadAgents, onChange } from './state.js';
+import { $, el, badge, fmtDuration, hardwareSummary, toast } from './util.js';
+import { showJob } from './jobs.js';
+
+function jobLinks(ids) {
+  return (ids || []).map((id) => el('a', { href: '#jobs', class: 'mono', onclick: (e) => { e.preventDefault(); showJob(id); } }, id, ' '));
+}
+
+function render() {
+  const tbody = $('#agents-table tbody');
+  const since = (performance.now() - state.statusAt) / 1000;
+  tbody.replaceChildren(...state.agents.map((a) => {
+    const st = state.status.get(a.agent_id);
+    const caps = a.capabilities || {};
+    return el('tr', { dataset: { agentId: a.agent_id } },
+      el('td', { class: 'id' }, a.agent_id),
+      el('td', {}, a.agent_name || ''),
+      el('td', { title: (caps.task_types || []).join(', ') }, hardwareSummary(a.system_info)),
+      el('td', { class: 'num' }, caps.slots ?? ''),
+      el('td', { class: 'agent-status' }, st ? badge(st.status) : el('span', { class: 'muted' }, 'unknown')),
+      el('td', { class: 'agent-jobs' }, st ? [
+        jobLinks(st.running_jobs),
+        st.queued_jobs && st.queued_jobs.length ? el('span', { class: 'muted' }, `+${st.queued_jobs.length} queued`) : null,
+      ] : null),
+      el('td', {}, st && st.status !== 'unavailable' ? fmtDuration(st.uptime_seconds + since) : ''),
+      el('td', { class: 'mono' }, a.agent_url),
+      el('td', {}, el('button', { class: 'danger', onclick: () => unregister(a) }, 'Unregister')));
+  }));
+  $('#agents-empty').hidden = state.agents.length > 0;
+}
+
+async function unregister(a) {
+  if (!confirm(`Unregister ${a.agent_name || a.agent_id}?`)) return;
+  try {
+    await post('/agents/unregister', { agent_id: a.agent_id });
+    toast(`unregistered ${a.agent_id}`);
+    await loadAgents();
+  } catch (e) {
+    toast(e.detail || String(e), true);
+  }
+}
+
+export function initAgents() {
+  onChange((what) => { if (what === 'agents') render(); });
+  const form = $('#agent-register');
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const err = $('[data-error]', form);
+    err.textContent = '';
+    const body = { agent_url: form.elements.agent_url.value.trim() };
+    if (form.elements.agent_token.value) body.agent_token = form.elements.agent_token.value;
+    try {
+      const r = await post('/agents/register', body);
+      toast(`registered ${r.agent_id}`);
+      form.reset();
+      await loadAgents();
+    } catch (ex) {
+      err.textContent = ex instanceof ApiError ? ex.detail : String(ex);
+    }
+  });
+}
+
+export function showAgents() {
+  return loadAgents();
+}

@@ -1,0 +1,74 @@
+// The dashboard: tabs, start-up loads, and the live event stream that keeps
+// every tab current without polling.
+
+import { openEvents } from './sse.js';
+import { loadAgents, loadExperiments } from './state.js';
+import { $, $$, debounce, toast } from './util.js';
+import { initAgents, showAgents } from './agents.js';
+import { initExperiments, showExperiments } from './experiments.js';
+import { initJobs, showJobs, loadJobs, onJobEvent } from './jobs.js';
+import { initResults, showResults, loadResults } from './results.js';
+
+const TABS = { agents: showAgents, experiments: showExperiments, jobs: showJobs, results: showResults };
+let tab = 'agents';
+
+function report(e) {
+  toast(e.detail || e.message || String(e), true);
+}
+
+function showTab() {
+  const name = location.hash.slice(1);
+  tab = TABS[name] ? name : 'agents';
+  for (const a of $$('#tabs a')) a.classList.toggle('active', a.dataset.tab === tab);
+  for (const s of $$('.tab')) s.hidden = s.id !== `tab-${tab}`;
+  document.title = `ruckus · ${tab}`;
+  TABS[tab]().catch(report);
+}
+
+// Bursts of events (a run on ten agents) cause one reload each, not ten.
+const reloadAgents = debounce(() => loadAgents().catch(report), 300);
+const reloadResults = debounce(() => { if (tab === 'results') loadResults().catch(report); }, 300);
+const reloadAll = debounce(() => {
+  Promise.all([loadAgents(), loadExperiments()]).then(() => TABS[tab]()).catch(report);
+}, 300);
+
+function onEvent(type, data) {
+  if (type === 'job') {
+    onJobEvent(data);
+    reloadAgents(); // running and queued jobs per agent moved
+    if (['completed', 'failed', 'timeout'].includes(data.status && data.status.status)) reloadResults();
+  } else if (type === 'agent') {
+    reloadAgents();
+  } else if (type === 'experiment') {
+    loadExperiments().catch(report);
+  } else if (type === 'gap') {
+    // Events were missed beyond the server's memory: reload what is shown.
+    reloadAll();
+    if (tab === 'jobs') loadJobs().catch(report);
+  }
+}
+
+function start() {
+  initAgents();
+  initExperiments();
+  initJobs();
+  initResults();
+  window.addEventListener('hashchange', showTab);
+  const conn = $('#conn');
+  let wasDown = false;
+  openEvents('/api/v1/events', {
+    onEvent,
+    onState: (s, detail) => {
+      conn.className = `conn ${s}`;
+      conn.textContent = s === 'live' ? 'live' : 'reconnecting…';
+      conn.title = detail || 'event stream connected';
+      // After a drop the stream resumes from Last-Event-ID, but a restarted
+      // server starts its ids again: reload to be sure.
+      if (s === 'live' && wasDown) reloadAll();
+      wasDown = s !== 'live';
+    },
+  });
+  Promise.all([loadAgents(), loadExperiments()]).catch(report).finally(showTab);
+}
+
+start();

@@ -1,0 +1,100 @@
+// DOM and formatting helpers shared by the tabs.
+
+// el('td', {class: 'num', dataset: {id: 'x'}, onclick: fn}, child, ...)
+export function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'dataset') Object.assign(e.dataset, v);
+    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else if (k === 'text') e.textContent = v;
+    else e.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null || c === false) continue;
+    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return e;
+}
+
+export const $ = (sel, root = document) => root.querySelector(sel);
+export const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
+
+export const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'timeout']);
+
+export function badge(status) {
+  return el('span', { class: `status ${status}` }, status);
+}
+
+export function fmtTime(ts) {
+  if (!ts) return '';
+  const d = new Date(ts);
+  if (isNaN(d)) return ts;
+  return d.toLocaleString(undefined, { hour12: false });
+}
+
+export function fmtDuration(s) {
+  if (s === undefined || s === null || isNaN(s)) return '';
+  s = Number(s);
+  if (s < 1) return `${(s * 1000).toFixed(1)} ms`;
+  if (s < 120) return `${s.toFixed(2)} s`;
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = Math.floor(s % 60);
+  return h ? `${h}h ${m}m` : `${m}m ${r}s`;
+}
+
+export function fmtNum(v) {
+  if (typeof v !== 'number') return v === undefined || v === null ? '' : String(v);
+  if (Number.isInteger(v)) return String(v);
+  const a = Math.abs(v);
+  return a !== 0 && (a < 1e-3 || a >= 1e7) ? v.toExponential(3) : String(Number(v.toPrecision(6)));
+}
+
+// "AMD EPYC, 2 cores, 23.5 GiB, 1 GPU (A100)" from an agent's system_info.
+export function hardwareSummary(si) {
+  if (!si || typeof si !== 'object') return '';
+  const parts = [];
+  if (si.cpu) parts.push(`${si.cpu.model || 'CPU'}${si.cpu.cores ? `, ${si.cpu.cores} cores` : ''}`);
+  if (si.memory && si.memory.total_mb) parts.push(`${(si.memory.total_mb / 1024).toFixed(1)} GiB`);
+  const gpus = Array.isArray(si.gpus) ? si.gpus : [];
+  if (gpus.length) {
+    const names = [...new Set(gpus.map((g) => g.name || g.model || g.vendor).filter(Boolean))];
+    parts.push(`${gpus.length} GPU${gpus.length > 1 ? 's' : ''}${names.length ? ` (${names.join(', ')})` : ''}`);
+  } else {
+    parts.push('no GPU');
+  }
+  return parts.join(', ');
+}
+
+// Fills a <select> with [value, label] pairs, keeping the current choice.
+export function fillSelect(sel, options, { any = false } = {}) {
+  const cur = sel.value;
+  sel.replaceChildren(...(any ? [el('option', { value: '' }, 'any')] : []),
+    ...options.map(([v, label]) => el('option', { value: v }, label ?? v)));
+  if ([...sel.options].some((o) => o.value === cur)) sel.value = cur;
+}
+
+export function toast(msg, bad = false) {
+  const box = document.getElementById('toast');
+  const t = el('div', { class: bad ? 'bad' : '' }, msg);
+  box.append(t);
+  setTimeout(() => t.remove(), bad ? 8000 : 4000);
+}
+
+// Runs fn at most once per `ms`, trailing: for refreshes triggered by bursts
+// of events.
+export function debounce(fn, ms) {
+  let timer = null;
+  return (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+}
+
+export function download(name, type, text) {
+  const url = URL.createObjectURL(text instanceof Blob ? text : new Blob([text], { type }));
+  const a = el('a', { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
