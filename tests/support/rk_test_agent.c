@@ -149,6 +149,8 @@ char *rk_test_agent_wait(const rk_test_agent_t *a, const char *id, const char *s
         rk_test_resp_t r;
         rk_test_req(&a->p, "GET", path, NULL, a->token, &r);
         const char *s = r.status == 200 ? json_string_value(json_object_get(r.json, "status")) : NULL;
+        if (!s)
+            fprintf(stderr, "GET %s: status %ld, body %s\n", path, r.status, r.body);
         free(cur);
         cur = s ? strdup(s) : NULL;
         rk_test_resp_cleanup(&r);
@@ -163,8 +165,13 @@ json_t *rk_test_agent_result(const rk_test_agent_t *a, const char *id)
     rk_test_resp_t r;
     rk_test_req(&a->p, "GET", path, NULL, a->token, &r);
     json_t *out = r.status == 200 ? json_incref(r.json) : NULL;
-    if (!out)
-        fprintf(stderr, "GET %s: status %ld, body %s\n", path, r.status, r.body);
+    if (!out) {
+        char *log = rk_test_proc_log(&a->p);
+        size_t n = strlen(log);
+        fprintf(stderr, "GET %s: status %ld, body %s; agent pid %d, log tail:\n%s\n", path, r.status, r.body,
+                (int)a->p.pid, log + (n > 3000 ? n - 3000 : 0));
+        free(log);
+    }
     rk_test_resp_cleanup(&r);
     return out;
 }
@@ -185,10 +192,21 @@ bool rk_test_pid_alive(pid_t pid)
     return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
 }
 
-bool rk_test_job_procs_alive(const char *id)
+static bool environ_has(const char *env, size_t n, const char *want)
 {
-    char want[128];
-    int wl = snprintf(want, sizeof want, "RUCKUS_JOB_ID=%s", id);
+    size_t wl = strlen(want);
+    for (size_t i = 0; i < n; i += strlen(env + i) + 1)
+        if (strncmp(env + i, want, wl) == 0 && env[i + wl] == '\0')
+            return true;
+    return false;
+}
+
+bool rk_test_job_procs_alive(const rk_test_agent_t *a, const char *id)
+{
+    char want_id[128], want_out[PATH_MAX + 200], real[PATH_MAX];
+    snprintf(want_id, sizeof want_id, "RUCKUS_JOB_ID=%s", id);
+    const char *data = realpath(a->data, real) ? real : a->data;
+    snprintf(want_out, sizeof want_out, "RUCKUS_OUTPUT_DIR=%s/jobs/%s/output", data, id);
     DIR *d = opendir("/proc");
     bool found = false;
     struct dirent *de;
@@ -201,11 +219,16 @@ bool rk_test_job_procs_alive(const char *id)
         snprintf(path, sizeof path, "/proc/%ld/environ", pid);
         size_t n = 0;
         char *env = rk_test_read_file(path, &n);
-        for (size_t i = 0; env && i < n && !found; i += strlen(env + i) + 1)
-            found = strncmp(env + i, want, (size_t)wl) == 0 && env[i + (size_t)wl] == '\0';
+        found = env && environ_has(env, n, want_id) && environ_has(env, n, want_out);
         free(env);
     }
     if (d)
         closedir(d);
     return found;
+}
+
+bool rk_test_job_procs_gone(void *ref)
+{
+    const rk_test_job_ref_t *r = ref;
+    return !rk_test_job_procs_alive(r->a, r->id);
 }

@@ -49,8 +49,18 @@ char *rk_test_agent_wait(const rk_test_agent_t *a, const char *id, const char *s
                          int timeout_ms);
 /* GET /api/v1/results/{id} body (new reference), NULL unless 200. */
 json_t *rk_test_agent_result(const rk_test_agent_t *a, const char *id);
-/* True when some process's environment holds RUCKUS_JOB_ID=<id>. */
-bool rk_test_job_procs_alive(const char *id);
+/* True when some live process's environment holds RUCKUS_JOB_ID=<id> and
+ * RUCKUS_OUTPUT_DIR=<a's data dir>/jobs/<id>/output: a process of that job
+ * of that agent (other agents running the same id are not counted). */
+bool rk_test_job_procs_alive(const rk_test_agent_t *a, const char *id);
+
+/* For rk_test_wait_until: rk_test_job_ref_t as ud, true once no process of
+ * the job is left. */
+typedef struct rk_test_job_ref {
+    const rk_test_agent_t *a;
+    const char *id;
+} rk_test_job_ref_t;
+bool rk_test_job_procs_gone(void *ref);
 /* True when pid exists and is not a zombie. */
 bool rk_test_pid_alive(pid_t pid);
 

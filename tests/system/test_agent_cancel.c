@@ -43,11 +43,6 @@ static void wait_file(rk_test_agent_t *a, const char *id, const char *name)
     free(s);
 }
 
-static bool no_procs(void *id)
-{
-    return !rk_test_job_procs_alive(id);
-}
-
 static long delete_job(rk_test_agent_t *a, const char *id)
 {
     char path[128];
@@ -77,7 +72,7 @@ static void test_cancel_ignores_sigterm(void **state)
     free(st);
     assert_true(took >= 250);  /* the grace was given */
     assert_true(took < 5000); /* then SIGKILL */
-    assert_true(rk_test_wait_until(no_procs, "job_stubborn", 3000));
+    assert_true(rk_test_wait_until(rk_test_job_procs_gone, &(rk_test_job_ref_t){&a, "job_stubborn"}, 3000));
     /* Finished: a second DELETE is a conflict; an unknown id is 404. */
     assert_int_equal(delete_job(&a, "job_stubborn"), 409);
     assert_int_equal(delete_job(&a, "job_nothere"), 404);
@@ -99,12 +94,12 @@ static void test_cancel_kills_children(void **state)
     json_decref(job);
     wait_running(&a, "job_family");
     wait_file(&a, "job_family", "ready");
-    assert_true(rk_test_job_procs_alive("job_family"));
+    assert_true(rk_test_job_procs_alive(&a, "job_family"));
     assert_int_equal(delete_job(&a, "job_family"), 202);
     char *st = rk_test_agent_wait(&a, "job_family", NULL, 10000);
     assert_string_equal(st, "cancelled");
     free(st);
-    assert_true(rk_test_wait_until(no_procs, "job_family", 5000));
+    assert_true(rk_test_wait_until(rk_test_job_procs_gone, &(rk_test_job_ref_t){&a, "job_family"}, 5000));
     rk_test_agent_cleanup(&a);
 }
 
@@ -128,7 +123,7 @@ static void test_timeout(void **state)
     assert_non_null(json_string_value(json_object_get(r, "error")));
     assert_non_null(strstr(json_string_value(json_object_get(r, "error")), "timed out"));
     json_decref(r);
-    assert_true(rk_test_wait_until(no_procs, "job_slow", 3000));
+    assert_true(rk_test_wait_until(rk_test_job_procs_gone, &(rk_test_job_ref_t){&a, "job_slow"}, 3000));
     rk_test_agent_cleanup(&a);
 }
 
@@ -146,7 +141,7 @@ static void test_agent_sigterm(void **state)
     assert_int_equal(rk_test_proc_stop(&a.p, SIGTERM, 10000, &status), 0);
     assert_int_equal(status, 0);
     assert_true(rk_test_now_ms() - t0 >= 250);
-    assert_false(rk_test_job_procs_alive("job_shut"));
+    assert_false(rk_test_job_procs_alive(&a, "job_shut"));
     assert_int_equal(rk_test_agent_restart(&a, 2, grace_args, NULL), 0);
     rk_test_resp_t r;
     rk_test_req(&a.p, "GET", "/api/v1/status/job_shut", NULL, NULL, &r);

@@ -14,11 +14,6 @@
 
 #include "rk_test_agent.h"
 
-static bool no_procs(void *id)
-{
-    return !rk_test_job_procs_alive(id);
-}
-
 static char *agent_id(rk_test_agent_t *a)
 {
     rk_test_resp_t r;
@@ -47,10 +42,10 @@ static void test_kill9_during_job(void **state)
     free(s);
     assert_int_equal(rk_test_proc_kill9(&a.p), 0);
     /* The workload outlived the agent... */
-    assert_true(rk_test_job_procs_alive("job_crash"));
+    assert_true(rk_test_job_procs_alive(&a, "job_crash"));
     assert_int_equal(rk_test_agent_restart(&a, 1, NULL, NULL), 0);
     /* ...until the restarted agent found and killed it. */
-    assert_true(rk_test_wait_until(no_procs, "job_crash", 3000));
+    assert_true(rk_test_wait_until(rk_test_job_procs_gone, &(rk_test_job_ref_t){&a, "job_crash"}, 3000));
     rk_test_resp_t r;
     rk_test_req(&a.p, "GET", "/api/v1/status/job_crash", NULL, NULL, &r);
     assert_string_equal(json_string_value(json_object_get(r.json, "status")), "failed");
