@@ -8,6 +8,7 @@ set -euo pipefail
 
 run_pkgs=(
   gcc make cmake pkg-config          # toolchain
+  curl                               # scripts/run.sh waits for the server with it
   libmicrohttpd-dev                  # HTTP server (suspendable connections)
   libcurl4-openssl-dev               # HTTP client (multi interface)
   libjansson-dev                     # JSON

@@ -1,36 +1,72 @@
 #!/usr/bin/env bash
 # Builds ruckus and runs it on this machine: a server (SQLite storage in
-# datastore/) and one local agent that registers itself with it. Both stay
-# up, with their URLs printed, until Ctrl-C (or SIGTERM) stops both cleanly.
+# datastore/) and one local agent that registers itself with it, then a
+# short demo experiment (a memory benchmark) on that agent, whose result is
+# printed. Server and agent stay up, with their URLs printed, until Ctrl-C
+# (or SIGTERM) stops both cleanly.
 #
-#   scripts/run.sh                         server on 127.0.0.1:8000, agent on :8081
+#   scripts/run.sh                           server on 127.0.0.1:8000, agent on :8081
 #   RK_SERVER_PORT=9000 RK_AGENT_PORT=9001 scripts/run.sh
+#   RK_DEMO=0 scripts/run.sh                 no demo job
 set -euo pipefail
 cd "$(dirname "$0")/.."
 server_port=${RK_SERVER_PORT:-8000}
 agent_port=${RK_AGENT_PORT:-8081}
+server_url="http://127.0.0.1:$server_port"
+agent_url="http://127.0.0.1:$agent_port"
+ruckus() { build/bin/ruckus --server "$server_url" "$@"; }
 
 bash scripts/deps.sh --run
 cmake -S . -B build >/dev/null
 cmake --build build -j"$(nproc)"
 
 mkdir -p datastore
-build/bin/ruckus-server --port "$server_port" --db datastore/ruckus.db &
-server_pid=$!
-build/bin/ruckus-agent --port "$agent_port" --data-dir datastore/agent \
-  --register-with "http://127.0.0.1:$server_port" &
-agent_pid=$!
-
+server_pid=""
+agent_pid=""
 stop() {
-  trap - INT TERM
+  trap - INT TERM EXIT
+  echo
   echo "run: stopping agent and server"
-  kill -TERM "$agent_pid" "$server_pid" 2>/dev/null || true
-  wait "$agent_pid" "$server_pid" 2>/dev/null || true
+  [ -n "$agent_pid" ] && kill -TERM "$agent_pid" 2>/dev/null || true
+  [ -n "$server_pid" ] && kill -TERM "$server_pid" 2>/dev/null || true
+  wait 2>/dev/null || true
   exit 0
 }
-trap stop INT TERM
+trap stop INT TERM EXIT
 
-echo "run: server http://127.0.0.1:$server_port (pid $server_pid)"
-echo "run: agent  http://127.0.0.1:$agent_port (pid $agent_pid)"
+build/bin/ruckus-server --port "$server_port" --db datastore/ruckus.db &
+server_pid=$!
+# Wait for the server to answer before the agent registers with it.
+for _ in $(seq 100); do
+  curl -fsS "$server_url/health" >/dev/null 2>&1 && break
+  kill -0 "$server_pid" 2>/dev/null || { echo "run: the server did not start" >&2; exit 1; }
+  sleep 0.1
+done
+build/bin/ruckus-agent --port "$agent_port" --data-dir datastore/agent --register-with "$server_url" &
+agent_pid=$!
+
+agent_id=""
+for _ in $(seq 100); do
+  agent_id=$(ruckus --json agent list 2>/dev/null |
+    sed -n "s/.*\"agent_id\": *\"\\([^\"]*\\)\".*\"agent_url\": *\"${agent_url//\//\\/}\".*/\\1/p" | head -1)
+  [ -n "$agent_id" ] && break
+  kill -0 "$agent_pid" 2>/dev/null || { echo "run: the agent did not start" >&2; exit 1; }
+  sleep 0.1
+done
+[ -n "$agent_id" ] || agent_id=$(ruckus --json agent list | grep -o '"agent_id": *"[^"]*"' | head -1 | cut -d'"' -f4)
+echo "run: agent $agent_id registered"
+
+if [ "${RK_DEMO:-1}" != 0 ]; then
+  echo "run: demo: a memory benchmark on $agent_id"
+  ruckus experiment create examples/memory_benchmark.json 2>/dev/null || true
+  exp_id=exp_$(printf %s memory-bandwidth-demo | md5sum | cut -c1-6)
+  job_line=$(ruckus job submit "$exp_id" "$agent_id" --wait | tee /dev/stderr | grep -o 'job_[0-9a-f]\{8\}' | head -1)
+  ruckus result show "$job_line"
+fi
+
+echo
+echo "run: server    $server_url   (dashboard: $server_url/)"
+echo "run: agent     $agent_url   ($agent_id)"
+echo "run: try       build/bin/ruckus --server $server_url job list"
 echo "run: Ctrl-C stops both"
 wait

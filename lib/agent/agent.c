@@ -284,9 +284,11 @@ static json_t *hardware_summary(void)
     rk_sysinfo_memory(&total, &avail);
     char host[256] = "";
     gethostname(host, sizeof host - 1);
-    return json_pack("{s:s,s:s,s:s,s:i,s:i,s:I}", "hostname", host, "cpu_model", c->model, "architecture",
-                     c->arch, "cpu_cores", c->cores, "cpu_threads", c->threads, "memory_total_mb",
-                     (json_int_t)(total >> 20));
+    /* The same shape as system_info's cpu and memory objects, so a result's
+     * hardware reads like the agent's (docs/system-info.md). */
+    return json_pack("{s:s,s:{s:s,s:s,s:i,s:i},s:{s:I}}", "hostname", host, "cpu", "model",
+                     c->model, "architecture", c->arch, "cores", c->cores, "threads", c->threads,
+                     "memory", "total_mb", (json_int_t)(total >> 20));
 }
 
 int rk_agent_new(const rk_agent_settings_t *s, rk_agent_t **out)
