@@ -9,7 +9,6 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "exec/supervisor.h"
-#include "http/client.h"
 
 int main(int argc, char **argv)
 {
@@ -39,10 +38,9 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     rk_config_log(&rk_agent_config, &s, RK_LOG_INFO, "starting");
-    /* libcurl (and the TLS library it initializes) is only needed to
-     * register; leaving it untouched keeps the idle agent small. */
-    bool curl = s.register_with != NULL;
-    if (rk_exec_init() != 0 || (curl && rk_http_global_init() != 0)) {
+    /* Registration loads libcurl in a short-lived child (lib/agent), so the
+     * agent itself never maps it. */
+    if (rk_exec_init() != 0) {
         rk_log_error("cannot prepare the process to run jobs");
         code = 1;
         goto done;
@@ -60,8 +58,6 @@ int main(int argc, char **argv)
     rk_log_info("stopped", "signal", signame);
 cleanup:
     rk_agent_free(agent);
-    if (curl)
-        rk_http_global_cleanup();
 done:
     rk_agent_settings_cleanup(&s);
     return code;

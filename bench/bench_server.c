@@ -275,6 +275,15 @@ static void bench_machine(bench_t *b)
            (double)done / el, h.ok, many);
 }
 
+/* CPU seconds so far of the agents [0..N_AGENTS), the server and us. */
+static void cpu_sample(bench_t *b, double *out)
+{
+    for (int i = 0; i < N_AGENTS; i++)
+        out[i] = bs_cpu_seconds(b->agents[i].pid);
+    out[N_AGENTS] = bs_cpu_seconds(b->srv.pid);
+    out[N_AGENTS + 1] = bs_cpu_seconds(getpid());
+}
+
 /* ---- 1. throughput over four agents ---- */
 
 static void bench_throughput(bench_t *b, const char *exp)
@@ -282,6 +291,8 @@ static void bench_throughput(bench_t *b, const char *exp)
     printf("\n== throughput: %zu /bin/true jobs over %d one-slot agents ==\n", b->jobs, N_AGENTS);
     int agents[N_AGENTS] = {0, 1, 2, 3};
     posts_t p = {.b = b, .exp = exp, .agents = agents, .n_agents = N_AGENTS};
+    double cpu0[N_AGENTS + 2];
+    cpu_sample(b, cpu0);
     double t0 = bs_now();
     posts_run(&p, b->jobs, 32, 120);
     double t_posted = bs_now();
@@ -300,10 +311,82 @@ static void bench_throughput(bench_t *b, const char *exp)
            "%.2f s\n",
            b->jobs, t_posted - t0, completed, t1 - t0);
     printf("throughput: %.0f jobs/s\n", rate);
+    double cpu1[N_AGENTS + 2], agents_cpu = 0;
+    cpu_sample(b, cpu1);
+    for (int i = 0; i < N_AGENTS; i++)
+        agents_cpu += cpu1[i] - cpu0[i];
+    double srv_cpu = cpu1[N_AGENTS] - cpu0[N_AGENTS], me = cpu1[N_AGENTS + 1] - cpu0[N_AGENTS + 1];
+    double all = (double)sysconf(_SC_NPROCESSORS_ONLN) * (t1 - t0);
+    printf("CPU per job: server %.2f ms, 4 agents with their jobs %.2f ms, this client %.2f ms; "
+           "%.0f%% of the machine's %.1f CPU-seconds\n",
+           srv_cpu * 1000 / (double)b->jobs, agents_cpu * 1000 / (double)b->jobs,
+           me * 1000 / (double)b->jobs, 100 * (srv_cpu + agents_cpu + me) / all, all);
     verdict(b, "throughput >= 400 jobs/s", rate >= 400);
 }
 
 /* ---- 2. finish-to-next-start gap on one agent ---- */
+
+/* Time the server stored status `state` of job id (its last such entry). */
+static rk_time_t history_time(bench_t *b, const char *id, const char *state)
+{
+    char path[128], url[256];
+    snprintf(path, sizeof path, "/jobs/%s", id);
+    bs_url(url, sizeof url, b->srv.port, path);
+    json_t *v = NULL, *h;
+    size_t i;
+    rk_time_t t = 0;
+    bs_http("GET", url, NULL, &v);
+    json_array_foreach(json_object_get(v, "history"), i, h)
+    {
+        if (strcmp(json_string_value(json_object_get(h, "status")) ?: "", state) == 0)
+            rk_time_parse(json_string_value(json_object_get(h, "timestamp")), &t);
+    }
+    json_decref(v);
+    return t;
+}
+
+/* Splits each gap at the server's own timestamps (status history, same
+ * clock): agent's end -> server stored "completed" (the agent's report, the
+ * result fetch) -> server stored the next "assigned" (release, schedule)
+ * -> agent's start of the next (dispatch, the agent storing and starting
+ * it). Results are newest first. */
+static void gap_breakdown(bench_t *b, json_t *results)
+{
+    size_t n = json_array_size(results);
+    double *part[3];
+    for (int k = 0; k < 3; k++)
+        part[k] = calloc(n + 1, sizeof(double));
+    size_t g = 0;
+    for (size_t i = n; i-- > 1;) {
+        json_t *prev = json_array_get(results, i), *next = json_array_get(results, i - 1);
+        rk_time_t pend = 0, nstart = 0;
+        rk_time_parse(json_string_value(json_object_get(prev, "completed_at")), &pend);
+        rk_time_parse(json_string_value(json_object_get(next, "started_at")), &nstart);
+        rk_time_t done = history_time(b, json_string_value(json_object_get(prev, "job_id")),
+                                      "completed");
+        rk_time_t assigned = history_time(b, json_string_value(json_object_get(next, "job_id")),
+                                          "assigned");
+        if (!pend || !nstart || !done || !assigned)
+            continue;
+        part[0][g] = (double)(done - pend) / 1000.0;
+        part[1][g] = (double)(assigned - done) / 1000.0;
+        part[2][g] = (double)(nstart - assigned) / 1000.0;
+        g++;
+    }
+    static const char *const names[3] = {
+        "agent end -> server stored completed+result",
+        "server stored completed -> stored next assigned",
+        "server stored assigned -> agent started next"};
+    for (int k = 0; k < 3; k++) {
+        double *v = part[k], sum = 0;
+        for (size_t i = 0; i < g; i++)
+            sum += v[i];
+        double p50 = bs_percentile(v, g, 50), p99 = bs_percentile(v, g, 99);
+        printf("  %-48s mean %.2f  p50 %.2f  p99 %.2f ms\n", names[k], g ? sum / (double)g : 0,
+               p50, p99);
+        free(v);
+    }
+}
 
 static void bench_gap(bench_t *b, const char *exp, const char *blocker)
 {
@@ -353,6 +436,7 @@ static void bench_gap(bench_t *b, const char *exp, const char *blocker)
     verdict(b, "gap p99 <= 5 ms", g > 0 && p99 <= 5.0);
     if (g + 1 != b->gap_jobs)
         b->failures++;
+    gap_breakdown(b, arr);
     free(start);
     free(end);
     free(gaps);
@@ -580,6 +664,13 @@ int main(int argc, char **argv)
     printf("storage: sqlite, WAL, synchronous=%s (%s)\n", b.sync,
            strcmp(b.sync, "full") == 0 ? "survives power loss"
                                        : "survives a process kill, not a power loss");
+    FILE *la = fopen("/proc/loadavg", "r");
+    char load[128] = "?";
+    if (la && fgets(load, sizeof load, la))
+        load[strcspn(load, "\n")] = '\0';
+    if (la)
+        fclose(la);
+    printf("load before start (/proc/loadavg): %s\n", load);
     printf("workload: command experiments; programs from this build, on 127.0.0.1; work "
            "folder %s\n",
            b.dir);

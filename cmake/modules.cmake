@@ -6,7 +6,8 @@ pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
 rk_module(exec rk_base)                                 # child processes: spawn, supervise, stop
 rk_module(sysinfo rk_model ${CMAKE_DL_LIBS} m)          # hardware and OS detection
 rk_module(bench rk_sysinfo ${CMAKE_DL_LIBS} m)          # built-in benchmarks (OpenBLAS dlopen'ed)
-rk_module(agent rk_http rk_exec rk_sysinfo rk_bench PkgConfig::ARCHIVE)  # the agent's logic
+# the agent's logic; libarchive and libcurl are dlopen'ed in short-lived children
+rk_module(agent rk_http rk_exec rk_sysinfo rk_bench ${CMAKE_DL_LIBS})
 rk_module(store rk_model PkgConfig::SQLITE)             # storage backends
 rk_module(server rk_http rk_store)                      # the server's logic
 include(${CMAKE_SOURCE_DIR}/cmake/embed.cmake)

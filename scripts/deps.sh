@@ -22,6 +22,7 @@ test_pkgs=(
   clang libclang-rt-14-dev           # libFuzzer and sanitizer runtimes
   valgrind                           # leak checks of the unit tests
   procps psmisc                      # ps/pkill-free process checks in tests
+  chromium nodejs npm                # dashboard end-to-end tests (tests/web, playwright-core from npm)
 )
 
 pkgs=("${run_pkgs[@]}")

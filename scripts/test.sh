@@ -7,12 +7,15 @@
 #   scripts/test.sh                 everything (what CI runs)
 #   RK_FUZZ_SECONDS=5 scripts/test.sh   shorter fuzzing
 #   RK_STAGES="build test" scripts/test.sh  only some stages
-#     (stages: deps build test valgrind asan fuzz)
+#     (stages: deps build test web valgrind asan fuzz)
+#   The web stage runs the dashboard's browser tests (tests/web) in headless
+#   Chromium; `npm ci` installs playwright-core first when node_modules is
+#   missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 jobs=$(nproc)
-stages=${RK_STAGES:-"deps build test valgrind asan fuzz"}
+stages=${RK_STAGES:-"deps build test web valgrind asan fuzz"}
 fuzz_seconds=${RK_FUZZ_SECONDS:-60}
 passed=0
 failed=0
@@ -65,6 +68,24 @@ fi
 if has test; then
   stage "tests"
   run_ctest build
+fi
+
+if has web; then
+  stage "dashboard in headless Chromium"
+  if [ ! -d node_modules/playwright-core ]; then
+    npm ci --no-audit --no-fund
+  fi
+  mkdir -p build
+  set +e
+  RK_BIN_DIR="$root/build/bin" node --test --test-reporter=tap tests/web/ 2>&1 | tee build/web-tests.log
+  web_rc=${PIPESTATUS[0]}
+  set -e
+  web_pass=$(grep -E '^# pass [0-9]+' build/web-tests.log | awk '{print $3}' | tail -1)
+  web_fail=$(grep -E '^# fail [0-9]+' build/web-tests.log | awk '{print $3}' | tail -1)
+  passed=$((passed + ${web_pass:-0}))
+  failed=$((failed + ${web_fail:-0}))
+  if [ "$web_rc" -ne 0 ] && [ "${web_fail:-0}" -eq 0 ]; then failed=$((failed + 1)); fi
+  [ "$web_rc" -eq 0 ]
 fi
 
 if has valgrind; then

@@ -205,6 +205,24 @@ long bs_rss_anon_kib(pid_t pid)
     return anon >= 0 ? anon : rss;
 }
 
+double bs_cpu_seconds(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'); /* the name may hold spaces */
+    unsigned long long ut, st;
+    long long cut, cst;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %lld %lld", &ut,
+                     &st, &cut, &cst) != 4)
+        return -1;
+    return (double)(ut + st + (unsigned long long)(cut + cst)) / (double)sysconf(_SC_CLK_TCK);
+}
+
 /* ---- HTTP ---- */
 
 void bs_url(char *out, size_t n, int port, const char *path)

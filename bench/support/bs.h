@@ -40,6 +40,10 @@ void bs_proc_kill_all(void);
  * unknown. */
 long bs_rss_anon_kib(pid_t pid);
 
+/* CPU seconds pid used so far (user + system), its waited-for children
+ * included (an agent's jobs); -1 if unknown. */
+double bs_cpu_seconds(pid_t pid);
+
 /* "http://127.0.0.1:<port>/api/v1<path>" into out. */
 void bs_url(char *out, size_t n, int port, const char *path);
 

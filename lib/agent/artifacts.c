@@ -1,6 +1,11 @@
 /* A job's logs (by offset, so a client can follow) and its output folder as
  * a zip (libarchive), plus the artifact list of a result.
  *
+ * The zip is written by a short-lived forked child that loads libarchive
+ * with dlopen: libarchive and what it pulls in (libxml2, ICU, libstdc++,
+ * about 2 MiB resident) are never mapped in the agent itself, which keeps
+ * the idle agent small (docs/benchmarks.md, "Agent").
+ *
  * No name from a client reaches the file system: the job folder comes from
  * the job index, the stream is one of two fixed names, and the walk below
  * output/ follows no symlink, so nothing outside the job folder is read.
@@ -8,12 +13,14 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent/internal.h"
@@ -76,7 +83,53 @@ void rk_agent_serve_logs(const char *dir, bool finished, rk_http_req_t *req, rk_
     free(buf);
 }
 
+/* The libarchive calls used, resolved in the child. */
+typedef struct arch {
+    __typeof__(&archive_write_new) write_new;
+    __typeof__(&archive_write_set_format_zip) set_format_zip;
+    __typeof__(&archive_write_open_fd) open_fd;
+    __typeof__(&archive_write_header) write_header;
+    __typeof__(&archive_write_data) write_data;
+    __typeof__(&archive_write_close) close;
+    __typeof__(&archive_write_free) free;
+    __typeof__(&archive_entry_new) entry_new;
+    __typeof__(&archive_entry_free) entry_free;
+    __typeof__(&archive_entry_set_pathname) set_pathname;
+    __typeof__(&archive_entry_set_size) set_size;
+    __typeof__(&archive_entry_set_filetype) set_filetype;
+    __typeof__(&archive_entry_set_perm) set_perm;
+    __typeof__(&archive_entry_set_mtime) set_mtime;
+} arch_t;
+
+/* Loads libarchive and fills api; false (with the reason on stderr) when
+ * it is missing. Child only. */
+static bool arch_load(arch_t *api)
+{
+    static const char *const names[] = {
+        "archive_write_new",          "archive_write_set_format_zip", "archive_write_open_fd",
+        "archive_write_header",       "archive_write_data",           "archive_write_close",
+        "archive_write_free",         "archive_entry_new",            "archive_entry_free",
+        "archive_entry_set_pathname", "archive_entry_set_size",       "archive_entry_set_filetype",
+        "archive_entry_set_perm",     "archive_entry_set_mtime"};
+    _Static_assert(sizeof(names) / sizeof(names[0]) * sizeof(void (*)(void)) == sizeof(arch_t),
+                   "one name per libarchive call");
+    void *h = dlopen("libarchive.so.13", RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        fprintf(stderr, "ruckus-agent: cannot load libarchive: %s\n", dlerror());
+        return false;
+    }
+    void (**slot)(void) = (void (**)(void))api;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        void *f = dlsym(h, names[i]);
+        if (!f)
+            return false;
+        memcpy(&slot[i], &f, sizeof f);
+    }
+    return true;
+}
+
 typedef struct walk {
+    const arch_t *api;
     struct archive *ar; /* NULL: only list */
     json_t *names;      /* when listing */
     size_t max;
@@ -96,16 +149,16 @@ static int add_file(walk_t *w, const char *full, const char *rel, const struct s
     int fd = open(full, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
         return RK_OK; /* vanished: the job may still be writing */
-    struct archive_entry *e = archive_entry_new();
+    struct archive_entry *e = w->api->entry_new();
     int rc = RK_EIO;
     if (!e)
         goto out;
-    archive_entry_set_pathname(e, rel);
-    archive_entry_set_size(e, st->st_size);
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_perm(e, st->st_mode & 0777);
-    archive_entry_set_mtime(e, st->st_mtime, 0);
-    if (archive_write_header(w->ar, e) != ARCHIVE_OK)
+    w->api->set_pathname(e, rel);
+    w->api->set_size(e, st->st_size);
+    w->api->set_filetype(e, AE_IFREG);
+    w->api->set_perm(e, st->st_mode & 0777);
+    w->api->set_mtime(e, st->st_mtime, 0);
+    if (w->api->write_header(w->ar, e) != ARCHIVE_OK)
         goto out;
     char buf[65536];
     ssize_t k;
@@ -113,14 +166,15 @@ static int add_file(walk_t *w, const char *full, const char *rel, const struct s
     while (left > 0 && (k = read(fd, buf, sizeof buf)) > 0) {
         if (k > left)
             k = (ssize_t)left;
-        if (archive_write_data(w->ar, buf, (size_t)k) < 0)
+        if (w->api->write_data(w->ar, buf, (size_t)k) < 0)
             goto out;
         left -= k;
     }
     w->bytes += (uint64_t)st->st_size;
     rc = RK_OK;
 out:
-    archive_entry_free(e);
+    if (e)
+        w->api->entry_free(e);
     close(fd);
     return rc;
 }
@@ -185,6 +239,56 @@ static void zip_free(void *ctx)
     free(z);
 }
 
+/* Child: writes the zip of out_dir to fd and the skipped count to
+ * report_fd. Exit status 0 when the zip is complete. */
+static int zip_child(const char *out_dir, int fd, int report_fd)
+{
+    arch_t api;
+    if (!arch_load(&api))
+        return 1;
+    walk_t w = {.api = &api, .ar = api.write_new()};
+    bool ok = w.ar && api.set_format_zip(w.ar) == ARCHIVE_OK && api.open_fd(w.ar, fd) == ARCHIVE_OK;
+    if (ok) {
+        walk_dir(&w, out_dir, "", 0);
+        ok = !w.err && api.close(w.ar) == ARCHIVE_OK;
+    }
+    if (w.ar)
+        api.free(w.ar);
+    char n[24];
+    int len = snprintf(n, sizeof n, "%zu", w.skipped);
+    return ok && write(report_fd, n, (size_t)len) == len ? 0 : 1;
+}
+
+/* Builds the zip into fd in a child; *skipped gets the files left out.
+ * Blocks this HTTP worker until the child is done. */
+static int build_zip(const char *out_dir, int fd, size_t *skipped)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0)
+        return RK_EIO;
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[0]);
+        _exit(zip_child(out_dir, fd, p[1]));
+    }
+    close(p[1]);
+    char buf[24] = "";
+    ssize_t k = 0, r;
+    while (pid > 0 && k < (ssize_t)sizeof buf - 1 &&
+           ((r = read(p[0], buf + k, sizeof buf - 1 - (size_t)k)) > 0 || (r < 0 && errno == EINTR)))
+        k += r > 0 ? r : 0;
+    close(p[0]);
+    int status = -1;
+    /* Our own child (the agent's process group, so the exec reaper's orphan
+     * sweep leaves it alone): reaped here by its pid. */
+    while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (pid < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || k <= 0)
+        return RK_EIO;
+    *skipped = (size_t)strtoull(buf, NULL, 10);
+    return RK_OK;
+}
+
 void rk_agent_serve_artifacts(const char *dir, rk_http_resp_t *resp)
 {
     char tmp[4200], out[4200];
@@ -196,17 +300,9 @@ void rk_agent_serve_artifacts(const char *dir, rk_http_resp_t *resp)
         return;
     }
     unlink(tmp); /* this answer's own file; gone once it is sent */
-    walk_t w = {.ar = archive_write_new()};
+    size_t n_skipped = 0;
     zip_ctx_t *z = malloc(sizeof *z);
-    bool ok = w.ar && z && archive_write_set_format_zip(w.ar) == ARCHIVE_OK &&
-              archive_write_open_fd(w.ar, fd) == ARCHIVE_OK;
-    if (ok) {
-        walk_dir(&w, out, "", 0);
-        ok = !w.err && archive_write_close(w.ar) == ARCHIVE_OK;
-    }
-    if (w.ar)
-        archive_write_free(w.ar);
-    if (!ok) {
+    if (!z || build_zip(out, fd, &n_skipped) != 0) {
         rk_log_warn("cannot build an artifacts zip", "path", dir);
         rk_http_resp_error(resp, 503, "cannot build the artifacts zip");
         close(fd);
@@ -214,7 +310,7 @@ void rk_agent_serve_artifacts(const char *dir, rk_http_resp_t *resp)
         return;
     }
     char skipped[24];
-    snprintf(skipped, sizeof skipped, "%zu", w.skipped);
+    snprintf(skipped, sizeof skipped, "%zu", n_skipped);
     z->fd = fd;
     rk_http_resp_stream(resp, 200, "application/zip", zip_read, zip_free, z, NULL);
     rk_http_resp_header(resp, "X-Ruckus-Artifacts-Skipped", skipped);

@@ -1,11 +1,11 @@
 #include "model/experiment.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/err.h"
+#include "model/md5.h"
 
 static const char *const top_known[] = {
     "id",         "name",       "description", "model",
@@ -17,10 +17,8 @@ static const char *const metrics_known[] = {"metrics", NULL};
 
 int rk_experiment_id(const char *name, char out[RK_EXPERIMENT_ID_SIZE])
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (!EVP_Digest(name, strlen(name), md, &len, EVP_md5(), NULL) || len < 3)
-        return RK_EIO;
+    unsigned char md[RK_MD5_SIZE];
+    rk_md5(name, strlen(name), md);
     snprintf(out, RK_EXPERIMENT_ID_SIZE, "exp_%02x%02x%02x", md[0], md[1], md[2]);
     return RK_OK;
 }

@@ -67,8 +67,8 @@ typedef struct rk_experiment {
     rk_requirements_t requirements;
 } rk_experiment_t;
 
-/* Writes "exp_" + the first 6 hex digits of md5(name) into out. RK_EIO if
- * the digest cannot be computed. */
+/* Writes "exp_" + the first 6 hex digits of md5(name) into out (built-in
+ * MD5, model/md5.h). Always RK_OK; the int stays for callers that check. */
 int rk_experiment_id(const char *name, char out[RK_EXPERIMENT_ID_SIZE]);
 
 int rk_experiment_decode(const json_t *v, const char *path, rk_experiment_t *out, rk_verr_t *e);

@@ -127,27 +127,78 @@ static void retry_later(rk_srv_mgr_t *m, srv_job_t *j)
     j->retry_at = rk_time_mono_us() + (int64_t)(m->cfg.poll_interval_s * 1e6);
 }
 
+/* ---- experiments kept for dispatch ---- */
+
+const srv_xcache_t *xcache_get(rk_srv_mgr_t *m, const char *id, int *rc)
+{
+    srv_xcache_t *victim = &m->xcache[0];
+    for (size_t i = 0; i < SRV_XCACHE_SIZE; i++) {
+        srv_xcache_t *e = &m->xcache[i];
+        if (e->id && strcmp(e->id, id) == 0) {
+            e->used = ++m->xcache_clock;
+            return e;
+        }
+        if (!e->id || (victim->id && e->used < victim->used))
+            victim = e;
+    }
+    rk_experiment_t x = {0};
+    if ((*rc = rk_store_experiment_get(m->store, id, &x)))
+        return NULL;
+    json_t *v = rk_experiment_encode(&x);
+    char *spec = v ? json_dumps(v, JSON_COMPACT) : NULL;
+    char *copy = strdup(id);
+    json_decref(v);
+    if (!spec || !copy) {
+        free(spec);
+        free(copy);
+        rk_experiment_cleanup(&x);
+        *rc = RK_ENOMEM;
+        return NULL;
+    }
+    free(victim->id);
+    free(victim->spec);
+    *victim = (srv_xcache_t){.id = copy, .spec = spec,
+                             .timeout_s = x.requirements.timeout_seconds,
+                             .used = ++m->xcache_clock};
+    rk_experiment_cleanup(&x);
+    return victim;
+}
+
+void xcache_drop(rk_srv_mgr_t *m, const char *id)
+{
+    for (size_t i = 0; i < SRV_XCACHE_SIZE; i++) {
+        srv_xcache_t *e = &m->xcache[i];
+        if (e->id && strcmp(e->id, id) == 0) {
+            free(e->id);
+            free(e->spec);
+            *e = (srv_xcache_t){0};
+        }
+    }
+}
+
 void job_send(rk_srv_mgr_t *m, srv_job_t *j)
 {
-    rk_experiment_t x = {0};
-    int rc = rk_store_experiment_get(m->store, j->experiment_id, &x);
-    if (rc) {
+    int rc = 0;
+    const srv_xcache_t *x = xcache_get(m, j->experiment_id, &rc);
+    if (!x && rc != RK_ENOMEM) {
         job_store_status(m, j, RK_JOB_FAILED,
                          rc == RK_ENOENT ? "experiment not found" : "reading the experiment failed");
         job_settle(m, j);
         job_release(m, j);
         return;
     }
-    if (!j->timeout_s)
-        j->timeout_s = x.requirements.timeout_seconds;
-    json_t *body = json_pack("{s:o,s:s}", "experiment_spec", rk_experiment_encode(&x), "job_id",
-                             j->job_id);
-    rk_experiment_cleanup(&x);
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    if (text)
-        j->call = job_call(m, j, CALL_SEND, "POST", agent_url(j->agent, "/jobs"), text, 15000, 3);
-    free(text);
+    if (x && !j->timeout_s)
+        j->timeout_s = x->timeout_s;
+    /* ExecuteJobRequest from the kept spec text: no JSON tree per job. The
+     * job id is checked by the model (letters, digits, '_' and '-'), so it
+     * needs no escaping. */
+    rk_buf_t body;
+    rk_buf_init(&body, 1u << 24);
+    if (x && rk_buf_printf(&body, "{\"experiment_spec\":%s,\"job_id\":\"%s\"}", x->spec,
+                           j->job_id) == 0)
+        j->call = job_call(m, j, CALL_SEND, "POST", agent_url(j->agent, "/jobs"),
+                           rk_buf_str(&body), 15000, 3);
+    rk_buf_cleanup(&body);
     if (!j->call)
         retry_later(m, j);
 }
@@ -219,14 +270,23 @@ static void send_answered(rk_srv_mgr_t *m, srv_job_t *j, const rk_http_response_
         job_poll(m, j, true);
         return;
     }
-    if (r->err || r->status == 409) {
+    /* Not taken, but not refused either: busy (409), or unable for now
+     * (503: shutting down, its data dir failing, out of memory; the client
+     * already retried it). The job keeps its place at the front. */
+    if (r->err || r->status == 409 || r->status == 503) {
         if (r->err) {
             agent_failed(m, a, detail);
             snprintf(msg, sizeof msg, "agent unreachable (%s); back in the queue", detail);
-        } else {
+        } else if (r->status == 409) {
             agent_ok(m, a);
             a->hold_until = rk_time_mono_us() + 1000000;
             snprintf(msg, sizeof msg, "agent busy; back at the front of the queue");
+        } else {
+            agent_ok(m, a);
+            a->hold_until = rk_time_mono_us() + 1000000;
+            a->health_at = 0; /* learn its state (error, shutting down) soon */
+            snprintf(msg, sizeof msg, "agent cannot take jobs now (%s); back at the front of "
+                                      "the queue", detail);
         }
         if (j->local_terminal) { /* cancelled meanwhile */
             if (r->err)
@@ -303,11 +363,9 @@ static void poll_answered(rk_srv_mgr_t *m, srv_job_t *j, srv_call_t *c,
             changed = true;
         }
         if (!j->timeout_s) {
-            rk_experiment_t x = {0};
-            j->timeout_s = rk_store_experiment_get(m->store, j->experiment_id, &x) == 0
-                               ? x.requirements.timeout_seconds
-                               : 3600;
-            rk_experiment_cleanup(&x);
+            int rc = 0;
+            const srv_xcache_t *x = xcache_get(m, j->experiment_id, &rc);
+            j->timeout_s = x ? x->timeout_s : 3600;
         }
         /* An agent that answers a long poll at once without news gets
          * plain polling at the configured interval. */

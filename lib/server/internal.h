@@ -113,6 +113,9 @@ int rk_srv_mgr_cancel(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id);
 /* Registers the agent at url (token may be NULL). */
 int rk_srv_mgr_register(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *url, const char *token);
 int rk_srv_mgr_unregister(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *agent_id);
+/* Tells the manager experiment id is gone (drops what it keeps of it).
+ * Call after the store deleted it, before answering. */
+int rk_srv_mgr_forget_experiment(rk_srv_mgr_t *m, const char *id);
 
 /* Fan-out: n GET requests to agents at once through the manager's client;
  * when all have answered, done(fan, resp) fills the answer on the manager

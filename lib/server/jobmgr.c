@@ -145,6 +145,7 @@ static void create_done(rk_srv_mgr_t *m, srv_create_t *c)
         rk_job_info_cleanup(&c->jobs[i]);
     free(c->jobs);
     free(c->timeouts);
+    free(c->waiting);
     for (srv_create_t **p = &m->fresh; *p; p = &(*p)->next_fresh) {
         if (*p == c) {
             *p = c->next_fresh;
@@ -161,6 +162,7 @@ void job_settle(rk_srv_mgr_t *m, srv_job_t *j)
     if (!c)
         return;
     j->waiter = NULL;
+    c->waiting[j->waiter_idx] = NULL;
     rk_job_status_t *st = &c->jobs[j->waiter_idx].status;
     rk_job_status_cleanup(st);
     st->status = j->state;
@@ -324,6 +326,7 @@ static void task_run(void *ud)
                 rk_job_info_cleanup(&t->create->jobs[i]);
             free(t->create->jobs);
             free(t->create->timeouts);
+            free(t->create->waiting);
             free(t->create);
         }
         if (t->fan) {
@@ -386,6 +389,7 @@ static void run_create(task_t *t)
         j->timeout_s = c->timeouts[i];
         j->waiter = c;
         j->waiter_idx = i;
+        c->waiting[i] = j;
         mgr_event(m, "job", job_info_json(j));
         if (a->known_error) {
             job_store_status(m, j, RK_JOB_FAILED, "agent reports status error: it cannot run jobs");
@@ -404,18 +408,23 @@ int rk_srv_mgr_create(rk_srv_mgr_t *m, rk_http_wait_t *w, rk_job_info_t *jobs,
 {
     task_t *t = calloc(1, sizeof *t);
     srv_create_t *c = calloc(1, sizeof *c);
-    if (!t || !c) {
+    srv_job_t **waiting = calloc(n ? n : 1, sizeof *waiting);
+    if (!t || !c || !waiting) {
         free(t);
         free(c);
+        free(waiting);
         return RK_ENOMEM;
     }
-    *c = (srv_create_t){.wait = w, .jobs = jobs, .timeouts = timeouts, .n = n, .single = single};
+    *c = (srv_create_t){.wait = w, .jobs = jobs, .timeouts = timeouts, .waiting = waiting,
+                        .n = n, .single = single};
     t->wait = w;
     t->create = c;
     t->run = run_create;
     int rc = post(m, t);
-    if (rc)
+    if (rc) {
+        free(c->waiting);
         free(c); /* jobs and timeouts stay the caller's */
+    }
     return rc;
 }
 
@@ -555,6 +564,22 @@ fail:
     return rc;
 }
 
+static void run_forget_experiment(task_t *t)
+{
+    xcache_drop(t->m, t->arg);
+}
+
+int rk_srv_mgr_forget_experiment(rk_srv_mgr_t *m, const char *id)
+{
+    task_t *t = calloc(1, sizeof *t);
+    if (!t || !(t->arg = strdup(id))) {
+        free(t);
+        return RK_ENOMEM;
+    }
+    t->run = run_forget_experiment;
+    return post(m, t);
+}
+
 static void run_stop(task_t *t)
 {
     t->m->stop = 1;
@@ -647,22 +672,20 @@ static void *loop(void *arg)
         schedule(m, now);
         mgr_flush(m);
         send_due(m, now);
-        /* Creates whose jobs stayed queued have their answer now. */
+        /* Creates whose jobs stayed queued have their answer now. Each
+         * create knows its own jobs: no walk over the (maybe huge) queues. */
         while (m->fresh) {
             srv_create_t *c = m->fresh;
             m->fresh = c->next_fresh;
             c->next_fresh = NULL;
-            for (srv_agent_t *a = m->agents; a && c; a = a->next) {
-                for (srv_job_t *j = a->q_head; j; j = j->next) {
-                    if (j->waiter == c) {
-                        bool last = c->unsettled == 1;
-                        job_settle(m, j);
-                        if (last) {
-                            c = NULL;
-                            break;
-                        }
-                    }
-                }
+            for (size_t i = 0, n = c->n; c && i < n; i++) {
+                srv_job_t *j = c->waiting[i];
+                if (!j || !j->in_queue) /* being sent: its answer settles it */
+                    continue;
+                bool last = c->unsettled == 1;
+                job_settle(m, j);
+                if (last)
+                    c = NULL;
             }
         }
         mgr_flush(m);
@@ -745,6 +768,10 @@ void rk_srv_mgr_free(rk_srv_mgr_t *m)
     mgr_flush(m); /* answers settled while freeing: the HTTP stop took them */
     free(m->finishes);
     free(m->releases);
+    for (size_t i = 0; i < SRV_XCACHE_SIZE; i++) {
+        free(m->xcache[i].id);
+        free(m->xcache[i].spec);
+    }
     json_decref(m->pending_events);
     free(m);
 }

@@ -94,6 +94,7 @@ struct srv_create {
     rk_http_wait_t *wait;
     rk_job_info_t *jobs;
     int64_t *timeouts;
+    srv_job_t **waiting; /* [i]: job i while it still owes its first outcome */
     size_t n, unsettled;
     bool single;
     srv_create_t *next_fresh;
@@ -111,6 +112,19 @@ struct srv_fan {
     int timeout_ms;
     size_t max_body;
 };
+
+/* An experiment as dispatch needs it: its spec already encoded for the
+ * ExecuteJobRequest body, and its timeout. Experiments never change once
+ * stored, so the manager keeps the ones it dispatches (dropped when one is
+ * deleted) instead of reading and re-encoding them for every job. */
+typedef struct srv_xcache {
+    char *id;
+    char *spec; /* compact JSON of the ExperimentSpec */
+    int64_t timeout_s;
+    uint64_t used; /* for evicting the least recently used */
+} srv_xcache_t;
+
+#define SRV_XCACHE_SIZE 64
 
 typedef struct deferred_finish {
     rk_http_wait_t *wait;
@@ -138,6 +152,9 @@ struct rk_srv_mgr {
     srv_job_t **releases;
     size_t n_releases, cap_releases;
     bool again; /* something changed: loop again without waiting */
+
+    srv_xcache_t xcache[SRV_XCACHE_SIZE];
+    uint64_t xcache_clock;
 };
 
 /* jobmgr.c */
@@ -159,6 +176,10 @@ void running_remove(srv_agent_t *a, srv_job_t *j);
 json_t *job_info_json(const srv_job_t *j);
 
 /* dispatch.c */
+/* The cached experiment id (read from the store on a miss), or NULL with
+ * *rc set (RK_ENOENT, RK_EIO, RK_ENOMEM). Valid until the next call. */
+const srv_xcache_t *xcache_get(rk_srv_mgr_t *m, const char *id, int *rc);
+void xcache_drop(rk_srv_mgr_t *m, const char *id);
 srv_call_t *call_submit(rk_srv_mgr_t *m, call_kind_t kind, const rk_http_request_t *req,
                         srv_job_t *j, srv_agent_t *a);
 void call_cancel(rk_srv_mgr_t *m, srv_call_t *c);

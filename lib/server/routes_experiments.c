@@ -112,6 +112,11 @@ static void h_delete(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
                             rc == RK_ENOENT ? "not found" : "could not be deleted");
         return;
     }
+    /* Ids are random and may come back: the manager must not dispatch a
+     * new experiment with the same id from its copy of this one. Tasks run
+     * in order, so any later create sees the drop first. */
+    if (rk_srv_mgr_forget_experiment(srv->mgr, id) != 0)
+        rk_log_warn("job manager not told of a deleted experiment", "experiment_id", id);
     json_t *out = json_pack("{s:s}", "experiment_id", id);
     if (out)
         rk_json_set_time(out, "deleted_at", rk_time_now_us());

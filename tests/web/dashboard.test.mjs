@@ -172,10 +172,10 @@ describe('dashboard', { skip: skip || false }, () => {
     await page.selectOption('#compare-form select[name=metric]', 'x_ms');
     await page.waitForSelector('#compare-chart .uplot canvas', { timeout: T });
     assert.match(await page.textContent('#compare-chart .u-title'), /x_ms/);
-    const cmp = await page.locator('#compare-table tbody tr').allTextContents();
-    assert.equal(cmp.length, 1);
-    assert.match(cmp[0], new RegExp(`${stack.agentId}.*15(?:\\D|$)`), 'one agent, one job, mean 5');
-    assert.equal(await page.textContent('#compare-table .compare-mean'), '5');
+    assert.equal(await page.locator('#compare-table tbody tr').count(), 1, 'one agent');
+    const cmp = await page.locator('#compare-table tbody tr td').allTextContents();
+    assert.match(cmp[0], new RegExp(stack.agentId));
+    assert.deepEqual(cmp.slice(1), ['1', '5', '5', '5'], 'one job: mean, min and max 5');
     // Sorting by a column marks it and keeps every row.
     await page.click('#results-table thead th[data-key="m:x_ms"]');
     assert.equal(await page.getAttribute('#results-table thead th[data-key="m:x_ms"]', 'data-dir'), 'asc');
@@ -193,7 +193,7 @@ describe('dashboard', { skip: skip || false }, () => {
     await tab('experiments');
     await page.fill('#exp-form input[name=name]', 'three-runs');
     await page.fill('#exp-form textarea[name=task_params]',
-      JSON.stringify({ argv: ['sh', '-c', 'echo "{\\"x_ms\\": $(( $(date +%N) % 7 + 3 ))}" > "$RUCKUS_METRICS_FILE"'] }));
+      JSON.stringify({ argv: ['sh', '-c', 'echo "{\\"x_ms\\": $(( $$ % 7 + 3 ))}" > "$RUCKUS_METRICS_FILE"'] }));
     await page.fill('#exp-form input[name=runs_per_job]', '4');
     await page.click('#exp-form button[type=submit]');
     const row = page.locator('#experiments-table tbody tr', { hasText: 'three-runs' });

@@ -52,7 +52,8 @@ function startProgram(name, args, logs) {
   });
 }
 
-export async function startStack() {
+// serverArgs: extra flags for ruckus-server (--token T, say).
+export async function startStack(serverArgs = []) {
   const dir = mkdtempSync(path.join(tmpdir(), 'ruckus-web-'));
   const logs = [];
   const procs = [];
@@ -60,7 +61,7 @@ export async function startStack() {
   try {
     const agent = await startProgram('ruckus-agent', ['--port', '0', '--data-dir', path.join(dir, 'agent')], logs);
     procs.push(agent.proc);
-    const server = await startProgram('ruckus-server', ['--port', '0', '--db', path.join(dir, 'server.db')], logs);
+    const server = await startProgram('ruckus-server', ['--port', '0', '--db', path.join(dir, 'server.db'), ...serverArgs], logs);
     procs.push(server.proc);
     stack.agentUrl = `http://127.0.0.1:${agent.port}`;
     stack.serverUrl = `http://127.0.0.1:${server.port}`;

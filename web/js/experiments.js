@@ -19,7 +19,7 @@ const compat = new Map(); // experiment id -> compatibility answer (or Error)
 // A client-side mistake tied to a field path, shown like a server's 422.
 class FieldError extends Error {
   constructor(path, msg) {
-    super(`${path}: ${msg}`);
+    super(path ? `${path}: ${msg}` : msg);
     this.detail = this.message;
   }
 }

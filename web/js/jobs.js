@@ -65,11 +65,20 @@ export async function loadJobs() {
   renderTable();
 }
 
+// Whether status b is older than a: the answer to a POST can arrive after
+// the events of what happened next, and must not undo them. RFC 3339
+// timestamps of one server compare as strings (same format, UTC).
+function stale(a, b) {
+  if (TERMINAL.has(a.status) && !TERMINAL.has(b.status)) return true;
+  return (b.timestamp || '') < (a.timestamp || '');
+}
+
 // A job event: update its row in place, or add a new job on the first page.
 export function onJobEvent(info) {
   if (!info || !info.job_id || !info.status) return;
   const f = filters();
   const known = rows.has(info.job_id);
+  if (known && stale(rows.get(info.job_id).status, info.status)) return;
   if (known) {
     rows.set(info.job_id, info);
     const tr = $(`#jobs-table tr[data-job-id="${CSS.escape(info.job_id)}"]`);

@@ -65,11 +65,15 @@ export function hardwareSummary(si) {
   return parts.join(', ');
 }
 
-// Fills a <select> with [value, label] pairs, keeping the current choice.
+// Fills a <select> with values or [value, label] pairs, keeping the
+// current choice.
 export function fillSelect(sel, options, { any = false } = {}) {
   const cur = sel.value;
   sel.replaceChildren(...(any ? [el('option', { value: '' }, 'any')] : []),
-    ...options.map(([v, label]) => el('option', { value: v }, label ?? v)));
+    ...options.map((o) => {
+      const [v, label] = Array.isArray(o) ? o : [o, o];
+      return el('option', { value: v }, label ?? v);
+    }));
   if ([...sel.options].some((o) => o.value === cur)) sel.value = cur;
 }
 
