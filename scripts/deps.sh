@@ -22,12 +22,19 @@ test_pkgs=(
   clang libclang-rt-14-dev           # libFuzzer and sanitizer runtimes
   valgrind                           # leak checks of the unit tests
   procps psmisc                      # ps/pkill-free process checks in tests
-  chromium nodejs npm                # dashboard end-to-end tests (tests/web, playwright-core from npm)
+  chromium                           # dashboard end-to-end tests (tests/web, with playwright-core from npm)
 )
 
 pkgs=("${run_pkgs[@]}")
 if [ "${1:-}" != "--run" ]; then
   pkgs+=("${test_pkgs[@]}")
+  # Node.js and npm run the dashboard tests. A machine may already have them
+  # from another source (NodeSource's nodejs bundles npm and conflicts with
+  # Debian's npm package), so install Debian's only when the commands are
+  # missing.
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    pkgs+=(nodejs npm)
+  fi
 fi
 
 missing=()
