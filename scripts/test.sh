@@ -48,6 +48,11 @@ run_ctest() {
 
 finish() {
   local rc=$?
+  # A stage that stopped the script (a failed build, say) counts as a failure
+  # even when no test runner had counted one.
+  if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
+    failed=1
+  fi
   echo
   echo "ci: $passed passed, $failed failed"
   exit "$rc"

@@ -70,8 +70,8 @@ int rk_agent_load_id(rk_agent_t *a)
         fclose(f);
         while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
             buf[--n] = '\0';
-        if (rk_id_valid(buf)) {
-            snprintf(a->id, sizeof a->id, "%s", buf);
+        if (rk_id_valid(buf)) { /* at most 64 characters, so it fits a->id */
+            memcpy(a->id, buf, strlen(buf) + 1);
             return RK_OK;
         }
         rk_log_warn("agent id file is invalid; making a new id", "path", path);
