@@ -19,7 +19,9 @@
  *               until the first 201 to POST /jobs, target <= 5 s
  *
  * Usage: bench_server [--quick] [--sync normal|full] [--only a,b,...]
- *                     [--jobs N] [--mem-jobs N] [--keep]
+ *                     [--jobs N] [--mem-jobs N] [--keep] [--agent-dir DIR]
+ * --agent-dir puts the agents' data folders in DIR (e.g. a tmpfs, to show
+ * what the agents' fsyncs cost); by default they share the work folder.
  * --quick is the smoke mode CTest runs (small counts, targets not judged).
  * Exit status: 0 when every benchmark ran (targets missed are reported,
  * not failed), 1 when one could not run (a job lost, a program failing).
@@ -43,6 +45,7 @@ typedef struct bench {
     bool quick, keep;
     const char *sync;
     const char *only;
+    const char *agent_dir; /* where agents keep their data; NULL: the work folder */
     size_t jobs, gap_jobs, post_jobs, mem_jobs;
     char *dir;
     char db[600];
@@ -82,7 +85,7 @@ static int server_start(bench_t *b, const char *db)
 static int agent_start(bench_t *b, int i, int slots)
 {
     char data[700], log[700], s[16];
-    snprintf(data, sizeof data, "%s/agent%d", b->dir, i);
+    snprintf(data, sizeof data, "%s/agent%d", b->agent_dir ? b->agent_dir : b->dir, i);
     snprintf(log, sizeof log, "%s/agent%d.log", b->dir, i);
     snprintf(s, sizeof s, "%d", slots);
     const char *args[] = {"--port", "0", "--data-dir", data, "--slots", s, "--grace", "1",
@@ -615,6 +618,7 @@ int main(int argc, char **argv)
         {"quick", no_argument, 0, 'q'},      {"sync", required_argument, 0, 's'},
         {"only", required_argument, 0, 'o'}, {"jobs", required_argument, 0, 'j'},
         {"mem-jobs", required_argument, 0, 'm'}, {"keep", no_argument, 0, 'k'},
+        {"agent-dir", required_argument, 0, 'a'},
         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -641,10 +645,13 @@ int main(int argc, char **argv)
         case 'k':
             b.keep = true;
             break;
+        case 'a':
+            b.agent_dir = optarg;
+            break;
         default:
             fprintf(stderr, "usage: bench_server [--quick] [--sync normal|full] [--only "
                             "machine,throughput,gap,post,memory] [--jobs N] [--mem-jobs N] "
-                            "[--keep]\n");
+                            "[--keep] [--agent-dir DIR]\n");
             return 2;
         }
     }
@@ -670,6 +677,7 @@ int main(int argc, char **argv)
         load[strcspn(load, "\n")] = '\0';
     if (la)
         fclose(la);
+    printf("agents' data: %s\n", b.agent_dir ? b.agent_dir : "in the work folder");
     printf("load before start (/proc/loadavg): %s\n", load);
     printf("workload: command experiments; programs from this build, on 127.0.0.1; work "
            "folder %s\n",

@@ -13,8 +13,7 @@ run_pkgs=(
   libcurl4-openssl-dev               # HTTP client (multi interface)
   libjansson-dev                     # JSON
   libsqlite3-dev                     # embedded storage
-  libssl-dev                         # md5 for experiment ids (libcrypto)
-  libarchive-dev                     # zip of a job's artifacts
+  libarchive-dev                     # zip of a job's artifacts (dlopen'ed by the agent)
   libopenblas-dev                    # GEMM for the compute benchmark (loaded in the child only)
 )
 test_pkgs=(

@@ -190,14 +190,19 @@ static void *bg_main(void *arg)
         int64_t now = rk_time_mono_us();
         answer_waiters(a, NULL, now);
         int64_t wake = now + 1000000;
-        for (job_t *j = a->jobs; j; j = j->next) {
-            if (j->state != RK_JOB_ASSIGNED || !j->has_req || a->stopping)
+        bool waiting = false;
+        for (job_t *j = a->maybe_waiting ? a->jobs : NULL; j; j = j->next) {
+            if (j->state != RK_JOB_ASSIGNED || !j->has_req)
+                continue;
+            waiting = true;
+            if (a->stopping)
                 continue;
             if (j->start_at_mono <= now)
                 rk_agent_job_run(a, j);
             else if (j->start_at_mono < wake)
                 wake = j->start_at_mono;
         }
+        a->maybe_waiting = waiting;
         for (waiter_t *w = a->waiters; w; w = w->next)
             if (w->deadline_mono < wake)
                 wake = w->deadline_mono;

@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "agent/agent.h"
 #include "base/time.h"
@@ -51,6 +52,7 @@ typedef struct job {
     int64_t runs_done;
     rk_run_t *runs;
     rk_time_t run_started;
+    pid_t pgid; /* the current run's process group (recorded in job.json), 0: none */
     bool cancel, shutdown;
 } job_t;
 
@@ -73,6 +75,10 @@ struct rk_agent {
     job_t *buckets[JOB_BUCKETS];
     waiter_t *waiters;
     int active; /* jobs assigned or running: they hold a slot */
+    /* Some job may be waiting to start (recovered, or delayed by the test
+     * hook): only then does the background thread walk the job list, so
+     * its wake-ups (every job end) do not cost O(jobs kept). */
+    bool maybe_waiting;
     bool stopping, started, stopped;
     rk_exec_sup_t *sup;
     rk_http_server_t *http;
@@ -90,12 +96,19 @@ struct rk_agent {
 };
 
 /* ---- jobstore.c: durable records ---- */
-/* Writes text to dir/name atomically: tmp file, fsync, rename, fsync dir. */
+/* Writes text to dir/name atomically: tmp file, fdatasync, rename, fsync dir. */
 int rk_agent_write_atomic(const char *dir, const char *name, const char *text, size_t len);
+/* As rk_agent_write_atomic; without sync_dir the folder is not fsynced, so
+ * after a power loss dir/name holds either this text or what it held
+ * before (both complete: the data was synced before the rename). For
+ * records where the previous version is still a correct one. */
+int rk_agent_write_atomic_ex(const char *dir, const char *name, const char *text, size_t len,
+                             bool sync_dir);
 /* Loads or creates <data_dir>/agent_id into a->id. */
 int rk_agent_load_id(rk_agent_t *a);
-/* Writes job.json for j's current state. */
-int rk_agent_job_persist(rk_agent_t *a, job_t *j);
+/* Writes job.json for j's current state; sync_dir as above (true unless
+ * the previous record stays correct after a power loss). */
+int rk_agent_job_persist(rk_agent_t *a, job_t *j, bool sync_dir);
 /* Loads every jobs/<id>/job.json, applying the restart rules. */
 int rk_agent_jobs_load(rk_agent_t *a);
 /* Kills processes left by a previous agent instance for job j. */
@@ -112,6 +125,12 @@ int rk_agent_rmtree(const char *path);
 /* Starts job j (assigned) now: records it running, spawns the first run.
  * mu held. A job that cannot start is finished failed. */
 void rk_agent_job_run(rk_agent_t *a, job_t *j);
+/* The two halves of rk_agent_job_run, for a job started as it is accepted
+ * (one durable record, state running, instead of two): mark sets the
+ * running state in memory (the caller stores it), spawn starts the first
+ * run. mu held. */
+void rk_agent_job_mark_running(job_t *j);
+void rk_agent_job_spawn(rk_agent_t *a, job_t *j);
 /* Finishes j with state and message: writes result.json and job.json,
  * frees the slot, answers waiters. mu held. */
 void rk_agent_job_finish(rk_agent_t *a, job_t *j, rk_job_state_t st, const char *message,

@@ -20,6 +20,12 @@
 
 int rk_agent_write_atomic(const char *dir, const char *name, const char *text, size_t len)
 {
+    return rk_agent_write_atomic_ex(dir, name, text, len, true);
+}
+
+int rk_agent_write_atomic_ex(const char *dir, const char *name, const char *text, size_t len,
+                             bool sync_dir)
+{
     char tmp[4096], dst[4096];
     snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
     snprintf(dst, sizeof dst, "%s/%s", dir, name);
@@ -45,6 +51,10 @@ int rk_agent_write_atomic(const char *dir, const char *name, const char *text, s
     fd = -1;
     if (rename(tmp, dst) != 0)
         goto out;
+    if (!sync_dir) {
+        rc = RK_OK;
+        goto out;
+    }
     /* The rename is durable only once the folder is synced. */
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
@@ -87,7 +97,7 @@ int rk_agent_load_id(rk_agent_t *a)
     return rk_agent_write_atomic(a->data_dir, "agent_id", line, (size_t)n);
 }
 
-int rk_agent_job_persist(rk_agent_t *a, job_t *j)
+int rk_agent_job_persist(rk_agent_t *a, job_t *j, bool sync_dir)
 {
     (void)a;
     json_t *o = json_object();
@@ -107,10 +117,13 @@ int rk_agent_job_persist(rk_agent_t *a, job_t *j)
         goto out;
     if (j->request && json_object_set(o, "request", j->request))
         goto out;
+    if (j->state == RK_JOB_RUNNING && j->pgid > 0 &&
+        json_object_set_new(o, "pgid", json_integer(j->pgid)))
+        goto out;
     char *text = json_dumps(o, JSON_COMPACT);
     if (!text)
         goto out;
-    rc = rk_agent_write_atomic(j->dir, "job.json", text, strlen(text));
+    rc = rk_agent_write_atomic_ex(j->dir, "job.json", text, strlen(text), sync_dir);
     free(text);
     if (rc) {
         rk_log_error("cannot store the job record", "job_id", j->id, "error", strerror(errno));
@@ -219,11 +232,31 @@ static bool proc_is_job(pid_t pid, const char *want_id, const char *want_out)
     return has_id && has_out;
 }
 
+/* The recorded process group of j: SIGKILLed when its leader is still
+ * there, still leads the group, and carries this job's environment (a
+ * reused pid of someone else's process does not). True when killed. */
+static bool kill_recorded_group(const job_t *j, const char *want_id, const char *want_out)
+{
+    pid_t pg = j->pgid;
+    if (pg <= 1 || pg == getpid() || getpgid(pg) != pg || !proc_is_job(pg, want_id, want_out))
+        return false;
+    if (kill(-pg, SIGKILL) != 0)
+        return false;
+    char n[16];
+    snprintf(n, sizeof n, "%d", (int)pg);
+    rk_log_warn("killed the leftover process group of a job", "job_id", j->id, "pgid", n);
+    return true;
+}
+
 void rk_agent_kill_leftovers(const job_t *j)
 {
     char want_id[128], want_out[4200];
     snprintf(want_id, sizeof want_id, "RUCKUS_JOB_ID=%s", j->id);
     snprintf(want_out, sizeof want_out, "RUCKUS_OUTPUT_DIR=%s/output", j->dir);
+    kill_recorded_group(j, want_id, want_out);
+    /* Then the /proc scan, the fallback: a job recorded without a group
+     * (the agent died between the running record and the pid's), a group
+     * whose leader already exited, and processes that left the group. */
     /* A few rounds: a process may fork while we look. */
     for (int round = 0; round < 5; round++) {
         int killed = 0;
@@ -312,6 +345,8 @@ static job_t *load_one(rk_agent_t *a, const char *name)
     j->started_at = time_of(o, "started_at");
     j->finished_at = time_of(o, "finished_at");
     j->changed_at = time_of(o, "changed_at");
+    json_int_t pg = json_integer_value(json_object_get(o, "pgid"));
+    j->pgid = pg > 1 && pg <= INT32_MAX ? (pid_t)pg : 0;
     rk_agent_job_insert(a, j);
     if (st == RK_JOB_ASSIGNED) {
         rk_verr_t e = {{0}};
@@ -320,6 +355,7 @@ static job_t *load_one(rk_agent_t *a, const char *name)
             j->has_req = true;
             j->request = json_incref(rq);
             a->active++;
+            a->maybe_waiting = true;
             rk_log_info("recovered a job not started yet", "job_id", j->id);
         } else {
             rk_execute_request_cleanup(&j->req);
@@ -333,7 +369,7 @@ static job_t *load_one(rk_agent_t *a, const char *name)
             /* Finished, but the agent died before recording it in job.json. */
             j->state = rs;
             j->finished_at = j->changed_at = rk_time_now_us();
-            rk_agent_job_persist(a, j);
+            rk_agent_job_persist(a, j, true);
         } else {
             rk_agent_kill_leftovers(j);
             a->active++;

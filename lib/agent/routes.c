@@ -95,7 +95,13 @@ static void h_submit(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
         j->req = rq;
         j->has_req = true;
         memset(&rq, 0, sizeof rq);
-        if ((mkdir(j->dir, 0755) != 0 && errno != EEXIST) || rk_agent_job_persist(a, j) != 0) {
+        /* A job that starts at once is stored once, already running: that
+         * record is both "stored before accepted" and "stored running
+         * before spawned". */
+        bool now = a->start_delay_ms <= 0;
+        if (now)
+            rk_agent_job_mark_running(j);
+        if ((mkdir(j->dir, 0755) != 0 && errno != EEXIST) || rk_agent_job_persist(a, j, true) != 0) {
             rk_http_resp_errorf(resp, 503, "cannot store the job: %s", strerror(errno));
             a->probe_mono = 0; /* re-probe: the disk may have filled */
             rmdir(j->dir);
@@ -104,11 +110,12 @@ static void h_submit(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
             a->active++;
             rk_log_info("job accepted", "job_id", j->id, "type", rk_task_type_name(t));
             rk_http_resp_json_take(resp, 200, accepted(j->id));
-            if (a->start_delay_ms > 0) {
-                j->start_at_mono = rk_time_mono_us() + a->start_delay_ms * 1000;
-                pthread_cond_broadcast(&a->cond);
+            if (now) {
+                rk_agent_job_spawn(a, j);
             } else {
-                rk_agent_job_run(a, j);
+                j->start_at_mono = rk_time_mono_us() + a->start_delay_ms * 1000;
+                a->maybe_waiting = true;
+                pthread_cond_broadcast(&a->cond);
             }
             j = NULL;
         }

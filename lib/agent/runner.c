@@ -153,6 +153,8 @@ static int start_run(rk_agent_t *a, job_t *j)
     unlink(metrics);
     if (j->runs_done == 0)
         unlink(progress);
+    if (mkdirs(out_dir) != 0)
+        return RK_EIO;
     const rk_command_params_t *c = &j->req.spec.params.command;
     bool cmd = j->type == RK_TASK_COMMAND;
     size_t n_env = cmd ? c->n_env : 0;
@@ -175,6 +177,8 @@ static int start_run(rk_agent_t *a, job_t *j)
         .stdout_path = so,
         .stderr_path = se,
         .log_cap = (size_t)a->s->log_cap,
+        /* Every run's output stays: later runs append to the first's logs. */
+        .log_append = j->runs_done > 0,
         .grace_ms = a->s->grace > 0 ? (int64_t)(a->s->grace * 1000) : -1,
     };
     if (cmd) {
@@ -195,9 +199,19 @@ static int start_run(rk_agent_t *a, job_t *j)
     int64_t left = j->deadline_mono - rk_time_mono_us();
     sp.timeout_ms = left > 1000 ? left / 1000 : 1;
     j->run_started = rk_time_now_us();
+    pid_t pid = -1;
+    sp.started_pid = &pid;
     rc = rk_exec_start(a->sup, &sp, on_done, j, &j->exec_id);
-    if (rc == 0)
+    if (rc == 0) {
         j->in_exec = true;
+        /* The group a restart kills if the agent dies now. Not worth a
+         * folder fsync: after a power loss the processes are gone anyway,
+         * and the previous record (running, no group) is still correct. */
+        if (pid > 0) {
+            j->pgid = pid;
+            rk_agent_job_persist(a, j, false);
+        }
+    }
 out:
     for (size_t i = 0; i < n_env + 4; i++)
         free(env[i]);
@@ -205,22 +219,17 @@ out:
     return rc;
 }
 
-void rk_agent_job_run(rk_agent_t *a, job_t *j)
+void rk_agent_job_mark_running(job_t *j)
 {
-    char out_dir[4200];
-    path_in(out_dir, sizeof out_dir, j, "output");
     j->state = RK_JOB_RUNNING;
     j->started_at = j->changed_at = rk_time_now_us();
     free(j->message);
     j->message = strdup("running");
     j->deadline_mono = rk_time_mono_us() + j->req.spec.requirements.timeout_seconds * INT64_C(1000000);
-    /* Durable before the spawn: after a crash a job recorded running is
-     * failed, never run a second time. */
-    if (mkdirs(out_dir) != 0 || rk_agent_job_persist(a, j) != 0) {
-        rk_agent_job_finish(a, j, RK_JOB_FAILED, "cannot store the job's state",
-                            "the agent could not write the job's folder");
-        return;
-    }
+}
+
+void rk_agent_job_spawn(rk_agent_t *a, job_t *j)
+{
     free(a->current_job);
     free(a->current_exp);
     a->current_job = strdup(j->id);
@@ -232,6 +241,19 @@ void rk_agent_job_run(rk_agent_t *a, job_t *j)
         return;
     }
     rk_log_info("job started", "job_id", j->id, "type", rk_task_type_name(j->type));
+}
+
+void rk_agent_job_run(rk_agent_t *a, job_t *j)
+{
+    rk_agent_job_mark_running(j);
+    /* Durable before the spawn: after a crash a job recorded running is
+     * failed, never run a second time. */
+    if (rk_agent_job_persist(a, j, true) != 0) {
+        rk_agent_job_finish(a, j, RK_JOB_FAILED, "cannot store the job's state",
+                            "the agent could not write the job's folder");
+        return;
+    }
+    rk_agent_job_spawn(a, j);
 }
 
 static void add_num(json_t *o, const char *k, double v)
@@ -381,7 +403,10 @@ void rk_agent_job_finish(rk_agent_t *a, job_t *j, rk_job_state_t st, const char 
     j->message = strdup(message ? message : "");
     json_decref(j->request);
     j->request = NULL;
-    rk_agent_job_persist(a, j);
+    j->pgid = 0;
+    /* result.json is durable; a job.json still saying running next to it is
+     * read as finished at restart, so this rename needs no folder fsync. */
+    rk_agent_job_persist(a, j, false);
     if (j->has_req) {
         rk_execute_request_cleanup(&j->req);
         j->has_req = false;

@@ -4,11 +4,18 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/err.h"
 
 int rk_exec_sink_open(rk_exec_sink_t *s, const char *path, size_t cap, bool keep_tail)
+{
+    return rk_exec_sink_open_ex(s, path, cap, keep_tail, false);
+}
+
+int rk_exec_sink_open_ex(rk_exec_sink_t *s, const char *path, size_t cap, bool keep_tail,
+                         bool append)
 {
     memset(s, 0, sizeof *s);
     s->fd = -1;
@@ -19,7 +26,10 @@ int rk_exec_sink_open(rk_exec_sink_t *s, const char *path, size_t cap, bool keep
             return RK_ENOMEM;
     }
     if (path) {
-        s->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        s->fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0644);
+        struct stat st;
+        if (s->fd >= 0 && append && fstat(s->fd, &st) == 0)
+            s->base = (uint64_t)st.st_size;
         if (s->fd < 0) {
             int e = errno;
             rk_exec_sink_close(s);
@@ -76,7 +86,8 @@ void rk_exec_sink_feed(rk_exec_sink_t *s, const char *data, size_t n)
 {
     if (s->tail)
         tail_add(s, data, n);
-    uint64_t room = s->total < s->cap ? s->cap - s->total : 0;
+    uint64_t used = s->base + s->total;
+    uint64_t room = used < s->cap ? s->cap - used : 0;
     s->total += n;
     if ((uint64_t)n > room)
         s->truncated = true;

@@ -18,7 +18,8 @@
 typedef struct rk_exec_sink {
     int fd;            /* log file, -1 discards */
     size_t cap;        /* largest file size */
-    uint64_t written;  /* bytes in the file */
+    uint64_t base;     /* bytes already in the file when it was opened (append) */
+    uint64_t written;  /* bytes written to the file by this sink (it holds base + written) */
     uint64_t total;    /* bytes the child produced */
     bool truncated;    /* total went past cap */
     bool write_failed; /* a write to the file failed; later output is dropped */
@@ -31,6 +32,11 @@ typedef struct rk_exec_sink {
  * RK_EIO (errno set) or RK_ENOMEM on failure; the sink is then closed and
  * rk_exec_sink_close is still safe. */
 int rk_exec_sink_open(rk_exec_sink_t *s, const char *path, size_t cap, bool keep_tail);
+/* As rk_exec_sink_open, but with append an existing file is kept and
+ * written after its end; cap then bounds the whole file (what was there
+ * counts), so a file appended to by several runs never passes cap. */
+int rk_exec_sink_open_ex(rk_exec_sink_t *s, const char *path, size_t cap, bool keep_tail,
+                         bool append);
 /* Closes the file and frees the tail; safe twice and on a zeroed sink
  * whose fd is -1. */
 void rk_exec_sink_close(rk_exec_sink_t *s);

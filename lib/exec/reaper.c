@@ -6,9 +6,11 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -149,12 +151,44 @@ static int read_tag(pid_t pid, uint64_t *sup, uint64_t *job)
     return found;
 }
 
-int rk_exec_orphans_sweep(uint64_t sup, rk_exec_running_fn running, void *ud)
+/* Looks at one process: reaps it if it is a dead orphan, SIGKILLs it (and
+ * its group) if it is a live orphan tagged with an ended job of `sup`.
+ * Returns 1 when it signalled. */
+static int sweep_one(pid_t pid, pid_t self, pid_t mygrp, uint64_t sup, rk_exec_running_fn running,
+                     void *ud, rk_exec_sweep_stats_t *st)
 {
-    pid_t self = getpid(), mygrp = getpgrp();
+    pid_t ppid, pgrp;
+    char state;
+    if (rk_exec_leader_is(pid))
+        return 0;
+    st->examined++;
+    if (read_stat(pid, &state, &ppid, &pgrp) || ppid != self)
+        return 0;
+    if (state == 'Z') {
+        /* A dead orphan of some job. Children the agent started by other
+         * means (popen) share its process group and are left to their
+         * owners. */
+        if (pgrp != mygrp)
+            waitpid(pid, NULL, WNOHANG);
+        return 0;
+    }
+    uint64_t tsup, tjob;
+    st->tags_read++;
+    if (!read_tag(pid, &tsup, &tjob) || tsup != sup || running(ud, tjob))
+        return 0;
+    kill(pid, SIGKILL);
+    if (pgrp == pid)
+        kill(-pid, SIGKILL);
+    return 1;
+}
+
+static int sweep_all(pid_t self, pid_t mygrp, uint64_t sup, rk_exec_running_fn running, void *ud,
+                     rk_exec_sweep_stats_t *st)
+{
     DIR *d = opendir("/proc");
     if (!d)
         return RK_EIO;
+    st->full_scan = true;
     int signalled = 0;
     struct dirent *de;
     while ((de = readdir(d))) {
@@ -162,26 +196,93 @@ int rk_exec_orphans_sweep(uint64_t sup, rk_exec_running_fn running, void *ud)
         long v = strtol(de->d_name, &end, 10);
         if (*end || v <= 0)
             continue;
-        pid_t pid = (pid_t)v, ppid, pgrp;
-        char state;
-        if (read_stat(pid, &state, &ppid, &pgrp) || ppid != self || rk_exec_leader_is(pid))
-            continue;
-        if (state == 'Z') {
-            /* A dead orphan of some job. Children the agent started by other
-             * means (popen) share its process group and are left to their
-             * owners. */
-            if (pgrp != mygrp)
-                waitpid(pid, NULL, WNOHANG);
-            continue;
-        }
-        uint64_t tsup, tjob;
-        if (!read_tag(pid, &tsup, &tjob) || tsup != sup || running(ud, tjob))
-            continue;
-        kill(pid, SIGKILL);
-        if (pgrp == pid)
-            kill(-pid, SIGKILL);
-        signalled++;
+        signalled += sweep_one((pid_t)v, self, mygrp, sup, running, ud, st);
     }
     closedir(d);
     return signalled;
+}
+
+/* The children of one of our threads, from /proc/self/task/<tid>/children
+ * (a space-separated pid list): how many of them it signalled. */
+static int sweep_thread(const char *tid, pid_t self, pid_t mygrp, uint64_t sup,
+                        rk_exec_running_fn running, void *ud, rk_exec_sweep_stats_t *st)
+{
+    char path[96];
+    snprintf(path, sizeof path, "/proc/self/task/%s/children", tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0; /* the thread ended: its children moved to another one */
+    st->threads++;
+    int signalled = 0;
+    /* Pids are streamed: a number cut at the end of one read continues in
+     * the next. The kernel builds the list per read, so a child that is
+     * reparented meanwhile may be missed; the next sweep sees it. */
+    char buf[1024];
+    long cur = -1;
+    ssize_t r;
+    while ((r = read(fd, buf, sizeof buf)) > 0) {
+        for (ssize_t i = 0; i < r; i++) {
+            if (buf[i] >= '0' && buf[i] <= '9') {
+                cur = (cur < 0 ? 0 : cur * 10) + (buf[i] - '0');
+                continue;
+            }
+            if (cur > 0)
+                signalled += sweep_one((pid_t)cur, self, mygrp, sup, running, ud, st);
+            cur = -1;
+        }
+    }
+    if (cur > 0)
+        signalled += sweep_one((pid_t)cur, self, mygrp, sup, running, ud, st);
+    close(fd);
+    return signalled;
+}
+
+/* Whether this kernel has /proc/<pid>/task/<tid>/children
+ * (CONFIG_PROC_CHILDREN): 1 yes, -1 no, 0 not probed yet. */
+static atomic_int children_file;
+
+static bool have_children_file(void)
+{
+    int v = atomic_load(&children_file);
+    if (v == 0) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/task/%ld/children", (long)syscall(SYS_gettid));
+        v = access(path, R_OK) == 0 ? 1 : -1;
+        atomic_store(&children_file, v);
+    }
+    return v > 0;
+}
+
+int rk_exec_orphans_sweep_ex(uint64_t sup, rk_exec_running_fn running, void *ud,
+                             rk_exec_sweep_mode_t mode, rk_exec_sweep_stats_t *stats)
+{
+    rk_exec_sweep_stats_t st = {0};
+    pid_t self = getpid(), mygrp = getpgrp();
+    int rc;
+    if (mode == RK_EXEC_SWEEP_FULL || !have_children_file()) {
+        rc = sweep_all(self, mygrp, sup, running, ud, &st);
+        goto done;
+    }
+    /* Orphans are reparented to some thread of ours, leaders belong to the
+     * thread that forked them: every thread's list is read. */
+    DIR *d = opendir("/proc/self/task");
+    if (!d) {
+        rc = RK_EIO;
+        goto done;
+    }
+    rc = 0;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (de->d_name[0] >= '0' && de->d_name[0] <= '9')
+            rc += sweep_thread(de->d_name, self, mygrp, sup, running, ud, &st);
+    closedir(d);
+done:
+    if (stats)
+        *stats = st;
+    return rc;
+}
+
+int rk_exec_orphans_sweep(uint64_t sup, rk_exec_running_fn running, void *ud)
+{
+    return rk_exec_orphans_sweep_ex(sup, running, ud, RK_EXEC_SWEEP_AUTO, NULL);
 }

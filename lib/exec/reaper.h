@@ -7,7 +7,7 @@
  * descendant of a job is reparented to the agent instead of init, so it
  * stays visible as our child. Every job's environment carries a tag
  * (RK_EXEC_TAG=<supervisor>.<job>, the way Jenkins' ProcessTreeKiller marks
- * builds); a sweep over /proc finds our children that are not job leaders,
+ * builds); a sweep finds our children that are not job leaders,
  * SIGKILLs those whose tag names a job that has ended (and their process
  * group when they lead one), and reaps the zombies among them.
  *
@@ -45,9 +45,33 @@ int rk_exec_leader_release(pid_t pid);
 /* Answers whether job `job` of the sweeping supervisor is still running. */
 typedef bool (*rk_exec_running_fn)(void *ud, uint64_t job);
 
-/* One pass over /proc as described above, for the supervisor numbered
- * `sup`. Returns how many processes it signalled (they still need reaping:
- * sweep again shortly) or RK_EIO when /proc cannot be read. */
+/* One sweep as described above, for the supervisor numbered `sup`. Only
+ * our direct children are looked at: the pids listed in
+ * /proc/self/task/<tid>/children of each of our threads, known leaders
+ * skipped, so the cost follows what the agent owns, not what the machine
+ * runs (no children besides the leaders: one small read per thread). A
+ * kernel without those files (CONFIG_PROC_CHILDREN off) gets the old scan
+ * of every /proc/<pid>/stat. Returns how many processes it signalled (they
+ * still need reaping: sweep again shortly) or RK_EIO when /proc cannot be
+ * read. */
 int rk_exec_orphans_sweep(uint64_t sup, rk_exec_running_fn running, void *ud);
+
+typedef enum rk_exec_sweep_mode {
+    RK_EXEC_SWEEP_AUTO, /* children lists, or the full scan without them */
+    RK_EXEC_SWEEP_FULL, /* scan all of /proc (the fallback, for tests) */
+} rk_exec_sweep_mode_t;
+
+/* What one sweep looked at, for tests and measurements. */
+typedef struct rk_exec_sweep_stats {
+    unsigned threads;   /* children lists read */
+    unsigned examined;  /* /proc/<pid>/stat files read */
+    unsigned tags_read; /* /proc/<pid>/environ files read */
+    bool full_scan;     /* every process of the machine was examined */
+} rk_exec_sweep_stats_t;
+
+/* rk_exec_orphans_sweep with the mode chosen and, when stats is not NULL,
+ * what it looked at. */
+int rk_exec_orphans_sweep_ex(uint64_t sup, rk_exec_running_fn running, void *ud,
+                             rk_exec_sweep_mode_t mode, rk_exec_sweep_stats_t *stats);
 
 #endif

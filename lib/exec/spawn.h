@@ -17,6 +17,7 @@
 #ifndef RK_EXEC_SPAWN_H
 #define RK_EXEC_SPAWN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -54,6 +55,8 @@ typedef struct rk_exec_spec {
     const char *stdout_path; /* log files, created or truncated, mode 0644; NULL discards */
     const char *stderr_path;
     size_t log_cap;          /* bytes kept per log file; 0 means RK_EXEC_LOG_CAP_DEFAULT */
+    bool log_append;         /* keep what the log files hold and append (several runs of one
+                                job into one log); log_cap then bounds the whole file */
     int64_t timeout_ms;      /* from the start; 0 means none */
     int64_t grace_ms;        /* SIGTERM to SIGKILL on stop; 0 means RK_EXEC_GRACE_DEFAULT_MS,
                                 negative means SIGKILL at once */

@@ -177,9 +177,9 @@ int rk_exec_start(rk_exec_sup_t *sup, const rk_exec_spec_t *spec, rk_exec_done_f
     char tag[64];
     snprintf(tag, sizeof tag, RK_EXEC_TAG_KEY "=%llu.%llu", (unsigned long long)sup->num,
              (unsigned long long)jid);
-    int rc = rk_exec_sink_open(&j->out, spec->stdout_path, cap, false);
+    int rc = rk_exec_sink_open_ex(&j->out, spec->stdout_path, cap, false, spec->log_append);
     if (rc == RK_OK)
-        rc = rk_exec_sink_open(&j->err, spec->stderr_path, cap, true);
+        rc = rk_exec_sink_open_ex(&j->err, spec->stderr_path, cap, true, spec->log_append);
     if (rc == RK_OK)
         rc = rk_exec_spawn(spec, tag, &j->ch, &j->fail_errno);
     else

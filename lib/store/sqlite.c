@@ -9,7 +9,8 @@
  * pool of read connections, so in WAL they run beside the writer and see
  * the last commit; the owner of an open transaction reads through the write
  * connection and so sees its own writes. Each connection prepares its hot
- * statements once and keeps them.
+ * statements once and keeps them. WAL checkpoints run on a thread of their
+ * own (sqlite_ckpt.c), never inside a commit.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -280,6 +281,7 @@ static void sq_close(rk_store_t *base)
         s->idle = c->next;
         conn_close(c);
     }
+    sq_ckpt_stop(s->ckpt);
     conn_close(s->w); /* an open transaction is rolled back */
     pthread_mutex_destroy(&s->wmu);
     pthread_mutex_destroy(&s->pool_mu);
@@ -303,6 +305,11 @@ static int sq_open(const char *location, rk_store_t **out)
         rc = conn_open(s->path, true, sync_full, &s->w);
     if (!rc)
         rc = rk_sqlite_migrate(s->w->db, s->path);
+    /* Checkpoints run beside the commits, not inside them (sqlite_ckpt.c). */
+    if (!rc && pragma(s->w->db, "PRAGMA wal_autocheckpoint=0", NULL))
+        rc = RK_EIO;
+    if (!rc)
+        rc = sq_ckpt_start(s->path, sync_full, s->w->db, &s->ckpt);
     if (rc) {
         sq_close(&s->base);
         return rc;

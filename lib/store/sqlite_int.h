@@ -51,6 +51,9 @@ typedef struct sq_conn {
     struct sq_conn *next;         /* in the idle read pool */
 } sq_conn_t;
 
+/* The background checkpointer (sqlite_ckpt.c). */
+typedef struct sq_ckpt sq_ckpt_t;
+
 typedef struct sq_store {
     rk_store_t base;
     char *path;
@@ -64,17 +67,25 @@ typedef struct sq_store {
     pthread_cond_t pool_cv;
     sq_conn_t *idle;
     int n_readers;
+    sq_ckpt_t *ckpt;
 } sq_store_t;
 
 #define SQ_READERS 8
 
 /* The newest schema version this build writes (PRAGMA user_version). */
-#define RK_SQLITE_SCHEMA_VERSION 1
+#define RK_SQLITE_SCHEMA_VERSION 2
 
 /* Brings db's schema to RK_SQLITE_SCHEMA_VERSION, each step in its own
  * transaction. RK_EIO (logged) for a file that is not a database, a newer
  * schema, or a failed step. */
 int rk_sqlite_migrate(sqlite3 *db, const char *path);
+
+/* Starts checkpointing the WAL of the file at path from a thread of its
+ * own, driven by the commits of wdb (whose automatic checkpoint the caller
+ * turned off). sq_ckpt_stop joins the thread and frees; call it before
+ * closing wdb. NULL is a no-op. */
+int sq_ckpt_start(const char *path, bool sync_full, sqlite3 *wdb, sq_ckpt_t **out);
+void sq_ckpt_stop(sq_ckpt_t *k);
 
 /* Connections: for writing (the caller then holds the write side until
  * sq_wdone) or reading (the write connection for the thread that holds the

@@ -7,7 +7,9 @@
  * planner takes an index that also gives seq order: one state uses
  * (state, seq); a set of unfinished states uses the partial index; other
  * sets are kept off the state index ("+state"), since an IN over
- * (state, seq) needs a sort of every match before the first row.
+ * (state, seq) needs a sort of every match before the first row. A
+ * listing's total comes from the job_counts rows when it filters by one of
+ * agent or experiment at most, and is counted over the index otherwise.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,12 +248,27 @@ static sqlite3_stmt *list_stmt(sq_conn_t *c, const rk_job_filter_t *f, bool coun
     size_t key = mask | (f->agent_id ? 128u : 0) | (f->experiment_id ? 256u : 0);
     sqlite3_stmt **slot = count ? &c->job_count[key] : &c->job_page[key];
     char from[64], cond[256], text[640];
+    if (count && !(f->agent_id && f->experiment_id)) {
+        /* One filter at most: the counters answer (schema version 2). */
+        size_t len = (size_t)snprintf(
+            text, sizeof text, "SELECT coalesce(sum(n), 0) FROM job_counts WHERE %s",
+            f->agent_id        ? "kind = 1 AND key = ?2"
+            : f->experiment_id ? "kind = 2 AND key = ?3"
+                               : "kind = 0 AND key = ''");
+        if (mask) {
+            len += (size_t)snprintf(text + len, sizeof text - len, " AND state IN (");
+            len += state_list(mask, text + len, sizeof text - len);
+            snprintf(text + len, sizeof text - len, ")");
+        }
+        goto prepare;
+    }
     state_cond(mask, !f->agent_id && !f->experiment_id, from, sizeof from, cond, sizeof cond);
     snprintf(text, sizeof text, "SELECT %s FROM %s WHERE %s%s%s%s%s",
              count ? "count(*)" : JOB_COLS, from, count ? "1" : "seq < ?1", cond,
              f->agent_id ? " AND agent_id = ?2" : "",
              f->experiment_id ? " AND experiment_id = ?3" : "",
              count ? "" : " ORDER BY seq DESC LIMIT ?4");
+prepare:;
     sqlite3_stmt *st = sq_prepare(c, slot, text);
     if (st && f->agent_id)
         sqlite3_bind_text(st, 2, f->agent_id, -1, SQLITE_STATIC);

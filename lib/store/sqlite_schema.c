@@ -15,6 +15,14 @@
  * - agents, experiments, results: the model's JSON whole (unknown fields
  *   kept) plus the key columns that filters use. History and results go
  *   with their job (foreign keys, ON DELETE CASCADE).
+ *
+ * Version 2 adds job_counts: how many jobs are in each state, overall
+ * (kind 0, key ''), per agent (kind 1, key agent_id) and per experiment
+ * (kind 2, key experiment_id), kept by triggers on jobs in the same
+ * statement as the change (so a rollback undoes both). A listing's total
+ * for those filter shapes sums a few of its rows instead of counting
+ * jobs. Zero rows of a key go when its jobs are deleted; the rest is
+ * bounded by 7 states x (agents + experiments).
  * States are stored by name (model/enums.h: names are stable, numbers are
  * not promised).
  */
@@ -68,6 +76,43 @@ static const char *const migrations[RK_SQLITE_SCHEMA_VERSION] = {
     ");"
     "CREATE INDEX results_experiment ON results(experiment_id, job_seq);"
     "CREATE INDEX results_agent ON results(agent_id, job_seq);",
+    /* 1 -> 2: job counters */
+    "CREATE TABLE job_counts ("
+    "  kind INTEGER NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  n INTEGER NOT NULL,"
+    "  PRIMARY KEY (kind, key, state)"
+    ") WITHOUT ROWID;"
+    "INSERT INTO job_counts SELECT 0, '', state, count(*) FROM jobs GROUP BY state;"
+    "INSERT INTO job_counts SELECT 1, agent_id, state, count(*) FROM jobs"
+    "  GROUP BY agent_id, state;"
+    "INSERT INTO job_counts SELECT 2, experiment_id, state, count(*) FROM jobs"
+    "  GROUP BY experiment_id, state;"
+    "CREATE TRIGGER job_counts_insert AFTER INSERT ON jobs BEGIN"
+    "  INSERT INTO job_counts VALUES (0, '', new.state, 1), (1, new.agent_id, new.state, 1),"
+    "    (2, new.experiment_id, new.state, 1) ON CONFLICT DO UPDATE SET n = n + 1;"
+    "END;"
+    "CREATE TRIGGER job_counts_update AFTER UPDATE OF state, agent_id, experiment_id ON jobs"
+    "  WHEN old.state IS NOT new.state OR old.agent_id IS NOT new.agent_id"
+    "    OR old.experiment_id IS NOT new.experiment_id BEGIN"
+    "  UPDATE job_counts SET n = n - 1 WHERE kind = 0 AND key = '' AND state = old.state;"
+    "  UPDATE job_counts SET n = n - 1 WHERE kind = 1 AND key = old.agent_id"
+    "    AND state = old.state;"
+    "  UPDATE job_counts SET n = n - 1 WHERE kind = 2 AND key = old.experiment_id"
+    "    AND state = old.state;"
+    "  INSERT INTO job_counts VALUES (0, '', new.state, 1), (1, new.agent_id, new.state, 1),"
+    "    (2, new.experiment_id, new.state, 1) ON CONFLICT DO UPDATE SET n = n + 1;"
+    "END;"
+    "CREATE TRIGGER job_counts_delete AFTER DELETE ON jobs BEGIN"
+    "  UPDATE job_counts SET n = n - 1 WHERE kind = 0 AND key = '' AND state = old.state;"
+    "  UPDATE job_counts SET n = n - 1 WHERE kind = 1 AND key = old.agent_id"
+    "    AND state = old.state;"
+    "  UPDATE job_counts SET n = n - 1 WHERE kind = 2 AND key = old.experiment_id"
+    "    AND state = old.state;"
+    "  DELETE FROM job_counts WHERE kind = 1 AND key = old.agent_id AND n = 0;"
+    "  DELETE FROM job_counts WHERE kind = 2 AND key = old.experiment_id AND n = 0;"
+    "END;",
 };
 
 static int fail(sqlite3 *db, const char *path, const char *what)

@@ -46,6 +46,40 @@ static void test_cap_exact(void **state)
     unlink(path);
 }
 
+/* Append keeps the earlier content and the cap bounds the whole file. */
+static void test_append_caps_whole_file(void **state)
+{
+    char path[] = "/tmp/rk-capture-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    rk_exec_sink_t s;
+    assert_int_equal(rk_exec_sink_open_ex(&s, path, 10, false, true), RK_OK);
+    rk_exec_sink_feed(&s, "run0\n", 5);
+    rk_exec_sink_close(&s);
+    assert_int_equal(rk_exec_sink_open_ex(&s, path, 10, false, true), RK_OK);
+    assert_int_equal(s.base, 5);
+    rk_exec_sink_feed(&s, "run1\nmore", 9); /* 5 of 9 fit under the cap */
+    assert_true(s.truncated);
+    assert_int_equal(s.total, 9);
+    assert_int_equal(s.written, 5);
+    rk_exec_sink_close(&s);
+    char buf[32] = {0};
+    fd = open(path, O_RDONLY);
+    assert_int_equal(read(fd, buf, sizeof buf), 10);
+    close(fd);
+    assert_string_equal(buf, "run0\nrun1\n");
+    /* Without append the file starts over. */
+    assert_int_equal(rk_exec_sink_open_ex(&s, path, 10, false, false), RK_OK);
+    assert_int_equal(s.base, 0);
+    rk_exec_sink_feed(&s, "x", 1);
+    rk_exec_sink_close(&s);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 1);
+    unlink(path);
+}
+
 static void test_tail_ring(void **state)
 {
     rk_exec_sink_t s;
@@ -110,6 +144,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cap_exact),
+        cmocka_unit_test(test_append_caps_whole_file),
         cmocka_unit_test(test_tail_ring),
         cmocka_unit_test(test_drain_pipe),
         cmocka_unit_test(test_open_fails),

@@ -77,7 +77,7 @@ static void reopen_keeps_everything(void **state)
 static void schema_version_and_wal(void **state)
 {
     fx_t *f = *state;
-    assert_int_equal(raw_int(f->path, schema_version_sql), 1);
+    assert_int_equal(raw_int(f->path, schema_version_sql), 2);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
     sqlite3_stmt *st;
@@ -136,7 +136,7 @@ static void older_file_is_migrated(void **state)
     /* A version-0 file: a database that has never seen this schema. */
     raw_exec(f->path, "CREATE TABLE unrelated(x); PRAGMA user_version = 0;");
     assert_int_equal(rk_store_open("sqlite", f->path, &f->s), 0);
-    assert_int_equal(raw_int(f->path, schema_version_sql), 1);
+    assert_int_equal(raw_int(f->path, schema_version_sql), 2);
     insert_job(f->s, "job_00000001", "e", "a", RK_JOB_QUEUED);
     assert_int_equal(raw_int(f->path, "SELECT count(*) FROM unrelated"), 0);
 }

@@ -154,6 +154,7 @@ static void test_runs_per_job(void **state)
     rk_test_agent_t *a = *state;
     const char *argv[] = {"/bin/sh", "-c",
                           "n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo $n > count;"
+                          "echo out-$n; echo err-$n >&2;"
                           "echo \"{\\\"v\\\": $((n*n))}\" > \"$RUCKUS_METRICS_FILE\"",
                           NULL};
     json_t *r = run_to_end(a, rk_test_job_cmd("job_runs5", argv, json_pack("{s:i}", "runs_per_job", 5)),
@@ -193,6 +194,18 @@ static void test_runs_per_job(void **state)
     assert_true(fabs(num(json_object_get(r, "metrics"), "v") - mean) < 1e-9);
     assert_int_equal((int)num(json_object_get(r, "cold_start_metrics"), "v"), 1);
     json_decref(r);
+    /* Every run's output is kept, in order. */
+    const char *streams[] = {"stdout", "stderr"}, *want[] = {"out-1\nout-2\nout-3\nout-4\nout-5\n",
+                                                            "err-1\nerr-2\nerr-3\nerr-4\nerr-5\n"};
+    for (int i = 0; i < 2; i++) {
+        char path[128];
+        snprintf(path, sizeof path, "/api/v1/jobs/job_runs5/logs?stream=%s", streams[i]);
+        rk_test_resp_t lr;
+        rk_test_req(&a->p, "GET", path, NULL, NULL, &lr);
+        assert_int_equal(lr.status, 200);
+        assert_string_equal(lr.body, want[i]);
+        rk_test_resp_cleanup(&lr);
+    }
 }
 
 static void test_log_cap(void **state)

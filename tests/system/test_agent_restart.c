@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "rk_test_agent.h"
 
@@ -40,12 +41,29 @@ static void test_kill9_during_job(void **state)
         rk_test_sleep_ms(5);
     assert_non_null(s);
     free(s);
+    /* The running record names the job's process group (its leader, the
+     * shell, is alive and leads it). */
+    char rec[PATH_MAX + 64];
+    snprintf(rec, sizeof rec, "%s/jobs/job_crash/job.json", a.data);
+    json_t *jr = json_load_file(rec, 0, NULL);
+    json_int_t pgid = json_integer_value(json_object_get(jr, "pgid"));
+    json_decref(jr);
+    assert_true(pgid > 1);
+    assert_int_equal(getpgid((pid_t)pgid), (pid_t)pgid);
     assert_int_equal(rk_test_proc_kill9(&a.p), 0);
     /* The workload outlived the agent... */
     assert_true(rk_test_job_procs_alive(&a, "job_crash"));
     assert_int_equal(rk_test_agent_restart(&a, 1, NULL, NULL), 0);
-    /* ...until the restarted agent found and killed it. */
+    /* ...until the restarted agent found and killed it, through the
+     * recorded group. */
     assert_true(rk_test_wait_until(rk_test_job_procs_gone, &(rk_test_job_ref_t){&a, "job_crash"}, 3000));
+    char *log = rk_test_proc_log(&a.p);
+    assert_non_null(log);
+    char want[64];
+    snprintf(want, sizeof want, "pgid=%lld", (long long)pgid);
+    assert_non_null(strstr(log, "killed the leftover process group of a job"));
+    assert_non_null(strstr(log, want));
+    free(log);
     rk_test_resp_t r;
     rk_test_req(&a.p, "GET", "/api/v1/status/job_crash", NULL, NULL, &r);
     assert_string_equal(json_string_value(json_object_get(r.json, "status")), "failed");

@@ -1,0 +1,590 @@
+/* bench_agent: the agent's figures of issue 3 ("Benchmark"), each printed
+ * with its conditions (shared/design.md, "Benchmarks that can be trusted").
+ *
+ *   memory      idle memory of an agent (2 slots) after one /bin/true job
+ *               ran to the end and 0.5 s passed: VmRSS and RssAnon from
+ *               /proc/PID/status, the biggest mappings from smaps; targets
+ *               VmRSS <= 8 MiB, RssAnon <= 2 MiB
+ *   latency     N /bin/true jobs one after another through one agent. The
+ *               agent records a job running (durably) and spawns it before
+ *               it sends the POST's 200, so running is reached 0 ms after
+ *               the 200 by construction; the bench checks that with a GET
+ *               right after each 200, and reports (a) the POST round trip
+ *               (client clock: before sending to the 200 received: an upper
+ *               bound of accepted-to-running as the client sees it) and (b)
+ *               the agent's own clock: accepted_at (taken before the
+ *               accepted record is stored) to started_at (taken when it
+ *               records running, before that record's fdatasync and the
+ *               spawn), read from the job records. Target p99 <= 2 ms,
+ *               judged on (a), the stricter one.
+ *   throughput  /bin/true jobs through one agent with 2 slots, 2 client
+ *               threads each posting a job and long-polling it to its end;
+ *               clock from the first POST to the last job seen terminal.
+ *               Compared with the bare spawn-and-wait rate (fork + execl +
+ *               waitpid of /bin/true) measured here with 2 threads: target
+ *               >= 60 %.
+ *   builtin     the agent's memory_benchmark and compute_benchmark jobs,
+ *               printed beside the machine's peak: a plain memcpy measured
+ *               by this program, and cpu_peak_*_gflops (cores x clock x
+ *               FLOPs per cycle) with each GEMM's peak_share.
+ *
+ * Durability (docs/agent.md, "The data dir"): per job the agent writes
+ * job.json (stored running as it is accepted; again with the process group;
+ * again when finished) and result.json, each a temp file + fdatasync +
+ * rename; the accepted record and result.json also fsync the folder. The
+ * data dir is a fresh folder under $TMPDIR (default /tmp); its file system
+ * is printed (TMPDIR=/dev/shm: tmpfs, where syncs cost nothing).
+ *
+ * Usage: bench_agent [--quick] [--only memory,latency,throughput,builtin]
+ *                    [--jobs N] [--seconds S]
+ * --quick is the smoke mode CTest runs (small counts, targets not judged).
+ * Exit status: 0 when every benchmark ran (missed targets are reported,
+ * not failed), 1 when one could not run.
+ */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/time.h"
+#include "bs.h"
+
+typedef struct bench {
+    bool quick;
+    const char *only;
+    size_t jobs;
+    double seconds;
+    int failures;
+} bench_t;
+
+static bool wanted(const bench_t *b, const char *name)
+{
+    return !b->only || strstr(b->only, name) != NULL;
+}
+
+/* ---- an agent under test ---- */
+
+typedef struct agent {
+    bs_proc_t p;
+    char *dir;
+} agent_t;
+
+static int agent_start(agent_t *a, int slots)
+{
+    a->dir = bs_tmpdir();
+    if (!a->dir)
+        return -1;
+    char data[600], log[600], n[16];
+    snprintf(data, sizeof data, "%s/data", a->dir);
+    snprintf(log, sizeof log, "%s/agent.log", a->dir);
+    snprintf(n, sizeof n, "%d", slots);
+    const char *args[] = {"--port", "0", "--data-dir", data, "--slots", n, NULL};
+    return bs_proc_start(&a->p, "ruckus-agent", args, log);
+}
+
+static void agent_stop(agent_t *a)
+{
+    if (a->p.pid > 0)
+        bs_proc_stop(&a->p, SIGTERM, 10);
+    if (a->dir)
+        bs_rmrf(a->dir);
+    free(a->dir);
+    a->dir = NULL;
+}
+
+static char *job_body(const char *id, const char *type, json_t *params)
+{
+    json_t *j = json_pack("{s:s,s:{s:s,s:s,s:{s:s,s:s,s:o},s:{s:s,s:{}},s:{s:{}}}}", "job_id", id,
+                          "experiment_spec", "name", "bench", "model", "none", "task", "name", "t",
+                          "type", type, "params", params, "framework", "name", "none", "params",
+                          "metrics", "metrics");
+    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    return s;
+}
+
+static char *true_body(const char *id)
+{
+    return job_body(id, "command", json_pack("{s:[s]}", "argv", "/bin/true"));
+}
+
+static bool terminal(const char *s)
+{
+    return s && (strcmp(s, "completed") == 0 || strcmp(s, "failed") == 0 ||
+                 strcmp(s, "cancelled") == 0 || strcmp(s, "timeout") == 0);
+}
+
+/* POSTs a job; 200 or the status. */
+static long post(int port, const char *body)
+{
+    char url[256];
+    bs_url(url, sizeof url, port, "/jobs");
+    return bs_http("POST", url, body, NULL);
+}
+
+/* Long-polls id until terminal; its final status (malloc'd) or NULL. */
+static char *wait_end(int port, const char *id, double timeout_s)
+{
+    char url[512], path[256];
+    const char *known = "running";
+    char *st = NULL;
+    for (double end = bs_now() + timeout_s; bs_now() < end;) {
+        snprintf(path, sizeof path, "/status/%s?wait=10&known=%s", id, known);
+        bs_url(url, sizeof url, port, path);
+        json_t *o = NULL;
+        long code = bs_http("GET", url, NULL, &o);
+        const char *s = json_string_value(json_object_get(o, "status"));
+        free(st);
+        st = s ? strdup(s) : NULL;
+        json_decref(o);
+        if (code != 200 || !st || terminal(st))
+            break;
+        known = strcmp(st, "accepted") == 0 ? "accepted" : "running";
+    }
+    return st;
+}
+
+static void conditions(const char *dir)
+{
+    struct statfs fs;
+    const char *kind = "unknown";
+    if (statfs(dir, &fs) == 0)
+        kind = fs.f_type == 0x01021994 ? "tmpfs" : fs.f_type == 0xEF53 ? "ext2/3/4"
+             : fs.f_type == 0x58465342 ? "xfs" : fs.f_type == 0x9123683E ? "btrfs"
+             : fs.f_type == 0x794c7630 ? "overlayfs" : "other";
+    printf("data dir: %s (%s); durability per /bin/true job: 3 records (job.json running, +pgid, "
+           "final; result.json), each fdatasync'ed then renamed, 2 folder fsyncs (the accepted "
+           "record, result.json)\n",
+           dir, kind);
+}
+
+/* ---- bare spawn-and-wait ---- */
+
+typedef struct spawner {
+    double until;
+    size_t n;
+} spawner_t;
+
+static void *spawn_loop(void *arg)
+{
+    spawner_t *s = arg;
+    while (bs_now() < s->until) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            execl("/bin/true", "true", (char *)NULL);
+            _exit(127);
+        }
+        int st = 0;
+        if (pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+            s->n++;
+    }
+    return NULL;
+}
+
+/* /bin/true spawned and waited for per second by `threads` threads. */
+static double spawn_rate(int threads, double seconds)
+{
+    pthread_t t[8];
+    spawner_t s[8];
+    double t0 = bs_now();
+    for (int i = 0; i < threads; i++) {
+        s[i] = (spawner_t){.until = t0 + seconds};
+        pthread_create(&t[i], NULL, spawn_loop, &s[i]);
+    }
+    size_t n = 0;
+    for (int i = 0; i < threads; i++) {
+        pthread_join(t[i], NULL);
+        n += s[i].n;
+    }
+    return (double)n / (bs_now() - t0);
+}
+
+/* ---- memory ---- */
+
+static void print_top_mappings(pid_t pid, int max)
+{
+    char path[64], line[1024], name[512] = "[anon]";
+    snprintf(path, sizeof path, "/proc/%d/smaps", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return;
+    struct {
+        char name[128];
+        long kib;
+    } m[256];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        long v;
+        int off = 0;
+        if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi, &off) == 2 && off > 0) {
+            snprintf(name, sizeof name, "%s", line[off] && line[off] != '\n' ? line + off : "[anon]\n");
+            name[strcspn(name, "\n")] = '\0';
+        } else if (sscanf(line, "Rss: %ld kB", &v) == 1) {
+            const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+            int i = 0;
+            while (i < n && strcmp(m[i].name, base) != 0)
+                i++;
+            if (i == n && n < 256) {
+                /* Mapping names are cut to the table's width. */
+                size_t len = strnlen(base, sizeof m[0].name - 1);
+                memcpy(m[n].name, base, len);
+                m[n++].name[len] = '\0';
+            }
+            if (i < n)
+                m[i].kib += v;
+        }
+    }
+    fclose(f);
+    for (int k = 0; k < max; k++) {
+        int best = -1;
+        for (int i = 0; i < n; i++)
+            if (m[i].kib > 0 && (best < 0 || m[i].kib > m[best].kib))
+                best = i;
+        if (best < 0)
+            break;
+        printf("  %6ld KiB  %s\n", m[best].kib, m[best].name);
+        m[best].kib = 0;
+    }
+}
+
+static long status_kib(pid_t pid, const char *key)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "re");
+    long v = -1;
+    size_t kl = strlen(key);
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, key, kl) == 0 && line[kl] == ':')
+            v = strtol(line + kl + 1, NULL, 10);
+    if (f)
+        fclose(f);
+    return v;
+}
+
+static void bench_memory(bench_t *b)
+{
+    printf("\n== idle memory after one job ==\n");
+    agent_t a = {0};
+    if (agent_start(&a, 2) != 0) {
+        b->failures++;
+        return;
+    }
+    char *body = true_body("mem-1");
+    char *st = body && post(a.p.port, body) == 200 ? wait_end(a.p.port, "mem-1", 10) : NULL;
+    free(body);
+    if (!st || strcmp(st, "completed") != 0) {
+        printf("FAILED: the job did not complete (%s)\n", st ? st : "no answer");
+        b->failures++;
+    } else {
+        usleep(500000);
+        long rss = status_kib(a.p.pid, "VmRSS"), anon = status_kib(a.p.pid, "RssAnon");
+        long file = status_kib(a.p.pid, "RssFile"), thr = status_kib(a.p.pid, "Threads");
+        printf("agent: --slots 2, 1 /bin/true job completed, then 0.5 s idle; threads %ld\n", thr);
+        printf("VmRSS %ld KiB (%.1f MiB; target <= 8 MiB: %s), RssAnon %ld KiB (%.2f MiB; target <= 2 "
+               "MiB: %s), RssFile %ld KiB\n",
+               rss, rss / 1024.0, rss <= 8192 ? "met" : "MISSED", anon, anon / 1024.0,
+               anon <= 2048 ? "met" : "MISSED", file);
+        printf("largest mappings (Rss by file, smaps):\n");
+        print_top_mappings(a.p.pid, b->quick ? 4 : 10);
+    }
+    free(st);
+    agent_stop(&a);
+}
+
+/* ---- latency ---- */
+
+static int read_times(const char *data, const char *id, rk_time_t *acc, rk_time_t *run)
+{
+    char path[800];
+    snprintf(path, sizeof path, "%s/jobs/%s/job.json", data, id);
+    json_t *o = json_load_file(path, 0, NULL);
+    const char *x = json_string_value(json_object_get(o, "accepted_at"));
+    const char *y = json_string_value(json_object_get(o, "started_at"));
+    int rc = x && y && rk_time_parse(x, acc) == 0 && rk_time_parse(y, run) == 0 ? 0 : -1;
+    json_decref(o);
+    return rc;
+}
+
+static void bench_latency(bench_t *b)
+{
+    size_t n = b->quick ? 20 : b->jobs;
+    printf("\n== accepted-to-running latency, /bin/true, %zu jobs one after another ==\n", n);
+    agent_t a = {0};
+    if (agent_start(&a, 2) != 0) {
+        b->failures++;
+        return;
+    }
+    char data[600];
+    snprintf(data, sizeof data, "%s/data", a.dir);
+    conditions(data);
+    double *rt = calloc(n, sizeof *rt), *ag = calloc(n, sizeof *ag);
+    size_t ok = 0, running_at_200 = 0;
+    for (size_t i = 0; rt && ag && i < n; i++) {
+        char id[64], url[256], path[128];
+        snprintf(id, sizeof id, "lat-%zu", i);
+        char *body = true_body(id);
+        double t0 = bs_now();
+        long code = body ? post(a.p.port, body) : 0;
+        double t1 = bs_now();
+        free(body);
+        if (code != 200)
+            break;
+        snprintf(path, sizeof path, "/status/%s", id);
+        bs_url(url, sizeof url, a.p.port, path);
+        json_t *o = NULL;
+        bs_http("GET", url, NULL, &o);
+        const char *s = json_string_value(json_object_get(o, "status"));
+        if (s && (strcmp(s, "running") == 0 || terminal(s)))
+            running_at_200++;
+        json_decref(o);
+        char *end = wait_end(a.p.port, id, 10);
+        bool done = end && strcmp(end, "completed") == 0;
+        free(end);
+        if (!done)
+            break;
+        rk_time_t acc, run;
+        if (read_times(data, id, &acc, &run) != 0)
+            break;
+        rt[ok] = (t1 - t0) * 1e3;
+        ag[ok] = (double)(run - acc) / 1e3;
+        ok++;
+    }
+    if (ok != n) {
+        printf("FAILED: %zu of %zu jobs completed\n", ok, n);
+        b->failures++;
+    } else {
+        printf("status read right after each 200: running or later in %zu of %zu (0 ms from the 200 "
+               "to running)\n",
+               running_at_200, n);
+        printf("(a) POST round trip, client clock (send -> 200; the job is stored, recorded running "
+               "and spawned inside): p50 %.3f ms, p99 %.3f ms, max %.3f ms (target p99 <= 2 ms: %s)\n",
+               bs_percentile(rt, n, 50), bs_percentile(rt, n, 99), bs_percentile(rt, n, 100),
+               bs_percentile(rt, n, 99) <= 2.0 ? "met" : "MISSED");
+        printf("(b) agent clock, accepted_at -> started_at from job.json: p50 %.3f ms, p99 %.3f ms, "
+               "max %.3f ms\n",
+               bs_percentile(ag, n, 50), bs_percentile(ag, n, 99), bs_percentile(ag, n, 100));
+    }
+    free(rt);
+    free(ag);
+    agent_stop(&a);
+}
+
+/* ---- throughput ---- */
+
+typedef struct client {
+    int port, idx;
+    double until;
+    size_t done, bad;
+    atomic_size_t *seq;
+} client_t;
+
+static void *client_loop(void *arg)
+{
+    client_t *c = arg;
+    while (bs_now() < c->until) {
+        char id[64];
+        snprintf(id, sizeof id, "tp-%zu", atomic_fetch_add(c->seq, 1));
+        char *body = true_body(id);
+        long code = body ? post(c->port, body) : 0;
+        free(body);
+        char *st = code == 200 ? wait_end(c->port, id, 10) : NULL;
+        if (st && strcmp(st, "completed") == 0)
+            c->done++;
+        else
+            c->bad++;
+        free(st);
+    }
+    bs_http_cleanup();
+    return NULL;
+}
+
+static void bench_throughput(bench_t *b)
+{
+    double secs = b->quick ? 0.5 : b->seconds;
+    printf("\n== /bin/true jobs through one agent with 2 slots (%.1f s) ==\n", secs);
+    double bare1 = spawn_rate(1, secs), bare2 = spawn_rate(2, secs);
+    printf("bare spawn-and-wait (fork+execl+waitpid of /bin/true): %.0f /s with 1 thread, %.0f /s "
+           "with 2 threads\n",
+           bare1, bare2);
+    agent_t a = {0};
+    if (agent_start(&a, 2) != 0) {
+        b->failures++;
+        return;
+    }
+    char data[600];
+    snprintf(data, sizeof data, "%s/data", a.dir);
+    conditions(data);
+    atomic_size_t seq = 0;
+    client_t c[2];
+    pthread_t t[2];
+    double t0 = bs_now();
+    for (int i = 0; i < 2; i++) {
+        c[i] = (client_t){.port = a.p.port, .idx = i, .until = t0 + secs, .seq = &seq};
+        pthread_create(&t[i], NULL, client_loop, &c[i]);
+    }
+    size_t done = 0, bad = 0;
+    for (int i = 0; i < 2; i++) {
+        pthread_join(t[i], NULL);
+        done += c[i].done;
+        bad += c[i].bad;
+    }
+    double el = bs_now() - t0, rate = (double)done / el;
+    printf("agent: 2 client threads, each POST then long poll to the end; clock from the first "
+           "POST to the last job seen completed\n");
+    printf("%zu jobs completed in %.2f s: %.0f jobs/s = %.0f %% of the 2-thread bare rate (target >= "
+           "60 %%: %s)%s\n",
+           done, el, rate, 100 * rate / bare2, rate >= 0.6 * bare2 ? "met" : "MISSED",
+           bad ? " -- some jobs did not complete" : "");
+    if (bad || !done)
+        b->failures++;
+    agent_stop(&a);
+}
+
+/* ---- built-in benchmarks ---- */
+
+static json_t *run_job(agent_t *a, const char *id, const char *type, json_t *params)
+{
+    char *body = job_body(id, type, params);
+    long code = body ? post(a->p.port, body) : 0;
+    free(body);
+    char *st = code == 200 ? wait_end(a->p.port, id, 600) : NULL;
+    bool ok = st && strcmp(st, "completed") == 0;
+    if (!ok)
+        printf("FAILED: %s job ended %s\n", type, st ? st : "without an answer");
+    free(st);
+    if (!ok)
+        return NULL;
+    char url[256], path[128];
+    snprintf(path, sizeof path, "/results/%s", id);
+    bs_url(url, sizeof url, a->p.port, path);
+    json_t *r = NULL;
+    bs_http("GET", url, NULL, &r);
+    json_t *m = json_incref(json_object_get(r, "metrics"));
+    json_decref(r);
+    return m;
+}
+
+/* Best of a few plain memcpy passes over size_mb, GB/s (bytes read + written). */
+static double bare_memcpy(int size_mb, int passes)
+{
+    size_t n = (size_t)size_mb << 20;
+    char *s = malloc(n), *d = malloc(n);
+    double best = 0;
+    if (s && d) {
+        memset(s, 1, n);
+        memset(d, 0, n);
+        for (int i = 0; i < passes; i++) {
+            double t0 = bs_now();
+            memcpy(d, s, n);
+            double t = bs_now() - t0;
+            if (d[n / 2] != 1)
+                break;
+            if (best == 0 || t < best)
+                best = t;
+        }
+    }
+    free(s);
+    free(d);
+    return best > 0 ? 2.0 * (double)n / 1e9 / best : 0;
+}
+
+static void bench_builtin(bench_t *b)
+{
+    int mb = b->quick ? 8 : 256, mat = b->quick ? 64 : 1024;
+    printf("\n== built-in benchmarks beside the machine's peak ==\n");
+    agent_t a = {0};
+    if (agent_start(&a, 1) != 0) {
+        b->failures++;
+        return;
+    }
+    json_t *m = run_job(&a, "bi-mem", "memory_benchmark",
+                        json_pack("{s:[i],s:i}", "test_sizes_mb", mb, "iterations_per_size", 3));
+    if (!m) {
+        b->failures++;
+    } else {
+        char k[64];
+        double ref = bare_memcpy(mb, 5);
+        printf("memory_benchmark %d MiB, best of 3 iterations:\n", mb);
+        const char *names[] = {"mem_seq_read", "mem_seq_write", "mem_copy"};
+        for (int i = 0; i < 3; i++) {
+            snprintf(k, sizeof k, "%s_%dmb_gb_s", names[i], mb);
+            printf("  %-28s %7.2f GB/s\n", k, json_number_value(json_object_get(m, k)));
+        }
+        snprintf(k, sizeof k, "mem_random_%dmb_ns", mb);
+        printf("  %-28s %7.2f ns per access\n", k, json_number_value(json_object_get(m, k)));
+        snprintf(k, sizeof k, "mem_copy_%dmb_gb_s", mb);
+        double copy = json_number_value(json_object_get(m, k));
+        printf("  machine reference: plain memcpy of %d MiB in this program %.2f GB/s (read + "
+               "written); mem_copy is %.0f %% of it\n",
+               mb, ref, ref > 0 ? 100 * copy / ref : 0);
+        json_decref(m);
+    }
+    m = run_job(&a, "bi-cpu", "compute_benchmark",
+                json_pack("{s:[i],s:[ss]}", "matrix_sizes", mat, "precision_types", "fp64", "fp32"));
+    if (!m) {
+        b->failures++;
+    } else {
+        printf("compute_benchmark %dx%d GEMM (OpenBLAS, %lld threads):\n", mat, mat,
+               (long long)json_integer_value(json_object_get(m, "blas_threads")));
+        const char *prec[] = {"fp64", "fp32"};
+        for (int i = 0; i < 2; i++) {
+            char g[64], s[64], p[64];
+            snprintf(g, sizeof g, "gemm_%s_%d_gflops", prec[i], mat);
+            snprintf(s, sizeof s, "gemm_%s_%d_peak_share", prec[i], mat);
+            snprintf(p, sizeof p, "cpu_peak_%s_gflops", prec[i]);
+            printf("  %-24s %8.2f GFLOP/s  peak %8.2f GFLOP/s (%s)  peak_share %.2f\n", g,
+                   json_number_value(json_object_get(m, g)), json_number_value(json_object_get(m, p)),
+                   p, json_number_value(json_object_get(m, s)));
+        }
+        json_decref(m);
+    }
+    agent_stop(&a);
+}
+
+int main(int argc, char **argv)
+{
+    bench_t b = {.jobs = 1000, .seconds = 5};
+    static const struct option opts[] = {{"quick", no_argument, NULL, 'q'},
+                                         {"only", required_argument, NULL, 'o'},
+                                         {"jobs", required_argument, NULL, 'j'},
+                                         {"seconds", required_argument, NULL, 's'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'q': b.quick = true; break;
+        case 'o': b.only = optarg; break;
+        case 'j': b.jobs = strtoul(optarg, NULL, 10); break;
+        case 's': b.seconds = strtod(optarg, NULL); break;
+        default:
+            fprintf(stderr, "usage: bench_agent [--quick] [--only memory,latency,throughput,builtin] "
+                            "[--jobs N] [--seconds S]\n");
+            return 2;
+        }
+    }
+    if (b.jobs == 0)
+        b.jobs = 1;
+    signal(SIGPIPE, SIG_IGN);
+    atexit(bs_proc_kill_all);
+    printf("bench_agent%s\n", b.quick ? " --quick (smoke: small counts, figures not meaningful)" : "");
+    bs_print_machine(stdout);
+    if (wanted(&b, "memory"))
+        bench_memory(&b);
+    if (wanted(&b, "latency"))
+        bench_latency(&b);
+    if (wanted(&b, "throughput"))
+        bench_throughput(&b);
+    if (wanted(&b, "builtin"))
+        bench_builtin(&b);
+    bs_http_cleanup();
+    printf("\n%s\n", b.failures ? "bench_agent: some benchmarks could not run" : "bench_agent: done");
+    return b.failures ? 1 : 0;
+}
