@@ -1,6 +1,5 @@
 /* ruckus-agent: settings, then the agent (lib/agent) until SIGTERM or
  * SIGINT, then a graceful stop. */
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -8,6 +7,7 @@
 #include "agent/settings.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "base/signals.h"
 #include "exec/supervisor.h"
 
 int main(int argc, char **argv)
@@ -29,13 +29,8 @@ int main(int argc, char **argv)
     }
     rk_log_set_level((rk_log_level_t)s.log_level);
 
-    /* Blocked before any thread starts, so only sigwait below sees them. */
-    sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    sigset_t stop; /* before any thread starts: see base/signals.h */
+    rk_stop_signals_block(&stop);
 
     rk_config_log(&rk_agent_config, &s, RK_LOG_INFO, "starting");
     /* Registration loads libcurl in a short-lived child (lib/agent), so the
@@ -50,9 +45,7 @@ int main(int argc, char **argv)
         code = 1;
         goto cleanup;
     }
-    int sig = 0;
-    sigwait(&stop, &sig);
-    const char *signame = sig == SIGINT ? "SIGINT" : "SIGTERM";
+    const char *signame = rk_stop_signals_wait(&stop);
     rk_log_info("stopping", "signal", signame);
     rk_agent_stop(agent);
     rk_log_info("stopped", "signal", signame);

@@ -1,12 +1,11 @@
 /* ruckus-server: settings -> rk_server (lib/server) -> wait for SIGTERM or
  * SIGINT -> graceful stop. Wiring only. */
-#include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 
 #include "base/err.h"
 #include "base/log.h"
+#include "base/signals.h"
 #include "http/client.h"
 #include "server/server.h"
 #include "server/settings.h"
@@ -31,13 +30,8 @@ int main(int argc, char **argv)
     }
     rk_log_set_level((rk_log_level_t)s.log_level);
 
-    /* Blocked before any thread starts, so only sigwait below sees them. */
-    sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    sigset_t stop; /* before any thread starts: see base/signals.h */
+    rk_stop_signals_block(&stop);
 
     rk_config_log(&rk_server_config, &s, RK_LOG_INFO, "starting");
     if (rk_http_global_init() != 0) {
@@ -51,11 +45,10 @@ int main(int argc, char **argv)
         code = 1;
         goto done;
     }
-    int sig = 0;
-    sigwait(&stop, &sig);
-    rk_log_info("stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    const char *signame = rk_stop_signals_wait(&stop);
+    rk_log_info("stopping", "signal", signame);
     rk_server_stop(srv);
-    rk_log_info("stopped", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    rk_log_info("stopped", "signal", signame);
 done:
     rk_server_free(srv);
     if (http_init)
