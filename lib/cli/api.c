@@ -1,5 +1,7 @@
-/* Calls to the server and the mapping of every failure to an exit code. */
+/* Calls to the server, the mapping of every failure to an exit code, and
+ * the checks and printing every command shares. */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -190,12 +192,71 @@ int rk_cli_print_buf(rk_cli_t *c, const rk_buf_t *b)
     return 0;
 }
 
+int rk_cli_print_ok(rk_cli_t *c, const json_t *ans, const char *fmt, ...)
+{
+    if (c->s.json)
+        return rk_cli_print_json(c, ans);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(c->out, fmt, ap);
+    va_end(ap);
+    return 0;
+}
+
+int rk_cli_print_table(rk_cli_t *c, const json_t *ans, const rk_cli_table_t *t, const char *empty)
+{
+    if (c->s.json)
+        return ans ? rk_cli_print_json(c, ans) : 0;
+    if (t->nrows == 0 && empty) {
+        fputs(empty, c->out);
+        return 0;
+    }
+    rk_buf_t out;
+    rk_buf_init(&out, SIZE_MAX);
+    int code = 0;
+    if (rk_cli_table_render(t, c->color, &out) || rk_cli_print_buf(c, &out))
+        code = RK_CLI_EXIT_FAILURE;
+    rk_buf_cleanup(&out);
+    return code;
+}
+
+int rk_cli_answer_array(rk_cli_t *c, const json_t *ans, const char *key, json_t **list)
+{
+    *list = json_object_get(ans, key);
+    if (json_is_array(*list))
+        return 0;
+    rk_verr_t e;
+    rk_verr_set(&e, key, "expected an array");
+    return rk_cli_bad_answer(c, &e);
+}
+
 int rk_cli_check_id(rk_cli_t *c, const char *what, const char *id)
 {
     if (rk_id_valid(id))
         return 0;
     rk_cli_errorf(c, "%s \"%.80s\" is not a valid id ([A-Za-z0-9_.-], at most 64)", what, id);
     return RK_CLI_EXIT_USAGE;
+}
+
+int rk_cli_id_path(rk_cli_t *c, const char *what, const char *prefix, const char *id,
+                   const char *suffix, char *out, size_t n)
+{
+    int code = rk_cli_check_id(c, what, id);
+    if (!code)
+        snprintf(out, n, "%s/%s%s", prefix, id, suffix);
+    return code;
+}
+
+int rk_cli_get_by_id(rk_cli_t *c, int argc, char **argv, const char *usage, const char *what,
+                     const char *prefix, json_t **ans)
+{
+    rk_cli_args_t a;
+    char path[128];
+    *ans = NULL;
+    int code = rk_cli_parse(c, argc, argv, NULL, 0, 1, 1, usage, &a);
+    if (code || (code = rk_cli_id_path(c, what, prefix, a.pos[0], "", path, sizeof path)))
+        return code < 0 ? 0 : code;
+    return rk_cli_api(c, "GET", path, NULL, ans, NULL);
 }
 
 int rk_cli_bad_answer(rk_cli_t *c, const rk_verr_t *e)

@@ -17,6 +17,7 @@
 #include "base/time.h"
 #include "cli/args.h"
 #include "cli/settings.h"
+#include "cli/table.h"
 #include "model/json.h"
 
 /* Exit codes. Stable: scripts depend on them. */
@@ -79,9 +80,34 @@ int rk_cli_print_json(rk_cli_t *c, const json_t *v);
 /* Prints a rendered buffer to c->out; RK_CLI_EXIT_FAILURE if writing fails. */
 int rk_cli_print_buf(rk_cli_t *c, const rk_buf_t *b);
 
+/* Prints ans (borrowed) as JSON with --json, else the line fmt. */
+int rk_cli_print_ok(rk_cli_t *c, const json_t *ans, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The output of a listing: with --json, ans (borrowed; NULL: nothing, the
+ * caller prints its JSON itself); otherwise t rendered, or, when t has no
+ * rows and empty is not NULL, empty (a whole line, or "" for nothing). */
+int rk_cli_print_table(rk_cli_t *c, const json_t *ans, const rk_cli_table_t *t, const char *empty);
+
+/* Points *list at the array ans[key] (borrowed); when it is not one,
+ * prints why and returns RK_CLI_EXIT_FAILURE. */
+int rk_cli_answer_array(rk_cli_t *c, const json_t *ans, const char *key, json_t **list);
+
 /* Checks an id given on the command line (rk_id_valid), printing a usage
  * error naming what when it is not one. */
 int rk_cli_check_id(rk_cli_t *c, const char *what, const char *id);
+
+/* Checks id as rk_cli_check_id, then writes the API path
+ * "<prefix>/<id><suffix>" ("/jobs", id, "/logs") to out[n]. */
+int rk_cli_id_path(rk_cli_t *c, const char *what, const char *prefix, const char *id,
+                   const char *suffix, char *out, size_t n);
+
+/* The start of a "show ID" command without options: parses argv with
+ * usage, checks the id (naming what) and GETs <prefix>/<id> into *ans (new
+ * reference). Returns the exit code of a failure, or 0 with *ans NULL
+ * after --help, so callers return when `code || !*ans`. */
+int rk_cli_get_by_id(rk_cli_t *c, int argc, char **argv, const char *usage, const char *what,
+                     const char *prefix, json_t **ans);
 
 /* ---- command groups -------------------------------------------------- */
 

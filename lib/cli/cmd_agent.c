@@ -70,12 +70,8 @@ static int cmd_unregister(rk_cli_t *c, int argc, char **argv)
     json_t *ans = NULL;
     code = body ? rk_cli_api(c, "POST", "/agents/unregister", body, &ans, NULL) : RK_CLI_EXIT_FAILURE;
     json_decref(body);
-    if (!code) {
-        if (c->s.json)
-            code = rk_cli_print_json(c, ans);
-        else
-            fprintf(c->out, "unregistered agent %s\n", a.pos[0]);
-    }
+    if (!code)
+        code = rk_cli_print_ok(c, ans, "unregistered agent %s\n", a.pos[0]);
     json_decref(ans);
     return code;
 }
@@ -97,19 +93,15 @@ static int cmd_list(rk_cli_t *c, int argc, char **argv)
         return code;
     static const char *const hdr[] = {"AGENT", "NAME", "URL", "SLOTS", "TASKS", "HARDWARE", "REGISTERED"};
     rk_cli_table_t t;
-    rk_buf_t out, tasks, hw;
-    rk_buf_init(&out, SIZE_MAX);
+    rk_buf_t tasks, hw;
     rk_buf_init(&tasks, 4096);
     rk_buf_init(&hw, 4096);
     rk_cli_table_init(&t, 7, hdr);
     t.right[3] = true;
-    json_t *list = json_object_get(ans, "agents");
+    json_t *list;
     rk_verr_t e;
-    if (!json_is_array(list)) {
-        rk_verr_set(&e, "agents", "expected an array");
-        code = rk_cli_bad_answer(c, &e);
+    if ((code = rk_cli_answer_array(c, ans, "agents", &list)))
         goto done;
-    }
     size_t i;
     json_t *v;
     json_array_foreach(list, i, v) {
@@ -135,15 +127,9 @@ static int cmd_list(rk_cli_t *c, int argc, char **argv)
             goto done;
         }
     }
-    if (c->s.json)
-        code = rk_cli_print_json(c, ans);
-    else if (t.nrows == 0)
-        fprintf(c->out, "no agents registered (see `ruckus agent register --help`)\n");
-    else if (rk_cli_table_render(&t, c->color, &out) || rk_cli_print_buf(c, &out))
-        code = RK_CLI_EXIT_FAILURE;
+    code = rk_cli_print_table(c, ans, &t, "no agents registered (see `ruckus agent register --help`)\n");
 done:
     rk_cli_table_cleanup(&t);
-    rk_buf_cleanup(&out);
     rk_buf_cleanup(&tasks);
     rk_buf_cleanup(&hw);
     json_decref(ans);
@@ -179,28 +165,20 @@ static int cmd_status(rk_cli_t *c, int argc, char **argv)
     if (code)
         return code < 0 ? 0 : code;
     char path[128] = "/agents/status";
-    if (a.npos == 1) {
-        if ((code = rk_cli_check_id(c, "agent", a.pos[0])))
-            return code;
-        snprintf(path, sizeof path, "/agents/%s/status", a.pos[0]);
-    }
+    if (a.npos == 1 &&
+        (code = rk_cli_id_path(c, "agent", "/agents", a.pos[0], "/status", path, sizeof path)))
+        return code;
     json_t *ans = NULL;
     if ((code = rk_cli_api(c, "GET", path, NULL, &ans, NULL)))
         return code;
     static const char *const hdr[] = {"AGENT", "STATUS", "RUNNING", "QUEUED", "CURRENT JOB", "UPTIME", "UPDATED"};
     rk_cli_table_t t;
-    rk_buf_t out;
-    rk_buf_init(&out, SIZE_MAX);
     rk_cli_table_init(&t, 7, hdr);
     t.right[2] = t.right[3] = true;
-    json_t *list = json_object_get(ans, "agents");
-    rk_verr_t e;
+    json_t *list;
     if (a.npos == 1) {
         code = status_row(c, &t, json_object_get(ans, "agent"), "agent");
-    } else if (!json_is_array(list)) {
-        rk_verr_set(&e, "agents", "expected an array");
-        code = rk_cli_bad_answer(c, &e);
-    } else {
+    } else if (!(code = rk_cli_answer_array(c, ans, "agents", &list))) {
         size_t i;
         json_t *v;
         json_array_foreach(list, i, v) {
@@ -210,33 +188,19 @@ static int cmd_status(rk_cli_t *c, int argc, char **argv)
                 break;
         }
     }
-    if (code)
-        ;
-    else if (c->s.json)
-        code = rk_cli_print_json(c, ans);
-    else if (t.nrows == 0)
-        fprintf(c->out, "no agents registered\n");
-    else if (rk_cli_table_render(&t, c->color, &out) || rk_cli_print_buf(c, &out))
-        code = RK_CLI_EXIT_FAILURE;
+    if (!code)
+        code = rk_cli_print_table(c, ans, &t, "no agents registered\n");
     rk_cli_table_cleanup(&t);
-    rk_buf_cleanup(&out);
     json_decref(ans);
     return code;
 }
 
 static int cmd_show(rk_cli_t *c, int argc, char **argv)
 {
-    rk_cli_args_t a;
-    int code = rk_cli_parse(c, argc, argv, NULL, 0, 1, 1,
-                            "ruckus agent show ID\n\nExample:\n  ruckus agent show worker1\n", &a);
-    if (code)
-        return code < 0 ? 0 : code;
-    if ((code = rk_cli_check_id(c, "agent", a.pos[0])))
-        return code;
-    char path[128];
-    snprintf(path, sizeof path, "/agents/%s", a.pos[0]);
-    json_t *ans = NULL;
-    if ((code = rk_cli_api(c, "GET", path, NULL, &ans, NULL)))
+    json_t *ans;
+    int code = rk_cli_get_by_id(c, argc, argv, "ruckus agent show ID\n\nExample:\n  ruckus agent show worker1\n",
+                                "agent", "/agents", &ans);
+    if (code || !ans)
         return code;
     rk_registered_agent_t r;
     rk_verr_t e;

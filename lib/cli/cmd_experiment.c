@@ -93,10 +93,7 @@ static int cmd_create(rk_cli_t *c, int argc, char **argv)
     if ((code = rk_cli_api(c, "POST", "/experiments", body, &ans, NULL)))
         goto done;
     const char *id = json_string_value(json_object_get(ans, "experiment_id"));
-    if (c->s.json)
-        code = rk_cli_print_json(c, ans);
-    else
-        fprintf(c->out, "created experiment %s (%s)\n", id ? id : x.id, x.name);
+    code = rk_cli_print_ok(c, ans, "created experiment %s (%s)\n", id ? id : x.id, x.name);
 done:
     rk_experiment_cleanup(&x);
     rk_buf_cleanup(&text);
@@ -117,16 +114,11 @@ static int cmd_list(rk_cli_t *c, int argc, char **argv)
         return code;
     static const char *const hdr[] = {"EXPERIMENT", "NAME", "TASK TYPE", "MODEL", "CREATED"};
     rk_cli_table_t t;
-    rk_buf_t out;
-    rk_buf_init(&out, SIZE_MAX);
     rk_cli_table_init(&t, 5, hdr);
-    json_t *list = json_object_get(ans, "experiments");
+    json_t *list;
     rk_verr_t e;
-    if (!json_is_array(list)) {
-        rk_verr_set(&e, "experiments", "expected an array");
-        code = rk_cli_bad_answer(c, &e);
+    if ((code = rk_cli_answer_array(c, ans, "experiments", &list)))
         goto done;
-    }
     size_t i;
     json_t *v;
     json_array_foreach(list, i, v) {
@@ -147,32 +139,20 @@ static int cmd_list(rk_cli_t *c, int argc, char **argv)
             goto done;
         }
     }
-    if (c->s.json)
-        code = rk_cli_print_json(c, ans);
-    else if (t.nrows == 0)
-        fprintf(c->out, "no experiments (see `ruckus experiment create --help`)\n");
-    else if (rk_cli_table_render(&t, c->color, &out) || rk_cli_print_buf(c, &out))
-        code = RK_CLI_EXIT_FAILURE;
+    code = rk_cli_print_table(c, ans, &t, "no experiments (see `ruckus experiment create --help`)\n");
 done:
     rk_cli_table_cleanup(&t);
-    rk_buf_cleanup(&out);
     json_decref(ans);
     return code;
 }
 
 static int cmd_show(rk_cli_t *c, int argc, char **argv)
 {
-    rk_cli_args_t a;
-    int code = rk_cli_parse(c, argc, argv, NULL, 0, 1, 1,
-                            "ruckus experiment show ID\n\nExample:\n  ruckus experiment show exp_1a2b3c\n", &a);
-    if (code)
-        return code < 0 ? 0 : code;
-    if ((code = rk_cli_check_id(c, "experiment", a.pos[0])))
-        return code;
-    char path[128];
-    snprintf(path, sizeof path, "/experiments/%s", a.pos[0]);
-    json_t *ans = NULL;
-    if ((code = rk_cli_api(c, "GET", path, NULL, &ans, NULL)))
+    json_t *ans;
+    int code = rk_cli_get_by_id(c, argc, argv,
+                                "ruckus experiment show ID\n\nExample:\n  ruckus experiment show exp_1a2b3c\n",
+                                "experiment", "/experiments", &ans);
+    if (code || !ans)
         return code;
     rk_experiment_t x;
     rk_verr_t e;
@@ -216,25 +196,20 @@ static int cmd_delete(rk_cli_t *c, int argc, char **argv)
 {
     static const rk_cli_opt_t opts[] = {{"cascade", 0, false}};
     rk_cli_args_t a;
+    char path[160];
     int code = rk_cli_parse(c, argc, argv, opts, 1, 1, 1,
                             "ruckus experiment delete ID [--cascade]\n\n"
                             "Refused (exit 6) while jobs refer to it; --cascade deletes its finished\n"
                             "jobs and results too, and is refused only while one is unfinished.\n\n"
                             "Example:\n  ruckus experiment delete exp_1a2b3c --cascade\n",
                             &a);
-    if (code)
+    if (code || (code = rk_cli_id_path(c, "experiment", "/experiments", a.pos[0],
+                                       a.val[0] ? "?cascade=true" : "", path, sizeof path)))
         return code < 0 ? 0 : code;
-    if ((code = rk_cli_check_id(c, "experiment", a.pos[0])))
-        return code;
-    char path[160];
-    snprintf(path, sizeof path, "/experiments/%s%s", a.pos[0], a.val[0] ? "?cascade=true" : "");
     json_t *ans = NULL;
     if ((code = rk_cli_api(c, "DELETE", path, NULL, &ans, NULL)))
         return code;
-    if (c->s.json)
-        code = rk_cli_print_json(c, ans);
-    else
-        fprintf(c->out, "deleted experiment %s\n", a.pos[0]);
+    code = rk_cli_print_ok(c, ans, "deleted experiment %s\n", a.pos[0]);
     json_decref(ans);
     return code;
 }
@@ -268,20 +243,15 @@ static int cmd_check(rk_cli_t *c, int argc, char **argv)
         return code;
     static const char *const hdr[] = {"AGENT", "NAME", "CAN RUN", "MISSING", "WARNINGS"};
     rk_cli_table_t t;
-    rk_buf_t out, miss, warn;
-    rk_buf_init(&out, SIZE_MAX);
+    rk_buf_t miss, warn;
     rk_buf_init(&miss, 65536);
     rk_buf_init(&warn, 65536);
     rk_cli_table_init(&t, 5, hdr);
-    json_t *list = json_object_get(ans, "compatibility_results");
+    json_t *list, *v;
     rk_verr_t e;
     size_t ok = 0, i;
-    json_t *v;
-    if (!json_is_array(list)) {
-        rk_verr_set(&e, "compatibility_results", "expected an array");
-        code = rk_cli_bad_answer(c, &e);
+    if ((code = rk_cli_answer_array(c, ans, "compatibility_results", &list)))
         goto done;
-    }
     json_array_foreach(list, i, v) {
         char path[RK_PATH_MAX];
         rk_path_index(path, "compatibility_results", i);
@@ -312,35 +282,29 @@ static int cmd_check(rk_cli_t *c, int argc, char **argv)
         const char *name = json_string_value(json_object_get(ans, "experiment_name"));
         fprintf(c->out, "%zu of %zu agents can run %s%s%s%s\n", ok, t.nrows, a.pos[0],
                 name ? " (" : "", name ? name : "", name ? ")" : "");
-        if (t.nrows && (rk_cli_table_render(&t, c->color, &out) || rk_cli_print_buf(c, &out)))
-            code = RK_CLI_EXIT_FAILURE;
+        code = rk_cli_print_table(c, NULL, &t, "");
     }
 done:
     rk_cli_table_cleanup(&t);
-    rk_buf_cleanup(&out);
     rk_buf_cleanup(&miss);
     rk_buf_cleanup(&warn);
     json_decref(ans);
     return code;
 }
 
-/* Prints the jobs of a {jobs: [JobInfo]} answer as a table. */
-static int print_jobs(rk_cli_t *c, const json_t *jobs)
+/* Checks the jobs of a {jobs: [JobInfo]} answer and, unless --json, prints
+ * them as a table. */
+static int print_jobs(rk_cli_t *c, const json_t *ans)
 {
     static const char *const hdr[] = {"JOB", "AGENT", "STATUS", "MESSAGE"};
     rk_cli_table_t t;
-    rk_buf_t out;
-    rk_buf_init(&out, SIZE_MAX);
     rk_cli_table_init(&t, 4, hdr);
     rk_verr_t e;
-    int code = 0;
     size_t i;
-    json_t *v;
-    if (!json_is_array(jobs)) {
-        rk_verr_set(&e, "jobs", "expected an array");
-        code = rk_cli_bad_answer(c, &e);
+    json_t *jobs, *v;
+    int code = rk_cli_answer_array(c, ans, "jobs", &jobs);
+    if (code)
         goto done;
-    }
     json_array_foreach(jobs, i, v) {
         rk_job_info_t j;
         char path[RK_PATH_MAX];
@@ -358,11 +322,9 @@ static int print_jobs(rk_cli_t *c, const json_t *jobs)
             goto done;
         }
     }
-    if (!c->s.json && (rk_cli_table_render(&t, c->color, &out) || rk_cli_print_buf(c, &out)))
-        code = RK_CLI_EXIT_FAILURE;
+    code = rk_cli_print_table(c, NULL, &t, NULL);
 done:
     rk_cli_table_cleanup(&t);
-    rk_buf_cleanup(&out);
     return code;
 }
 
@@ -370,16 +332,15 @@ static int cmd_run(rk_cli_t *c, int argc, char **argv)
 {
     static const rk_cli_opt_t opts[] = {{"agents", 0, true}};
     rk_cli_args_t a;
+    char path[160];
     int code = rk_cli_parse(c, argc, argv, opts, 1, 1, 1,
                             "ruckus experiment run ID [--agents A,B]\n\n"
                             "Without --agents, one job goes to every compatible registered agent.\n\n"
                             "Examples:\n  ruckus experiment run exp_1a2b3c\n"
                             "  ruckus experiment run exp_1a2b3c --agents worker1,worker2\n",
                             &a);
-    if (code)
+    if (code || (code = rk_cli_id_path(c, "experiment", "/experiments", a.pos[0], "/run", path, sizeof path)))
         return code < 0 ? 0 : code;
-    if ((code = rk_cli_check_id(c, "experiment", a.pos[0])))
-        return code;
     json_t *body = json_object(), *ids = NULL, *ans = NULL;
     if (!body)
         return RK_CLI_EXIT_FAILURE;
@@ -398,12 +359,10 @@ static int cmd_run(rk_cli_t *c, int argc, char **argv)
             code = RK_CLI_EXIT_USAGE;
         }
     }
-    char path[160];
-    snprintf(path, sizeof path, "/experiments/%s/run", a.pos[0]);
     if (!code)
         code = rk_cli_api(c, "POST", path, body, &ans, NULL);
     if (!code) {
-        code = print_jobs(c, json_object_get(ans, "jobs"));
+        code = print_jobs(c, ans);
         if (!code && c->s.json)
             code = rk_cli_print_json(c, ans);
     }

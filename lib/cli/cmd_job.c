@@ -28,14 +28,6 @@ static const char usage[] =
     "  ruckus job list --status failed --limit 20\n"
     "  ruckus job logs job_0badcafe -f\n";
 
-static int job_path(rk_cli_t *c, const char *id, const char *suffix, char *out, size_t n)
-{
-    int code = rk_cli_check_id(c, "job", id);
-    if (!code)
-        snprintf(out, n, "/jobs/%s%s", id, suffix);
-    return code;
-}
-
 static int cmd_submit(rk_cli_t *c, int argc, char **argv)
 {
     static const rk_cli_opt_t opts[] = {{"wait", 'w', false}};
@@ -65,10 +57,9 @@ static int cmd_submit(rk_cli_t *c, int argc, char **argv)
         if (!c->s.json)
             fprintf(c->out, "submitted job %s\n", j.job_id);
         code = rk_cli_job_watch(c, j.job_id);
-    } else if (c->s.json) {
-        code = rk_cli_print_json(c, ans);
     } else {
-        fprintf(c->out, "submitted job %s (%s)\n", j.job_id, rk_job_state_name(j.status.status));
+        code = rk_cli_print_ok(c, ans, "submitted job %s (%s)\n", j.job_id,
+                               rk_job_state_name(j.status.status));
     }
     rk_job_info_cleanup(&j);
     json_decref(ans);
@@ -116,9 +107,8 @@ static int cmd_list(rk_cli_t *c, int argc, char **argv)
     if ((a.val[1] && (code = rk_cli_check_id(c, "agent", a.val[1]))) ||
         (a.val[2] && (code = rk_cli_check_id(c, "experiment", a.val[2]))))
         return code;
-    rk_buf_t q, out;
+    rk_buf_t q;
     rk_buf_init(&q, 4096);
-    rk_buf_init(&out, SIZE_MAX);
     rk_buf_t qs;
     rk_buf_init(&qs, 4096);
     add_query(&qs, "status", a.val[0]);
@@ -187,37 +177,27 @@ static int cmd_list(rk_cli_t *c, int argc, char **argv)
         }
         rk_cli_table_color(&t, 3, rk_cli_job_color(jobs[i].status.status, c->color));
     }
-    if (n == 0) {
-        fprintf(c->out, "no jobs\n");
-    } else if (rk_cli_table_render(&t, c->color, &out) || rk_cli_print_buf(c, &out)) {
-        code = RK_CLI_EXIT_FAILURE;
-    } else {
-        json_t *total = json_object_get(ans, "total");
-        if (json_is_integer(total) && (size_t)json_integer_value(total) > n)
-            fprintf(c->out, "%zu of %lld jobs (use --limit or filters to see others)\n", n,
-                    (long long)json_integer_value(total));
-    }
+    json_t *total = json_object_get(ans, "total");
+    if (!(code = rk_cli_print_table(c, NULL, &t, "no jobs\n")) && n && json_is_integer(total) &&
+        (size_t)json_integer_value(total) > n)
+        fprintf(c->out, "%zu of %lld jobs (use --limit or filters to see others)\n", n,
+                (long long)json_integer_value(total));
 done:
     for (size_t i = 0; i < n; i++)
         rk_job_info_cleanup(&jobs[i]);
     free(jobs);
     rk_cli_table_cleanup(&t);
     rk_buf_cleanup(&q);
-    rk_buf_cleanup(&out);
     json_decref(ans);
     return code;
 }
 
 static int cmd_show(rk_cli_t *c, int argc, char **argv)
 {
-    rk_cli_args_t a;
-    char path[128];
-    int code = rk_cli_parse(c, argc, argv, NULL, 0, 1, 1,
-                            "ruckus job show ID\n\nExample:\n  ruckus job show job_0badcafe\n", &a);
-    if (code || (code = job_path(c, a.pos[0], "", path, sizeof path)))
-        return code < 0 ? 0 : code;
-    json_t *ans = NULL;
-    if ((code = rk_cli_api(c, "GET", path, NULL, &ans, NULL)))
+    json_t *ans;
+    int code = rk_cli_get_by_id(c, argc, argv, "ruckus job show ID\n\nExample:\n  ruckus job show job_0badcafe\n",
+                                "job", "/jobs", &ans);
+    if (code || !ans)
         return code;
     rk_job_info_t j;
     rk_verr_t e;
@@ -276,18 +256,16 @@ static int cmd_cancel(rk_cli_t *c, int argc, char **argv)
                             "ruckus job cancel ID\n\nA finished job cannot be cancelled (exit 6).\n\n"
                             "Example:\n  ruckus job cancel job_0badcafe\n",
                             &a);
-    if (code || (code = job_path(c, a.pos[0], "", path, sizeof path)))
+    if (code || (code = rk_cli_id_path(c, "job", "/jobs", a.pos[0], "", path, sizeof path)))
         return code < 0 ? 0 : code;
     json_t *ans = NULL;
     long status = 0;
     if ((code = rk_cli_api(c, "DELETE", path, NULL, &ans, &status)))
         return code;
-    if (c->s.json)
-        code = rk_cli_print_json(c, ans);
-    else if (status == 202)
-        fprintf(c->out, "job %s is being stopped; it will end cancelled\n", a.pos[0]);
-    else
-        fprintf(c->out, "cancelled job %s\n", a.pos[0]);
+    code = rk_cli_print_ok(c, ans,
+                           status == 202 ? "job %s is being stopped; it will end cancelled\n"
+                                         : "cancelled job %s\n",
+                           a.pos[0]);
     json_decref(ans);
     return code;
 }
@@ -301,7 +279,7 @@ static int cmd_watch(rk_cli_t *c, int argc, char **argv)
                             "exits 0 only if it completed\n(1 for failed, cancelled or timeout).\n\n"
                             "Example:\n  ruckus job watch job_0badcafe && echo done\n",
                             &a);
-    if (code || (code = job_path(c, a.pos[0], "", path, sizeof path)))
+    if (code || (code = rk_cli_id_path(c, "job", "/jobs", a.pos[0], "", path, sizeof path)))
         return code < 0 ? 0 : code;
     return rk_cli_job_watch(c, a.pos[0]);
 }
@@ -334,7 +312,7 @@ static int cmd_logs(rk_cli_t *c, int argc, char **argv)
                             "Examples:\n  ruckus job logs job_0badcafe --stream stderr\n"
                             "  ruckus job logs job_0badcafe -f\n",
                             &a);
-    if (code || (code = job_path(c, a.pos[0], "/logs", base, sizeof base)))
+    if (code || (code = rk_cli_id_path(c, "job", "/jobs", a.pos[0], "/logs", base, sizeof base)))
         return code < 0 ? 0 : code;
     const char *stream = a.val[1] ? a.val[1] : "stdout";
     if (strcmp(stream, "stdout") != 0 && strcmp(stream, "stderr") != 0) {
@@ -378,7 +356,7 @@ static int cmd_artifacts(rk_cli_t *c, int argc, char **argv)
                             "ruckus job artifacts ID -o FILE\n\nSaves the job's output folder as a zip.\n\n"
                             "Example:\n  ruckus job artifacts job_0badcafe -o out.zip\n",
                             &a);
-    if (code || (code = job_path(c, a.pos[0], "/artifacts", path, sizeof path)))
+    if (code || (code = rk_cli_id_path(c, "job", "/jobs", a.pos[0], "/artifacts", path, sizeof path)))
         return code < 0 ? 0 : code;
     if (!a.val[0]) {
         rk_cli_errorf(c, "-o FILE is required");

@@ -59,14 +59,9 @@ static int fetch_results(rk_cli_t *c, const char *exp, const char *agent, json_t
         cursor = NULL;
         if (code)
             break;
-        json_t *list = json_object_get(ans, "results");
-        if (!json_is_array(list)) {
-            rk_verr_t e;
-            rk_verr_set(&e, "results", "expected an array");
-            code = rk_cli_bad_answer(c, &e);
-        } else if (json_array_extend(all, list)) {
+        json_t *list;
+        if (!(code = rk_cli_answer_array(c, ans, "results", &list)) && json_array_extend(all, list))
             code = RK_CLI_EXIT_FAILURE;
-        }
         const char *next = json_string_value(json_object_get(ans, "next_cursor"));
         if (!code && next && next[0] && json_array_size(list) > 0)
             cursor = strdup(next);
@@ -130,15 +125,11 @@ static int metrics_table(rk_cli_t *c, const rk_result_t *r, rk_buf_t *b)
 
 static int cmd_show(rk_cli_t *c, int argc, char **argv)
 {
-    rk_cli_args_t a;
-    int code = rk_cli_parse(c, argc, argv, NULL, 0, 1, 1,
-                            "ruckus result show JOB\n\nExample:\n  ruckus result show job_0badcafe\n", &a);
-    if (code || (code = rk_cli_check_id(c, "job", a.pos[0])))
-        return code < 0 ? 0 : code;
-    char path[128];
-    snprintf(path, sizeof path, "/results/%s", a.pos[0]);
-    json_t *ans = NULL;
-    if ((code = rk_cli_api(c, "GET", path, NULL, &ans, NULL)))
+    json_t *ans;
+    int code = rk_cli_get_by_id(c, argc, argv,
+                                "ruckus result show JOB\n\nExample:\n  ruckus result show job_0badcafe\n",
+                                "job", "/results", &ans);
+    if (code || !ans)
         return code;
     rk_result_t r;
     rk_verr_t e;
@@ -207,8 +198,6 @@ static int cmd_list(rk_cli_t *c, int argc, char **argv)
     rk_cli_table_t t;
     rk_cli_table_init(&t, 7, hdr);
     t.right[4] = t.right[6] = true;
-    rk_buf_t out;
-    rk_buf_init(&out, SIZE_MAX);
     json_t *list = json_object_get(ans, "results");
     for (size_t i = 0; i < json_array_size(list); i++) {
         rk_result_t r;
@@ -232,12 +221,9 @@ static int cmd_list(rk_cli_t *c, int argc, char **argv)
             break;
         }
     }
-    if (!code && t.nrows == 0)
-        fprintf(c->out, "no results\n");
-    else if (!code && (rk_cli_table_render(&t, c->color, &out) || rk_cli_print_buf(c, &out)))
-        code = RK_CLI_EXIT_FAILURE;
+    if (!code)
+        code = rk_cli_print_table(c, NULL, &t, "no results\n");
     rk_cli_table_cleanup(&t);
-    rk_buf_cleanup(&out);
     json_decref(ans);
     return code;
 }
@@ -322,8 +308,6 @@ static int cmd_compare(rk_cli_t *c, int argc, char **argv)
     json_t *res = NULL, *agents = NULL, *cmp = NULL;
     rk_cli_table_t t;
     memset(&t, 0, sizeof t);
-    rk_buf_t out;
-    rk_buf_init(&out, SIZE_MAX);
     rk_verr_t e;
     if ((code = fetch_results(c, a.pos[0], NULL, &res)) ||
         (code = rk_cli_api(c, "GET", "/agents", NULL, &agents, NULL)))
@@ -375,11 +359,9 @@ static int cmd_compare(rk_cli_t *c, int argc, char **argv)
         }
     }
     fprintf(c->out, "%s: %zu agents, mean of completed jobs\n", a.pos[0], t.nrows);
-    if (rk_cli_table_render(&t, c->color, &out) || rk_cli_print_buf(c, &out))
-        code = RK_CLI_EXIT_FAILURE;
+    code = rk_cli_print_table(c, NULL, &t, NULL);
 done:
     rk_cli_table_cleanup(&t);
-    rk_buf_cleanup(&out);
     json_decref(res);
     json_decref(agents);
     json_decref(cmp);

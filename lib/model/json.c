@@ -60,12 +60,18 @@ static json_t *field(const json_t *obj, const char *key)
     return json_is_null(v) ? NULL : v;
 }
 
-static int missing(const char *path, const char *key, int required, rk_verr_t *e)
+/* The start of every getter: *v = obj[key], NULL when absent or null,
+ * which is the "field required" error when required. p receives the
+ * field's path for messages; *present (may be NULL) is cleared. */
+static int lookup(const json_t *obj, const char *path, const char *key, int required,
+                  bool *present, char *p, json_t **v, rk_verr_t *e)
 {
-    if (!required)
-        return RK_OK;
-    char p[RK_PATH_MAX];
+    if (present)
+        *present = false;
     rk_path_key(p, path, key);
+    *v = field(obj, key);
+    if (*v || !required)
+        return RK_OK;
     return rk_verr_set(e, p, "field required");
 }
 
@@ -79,11 +85,11 @@ int rk_json_expect_obj(const json_t *v, const char *path, rk_verr_t *e)
 int rk_json_get_str(const json_t *obj, const char *path, const char *key, int required,
                     size_t max_len, char **out, rk_verr_t *e)
 {
-    json_t *v = field(obj, key);
-    if (!v)
-        return missing(path, key, required, e);
     char p[RK_PATH_MAX];
-    rk_path_key(p, path, key);
+    json_t *v;
+    int rc = lookup(obj, path, key, required, NULL, p, &v, e);
+    if (rc || !v)
+        return rc;
     if (!json_is_string(v))
         return rk_verr_set(e, p, "expected a string");
     size_t len = json_string_length(v);
@@ -120,13 +126,11 @@ int rk_json_get_id(const json_t *obj, const char *path, const char *key, int req
 int rk_json_get_time(const json_t *obj, const char *path, const char *key, int required,
                      rk_time_t *out, bool *present, rk_verr_t *e)
 {
-    json_t *v = field(obj, key);
-    if (present)
-        *present = false;
-    if (!v)
-        return missing(path, key, required, e);
     char p[RK_PATH_MAX];
-    rk_path_key(p, path, key);
+    json_t *v;
+    int rc = lookup(obj, path, key, required, present, p, &v, e);
+    if (rc || !v)
+        return rc;
     rk_time_t t;
     if (!json_is_string(v) || rk_time_parse(json_string_value(v), &t) != RK_OK)
         return rk_verr_set(e, p, "expected an RFC 3339 timestamp");
@@ -139,13 +143,11 @@ int rk_json_get_time(const json_t *obj, const char *path, const char *key, int r
 int rk_json_get_int(const json_t *obj, const char *path, const char *key, int required,
                     int64_t min, int64_t max, int64_t *out, bool *present, rk_verr_t *e)
 {
-    json_t *v = field(obj, key);
-    if (present)
-        *present = false;
-    if (!v)
-        return missing(path, key, required, e);
     char p[RK_PATH_MAX];
-    rk_path_key(p, path, key);
+    json_t *v;
+    int rc = lookup(obj, path, key, required, present, p, &v, e);
+    if (rc || !v)
+        return rc;
     int64_t x;
     if (json_is_integer(v)) {
         x = (int64_t)json_integer_value(v);
@@ -169,13 +171,11 @@ int rk_json_get_int(const json_t *obj, const char *path, const char *key, int re
 int rk_json_get_num(const json_t *obj, const char *path, const char *key, int required,
                     double min, double max, double *out, bool *present, rk_verr_t *e)
 {
-    json_t *v = field(obj, key);
-    if (present)
-        *present = false;
-    if (!v)
-        return missing(path, key, required, e);
     char p[RK_PATH_MAX];
-    rk_path_key(p, path, key);
+    json_t *v;
+    int rc = lookup(obj, path, key, required, present, p, &v, e);
+    if (rc || !v)
+        return rc;
     if (!json_is_number(v))
         return rk_verr_set(e, p, "expected a number");
     double d = json_number_value(v);
@@ -190,16 +190,13 @@ int rk_json_get_num(const json_t *obj, const char *path, const char *key, int re
 int rk_json_get_bool(const json_t *obj, const char *path, const char *key, int required,
                      bool *out, bool *present, rk_verr_t *e)
 {
-    json_t *v = field(obj, key);
-    if (present)
-        *present = false;
-    if (!v)
-        return missing(path, key, required, e);
-    if (!json_is_boolean(v)) {
-        char p[RK_PATH_MAX];
-        rk_path_key(p, path, key);
+    char p[RK_PATH_MAX];
+    json_t *v;
+    int rc = lookup(obj, path, key, required, present, p, &v, e);
+    if (rc || !v)
+        return rc;
+    if (!json_is_boolean(v))
         return rk_verr_set(e, p, "expected true or false");
-    }
     *out = json_is_true(v);
     if (present)
         *present = true;
@@ -209,14 +206,13 @@ int rk_json_get_bool(const json_t *obj, const char *path, const char *key, int r
 int rk_json_get_obj(const json_t *obj, const char *path, const char *key, int required,
                     json_t **out, rk_verr_t *e)
 {
-    json_t *v = field(obj, key);
-    if (!v)
-        return missing(path, key, required, e);
-    if (!json_is_object(v)) {
-        char p[RK_PATH_MAX];
-        rk_path_key(p, path, key);
+    char p[RK_PATH_MAX];
+    json_t *v;
+    int rc = lookup(obj, path, key, required, NULL, p, &v, e);
+    if (rc || !v)
+        return rc;
+    if (!json_is_object(v))
         return rk_verr_set(e, p, "expected an object");
-    }
     json_decref(*out);
     *out = json_incref(v);
     return RK_OK;
@@ -225,9 +221,11 @@ int rk_json_get_obj(const json_t *obj, const char *path, const char *key, int re
 int rk_json_get_enum(const json_t *obj, const char *path, const char *key, int required,
                      const char *const *names, int n, int *out, rk_verr_t *e)
 {
-    json_t *v = field(obj, key);
-    if (!v)
-        return missing(path, key, required, e);
+    char p[RK_PATH_MAX], list[384];
+    json_t *v;
+    int rc = lookup(obj, path, key, required, NULL, p, &v, e);
+    if (rc || !v)
+        return rc;
     if (json_is_string(v)) {
         const char *s = json_string_value(v);
         for (int i = 0; i < n; i++) {
@@ -237,7 +235,6 @@ int rk_json_get_enum(const json_t *obj, const char *path, const char *key, int r
             }
         }
     }
-    char p[RK_PATH_MAX], list[384];
     size_t pos = 0;
     list[0] = '\0';
     for (int i = 0; i < n && pos < sizeof list; i++) {
@@ -246,7 +243,6 @@ int rk_json_get_enum(const json_t *obj, const char *path, const char *key, int r
             break;
         pos += (size_t)w;
     }
-    rk_path_key(p, path, key);
     return rk_verr_set(e, p, "expected one of %s", list);
 }
 
@@ -262,11 +258,11 @@ void rk_strv_free(char **v, size_t n)
 int rk_json_get_strv(const json_t *obj, const char *path, const char *key, int required,
                      size_t max_items, char ***out, size_t *n, rk_verr_t *e)
 {
-    json_t *v = field(obj, key);
-    if (!v)
-        return missing(path, key, required, e);
     char p[RK_PATH_MAX];
-    rk_path_key(p, path, key);
+    json_t *v;
+    int rc = lookup(obj, path, key, required, NULL, p, &v, e);
+    if (rc || !v)
+        return rc;
     if (!json_is_array(v))
         return rk_verr_set(e, p, "expected an array of strings");
     size_t count = json_array_size(v);

@@ -412,6 +412,47 @@ static int put_text(mem_t *m, int kind, const char *id, char *text)
     return 0;
 }
 
+/* Agents and experiments are kept as their stored text; from decodes one
+ * row into the caller's struct of the table's type. */
+typedef int (*from_text_fn)(const char *text, void *out);
+
+static int agent_from_text(const char *text, void *out)
+{
+    return rk_store_agent_from_text(text, out);
+}
+
+static int experiment_from_text(const char *text, void *out)
+{
+    return rk_store_experiment_from_text(text, out);
+}
+
+static int get_row(mem_t *m, const table_t *t, const char *id, from_text_fn from, void *out)
+{
+    rlock(m);
+    const char *text = table_get(t, id);
+    int rc = text ? from(text, out) : RK_ENOENT;
+    unlock(m);
+    return rc;
+}
+
+/* Decodes every row of t into *out, a new array of elem-sized structs with
+ * one zeroed spare; *n counts those decoded, also on failure. */
+static int list_rows(mem_t *m, const table_t *t, size_t elem, from_text_fn from, void **out,
+                     size_t *n)
+{
+    int rc = 0;
+    rlock(m);
+    char *v = calloc(t->n + 1, elem);
+    if (!v)
+        rc = RK_ENOMEM;
+    for (size_t i = 0; !rc && i < t->n; i++)
+        if (!(rc = from(t->v[i].text, v + i * elem)))
+            *n = i + 1;
+    unlock(m);
+    *out = v;
+    return rc;
+}
+
 static int mem_agent_put(rk_store_t *s, const rk_registered_agent_t *a)
 {
     mem_t *m = M(s);
@@ -427,26 +468,13 @@ static int mem_agent_put(rk_store_t *s, const rk_registered_agent_t *a)
 
 static int mem_agent_get(rk_store_t *s, const char *agent_id, rk_registered_agent_t *out)
 {
-    mem_t *m = M(s);
-    rlock(m);
-    const char *text = table_get(&m->agents, agent_id);
-    int rc = text ? rk_store_agent_from_text(text, out) : RK_ENOENT;
-    unlock(m);
-    return rc;
+    return get_row(M(s), &M(s)->agents, agent_id, agent_from_text, out);
 }
 
 static int mem_agent_list(rk_store_t *s, rk_registered_agent_t **out, size_t *n)
 {
-    mem_t *m = M(s);
-    int rc = 0;
-    rlock(m);
-    rk_registered_agent_t *v = calloc(m->agents.n + 1, sizeof *v);
-    if (!v)
-        rc = RK_ENOMEM;
-    for (size_t i = 0; !rc && i < m->agents.n; i++)
-        if (!(rc = rk_store_agent_from_text(m->agents.v[i].text, &v[i])))
-            *n = i + 1;
-    unlock(m);
+    void *v;
+    int rc = list_rows(M(s), &M(s)->agents, sizeof **out, agent_from_text, &v, n);
     *out = v;
     return rc;
 }
@@ -480,26 +508,13 @@ static int mem_experiment_insert(rk_store_t *s, const rk_experiment_t *x)
 
 static int mem_experiment_get(rk_store_t *s, const char *id, rk_experiment_t *out)
 {
-    mem_t *m = M(s);
-    rlock(m);
-    const char *text = table_get(&m->experiments, id);
-    int rc = text ? rk_store_experiment_from_text(text, out) : RK_ENOENT;
-    unlock(m);
-    return rc;
+    return get_row(M(s), &M(s)->experiments, id, experiment_from_text, out);
 }
 
 static int mem_experiment_list(rk_store_t *s, rk_experiment_t **out, size_t *n)
 {
-    mem_t *m = M(s);
-    int rc = 0;
-    rlock(m);
-    rk_experiment_t *v = calloc(m->experiments.n + 1, sizeof *v);
-    if (!v)
-        rc = RK_ENOMEM;
-    for (size_t i = 0; !rc && i < m->experiments.n; i++)
-        if (!(rc = rk_store_experiment_from_text(m->experiments.v[i].text, &v[i])))
-            *n = i + 1;
-    unlock(m);
+    void *v;
+    int rc = list_rows(M(s), &M(s)->experiments, sizeof **out, experiment_from_text, &v, n);
     *out = v;
     return rc;
 }

@@ -242,6 +242,63 @@ int sq_job_get(rk_store_t *s, const char *job_id, bool with_history, rk_job_info
     return rc;
 }
 
+/* Decodes the current row of a listing into out, a zeroed struct of the
+ * listing's type. */
+typedef int (*page_row_fn)(sqlite3_stmt *st, void *out);
+
+static int job_row(sqlite3_stmt *st, void *out)
+{
+    return column_job(st, out);
+}
+
+static int result_row(sqlite3_stmt *st, void *out)
+{
+    return rk_store_result_from_text((const char *)sqlite3_column_text(st, 1), out);
+}
+
+/* Runs st, a page query that selects the row's seq first and takes the
+ * cursor as ?1 and its row limit as ?4, decoding each row through row into
+ * *out, a new array of elem-sized structs. One row past page->limit is
+ * asked for: it only sets page->next_cursor. *n counts the structs, also
+ * on failure (the last one possibly half filled): each needs cleanup. */
+static int read_page(sq_conn_t *c, sqlite3_stmt *st, rk_page_t *page, size_t elem,
+                     page_row_fn row, const char *what, void **out, size_t *n)
+{
+    char *v = NULL;
+    size_t cap = 0;
+    int rc = 0, r;
+    sqlite3_bind_int64(st, 1, page->cursor ? page->cursor : INT64_MAX);
+    sqlite3_bind_int64(st, 4, page->limit >= INT64_MAX ? INT64_MAX : (int64_t)page->limit + 1);
+    int64_t last = 0;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == page->limit) {
+            page->next_cursor = last;
+            break;
+        }
+        last = sqlite3_column_int64(st, 0);
+        if (*n == cap) {
+            size_t nc = cap ? cap * 2 : 64;
+            char *nv = realloc(v, nc * elem);
+            if (!nv) {
+                rc = RK_ENOMEM;
+                break;
+            }
+            v = nv;
+            cap = nc;
+        }
+        void *slot = v + *n * elem;
+        memset(slot, 0, elem);
+        (*n)++;
+        if ((rc = row(st, slot)))
+            break;
+    }
+    if (!rc && r != SQLITE_ROW && r != SQLITE_DONE)
+        rc = sq_err(c, r, what);
+    sqlite3_reset(st);
+    *out = v;
+    return rc;
+}
+
 static sqlite3_stmt *list_stmt(sq_conn_t *c, const rk_job_filter_t *f, bool count)
 {
     unsigned mask = norm_mask(f->state_mask);
@@ -284,8 +341,7 @@ int sq_job_list(rk_store_t *s, const rk_job_filter_t *f, rk_page_t *page, rk_job
     int rc = sq_rget(S(s), &c);
     if (rc)
         return rc;
-    rk_job_info_t *v = NULL;
-    size_t cap = 0;
+    void *v = NULL;
     int r = SQLITE_ERROR;
     sqlite3_stmt *st = list_stmt(c, f, true);
     if (st && (r = sqlite3_step(st)) == SQLITE_ROW)
@@ -300,34 +356,7 @@ int sq_job_list(rk_store_t *s, const rk_job_filter_t *f, rk_page_t *page, rk_job
         rc = RK_EIO;
         goto out;
     }
-    sqlite3_bind_int64(st, 1, page->cursor ? page->cursor : INT64_MAX);
-    /* One row past the page tells whether there is a next page. */
-    sqlite3_bind_int64(st, 4, page->limit >= INT64_MAX ? INT64_MAX : (int64_t)page->limit + 1);
-    int64_t last = 0;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == page->limit) {
-            page->next_cursor = last;
-            break;
-        }
-        last = sqlite3_column_int64(st, 0);
-        if (*n == cap) {
-            size_t nc = cap ? cap * 2 : 64;
-            rk_job_info_t *nv = realloc(v, nc * sizeof *nv);
-            if (!nv) {
-                rc = RK_ENOMEM;
-                break;
-            }
-            v = nv;
-            cap = nc;
-        }
-        memset(&v[*n], 0, sizeof v[0]);
-        (*n)++;
-        if ((rc = column_job(st, &v[*n - 1])))
-            break;
-    }
-    if (!rc && r != SQLITE_ROW && r != SQLITE_DONE)
-        rc = sq_err(c, r, "job list");
-    sqlite3_reset(st);
+    rc = read_page(c, st, page, sizeof **out, job_row, "job list", &v, n);
 out:
     sq_rdone(S(s), c);
     *out = v;
@@ -423,45 +452,16 @@ int sq_result_list(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page,
              f->experiment_id ? " AND experiment_id = ?2" : "",
              f->agent_id ? " AND agent_id = ?3" : "");
     sqlite3_stmt *st = sq_prepare(c, &c->result_page[shape], text);
-    rk_result_t *v = NULL;
-    size_t cap = 0;
-    int r = SQLITE_ERROR;
+    void *v = NULL;
     if (!st) {
         rc = RK_EIO;
         goto out;
     }
-    sqlite3_bind_int64(st, 1, page->cursor ? page->cursor : INT64_MAX);
     if (f->experiment_id)
         sqlite3_bind_text(st, 2, f->experiment_id, -1, SQLITE_STATIC);
     if (f->agent_id)
         sqlite3_bind_text(st, 3, f->agent_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, page->limit >= INT64_MAX ? INT64_MAX : (int64_t)page->limit + 1);
-    int64_t last = 0;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == page->limit) {
-            page->next_cursor = last;
-            break;
-        }
-        last = sqlite3_column_int64(st, 0);
-        if (*n == cap) {
-            size_t nc = cap ? cap * 2 : 64;
-            rk_result_t *nv = realloc(v, nc * sizeof *nv);
-            if (!nv) {
-                rc = RK_ENOMEM;
-                break;
-            }
-            v = nv;
-            cap = nc;
-        }
-        memset(&v[*n], 0, sizeof v[0]);
-        (*n)++;
-        if ((rc = rk_store_result_from_text((const char *)sqlite3_column_text(st, 1),
-                                            &v[*n - 1])))
-            break;
-    }
-    if (!rc && r != SQLITE_ROW && r != SQLITE_DONE)
-        rc = sq_err(c, r, "result list");
-    sqlite3_reset(st);
+    rc = read_page(c, st, page, sizeof **out, result_row, "result list", &v, n);
 out:
     sq_rdone(S(s), c);
     *out = v;

@@ -15,6 +15,7 @@
 
 #include "base/err.h"
 #include "cli/settings.h"
+#include "rk_test_run.h"
 
 static int setup(void **state)
 {
@@ -74,79 +75,22 @@ static void test_refusals(void **state)
 
 /* ---- the program itself ------------------------------------------------ */
 
-typedef struct {
-    int status;
-    char out[65536];
-    char err[65536];
-} run_t;
-
-static void read_all(int fd, char *buf, size_t size)
-{
-    size_t n = 0;
-    ssize_t r;
-    while (n < size - 1 && (r = read(fd, buf + n, size - 1 - n)) > 0)
-        n += (size_t)r;
-    buf[n] = '\0';
-}
-
-/* Runs the program with args; with a stop_signal, sends it once the program
- * has logged "starting". */
-static void run(run_t *r, int stop_signal, char *const *args)
-{
-    char path[1024];
-    const char *bin = getenv("RK_BIN_DIR");
-    snprintf(path, sizeof path, "%s/ruckus", bin ? bin : "bin");
-    int po[2], pe[2];
-    assert_int_equal(pipe(po), 0);
-    assert_int_equal(pipe(pe), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(po[1], 1);
-        dup2(pe[1], 2);
-        close(po[0]);
-        close(pe[0]);
-        execv(path, args);
-        _exit(127);
-    }
-    close(po[1]);
-    close(pe[1]);
-    size_t n = 0;
-    if (stop_signal) {
-        ssize_t got;
-        while (!strstr(r->err, "starting") && (got = read(pe[0], r->err + n, 4096)) > 0) {
-            n += (size_t)got;
-            r->err[n] = '\0';
-        }
-        kill(pid, stop_signal);
-    }
-    read_all(po[0], r->out, sizeof r->out);
-    read_all(pe[0], r->err + n, sizeof r->err - n);
-    close(po[0]);
-    close(pe[0]);
-    assert_int_equal(waitpid(pid, &r->status, 0), pid);
-}
-
 static void test_program(void **state)
 {
-    static run_t r;
-    memset(&r, 0, sizeof r);
-    run(&r, 0, (char *[]){"ruckus", "--version", NULL});
+    static rk_test_run_t r;
+    assert_int_equal(rk_test_run(&r, "ruckus", (const char *[]){"--version", NULL}, 0), 0);
     assert_int_equal(WEXITSTATUS(r.status), 0);
     assert_string_equal(r.out, "ruckus " RK_VERSION "\n");
 
-    memset(&r, 0, sizeof r);
-    run(&r, 0, (char *[]){"ruckus", NULL});
+    assert_int_equal(rk_test_run(&r, "ruckus", NULL, 0), 0);
     assert_int_equal(WEXITSTATUS(r.status), 0);
     assert_true(strncmp(r.out, "Usage: ruckus [OPTIONS] COMMAND [ARGS...]\n", 42) == 0);
 
-    memset(&r, 0, sizeof r);
-    run(&r, 0, (char *[]){"ruckus", "--json", "frobnicate", NULL});
+    assert_int_equal(rk_test_run(&r, "ruckus", (const char *[]){"--json", "frobnicate", NULL}, 0), 0);
     assert_int_equal(WEXITSTATUS(r.status), 2);
     assert_string_equal(r.err, "ruckus: unknown command \"frobnicate\" (see --help)\n");
 
-    memset(&r, 0, sizeof r);
-    run(&r, 0, (char *[]){"ruckus", "--timeout", "soon", NULL});
+    assert_int_equal(rk_test_run(&r, "ruckus", (const char *[]){"--timeout", "soon", NULL}, 0), 0);
     assert_int_equal(WEXITSTATUS(r.status), 2);
     assert_non_null(strstr(r.err, "--timeout (RUCKUS_CLI_TIMEOUT)"));
 }

@@ -16,6 +16,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "server/settings.h"
+#include "rk_test_run.h"
 
 static const char *const envs[] = {
     "RUCKUS_SERVER_HOST",         "RUCKUS_SERVER_PORT",          "RUCKUS_STORAGE_STORAGE_BACKEND",
@@ -127,86 +128,30 @@ static void test_refusals(void **state)
 
 /* ---- the program itself ------------------------------------------------ */
 
-typedef struct {
-    int status;
-    char out[65536];
-    char err[65536];
-} run_t;
-
-static void read_all(int fd, char *buf, size_t size)
-{
-    size_t n = 0;
-    ssize_t r;
-    while (n < size - 1 && (r = read(fd, buf + n, size - 1 - n)) > 0)
-        n += (size_t)r;
-    buf[n] = '\0';
-}
-
-/* Runs the program with args; with a stop_signal, sends it once the program
- * has logged "starting". */
-static void run(run_t *r, int stop_signal, char *const *args)
-{
-    char path[1024];
-    const char *bin = getenv("RK_BIN_DIR");
-    snprintf(path, sizeof path, "%s/ruckus-server", bin ? bin : "bin");
-    int po[2], pe[2];
-    assert_int_equal(pipe(po), 0);
-    assert_int_equal(pipe(pe), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(po[1], 1);
-        dup2(pe[1], 2);
-        close(po[0]);
-        close(pe[0]);
-        execv(path, args);
-        _exit(127);
-    }
-    close(po[1]);
-    close(pe[1]);
-    size_t n = 0;
-    if (stop_signal) {
-        ssize_t got;
-        while (!strstr(r->err, "starting") && (got = read(pe[0], r->err + n, 4096)) > 0) {
-            n += (size_t)got;
-            r->err[n] = '\0';
-        }
-        kill(pid, stop_signal);
-    }
-    read_all(po[0], r->out, sizeof r->out);
-    read_all(pe[0], r->err + n, sizeof r->err - n);
-    close(po[0]);
-    close(pe[0]);
-    assert_int_equal(waitpid(pid, &r->status, 0), pid);
-}
-
 static void test_program(void **state)
 {
-    static run_t r;
-    memset(&r, 0, sizeof r);
-    run(&r, 0, (char *[]){"ruckus-server", "--version", NULL});
+    static rk_test_run_t r;
+    assert_int_equal(rk_test_run(&r, "ruckus-server", (const char *[]){"--version", NULL}, 0), 0);
     assert_true(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
     assert_string_equal(r.out, "ruckus-server " RK_VERSION "\n");
 
-    memset(&r, 0, sizeof r);
-    run(&r, 0, (char *[]){"ruckus-server", "--help", NULL});
+    assert_int_equal(rk_test_run(&r, "ruckus-server", (const char *[]){"--help", NULL}, 0), 0);
     assert_int_equal(WEXITSTATUS(r.status), 0);
     assert_true(strncmp(r.out, "Usage: ruckus-server [OPTIONS]\n", 31) == 0);
     assert_non_null(strstr(r.out, "RUCKUS_SERVER_AGENT_TIMEOUT"));
 
-    memset(&r, 0, sizeof r);
-    run(&r, 0, (char *[]){"ruckus-server", "--port", "abc", NULL});
+    assert_int_equal(rk_test_run(&r, "ruckus-server", (const char *[]){"--port", "abc", NULL}, 0), 0);
     assert_int_equal(WEXITSTATUS(r.status), 2);
     assert_string_equal(r.err, "ruckus-server: --port (RUCKUS_SERVER_PORT): expected an integer from 0 to 65535, got \"abc\"\n");
 
-    memset(&r, 0, sizeof r);
-    run(&r, 0, (char *[]){"ruckus-server", "--bogus", NULL});
+    assert_int_equal(rk_test_run(&r, "ruckus-server", (const char *[]){"--bogus", NULL}, 0), 0);
     assert_int_equal(WEXITSTATUS(r.status), 2);
     assert_string_equal(r.err, "ruckus-server: unknown option \"--bogus\" (see --help)\n");
 
-    memset(&r, 0, sizeof r);
     setenv("RUCKUS_SERVER_API_TOKEN", "tok-never-logged", 1);
-    run(&r, SIGTERM, (char *[]){"ruckus-server", "--storage", "memory", "--port", "0", NULL});
+    assert_int_equal(rk_test_run(&r, "ruckus-server", (const char *[]){"--storage", "memory", "--port", "0", NULL},
+                                 SIGTERM),
+                     0);
     unsetenv("RUCKUS_SERVER_API_TOKEN");
     assert_true(WIFEXITED(r.status));
     assert_int_equal(WEXITSTATUS(r.status), 0);

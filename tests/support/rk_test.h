@@ -1,7 +1,8 @@
 /* Support for system tests: run the real ruckus programs and talk to them.
  *
- * Linked only into the tests under tests/system. Every wait here is bounded, so a broken
- * program fails its test instead of hanging CI. Functions return 0 or a
+ * Linked into the tests under tests/system and those of the program
+ * modules. Every wait here is bounded, so a broken program fails its test
+ * instead of hanging CI. Functions return 0 or a
  * negative RK_E* code (base/err.h) like the rest of ruckus.
  *
  * Typical use:

@@ -15,66 +15,16 @@
 #include <unistd.h>
 
 #include "rk_test.h"
+#include "rk_test_run.h"
 
-typedef struct {
-    int code;
-    char out[65536];
-    char err[65536];
-} run_t;
+static rk_test_run_t r;
 
-static void drain(int fd, char *buf, size_t size)
-{
-    size_t n = 0;
-    ssize_t r;
-    while (n < size - 1 && (r = read(fd, buf + n, size - 1 - n)) > 0)
-        n += (size_t)r;
-    buf[n] = '\0';
-}
-
-/* Runs ruckus with args against an address nothing listens on. */
-static void cli(run_t *r, const char *const *args)
-{
-    char path[1024];
-    const char *bin = getenv("RK_BIN_DIR");
-    snprintf(path, sizeof path, "%s/ruckus", bin ? bin : "bin");
-    char *argv[32] = {"ruckus"};
-    int n = 1;
-    for (; args[n - 1] && n < 31; n++)
-        argv[n] = (char *)args[n - 1];
-    argv[n] = NULL;
-    int po[2], pe[2];
-    assert_int_equal(pipe(po), 0);
-    assert_int_equal(pipe(pe), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(po[1], 1);
-        dup2(pe[1], 2);
-        close(po[0]);
-        close(pe[0]);
-        setenv("RUCKUS_SERVER_URL", "http://127.0.0.1:1", 1);
-        unsetenv("RUCKUS_SERVER_API_TOKEN");
-        execv(path, argv);
-        _exit(127);
-    }
-    close(po[1]);
-    close(pe[1]);
-    /* Outputs here are small: reading one pipe, then the other, is safe. */
-    drain(po[0], r->out, sizeof r->out);
-    drain(pe[0], r->err, sizeof r->err);
-    close(po[0]);
-    close(pe[0]);
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    r->code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static run_t r;
-
+/* Runs ruckus with args (RUCKUS_SERVER_URL names an address nothing listens
+ * on, see main) and fails the test unless it exits with code and prints
+ * in_out / in_err (NULL: anything). */
 static void expect(int code, const char *in_out, const char *in_err, const char *const *args)
 {
-    memset(&r, 0, sizeof r);
-    cli(&r, args);
+    assert_int_equal(rk_test_run(&r, "ruckus", args, 0), 0);
     if (r.code != code || (in_out && !strstr(r.out, in_out)) || (in_err && !strstr(r.err, in_err)))
         fail_msg("ruckus %s...: exit %d (want %d)\nstdout: %s\nstderr: %s", args[0], r.code, code, r.out,
                  r.err);
@@ -142,6 +92,8 @@ static void test_unreachable(void **state)
 
 int main(void)
 {
+    setenv("RUCKUS_SERVER_URL", "http://127.0.0.1:1", 1);
+    unsetenv("RUCKUS_SERVER_API_TOKEN");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_help),
         cmocka_unit_test(test_usage_errors),
