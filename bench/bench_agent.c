@@ -6,7 +6,7 @@
  *               /proc/PID/status, the biggest mappings from smaps; targets
  *               VmRSS <= 8 MiB, RssAnon <= 2 MiB
  *   latency     N /bin/true jobs one after another through one agent. The
- *               agent records a job running (durably) and spawns it before
+ *               agent records a job running and spawns it before
  *               it sends the POST's 200, so running is reached 0 ms after
  *               the 200 by construction; the bench checks that with a GET
  *               right after each 200, and reports (a) the POST round trip
@@ -14,7 +14,7 @@
  *               bound of accepted-to-running as the client sees it) and (b)
  *               the agent's own clock: accepted_at (taken before the
  *               accepted record is stored) to started_at (taken when it
- *               records running, before that record's fdatasync and the
+ *               records running, before that record is written and the
  *               spawn), read from the job records. Target p99 <= 2 ms,
  *               judged on (a), the stricter one.
  *   throughput  /bin/true jobs through one agent with 2 slots, 2 client
@@ -30,8 +30,9 @@
  *
  * Durability (docs/agent.md, "The data dir"): per job the agent writes
  * job.json (stored running as it is accepted; again with the process group;
- * again when finished) and result.json, each a temp file + fdatasync +
- * rename; the accepted record and result.json also fsync the folder. The
+ * again when finished) and result.json, each a temp file + rename; with
+ * RUCKUS_AGENT_SYNC=full (inherited by the agent) each is fdatasync'ed
+ * first and the accepted record and result.json also fsync the folder. The
  * data dir is a fresh folder under $TMPDIR (default /tmp); its file system
  * is printed (TMPDIR=/dev/shm: tmpfs, where syncs cost nothing).
  *
@@ -48,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -158,10 +160,15 @@ static void conditions(const char *dir)
         kind = fs.f_type == 0x01021994 ? "tmpfs" : fs.f_type == 0xEF53 ? "ext2/3/4"
              : fs.f_type == 0x58465342 ? "xfs" : fs.f_type == 0x9123683E ? "btrfs"
              : fs.f_type == 0x794c7630 ? "overlayfs" : "other";
-    printf("data dir: %s (%s); durability per /bin/true job: 3 records (job.json running, +pgid, "
-           "final; result.json), each fdatasync'ed then renamed, 2 folder fsyncs (the accepted "
-           "record, result.json)\n",
-           dir, kind);
+    /* The agent inherits RUCKUS_AGENT_SYNC (its --sync; default normal). */
+    const char *sync = getenv("RUCKUS_AGENT_SYNC");
+    bool full = sync && strcasecmp(sync, "full") == 0;
+    printf("data dir: %s (%s); agent --sync %s: per /bin/true job 3 records (job.json running, "
+           "+pgid, final; result.json), each a temp file renamed%s\n",
+           dir, kind, full ? "full" : "normal",
+           full ? ", fdatasync'ed first, 2 folder fsyncs (the accepted record, result.json): "
+                  "survives a power loss"
+                : ", no fsync: survives a kill -9 of the agent, not a power loss");
 }
 
 /* ---- bare spawn-and-wait ---- */

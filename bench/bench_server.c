@@ -677,7 +677,9 @@ int main(int argc, char **argv)
         load[strcspn(load, "\n")] = '\0';
     if (la)
         fclose(la);
-    printf("agents' data: %s\n", b.agent_dir ? b.agent_dir : "in the work folder");
+    const char *async = getenv("RUCKUS_AGENT_SYNC"); /* inherited by the agents */
+    printf("agents' data: %s; agents' records: --sync %s\n", b.agent_dir ? b.agent_dir : "in the work folder",
+           async && *async ? async : "normal (no fsync: survives a kill -9 of an agent)");
     printf("load before start (/proc/loadavg): %s\n", load);
     printf("workload: command experiments; programs from this build, on 127.0.0.1; work "
            "folder %s\n",

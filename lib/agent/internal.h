@@ -2,10 +2,12 @@
  *
  * Locking: one mutex (rk_agent.mu) guards the job index, every job_t field
  * and the waiter list. Handlers, the supervisor's completion callback and
- * the background thread take it for short critical sections. Fork (job
- * start) and the durable record writes happen under it: they are short,
+ * the background thread take it for short critical sections. The spawn
+ * (job start, clone without copying page tables) and the record writes
+ * happen under it: they are short (no fsync at the default --sync normal),
  * and holding it makes "stored before accepted" and "stored running before
- * spawned" simple to reason about.
+ * spawned" simple to reason about. Writing the records outside it was
+ * tried and measured no faster (docs/benchmarks.md, "Agent").
  */
 #ifndef RK_AGENT_INTERNAL_H
 #define RK_AGENT_INTERNAL_H
@@ -96,18 +98,34 @@ struct rk_agent {
 };
 
 /* ---- jobstore.c: durable records ---- */
-/* Writes text to dir/name atomically: tmp file, fdatasync, rename, fsync dir. */
+/* How far an atomic write goes before it returns. Each level includes the
+ * ones above it. */
+typedef enum rk_agent_write {
+    /* Temp file + rename: dir/name holds the old or the new text, never a
+     * mix, after a kill -9 (the page cache keeps both). After a power loss
+     * or kernel crash it may hold the old text, or nothing or a torn file. */
+    RK_AGENT_WRITE_ATOMIC,
+    /* + fdatasync before the rename: after a power loss dir/name holds
+     * the old or the new text, both complete. */
+    RK_AGENT_WRITE_DATA,
+    /* + fsync of the folder: the new text survives a power loss. */
+    RK_AGENT_WRITE_DURABLE,
+} rk_agent_write_t;
+/* Writes text to dir/name atomically at RK_AGENT_WRITE_DURABLE. */
 int rk_agent_write_atomic(const char *dir, const char *name, const char *text, size_t len);
-/* As rk_agent_write_atomic; without sync_dir the folder is not fsynced, so
- * after a power loss dir/name holds either this text or what it held
- * before (both complete: the data was synced before the rename). For
- * records where the previous version is still a correct one. */
+/* As rk_agent_write_atomic, at the given level. */
 int rk_agent_write_atomic_ex(const char *dir, const char *name, const char *text, size_t len,
-                             bool sync_dir);
+                             rk_agent_write_t level);
+/* The level of a job record under the agent's --sync: normal writes every
+ * record at RK_AGENT_WRITE_ATOMIC; full at DURABLE, or at DATA when
+ * !sync_dir (records whose previous version stays correct after a power
+ * loss). */
+rk_agent_write_t rk_agent_record_level(const rk_agent_t *a, bool sync_dir);
 /* Loads or creates <data_dir>/agent_id into a->id. */
 int rk_agent_load_id(rk_agent_t *a);
-/* Writes job.json for j's current state; sync_dir as above (true unless
- * the previous record stays correct after a power loss). */
+/* Writes job.json for j's current state at rk_agent_record_level(a,
+ * sync_dir); sync_dir is true unless the previous record stays correct
+ * after a power loss. */
 int rk_agent_job_persist(rk_agent_t *a, job_t *j, bool sync_dir);
 /* Loads every jobs/<id>/job.json, applying the restart rules. */
 int rk_agent_jobs_load(rk_agent_t *a);

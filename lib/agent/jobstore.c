@@ -20,11 +20,11 @@
 
 int rk_agent_write_atomic(const char *dir, const char *name, const char *text, size_t len)
 {
-    return rk_agent_write_atomic_ex(dir, name, text, len, true);
+    return rk_agent_write_atomic_ex(dir, name, text, len, RK_AGENT_WRITE_DURABLE);
 }
 
 int rk_agent_write_atomic_ex(const char *dir, const char *name, const char *text, size_t len,
-                             bool sync_dir)
+                             rk_agent_write_t level)
 {
     char tmp[4096], dst[4096];
     snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
@@ -42,7 +42,7 @@ int rk_agent_write_atomic_ex(const char *dir, const char *name, const char *text
             goto out;
         off += (size_t)k;
     }
-    if (fdatasync(fd) != 0)
+    if (level >= RK_AGENT_WRITE_DATA && fdatasync(fd) != 0)
         goto out;
     if (close(fd) != 0) {
         fd = -1;
@@ -51,7 +51,7 @@ int rk_agent_write_atomic_ex(const char *dir, const char *name, const char *text
     fd = -1;
     if (rename(tmp, dst) != 0)
         goto out;
-    if (!sync_dir) {
+    if (level < RK_AGENT_WRITE_DURABLE) {
         rc = RK_OK;
         goto out;
     }
@@ -67,6 +67,13 @@ out:
     if (rc)
         unlink(tmp);
     return rc;
+}
+
+rk_agent_write_t rk_agent_record_level(const rk_agent_t *a, bool sync_dir)
+{
+    if (a->s->sync != RK_AGENT_SYNC_FULL)
+        return RK_AGENT_WRITE_ATOMIC;
+    return sync_dir ? RK_AGENT_WRITE_DURABLE : RK_AGENT_WRITE_DATA;
 }
 
 int rk_agent_load_id(rk_agent_t *a)
@@ -97,39 +104,49 @@ int rk_agent_load_id(rk_agent_t *a)
     return rk_agent_write_atomic(a->data_dir, "agent_id", line, (size_t)n);
 }
 
-int rk_agent_job_persist(rk_agent_t *a, job_t *j, bool sync_dir)
+/* job.json's text for j as it reads in state st with message (finished_at
+ * 0 while unfinished; the request is left out once finished). New string,
+ * NULL when out of memory. mu held. */
+static char *job_record(const job_t *j, rk_job_state_t st, const char *message,
+                        rk_time_t finished_at)
 {
-    (void)a;
+    bool done = st > RK_JOB_RUNNING;
+    rk_time_t changed = done ? finished_at : j->changed_at;
+    char *text = NULL;
     json_t *o = json_object();
-    int rc = RK_ENOMEM;
     if (!o)
-        return rc;
+        return NULL;
     if (rk_json_set_str(o, "job_id", j->id) || rk_json_set_str(o, "experiment_id", j->experiment_id) ||
         rk_json_set_str(o, "task_type", rk_task_type_name(j->type)) ||
-        rk_json_set_str(o, "state", rk_job_state_name(j->state)) ||
-        rk_json_set_str(o, "message", j->message ? j->message : "") ||
-        rk_json_set_time(o, "accepted_at", j->accepted_at) ||
-        rk_json_set_time(o, "changed_at", j->changed_at))
+        rk_json_set_str(o, "state", rk_job_state_name(st)) ||
+        rk_json_set_str(o, "message", message ? message : "") ||
+        rk_json_set_time(o, "accepted_at", j->accepted_at) || rk_json_set_time(o, "changed_at", changed))
         goto out;
     if (j->started_at && rk_json_set_time(o, "started_at", j->started_at))
         goto out;
-    if (j->finished_at && rk_json_set_time(o, "finished_at", j->finished_at))
+    if (finished_at && rk_json_set_time(o, "finished_at", finished_at))
         goto out;
-    if (j->request && json_object_set(o, "request", j->request))
+    /* The request is kept only while the job may still (re)start. */
+    if (!done && j->request && json_object_set(o, "request", j->request))
         goto out;
-    if (j->state == RK_JOB_RUNNING && j->pgid > 0 &&
-        json_object_set_new(o, "pgid", json_integer(j->pgid)))
+    if (st == RK_JOB_RUNNING && j->pgid > 0 && json_object_set_new(o, "pgid", json_integer(j->pgid)))
         goto out;
-    char *text = json_dumps(o, JSON_COMPACT);
-    if (!text)
-        goto out;
-    rc = rk_agent_write_atomic_ex(j->dir, "job.json", text, strlen(text), sync_dir);
-    free(text);
-    if (rc) {
-        rk_log_error("cannot store the job record", "job_id", j->id, "error", strerror(errno));
-    }
+    text = json_dumps(o, JSON_COMPACT);
 out:
     json_decref(o);
+    return text;
+}
+
+int rk_agent_job_persist(rk_agent_t *a, job_t *j, bool sync_dir)
+{
+    char *text = job_record(j, j->state, j->message, j->finished_at);
+    if (!text)
+        return RK_ENOMEM;
+    int rc = rk_agent_write_atomic_ex(j->dir, "job.json", text, strlen(text),
+                                      rk_agent_record_level(a, sync_dir));
+    free(text);
+    if (rc)
+        rk_log_error("cannot store the job record", "job_id", j->id, "error", strerror(errno));
     return rc;
 }
 

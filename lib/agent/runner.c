@@ -30,6 +30,12 @@ static void path_in(char *out, size_t n, const job_t *j, const char *name)
 /* mkdir -p for a path below the job folder (the model refuses ".."). */
 static int mkdirs(const char *path)
 {
+    /* Usually only the last component is missing (the job folder exists):
+     * one mkdir, not one per component of the absolute path. */
+    if (mkdir(path, 0755) == 0 || errno == EEXIST)
+        return RK_OK;
+    if (errno != ENOENT)
+        return RK_EIO;
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s", path);
     for (char *p = tmp + 1; *p; p++) {
@@ -381,7 +387,8 @@ static int write_result(rk_agent_t *a, job_t *j, rk_job_state_t st, const char *
     char *text = enc ? json_dumps(enc, JSON_COMPACT) : NULL;
     json_decref(enc);
     if (text) {
-        rc = rk_agent_write_atomic(j->dir, "result.json", text, strlen(text));
+        rc = rk_agent_write_atomic_ex(j->dir, "result.json", text, strlen(text),
+                                      rk_agent_record_level(a, true));
         free(text);
     }
 out:
@@ -404,8 +411,9 @@ void rk_agent_job_finish(rk_agent_t *a, job_t *j, rk_job_state_t st, const char 
     json_decref(j->request);
     j->request = NULL;
     j->pgid = 0;
-    /* result.json is durable; a job.json still saying running next to it is
-     * read as finished at restart, so this rename needs no folder fsync. */
+    /* result.json is stored; a job.json still saying running next to it is
+     * read as finished at restart, so (with --sync full) this rename needs
+     * no folder fsync. */
     rk_agent_job_persist(a, j, false);
     if (j->has_req) {
         rk_execute_request_cleanup(&j->req);

@@ -13,6 +13,8 @@
 
 /* Same order as rk_log_level_t. */
 static const char *const level_choices[] = {"debug", "info", "warn", "error", NULL};
+/* Same order as rk_agent_sync_t. */
+static const char *const sync_choices[] = {"normal", "full", NULL};
 
 /* The name is shown in listings and logs: printable, one line, bounded. */
 static int validate_name(const void *field, const char **why)
@@ -68,6 +70,10 @@ static const rk_config_option_t options[] = {
      .help = "Bytes of stdout and stderr kept per job; the rest is dropped"},
     {.name = "log-level", .env = "RUCKUS_LOG_LEVEL", .type = RK_CONFIG_ENUM, RK_CONFIG_FIELD(S, log_level),
      .def = "info", .choices = level_choices, .help = "Lowest level of log lines written to stderr"},
+    {.name = "sync", .env = "RUCKUS_AGENT_SYNC", .type = RK_CONFIG_ENUM, RK_CONFIG_FIELD(S, sync),
+     .def = "normal", .choices = sync_choices,
+     .help = "Durability of job records: normal (atomic writes, no fsync: survives a kill -9 of the "
+             "agent) or full (fdatasync and folder fsync: survives a power loss)"},
 };
 
 static int check(const void *settings, char *err, size_t errlen)

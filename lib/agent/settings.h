@@ -24,7 +24,16 @@ typedef struct rk_agent_settings {
     double grace;         /* seconds between SIGTERM and SIGKILL on stop */
     int64_t log_cap;      /* bytes of output kept per job */
     int log_level;        /* rk_log_level_t */
+    int sync;             /* rk_agent_sync_t: how durable the job records are */
 } rk_agent_settings_t;
+
+/* Durability of the job records, named like SQLite's synchronous levels
+ * (docs/agent.md, "The data dir"). Every record is written atomically
+ * (temp file + rename) at both levels. */
+typedef enum rk_agent_sync {
+    RK_AGENT_SYNC_NORMAL = 0, /* no fsync: survives a kill -9 of the agent, not a power loss */
+    RK_AGENT_SYNC_FULL,       /* fdatasync + folder fsync: survives a power loss */
+} rk_agent_sync_t;
 
 extern const rk_config_spec_t rk_agent_config;
 

@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,9 +112,22 @@ static int pipe_nb(int p[2])
 }
 
 /* Everything below runs in the child of a multithreaded parent before exec:
- * async-signal-safe calls only, no allocation. */
+ * async-signal-safe calls only, no allocation. The exec child shares the
+ * agent's memory (clone_exec) on a stack AddressSanitizer does not know:
+ * its functions are not instrumented, so they leave no poisoned shadow
+ * behind in the agent. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RK_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(RK_ASAN)
+#define NO_ASAN __attribute__((no_sanitize_address))
+#else
+#define NO_ASAN
+#endif
 
-static _Noreturn void child_fail(int stage)
+NO_ASAN static _Noreturn void child_fail(int stage)
 {
     int msg[2] = {stage, errno};
     ssize_t w = write(3, msg, sizeof msg);
@@ -120,7 +135,7 @@ static _Noreturn void child_fail(int stage)
     _exit(127);
 }
 
-static void child_limit(int res, uint64_t want, uint64_t extra_hard)
+NO_ASAN static void child_limit(int res, uint64_t want, uint64_t extra_hard)
 {
     struct rlimit rl;
     if (!want)
@@ -142,7 +157,7 @@ static void child_limit(int res, uint64_t want, uint64_t extra_hard)
         child_fail(RK_EXEC_STAGE_RLIMIT);
 }
 
-static void child_close_from(int lowfd, int maxfd)
+NO_ASAN static void child_close_from(int lowfd, int maxfd)
 {
     if (syscall(SYS_close_range, (unsigned)lowfd, ~0U, 0) == 0)
         return;
@@ -150,33 +165,53 @@ static void child_close_from(int lowfd, int maxfd)
         close(fd);
 }
 
-static _Noreturn void child_main(const rk_exec_spec_t *spec, char **env, int in, int out,
-                                 int err, int status, int maxfd)
+/* What the child needs, prepared in the parent (the child must not
+ * allocate). With CLONE_VM the child reads it in the parent's memory. */
+typedef struct child_args {
+    const rk_exec_spec_t *spec;
+    char **env;
+    int in, out, err, status, maxfd;
+} child_args_t;
+
+/* Signals back to their defaults and an empty mask: the agent may block or
+ * ignore signals (SIGPIPE, SIGTERM for its own shutdown), and exec keeps
+ * both the mask and ignored dispositions. Dispositions first: with CLONE_VM
+ * a handler of the agent must never run in the child, on the agent's
+ * memory, so signals stay blocked until no handler is left. */
+NO_ASAN static void child_signals(void)
 {
-    /* The agent may block or ignore signals (SIGPIPE, SIGTERM for its own
-     * shutdown); exec keeps both the mask and ignored dispositions. */
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int s = 1; s < NSIG; s++)
+        if (s != SIGKILL && s != SIGSTOP)
+            sigaction(s, &dfl, NULL);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    for (int s = 1; s < NSIG; s++)
-        if (s != SIGKILL && s != SIGSTOP)
-            signal(s, SIG_DFL);
+}
 
+/* Everything from the process group to the limits and the working
+ * directory; returns only on success. */
+NO_ASAN static void child_setup(const child_args_t *c)
+{
+    const rk_exec_spec_t *spec = c->spec;
+    child_signals();
     setpgid(0, 0);
 
     /* fds 0..2 are open in the parent, so every pipe end is >= 3 and the
      * dup2s cannot clobber each other; the status pipe then moves to 3. */
-    if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) {
+    if (dup2(c->in, 0) < 0 || dup2(c->out, 1) < 0 || dup2(c->err, 2) < 0) {
         int msg[2] = {RK_EXEC_STAGE_FDS, errno};
-        ssize_t w = write(status, msg, sizeof msg);
+        ssize_t w = write(c->status, msg, sizeof msg);
         (void)w;
         _exit(127);
     }
-    if (status != 3) {
-        if (dup3(status, 3, O_CLOEXEC) < 0)
+    if (c->status != 3) {
+        if (dup3(c->status, 3, O_CLOEXEC) < 0)
             _exit(127);
     }
-    child_close_from(4, maxfd);
+    child_close_from(4, c->maxfd);
 
     child_limit(RLIMIT_CPU, spec->limits.cpu_seconds, 1);
     child_limit(RLIMIT_AS, spec->limits.memory_mb << 20, 0);
@@ -185,17 +220,65 @@ static _Noreturn void child_main(const rk_exec_spec_t *spec, char **env, int in,
 
     if (spec->workdir && chdir(spec->workdir) < 0)
         child_fail(RK_EXEC_STAGE_CHDIR);
+}
 
-    if (spec->fn) {
-        environ = env;
-        close(3); /* "started" for the parent */
-        int rc = spec->fn(spec->fn_arg);
-        fflush(stdout);
-        fflush(stderr);
-        _exit(rc & 0xff);
-    }
-    execvpe(spec->argv[0], (char *const *)spec->argv, env);
+/* The forked child of the function variant: a full copy of the agent, so
+ * the function may allocate. */
+static _Noreturn void child_fn_main(const child_args_t *c)
+{
+    child_setup(c);
+    environ = c->env;
+    close(3); /* "started" for the parent */
+    int rc = c->spec->fn(c->spec->fn_arg);
+    fflush(stdout);
+    fflush(stderr);
+    _exit(rc & 0xff);
+}
+
+/* The child of a program: clone(CLONE_VM | CLONE_VFORK), like glibc's
+ * posix_spawn. It runs on its own small stack in the agent's memory while
+ * the spawning thread waits for its exec or exit, so no page table is
+ * copied; it only makes async-signal-safe calls and writes nothing of the
+ * agent's but errno (the spawning thread's, which the parent saves first
+ * anyway). posix_spawn itself cannot set rlimits between fork and exec. */
+NO_ASAN static int child_exec_main(void *arg)
+{
+    const child_args_t *c = arg;
+    child_setup(c);
+    execvpe(c->spec->argv[0], (char *const *)c->spec->argv, c->env);
     child_fail(RK_EXEC_STAGE_EXEC);
+}
+
+/* Stack of the exec child: execvpe's PATH search keeps a PATH_MAX buffer
+ * and, for a script without #!, a copy of argv on it. */
+static size_t exec_stack_size(const rk_exec_spec_t *spec)
+{
+    size_t argc = 0;
+    while (spec->argv[argc])
+        argc++;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t n = 64 * 1024 + 2 * PATH_MAX + (argc + 2) * sizeof(char *);
+    return (n + page - 1) / page * page;
+}
+
+/* Starts the exec child; returns its pid, or -1 with errno. */
+static pid_t clone_exec(child_args_t *c, size_t stack_size)
+{
+    char *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED)
+        return -1;
+    /* Every signal blocked, glibc's internal ones too (raw syscall), so
+     * no handler runs in the child before child_signals reset them. */
+    uint64_t all = ~UINT64_C(0), old = 0;
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, sizeof all);
+    /* The stack grows down on every architecture Linux runs us on. */
+    pid_t pid = clone(child_exec_main, stack + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, c);
+    int e = errno;
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, sizeof old);
+    munmap(stack, stack_size);
+    errno = e;
+    return pid;
 }
 
 int rk_exec_spawn(const rk_exec_spec_t *spec, const char *tag, rk_exec_child_t *child,
@@ -223,10 +306,18 @@ int rk_exec_spawn(const rk_exec_spec_t *spec, const char *tag, rk_exec_child_t *
         *sys_errno = errno;
         goto cleanup;
     }
+    child_args_t c = {.spec = spec, .env = env, .in = in, .out = out[1], .err = err[1],
+                      .status = st[1], .maxfd = (int)maxfd};
+    size_t stack_size = spec->fn ? 0 : exec_stack_size(spec);
     rk_exec_leader_hold();
-    pid_t pid = fork();
-    if (pid == 0)
-        child_main(spec, env, in, out[1], err[1], st[1], (int)maxfd);
+    pid_t pid;
+    if (spec->fn) {
+        pid = fork();
+        if (pid == 0)
+            child_fn_main(&c);
+    } else {
+        pid = clone_exec(&c, stack_size);
+    }
     int fork_errno = errno;
     if (rk_exec_leader_release(pid) < 0)
         rk_log_warn("exec: cannot register job leader; a sweep may reap it");

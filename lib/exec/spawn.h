@@ -5,8 +5,12 @@
  * signalled at once, the agent's environment plus the caller's extra
  * KEY=VALUE entries, an optional working directory, stdin from a string (an
  * in-memory file, so the parent never blocks feeding it), rlimits, and
- * stdout/stderr pipes; every other descriptor is closed. A failure between
- * fork and exec (chdir, setrlimit, exec itself) travels back over a
+ * stdout/stderr pipes; every other descriptor is closed. A program is
+ * started with clone(CLONE_VM | CLONE_VFORK) on a small stack of its own,
+ * like glibc's posix_spawn (no page tables are copied; the calling thread
+ * waits until the child has exec'd or failed); a function runs in a
+ * fork()ed child. A failure between fork and exec (chdir, setrlimit, exec
+ * itself) travels back over a
  * close-on-exec status pipe as {stage, errno}: EOF on that pipe means the
  * exec succeeded. PR_SET_PDEATHSIG is deliberately not set: jobs are stopped
  * by the supervisor, and an agent restart cleans up by process group.
@@ -87,7 +91,7 @@ typedef struct rk_exec_child {
     int status_fd; /* EOF: exec succeeded (or fn started); 8 bytes: {stage, errno} */
 } rk_exec_child_t;
 
-/* Forks and starts the child described by spec. The child's pid is
+/* Starts the child described by spec (clone or fork, above). The child's pid is
  * registered as a job leader (reaper.h) before any sweep can see it; whoever
  * reaps it calls rk_exec_leader_del afterwards. tag, if not NULL, is one
  * more "KEY=VALUE" environment entry (the supervisor marks its jobs' process

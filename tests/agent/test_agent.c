@@ -73,6 +73,33 @@ static void test_write_atomic(void **state)
     rmtmp(d);
 }
 
+/* --sync picks how far each record write goes; every level is atomic. */
+static void test_sync_levels(void **state)
+{
+    (void)state;
+    rk_agent_settings_t s = {.sync = RK_AGENT_SYNC_NORMAL};
+    rk_agent_t a = {.s = &s};
+    assert_int_equal(rk_agent_record_level(&a, true), RK_AGENT_WRITE_ATOMIC);
+    assert_int_equal(rk_agent_record_level(&a, false), RK_AGENT_WRITE_ATOMIC);
+    s.sync = RK_AGENT_SYNC_FULL;
+    assert_int_equal(rk_agent_record_level(&a, true), RK_AGENT_WRITE_DURABLE);
+    assert_int_equal(rk_agent_record_level(&a, false), RK_AGENT_WRITE_DATA);
+    char *d = mktmp();
+    char path[512];
+    snprintf(path, sizeof path, "%s/r.json", d);
+    for (int lv = RK_AGENT_WRITE_ATOMIC; lv <= RK_AGENT_WRITE_DURABLE; lv++) {
+        char text[16];
+        int n = snprintf(text, sizeof text, "{\"lv\":%d}", lv);
+        assert_int_equal(rk_agent_write_atomic_ex(d, "r.json", text, (size_t)n, (rk_agent_write_t)lv), 0);
+        char *got = slurp(path);
+        assert_string_equal(got, text);
+        free(got);
+    }
+    snprintf(path, sizeof path, "%s/.r.json.tmp", d);
+    assert_int_not_equal(access(path, F_OK), 0);
+    rmtmp(d);
+}
+
 static rk_agent_settings_t settings(const char *dir)
 {
     static char data[512];
@@ -176,6 +203,7 @@ int main(void)
     rk_log_set_level(RK_LOG_WARN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_write_atomic),
+        cmocka_unit_test(test_sync_levels),
         cmocka_unit_test(test_id_is_stable),
         cmocka_unit_test(test_lifecycle),
     };

@@ -17,12 +17,13 @@
 #include "agent/settings.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "rk_test_run.h"
 
 static const char *const envs[] = {
     "RUCKUS_AGENT_HOST",  "RUCKUS_AGENT_PORT",          "RUCKUS_AGENT_DATA_DIR",      "RUCKUS_AGENT_SLOTS",
     "RUCKUS_AGENT_NAME",  "RUCKUS_AGENT_TOKEN",         "RUCKUS_AGENT_REGISTER_WITH", "RUCKUS_AGENT_SERVER_TOKEN",
     "RUCKUS_AGENT_MODELS_DIR", "RUCKUS_AGENT_RETENTION_DAYS", "RUCKUS_AGENT_GRACE_SECONDS",
-    "RUCKUS_AGENT_LOG_CAP_BYTES", "RUCKUS_LOG_LEVEL", NULL};
+    "RUCKUS_AGENT_LOG_CAP_BYTES", "RUCKUS_LOG_LEVEL", "RUCKUS_AGENT_SYNC", NULL};
 
 static int setup(void **state)
 {
@@ -61,6 +62,7 @@ static void test_defaults(void **state)
     assert_true(s.grace == 10.0);
     assert_int_equal(s.log_cap, 16 * 1024 * 1024);
     assert_int_equal(s.log_level, RK_LOG_INFO);
+    assert_int_equal(s.sync, RK_AGENT_SYNC_NORMAL);
     rk_agent_settings_cleanup(&s);
 }
 
@@ -81,6 +83,7 @@ static void test_environment(void **state)
     setenv("RUCKUS_AGENT_GRACE_SECONDS", "2.5", 1);
     setenv("RUCKUS_AGENT_LOG_CAP_BYTES", "65536", 1);
     setenv("RUCKUS_LOG_LEVEL", "warn", 1);
+    setenv("RUCKUS_AGENT_SYNC", "full", 1);
     assert_int_equal(load(&s, err, 4, argv), 0);
     assert_string_equal(s.host, "::");
     assert_int_equal(s.port, 9100);
@@ -95,6 +98,7 @@ static void test_environment(void **state)
     assert_true(s.grace == 2.5);
     assert_int_equal(s.log_cap, 65536);
     assert_int_equal(s.log_level, RK_LOG_WARN);
+    assert_int_equal(s.sync, RK_AGENT_SYNC_FULL);
     rk_agent_settings_cleanup(&s);
 
     setenv("RUCKUS_AGENT_MODELS_DIR", "/models", 1);
@@ -134,85 +138,35 @@ static void test_refusals(void **state)
     char *a8[] = {"ruckus-agent", "--server-token=hunter2x", "--slots=x"};
     assert_int_equal(load(&s, err, 3, a8), RK_EINVAL);
     rk_agent_settings_cleanup(&s);
+    char *a9[] = {"ruckus-agent", "--sync=off"};
+    assert_int_equal(load(&s, err, 2, a9), RK_EINVAL);
+    assert_non_null(strstr(err, "--sync"));
+    rk_agent_settings_cleanup(&s);
 }
 
 /* ---- the program itself ------------------------------------------------ */
 
-typedef struct {
-    int status;
-    char out[65536];
-    char err[65536];
-} run_t;
-
-static void read_all(int fd, char *buf, size_t size)
-{
-    size_t n = 0;
-    ssize_t r;
-    while (n < size - 1 && (r = read(fd, buf + n, size - 1 - n)) > 0)
-        n += (size_t)r;
-    buf[n] = '\0';
-}
-
-/* Runs the program with args; with a stop_signal, sends it once the program
- * has logged "starting". */
-static void run(run_t *r, int stop_signal, char *const *args)
-{
-    char path[1024];
-    const char *bin = getenv("RK_BIN_DIR");
-    snprintf(path, sizeof path, "%s/ruckus-agent", bin ? bin : "bin");
-    int po[2], pe[2];
-    assert_int_equal(pipe(po), 0);
-    assert_int_equal(pipe(pe), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(po[1], 1);
-        dup2(pe[1], 2);
-        close(po[0]);
-        close(pe[0]);
-        execv(path, args);
-        _exit(127);
-    }
-    close(po[1]);
-    close(pe[1]);
-    size_t n = 0;
-    if (stop_signal) {
-        ssize_t got;
-        while (!strstr(r->err, "starting") && (got = read(pe[0], r->err + n, 4096)) > 0) {
-            n += (size_t)got;
-            r->err[n] = '\0';
-        }
-        kill(pid, stop_signal);
-    }
-    read_all(po[0], r->out, sizeof r->out);
-    read_all(pe[0], r->err + n, sizeof r->err - n);
-    close(po[0]);
-    close(pe[0]);
-    assert_int_equal(waitpid(pid, &r->status, 0), pid);
-}
-
 static void test_program(void **state)
 {
-    static run_t r;
-    memset(&r, 0, sizeof r);
-    run(&r, 0, (char *[]){"ruckus-agent", "--version", NULL});
+    static rk_test_run_t r;
+    assert_int_equal(rk_test_run(&r, "ruckus-agent", (const char *[]){"--version", NULL}, 0), 0);
     assert_true(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
     assert_string_equal(r.out, "ruckus-agent " RK_VERSION "\n");
 
-    memset(&r, 0, sizeof r);
-    run(&r, 0, (char *[]){"ruckus-agent", "-h", NULL});
+    assert_int_equal(rk_test_run(&r, "ruckus-agent", (const char *[]){"-h", NULL}, 0), 0);
     assert_int_equal(WEXITSTATUS(r.status), 0);
     assert_true(strncmp(r.out, "Usage: ruckus-agent [OPTIONS]\n", 30) == 0);
 
-    memset(&r, 0, sizeof r);
     setenv("RUCKUS_AGENT_SLOTS", "many", 1);
-    run(&r, 0, (char *[]){"ruckus-agent", NULL});
+    assert_int_equal(rk_test_run(&r, "ruckus-agent", NULL, 0), 0);
     unsetenv("RUCKUS_AGENT_SLOTS");
     assert_int_equal(WEXITSTATUS(r.status), 2);
     assert_string_equal(r.err, "ruckus-agent: --slots (RUCKUS_AGENT_SLOTS): expected an integer from 1 to 1024, got \"many\"\n");
 
-    memset(&r, 0, sizeof r);
-    run(&r, SIGINT, (char *[]){"ruckus-agent", "--name", "a1", "--server-token", "srv-never-logged", NULL});
+    assert_int_equal(rk_test_run(&r, "ruckus-agent",
+                                 (const char *[]){"--name", "a1", "--server-token", "srv-never-logged", NULL},
+                                 SIGINT),
+                     0);
     assert_true(WIFEXITED(r.status));
     assert_int_equal(WEXITSTATUS(r.status), 0);
     assert_non_null(strstr(r.err, " starting host=127.0.0.1 port=8081 "));

@@ -1,6 +1,7 @@
 /* ruckus-agent crash recovery: kill -9 during a job (failed, leftovers
  * killed), after a job (result still served, same agent id), and between
- * accept and start (started after the restart, run once). */
+ * accept and start (started after the restart, run once); each at both
+ * --sync levels. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,11 +28,13 @@ static char *agent_id(rk_test_agent_t *a)
     return out;
 }
 
+/* Run once per --sync level (the prestate): a kill -9 keeps the page
+ * cache, so both must recover the same way. */
 static void test_kill9_during_job(void **state)
 {
-    (void)state;
+    const char *args[] = {"--sync", *state, NULL};
     rk_test_agent_t a;
-    assert_int_equal(rk_test_agent_start(&a, 1, NULL, NULL), 0);
+    assert_int_equal(rk_test_agent_start(&a, 1, args, NULL), 0);
     json_t *job = rk_test_job_sh("job_crash", "sleep 300 & touch ready; wait");
     assert_int_equal(rk_test_agent_submit(&a, job), 200);
     char ready[PATH_MAX + 64];
@@ -53,7 +56,7 @@ static void test_kill9_during_job(void **state)
     assert_int_equal(rk_test_proc_kill9(&a.p), 0);
     /* The workload outlived the agent... */
     assert_true(rk_test_job_procs_alive(&a, "job_crash"));
-    assert_int_equal(rk_test_agent_restart(&a, 1, NULL, NULL), 0);
+    assert_int_equal(rk_test_agent_restart(&a, 1, args, NULL), 0);
     /* ...until the restarted agent found and killed it, through the
      * recorded group. */
     assert_true(rk_test_wait_until(rk_test_job_procs_gone, &(rk_test_job_ref_t){&a, "job_crash"}, 3000));
@@ -83,9 +86,9 @@ static void test_kill9_during_job(void **state)
 
 static void test_kill9_after_job(void **state)
 {
-    (void)state;
+    const char *args[] = {"--sync", *state, NULL};
     rk_test_agent_t a;
-    assert_int_equal(rk_test_agent_start(&a, 1, NULL, NULL), 0);
+    assert_int_equal(rk_test_agent_start(&a, 1, args, NULL), 0);
     char *id1 = agent_id(&a);
     assert_non_null(strstr(id1, "agent-"));
     json_t *job = rk_test_job_sh("job_done", "echo '{\"x\": 7}' > \"$RUCKUS_METRICS_FILE\"");
@@ -95,7 +98,7 @@ static void test_kill9_after_job(void **state)
     free(st);
     json_t *before = rk_test_agent_result(&a, "job_done");
     assert_int_equal(rk_test_proc_kill9(&a.p), 0);
-    assert_int_equal(rk_test_agent_restart(&a, 1, NULL, NULL), 0);
+    assert_int_equal(rk_test_agent_restart(&a, 1, args, NULL), 0);
     char *id2 = agent_id(&a);
     assert_string_equal(id1, id2);
     json_t *after = rk_test_agent_result(&a, "job_done");
@@ -119,9 +122,11 @@ static void test_kill9_after_job(void **state)
 
 static void test_kill9_between_accept_and_start(void **state)
 {
-    (void)state;
     rk_test_agent_t a;
-    const char *delay[] = {"RUCKUS_AGENT_TEST_START_DELAY_MS=60000", NULL};
+    /* The level from the environment this time (RUCKUS_AGENT_SYNC). */
+    char sync[32];
+    snprintf(sync, sizeof sync, "RUCKUS_AGENT_SYNC=%s", (const char *)*state);
+    const char *delay[] = {"RUCKUS_AGENT_TEST_START_DELAY_MS=60000", sync, NULL};
     assert_int_equal(rk_test_agent_start(&a, 1, NULL, delay), 0);
     json_t *job = rk_test_job_sh("job_window", "echo run >> count");
     assert_int_equal(rk_test_agent_submit(&a, job), 200);
@@ -134,7 +139,8 @@ static void test_kill9_between_accept_and_start(void **state)
                         "job_window");
     rk_test_resp_cleanup(&r);
     assert_int_equal(rk_test_proc_kill9(&a.p), 0);
-    assert_int_equal(rk_test_agent_restart(&a, 1, NULL, NULL), 0);
+    const char *env[] = {sync, NULL};
+    assert_int_equal(rk_test_agent_restart(&a, 1, NULL, env), 0);
     /* Re-sent by a recovering server: the same job, not a second one. */
     assert_int_equal(rk_test_agent_submit(&a, job), 200);
     st = rk_test_agent_wait(&a, "job_window", NULL, 5000);
@@ -153,9 +159,12 @@ static void test_kill9_between_accept_and_start(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_kill9_during_job),
-        cmocka_unit_test(test_kill9_after_job),
-        cmocka_unit_test(test_kill9_between_accept_and_start),
+        cmocka_unit_test_prestate(test_kill9_during_job, "normal"),
+        cmocka_unit_test_prestate(test_kill9_during_job, "full"),
+        cmocka_unit_test_prestate(test_kill9_after_job, "normal"),
+        cmocka_unit_test_prestate(test_kill9_after_job, "full"),
+        cmocka_unit_test_prestate(test_kill9_between_accept_and_start, "normal"),
+        cmocka_unit_test_prestate(test_kill9_between_accept_and_start, "full"),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
