@@ -29,10 +29,12 @@
  *               FLOPs per cycle) with each GEMM's peak_share.
  *
  * Durability (docs/agent.md, "The data dir"): per job the agent writes
- * job.json (stored running as it is accepted; again with the process group;
- * again when finished) and result.json, each a temp file + rename; with
- * RUCKUS_AGENT_SYNC=full (inherited by the agent) each is fdatasync'ed
- * first and the accepted record and result.json also fsync the folder. The
+ * job.json (stored running as it is accepted; again with the process
+ * group) and result.json (the finished record); at --sync normal new files
+ * are written in place and the group is appended in place; with
+ * RUCKUS_AGENT_SYNC=full (inherited by the agent) each is a temp file
+ * fdatasync'ed and renamed, and the accepted record and result.json also
+ * fsync the folder. The
  * data dir is a fresh folder under $TMPDIR (default /tmp); its file system
  * is printed (TMPDIR=/dev/shm: tmpfs, where syncs cost nothing).
  *
@@ -164,11 +166,12 @@ static void conditions(const char *dir)
     const char *sync = getenv("RUCKUS_AGENT_SYNC");
     bool full = sync && strcasecmp(sync, "full") == 0;
     printf("data dir: %s (%s); agent --sync %s: per /bin/true job 3 records (job.json running, "
-           "+pgid, final; result.json), each a temp file renamed%s\n",
+           "+pgid; result.json), no log files (created at the first byte)%s\n",
            dir, kind, full ? "full" : "normal",
-           full ? ", fdatasync'ed first, 2 folder fsyncs (the accepted record, result.json): "
-                  "survives a power loss"
-                : ", no fsync: survives a kill -9 of the agent, not a power loss");
+           full ? ", each a temp file fdatasync'ed and renamed, 2 folder fsyncs (the accepted "
+                  "record, result.json): survives a power loss"
+                : ", new files written in place, pgid appended in place, no fsync: survives a "
+                  "kill -9 of the agent, not a power loss");
 }
 
 /* ---- bare spawn-and-wait ---- */

@@ -55,6 +55,7 @@ typedef struct job {
     rk_run_t *runs;
     rk_time_t run_started;
     pid_t pgid; /* the current run's process group (recorded in job.json), 0: none */
+    char *rec;  /* the text job.json holds, while unfinished (NULL: not known) */
     bool cancel, shutdown;
 } job_t;
 
@@ -116,6 +117,15 @@ int rk_agent_write_atomic(const char *dir, const char *name, const char *text, s
 /* As rk_agent_write_atomic, at the given level. */
 int rk_agent_write_atomic_ex(const char *dir, const char *name, const char *text, size_t len,
                              rk_agent_write_t level);
+/* Writes text to dir/name, a file that does not exist yet (or holds a torn
+ * earlier try): at RK_AGENT_WRITE_ATOMIC straight into it, no temp file
+ * and no rename. A kill -9 during the write can leave a prefix of text,
+ * never a whole older record; for a JSON object a prefix does not parse,
+ * so readers take it for no record at all (the old state, "absent").
+ * Higher levels write as rk_agent_write_atomic_ex. On failure the file is
+ * removed. */
+int rk_agent_write_new(const char *dir, const char *name, const char *text, size_t len,
+                       rk_agent_write_t level);
 /* The level of a job record under the agent's --sync: normal writes every
  * record at RK_AGENT_WRITE_ATOMIC; full at DURABLE, or at DATA when
  * !sync_dir (records whose previous version stays correct after a power
@@ -127,6 +137,15 @@ int rk_agent_load_id(rk_agent_t *a);
  * sync_dir); sync_dir is true unless the previous record stays correct
  * after a power loss. */
 int rk_agent_job_persist(rk_agent_t *a, job_t *j, bool sync_dir);
+/* As rk_agent_job_persist(a, j, true) for a new job's first record, in its
+ * new, empty folder (rk_agent_write_new). */
+int rk_agent_job_persist_new(rk_agent_t *a, job_t *j);
+/* Adds j->pgid to job.json. With --sync normal, when the stored record is
+ * the new one minus the group, the group is written in place after it (one
+ * write of a few bytes to the existing file, which a kill -9 cannot tear:
+ * the readers see the record with or without it); otherwise as
+ * rk_agent_job_persist(a, j, false). */
+int rk_agent_job_persist_pgid(rk_agent_t *a, job_t *j);
 /* Loads every jobs/<id>/job.json, applying the restart rules. */
 int rk_agent_jobs_load(rk_agent_t *a);
 /* Kills processes left by a previous agent instance for job j. */

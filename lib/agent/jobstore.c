@@ -69,6 +69,37 @@ out:
     return rc;
 }
 
+int rk_agent_write_new(const char *dir, const char *name, const char *text, size_t len,
+                       rk_agent_write_t level)
+{
+    if (level > RK_AGENT_WRITE_ATOMIC)
+        return rk_agent_write_atomic_ex(dir, name, text, len, level);
+    char dst[4096];
+    snprintf(dst, sizeof dst, "%s/%s", dir, name);
+    int fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0)
+        return RK_EIO;
+    int rc = RK_OK;
+    size_t off = 0;
+    while (off < len && rc == RK_OK) {
+        ssize_t k = write(fd, text + off, len - off);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            rc = RK_EIO;
+        else
+            off += (size_t)k;
+    }
+    if (close(fd) != 0)
+        rc = RK_EIO;
+    if (rc) {
+        int e = errno;
+        unlink(dst); /* no torn record left behind */
+        errno = e;
+    }
+    return rc;
+}
+
 rk_agent_write_t rk_agent_record_level(const rk_agent_t *a, bool sync_dir)
 {
     if (a->s->sync != RK_AGENT_SYNC_FULL)
@@ -137,17 +168,73 @@ out:
     return text;
 }
 
+/* Stores text as j's job.json at level (is_new: no job.json exists yet);
+ * keeps it as j->rec while the job is unfinished. Takes text. */
+static int store_record(job_t *j, char *text, rk_agent_write_t level, bool is_new)
+{
+    int rc = is_new ? rk_agent_write_new(j->dir, "job.json", text, strlen(text), level)
+                    : rk_agent_write_atomic_ex(j->dir, "job.json", text, strlen(text), level);
+    if (rc)
+        rk_log_error("cannot store the job record", "job_id", j->id, "error", strerror(errno));
+    free(j->rec);
+    j->rec = NULL;
+    if (rc == RK_OK && j->state <= RK_JOB_RUNNING)
+        j->rec = text;
+    else
+        free(text);
+    return rc;
+}
+
 int rk_agent_job_persist(rk_agent_t *a, job_t *j, bool sync_dir)
 {
     char *text = job_record(j, j->state, j->message, j->finished_at);
     if (!text)
         return RK_ENOMEM;
-    int rc = rk_agent_write_atomic_ex(j->dir, "job.json", text, strlen(text),
-                                      rk_agent_record_level(a, sync_dir));
-    free(text);
-    if (rc)
-        rk_log_error("cannot store the job record", "job_id", j->id, "error", strerror(errno));
+    return store_record(j, text, rk_agent_record_level(a, sync_dir), false);
+}
+
+int rk_agent_job_persist_new(rk_agent_t *a, job_t *j)
+{
+    char *text = job_record(j, j->state, j->message, j->finished_at);
+    if (!text)
+        return RK_ENOMEM;
+    return store_record(j, text, rk_agent_record_level(a, true), true);
+}
+
+/* Writes the n bytes of text at off of dir/job.json, an existing file. */
+static int write_in_place(const char *dir, const char *text, size_t n, off_t off)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/job.json", dir);
+    int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return RK_EIO;
+    ssize_t k = pwrite(fd, text, n, off);
+    int rc = k == (ssize_t)n ? RK_OK : RK_EIO;
+    if (close(fd) != 0)
+        rc = RK_EIO;
     return rc;
+}
+
+int rk_agent_job_persist_pgid(rk_agent_t *a, job_t *j)
+{
+    rk_agent_write_t level = rk_agent_record_level(a, false);
+    char *text = job_record(j, j->state, j->message, j->finished_at);
+    if (!text)
+        return RK_ENOMEM;
+    /* The group is the record's last member: the new text is the stored
+     * one with its closing brace replaced by ',"pgid":N}'. Only the suffix
+     * is written, so the file never loses its old content. */
+    size_t old = j->rec ? strlen(j->rec) : 0;
+    size_t len = strlen(text);
+    if (level == RK_AGENT_WRITE_ATOMIC && old > 1 && len > old && j->rec[old - 1] == '}' &&
+        memcmp(text, j->rec, old - 1) == 0 &&
+        write_in_place(j->dir, text + old - 1, len - old + 1, (off_t)(old - 1)) == RK_OK) {
+        free(j->rec);
+        j->rec = text;
+        return RK_OK;
+    }
+    return store_record(j, text, level, false);
 }
 
 static unsigned hash_id(const char *s)
@@ -196,6 +283,7 @@ void rk_agent_job_free(job_t *j)
     free(j->experiment_id);
     free(j->dir);
     free(j->message);
+    free(j->rec);
     json_decref(j->request);
     if (j->has_req)
         rk_execute_request_cleanup(&j->req);
@@ -319,14 +407,28 @@ static rk_time_t time_of(const json_t *o, const char *k)
     return t;
 }
 
-/* Status of result.json, when it exists and says one. */
-static bool result_status(const char *dir, rk_job_state_t *st)
+/* A job whose result.json exists and says its status is finished, whatever
+ * job.json says: the record is not rewritten after the result (it may still
+ * read assigned or running). Fills st, and the end time and message from
+ * the result (the error, else the status). False without a usable result. */
+static bool result_state(const char *dir, rk_job_state_t *st, rk_time_t *finished_at, char **message)
 {
     char path[4400];
     snprintf(path, sizeof path, "%s/result.json", dir);
     json_t *r = json_load_file(path, 0, NULL);
     const char *s = json_string_value(json_object_get(r, "status"));
-    bool ok = s && rk_job_state_parse(s, st) == 0;
+    bool ok = s && rk_job_state_parse(s, st) == 0 && *st > RK_JOB_RUNNING;
+    if (ok) {
+        *finished_at = time_of(r, "completed_at");
+        if (!*finished_at)
+            *finished_at = rk_time_now_us();
+        const char *e = json_string_value(json_object_get(r, "error"));
+        char *m = strdup(e && *e ? e : s);
+        if (m) {
+            free(*message);
+            *message = m;
+        }
+    }
     json_decref(r);
     return ok;
 }
@@ -365,7 +467,16 @@ static job_t *load_one(rk_agent_t *a, const char *name)
     json_int_t pg = json_integer_value(json_object_get(o, "pgid"));
     j->pgid = pg > 1 && pg <= INT32_MAX ? (pid_t)pg : 0;
     rk_agent_job_insert(a, j);
-    if (st == RK_JOB_ASSIGNED) {
+    rk_job_state_t rs;
+    rk_time_t end = 0;
+    if (st <= RK_JOB_RUNNING && result_state(dir, &rs, &end, &j->message)) {
+        /* Finished: its result was stored (the end of a job writes no
+         * later record). Its processes ended before the result was written,
+         * so the recorded group is not touched (its pid may be reused). */
+        j->state = rs;
+        j->finished_at = j->changed_at = end;
+        j->pgid = 0;
+    } else if (st == RK_JOB_ASSIGNED) {
         rk_verr_t e = {{0}};
         json_t *rq = json_object_get(o, "request");
         if (rq && rk_execute_request_decode(rq, "", &j->req, &e) == 0) {
@@ -381,19 +492,11 @@ static job_t *load_one(rk_agent_t *a, const char *name)
                                 e.msg[0] ? e.msg : "stored job record is unreadable");
         }
     } else if (st == RK_JOB_RUNNING) {
-        rk_job_state_t rs;
-        if (result_status(dir, &rs)) {
-            /* Finished, but the agent died before recording it in job.json. */
-            j->state = rs;
-            j->finished_at = j->changed_at = rk_time_now_us();
-            rk_agent_job_persist(a, j, true);
-        } else {
-            rk_agent_kill_leftovers(j);
-            a->active++;
-            rk_agent_job_finish(a, j, RK_JOB_FAILED, "agent restarted during the job",
-                                "agent restarted during the job");
-            rk_log_warn("job was running when the agent stopped; recorded failed", "job_id", j->id);
-        }
+        rk_agent_kill_leftovers(j);
+        a->active++;
+        rk_agent_job_finish(a, j, RK_JOB_FAILED, "agent restarted during the job",
+                            "agent restarted during the job");
+        rk_log_warn("job was running when the agent stopped; recorded failed", "job_id", j->id);
     }
 out:
     json_decref(o);

@@ -156,9 +156,10 @@ static int start_run(rk_agent_t *a, job_t *j)
     path_in(progress, sizeof progress, j, "progress");
     path_in(so, sizeof so, j, "stdout.log");
     path_in(se, sizeof se, j, "stderr.log");
-    unlink(metrics);
-    if (j->runs_done == 0)
-        unlink(progress);
+    /* A new job's folder holds neither file (a job recovered unstarted
+     * never ran): only a later run clears the previous run's metrics. */
+    if (j->runs_done > 0)
+        unlink(metrics);
     if (mkdirs(out_dir) != 0)
         return RK_EIO;
     const rk_command_params_t *c = &j->req.spec.params.command;
@@ -185,6 +186,9 @@ static int start_run(rk_agent_t *a, job_t *j)
         .log_cap = (size_t)a->s->log_cap,
         /* Every run's output stays: later runs append to the first's logs. */
         .log_append = j->runs_done > 0,
+        /* A silent stream creates no file; the log endpoint reads an absent
+         * log as empty. */
+        .lazy_logs = true,
         .grace_ms = a->s->grace > 0 ? (int64_t)(a->s->grace * 1000) : -1,
     };
     if (cmd) {
@@ -215,7 +219,7 @@ static int start_run(rk_agent_t *a, job_t *j)
          * and the previous record (running, no group) is still correct. */
         if (pid > 0) {
             j->pgid = pid;
-            rk_agent_job_persist(a, j, false);
+            rk_agent_job_persist_pgid(a, j);
         }
     }
 out:
@@ -387,8 +391,10 @@ static int write_result(rk_agent_t *a, job_t *j, rk_job_state_t st, const char *
     char *text = enc ? json_dumps(enc, JSON_COMPACT) : NULL;
     json_decref(enc);
     if (text) {
-        rc = rk_agent_write_atomic_ex(j->dir, "result.json", text, strlen(text),
-                                      rk_agent_record_level(a, true));
+        /* Written once per job, so a new file: at --sync normal in place
+         * (a torn one does not parse and reads as no result). */
+        rc = rk_agent_write_new(j->dir, "result.json", text, strlen(text),
+                                rk_agent_record_level(a, true));
         free(text);
     }
 out:
@@ -403,7 +409,8 @@ void rk_agent_job_finish(rk_agent_t *a, job_t *j, rk_job_state_t st, const char 
     j->finished_at = j->changed_at = rk_time_now_us();
     /* The result is stored before the job reads finished (design.md,
      * "Results before release"). */
-    if (write_result(a, j, st, error) != 0)
+    bool stored = write_result(a, j, st, error) == 0;
+    if (!stored)
         rk_log_error("cannot store the job's result", "job_id", j->id);
     j->state = st;
     free(j->message);
@@ -411,10 +418,16 @@ void rk_agent_job_finish(rk_agent_t *a, job_t *j, rk_job_state_t st, const char 
     json_decref(j->request);
     j->request = NULL;
     j->pgid = 0;
-    /* result.json is stored; a job.json still saying running next to it is
-     * read as finished at restart, so (with --sync full) this rename needs
-     * no folder fsync. */
-    rk_agent_job_persist(a, j, false);
+    /* A stored result.json is the finished record: a job.json still saying
+     * assigned or running next to it is read as finished at restart, with
+     * the result's status, end time and error. Only without it is the end
+     * written to job.json. */
+    if (stored) {
+        free(j->rec);
+        j->rec = NULL;
+    } else {
+        rk_agent_job_persist(a, j, true);
+    }
     if (j->has_req) {
         rk_execute_request_cleanup(&j->req);
         j->has_req = false;

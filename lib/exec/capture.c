@@ -9,6 +9,18 @@
 
 #include "base/err.h"
 
+/* Opens path into s->fd; base is what an appended file already holds. */
+static int open_file(rk_exec_sink_t *s, const char *path, bool append)
+{
+    s->fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0644);
+    if (s->fd < 0)
+        return RK_EIO;
+    struct stat st;
+    if (append && fstat(s->fd, &st) == 0)
+        s->base = (uint64_t)st.st_size;
+    return RK_OK;
+}
+
 int rk_exec_sink_open(rk_exec_sink_t *s, const char *path, size_t cap, bool keep_tail)
 {
     return rk_exec_sink_open_ex(s, path, cap, keep_tail, false);
@@ -25,23 +37,31 @@ int rk_exec_sink_open_ex(rk_exec_sink_t *s, const char *path, size_t cap, bool k
         if (!s->tail)
             return RK_ENOMEM;
     }
-    if (path) {
-        s->fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0644);
-        struct stat st;
-        if (s->fd >= 0 && append && fstat(s->fd, &st) == 0)
-            s->base = (uint64_t)st.st_size;
-        if (s->fd < 0) {
-            int e = errno;
-            rk_exec_sink_close(s);
-            errno = e;
-            return RK_EIO;
-        }
+    if (path && open_file(s, path, append) != RK_OK) {
+        int e = errno;
+        rk_exec_sink_close(s);
+        errno = e;
+        return RK_EIO;
     }
     return RK_OK;
 }
 
+int rk_exec_sink_open_lazy(rk_exec_sink_t *s, const char *path, size_t cap, bool keep_tail,
+                           bool append)
+{
+    int rc = rk_exec_sink_open_ex(s, NULL, cap, keep_tail, false);
+    if (rc == RK_OK && path && !(s->path = strdup(path))) {
+        rk_exec_sink_close(s);
+        rc = RK_ENOMEM;
+    }
+    s->append = append;
+    return rc;
+}
+
 void rk_exec_sink_close(rk_exec_sink_t *s)
 {
+    free(s->path);
+    s->path = NULL;
     if (s->fd >= 0)
         close(s->fd);
     s->fd = -1;
@@ -84,6 +104,12 @@ static void file_add(rk_exec_sink_t *s, const char *data, size_t n)
 
 void rk_exec_sink_feed(rk_exec_sink_t *s, const char *data, size_t n)
 {
+    if (n && s->path) { /* lazy: the first byte opens the file (base is known only then) */
+        if (open_file(s, s->path, s->append) != RK_OK)
+            s->write_failed = true;
+        free(s->path);
+        s->path = NULL;
+    }
     if (s->tail)
         tail_add(s, data, n);
     uint64_t used = s->base + s->total;

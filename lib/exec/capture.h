@@ -25,6 +25,8 @@ typedef struct rk_exec_sink {
     bool write_failed; /* a write to the file failed; later output is dropped */
     char *tail;        /* ring of RK_EXEC_TAIL_MAX bytes, NULL when not kept */
     size_t tail_pos;   /* next write position in the ring */
+    char *path;        /* lazy sink: the file opened at the first byte (then freed) */
+    bool append;       /* lazy sink: open mode of path */
 } rk_exec_sink_t;
 
 /* Opens path (created or truncated, 0644, close-on-exec); path NULL
@@ -37,6 +39,15 @@ int rk_exec_sink_open(rk_exec_sink_t *s, const char *path, size_t cap, bool keep
  * counts), so a file appended to by several runs never passes cap. */
 int rk_exec_sink_open_ex(rk_exec_sink_t *s, const char *path, size_t cap, bool keep_tail,
                          bool append);
+/* As rk_exec_sink_open_ex, but the file is opened (created, truncated or
+ * appended to) only when the first byte arrives: a child that writes
+ * nothing costs no file. Without output the file is not touched at all (an
+ * existing one keeps its contents even without append), so use it on a path
+ * that is new or appended to. A failure to open then counts as a failed
+ * write (write_failed: the output is drained and dropped). path is copied.
+ * RK_ENOMEM on failure, the sink closed. */
+int rk_exec_sink_open_lazy(rk_exec_sink_t *s, const char *path, size_t cap, bool keep_tail,
+                           bool append);
 /* Closes the file and frees the tail; safe twice and on a zeroed sink
  * whose fd is -1. */
 void rk_exec_sink_close(rk_exec_sink_t *s);

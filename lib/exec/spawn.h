@@ -61,6 +61,8 @@ typedef struct rk_exec_spec {
     size_t log_cap;          /* bytes kept per log file; 0 means RK_EXEC_LOG_CAP_DEFAULT */
     bool log_append;         /* keep what the log files hold and append (several runs of one
                                 job into one log); log_cap then bounds the whole file */
+    bool lazy_logs;          /* open each log file at its stream's first byte: a silent stream
+                                creates no file (nor touches an existing one) */
     int64_t timeout_ms;      /* from the start; 0 means none */
     int64_t grace_ms;        /* SIGTERM to SIGKILL on stop; 0 means RK_EXEC_GRACE_DEFAULT_MS,
                                 negative means SIGKILL at once */

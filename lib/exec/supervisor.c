@@ -177,9 +177,11 @@ int rk_exec_start(rk_exec_sup_t *sup, const rk_exec_spec_t *spec, rk_exec_done_f
     char tag[64];
     snprintf(tag, sizeof tag, RK_EXEC_TAG_KEY "=%llu.%llu", (unsigned long long)sup->num,
              (unsigned long long)jid);
-    int rc = rk_exec_sink_open_ex(&j->out, spec->stdout_path, cap, false, spec->log_append);
+    int (*open_sink)(rk_exec_sink_t *, const char *, size_t, bool, bool) =
+        spec->lazy_logs ? rk_exec_sink_open_lazy : rk_exec_sink_open_ex;
+    int rc = open_sink(&j->out, spec->stdout_path, cap, false, spec->log_append);
     if (rc == RK_OK)
-        rc = rk_exec_sink_open_ex(&j->err, spec->stderr_path, cap, true, spec->log_append);
+        rc = open_sink(&j->err, spec->stderr_path, cap, true, spec->log_append);
     if (rc == RK_OK)
         rc = rk_exec_spawn(spec, tag, &j->ch, &j->fail_errno);
     else

@@ -1,6 +1,9 @@
 /* Recovery rules of the job store (design.md "Agent restart"), on job
- * folders written by hand: what rk_agent_new makes of each state. Also the
- * artifact list, which never follows a symlink out of the job folder. */
+ * folders written by hand: what rk_agent_new makes of each state (a
+ * result.json makes a job finished whatever job.json says). The record
+ * writes: a new file in place, the process group appended in place at
+ * --sync normal. Also the artifact list, which never follows a symlink out
+ * of the job folder. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -125,6 +128,133 @@ static void test_recovery(void **state)
     rk_agent_free(a);
 }
 
+static char *slurp(const char *id, const char *name)
+{
+    char path[320];
+    snprintf(path, sizeof path, "%s/jobs/%s/%s", data, id, name);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    char *buf = calloc(1, 8192);
+    assert_non_null(buf);
+    size_t n = fread(buf, 1, 8191, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* job.json is not rewritten after result.json: whatever state it still
+ * says, the result's presence means finished, with the result's end time
+ * and error; no process group is killed and nothing is rerun. */
+static void test_result_means_finished(void **state)
+{
+    (void)state;
+    put_record("job_cancelled", "assigned", true); /* DELETE before its start */
+    put("job_cancelled", "result.json",
+        "{\"job_id\":\"job_cancelled\",\"status\":\"cancelled\",\"completed_at\":\"2026-01-02T03:04:05Z\","
+        "\"error\":\"cancelled\"}");
+    put("job_ok", "job.json",
+        "{\"job_id\":\"job_ok\",\"experiment_id\":\"exp_abcdef\",\"task_type\":\"command\",\"state\":\"running\","
+        "\"message\":\"running\",\"accepted_at\":\"2026-01-01T00:00:00Z\",\"changed_at\":\"2026-01-01T00:00:00Z\","
+        "\"pgid\":1}");
+    put("job_ok", "result.json",
+        "{\"job_id\":\"job_ok\",\"status\":\"completed\",\"completed_at\":\"2026-01-01T00:00:01Z\"}");
+    put_record("job_torn", "running", true);
+    put("job_torn", "result.json", "{\"job_id\":\"job_torn\",\"status\":\"comp"); /* a crash mid-write */
+    char *before = slurp("job_ok", "job.json");
+
+    rk_agent_settings_t s = settings();
+    rk_agent_t *a = NULL;
+    for (int round = 0; round < 2; round++) { /* a second start agrees */
+        assert_int_equal(rk_agent_new(&s, &a), 0);
+        pthread_mutex_lock(&a->mu);
+        job_t *j = rk_agent_job_find(a, "job_cancelled");
+        assert_int_equal(j->state, RK_JOB_CANCELLED);
+        assert_false(j->has_req);
+        assert_string_equal(j->message, "cancelled");
+        rk_time_t t = 0;
+        assert_int_equal(rk_time_parse("2026-01-02T03:04:05Z", &t), 0);
+        assert_true(j->finished_at == t);
+        j = rk_agent_job_find(a, "job_ok");
+        assert_int_equal(j->state, RK_JOB_COMPLETED);
+        assert_string_equal(j->message, "completed");
+        assert_int_equal(j->pgid, 0);
+        j = rk_agent_job_find(a, "job_torn"); /* the torn result reads as none */
+        assert_int_equal(j->state, RK_JOB_FAILED);
+        assert_string_equal(j->message, "agent restarted during the job");
+        assert_int_equal(a->active, 0);
+        pthread_mutex_unlock(&a->mu);
+        rk_agent_free(a);
+    }
+    char *after = slurp("job_ok", "job.json");
+    assert_string_equal(before, after); /* loading writes nothing */
+    free(before);
+    free(after);
+    char *res = slurp("job_torn", "result.json"); /* rewritten whole */
+    assert_non_null(strstr(res, "\"status\":\"failed\""));
+    free(res);
+}
+
+static ino_t inode_of(const char *id, const char *name)
+{
+    char path[320];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/jobs/%s/%s", data, id, name);
+    return stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+/* The first record is written straight into the new file; the group is
+ * added in place at --sync normal, by a temp file + rename at full. */
+static void test_record_writes(void **state)
+{
+    (void)state;
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s/jobs/job_w", data);
+    assert_int_equal(rk_agent_write_new(dir, "x.json", "{}", 2, RK_AGENT_WRITE_ATOMIC), RK_EIO);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    for (int full = 0; full < 2; full++) {
+        rk_agent_settings_t s = settings();
+        s.sync = full ? RK_AGENT_SYNC_FULL : RK_AGENT_SYNC_NORMAL;
+        rk_agent_t *a = NULL;
+        assert_int_equal(rk_agent_new(&s, &a), 0);
+        job_t *j = calloc(1, sizeof *j);
+        assert_non_null(j);
+        snprintf(j->id, sizeof j->id, "job_w");
+        j->dir = strdup(dir);
+        j->experiment_id = strdup("exp_abcdef");
+        j->message = strdup("running");
+        j->state = RK_JOB_RUNNING;
+        j->accepted_at = j->changed_at = j->started_at = rk_time_now_us();
+        pthread_mutex_lock(&a->mu);
+        assert_int_equal(rk_agent_job_persist_new(a, j), 0);
+        ino_t ino = inode_of("job_w", "job.json");
+        char *first = slurp("job_w", "job.json");
+        assert_string_equal(first, j->rec);
+        assert_null(strstr(first, "pgid"));
+        j->pgid = 4242;
+        assert_int_equal(rk_agent_job_persist_pgid(a, j), 0);
+        pthread_mutex_unlock(&a->mu);
+        char *second = slurp("job_w", "job.json");
+        assert_string_equal(second, j->rec);
+        json_t *o = json_loads(second, 0, NULL);
+        assert_int_equal(json_integer_value(json_object_get(o, "pgid")), 4242);
+        assert_string_equal(json_string_value(json_object_get(o, "state")), "running");
+        json_decref(o);
+        assert_int_equal(strncmp(first, second, strlen(first) - 1), 0);
+        if (full)
+            assert_true(inode_of("job_w", "job.json") != ino);
+        else
+            assert_true(inode_of("job_w", "job.json") == ino);
+        free(first);
+        free(second);
+        rk_agent_job_free(j);
+        rk_agent_free(a);
+        char p[320];
+        snprintf(p, sizeof p, "%s/job.json", dir);
+        unlink(p);
+    }
+}
+
 static void test_list_output(void **state)
 {
     (void)state;
@@ -160,6 +290,8 @@ int main(void)
     rk_log_set_level(RK_LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_recovery, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_result_means_finished, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_record_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_output, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,6 @@
 /* Log sinks: the file stops exactly at the cap, the tail ring keeps the
- * newest bytes in order across wraps, and draining a pipe reads to EOF. */
+ * newest bytes in order across wraps, draining a pipe reads to EOF, and a
+ * lazy sink creates its file only at the first byte. */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -140,6 +141,68 @@ static void test_open_fails(void **state)
     rk_exec_sink_close(&s);
 }
 
+/* A lazy sink with no output leaves no file (nor touches one); the first
+ * byte creates it, and with append the cap still bounds the whole file. */
+static void test_lazy(void **state)
+{
+    char dir[] = "/tmp/rk-capture-XXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/out.log", dir);
+    rk_exec_sink_t s;
+    assert_int_equal(rk_exec_sink_open_lazy(&s, path, 10, true, false), RK_OK);
+    rk_exec_sink_feed(&s, "", 0);
+    rk_exec_sink_close(&s);
+    struct stat st;
+    assert_int_equal(stat(path, &st), -1);
+
+    assert_int_equal(rk_exec_sink_open_lazy(&s, path, 10, true, false), RK_OK);
+    assert_int_equal(stat(path, &st), -1); /* not yet */
+    rk_exec_sink_feed(&s, "run0\n", 5);
+    assert_int_equal(stat(path, &st), 0);
+    rk_exec_sink_close(&s);
+
+    /* Append: base is what the file held when the first byte came. */
+    assert_int_equal(rk_exec_sink_open_lazy(&s, path, 10, false, true), RK_OK);
+    assert_int_equal(s.base, 0);
+    rk_exec_sink_feed(&s, "run1\nmore", 9);
+    assert_int_equal(s.base, 5);
+    assert_true(s.truncated);
+    assert_int_equal(s.written, 5);
+    rk_exec_sink_close(&s);
+    char buf[32] = {0};
+    int fd = open(path, O_RDONLY);
+    assert_int_equal(read(fd, buf, sizeof buf), 10);
+    close(fd);
+    assert_string_equal(buf, "run0\nrun1\n");
+
+    /* Silent, without append: the existing file is left as it is. */
+    assert_int_equal(rk_exec_sink_open_lazy(&s, path, 10, false, false), RK_OK);
+    rk_exec_sink_close(&s);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 10);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* A lazy sink whose file cannot be created drains and drops the output,
+ * keeping the tail (the job's error message still has it). */
+static void test_lazy_open_fails(void **state)
+{
+    rk_exec_sink_t s;
+    assert_int_equal(rk_exec_sink_open_lazy(&s, "/nonexistent/dir/log", 10, true, false), RK_OK);
+    assert_false(s.write_failed);
+    rk_exec_sink_feed(&s, "oops", 4);
+    assert_true(s.write_failed);
+    assert_int_equal(s.fd, -1);
+    assert_int_equal(s.written, 0);
+    char tail[8];
+    assert_int_equal(rk_exec_sink_tail(&s, tail, sizeof tail), 4);
+    assert_string_equal(tail, "oops");
+    rk_exec_sink_feed(&s, "more", 4); /* no second try */
+    assert_int_equal(s.total, 8);
+    rk_exec_sink_close(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -148,6 +211,8 @@ int main(void)
         cmocka_unit_test(test_tail_ring),
         cmocka_unit_test(test_drain_pipe),
         cmocka_unit_test(test_open_fails),
+        cmocka_unit_test(test_lazy),
+        cmocka_unit_test(test_lazy_open_fails),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -253,6 +253,33 @@ static void test_logs_by_offset(void **state)
     rk_test_resp_cleanup(&r);
 }
 
+/* A silent stream creates no log file; its log reads empty (200, size 0),
+ * and the other stream's file holds its output. */
+static void test_silent_logs(void **state)
+{
+    rk_test_agent_t *a = *state;
+    json_decref(run_to_end(a, rk_test_job_sh("job_quiet1", "printf only-err >&2"), "completed"));
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/jobs/job_quiet1/stdout.log", a->data);
+    assert_int_equal(access(path, F_OK), -1);
+    snprintf(path, sizeof path, "%s/jobs/job_quiet1/output", a->data);
+    assert_int_equal(access(path, F_OK), 0); /* RUCKUS_OUTPUT_DIR is always made */
+    rk_test_resp_t r;
+    char h[32];
+    rk_test_req(&a->p, "GET", "/api/v1/jobs/job_quiet1/logs?stream=stdout", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.len, 0);
+    assert_true(rk_test_resp_header(&r, "X-Ruckus-Next-Offset", h, sizeof h));
+    assert_string_equal(h, "0");
+    assert_true(rk_test_resp_header(&r, "X-Ruckus-Log-Size", h, sizeof h));
+    assert_string_equal(h, "0");
+    rk_test_resp_cleanup(&r);
+    rk_test_req(&a->p, "GET", "/api/v1/jobs/job_quiet1/logs?stream=stderr", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "only-err");
+    rk_test_resp_cleanup(&r);
+}
+
 static void test_artifacts_zip(void **state)
 {
     rk_test_agent_t *a = *state;
@@ -326,6 +353,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_runs_per_job, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_logs_by_offset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_silent_logs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_artifacts_zip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_benchmarks, setup, teardown),
     };

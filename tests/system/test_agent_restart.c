@@ -112,6 +112,12 @@ static void test_kill9_after_job(void **state)
     assert_string_equal(json_string_value(json_object_get(json_array_get(avail, 0), "job_id")), "job_done");
     assert_string_equal(json_string_value(json_object_get(r.json, "status")), "idle");
     rk_test_resp_cleanup(&r);
+    /* job.json was not rewritten at the end (result.json is the finished
+     * record): the status still reads the result's, with its end time. */
+    rk_test_req(&a.p, "GET", "/api/v1/status/job_done", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_string_value(json_object_get(r.json, "status")), "completed");
+    rk_test_resp_cleanup(&r);
     json_decref(before);
     json_decref(after);
     json_decref(job);
