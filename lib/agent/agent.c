@@ -187,6 +187,8 @@ static void *bg_main(void *arg)
     int64_t next_sweep = 0;
     pthread_mutex_lock(&a->mu);
     while (!a->stopped) {
+        /* First: it drops mu, and what follows reads the state afresh. */
+        rk_agent_spares_refill(a);
         int64_t now = rk_time_mono_us();
         answer_waiters(a, NULL, now);
         int64_t wake = now + 1000000;
@@ -426,6 +428,16 @@ int rk_agent_new(const rk_agent_settings_t *s, rk_agent_t **out)
         rk_log_error("cannot store the agent id", "path", s->data_dir);
         goto fail;
     }
+    /* Spares of the previous run are made again: what a crash left of
+     * them is not worth checking. */
+    a->spare_target = s->slots < SPARE_MAX / 2 ? (int)(2 * s->slots + 2) : SPARE_MAX;
+    const char *sp = getenv(RK_AGENT_TEST_SPARES_ENV);
+    if (sp) {
+        long long v = strtoll(sp, NULL, 10);
+        a->spare_target = v < 0 ? 0 : v > SPARE_MAX ? SPARE_MAX : (int)v;
+    }
+    if (rk_agent_spares_clear(a) != RK_OK)
+        rk_log_warn("cannot remove old spare job folders", "path", a->jobs_dir);
     pthread_mutex_lock(&a->mu);
     rc = rk_agent_jobs_load(a);
     pthread_mutex_unlock(&a->mu);
@@ -501,6 +513,11 @@ void rk_agent_stop(rk_agent_t *a)
         pthread_cond_timedwait(&a->cond, &a->mu, &ts);
     }
     a->stopped = true;
+    char taken[24], missed[24];
+    snprintf(taken, sizeof taken, "%llu", (unsigned long long)a->spares_taken);
+    snprintf(missed, sizeof missed, "%llu", (unsigned long long)a->spares_missed);
+    rk_log_info("job folders made ahead (spares) and at accept", "spares", taken, "at_accept",
+                missed);
     pthread_cond_broadcast(&a->cond);
     pthread_mutex_unlock(&a->mu);
     if (a->bg_on)

@@ -26,6 +26,10 @@ typedef struct rk_agent rk_agent_t;
  * the window "accepted, not started" wide enough to kill the agent inside.
  * Unset or 0 in production. */
 #define RK_AGENT_TEST_START_DELAY_ENV "RUCKUS_AGENT_TEST_START_DELAY_MS"
+/* Test and benchmark hook: how many spare job folders the agent keeps
+ * ready (docs/agent.md, "The data dir"); 0 makes every job folder at
+ * accept. Unset: 2 x slots + 2, at most 64. */
+#define RK_AGENT_TEST_SPARES_ENV "RUCKUS_AGENT_TEST_SPARES"
 
 /* Creates the agent from s (borrowed until rk_agent_free): creates the data
  * dir, loads or creates the agent id, and loads every job record (recovery

@@ -7,7 +7,9 @@
  * happen under it: they are short (no fsync at the default --sync normal),
  * and holding it makes "stored before accepted" and "stored running before
  * spawned" simple to reason about. Writing the records outside it was
- * tried and measured no faster (docs/benchmarks.md, "Agent").
+ * tried and measured no faster (docs/benchmarks.md, "Agent"). What is slow
+ * on some file systems, creating the job's files and folders, is done
+ * ahead and outside it (spares.c).
  */
 #ifndef RK_AGENT_INTERNAL_H
 #define RK_AGENT_INTERNAL_H
@@ -31,6 +33,8 @@
 #define METRICS_FILE_MAX (1u << 20)
 /* Long polls wait at most this long. */
 #define WAIT_MAX_S 60
+/* Most spare job folders kept (spares.c). */
+#define SPARE_MAX 64
 
 typedef struct job {
     struct rk_agent *agent;
@@ -96,6 +100,14 @@ struct rk_agent {
     bool probe_ok;
     char probe_reason[160];
     json_t *hardware; /* small hardware summary put in every result */
+    /* Spare job folders ready to take (spares.c): jobs/.spare~<n> for each
+     * n in spares[0..n_spares). Refilled to spare_target by the background
+     * thread only. */
+    uint64_t spares[SPARE_MAX];
+    int n_spares, spare_target;
+    uint64_t spare_seq;
+    int64_t spare_retry_mono; /* no refill before (after a failure) */
+    uint64_t spares_taken, spares_missed; /* job folders from a spare / made at accept */
 };
 
 /* ---- jobstore.c: durable records ---- */
@@ -112,6 +124,8 @@ typedef enum rk_agent_write {
     /* + fsync of the folder: the new text survives a power loss. */
     RK_AGENT_WRITE_DURABLE,
 } rk_agent_write_t;
+/* fsyncs the folder dir: its entries' creations and renames are durable. */
+int rk_agent_sync_dir(const char *dir);
 /* Writes text to dir/name atomically at RK_AGENT_WRITE_DURABLE. */
 int rk_agent_write_atomic(const char *dir, const char *name, const char *text, size_t len);
 /* As rk_agent_write_atomic, at the given level. */
@@ -157,6 +171,23 @@ void rk_agent_job_remove(rk_agent_t *a, job_t *j);
 void rk_agent_job_free(job_t *j);
 /* Removes a folder tree (no symlinks followed). */
 int rk_agent_rmtree(const char *path);
+
+/* ---- spares.c: spare job folders ---- */
+/* Removes every spare (and half-built spare) folder in jobs/: at start,
+ * before any thread runs. */
+int rk_agent_spares_clear(rk_agent_t *a);
+/* Builds spares until spare_target are ready (at most SPARE_MAX), unless
+ * stopping or pausing after a failure. mu held; dropped while each folder
+ * is built. Background thread only. */
+int rk_agent_spares_refill(rk_agent_t *a);
+/* Renames a spare to dir (a folder of an unknown job there is removed
+ * first). mu held. RK_ENOENT when the pool is empty, RK_EIO when the rename
+ * failed (that spare is dropped). */
+int rk_agent_spare_take(rk_agent_t *a, const char *dir);
+/* A new job's folder at dir: a spare when one is ready, else mkdir (a
+ * folder of an unknown job there is removed first). It holds nothing but,
+ * from a spare, output/ and empty job.json and result.json. mu held. */
+int rk_agent_job_dir_new(rk_agent_t *a, const char *dir);
 
 /* ---- runner.c: running jobs ---- */
 /* Starts job j (assigned) now: records it running, spawns the first run.

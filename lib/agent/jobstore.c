@@ -18,6 +18,16 @@
 #include "model/json.h"
 #include "model/parse.h"
 
+int rk_agent_sync_dir(const char *dir)
+{
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return RK_EIO;
+    int rc = fsync(dfd) == 0 ? RK_OK : RK_EIO;
+    close(dfd);
+    return rc;
+}
+
 int rk_agent_write_atomic(const char *dir, const char *name, const char *text, size_t len)
 {
     return rk_agent_write_atomic_ex(dir, name, text, len, RK_AGENT_WRITE_DURABLE);
@@ -56,11 +66,7 @@ int rk_agent_write_atomic_ex(const char *dir, const char *name, const char *text
         goto out;
     }
     /* The rename is durable only once the folder is synced. */
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        goto out;
-    rc = fsync(dfd) == 0 ? RK_OK : RK_EIO;
-    close(dfd);
+    rc = rk_agent_sync_dir(dir);
 out:
     if (fd >= 0)
         close(fd);

@@ -49,18 +49,6 @@ static json_t *accepted(const char *id)
     return json_pack("{s:s,s:s}", "job_id", id, "status", "accepted");
 }
 
-/* Creates a new job's folder, empty: a folder of an unknown job (left by a
- * record that could not be read) is cleared first, so none of its files
- * (a result.json, logs, artifacts) is taken for the new job's. */
-static int make_job_dir(const char *dir)
-{
-    if (mkdir(dir, 0755) == 0)
-        return RK_OK;
-    if (errno != EEXIST || rk_agent_rmtree(dir) != RK_OK)
-        return RK_EIO;
-    return mkdir(dir, 0755) == 0 ? RK_OK : RK_EIO;
-}
-
 static void h_submit(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
 {
     rk_agent_t *a = ud;
@@ -113,10 +101,11 @@ static void h_submit(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
         bool now = a->start_delay_ms <= 0;
         if (now)
             rk_agent_job_mark_running(j);
-        if (make_job_dir(j->dir) != 0 || rk_agent_job_persist_new(a, j) != 0) {
+        if (rk_agent_job_dir_new(a, j->dir) != 0 || rk_agent_job_persist_new(a, j) != 0 ||
+            (a->s->sync == RK_AGENT_SYNC_FULL && rk_agent_sync_dir(a->jobs_dir) != 0)) {
             rk_http_resp_errorf(resp, 503, "cannot store the job: %s", strerror(errno));
             a->probe_mono = 0; /* re-probe: the disk may have filled */
-            rmdir(j->dir);
+            rk_agent_rmtree(j->dir);
         } else {
             rk_agent_job_insert(a, j);
             a->active++;

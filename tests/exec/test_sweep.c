@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,6 +101,13 @@ static char proc_state(pid_t pid)
     return p && p[1] == ' ' ? p[2] : '?';
 }
 
+/* Alive and not a zombie: sleeping, or running for a moment under load. */
+static bool alive(pid_t pid)
+{
+    char st = proc_state(pid);
+    return st != '?' && st != 'Z' && st != 'X';
+}
+
 /* Waits until every process has exec'd sleep (its environ then holds the
  * tag), so a sweep sees what it will see in real use. */
 static void wait_execd(const pid_t *pids, int n)
@@ -155,10 +163,10 @@ static void test_sweep_touches_only_our_children(void **state)
     assert_int_equal(st.tags_read, 4);
     assert_int_equal(waitpid(ended, NULL, 0), ended);
     for (int i = 0; i < N_UNRELATED; i++)
-        assert_int_equal(proc_state(kids[i]), 'S');
-    assert_int_equal(proc_state(live), 'S');
-    assert_int_equal(proc_state(other), 'S');
-    assert_int_equal(proc_state(leader), 'S');
+        assert_true(alive(kids[i]));
+    assert_true(alive(live));
+    assert_true(alive(other));
+    assert_true(alive(leader));
 
     /* The fallback: same verdicts, every process examined. */
     double full_ms = sweep_ms(RK_EXEC_SWEEP_FULL, &st, &n);
@@ -167,7 +175,7 @@ static void test_sweep_touches_only_our_children(void **state)
     assert_true(st.examined > N_UNRELATED);
     assert_int_equal(st.tags_read, 3); /* holder, live, other: ended is gone */
     for (int i = 0; i < N_UNRELATED; i++)
-        assert_int_equal(proc_state(kids[i]), 'S');
+        assert_true(alive(kids[i]));
 
     /* A dead tagged orphan (outside our group) is reaped by the sweep. */
     kill(other, SIGKILL);

@@ -1,0 +1,227 @@
+/* Spare job folders (lib/agent/spares.c): built complete, never loaded as
+ * jobs, removed at start, taken with one rename (clearing a leftover folder
+ * of an unknown job), and the fallback when the pool is empty. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "agent/internal.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "model/json.h"
+
+static char root[64], data[128], jobs[160];
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)st;
+    (void)f;
+    return flag == FTW_DP ? rmdir(p) : unlink(p);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(root, sizeof root, "/tmp/rk-spares-XXXXXX");
+    if (!mkdtemp(root))
+        return -1;
+    snprintf(data, sizeof data, "%s/data", root);
+    snprintf(jobs, sizeof jobs, "%s/jobs", data);
+    unsetenv(RK_AGENT_TEST_SPARES_ENV);
+    return mkdir(data, 0755) || mkdir(jobs, 0755);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    unsetenv(RK_AGENT_TEST_SPARES_ENV);
+    return nftw(root, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static rk_agent_settings_t settings(void)
+{
+    rk_agent_settings_t s = {.host = "127.0.0.1",
+                             .data_dir = data,
+                             .slots = 1,
+                             .name = "unit",
+                             .models_dir = data,
+                             .retention_days = 7,
+                             .grace = 0.1,
+                             .log_cap = 1 << 20,
+                             .log_level = RK_LOG_WARN};
+    return s;
+}
+
+/* Entries of jobs/ whose name starts with prefix. */
+static int count_prefixed(const char *prefix)
+{
+    DIR *d = opendir(jobs);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        n += strncmp(de->d_name, prefix, strlen(prefix)) == 0;
+    closedir(d);
+    return n;
+}
+
+/* Size of jobs/<dir>/<name>, -1 when absent. */
+static long long size_of(const char *dir, const char *name)
+{
+    char p[512];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/%s%s%s", jobs, dir, *name ? "/" : "", name);
+    return stat(p, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+static bool is_dir(const char *dir, const char *name)
+{
+    char p[512];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/%s%s%s", jobs, dir, *name ? "/" : "", name);
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static void test_fill_and_take(void **state)
+{
+    (void)state;
+    rk_agent_settings_t s = settings();
+    rk_agent_t *a = NULL;
+    assert_int_equal(rk_agent_new(&s, &a), 0);
+    assert_int_equal(a->spare_target, 4); /* 2 x slots + 2 */
+    pthread_mutex_lock(&a->mu);
+    assert_int_equal(rk_agent_spares_refill(a), 0);
+    assert_int_equal(a->n_spares, 4);
+    assert_int_equal(count_prefixed(".spare~"), 4);
+    assert_int_equal(count_prefixed(".new~"), 0);
+    /* A spare is whole: output/ and two empty records. */
+    char name[64];
+    snprintf(name, sizeof name, ".spare~%llu", (unsigned long long)a->spares[0]);
+    assert_true(is_dir(name, "output"));
+    assert_int_equal(size_of(name, "job.json"), 0);
+    assert_int_equal(size_of(name, "result.json"), 0);
+    /* A spare's name is never a job id. */
+    assert_false(rk_id_valid(name));
+
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s/job_a", jobs);
+    assert_int_equal(rk_agent_job_dir_new(a, dir), 0);
+    assert_int_equal(a->n_spares, 3);
+    assert_int_equal(count_prefixed(".spare~"), 3);
+    assert_true(is_dir("job_a", "output"));
+    assert_int_equal(size_of("job_a", "job.json"), 0);
+    assert_int_equal(a->spares_taken, 1);
+    assert_int_equal(a->spares_missed, 0);
+
+    /* A leftover folder of an unknown job is cleared by the take. */
+    snprintf(dir, sizeof dir, "%s/job_left", jobs);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    char stray[320];
+    snprintf(stray, sizeof stray, "%s/stdout.log", dir);
+    FILE *f = fopen(stray, "w");
+    assert_non_null(f);
+    fputs("old output", f);
+    fclose(f);
+    assert_int_equal(rk_agent_job_dir_new(a, dir), 0);
+    assert_int_equal(size_of("job_left", "stdout.log"), -1);
+    assert_true(is_dir("job_left", "output"));
+    assert_int_equal(a->spares_taken, 2);
+
+    /* Refilled back to the target. */
+    assert_int_equal(rk_agent_spares_refill(a), 0);
+    assert_int_equal(a->n_spares, 4);
+    assert_int_equal(count_prefixed(".spare~"), 4);
+    pthread_mutex_unlock(&a->mu);
+    rk_agent_free(a);
+}
+
+static void test_exhausted_falls_back(void **state)
+{
+    (void)state;
+    setenv(RK_AGENT_TEST_SPARES_ENV, "1", 1);
+    rk_agent_settings_t s = settings();
+    rk_agent_t *a = NULL;
+    assert_int_equal(rk_agent_new(&s, &a), 0);
+    pthread_mutex_lock(&a->mu);
+    assert_int_equal(a->spare_target, 1);
+    assert_int_equal(rk_agent_spares_refill(a), 0);
+    assert_int_equal(a->n_spares, 1);
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s/job_1", jobs);
+    assert_int_equal(rk_agent_job_dir_new(a, dir), 0);
+    assert_true(is_dir("job_1", "output")); /* from the spare */
+    /* Empty now: the next folder is made at accept, empty. */
+    assert_int_equal(rk_agent_spare_take(a, dir), RK_ENOENT);
+    snprintf(dir, sizeof dir, "%s/job_2", jobs);
+    assert_int_equal(rk_agent_job_dir_new(a, dir), 0);
+    assert_true(is_dir("job_2", ""));
+    assert_false(is_dir("job_2", "output"));
+    assert_int_equal(size_of("job_2", "job.json"), -1);
+    assert_int_equal(a->spares_taken, 1);
+    assert_int_equal(a->spares_missed, 1);
+    /* The pool can be switched off. */
+    a->spare_target = 0;
+    assert_int_equal(rk_agent_spares_refill(a), 0);
+    assert_int_equal(a->n_spares, 0);
+    pthread_mutex_unlock(&a->mu);
+    rk_agent_free(a);
+}
+
+static void test_restart_with_spares(void **state)
+{
+    (void)state;
+    rk_agent_settings_t s = settings();
+    rk_agent_t *a = NULL;
+    assert_int_equal(rk_agent_new(&s, &a), 0);
+    pthread_mutex_lock(&a->mu);
+    assert_int_equal(rk_agent_spares_refill(a), 0);
+    /* A spare taken, then the agent died before job.json was written: an
+     * empty record is no job. */
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s/job_torn", jobs);
+    assert_int_equal(rk_agent_job_dir_new(a, dir), 0);
+    pthread_mutex_unlock(&a->mu);
+    rk_agent_free(a);
+    /* A half-built spare, as a crash during a refill leaves it. */
+    char half[256];
+    snprintf(half, sizeof half, "%s/.new~99", jobs);
+    assert_int_equal(mkdir(half, 0755), 0);
+    assert_true(count_prefixed(".spare~") > 0);
+
+    assert_int_equal(rk_agent_new(&s, &a), 0);
+    pthread_mutex_lock(&a->mu);
+    assert_int_equal(count_prefixed(".spare~"), 0);
+    assert_int_equal(count_prefixed(".new~"), 0);
+    assert_int_equal(a->n_spares, 0);
+    assert_null(a->jobs); /* neither the spares nor the torn folder is a job */
+    assert_int_equal(a->active, 0);
+    /* The torn folder is reused when its job is accepted again. */
+    assert_int_equal(rk_agent_spares_refill(a), 0);
+    assert_int_equal(rk_agent_job_dir_new(a, dir), 0);
+    assert_int_equal(a->spares_taken, 1);
+    pthread_mutex_unlock(&a->mu);
+    rk_agent_free(a);
+}
+
+int main(void)
+{
+    rk_log_set_level(RK_LOG_ERROR);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_fill_and_take, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exhausted_falls_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restart_with_spares, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
