@@ -416,14 +416,45 @@ static void *client_loop(void *arg)
     return NULL;
 }
 
+/* One slice of agent throughput: 2 client threads for secs; jobs
+ * completed, and the time from the first POST to the last job seen. */
+static size_t agent_slice(int port, atomic_size_t *seq, double secs, double *elapsed, size_t *bad)
+{
+    client_t c[2];
+    pthread_t t[2];
+    double t0 = bs_now();
+    for (int i = 0; i < 2; i++) {
+        c[i] = (client_t){.port = port, .idx = i, .until = t0 + secs, .seq = seq};
+        pthread_create(&t[i], NULL, client_loop, &c[i]);
+    }
+    size_t done = 0;
+    for (int i = 0; i < 2; i++) {
+        pthread_join(t[i], NULL);
+        done += c[i].done;
+        *bad += c[i].bad;
+    }
+    *elapsed = bs_now() - t0;
+    return done;
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* The machine's spawn rate drifts (other tenants of the VM, page cache,
+ * the disk), so the bare rate and the agent's are measured in alternating
+ * slices of one run and compared slice by slice and in total. */
 static void bench_throughput(bench_t *b)
 {
     double secs = b->quick ? 0.5 : b->seconds;
-    printf("\n== /bin/true jobs through one agent with 2 slots (%.1f s) ==\n", secs);
-    double bare1 = spawn_rate(1, secs), bare2 = spawn_rate(2, secs);
-    printf("bare spawn-and-wait (fork+execl+waitpid of /bin/true): %.0f /s with 1 thread, %.0f /s "
-           "with 2 threads\n",
-           bare1, bare2);
+    int rounds = b->quick ? 1 : secs >= 5 ? (int)(secs + 0.5) : 5;
+    double slice = secs / rounds;
+    printf("\n== /bin/true jobs through one agent with 2 slots (%.1f s, %d alternating slices "
+           "with the bare rate) ==\n",
+           secs, rounds);
+    double bare1 = spawn_rate(1, slice);
     agent_t a = {0};
     if (agent_start(&a, 2) != 0) {
         b->failures++;
@@ -433,32 +464,39 @@ static void bench_throughput(bench_t *b)
     snprintf(data, sizeof data, "%s/data", a.dir);
     conditions(data);
     atomic_size_t seq = 0;
-    client_t c[2];
-    pthread_t t[2];
-    double t0 = bs_now();
-    for (int i = 0; i < 2; i++) {
-        c[i] = (client_t){.port = a.p.port, .idx = i, .until = t0 + secs, .seq = &seq};
-        pthread_create(&t[i], NULL, client_loop, &c[i]);
+    double bare_n = 0, bare_t = 0, ag_t = 0, ratio[64];
+    size_t ag_n = 0, bad = 0;
+    if (rounds > 64)
+        rounds = 64;
+    for (int r = 0; r < rounds; r++) {
+        double t0 = bs_now();
+        double rate2 = spawn_rate(2, slice);
+        double bt = bs_now() - t0, el = 0;
+        size_t done = agent_slice(a.p.port, &seq, slice, &el, &bad);
+        bare_n += rate2 * bt;
+        bare_t += bt;
+        ag_n += done;
+        ag_t += el;
+        ratio[r] = rate2 > 0 ? (double)done / el / rate2 : 0;
     }
-    size_t done = 0, bad = 0;
-    for (int i = 0; i < 2; i++) {
-        pthread_join(t[i], NULL);
-        done += c[i].done;
-        bad += c[i].bad;
-    }
-    double el = bs_now() - t0, rate = (double)done / el;
+    double bare2 = bare_n / bare_t, rate = (double)ag_n / ag_t;
+    qsort(ratio, (size_t)rounds, sizeof *ratio, cmp_double);
+    printf("bare spawn-and-wait (fork+execl+waitpid of /bin/true): %.0f /s with 1 thread, %.0f /s "
+           "with 2 threads\n",
+           bare1, bare2);
     printf("agent: 2 client threads, each POST then long poll to the end; clock from the first "
            "POST to the last job seen completed\n");
-    printf("%zu jobs completed in %.2f s: %.0f jobs/s = %.0f %% of the 2-thread bare rate (target >= "
-           "60 %%: %s)%s\n",
-           done, el, rate, 100 * rate / bare2, rate >= 0.6 * bare2 ? "met" : "MISSED",
-           bad ? " -- some jobs did not complete" : "");
-    if (bad || !done)
+    printf("per slice, agent / bare: min %.0f %%, median %.0f %%, max %.0f %%\n", 100 * ratio[0],
+           100 * ratio[rounds / 2], 100 * ratio[rounds - 1]);
+    printf(
+        "%zu jobs completed in %.2f s: %.0f jobs/s = %.0f %% of the 2-thread bare rate (target >= "
+        "60 %%: %s)%s\n",
+        ag_n, ag_t, rate, 100 * rate / bare2, rate >= 0.6 * bare2 ? "met" : "MISSED",
+        bad ? " -- some jobs did not complete" : "");
+    if (bad || !ag_n)
         b->failures++;
     agent_stop(&a);
 }
-
-/* ---- built-in benchmarks ---- */
 
 static json_t *run_job(agent_t *a, const char *id, const char *type, json_t *params)
 {

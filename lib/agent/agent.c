@@ -408,6 +408,8 @@ int rk_agent_new(const rk_agent_settings_t *s, rk_agent_t **out)
     a->boot_mono = rk_time_mono_us();
     const char *d = getenv(RK_AGENT_TEST_START_DELAY_ENV);
     a->start_delay_ms = d ? strtoll(d, NULL, 10) : 0;
+    d = getenv(RK_AGENT_TEST_SPAWN_DELAY_ENV);
+    a->spawn_delay_ms = d ? strtoll(d, NULL, 10) : 0;
     int rc = RK_ENOMEM;
     if (!(a->hardware = hardware_summary()))
         goto fail;
@@ -424,6 +426,7 @@ int rk_agent_new(const rk_agent_settings_t *s, rk_agent_t **out)
         rk_log_error("cannot create the jobs folder", "path", a->jobs_dir, "error", strerror(errno));
         goto fail;
     }
+    rk_agent_spread_hint(a->jobs_dir);
     if ((rc = rk_agent_load_id(a)) != 0) {
         rk_log_error("cannot store the agent id", "path", s->data_dir);
         goto fail;
@@ -489,7 +492,8 @@ void rk_agent_stop(rk_agent_t *a)
     for (job_t *j = a->jobs; j; j = j->next) {
         if (j->state == RK_JOB_RUNNING && j->in_exec) {
             j->shutdown = true;
-            rk_exec_cancel(a->sup, j->exec_id, 0);
+            if (!j->spawning) /* else the spawner cancels */
+                rk_exec_cancel(a->sup, j->exec_id, 0);
             n++;
         }
     }

@@ -26,6 +26,11 @@ typedef struct rk_agent rk_agent_t;
  * the window "accepted, not started" wide enough to kill the agent inside.
  * Unset or 0 in production. */
 #define RK_AGENT_TEST_START_DELAY_ENV "RUCKUS_AGENT_TEST_START_DELAY_MS"
+/* Test hook, for tests only: milliseconds the spawner of a run waits with
+ * the agent's lock dropped before it spawns (runner.c, start_run), to make
+ * the window "spawning" wide enough to cancel or stop the agent inside.
+ * Unset or 0 in production. */
+#define RK_AGENT_TEST_SPAWN_DELAY_ENV "RUCKUS_AGENT_TEST_SPAWN_DELAY_MS"
 /* Test and benchmark hook: how many spare job folders the agent keeps
  * ready (docs/agent.md, "The data dir"); 0 makes every job folder at
  * accept. Unset: 2 x slots + 2, at most 64. */

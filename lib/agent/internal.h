@@ -54,6 +54,10 @@ typedef struct job {
     int64_t start_at_mono; /* test hook: start no earlier (0: at once) */
     uint64_t exec_id;
     bool in_exec;
+    /* Set while a thread spawns the job's run with mu dropped (runner.c,
+     * start_run): exec_id is not known yet, a cancel only sets the flag
+     * (the spawner acts on it), and on_done waits until it clears. */
+    bool spawning;
     int64_t deadline_mono; /* timeout, counted from running */
     int64_t runs_done;
     rk_run_t *runs;
@@ -95,6 +99,7 @@ struct rk_agent {
     int64_t boot_mono;
     char *current_job, *current_exp;
     int64_t start_delay_ms;
+    int64_t spawn_delay_ms; /* RK_AGENT_TEST_SPAWN_DELAY_ENV */
     /* Cached writability probe of the data dir (error status). */
     int64_t probe_mono;
     bool probe_ok;
@@ -176,6 +181,9 @@ int rk_agent_rmtree(const char *path);
 /* Removes every spare (and half-built spare) folder in jobs/: at start,
  * before any thread runs. */
 int rk_agent_spares_clear(rk_agent_t *a);
+/* Asks the file system to spread the job folders made in jobs_dir over its
+ * inode groups (ext4's top-directory flag); best effort. */
+void rk_agent_spread_hint(const char *jobs_dir);
 /* Builds spares until spare_target are ready (at most SPARE_MAX), unless
  * stopping or pausing after a failure. mu held; dropped while each folder
  * is built. Background thread only. */

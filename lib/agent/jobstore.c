@@ -82,7 +82,11 @@ int rk_agent_write_new(const char *dir, const char *name, const char *text, size
         return rk_agent_write_atomic_ex(dir, name, text, len, level);
     char dst[4096];
     snprintf(dst, sizeof dst, "%s/%s", dir, name);
-    int fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    /* No O_TRUNC: the file is new or a spare's empty one, and on ext4 a
+     * truncation to size 0 marks the file for a flush at close
+     * (auto_da_alloc), which would queue a disk write per record. A longer
+     * leftover is cut after the write instead. */
+    int fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0)
         return RK_EIO;
     int rc = RK_OK;
@@ -96,6 +100,10 @@ int rk_agent_write_new(const char *dir, const char *name, const char *text, size
         else
             off += (size_t)k;
     }
+    struct stat st;
+    if (rc == RK_OK &&
+        (fstat(fd, &st) != 0 || (st.st_size > (off_t)len && ftruncate(fd, (off_t)len) != 0)))
+        rc = RK_EIO;
     if (close(fd) != 0)
         rc = RK_EIO;
     if (rc) {

@@ -205,7 +205,7 @@ static void h_cancel(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
             rk_agent_job_finish(a, j, RK_JOB_CANCELLED, "cancelled before it started", NULL);
         } else if (!j->cancel) {
             j->cancel = true;
-            if (j->in_exec)
+            if (j->in_exec && !j->spawning) /* else the spawner cancels */
                 rk_exec_cancel(a->sup, j->exec_id, 0);
             rk_log_info("cancelling a job", "job_id", j->id);
         }

@@ -147,7 +147,11 @@ static int bench_child(void *arg)
 
 static void on_done(void *ud, uint64_t id, const rk_exec_outcome_t *o);
 
-/* Starts the next run of j. mu held. */
+/* Starts the next run of j. mu held; dropped while the child is spawned
+ * (clone + exec take ~0.1-0.4 ms, most of it waiting for the child to
+ * exec): the other slots' accepts, ends and status reads go on meanwhile.
+ * What the spawn reads of j (request, folder) does not change while the job
+ * runs; j->spawning tells the others that exec_id is not known yet. */
 static int start_run(rk_agent_t *a, job_t *j)
 {
     char out_dir[4200], metrics[4200], progress[4200], so[4200], se[4200], wd[8400];
@@ -211,9 +215,21 @@ static int start_run(rk_agent_t *a, job_t *j)
     j->run_started = rk_time_now_us();
     pid_t pid = -1;
     sp.started_pid = &pid;
-    rc = rk_exec_start(a->sup, &sp, on_done, j, &j->exec_id);
+    uint64_t exec_id = 0;
+    j->in_exec = j->spawning = true;
+    pthread_mutex_unlock(&a->mu);
+    if (a->spawn_delay_ms > 0)
+        usleep((useconds_t)(a->spawn_delay_ms * 1000));
+    rc = rk_exec_start(a->sup, &sp, on_done, j, &exec_id);
+    pthread_mutex_lock(&a->mu);
+    j->spawning = false;
+    j->in_exec = rc == 0;
+    pthread_cond_broadcast(&a->cond); /* on_done may be waiting for it */
     if (rc == 0) {
-        j->in_exec = true;
+        j->exec_id = exec_id;
+        /* A cancel or stop that came while spawning only set its flag. */
+        if (j->cancel || j->shutdown)
+            rk_exec_cancel(a->sup, exec_id, 0);
         /* The group a restart kills if the agent dies now. Not worth a
          * folder fsync: after a power loss the processes are gone anyway,
          * and the previous record (running, no group) is still correct. */
@@ -296,6 +312,9 @@ static void on_done(void *ud, uint64_t id, const rk_exec_outcome_t *o)
     job_t *j = ud;
     rk_agent_t *a = j->agent;
     pthread_mutex_lock(&a->mu);
+    /* The child can end before its spawner has taken mu back. */
+    while (j->spawning)
+        pthread_cond_wait(&a->cond, &a->mu);
     j->in_exec = false;
     json_t *m = json_object();
     rk_run_t *runs = m ? realloc(j->runs, (size_t)(j->runs_done + 1) * sizeof *runs) : NULL;

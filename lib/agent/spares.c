@@ -14,8 +14,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -58,6 +60,29 @@ static int build_spare(const rk_agent_t *a, uint64_t n)
         return RK_EIO;
     }
     return RK_OK;
+}
+
+void rk_agent_spread_hint(const char *jobs_dir)
+{
+    /* ext4's Orlov allocator puts a new folder's inode, and then its files',
+     * in its parent's block group, unless the parent is marked a top
+     * directory (chattr +T): its subfolders are then spread over groups
+     * with free inodes. Job folders are unrelated to each other, and a
+     * group that just freed many inodes is slow to allocate from: without
+     * a journal, ext4 skips every inode deleted in the last minute one by
+     * one (measured on the test VM: ~230-480 us per creation in a folder
+     * under a busy /tmp, ~47 us with the hint). Best effort: other file
+     * systems answer ENOTTY or EOPNOTSUPP and lose nothing. */
+    int fd = open(jobs_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    int flags = 0;
+    if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && !(flags & FS_TOPDIR_FL)) {
+        flags |= FS_TOPDIR_FL;
+        if (ioctl(fd, FS_IOC_SETFLAGS, &flags) != 0)
+            rk_log_debug("cannot mark the jobs folder a top directory", "error", strerror(errno));
+    }
+    close(fd);
 }
 
 int rk_agent_spares_clear(rk_agent_t *a)

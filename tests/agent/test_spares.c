@@ -1,6 +1,7 @@
 /* Spare job folders (lib/agent/spares.c): built complete, never loaded as
  * jobs, removed at start, taken with one rename (clearing a leftover folder
- * of an unknown job), and the fallback when the pool is empty. */
+ * of an unknown job), the fallback when the pool is empty, and the hint
+ * that spreads job folders over the file system's inode groups. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,10 +10,13 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <ftw.h>
+#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -215,6 +219,40 @@ static void test_restart_with_spares(void **state)
     rk_agent_free(a);
 }
 
+/* The file system flags of path; -1 where it has none (tmpfs, ...). */
+static int fs_flags(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY);
+    assert_true(fd >= 0);
+    int flags = 0;
+    int rc = ioctl(fd, FS_IOC_GETFLAGS, &flags);
+    close(fd);
+    return rc == 0 ? flags : -1;
+}
+
+/* jobs/ carries ext4's top-directory flag (job folders spread over inode
+ * groups) where the file system has flags; elsewhere the hint is a no-op
+ * and the agent starts all the same. */
+static void test_spread_hint(void **state)
+{
+    (void)state;
+    int before = fs_flags(jobs);
+    if (before < 0) {
+        rk_agent_spread_hint(jobs); /* must not fail or crash */
+        skip();
+    }
+    assert_false(before & FS_TOPDIR_FL);
+    rk_agent_settings_t s = settings();
+    rk_agent_t *a = NULL;
+    assert_int_equal(rk_agent_new(&s, &a), RK_OK);
+    assert_true(fs_flags(jobs) & FS_TOPDIR_FL);
+    rk_agent_free(a);
+    /* Idempotent: a second start leaves the flag as it is. */
+    assert_int_equal(rk_agent_new(&s, &a), RK_OK);
+    assert_true(fs_flags(jobs) & FS_TOPDIR_FL);
+    rk_agent_free(a);
+}
+
 int main(void)
 {
     rk_log_set_level(RK_LOG_ERROR);
@@ -222,6 +260,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fill_and_take, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exhausted_falls_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_with_spares, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spread_hint, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

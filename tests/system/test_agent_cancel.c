@@ -1,6 +1,7 @@
 /* ruckus-agent stopping jobs: DELETE of a job that ignores SIGTERM, of a
  * job with children (none survive), the timeout, and the agent's own
- * SIGTERM (jobs recorded failed "agent shut down"). */
+ * SIGTERM (jobs recorded failed "agent shut down"), also while a run is
+ * being spawned. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,11 +9,13 @@
 
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/agent.h"
 #include "rk_test_agent.h"
 
 static const char *const grace_args[] = {"--grace", "0.3", NULL};
@@ -158,10 +161,101 @@ static void test_agent_sigterm(void **state)
     rk_test_agent_cleanup(&a);
 }
 
+/* A job POSTed from another thread (the POST answers after the spawn). */
+typedef struct poster {
+    rk_test_agent_t *a;
+    json_t *job;
+    long status;
+} poster_t;
+
+static void *post_thread(void *arg)
+{
+    poster_t *p = arg;
+    p->status = rk_test_agent_submit(p->a, p->job);
+    return NULL;
+}
+
+/* Waits until the agent knows the job (the POST is in its handler) and
+ * returns its status (malloc'd; NULL after 5 s). */
+static char *wait_known(rk_test_agent_t *a, const char *id)
+{
+    char *st = NULL;
+    for (double end = rk_test_now_ms() + 5000; !st && rk_test_now_ms() < end;)
+        if (!(st = rk_test_agent_state(a, id)))
+            rk_test_sleep_ms(5);
+    return st;
+}
+
+/* The spawn runs with the agent's lock dropped: a DELETE and a SIGTERM
+ * that come while a run is being spawned are acted on once it is. The
+ * test hook widens that window to 400 ms. */
+static const char *const spawn_delay_env[] = {RK_AGENT_TEST_SPAWN_DELAY_ENV "=400", NULL};
+
+static void test_cancel_while_spawning(void **state)
+{
+    (void)state;
+    rk_test_agent_t a;
+    assert_int_equal(rk_test_agent_start(&a, 2, grace_args, spawn_delay_env), 0);
+    poster_t p = {&a, rk_test_job_sh("job_spawning", "touch started; exec sleep 30"), 0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, post_thread, &p), 0);
+    /* Stored running before the spawn: the status says so meanwhile. */
+    char *st = wait_known(&a, "job_spawning");
+    assert_non_null(st);
+    assert_string_equal(st, "running");
+    free(st);
+    double t0 = rk_test_now_ms();
+    assert_int_equal(delete_job(&a, "job_spawning"), 202);
+    assert_true(rk_test_now_ms() - t0 < 300); /* not held up by the spawn */
+    pthread_join(t, NULL);
+    assert_int_equal(p.status, 200);
+    st = rk_test_agent_wait(&a, "job_spawning", NULL, 10000);
+    assert_non_null(st);
+    assert_string_equal(st, "cancelled");
+    free(st);
+    assert_true(rk_test_now_ms() - t0 < 5000); /* not the 30 s of sleep */
+    assert_true(
+        rk_test_wait_until(rk_test_job_procs_gone, &(rk_test_job_ref_t){&a, "job_spawning"}, 3000));
+    json_decref(p.job);
+    rk_test_agent_cleanup(&a);
+}
+
+static void test_sigterm_while_spawning(void **state)
+{
+    (void)state;
+    rk_test_agent_t a;
+    assert_int_equal(rk_test_agent_start(&a, 2, grace_args, spawn_delay_env), 0);
+    poster_t p = {&a, rk_test_job_sh("job_spawn_stop", "exec sleep 30"), 0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, post_thread, &p), 0);
+    char *st = wait_known(&a, "job_spawn_stop");
+    assert_non_null(st);
+    assert_string_equal(st, "running");
+    free(st);
+    int status = -1;
+    double t0 = rk_test_now_ms();
+    assert_int_equal(rk_test_proc_stop(&a.p, SIGTERM, 10000, &status), 0);
+    assert_int_equal(status, 0);
+    assert_true(rk_test_now_ms() - t0 < 5000);
+    pthread_join(t, NULL);
+    assert_false(rk_test_job_procs_alive(&a, "job_spawn_stop"));
+    assert_int_equal(rk_test_agent_restart(&a, 2, grace_args, NULL), 0);
+    rk_test_resp_t r;
+    rk_test_req(&a.p, "GET", "/api/v1/status/job_spawn_stop", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_string_value(json_object_get(r.json, "status")), "failed");
+    assert_string_equal(json_string_value(json_object_get(r.json, "message")), "agent shut down");
+    rk_test_resp_cleanup(&r);
+    json_decref(p.job);
+    rk_test_agent_cleanup(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cancel_ignores_sigterm),
+        cmocka_unit_test(test_cancel_while_spawning),
+        cmocka_unit_test(test_sigterm_while_spawning),
         cmocka_unit_test(test_cancel_kills_children),
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_agent_sigterm),
