@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -261,12 +262,63 @@ static size_t exec_stack_size(const rk_exec_spec_t *spec)
     return (n + page - 1) / page * page;
 }
 
+/* The exec child's stack, kept per spawning thread: a fresh mmap per
+ * spawn cost page faults on every use and a TLB shootdown (an IPI to the
+ * other CPUs) at its munmap. The parent is suspended until the child execs
+ * or exits (CLONE_VFORK), so one stack per thread is never used twice at
+ * once. Unmapped when the thread exits. */
+typedef struct tls_stack {
+    char *p;
+    size_t n;
+} tls_stack_t;
+
+static pthread_key_t stack_key;
+static pthread_once_t stack_once = PTHREAD_ONCE_INIT;
+
+static void stack_free(void *v)
+{
+    tls_stack_t *s = v;
+    munmap(s->p, s->n);
+    free(s);
+}
+
+static void stack_key_init(void)
+{
+    pthread_key_create(&stack_key, stack_free);
+}
+
+/* This thread's stack of at least n bytes; NULL with errno. */
+static char *thread_stack(size_t n)
+{
+    pthread_once(&stack_once, stack_key_init);
+    tls_stack_t *s = pthread_getspecific(stack_key);
+    if (s && s->n >= n)
+        return s->p;
+    char *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    if (!s && !(s = calloc(1, sizeof *s))) {
+        munmap(p, n);
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (s->p)
+        munmap(s->p, s->n);
+    s->p = p;
+    s->n = n;
+    if (pthread_setspecific(stack_key, s) != 0) {
+        stack_free(s);
+        errno = ENOMEM;
+        return NULL;
+    }
+    return p;
+}
+
 /* Starts the exec child; returns its pid, or -1 with errno. */
 static pid_t clone_exec(child_args_t *c, size_t stack_size)
 {
-    char *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED)
+    char *stack = thread_stack(stack_size);
+    if (!stack)
         return -1;
     /* Every signal blocked, glibc's internal ones too (raw syscall), so
      * no handler runs in the child before child_signals reset them. */
@@ -276,7 +328,6 @@ static pid_t clone_exec(child_args_t *c, size_t stack_size)
     pid_t pid = clone(child_exec_main, stack + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, c);
     int e = errno;
     syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, sizeof old);
-    munmap(stack, stack_size);
     errno = e;
     return pid;
 }

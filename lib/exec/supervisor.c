@@ -28,6 +28,7 @@
 #define READ_BUF 16384
 #define POLL_EXIT_US 50000       /* exit polling without pidfd */
 #define SWEEP_AGAIN_US 20000     /* after a sweep signalled orphans */
+#define SWEEP_AFTER_END_US 10000 /* after a job ended */
 #define SWEEP_PERIOD_US 30000000 /* reap orphans that ended on their own */
 
 enum watch_kind { W_OUT, W_ERR, W_STATUS, W_PID };
@@ -392,7 +393,10 @@ static void job_finish(rk_exec_sup_t *sup, job_t *j, int64_t now)
     close_watched(sup, &j->ch.status_fd);
     close_watched(sup, &j->pidfd);
     job_free(j);
-    sup->sweep_at_us = now;
+    /* Orphans the job left are looked for soon, once for all the jobs that
+     * end meanwhile: a sweep reads /proc for every thread of the process. */
+    if (!sup->sweep_at_us || sup->sweep_at_us > now + SWEEP_AFTER_END_US)
+        sup->sweep_at_us = now + SWEEP_AFTER_END_US;
 }
 
 static bool job_running(void *ud, uint64_t id)
