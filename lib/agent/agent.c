@@ -403,6 +403,7 @@ int rk_agent_new(const rk_agent_settings_t *s, rk_agent_t **out)
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_cond_init(&a->cond, &ca);
+    pthread_cond_init(&a->spawn_cond, NULL);
     pthread_condattr_destroy(&ca);
     a->boot_wall = rk_time_now_us();
     a->boot_mono = rk_time_mono_us();
@@ -561,6 +562,7 @@ void rk_agent_free(rk_agent_t *a)
     free(a->current_job);
     free(a->current_exp);
     pthread_cond_destroy(&a->cond);
+    pthread_cond_destroy(&a->spawn_cond);
     pthread_mutex_destroy(&a->mu);
     free(a);
 }

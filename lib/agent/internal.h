@@ -81,7 +81,8 @@ struct rk_agent {
     char *data_dir; /* absolute: jobs see paths in it from their own cwd */
     char *jobs_dir;
     pthread_mutex_t mu;
-    pthread_cond_t cond; /* any job finished; background thread wake-ups */
+    pthread_cond_t cond;       /* any job finished; background thread wake-ups */
+    pthread_cond_t spawn_cond; /* a spawner cleared job_t.spawning (on_done waits) */
     job_t *jobs;
     job_t *buckets[JOB_BUCKETS];
     waiter_t *waiters;

@@ -109,11 +109,11 @@ static void h_submit(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
         } else {
             rk_agent_job_insert(a, j);
             a->active++;
-            rk_log_info("job accepted", "job_id", j->id, "type", rk_task_type_name(t));
             rk_http_resp_json_take(resp, 200, accepted(j->id));
             if (now) {
-                rk_agent_job_spawn(a, j);
+                rk_agent_job_spawn(a, j); /* logs "job started" */
             } else {
+                rk_log_info("job accepted", "job_id", j->id, "type", rk_task_type_name(t));
                 j->start_at_mono = rk_time_mono_us() + a->start_delay_ms * 1000;
                 a->maybe_waiting = true;
                 pthread_cond_broadcast(&a->cond);

@@ -224,7 +224,7 @@ static int start_run(rk_agent_t *a, job_t *j)
     pthread_mutex_lock(&a->mu);
     j->spawning = false;
     j->in_exec = rc == 0;
-    pthread_cond_broadcast(&a->cond); /* on_done may be waiting for it */
+    pthread_cond_broadcast(&a->spawn_cond); /* on_done may be waiting for it */
     if (rc == 0) {
         j->exec_id = exec_id;
         /* A cancel or stop that came while spawning only set its flag. */
@@ -314,7 +314,7 @@ static void on_done(void *ud, uint64_t id, const rk_exec_outcome_t *o)
     pthread_mutex_lock(&a->mu);
     /* The child can end before its spawner has taken mu back. */
     while (j->spawning)
-        pthread_cond_wait(&a->cond, &a->mu);
+        pthread_cond_wait(&a->spawn_cond, &a->mu);
     j->in_exec = false;
     json_t *m = json_object();
     rk_run_t *runs = m ? realloc(j->runs, (size_t)(j->runs_done + 1) * sizeof *runs) : NULL;
