@@ -394,11 +394,43 @@ typedef struct client {
     double until;
     size_t done, bad;
     atomic_size_t *seq;
+    double cpu_s; /* this client thread's CPU time */
 } client_t;
+
+static double thread_cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* utime+stime (self) and cutime+cstime (reaped children) of pid, seconds. */
+static void proc_cpu_s(pid_t pid, double *self, double *children)
+{
+    char path[64], buf[2048];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    *self = *children = 0;
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the name may hold spaces */
+    unsigned long long ut, st;
+    long long cut, cst;
+    if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %lld %lld", &ut,
+                    &st, &cut, &cst) == 4) {
+        double hz = (double)sysconf(_SC_CLK_TCK);
+        *self = (double)(ut + st) / hz;
+        *children = (double)(cut + cst) / hz;
+    }
+}
 
 static void *client_loop(void *arg)
 {
     client_t *c = arg;
+    double cpu0 = thread_cpu_s();
     while (bs_now() < c->until) {
         char id[64];
         snprintf(id, sizeof id, "tp-%zu", atomic_fetch_add(c->seq, 1));
@@ -412,13 +444,15 @@ static void *client_loop(void *arg)
             c->bad++;
         free(st);
     }
+    c->cpu_s = thread_cpu_s() - cpu0;
     bs_http_cleanup();
     return NULL;
 }
 
 /* One slice of agent throughput: 2 client threads for secs; jobs
  * completed, and the time from the first POST to the last job seen. */
-static size_t agent_slice(int port, atomic_size_t *seq, double secs, double *elapsed, size_t *bad)
+static size_t agent_slice(int port, atomic_size_t *seq, double secs, double *elapsed, size_t *bad,
+                          double *client_cpu)
 {
     client_t c[2];
     pthread_t t[2];
@@ -432,6 +466,7 @@ static size_t agent_slice(int port, atomic_size_t *seq, double secs, double *ela
         pthread_join(t[i], NULL);
         done += c[i].done;
         *bad += c[i].bad;
+        *client_cpu += c[i].cpu_s;
     }
     *elapsed = bs_now() - t0;
     return done;
@@ -464,7 +499,9 @@ static void bench_throughput(bench_t *b)
     snprintf(data, sizeof data, "%s/data", a.dir);
     conditions(data);
     atomic_size_t seq = 0;
-    double bare_n = 0, bare_t = 0, ag_t = 0, ratio[64];
+    double bare_n = 0, bare_t = 0, ag_t = 0, ratio[64], client_cpu = 0;
+    double self0, kids0, self1, kids1;
+    proc_cpu_s(a.p.pid, &self0, &kids0);
     size_t ag_n = 0, bad = 0;
     if (rounds > 64)
         rounds = 64;
@@ -472,13 +509,14 @@ static void bench_throughput(bench_t *b)
         double t0 = bs_now();
         double rate2 = spawn_rate(2, slice);
         double bt = bs_now() - t0, el = 0;
-        size_t done = agent_slice(a.p.port, &seq, slice, &el, &bad);
+        size_t done = agent_slice(a.p.port, &seq, slice, &el, &bad, &client_cpu);
         bare_n += rate2 * bt;
         bare_t += bt;
         ag_n += done;
         ag_t += el;
         ratio[r] = rate2 > 0 ? (double)done / el / rate2 : 0;
     }
+    proc_cpu_s(a.p.pid, &self1, &kids1);
     double bare2 = bare_n / bare_t, rate = (double)ag_n / ag_t;
     qsort(ratio, (size_t)rounds, sizeof *ratio, cmp_double);
     printf("bare spawn-and-wait (fork+execl+waitpid of /bin/true): %.0f /s with 1 thread, %.0f /s "
@@ -486,6 +524,11 @@ static void bench_throughput(bench_t *b)
            bare1, bare2);
     printf("agent: 2 client threads, each POST then long poll to the end; clock from the first "
            "POST to the last job seen completed\n");
+    if (ag_n)
+        printf("CPU per job: agent %.0f us (its threads), the jobs %.0f us (children, reaped), the "
+               "client %.0f us; a bare spawn-and-wait takes %.0f us of the 2 CPUs\n",
+               1e6 * (self1 - self0) / (double)ag_n, 1e6 * (kids1 - kids0) / (double)ag_n,
+               1e6 * client_cpu / (double)ag_n, 1e6 * 2 / bare2);
     printf("per slice, agent / bare: min %.0f %%, median %.0f %%, max %.0f %%\n", 100 * ratio[0],
            100 * ratio[rounds / 2], 100 * ratio[rounds - 1]);
     printf(
