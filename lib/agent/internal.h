@@ -33,6 +33,8 @@
 #define METRICS_FILE_MAX (1u << 20)
 /* Long polls wait at most this long. */
 #define WAIT_MAX_S 60
+/* Spare job folders made in one pool folder (spares.c). */
+#define SPARE_BUCKET 64
 /* Most spare job folders kept (spares.c). */
 #define SPARE_MAX 64
 
@@ -106,12 +108,14 @@ struct rk_agent {
     bool probe_ok;
     char probe_reason[160];
     json_t *hardware; /* small hardware summary put in every result */
-    /* Spare job folders ready to take (spares.c): jobs/.spare~<n> for each
-     * n in spares[0..n_spares). Refilled to spare_target by the background
-     * thread only. */
+    /* Spare job folders ready to take (spares.c): spare n is
+     * jobs/.pool~<spare_salt>-<n / SPARE_BUCKET>/<n>, for the n_spares
+     * entries of the ring spares[] from spare_head on, oldest first.
+     * Refilled to spare_target by the background thread only. */
     uint64_t spares[SPARE_MAX];
-    int n_spares, spare_target;
+    int spare_head, n_spares, spare_target;
     uint64_t spare_seq;
+    uint32_t spare_salt;
     int64_t spare_retry_mono; /* no refill before (after a failure) */
     uint64_t spares_taken, spares_missed; /* job folders from a spare / made at accept */
 };

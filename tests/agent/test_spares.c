@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <linux/fs.h>
@@ -81,6 +82,41 @@ static int count_prefixed(const char *prefix)
     return n;
 }
 
+/* Spares on disk: complete ones (named by their number) in every pool
+ * folder jobs/.pool~*, or with building set, half-built ones (.new~*). */
+static int count_spares_on_disk(bool building)
+{
+    DIR *d = opendir(jobs);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strncmp(de->d_name, ".pool~", 6) != 0)
+            continue;
+        char p[512];
+        snprintf(p, sizeof p, "%s/%s", jobs, de->d_name);
+        DIR *pd = opendir(p);
+        assert_non_null(pd);
+        struct dirent *e;
+        while ((e = readdir(pd)) != NULL) {
+            if (building)
+                n += strncmp(e->d_name, ".new~", 5) == 0;
+            else
+                n += e->d_name[0] >= '0' && e->d_name[0] <= '9';
+        }
+        closedir(pd);
+    }
+    closedir(d);
+    return n;
+}
+
+/* Spare n's path relative to jobs/. */
+static void spare_rel(const rk_agent_t *a, uint64_t n, char *out, size_t cap)
+{
+    snprintf(out, cap, ".pool~%08x-%llu/%llu", (unsigned)a->spare_salt,
+             (unsigned long long)(n / SPARE_BUCKET), (unsigned long long)n);
+}
+
 /* Size of jobs/<dir>/<name>, -1 when absent. */
 static long long size_of(const char *dir, const char *name)
 {
@@ -108,22 +144,24 @@ static void test_fill_and_take(void **state)
     pthread_mutex_lock(&a->mu);
     assert_int_equal(rk_agent_spares_refill(a), 0);
     assert_int_equal(a->n_spares, 4);
-    assert_int_equal(count_prefixed(".spare~"), 4);
-    assert_int_equal(count_prefixed(".new~"), 0);
+    assert_int_equal(count_spares_on_disk(false), 4);
+    assert_int_equal(count_spares_on_disk(true), 0);
+    assert_int_equal(count_prefixed(".pool~"), 1);
     /* A spare is whole: output/ and two empty records. */
     char name[64];
-    snprintf(name, sizeof name, ".spare~%llu", (unsigned long long)a->spares[0]);
+    spare_rel(a, a->spares[a->spare_head], name, sizeof name);
     assert_true(is_dir(name, "output"));
     assert_int_equal(size_of(name, "job.json"), 0);
     assert_int_equal(size_of(name, "result.json"), 0);
-    /* A spare's name is never a job id. */
+    /* A pool's name is never a job id. */
+    *strchr(name, '/') = '\0';
     assert_false(rk_id_valid(name));
 
     char dir[256];
     snprintf(dir, sizeof dir, "%s/job_a", jobs);
     assert_int_equal(rk_agent_job_dir_new(a, dir), 0);
     assert_int_equal(a->n_spares, 3);
-    assert_int_equal(count_prefixed(".spare~"), 3);
+    assert_int_equal(count_spares_on_disk(false), 3);
     assert_true(is_dir("job_a", "output"));
     assert_int_equal(size_of("job_a", "job.json"), 0);
     assert_int_equal(a->spares_taken, 1);
@@ -146,7 +184,7 @@ static void test_fill_and_take(void **state)
     /* Refilled back to the target. */
     assert_int_equal(rk_agent_spares_refill(a), 0);
     assert_int_equal(a->n_spares, 4);
-    assert_int_equal(count_prefixed(".spare~"), 4);
+    assert_int_equal(count_spares_on_disk(false), 4);
     pthread_mutex_unlock(&a->mu);
     rk_agent_free(a);
 }
@@ -202,10 +240,15 @@ static void test_restart_with_spares(void **state)
     char half[256];
     snprintf(half, sizeof half, "%s/.new~99", jobs);
     assert_int_equal(mkdir(half, 0755), 0);
-    assert_true(count_prefixed(".spare~") > 0);
+    assert_true(count_spares_on_disk(false) > 0);
+    /* A spare of the older flat layout. */
+    char flat[256];
+    snprintf(flat, sizeof flat, "%s/.spare~7", jobs);
+    assert_int_equal(mkdir(flat, 0755), 0);
 
     assert_int_equal(rk_agent_new(&s, &a), 0);
     pthread_mutex_lock(&a->mu);
+    assert_int_equal(count_prefixed(".pool~"), 0);
     assert_int_equal(count_prefixed(".spare~"), 0);
     assert_int_equal(count_prefixed(".new~"), 0);
     assert_int_equal(a->n_spares, 0);
@@ -215,6 +258,33 @@ static void test_restart_with_spares(void **state)
     assert_int_equal(rk_agent_spares_refill(a), 0);
     assert_int_equal(rk_agent_job_dir_new(a, dir), 0);
     assert_int_equal(a->spares_taken, 1);
+    pthread_mutex_unlock(&a->mu);
+    rk_agent_free(a);
+}
+
+/* Spares are taken oldest first; a pool folder is removed by the take that
+ * empties it, so however many jobs pass, at most two pools exist (the one
+ * being taken from, the one being filled). */
+static void test_pools_rotate(void **state)
+{
+    (void)state;
+    rk_agent_settings_t s = settings();
+    rk_agent_t *a = NULL;
+    assert_int_equal(rk_agent_new(&s, &a), 0);
+    pthread_mutex_lock(&a->mu);
+    int n = 3 * SPARE_BUCKET + 5;
+    uint64_t want = 0;
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(rk_agent_spares_refill(a), 0);
+        assert_int_equal(a->spares[a->spare_head], want++); /* oldest first */
+        char dir[256];
+        snprintf(dir, sizeof dir, "%s/job_%d", jobs, i);
+        assert_int_equal(rk_agent_job_dir_new(a, dir), 0);
+        assert_true(is_dir(dir + strlen(jobs) + 1, "output"));
+        assert_true(count_prefixed(".pool~") <= 2);
+    }
+    assert_int_equal(a->spares_taken, n);
+    assert_int_equal(count_spares_on_disk(false), a->n_spares);
     pthread_mutex_unlock(&a->mu);
     rk_agent_free(a);
 }
@@ -260,6 +330,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fill_and_take, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exhausted_falls_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_with_spares, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pools_rotate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spread_hint, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

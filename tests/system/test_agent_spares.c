@@ -17,6 +17,8 @@
 
 #include "rk_test_agent.h"
 
+/* Complete spares on disk: the folders named by a number in the pool
+ * folders jobs/.pool~* (docs/agent.md, "The data dir"). */
 static int count_spares(const rk_test_agent_t *a)
 {
     char jobs[PATH_MAX + 16];
@@ -26,8 +28,19 @@ static int count_spares(const rk_test_agent_t *a)
         return -1;
     int n = 0;
     struct dirent *de;
-    while ((de = readdir(d)) != NULL)
-        n += strncmp(de->d_name, ".spare~", 7) == 0;
+    while ((de = readdir(d)) != NULL) {
+        if (strncmp(de->d_name, ".pool~", 6) != 0)
+            continue;
+        char p[PATH_MAX + 300];
+        snprintf(p, sizeof p, "%s/%s", jobs, de->d_name);
+        DIR *pd = opendir(p);
+        if (!pd)
+            continue; /* removed meanwhile */
+        struct dirent *e;
+        while ((e = readdir(pd)) != NULL)
+            n += e->d_name[0] >= '0' && e->d_name[0] <= '9';
+        closedir(pd);
+    }
     closedir(d);
     return n;
 }
@@ -78,7 +91,7 @@ static void test_spares_used_and_restart(void **state)
     assert_int_equal(wait_spares(&a, 6), 6); /* refilled */
     assert_int_equal(available(&a), 1);      /* spares are not jobs */
     rk_test_resp_t r;
-    rk_test_req(&a.p, "GET", "/api/v1/status/.spare~0", NULL, NULL, &r);
+    rk_test_req(&a.p, "GET", "/api/v1/status/.pool~0", NULL, NULL, &r);
     assert_int_equal(r.status, 404);
     rk_test_resp_cleanup(&r);
 
