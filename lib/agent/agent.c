@@ -85,7 +85,8 @@ int rk_agent_waiter_add(rk_agent_t *a, job_t *j, rk_job_state_t known, int64_t d
     x->w = w;
     x->next = a->waiters;
     a->waiters = x;
-    pthread_cond_broadcast(&a->cond); /* the background thread re-plans its sleep */
+    if (deadline_mono < a->bg_wake_at)
+        pthread_cond_broadcast(&a->cond); /* the background thread re-plans its sleep */
     return RK_OK;
 }
 
@@ -223,7 +224,9 @@ static void *bg_main(void *arg)
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000L;
         }
+        a->bg_wake_at = rk_time_mono_us() + d;
         pthread_cond_timedwait(&a->cond, &a->mu, &ts);
+        a->bg_wake_at = 0;
     }
     pthread_mutex_unlock(&a->mu);
     return NULL;
@@ -404,6 +407,7 @@ int rk_agent_new(const rk_agent_settings_t *s, rk_agent_t **out)
     pthread_condattr_init(&ca);
     pthread_cond_init(&a->cond, &ca);
     pthread_cond_init(&a->spawn_cond, NULL);
+    pthread_cond_init(&a->done_cond, &ca);
     pthread_condattr_destroy(&ca);
     a->boot_wall = rk_time_now_us();
     a->boot_mono = rk_time_mono_us();
@@ -515,7 +519,7 @@ void rk_agent_stop(rk_agent_t *a)
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000L;
         }
-        pthread_cond_timedwait(&a->cond, &a->mu, &ts);
+        pthread_cond_timedwait(&a->done_cond, &a->mu, &ts);
     }
     a->stopped = true;
     char taken[24], missed[24];
@@ -563,6 +567,7 @@ void rk_agent_free(rk_agent_t *a)
     free(a->current_exp);
     pthread_cond_destroy(&a->cond);
     pthread_cond_destroy(&a->spawn_cond);
+    pthread_cond_destroy(&a->done_cond);
     pthread_mutex_destroy(&a->mu);
     free(a);
 }

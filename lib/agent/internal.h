@@ -85,6 +85,11 @@ struct rk_agent {
     pthread_mutex_t mu;
     pthread_cond_t cond;       /* any job finished; background thread wake-ups */
     pthread_cond_t spawn_cond; /* a spawner cleared job_t.spawning (on_done waits) */
+    pthread_cond_t done_cond;  /* a job finished (rk_agent_stop waits) */
+    /* When the sleeping background thread wakes next (mono us); 0 while it
+     * runs. Others wake it only for something earlier, so a job's long
+     * poll or end does not cost it a wake-up. */
+    int64_t bg_wake_at;
     job_t *jobs;
     job_t *buckets[JOB_BUCKETS];
     waiter_t *waiters;

@@ -456,6 +456,6 @@ void rk_agent_job_finish(rk_agent_t *a, job_t *j, rk_job_state_t st, const char 
     j->runs_done = 0;
     a->active--;
     rk_agent_job_changed(a, j);
-    pthread_cond_broadcast(&a->cond);
+    pthread_cond_broadcast(&a->done_cond);
     rk_log_info("job finished", "job_id", j->id, "status", rk_job_state_name(st), "message", message);
 }

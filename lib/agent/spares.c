@@ -196,8 +196,11 @@ int rk_agent_spare_take(rk_agent_t *a, const char *dir)
     a->n_spares--;
     char src[4300];
     spare_path(a, "", n, src, sizeof src);
-    /* The background thread refills (it wakes on the broadcast). */
-    pthread_cond_broadcast(&a->cond);
+    /* The background thread refills, woken once half the pool is gone so
+     * that one wake-up makes several spares (it also refills on its own
+     * wake-ups, at least once a second). */
+    if (a->n_spares <= a->spare_target / 2)
+        pthread_cond_broadcast(&a->cond);
     int rc = RK_OK;
     if (rename(src, dir) != 0) {
         /* A folder left by a job record that could not be read: cleared, so
