@@ -166,6 +166,7 @@ typedef struct poster {
     rk_test_agent_t *a;
     json_t *job;
     long status;
+    pthread_t th;
 } poster_t;
 
 static void *post_thread(void *arg)
@@ -175,41 +176,40 @@ static void *post_thread(void *arg)
     return NULL;
 }
 
-/* Waits until the agent knows the job (the POST is in its handler) and
- * returns its status (malloc'd; NULL after 5 s). */
-static char *wait_known(rk_test_agent_t *a, const char *id)
-{
-    char *st = NULL;
-    for (double end = rk_test_now_ms() + 5000; !st && rk_test_now_ms() < end;)
-        if (!(st = rk_test_agent_state(a, id)))
-            rk_test_sleep_ms(5);
-    return st;
-}
-
 /* The spawn runs with the agent's lock dropped: a DELETE and a SIGTERM
  * that come while a run is being spawned are acted on once it is. The
  * test hook widens that window to 400 ms. */
 static const char *const spawn_delay_env[] = {RK_AGENT_TEST_SPAWN_DELAY_ENV "=400", NULL};
 
+/* Starts an agent with the widened window and POSTs `exec sleep 30` as id
+ * from a thread; returns once the agent knows the job, which is stored
+ * running before the spawn, so its status already says so. */
+static void start_spawning(rk_test_agent_t *a, poster_t *p, const char *id)
+{
+    assert_int_equal(rk_test_agent_start(a, 2, grace_args, spawn_delay_env), 0);
+    *p = (poster_t){.a = a, .job = rk_test_job_sh(id, "exec sleep 30")};
+    assert_int_equal(pthread_create(&p->th, NULL, post_thread, p), 0);
+    char *st = NULL;
+    for (double end = rk_test_now_ms() + 5000; !st && rk_test_now_ms() < end;)
+        if (!(st = rk_test_agent_state(a, id)))
+            rk_test_sleep_ms(5);
+    assert_non_null(st);
+    assert_string_equal(st, "running");
+    free(st);
+}
+
 static void test_cancel_while_spawning(void **state)
 {
     (void)state;
     rk_test_agent_t a;
-    assert_int_equal(rk_test_agent_start(&a, 2, grace_args, spawn_delay_env), 0);
-    poster_t p = {&a, rk_test_job_sh("job_spawning", "touch started; exec sleep 30"), 0};
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, post_thread, &p), 0);
-    /* Stored running before the spawn: the status says so meanwhile. */
-    char *st = wait_known(&a, "job_spawning");
-    assert_non_null(st);
-    assert_string_equal(st, "running");
-    free(st);
+    poster_t p;
+    start_spawning(&a, &p, "job_spawning");
     double t0 = rk_test_now_ms();
     assert_int_equal(delete_job(&a, "job_spawning"), 202);
     assert_true(rk_test_now_ms() - t0 < 300); /* not held up by the spawn */
-    pthread_join(t, NULL);
+    pthread_join(p.th, NULL);
     assert_int_equal(p.status, 200);
-    st = rk_test_agent_wait(&a, "job_spawning", NULL, 10000);
+    char *st = rk_test_agent_wait(&a, "job_spawning", NULL, 10000);
     assert_non_null(st);
     assert_string_equal(st, "cancelled");
     free(st);
@@ -224,20 +224,14 @@ static void test_sigterm_while_spawning(void **state)
 {
     (void)state;
     rk_test_agent_t a;
-    assert_int_equal(rk_test_agent_start(&a, 2, grace_args, spawn_delay_env), 0);
-    poster_t p = {&a, rk_test_job_sh("job_spawn_stop", "exec sleep 30"), 0};
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, post_thread, &p), 0);
-    char *st = wait_known(&a, "job_spawn_stop");
-    assert_non_null(st);
-    assert_string_equal(st, "running");
-    free(st);
+    poster_t p;
+    start_spawning(&a, &p, "job_spawn_stop");
     int status = -1;
     double t0 = rk_test_now_ms();
     assert_int_equal(rk_test_proc_stop(&a.p, SIGTERM, 10000, &status), 0);
     assert_int_equal(status, 0);
     assert_true(rk_test_now_ms() - t0 < 5000);
-    pthread_join(t, NULL);
+    pthread_join(p.th, NULL);
     assert_false(rk_test_job_procs_alive(&a, "job_spawn_stop"));
     assert_int_equal(rk_test_agent_restart(&a, 2, grace_args, NULL), 0);
     rk_test_resp_t r;
