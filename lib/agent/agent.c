@@ -395,6 +395,21 @@ static json_t *hardware_summary(void)
                      "memory", "total_mb", (json_int_t)(total >> 20));
 }
 
+/* A test hook's integer from the environment: def when unset or not a
+ * whole number, else clamped to lo..hi. */
+static int64_t test_hook(const char *env, int64_t def, int64_t lo, int64_t hi)
+{
+    const char *v = getenv(env);
+    if (!v || !*v)
+        return def;
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (*end || errno)
+        return def;
+    return n < lo ? lo : n > hi ? hi : n;
+}
+
 int rk_agent_new(const rk_agent_settings_t *s, rk_agent_t **out)
 {
     *out = NULL;
@@ -411,10 +426,8 @@ int rk_agent_new(const rk_agent_settings_t *s, rk_agent_t **out)
     pthread_condattr_destroy(&ca);
     a->boot_wall = rk_time_now_us();
     a->boot_mono = rk_time_mono_us();
-    const char *d = getenv(RK_AGENT_TEST_START_DELAY_ENV);
-    a->start_delay_ms = d ? strtoll(d, NULL, 10) : 0;
-    d = getenv(RK_AGENT_TEST_SPAWN_DELAY_ENV);
-    a->spawn_delay_ms = d ? strtoll(d, NULL, 10) : 0;
+    a->start_delay_ms = test_hook(RK_AGENT_TEST_START_DELAY_ENV, 0, 0, 60000);
+    a->spawn_delay_ms = test_hook(RK_AGENT_TEST_SPAWN_DELAY_ENV, 0, 0, 60000);
     int rc = RK_ENOMEM;
     if (!(a->hardware = hardware_summary()))
         goto fail;
@@ -439,11 +452,7 @@ int rk_agent_new(const rk_agent_settings_t *s, rk_agent_t **out)
     /* Spares of the previous run are made again: what a crash left of
      * them is not worth checking. */
     a->spare_target = s->slots < SPARE_MAX / 2 ? (int)(2 * s->slots + 2) : SPARE_MAX;
-    const char *sp = getenv(RK_AGENT_TEST_SPARES_ENV);
-    if (sp) {
-        long long v = strtoll(sp, NULL, 10);
-        a->spare_target = v < 0 ? 0 : v > SPARE_MAX ? SPARE_MAX : (int)v;
-    }
+    a->spare_target = (int)test_hook(RK_AGENT_TEST_SPARES_ENV, a->spare_target, 0, SPARE_MAX);
     if (rk_agent_spares_clear(a) != RK_OK)
         rk_log_warn("cannot remove old spare job folders", "path", a->jobs_dir);
     pthread_mutex_lock(&a->mu);

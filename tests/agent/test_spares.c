@@ -10,10 +10,10 @@
 #include <cmocka.h>
 
 #include <dirent.h>
-#include <stdbool.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <linux/fs.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -289,6 +289,26 @@ static void test_pools_rotate(void **state)
     rk_agent_free(a);
 }
 
+/* The pool-size hook takes whole numbers only, clamped to 0..SPARE_MAX;
+ * anything else leaves the default. */
+static void test_spares_hook_input(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *v;
+        int want;
+    } cases[] = {{"abc", 4},          {"", 4}, {"3x", 4}, {"99999999999999999999", 4}, {"-5", 0},
+                 {"1000", SPARE_MAX}, {"7", 7}};
+    rk_agent_settings_t s = settings();
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        setenv(RK_AGENT_TEST_SPARES_ENV, cases[i].v, 1);
+        rk_agent_t *a = NULL;
+        assert_int_equal(rk_agent_new(&s, &a), 0);
+        assert_int_equal(a->spare_target, cases[i].want);
+        rk_agent_free(a);
+    }
+}
+
 /* The file system flags of path; -1 where it has none (tmpfs, ...). */
 static int fs_flags(const char *path)
 {
@@ -331,6 +351,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_exhausted_falls_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_with_spares, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pools_rotate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spares_hook_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spread_hint, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
