@@ -476,6 +476,8 @@ int rk_agent_start(rk_agent_t *a)
     c.token = a->s->token;
     c.threads = 4;
     c.name = "agent";
+    c.param_check = rk_id_valid;
+    c.param_rule = RK_ID_RULE;
     int rc = rk_exec_sup_new(&a->sup);
     if (rc || (rc = rk_http_server_new(&c, &a->http)) || (rc = rk_agent_routes(a)) ||
         (rc = rk_http_server_start(a->http)))

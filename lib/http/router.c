@@ -6,6 +6,10 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "http/url.h"
+
+#define RK_ROUTER_STR2(x) #x
+#define RK_ROUTER_STR(x) RK_ROUTER_STR2(x)
 
 typedef struct seg {
     char *text; /* literal text, or the parameter name without braces */
@@ -26,7 +30,13 @@ typedef struct route {
 struct rk_router {
     route_t *routes;
     size_t n, size;
+    rk_route_check_fn check;
 };
+
+void rk_router_set_check(rk_router_t *r, rk_route_check_fn check)
+{
+    r->check = check;
+}
 
 int rk_router_new(rk_router_t **out)
 {
@@ -205,9 +215,26 @@ rk_route_result_t rk_router_match(const rk_router_t *r, const char *method, cons
     m->target = NULL;
     m->nparams = 0;
     m->allow[0] = '\0';
+    m->why = NULL;
+    m->bad = 0;
+    if (strnlen(path, RK_ROUTER_PATH_MAX + 1) > RK_ROUTER_PATH_MAX) {
+        m->why = "path over " RK_ROUTER_STR(RK_ROUTER_PATH_MAX) " bytes";
+        return RK_ROUTE_BAD_PATH;
+    }
+    /* The whole path first: an encoded NUL is refused wherever it is, even
+     * in a path no route could match. */
+    size_t plen = strlen(path);
+    memcpy(m->scratch, path, plen + 1);
+    rk_url_err_t uerr = rk_url_decode(m->scratch, plen, false, NULL);
+    if (uerr != RK_URL_OK) {
+        m->why = rk_url_strerror(uerr);
+        return RK_ROUTE_BAD_PATH;
+    }
     int n = split_path(path, m->scratch, sizeof m->scratch, segs);
     if (n < 0)
         return RK_ROUTE_NO_PATH;
+    for (int i = 0; i < n; i++)
+        rk_url_decode(segs[i], strlen(segs[i]), false, NULL); /* checked above */
     const route_t *best = NULL;
     bool path_known = false;
     for (size_t i = 0; i < r->n; i++) {
@@ -228,6 +255,13 @@ rk_route_result_t rk_router_match(const rk_router_t *r, const char *method, cons
         m->names[m->nparams] = best->segs[i].text;
         m->values[m->nparams] = segs[i];
         m->nparams++;
+    }
+    for (size_t i = 0; r->check && i < m->nparams; i++) {
+        if (!r->check(m->values[i])) {
+            m->bad = i;
+            m->target = NULL;
+            return RK_ROUTE_BAD_PARAM;
+        }
     }
     return RK_ROUTE_FOUND;
 }

@@ -2,6 +2,12 @@
  * parameters ("/api/v1/status/{job_id}").
  *
  * Independent of the HTTP library so it can be unit-tested and fuzzed alone.
+ * A path is matched raw, as it came on the request line: it is split at its
+ * '/' first and each segment percent-decoded after (url.h), so "%2f" stays
+ * inside its segment and an encoded NUL is refused before anything looks at
+ * the path; a route matched from a decoded path is the route of its raw
+ * form. A parameter value must also pass the router's check (see
+ * rk_router_set_check), so no handler sees an id it could not store.
  * A pattern is '/'-separated segments, each a literal or "{name}" which
  * matches one non-empty segment. A trailing slash on a path or pattern is
  * ignored ("/experiments/" is "/experiments"); an empty interior segment
@@ -17,6 +23,7 @@
 #ifndef RK_HTTP_ROUTER_H
 #define RK_HTTP_ROUTER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define RK_ROUTER_MAX_SEGS 16   /* segments in a pattern or routable path */
@@ -30,7 +37,13 @@ typedef enum rk_route_result {
     RK_ROUTE_FOUND = 0,     /* method and path match */
     RK_ROUTE_NO_PATH = 1,   /* no pattern matches the path: 404 */
     RK_ROUTE_NO_METHOD = 2, /* the path matches, not for this method: 405 */
+    RK_ROUTE_BAD_PATH = 3,  /* the path cannot be read (encoded NUL, bad '%',
+                               over RK_ROUTER_PATH_MAX): 400, m->why says why */
+    RK_ROUTE_BAD_PARAM = 4, /* found, but parameter m->bad fails the check: 400 */
 } rk_route_result_t;
+
+/* Checks one decoded parameter value; true when acceptable. */
+typedef bool (*rk_route_check_fn)(const char *value);
 
 /* Result of one lookup. Parameter names point into the router (valid while
  * it lives); values point into `scratch` (valid while the match lives). */
@@ -40,6 +53,8 @@ typedef struct rk_route_match {
     const char *names[RK_ROUTER_MAX_PARAMS];
     const char *values[RK_ROUTER_MAX_PARAMS];
     char allow[RK_ROUTER_ALLOW_MAX]; /* "GET, POST" for NO_METHOD (and FOUND) */
+    const char *why; /* BAD_PATH: a static reason */
+    size_t bad;      /* BAD_PARAM: index into names/values */
     char scratch[RK_ROUTER_PATH_MAX + 1];
 } rk_route_match_t;
 
@@ -55,8 +70,13 @@ void rk_router_free(rk_router_t *r);
  * name), RK_EEXIST for the same method on an equivalent pattern, RK_ENOMEM. */
 int rk_router_add(rk_router_t *r, const char *method, const char *pattern, void *target);
 
-/* Looks up method + path (no query string). Fills *m; never fails beyond
- * NO_PATH / NO_METHOD. Paths that are too long or too deep are NO_PATH. */
+/* Sets the check every parameter value must pass (NULL: any non-empty
+ * value); before matching starts. */
+void rk_router_set_check(rk_router_t *r, rk_route_check_fn check);
+
+/* Looks up method + raw path (no query string). Fills *m. BAD_PATH comes
+ * before any route is looked at; a path too deep for any route is
+ * NO_PATH; BAD_PARAM only for a path and method that match. */
 rk_route_result_t rk_router_match(const rk_router_t *r, const char *method, const char *path,
                                   rk_route_match_t *m);
 

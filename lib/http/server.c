@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "base/time.h"
 #include "http/router.h"
+#include "http/url.h"
 #include "http/server_int.h"
 
 /* A chunked body past the cap is read and dropped so the client still gets
@@ -106,6 +107,7 @@ int rk_http_server_new(const rk_http_config_t *cfg, rk_http_server_t **out)
         rk_http_server_free(s);
         return RK_ENOMEM;
     }
+    rk_router_set_check(s->router, s->cfg.param_check);
     *out = s;
     return 0;
 }
@@ -344,7 +346,21 @@ static bool precheck(rk_http_req_t *r, rk_http_resp_t *resp)
         if (s->origins[i] && strcmp(s->origins[i], origin) == 0)
             r->cors_origin = s->origins[i];
 
+    /* The raw target is read before anything else: no route, and no
+     * handler, ever sees a path or query value cut at an encoded NUL. */
     rk_route_result_t rr = rk_router_match(s->router, r->method, r->path, &r->match);
+    if (rr == RK_ROUTE_BAD_PATH) {
+        rk_http_resp_errorf(resp, 400, "bad request path: %s", r->match.why);
+        return true;
+    }
+    if (r->query) {
+        char name[64];
+        rk_url_err_t qerr = rk_url_query_check(r->query, name, sizeof name);
+        if (qerr != RK_URL_OK) {
+            rk_http_resp_errorf(resp, 422, "query parameter '%s': %s", name, rk_url_strerror(qerr));
+            return true;
+        }
+    }
     if (rr == RK_ROUTE_NO_PATH) {
         if (s->token && under_prefix(r->path, s->prefix) &&
             !token_ok(rk_http_req_header(r, "Authorization"), s->token))
@@ -372,6 +388,12 @@ static bool precheck(rk_http_req_t *r, rk_http_resp_t *resp)
         rk_http_resp_header(resp, "Allow", r->match.allow);
         return true;
     }
+    if (rr == RK_ROUTE_BAD_PARAM) {
+        rk_http_resp_errorf(resp, 400, "path parameter %s: expected %s",
+                            r->match.names[r->match.bad],
+                            s->cfg.param_rule ? s->cfg.param_rule : "a valid value");
+        return true;
+    }
     r->target = r->match.target;
     const char *cl = rk_http_req_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
@@ -390,21 +412,27 @@ unauthorized:
     return true;
 }
 
-static rk_http_req_t *req_new(rk_http_server_t *s, struct MHD_Connection *conn, const char *url,
-                              const char *method)
+/* Called by libmicrohttpd with the request target exactly as it came on the
+ * request line, before it decodes anything in place; what it returns is the
+ * request's context. NULL (out of memory) makes on_request try again. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
+    rk_http_server_t *s = cls;
     rk_http_req_t *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
-    r->path = strdup(url);
-    if (!r->path) {
+    size_t plen = strcspn(uri, "?");
+    r->path = strndup(uri, plen);
+    r->query = uri[plen] ? strdup(uri + plen + 1) : NULL;
+    if (!r->path || (uri[plen] && !r->query)) {
+        free(r->path);
+        free(r->query);
         free(r);
         return NULL;
     }
     r->srv = s;
     r->conn = conn;
     r->t0 = rk_time_mono_us();
-    snprintf(r->method, sizeof r->method, "%s", method);
     rk_buf_init(&r->body, s->cfg.max_body);
     remote_addr(conn, r->remote, sizeof r->remote);
     return r;
@@ -418,11 +446,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     rk_http_req_t *r = *con_cls;
     rk_http_resp_t resp;
     resp_init(&resp);
-    if (!r) {
-        r = req_new(s, conn, url, method);
-        if (!r)
-            return MHD_NO;
-        *con_cls = r;
+    (void)url; /* decoded in place, so cut at any NUL: on_uri kept the raw one */
+    if (!r)
+        return MHD_NO; /* on_uri had no memory */
+    if (!r->begun) {
+        r->begun = true;
+        snprintf(r->method, sizeof r->method, "%s", method);
         pthread_mutex_lock(&s->lock);
         s->active++;
         pthread_mutex_unlock(&s->lock);
@@ -480,6 +509,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!r)
         return;
     *con_cls = NULL;
+    if (!r->begun) { /* libmicrohttpd answered it alone (a malformed request) */
+        rk_buf_cleanup(&r->body);
+        free(r->path);
+        free(r->query);
+        free(r);
+        return;
+    }
     char status[16], ms[32], bytes[32];
     snprintf(status, sizeof status, "%d", r->status);
     snprintf(ms, sizeof ms, "%.3f", (double)(rk_time_mono_us() - r->t0) / 1000.0);
@@ -496,6 +532,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         wait_put(r->wait);
     rk_buf_cleanup(&r->body);
     free(r->path);
+    free(r->query);
     free(r);
     pthread_mutex_lock(&s->lock);
     if (--s->active == 0)
@@ -562,7 +599,8 @@ int rk_http_server_start(rk_http_server_t *s)
         flags, s->cfg.port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads,
         MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_conns, MHD_OPTION_CONNECTION_TIMEOUT,
-        s->cfg.conn_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+        s->cfg.conn_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+        MHD_OPTION_END);
     if (!s->daemon) {
         rk_log_error("cannot start HTTP server", "server", s->name, "host", s->host);
         err = RK_EIO;

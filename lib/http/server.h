@@ -56,6 +56,10 @@ typedef struct rk_http_config {
     const char *const *cors_origins; /* allowed browser origins, none by default */
     size_t n_cors_origins;
     const char *name; /* label in log lines, default "http" */
+    /* What a path parameter must be ("{job_id}"), checked before any
+     * handler runs: a failing value is answered 400. NULL: anything. */
+    bool (*param_check)(const char *value);
+    const char *param_rule; /* said in that 400, e.g. "an id of 1 to 64 ..." */
 } rk_http_config_t;
 
 /* Fills c with the defaults above. */
@@ -94,7 +98,8 @@ void rk_http_server_free(rk_http_server_t *s);
 
 /* ---- request (valid during the handler call) ---- */
 const char *rk_http_req_method(const rk_http_req_t *r);
-/* Path without the query string, as decoded by libmicrohttpd. */
+/* Path without the query string, as on the request line (still
+ * percent-encoded; route parameters are the decoded segments). */
 const char *rk_http_req_path(const rk_http_req_t *r);
 /* Path parameter by name ("job_id"), NULL if the route has none such. */
 const char *rk_http_req_param(const rk_http_req_t *r, const char *name);

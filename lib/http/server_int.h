@@ -87,7 +87,9 @@ struct rk_http_req {
     rk_http_server_t *srv;
     struct MHD_Connection *conn;
     char method[16];
-    char *path;
+    char *path;  /* as on the request line, without the query: still encoded */
+    char *query; /* raw query string after '?', or NULL */
+    bool begun;  /* the access handler has seen this request */
     const target_t *target;
     rk_route_match_t match;
     rk_buf_t body;

@@ -388,7 +388,7 @@ static int get_ids(const json_t *v, const char *path, const char *key, char ***o
             char p[RK_PATH_MAX], ip[RK_PATH_MAX];
             rk_path_key(p, path, key);
             rk_path_index(ip, p, i);
-            return rk_verr_set(e, ip, "expected an id of 1 to 64 characters from [A-Za-z0-9_.-]");
+            return rk_verr_set(e, ip, "expected " RK_ID_RULE);
         }
     }
     return RK_OK;

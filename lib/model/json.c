@@ -116,7 +116,7 @@ int rk_json_get_id(const json_t *obj, const char *path, const char *key, int req
         char p[RK_PATH_MAX];
         rk_path_key(p, path, key);
         free(s);
-        return rk_verr_set(e, p, "expected an id of 1 to 64 characters from [A-Za-z0-9_.-]");
+        return rk_verr_set(e, p, "expected " RK_ID_RULE);
     }
     free(*out);
     *out = s;

@@ -34,6 +34,9 @@ void rk_path_index(char *out, const char *parent, size_t i);
 /* True when s matches [A-Za-z0-9_.-]{1,64} and is not "." or "..", so it is
  * safe as a single path segment and a file name. */
 bool rk_id_valid(const char *s);
+/* rk_id_valid in words, for error messages. */
+#define RK_ID_RULE "an id of 1 to 64 characters from [A-Za-z0-9_.-]"
+
 
 /* Required fields: absent or null is "field required". */
 enum { RK_OPTIONAL = 0, RK_REQUIRED = 1 };

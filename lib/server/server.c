@@ -153,6 +153,8 @@ int rk_server_new(const rk_server_settings_t *s, rk_server_t **out)
     hc.n_cors_origins = s->cors_origins.count;
     hc.name = "server";
     hc.max_conns = 1024;
+    hc.param_check = rk_id_valid;
+    hc.param_rule = RK_ID_RULE;
     if ((rc = rk_http_server_new(&hc, &srv->http)))
         goto fail;
     if ((rc = routes(srv)))

@@ -1,5 +1,6 @@
 /* Unit tests of path matching (lib/http/router.c). */
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -124,8 +125,59 @@ static void test_limits(void **state)
     memset(long_path, 'a', sizeof long_path - 1);
     long_path[0] = '/';
     long_path[sizeof long_path - 1] = '\0';
-    assert_int_equal(rk_router_match(*state, "GET", long_path, &m), RK_ROUTE_NO_PATH);
+    assert_int_equal(rk_router_match(*state, "GET", long_path, &m), RK_ROUTE_BAD_PATH);
+    assert_string_equal(m.why, "path over 1024 bytes");
     assert_int_equal(rk_router_match(*state, "GET", "/", &m), RK_ROUTE_NO_PATH);
+}
+
+static bool id_ok(const char *s)
+{
+    return strlen(s) <= 8 && !strchr(s, '/') && strcmp(s, "..") != 0;
+}
+
+/* The path is matched raw: split first, each segment decoded after. */
+static void test_encoded(void **state)
+{
+    rk_router_t *r = *state;
+    rk_route_match_t m;
+    assert_int_equal(rk_router_match(r, "GET", "/api/v1/jobs/j%5F1/logs", &m), RK_ROUTE_FOUND);
+    assert_string_equal(rk_route_param(&m, "job_id"), "j_1");
+    assert_int_equal(rk_router_match(r, "GET", "/%68ealth", &m), RK_ROUTE_FOUND);
+    assert_ptr_equal(m.target, &A);
+    /* "%2f" stays inside its segment. */
+    assert_int_equal(rk_router_match(r, "GET", "/api/v1/status/a%2Fb", &m), RK_ROUTE_FOUND);
+    assert_string_equal(rk_route_param(&m, "job_id"), "a/b");
+    assert_int_equal(rk_router_match(r, "GET", "/api%2fv1/jobs/stats", &m), RK_ROUTE_NO_PATH);
+    /* An encoded NUL is refused anywhere, before any route is looked at. */
+    const char *bad[] = {"/api/v1/jobs/%00",       "/api/v1/jobs/abc%00def", "/health%00",
+                         "/nope/%00",              "/%00/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q",
+                         "/api/v1/status/x%00/",   "/api/v1/jobs/%zz",       "/health%",
+                         "/api/v1/jobs/%4"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(rk_router_match(r, "GET", bad[i], &m), RK_ROUTE_BAD_PATH);
+        assert_null(m.target);
+        assert_non_null(m.why);
+    }
+    assert_int_equal(rk_router_match(r, "DELETE", "/api/v1/jobs/%00", &m), RK_ROUTE_BAD_PATH);
+    assert_string_equal(m.why, "encoded NUL byte");
+}
+
+static void test_param_check(void **state)
+{
+    rk_router_t *r = *state;
+    rk_router_set_check(r, id_ok);
+    rk_route_match_t m;
+    assert_int_equal(rk_router_match(r, "GET", "/api/v1/status/short", &m), RK_ROUTE_FOUND);
+    assert_int_equal(rk_router_match(r, "GET", "/api/v1/status/toolong_id", &m),
+                     RK_ROUTE_BAD_PARAM);
+    assert_null(m.target);
+    assert_string_equal(m.names[m.bad], "job_id");
+    assert_int_equal(rk_router_match(r, "GET", "/api/v1/status/a%2fb", &m), RK_ROUTE_BAD_PARAM);
+    assert_int_equal(rk_router_match(r, "GET", "/api/v1/jobs/%2e%2e/logs", &m),
+                     RK_ROUTE_BAD_PARAM);
+    /* A method that does not match is still 405, not a parameter error. */
+    assert_int_equal(rk_router_match(r, "PUT", "/api/v1/jobs/toolong_id", &m),
+                     RK_ROUTE_NO_METHOD);
 }
 
 int main(void)
@@ -138,6 +190,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_literal_beats_param, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_patterns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_encoded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_param_check, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

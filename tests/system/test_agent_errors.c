@@ -93,8 +93,8 @@ static void test_bad_requests(void **state)
     assert_int_equal(get(&a, "DELETE", "/api/v1/jobs/job_nope"), 404);
     assert_int_equal(get(&a, "GET", "/api/v1/status/.."), 404);
     assert_int_equal(get(&a, "GET", "/api/v1/jobs/../logs"), 404);
-    assert_int_equal(get(&a, "GET", "/api/v1/jobs/%2e%2e/artifacts"), 404);
-    assert_int_equal(get(&a, "GET", "/api/v1/results/a%2Fb"), 404);
+    assert_int_equal(get(&a, "GET", "/api/v1/jobs/%2e%2e/artifacts"), 400);
+    assert_int_equal(get(&a, "GET", "/api/v1/results/a%2Fb"), 400);
     /* A result before the job finished: 409. */
     json_t *slow = rk_test_job_sh("job_slow", "sleep 5");
     assert_int_equal(rk_test_agent_submit(&a, slow), 200);
