@@ -64,11 +64,32 @@ static inline void fx_server_start(fx_t *f, const char *storage, const char *con
     assert_int_equal(rk_test_proc_start(&f->srv, "ruckus-server", argv, &o), 0);
 }
 
+/* Stops everything and removes the folder. Like the agents' cleanup, fails
+ * the running test when the server did not exit 0 on SIGTERM or its log
+ * holds a sanitizer report (after cleaning up, with the log shown). */
 static inline void fx_cleanup(fx_t *f)
 {
-    if (f->srv.pid > 0)
-        rk_test_proc_stop(&f->srv, SIGTERM, 10000, NULL);
+    int status = 0;
+    bool was_running = f->srv.pid > 0;
+    if (was_running && rk_test_proc_stop(&f->srv, SIGTERM, 10000, &status) != 0)
+        status = -1;
+    bool dirty = (was_running && status != 0) || rk_test_proc_log_has(&f->srv, "Sanitizer") ||
+                 rk_test_proc_log_has(&f->srv, "runtime error:");
+    char *log = dirty ? rk_test_proc_log(&f->srv) : NULL;
     rk_test_proc_cleanup(&f->srv);
+    if (dirty) {
+        fprintf(stderr, "server exit status %d; its log:\n%s\n", status, log ? log : "");
+        free(log);
+        /* The agents and the folder still go: fail only afterwards. */
+        for (int i = 0; i < f->n_agents; i++)
+            rk_test_agent_cleanup(&f->agents[i]);
+        f->n_agents = 0;
+        if (f->dir)
+            rk_test_rmrf(f->dir);
+        free(f->dir);
+        f->dir = NULL;
+        fail_msg("the server did not stop cleanly");
+    }
     for (int i = 0; i < f->n_agents; i++)
         rk_test_agent_cleanup(&f->agents[i]);
     if (f->dir && getenv("FX_KEEP"))
