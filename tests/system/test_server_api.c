@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/buf.h"
 #include "server_fixture.h"
 
 static long post_raw(fx_t *f, const char *path, const char *body)
@@ -32,8 +33,113 @@ static long total_jobs(fx_t *f)
     return n;
 }
 
+/* One request and the answer it must get. Paths and bodies name values of
+ * the running test as {exp}, {gpu_exp}, {agent}, {job}, {spec} and {big}. */
+typedef struct row {
+    const char *method, *path, *body;
+    long want;
+    const char *detail; /* a substring the answer's detail holds, or NULL */
+} row_t;
+
+typedef struct vars {
+    const char *names[8], *values[8];
+    size_t n;
+} vars_t;
+
+/* s with every {name} of v replaced (malloc'd). */
+static char *expand(const char *s, const vars_t *v)
+{
+    rk_buf_t b;
+    rk_buf_init(&b, 1 << 20);
+    for (const char *p = s; *p;) {
+        size_t i = 0;
+        for (; i < v->n; i++) {
+            size_t k = strlen(v->names[i]);
+            if (*p == '{' && strncmp(p + 1, v->names[i], k) == 0 && p[k + 1] == '}') {
+                assert_int_equal(rk_buf_add(&b, v->values[i], strlen(v->values[i])), 0);
+                p += k + 2;
+                break;
+            }
+        }
+        if (i == v->n) {
+            assert_int_equal(rk_buf_add(&b, p, 1), 0);
+            p++;
+        }
+    }
+    char *out = strndup(b.data ? b.data : "", b.len);
+    rk_buf_cleanup(&b);
+    assert_non_null(out);
+    return out;
+}
+
+static void run_rows(fx_t *f, const row_t *rows, size_t n, const vars_t *v)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *path = expand(rows[i].path, v);
+        char *body = rows[i].body ? expand(rows[i].body, v) : NULL;
+        rk_test_resp_t r;
+        rk_test_req(&f->srv, rows[i].method, path, body, f->token, &r);
+        const char *detail = json_string_value(json_object_get(r.json, "detail"));
+        bool ok = r.status == rows[i].want &&
+                  (!rows[i].detail || (detail && strstr(detail, rows[i].detail)));
+        if (!ok)
+            fprintf(stderr, "row %zu: %s %s -> %ld (%s), want %ld%s%s\n", i, rows[i].method, path,
+                    r.status, detail ? detail : "", rows[i].want,
+                    rows[i].detail ? " with " : "", rows[i].detail ? rows[i].detail : "");
+        rk_test_resp_cleanup(&r);
+        free(path);
+        free(body);
+        assert_true(ok);
+    }
+}
+
+#define BAD_ARGV_SPEC                                                                              \
+    "{\"experiment_spec\":{\"name\":\"x\",\"model\":\"m\",\"task\":{\"name\":\"t\",\"type\":"      \
+    "\"command\",\"params\":{\"argv\":5}},\"framework\":{\"name\":\"f\"},\"metrics\":"             \
+    "{\"metrics\":{}}}}"
+
+/* Before any job exists: nothing of these may be stored. */
+static const row_t rows_4xx[] = {
+    /* POST /jobs: 404 unknown experiment or agent */
+    {"POST", "/api/v1/jobs", "{\"experiment_id\":\"exp_000000\",\"agent_id\":\"{agent}\"}", 404,
+     "exp_000000"},
+    {"POST", "/api/v1/jobs", "{\"experiment_id\":\"{exp}\",\"agent_id\":\"no-such-agent\"}", 404,
+     "no-such-agent"},
+    /* 422: missing field, not an object, an agent that cannot run it */
+    {"POST", "/api/v1/jobs", "{\"experiment_id\":\"x\"}", 422, "agent_id"},
+    {"POST", "/api/v1/jobs", "[1]", 422, NULL},
+    {"POST", "/api/v1/jobs", "{\"experiment_id\":\"{gpu_exp}\",\"agent_id\":\"{agent}\"}", 422,
+     "GPU"},
+    /* 400 bad JSON, 413 too large */
+    {"POST", "/api/v1/jobs", "{\"experiment_id\":", 400, NULL},
+    {"POST", "/api/v1/experiments", "{big}", 413, "2048"},
+    /* experiments: 422 invalid, 409 duplicate, 404 unknown */
+    {"POST", "/api/v1/experiments", BAD_ARGV_SPEC, 422, "argv"},
+    {"POST", "/api/v1/experiments", "{\"experiment_spec\":{spec}}", 409, NULL},
+    {"GET", "/api/v1/experiments/exp_ffffff", NULL, 404, "exp_ffffff"},
+    {"GET", "/api/v1/experiments/", NULL, 200, NULL}, /* trailing slash */
+    /* jobs and results: 404 unknown, 422 bad filters */
+    {"GET", "/api/v1/jobs/job_00000000", NULL, 404, "job_00000000"},
+    {"DELETE", "/api/v1/jobs/job_00000000", NULL, 404, "job_00000000"},
+    {"GET", "/api/v1/results/job_00000000", NULL, 404, "job_00000000"},
+    {"GET", "/api/v1/jobs?limit=0", NULL, 422, "limit"},
+    {"GET", "/api/v1/jobs?limit=10001", NULL, 422, "limit"},
+    {"GET", "/api/v1/jobs?status=bogus", NULL, 422, "status"},
+};
+
+/* After one job of {exp} completed: delete is 409 while it refers to the
+ * experiment, cascade takes both, and then everything is 404. */
+static const row_t rows_delete[] = {
+    {"DELETE", "/api/v1/experiments/{exp}", NULL, 409, NULL},
+    {"DELETE", "/api/v1/experiments/{exp}?cascade=true", NULL, 200, NULL},
+    {"GET", "/api/v1/jobs/{job}", NULL, 404, NULL},
+    {"DELETE", "/api/v1/experiments/{exp}", NULL, 404, NULL},
+    {"POST", "/api/v1/experiments/{exp}/run", NULL, 404, NULL},
+};
+
 static void test_4xx(void **state)
 {
+    (void)state;
     fx_t f;
     fx_init(&f);
     fx_server_start(&f, "sqlite", (const char *const[]){"--max-body", "2048", NULL});
@@ -41,87 +147,40 @@ static void test_4xx(void **state)
     char exp[32];
     fx_experiment(&f, "edges", "true", 0, exp);
     long st;
-    /* POST /jobs: 404 unknown experiment or agent, nothing stored */
-    json_t *b = json_pack("{s:s,s:s}", "experiment_id", "exp_000000", "agent_id", f.agent_ids[0]);
-    json_decref(fx_call(&f, "POST", "/api/v1/jobs", b, &st));
-    json_decref(b);
-    assert_int_equal(st, 404);
-    b = json_pack("{s:s,s:s}", "experiment_id", exp, "agent_id", "no-such-agent");
-    json_decref(fx_call(&f, "POST", "/api/v1/jobs", b, &st));
-    json_decref(b);
-    assert_int_equal(st, 404);
-    assert_int_equal(total_jobs(&f), 0);
-    /* 422: missing field, bad id, an agent that cannot run it */
-    assert_int_equal(post_raw(&f, "/api/v1/jobs", "{\"experiment_id\":\"x\"}"), 422);
-    assert_int_equal(post_raw(&f, "/api/v1/jobs", "[1]"), 422);
-    b = json_pack("{s:{s:s,s:s,s:{s:s,s:s,s:{s:[s]}},s:{s:s},s:{s:{}},s:{s:{s:i}}}}",
-                  "experiment_spec", "name", "needs gpus", "model", "m", "task", "name", "t",
-                  "type", "command", "params", "argv", "true", "framework", "name", "x", "metrics",
-                  "metrics", "capability_requirements", "gpu_requirements", "min_gpu_count", 8);
+    json_t *b = json_pack("{s:{s:s,s:s,s:{s:s,s:s,s:{s:[s]}},s:{s:s},s:{s:{}},s:{s:{s:i}}}}",
+                          "experiment_spec", "name", "needs gpus", "model", "m", "task", "name",
+                          "t", "type", "command", "params", "argv", "true", "framework", "name",
+                          "x", "metrics", "metrics", "capability_requirements",
+                          "gpu_requirements", "min_gpu_count", 8);
     json_t *v = fx_call(&f, "POST", "/api/v1/experiments", b, &st);
     json_decref(b);
     assert_int_equal(st, 201);
-    b = json_pack("{s:O,s:s}", "experiment_id", json_object_get(v, "experiment_id"), "agent_id",
-                  f.agent_ids[0]);
+    char gpu_exp[32];
+    snprintf(gpu_exp, sizeof gpu_exp, "%s", json_string_value(json_object_get(v, "experiment_id")));
     json_decref(v);
-    v = fx_call(&f, "POST", "/api/v1/jobs", b, &st);
-    json_decref(b);
-    assert_int_equal(st, 422);
-    assert_non_null(strstr(json_string_value(json_object_get(v, "detail")), "GPU"));
+    v = fx_callf(&f, "GET", &st, NULL, "/api/v1/experiments/%s", exp);
+    assert_int_equal(st, 200);
+    char *spec = json_dumps(json_object_get(v, "experiment"), 0);
     json_decref(v);
-    assert_int_equal(total_jobs(&f), 0);
-    /* 400 bad JSON, 413 too large */
-    assert_int_equal(post_raw(&f, "/api/v1/jobs", "{\"experiment_id\":"), 400);
     char big[4096];
     memset(big, ' ', sizeof big - 1);
     big[sizeof big - 1] = '\0';
     big[0] = '{';
     big[sizeof big - 2] = '}';
-    assert_int_equal(post_raw(&f, "/api/v1/experiments", big), 413);
-    /* experiments: 422 invalid, 409 duplicate, 404 unknown */
-    assert_int_equal(post_raw(&f, "/api/v1/experiments",
-                              "{\"experiment_spec\":{\"name\":\"x\",\"model\":\"m\",\"task\":"
-                              "{\"name\":\"t\",\"type\":\"command\",\"params\":{\"argv\":5}},"
-                              "\"framework\":{\"name\":\"f\"},\"metrics\":{\"metrics\":{}}}}"),
-                     422);
-    v = fx_callf(&f, "GET", &st, NULL, "/api/v1/experiments/%s", exp);
-    assert_int_equal(st, 200);
-    json_t *again = json_pack("{s:O}", "experiment_spec", json_object_get(v, "experiment"));
-    json_decref(v);
-    json_decref(fx_call(&f, "POST", "/api/v1/experiments", again, &st));
-    json_decref(again);
-    assert_int_equal(st, 409);
-    json_decref(fx_call(&f, "GET", "/api/v1/experiments/exp_ffffff", NULL, &st));
-    assert_int_equal(st, 404);
-    json_decref(fx_call(&f, "GET", "/api/v1/experiments/", NULL, &st)); /* trailing slash */
-    assert_int_equal(st, 200);
-    /* jobs and results: 404 unknown */
-    json_decref(fx_call(&f, "GET", "/api/v1/jobs/job_00000000", NULL, &st));
-    assert_int_equal(st, 404);
-    json_decref(fx_call(&f, "DELETE", "/api/v1/jobs/job_00000000", NULL, &st));
-    assert_int_equal(st, 404);
-    json_decref(fx_call(&f, "GET", "/api/v1/results/job_00000000", NULL, &st));
-    assert_int_equal(st, 404);
-    json_decref(fx_call(&f, "GET", "/api/v1/jobs?limit=0", NULL, &st));
-    assert_int_equal(st, 422);
-    json_decref(fx_call(&f, "GET", "/api/v1/jobs?limit=10001", NULL, &st));
-    assert_int_equal(st, 422);
-    json_decref(fx_call(&f, "GET", "/api/v1/jobs?status=bogus", NULL, &st));
-    assert_int_equal(st, 422);
-    /* delete: 409 while a job refers to it, cascade once finished, then 404 */
+    vars_t vars = {.names = {"exp", "gpu_exp", "agent", "spec", "big"},
+                   .values = {exp, gpu_exp, f.agent_ids[0], spec, big},
+                   .n = 5};
+    run_rows(&f, rows_4xx, sizeof rows_4xx / sizeof *rows_4xx, &vars);
+    assert_int_equal(total_jobs(&f), 0);
+
     json_t *j = fx_job(&f, exp, 0, 201);
     json_decref(fx_wait_job(&f, fx_id(j), "completed", 10000));
-    json_decref(fx_callf(&f, "DELETE", &st, NULL, "/api/v1/experiments/%s", exp));
-    assert_int_equal(st, 409);
-    json_decref(fx_callf(&f, "DELETE", &st, NULL, "/api/v1/experiments/%s?cascade=true", exp));
-    assert_int_equal(st, 200);
-    json_decref(fx_callf(&f, "GET", &st, NULL, "/api/v1/jobs/%s", fx_id(j)));
-    assert_int_equal(st, 404);
-    json_decref(fx_callf(&f, "DELETE", &st, NULL, "/api/v1/experiments/%s", exp));
-    assert_int_equal(st, 404);
-    json_decref(fx_callf(&f, "POST", &st, NULL, "/api/v1/experiments/%s/run", exp));
-    assert_int_equal(st, 404);
+    vars.names[vars.n] = "job";
+    vars.values[vars.n++] = fx_id(j);
+    run_rows(&f, rows_delete, sizeof rows_delete / sizeof *rows_delete, &vars);
+    assert_int_equal(total_jobs(&f), 0);
     json_decref(j);
+    free(spec);
     fx_cleanup(&f);
 }
 

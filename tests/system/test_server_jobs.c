@@ -34,96 +34,146 @@ static rk_time_t when(const json_t *job, const char *s)
     return 0;
 }
 
-static void test_queue_order_results(void **state)
-{
+/* One queue, run once for the named behaviours below: four jobs POSTed at
+ * once to an agent with one slot, each sleeping 0.3 s, all waited for. */
+typedef struct queue_run {
     fx_t f;
-    fx_init(&f);
-    fx_server_start(&f, "sqlite", NULL);
-    fx_agent_start(&f, 0, 1, NULL);
-    char script[4096], exp[32];
-    fx_logged_script(&f, "0.3", "echo done", script, sizeof script);
-    fx_experiment(&f, "queue order", script, 0, exp);
-
-    json_t *jobs[4];
+    json_t *posted[4]; /* the 201 answers */
+    json_t *done[4];   /* each job once completed, with history */
     const char *ids[4];
+} queue_run_t;
+
+static int queue_setup(void **state)
+{
+    queue_run_t *q = calloc(1, sizeof *q);
+    assert_non_null(q);
+    fx_init(&q->f);
+    fx_server_start(&q->f, "sqlite", NULL);
+    fx_agent_start(&q->f, 0, 1, NULL);
+    char script[4096], exp[32];
+    fx_logged_script(&q->f, "0.3", "echo done", script, sizeof script);
+    fx_experiment(&q->f, "queue order", script, 0, exp);
     for (int i = 0; i < 4; i++) {
-        jobs[i] = fx_job(&f, exp, 0, 201);
-        ids[i] = fx_id(jobs[i]);
+        q->posted[i] = fx_job(&q->f, exp, 0, 201);
+        q->ids[i] = fx_id(q->posted[i]);
     }
-    /* idle agent: dispatched before the answer; busy: queued */
-    const char *s0 = fx_state(jobs[0]);
+    for (int i = 0; i < 4; i++)
+        q->done[i] = fx_wait_job(&q->f, q->ids[i], "completed", 15000);
+    *state = q;
+    return 0;
+}
+
+static int queue_teardown(void **state)
+{
+    queue_run_t *q = *state;
+    for (int i = 0; i < 4; i++) {
+        json_decref(q->posted[i]);
+        json_decref(q->done[i]);
+    }
+    fx_cleanup(&q->f);
+    free(q);
+    return 0;
+}
+
+static void test_idle_agent_dispatches_before_the_answer_busy_one_queues(void **state)
+{
+    queue_run_t *q = *state;
+    const char *s0 = fx_state(q->posted[0]);
     assert_true(!strcmp(s0, "assigned") || !strcmp(s0, "running"));
     for (int i = 1; i < 4; i++)
-        assert_string_equal(fx_state(jobs[i]), "queued");
+        assert_string_equal(fx_state(q->posted[i]), "queued");
+}
 
-    json_t *done[4];
+static void test_each_result_is_stored_with_its_agent(void **state)
+{
+    queue_run_t *q = *state;
     for (int i = 0; i < 4; i++) {
-        done[i] = fx_wait_job(&f, ids[i], "completed", 15000);
-        /* result stored, with the agent's id */
         long st;
-        json_t *r = fx_callf(&f, "GET", &st, NULL, "/api/v1/results/%s", ids[i]);
+        json_t *r = fx_callf(&q->f, "GET", &st, NULL, "/api/v1/results/%s", q->ids[i]);
         assert_int_equal(st, 200);
         json_t *res = json_object_get(r, "result");
-        assert_string_equal(json_string_value(json_object_get(res, "agent_id")), f.agent_ids[0]);
+        assert_string_equal(json_string_value(json_object_get(res, "agent_id")),
+                            q->f.agent_ids[0]);
         assert_string_equal(json_string_value(json_object_get(res, "status")), "completed");
         json_decref(r);
     }
-    /* history kept, oldest first: queued -> assigned -> running -> completed */
-    json_t *h = json_object_get(done[2], "history");
+}
+
+static void test_history_is_kept_oldest_first(void **state)
+{
+    queue_run_t *q = *state;
+    json_t *h = json_object_get(q->done[2], "history");
     assert_true(json_array_size(h) >= 4);
     assert_string_equal(json_string_value(json_object_get(json_array_get(h, 0), "status")),
                         "queued");
     assert_string_equal(
         json_string_value(json_object_get(json_array_get(h, json_array_size(h) - 1), "status")),
         "completed");
-    /* next job dispatched right after the previous one's end, in order */
+}
+
+static void test_next_job_is_dispatched_right_after_the_previous_end(void **state)
+{
+    queue_run_t *q = *state;
     for (int i = 1; i < 4; i++) {
-        rk_time_t prev_end = when(done[i - 1], "completed");
-        rk_time_t next = when(done[i], "assigned");
+        rk_time_t prev_end = when(q->done[i - 1], "completed");
+        rk_time_t next = when(q->done[i], "assigned");
         assert_true(prev_end > 0 && next > 0);
         assert_true(next >= prev_end - 1000);
         assert_true(next - prev_end < 500000); /* well under the 0.2 s poll fallback x2 */
     }
+}
+
+static void test_jobs_run_once_each_one_at_a_time_in_queue_order(void **state)
+{
+    queue_run_t *q = *state;
     int starts[4];
-    fx_log_check(&f, 1, ids, 4, starts);
+    fx_log_check(&q->f, 1, q->ids, 4, starts);
     for (int i = 0; i < 4; i++)
         assert_int_equal(starts[i], 1);
-    /* the log's order is the queue's order */
-    char *text = rk_test_read_file(f.log, NULL);
+    char *text = rk_test_read_file(q->f.log, NULL);
     const char *p = text;
     for (int i = 0; i < 4; i++) {
         char want[64];
-        snprintf(want, sizeof want, "start %s", ids[i]);
+        snprintf(want, sizeof want, "start %s", q->ids[i]);
         p = strstr(p, want);
         assert_non_null(p);
     }
     free(text);
-    /* GET /jobs: grouped by agent, newest first, with a total */
+}
+
+static void test_list_is_grouped_newest_first_with_total_and_cursor(void **state)
+{
+    queue_run_t *q = *state;
+    fx_t *f = &q->f;
     long st;
-    json_t *list = fx_callf(&f, "GET", &st, NULL, "/api/v1/jobs?agent_id=%s&limit=3",
-                            f.agent_ids[0]);
+    json_t *list =
+        fx_callf(f, "GET", &st, NULL, "/api/v1/jobs?agent_id=%s&limit=3", f->agent_ids[0]);
     assert_int_equal(st, 200);
     assert_int_equal(json_integer_value(json_object_get(list, "total")), 4);
-    json_t *g = json_object_get(json_object_get(list, "jobs"), f.agent_ids[0]);
+    json_t *g = json_object_get(json_object_get(list, "jobs"), f->agent_ids[0]);
     assert_int_equal(json_array_size(g), 3);
-    assert_string_equal(fx_id(json_array_get(g, 0)), ids[3]);
+    assert_string_equal(fx_id(json_array_get(g, 0)), q->ids[3]);
     const char *cursor = json_string_value(json_object_get(list, "next_cursor"));
     assert_non_null(cursor);
-    json_t *list2 = fx_callf(&f, "GET", &st, NULL, "/api/v1/jobs?limit=3&cursor=%s", cursor);
-    g = json_object_get(json_object_get(list2, "jobs"), f.agent_ids[0]);
+    json_t *list2 = fx_callf(f, "GET", &st, NULL, "/api/v1/jobs?limit=3&cursor=%s", cursor);
+    g = json_object_get(json_object_get(list2, "jobs"), f->agent_ids[0]);
     assert_int_equal(json_array_size(g), 1);
-    assert_string_equal(fx_id(json_array_get(g, 0)), ids[0]);
+    assert_string_equal(fx_id(json_array_get(g, 0)), q->ids[0]);
     assert_null(json_object_get(list2, "next_cursor"));
     json_decref(list2);
     json_decref(list);
-    list = fx_callf(&f, "GET", &st, NULL, "/api/v1/jobs?status=queued,running");
+}
+
+static void test_status_filter_counts_only_matching_jobs(void **state)
+{
+    queue_run_t *q = *state;
+    long st;
+    json_t *list = fx_callf(&q->f, "GET", &st, NULL, "/api/v1/jobs?status=queued,running");
     assert_int_equal(json_integer_value(json_object_get(list, "total")), 0);
     json_decref(list);
-    for (int i = 0; i < 4; i++) {
-        json_decref(jobs[i]);
-        json_decref(done[i]);
-    }
-    fx_cleanup(&f);
+    list = fx_callf(&q->f, "GET", &st, NULL, "/api/v1/jobs?status=completed,failed");
+    assert_int_equal(json_integer_value(json_object_get(list, "total")), 4);
+    json_decref(list);
 }
 
 static void test_failure_and_timeout(void **state)
@@ -253,11 +303,20 @@ static void test_agent_error(void **state)
 
 int main(void)
 {
+    const struct CMUnitTest queue[] = {
+        cmocka_unit_test(test_idle_agent_dispatches_before_the_answer_busy_one_queues),
+        cmocka_unit_test(test_each_result_is_stored_with_its_agent),
+        cmocka_unit_test(test_history_is_kept_oldest_first),
+        cmocka_unit_test(test_next_job_is_dispatched_right_after_the_previous_end),
+        cmocka_unit_test(test_jobs_run_once_each_one_at_a_time_in_queue_order),
+        cmocka_unit_test(test_list_is_grouped_newest_first_with_total_and_cursor),
+        cmocka_unit_test(test_status_filter_counts_only_matching_jobs),
+    };
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_queue_order_results),
         cmocka_unit_test(test_failure_and_timeout),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_agent_error),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests_name("one queue", queue, queue_setup, queue_teardown);
+    return failed + cmocka_run_group_tests_name("job branches", tests, NULL, NULL);
 }
