@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/err.h"
 #include "base/log.h"
@@ -38,6 +39,7 @@ struct rk_http_handle {
     int64_t deadline_us; /* monotonic; 0: none */
     int64_t due_us;
     rk_http_response_t resp;
+    char *keep_headers; /* name prefix of answer headers to keep, or NULL */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -146,6 +148,8 @@ static void handle_free(rk_http_handle_t *h)
     free(h->method);
     free(h->url);
     rk_buf_cleanup(&h->resp.body);
+    rk_buf_cleanup(&h->resp.headers);
+    free(h->keep_headers);
     free(h);
 }
 
@@ -236,6 +240,26 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ud)
     return rc ? 0 : n; /* a short count makes curl fail with CURLE_WRITE_ERROR */
 }
 
+#define KEPT_HEADERS_MAX 8192
+
+/* Keeps "Name: value" header lines whose name starts with h->keep_headers;
+ * a line that does not fit is dropped, never the transfer. */
+static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
+{
+    rk_http_handle_t *h = ud;
+    size_t n = size * nmemb;
+    size_t plen = strlen(h->keep_headers);
+    if (n > plen && strncasecmp(data, h->keep_headers, plen) == 0 && memchr(data, ':', n)) {
+        size_t len = n;
+        while (len && (data[len - 1] == '\r' || data[len - 1] == '\n'))
+            len--;
+        if (rk_buf_add(&h->resp.headers, data, len) == 0 &&
+            rk_buf_add(&h->resp.headers, "\n", 1) != 0)
+            h->resp.headers.len -= len; /* no half lines */
+    }
+    return n;
+}
+
 static int headers_build(rk_http_handle_t *h, const rk_http_request_t *req)
 {
     struct curl_slist *l = NULL, *n;
@@ -305,6 +329,10 @@ static int easy_setup(rk_http_client_t *c, rk_http_handle_t *h, const rk_http_re
     SET(CURLOPT_ERRORBUFFER, h->errbuf);
     SET(CURLOPT_WRITEFUNCTION, on_write);
     SET(CURLOPT_WRITEDATA, h);
+    if (h->keep_headers) {
+        SET(CURLOPT_HEADERFUNCTION, on_header);
+        SET(CURLOPT_HEADERDATA, h);
+    }
     SET(CURLOPT_CONNECTTIMEOUT_MS, (long)connect_ms);
     SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cap);
     SET(CURLOPT_TCP_KEEPALIVE, 1L);
@@ -338,6 +366,7 @@ static int attempt_start(rk_http_client_t *c, rk_http_handle_t *h)
     }
     curl_easy_setopt(h->easy, CURLOPT_TIMEOUT_MS, timeout);
     rk_buf_reset(&h->resp.body);
+    rk_buf_reset(&h->resp.headers);
     h->over_cap = false;
     h->errbuf[0] = '\0';
     h->resp.status = 0;
@@ -361,6 +390,11 @@ int rk_http_client_submit(rk_http_client_t *c, const rk_http_request_t *req, rk_
     if (!h)
         return RK_ENOMEM;
     rk_buf_init(&h->resp.body, 0);
+    rk_buf_init(&h->resp.headers, KEPT_HEADERS_MAX);
+    if (req->keep_headers && *req->keep_headers && !(h->keep_headers = strdup(req->keep_headers))) {
+        free(h);
+        return RK_ENOMEM;
+    }
     h->client = c;
     h->cb = cb;
     h->ud = ud;
@@ -598,7 +632,9 @@ static void sync_done(const rk_http_response_t *resp, void *ud)
     o->status = resp->status;
     o->attempts = resp->attempts;
     memcpy(o->msg, resp->msg, sizeof o->msg);
-    if (rk_buf_add(&o->body, resp->body.data, resp->body.len) && !o->err) {
+    if ((rk_buf_add(&o->body, resp->body.data, resp->body.len) ||
+         rk_buf_add(&o->headers, resp->headers.data, resp->headers.len)) &&
+        !o->err) {
         o->err = RK_ENOMEM;
         snprintf(o->msg, sizeof o->msg, "out of memory copying the response body");
     }
@@ -611,6 +647,7 @@ int rk_http_client_request_sync(const rk_http_request_t *req, rk_http_response_t
     sync_ctx_t s = {out, false};
     memset(out, 0, sizeof *out);
     rk_buf_init(&out->body, req->max_body ? req->max_body : RK_HTTP_BODY_CAP_DEFAULT);
+    rk_buf_init(&out->headers, KEPT_HEADERS_MAX);
     int rc = rk_http_client_new(NULL, &c);
     if (!rc)
         rc = rk_http_client_submit(c, req, sync_done, &s, NULL);
@@ -630,6 +667,30 @@ int rk_http_client_request_sync(const rk_http_request_t *req, rk_http_response_t
 void rk_http_response_cleanup(rk_http_response_t *resp)
 {
     rk_buf_cleanup(&resp->body);
+    rk_buf_cleanup(&resp->headers);
+}
+
+bool rk_http_response_header(const rk_http_response_t *resp, const char *name, char *out,
+                             size_t n)
+{
+    size_t nlen = strlen(name);
+    const char *p = resp->headers.data;
+    const char *end = p ? p + resp->headers.len : NULL;
+    while (p && p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol)
+            break;
+        if ((size_t)(eol - p) > nlen && strncasecmp(p, name, nlen) == 0 && p[nlen] == ':') {
+            const char *v = p + nlen + 1;
+            while (v < eol && (*v == ' ' || *v == '\t'))
+                v++;
+            if (n)
+                snprintf(out, n, "%.*s", (int)(eol - v), v);
+            return true;
+        }
+        p = eol + 1;
+    }
+    return false;
 }
 
 int rk_http_response_json(const rk_http_response_t *resp, json_t **out, rk_verr_t *e)

@@ -85,6 +85,9 @@ typedef struct rk_http_request {
     size_t max_body;            /* response body cap; 0: RK_HTTP_BODY_CAP_DEFAULT */
     bool idempotent;            /* allow retrying a POST/PATCH (e.g. POST /jobs,
                                    idempotent by job_id) */
+    const char *keep_headers;   /* answer headers whose name starts with this
+                                   (any case, e.g. "X-Ruckus-") are kept in
+                                   resp.headers; NULL: none kept */
     rk_http_retry_t retry;
 } rk_http_request_t;
 
@@ -96,6 +99,8 @@ typedef struct rk_http_response {
                       (bad URL or scheme), RK_ENOMEM */
     long status;   /* HTTP status of the last attempt; 0 when none arrived */
     rk_buf_t body; /* body of the last attempt; read it with rk_buf_str() */
+    rk_buf_t headers; /* with keep_headers: that attempt's matching headers,
+                         one "Name: value\n" line each (at most 8 KiB) */
     int attempts;  /* attempts made */
     char msg[256]; /* why err is set ("" when err is 0); never holds a token */
 } rk_http_response_t;
@@ -161,6 +166,10 @@ void rk_http_response_cleanup(rk_http_response_t *resp);
  * {"detail": ...}). *out is a new reference. Returns resp->err when the
  * request failed, RK_EPROTO when the body is not JSON, with e (may be NULL)
  * saying why: "response body: invalid JSON at line 1 column 5: ...". */
+/* The value of kept header name (any case) in out[n]; false when absent. */
+bool rk_http_response_header(const rk_http_response_t *resp, const char *name, char *out,
+                             size_t n);
+
 int rk_http_response_json(const rk_http_response_t *resp, json_t **out, rk_verr_t *e);
 
 #endif

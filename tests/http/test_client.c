@@ -130,6 +130,16 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         g_inside--;
         return reply(conn, 200, "{\"slept\":true}", 14);
     }
+    if (strcmp(url, "/headers") == 0) {
+        struct MHD_Response *r = MHD_create_response_from_buffer(2, (void *)"ok",
+                                                                 MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(r, "X-Ruckus-Next-Offset", "1048576");
+        MHD_add_response_header(r, "x-ruckus-job-finished", "false");
+        MHD_add_response_header(r, "X-Other", "dropped");
+        enum MHD_Result ret = MHD_queue_response(conn, 200, r);
+        MHD_destroy_response(r);
+        return ret;
+    }
     if (strcmp(url, "/flaky") == 0) {
         int n = ++g_hits;
         if (n <= 2)
@@ -643,6 +653,31 @@ static void test_sync_and_json(void **state)
     rk_http_response_cleanup(&resp);
 }
 
+/* Headers named by keep_headers come back, any case, and only those. */
+static void test_kept_headers(void **state)
+{
+    (void)state;
+    char url[128], v[64];
+    url_of(url, sizeof url, "/headers");
+    rk_http_response_t resp;
+    rk_http_request_t rq = {.url = url, .keep_headers = "X-Ruckus-"};
+    assert_int_equal(rk_http_client_request_sync(&rq, &resp), 0);
+    assert_int_equal(resp.status, 200);
+    assert_true(rk_http_response_header(&resp, "X-Ruckus-Next-Offset", v, sizeof v));
+    assert_string_equal(v, "1048576");
+    assert_true(rk_http_response_header(&resp, "X-Ruckus-Job-Finished", v, sizeof v));
+    assert_string_equal(v, "false");
+    assert_false(rk_http_response_header(&resp, "X-Other", v, sizeof v));
+    assert_null(strstr(rk_buf_str(&resp.headers), "Other"));
+    rk_http_response_cleanup(&resp);
+    /* Without keep_headers nothing is kept. */
+    rk_http_request_t none = {.url = url};
+    assert_int_equal(rk_http_client_request_sync(&none, &resp), 0);
+    assert_false(rk_http_response_header(&resp, "X-Ruckus-Next-Offset", v, sizeof v));
+    assert_int_equal(resp.headers.len, 0);
+    rk_http_response_cleanup(&resp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -659,6 +694,7 @@ int main(void)
         cmocka_unit_test_setup(test_cancel_in_flight, reset_counters),
         cmocka_unit_test_setup(test_wakeup_and_post_task, reset_counters),
         cmocka_unit_test_setup(test_sync_and_json, reset_counters),
+        cmocka_unit_test_setup(test_kept_headers, reset_counters),
     };
     return cmocka_run_group_tests(tests, server_start, server_stop);
 }
