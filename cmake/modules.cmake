@@ -2,6 +2,7 @@
 pkg_check_modules(OPENBLAS REQUIRED IMPORTED_TARGET openblas)
 pkg_check_modules(ARCHIVE REQUIRED IMPORTED_TARGET libarchive)
 pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
+pkg_check_modules(GSL REQUIRED IMPORTED_TARGET gsl)
 
 rk_module(exec rk_base)                                 # child processes: spawn, supervise, stop
 rk_module(sysinfo rk_model ${CMAKE_DL_LIBS} m)          # hardware and OS detection
@@ -9,9 +10,10 @@ rk_module(bench rk_sysinfo ${CMAKE_DL_LIBS} m)          # built-in benchmarks (O
 # the agent's logic; libarchive and libcurl are dlopen'ed in short-lived children
 rk_module(agent rk_http rk_exec rk_sysinfo rk_bench ${CMAKE_DL_LIBS})
 rk_module(store rk_model PkgConfig::SQLITE)             # storage backends
-rk_module(server rk_http rk_store)                      # the server's logic
+rk_module(compare PkgConfig::GSL m)                     # statistics of comparisons (Welch's t-test)
+rk_module(server rk_http rk_store rk_compare)           # the server's logic
 include(${CMAKE_SOURCE_DIR}/cmake/embed.cmake)
 rk_embed_web(rk_server ${CMAKE_SOURCE_DIR}/web)       # the dashboard, served by the server
 rk_module(cli rk_http)                                  # the CLI's logic
 set_property(GLOBAL APPEND PROPERTY RK_EXTRA_MODULES
-  rk_exec rk_sysinfo rk_bench rk_agent rk_store rk_server rk_cli)
+  rk_exec rk_sysinfo rk_bench rk_agent rk_store rk_compare rk_server rk_cli)

@@ -15,6 +15,7 @@ run_pkgs=(
   libsqlite3-dev                     # embedded storage
   libarchive-dev                     # zip of a job's artifacts (dlopen'ed by the agent)
   libopenblas-dev                    # GEMM for the compute benchmark (loaded in the child only)
+  libgsl-dev                         # t distribution (CDF, quantiles) for result comparisons
 )
 test_pkgs=(
   libcmocka-dev                      # unit test framework
