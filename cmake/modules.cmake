@@ -10,7 +10,7 @@ rk_module(bench rk_sysinfo ${CMAKE_DL_LIBS} m)          # built-in benchmarks (O
 # the agent's logic; libarchive and libcurl are dlopen'ed in short-lived children
 rk_module(agent rk_http rk_exec rk_sysinfo rk_bench ${CMAKE_DL_LIBS})
 rk_module(store rk_model PkgConfig::SQLITE)             # storage backends
-rk_module(compare PkgConfig::GSL m)                     # statistics of comparisons (Welch's t-test)
+rk_module(compare rk_model PkgConfig::GSL m)            # comparisons of results: Welch's t-test, verdicts
 rk_module(server rk_http rk_store rk_compare)           # the server's logic
 include(${CMAKE_SOURCE_DIR}/cmake/embed.cmake)
 rk_embed_web(rk_server ${CMAKE_SOURCE_DIR}/web)       # the dashboard, served by the server

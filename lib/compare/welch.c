@@ -62,16 +62,13 @@ void rk_welch(const double *a, size_t na, const double *b, size_t nb, rk_directi
         out->ci95_low = out->diff - tcrit * se;
         out->ci95_high = out->diff + tcrit * se;
     }
-    double band = min_delta * fabs(out->a_mean);
     bool significant = out->p < 0.05;
-    bool big = fabs(out->diff) > band;
-    if (significant && big) {
-        if (dir == RK_DIR_UNKNOWN)
-            return;
+    bool big = fabs(out->diff) > min_delta * fabs(out->a_mean);
+    if (!significant || !big) {
+        out->verdict = RK_VERDICT_SAME;
+    } else if (dir != RK_DIR_UNKNOWN) {
         bool b_higher = out->diff > 0;
         out->verdict = b_higher == (dir == RK_DIR_HIGHER) ? RK_VERDICT_FASTER : RK_VERDICT_SLOWER;
-    } else if (!big && (significant || (out->ci95_low >= -band && out->ci95_high <= band))) {
-        out->verdict = RK_VERDICT_SAME;
     }
 }
 

@@ -6,12 +6,16 @@
  * whether b is better ("faster") or worse ("slower") than a, "same", or
  * "inconclusive":
  *   - faster/slower: p < 0.05 and |diff| > min_delta * |mean(a)|, in the
- *     metric's better direction (unknown direction: inconclusive);
- *   - same: |diff| <= min_delta * |mean(a)| and either p < 0.05 (a real but
- *     small difference) or the whole confidence interval lies inside
- *     +-min_delta * |mean(a)|;
- *   - inconclusive otherwise, and whenever a side has fewer than 2 finite
- *     values (no variance, so no test: p and the interval are NaN).
+ *     metric's better direction;
+ *   - same: otherwise, when the test could be made: the data show no
+ *     difference (p >= 0.05: under no change that is 95 % of comparisons)
+ *     or only one smaller than min_delta;
+ *   - inconclusive: a side has fewer than 2 finite values (no variance, so
+ *     no test: p and the interval are NaN), or a real and large difference
+ *     in a metric whose better direction is unknown.
+ * The interval says how large a difference the data cannot rule out; a
+ * reader who wants "same" to mean "proved within min_delta" checks that it
+ * lies inside +-min_delta * |mean(a)|.
  * Non-finite values are left out and counted, never used. Two sides with
  * zero variance are certain: p = 0 when the means differ, 1 when not.
  * The t distribution comes from GSL (gsl_cdf_tdist_Q, gsl_cdf_tdist_Qinv).

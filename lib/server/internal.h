@@ -84,6 +84,7 @@ void rk_srv_jobs_submit(rk_server_t *srv, rk_http_req_t *req, rk_http_resp_t *re
 int rk_srv_routes_jobs(rk_server_t *srv);
 int rk_srv_routes_agents(rk_server_t *srv);
 int rk_srv_routes_experiments(rk_server_t *srv);
+int rk_srv_routes_compare(rk_server_t *srv);
 
 /* ---- the job manager (jobmgr.c, dispatch.c, agents.c) ---- */
 typedef struct rk_srv_mgr_config {

@@ -101,6 +101,7 @@ static int routes(rk_server_t *srv)
     rc = rc ? rc : rk_srv_routes_jobs(srv);
     rc = rc ? rc : rk_srv_routes_agents(srv);
     rc = rc ? rc : rk_srv_routes_experiments(srv);
+    rc = rc ? rc : rk_srv_routes_compare(srv);
     /* The API does not depend on the dashboard: serve without it. */
     if (rc == 0 && rk_webui_register(srv->http) != 0)
         rk_log_warn("web UI not served: its files are missing from this build");

@@ -1,0 +1,180 @@
+/* GET /compare against a real server and agent: a command workload whose
+ * duration the test controls (it sleeps what a file says) is made 10 %
+ * slower on purpose and flagged `slower` against its baseline, by the
+ * agent's own wall_time_s. Unchanged, it is `same` in at least 19 of 20
+ * trials: that property is about the test's false alarms when nothing
+ * changed, so it is checked on a metric the workload reports with known
+ * noise (work_s: 0.1 s x scale x (1 + 1 % Gaussian noise)), where nothing
+ * else (a busy CI machine between two jobs) can change. Selectors by job id
+ * and by experiment:agent[:N], and the 4xx answers.
+ */
+#include "server_fixture.h"
+
+/* An experiment of `runs` runs of `sleep $(cat DIR/sleep)` that also
+ * reports work_s = 0.1 * $(cat DIR/scale) with 1 % Gaussian noise. */
+static void sleep_experiment(fx_t *f, const char *name, const char *dir, int runs, char id[32])
+{
+    char script[2048];
+    snprintf(script, sizeof script,
+             "sleep $(cat %s/sleep); awk -v k=$(cat %s/scale) -v s=$$ 'BEGIN { srand(s); "
+             "u = rand(); v = rand(); if (u < 1e-12) u = 1e-12; "
+             "z = sqrt(-2 * log(u)) * cos(6.283185307 * v); "
+             "printf \"{\\\"work_s\\\": %%.9f}\", 0.1 * k * (1 + 0.01 * z) }' "
+             "> \"$RUCKUS_METRICS_FILE\"",
+             dir, dir);
+    json_t *spec = json_pack(
+        "{s:s,s:s,s:{s:s,s:s,s:{s:[s,s,s],s:i}},s:{s:s,s:{}},s:{s:{s:{s:b}}}}", "name", name,
+        "model", "hardware-test", "task", "name", "sleep", "type", "command", "params", "argv",
+        "sh", "-c", script, "runs_per_job", runs, "framework", "name", "sh", "params", "metrics",
+        "metrics", "work_s", "higher_is_better", 0);
+    json_t *b = json_pack("{s:o}", "experiment_spec", spec);
+    long st;
+    json_t *v = fx_call(f, "POST", "/api/v1/experiments", b, &st);
+    json_decref(b);
+    assert_int_equal(st, 201);
+    snprintf(id, 32, "%s", json_string_value(json_object_get(v, "experiment_id")));
+    json_decref(v);
+}
+
+static void set(const char *dir, const char *name, const char *value)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    assert_int_equal(rk_test_write_file(path, value, 0644), 0);
+}
+
+/* Runs one job of exp to completion; its id into id. */
+static void run_job(fx_t *f, const char *exp, char id[80])
+{
+    json_t *j = fx_job(f, exp, 0, 201);
+    snprintf(id, 80, "%s", fx_id(j));
+    json_decref(j);
+    json_decref(fx_wait_job(f, id, "completed", 30000));
+}
+
+/* GET /compare?a=&b=&metric=; the metric's entry (new ref). */
+static json_t *compare(fx_t *f, const char *a, const char *b, const char *metric)
+{
+    long st;
+    json_t *v = fx_callf(f, "GET", &st, NULL, "/api/v1/compare?a=%s&b=%s&metric=%s", a, b, metric);
+    assert_int_equal(st, 200);
+    json_t *m = json_incref(json_object_get(json_object_get(v, "metrics"), metric));
+    json_decref(v);
+    assert_non_null(m);
+    return m;
+}
+
+static const char *verdict(const json_t *m)
+{
+    return json_string_value(json_object_get(m, "verdict"));
+}
+
+static void test_regression_and_same(void **state)
+{
+    (void)state;
+    fx_t f;
+    fx_init(&f);
+    fx_server_start(&f, "sqlite", NULL);
+    fx_agent_start(&f, 0, 1, NULL);
+    char exp[32];
+    set(f.dir, "sleep", "0.2");
+    set(f.dir, "scale", "1");
+    sleep_experiment(&f, "controlled sleep", f.dir, 8, exp);
+
+    char base[80], slow[80];
+    run_job(&f, exp, base);
+    set(f.dir, "sleep", "0.22"); /* 10 % slower */
+    set(f.dir, "scale", "1.1");
+    run_job(&f, exp, slow);
+    const char *metrics[] = {"wall_time_s", "work_s"};
+    for (int k = 0; k < 2; k++) {
+        json_t *m = compare(&f, base, slow, metrics[k]);
+        char *dump = json_dumps(m, JSON_SORT_KEYS);
+        fprintf(stderr, "%s 10 %% slower: %s\n", metrics[k], dump);
+        free(dump);
+        assert_string_equal(verdict(m), "slower");
+        assert_int_equal(json_integer_value(json_object_get(m, "a_n")), 7); /* warm runs */
+        assert_true(json_real_value(json_object_get(m, "p_value")) < 0.05);
+        double ratio = json_real_value(json_object_get(m, "ratio"));
+        assert_true(ratio > 1.05 && ratio < 1.15);
+        assert_true(json_is_false(json_object_get(m, "higher_is_better")));
+        json_decref(m);
+        /* The other way round it is faster. */
+        m = compare(&f, slow, base, metrics[k]);
+        assert_string_equal(verdict(m), "faster");
+        json_decref(m);
+    }
+
+    /* Unchanged: same in at least 19 of 20 trials. */
+    set(f.dir, "sleep", "0");
+    set(f.dir, "scale", "1");
+    run_job(&f, exp, base);
+    int same = 0;
+    for (int i = 0; i < 20; i++) {
+        char id[80];
+        run_job(&f, exp, id);
+        json_t *m = compare(&f, base, id, "work_s");
+        if (!strcmp(verdict(m), "same"))
+            same++;
+        else
+            fprintf(stderr, "trial %d: %s (p %.3f, ratio %.4f)\n", i, verdict(m),
+                    json_real_value(json_object_get(m, "p_value")),
+                    json_real_value(json_object_get(m, "ratio")));
+        json_decref(m);
+    }
+    fprintf(stderr, "same in %d of 20 trials\n", same);
+    assert_true(same >= 19);
+
+    /* experiment:agent is the latest completed result; :N pools the last N. */
+    char sel[160];
+    snprintf(sel, sizeof sel, "%s:%s", exp, f.agent_ids[0]);
+    long st;
+    json_t *v = fx_callf(&f, "GET", &st, NULL, "/api/v1/compare?a=%s&b=%s:5", base, sel);
+    assert_int_equal(st, 200);
+    json_t *w = json_object_get(json_object_get(v, "metrics"), "work_s");
+    assert_int_equal(json_integer_value(json_object_get(w, "b_n")), 35);
+    assert_int_equal(json_array_size(json_object_get(json_object_get(v, "b"), "job_ids")), 5);
+    /* Without metric=: every numeric metric both sides have. */
+    json_decref(v);
+    v = fx_callf(&f, "GET", &st, NULL, "/api/v1/compare?a=%s&b=%s", base, sel);
+    assert_non_null(json_object_get(json_object_get(v, "metrics"), "work_s"));
+    assert_int_equal(st, 200);
+    assert_non_null(json_object_get(json_object_get(v, "metrics"), "max_rss_kib"));
+    json_decref(v);
+
+    /* Bad input: a clear 4xx, nothing computed. */
+    struct {
+        const char *query;
+        long want;
+    } bad[] = {
+        {"a=job_nope&b=job_nope", 404},
+        {"b=x", 422},
+        {"a=x", 422},
+        {"a=exp_000000:nobody&b=exp_000000:nobody", 404},
+        {"a=x:y:0&b=x:y", 422},
+        {"a=x:y:101&b=x:y", 422},
+        {"a=x:y:z&b=x:y", 422},
+        {"a=..&b=x", 422},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        json_decref(fx_callf(&f, "GET", &st, NULL, "/api/v1/compare?%s", bad[i].query));
+        if (st != bad[i].want)
+            fprintf(stderr, "%s -> %ld\n", bad[i].query, st);
+        assert_int_equal(st, bad[i].want);
+    }
+    json_decref(fx_callf(&f, "GET", &st, NULL, "/api/v1/compare?a=%s&b=%s&min_delta=-1", base,
+                         slow));
+    assert_int_equal(st, 422);
+    json_decref(fx_callf(&f, "GET", &st, NULL, "/api/v1/compare?a=%s&b=%s&metric=nope", base,
+                         slow));
+    assert_int_equal(st, 422);
+    fx_cleanup(&f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_regression_and_same),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
