@@ -29,6 +29,7 @@ enum {
     RK_CLI_EXIT_UNREACHABLE = 4, /* no answer: refused, DNS, timeout */
     RK_CLI_EXIT_AUTH = 5,        /* 401 / 403 */
     RK_CLI_EXIT_INVALID = 6,     /* 400, 409, 413, 422, or an invalid spec file */
+    RK_CLI_EXIT_REGRESSION = 7,  /* result compare --fail-on-regression found one */
 };
 
 typedef struct rk_cli {
@@ -131,6 +132,12 @@ int rk_cli_dispatch(rk_cli_t *c, const char *group, const char *usage, const rk_
  * status and progress when c->out is a terminal, else one line per change.
  * Returns 0 only when the job completed. */
 int rk_cli_job_watch(rk_cli_t *c, const char *job_id);
+
+/* cmd_compare.c: `result compare A B` or `result compare EXPERIMENT
+ * --baseline SEL` through GET /compare; metric, baseline and min_delta
+ * may be NULL. */
+int rk_cli_compare_stats(rk_cli_t *c, const rk_cli_args_t *a, const char *metric,
+                         const char *baseline, const char *min_delta, bool fail_on_regression);
 
 /* Parses a command's arguments; on a usage error prints it with a pointer
  * to help and returns RK_CLI_EXIT_USAGE; prints help (usage) and returns -1

@@ -21,11 +21,17 @@ static const char usage[] =
     "  export --format csv|json [--experiment E] [--agent A] [-o FILE]\n"
     "                                                 one row per job, metrics as columns\n"
     "  compare EXPERIMENT [--metric M[,M...]]         one row per agent: hardware and\n"
-    "                                                 mean metrics side by side\n\n"
+    "                                                 mean metrics side by side\n"
+    "  compare A B [--metric M] [--min-delta F]       B against A with Welch's t-test:\n"
+    "                                                 change, 95 % interval, p, verdict\n"
+    "  compare EXPERIMENT --baseline SEL [--fail-on-regression]\n"
+    "                                                 each agent's latest against SEL\n\n"
     "Examples:\n"
     "  ruckus result show job_0badcafe\n"
     "  ruckus result export --format csv --experiment exp_1a2b3c -o results.csv\n"
-    "  ruckus result compare exp_1a2b3c --metric mem_seq_read_64mb_gb_s\n";
+    "  ruckus result compare exp_1a2b3c --metric mem_seq_read_64mb_gb_s\n"
+    "  ruckus result compare job_0badcafe job_0c0ffee0\n"
+    "  ruckus result compare exp_1a2b3c --baseline job_0badcafe --fail-on-regression\n";
 
 /* Reads every result matching the filters (following next_cursor) into
  * *out, a new {"results": [...]} object. */
@@ -295,16 +301,46 @@ done:
 
 static int cmd_compare(rk_cli_t *c, int argc, char **argv)
 {
-    static const rk_cli_opt_t opts[] = {{"metric", 'm', true}};
+    static const rk_cli_opt_t opts[] = {{"metric", 'm', true},
+                                        {"baseline", 'b', true},
+                                        {"min-delta", 0, true},
+                                        {"fail-on-regression", 0, false}};
     rk_cli_args_t a;
-    int code = rk_cli_parse(c, argc, argv, opts, 1, 1, 1,
-                            "ruckus result compare EXPERIMENT [--metric M[,M...]]\n\n"
-                            "One row per agent that completed the experiment: its hardware, how many\n"
-                            "jobs completed, and the mean of each numeric metric over them.\n\n"
-                            "Example:\n  ruckus result compare exp_1a2b3c --metric wall_time_s,max_rss_kib\n",
-                            &a);
+    int code = rk_cli_parse(
+        c, argc, argv, opts, 4, 1, 2,
+        "ruckus result compare EXPERIMENT [--metric M[,M...]]\n"
+        "ruckus result compare A B [--metric M[,M...]] [--min-delta F] [--fail-on-regression]\n"
+        "ruckus result compare EXPERIMENT --baseline SEL [--metric M[,M...]] [--min-delta F]\n"
+        "                      [--fail-on-regression]\n\n"
+        "With one EXPERIMENT: one row per agent that completed it: its hardware, how many\n"
+        "jobs completed, and the mean of each numeric metric over them.\n\n"
+        "With two selectors, or an experiment and --baseline: the server compares them\n"
+        "metric by metric (GET /compare): the change with its 95 % confidence interval,\n"
+        "Welch's t-test p-value, the runs on each side, and a verdict: faster or slower\n"
+        "(p < 0.05 and a change over --min-delta, default 0.02 = 2 %, in the metric's\n"
+        "better direction), same, or inconclusive (fewer than 2 runs on a side). A\n"
+        "selector is a job id, EXPERIMENT:AGENT (its latest completed result) or\n"
+        "EXPERIMENT:AGENT:N (its last N, pooled). --baseline compares every agent's\n"
+        "latest result of EXPERIMENT with SEL.\n\n"
+        "--fail-on-regression exits 7 when any metric is slower (for CI pipelines).\n\n"
+        "Examples:\n"
+        "  ruckus result compare exp_1a2b3c --metric wall_time_s,max_rss_kib\n"
+        "  ruckus result compare job_0badcafe job_0c0ffee0 --metric wall_time_s\n"
+        "  ruckus result compare exp_1a2b3c:pi-4 exp_1a2b3c:gpu-1:5\n"
+        "  ruckus result compare exp_1a2b3c --baseline job_0badcafe --fail-on-regression\n",
+        &a);
     if (code)
         return code < 0 ? 0 : code;
+    if (a.npos == 2 && a.val[1]) {
+        rk_cli_errorf(c, "give two selectors or one experiment with --baseline, not both");
+        return RK_CLI_EXIT_USAGE;
+    }
+    if (a.npos == 2 || a.val[1])
+        return rk_cli_compare_stats(c, &a, a.val[0], a.val[1], a.val[2], a.val[3] != NULL);
+    if (a.val[2] || a.val[3]) {
+        rk_cli_errorf(c, "--min-delta and --fail-on-regression need two selectors or --baseline");
+        return RK_CLI_EXIT_USAGE;
+    }
     json_t *res = NULL, *agents = NULL, *cmp = NULL;
     rk_cli_table_t t;
     memset(&t, 0, sizeof t);

@@ -8,6 +8,7 @@
  * else (a busy CI machine between two jobs) can change. Selectors by job id
  * and by experiment:agent[:N], and the 4xx answers.
  */
+#include "rk_test_run.h"
 #include "server_fixture.h"
 
 /* An experiment of `runs` runs of `sleep $(cat DIR/sleep)` that also
@@ -168,6 +169,68 @@ static void test_regression_and_same(void **state)
     json_decref(fx_callf(&f, "GET", &st, NULL, "/api/v1/compare?a=%s&b=%s&metric=nope", base,
                          slow));
     assert_int_equal(st, 422);
+
+    /* The CLI: B against A as a table, --json for scripts, and exit 7 with
+     * --fail-on-regression only when something is slower. */
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", f.srv.port);
+    static rk_test_run_t r;
+    setenv("NO_COLOR", "1", 1);
+    assert_int_equal(rk_test_run(&r, "ruckus",
+                                 (const char *[]){"--server", url, "result", "compare", base, slow,
+                                                  "--metric", "wall_time_s,work_s", NULL},
+                                 0),
+                     0);
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.out, "VERDICT"));
+    assert_non_null(strstr(r.out, "wall_time_s"));
+    assert_non_null(strstr(r.out, "slower"));
+    assert_int_equal(rk_test_run(&r, "ruckus",
+                                 (const char *[]){"--server", url, "result", "compare", base, slow,
+                                                  "--fail-on-regression", "--json", NULL},
+                                 0),
+                     0);
+    assert_int_equal(r.code, 7);
+    json_t *j = json_loads(r.out, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(j, "metrics"), "work_s"), "verdict")),
+        "slower");
+    json_decref(j);
+    assert_non_null(strstr(r.err, "slower than the baseline"));
+    /* Faster is no regression. */
+    assert_int_equal(rk_test_run(&r, "ruckus",
+                                 (const char *[]){"--server", url, "result", "compare", slow, base,
+                                                  "--metric", "work_s", "--fail-on-regression",
+                                                  NULL},
+                                 0),
+                     0);
+    assert_int_equal(r.code, 0);
+    /* Every agent's latest against a baseline: the latest is unchanged. */
+    assert_int_equal(rk_test_run(&r, "ruckus",
+                                 (const char *[]){"--server", url, "result", "compare", exp,
+                                                  "--baseline", slow, "--metric", "work_s",
+                                                  "--fail-on-regression", NULL},
+                                 0),
+                     0);
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.out, f.agent_ids[0]));
+    assert_non_null(strstr(r.out, "faster"));
+    /* Usage errors and a missing job. */
+    assert_int_equal(rk_test_run(&r, "ruckus",
+                                 (const char *[]){"--server", url, "result", "compare", base, slow,
+                                                  "--baseline", base, NULL},
+                                 0),
+                     0);
+    assert_int_equal(r.code, 2);
+    assert_int_equal(rk_test_run(&r, "ruckus",
+                                 (const char *[]){"--server", url, "result", "compare", base,
+                                                  "job_nope", NULL},
+                                 0),
+                     0);
+    assert_int_equal(r.code, 3);
+    assert_non_null(strstr(r.err, "job_nope"));
     fx_cleanup(&f);
 }
 
