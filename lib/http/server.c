@@ -361,6 +361,17 @@ static bool precheck(rk_http_req_t *r, rk_http_resp_t *resp)
             return true;
         }
     }
+    /* A preflight from an allowed origin is answered on any path, known or
+     * not, so the browser goes on to send the request and can read the real
+     * answer (a 404 included) instead of a CORS failure. */
+    if (rr == RK_ROUTE_NO_PATH && r->cors_origin && strcmp(r->method, "OPTIONS") == 0) {
+        rk_http_resp_bytes(resp, 204, "text/plain", "", 0);
+        rk_http_resp_header(resp, "Access-Control-Allow-Methods",
+                            "GET, POST, PUT, PATCH, DELETE, OPTIONS");
+        rk_http_resp_header(resp, "Access-Control-Allow-Headers", "Authorization, Content-Type");
+        rk_http_resp_header(resp, "Access-Control-Max-Age", "600");
+        return true;
+    }
     if (rr == RK_ROUTE_NO_PATH) {
         if (s->token && under_prefix(r->path, s->prefix) &&
             !token_ok(rk_http_req_header(r, "Authorization"), s->token))

@@ -428,6 +428,18 @@ static void test_cors(void **state)
     assert_non_null(strstr(r.hdrs, "Access-Control-Allow-Origin: https://ui.example"));
     request(NULL, "GET", "/hello", NULL, 0, unlisted, &r);
     assert_null(strstr(r.hdrs, "Access-Control-"));
+    /* A preflight to a path no route has: answered for an allowed origin,
+     * so the browser can go on and read the real 404. */
+    request(NULL, "OPTIONS", "/api/v1/nope", NULL, 0, listed, &r);
+    assert_int_equal(r.status, 204);
+    assert_non_null(strstr(r.hdrs, "Access-Control-Allow-Origin: https://ui.example"));
+    assert_non_null(strstr(r.hdrs, "Access-Control-Allow-Methods: GET, POST"));
+    request(NULL, "GET", "/api/v1/nope", NULL, 0, listed, &r);
+    assert_int_equal(r.status, 404);
+    assert_non_null(strstr(r.hdrs, "Access-Control-Allow-Origin: https://ui.example"));
+    request(NULL, "OPTIONS", "/api/v1/nope", NULL, 0, unlisted, &r);
+    assert_int_equal(r.status, 404);
+    assert_null(strstr(r.hdrs, "Access-Control-"));
     rk_http_server_free(s);
 }
 
