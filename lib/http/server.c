@@ -534,11 +534,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     for (char *p = r->path; *p; p++)
         if ((unsigned char)*p < 0x20 || *p == 0x7f)
             *p = '?'; /* a decoded %0A must not forge log lines */
-    rk_log_info("http request", "server", s->name, "method", r->method, "path", r->path, "status",
-                status, "ms", ms, "remote", r->remote, "bytes", bytes,
-                /* a NULL key ends the list: the error field only when there is one */
-                toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? NULL : "error",
-                "connection closed early");
+    /* Access lines are debug (a health check every 5 s must not flood the
+     * terminal); a 5xx or a connection lost mid-answer is worth an info. */
+    bool ok = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
+    rk_log(ok && r->status < 500 ? RK_LOG_DEBUG : RK_LOG_INFO, "http request", "server", s->name,
+           "method", r->method, "path", r->path, "status", status, "ms", ms, "remote", r->remote,
+           "bytes", bytes,
+           /* a NULL key ends the list: the error field only when there is one */
+           ok ? NULL : "error", "connection closed early", (const char *)NULL);
     if (r->wait)
         wait_put(r->wait);
     rk_buf_cleanup(&r->body);
