@@ -73,6 +73,28 @@ static void test_agent_info_compat(void **state)
     assert_true(json_equal(json_object_get(ssi, "frameworks"), fw));
     assert_true(json_equal(json_object_get(ssi, "system"), sys));
     json_decref(v);
+
+    /* The matrix: every agent x every task type, with why not. */
+    v = fx_call(&f, "GET", "/api/v1/agents/compatibility/matrix", NULL, &st);
+    assert_int_equal(st, 200);
+    assert_int_equal(json_integer_value(json_object_get(v, "total_agents")), 1);
+    assert_int_equal(json_array_size(json_object_get(v, "experiment_types")), 5);
+    assert_non_null(json_string_value(json_object_get(v, "checked_at")));
+    json_t *ec = json_object_get(json_object_get(json_object_get(v, "agents"), f.agent_ids[0]),
+                                 "experiment_compatibility");
+    json_t *mem = json_object_get(ec, "memory_benchmark");
+    assert_true(json_is_true(json_object_get(mem, "compatible")));
+    assert_int_equal(json_array_size(json_object_get(mem, "missing_requirements")), 0);
+    json_t *gpu = json_object_get(ec, "gpu_benchmark");
+    assert_true(json_is_false(json_object_get(gpu, "compatible")));
+    assert_string_equal(
+        json_string_value(json_array_get(json_object_get(gpu, "missing_requirements"), 0)),
+        "task type gpu_benchmark");
+    json_t *avail = json_object_get(gpu, "available_capabilities");
+    bool has_cmd = false;
+    json_array_foreach(avail, i, m) has_cmd |= !strcmp(json_string_value(m), "command");
+    assert_true(has_cmd);
+    json_decref(v);
     rk_test_resp_cleanup(&r);
     fx_cleanup(&f);
 }
