@@ -497,7 +497,28 @@ static void test_run_and_results(void **state)
     run_cleanup(&r);
     cli(f, &r, ARGS("result", "compare", exp));
     want(&r, 0, "result compare");
-    assert_non_null(strstr(r.out, "HARDWARE"));
+    /* Metrics as rows with units, machines as columns by name; the
+     * bookkeeping (exit_status) only with --all. */
+    assert_non_null(strstr(r.out, "METRIC"));
+    assert_non_null(strstr(r.out, "UNIT"));
+    assert_non_null(strstr(r.out, "hardware"));
+    assert_non_null(strstr(r.out, "wall_time_s"));
+    assert_null(strstr(r.out, "exit_status"));
+    json_t *ag = NULL;
+    {
+        run_t r2;
+        cli(f, &r2, ARGS("--json", "agent", "show", f->agent_id));
+        ag = json_incref(json_object_get(r2.json, "agent"));
+        run_cleanup(&r2);
+    }
+    const char *name = json_string_value(json_object_get(ag, "agent_name"));
+    assert_non_null(name);
+    assert_non_null(strstr(r.out, name));
+    json_decref(ag);
+    run_cleanup(&r);
+    cli(f, &r, ARGS("result", "compare", exp, "--all"));
+    want(&r, 0, "result compare --all");
+    assert_non_null(strstr(r.out, "exit_status"));
     run_cleanup(&r);
 
     cli(f, &r, ARGS("result", "show", "job_00000000"));
