@@ -40,9 +40,12 @@ static int fetch_results(rk_cli_t *c, const char *exp, const char *agent, json_t
 {
     int code;
     *out = NULL;
+    char agent_id[128];
     if ((exp && (code = rk_cli_check_id(c, "experiment", exp))) ||
-        (agent && (code = rk_cli_check_id(c, "agent", agent))))
+        (agent && (code = rk_cli_agent_ref(c, agent, agent_id, sizeof agent_id))))
         return code;
+    if (agent)
+        agent = agent_id;
     json_t *all = json_array(), *ans = NULL;
     if (!all)
         return RK_CLI_EXIT_FAILURE;
