@@ -58,6 +58,11 @@ int rk_cli_run(rk_cli_t *c, int argc, char **argv);
 int rk_cli_api(rk_cli_t *c, const char *method, const char *path, const json_t *body,
                json_t **out, long *status);
 
+/* rk_cli_api printing nothing: what it would have printed is returned in
+ * *msg (malloc'd, may be NULL; pass NULL to drop it). */
+int rk_cli_api_quiet(rk_cli_t *c, const char *method, const char *path, const json_t *body,
+                     json_t **out, long *status, char **msg);
+
 /* Same for an answer that is not JSON (logs, artifacts): the raw body is
  * appended to *out (capped at max bytes). */
 int rk_cli_api_raw(rk_cli_t *c, const char *path, size_t max, rk_buf_t *out);

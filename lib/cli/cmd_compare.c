@@ -171,18 +171,11 @@ int rk_cli_compare_stats(rk_cli_t *c, const rk_cli_args_t *a, const char *metric
             }
             /* An agent without a result of it answers 404: skipped quietly;
              * any other failure's message is passed on. */
-            FILE *err = c->err;
             char *msg = NULL;
-            size_t msglen = 0;
-            FILE *mem = open_memstream(&msg, &msglen);
-            c->err = mem ? mem : err;
-            code = rk_cli_api(c, "GET", rk_buf_str(&q), NULL, &cmp, &st);
-            c->err = err;
-            if (mem)
-                fclose(mem);
+            code = rk_cli_api_quiet(c, "GET", rk_buf_str(&q), NULL, &cmp, &st, &msg);
             rk_buf_cleanup(&q);
             if (code && st != 404 && msg)
-                fputs(msg, err);
+                fputs(msg, c->err);
             free(msg);
             if (code && st == 404) {
                 code = 0;

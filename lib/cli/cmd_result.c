@@ -361,19 +361,10 @@ static int cmd_compare(rk_cli_t *c, int argc, char **argv)
     rk_buf_t path;
     rk_buf_init(&path, 512);
     rk_buf_printf(&path, "/experiments/%s", a.pos[0]);
-    FILE *err = c->err;
-    char *msg = NULL;
-    size_t msglen = 0;
-    FILE *mem = open_memstream(&msg, &msglen);
-    c->err = mem ? mem : err;
-    if (rk_cli_api(c, "GET", rk_buf_str(&path), NULL, &exp, NULL)) {
+    if (rk_cli_api_quiet(c, "GET", rk_buf_str(&path), NULL, &exp, NULL, NULL)) {
         json_decref(exp);
         exp = NULL;
     }
-    c->err = err;
-    if (mem)
-        fclose(mem);
-    free(msg);
     rk_buf_cleanup(&path);
     if (rk_cli_compare(json_object_get(res, "results"), json_object_get(agents, "agents"), a.val[0], &cmp, &e)) {
         code = rk_cli_bad_answer(c, &e);

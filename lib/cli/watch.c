@@ -5,6 +5,12 @@
  * the truth we draw (so the event's own format only needs a job_id). A
  * fetch every few seconds covers events we could not match, and when the
  * stream is not available at all (older server, proxy) we poll instead.
+ *
+ * A server that goes away (restarted, upgraded) is waited for: once the job
+ * has been seen, an unreachable server or a 5xx is said once, on its own
+ * line, and retried every second for up to OUTAGE_US; the watch goes on
+ * when it answers again. Only then, or on a 404 or a bad answer, does it
+ * stop with that error.
  */
 #include <string.h>
 #include <time.h>
@@ -19,6 +25,8 @@
 /* Re-read the job at least this often while the stream is quiet. */
 #define REFRESH_US (5 * 1000000)
 #define POLL_MS 1000
+/* How long a watch rides out a server that does not answer. */
+#define OUTAGE_US (60 * 1000000LL)
 
 typedef struct watch {
     rk_cli_t *c;
@@ -29,7 +37,19 @@ typedef struct watch {
     bool done;
     int code; /* a failed fetch stops the watch with this exit code */
     int64_t last_fetch;
+    int64_t outage_since; /* monotonic; 0 while the server answers */
+    bool line_open;       /* a terminal line drawn without its newline */
 } watch_t;
+
+/* Ends a half-drawn terminal line, so a message gets a line of its own. */
+static void close_line(watch_t *w)
+{
+    if (w->line_open) {
+        fputc('\n', w->c->out);
+        fflush(w->c->out);
+        w->line_open = false;
+    }
+}
 
 static void draw(watch_t *w, const rk_job_info_t *j)
 {
@@ -61,6 +81,7 @@ static void draw(watch_t *w, const rk_job_info_t *j)
     }
     if (!w->tty || term)
         rk_buf_adds(&b, "\n");
+    w->line_open = w->tty && !term;
     fputs(rk_buf_str(&b), c->out);
     fflush(c->out);
     rk_buf_cleanup(&b);
@@ -80,9 +101,38 @@ static int fetch(watch_t *w)
     rk_job_info_t j;
     rk_verr_t e;
     w->last_fetch = rk_time_mono_us();
-    int code = rk_cli_api(w->c, "GET", path, NULL, &ans, NULL);
-    if (code)
+    long status = 0;
+    char *msg = NULL;
+    int code = rk_cli_api_quiet(w->c, "GET", path, NULL, &ans, &status, &msg);
+    bool transient = code == RK_CLI_EXIT_UNREACHABLE ||
+                     (code == RK_CLI_EXIT_FAILURE && (status == 0 || status >= 500));
+    if (code && transient && w->have) {
+        /* The server is away: wait for it, saying so once. */
+        if (!w->outage_since) {
+            w->outage_since = w->last_fetch;
+            close_line(w);
+            rk_cli_errorf(w->c, "the server stopped answering; still watching job %s (up to %d s)",
+                          w->id, (int)(OUTAGE_US / 1000000));
+        }
+        if (w->last_fetch - w->outage_since < OUTAGE_US) {
+            free(msg);
+            json_decref(ans);
+            return 0;
+        }
+    }
+    if (code) {
+        close_line(w);
+        if (msg)
+            fputs(msg, w->c->err);
+        free(msg);
         goto fail;
+    }
+    free(msg);
+    if (w->outage_since) {
+        w->outage_since = 0;
+        close_line(w);
+        rk_cli_errorf(w->c, "the server answers again");
+    }
     if (rk_job_info_decode(ans, "", &j, &e)) {
         code = rk_cli_bad_answer(w->c, &e);
         goto fail;
@@ -148,13 +198,15 @@ int rk_cli_job_watch(rk_cli_t *c, const char *job_id)
         rk_cli_sse_cleanup(&p);
         rk_buf_cleanup(&url);
     }
-    /* No stream (or it closed early): poll until the job ends. */
+    /* No stream (or it closed early, e.g. the server restarted): poll until
+     * the job ends, riding out an outage in fetch. */
     while (!w.done) {
         struct timespec ts = {.tv_sec = POLL_MS / 1000, .tv_nsec = (POLL_MS % 1000) * 1000000L};
         nanosleep(&ts, NULL);
         fetch(&w);
     }
     int code = w.code;
+    close_line(&w);
     if (!code && w.last.status.status != RK_JOB_COMPLETED) {
         if (!c->s.json)
             rk_cli_errorf(c, "job %s ended %s%s%s", job_id, rk_job_state_name(w.last.status.status),
