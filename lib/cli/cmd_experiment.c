@@ -21,7 +21,8 @@ static const char usage[] =
     "  show ID                   one experiment's spec\n"
     "  delete ID [--cascade]     delete it (--cascade: with its finished jobs)\n"
     "  check ID                  which agents can run it, and what the others miss\n"
-    "  run ID [--agents A,B]     one job per listed (or every compatible) agent\n\n"
+    "  run ID [--agents A,B] [--wait]\n"
+    "                            one job per listed (or every compatible) agent\n\n"
     "Examples:\n"
     "  ruckus experiment create examples/memory_benchmark.json\n"
     "  ruckus experiment check exp_1a2b3c\n"
@@ -207,8 +208,21 @@ static int cmd_delete(rk_cli_t *c, int argc, char **argv)
                                        a.val[0] ? "?cascade=true" : "", path, sizeof path)))
         return code < 0 ? 0 : code;
     json_t *ans = NULL;
-    if ((code = rk_cli_api(c, "DELETE", path, NULL, &ans, NULL)))
+    char *msg = NULL;
+    if ((code = rk_cli_api_quiet(c, "DELETE", path, NULL, &ans, NULL, &msg))) {
+        /* The server speaks API ("?cascade=true"); a CLI user types --cascade. */
+        char *p = msg ? strstr(msg, "?cascade=true") : NULL;
+        if (p) {
+            *p = '\0';
+            fprintf(c->err, "%s--cascade%s", msg, p + strlen("?cascade=true"));
+        } else if (msg) {
+            fputs(msg, c->err);
+        }
+        free(msg);
+        json_decref(ans);
         return code;
+    }
+    free(msg);
     code = rk_cli_print_ok(c, ans, "deleted experiment %s\n", a.pos[0]);
     json_decref(ans);
     return code;
@@ -328,16 +342,67 @@ done:
     return code;
 }
 
+/* --wait: follows every job of ans to its end (one after the other: they
+ * run at the same time on their agents). 0 only when all completed. With
+ * --json, prints {"jobs": [each final JobInfo]} at the end instead. */
+static int wait_all(rk_cli_t *c, const json_t *ans)
+{
+    json_t *jobs = json_object_get(ans, "jobs"), *final = json_array();
+    int worst = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(jobs, i, v)
+    {
+        const char *id = json_string_value(json_object_get(v, "job_id"));
+        if (!id)
+            continue;
+        FILE *out = c->out;
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *mem = c->s.json ? open_memstream(&buf, &len) : NULL;
+        if (mem)
+            c->out = mem;
+        int code = rk_cli_job_watch(c, id);
+        c->out = out;
+        if (mem)
+            fclose(mem);
+        free(buf);
+        if (code && !worst)
+            worst = code;
+        if (c->s.json) {
+            char path[160];
+            json_t *j = NULL;
+            snprintf(path, sizeof path, "/jobs/%s", id);
+            if (rk_cli_api(c, "GET", path, NULL, &j, NULL) == 0)
+                json_array_append_new(final, j);
+            else
+                json_decref(j);
+        }
+    }
+    if (c->s.json) {
+        json_t *o = json_pack("{s:o}", "jobs", final);
+        int code = rk_cli_print_json(c, o);
+        json_decref(o);
+        if (code && !worst)
+            worst = code;
+    } else {
+        json_decref(final);
+    }
+    return worst;
+}
+
 static int cmd_run(rk_cli_t *c, int argc, char **argv)
 {
-    static const rk_cli_opt_t opts[] = {{"agents", 0, true}};
+    static const rk_cli_opt_t opts[] = {{"agents", 0, true}, {"wait", 'w', false}};
     rk_cli_args_t a;
     char path[160];
-    int code = rk_cli_parse(c, argc, argv, opts, 1, 1, 1,
-                            "ruckus experiment run ID [--agents A,B]\n\n"
-                            "Without --agents, one job goes to every compatible registered agent.\n\n"
+    int code = rk_cli_parse(c, argc, argv, opts, 2, 1, 1,
+                            "ruckus experiment run ID [--agents A,B] [--wait]\n\n"
+                            "Without --agents, one job goes to every compatible registered agent\n"
+                            "(agents by id or name). --wait follows every job to its end and exits\n"
+                            "0 only if all completed (with --json: {\"jobs\": [final JobInfo]}).\n\n"
                             "Examples:\n  ruckus experiment run exp_1a2b3c\n"
-                            "  ruckus experiment run exp_1a2b3c --agents worker1,worker2\n",
+                            "  ruckus experiment run exp_1a2b3c --agents worker1,worker2 --wait\n",
                             &a);
     if (code || (code = rk_cli_id_path(c, "experiment", "/experiments", a.pos[0], "/run", path, sizeof path)))
         return code < 0 ? 0 : code;
@@ -362,11 +427,13 @@ static int cmd_run(rk_cli_t *c, int argc, char **argv)
     }
     if (!code)
         code = rk_cli_api(c, "POST", path, body, &ans, NULL);
-    if (!code) {
+    if (!code && !(a.val[1] && c->s.json)) {
         code = print_jobs(c, ans);
         if (!code && c->s.json)
             code = rk_cli_print_json(c, ans);
     }
+    if (!code && a.val[1])
+        code = wait_all(c, ans);
     json_decref(body);
     json_decref(ans);
     return code;

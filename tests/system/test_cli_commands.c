@@ -434,6 +434,9 @@ static void test_failed_job_and_cancel(void **state)
     /* Jobs refer to it: refused without --cascade, gone with it. */
     cli(f, &r, ARGS("experiment", "delete", slow));
     want(&r, 6, "experiment delete with jobs");
+    /* Said in the CLI's words, not the API's. */
+    assert_non_null(strstr(r.err, "--cascade"));
+    assert_null(strstr(r.err, "?cascade=true"));
     run_cleanup(&r);
     cli(f, &r, ARGS("experiment", "delete", slow, "--cascade"));
     want(&r, 0, "experiment delete --cascade");
@@ -457,6 +460,17 @@ static void test_run_and_results(void **state)
     cli(f, &r, ARGS("job", "watch", job));
     want(&r, 0, "job watch");
     assert_non_null(strstr(r.out, "completed"));
+    run_cleanup(&r);
+    /* run --wait: follows the jobs to their end; --json gives their final
+     * JobInfo. */
+    char wexp[64];
+    snprintf(wexp, sizeof wexp, "%s", create(f, "cli-exp-wait", "echo waited"));
+    cli(f, &r, ARGS("--json", "experiment", "run", wexp, "--agents", f->agent_id, "--wait"));
+    want(&r, 0, "experiment run --wait --json");
+    json_t *waited = json_array_get(json_object_get(r.json, "jobs"), 0);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(waited, "status"), "status")),
+        "completed");
     run_cleanup(&r);
 
     cli(f, &r, ARGS("--json", "result", "show", job));
