@@ -92,7 +92,9 @@ static int report(rk_cli_t *c, const char *method, const char *path,
     json_t *d = json_is_object(v) ? json_object_get(v, "detail") : NULL;
     if (json_is_string(d))
         detail = json_string_value(d);
-    if (detail)
+    if (detail && strstr(detail, "(HTTP "))
+        rk_cli_errorf(c, "%s", detail); /* it names its own status already */
+    else if (detail)
         rk_cli_errorf(c, "%s (HTTP %ld)", detail, resp->status);
     else
         rk_cli_errorf(c, "%s %s: the server answered HTTP %ld", method, path, resp->status);

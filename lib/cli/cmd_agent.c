@@ -40,8 +40,21 @@ static int cmd_register(rk_cli_t *c, int argc, char **argv)
         json_decref(body);
         return RK_CLI_EXIT_FAILURE;
     }
-    code = rk_cli_api(c, "POST", "/agents/register", body, &ans, NULL);
+    long status = 0;
+    char *msg = NULL;
+    code = rk_cli_api_quiet(c, "POST", "/agents/register", body, &ans, &status, &msg);
     json_decref(body);
+    if (code && status == 502 && msg && strstr(msg, "refused the token")) {
+        /* The agent said no to the token: an authentication failure, with
+         * what to check, not a bare "server error". */
+        fputs(msg, c->err);
+        rk_cli_errorf(c, "check --agent-token: it must be the token the agent was started with "
+                         "(its --token or RUCKUS_AGENT_TOKEN)");
+        code = RK_CLI_EXIT_AUTH;
+    } else if (code && msg) {
+        fputs(msg, c->err);
+    }
+    free(msg);
     if (!code) {
         const char *id = json_string_value(json_object_get(ans, "agent_id"));
         if (c->s.json)

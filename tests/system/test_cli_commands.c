@@ -600,6 +600,36 @@ static void test_agent_names_and_statuses(void **state)
     run_cleanup(&r);
 }
 
+/* An agent that refuses the token: exit 5 (authentication), the agent's
+ * own status said once, and what to check. */
+static void test_register_refused_token(void **state)
+{
+    fixture_t *f = *state;
+    NEED(f, "GET", "/api/v1/agents", NULL);
+    rk_test_agent_t ag;
+    assert_int_equal(rk_test_agent_start(&ag, 1, (const char *const[]){"--token", "agtok", NULL},
+                                         NULL),
+                     0);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", ag.p.port);
+    run_t r;
+    cli(f, &r, ARGS("agent", "register", url, "--agent-token", "wrong"));
+    want(&r, 5, "agent register with a wrong agent token");
+    assert_non_null(strstr(r.err, "refused the token (HTTP 401)"));
+    assert_null(strstr(r.err, "(HTTP 502)"));
+    assert_non_null(strstr(r.err, "check --agent-token"));
+    run_cleanup(&r);
+    cli(f, &r, ARGS("--json", "agent", "register", url, "--agent-token", "agtok"));
+    want(&r, 0, "agent register with the agent's token");
+    char id[128];
+    snprintf(id, sizeof id, "%s", json_string_value(json_object_get(r.json, "agent_id")));
+    run_cleanup(&r);
+    cli(f, &r, ARGS("agent", "unregister", id));
+    want(&r, 0, "agent unregister");
+    run_cleanup(&r);
+    rk_test_agent_cleanup(&ag);
+}
+
 static void test_unregister(void **state)
 {
     fixture_t *f = *state;
@@ -625,6 +655,7 @@ int main(void)
         cmocka_unit_test(test_job_lifecycle),   cmocka_unit_test(test_failed_job_and_cancel),
         cmocka_unit_test(test_run_and_results), cmocka_unit_test(test_wrong_token),
         cmocka_unit_test(test_agent_names_and_statuses),
+        cmocka_unit_test(test_register_refused_token),
         cmocka_unit_test(test_unregister),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
