@@ -6,21 +6,29 @@
 # (or SIGTERM) stops both cleanly.
 #
 #   scripts/run.sh                           server on 127.0.0.1:8000, agent on :8081
-#   RK_SERVER_PORT=9000 RK_AGENT_PORT=9001 scripts/run.sh
+#   RUCKUS_SERVER_PORT=9000 RUCKUS_AGENT_PORT=9001 scripts/run.sh
+#                                            (the daemons' own variables; RK_SERVER_PORT
+#                                            and RK_AGENT_PORT are still read)
 #   RK_DEMO=0 scripts/run.sh                 no demo job
+#   RK_DATA=/tmp/rk RK_BUILD=0 scripts/run.sh   another data folder; no deps/build step
+# Access log lines are at debug level: RUCKUS_LOG_LEVEL=debug shows them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-server_port=${RK_SERVER_PORT:-8000}
-agent_port=${RK_AGENT_PORT:-8081}
+server_port=${RUCKUS_SERVER_PORT:-${RK_SERVER_PORT:-8000}}
+agent_port=${RUCKUS_AGENT_PORT:-${RK_AGENT_PORT:-8081}}
 server_url="http://127.0.0.1:$server_port"
 agent_url="http://127.0.0.1:$agent_port"
-ruckus() { build/bin/ruckus --server "$server_url" "$@"; }
+bin=${RK_BIN_DIR:-build/bin}
+ruckus() { "$bin/ruckus" --server "$server_url" "$@"; }
 
-bash scripts/deps.sh --run
-cmake -S . -B build >/dev/null
-cmake --build build -j"$(nproc)"
+data=${RK_DATA:-datastore}
+if [ "${RK_BUILD:-1}" != 0 ]; then
+  bash scripts/deps.sh --run
+  cmake -S . -B build >/dev/null
+  cmake --build build -j"$(nproc)"
+fi
 
-mkdir -p datastore
+mkdir -p "$data"
 server_pid=""
 agent_pid=""
 stop() {
@@ -34,7 +42,7 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-build/bin/ruckus-server --port "$server_port" --db datastore/ruckus.db &
+"$bin/ruckus-server" --port "$server_port" --db "$data/ruckus.db" &
 server_pid=$!
 # Wait for the server to answer before the agent registers with it.
 for _ in $(seq 100); do
@@ -42,18 +50,22 @@ for _ in $(seq 100); do
   kill -0 "$server_pid" 2>/dev/null || { echo "run: the server did not start" >&2; exit 1; }
   sleep 0.1
 done
-build/bin/ruckus-agent --port "$agent_port" --data-dir datastore/agent --register-with "$server_url" &
+"$bin/ruckus-agent" --port "$agent_port" --data-dir "$data/agent" --register-with "$server_url" &
 agent_pid=$!
 
+# The agent says its own id (GET /api/v1/info, one line of JSON); the CLI
+# then says when the server knows it.
 agent_id=""
 for _ in $(seq 100); do
-  agent_id=$(ruckus --json agent list 2>/dev/null |
-    sed -n "s/.*\"agent_id\": *\"\\([^\"]*\\)\".*\"agent_url\": *\"${agent_url//\//\\/}\".*/\\1/p" | head -1)
-  [ -n "$agent_id" ] && break
+  if [ -z "$agent_id" ]; then
+    agent_id=$(curl -fsS "$agent_url/api/v1/info" 2>/dev/null |
+      grep -o '"agent_id": *"[^"]*"' | head -1 | cut -d'"' -f4 || true)
+  fi
+  [ -n "$agent_id" ] && ruckus agent show "$agent_id" >/dev/null 2>&1 && break
   kill -0 "$agent_pid" 2>/dev/null || { echo "run: the agent did not start" >&2; exit 1; }
   sleep 0.1
 done
-[ -n "$agent_id" ] || agent_id=$(ruckus --json agent list | grep -o '"agent_id": *"[^"]*"' | head -1 | cut -d'"' -f4)
+[ -n "$agent_id" ] || { echo "run: the agent did not register in 10 s" >&2; exit 1; }
 echo "run: agent $agent_id registered"
 
 if [ "${RK_DEMO:-1}" != 0 ]; then
@@ -67,6 +79,6 @@ fi
 echo
 echo "run: server    $server_url   (dashboard: $server_url/)"
 echo "run: agent     $agent_url   ($agent_id)"
-echo "run: try       build/bin/ruckus --server $server_url job list"
+echo "run: try       $bin/ruckus --server $server_url job list"
 echo "run: Ctrl-C stops both"
 wait

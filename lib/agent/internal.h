@@ -249,4 +249,8 @@ void rk_agent_serve_artifacts(const char *dir, rk_http_resp_t *resp);
 /* File names under dir/output (relative), at most max. New array. */
 json_t *rk_agent_list_output(const char *job_dir, size_t max);
 
+/* info.c: {"agent_info": AgentInfo} for GET /api/v1/info (new reference;
+ * NULL on ENOMEM). */
+json_t *rk_agent_info_json(const rk_agent_t *a);
+
 #endif

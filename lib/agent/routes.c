@@ -23,16 +23,7 @@ static void h_health(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
 static void h_info(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
 {
     (void)req;
-    rk_agent_t *a = ud;
-    char ts[RK_TIME_STRLEN];
-    rk_time_format(rk_time_now_us(), ts);
-    json_t *si = rk_sysinfo_collect(a->s->data_dir, a->s->models_dir);
-    json_t *info = si ? json_pack("{s:s,s:s,s:s,s:o,s:{s:I,s:[sss]},s:s}", "agent_id", a->id, "agent_name",
-                                  a->s->name, "agent_type", "white_box", "system_info", si,
-                                  "capabilities", "slots", (json_int_t)a->s->slots, "task_types",
-                                  "command", "memory_benchmark", "compute_benchmark", "last_updated", ts)
-                      : NULL;
-    rk_http_resp_json_take(resp, 200, info ? json_pack("{s:o}", "agent_info", info) : NULL);
+    rk_http_resp_json_take(resp, 200, rk_agent_info_json(ud));
 }
 
 static void h_status(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)

@@ -98,6 +98,11 @@ int rk_cli_answer_array(rk_cli_t *c, const json_t *ans, const char *key, json_t 
  * error naming what when it is not one. */
 int rk_cli_check_id(rk_cli_t *c, const char *what, const char *id);
 
+/* The id of the agent ref names: an agent id, else the one agent of that
+ * name (GET /agents). Writes it to out[n]; prints why and returns 3 when
+ * none matches, 6 when several agents share the name. */
+int rk_cli_agent_ref(rk_cli_t *c, const char *ref, char *out, size_t n);
+
 /* Checks id as rk_cli_check_id, then writes the API path
  * "<prefix>/<id><suffix>" ("/jobs", id, "/logs") to out[n]. */
 int rk_cli_id_path(rk_cli_t *c, const char *what, const char *prefix, const char *id,

@@ -61,17 +61,18 @@ static int cmd_unregister(rk_cli_t *c, int argc, char **argv)
 {
     rk_cli_args_t a;
     int code = rk_cli_parse(c, argc, argv, NULL, 0, 1, 1,
-                            "ruckus agent unregister ID\n\nExample:\n  ruckus agent unregister worker1\n", &a);
+                            "ruckus agent unregister ID|NAME\n\nExample:\n  ruckus agent unregister worker1\n", &a);
     if (code)
         return code < 0 ? 0 : code;
-    if ((code = rk_cli_check_id(c, "agent", a.pos[0])))
+    char id[128];
+    if ((code = rk_cli_agent_ref(c, a.pos[0], id, sizeof id)))
         return code;
-    json_t *body = json_pack("{s:s}", "agent_id", a.pos[0]);
+    json_t *body = json_pack("{s:s}", "agent_id", id);
     json_t *ans = NULL;
     code = body ? rk_cli_api(c, "POST", "/agents/unregister", body, &ans, NULL) : RK_CLI_EXIT_FAILURE;
     json_decref(body);
     if (!code)
-        code = rk_cli_print_ok(c, ans, "unregistered agent %s\n", a.pos[0]);
+        code = rk_cli_print_ok(c, ans, "unregistered agent %s\n", id);
     json_decref(ans);
     return code;
 }
@@ -159,14 +160,15 @@ static int cmd_status(rk_cli_t *c, int argc, char **argv)
 {
     rk_cli_args_t a;
     int code = rk_cli_parse(c, argc, argv, NULL, 0, 0, 1,
-                            "ruckus agent status [ID]\n\nAn agent that cannot be reached reads "
+                            "ruckus agent status [ID|NAME]\n\nAn agent that cannot be reached reads "
                             "`unavailable`.\n\nExample:\n  ruckus agent status worker1\n",
                             &a);
     if (code)
         return code < 0 ? 0 : code;
-    char path[128] = "/agents/status";
-    if (a.npos == 1 &&
-        (code = rk_cli_id_path(c, "agent", "/agents", a.pos[0], "/status", path, sizeof path)))
+    char path[200] = "/agents/status", id[128];
+    if (a.npos == 1 && ((code = rk_cli_agent_ref(c, a.pos[0], id, sizeof id)) ||
+                        (code = rk_cli_id_path(c, "agent", "/agents", id, "/status", path,
+                                               sizeof path))))
         return code;
     json_t *ans = NULL;
     if ((code = rk_cli_api(c, "GET", path, NULL, &ans, NULL)))
@@ -197,11 +199,20 @@ static int cmd_status(rk_cli_t *c, int argc, char **argv)
 
 static int cmd_show(rk_cli_t *c, int argc, char **argv)
 {
-    json_t *ans;
-    int code = rk_cli_get_by_id(c, argc, argv, "ruckus agent show ID\n\nExample:\n  ruckus agent show worker1\n",
-                                "agent", "/agents", &ans);
-    if (code || !ans)
+    json_t *ans = NULL;
+    rk_cli_args_t a;
+    char id[128], path[200];
+    int code = rk_cli_parse(c, argc, argv, NULL, 0, 1, 1,
+                            "ruckus agent show ID|NAME\n\nExample:\n  ruckus agent show worker1\n",
+                            &a);
+    if (code)
+        return code < 0 ? 0 : code;
+    if ((code = rk_cli_agent_ref(c, a.pos[0], id, sizeof id)) ||
+        (code = rk_cli_id_path(c, "agent", "/agents", id, "", path, sizeof path)) ||
+        (code = rk_cli_api(c, "GET", path, NULL, &ans, NULL))) {
+        json_decref(ans);
         return code;
+    }
     rk_registered_agent_t r;
     rk_verr_t e;
     if (rk_registered_agent_decode(json_object_get(ans, "agent"), "agent", &r, &e)) {

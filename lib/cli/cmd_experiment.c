@@ -349,9 +349,10 @@ static int cmd_run(rk_cli_t *c, int argc, char **argv)
         json_object_set_new(body, "agent_ids", ids);
         char *list = strdup(a.val[0]), *save = NULL;
         for (char *tok = list ? strtok_r(list, ",", &save) : NULL; tok; tok = strtok_r(NULL, ",", &save)) {
-            if ((code = rk_cli_check_id(c, "agent", tok)))
+            char id[128];
+            if ((code = rk_cli_agent_ref(c, tok, id, sizeof id)))
                 break;
-            json_array_append_new(ids, json_string(tok));
+            json_array_append_new(ids, json_string(id));
         }
         free(list);
         if (!code && json_array_size(ids) == 0) {

@@ -17,7 +17,7 @@
 static const char usage[] =
     "ruckus job COMMAND\n\n"
     "  submit EXPERIMENT AGENT [--wait]   queue a job (--wait: watch it to the end)\n"
-    "  list [--status S] [--agent A] [--experiment E] [--limit N]\n"
+    "  list [--status S[,S...]] [--agent ID|NAME] [--experiment E] [--limit N]\n"
     "  show ID                            one job with its status history\n"
     "  cancel ID                          cancel a queued or running job\n"
     "  watch ID                           live status until it ends (exit 0 if completed)\n"
@@ -39,9 +39,11 @@ static int cmd_submit(rk_cli_t *c, int argc, char **argv)
                             &a);
     if (code)
         return code < 0 ? 0 : code;
-    if ((code = rk_cli_check_id(c, "experiment", a.pos[0])) || (code = rk_cli_check_id(c, "agent", a.pos[1])))
+    char agent[128];
+    if ((code = rk_cli_check_id(c, "experiment", a.pos[0])) ||
+        (code = rk_cli_agent_ref(c, a.pos[1], agent, sizeof agent)))
         return code;
-    json_t *body = json_pack("{s:s, s:s}", "experiment_id", a.pos[0], "agent_id", a.pos[1]);
+    json_t *body = json_pack("{s:s, s:s}", "experiment_id", a.pos[0], "agent_id", agent);
     json_t *ans = NULL;
     code = body ? rk_cli_api(c, "POST", "/jobs", body, &ans, NULL) : RK_CLI_EXIT_FAILURE;
     json_decref(body);
@@ -88,7 +90,7 @@ static int cmd_list(rk_cli_t *c, int argc, char **argv)
         {"status", 's', true}, {"agent", 'a', true}, {"experiment", 'e', true}, {"limit", 'n', true}};
     rk_cli_args_t a;
     int code = rk_cli_parse(c, argc, argv, opts, 4, 0, 0,
-                            "ruckus job list [--status S] [--agent A] [--experiment E] [--limit N]\n\n"
+                            "ruckus job list [--status S[,S...]] [--agent ID|NAME] [--experiment E] [--limit N]\n\n"
                             "Newest first; N defaults to the server's page (1000), at most 10000.\n\n"
                             "Example:\n  ruckus job list --status running --agent worker1\n",
                             &a);
@@ -96,15 +98,23 @@ static int cmd_list(rk_cli_t *c, int argc, char **argv)
         return code < 0 ? 0 : code;
     rk_job_state_t st;
     long limit;
-    if (a.val[0] && rk_job_state_parse(a.val[0], &st)) {
-        rk_cli_errorf(c, "--status: expected queued, assigned, running, completed, failed, cancelled or timeout");
-        return RK_CLI_EXIT_USAGE;
+    /* One status or several, comma-separated, as the API takes them. */
+    for (const char *p = a.val[0]; p && *p;) {
+        size_t len = strcspn(p, ",");
+        char one[32];
+        if (len >= sizeof one || (memcpy(one, p, len), one[len] = '\0', rk_job_state_parse(one, &st))) {
+            rk_cli_errorf(c, "--status: expected one or more (comma-separated) of queued, assigned, "
+                             "running, completed, failed, cancelled, timeout");
+            return RK_CLI_EXIT_USAGE;
+        }
+        p += len + (p[len] == ',');
     }
     if (a.val[3] && rk_cli_args_int(a.val[3], 1, 10000, &limit)) {
         rk_cli_errorf(c, "--limit: expected a number from 1 to 10000");
         return RK_CLI_EXIT_USAGE;
     }
-    if ((a.val[1] && (code = rk_cli_check_id(c, "agent", a.val[1]))) ||
+    char agent_id[128];
+    if ((a.val[1] && (code = rk_cli_agent_ref(c, a.val[1], agent_id, sizeof agent_id))) ||
         (a.val[2] && (code = rk_cli_check_id(c, "experiment", a.val[2]))))
         return code;
     rk_buf_t q;
@@ -112,7 +122,7 @@ static int cmd_list(rk_cli_t *c, int argc, char **argv)
     rk_buf_t qs;
     rk_buf_init(&qs, 4096);
     add_query(&qs, "status", a.val[0]);
-    add_query(&qs, "agent_id", a.val[1]);
+    add_query(&qs, "agent_id", a.val[1] ? agent_id : NULL);
     add_query(&qs, "experiment_id", a.val[2]);
     add_query(&qs, "limit", a.val[3]);
     rk_buf_printf(&q, "/jobs%s", rk_buf_str(&qs));

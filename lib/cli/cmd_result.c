@@ -7,6 +7,7 @@
 #include "base/err.h"
 #include "cli/cli.h"
 #include "cli/format.h"
+#include "cli/metrics.h"
 #include "cli/report.h"
 #include "cli/table.h"
 #include "model/result.h"
@@ -39,9 +40,12 @@ static int fetch_results(rk_cli_t *c, const char *exp, const char *agent, json_t
 {
     int code;
     *out = NULL;
+    char agent_id[128];
     if ((exp && (code = rk_cli_check_id(c, "experiment", exp))) ||
-        (agent && (code = rk_cli_check_id(c, "agent", agent))))
+        (agent && (code = rk_cli_agent_ref(c, agent, agent_id, sizeof agent_id))))
         return code;
+    if (agent)
+        agent = agent_id;
     json_t *all = json_array(), *ans = NULL;
     if (!all)
         return RK_CLI_EXIT_FAILURE;
@@ -304,16 +308,20 @@ static int cmd_compare(rk_cli_t *c, int argc, char **argv)
     static const rk_cli_opt_t opts[] = {{"metric", 'm', true},
                                         {"baseline", 'b', true},
                                         {"min-delta", 0, true},
-                                        {"fail-on-regression", 0, false}};
+                                        {"fail-on-regression", 0, false},
+                                        {"all", 0, false}};
     rk_cli_args_t a;
     int code = rk_cli_parse(
-        c, argc, argv, opts, 4, 1, 2,
-        "ruckus result compare EXPERIMENT [--metric M[,M...]]\n"
+        c, argc, argv, opts, 5, 1, 2,
+        "ruckus result compare EXPERIMENT [--metric M[,M...]] [--all]\n"
         "ruckus result compare A B [--metric M[,M...]] [--min-delta F] [--fail-on-regression]\n"
         "ruckus result compare EXPERIMENT --baseline SEL [--metric M[,M...]] [--min-delta F]\n"
         "                      [--fail-on-regression]\n\n"
-        "With one EXPERIMENT: one row per agent that completed it: its hardware, how many\n"
-        "jobs completed, and the mean of each numeric metric over them.\n\n"
+        "With one EXPERIMENT: one column per agent that completed it (by name), one row\n"
+        "per metric with its unit: the mean over the agent's completed jobs, under its\n"
+        "hardware and job count. The spec's declared metrics come first (or --metric's,\n"
+        "in that order); checksums and bookkeeping (exit_status, blas_threads) only\n"
+        "with --all or when named.\n\n"
         "With two selectors, or an experiment and --baseline: the server compares them\n"
         "metric by metric (GET /compare): the change with its 95 % confidence interval,\n"
         "Welch's t-test p-value, the runs on each side, and a verdict: faster or slower\n"
@@ -341,66 +349,140 @@ static int cmd_compare(rk_cli_t *c, int argc, char **argv)
         rk_cli_errorf(c, "--min-delta and --fail-on-regression need two selectors or --baseline");
         return RK_CLI_EXIT_USAGE;
     }
-    json_t *res = NULL, *agents = NULL, *cmp = NULL;
+    json_t *res = NULL, *agents = NULL, *cmp = NULL, *exp = NULL, *order = NULL;
     rk_cli_table_t t;
     memset(&t, 0, sizeof t);
     rk_verr_t e;
     if ((code = fetch_results(c, a.pos[0], NULL, &res)) ||
         (code = rk_cli_api(c, "GET", "/agents", NULL, &agents, NULL)))
         goto done;
+    /* The spec says which metrics matter; a deleted experiment still
+     * compares, in name order. */
+    rk_buf_t path;
+    rk_buf_init(&path, 512);
+    rk_buf_printf(&path, "/experiments/%s", a.pos[0]);
+    FILE *err = c->err;
+    char *msg = NULL;
+    size_t msglen = 0;
+    FILE *mem = open_memstream(&msg, &msglen);
+    c->err = mem ? mem : err;
+    if (rk_cli_api(c, "GET", rk_buf_str(&path), NULL, &exp, NULL)) {
+        json_decref(exp);
+        exp = NULL;
+    }
+    c->err = err;
+    if (mem)
+        fclose(mem);
+    free(msg);
+    rk_buf_cleanup(&path);
     if (rk_cli_compare(json_object_get(res, "results"), json_object_get(agents, "agents"), a.val[0], &cmp, &e)) {
         code = rk_cli_bad_answer(c, &e);
         goto done;
     }
+    const json_t *spec_metrics =
+        json_object_get(json_object_get(json_object_get(exp, "experiment"), "metrics"), "metrics");
+    order = rk_cli_metric_order(json_object_get(cmp, "metrics"), a.val[0], spec_metrics,
+                                a.val[4] != NULL);
+    if (!order) {
+        code = RK_CLI_EXIT_FAILURE;
+        goto done;
+    }
+    json_object_set(cmp, "metrics", order);
+    json_t *units = json_object();
+    size_t k;
+    json_t *mv;
+    json_array_foreach(order, k, mv)
+        json_object_set_new(units, json_string_value(mv),
+                            json_string(rk_cli_metric_unit(json_string_value(mv))));
+    json_object_set_new(cmp, "units", units);
     if (c->s.json) {
         json_object_set_new(cmp, "experiment_id", json_string(a.pos[0]));
         code = rk_cli_print_json(c, cmp);
         goto done;
     }
-    json_t *metrics = json_object_get(cmp, "metrics"), *rows = json_object_get(cmp, "agents");
+    json_t *rows = json_object_get(cmp, "agents");
     if (json_array_size(rows) == 0) {
         fprintf(c->out, "no completed results for %s\n", a.pos[0]);
         goto done;
     }
-    size_t nm = json_array_size(metrics);
-    if (nm > RK_CLI_TABLE_MAX_COLS - 3)
-        nm = RK_CLI_TABLE_MAX_COLS - 3;
-    const char *hdr[RK_CLI_TABLE_MAX_COLS] = {"AGENT", "HARDWARE", "JOBS"};
-    for (size_t m = 0; m < nm; m++)
-        hdr[3 + m] = json_string_value(json_array_get(metrics, m));
-    rk_cli_table_init(&t, 3 + nm, hdr);
-    for (size_t i = 2; i < 3 + nm; i++)
+    /* Metrics as rows, machines as columns (by name when it is unique). */
+    size_t na = json_array_size(rows);
+    if (na > RK_CLI_TABLE_MAX_COLS - 2)
+        na = RK_CLI_TABLE_MAX_COLS - 2;
+    const char *hdr[RK_CLI_TABLE_MAX_COLS] = {"METRIC", "UNIT"};
+    for (size_t i = 0; i < na; i++) {
+        const char *id = json_string_value(json_object_get(json_array_get(rows, i), "agent_id"));
+        const char *name = NULL;
+        size_t same = 0, j;
+        json_t *ag;
+        json_array_foreach(json_object_get(agents, "agents"), j, ag)
+        {
+            const char *n = json_string_value(json_object_get(ag, "agent_name"));
+            if (!strcmp(json_string_value(json_object_get(ag, "agent_id")), id))
+                name = n;
+        }
+        json_array_foreach(json_object_get(agents, "agents"), j, ag)
+        {
+            const char *n = json_string_value(json_object_get(ag, "agent_name"));
+            same += name && n && !strcmp(n, name);
+        }
+        hdr[2 + i] = name && same == 1 ? name : id;
+    }
+    rk_cli_table_init(&t, 2 + na, hdr);
+    for (size_t i = 2; i < 2 + na; i++)
         t.right[i] = true;
-    size_t i;
-    json_t *row;
-    json_array_foreach(rows, i, row) {
-        rk_buf_t cells[RK_CLI_TABLE_MAX_COLS];
-        const char *cell[RK_CLI_TABLE_MAX_COLS];
-        char jobs[24];
-        snprintf(jobs, sizeof jobs, "%lld", (long long)json_integer_value(json_object_get(row, "jobs")));
-        cell[0] = json_string_value(json_object_get(row, "agent_id"));
-        cell[1] = json_string_value(json_object_get(row, "hardware"));
-        cell[2] = jobs;
-        for (size_t m = 0; m < nm; m++) {
-            rk_buf_init(&cells[m], 64);
-            rk_cli_value(json_object_get(json_object_get(row, "metrics"), hdr[3 + m]), &cells[m]);
-            cell[3 + m] = rk_buf_str(&cells[m]);
+    const char *cell[RK_CLI_TABLE_MAX_COLS];
+    rk_buf_t cells[RK_CLI_TABLE_MAX_COLS];
+    char jobs[RK_CLI_TABLE_MAX_COLS][24];
+    cell[0] = "hardware";
+    cell[1] = "";
+    for (size_t i = 0; i < na; i++)
+        cell[2 + i] = json_string_value(json_object_get(json_array_get(rows, i), "hardware"));
+    if (rk_cli_table_add(&t, cell)) {
+        code = RK_CLI_EXIT_FAILURE;
+        goto done;
+    }
+    cell[0] = "jobs";
+    for (size_t i = 0; i < na; i++) {
+        snprintf(jobs[i], sizeof jobs[i], "%lld",
+                 (long long)json_integer_value(json_object_get(json_array_get(rows, i), "jobs")));
+        cell[2 + i] = jobs[i];
+    }
+    if (rk_cli_table_add(&t, cell)) {
+        code = RK_CLI_EXIT_FAILURE;
+        goto done;
+    }
+    json_array_foreach(order, k, mv)
+    {
+        const char *name = json_string_value(mv);
+        cell[0] = name;
+        cell[1] = rk_cli_metric_unit(name);
+        for (size_t i = 0; i < na; i++) {
+            rk_buf_init(&cells[i], 64);
+            json_t *v = json_object_get(json_object_get(json_array_get(rows, i), "metrics"), name);
+            if (v)
+                rk_cli_value(v, &cells[i]);
+            else
+                rk_buf_adds(&cells[i], "-");
+            cell[2 + i] = rk_buf_str(&cells[i]);
         }
         int rc = rk_cli_table_add(&t, cell);
-        for (size_t m = 0; m < nm; m++)
-            rk_buf_cleanup(&cells[m]);
+        for (size_t i = 0; i < na; i++)
+            rk_buf_cleanup(&cells[i]);
         if (rc) {
             code = RK_CLI_EXIT_FAILURE;
             goto done;
         }
     }
-    fprintf(c->out, "%s: %zu agents, mean of completed jobs\n", a.pos[0], t.nrows);
+    fprintf(c->out, "%s: %zu agents, mean of completed jobs\n", a.pos[0], json_array_size(rows));
     code = rk_cli_print_table(c, NULL, &t, NULL);
 done:
     rk_cli_table_cleanup(&t);
     json_decref(res);
     json_decref(agents);
     json_decref(cmp);
+    json_decref(exp);
+    json_decref(order);
     return code;
 }
 

@@ -379,6 +379,17 @@ static bool precheck(rk_http_req_t *r, rk_http_resp_t *resp)
             return true;
         }
     }
+    /* A preflight from an allowed origin is answered on any path, known or
+     * not, so the browser goes on to send the request and can read the real
+     * answer (a 404 included) instead of a CORS failure. */
+    if (rr == RK_ROUTE_NO_PATH && r->cors_origin && strcmp(r->method, "OPTIONS") == 0) {
+        rk_http_resp_bytes(resp, 204, "text/plain", "", 0);
+        rk_http_resp_header(resp, "Access-Control-Allow-Methods",
+                            "GET, POST, PUT, PATCH, DELETE, OPTIONS");
+        rk_http_resp_header(resp, "Access-Control-Allow-Headers", "Authorization, Content-Type");
+        rk_http_resp_header(resp, "Access-Control-Max-Age", "600");
+        return true;
+    }
     if (rr == RK_ROUTE_NO_PATH) {
         if (s->token && under_prefix(r->path, s->prefix) &&
             !token_ok(rk_http_req_header(r, "Authorization"), s->token))
@@ -541,11 +552,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     for (char *p = r->path; *p; p++)
         if ((unsigned char)*p < 0x20 || *p == 0x7f)
             *p = '?'; /* a decoded %0A must not forge log lines */
-    rk_log_info("http request", "server", s->name, "method", r->method, "path", r->path, "status",
-                status, "ms", ms, "remote", r->remote, "bytes", bytes,
-                /* a NULL key ends the list: the error field only when there is one */
-                toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? NULL : "error",
-                "connection closed early");
+    /* Access lines are debug (a health check every 5 s must not flood the
+     * terminal); a 5xx or a connection lost mid-answer is worth an info. */
+    bool ok = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
+    rk_log(ok && r->status < 500 ? RK_LOG_DEBUG : RK_LOG_INFO, "http request", "server", s->name,
+           "method", r->method, "path", r->path, "status", status, "ms", ms, "remote", r->remote,
+           "bytes", bytes,
+           /* a NULL key ends the list: the error field only when there is one */
+           ok ? NULL : "error", "connection closed early", (const char *)NULL);
     if (r->wait)
         wait_put(r->wait);
     rk_buf_cleanup(&r->body);

@@ -144,6 +144,13 @@ bool rk_srv_compat(const rk_experiment_t *x, const rk_agent_info_t *a, json_t *m
             if (json_is_string(f) && strcasecmp(json_string_value(f), r->frameworks[i]) == 0)
                 found = true;
         }
+        /* AgentInfo.system_info.frameworks: [{name, version}] */
+        json_array_foreach(json_object_get(si, "frameworks"), k, f)
+        {
+            const char *name = json_string_value(json_object_get(f, "name"));
+            if (name && strcasecmp(name, r->frameworks[i]) == 0)
+                found = true;
+        }
         if (!found)
             addf(missing, "framework %s", r->frameworks[i]);
     }
@@ -235,4 +242,64 @@ done:
     rk_strv_free(ids, n_ids);
     rk_experiment_cleanup(&x);
     json_decref(body);
+}
+
+/* ---- GET /agents/compatibility/matrix ---- */
+
+/* What the agent says it can do: its task types, then every capability
+ * flag it sets true. */
+static json_t *available(const rk_agent_info_t *a)
+{
+    json_t *out = json_array();
+    for (size_t i = 0; i < a->capabilities.n_task_types; i++)
+        json_array_append_new(out, json_string(rk_task_type_name(a->capabilities.task_types[i])));
+    const char *k;
+    json_t *v;
+    json_object_foreach(a->capabilities.extra, k, v)
+    {
+        rk_task_type_t t;
+        if (json_is_true(v) && rk_task_type_parse(k, &t) != 0)
+            json_array_append_new(out, json_string(k));
+    }
+    return out;
+}
+
+void rk_srv_h_compat_matrix(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
+{
+    (void)req;
+    rk_server_t *srv = ud;
+    rk_registered_agent_t *agents = NULL;
+    size_t n = 0;
+    int rc = rk_store_agent_list(srv->store, &agents, &n);
+    if (rc) {
+        rk_srv_store_error(resp, rc, "agents");
+        return;
+    }
+    json_t *types = json_array(), *by_agent = json_object();
+    for (int t = 0; t < RK_TASK_TYPE_COUNT; t++)
+        json_array_append_new(types, json_string(rk_task_type_name((rk_task_type_t)t)));
+    for (size_t i = 0; i < n; i++) {
+        const rk_agent_info_t *a = &agents[i].info;
+        json_t *per_type = json_object();
+        for (int t = 0; t < RK_TASK_TYPE_COUNT; t++) {
+            /* An experiment of that type that asks for nothing more. */
+            rk_experiment_t x = {0};
+            x.task.type = (rk_task_type_t)t;
+            json_t *missing = json_array(), *warnings = json_array();
+            bool ok = rk_srv_compat(&x, a, missing, warnings);
+            json_object_set_new(per_type, rk_task_type_name((rk_task_type_t)t),
+                                json_pack("{s:b,s:o,s:o,s:o}", "compatible", ok,
+                                          "missing_requirements", missing, "warnings", warnings,
+                                          "available_capabilities", available(a)));
+        }
+        json_object_set_new(by_agent, a->agent_id,
+                            json_pack("{s:s?,s:o}", "agent_name", a->agent_name,
+                                      "experiment_compatibility", per_type));
+    }
+    json_t *out = json_pack("{s:o,s:o,s:I}", "agents", by_agent, "experiment_types", types,
+                            "total_agents", (json_int_t)n);
+    if (out)
+        rk_json_set_time(out, "checked_at", rk_time_now_us());
+    rk_http_resp_json_take(resp, 200, out);
+    rk_store_agents_free(agents, n);
 }

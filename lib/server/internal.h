@@ -59,6 +59,8 @@ void rk_srv_h_events(rk_http_req_t *req, rk_http_resp_t *resp, void *ud);
 bool rk_srv_compat(const rk_experiment_t *x, const rk_agent_info_t *a, json_t *missing,
                    json_t *warnings);
 void rk_srv_h_compat(rk_http_req_t *req, rk_http_resp_t *resp, void *ud);
+/* GET /agents/compatibility/matrix: every agent x every task type. */
+void rk_srv_h_compat_matrix(rk_http_req_t *req, rk_http_resp_t *resp, void *ud);
 
 /* ---- server.c: helpers shared by the route files ---- */
 /* Answers a store error code as its HTTP status with detail. */

@@ -99,6 +99,9 @@ static int routes(rk_server_t *srv)
     rc = rc ? rc
             : rk_http_server_route(srv->http, "POST", "/api/v1/agents/compatibility/check",
                                    rk_srv_h_compat, srv);
+    rc = rc ? rc
+            : rk_http_server_route(srv->http, "GET", "/api/v1/agents/compatibility/matrix",
+                                   rk_srv_h_compat_matrix, srv);
     rc = rc ? rc : rk_srv_routes_jobs(srv);
     rc = rc ? rc : rk_srv_routes_agents(srv);
     rc = rc ? rc : rk_srv_routes_experiments(srv);

@@ -1,5 +1,7 @@
 /* Local models: each subfolder of the models folder holding a config.json
- * (the Hugging Face layout) is one model. */
+ * (the Hugging Face layout, format "huggingface") is one model, and so is
+ * each *.gguf file (llama.cpp's format, "gguf"; named without the
+ * extension). */
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -112,6 +114,18 @@ int rk_sysinfo_models_scan(const char *models_dir, json_t **out)
             continue;
         snprintf(config, sizeof config, "%s/config.json", path);
         struct stat st;
+        size_t nlen = strlen(e->d_name);
+        if (nlen > 5 && strcmp(e->d_name + nlen - 5, ".gguf") == 0 && stat(path, &st) == 0 &&
+            S_ISREG(st.st_mode)) {
+            char name[256];
+            snprintf(name, sizeof name, "%.*s", (int)(nlen - 5), e->d_name);
+            json_t *m = json_pack("{s:s, s:s, s:I, s:s}", "name", name, "path", path,
+                                  "size_bytes", (json_int_t)st.st_size, "format", "gguf");
+            if (!m)
+                goto out;
+            found[n++] = m;
+            continue;
+        }
         if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode) || stat(config, &st) < 0 ||
             !S_ISREG(st.st_mode))
             continue;
@@ -120,8 +134,8 @@ int rk_sysinfo_models_scan(const char *models_dir, json_t **out)
         int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd >= 0)
             walk_size(fd, 0, &bytes, &budget);
-        json_t *m = json_pack("{s:s, s:s, s:I}", "name", e->d_name, "path", path, "size_bytes",
-                              (json_int_t)bytes);
+        json_t *m = json_pack("{s:s, s:s, s:I, s:s}", "name", e->d_name, "path", path,
+                              "size_bytes", (json_int_t)bytes, "format", "huggingface");
         if (!m)
             goto out;
         add_config_fields(m, config);

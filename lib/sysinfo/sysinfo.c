@@ -178,18 +178,51 @@ static json_t *models_cached(const char *dir)
     return copy ? copy : json_array();
 }
 
+/* The scanned list as the original clients read it: an object keyed by
+ * name, each with `loaded` (a model is only ever loaded by a job's own
+ * server process, never by the agent). Takes list. */
+static json_t *models_by_name(json_t *list)
+{
+    json_t *o = json_object();
+    size_t i;
+    json_t *m;
+    json_array_foreach(list, i, m)
+    {
+        const char *name = json_string_value(json_object_get(m, "name"));
+        if (!o || !name)
+            continue;
+        json_object_set_new(m, "loaded", json_false());
+        json_object_set(o, name, m);
+    }
+    json_decref(list);
+    return o;
+}
+
+/* What the original ruckus agent reported under `system`. */
+static json_t *system_object(const char *host, const json_t *os, const json_t *cpu)
+{
+    const char *ver = json_string_value(json_object_get(os, "version_id"));
+    return json_pack("{s:s, s:s?, s:s?, s:s?, s:s?, s:n}", "hostname", host, "os",
+                     json_string_value(json_object_get(os, "type")), "os_version",
+                     ver && *ver ? ver : json_string_value(json_object_get(os, "name")), "kernel",
+                     json_string_value(json_object_get(os, "kernel")), "architecture",
+                     json_string_value(json_object_get(cpu, "architecture")), "python_version");
+}
+
 json_t *rk_sysinfo_collect(const char *data_dir, const char *models_dir)
 {
     char host[256] = "";
     if (gethostname(host, sizeof host - 1) < 0)
         host[0] = '\0';
     json_t *gpus = rk_sysinfo_gpus();
-    json_t *models = models_dir ? models_cached(models_dir) : json_array();
+    json_t *models = models_by_name(models_dir ? models_cached(models_dir) : json_array());
     size_t n_gpus = json_array_size(gpus);
-    return json_pack("{s:s, s:o?, s:o?, s:o?, s:o?, s:o?, s:I, s:s?, s:o?}", "hostname", host, "os",
-                     os_object(), "cpu", cpu_object(), "memory", memory_object(), "disk",
+    json_t *os = os_object(), *cpu = cpu_object();
+    json_t *system = system_object(host, os, cpu);
+    return json_pack("{s:s, s:o?, s:o?, s:o?, s:o?, s:o?, s:I, s:s?, s:o?, s:o?}", "hostname",
+                     host, "os", os, "cpu", cpu, "memory", memory_object(), "disk",
                      disk_object(data_dir), "gpus", gpus, "gpu_count", (json_int_t)n_gpus,
-                     "models_dir", models_dir, "models", models);
+                     "models_dir", models_dir, "models", models, "system", system);
 }
 
 static int reason_for(int err, const char *what, char *reason, size_t n)

@@ -84,6 +84,13 @@ json_t *rk_sysinfo_collect(const char *data_dir, const char *models_dir);
  * does not exist", ...) for the agent's `error` status. */
 int rk_sysinfo_writable(const char *dir, char *reason, size_t n);
 
+/* {name: "openblas", version, path} for the OpenBLAS the compute benchmark
+ * would load (found by its resolved file name, never loaded here), or NULL
+ * when there is none. version is null when the file name does not say. */
+json_t *rk_sysinfo_openblas(void);
+/* The version in a resolved OpenBLAS file name, "" when none (for tests). */
+void rk_sysinfo_openblas_version_from_path(const char *path, char *out, size_t n);
+
 /* Forgets the cached model list, so the next collect rescans (tests, or
  * after the agent downloads a model). */
 void rk_sysinfo_models_invalidate(void);

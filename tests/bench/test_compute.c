@@ -1,6 +1,7 @@
 /* The GEMM benchmark through OpenBLAS: figures present and positive, the
  * checksum equal to a naive triple loop over the documented inputs, the
  * precisions a CPU cannot do listed, never measured. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -73,6 +74,12 @@ static void test_fp64_fp32(void **state)
                     1e-6);
         assert_true(metric(m, "cpu_peak_fp32_gflops") > 0);
     }
+    /* The original clients' summary: best rate per precision, in TFLOPS. */
+    double b64 = fmax(metric(m, "gemm_fp64_64_gflops"), metric(m, "gemm_fp64_33_gflops"));
+    double b32 = fmax(metric(m, "gemm_fp32_64_gflops"), metric(m, "gemm_fp32_33_gflops"));
+    assert_true(fabs(metric(m, "compute_fp64_tflops") - b64 / 1000) < 1e-12);
+    assert_true(fabs(metric(m, "compute_fp32_tflops") - b32 / 1000) < 1e-12);
+    assert_true(fabs(metric(m, "peak_compute_tflops") - fmax(b64, b32) / 1000) < 1e-12);
     assert_string_equal(json_string_value(json_object_get(m, "unsupported_precisions")),
                         "fp16,int8");
     assert_null(json_object_get(m, "gemm_fp16_64_gflops"));

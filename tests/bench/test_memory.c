@@ -60,7 +60,11 @@ static void test_all_patterns(void **state)
                            "mem_copy_2mb_gb_s",     "mem_random_2mb_ns"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         assert_true(metric(m, names[i]) > 0);
-    assert_int_equal(json_object_size(m), 9);          /* the 8 above and the checksum */
+    /* The original clients' summary: the largest size, sequential. */
+    assert_true(metric(m, "memory_read_bandwidth_gb_s") == metric(m, "mem_seq_read_2mb_gb_s"));
+    assert_true(metric(m, "memory_write_bandwidth_gb_s") == metric(m, "mem_seq_write_2mb_gb_s"));
+    assert_true(metric(m, "memory_copy_bandwidth_gb_s") == metric(m, "mem_copy_2mb_gb_s"));
+    assert_int_equal(json_object_size(m), 12); /* the 8 above, 3 summaries, the checksum */
     assert_true(metric(m, "mem_random_1mb_ns") < 1e6); /* one load, not a whole pass */
     uint64_t want = (expected(1, 2, 1, 1) + expected(2, 2, 1, 1)) & ((1ull << 53) - 1);
     assert_int_equal(json_integer_value(json_object_get(m, "mem_checksum")), want);
@@ -80,6 +84,7 @@ static void test_random_only(void **state)
     assert_int_equal(rk_bench_memory(&o, &m, err, sizeof err), 0);
     assert_true(metric(m, "mem_random_1mb_ns") > 0);
     assert_null(json_object_get(m, "mem_seq_read_1mb_gb_s"));
+    assert_null(json_object_get(m, "memory_read_bandwidth_gb_s")); /* no sequential pass */
     assert_int_equal(json_integer_value(json_object_get(m, "mem_checksum")), expected(1, 3, 0, 1));
     json_decref(m);
 }

@@ -390,6 +390,8 @@ static void test_token(void **state)
     FILE *logf = tmpfile();
     assert_non_null(logf);
     rk_log_set_fd(fileno(logf));
+    rk_log_level_t level = rk_log_get_level();
+    rk_log_set_level(RK_LOG_DEBUG); /* access lines are debug */
     rk_http_server_t *s = start("s3cret-token", 0);
     const char *wrong[] = {"Authorization: Bearer s3cret-tokeN", NULL};
     const char *right[] = {"Authorization: Bearer s3cret-token", NULL};
@@ -410,6 +412,7 @@ static void test_token(void **state)
     assert_int_equal(r.status, 200);
     rk_http_server_free(s);
     rk_log_set_fd(2);
+    rk_log_set_level(level);
 
     char text[16384];
     rewind(logf);
@@ -443,6 +446,18 @@ static void test_cors(void **state)
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.hdrs, "Access-Control-Allow-Origin: https://ui.example"));
     request(NULL, "GET", "/hello", NULL, 0, unlisted, &r);
+    assert_null(strstr(r.hdrs, "Access-Control-"));
+    /* A preflight to a path no route has: answered for an allowed origin,
+     * so the browser can go on and read the real 404. */
+    request(NULL, "OPTIONS", "/api/v1/nope", NULL, 0, listed, &r);
+    assert_int_equal(r.status, 204);
+    assert_non_null(strstr(r.hdrs, "Access-Control-Allow-Origin: https://ui.example"));
+    assert_non_null(strstr(r.hdrs, "Access-Control-Allow-Methods: GET, POST"));
+    request(NULL, "GET", "/api/v1/nope", NULL, 0, listed, &r);
+    assert_int_equal(r.status, 404);
+    assert_non_null(strstr(r.hdrs, "Access-Control-Allow-Origin: https://ui.example"));
+    request(NULL, "OPTIONS", "/api/v1/nope", NULL, 0, unlisted, &r);
+    assert_int_equal(r.status, 404);
     assert_null(strstr(r.hdrs, "Access-Control-"));
     rk_http_server_free(s);
 }

@@ -95,6 +95,16 @@ static void test_collect_fields(void **state)
     assert_string_equal(json_string_value(json_object_get(os, "kernel")), u.release);
     if (access("/etc/os-release", R_OK) == 0)
         assert_true(strlen(json_string_value(json_object_get(os, "name"))) > 0);
+    /* The original agent's `system` block, from the same readings. */
+    json_t *sys = json_object_get(si, "system");
+    char sys_host[256] = "";
+    gethostname(sys_host, sizeof sys_host - 1);
+    assert_string_equal(json_string_value(json_object_get(sys, "hostname")), sys_host);
+    assert_string_equal(json_string_value(json_object_get(sys, "os")), "linux");
+    assert_string_equal(json_string_value(json_object_get(sys, "kernel")), u.release);
+    assert_string_equal(json_string_value(json_object_get(sys, "architecture")), u.machine);
+    assert_non_null(json_string_value(json_object_get(sys, "os_version")));
+    assert_true(json_is_null(json_object_get(sys, "python_version")));
 
     json_t *mem = json_object_get(si, "memory");
     long long total_kb = meminfo_kb("MemTotal");
@@ -270,11 +280,19 @@ static void test_models_scan(void **state)
     write_file(p, "hello", 0644);
     snprintf(p, sizeof p, "%s/models/config.json", tmp); /* a file, not a folder */
     write_file(p, "{}", 0644);
+    snprintf(p, sizeof p, "%s/models/qwen-0.5b-q4.gguf", tmp); /* llama.cpp's one file */
+    write_file(p, "GGUFxxxx", 0644);
+    snprintf(p, sizeof p, "%s/models/.gguf", tmp); /* hidden: not a model */
+    write_file(p, "x", 0644);
 
     snprintf(p, sizeof p, "%s/models", tmp);
     json_t *m = NULL;
     assert_int_equal(rk_sysinfo_models_scan(p, &m), 0);
-    assert_int_equal(json_array_size(m), 1);
+    assert_int_equal(json_array_size(m), 2); /* sorted by name */
+    json_t *g = json_array_get(m, 1);
+    assert_string_equal(json_string_value(json_object_get(g, "name")), "qwen-0.5b-q4");
+    assert_string_equal(json_string_value(json_object_get(g, "format")), "gguf");
+    assert_int_equal(json_integer_value(json_object_get(g, "size_bytes")), 8);
     json_t *m0 = json_array_get(m, 0);
     assert_string_equal(json_string_value(json_object_get(m0, "name")), "llama-tiny");
     char want_path[512];
@@ -289,7 +307,14 @@ static void test_models_scan(void **state)
 
     json_t *si = rk_sysinfo_collect(tmp, p);
     assert_non_null(si);
-    assert_int_equal(json_array_size(json_object_get(si, "models")), 1);
+    /* As the original clients read it: keyed by name, with loaded. */
+    json_t *by_name = json_object_get(si, "models");
+    assert_true(json_is_object(by_name));
+    assert_int_equal(json_object_size(by_name), 2);
+    json_t *tiny = json_object_get(by_name, "llama-tiny");
+    assert_non_null(tiny);
+    assert_true(json_is_false(json_object_get(tiny, "loaded")));
+    assert_string_equal(json_string_value(json_object_get(tiny, "format")), "huggingface");
     assert_string_equal(json_string_value(json_object_get(si, "models_dir")), p);
     json_decref(si);
     rk_sysinfo_models_invalidate();

@@ -497,7 +497,28 @@ static void test_run_and_results(void **state)
     run_cleanup(&r);
     cli(f, &r, ARGS("result", "compare", exp));
     want(&r, 0, "result compare");
-    assert_non_null(strstr(r.out, "HARDWARE"));
+    /* Metrics as rows with units, machines as columns by name; the
+     * bookkeeping (exit_status) only with --all. */
+    assert_non_null(strstr(r.out, "METRIC"));
+    assert_non_null(strstr(r.out, "UNIT"));
+    assert_non_null(strstr(r.out, "hardware"));
+    assert_non_null(strstr(r.out, "wall_time_s"));
+    assert_null(strstr(r.out, "exit_status"));
+    json_t *ag = NULL;
+    {
+        run_t r2;
+        cli(f, &r2, ARGS("--json", "agent", "show", f->agent_id));
+        ag = json_incref(json_object_get(r2.json, "agent"));
+        run_cleanup(&r2);
+    }
+    const char *name = json_string_value(json_object_get(ag, "agent_name"));
+    assert_non_null(name);
+    assert_non_null(strstr(r.out, name));
+    json_decref(ag);
+    run_cleanup(&r);
+    cli(f, &r, ARGS("result", "compare", exp, "--all"));
+    want(&r, 0, "result compare --all");
+    assert_non_null(strstr(r.out, "exit_status"));
     run_cleanup(&r);
 
     cli(f, &r, ARGS("result", "show", "job_00000000"));
@@ -516,6 +537,52 @@ static void test_wrong_token(void **state)
     run_cleanup(&r);
     cli_tok(f, NULL, &r, ARGS("job", "list"));
     want(&r, 5, "no token");
+    run_cleanup(&r);
+}
+
+/* Agents by name, as every --help example writes them, and several
+ * statuses at once, as the API takes them. */
+static void test_agent_names_and_statuses(void **state)
+{
+    fixture_t *f = *state;
+    NEED(f, "GET", "/api/v1/agents", NULL);
+    registered(f);
+    run_t r;
+    cli(f, &r, ARGS("--json", "agent", "show", f->agent_id));
+    want(&r, 0, "agent show by id");
+    char name[256];
+    snprintf(name, sizeof name, "%s",
+             json_string_value(json_object_get(json_object_get(r.json, "agent"), "agent_name")));
+    run_cleanup(&r);
+    cli(f, &r, ARGS("--json", "agent", "show", name));
+    want(&r, 0, "agent show by name");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(r.json, "agent"), "agent_id")),
+        f->agent_id);
+    run_cleanup(&r);
+    cli(f, &r, ARGS("agent", "status", name));
+    want(&r, 0, "agent status by name");
+    run_cleanup(&r);
+    const char *exp = create(f, "by-name", "true");
+    cli(f, &r, ARGS("--json", "job", "submit", exp, name, "--wait"));
+    want(&r, 0, "job submit to an agent by name");
+    assert_string_equal(json_string_value(json_object_get(r.json, "agent_id")), f->agent_id);
+    run_cleanup(&r);
+    cli(f, &r, ARGS("--json", "job", "list", "--agent", name, "--status", "completed,failed"));
+    want(&r, 0, "job list --agent NAME --status A,B");
+    assert_true(json_array_size(json_object_get(json_object_get(r.json, "jobs"), f->agent_id)) >=
+                1);
+    run_cleanup(&r);
+    cli(f, &r, ARGS("--json", "result", "list", "--agent", name));
+    want(&r, 0, "result list --agent NAME");
+    assert_true(json_array_size(json_object_get(r.json, "results")) >= 1);
+    run_cleanup(&r);
+    cli(f, &r, ARGS("job", "list", "--agent", "no such agent"));
+    want(&r, 3, "job list --agent unknown");
+    assert_non_null(strstr(r.err, "no agent with id or name"));
+    run_cleanup(&r);
+    cli(f, &r, ARGS("job", "list", "--status", "completed,bogus"));
+    want(&r, 2, "job list --status with a bad value");
     run_cleanup(&r);
 }
 
@@ -543,6 +610,7 @@ int main(void)
         cmocka_unit_test(test_experiments),     cmocka_unit_test(test_check),
         cmocka_unit_test(test_job_lifecycle),   cmocka_unit_test(test_failed_job_and_cancel),
         cmocka_unit_test(test_run_and_results), cmocka_unit_test(test_wrong_token),
+        cmocka_unit_test(test_agent_names_and_statuses),
         cmocka_unit_test(test_unregister),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

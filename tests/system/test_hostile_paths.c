@@ -25,6 +25,8 @@ static const route_t server_routes[] = {
     {"GET", "/api/v1/health"},
     {"GET", "/api/v1/events"},
     {"POST", "/api/v1/agents/compatibility/check"},
+    {"GET", "/api/v1/agents/compatibility/matrix"},
+    {"GET", "/api/v1/compare"},
     {"POST", "/api/v1/agents/register"},
     {"POST", "/api/v1/agents/unregister"},
     {"GET", "/api/v1/agents"},
