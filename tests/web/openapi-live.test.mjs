@@ -113,6 +113,7 @@ describe('answers match the OpenAPI documents', { skip }, () => {
     await ok('GET', '/api/v1/agents/status');
     await ok('GET', `/api/v1/agents/${stack.agentId}/status`);
     await ok('POST', '/api/v1/agents/compatibility/check', { experiment_id: expId });
+    await ok('GET', '/api/v1/agents/compatibility/matrix');
     await ok('GET', '/api/v1/experiments');
     await ok('GET', `/api/v1/experiments/${expId}`);
     await ok('GET', '/api/v1/jobs');
