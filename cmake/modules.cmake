@@ -14,6 +14,9 @@ rk_module(compare rk_model PkgConfig::GSL m)            # comparisons of results
 rk_module(server rk_http rk_store rk_compare)           # the server's logic
 include(${CMAKE_SOURCE_DIR}/cmake/embed.cmake)
 rk_embed_web(rk_server ${CMAKE_SOURCE_DIR}/web)       # the dashboard, served by the server
+# the OpenAPI documents, served as GET /api/v1/openapi.json
+rk_embed_file(rk_server ${CMAKE_SOURCE_DIR}/docs/openapi/server.json rk_openapi_server)
+rk_embed_file(rk_agent ${CMAKE_SOURCE_DIR}/docs/openapi/agent.json rk_openapi_agent)
 rk_module(cli rk_http)                                  # the CLI's logic
 set_property(GLOBAL APPEND PROPERTY RK_EXTRA_MODULES
   rk_exec rk_sysinfo rk_bench rk_agent rk_store rk_compare rk_server rk_cli)

@@ -9,8 +9,8 @@
 #   RK_STAGES="build test" scripts/test.sh  only some stages
 #     (stages: deps build test web valgrind asan fuzz)
 #   The web stage runs the dashboard's browser tests (tests/web) in headless
-#   Chromium; `npm ci` installs playwright-core first when node_modules is
-#   missing.
+#   Chromium and validates the OpenAPI documents; `npm ci` installs
+#   playwright-core and the validator first when either is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -77,7 +77,8 @@ fi
 
 if has web; then
   stage "dashboard in headless Chromium"
-  if [ ! -d node_modules/playwright-core ]; then
+  if [ ! -d node_modules/playwright-core ] ||
+     [ ! -d node_modules/@seriousme/openapi-schema-validator ]; then
     npm ci --no-audit --no-fund
   fi
   mkdir -p build

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "agent/internal.h"
+#include "agent/openapi.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "model/json.h"
@@ -257,6 +258,7 @@ int rk_agent_routes(rk_agent_t *a)
         {"DELETE", "/api/v1/jobs/{job_id}", h_cancel},
         {"GET", "/api/v1/jobs/{job_id}/logs", h_logs},
         {"GET", "/api/v1/jobs/{job_id}/artifacts", h_artifacts},
+        {"GET", "/api/v1/openapi.json", rk_agent_h_openapi},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         int rc = rk_http_server_route(a->http, routes[i].method, routes[i].pattern, routes[i].fn, a);

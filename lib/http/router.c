@@ -2,6 +2,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -272,4 +273,29 @@ const char *rk_route_param(const rk_route_match_t *m, const char *name)
         if (strcmp(m->names[i], name) == 0)
             return m->values[i];
     return NULL;
+}
+
+int rk_router_each(const rk_router_t *r, rk_route_each_fn fn, void *ud)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        const route_t *rt = &r->routes[i];
+        /* Each segment was cut from a pattern of at most PATH_MAX bytes and
+         * gains at most "/{}" here. */
+        char pattern[RK_ROUTER_PATH_MAX + 3 * RK_ROUTER_MAX_SEGS + 2];
+        size_t len = 0;
+        for (size_t k = 0; k < rt->nsegs; k++) {
+            const seg_t *sg = &rt->segs[k];
+            int n = snprintf(pattern + len, sizeof pattern - len, sg->param ? "/{%s}" : "/%s",
+                             sg->text);
+            if (n < 0 || (size_t)n >= sizeof pattern - len)
+                return RK_EINVAL; /* cannot happen: patterns are bounded */
+            len += (size_t)n;
+        }
+        if (len == 0)
+            memcpy(pattern, "/", 2);
+        int rc = fn(rt->method, pattern, rt->target, ud);
+        if (rc)
+            return rc;
+    }
+    return 0;
 }

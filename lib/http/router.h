@@ -83,4 +83,15 @@ rk_route_result_t rk_router_match(const rk_router_t *r, const char *method, cons
 /* The value of parameter `name` in a match, or NULL. */
 const char *rk_route_param(const rk_route_match_t *m, const char *name);
 
+/* One registered route, for rk_router_each: method as registered, the
+ * pattern in its canonical spelling ('/' + segments joined by '/', no
+ * trailing slash, "/" for the root, parameters as "{name}"), and the
+ * target. The strings are valid during the call only. */
+typedef int (*rk_route_each_fn)(const char *method, const char *pattern, void *target, void *ud);
+
+/* Calls fn for every route in registration order; stops at the first
+ * non-zero return of fn and returns it (0 when every call returned 0).
+ * Read-only: safe while matching goes on. */
+int rk_router_each(const rk_router_t *r, rk_route_each_fn fn, void *ud);
+
 #endif

@@ -112,6 +112,24 @@ int rk_http_server_new(const rk_http_config_t *cfg, rk_http_server_t **out)
     return 0;
 }
 
+typedef struct each_ctx {
+    rk_http_route_each_fn fn;
+    void *ud;
+} each_ctx_t;
+
+static int each_route(const char *method, const char *pattern, void *target, void *ud)
+{
+    (void)target;
+    const each_ctx_t *c = ud;
+    return c->fn(method, pattern, c->ud);
+}
+
+int rk_http_server_each_route(const rk_http_server_t *s, rk_http_route_each_fn fn, void *ud)
+{
+    each_ctx_t c = {fn, ud};
+    return rk_router_each(s->router, each_route, &c);
+}
+
 int rk_http_server_route(rk_http_server_t *s, const char *method, const char *pattern,
                          rk_http_handler_fn fn, void *userdata)
 {

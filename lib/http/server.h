@@ -81,6 +81,17 @@ typedef void (*rk_http_handler_fn)(rk_http_req_t *req, rk_http_resp_t *resp, voi
 int rk_http_server_route(rk_http_server_t *s, const char *method, const char *pattern,
                          rk_http_handler_fn fn, void *userdata);
 
+/* One registered route, for rk_http_server_each_route: the method and the
+ * pattern in its canonical spelling (see rk_router_each in router.h:
+ * "/api/v1/jobs/{job_id}", no trailing slash). Valid during the call. */
+typedef int (*rk_http_route_each_fn)(const char *method, const char *pattern, void *ud);
+
+/* Lists the registered routes in registration order (read-only; any time
+ * after rk_http_server_new, before or after start). Stops at the first
+ * non-zero return of fn and returns it; 0 when all returned 0. Meant for
+ * documents and tests that must match the real route table. */
+int rk_http_server_each_route(const rk_http_server_t *s, rk_http_route_each_fn fn, void *ud);
+
 /* Binds and starts the worker threads. RK_EIO (logged) when the address
  * cannot be bound, RK_ESTATE when started before. */
 int rk_http_server_start(rk_http_server_t *s);

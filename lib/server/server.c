@@ -12,6 +12,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "server/internal.h"
+#include "server/openapi.h"
 #include "server/webui.h"
 
 #define EVENT_RING 4096
@@ -105,6 +106,7 @@ static int routes(rk_server_t *srv)
     rc = rc ? rc : rk_srv_routes_agents(srv);
     rc = rc ? rc : rk_srv_routes_experiments(srv);
     rc = rc ? rc : rk_srv_routes_compare(srv);
+    rc = rc ? rc : rk_srv_openapi_register(srv->http);
     /* The API does not depend on the dashboard: serve without it. */
     if (rc == 0 && rk_webui_register(srv->http) != 0)
         rk_log_warn("web UI not served: its files are missing from this build");

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -180,6 +181,49 @@ static void test_param_check(void **state)
                      RK_ROUTE_NO_METHOD);
 }
 
+/* rk_router_each lists every route once, in registration order, with the
+ * pattern spelled canonically (trailing slash dropped) and its target. */
+typedef struct seen {
+    char text[1024];
+    size_t calls;
+} seen_t;
+
+static int collect(const char *method, const char *pattern, void *target, void *ud)
+{
+    seen_t *s = ud;
+    size_t len = strlen(s->text);
+    snprintf(s->text + len, sizeof s->text - len, "%s %s %d;", method, pattern,
+             target == &A ? 'A' : target == &B ? 'B' : target == &E ? 'E' : '?');
+    s->calls++;
+    return 0;
+}
+
+static int stop_at_third(const char *method, const char *pattern, void *target, void *ud)
+{
+    (void)method, (void)pattern, (void)target;
+    return ++((seen_t *)ud)->calls == 3 ? 42 : 0;
+}
+
+static void test_each(void **state)
+{
+    rk_router_t *r = *state;
+    assert_int_equal(rk_router_add(r, "GET", "/", &A), 0);
+    seen_t s = {"", 0};
+    assert_int_equal(rk_router_each(r, collect, &s), 0);
+    assert_int_equal(s.calls, 8);
+    assert_string_equal(s.text, "GET /health 65;GET /api/v1/status/{job_id} 66;"
+                                "GET /api/v1/jobs/{job_id}/logs 63;GET /api/v1/jobs/stats 63;"
+                                "DELETE /api/v1/jobs/{id} 69;GET /api/v1/jobs/{id} 69;"
+                                "POST /experiments 65;GET / 65;");
+    seen_t t = {"", 0};
+    assert_int_equal(rk_router_each(r, stop_at_third, &t), 42);
+    assert_int_equal(t.calls, 3);
+    rk_router_t *empty;
+    assert_int_equal(rk_router_new(&empty), 0);
+    assert_int_equal(rk_router_each(empty, stop_at_third, &t), 0);
+    rk_router_free(empty);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -192,6 +236,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_encoded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_param_check, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_each, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -297,9 +297,25 @@ static rk_http_server_t *start(const char *token, size_t max_body)
 
 /* ---- tests ---- */
 
+static int count_route(const char *method, const char *pattern, void *ud)
+{
+    size_t *n = ud;
+    if (strcmp(method, "GET") == 0 && strcmp(pattern, "/hello") == 0)
+        n[1]++; /* registered as "/hello/": listed canonically */
+    if (strcmp(pattern, "/api/v1/status/{job_id}") == 0)
+        n[2]++;
+    n[0]++;
+    return 0;
+}
+
 static void test_routing(void **state)
 {
     rk_http_server_t *s = start(NULL, 0);
+    size_t n[3] = {0};
+    assert_int_equal(rk_http_server_each_route(s, count_route, n), 0);
+    assert_int_equal(n[0], 9);
+    assert_int_equal(n[1], 1);
+    assert_int_equal(n[2], 1);
     reply_t r;
     request(NULL, "GET", "/hello", NULL, 0, NULL, &r);
     assert_int_equal(r.status, 200);
