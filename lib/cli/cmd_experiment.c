@@ -94,6 +94,10 @@ static int cmd_create(rk_cli_t *c, int argc, char **argv)
     if ((code = rk_cli_api(c, "POST", "/experiments", body, &ans, NULL)))
         goto done;
     const char *id = json_string_value(json_object_get(ans, "experiment_id"));
+    size_t wi;
+    json_t *w;
+    json_array_foreach(json_object_get(ans, "warnings"), wi, w)
+        rk_cli_errorf(c, "warning: %s", json_string_value(w));
     code = rk_cli_print_ok(c, ans, "created experiment %s (%s)\n", id ? id : x.id, x.name);
 done:
     rk_experiment_cleanup(&x);

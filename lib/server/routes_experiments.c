@@ -7,6 +7,7 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "model/lint.h"
 #include "server/internal.h"
 
 static void h_create(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
@@ -42,6 +43,11 @@ static void h_create(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     json_t *out = json_pack("{s:s}", "experiment_id", x.id);
     if (out)
         rk_json_set_time(out, "created_at", now);
+    /* Stored as given, but a field nobody reads is said. */
+    json_t *warnings = rk_experiment_lint(spec, "experiment_spec");
+    if (out && json_array_size(warnings))
+        json_object_set(out, "warnings", warnings);
+    json_decref(warnings);
     rk_http_resp_json_take(resp, 201, out);
 done:
     rk_experiment_cleanup(&x);

@@ -630,6 +630,29 @@ static void test_register_refused_token(void **state)
     rk_test_agent_cleanup(&ag);
 }
 
+/* A typo'd key is stored but said, by the server and so by the CLI. */
+static void test_spec_warnings(void **state)
+{
+    fixture_t *f = *state;
+    NEED(f, "GET", "/api/v1/experiments", NULL);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/typo.json", f->dir);
+    assert_int_equal(
+        rk_test_write_file(path,
+                           "{\"name\":\"typo\",\"model\":\"none\",\"task\":{\"name\":\"t\","
+                           "\"type\":\"command\",\"params\":{\"argv\":[\"true\"]}},"
+                           "\"framework\":{\"name\":\"sh\"},\"metrics\":{\"metrics\":{}},"
+                           "\"capability_requirements\":{\"timeout_secs\":60}}",
+                           0644),
+        0);
+    run_t r;
+    cli(f, &r, ARGS("experiment", "create", path));
+    want(&r, 0, "experiment create with a typo");
+    assert_non_null(strstr(r.err, "warning: experiment_spec.capability_requirements.timeout_secs: "
+                                  "unknown field, ignored; did you mean timeout_seconds?"));
+    run_cleanup(&r);
+}
+
 static void test_unregister(void **state)
 {
     fixture_t *f = *state;
@@ -656,6 +679,7 @@ int main(void)
         cmocka_unit_test(test_run_and_results), cmocka_unit_test(test_wrong_token),
         cmocka_unit_test(test_agent_names_and_statuses),
         cmocka_unit_test(test_register_refused_token),
+        cmocka_unit_test(test_spec_warnings),
         cmocka_unit_test(test_unregister),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,88 @@
+/* Unknown fields in the known objects of a spec are said, with a hint;
+ * free-form objects never are (lib/model/lint.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "model/lint.h"
+
+static json_t *lint(const char *text)
+{
+    json_error_t je;
+    json_t *spec = json_loads(text, 0, &je);
+    assert_non_null(spec);
+    json_t *w = rk_experiment_lint(spec, "experiment_spec");
+    json_decref(spec);
+    assert_non_null(w);
+    return w;
+}
+
+static const char *at(const json_t *w, size_t i)
+{
+    return json_string_value(json_array_get(w, i));
+}
+
+static void test_clean_spec(void **state)
+{
+    (void)state;
+    json_t *w = lint("{\"name\":\"x\",\"model\":\"m\",\"task\":{\"name\":\"t\",\"type\":\"command\","
+                     "\"params\":{\"argv\":[\"true\"],\"runs_per_job\":3,\"rlimits\":{\"nofile\":64}}},"
+                     "\"framework\":{\"name\":\"f\",\"params\":{\"anything\":1}},"
+                     "\"metrics\":{\"metrics\":{\"wall_time_s\":{\"higher_is_better\":false}}},"
+                     "\"capability_requirements\":{\"timeout_seconds\":5,"
+                     "\"system_requirements\":{\"min_cpu_cores\":1}}}");
+    assert_int_equal(json_array_size(w), 0);
+    json_decref(w);
+}
+
+static void test_typos(void **state)
+{
+    (void)state;
+    json_t *w = lint("{\"name\":\"x\",\"model\":\"m\",\"descripton\":\"d\","
+                     "\"task\":{\"name\":\"t\",\"type\":\"command\",\"params\":{\"argv\":[\"true\"],"
+                     "\"timeout_secs\":10,\"rlimits\":{\"memory\":5}}},"
+                     "\"framework\":{\"name\":\"f\"},\"metrics\":{\"metrics\":{}},"
+                     "\"capability_requirements\":{\"timeout_secs\":10,"
+                     "\"gpu_requirements\":{\"min_gpus\":1},\"zzz\":1}}");
+    assert_int_equal(json_array_size(w), 6);
+    assert_string_equal(at(w, 0),
+                        "experiment_spec.descripton: unknown field, ignored; did you mean description?");
+    assert_string_equal(at(w, 1), "experiment_spec.task.params.timeout_secs: unknown field, "
+                                  "ignored; it belongs in capability_requirements.timeout_seconds");
+    assert_string_equal(at(w, 2), "experiment_spec.task.params.rlimits.memory: unknown field, "
+                                  "ignored; did you mean memory_mb?");
+    assert_string_equal(at(w, 3), "experiment_spec.capability_requirements.timeout_secs: unknown "
+                                  "field, ignored; did you mean timeout_seconds?");
+    assert_string_equal(at(w, 4),
+                        "experiment_spec.capability_requirements.zzz: unknown field, ignored");
+    assert_string_equal(at(w, 5), "experiment_spec.capability_requirements.gpu_requirements."
+                                  "min_gpus: unknown field, ignored; did you mean min_gpu_count?");
+    json_decref(w);
+}
+
+static void test_free_form_and_garbage(void **state)
+{
+    (void)state;
+    /* LLM params are free-form here; a missing task type is no crash. */
+    json_t *w = lint("{\"task\":{\"type\":\"llm_generation\",\"params\":{\"whatever\":1}}}");
+    assert_int_equal(json_array_size(w), 0);
+    json_decref(w);
+    w = lint("{\"task\":{\"params\":{\"x\":1}},\"capability_requirements\":[1]}");
+    assert_int_equal(json_array_size(w), 0);
+    json_decref(w);
+    w = lint("[1,2]");
+    assert_int_equal(json_array_size(w), 0);
+    json_decref(w);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_clean_spec), cmocka_unit_test(test_typos),
+                                       cmocka_unit_test(test_free_form_and_garbage)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
