@@ -3,11 +3,11 @@
 
 import { post, ApiError } from './api.js';
 import { state, loadAgents, onChange } from './state.js';
-import { $, el, badge, fmtDuration, hardwareSummary, toast } from './util.js';
+import { $, el, badge, fmtDuration, hardwareSummary, toast, jobLink } from './util.js';
 import { showJob } from './jobs.js';
 
 function jobLinks(ids) {
-  return (ids || []).map((id) => el('a', { href: '#jobs', class: 'mono', onclick: (e) => { e.preventDefault(); showJob(id); } }, id, ' '));
+  return (ids || []).map((id) => [jobLink(id, showJob), ' ']);
 }
 
 function render() {

@@ -4,7 +4,7 @@
 
 import { get, post, del, raw, query } from './api.js';
 import { state, onChange, agentLabel, experimentLabel } from './state.js';
-import { $, el, badge, fillSelect, fmtTime, fmtNum, fmtDuration, toast, download, TERMINAL } from './util.js';
+import { $, el, badge, fillSelect, fmtTime, fmtNum, fmtDuration, toast, download, jobLink, TERMINAL } from './util.js';
 
 const rows = new Map(); // job_id -> JobInfo shown in the table
 let cursors = [''];     // cursors of the pages up to the shown one ('' = newest)
@@ -32,7 +32,7 @@ function progressCell(st) {
 function jobRow(info) {
   const st = info.status || {};
   return el('tr', { dataset: { jobId: info.job_id, status: st.status } },
-    el('td', { class: 'id' }, el('a', { href: '#jobs', onclick: (e) => { e.preventDefault(); showJob(info.job_id); } }, info.job_id)),
+    el('td', { class: 'id' }, jobLink(info.job_id, showJob)),
     el('td', { title: info.experiment_id }, experimentLabel(info.experiment_id)),
     el('td', { class: 'mono' }, agentLabel(info.agent_id)),
     el('td', { class: 'job-status' }, badge(st.status)),
@@ -220,7 +220,11 @@ export async function showJob(id) {
 
 function initDetail() {
   const dlg = $('#job-dialog');
-  dlg.addEventListener('close', () => { current = null; });
+  dlg.addEventListener('close', () => {
+    // Opened from its address (#jobs/<id>): a reload should not reopen it.
+    if (current && location.hash === `#jobs/${encodeURIComponent(current.job_id)}`) history.replaceState(null, '', '#jobs');
+    current = null;
+  });
   $('#job-log-stream').addEventListener('change', () => {
     if (!current) return;
     current.gen += 1;
