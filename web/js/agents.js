@@ -10,6 +10,23 @@ function jobLinks(ids) {
   return (ids || []).map((id) => [jobLink(id, showJob), ' ']);
 }
 
+const expanded = new Set(); // agents whose queue list is open, kept across renders
+
+// Queued jobs: the server's queue for this agent and the agent's own, as a
+// count that opens to the list.
+function queueBox(agentId, st) {
+  const q = state.queued.get(agentId) || { total: 0, ids: [] };
+  const own = (st && st.queued_jobs) || [];
+  const ids = [...new Set([...own, ...q.ids])];
+  const total = Math.max(ids.length, q.total + own.filter((id) => !q.ids.includes(id)).length);
+  if (!total) return null;
+  const box = el('details', { class: 'agent-queue', open: expanded.has(agentId) },
+    el('summary', {}, `${total} queued`),
+    el('div', { class: 'queue-list' }, jobLinks(ids), total > ids.length ? el('span', { class: 'muted' }, `and ${total - ids.length} more`) : null));
+  box.addEventListener('toggle', () => { if (box.open) expanded.add(agentId); else expanded.delete(agentId); });
+  return box;
+}
+
 function render() {
   const tbody = $('#agents-table tbody');
   const since = (performance.now() - state.statusAt) / 1000;
@@ -22,10 +39,7 @@ function render() {
       el('td', { title: (caps.task_types || []).join(', ') }, hardwareSummary(a.system_info)),
       el('td', { class: 'num' }, caps.slots ?? ''),
       el('td', { class: 'agent-status' }, st ? badge(st.status) : el('span', { class: 'muted' }, 'unknown')),
-      el('td', { class: 'agent-jobs' }, st ? [
-        jobLinks(st.running_jobs),
-        st.queued_jobs && st.queued_jobs.length ? el('span', { class: 'muted' }, `+${st.queued_jobs.length} queued`) : null,
-      ] : null),
+      el('td', { class: 'agent-jobs' }, st ? jobLinks(st.running_jobs) : null, queueBox(a.agent_id, st)),
       el('td', {}, st && st.status !== 'unavailable' ? fmtDuration(st.uptime_seconds + since) : ''),
       el('td', { class: 'mono' }, a.agent_url),
       el('td', {}, el('button', { class: 'danger', onclick: () => unregister(a) }, 'Unregister')));
