@@ -35,11 +35,22 @@ export function badge(status) {
   return el('span', { class: `status ${status}` }, status);
 }
 
+// "2026-12-06 03:04:05 UTC+1": local time with its zone, so a time read
+// off the page means one thing wherever it is read.
+export function timeText(ts) {
+  const d = new Date(ts);
+  if (!ts || isNaN(d)) return ts || '';
+  const p = (n) => String(n).padStart(2, '0');
+  const east = -d.getTimezoneOffset(); // minutes, at that date
+  const h = Math.floor(Math.abs(east) / 60), m = Math.abs(east) % 60;
+  const zone = east ? `UTC${east > 0 ? '+' : '-'}${h}${m ? `:${p(m)}` : ''}` : 'UTC';
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} ${zone}`;
+}
+
+// A <time> showing timeText, with the server's own ISO string as tooltip.
 export function fmtTime(ts) {
   if (!ts) return '';
-  const d = new Date(ts);
-  if (isNaN(d)) return ts;
-  return d.toLocaleString(undefined, { hour12: false });
+  return el('time', { datetime: ts, title: ts }, timeText(ts));
 }
 
 export function fmtDuration(s) {
