@@ -35,7 +35,9 @@ const reloadAll = debounce(() => {
   Promise.all([loadAgents(), loadExperiments()]).then(() => TABS[tab]()).catch(report);
 }, 300);
 
-function onEvent(type, data) {
+// One event of the stream, parsed (exported for the tests, which feed it
+// events the server does not send yet).
+export function handleEvent(type, data) {
   if (type === 'job') {
     onJobEvent(data);
     reloadAgents(); // running and queued jobs per agent moved
@@ -60,7 +62,7 @@ function start() {
   const conn = $('#conn');
   let wasDown = false;
   openEvents('/api/v1/events', {
-    onEvent,
+    onEvent: handleEvent,
     onState: (s, detail) => {
       conn.className = `conn ${s}`;
       conn.textContent = s === 'live' ? 'live' : 'reconnecting…';

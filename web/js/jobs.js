@@ -21,11 +21,20 @@ function matches(info, f) {
     && (!f.experiment_id || info.experiment_id === f.experiment_id);
 }
 
+// A job's progress as a fraction, or null: 0..1 by the protocol; a value
+// above 1 is read as a percentage (0..100).
+export function progressOf(st) {
+  const p = st && st.progress;
+  if (typeof p !== 'number' || !isFinite(p)) return null;
+  return Math.min(1, Math.max(0, p > 1 ? p / 100 : p));
+}
+
+const percent = (f) => `${Math.round(f * 100)}%`;
+
 function progressCell(st) {
   if (st.status === 'completed') return el('progress', { value: 1, max: 1 });
-  if (typeof st.progress === 'number') {
-    return [el('progress', { value: st.progress, max: 1 }), ` ${Math.round(st.progress * 100)}%`];
-  }
+  const f = progressOf(st);
+  if (f !== null) return el('span', { class: 'progress' }, el('progress', { value: f, max: 1 }), el('span', {}, percent(f)));
   return st.status === 'running' ? el('progress', {}) : '';
 }
 
@@ -156,7 +165,7 @@ function refreshDetail() {
   i.history = hist;
   $('#job-history tbody').replaceChildren(...hist.map((h) => el('tr', {},
     el('td', {}, fmtTime(h.timestamp)), el('td', {}, badge(h.status)),
-    el('td', {}, typeof h.progress === 'number' ? `${Math.round(h.progress * 100)}%` : ''), el('td', {}, h.message || ''))));
+    el('td', {}, progressOf(h) === null ? '' : percent(progressOf(h))), el('td', {}, h.message || ''))));
   if (TERMINAL.has(st.status) && !current.resultLoaded) {
     current.resultLoaded = true;
     loadResult();
