@@ -87,8 +87,10 @@ export async function stopStack(stack) {
 }
 
 // A fresh headless Chromium (its own user-data dir) with one page. options
-// go to Playwright's launchPersistentContext (colorScheme, timezoneId).
+// go to Playwright's launchPersistentContext (colorScheme, timezoneId);
+// RK_COLOR_SCHEME=dark makes every suite's screenshots dark.
 export async function startBrowser(dir, options = {}) {
+  if (process.env.RK_COLOR_SCHEME) options = { colorScheme: process.env.RK_COLOR_SCHEME, ...options };
   const { chromium } = await import('playwright-core');
   const profile = path.join(dir, 'chromium-profile');
   mkdirSync(profile, { recursive: true });

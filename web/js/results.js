@@ -1,6 +1,7 @@
-// Results tab: one row per job with every metric as a column, sortable,
-// exported client-side as CSV or JSON (the columns of `ruckus result
-// export`), and two charts (charts.js).
+// Results tab: two charts (charts.js) first, then one row per job with
+// every metric as a column, sorted over all rows and shown a page at a
+// time, exported client-side as CSV or JSON (all rows, the columns of
+// `ruckus result export`).
 
 import { getAll } from './api.js';
 import { state, onChange, agentLabel, experimentLabel } from './state.js';
@@ -11,6 +12,8 @@ const FIXED = ['job_id', 'experiment_id', 'agent_id', 'status', 'started_at', 'c
 let results = [];
 let sortKey = 'completed_at';
 let sortDir = 'desc';
+const PAGE = 50;
+let page = 0;               // shown page of the sorted rows
 
 function metricNames(list) {
   const names = new Set();
@@ -37,13 +40,20 @@ function renderTable() {
   const table = $('#results-table');
   $('thead', table).replaceChildren(el('tr', {}, cols.map(([k, label]) => el('th', {
     dataset: { key: k }, 'data-dir': k === sortKey ? sortDir : null,
-    onclick: () => { sortDir = sortKey === k && sortDir === 'asc' ? 'desc' : 'asc'; sortKey = k; renderTable(); },
+    onclick: () => { sortDir = sortKey === k && sortDir === 'asc' ? 'desc' : 'asc'; sortKey = k; page = 0; renderTable(); },
   }, label))));
   const sorted = [...results].sort((a, b) => {
     const c = compare(value(a, sortKey), value(b, sortKey));
     return sortDir === 'asc' ? c : (value(a, sortKey) == null || value(b, sortKey) == null ? c : -c);
   });
-  $('tbody', table).replaceChildren(...sorted.map((r) => el('tr', { dataset: { jobId: r.job_id } },
+  const pages = Math.max(1, Math.ceil(sorted.length / PAGE));
+  page = Math.min(page, pages - 1);
+  const shown = sorted.slice(page * PAGE, (page + 1) * PAGE);
+  $('#results-count').textContent = sorted.length ? `${page * PAGE + 1}–${page * PAGE + shown.length} of ${sorted.length}` : '';
+  $('#results-prev').disabled = page === 0;
+  $('#results-next').disabled = page >= pages - 1;
+  $('#results-pager').hidden = sorted.length <= PAGE;
+  $('tbody', table).replaceChildren(...shown.map((r) => el('tr', { dataset: { jobId: r.job_id } },
     el('td', { class: 'id' }, r.job_id),
     el('td', { title: r.experiment_id }, experimentLabel(r.experiment_id)),
     el('td', { class: 'mono' }, agentLabel(r.agent_id)),
@@ -111,9 +121,11 @@ export function initResults() {
     fillSelect(f.experiment_id, state.experiments.map((x) => [x.id, `${x.name} (${x.id})`]), { any: true });
     fillSelect(f.agent_id, state.agents.map((a) => [a.agent_id, agentLabel(a.agent_id)]), { any: true });
   });
-  $('#results-filters').addEventListener('change', () => loadResults());
+  $('#results-filters').addEventListener('change', () => { page = 0; loadResults(); });
   $('#compare-form').addEventListener('change', chartChoices);
   $('#spread-form').addEventListener('change', chartChoices);
+  $('#results-prev').addEventListener('click', () => { page -= 1; renderTable(); });
+  $('#results-next').addEventListener('click', () => { page += 1; renderTable(); });
   $('#export-csv').addEventListener('click', () => download('ruckus-results.csv', 'text/csv', toCsv()));
   $('#export-json').addEventListener('click', () => download('ruckus-results.json', 'application/json',
     JSON.stringify(rowsForExport().rows, null, 2)));
