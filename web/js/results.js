@@ -7,6 +7,7 @@ import { getAll } from './api.js';
 import { state, onChange, agentLabel, experimentLabel } from './state.js';
 import { $, el, badge, fillSelect, fmtTime, fmtNum, fmtDuration, download } from './util.js';
 import { drawCompare, drawSpread } from './charts.js';
+import { declaredMetrics, orderMetrics, defaultMetric } from './metrics.js';
 
 const FIXED = ['job_id', 'experiment_id', 'agent_id', 'status', 'started_at', 'completed_at', 'duration_seconds', 'error'];
 let results = [];
@@ -14,6 +15,7 @@ let sortKey = 'completed_at';
 let sortDir = 'desc';
 const PAGE = 50;
 let page = 0;               // shown page of the sorted rows
+const picked = {};          // chart -> metric chosen by hand, kept while it exists
 
 function metricNames(list) {
   const names = new Set();
@@ -95,8 +97,8 @@ function chartChoices() {
   const exps = [...new Set(results.map((r) => r.experiment_id))].map((id) => [id, experimentLabel(id)]);
   fillSelect(cf.experiment_id, exps);
   const forExp = results.filter((r) => r.experiment_id === cf.experiment_id.value && r.status === 'completed');
-  const numeric = metricNames(forExp).filter((m) => forExp.some((r) => typeof r.metrics[m] === 'number'));
-  fillSelect(cf.metric, numeric);
+  const declared = declaredMetrics(state.experiments.find((x) => x.id === cf.experiment_id.value));
+  chooseMetric('compare', cf.metric, metricNames(forExp).filter((m) => forExp.some((r) => typeof r.metrics[m] === 'number')), declared);
   drawCompare($('#compare-chart'), $('#compare-table tbody'), forExp, cf.metric.value, agentLabel);
 
   const sf = $('#spread-form').elements;
@@ -104,8 +106,16 @@ function chartChoices() {
   fillSelect(sf.job_id, multi.map((r) => [r.job_id, `${r.job_id} (${experimentLabel(r.experiment_id)}, ${r.runs.length} runs)`]));
   const job = multi.find((r) => r.job_id === sf.job_id.value);
   const runMetrics = job ? metricNames(job.runs).filter((m) => job.runs.some((x) => typeof (x.metrics || {})[m] === 'number')) : [];
-  fillSelect(sf.metric, runMetrics);
+  chooseMetric('spread', sf.metric, runMetrics, declaredMetrics(job && state.experiments.find((x) => x.id === job.experiment_id)));
   drawSpread($('#spread-chart'), $('#spread-table tbody'), job, sf.metric.value);
+}
+
+// Offers the metrics, declared first; selects the one picked by hand if it
+// is there, else the default (metrics.js).
+function chooseMetric(chart, sel, names, declared) {
+  const ordered = orderMetrics(names, declared);
+  fillSelect(sel, ordered);
+  sel.value = ordered.includes(picked[chart]) ? picked[chart] : (defaultMetric(ordered, declared) ?? '');
 }
 
 export async function loadResults() {
@@ -122,8 +132,10 @@ export function initResults() {
     fillSelect(f.agent_id, state.agents.map((a) => [a.agent_id, agentLabel(a.agent_id)]), { any: true });
   });
   $('#results-filters').addEventListener('change', () => { page = 0; loadResults(); });
-  $('#compare-form').addEventListener('change', chartChoices);
-  $('#spread-form').addEventListener('change', chartChoices);
+  for (const [chart, form] of [['compare', '#compare-form'], ['spread', '#spread-form']]) {
+    $(`${form} select[name=metric]`).addEventListener('change', (e) => { picked[chart] = e.target.value; });
+    $(form).addEventListener('change', chartChoices);
+  }
   $('#results-prev').addEventListener('click', () => { page -= 1; renderTable(); });
   $('#results-next').addEventListener('click', () => { page += 1; renderTable(); });
   $('#export-csv').addEventListener('click', () => download('ruckus-results.csv', 'text/csv', toCsv()));
