@@ -1,7 +1,7 @@
 // Agents tab: the registered agents with hardware, slots, status, current
 // jobs and uptime; register by URL; unregister.
 
-import { post, ApiError } from './api.js';
+import { get, post, query, ApiError } from './api.js';
 import { state, loadAgents, onChange } from './state.js';
 import { $, el, badge, fmtDuration, hardwareSummary, toast, jobLink } from './util.js';
 import { showJob } from './jobs.js';
@@ -11,11 +11,31 @@ function jobLinks(ids) {
 }
 
 const expanded = new Set(); // agents whose queue list is open, kept across renders
+let queued = new Map();     // agent_id -> {total, ids}: its jobs queued at the server (newest first)
+
+// The jobs the server holds for an agent until it has a free slot (the
+// agent's own queue is in its status): the count and the first QUEUE_SHOWN.
+// Asked only while the tab is shown, as every job event reloads the agents.
+const QUEUE_SHOWN = 50;
+async function queuedAt(agentId) {
+  try {
+    const r = await get(`/jobs${query({ agent_id: agentId, status: 'queued', limit: QUEUE_SHOWN })}`);
+    const ids = Object.values(r.jobs || {}).flat().map((j) => j.job_id);
+    return [agentId, { total: r.total ?? ids.length, ids }];
+  } catch {
+    return [agentId, { total: 0, ids: [] }];
+  }
+}
+
+async function loadQueues() {
+  queued = new Map(await Promise.all(state.agents.map((a) => queuedAt(a.agent_id))));
+  render();
+}
 
 // Queued jobs: the server's queue for this agent and the agent's own, as a
 // count that opens to the list.
 function queueBox(agentId, st) {
-  const q = state.queued.get(agentId) || { total: 0, ids: [] };
+  const q = queued.get(agentId) || { total: 0, ids: [] };
   const own = (st && st.queued_jobs) || [];
   const ids = [...new Set([...own, ...q.ids])];
   const total = Math.max(ids.length, q.total + own.filter((id) => !q.ids.includes(id)).length);
@@ -59,7 +79,11 @@ async function unregister(a) {
 }
 
 export function initAgents() {
-  onChange((what) => { if (what === 'agents') render(); });
+  onChange((what) => {
+    if (what !== 'agents') return;
+    render();
+    if (!$('#tab-agents').hidden) loadQueues();
+  });
   const form = $('#agent-register');
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
