@@ -52,14 +52,15 @@ function startProgram(name, args, logs) {
   });
 }
 
-// serverArgs: extra flags for ruckus-server (--token T, say).
-export async function startStack(serverArgs = []) {
+// serverArgs: extra flags for ruckus-server (--token T, say); agentArgs:
+// for ruckus-agent (--slots N).
+export async function startStack(serverArgs = [], { agentArgs = [] } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'ruckus-web-'));
   const logs = [];
   const procs = [];
   const stack = { dir, logs, procs };
   try {
-    const agent = await startProgram('ruckus-agent', ['--port', '0', '--data-dir', path.join(dir, 'agent')], logs);
+    const agent = await startProgram('ruckus-agent', ['--port', '0', '--data-dir', path.join(dir, 'agent'), ...agentArgs], logs);
     procs.push(agent.proc);
     const server = await startProgram('ruckus-server', ['--port', '0', '--db', path.join(dir, 'server.db'), ...serverArgs], logs);
     procs.push(server.proc);
@@ -85,8 +86,11 @@ export async function stopStack(stack) {
   rmSync(stack.dir, { recursive: true, force: true });
 }
 
-// A fresh headless Chromium (its own user-data dir) with one page.
-export async function startBrowser(dir) {
+// A fresh headless Chromium (its own user-data dir) with one page. options
+// go to Playwright's launchPersistentContext (colorScheme, timezoneId);
+// RK_COLOR_SCHEME=dark makes every suite's screenshots dark.
+export async function startBrowser(dir, options = {}) {
+  if (process.env.RK_COLOR_SCHEME) options = { colorScheme: process.env.RK_COLOR_SCHEME, ...options };
   const { chromium } = await import('playwright-core');
   const profile = path.join(dir, 'chromium-profile');
   mkdirSync(profile, { recursive: true });
@@ -96,6 +100,7 @@ export async function startBrowser(dir) {
     viewport: { width: 1400, height: 900 },
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'],
+    ...options,
   });
   const page = context.pages()[0] || await context.newPage();
   return { context, page };
@@ -104,4 +109,25 @@ export async function startBrowser(dir) {
 export function screenshot(page, name) {
   mkdirSync(SHOTS, { recursive: true });
   return page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+// A call to the server's API from the test itself (setting up jobs faster
+// than through the form); throws on an error answer.
+export async function api(stack, method, p, body) {
+  const r = await fetch(`${stack.serverUrl}/api/v1${p}`, {
+    method, headers: body ? { 'Content-Type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined,
+  });
+  const data = await r.json();
+  if (!r.ok) throw new Error(`${method} ${p}: ${r.status} ${data.detail}`);
+  return data;
+}
+
+// Registers the stack's agent and creates an experiment of a command.
+export async function setupExperiment(stack, name, argv, declared = {}) {
+  await api(stack, 'POST', '/agents/register', { agent_url: stack.agentUrl });
+  const r = await api(stack, 'POST', '/experiments', { experiment_spec: {
+    name, model: 'none', task: { name: 'run', type: 'command', params: { argv } },
+    framework: { name: 'none', params: {} }, metrics: { metrics: declared },
+  } });
+  return r.experiment_id;
 }

@@ -1,13 +1,50 @@
 // Agents tab: the registered agents with hardware, slots, status, current
 // jobs and uptime; register by URL; unregister.
 
-import { post, ApiError } from './api.js';
+import { get, post, query, ApiError } from './api.js';
 import { state, loadAgents, onChange } from './state.js';
-import { $, el, badge, fmtDuration, hardwareSummary, toast } from './util.js';
+import { $, el, badge, fmtDuration, hardwareSummary, toast, jobLink } from './util.js';
 import { showJob } from './jobs.js';
 
 function jobLinks(ids) {
-  return (ids || []).map((id) => el('a', { href: '#jobs', class: 'mono', onclick: (e) => { e.preventDefault(); showJob(id); } }, id, ' '));
+  return (ids || []).map((id) => [jobLink(id, showJob), ' ']);
+}
+
+const expanded = new Set(); // agents whose queue list is open, kept across renders
+let queued = new Map();     // agent_id -> {total, ids}: its jobs queued at the server (newest first)
+
+// The jobs the server holds for an agent until it has a free slot (the
+// agent's own queue is in its status): the count and the first QUEUE_SHOWN.
+// Asked only while the tab is shown, as every job event reloads the agents.
+const QUEUE_SHOWN = 50;
+async function queuedAt(agentId) {
+  try {
+    const r = await get(`/jobs${query({ agent_id: agentId, status: 'queued', limit: QUEUE_SHOWN })}`);
+    const ids = Object.values(r.jobs || {}).flat().map((j) => j.job_id);
+    return [agentId, { total: r.total ?? ids.length, ids }];
+  } catch {
+    return [agentId, { total: 0, ids: [] }];
+  }
+}
+
+async function loadQueues() {
+  queued = new Map(await Promise.all(state.agents.map((a) => queuedAt(a.agent_id))));
+  render();
+}
+
+// Queued jobs: the server's queue for this agent and the agent's own, as a
+// count that opens to the list.
+function queueBox(agentId, st) {
+  const q = queued.get(agentId) || { total: 0, ids: [] };
+  const own = (st && st.queued_jobs) || [];
+  const ids = [...new Set([...own, ...q.ids])];
+  const total = Math.max(ids.length, q.total + own.filter((id) => !q.ids.includes(id)).length);
+  if (!total) return null;
+  const box = el('details', { class: 'agent-queue', open: expanded.has(agentId) },
+    el('summary', {}, `${total} queued`),
+    el('div', { class: 'queue-list' }, jobLinks(ids), total > ids.length ? el('span', { class: 'muted' }, `and ${total - ids.length} more`) : null));
+  box.addEventListener('toggle', () => { if (box.open) expanded.add(agentId); else expanded.delete(agentId); });
+  return box;
 }
 
 function render() {
@@ -22,10 +59,7 @@ function render() {
       el('td', { title: (caps.task_types || []).join(', ') }, hardwareSummary(a.system_info)),
       el('td', { class: 'num' }, caps.slots ?? ''),
       el('td', { class: 'agent-status' }, st ? badge(st.status) : el('span', { class: 'muted' }, 'unknown')),
-      el('td', { class: 'agent-jobs' }, st ? [
-        jobLinks(st.running_jobs),
-        st.queued_jobs && st.queued_jobs.length ? el('span', { class: 'muted' }, `+${st.queued_jobs.length} queued`) : null,
-      ] : null),
+      el('td', { class: 'agent-jobs' }, st ? jobLinks(st.running_jobs) : null, queueBox(a.agent_id, st)),
       el('td', {}, st && st.status !== 'unavailable' ? fmtDuration(st.uptime_seconds + since) : ''),
       el('td', { class: 'mono' }, a.agent_url),
       el('td', {}, el('button', { class: 'danger', onclick: () => unregister(a) }, 'Unregister')));
@@ -45,7 +79,11 @@ async function unregister(a) {
 }
 
 export function initAgents() {
-  onChange((what) => { if (what === 'agents') render(); });
+  onChange((what) => {
+    if (what !== 'agents') return;
+    render();
+    if (!$('#tab-agents').hidden) loadQueues();
+  });
   const form = $('#agent-register');
   form.addEventListener('submit', async (e) => {
     e.preventDefault();

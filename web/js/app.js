@@ -6,7 +6,7 @@ import { loadAgents, loadExperiments } from './state.js';
 import { $, $$, debounce, toast } from './util.js';
 import { initAgents, showAgents } from './agents.js';
 import { initExperiments, showExperiments } from './experiments.js';
-import { initJobs, showJobs, loadJobs, onJobEvent } from './jobs.js';
+import { initJobs, showJobs, loadJobs, onJobEvent, showJob } from './jobs.js';
 import { initResults, showResults, loadResults } from './results.js';
 
 const TABS = { agents: showAgents, experiments: showExperiments, jobs: showJobs, results: showResults };
@@ -16,9 +16,12 @@ function report(e) {
   toast(e.detail || e.message || String(e), true);
 }
 
-function showTab() {
-  const name = location.hash.slice(1);
+// #<tab>, or #jobs/<job_id>: the Jobs tab with that job's detail open.
+function showTab(e) {
+  const hash = e && e.newURL ? new URL(e.newURL).hash : location.hash;
+  const [name, jobId] = hash.slice(1).split('/');
   tab = TABS[name] ? name : 'agents';
+  if (tab === 'jobs' && jobId) showJob(decodeURIComponent(jobId));
   for (const a of $$('#tabs a')) a.classList.toggle('active', a.dataset.tab === tab);
   for (const s of $$('.tab')) s.hidden = s.id !== `tab-${tab}`;
   document.title = `ruckus · ${tab}`;
@@ -32,7 +35,9 @@ const reloadAll = debounce(() => {
   Promise.all([loadAgents(), loadExperiments()]).then(() => TABS[tab]()).catch(report);
 }, 300);
 
-function onEvent(type, data) {
+// One event of the stream, parsed (exported for the tests, which feed it
+// events the server does not send yet).
+export function handleEvent(type, data) {
   if (type === 'job') {
     onJobEvent(data);
     reloadAgents(); // running and queued jobs per agent moved
@@ -57,7 +62,7 @@ function start() {
   const conn = $('#conn');
   let wasDown = false;
   openEvents('/api/v1/events', {
-    onEvent,
+    onEvent: handleEvent,
     onState: (s, detail) => {
       conn.className = `conn ${s}`;
       conn.textContent = s === 'live' ? 'live' : 'reconnecting…';

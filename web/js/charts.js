@@ -11,7 +11,16 @@ function width(box) {
   return Math.max(320, Math.floor(box.clientWidth || box.parentElement.clientWidth || 480) - 8);
 }
 
+// The page's colors (light or dark, style.css) for the axes' text and grid.
+function axis(opts) {
+  const css = getComputedStyle(document.documentElement);
+  const fg = css.getPropertyValue('--fg').trim() || '#1d2330';
+  const line = css.getPropertyValue('--line').trim() || '#d9dde5';
+  return { stroke: fg, ticks: { stroke: line }, ...opts, grid: { stroke: line, ...(opts.grid || {}) } };
+}
+
 function draw(box, opts, data) {
+  opts.axes = opts.axes.map(axis);
   const old = plots.get(box);
   if (old) old.destroy();
   box.replaceChildren();

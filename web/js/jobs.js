@@ -4,7 +4,7 @@
 
 import { get, post, del, raw, query } from './api.js';
 import { state, onChange, agentLabel, experimentLabel } from './state.js';
-import { $, el, badge, fillSelect, fmtTime, fmtNum, fmtDuration, toast, download, TERMINAL } from './util.js';
+import { $, el, badge, fillSelect, fmtTime, fmtNum, fmtDuration, toast, download, jobLink, TERMINAL } from './util.js';
 
 const rows = new Map(); // job_id -> JobInfo shown in the table
 let cursors = [''];     // cursors of the pages up to the shown one ('' = newest)
@@ -21,18 +21,27 @@ function matches(info, f) {
     && (!f.experiment_id || info.experiment_id === f.experiment_id);
 }
 
+// A job's progress as a fraction, or null: 0..1 by the protocol; a value
+// above 1 is read as a percentage (0..100).
+export function progressOf(st) {
+  const p = st && st.progress;
+  if (typeof p !== 'number' || !isFinite(p)) return null;
+  return Math.min(1, Math.max(0, p > 1 ? p / 100 : p));
+}
+
+const percent = (f) => `${Math.round(f * 100)}%`;
+
 function progressCell(st) {
   if (st.status === 'completed') return el('progress', { value: 1, max: 1 });
-  if (typeof st.progress === 'number') {
-    return [el('progress', { value: st.progress, max: 1 }), ` ${Math.round(st.progress * 100)}%`];
-  }
+  const f = progressOf(st);
+  if (f !== null) return el('span', { class: 'progress' }, el('progress', { value: f, max: 1 }), el('span', {}, percent(f)));
   return st.status === 'running' ? el('progress', {}) : '';
 }
 
 function jobRow(info) {
   const st = info.status || {};
   return el('tr', { dataset: { jobId: info.job_id, status: st.status } },
-    el('td', { class: 'id' }, el('a', { href: '#jobs', onclick: (e) => { e.preventDefault(); showJob(info.job_id); } }, info.job_id)),
+    el('td', { class: 'id' }, jobLink(info.job_id, showJob)),
     el('td', { title: info.experiment_id }, experimentLabel(info.experiment_id)),
     el('td', { class: 'mono' }, agentLabel(info.agent_id)),
     el('td', { class: 'job-status' }, badge(st.status)),
@@ -156,7 +165,7 @@ function refreshDetail() {
   i.history = hist;
   $('#job-history tbody').replaceChildren(...hist.map((h) => el('tr', {},
     el('td', {}, fmtTime(h.timestamp)), el('td', {}, badge(h.status)),
-    el('td', {}, typeof h.progress === 'number' ? `${Math.round(h.progress * 100)}%` : ''), el('td', {}, h.message || ''))));
+    el('td', {}, progressOf(h) === null ? '' : percent(progressOf(h))), el('td', {}, h.message || ''))));
   if (TERMINAL.has(st.status) && !current.resultLoaded) {
     current.resultLoaded = true;
     loadResult();
@@ -220,7 +229,11 @@ export async function showJob(id) {
 
 function initDetail() {
   const dlg = $('#job-dialog');
-  dlg.addEventListener('close', () => { current = null; });
+  dlg.addEventListener('close', () => {
+    // Opened from its address (#jobs/<id>): a reload should not reopen it.
+    if (current && location.hash === `#jobs/${encodeURIComponent(current.job_id)}`) history.replaceState(null, '', '#jobs');
+    current = null;
+  });
   $('#job-log-stream').addEventListener('change', () => {
     if (!current) return;
     current.gen += 1;

@@ -1,6 +1,8 @@
 // DOM and formatting helpers shared by the tabs.
 
 // el('td', {class: 'num', dataset: {id: 'x'}, onclick: fn}, child, ...)
+// Children may be nested arrays at any depth (a list of links beside a
+// note): they are flattened all the way, never turned into strings.
 export function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
@@ -10,7 +12,7 @@ export function el(tag, attrs = {}, ...children) {
     else if (k === 'text') e.textContent = v;
     else e.setAttribute(k, v === true ? '' : v);
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === undefined || c === null || c === false) continue;
     e.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
@@ -22,15 +24,33 @@ export const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
 
 export const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'timeout']);
 
+// A link to a job's detail: a real address (#jobs/<id>, which the tabs'
+// routing opens) that opens the detail in place when clicked.
+export function jobLink(id, open) {
+  return el('a', { href: `#jobs/${encodeURIComponent(id)}`, class: 'mono job-link',
+    onclick: (e) => { if (e.ctrlKey || e.metaKey || e.shiftKey) return; e.preventDefault(); open(id); } }, id);
+}
+
 export function badge(status) {
   return el('span', { class: `status ${status}` }, status);
 }
 
+// "2026-12-06 03:04:05 UTC+1": local time with its zone, so a time read
+// off the page means one thing wherever it is read.
+export function timeText(ts) {
+  const d = new Date(ts);
+  if (!ts || isNaN(d)) return ts || '';
+  const p = (n) => String(n).padStart(2, '0');
+  const east = -d.getTimezoneOffset(); // minutes, at that date
+  const h = Math.floor(Math.abs(east) / 60), m = Math.abs(east) % 60;
+  const zone = east ? `UTC${east > 0 ? '+' : '-'}${h}${m ? `:${p(m)}` : ''}` : 'UTC';
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} ${zone}`;
+}
+
+// A <time> showing timeText, with the server's own ISO string as tooltip.
 export function fmtTime(ts) {
   if (!ts) return '';
-  const d = new Date(ts);
-  if (isNaN(d)) return ts;
-  return d.toLocaleString(undefined, { hour12: false });
+  return el('time', { datetime: ts, title: ts }, timeText(ts));
 }
 
 export function fmtDuration(s) {
