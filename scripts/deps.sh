@@ -22,6 +22,7 @@ test_pkgs=(
   clang libclang-rt-14-dev           # libFuzzer and sanitizer runtimes
   valgrind                           # leak checks of the unit tests
   procps psmisc                      # ps/pkill-free process checks in tests
+  prometheus                         # promtool checks what GET /metrics answers
   jq                                 # the docs' own examples pipe into it (tests/system/test_doc_examples.c)
   chromium                           # dashboard end-to-end tests (tests/web, with playwright-core from npm)
 )

@@ -108,6 +108,18 @@ int rk_http_server_new(const rk_http_config_t *cfg, rk_http_server_t **out)
         return RK_ENOMEM;
     }
     rk_router_set_check(s->router, s->cfg.param_check);
+    if (s->cfg.metrics) {
+        static const double secs[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                      0.1,    0.25,  0.5,    1,     2.5,  5,     10};
+        s->m_requests = rk_prom_family(
+            s->cfg.metrics, "ruckus_http_requests_total", "HTTP requests answered, by route",
+            RK_PROM_COUNTER, (const char *const[]){"route", "method", "code", NULL}, NULL, 0);
+        s->m_seconds = rk_prom_family(
+            s->cfg.metrics, "ruckus_http_request_duration_seconds",
+            "Time from a request's first byte to its answer's last, by route",
+            RK_PROM_HISTOGRAM, (const char *const[]){"route", "method", NULL}, secs,
+            sizeof secs / sizeof *secs);
+    }
     *out = s;
     return 0;
 }
@@ -142,8 +154,10 @@ int rk_http_server_route(rk_http_server_t *s, const char *method, const char *pa
         return RK_ENOMEM;
     t->fn = fn;
     t->userdata = userdata;
-    int err = rk_router_add(s->router, method, pattern, t);
+    t->pattern = strdup(pattern ? pattern : "");
+    int err = t->pattern ? rk_router_add(s->router, method, pattern, t) : RK_ENOMEM;
     if (err) {
+        free(t->pattern);
         free(t);
         return err;
     }
@@ -552,6 +566,20 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     for (char *p = r->path; *p; p++)
         if ((unsigned char)*p < 0x20 || *p == 0x7f)
             *p = '?'; /* a decoded %0A must not forge log lines */
+    if (s->m_requests) {
+        /* Bounded labels: the registered pattern, never the raw path, and
+         * a method outside the usual ones as "other". */
+        static const char *const known[] = {"GET", "POST", "PUT", "PATCH", "DELETE",
+                                             "HEAD", "OPTIONS"};
+        const char *method = "other";
+        for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+            if (!strcmp(r->method, known[i]))
+                method = known[i];
+        const char *route = r->target ? r->target->pattern : "unmatched";
+        rk_prom_add(s->m_requests, (const char *const[]){route, method, status}, 1);
+        rk_prom_observe(s->m_seconds, (const char *const[]){route, method},
+                        (double)(rk_time_mono_us() - r->t0) / 1e6);
+    }
     /* Access lines are debug (a health check every 5 s must not flood the
      * terminal); a 5xx or a connection lost mid-answer is worth an info. */
     bool ok = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
@@ -750,6 +778,7 @@ void rk_http_server_free(rk_http_server_t *s)
     rk_router_free(s->router);
     for (target_t *t = s->targets, *next; t; t = next) {
         next = t->next;
+        free(t->pattern);
         free(t);
     }
     for (size_t i = 0; s->origins && i < s->cfg.n_cors_origins; i++)
@@ -763,4 +792,31 @@ void rk_http_server_free(rk_http_server_t *s)
     pthread_mutex_destroy(&s->lock);
     pthread_mutex_destroy(&s->stop_lock);
     free(s);
+}
+
+/* ---- GET /metrics ---- */
+
+static void h_metrics(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
+{
+    rk_http_server_t *s = ud;
+    if (s->token && !token_ok(rk_http_req_header(req, "Authorization"), s->token)) {
+        rk_http_resp_error(resp, 401, "missing or invalid token");
+        rk_http_resp_header(resp, "WWW-Authenticate", "Bearer");
+        return;
+    }
+    rk_buf_t b;
+    rk_buf_init(&b, 64u << 20);
+    if (rk_prom_render(s->cfg.metrics, &b) != 0) {
+        rk_http_resp_error(resp, 500, "metrics could not be rendered");
+    } else {
+        rk_http_resp_bytes(resp, 200, RK_PROM_CONTENT_TYPE, b.data ? b.data : "", b.len);
+    }
+    rk_buf_cleanup(&b);
+}
+
+int rk_http_server_metrics_route(rk_http_server_t *s, const char *path)
+{
+    if (!s->cfg.metrics)
+        return RK_EINVAL;
+    return rk_http_server_route(s, "GET", path, h_metrics, s);
 }

@@ -37,6 +37,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "base/prom.h"
+
 typedef struct rk_http_server rk_http_server_t;
 typedef struct rk_http_req rk_http_req_t;
 typedef struct rk_http_resp rk_http_resp_t;
@@ -60,6 +62,11 @@ typedef struct rk_http_config {
      * handler runs: a failing value is answered 400. NULL: anything. */
     bool (*param_check)(const char *value);
     const char *param_rule; /* said in that 400, e.g. "an id of 1 to 64 ..." */
+    /* Where to count requests (ruckus_http_requests_total{route, method,
+     * code} and ruckus_http_request_duration_seconds{route, method}, route
+     * being the registered pattern or "unmatched"); NULL: not counted.
+     * Borrowed: must outlive the server. */
+    rk_prom_t *metrics;
 } rk_http_config_t;
 
 /* Fills c with the defaults above. */
@@ -70,6 +77,12 @@ void rk_http_config_init(rk_http_config_t *c);
  * (127.0.0.0/8, ::1, "localhost") and no token is set, or cfg is bad;
  * RK_ENOMEM. Free with rk_http_server_free. */
 int rk_http_server_new(const rk_http_config_t *cfg, rk_http_server_t **out);
+
+/* Registers GET path (e.g. "/metrics") answering cfg.metrics in the
+ * Prometheus text format. Open without a token; with one configured (as
+ * any non-loopback listener has) it needs the token, wherever the path.
+ * RK_EINVAL when cfg.metrics is NULL; otherwise as rk_http_server_route. */
+int rk_http_server_metrics_route(rk_http_server_t *s, const char *path);
 
 /* Handler: inspect req, fill resp (or suspend). Whatever it does not set is
  * answered 500 "handler produced no response". */

@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 
 #include "base/buf.h"
+#include "base/prom.h"
 #include "http/router.h"
 #include "http/server.h"
 
@@ -46,6 +47,7 @@ struct rk_http_stream {
 typedef struct target {
     rk_http_handler_fn fn;
     void *userdata;
+    char *pattern; /* as registered: the `route` label of the metrics */
     struct target *next;
 } target_t;
 
@@ -55,6 +57,7 @@ struct rk_http_server {
     char **origins;
     rk_router_t *router;
     target_t *targets;
+    rk_prom_family_t *m_requests, *m_seconds; /* with cfg.metrics */
     struct MHD_Daemon *daemon;
     uint16_t port;
     pthread_mutex_t stop_lock; /* serializes start/stop */

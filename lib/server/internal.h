@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/prom.h"
 #include "http/client.h"
 #include "http/server.h"
 #include "model/agent.h"
@@ -39,6 +40,7 @@ typedef struct srv_fan srv_fan_t;
 struct rk_server {
     rk_store_t *store;
     rk_http_server_t *http;
+    rk_prom_t *metrics; /* GET /metrics: HTTP, jobs, queues, agents, store */
     rk_srv_mgr_t *mgr;
     rk_srv_events_t *events;
     char *host;

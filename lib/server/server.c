@@ -106,6 +106,7 @@ static int routes(rk_server_t *srv)
     rc = rc ? rc : rk_srv_routes_agents(srv);
     rc = rc ? rc : rk_srv_routes_experiments(srv);
     rc = rc ? rc : rk_srv_routes_compare(srv);
+    rc = rc ? rc : rk_http_server_metrics_route(srv->http, "/metrics");
     rc = rc ? rc : rk_srv_openapi_register(srv->http);
     /* The API does not depend on the dashboard: serve without it. */
     if (rc == 0 && rk_webui_register(srv->http) != 0)
@@ -138,6 +139,9 @@ int rk_server_new(const rk_server_settings_t *s, rk_server_t **out)
         goto fail;
     if ((rc = rk_srv_events_new(EVENT_RING, &srv->events)))
         goto fail;
+    rc = RK_ENOMEM;
+    if (!(srv->metrics = rk_prom_new()))
+        goto fail;
     const char *backend = rk_server_storage_name(s->storage);
     if (s->storage == RK_SERVER_STORAGE_SQLITE)
         make_parent(s->db_path);
@@ -161,6 +165,7 @@ int rk_server_new(const rk_server_settings_t *s, rk_server_t **out)
     hc.max_conns = 1024;
     hc.param_check = rk_id_valid;
     hc.param_rule = RK_ID_RULE;
+    hc.metrics = srv->metrics;
     if ((rc = rk_http_server_new(&hc, &srv->http)))
         goto fail;
     if ((rc = routes(srv)))
@@ -219,6 +224,7 @@ void rk_server_free(rk_server_t *srv)
     rk_http_server_free(srv->http);
     rk_store_close(srv->store);
     rk_srv_events_free(srv->events);
+    rk_prom_free(srv->metrics);
     free(srv->host);
     free(srv);
 }
