@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "model/job.h"
+#include "model/parse.h"
 #include "sysinfo/sysinfo.h"
 
 /* Retention sweeps run this often. */
@@ -30,13 +32,13 @@ uint16_t rk_agent_port(const rk_agent_t *a)
     return a->http ? rk_http_server_port(a->http) : 0;
 }
 
-json_t *rk_agent_job_status_json(const job_t *j)
+json_t *agent__job_status_json(const job_t *j)
 {
     rk_job_status_t st = {.status = j->state,
                           .timestamp = j->changed_at,
                           .message = j->message,
                           .job_id = (char *)j->id};
-    double p = rk_agent_job_progress(j);
+    double p = agent__job_progress(j);
     if (p >= 0) {
         st.has_progress = true;
         st.progress = p;
@@ -59,7 +61,7 @@ static void answer_waiters(rk_agent_t *a, const job_t *j, int64_t now_mono)
         *p = w->next;
         rk_http_resp_t *resp = NULL;
         if (rk_http_resp_new(&resp) == 0) {
-            rk_http_resp_json_take(resp, 200, rk_agent_job_status_json(w->job));
+            rk_http_resp_json_take(resp, 200, agent__job_status_json(w->job));
             rk_http_wait_finish(w->w, resp);
         } else {
             rk_http_wait_release(w->w);
@@ -68,12 +70,12 @@ static void answer_waiters(rk_agent_t *a, const job_t *j, int64_t now_mono)
     }
 }
 
-void rk_agent_job_changed(rk_agent_t *a, job_t *j)
+void agent__job_changed(rk_agent_t *a, job_t *j)
 {
     answer_waiters(a, j, 0);
 }
 
-int rk_agent_waiter_add(rk_agent_t *a, job_t *j, rk_job_state_t known, int64_t deadline_mono,
+int agent__waiter_add(rk_agent_t *a, job_t *j, rk_job_state_t known, int64_t deadline_mono,
                         rk_http_wait_t *w)
 {
     waiter_t *x = calloc(1, sizeof *x);
@@ -90,7 +92,7 @@ int rk_agent_waiter_add(rk_agent_t *a, job_t *j, rk_job_state_t known, int64_t d
     return RK_OK;
 }
 
-bool rk_agent_writable(rk_agent_t *a)
+bool agent__writable(rk_agent_t *a)
 {
     int64_t now = rk_time_mono_us();
     /* The probe writes and fsyncs a file: at most once a second. */
@@ -109,7 +111,7 @@ static int cmp_finished(const void *x, const void *y)
     return a->finished_at < b->finished_at ? 1 : a->finished_at > b->finished_at ? -1 : 0;
 }
 
-json_t *rk_agent_status_json(rk_agent_t *a)
+json_t *agent__status_json(rk_agent_t *a)
 {
     json_t *o = json_object(), *run = json_array(), *q = json_array(), *res = json_array();
     job_t **done = NULL;
@@ -136,7 +138,7 @@ json_t *rk_agent_status_json(rk_agent_t *a)
         json_array_append_new(res, json_pack("{s:s,s:s,s:s}", "job_id", done[i]->id, "completed_at", ts,
                                              "result_type", rk_task_type_name(done[i]->type)));
     }
-    const char *st = !rk_agent_writable(a) ? "error" : a->active >= a->s->slots ? "active" : "idle";
+    const char *st = !agent__writable(a) ? "error" : a->active >= a->s->slots ? "active" : "idle";
     json_object_set_new(o, "agent_id", json_string(a->id));
     json_object_set_new(o, "status", json_string(st));
     json_object_set_new(o, "running_jobs", run);
@@ -176,9 +178,9 @@ static void sweep(rk_agent_t *a)
                 w->deadline_mono = 1; /* answered now, before the job goes */
         answer_waiters(a, NULL, rk_time_mono_us());
         rk_log_info("retention: removing a finished job", "job_id", j->id);
-        rk_agent_rmtree(j->dir);
-        rk_agent_job_remove(a, j);
-        rk_agent_job_free(j);
+        agent__rmtree(j->dir);
+        agent__job_remove(a, j);
+        agent__job_free(j);
     }
 }
 
@@ -189,7 +191,7 @@ static void *bg_main(void *arg)
     pthread_mutex_lock(&a->mu);
     while (!a->stopped) {
         /* First: it drops mu, and what follows reads the state afresh. */
-        rk_agent_spares_refill(a);
+        agent__spares_refill(a);
         int64_t now = rk_time_mono_us();
         answer_waiters(a, NULL, now);
         int64_t wake = now + 1000000;
@@ -201,7 +203,7 @@ static void *bg_main(void *arg)
             if (a->stopping)
                 continue;
             if (j->start_at_mono <= now)
-                rk_agent_job_run(a, j);
+                agent__job_run(a, j);
             else if (j->start_at_mono < wake)
                 wake = j->start_at_mono;
         }
@@ -410,6 +412,35 @@ static int64_t test_hook(const char *env, int64_t def, int64_t lo, int64_t hi)
     return n < lo ? lo : n > hi ? hi : n;
 }
 
+/* Loads or creates <data_dir>/agent_id into a->id. */
+static int load_id(rk_agent_t *a)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/agent_id", a->data_dir);
+    FILE *f = fopen(path, "re");
+    if (f) {
+        char buf[RK_AGENT_ID_MAX + 2] = "";
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+            buf[--n] = '\0';
+        if (rk_id_valid(buf)) { /* at most 64 characters, so it fits a->id */
+            memcpy(a->id, buf, strlen(buf) + 1);
+            return RK_OK;
+        }
+        rk_log_warn("agent id file is invalid; making a new id", "path", path);
+    }
+    unsigned char rnd[8];
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+        return RK_EIO;
+    int k = snprintf(a->id, sizeof a->id, "agent-");
+    for (size_t i = 0; i < sizeof rnd; i++)
+        k += snprintf(a->id + k, sizeof a->id - (size_t)k, "%02x", rnd[i]);
+    char line[RK_AGENT_ID_MAX + 2];
+    int n = snprintf(line, sizeof line, "%s\n", a->id);
+    return agent__write_atomic(a->data_dir, "agent_id", line, (size_t)n);
+}
+
 int rk_agent_new(const rk_agent_settings_t *s, rk_agent_t **out)
 {
     *out = NULL;
@@ -444,8 +475,8 @@ int rk_agent_new(const rk_agent_settings_t *s, rk_agent_t **out)
         rk_log_error("cannot create the jobs folder", "path", a->jobs_dir, "error", strerror(errno));
         goto fail;
     }
-    rk_agent_spread_hint(a->jobs_dir);
-    if ((rc = rk_agent_load_id(a)) != 0) {
+    agent__spread_hint(a->jobs_dir);
+    if ((rc = load_id(a)) != 0) {
         rk_log_error("cannot store the agent id", "path", s->data_dir);
         goto fail;
     }
@@ -453,10 +484,10 @@ int rk_agent_new(const rk_agent_settings_t *s, rk_agent_t **out)
      * them is not worth checking. */
     a->spare_target = s->slots < SPARE_MAX / 2 ? (int)(2 * s->slots + 2) : SPARE_MAX;
     a->spare_target = (int)test_hook(RK_AGENT_TEST_SPARES_ENV, a->spare_target, 0, SPARE_MAX);
-    if (rk_agent_spares_clear(a) != RK_OK)
+    if (agent__spares_clear(a) != RK_OK)
         rk_log_warn("cannot remove old spare job folders", "path", a->jobs_dir);
     pthread_mutex_lock(&a->mu);
-    rc = rk_agent_jobs_load(a);
+    rc = agent__jobs_recover(a);
     pthread_mutex_unlock(&a->mu);
     if (rc)
         goto fail;
@@ -477,7 +508,7 @@ int rk_agent_start(rk_agent_t *a)
     c.threads = 4;
     c.name = "agent";
     int rc = rk_exec_sup_new(&a->sup);
-    if (rc || (rc = rk_http_server_new(&c, &a->http)) || (rc = rk_agent_routes(a)) ||
+    if (rc || (rc = rk_http_server_new(&c, &a->http)) || (rc = agent__routes(a)) ||
         (rc = rk_http_server_start(a->http)))
         return rc;
     /* The HTTP server logged the one "listening host= port=" line. */
@@ -567,7 +598,7 @@ void rk_agent_free(rk_agent_t *a)
     rk_exec_sup_free(a->sup);
     for (job_t *j = a->jobs, *next; j; j = next) {
         next = j->next;
-        rk_agent_job_free(j);
+        agent__job_free(j);
     }
     json_decref(a->hardware);
     free(a->jobs_dir);
