@@ -105,38 +105,25 @@ bool agent__writable(rk_agent_t *a)
     return a->probe_ok;
 }
 
-static int cmp_finished(const void *x, const void *y)
-{
-    const job_t *a = *(job_t *const *)x, *b = *(job_t *const *)y;
-    return a->finished_at < b->finished_at ? 1 : a->finished_at > b->finished_at ? -1 : 0;
-}
-
 json_t *agent__status_json(rk_agent_t *a)
 {
     json_t *o = json_object(), *run = json_array(), *q = json_array(), *res = json_array();
-    job_t **done = NULL;
-    size_t n_done = 0, n_all = 0;
     if (!o || !run || !q || !res)
         goto fail;
-    for (job_t *j = a->jobs; j; j = j->next)
-        n_all++;
-    done = calloc(n_all + 1, sizeof *done);
-    if (!done)
-        goto fail;
-    for (job_t *j = a->jobs; j; j = j->next) {
+    /* The open jobs and the latest finished ones, as the index keeps them:
+     * no walk of every retained job (index.c). */
+    for (job_t *j = a->open; j; j = j->onext) {
         if (j->state == RK_JOB_RUNNING)
             json_array_append_new(run, json_string(j->id));
         else if (j->state == RK_JOB_ASSIGNED)
             json_array_append_new(q, json_string(j->id));
-        else
-            done[n_done++] = j;
     }
-    qsort(done, n_done, sizeof *done, cmp_finished);
     char ts[RK_TIME_STRLEN];
-    for (size_t i = 0; i < n_done && i < 100; i++) {
-        rk_time_format(done[i]->finished_at, ts);
-        json_array_append_new(res, json_pack("{s:s,s:s,s:s}", "job_id", done[i]->id, "completed_at", ts,
-                                             "result_type", rk_task_type_name(done[i]->type)));
+    for (int i = 0; i < a->n_recent; i++) {
+        const job_t *j = a->recent[i];
+        rk_time_format(j->finished_at, ts);
+        json_array_append_new(res, json_pack("{s:s,s:s,s:s}", "job_id", j->id, "completed_at", ts,
+                                             "result_type", rk_task_type_name(j->type)));
     }
     const char *st = !agent__writable(a) ? "error" : a->active >= a->s->slots ? "active" : "idle";
     json_object_set_new(o, "agent_id", json_string(a->id));
@@ -154,14 +141,12 @@ json_t *agent__status_json(rk_agent_t *a)
     json_object_set_new(o, "slots", json_integer(a->s->slots));
     if (!a->probe_ok)
         json_object_set_new(o, "error", json_string(a->probe_reason));
-    free(done);
     return o;
 fail:
     json_decref(o);
     json_decref(run);
     json_decref(q);
     json_decref(res);
-    free(done);
     return NULL;
 }
 

@@ -1,5 +1,12 @@
-/* The in-memory index of the agent's jobs: a hash by id and the list of
- * all jobs, newest first. mu held for every call. */
+/* The in-memory index of the agent's jobs: a hash by id, the list of all
+ * jobs and the open list (assigned or running), both newest first, and
+ * the latest RECENT_MAX finished jobs in order of their end. mu held for
+ * every call.
+ *
+ * GET /status (the server's health check) lists the open jobs and the
+ * latest finished ones; it used to sort every retained job under mu
+ * (4 ms at 30,000). Keeping both lists as jobs change makes it cost the
+ * open jobs plus RECENT_MAX, whatever the retention. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +28,40 @@ job_t *agent__job_find(rk_agent_t *a, const char *id)
     return NULL;
 }
 
+/* Puts finished j into a->recent at its place (latest finished_at first;
+ * after the jobs that ended at the same time) when it is among the latest
+ * RECENT_MAX. */
+static void recent_add(rk_agent_t *a, job_t *j)
+{
+    int n = a->n_recent;
+    if (n == RECENT_MAX && j->finished_at <= a->recent[n - 1]->finished_at)
+        return;
+    int lo = 0, hi = n; /* first entry that ended strictly before j */
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (a->recent[mid]->finished_at >= j->finished_at)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    int keep = n < RECENT_MAX ? n : RECENT_MAX - 1;
+    memmove(&a->recent[lo + 1], &a->recent[lo], (size_t)(keep - lo) * sizeof a->recent[0]);
+    a->recent[lo] = j;
+    if (n < RECENT_MAX)
+        a->n_recent++;
+}
+
+static void open_unlink(rk_agent_t *a, job_t *j)
+{
+    if (j->oprev)
+        j->oprev->onext = j->onext;
+    else if (a->open == j)
+        a->open = j->onext;
+    if (j->onext)
+        j->onext->oprev = j->oprev;
+    j->onext = j->oprev = NULL;
+}
+
 void agent__job_insert(rk_agent_t *a, job_t *j)
 {
     unsigned h = hash_id(j->id);
@@ -28,10 +69,38 @@ void agent__job_insert(rk_agent_t *a, job_t *j)
     a->buckets[h] = j;
     j->next = a->jobs;
     a->jobs = j;
+    if (j->state > RK_JOB_RUNNING) {
+        recent_add(a, j);
+        return;
+    }
+    j->oprev = NULL;
+    j->onext = a->open;
+    if (a->open)
+        a->open->oprev = j;
+    a->open = j;
+}
+
+void agent__job_finished(rk_agent_t *a, job_t *j)
+{
+    open_unlink(a, j);
+    recent_add(a, j);
 }
 
 void agent__job_remove(rk_agent_t *a, job_t *j)
 {
+    open_unlink(a, j);
+    for (int i = 0; i < a->n_recent; i++) {
+        if (a->recent[i] != j)
+            continue;
+        /* Refill from what is left (the retention sweep removes the
+         * oldest jobs, so this is rare). */
+        a->n_recent = 0;
+        for (job_t *k = a->jobs; k; k = k->next)
+            if (k != j && k->state > RK_JOB_RUNNING)
+                recent_add(a, k);
+        break;
+    }
+
     for (job_t **p = &a->buckets[hash_id(j->id)]; *p; p = &(*p)->hnext)
         if (*p == j) {
             *p = j->hnext;

@@ -33,6 +33,10 @@
 #define METRICS_FILE_MAX (1u << 20)
 /* Long polls wait at most this long. */
 #define WAIT_MAX_S 60
+/* AgentStatus.available_results lists this many latest finished jobs
+ * (protocol.md); the index keeps them in order as they finish, so GET
+ * /status costs the same at any number of retained jobs. */
+#define RECENT_MAX 100
 /* Spare job folders made in one pool folder (spares.c). */
 #define SPARE_BUCKET 64
 /* Most spare job folders kept (spares.c). */
@@ -42,6 +46,8 @@ typedef struct job {
     struct rk_agent *agent;
     struct job *next;  /* all jobs, newest first */
     struct job *hnext; /* hash bucket chain */
+    /* The open list (jobs assigned or running), newest first. */
+    struct job *onext, *oprev;
     char id[RK_AGENT_ID_MAX + 1];
     char *experiment_id;
     rk_task_type_t type;
@@ -92,6 +98,11 @@ struct rk_agent {
     int64_t bg_wake_at;
     job_t *jobs;
     job_t *buckets[JOB_BUCKETS];
+    job_t *open; /* jobs assigned or running, newest first (index.c) */
+    /* The latest RECENT_MAX finished jobs, latest finished_at first
+     * (index.c). Borrowed from the index. */
+    job_t *recent[RECENT_MAX];
+    int n_recent;
     waiter_t *waiters;
     int active; /* jobs assigned or running: they hold a slot */
     /* Some job may be waiting to start (recovered, or delayed by the test
@@ -210,9 +221,16 @@ bool agent__result_read(const char *dir, rk_job_state_t *st, rk_time_t *finished
 /* ---- index.c: the jobs in memory (mu held) ---- */
 /* The job with this id, or NULL. Borrowed: the index owns it. */
 job_t *agent__job_find(rk_agent_t *a, const char *id);
-/* Adds j, newest first; the index owns j from now on. */
+/* Adds j, newest first; the index owns j from now on. An unfinished j goes
+ * on the open list, a finished one (recovered) into a->recent when it is
+ * among the latest RECENT_MAX. */
 void agent__job_insert(rk_agent_t *a, job_t *j);
-/* Takes j out of the index; the caller owns it again (agent__job_free). */
+/* j (in the index) has just finished: state and finished_at are set. Moves
+ * it from the open list to a->recent (when among the latest). O(RECENT_MAX). */
+void agent__job_finished(rk_agent_t *a, job_t *j);
+/* Takes j out of the index; the caller owns it again (agent__job_free).
+ * When j was in a->recent, the list is refilled from the finished jobs
+ * left: O(jobs), which only the retention sweep pays. */
 void agent__job_remove(rk_agent_t *a, job_t *j);
 /* Frees j and all it holds; j is in no index. NULL is fine. */
 void agent__job_free(job_t *j);

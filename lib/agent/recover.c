@@ -24,17 +24,19 @@ static job_t *load_one(rk_agent_t *a, const char *name)
         return NULL;
     const char *dir = j->dir;
     rk_job_state_t st = j->state;
-    agent__job_insert(a, j);
     rk_job_state_t rs;
     rk_time_t end = 0;
-    if (st <= RK_JOB_RUNNING && agent__result_read(dir, &rs, &end, &j->message)) {
+    bool result = st <= RK_JOB_RUNNING && agent__result_read(dir, &rs, &end, &j->message);
+    if (result) {
         /* Finished: its result was stored (the end of a job writes no
          * later record). Its processes ended before the result was written,
          * so the recorded group is not touched (its pid may be reused). */
         j->state = rs;
         j->finished_at = j->changed_at = end;
         j->pgid = 0;
-    } else if (st == RK_JOB_ASSIGNED) {
+    }
+    agent__job_insert(a, j); /* finished or not, as it now reads */
+    if (!result && st == RK_JOB_ASSIGNED) {
         rk_verr_t e = {{0}};
         if (rq && rk_execute_request_decode(rq, "", &j->req, &e) == 0) {
             j->has_req = true;
@@ -49,7 +51,7 @@ static job_t *load_one(rk_agent_t *a, const char *name)
             agent__job_finish(a, j, RK_JOB_FAILED, "stored job record is unreadable",
                                 e.msg[0] ? e.msg : "stored job record is unreadable");
         }
-    } else if (st == RK_JOB_RUNNING) {
+    } else if (!result && st == RK_JOB_RUNNING) {
         agent__kill_leftovers(j);
         a->active++;
         agent__job_finish(a, j, RK_JOB_FAILED, "agent restarted during the job",

@@ -432,6 +432,7 @@ void agent__job_finish(rk_agent_t *a, job_t *j, rk_job_state_t st, const char *m
     if (!stored)
         rk_log_error("cannot store the job's result", "job_id", j->id);
     j->state = st;
+    agent__job_finished(a, j);
     free(j->message);
     j->message = strdup(message ? message : "");
     json_decref(j->request);
