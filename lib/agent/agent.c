@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "agent/internal.h"
+#include "base/deadline.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "model/job.h"
@@ -21,6 +22,11 @@
 
 /* Retention sweeps run this often. */
 #define SWEEP_EVERY_US (INT64_C(600) * 1000000)
+/* The background thread sleeps at least this long: a deadline already
+ * due is served on the next round, not in a busy loop. */
+#define BG_MIN_SLEEP_US 1000
+/* rk_agent_stop looks again this often for jobs still running. */
+#define STOP_POLL_US 50000
 
 const char *rk_agent_id(const rk_agent_t *a)
 {
@@ -200,18 +206,11 @@ static void *bg_main(void *arg)
             sweep(a);
             next_sweep = now + SWEEP_EVERY_US;
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
         int64_t d = wake - rk_time_mono_us();
-        if (d < 1000)
-            d = 1000;
-        ts.tv_sec += (time_t)(d / 1000000);
-        ts.tv_nsec += (long)(d % 1000000) * 1000;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        a->bg_wake_at = rk_time_mono_us() + d;
+        if (d < BG_MIN_SLEEP_US)
+            d = BG_MIN_SLEEP_US;
+        a->bg_wake_at = rk_deadline_in_us(d);
+        struct timespec ts = rk_deadline_timespec(a->bg_wake_at);
         pthread_cond_timedwait(&a->cond, &a->mu, &ts);
         a->bg_wake_at = 0;
     }
@@ -351,14 +350,7 @@ static void *reg_main(void *arg)
         pthread_mutex_lock(&a->mu);
         if (done)
             break;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += (time_t)(backoff_ms / 1000);
-        ts.tv_nsec += (long)(backoff_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = rk_deadline_timespec(rk_deadline_in_us(backoff_ms * 1000));
         while (!a->stopping && pthread_cond_timedwait(&a->cond, &a->mu, &ts) != ETIMEDOUT) {
         }
         backoff_ms = backoff_ms * 2 > 60000 ? 60000 : backoff_ms * 2;
@@ -433,13 +425,18 @@ int rk_agent_new(const rk_agent_settings_t *s, rk_agent_t **out)
     if (!a)
         return RK_ENOMEM;
     a->s = s;
+    /* Timed waits count on the monotonic clock: a wall-clock step does not
+     * stretch or cut a long poll, a backoff or the stop's grace. */
+    pthread_cond_t *conds[] = {&a->cond, &a->spawn_cond, &a->done_cond};
+    for (size_t i = 0; i < sizeof conds / sizeof conds[0]; i++) {
+        if (rk_cond_init_mono(conds[i]) != 0) {
+            while (i > 0)
+                pthread_cond_destroy(conds[--i]);
+            free(a);
+            return RK_ENOMEM;
+        }
+    }
     pthread_mutex_init(&a->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_cond_init(&a->cond, &ca);
-    pthread_cond_init(&a->spawn_cond, NULL);
-    pthread_cond_init(&a->done_cond, &ca);
-    pthread_condattr_destroy(&ca);
     a->boot_wall = rk_time_now_us();
     a->boot_mono = rk_time_mono_us();
     a->start_delay_ms = test_hook(RK_AGENT_TEST_START_DELAY_ENV, 0, 0, 60000);
@@ -530,20 +527,14 @@ void rk_agent_stop(rk_agent_t *a)
     if (n)
         rk_log_info("stopping running jobs", "grace_s", "see --grace");
     /* Bounded: the supervisor SIGKILLs after the grace. */
-    int64_t end = rk_time_mono_us() + (int64_t)(a->s->grace * 1e6) + 5000000;
+    int64_t end = rk_deadline_in_us((int64_t)(a->s->grace * 1e6) + 5000000);
     for (;;) {
         bool busy = false;
         for (job_t *j = a->jobs; j; j = j->next)
             busy = busy || (j->state == RK_JOB_RUNNING && j->in_exec);
         if (!busy || rk_time_mono_us() > end)
             break;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 50000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = rk_deadline_timespec(rk_deadline_in_us(STOP_POLL_US));
         pthread_cond_timedwait(&a->done_cond, &a->mu, &ts);
     }
     a->stopped = true;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "agent/internal.h"
+#include "base/deadline.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "model/json.h"
@@ -114,7 +115,7 @@ static void h_submit(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
                 agent__job_spawn(a, j); /* logs "job started" */
             } else {
                 rk_log_info("job accepted", "job_id", j->id, "type", rk_task_type_name(t));
-                j->start_at_mono = rk_time_mono_us() + a->start_delay_ms * 1000;
+                j->start_at_mono = rk_deadline_in_us(a->start_delay_ms * 1000);
                 a->maybe_waiting = true;
                 pthread_cond_broadcast(&a->cond);
             }
@@ -164,7 +165,7 @@ static void h_job_status(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     if (j) {
         rk_http_wait_t *w = NULL;
         if (wait > 0 && ks && j->state == known && rk_http_req_suspend(req, NULL, NULL, &w) == 0) {
-            if (agent__waiter_add(a, j, known, rk_time_mono_us() + (int64_t)(wait * 1e6), w) != 0)
+            if (agent__waiter_add(a, j, known, rk_deadline_in_us((int64_t)(wait * 1e6)), w) != 0)
                 rk_http_wait_release(w);
         } else {
             rk_http_resp_json_take(resp, 200, agent__job_status_json(j));

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "agent/internal.h"
+#include "base/deadline.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "bench/bench.h"
@@ -210,8 +211,8 @@ static int start_run(rk_agent_t *a, job_t *j)
         sp.fn = bench_child;
         sp.fn_arg = j;
     }
-    int64_t left = j->deadline_mono - rk_time_mono_us();
-    sp.timeout_ms = left > 1000 ? left / 1000 : 1;
+    int left_ms = rk_deadline_ms_left(j->deadline_mono);
+    sp.timeout_ms = left_ms > 0 ? left_ms : 1; /* 0 would mean no timeout */
     j->run_started = rk_time_now_us();
     pid_t pid = -1;
     sp.started_pid = &pid;
@@ -251,7 +252,7 @@ void agent__job_mark_running(job_t *j)
     j->started_at = j->changed_at = rk_time_now_us();
     free(j->message);
     j->message = strdup("running");
-    j->deadline_mono = rk_time_mono_us() + j->req.spec.requirements.timeout_seconds * INT64_C(1000000);
+    j->deadline_mono = rk_deadline_in_us(j->req.spec.requirements.timeout_seconds * INT64_C(1000000));
 }
 
 void agent__job_spawn(rk_agent_t *a, job_t *j)

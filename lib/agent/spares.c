@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "agent/internal.h"
+#include "base/deadline.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "base/time.h"
@@ -161,7 +162,7 @@ int agent__spares_refill(rk_agent_t *a)
         rc = build_spare(a, n);
         pthread_mutex_lock(&a->mu);
         if (rc) {
-            a->spare_retry_mono = rk_time_mono_us() + RETRY_US;
+            a->spare_retry_mono = rk_deadline_in_us(RETRY_US);
             rk_log_warn("cannot make a spare job folder", "error", strerror(errno));
             break;
         }
