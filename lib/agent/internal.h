@@ -72,6 +72,8 @@ typedef struct job {
     rk_time_t run_started;
     pid_t pgid; /* the current run's process group (recorded in job.json), 0: none */
     char *rec;  /* the text job.json holds, while unfinished (NULL: not known) */
+    /* Some run's output went past --log-cap: that log stops at the cap. */
+    bool stdout_truncated, stderr_truncated;
     bool cancel, shutdown;
 } job_t;
 

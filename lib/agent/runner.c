@@ -317,6 +317,8 @@ static void on_done(void *ud, uint64_t id, const rk_exec_outcome_t *o)
     while (j->spawning)
         pthread_cond_wait(&a->spawn_cond, &a->mu);
     j->in_exec = false;
+    j->stdout_truncated = j->stdout_truncated || o->stdout_truncated;
+    j->stderr_truncated = j->stderr_truncated || o->stderr_truncated;
     json_t *m = json_object();
     rk_run_t *runs = m ? realloc(j->runs, (size_t)(j->runs_done + 1) * sizeof *runs) : NULL;
     if (!runs) {
@@ -380,6 +382,11 @@ static int write_result(rk_agent_t *a, job_t *j, rk_job_state_t st, const char *
     r.completed_at = j->finished_at;
     r.duration_seconds = r.completed_at > r.started_at ? (double)(r.completed_at - r.started_at) / 1e6 : 0;
     r.hardware_info = json_deep_copy(a->hardware);
+    /* What the logs hold: the runs' sinks said whether they stopped at the
+     * cap (a job that never ran, or that a restart failed, reads false). */
+    r.has_logs = true;
+    r.stdout_truncated = j->stdout_truncated;
+    r.stderr_truncated = j->stderr_truncated;
     json_t *arts = agent__list_output(j->dir, 10000);
     if (!r.job_id || !r.experiment_id || !r.hardware_info || !arts)
         goto out;
