@@ -658,8 +658,9 @@ static void bench_status(bench_t *b)
     double t0 = bs_now();
     if (ok != reqs || !(a.dir = bs_tmpdir()) ||
         (snprintf(data, sizeof data, "%s/data", a.dir), write_retained(data, n)) != 0) {
-        printf("FAILED: the empty agent answered %zu of %zu, or the job folders could not be made\n",
-               ok, reqs);
+        printf(
+            "FAILED: the empty agent answered %zu of %zu, or the job folders could not be made\n",
+            ok, reqs);
         free(ms);
         agent_stop(&a);
         b->failures++;
@@ -693,7 +694,8 @@ static void bench_status(bench_t *b)
         if (k)
             printf("agent's own time (its request log, %zu requests): p50 %.3f ms, p99 %.3f ms, "
                    "max %.3f ms\n",
-                   k, bs_percentile(ms, k, 50), bs_percentile(ms, k, 99), bs_percentile(ms, k, 100));
+                   k, bs_percentile(ms, k, 50), bs_percentile(ms, k, 99),
+                   bs_percentile(ms, k, 100));
     }
     free(ms);
     agent_stop(&a);
@@ -801,12 +803,10 @@ static void bench_builtin(bench_t *b)
 int main(int argc, char **argv)
 {
     bench_t b = {.jobs = 1000, .seconds = 5, .retained = 100000};
-    static const struct option opts[] = {{"quick", no_argument, NULL, 'q'},
-                                         {"only", required_argument, NULL, 'o'},
-                                         {"jobs", required_argument, NULL, 'j'},
-                                         {"seconds", required_argument, NULL, 's'},
-                                         {"retained", required_argument, NULL, 'r'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"quick", no_argument, NULL, 'q'},          {"only", required_argument, NULL, 'o'},
+        {"jobs", required_argument, NULL, 'j'},     {"seconds", required_argument, NULL, 's'},
+        {"retained", required_argument, NULL, 'r'}, {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {

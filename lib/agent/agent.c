@@ -82,7 +82,7 @@ void agent__job_changed(rk_agent_t *a, job_t *j)
 }
 
 int agent__waiter_add(rk_agent_t *a, job_t *j, rk_job_state_t known, int64_t deadline_mono,
-                        rk_http_wait_t *w)
+                      rk_http_wait_t *w)
 {
     waiter_t *x = calloc(1, sizeof *x);
     if (!x)

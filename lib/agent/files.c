@@ -27,7 +27,7 @@ int agent__write_atomic(const char *dir, const char *name, const char *text, siz
 }
 
 int agent__write_atomic_ex(const char *dir, const char *name, const char *text, size_t len,
-                             agent__write_t level)
+                           agent__write_t level)
 {
     char tmp[4096], dst[4096];
     snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
@@ -69,7 +69,7 @@ out:
 }
 
 int agent__write_new(const char *dir, const char *name, const char *text, size_t len,
-                       agent__write_t level)
+                     agent__write_t level)
 {
     if (level > AGENT__WRITE_ATOMIC)
         return agent__write_atomic_ex(dir, name, text, len, level);

@@ -33,11 +33,13 @@ static char *job_record(const job_t *j, rk_job_state_t st, const char *message,
     json_t *o = json_object();
     if (!o)
         return NULL;
-    if (rk_json_set_str(o, "job_id", j->id) || rk_json_set_str(o, "experiment_id", j->experiment_id) ||
+    if (rk_json_set_str(o, "job_id", j->id) ||
+        rk_json_set_str(o, "experiment_id", j->experiment_id) ||
         rk_json_set_str(o, "task_type", rk_task_type_name(j->type)) ||
         rk_json_set_str(o, "state", rk_job_state_name(st)) ||
         rk_json_set_str(o, "message", message ? message : "") ||
-        rk_json_set_time(o, "accepted_at", j->accepted_at) || rk_json_set_time(o, "changed_at", changed))
+        rk_json_set_time(o, "accepted_at", j->accepted_at) ||
+        rk_json_set_time(o, "changed_at", changed))
         goto out;
     if (j->started_at && rk_json_set_time(o, "started_at", j->started_at))
         goto out;
@@ -46,7 +48,8 @@ static char *job_record(const job_t *j, rk_job_state_t st, const char *message,
     /* The request is kept only while the job may still (re)start. */
     if (!done && j->request && json_object_set(o, "request", j->request))
         goto out;
-    if (st == RK_JOB_RUNNING && j->pgid > 0 && json_object_set_new(o, "pgid", json_integer(j->pgid)))
+    if (st == RK_JOB_RUNNING && j->pgid > 0 &&
+        json_object_set_new(o, "pgid", json_integer(j->pgid)))
         goto out;
     text = json_dumps(o, JSON_COMPACT);
 out:

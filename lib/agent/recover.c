@@ -49,13 +49,13 @@ static job_t *load_one(rk_agent_t *a, const char *name)
             rk_execute_request_cleanup(&j->req);
             a->active++;
             agent__job_finish(a, j, RK_JOB_FAILED, "stored job record is unreadable",
-                                e.msg[0] ? e.msg : "stored job record is unreadable");
+                              e.msg[0] ? e.msg : "stored job record is unreadable");
         }
     } else if (!result && st == RK_JOB_RUNNING) {
         agent__kill_leftovers(j);
         a->active++;
         agent__job_finish(a, j, RK_JOB_FAILED, "agent restarted during the job",
-                            "agent restarted during the job");
+                          "agent restarted during the job");
         rk_log_warn("job was running when the agent stopped; recorded failed", "job_id", j->id);
     }
     json_decref(rq);

@@ -252,7 +252,8 @@ void agent__job_mark_running(job_t *j)
     j->started_at = j->changed_at = rk_time_now_us();
     free(j->message);
     j->message = strdup("running");
-    j->deadline_mono = rk_deadline_in_us(j->req.spec.requirements.timeout_seconds * INT64_C(1000000));
+    j->deadline_mono =
+        rk_deadline_in_us(j->req.spec.requirements.timeout_seconds * INT64_C(1000000));
 }
 
 void agent__job_spawn(rk_agent_t *a, job_t *j)
@@ -277,7 +278,7 @@ void agent__job_run(rk_agent_t *a, job_t *j)
      * failed, never run a second time. */
     if (agent__job_persist(a, j, true) != 0) {
         agent__job_finish(a, j, RK_JOB_FAILED, "cannot store the job's state",
-                            "the agent could not write the job's folder");
+                          "the agent could not write the job's folder");
         return;
     }
     agent__job_spawn(a, j);
@@ -421,7 +422,7 @@ static int write_result(rk_agent_t *a, job_t *j, rk_job_state_t st, const char *
         /* Written once per job, so a new file: at --sync normal in place
          * (a torn one does not parse and reads as no result). */
         rc = agent__write_new(j->dir, "result.json", text, strlen(text),
-                                agent__record_level(a, true));
+                              agent__record_level(a, true));
         free(text);
     }
 out:
@@ -431,7 +432,7 @@ out:
 }
 
 void agent__job_finish(rk_agent_t *a, job_t *j, rk_job_state_t st, const char *message,
-                         const char *error)
+                       const char *error)
 {
     j->finished_at = j->changed_at = rk_time_now_us();
     /* The result is stored before the job reads finished (design.md,

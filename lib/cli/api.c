@@ -282,17 +282,30 @@ static void raw_get(rk_cli_t *c, const char *url, size_t max, raw_ctx_t *x,
     CURLcode rc = curl_easy_perform(e);
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &resp->status);
     switch (rc) {
-    case CURLE_OK: break;
+    case CURLE_OK:
+        break;
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_CONNECT:
     case CURLE_RECV_ERROR:
     case CURLE_SEND_ERROR:
-    case CURLE_GOT_NOTHING: resp->err = RK_ECONN; break;
-    case CURLE_OPERATION_TIMEDOUT: resp->err = RK_ETIMEDOUT; break;
-    case CURLE_FILESIZE_EXCEEDED: resp->err = RK_ETOOBIG; break;
-    case CURLE_WRITE_ERROR: resp->err = x->over ? RK_ETOOBIG : RK_EPROTO; break;
-    case CURLE_OUT_OF_MEMORY: resp->err = RK_ENOMEM; break;
-    default: resp->err = RK_EPROTO; break;
+    case CURLE_GOT_NOTHING:
+        resp->err = RK_ECONN;
+        break;
+    case CURLE_OPERATION_TIMEDOUT:
+        resp->err = RK_ETIMEDOUT;
+        break;
+    case CURLE_FILESIZE_EXCEEDED:
+        resp->err = RK_ETOOBIG;
+        break;
+    case CURLE_WRITE_ERROR:
+        resp->err = x->over ? RK_ETOOBIG : RK_EPROTO;
+        break;
+    case CURLE_OUT_OF_MEMORY:
+        resp->err = RK_ENOMEM;
+        break;
+    default:
+        resp->err = RK_EPROTO;
+        break;
     }
     if (resp->err)
         snprintf(resp->msg, sizeof resp->msg, "%s", err[0] ? err : curl_easy_strerror(rc));

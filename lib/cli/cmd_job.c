@@ -377,8 +377,8 @@ static int cmd_logs(rk_cli_t *c, int argc, char **argv)
         return RK_CLI_EXIT_USAGE;
     }
     log_ctx_t x = {.c = c, .id = a.pos[0], .base = base, .stream = stream};
-    rk_cli_log_io_t io = {.fetch = log_fetch, .ended = log_ended, .pause = log_pause, .ud = &x,
-                          .err = c->err};
+    rk_cli_log_io_t io = {
+        .fetch = log_fetch, .ended = log_ended, .pause = log_pause, .ud = &x, .err = c->err};
     return rk_cli_logs_copy(&io, a.val[0] != NULL, c->out);
 }
 

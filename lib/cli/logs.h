@@ -36,7 +36,8 @@ typedef struct rk_cli_log_chunk {
 
 typedef struct rk_cli_log_io {
     /* Fetches from offset into ch (text reset by the caller, capped at
-     * RK_CLI_LOG_ANSWER_MAX; headers cleared). 0, or the exit code of a failure (already reported). */
+     * RK_CLI_LOG_ANSWER_MAX; headers cleared). 0, or the exit code of a failure (already reported).
+     */
     int (*fetch)(void *ud, uint64_t offset, rk_cli_log_chunk_t *ch);
     /* Whether the job ended: 1 yes, 0 no, or minus the exit code of a
      * failure (reported). Asked only while following without headers. */

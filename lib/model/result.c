@@ -363,8 +363,7 @@ json_t *rk_result_encode(const rk_result_t *r)
                             r->hardware_info ? json_deep_copy(r->hardware_info) : json_object()) ||
         rk_json_set_strv(o, "artifacts", r->artifacts, r->n_artifacts) ||
         rk_json_set_str(o, "error", r->error) || rk_json_set_str(o, "error_type", r->error_type) ||
-        rk_json_set_str(o, "traceback", r->traceback) || encode_logs(o, r) ||
-        encode_multi(o, r)) {
+        rk_json_set_str(o, "traceback", r->traceback) || encode_logs(o, r) || encode_multi(o, r)) {
         json_decref(o);
         return NULL;
     }

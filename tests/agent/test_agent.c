@@ -90,7 +90,8 @@ static void test_sync_levels(void **state)
     for (int lv = AGENT__WRITE_ATOMIC; lv <= AGENT__WRITE_DURABLE; lv++) {
         char text[16];
         int n = snprintf(text, sizeof text, "{\"lv\":%d}", lv);
-        assert_int_equal(agent__write_atomic_ex(d, "r.json", text, (size_t)n, (agent__write_t)lv), 0);
+        assert_int_equal(agent__write_atomic_ex(d, "r.json", text, (size_t)n, (agent__write_t)lv),
+                         0);
         char *got = slurp(path);
         assert_string_equal(got, text);
         free(got);

@@ -21,12 +21,12 @@
 #define MIB (1u << 20)
 
 typedef struct script {
-    bool headers;       /* answer with X-Ruckus-* */
-    uint64_t size[4];   /* the log's size after 0, 1, 2, 3 pauses */
-    int finish_after;   /* the job ends after this many pauses */
+    bool headers;     /* answer with X-Ruckus-* */
+    uint64_t size[4]; /* the log's size after 0, 1, 2, 3 pauses */
+    int finish_after; /* the job ends after this many pauses */
     int pauses, fetches, ended_asks;
-    uint64_t back_at;   /* answer a next offset lower than asked at this offset (0: never) */
-    int fail_at_fetch;  /* return an exit code at this fetch (0: never) */
+    uint64_t back_at;  /* answer a next offset lower than asked at this offset (0: never) */
+    int fail_at_fetch; /* return an exit code at this fetch (0: never) */
 } script_t;
 
 static char byte_at(uint64_t i)
@@ -102,7 +102,8 @@ static void assert_log(const char *text, size_t len, uint64_t want)
 static void test_whole_log_with_headers(void **state)
 {
     (void)state;
-    script_t s = {.headers = true, .size = {16 * MIB + 1, 16 * MIB + 1, 16 * MIB + 1, 16 * MIB + 1}};
+    script_t s = {.headers = true,
+                  .size = {16 * MIB + 1, 16 * MIB + 1, 16 * MIB + 1, 16 * MIB + 1}};
     char *text = NULL;
     size_t len = 0;
     assert_int_equal(run(&s, false, &text, &len), 0);
@@ -177,7 +178,8 @@ static void test_follow_without_headers(void **state)
 static void test_errors(void **state)
 {
     (void)state;
-    script_t s = {.headers = true, .size = {3 * MIB, 3 * MIB, 3 * MIB, 3 * MIB}, .fail_at_fetch = 2};
+    script_t s = {
+        .headers = true, .size = {3 * MIB, 3 * MIB, 3 * MIB, 3 * MIB}, .fail_at_fetch = 2};
     char *text = NULL;
     size_t len = 0;
     assert_int_equal(run(&s, false, &text, &len), RK_CLI_EXIT_NOT_FOUND);

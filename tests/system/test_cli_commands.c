@@ -617,11 +617,15 @@ int main(void)
 {
     /* In this order: unregister last, the others share the agent. */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_agents),          cmocka_unit_test(test_agent_status),
-        cmocka_unit_test(test_experiments),     cmocka_unit_test(test_check),
-        cmocka_unit_test(test_job_lifecycle),   cmocka_unit_test(test_big_log),
+        cmocka_unit_test(test_agents),
+        cmocka_unit_test(test_agent_status),
+        cmocka_unit_test(test_experiments),
+        cmocka_unit_test(test_check),
+        cmocka_unit_test(test_job_lifecycle),
+        cmocka_unit_test(test_big_log),
         cmocka_unit_test(test_failed_job_and_cancel),
-        cmocka_unit_test(test_run_and_results), cmocka_unit_test(test_wrong_token),
+        cmocka_unit_test(test_run_and_results),
+        cmocka_unit_test(test_wrong_token),
         cmocka_unit_test(test_unregister),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
