@@ -124,6 +124,7 @@ json_t *agent__status_json(rk_agent_t *a)
         else if (j->state == RK_JOB_ASSIGNED)
             json_array_append_new(q, json_string(j->id));
     }
+    agent__recent_settle(a); /* after a retention sweep: once */
     char ts[RK_TIME_STRLEN];
     for (int i = 0; i < a->n_recent; i++) {
         const job_t *j = a->recent[i];
@@ -173,6 +174,7 @@ static void sweep(rk_agent_t *a)
         agent__job_remove(a, j);
         agent__job_free(j);
     }
+    agent__recent_settle(a);
 }
 
 static void *bg_main(void *arg)

@@ -67,7 +67,10 @@ void agent__job_insert(rk_agent_t *a, job_t *j)
     unsigned h = hash_id(j->id);
     j->hnext = a->buckets[h];
     a->buckets[h] = j;
+    j->prev = NULL;
     j->next = a->jobs;
+    if (a->jobs)
+        a->jobs->prev = j;
     a->jobs = j;
     if (j->state > RK_JOB_RUNNING) {
         recent_add(a, j);
@@ -78,6 +81,17 @@ void agent__job_insert(rk_agent_t *a, job_t *j)
     if (a->open)
         a->open->oprev = j;
     a->open = j;
+}
+
+void agent__recent_settle(rk_agent_t *a)
+{
+    if (!a->recent_stale)
+        return;
+    a->n_recent = 0;
+    for (job_t *k = a->jobs; k; k = k->next)
+        if (k->state > RK_JOB_RUNNING)
+            recent_add(a, k);
+    a->recent_stale = false;
 }
 
 void agent__job_finished(rk_agent_t *a, job_t *j)
@@ -92,12 +106,13 @@ void agent__job_remove(rk_agent_t *a, job_t *j)
     for (int i = 0; i < a->n_recent; i++) {
         if (a->recent[i] != j)
             continue;
-        /* Refill from what is left (the retention sweep removes the
-         * oldest jobs, so this is rare). */
-        a->n_recent = 0;
-        for (job_t *k = a->jobs; k; k = k->next)
-            if (k != j && k->state > RK_JOB_RUNNING)
-                recent_add(a, k);
+        /* Out of the list; the older job that now belongs in it is put
+         * back by agent__recent_settle (a sweep that removes many listed
+         * jobs pays one walk, not one per job). */
+        memmove(&a->recent[i], &a->recent[i + 1],
+                (size_t)(a->n_recent - i - 1) * sizeof a->recent[0]);
+        a->n_recent--;
+        a->recent_stale = true;
         break;
     }
 
@@ -106,11 +121,14 @@ void agent__job_remove(rk_agent_t *a, job_t *j)
             *p = j->hnext;
             break;
         }
-    for (job_t **p = &a->jobs; *p; p = &(*p)->next)
-        if (*p == j) {
-            *p = j->next;
-            break;
-        }
+    /* O(1): the retention sweep may remove most of 100,000 jobs. */
+    if (j->prev)
+        j->prev->next = j->next;
+    else if (a->jobs == j)
+        a->jobs = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
+    j->next = j->prev = NULL;
 }
 
 void agent__job_free(job_t *j)

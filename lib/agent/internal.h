@@ -44,7 +44,7 @@
 
 typedef struct job {
     struct rk_agent *agent;
-    struct job *next;  /* all jobs, newest first */
+    struct job *next, *prev; /* all jobs, newest first */
     struct job *hnext; /* hash bucket chain */
     /* The open list (jobs assigned or running), newest first. */
     struct job *onext, *oprev;
@@ -105,6 +105,9 @@ struct rk_agent {
      * (index.c). Borrowed from the index. */
     job_t *recent[RECENT_MAX];
     int n_recent;
+    /* A listed job was removed: older ones may be missing from recent[]
+     * until agent__recent_settle. */
+    bool recent_stale;
     waiter_t *waiters;
     int active; /* jobs assigned or running: they hold a slot */
     /* Some job may be waiting to start (recovered, or delayed by the test
@@ -231,9 +234,12 @@ void agent__job_insert(rk_agent_t *a, job_t *j);
  * it from the open list to a->recent (when among the latest). O(RECENT_MAX). */
 void agent__job_finished(rk_agent_t *a, job_t *j);
 /* Takes j out of the index; the caller owns it again (agent__job_free).
- * When j was in a->recent, the list is refilled from the finished jobs
- * left: O(jobs), which only the retention sweep pays. */
+ * When j was in a->recent it leaves the list, which is then stale (one
+ * shorter than it may be) until agent__recent_settle. */
 void agent__job_remove(rk_agent_t *a, job_t *j);
+/* Makes a->recent the latest RECENT_MAX finished jobs again after
+ * removals: one walk of all jobs when stale, nothing otherwise. */
+void agent__recent_settle(rk_agent_t *a);
 /* Frees j and all it holds; j is in no index. NULL is fine. */
 void agent__job_free(job_t *j);
 
