@@ -7,18 +7,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent/internal.h"
+#include "base/deadline.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "model/job.h"
+#include "model/parse.h"
 #include "sysinfo/sysinfo.h"
 
 /* Retention sweeps run this often. */
 #define SWEEP_EVERY_US (INT64_C(600) * 1000000)
+/* The background thread sleeps at least this long: a deadline already
+ * due is served on the next round, not in a busy loop. */
+#define BG_MIN_SLEEP_US 1000
+/* rk_agent_stop looks again this often for jobs still running. */
+#define STOP_POLL_US 50000
 
 const char *rk_agent_id(const rk_agent_t *a)
 {
@@ -30,13 +38,13 @@ uint16_t rk_agent_port(const rk_agent_t *a)
     return a->http ? rk_http_server_port(a->http) : 0;
 }
 
-json_t *rk_agent_job_status_json(const job_t *j)
+json_t *agent__job_status_json(const job_t *j)
 {
     rk_job_status_t st = {.status = j->state,
                           .timestamp = j->changed_at,
                           .message = j->message,
                           .job_id = (char *)j->id};
-    double p = rk_agent_job_progress(j);
+    double p = agent__job_progress(j);
     if (p >= 0) {
         st.has_progress = true;
         st.progress = p;
@@ -59,7 +67,7 @@ static void answer_waiters(rk_agent_t *a, const job_t *j, int64_t now_mono)
         *p = w->next;
         rk_http_resp_t *resp = NULL;
         if (rk_http_resp_new(&resp) == 0) {
-            rk_http_resp_json_take(resp, 200, rk_agent_job_status_json(w->job));
+            rk_http_resp_json_take(resp, 200, agent__job_status_json(w->job));
             rk_http_wait_finish(w->w, resp);
         } else {
             rk_http_wait_release(w->w);
@@ -68,13 +76,13 @@ static void answer_waiters(rk_agent_t *a, const job_t *j, int64_t now_mono)
     }
 }
 
-void rk_agent_job_changed(rk_agent_t *a, job_t *j)
+void agent__job_changed(rk_agent_t *a, job_t *j)
 {
     answer_waiters(a, j, 0);
 }
 
-int rk_agent_waiter_add(rk_agent_t *a, job_t *j, rk_job_state_t known, int64_t deadline_mono,
-                        rk_http_wait_t *w)
+int agent__waiter_add(rk_agent_t *a, job_t *j, rk_job_state_t known, int64_t deadline_mono,
+                      rk_http_wait_t *w)
 {
     waiter_t *x = calloc(1, sizeof *x);
     if (!x)
@@ -90,7 +98,7 @@ int rk_agent_waiter_add(rk_agent_t *a, job_t *j, rk_job_state_t known, int64_t d
     return RK_OK;
 }
 
-bool rk_agent_writable(rk_agent_t *a)
+bool agent__writable(rk_agent_t *a)
 {
     int64_t now = rk_time_mono_us();
     /* The probe writes and fsyncs a file: at most once a second. */
@@ -103,40 +111,28 @@ bool rk_agent_writable(rk_agent_t *a)
     return a->probe_ok;
 }
 
-static int cmp_finished(const void *x, const void *y)
-{
-    const job_t *a = *(job_t *const *)x, *b = *(job_t *const *)y;
-    return a->finished_at < b->finished_at ? 1 : a->finished_at > b->finished_at ? -1 : 0;
-}
-
-json_t *rk_agent_status_json(rk_agent_t *a)
+json_t *agent__status_json(rk_agent_t *a)
 {
     json_t *o = json_object(), *run = json_array(), *q = json_array(), *res = json_array();
-    job_t **done = NULL;
-    size_t n_done = 0, n_all = 0;
     if (!o || !run || !q || !res)
         goto fail;
-    for (job_t *j = a->jobs; j; j = j->next)
-        n_all++;
-    done = calloc(n_all + 1, sizeof *done);
-    if (!done)
-        goto fail;
-    for (job_t *j = a->jobs; j; j = j->next) {
+    /* The open jobs and the latest finished ones, as the index keeps them:
+     * no walk of every retained job (index.c). */
+    for (job_t *j = a->open; j; j = j->onext) {
         if (j->state == RK_JOB_RUNNING)
             json_array_append_new(run, json_string(j->id));
         else if (j->state == RK_JOB_ASSIGNED)
             json_array_append_new(q, json_string(j->id));
-        else
-            done[n_done++] = j;
     }
-    qsort(done, n_done, sizeof *done, cmp_finished);
+    agent__recent_settle(a); /* after a retention sweep: once */
     char ts[RK_TIME_STRLEN];
-    for (size_t i = 0; i < n_done && i < 100; i++) {
-        rk_time_format(done[i]->finished_at, ts);
-        json_array_append_new(res, json_pack("{s:s,s:s,s:s}", "job_id", done[i]->id, "completed_at", ts,
-                                             "result_type", rk_task_type_name(done[i]->type)));
+    for (int i = 0; i < a->n_recent; i++) {
+        const job_t *j = a->recent[i];
+        rk_time_format(j->finished_at, ts);
+        json_array_append_new(res, json_pack("{s:s,s:s,s:s}", "job_id", j->id, "completed_at", ts,
+                                             "result_type", rk_task_type_name(j->type)));
     }
-    const char *st = !rk_agent_writable(a) ? "error" : a->active >= a->s->slots ? "active" : "idle";
+    const char *st = !agent__writable(a) ? "error" : a->active >= a->s->slots ? "active" : "idle";
     json_object_set_new(o, "agent_id", json_string(a->id));
     json_object_set_new(o, "status", json_string(st));
     json_object_set_new(o, "running_jobs", run);
@@ -152,14 +148,12 @@ json_t *rk_agent_status_json(rk_agent_t *a)
     json_object_set_new(o, "slots", json_integer(a->s->slots));
     if (!a->probe_ok)
         json_object_set_new(o, "error", json_string(a->probe_reason));
-    free(done);
     return o;
 fail:
     json_decref(o);
     json_decref(run);
     json_decref(q);
     json_decref(res);
-    free(done);
     return NULL;
 }
 
@@ -176,10 +170,11 @@ static void sweep(rk_agent_t *a)
                 w->deadline_mono = 1; /* answered now, before the job goes */
         answer_waiters(a, NULL, rk_time_mono_us());
         rk_log_info("retention: removing a finished job", "job_id", j->id);
-        rk_agent_rmtree(j->dir);
-        rk_agent_job_remove(a, j);
-        rk_agent_job_free(j);
+        agent__rmtree(j->dir);
+        agent__job_remove(a, j);
+        agent__job_free(j);
     }
+    agent__recent_settle(a);
 }
 
 static void *bg_main(void *arg)
@@ -189,7 +184,7 @@ static void *bg_main(void *arg)
     pthread_mutex_lock(&a->mu);
     while (!a->stopped) {
         /* First: it drops mu, and what follows reads the state afresh. */
-        rk_agent_spares_refill(a);
+        agent__spares_refill(a);
         int64_t now = rk_time_mono_us();
         answer_waiters(a, NULL, now);
         int64_t wake = now + 1000000;
@@ -201,7 +196,7 @@ static void *bg_main(void *arg)
             if (a->stopping)
                 continue;
             if (j->start_at_mono <= now)
-                rk_agent_job_run(a, j);
+                agent__job_run(a, j);
             else if (j->start_at_mono < wake)
                 wake = j->start_at_mono;
         }
@@ -213,18 +208,11 @@ static void *bg_main(void *arg)
             sweep(a);
             next_sweep = now + SWEEP_EVERY_US;
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
         int64_t d = wake - rk_time_mono_us();
-        if (d < 1000)
-            d = 1000;
-        ts.tv_sec += (time_t)(d / 1000000);
-        ts.tv_nsec += (long)(d % 1000000) * 1000;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        a->bg_wake_at = rk_time_mono_us() + d;
+        if (d < BG_MIN_SLEEP_US)
+            d = BG_MIN_SLEEP_US;
+        a->bg_wake_at = rk_deadline_in_us(d);
+        struct timespec ts = rk_deadline_timespec(a->bg_wake_at);
         pthread_cond_timedwait(&a->cond, &a->mu, &ts);
         a->bg_wake_at = 0;
     }
@@ -364,14 +352,7 @@ static void *reg_main(void *arg)
         pthread_mutex_lock(&a->mu);
         if (done)
             break;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += (time_t)(backoff_ms / 1000);
-        ts.tv_nsec += (long)(backoff_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = rk_deadline_timespec(rk_deadline_in_us(backoff_ms * 1000));
         while (!a->stopping && pthread_cond_timedwait(&a->cond, &a->mu, &ts) != ETIMEDOUT) {
         }
         backoff_ms = backoff_ms * 2 > 60000 ? 60000 : backoff_ms * 2;
@@ -410,6 +391,35 @@ static int64_t test_hook(const char *env, int64_t def, int64_t lo, int64_t hi)
     return n < lo ? lo : n > hi ? hi : n;
 }
 
+/* Loads or creates <data_dir>/agent_id into a->id. */
+static int load_id(rk_agent_t *a)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/agent_id", a->data_dir);
+    FILE *f = fopen(path, "re");
+    if (f) {
+        char buf[RK_AGENT_ID_MAX + 2] = "";
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+            buf[--n] = '\0';
+        if (rk_id_valid(buf)) { /* at most 64 characters, so it fits a->id */
+            memcpy(a->id, buf, strlen(buf) + 1);
+            return RK_OK;
+        }
+        rk_log_warn("agent id file is invalid; making a new id", "path", path);
+    }
+    unsigned char rnd[8];
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+        return RK_EIO;
+    int k = snprintf(a->id, sizeof a->id, "agent-");
+    for (size_t i = 0; i < sizeof rnd; i++)
+        k += snprintf(a->id + k, sizeof a->id - (size_t)k, "%02x", rnd[i]);
+    char line[RK_AGENT_ID_MAX + 2];
+    int n = snprintf(line, sizeof line, "%s\n", a->id);
+    return agent__write_atomic(a->data_dir, "agent_id", line, (size_t)n);
+}
+
 int rk_agent_new(const rk_agent_settings_t *s, rk_agent_t **out)
 {
     *out = NULL;
@@ -417,13 +427,18 @@ int rk_agent_new(const rk_agent_settings_t *s, rk_agent_t **out)
     if (!a)
         return RK_ENOMEM;
     a->s = s;
+    /* Timed waits count on the monotonic clock: a wall-clock step does not
+     * stretch or cut a long poll, a backoff or the stop's grace. */
+    pthread_cond_t *conds[] = {&a->cond, &a->spawn_cond, &a->done_cond};
+    for (size_t i = 0; i < sizeof conds / sizeof conds[0]; i++) {
+        if (rk_cond_init_mono(conds[i]) != 0) {
+            while (i > 0)
+                pthread_cond_destroy(conds[--i]);
+            free(a);
+            return RK_ENOMEM;
+        }
+    }
     pthread_mutex_init(&a->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_cond_init(&a->cond, &ca);
-    pthread_cond_init(&a->spawn_cond, NULL);
-    pthread_cond_init(&a->done_cond, &ca);
-    pthread_condattr_destroy(&ca);
     a->boot_wall = rk_time_now_us();
     a->boot_mono = rk_time_mono_us();
     a->start_delay_ms = test_hook(RK_AGENT_TEST_START_DELAY_ENV, 0, 0, 60000);
@@ -444,8 +459,8 @@ int rk_agent_new(const rk_agent_settings_t *s, rk_agent_t **out)
         rk_log_error("cannot create the jobs folder", "path", a->jobs_dir, "error", strerror(errno));
         goto fail;
     }
-    rk_agent_spread_hint(a->jobs_dir);
-    if ((rc = rk_agent_load_id(a)) != 0) {
+    agent__spread_hint(a->jobs_dir);
+    if ((rc = load_id(a)) != 0) {
         rk_log_error("cannot store the agent id", "path", s->data_dir);
         goto fail;
     }
@@ -453,10 +468,10 @@ int rk_agent_new(const rk_agent_settings_t *s, rk_agent_t **out)
      * them is not worth checking. */
     a->spare_target = s->slots < SPARE_MAX / 2 ? (int)(2 * s->slots + 2) : SPARE_MAX;
     a->spare_target = (int)test_hook(RK_AGENT_TEST_SPARES_ENV, a->spare_target, 0, SPARE_MAX);
-    if (rk_agent_spares_clear(a) != RK_OK)
+    if (agent__spares_clear(a) != RK_OK)
         rk_log_warn("cannot remove old spare job folders", "path", a->jobs_dir);
     pthread_mutex_lock(&a->mu);
-    rc = rk_agent_jobs_load(a);
+    rc = agent__jobs_recover(a);
     pthread_mutex_unlock(&a->mu);
     if (rc)
         goto fail;
@@ -479,7 +494,7 @@ int rk_agent_start(rk_agent_t *a)
     c.param_check = rk_id_valid;
     c.param_rule = RK_ID_RULE;
     int rc = rk_exec_sup_new(&a->sup);
-    if (rc || (rc = rk_http_server_new(&c, &a->http)) || (rc = rk_agent_routes(a)) ||
+    if (rc || (rc = rk_http_server_new(&c, &a->http)) || (rc = agent__routes(a)) ||
         (rc = rk_http_server_start(a->http)))
         return rc;
     /* The HTTP server logged the one "listening host= port=" line. */
@@ -516,20 +531,14 @@ void rk_agent_stop(rk_agent_t *a)
     if (n)
         rk_log_info("stopping running jobs", "grace_s", "see --grace");
     /* Bounded: the supervisor SIGKILLs after the grace. */
-    int64_t end = rk_time_mono_us() + (int64_t)(a->s->grace * 1e6) + 5000000;
+    int64_t end = rk_deadline_in_us((int64_t)(a->s->grace * 1e6) + 5000000);
     for (;;) {
         bool busy = false;
         for (job_t *j = a->jobs; j; j = j->next)
             busy = busy || (j->state == RK_JOB_RUNNING && j->in_exec);
         if (!busy || rk_time_mono_us() > end)
             break;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 50000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = rk_deadline_timespec(rk_deadline_in_us(STOP_POLL_US));
         pthread_cond_timedwait(&a->done_cond, &a->mu, &ts);
     }
     a->stopped = true;
@@ -569,7 +578,7 @@ void rk_agent_free(rk_agent_t *a)
     rk_exec_sup_free(a->sup);
     for (job_t *j = a->jobs, *next; j; j = next) {
         next = j->next;
-        rk_agent_job_free(j);
+        agent__job_free(j);
     }
     json_decref(a->hardware);
     free(a->jobs_dir);

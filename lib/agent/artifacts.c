@@ -34,7 +34,7 @@
 /* Folder depth walked below output/. */
 #define WALK_DEPTH 32
 
-void rk_agent_serve_logs(const char *dir, bool finished, rk_http_req_t *req, rk_http_resp_t *resp)
+void agent__serve_logs(const char *dir, bool finished, rk_http_req_t *req, rk_http_resp_t *resp)
 {
     const char *stream = rk_http_req_query(req, "stream");
     const char *off_s = rk_http_req_query(req, "offset");
@@ -204,7 +204,7 @@ static void walk_dir(walk_t *w, const char *full, const char *rel, int depth)
     closedir(d);
 }
 
-json_t *rk_agent_list_output(const char *job_dir, size_t max)
+json_t *agent__list_output(const char *job_dir, size_t max)
 {
     char out[4200];
     snprintf(out, sizeof out, "%s/output", job_dir);
@@ -289,7 +289,7 @@ static int build_zip(const char *out_dir, int fd, size_t *skipped)
     return RK_OK;
 }
 
-void rk_agent_serve_artifacts(const char *dir, rk_http_resp_t *resp)
+void agent__serve_artifacts(const char *dir, rk_http_resp_t *resp)
 {
     char tmp[4200], out[4200];
     snprintf(tmp, sizeof tmp, "%s/.artifacts-XXXXXX", dir);

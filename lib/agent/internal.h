@@ -33,6 +33,10 @@
 #define METRICS_FILE_MAX (1u << 20)
 /* Long polls wait at most this long. */
 #define WAIT_MAX_S 60
+/* AgentStatus.available_results lists this many latest finished jobs
+ * (protocol.md); the index keeps them in order as they finish, so GET
+ * /status costs the same at any number of retained jobs. */
+#define RECENT_MAX 100
 /* Spare job folders made in one pool folder (spares.c). */
 #define SPARE_BUCKET 64
 /* Most spare job folders kept (spares.c). */
@@ -40,8 +44,10 @@
 
 typedef struct job {
     struct rk_agent *agent;
-    struct job *next;  /* all jobs, newest first */
+    struct job *next, *prev; /* all jobs, newest first */
     struct job *hnext; /* hash bucket chain */
+    /* The open list (jobs assigned or running), newest first. */
+    struct job *onext, *oprev;
     char id[RK_AGENT_ID_MAX + 1];
     char *experiment_id;
     rk_task_type_t type;
@@ -66,6 +72,8 @@ typedef struct job {
     rk_time_t run_started;
     pid_t pgid; /* the current run's process group (recorded in job.json), 0: none */
     char *rec;  /* the text job.json holds, while unfinished (NULL: not known) */
+    /* Some run's output went past --log-cap: that log stops at the cap. */
+    bool stdout_truncated, stderr_truncated;
     bool cancel, shutdown;
 } job_t;
 
@@ -92,6 +100,14 @@ struct rk_agent {
     int64_t bg_wake_at;
     job_t *jobs;
     job_t *buckets[JOB_BUCKETS];
+    job_t *open; /* jobs assigned or running, newest first (index.c) */
+    /* The latest RECENT_MAX finished jobs, latest finished_at first
+     * (index.c). Borrowed from the index. */
+    job_t *recent[RECENT_MAX];
+    int n_recent;
+    /* A listed job was removed: older ones may be missing from recent[]
+     * until agent__recent_settle. */
+    bool recent_stale;
     waiter_t *waiters;
     int active; /* jobs assigned or running: they hold a slot */
     /* Some job may be waiting to start (recovered, or delayed by the test
@@ -125,129 +141,186 @@ struct rk_agent {
     uint64_t spares_taken, spares_missed; /* job folders from a spare / made at accept */
 };
 
-/* ---- jobstore.c: durable records ---- */
+/* Internal names shared between the agent's files carry the prefix
+ * agent__ (the public ones, agent.h, rk_agent_). Who calls whom:
+ *   routes  -> agent, runner, record, index, spares, files, artifacts
+ *   agent   -> recover, runner, index, spares, files
+ *   recover -> record, index, leftovers, runner (the restart rules)
+ *   runner  -> record, files, artifacts; agent__job_changed (a
+ *              notification: it answers long polls, it edits no job)
+ *   record, spares -> files; index, files, leftovers, artifacts -> none.
+ * Nothing in the storage half (record, index, files, leftovers) calls up
+ * into the policy (recover, runner). */
+
+/* ---- files.c: durable files ---- */
 /* How far an atomic write goes before it returns. Each level includes the
  * ones above it. */
-typedef enum rk_agent_write {
+typedef enum agent__write {
     /* Temp file + rename: dir/name holds the old or the new text, never a
      * mix, after a kill -9 (the page cache keeps both). After a power loss
      * or kernel crash it may hold the old text, or nothing or a torn file. */
-    RK_AGENT_WRITE_ATOMIC,
+    AGENT__WRITE_ATOMIC,
     /* + fdatasync before the rename: after a power loss dir/name holds
      * the old or the new text, both complete. */
-    RK_AGENT_WRITE_DATA,
+    AGENT__WRITE_DATA,
     /* + fsync of the folder: the new text survives a power loss. */
-    RK_AGENT_WRITE_DURABLE,
-} rk_agent_write_t;
-/* fsyncs the folder dir: its entries' creations and renames are durable. */
-int rk_agent_sync_dir(const char *dir);
-/* Writes text to dir/name atomically at RK_AGENT_WRITE_DURABLE. */
-int rk_agent_write_atomic(const char *dir, const char *name, const char *text, size_t len);
-/* As rk_agent_write_atomic, at the given level. */
-int rk_agent_write_atomic_ex(const char *dir, const char *name, const char *text, size_t len,
-                             rk_agent_write_t level);
+    AGENT__WRITE_DURABLE,
+} agent__write_t;
+/* fsyncs the folder dir: its entries' creations and renames are durable.
+ * RK_EIO when it cannot be opened or synced. */
+int agent__sync_dir(const char *dir);
+/* Writes text (borrowed) to dir/name atomically at AGENT__WRITE_DURABLE. */
+int agent__write_atomic(const char *dir, const char *name, const char *text, size_t len);
+/* As agent__write_atomic, at the given level. On failure (RK_EIO) the
+ * temp file is removed; dir/name holds the old text unless the rename was
+ * done and only the folder's sync failed. */
+int agent__write_atomic_ex(const char *dir, const char *name, const char *text, size_t len,
+                           agent__write_t level);
 /* Writes text to dir/name, a file that does not exist yet (or holds a torn
- * earlier try): at RK_AGENT_WRITE_ATOMIC straight into it, no temp file
+ * earlier try): at AGENT__WRITE_ATOMIC straight into it, no temp file
  * and no rename. A kill -9 during the write can leave a prefix of text,
  * never a whole older record; for a JSON object a prefix does not parse,
  * so readers take it for no record at all (the old state, "absent").
- * Higher levels write as rk_agent_write_atomic_ex. On failure the file is
+ * Higher levels write as agent__write_atomic_ex. On failure the file is
  * removed. */
-int rk_agent_write_new(const char *dir, const char *name, const char *text, size_t len,
-                       rk_agent_write_t level);
+int agent__write_new(const char *dir, const char *name, const char *text, size_t len,
+                     agent__write_t level);
+/* Removes a folder tree (no symlinks followed). RK_EIO when some entry
+ * could not be removed (others may be gone). */
+int agent__rmtree(const char *path);
+
+/* ---- record.c: job.json, encoded, stored, read back ---- */
 /* The level of a job record under the agent's --sync: normal writes every
- * record at RK_AGENT_WRITE_ATOMIC; full at DURABLE, or at DATA when
+ * record at AGENT__WRITE_ATOMIC; full at DURABLE, or at DATA when
  * !sync_dir (records whose previous version stays correct after a power
  * loss). */
-rk_agent_write_t rk_agent_record_level(const rk_agent_t *a, bool sync_dir);
-/* Loads or creates <data_dir>/agent_id into a->id. */
-int rk_agent_load_id(rk_agent_t *a);
-/* Writes job.json for j's current state at rk_agent_record_level(a,
+agent__write_t agent__record_level(const rk_agent_t *a, bool sync_dir);
+/* Writes job.json for j's current state at agent__record_level(a,
  * sync_dir); sync_dir is true unless the previous record stays correct
- * after a power loss. */
-int rk_agent_job_persist(rk_agent_t *a, job_t *j, bool sync_dir);
-/* As rk_agent_job_persist(a, j, true) for a new job's first record, in its
- * new, empty folder (rk_agent_write_new). */
-int rk_agent_job_persist_new(rk_agent_t *a, job_t *j);
+ * after a power loss. While j is unfinished j->rec keeps the stored text;
+ * after a failure (RK_ENOMEM, or RK_EIO logged) j->rec is NULL. mu held. */
+int agent__job_persist(rk_agent_t *a, job_t *j, bool sync_dir);
+/* As agent__job_persist(a, j, true) for a new job's first record, in its
+ * new, empty folder (agent__write_new). mu held. */
+int agent__job_persist_new(rk_agent_t *a, job_t *j);
 /* Adds j->pgid to job.json. With --sync normal, when the stored record is
  * the new one minus the group, the group is written in place after it (one
  * write of a few bytes to the existing file, which a kill -9 cannot tear:
  * the readers see the record with or without it); otherwise as
- * rk_agent_job_persist(a, j, false). */
-int rk_agent_job_persist_pgid(rk_agent_t *a, job_t *j);
-/* Loads every jobs/<id>/job.json, applying the restart rules. */
-int rk_agent_jobs_load(rk_agent_t *a);
-/* Kills processes left by a previous agent instance for job j. */
-void rk_agent_kill_leftovers(const job_t *j);
-/* Index operations (mu held). */
-job_t *rk_agent_job_find(rk_agent_t *a, const char *id);
-void rk_agent_job_insert(rk_agent_t *a, job_t *j);
-void rk_agent_job_remove(rk_agent_t *a, job_t *j);
-void rk_agent_job_free(job_t *j);
-/* Removes a folder tree (no symlinks followed). */
-int rk_agent_rmtree(const char *path);
+ * agent__job_persist(a, j, false). mu held. */
+int agent__job_persist_pgid(rk_agent_t *a, job_t *j);
+/* Reads jobs/<name>/job.json into a new job as the record says (not
+ * inserted, no slot taken, no restart rule applied). On RK_OK *out is the
+ * caller's (agent__job_free) and *request the record's stored request (a
+ * new reference, NULL when absent). On failure (RK_EIO: no valid record,
+ * logged; RK_ENOMEM) both are NULL. */
+int agent__record_read(rk_agent_t *a, const char *name, job_t **out, json_t **request);
+/* Whether dir/result.json exists and says the job finished (the record is
+ * not rewritten after the result: it may still read assigned or running).
+ * When true fills *st, *finished_at, and replaces *message (the result's
+ * error, else its status; the old string is freed, kept if out of
+ * memory). When false nothing is changed. */
+bool agent__result_read(const char *dir, rk_job_state_t *st, rk_time_t *finished_at,
+                        char **message);
+
+/* ---- index.c: the jobs in memory (mu held) ---- */
+/* The job with this id, or NULL. Borrowed: the index owns it. */
+job_t *agent__job_find(rk_agent_t *a, const char *id);
+/* Adds j, newest first; the index owns j from now on. An unfinished j goes
+ * on the open list, a finished one (recovered) into a->recent when it is
+ * among the latest RECENT_MAX. */
+void agent__job_insert(rk_agent_t *a, job_t *j);
+/* j (in the index) has just finished: state and finished_at are set. Moves
+ * it from the open list to a->recent (when among the latest). O(RECENT_MAX). */
+void agent__job_finished(rk_agent_t *a, job_t *j);
+/* Takes j out of the index; the caller owns it again (agent__job_free).
+ * When j was in a->recent it leaves the list, which is then stale (one
+ * shorter than it may be) until agent__recent_settle. */
+void agent__job_remove(rk_agent_t *a, job_t *j);
+/* Makes a->recent the latest RECENT_MAX finished jobs again after
+ * removals: one walk of all jobs when stale, nothing otherwise. */
+void agent__recent_settle(rk_agent_t *a);
+/* Frees j and all it holds; j is in no index. NULL is fine. */
+void agent__job_free(job_t *j);
+
+/* ---- leftovers.c ---- */
+/* Kills processes left by a previous agent instance for job j: its
+ * recorded process group, then any process carrying its environment. */
+void agent__kill_leftovers(const job_t *j);
+
+/* ---- recover.c: the restart policy ---- */
+/* Loads every jobs/<id>/job.json into the index, applying the restart
+ * rules (design.md, "Agent restart"); folders without a valid record are
+ * left alone. mu held, before any thread runs. RK_EIO when jobs/ cannot
+ * be read. */
+int agent__jobs_recover(rk_agent_t *a);
 
 /* ---- spares.c: spare job folders ---- */
 /* Removes every spare (and half-built spare) folder in jobs/: at start,
  * before any thread runs. */
-int rk_agent_spares_clear(rk_agent_t *a);
+int agent__spares_clear(rk_agent_t *a);
 /* Asks the file system to spread the job folders made in jobs_dir over its
  * inode groups (ext4's top-directory flag); best effort. */
-void rk_agent_spread_hint(const char *jobs_dir);
+void agent__spread_hint(const char *jobs_dir);
 /* Builds spares until spare_target are ready (at most SPARE_MAX), unless
  * stopping or pausing after a failure. mu held; dropped while each folder
  * is built. Background thread only. */
-int rk_agent_spares_refill(rk_agent_t *a);
+int agent__spares_refill(rk_agent_t *a);
 /* Renames a spare to dir (a folder of an unknown job there is removed
  * first). mu held. RK_ENOENT when the pool is empty, RK_EIO when the rename
  * failed (that spare is dropped). */
-int rk_agent_spare_take(rk_agent_t *a, const char *dir);
+int agent__spare_take(rk_agent_t *a, const char *dir);
 /* A new job's folder at dir: a spare when one is ready, else mkdir (a
  * folder of an unknown job there is removed first). It holds nothing but,
  * from a spare, output/ and empty job.json and result.json. mu held. */
-int rk_agent_job_dir_new(rk_agent_t *a, const char *dir);
+int agent__job_dir_new(rk_agent_t *a, const char *dir);
 
 /* ---- runner.c: running jobs ---- */
 /* Starts job j (assigned) now: records it running, spawns the first run.
  * mu held. A job that cannot start is finished failed. */
-void rk_agent_job_run(rk_agent_t *a, job_t *j);
-/* The two halves of rk_agent_job_run, for a job started as it is accepted
+void agent__job_run(rk_agent_t *a, job_t *j);
+/* The two halves of agent__job_run, for a job started as it is accepted
  * (one durable record, state running, instead of two): mark sets the
  * running state in memory (the caller stores it), spawn starts the first
  * run. mu held. */
-void rk_agent_job_mark_running(job_t *j);
-void rk_agent_job_spawn(rk_agent_t *a, job_t *j);
-/* Finishes j with state and message: writes result.json and job.json,
- * frees the slot, answers waiters. mu held. */
-void rk_agent_job_finish(rk_agent_t *a, job_t *j, rk_job_state_t st, const char *message,
-                         const char *error);
+void agent__job_mark_running(job_t *j);
+void agent__job_spawn(rk_agent_t *a, job_t *j);
+/* Finishes j with state and message (both borrowed): writes result.json
+ * and job.json, frees the slot, answers waiters. A failed write is logged;
+ * the job is finished in memory all the same. mu held. */
+void agent__job_finish(rk_agent_t *a, job_t *j, rk_job_state_t st, const char *message,
+                       const char *error);
 /* Progress of a running job (reads the progress file), or -1 if none. */
-double rk_agent_job_progress(const job_t *j);
+double agent__job_progress(const job_t *j);
 
 /* ---- agent.c ---- */
 /* Records a status change of j and answers its waiters. mu held. */
-void rk_agent_job_changed(rk_agent_t *a, job_t *j);
+void agent__job_changed(rk_agent_t *a, job_t *j);
 /* JobStatus + job_id of j (new reference). mu held. */
-json_t *rk_agent_job_status_json(const job_t *j);
+json_t *agent__job_status_json(const job_t *j);
 /* AgentStatus (new reference). mu held. */
-json_t *rk_agent_status_json(rk_agent_t *a);
+json_t *agent__status_json(rk_agent_t *a);
 /* Whether jobs can be stored; reason filled when not. mu held. */
-bool rk_agent_writable(rk_agent_t *a);
+bool agent__writable(rk_agent_t *a);
 /* Adds a waiter for j (mu held); the background thread answers it at its
- * deadline. */
-int rk_agent_waiter_add(rk_agent_t *a, job_t *j, rk_job_state_t known, int64_t deadline_mono,
-                        rk_http_wait_t *w);
+ * deadline. On RK_OK the agent owns w until it finishes or releases it;
+ * on RK_ENOMEM the caller still owns w. */
+int agent__waiter_add(rk_agent_t *a, job_t *j, rk_job_state_t known, int64_t deadline_mono,
+                      rk_http_wait_t *w);
 
 /* ---- routes.c ---- */
-int rk_agent_routes(rk_agent_t *a);
+/* Adds the agent's routes to a->http (not started yet); the first
+ * failing route's error. */
+int agent__routes(rk_agent_t *a);
 
 /* ---- artifacts.c ---- */
 /* Answers a logs request for the job folder dir (without mu). */
-void rk_agent_serve_logs(const char *dir, bool finished, rk_http_req_t *req, rk_http_resp_t *resp);
+void agent__serve_logs(const char *dir, bool finished, rk_http_req_t *req, rk_http_resp_t *resp);
 /* Answers with a zip of dir/output (without mu). */
-void rk_agent_serve_artifacts(const char *dir, rk_http_resp_t *resp);
-/* File names under dir/output (relative), at most max. New array. */
-json_t *rk_agent_list_output(const char *job_dir, size_t max);
+void agent__serve_artifacts(const char *dir, rk_http_resp_t *resp);
+/* File names under dir/output (relative), at most max. New array (the
+ * caller's), NULL when out of memory. */
+json_t *agent__list_output(const char *job_dir, size_t max);
 
 /* info.c: {"agent_info": AgentInfo} for GET /api/v1/info (new reference;
  * NULL on ENOMEM). */

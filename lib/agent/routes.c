@@ -8,6 +8,7 @@
 
 #include "agent/internal.h"
 #include "agent/openapi.h"
+#include "base/deadline.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "model/json.h"
@@ -31,7 +32,7 @@ static void h_status(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     (void)req;
     rk_agent_t *a = ud;
     pthread_mutex_lock(&a->mu);
-    json_t *st = rk_agent_status_json(a);
+    json_t *st = agent__status_json(a);
     pthread_mutex_unlock(&a->mu);
     rk_http_resp_json_take(resp, 200, st);
 }
@@ -62,11 +63,11 @@ static void h_submit(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     }
     pthread_mutex_lock(&a->mu);
     /* Idempotent before anything else: a re-sent job is never run twice. */
-    if (rk_agent_job_find(a, rq.job_id)) {
+    if (agent__job_find(a, rq.job_id)) {
         rk_http_resp_json_take(resp, 200, accepted(rq.job_id));
     } else if (a->stopping) {
         rk_http_resp_error(resp, 503, "agent is shutting down");
-    } else if (!rk_agent_writable(a)) {
+    } else if (!agent__writable(a)) {
         rk_http_resp_errorf(resp, 503, "agent cannot store jobs: %s", a->probe_reason);
     } else if (a->active >= a->s->slots) {
         rk_http_resp_errorf(resp, 409, "no free slot: %lld of %lld busy", (long long)a->active,
@@ -92,21 +93,21 @@ static void h_submit(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
          * before spawned". */
         bool now = a->start_delay_ms <= 0;
         if (now)
-            rk_agent_job_mark_running(j);
-        if (rk_agent_job_dir_new(a, j->dir) != 0 || rk_agent_job_persist_new(a, j) != 0 ||
-            (a->s->sync == RK_AGENT_SYNC_FULL && rk_agent_sync_dir(a->jobs_dir) != 0)) {
+            agent__job_mark_running(j);
+        if (agent__job_dir_new(a, j->dir) != 0 || agent__job_persist_new(a, j) != 0 ||
+            (a->s->sync == RK_AGENT_SYNC_FULL && agent__sync_dir(a->jobs_dir) != 0)) {
             rk_http_resp_errorf(resp, 503, "cannot store the job: %s", strerror(errno));
             a->probe_mono = 0; /* re-probe: the disk may have filled */
-            rk_agent_rmtree(j->dir);
+            agent__rmtree(j->dir);
         } else {
-            rk_agent_job_insert(a, j);
+            agent__job_insert(a, j);
             a->active++;
             rk_http_resp_json_take(resp, 200, accepted(j->id));
             if (now) {
-                rk_agent_job_spawn(a, j); /* logs "job started" */
+                agent__job_spawn(a, j); /* logs "job started" */
             } else {
                 rk_log_info("job accepted", "job_id", j->id, "type", rk_task_type_name(t));
-                j->start_at_mono = rk_time_mono_us() + a->start_delay_ms * 1000;
+                j->start_at_mono = rk_deadline_in_us(a->start_delay_ms * 1000);
                 a->maybe_waiting = true;
                 pthread_cond_broadcast(&a->cond);
             }
@@ -114,7 +115,7 @@ static void h_submit(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
         }
     }
     pthread_mutex_unlock(&a->mu);
-    rk_agent_job_free(j);
+    agent__job_free(j);
 out:
     rk_execute_request_cleanup(&rq);
     json_decref(body);
@@ -124,7 +125,7 @@ out:
 static job_t *find_or_404(rk_agent_t *a, rk_http_req_t *req, rk_http_resp_t *resp)
 {
     const char *id = rk_http_req_param(req, "job_id");
-    job_t *j = id && rk_id_valid(id) ? rk_agent_job_find(a, id) : NULL;
+    job_t *j = id && rk_id_valid(id) ? agent__job_find(a, id) : NULL;
     if (!j)
         rk_http_resp_error(resp, 404, "unknown job");
     return j;
@@ -156,10 +157,10 @@ static void h_job_status(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     if (j) {
         rk_http_wait_t *w = NULL;
         if (wait > 0 && ks && j->state == known && rk_http_req_suspend(req, NULL, NULL, &w) == 0) {
-            if (rk_agent_waiter_add(a, j, known, rk_time_mono_us() + (int64_t)(wait * 1e6), w) != 0)
+            if (agent__waiter_add(a, j, known, rk_deadline_in_us((int64_t)(wait * 1e6)), w) != 0)
                 rk_http_wait_release(w);
         } else {
-            rk_http_resp_json_take(resp, 200, rk_agent_job_status_json(j));
+            rk_http_resp_json_take(resp, 200, agent__job_status_json(j));
         }
     }
     pthread_mutex_unlock(&a->mu);
@@ -194,7 +195,7 @@ static void h_cancel(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
         rk_http_resp_errorf(resp, 409, "job already %s", rk_job_state_name(j->state));
     } else if (j) {
         if (j->state == RK_JOB_ASSIGNED) {
-            rk_agent_job_finish(a, j, RK_JOB_CANCELLED, "cancelled before it started", NULL);
+            agent__job_finish(a, j, RK_JOB_CANCELLED, "cancelled before it started", NULL);
         } else if (!j->cancel) {
             j->cancel = true;
             if (j->in_exec && !j->spawning) /* else the spawner cancels */
@@ -222,7 +223,7 @@ static void h_logs(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     if (j && !dir)
         rk_http_resp_error(resp, 503, "out of memory");
     else if (dir)
-        rk_agent_serve_logs(dir, finished, req, resp);
+        agent__serve_logs(dir, finished, req, resp);
     free(dir);
 }
 
@@ -238,11 +239,11 @@ static void h_artifacts(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     if (j && !dir)
         rk_http_resp_error(resp, 503, "out of memory");
     else if (dir)
-        rk_agent_serve_artifacts(dir, resp);
+        agent__serve_artifacts(dir, resp);
     free(dir);
 }
 
-int rk_agent_routes(rk_agent_t *a)
+int agent__routes(rk_agent_t *a)
 {
     static const struct {
         const char *method, *pattern;

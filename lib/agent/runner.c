@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "agent/internal.h"
+#include "base/deadline.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "bench/bench.h"
@@ -64,7 +65,7 @@ static ssize_t read_small(const char *path, char *buf, size_t cap)
     return (ssize_t)n;
 }
 
-double rk_agent_job_progress(const job_t *j)
+double agent__job_progress(const job_t *j)
 {
     if (j->state == RK_JOB_COMPLETED)
         return 1.0;
@@ -210,8 +211,8 @@ static int start_run(rk_agent_t *a, job_t *j)
         sp.fn = bench_child;
         sp.fn_arg = j;
     }
-    int64_t left = j->deadline_mono - rk_time_mono_us();
-    sp.timeout_ms = left > 1000 ? left / 1000 : 1;
+    int left_ms = rk_deadline_ms_left(j->deadline_mono);
+    sp.timeout_ms = left_ms > 0 ? left_ms : 1; /* 0 would mean no timeout */
     j->run_started = rk_time_now_us();
     pid_t pid = -1;
     sp.started_pid = &pid;
@@ -235,7 +236,7 @@ static int start_run(rk_agent_t *a, job_t *j)
          * and the previous record (running, no group) is still correct. */
         if (pid > 0) {
             j->pgid = pid;
-            rk_agent_job_persist_pgid(a, j);
+            agent__job_persist_pgid(a, j);
         }
     }
 out:
@@ -245,41 +246,42 @@ out:
     return rc;
 }
 
-void rk_agent_job_mark_running(job_t *j)
+void agent__job_mark_running(job_t *j)
 {
     j->state = RK_JOB_RUNNING;
     j->started_at = j->changed_at = rk_time_now_us();
     free(j->message);
     j->message = strdup("running");
-    j->deadline_mono = rk_time_mono_us() + j->req.spec.requirements.timeout_seconds * INT64_C(1000000);
+    j->deadline_mono =
+        rk_deadline_in_us(j->req.spec.requirements.timeout_seconds * INT64_C(1000000));
 }
 
-void rk_agent_job_spawn(rk_agent_t *a, job_t *j)
+void agent__job_spawn(rk_agent_t *a, job_t *j)
 {
     free(a->current_job);
     free(a->current_exp);
     a->current_job = strdup(j->id);
     a->current_exp = strdup(j->experiment_id);
-    rk_agent_job_changed(a, j);
+    agent__job_changed(a, j);
     int rc = start_run(a, j);
     if (rc) {
-        rk_agent_job_finish(a, j, RK_JOB_FAILED, "cannot start the job", rk_strerror(rc));
+        agent__job_finish(a, j, RK_JOB_FAILED, "cannot start the job", rk_strerror(rc));
         return;
     }
     rk_log_info("job started", "job_id", j->id, "type", rk_task_type_name(j->type));
 }
 
-void rk_agent_job_run(rk_agent_t *a, job_t *j)
+void agent__job_run(rk_agent_t *a, job_t *j)
 {
-    rk_agent_job_mark_running(j);
+    agent__job_mark_running(j);
     /* Durable before the spawn: after a crash a job recorded running is
      * failed, never run a second time. */
-    if (rk_agent_job_persist(a, j, true) != 0) {
-        rk_agent_job_finish(a, j, RK_JOB_FAILED, "cannot store the job's state",
-                            "the agent could not write the job's folder");
+    if (agent__job_persist(a, j, true) != 0) {
+        agent__job_finish(a, j, RK_JOB_FAILED, "cannot store the job's state",
+                          "the agent could not write the job's folder");
         return;
     }
-    rk_agent_job_spawn(a, j);
+    agent__job_spawn(a, j);
 }
 
 static void add_num(json_t *o, const char *k, double v)
@@ -316,11 +318,13 @@ static void on_done(void *ud, uint64_t id, const rk_exec_outcome_t *o)
     while (j->spawning)
         pthread_cond_wait(&a->spawn_cond, &a->mu);
     j->in_exec = false;
+    j->stdout_truncated = j->stdout_truncated || o->stdout_truncated;
+    j->stderr_truncated = j->stderr_truncated || o->stderr_truncated;
     json_t *m = json_object();
     rk_run_t *runs = m ? realloc(j->runs, (size_t)(j->runs_done + 1) * sizeof *runs) : NULL;
     if (!runs) {
         json_decref(m);
-        rk_agent_job_finish(a, j, RK_JOB_FAILED, "out of memory", "out of memory");
+        agent__job_finish(a, j, RK_JOB_FAILED, "out of memory", "out of memory");
         goto out;
     }
     j->runs = runs;
@@ -343,25 +347,25 @@ static void on_done(void *ud, uint64_t id, const rk_exec_outcome_t *o)
 
     char msg[512];
     if (j->shutdown) {
-        rk_agent_job_finish(a, j, RK_JOB_FAILED, "agent shut down", "agent shut down");
+        agent__job_finish(a, j, RK_JOB_FAILED, "agent shut down", "agent shut down");
     } else if (j->cancel || o->end == RK_EXEC_CANCELLED) {
-        rk_agent_job_finish(a, j, RK_JOB_CANCELLED, "cancelled", NULL);
+        agent__job_finish(a, j, RK_JOB_CANCELLED, "cancelled", NULL);
     } else if (o->end == RK_EXEC_TIMED_OUT) {
         snprintf(msg, sizeof msg, "timed out after %lld s",
                  (long long)j->req.spec.requirements.timeout_seconds);
-        rk_agent_job_finish(a, j, RK_JOB_TIMEOUT, msg, msg);
+        agent__job_finish(a, j, RK_JOB_TIMEOUT, msg, msg);
     } else if (o->end != RK_EXEC_EXITED || o->exit_code != 0) {
         char *err = failure_text(o);
-        rk_agent_job_finish(a, j, RK_JOB_FAILED, o->message, err ? err : o->message);
+        agent__job_finish(a, j, RK_JOB_FAILED, o->message, err ? err : o->message);
         free(err);
     } else if (j->runs_done < j->req.spec.params.runs_per_job) {
         int rc = start_run(a, j);
         if (rc)
-            rk_agent_job_finish(a, j, RK_JOB_FAILED, "cannot start the next run", rk_strerror(rc));
+            agent__job_finish(a, j, RK_JOB_FAILED, "cannot start the next run", rk_strerror(rc));
         else
-            rk_agent_job_changed(a, j); /* progress moved */
+            agent__job_changed(a, j); /* progress moved */
     } else {
-        rk_agent_job_finish(a, j, RK_JOB_COMPLETED, "completed", NULL);
+        agent__job_finish(a, j, RK_JOB_COMPLETED, "completed", NULL);
     }
 out:
     pthread_mutex_unlock(&a->mu);
@@ -379,7 +383,12 @@ static int write_result(rk_agent_t *a, job_t *j, rk_job_state_t st, const char *
     r.completed_at = j->finished_at;
     r.duration_seconds = r.completed_at > r.started_at ? (double)(r.completed_at - r.started_at) / 1e6 : 0;
     r.hardware_info = json_deep_copy(a->hardware);
-    json_t *arts = rk_agent_list_output(j->dir, 10000);
+    /* What the logs hold: the runs' sinks said whether they stopped at the
+     * cap (a job that never ran, or that a restart failed, reads false). */
+    r.has_logs = true;
+    r.stdout_truncated = j->stdout_truncated;
+    r.stderr_truncated = j->stderr_truncated;
+    json_t *arts = agent__list_output(j->dir, 10000);
     if (!r.job_id || !r.experiment_id || !r.hardware_info || !arts)
         goto out;
     r.n_artifacts = json_array_size(arts);
@@ -412,8 +421,8 @@ static int write_result(rk_agent_t *a, job_t *j, rk_job_state_t st, const char *
     if (text) {
         /* Written once per job, so a new file: at --sync normal in place
          * (a torn one does not parse and reads as no result). */
-        rc = rk_agent_write_new(j->dir, "result.json", text, strlen(text),
-                                rk_agent_record_level(a, true));
+        rc = agent__write_new(j->dir, "result.json", text, strlen(text),
+                              agent__record_level(a, true));
         free(text);
     }
 out:
@@ -422,8 +431,8 @@ out:
     return rc;
 }
 
-void rk_agent_job_finish(rk_agent_t *a, job_t *j, rk_job_state_t st, const char *message,
-                         const char *error)
+void agent__job_finish(rk_agent_t *a, job_t *j, rk_job_state_t st, const char *message,
+                       const char *error)
 {
     j->finished_at = j->changed_at = rk_time_now_us();
     /* The result is stored before the job reads finished (design.md,
@@ -432,6 +441,7 @@ void rk_agent_job_finish(rk_agent_t *a, job_t *j, rk_job_state_t st, const char 
     if (!stored)
         rk_log_error("cannot store the job's result", "job_id", j->id);
     j->state = st;
+    agent__job_finished(a, j);
     free(j->message);
     j->message = strdup(message ? message : "");
     json_decref(j->request);
@@ -445,7 +455,7 @@ void rk_agent_job_finish(rk_agent_t *a, job_t *j, rk_job_state_t st, const char 
         free(j->rec);
         j->rec = NULL;
     } else {
-        rk_agent_job_persist(a, j, true);
+        agent__job_persist(a, j, true);
     }
     if (j->has_req) {
         rk_execute_request_cleanup(&j->req);
@@ -455,7 +465,7 @@ void rk_agent_job_finish(rk_agent_t *a, job_t *j, rk_job_state_t st, const char 
     j->runs = NULL;
     j->runs_done = 0;
     a->active--;
-    rk_agent_job_changed(a, j);
+    agent__job_changed(a, j);
     pthread_cond_broadcast(&a->done_cond);
     rk_log_info("job finished", "job_id", j->id, "status", rk_job_state_name(st), "message", message);
 }

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "agent/internal.h"
+#include "base/deadline.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "base/time.h"
@@ -88,13 +89,13 @@ static int build_spare(const rk_agent_t *a, uint64_t n)
     }
     if (mkdir(out, 0755) != 0 || create_empty(tmp, "job.json") != RK_OK ||
         create_empty(tmp, "result.json") != RK_OK || rename(tmp, dst) != 0) {
-        rk_agent_rmtree(tmp);
+        agent__rmtree(tmp);
         return RK_EIO;
     }
     return RK_OK;
 }
 
-void rk_agent_spread_hint(const char *jobs_dir)
+void agent__spread_hint(const char *jobs_dir)
 {
     /* ext4's Orlov allocator puts a new folder's inode, and then its files',
      * in its parent's block group, unless the parent is marked a top
@@ -124,7 +125,7 @@ static bool is_spare_entry(const char *name)
            strncmp(name, BUILD_PREFIX, strlen(BUILD_PREFIX)) == 0;
 }
 
-int rk_agent_spares_clear(rk_agent_t *a)
+int agent__spares_clear(rk_agent_t *a)
 {
     DIR *d = opendir(a->jobs_dir);
     if (!d)
@@ -136,7 +137,7 @@ int rk_agent_spares_clear(rk_agent_t *a)
         if (!is_spare_entry(de->d_name))
             continue;
         snprintf(p, sizeof p, "%s/%s", a->jobs_dir, de->d_name);
-        if (rk_agent_rmtree(p) != RK_OK)
+        if (agent__rmtree(p) != RK_OK)
             rc = RK_EIO;
     }
     closedir(d);
@@ -148,7 +149,7 @@ int rk_agent_spares_clear(rk_agent_t *a)
     return rc;
 }
 
-int rk_agent_spares_refill(rk_agent_t *a)
+int agent__spares_refill(rk_agent_t *a)
 {
     int target = a->spare_target < SPARE_MAX ? a->spare_target : SPARE_MAX;
     if (a->n_spares >= target || a->stopping || rk_time_mono_us() < a->spare_retry_mono)
@@ -161,7 +162,7 @@ int rk_agent_spares_refill(rk_agent_t *a)
         rc = build_spare(a, n);
         pthread_mutex_lock(&a->mu);
         if (rc) {
-            a->spare_retry_mono = rk_time_mono_us() + RETRY_US;
+            a->spare_retry_mono = rk_deadline_in_us(RETRY_US);
             rk_log_warn("cannot make a spare job folder", "error", strerror(errno));
             break;
         }
@@ -187,7 +188,7 @@ static void pool_done(rk_agent_t *a, uint64_t n)
                      strerror(errno));
 }
 
-int rk_agent_spare_take(rk_agent_t *a, const char *dir)
+int agent__spare_take(rk_agent_t *a, const char *dir)
 {
     if (a->n_spares <= 0)
         return RK_ENOENT;
@@ -206,8 +207,8 @@ int rk_agent_spare_take(rk_agent_t *a, const char *dir)
         /* A folder left by a job record that could not be read: cleared, so
          * none of its files is taken for the new job's. */
         if (!((errno == ENOTEMPTY || errno == EEXIST || errno == ENOTDIR) &&
-              rk_agent_rmtree(dir) == RK_OK && rename(src, dir) == 0)) {
-            rk_agent_rmtree(src);
+              agent__rmtree(dir) == RK_OK && rename(src, dir) == 0)) {
+            agent__rmtree(src);
             rc = RK_EIO;
         }
     }
@@ -221,14 +222,14 @@ static int make_job_dir(const char *dir)
 {
     if (mkdir(dir, 0755) == 0)
         return RK_OK;
-    if (errno != EEXIST || rk_agent_rmtree(dir) != RK_OK)
+    if (errno != EEXIST || agent__rmtree(dir) != RK_OK)
         return RK_EIO;
     return mkdir(dir, 0755) == 0 ? RK_OK : RK_EIO;
 }
 
-int rk_agent_job_dir_new(rk_agent_t *a, const char *dir)
+int agent__job_dir_new(rk_agent_t *a, const char *dir)
 {
-    if (rk_agent_spare_take(a, dir) == RK_OK) {
+    if (agent__spare_take(a, dir) == RK_OK) {
         a->spares_taken++;
         return RK_OK;
     }

@@ -1,9 +1,12 @@
 /* Calls to the server, the mapping of every failure to an exit code, and
  * the checks and printing every command shares. */
+#include <ctype.h>
+#include <curl/curl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/err.h"
 #include "cli/cli.h"
@@ -12,6 +15,13 @@
 
 /* JSON answers are small; logs and artifacts pass their own cap. */
 #define JSON_CAP (64u << 20)
+/* Reads are tried this many times when the server cannot be reached, as
+ * lib/http's client does for the other GETs. */
+#define RAW_ATTEMPTS 3
+#define RAW_RETRY_MS 200
+#ifndef RK_VERSION
+#define RK_VERSION "dev"
+#endif
 
 void rk_cli_errorf(rk_cli_t *c, const char *fmt, ...)
 {
@@ -177,6 +187,180 @@ int rk_cli_api_raw(rk_cli_t *c, const char *path, size_t max, rk_buf_t *out)
         code = RK_CLI_EXIT_FAILURE;
     }
     rk_http_response_cleanup(&resp);
+    return code;
+}
+
+/* Drops what b holds past len bytes. */
+static void cut(rk_buf_t *b, size_t len)
+{
+    if (b->len > len) {
+        b->len = len;
+        b->data[len] = '\0';
+    }
+}
+
+typedef struct raw_ctx {
+    rk_buf_t *body;
+    bool over;
+    json_t *headers;
+} raw_ctx_t;
+
+static size_t raw_body(char *p, size_t size, size_t n, void *ud)
+{
+    raw_ctx_t *x = ud;
+    if (rk_buf_add(x->body, p, size * n)) {
+        x->over = true;
+        return 0; /* curl stops: CURLE_WRITE_ERROR */
+    }
+    return size * n;
+}
+
+/* Keeps "X-Ruckus-Name: value" lines (lower-cased name, trimmed value). A
+ * redirect or 100-continue starts a new header block: only the last one's
+ * headers are kept. */
+static size_t raw_header(char *p, size_t size, size_t n, void *ud)
+{
+    raw_ctx_t *x = ud;
+    size_t len = size * n;
+    static const char pre[] = "x-ruckus-";
+    if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
+        json_object_clear(x->headers);
+        return len;
+    }
+    const char *colon = memchr(p, ':', len);
+    if (!colon || (size_t)(colon - p) <= sizeof pre - 1 || (size_t)(colon - p) > 64 ||
+        strncasecmp(p, pre, sizeof pre - 1) != 0)
+        return len;
+    char name[72], value[256];
+    size_t nl = (size_t)(colon - p);
+    for (size_t i = 0; i < nl; i++)
+        name[i] = (char)tolower((unsigned char)p[i]);
+    name[nl] = '\0';
+    const char *v = colon + 1, *end = p + len;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    size_t vl = (size_t)(end - v) < sizeof value - 1 ? (size_t)(end - v) : sizeof value - 1;
+    memcpy(value, v, vl);
+    value[vl] = '\0';
+    json_object_set_new(x->headers, name, json_string(value));
+    return len;
+}
+
+/* One GET through libcurl with the settings lib/http's client uses (no
+ * proxy, http(s) only, token, timeouts, a body cap). Fills resp as that
+ * client would. */
+static void raw_get(rk_cli_t *c, const char *url, size_t max, raw_ctx_t *x,
+                    rk_http_response_t *resp)
+{
+    CURL *e = curl_easy_init();
+    struct curl_slist *hdr = NULL;
+    char auth[1100], err[CURL_ERROR_SIZE] = "";
+    if (c->s.token && *c->s.token) {
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", c->s.token);
+        hdr = curl_slist_append(NULL, auth);
+    }
+    if (!e || (c->s.token && *c->s.token && !hdr)) {
+        resp->err = RK_ENOMEM;
+        goto out;
+    }
+    long timeout_ms = (long)(c->s.timeout * 1000);
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
+    curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "ruckus/" RK_VERSION);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, err);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, raw_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, raw_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 10000 ? timeout_ms : 10000L);
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);
+    CURLcode rc = curl_easy_perform(e);
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &resp->status);
+    switch (rc) {
+    case CURLE_OK:
+        break;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+        resp->err = RK_ECONN;
+        break;
+    case CURLE_OPERATION_TIMEDOUT:
+        resp->err = RK_ETIMEDOUT;
+        break;
+    case CURLE_FILESIZE_EXCEEDED:
+        resp->err = RK_ETOOBIG;
+        break;
+    case CURLE_WRITE_ERROR:
+        resp->err = x->over ? RK_ETOOBIG : RK_EPROTO;
+        break;
+    case CURLE_OUT_OF_MEMORY:
+        resp->err = RK_ENOMEM;
+        break;
+    default:
+        resp->err = RK_EPROTO;
+        break;
+    }
+    if (resp->err)
+        snprintf(resp->msg, sizeof resp->msg, "%s", err[0] ? err : curl_easy_strerror(rc));
+out:
+    curl_slist_free_all(hdr);
+    if (e)
+        curl_easy_cleanup(e);
+}
+
+int rk_cli_api_raw_headers(rk_cli_t *c, const char *path, size_t max, rk_buf_t *out,
+                           json_t **headers)
+{
+    if (headers)
+        *headers = NULL;
+    rk_buf_t url;
+    rk_buf_init(&url, 16384);
+    raw_ctx_t x = {.body = out, .headers = json_object()};
+    rk_http_response_t resp;
+    int code = RK_CLI_EXIT_FAILURE;
+    if (!x.headers || build_url(c, path, &url)) {
+        rk_cli_errorf(c, "%s", rk_strerror(RK_ENOMEM));
+        goto out;
+    }
+    size_t start = out->len;
+    for (int attempt = 1;; attempt++) {
+        memset(&resp, 0, sizeof resp);
+        rk_buf_init(&resp.body, 0);
+        cut(out, start); /* a failed attempt's part is dropped */
+        x.over = false;
+        json_object_clear(x.headers);
+        raw_get(c, rk_buf_str(&url), max, &x, &resp);
+        bool retry = (resp.err == RK_ECONN || resp.err == RK_ETIMEDOUT) && attempt < RAW_ATTEMPTS;
+        if (!retry)
+            break;
+        rk_http_response_cleanup(&resp);
+        struct timespec ts = {0, RAW_RETRY_MS * 1000000L * attempt};
+        nanosleep(&ts, NULL);
+    }
+    code = rk_cli_exit_for(resp.err, resp.status);
+    if (code) {
+        /* The error answer's body (its "detail") is in out past start. */
+        rk_buf_add(&resp.body, out->data ? out->data + start : "", out->len - start);
+        cut(out, start);
+        code = report(c, "GET", path, &resp);
+    }
+    rk_http_response_cleanup(&resp);
+out:
+    rk_buf_cleanup(&url);
+    if (!code && headers) {
+        *headers = x.headers;
+        x.headers = NULL;
+    }
+    json_decref(x.headers);
     return code;
 }
 

@@ -67,6 +67,13 @@ int rk_cli_api_quiet(rk_cli_t *c, const char *method, const char *path, const js
  * appended to *out (capped at max bytes). */
 int rk_cli_api_raw(rk_cli_t *c, const char *path, size_t max, rk_buf_t *out);
 
+/* As rk_cli_api_raw, and the answer's X-Ruckus-* headers: *headers (may
+ * be NULL) gets a new object {lower-case name: value} (empty when none
+ * came; NULL on failure). Goes through libcurl itself: the shared HTTP
+ * client (lib/http) does not hand out response headers. */
+int rk_cli_api_raw_headers(rk_cli_t *c, const char *path, size_t max, rk_buf_t *out,
+                           json_t **headers);
+
 /* Maps an HTTP status (0 for none) or transport error to an exit code. */
 int rk_cli_exit_for(int err, long status);
 

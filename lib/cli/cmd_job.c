@@ -7,11 +7,11 @@
 #include "base/err.h"
 #include "cli/cli.h"
 #include "cli/format.h"
+#include "cli/logs.h"
 #include "cli/table.h"
 #include "model/job.h"
 
-/* Largest log chunk and artifact archive read in one answer. */
-#define LOG_CHUNK_MAX (64u << 20)
+/* Largest artifact archive read in one answer. */
 #define ARTIFACTS_MAX (1024u << 20)
 
 static const char usage[] =
@@ -311,6 +311,62 @@ static int job_ended(rk_cli_t *c, const char *id, int *code)
     return ended;
 }
 
+/* The transport of rk_cli_logs_copy: GET <base>?stream=&offset= and the
+ * agent's X-Ruckus-* headers, passed through by the server. */
+typedef struct log_ctx {
+    rk_cli_t *c;
+    const char *id, *base, *stream;
+} log_ctx_t;
+
+/* A header's unsigned number; false when absent or not one. */
+static bool header_u64(const json_t *h, const char *name, uint64_t *out)
+{
+    const char *v = json_string_value(json_object_get(h, name));
+    if (!v || *v < '0' || *v > '9')
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (*end || errno)
+        return false;
+    *out = n;
+    return true;
+}
+
+static int log_fetch(void *ud, uint64_t offset, rk_cli_log_chunk_t *ch)
+{
+    log_ctx_t *x = ud;
+    char path[256];
+    snprintf(path, sizeof path, "%s?stream=%s&offset=%llu", x->base, x->stream,
+             (unsigned long long)offset);
+    json_t *h = NULL;
+    int code = rk_cli_api_raw_headers(x->c, path, RK_CLI_LOG_ANSWER_MAX, &ch->text, &h);
+    if (code)
+        return code;
+    ch->has_next = header_u64(h, "x-ruckus-next-offset", &ch->next);
+    ch->has_size = header_u64(h, "x-ruckus-log-size", &ch->size);
+    const char *f = json_string_value(json_object_get(h, "x-ruckus-job-finished"));
+    ch->has_finished = f && (strcmp(f, "true") == 0 || strcmp(f, "false") == 0);
+    ch->finished = ch->has_finished && strcmp(f, "true") == 0;
+    json_decref(h);
+    return 0;
+}
+
+static int log_ended(void *ud)
+{
+    log_ctx_t *x = ud;
+    int code = 0;
+    int ended = job_ended(x->c, x->id, &code);
+    return ended < 0 ? -code : ended;
+}
+
+static void log_pause(void *ud)
+{
+    (void)ud;
+    struct timespec ts = {RK_CLI_LOG_POLL_MS / 1000, (RK_CLI_LOG_POLL_MS % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
 static int cmd_logs(rk_cli_t *c, int argc, char **argv)
 {
     static const rk_cli_opt_t opts[] = {{"follow", 'f', false}, {"stream", 0, true}};
@@ -318,7 +374,8 @@ static int cmd_logs(rk_cli_t *c, int argc, char **argv)
     char base[128];
     int code = rk_cli_parse(c, argc, argv, opts, 2, 1, 1,
                             "ruckus job logs ID [-f|--follow] [--stream stdout|stderr]\n\n"
-                            "-f keeps printing new output until the job ends.\n\n"
+                            "Prints the whole log (read in chunks). -f keeps printing new\n"
+                            "output until the job ends.\n\n"
                             "Examples:\n  ruckus job logs job_0badcafe --stream stderr\n"
                             "  ruckus job logs job_0badcafe -f\n",
                             &a);
@@ -329,32 +386,10 @@ static int cmd_logs(rk_cli_t *c, int argc, char **argv)
         rk_cli_errorf(c, "--stream: expected stdout or stderr");
         return RK_CLI_EXIT_USAGE;
     }
-    size_t offset = 0;
-    rk_buf_t b;
-    rk_buf_init(&b, LOG_CHUNK_MAX);
-    for (;;) {
-        /* Ask whether it ended before reading, so the last read sees all. */
-        int ended = a.val[0] ? job_ended(c, a.pos[0], &code) : 1;
-        if (ended < 0)
-            break;
-        char path[256];
-        snprintf(path, sizeof path, "%s?stream=%s&offset=%zu", base, stream, offset);
-        rk_buf_reset(&b);
-        if ((code = rk_cli_api_raw(c, path, LOG_CHUNK_MAX, &b)))
-            break;
-        if (b.len && fwrite(b.data, 1, b.len, c->out) != b.len) {
-            code = RK_CLI_EXIT_FAILURE;
-            break;
-        }
-        fflush(c->out);
-        offset += b.len;
-        if (ended)
-            break;
-        struct timespec ts = {.tv_sec = 1};
-        nanosleep(&ts, NULL);
-    }
-    rk_buf_cleanup(&b);
-    return code;
+    log_ctx_t x = {.c = c, .id = a.pos[0], .base = base, .stream = stream};
+    rk_cli_log_io_t io = {
+        .fetch = log_fetch, .ended = log_ended, .pause = log_pause, .ud = &x, .err = c->err};
+    return rk_cli_logs_copy(&io, a.val[0] != NULL, c->out);
 }
 
 static int cmd_artifacts(rk_cli_t *c, int argc, char **argv)

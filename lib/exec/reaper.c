@@ -109,20 +109,15 @@ static int read_stat(pid_t pid, char *state, pid_t *ppid, pid_t *pgrp)
     return RK_OK;
 }
 
-/* Finds RK_EXEC_TAG=<sup>.<job> in /proc/<pid>/environ, streaming it through
- * a fixed buffer (an entry longer than the buffer cannot be the tag).
- * Returns 1 with *sup and *job set, 0 when absent or unreadable. */
-static int read_tag(pid_t pid, uint64_t *sup, uint64_t *job)
+bool rk_exec_proc_env_find(pid_t pid, bool (*fn)(void *ud, const char *entry), void *ud)
 {
-    static const char key[] = RK_EXEC_TAG_KEY "=";
-    char path[64], buf[4096];
+    char path[64], buf[RK_EXEC_ENV_ENTRY_MAX + 1];
     snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return 0;
+        return false;
     size_t have = 0;
-    bool skipping = false;
-    int found = 0;
+    bool skipping = false, found = false;
     for (;;) {
         ssize_t r = read(fd, buf + have, sizeof buf - have);
         if (r <= 0)
@@ -131,10 +126,8 @@ static int read_tag(pid_t pid, uint64_t *sup, uint64_t *job)
         size_t start = 0;
         char *nul;
         while (!found && (nul = memchr(buf + start, '\0', have - start))) {
-            const char *entry = buf + start;
-            if (!skipping && strncmp(entry, key, sizeof key - 1) == 0 &&
-                sscanf(entry + sizeof key - 1, "%" SCNu64 ".%" SCNu64, sup, job) == 2)
-                found = 1;
+            if (!skipping && fn(ud, buf + start))
+                found = true;
             skipping = false;
             start = (size_t)(nul - buf) + 1;
         }
@@ -149,6 +142,67 @@ static int read_tag(pid_t pid, uint64_t *sup, uint64_t *job)
     }
     close(fd);
     return found;
+}
+
+typedef struct env_want {
+    const char *const *entries;
+    size_t n;
+    uint64_t seen; /* bit i: entries[i] was found */
+} env_want_t;
+
+static bool want_entry(void *ud, const char *entry)
+{
+    env_want_t *w = ud;
+    for (size_t i = 0; i < w->n; i++)
+        if (strcmp(entry, w->entries[i]) == 0)
+            w->seen |= UINT64_C(1) << i;
+    return w->seen == (w->n == 64 ? ~UINT64_C(0) : (UINT64_C(1) << w->n) - 1);
+}
+
+bool rk_exec_proc_env_has(pid_t pid, const char *const *entries, size_t n)
+{
+    if (n == 0 || n > 64)
+        return false;
+    env_want_t w = {.entries = entries, .n = n};
+    return rk_exec_proc_env_find(pid, want_entry, &w);
+}
+
+int rk_exec_proc_each(int (*fn)(void *ud, pid_t pid), void *ud)
+{
+    DIR *d = opendir("/proc");
+    if (!d)
+        return RK_EIO;
+    int sum = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        char *end;
+        long v = strtol(de->d_name, &end, 10);
+        if (*end || v <= 0)
+            continue;
+        sum += fn(ud, (pid_t)v);
+    }
+    closedir(d);
+    return sum;
+}
+
+typedef struct tag_find {
+    uint64_t *sup, *job;
+} tag_find_t;
+
+static bool tag_entry(void *ud, const char *entry)
+{
+    static const char key[] = RK_EXEC_TAG_KEY "=";
+    tag_find_t *t = ud;
+    return strncmp(entry, key, sizeof key - 1) == 0 &&
+           sscanf(entry + sizeof key - 1, "%" SCNu64 ".%" SCNu64, t->sup, t->job) == 2;
+}
+
+/* Finds RK_EXEC_TAG=<sup>.<job> in /proc/<pid>/environ. Returns 1 with
+ * *sup and *job set, 0 when absent or unreadable. */
+static int read_tag(pid_t pid, uint64_t *sup, uint64_t *job)
+{
+    tag_find_t t = {sup, job};
+    return rk_exec_proc_env_find(pid, tag_entry, &t) ? 1 : 0;
 }
 
 /* Looks at one process: reaps it if it is a dead orphan, SIGKILLs it (and
@@ -182,24 +236,28 @@ static int sweep_one(pid_t pid, pid_t self, pid_t mygrp, uint64_t sup, rk_exec_r
     return 1;
 }
 
+typedef struct sweep_ctx {
+    pid_t self, mygrp;
+    uint64_t sup;
+    rk_exec_running_fn running;
+    void *ud;
+    rk_exec_sweep_stats_t *st;
+} sweep_ctx_t;
+
+static int sweep_pid(void *ud, pid_t pid)
+{
+    sweep_ctx_t *c = ud;
+    return sweep_one(pid, c->self, c->mygrp, c->sup, c->running, c->ud, c->st);
+}
+
 static int sweep_all(pid_t self, pid_t mygrp, uint64_t sup, rk_exec_running_fn running, void *ud,
                      rk_exec_sweep_stats_t *st)
 {
-    DIR *d = opendir("/proc");
-    if (!d)
-        return RK_EIO;
-    st->full_scan = true;
-    int signalled = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        char *end;
-        long v = strtol(de->d_name, &end, 10);
-        if (*end || v <= 0)
-            continue;
-        signalled += sweep_one((pid_t)v, self, mygrp, sup, running, ud, st);
-    }
-    closedir(d);
-    return signalled;
+    sweep_ctx_t c = {self, mygrp, sup, running, ud, st};
+    int rc = rk_exec_proc_each(sweep_pid, &c);
+    if (rc >= 0)
+        st->full_scan = true;
+    return rc;
 }
 
 /* The children of one of our threads, from /proc/self/task/<tid>/children

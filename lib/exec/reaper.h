@@ -25,6 +25,7 @@
 #define RK_EXEC_REAPER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -41,6 +42,25 @@ bool rk_exec_leader_is(pid_t pid);
  * not, and the pid is then unprotected). */
 void rk_exec_leader_hold(void);
 int rk_exec_leader_release(pid_t pid);
+
+/* Walking /proc, shared by the sweep below and by the agent's restart
+ * (which finds a previous instance's processes by their environment). */
+
+/* Calls fn(ud, pid) for every process listed in /proc, in directory order;
+ * fn returns a count (>= 0). Returns the sum of the counts, or RK_EIO when
+ * /proc cannot be read. Processes may come and go meanwhile. */
+int rk_exec_proc_each(int (*fn)(void *ud, pid_t pid), void *ud);
+
+/* Streams /proc/<pid>/environ through a fixed buffer, calling fn(ud, entry)
+ * for each NUL-terminated "KEY=value" entry until it returns true. Entries
+ * longer than RK_EXEC_ENV_ENTRY_MAX are skipped. Returns true when fn did;
+ * false otherwise, also when the file cannot be read (gone, not ours). */
+#define RK_EXEC_ENV_ENTRY_MAX 8191
+bool rk_exec_proc_env_find(pid_t pid, bool (*fn)(void *ud, const char *entry), void *ud);
+
+/* Whether /proc/<pid>/environ holds each of the n (at most 64) exact
+ * entries. */
+bool rk_exec_proc_env_has(pid_t pid, const char *const *entries, size_t n);
 
 /* Answers whether job `job` of the sweeping supervisor is still running. */
 typedef bool (*rk_exec_running_fn)(void *ud, uint64_t job);

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/deadline.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "base/time.h"
@@ -492,11 +493,7 @@ static void *sup_main(void *arg)
     int64_t next = 0;
     int stop_rounds = 0;
     for (;;) {
-        int timeout = -1;
-        if (next) {
-            int64_t d = next - rk_time_mono_us();
-            timeout = d <= 0 ? 0 : (int)((d + 999) / 1000);
-        }
+        int timeout = rk_deadline_ms_left(next); /* -1 without one */
         int n = epoll_wait(sup->epfd, evs, 32, timeout);
         for (int i = 0; i < n; i++) {
             struct watch *w = evs[i].data.ptr;

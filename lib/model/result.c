@@ -22,6 +22,8 @@ static const char *const result_known[] = {"job_id",
                                            "error",
                                            "error_type",
                                            "traceback",
+                                           "stdout_truncated",
+                                           "stderr_truncated",
                                            "runs",
                                            "metric_statistics",
                                            "cold_start_metrics",
@@ -204,6 +206,7 @@ int rk_result_decode(const json_t *v, const char *path, rk_result_t *out, rk_ver
 {
     memset(out, 0, sizeof *out);
     int st = 0;
+    bool has_out = false, has_err = false;
     int rc = rk_json_expect_obj(v, path, e);
     if (rc)
         goto out;
@@ -226,11 +229,16 @@ int rk_result_decode(const json_t *v, const char *path, rk_result_t *out, rk_ver
         (rc = rk_json_get_str(v, path, "error", RK_OPTIONAL, 0, &out->error, e)) ||
         (rc = rk_json_get_str(v, path, "error_type", RK_OPTIONAL, 0, &out->error_type, e)) ||
         (rc = rk_json_get_str(v, path, "traceback", RK_OPTIONAL, 0, &out->traceback, e)) ||
+        (rc = rk_json_get_bool(v, path, "stdout_truncated", RK_OPTIONAL, &out->stdout_truncated,
+                               &has_out, e)) ||
+        (rc = rk_json_get_bool(v, path, "stderr_truncated", RK_OPTIONAL, &out->stderr_truncated,
+                               &has_err, e)) ||
         (rc = decode_runs(v, path, out, e)) || (rc = decode_stats(v, path, out, e)) ||
         (rc = get_metrics(v, path, "cold_start_metrics", false, &out->cold_start_metrics, e)) ||
         (rc = rk_json_keep_unknown(v, result_known, &out->extra)))
         goto out;
     out->status = (rk_job_state_t)st;
+    out->has_logs = has_out || has_err;
     json_t *o = json_object_get(v, "output");
     if (o && !json_is_null(o))
         out->output = json_incref(o);
@@ -302,6 +310,16 @@ static json_t *encode_stat(const rk_metric_stats_t *s)
     return o;
 }
 
+static int encode_logs(json_t *o, const rk_result_t *r)
+{
+    if (!r->has_logs)
+        return RK_OK;
+    if (json_object_set_new(o, "stdout_truncated", json_boolean(r->stdout_truncated)) ||
+        json_object_set_new(o, "stderr_truncated", json_boolean(r->stderr_truncated)))
+        return RK_ENOMEM;
+    return RK_OK;
+}
+
 static int encode_multi(json_t *o, const rk_result_t *r)
 {
     if (set_copy(o, "cold_start_metrics", r->cold_start_metrics))
@@ -345,7 +363,7 @@ json_t *rk_result_encode(const rk_result_t *r)
                             r->hardware_info ? json_deep_copy(r->hardware_info) : json_object()) ||
         rk_json_set_strv(o, "artifacts", r->artifacts, r->n_artifacts) ||
         rk_json_set_str(o, "error", r->error) || rk_json_set_str(o, "error_type", r->error_type) ||
-        rk_json_set_str(o, "traceback", r->traceback) || encode_multi(o, r)) {
+        rk_json_set_str(o, "traceback", r->traceback) || encode_logs(o, r) || encode_multi(o, r)) {
         json_decref(o);
         return NULL;
     }

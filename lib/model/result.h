@@ -70,6 +70,13 @@ typedef struct rk_result {
     char *error;
     char *error_type;
     char *traceback;
+    /* Whether the job's stdout.log / stderr.log stopped at the agent's
+     * --log-cap (output past it was dropped). Encoded only when has_logs:
+     * an agent sets them on every result; results of agents older than the
+     * fields decode without them and stay so. */
+    bool has_logs;
+    bool stdout_truncated;
+    bool stderr_truncated;
     /* Multi-run results: encoded only when has_runs (runs and
      * metric_statistics) or cold_start_metrics is set. */
     bool has_runs;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/deadline.h"
 #include "base/err.h"
 #include "base/time.h"
 #include "sysinfo/sysinfo.h"
@@ -132,12 +133,12 @@ static int run_capture(const char *path, char *const argv[], int timeout_ms, rk_
         close(fds[0]);
         return -1;
     }
-    int64_t deadline = rk_time_mono_us() + (int64_t)timeout_ms * 1000;
+    int64_t deadline = rk_deadline_in_us((int64_t)timeout_ms * 1000);
     int killed = 0;
     for (;;) {
-        int64_t left = (deadline - rk_time_mono_us()) / 1000;
+        int left = rk_deadline_ms_left(deadline);
         struct pollfd p = {.fd = fds[0], .events = POLLIN};
-        int pr = left > 0 ? poll(&p, 1, (int)left) : 0;
+        int pr = left > 0 ? poll(&p, 1, left) : 0;
         if (pr < 0 && errno == EINTR)
             continue;
         if (pr <= 0) {

@@ -58,8 +58,8 @@ static void test_write_atomic(void **state)
 {
     (void)state;
     char *d = mktmp();
-    assert_int_equal(rk_agent_write_atomic(d, "x.json", "{\"a\":1}", 7), 0);
-    assert_int_equal(rk_agent_write_atomic(d, "x.json", "{\"a\":2}", 7), 0);
+    assert_int_equal(agent__write_atomic(d, "x.json", "{\"a\":1}", 7), 0);
+    assert_int_equal(agent__write_atomic(d, "x.json", "{\"a\":2}", 7), 0);
     char path[512];
     snprintf(path, sizeof path, "%s/x.json", d);
     char *s = slurp(path);
@@ -69,7 +69,7 @@ static void test_write_atomic(void **state)
     assert_int_not_equal(access(path, F_OK), 0); /* no temp file left */
     /* A folder that does not exist: an error, not a crash. */
     snprintf(path, sizeof path, "%s/missing", d);
-    assert_int_equal(rk_agent_write_atomic(path, "x.json", "{}", 2), RK_EIO);
+    assert_int_equal(agent__write_atomic(path, "x.json", "{}", 2), RK_EIO);
     rmtmp(d);
 }
 
@@ -79,18 +79,19 @@ static void test_sync_levels(void **state)
     (void)state;
     rk_agent_settings_t s = {.sync = RK_AGENT_SYNC_NORMAL};
     rk_agent_t a = {.s = &s};
-    assert_int_equal(rk_agent_record_level(&a, true), RK_AGENT_WRITE_ATOMIC);
-    assert_int_equal(rk_agent_record_level(&a, false), RK_AGENT_WRITE_ATOMIC);
+    assert_int_equal(agent__record_level(&a, true), AGENT__WRITE_ATOMIC);
+    assert_int_equal(agent__record_level(&a, false), AGENT__WRITE_ATOMIC);
     s.sync = RK_AGENT_SYNC_FULL;
-    assert_int_equal(rk_agent_record_level(&a, true), RK_AGENT_WRITE_DURABLE);
-    assert_int_equal(rk_agent_record_level(&a, false), RK_AGENT_WRITE_DATA);
+    assert_int_equal(agent__record_level(&a, true), AGENT__WRITE_DURABLE);
+    assert_int_equal(agent__record_level(&a, false), AGENT__WRITE_DATA);
     char *d = mktmp();
     char path[512];
     snprintf(path, sizeof path, "%s/r.json", d);
-    for (int lv = RK_AGENT_WRITE_ATOMIC; lv <= RK_AGENT_WRITE_DURABLE; lv++) {
+    for (int lv = AGENT__WRITE_ATOMIC; lv <= AGENT__WRITE_DURABLE; lv++) {
         char text[16];
         int n = snprintf(text, sizeof text, "{\"lv\":%d}", lv);
-        assert_int_equal(rk_agent_write_atomic_ex(d, "r.json", text, (size_t)n, (rk_agent_write_t)lv), 0);
+        assert_int_equal(agent__write_atomic_ex(d, "r.json", text, (size_t)n, (agent__write_t)lv),
+                         0);
         char *got = slurp(path);
         assert_string_equal(got, text);
         free(got);
@@ -184,7 +185,7 @@ static void test_lifecycle(void **state)
     /* Restart: both jobs are known, the stopped one failed. */
     assert_int_equal(rk_agent_new(&s, &a), 0);
     pthread_mutex_lock(&a->mu);
-    job_t *j1 = rk_agent_job_find(a, "job_u1"), *j2 = rk_agent_job_find(a, "job_u2");
+    job_t *j1 = agent__job_find(a, "job_u1"), *j2 = agent__job_find(a, "job_u2");
     assert_non_null(j1);
     assert_non_null(j2);
     assert_int_equal(j1->state, RK_JOB_COMPLETED);

@@ -105,17 +105,17 @@ static void test_recovery(void **state)
     rk_agent_t *a = NULL;
     assert_int_equal(rk_agent_new(&s, &a), 0);
     pthread_mutex_lock(&a->mu);
-    assert_int_equal(rk_agent_job_find(a, "job_done")->state, RK_JOB_COMPLETED);
-    job_t *j = rk_agent_job_find(a, "job_was_running");
+    assert_int_equal(agent__job_find(a, "job_done")->state, RK_JOB_COMPLETED);
+    job_t *j = agent__job_find(a, "job_was_running");
     assert_int_equal(j->state, RK_JOB_FAILED);
     assert_string_equal(j->message, "agent restarted during the job");
-    assert_int_equal(rk_agent_job_find(a, "job_almost")->state, RK_JOB_FAILED);
-    j = rk_agent_job_find(a, "job_waiting");
+    assert_int_equal(agent__job_find(a, "job_almost")->state, RK_JOB_FAILED);
+    j = agent__job_find(a, "job_waiting");
     assert_int_equal(j->state, RK_JOB_ASSIGNED);
     assert_true(j->has_req);
-    assert_int_equal(rk_agent_job_find(a, "job_broken")->state, RK_JOB_FAILED);
-    assert_null(rk_agent_job_find(a, "job_garbage"));
-    assert_null(rk_agent_job_find(a, "job_other"));
+    assert_int_equal(agent__job_find(a, "job_broken")->state, RK_JOB_FAILED);
+    assert_null(agent__job_find(a, "job_garbage"));
+    assert_null(agent__job_find(a, "job_other"));
     assert_int_equal(a->active, 1); /* only the waiting job holds a slot */
     pthread_mutex_unlock(&a->mu);
     rk_agent_free(a);
@@ -123,7 +123,7 @@ static void test_recovery(void **state)
     /* The failed record was stored: a second start agrees. */
     assert_int_equal(rk_agent_new(&s, &a), 0);
     pthread_mutex_lock(&a->mu);
-    assert_int_equal(rk_agent_job_find(a, "job_was_running")->state, RK_JOB_FAILED);
+    assert_int_equal(agent__job_find(a, "job_was_running")->state, RK_JOB_FAILED);
     pthread_mutex_unlock(&a->mu);
     rk_agent_free(a);
 }
@@ -168,18 +168,18 @@ static void test_result_means_finished(void **state)
     for (int round = 0; round < 2; round++) { /* a second start agrees */
         assert_int_equal(rk_agent_new(&s, &a), 0);
         pthread_mutex_lock(&a->mu);
-        job_t *j = rk_agent_job_find(a, "job_cancelled");
+        job_t *j = agent__job_find(a, "job_cancelled");
         assert_int_equal(j->state, RK_JOB_CANCELLED);
         assert_false(j->has_req);
         assert_string_equal(j->message, "cancelled");
         rk_time_t t = 0;
         assert_int_equal(rk_time_parse("2026-01-02T03:04:05Z", &t), 0);
         assert_true(j->finished_at == t);
-        j = rk_agent_job_find(a, "job_ok");
+        j = agent__job_find(a, "job_ok");
         assert_int_equal(j->state, RK_JOB_COMPLETED);
         assert_string_equal(j->message, "completed");
         assert_int_equal(j->pgid, 0);
-        j = rk_agent_job_find(a, "job_torn"); /* the torn result reads as none */
+        j = agent__job_find(a, "job_torn"); /* the torn result reads as none */
         assert_int_equal(j->state, RK_JOB_FAILED);
         assert_string_equal(j->message, "agent restarted during the job");
         assert_int_equal(a->active, 0);
@@ -210,7 +210,7 @@ static void test_record_writes(void **state)
     (void)state;
     char dir[256];
     snprintf(dir, sizeof dir, "%s/jobs/job_w", data);
-    assert_int_equal(rk_agent_write_new(dir, "x.json", "{}", 2, RK_AGENT_WRITE_ATOMIC), RK_EIO);
+    assert_int_equal(agent__write_new(dir, "x.json", "{}", 2, AGENT__WRITE_ATOMIC), RK_EIO);
     assert_int_equal(mkdir(dir, 0755), 0);
     for (int full = 0; full < 2; full++) {
         rk_agent_settings_t s = settings();
@@ -226,13 +226,13 @@ static void test_record_writes(void **state)
         j->state = RK_JOB_RUNNING;
         j->accepted_at = j->changed_at = j->started_at = rk_time_now_us();
         pthread_mutex_lock(&a->mu);
-        assert_int_equal(rk_agent_job_persist_new(a, j), 0);
+        assert_int_equal(agent__job_persist_new(a, j), 0);
         ino_t ino = inode_of("job_w", "job.json");
         char *first = slurp("job_w", "job.json");
         assert_string_equal(first, j->rec);
         assert_null(strstr(first, "pgid"));
         j->pgid = 4242;
-        assert_int_equal(rk_agent_job_persist_pgid(a, j), 0);
+        assert_int_equal(agent__job_persist_pgid(a, j), 0);
         pthread_mutex_unlock(&a->mu);
         char *second = slurp("job_w", "job.json");
         assert_string_equal(second, j->rec);
@@ -247,7 +247,7 @@ static void test_record_writes(void **state)
             assert_true(inode_of("job_w", "job.json") == ino);
         free(first);
         free(second);
-        rk_agent_job_free(j);
+        agent__job_free(j);
         rk_agent_free(a);
         char p[320];
         snprintf(p, sizeof p, "%s/job.json", dir);
@@ -269,7 +269,7 @@ static void test_list_output(void **state)
     snprintf(path, sizeof path, "%s/escape", out);
     assert_int_equal(symlink("/etc", path), 0);
     snprintf(path, sizeof path, "%s/jobs/job_arts", data);
-    json_t *names = rk_agent_list_output(path, 100);
+    json_t *names = agent__list_output(path, 100);
     assert_non_null(names);
     assert_int_equal(json_array_size(names), 2);
     bool a = false, b = false;
@@ -280,7 +280,7 @@ static void test_list_output(void **state)
     }
     assert_true(a && b);
     json_decref(names);
-    names = rk_agent_list_output(path, 1); /* bounded */
+    names = agent__list_output(path, 1); /* bounded */
     assert_int_equal(json_array_size(names), 1);
     json_decref(names);
 }

@@ -142,7 +142,7 @@ static void test_fill_and_take(void **state)
     assert_int_equal(rk_agent_new(&s, &a), 0);
     assert_int_equal(a->spare_target, 4); /* 2 x slots + 2 */
     pthread_mutex_lock(&a->mu);
-    assert_int_equal(rk_agent_spares_refill(a), 0);
+    assert_int_equal(agent__spares_refill(a), 0);
     assert_int_equal(a->n_spares, 4);
     assert_int_equal(count_spares_on_disk(false), 4);
     assert_int_equal(count_spares_on_disk(true), 0);
@@ -159,7 +159,7 @@ static void test_fill_and_take(void **state)
 
     char dir[256];
     snprintf(dir, sizeof dir, "%s/job_a", jobs);
-    assert_int_equal(rk_agent_job_dir_new(a, dir), 0);
+    assert_int_equal(agent__job_dir_new(a, dir), 0);
     assert_int_equal(a->n_spares, 3);
     assert_int_equal(count_spares_on_disk(false), 3);
     assert_true(is_dir("job_a", "output"));
@@ -176,13 +176,13 @@ static void test_fill_and_take(void **state)
     assert_non_null(f);
     fputs("old output", f);
     fclose(f);
-    assert_int_equal(rk_agent_job_dir_new(a, dir), 0);
+    assert_int_equal(agent__job_dir_new(a, dir), 0);
     assert_int_equal(size_of("job_left", "stdout.log"), -1);
     assert_true(is_dir("job_left", "output"));
     assert_int_equal(a->spares_taken, 2);
 
     /* Refilled back to the target. */
-    assert_int_equal(rk_agent_spares_refill(a), 0);
+    assert_int_equal(agent__spares_refill(a), 0);
     assert_int_equal(a->n_spares, 4);
     assert_int_equal(count_spares_on_disk(false), 4);
     pthread_mutex_unlock(&a->mu);
@@ -198,16 +198,16 @@ static void test_exhausted_falls_back(void **state)
     assert_int_equal(rk_agent_new(&s, &a), 0);
     pthread_mutex_lock(&a->mu);
     assert_int_equal(a->spare_target, 1);
-    assert_int_equal(rk_agent_spares_refill(a), 0);
+    assert_int_equal(agent__spares_refill(a), 0);
     assert_int_equal(a->n_spares, 1);
     char dir[256];
     snprintf(dir, sizeof dir, "%s/job_1", jobs);
-    assert_int_equal(rk_agent_job_dir_new(a, dir), 0);
+    assert_int_equal(agent__job_dir_new(a, dir), 0);
     assert_true(is_dir("job_1", "output")); /* from the spare */
     /* Empty now: the next folder is made at accept, empty. */
-    assert_int_equal(rk_agent_spare_take(a, dir), RK_ENOENT);
+    assert_int_equal(agent__spare_take(a, dir), RK_ENOENT);
     snprintf(dir, sizeof dir, "%s/job_2", jobs);
-    assert_int_equal(rk_agent_job_dir_new(a, dir), 0);
+    assert_int_equal(agent__job_dir_new(a, dir), 0);
     assert_true(is_dir("job_2", ""));
     assert_false(is_dir("job_2", "output"));
     assert_int_equal(size_of("job_2", "job.json"), -1);
@@ -215,7 +215,7 @@ static void test_exhausted_falls_back(void **state)
     assert_int_equal(a->spares_missed, 1);
     /* The pool can be switched off. */
     a->spare_target = 0;
-    assert_int_equal(rk_agent_spares_refill(a), 0);
+    assert_int_equal(agent__spares_refill(a), 0);
     assert_int_equal(a->n_spares, 0);
     pthread_mutex_unlock(&a->mu);
     rk_agent_free(a);
@@ -228,12 +228,12 @@ static void test_restart_with_spares(void **state)
     rk_agent_t *a = NULL;
     assert_int_equal(rk_agent_new(&s, &a), 0);
     pthread_mutex_lock(&a->mu);
-    assert_int_equal(rk_agent_spares_refill(a), 0);
+    assert_int_equal(agent__spares_refill(a), 0);
     /* A spare taken, then the agent died before job.json was written: an
      * empty record is no job. */
     char dir[256];
     snprintf(dir, sizeof dir, "%s/job_torn", jobs);
-    assert_int_equal(rk_agent_job_dir_new(a, dir), 0);
+    assert_int_equal(agent__job_dir_new(a, dir), 0);
     pthread_mutex_unlock(&a->mu);
     rk_agent_free(a);
     /* A half-built spare, as a crash during a refill leaves it. */
@@ -255,8 +255,8 @@ static void test_restart_with_spares(void **state)
     assert_null(a->jobs); /* neither the spares nor the torn folder is a job */
     assert_int_equal(a->active, 0);
     /* The torn folder is reused when its job is accepted again. */
-    assert_int_equal(rk_agent_spares_refill(a), 0);
-    assert_int_equal(rk_agent_job_dir_new(a, dir), 0);
+    assert_int_equal(agent__spares_refill(a), 0);
+    assert_int_equal(agent__job_dir_new(a, dir), 0);
     assert_int_equal(a->spares_taken, 1);
     pthread_mutex_unlock(&a->mu);
     rk_agent_free(a);
@@ -275,11 +275,11 @@ static void test_pools_rotate(void **state)
     int n = 3 * SPARE_BUCKET + 5;
     uint64_t want = 0;
     for (int i = 0; i < n; i++) {
-        assert_int_equal(rk_agent_spares_refill(a), 0);
+        assert_int_equal(agent__spares_refill(a), 0);
         assert_int_equal(a->spares[a->spare_head], want++); /* oldest first */
         char dir[256];
         snprintf(dir, sizeof dir, "%s/job_%d", jobs, i);
-        assert_int_equal(rk_agent_job_dir_new(a, dir), 0);
+        assert_int_equal(agent__job_dir_new(a, dir), 0);
         assert_true(is_dir(dir + strlen(jobs) + 1, "output"));
         assert_true(count_prefixed(".pool~") <= 2);
     }
@@ -328,7 +328,7 @@ static void test_spread_hint(void **state)
     (void)state;
     int before = fs_flags(jobs);
     if (before < 0) {
-        rk_agent_spread_hint(jobs); /* must not fail or crash */
+        agent__spread_hint(jobs); /* must not fail or crash */
         skip();
     }
     assert_false(before & FS_TOPDIR_FL);

@@ -2,6 +2,7 @@
  * a daemon that left the group with setsid, and a double-forked one are all
  * killed and reaped once the job ends, whether it exits or times out. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -166,6 +168,56 @@ static void test_leader_registry(void **state)
     assert_false(rk_exec_leader_is(999999));
 }
 
+/* The /proc helpers the agent's restart shares: a child's environment is
+ * matched entry by entry, whole entries only, and the walk sees the child. */
+typedef struct find_pid {
+    pid_t want;
+    int seen;
+} find_pid_t;
+
+static int count_pid(void *ud, pid_t pid)
+{
+    find_pid_t *f = ud;
+    f->seen += pid == f->want;
+    return pid == f->want;
+}
+
+static void test_proc_env_has(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char *argv[] = {"sleep", "30", NULL};
+        char *envp[] = {"RK_T_A=1", "RK_T_B=two", "PATH=/usr/bin:/bin", NULL};
+        execve("/bin/sleep", argv, envp);
+        _exit(127);
+    }
+    close(p[1]);
+    char c;
+    assert_int_equal(read(p[0], &c, 1), 0); /* EOF: execve is under way */
+    close(p[0]);
+    const char *both[] = {"RK_T_A=1", "RK_T_B=two"};
+    const char *wrong[] = {"RK_T_A=1", "RK_T_B=tw"};
+    const char *one[] = {"RK_T_B=two"};
+    /* The close-on-exec happens before the new stack is set up: poll. */
+    bool has = false;
+    for (int i = 0; i < 200 && !has; i++)
+        if (!(has = rk_exec_proc_env_has(pid, both, 2)))
+            usleep(5000);
+    assert_true(has);
+    assert_true(rk_exec_proc_env_has(pid, one, 1));
+    assert_false(rk_exec_proc_env_has(pid, wrong, 2));
+    find_pid_t f = {.want = pid};
+    assert_true(rk_exec_proc_each(count_pid, &f) >= 1);
+    assert_int_equal(f.seen, 1);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    assert_false(rk_exec_proc_env_has(pid, one, 1));
+}
+
 int main(void)
 {
     assert_int_equal(rk_exec_init(), RK_OK);
@@ -174,6 +226,7 @@ int main(void)
         cmocka_unit_test(test_timed_out_job_leaves_nothing),
         cmocka_unit_test(test_free_kills_running),
         cmocka_unit_test(test_leader_registry),
+        cmocka_unit_test(test_proc_env_has),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -142,6 +143,43 @@ static void test_minimal_defaults(void **state)
     rk_result_cleanup(&r);
 }
 
+/* The log truncation flags: absent stays absent (results of older agents),
+ * present round-trips as given, one alone brings the other as false. */
+static void test_log_truncation_flags(void **state)
+{
+    (void)state;
+    static const char *const base = "{\"job_id\": \"j\", \"experiment_id\": \"e\", "
+                                    "\"status\": \"completed\", "
+                                    "\"started_at\": \"2026-01-01T00:00:00Z\", "
+                                    "\"completed_at\": \"2026-01-01T00:00:00Z\", "
+                                    "\"duration_seconds\": 0";
+    char text[512];
+    rk_result_t r;
+    snprintf(text, sizeof text, "%s}", base);
+    json_t *enc = round_trip(text, &r);
+    assert_false(r.has_logs);
+    assert_null(json_object_get(enc, "stdout_truncated"));
+    assert_null(json_object_get(enc, "stderr_truncated"));
+    json_decref(enc);
+    rk_result_cleanup(&r);
+    snprintf(text, sizeof text, "%s, \"stdout_truncated\": true, \"stderr_truncated\": false}",
+             base);
+    enc = round_trip(text, &r);
+    assert_true(r.has_logs && r.stdout_truncated && !r.stderr_truncated);
+    assert_true(json_is_true(json_object_get(enc, "stdout_truncated")));
+    assert_true(json_is_false(json_object_get(enc, "stderr_truncated")));
+    assert_null(json_object_get(r.extra, "stdout_truncated")); /* a known field now */
+    json_decref(enc);
+    rk_result_cleanup(&r);
+    snprintf(text, sizeof text, "%s, \"stderr_truncated\": true}", base);
+    enc = round_trip(text, &r);
+    assert_true(json_is_false(json_object_get(enc, "stdout_truncated")));
+    assert_true(json_is_true(json_object_get(enc, "stderr_truncated")));
+    json_decref(enc);
+    rk_result_cleanup(&r);
+    expect_error("stdout_truncated", "\"yes\"", "result.stdout_truncated: expected true or false");
+}
+
 static void test_multi_run(void **state)
 {
     (void)state;
@@ -247,7 +285,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_single_run),       cmocka_unit_test(test_minimal_defaults),
         cmocka_unit_test(test_multi_run),        cmocka_unit_test(test_top_level_errors),
-        cmocka_unit_test(test_multi_run_errors),
+        cmocka_unit_test(test_multi_run_errors), cmocka_unit_test(test_log_truncation_flags),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -208,11 +208,30 @@ static void test_runs_per_job(void **state)
     }
 }
 
+/* The result says which log stopped at --log-cap (4096 here). */
 static void test_log_cap(void **state)
 {
     rk_test_agent_t *a = *state;
     json_t *r = run_to_end(a, rk_test_job_sh("job_bigout", "head -c 100000 /dev/zero | tr '\\0' a"),
                            "completed");
+    assert_true(json_is_true(json_object_get(r, "stdout_truncated")));
+    assert_true(json_is_false(json_object_get(r, "stderr_truncated")));
+    json_decref(r);
+    r = run_to_end(a, rk_test_job_sh("job_bigerr", "echo small; head -c 5000 /dev/zero >&2"),
+                   "completed");
+    assert_true(json_is_false(json_object_get(r, "stdout_truncated")));
+    assert_true(json_is_true(json_object_get(r, "stderr_truncated")));
+    json_decref(r);
+    /* Runs append to one log: the second of two 3000-byte runs passes it. */
+    const char *argv[] = {"/bin/sh", "-c", "head -c 3000 /dev/zero", NULL};
+    r = run_to_end(a, rk_test_job_cmd("job_runs_cap", argv, json_pack("{s:i}", "runs_per_job", 2)),
+                   "completed");
+    assert_true(json_is_true(json_object_get(r, "stdout_truncated")));
+    json_decref(r);
+    /* Exactly the cap is not cut. */
+    r = run_to_end(a, rk_test_job_sh("job_atcap", "head -c 4096 /dev/zero"), "completed");
+    assert_true(json_is_false(json_object_get(r, "stdout_truncated")));
+    assert_true(json_is_false(json_object_get(r, "stderr_truncated")));
     json_decref(r);
     rk_test_resp_t lr;
     rk_test_req(&a->p, "GET", "/api/v1/jobs/job_bigout/logs?stream=stdout", NULL, NULL, &lr);

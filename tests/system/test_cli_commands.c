@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/buf.h"
 #include "rk_test.h"
 #include "rk_test_agent.h"
 
@@ -404,6 +405,83 @@ static void test_job_lifecycle(void **state)
     }
 }
 
+/* The text `seq from to` prints, appended to b. */
+static void seq_text(rk_buf_t *b, int from, int to)
+{
+    for (int i = from; i <= to; i++)
+        assert_int_equal(rk_buf_printf(b, "%d\n", i), 0);
+}
+
+/* Submits exp to the agent and waits until the job runs; its id into id. */
+static void submit_running(fixture_t *f, const char *exp, char *id, size_t n)
+{
+    run_t r;
+    cli(f, &r, ARGS("--json", "job", "submit", exp, f->agent_id));
+    want(&r, 0, "job submit");
+    snprintf(id, n, "%s", json_string_value(json_object_get(r.json, "job_id")));
+    run_cleanup(&r);
+    for (double end = rk_test_now_ms() + 10000; rk_test_now_ms() < end; rk_test_sleep_ms(20)) {
+        cli(f, &r, ARGS("--json", "job", "show", id));
+        const char *st =
+            json_string_value(json_object_get(json_object_get(r.json, "status"), "status"));
+        bool started = st && strcmp(st, "queued") != 0 && strcmp(st, "assigned") != 0;
+        run_cleanup(&r);
+        if (started)
+            return;
+    }
+    fail_msg("job %s did not start", id);
+}
+
+static void want_text(const run_t *r, const rk_buf_t *b, const char *what)
+{
+    size_t n = strlen(r->out);
+    if (n != b->len || memcmp(r->out, b->data, n) != 0)
+        fail_msg("%s: %zu bytes printed, want %zu", what, n, b->len);
+}
+
+/* A log of 3.4 MB (the agent answers 1 MiB at a time) is printed whole:
+ * followed (-f) while its job runs, through the server (which may not pass
+ * the agent's X-Ruckus-* headers: the CLI then reads until an empty answer
+ * and asks whether the job ended) and straight from the agent (headers:
+ * the CLI follows the offsets and the finished flag). */
+static void test_big_log(void **state)
+{
+    fixture_t *f = *state;
+    NEED(f, "GET", "/api/v1/jobs/job_00000000/logs", NULL);
+    registered(f);
+    char exp1[64], exp2[64], job1[64], job2[64];
+    snprintf(exp1, sizeof exp1, "%s",
+             create(f, "cli-exp-biglog1", "seq 1 400000; sleep 1; seq 400001 500000"));
+    snprintf(exp2, sizeof exp2, "%s",
+             create(f, "cli-exp-biglog2", "seq 1 400000; sleep 2.5; seq 400001 500000"));
+    rk_buf_t want_buf;
+    rk_buf_init(&want_buf, 16u << 20);
+    seq_text(&want_buf, 1, 500000);
+    submit_running(f, exp1, job1, sizeof job1);
+    submit_running(f, exp2, job2, sizeof job2);
+    run_t r;
+    cli(f, &r, ARGS("job", "logs", job1, "-f"));
+    want(&r, 0, "job logs -f through the server");
+    want_text(&r, &want_buf, "job logs -f through the server");
+    run_cleanup(&r);
+    cli(f, &r, ARGS("job", "logs", job1));
+    want(&r, 0, "job logs through the server");
+    want_text(&r, &want_buf, "job logs through the server");
+    run_cleanup(&r);
+    /* The agent itself, without a token, as the CLI's --server. */
+    fixture_t g = *f;
+    snprintf(g.url, sizeof g.url, "%s", f->agent_url);
+    cli_tok(&g, NULL, &r, ARGS("job", "logs", job2, "-f"));
+    want(&r, 0, "job logs -f from the agent");
+    want_text(&r, &want_buf, "job logs -f from the agent");
+    run_cleanup(&r);
+    cli_tok(&g, NULL, &r, ARGS("job", "logs", job2));
+    want(&r, 0, "job logs from the agent");
+    want_text(&r, &want_buf, "job logs from the agent");
+    run_cleanup(&r);
+    rk_buf_cleanup(&want_buf);
+}
+
 static void test_failed_job_and_cancel(void **state)
 {
     fixture_t *f = *state;
@@ -673,10 +751,15 @@ int main(void)
 {
     /* In this order: unregister last, the others share the agent. */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_agents),          cmocka_unit_test(test_agent_status),
-        cmocka_unit_test(test_experiments),     cmocka_unit_test(test_check),
-        cmocka_unit_test(test_job_lifecycle),   cmocka_unit_test(test_failed_job_and_cancel),
-        cmocka_unit_test(test_run_and_results), cmocka_unit_test(test_wrong_token),
+        cmocka_unit_test(test_agents),
+        cmocka_unit_test(test_agent_status),
+        cmocka_unit_test(test_experiments),
+        cmocka_unit_test(test_check),
+        cmocka_unit_test(test_job_lifecycle),
+        cmocka_unit_test(test_big_log),
+        cmocka_unit_test(test_failed_job_and_cancel),
+        cmocka_unit_test(test_run_and_results),
+        cmocka_unit_test(test_wrong_token),
         cmocka_unit_test(test_agent_names_and_statuses),
         cmocka_unit_test(test_register_refused_token),
         cmocka_unit_test(test_spec_warnings),

@@ -40,7 +40,18 @@ static void test_watch_rides_out_a_restart(void **state)
         execl(prog, "ruckus", "--server", url, "job", "watch", id, (char *)NULL);
         _exit(127);
     }
-    rk_test_sleep_ms(300); /* the watch has read the job and opened the stream */
+    /* The watch has read the job once (its first line is out) before the
+     * server goes: a job never seen is an error, not an outage. */
+    double t_seen = rk_test_now_ms();
+    for (;;) {
+        char *seen = rk_test_read_file(outp, NULL);
+        bool drawn = seen && strstr(seen, "running");
+        free(seen);
+        if (drawn || rk_test_now_ms() - t_seen > 10000)
+            break;
+        rk_test_sleep_ms(20);
+    }
+    rk_test_sleep_ms(100); /* and opened the event stream */
     assert_int_equal(rk_test_proc_kill9(&f.srv), 0);
     rk_test_sleep_ms(1500);
     fx_server_start(&f, "sqlite", (const char *const[]){"--port", port, NULL});
