@@ -73,7 +73,7 @@ typedef struct sq_store {
 #define SQ_READERS 8
 
 /* The newest schema version this build writes (PRAGMA user_version). */
-#define RK_SQLITE_SCHEMA_VERSION 2
+#define RK_SQLITE_SCHEMA_VERSION 3
 
 /* Brings db's schema to RK_SQLITE_SCHEMA_VERSION, each step in its own
  * transaction. RK_EIO (logged) for a file that is not a database, a newer
@@ -123,5 +123,13 @@ int sq_result_put(rk_store_t *s, const rk_result_t *r);
 int sq_result_get(rk_store_t *s, const char *job_id, rk_result_t *out);
 int sq_result_list(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page,
                    rk_result_t **out, size_t *n);
+
+/* The SQL a listing of f's shape runs (exposed for the tests' query plan
+ * checks): count = its total, else its page. Parameters: ?1 the cursor
+ * (exclusive), ?2 and ?3 the agent and experiment (jobs) or experiment
+ * and agent (results), ?4 the row limit. text holds SQ_LIST_SQL_MAX. */
+#define SQ_LIST_SQL_MAX 4096
+void sq_job_list_sql(const rk_job_filter_t *f, bool count, char *text, size_t cap);
+void sq_result_list_sql(const rk_result_filter_t *f, char *text, size_t cap);
 
 #endif

@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include "conformance.h"
+#include "store/sqlite_int.h"
 
 static const char *schema_version_sql = "PRAGMA user_version";
 
@@ -77,7 +78,7 @@ static void reopen_keeps_everything(void **state)
 static void schema_version_and_wal(void **state)
 {
     fx_t *f = *state;
-    assert_int_equal(raw_int(f->path, schema_version_sql), 2);
+    assert_int_equal(raw_int(f->path, schema_version_sql), RK_SQLITE_SCHEMA_VERSION);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
     sqlite3_stmt *st;
@@ -88,42 +89,61 @@ static void schema_version_and_wal(void **state)
     sqlite3_close(db);
 }
 
-/* The planner takes the intended index for the hot queries. */
-static void hot_queries_use_indexes(void **state)
+/* Fails unless sql's plan reads only by key or index: no SCAN of a table
+ * or index (a full pass), no temporary B-tree (a sort of every match). */
+static void assert_plan_searches(sqlite3 *db, const char *sql)
+{
+    char text[SQ_LIST_SQL_MAX + 32];
+    snprintf(text, sizeof text, "EXPLAIN QUERY PLAN %s", sql);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, text, -1, &st, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    int searches = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *detail = (const char *)sqlite3_column_text(st, 3);
+        if (strncmp(detail, "SCAN", 4) == 0 || strstr(detail, "TEMP B-TREE"))
+            fail_msg("%s: plan has %s", sql, detail);
+        searches += strncmp(detail, "SEARCH", 6) == 0;
+    }
+    sqlite3_finalize(st);
+    if (!searches)
+        fail_msg("%s: no SEARCH in its plan", sql);
+}
+
+/* Every listing shape the store runs (each state mask with and without an
+ * agent and an experiment, page and total; results by each key pair)
+ * searches an index: none scans or sorts. */
+static void every_listing_shape_searches_an_index(void **state)
 {
     fx_t *f = *state;
-    struct {
-        const char *sql, *index;
-    } cases[] = {
-        {"SELECT seq FROM jobs WHERE seq < 9 AND state = 'queued' ORDER BY seq DESC LIMIT 5",
-         "jobs_state"},
-        {"SELECT seq FROM jobs WHERE seq < 9 AND agent_id = 'a' ORDER BY seq DESC LIMIT 5",
-         "jobs_agent"},
-        {"SELECT seq FROM jobs INDEXED BY jobs_unfinished"
-         " WHERE 1 AND state IN ('queued','assigned','running') ORDER BY seq",
-         "jobs_unfinished"},
-        {"SELECT seq FROM jobs WHERE seq < 9 AND +state IN ('failed','timeout')"
-         " AND experiment_id = 'e' ORDER BY seq DESC LIMIT 5",
-         "jobs_experiment"},
-    };
     sqlite3 *db;
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char sql[256];
-        snprintf(sql, sizeof sql, "EXPLAIN QUERY PLAN %s", cases[i].sql);
-        sqlite3_stmt *st;
-        assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-        bool found = false;
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            const char *detail = (const char *)sqlite3_column_text(st, 3);
-            found |= strstr(detail, cases[i].index) != NULL;
-            if (strstr(detail, "TEMP B-TREE"))
-                fail_msg("%s sorts: %s", cases[i].sql, detail);
+    char sql[SQ_LIST_SQL_MAX];
+    for (unsigned mask = 0; mask < (1u << RK_JOB_STATE_COUNT); mask++)
+        for (int k = 0; k < 4; k++) {
+            rk_job_filter_t flt = {mask, k & 1 ? "a" : NULL, k & 2 ? "e" : NULL};
+            sq_job_list_sql(&flt, false, sql, sizeof sql);
+            assert_plan_searches(db, sql);
+            sq_job_list_sql(&flt, true, sql, sizeof sql);
+            assert_plan_searches(db, sql);
         }
-        sqlite3_finalize(st);
-        if (!found)
-            fail_msg("%s does not use %s", cases[i].sql, cases[i].index);
+    for (int k = 0; k < 4; k++) {
+        rk_result_filter_t rf = {k & 1 ? "e" : NULL, k & 2 ? "a" : NULL};
+        sq_result_list_sql(&rf, sql, sizeof sql);
+        assert_plan_searches(db, sql);
     }
+    /* The start-up scan of unfinished jobs passes over the partial index,
+     * which holds the unfinished jobs only. */
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "EXPLAIN QUERY PLAN SELECT seq FROM jobs INDEXED BY"
+                                        " jobs_unfinished WHERE 1 AND state IN"
+                                        " ('queued','assigned','running') ORDER BY seq",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_non_null(strstr((const char *)sqlite3_column_text(st, 3), "jobs_unfinished"));
+    sqlite3_finalize(st);
     sqlite3_close(db);
 }
 
@@ -136,7 +156,7 @@ static void older_file_is_migrated(void **state)
     /* A version-0 file: a database that has never seen this schema. */
     raw_exec(f->path, "CREATE TABLE unrelated(x); PRAGMA user_version = 0;");
     assert_int_equal(rk_store_open("sqlite", f->path, &f->s), 0);
-    assert_int_equal(raw_int(f->path, schema_version_sql), 2);
+    assert_int_equal(raw_int(f->path, schema_version_sql), RK_SQLITE_SCHEMA_VERSION);
     insert_job(f->s, "job_00000001", "e", "a", RK_JOB_QUEUED);
     assert_int_equal(raw_int(f->path, "SELECT count(*) FROM unrelated"), 0);
 }
@@ -187,9 +207,12 @@ static void location_options(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        T(reopen_keeps_everything),       T(schema_version_and_wal),
-        T(hot_queries_use_indexes),       T(older_file_is_migrated),
-        T(newer_or_damaged_files_are_refused), T(location_options),
+        T(reopen_keeps_everything),
+        T(schema_version_and_wal),
+        T(every_listing_shape_searches_an_index),
+        T(older_file_is_migrated),
+        T(newer_or_damaged_files_are_refused),
+        T(location_options),
     };
     backend = "sqlite";
     rk_log_set_level(RK_LOG_ERROR);
