@@ -295,17 +295,3 @@ int rk_store_result_from_text(const char *text, rk_result_t *out)
 {
     FROM_TEXT(text, out, rk_result_decode, "result");
 }
-
-bool rk_store_job_matches(const rk_job_filter_t *f, rk_job_state_t state, const char *agent_id,
-                          const char *experiment_id)
-{
-    if (!f)
-        return true;
-    if (f->state_mask && !(f->state_mask & (1u << state)))
-        return false;
-    if (f->agent_id && strcmp(f->agent_id, agent_id) != 0)
-        return false;
-    if (f->experiment_id && strcmp(f->experiment_id, experiment_id) != 0)
-        return false;
-    return true;
-}
