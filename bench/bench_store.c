@@ -70,8 +70,7 @@ static const struct {
     {"failed,cancelled", "failed,cancelled", (1u << RK_JOB_FAILED) | (1u << RK_JOB_CANCELLED)},
     {"queued,assigned,running", "queued,assigned,running",
      (1u << RK_JOB_QUEUED) | (1u << RK_JOB_ASSIGNED) | (1u << RK_JOB_RUNNING)},
-    {"completed,failed", "completed,failed",
-     (1u << RK_JOB_COMPLETED) | (1u << RK_JOB_FAILED)},
+    {"completed,failed", "completed,failed", (1u << RK_JOB_COMPLETED) | (1u << RK_JOB_FAILED)},
 };
 #define N_MASKS (sizeof masks / sizeof masks[0])
 
@@ -135,13 +134,12 @@ static int load(rk_store_t *s, size_t n, double *secs)
             char id[32], agent[16], exp[16];
             snprintf(id, sizeof id, "job_%08zx", i);
             names_of(i, agent, exp);
-            rk_job_info_t j = {.job_id = id,
-                               .experiment_id = exp,
-                               .agent_id = agent,
-                               .created_time = now,
-                               .status = {.status = state_of(i),
-                                          .timestamp = now,
-                                          .message = (char *)"finished"}};
+            rk_job_info_t j = {
+                .job_id = id,
+                .experiment_id = exp,
+                .agent_id = agent,
+                .created_time = now,
+                .status = {.status = state_of(i), .timestamp = now, .message = (char *)"finished"}};
             int64_t seq;
             rc = rk_store_job_insert(s, &j, &seq);
             tmpl.job_id = id;
@@ -172,8 +170,8 @@ static void report(const char *what, const char *key, double *ms, size_t n, size
     char tot[32] = "-";
     if (total >= 0)
         snprintf(tot, sizeof tot, "%lld", total);
-    printf("  %-24s %-17s p50 %7.3f  p99 %7.3f  max %7.3f ms  rows %5zu  total %s%s\n", what,
-           key, p50, p99, max, rows, tot, judged && p99 > 10.0 ? "  (p99 > 10 ms)" : "");
+    printf("  %-24s %-17s p50 %7.3f  p99 %7.3f  max %7.3f ms  rows %5zu  total %s%s\n", what, key,
+           p50, p99, max, rows, tot, judged && p99 > 10.0 ? "  (p99 > 10 ms)" : "");
 }
 
 /* The store's listings, every combination. Returns the worst p99. */
@@ -251,8 +249,7 @@ static int http_series(bench_t *b, bool results, unsigned mi, int k, double *ms,
         size_t len = (size_t)snprintf(path, sizeof path, "/%s?limit=%zu",
                                       results ? "results" : "jobs", b->limit);
         if (!results && masks[mi].query)
-            len += (size_t)snprintf(path + len, sizeof path - len, "&status=%s",
-                                    masks[mi].query);
+            len += (size_t)snprintf(path + len, sizeof path - len, "&status=%s", masks[mi].query);
         if (k & 1)
             len += (size_t)snprintf(path + len, sizeof path - len, "&agent_id=%s", agent);
         if (k & 2)
@@ -305,8 +302,8 @@ static double bench_http(bench_t *b, const char *db)
                 b->failures++;
                 goto out;
             }
-            report(results ? "GET /results" : masks[m].name, key_names[k], ms, b->reps, rows,
-                   total, !b->quick);
+            report(results ? "GET /results" : masks[m].name, key_names[k], ms, b->reps, rows, total,
+                   !b->quick);
             double p99 = bs_percentile(ms, b->reps, 99);
             worst = p99 > worst ? p99 : worst;
         }
@@ -333,8 +330,8 @@ static void run_backend(bench_t *b, const char *backend)
         b->failures++;
         return;
     }
-    printf("load: %.1f s (%.0f jobs+results/s, %d per transaction)\n", secs,
-           (double)b->jobs / secs, BATCH);
+    printf("load: %.1f s (%.0f jobs+results/s, %d per transaction)\n", secs, (double)b->jobs / secs,
+           BATCH);
     double worst = bench_store_lists(b, s);
     rk_store_close(s);
     printf("  worst p99 (store, %s): %.3f ms%s\n", backend, worst,
@@ -372,21 +369,37 @@ int main(int argc, char **argv)
 {
     bench_t b = {.backend = "both", .jobs = 1000000, .reps = 200, .limit = 1000, .http = true};
     static const struct option opts[] = {
-        {"quick", no_argument, NULL, 'q'},   {"jobs", required_argument, NULL, 'j'},
-        {"reps", required_argument, NULL, 'r'}, {"limit", required_argument, NULL, 'l'},
+        {"quick", no_argument, NULL, 'q'},         {"jobs", required_argument, NULL, 'j'},
+        {"reps", required_argument, NULL, 'r'},    {"limit", required_argument, NULL, 'l'},
         {"backend", required_argument, NULL, 'b'}, {"no-http", no_argument, NULL, 'H'},
-        {"keep", no_argument, NULL, 'k'},    {NULL, 0, NULL, 0}};
+        {"keep", no_argument, NULL, 'k'},          {NULL, 0, NULL, 0}};
     bool jobs_set = false, reps_set = false;
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'q': b.quick = true; break;
-        case 'j': b.jobs = strtoull(optarg, NULL, 10); jobs_set = true; break;
-        case 'r': b.reps = strtoull(optarg, NULL, 10); reps_set = true; break;
-        case 'l': b.limit = strtoull(optarg, NULL, 10); break;
-        case 'b': b.backend = optarg; break;
-        case 'H': b.http = false; break;
-        case 'k': b.keep = true; break;
+        case 'q':
+            b.quick = true;
+            break;
+        case 'j':
+            b.jobs = strtoull(optarg, NULL, 10);
+            jobs_set = true;
+            break;
+        case 'r':
+            b.reps = strtoull(optarg, NULL, 10);
+            reps_set = true;
+            break;
+        case 'l':
+            b.limit = strtoull(optarg, NULL, 10);
+            break;
+        case 'b':
+            b.backend = optarg;
+            break;
+        case 'H':
+            b.http = false;
+            break;
+        case 'k':
+            b.keep = true;
+            break;
         default:
             fprintf(stderr, "usage: bench_store [--quick] [--jobs N] [--reps R] [--limit L] "
                             "[--backend sqlite|memory|both] [--no-http] [--keep]\n");
@@ -406,8 +419,8 @@ int main(int argc, char **argv)
     signal(SIGALRM, on_alarm);
     alarm(b.quick ? 55 : 3600);
     rk_log_set_level(RK_LOG_WARN);
-    printf("bench_store%s\n", b.quick ? " --quick (smoke: small counts, figures not meaningful)"
-                                      : "");
+    printf("bench_store%s\n",
+           b.quick ? " --quick (smoke: small counts, figures not meaningful)" : "");
     bs_print_machine(stdout);
     printf("storage: sqlite file in a fresh folder under $TMPDIR (or /tmp), WAL, "
            "synchronous=normal; memory: in process\n");
