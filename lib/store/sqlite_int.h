@@ -88,8 +88,9 @@ int sq_ckpt_start(const char *path, bool sync_full, sqlite3 *wdb, sq_ckpt_t **ou
 void sq_ckpt_stop(sq_ckpt_t *k);
 
 /* Connections: for writing (the caller then holds the write side until
- * sq_wdone) or reading (the write connection for the thread that holds the
- * open transaction, so it sees its own writes). */
+ * sq_wdone, also when sq_wget fails: RK_EIO when the caller's open
+ * transaction was rolled back by SQLite after a failed write) or reading (the write connection for
+ * the thread that holds the open transaction, so it sees its own writes). */
 int sq_wget(sq_store_t *s, sq_conn_t **c);
 void sq_wdone(sq_store_t *s);
 int sq_rget(sq_store_t *s, sq_conn_t **c);

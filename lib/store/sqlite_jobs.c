@@ -127,9 +127,8 @@ static int hist_add(sq_conn_t *c, int64_t seq, const rk_job_status_t *js)
 int sq_job_insert(rk_store_t *s, const rk_job_info_t *job, int64_t *seq)
 {
     sq_conn_t *c;
-    sq_wget(S(s), &c);
-    int rc = sq_op_begin(c);
-    if (rc)
+    int rc = sq_wget(S(s), &c);
+    if (rc || (rc = sq_op_begin(c)))
         goto out;
     sqlite3_stmt *st = sq_stmt(c, SQ_JOB_INSERT);
     const rk_job_status_t *js = &job->status;
@@ -158,9 +157,8 @@ out:
 int sq_job_set_status(rk_store_t *s, const char *job_id, const rk_job_status_t *js)
 {
     sq_conn_t *c;
-    sq_wget(S(s), &c);
-    int rc = sq_op_begin(c);
-    if (rc)
+    int rc = sq_wget(S(s), &c);
+    if (rc || (rc = sq_op_begin(c)))
         goto out;
     sqlite3_stmt *st = sq_stmt(c, SQ_JOB_SET);
     int64_t seq = 0;
@@ -447,9 +445,9 @@ int sq_result_put(rk_store_t *s, const rk_result_t *r)
     if (rc)
         return rc;
     sq_conn_t *c;
-    sq_wget(S(s), &c);
-    sqlite3_stmt *st = sq_stmt(c, SQ_RESULT_PUT);
-    rc = RK_EIO;
+    rc = sq_wget(S(s), &c);
+    sqlite3_stmt *st = rc ? NULL : sq_stmt(c, SQ_RESULT_PUT);
+    rc = rc ? rc : RK_EIO;
     if (st) {
         sqlite3_bind_text(st, 1, r->job_id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, r->experiment_id ? r->experiment_id : "", -1, SQLITE_STATIC);

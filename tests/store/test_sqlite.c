@@ -1,7 +1,9 @@
 /* The sqlite backend beyond the shared contract: durability across close
  * and reopen, the schema version and migrations, damaged files, location
  * options, and the indexes the hot queries rely on. */
+#include <signal.h>
 #include <sqlite3.h>
+#include <sys/resource.h>
 
 #include "conformance.h"
 #include "store/sqlite_int.h"
@@ -204,6 +206,148 @@ static void location_options(void **state)
     rk_job_info_cleanup(&j);
 }
 
+static void set_state_rc(rk_store_t *s, const char *id, rk_job_state_t st, int want)
+{
+    rk_job_status_t js = {.status = st, .timestamp = 3000, .message = (char *)"late"};
+    assert_int_equal(rk_store_job_set_status(s, id, &js), want);
+}
+
+/* What the store holds of the jobs job_00000001..3, compared after a fault. */
+static void assert_unchanged(fx_t *f)
+{
+    rk_job_info_t j;
+    assert_int_equal(rk_store_job_get(f->s, "job_00000001", true, &j), 0);
+    assert_int_equal(j.status.status, RK_JOB_QUEUED);
+    assert_int_equal(j.n_history, 1);
+    rk_job_info_cleanup(&j);
+    assert_int_equal(rk_store_job_get(f->s, "job_00000002", false, &j), RK_ENOENT);
+    assert_int_equal(rk_store_job_get(f->s, "job_00000003", false, &j), RK_ENOENT);
+    rk_result_t r;
+    assert_int_equal(rk_store_result_get(f->s, "job_00000001", &r), RK_ENOENT);
+    rk_job_filter_t flt = {0};
+    rk_page_t p = {.limit = 10};
+    rk_job_info_t *v;
+    size_t n;
+    assert_int_equal(rk_store_job_list(f->s, &flt, &p, &v, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(p.total, 1);
+    rk_store_jobs_free(v, n);
+    flt.state_mask = MASK(RK_JOB_COMPLETED);
+    flt.agent_id = "a";
+    flt.experiment_id = "e";
+    assert_int_equal(rk_store_job_list(f->s, &flt, &p, &v, &n), 0);
+    assert_int_equal(p.total, 0);
+    rk_store_jobs_free(v, n);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM jobs"), 1);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM job_history"), 1);
+    assert_int_equal(raw_int(f->path, "SELECT coalesce(sum(n), 0) FROM job_pair_counts"), 1);
+}
+
+/* A transaction's writes: a status change with a message of msg_bytes,
+ * a new job and a result. Returns the first failure, or 0. */
+static int big_transaction(fx_t *f, size_t msg_bytes)
+{
+    char *msg = malloc(msg_bytes + 1);
+    assert_non_null(msg);
+    memset(msg, 'x', msg_bytes);
+    msg[msg_bytes] = '\0';
+    int first = rk_store_begin(f->s);
+    assert_int_equal(first, 0);
+    rk_job_status_t js = {.status = RK_JOB_COMPLETED, .timestamp = 5, .message = msg};
+    int rc = rk_store_job_set_status(f->s, "job_00000001", &js);
+    first = first ? first : rc;
+    if (!rc) {
+        rk_job_info_t j = job_of("job_00000002", "e", "a", RK_JOB_QUEUED, 1);
+        int64_t seq;
+        rc = rk_store_job_insert(f->s, &j, &seq);
+        first = first ? first : rc;
+        rk_result_t r = {0};
+        make_result("job_00000001", "e", "a", &r);
+        rc = rk_store_result_put(f->s, &r);
+        first = first ? first : rc;
+        rk_result_cleanup(&r);
+    }
+    free(msg);
+    return first;
+}
+
+/* The disk fills (a file size limit: writes past 64 KiB fail): a commit
+ * that cannot be written, or a write inside a transaction that cannot
+ * spill, fails and leaves every stored job, history row, result and
+ * counter as it was, also when the caller goes on writing in the doomed
+ * transaction; once there is room again the store works and the file
+ * reopens whole. */
+static void full_disk_leaves_data_unchanged(void **state)
+{
+    fx_t *f = *state;
+    insert_job(f->s, "job_00000001", "e", "a", RK_JOB_QUEUED);
+    struct rlimit was;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &was), 0);
+    void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+    struct rlimit small = {64 * 1024, was.rlim_max};
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+
+    /* 256 KiB fits the page cache: the writes succeed, the commit fails. */
+    assert_int_equal(big_transaction(f, 256 << 10), 0);
+    assert_int_not_equal(rk_store_commit(f->s), 0);
+    assert_unchanged(f);
+
+    /* 16 MiB spills from the cache inside the transaction: that write
+     * fails, and SQLite rolls the whole transaction back. There is room
+     * again at once, and the caller, not knowing, goes on writing in what
+     * it takes for its transaction and commits: none of it may be stored
+     * (each write refused, not committed on its own), and the commit
+     * fails. */
+    assert_int_equal(rk_store_begin(f->s), 0);
+    char *huge = malloc((16 << 20) + 1);
+    assert_non_null(huge);
+    memset(huge, 'h', 16 << 20);
+    huge[16 << 20] = '\0';
+    rk_job_status_t hs = {.status = RK_JOB_RUNNING, .timestamp = 4, .message = huge};
+    assert_int_not_equal(rk_store_job_set_status(f->s, "job_00000001", &hs), 0);
+    free(huge);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &was), 0);
+    rk_job_info_t j3 = job_of("job_00000003", "e", "a", RK_JOB_QUEUED, 1);
+    int64_t seq;
+    assert_int_equal(rk_store_job_insert(f->s, &j3, &seq), RK_EIO);
+    set_state_rc(f->s, "job_00000001", RK_JOB_FAILED, RK_EIO);
+    rk_result_t r = {0};
+    make_result("job_00000001", "e", "a", &r);
+    assert_int_equal(rk_store_result_put(f->s, &r), RK_EIO);
+    rk_result_cleanup(&r);
+    assert_int_equal(rk_store_commit(f->s), RK_EIO);
+    assert_unchanged(f);
+    /* The next transaction is a fresh one. */
+    assert_int_equal(rk_store_begin(f->s), 0);
+    assert_int_equal(rk_store_rollback(f->s), 0);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+
+    /* A write outside any transaction fails alone. */
+    char *msg = malloc((1 << 20) + 1);
+    assert_non_null(msg);
+    memset(msg, 'y', 1 << 20);
+    msg[1 << 20] = '\0';
+    rk_job_status_t js = {.status = RK_JOB_FAILED, .timestamp = 6, .message = msg};
+    assert_int_not_equal(rk_store_job_set_status(f->s, "job_00000001", &js), 0);
+    free(msg);
+    assert_unchanged(f);
+
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &was), 0);
+    signal(SIGXFSZ, old_handler);
+    assert_int_equal(big_transaction(f, 256 << 10), 0);
+    assert_int_equal(rk_store_commit(f->s), 0);
+    rk_store_close(f->s);
+    assert_int_equal(rk_store_open("sqlite", f->path, &f->s), 0);
+    rk_job_info_t j;
+    assert_int_equal(rk_store_job_get(f->s, "job_00000001", true, &j), 0);
+    assert_int_equal(j.status.status, RK_JOB_COMPLETED);
+    assert_int_equal(j.n_history, 2);
+    rk_job_info_cleanup(&j);
+    assert_int_equal(rk_store_job_get(f->s, "job_00000002", false, &j), 0);
+    rk_job_info_cleanup(&j);
+    assert_int_equal(rk_store_job_get(f->s, "job_00000003", false, &j), RK_ENOENT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -213,6 +357,7 @@ int main(void)
         T(older_file_is_migrated),
         T(newer_or_damaged_files_are_refused),
         T(location_options),
+        T(full_disk_leaves_data_unchanged),
     };
     backend = "sqlite";
     rk_log_set_level(RK_LOG_ERROR);
