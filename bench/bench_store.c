@@ -8,7 +8,9 @@
  *          for each: the time is printed, not judged.
  *   store  for each combination, R calls of rk_store_job_list (first page,
  *          its total included) or rk_store_result_list, clock around the
- *          call and the freeing of its page; p50, p99 and max.
+ *          call and the freeing of its page; p50, p99 and max. Then the
+ *          same from a cursor in the middle (seq N / 2), as a client
+ *          paging through would send.
  *   http   (sqlite only) ruckus-server started on the loaded file; R GETs
  *          of the same combinations on one keep-alive connection, clock
  *          around the request (the server's JSON encoding of the page
@@ -175,12 +177,15 @@ static void report(const char *what, const char *key, double *ms, size_t n, size
 }
 
 /* The store's listings, every combination. Returns the worst p99. */
-static double bench_store_lists(bench_t *b, rk_store_t *s)
+static double bench_store_lists(bench_t *b, rk_store_t *s, int64_t cursor)
 {
     double *ms = calloc(b->reps, sizeof *ms), worst = 0;
     if (!ms)
         return -1;
-    printf("first page (limit %zu) + total, %zu calls each, ms:\n", b->limit, b->reps);
+    char from[64] = "first page";
+    if (cursor)
+        snprintf(from, sizeof from, "page from cursor %lld", (long long)cursor);
+    printf("%s (limit %zu) + total, %zu calls each, ms:\n", from, b->limit, b->reps);
     for (size_t m = 0; m < N_MASKS; m++)
         for (int k = 0; k < 4; k++) {
             size_t rows = 0;
@@ -189,7 +194,7 @@ static double bench_store_lists(bench_t *b, rk_store_t *s)
                 char agent[16], exp[16];
                 keys_of(r, agent, exp);
                 rk_job_filter_t f = {masks[m].mask, k & 1 ? agent : NULL, k & 2 ? exp : NULL};
-                rk_page_t p = {.limit = b->limit};
+                rk_page_t p = {.cursor = cursor, .limit = b->limit};
                 rk_job_info_t *v = NULL;
                 size_t n = 0;
                 double t0 = bs_now();
@@ -209,14 +214,14 @@ static double bench_store_lists(bench_t *b, rk_store_t *s)
             double p99 = bs_percentile(ms, b->reps, 99);
             worst = p99 > worst ? p99 : worst;
         }
-    printf("results, first page (limit %zu), %zu calls each, ms:\n", b->limit, b->reps);
+    printf("results, %s (limit %zu), %zu calls each, ms:\n", from, b->limit, b->reps);
     for (int k = 0; k < 4; k++) {
         size_t rows = 0;
         for (size_t r = 0; r < b->reps; r++) {
             char agent[16], exp[16];
             keys_of(r, agent, exp);
             rk_result_filter_t f = {k & 2 ? exp : NULL, k & 1 ? agent : NULL};
-            rk_page_t p = {.limit = b->limit};
+            rk_page_t p = {.cursor = cursor, .limit = b->limit};
             rk_result_t *v = NULL;
             size_t n = 0;
             double t0 = bs_now();
@@ -332,7 +337,10 @@ static void run_backend(bench_t *b, const char *backend)
     }
     printf("load: %.1f s (%.0f jobs+results/s, %d per transaction)\n", secs, (double)b->jobs / secs,
            BATCH);
-    double worst = bench_store_lists(b, s);
+    double worst = bench_store_lists(b, s, 0);
+    /* A page from the middle: the cursor of a client that has read half. */
+    double mid = bench_store_lists(b, s, (int64_t)b->jobs / 2);
+    printf("  worst p99 (store, %s, page from the middle): %.3f ms\n", backend, mid);
     rk_store_close(s);
     printf("  worst p99 (store, %s): %.3f ms%s\n", backend, worst,
            b->quick ? " (not judged in --quick)" : "");
