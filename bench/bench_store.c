@@ -11,6 +11,8 @@
  *          call and the freeing of its page; p50, p99 and max. Then the
  *          same from a cursor in the middle (seq N / 2), as a client
  *          paging through would send.
+ *   writes N jobs (default 20,000) through their life on the loaded store,
+ *          64 per transaction: the indexes' price on the write path.
  *   http   (sqlite only) ruckus-server started on the loaded file; R GETs
  *          of the same combinations on one keep-alive connection, clock
  *          around the request (the server's JSON encoding of the page
@@ -28,6 +30,7 @@
  *
  * Usage: bench_store [--quick] [--jobs N] [--reps R] [--limit L]
  *                    [--backend sqlite|memory|both] [--no-http] [--keep]
+ *                    [--writes N]
  * --limit is the page size (default 1000, the API's default). --keep
  * leaves the sqlite file (its path is printed). --quick is the smoke mode
  * CTest runs (20,000 jobs, 20 repetitions, targets not judged).
@@ -55,7 +58,7 @@
 typedef struct bench {
     bool quick, keep, http;
     const char *backend;
-    size_t jobs, reps, limit;
+    size_t jobs, reps, limit, writes;
     char *dir;
     bs_proc_t srv;
     int failures;
@@ -319,6 +322,69 @@ out:
     return worst;
 }
 
+/* The price of the indexes on the write path: n jobs, in batches of 64
+ * per transaction (the job manager's group commit), each inserted queued,
+ * then set assigned, running, and completed with its result: 4 commits
+ * per batch. Over the loaded store, so the trees are a million deep. */
+static int bench_writes(bench_t *b, rk_store_t *s)
+{
+    enum { GROUP = 64 };
+    static const rk_job_state_t steps[] = {RK_JOB_ASSIGNED, RK_JOB_RUNNING, RK_JOB_COMPLETED};
+    rk_result_t tmpl = {0};
+    int rc = result_template(&tmpl);
+    if (rc)
+        return rc;
+    char *keep[3] = {tmpl.job_id, tmpl.experiment_id, tmpl.agent_id};
+    rk_time_t now = rk_time_now_us();
+    double t0 = bs_now();
+    for (size_t i = 0; !rc && i < b->writes; i += GROUP) {
+        size_t n = b->writes - i < GROUP ? b->writes - i : GROUP;
+        for (int step = -1; !rc && step < 3; step++) {
+            rc = rk_store_begin(s);
+            for (size_t k = 0; !rc && k < n; k++) {
+                char id[32];
+                snprintf(id, sizeof id, "w_%08zx", i + k);
+                if (step < 0) {
+                    rk_job_info_t j = {.job_id = id,
+                                       .experiment_id = (char *)"exp-00",
+                                       .agent_id = (char *)"agent-0",
+                                       .created_time = now,
+                                       .status = {.status = RK_JOB_QUEUED,
+                                                  .timestamp = now,
+                                                  .message = (char *)"queued"}};
+                    int64_t seq;
+                    rc = rk_store_job_insert(s, &j, &seq);
+                    continue;
+                }
+                rk_job_status_t js = {
+                    .status = steps[step], .timestamp = now, .message = (char *)"step"};
+                if (steps[step] == RK_JOB_COMPLETED) {
+                    tmpl.job_id = id;
+                    tmpl.experiment_id = (char *)"exp-00";
+                    tmpl.agent_id = (char *)"agent-0";
+                    rc = rk_store_result_put(s, &tmpl);
+                }
+                if (!rc)
+                    rc = rk_store_job_set_status(s, id, &js);
+            }
+            if (!rc)
+                rc = rk_store_commit(s);
+            else
+                rk_store_rollback(s);
+        }
+    }
+    double secs = bs_now() - t0;
+    tmpl.job_id = keep[0];
+    tmpl.experiment_id = keep[1];
+    tmpl.agent_id = keep[2];
+    rk_result_cleanup(&tmpl);
+    if (!rc)
+        printf("writes: %zu jobs queued -> assigned -> running -> completed + result, %d per "
+               "transaction: %.2f s, %.0f jobs/s, %.1f us per job\n",
+               b->writes, GROUP, secs, (double)b->writes / secs, secs * 1e6 / (double)b->writes);
+    return rc;
+}
+
 static void run_backend(bench_t *b, const char *backend)
 {
     char db[700];
@@ -341,6 +407,10 @@ static void run_backend(bench_t *b, const char *backend)
     /* A page from the middle: the cursor of a client that has read half. */
     double mid = bench_store_lists(b, s, (int64_t)b->jobs / 2);
     printf("  worst p99 (store, %s, page from the middle): %.3f ms\n", backend, mid);
+    if (b->writes && bench_writes(b, s)) {
+        fprintf(stderr, "%s: writes failed\n", backend);
+        b->failures++;
+    }
     rk_store_close(s);
     printf("  worst p99 (store, %s): %.3f ms%s\n", backend, worst,
            b->quick ? " (not judged in --quick)" : "");
@@ -375,13 +445,22 @@ static void on_alarm(int sig)
 
 int main(int argc, char **argv)
 {
-    bench_t b = {.backend = "both", .jobs = 1000000, .reps = 200, .limit = 1000, .http = true};
-    static const struct option opts[] = {
-        {"quick", no_argument, NULL, 'q'},         {"jobs", required_argument, NULL, 'j'},
-        {"reps", required_argument, NULL, 'r'},    {"limit", required_argument, NULL, 'l'},
-        {"backend", required_argument, NULL, 'b'}, {"no-http", no_argument, NULL, 'H'},
-        {"keep", no_argument, NULL, 'k'},          {NULL, 0, NULL, 0}};
-    bool jobs_set = false, reps_set = false;
+    bench_t b = {.backend = "both",
+                 .jobs = 1000000,
+                 .reps = 200,
+                 .limit = 1000,
+                 .writes = 20000,
+                 .http = true};
+    static const struct option opts[] = {{"quick", no_argument, NULL, 'q'},
+                                         {"jobs", required_argument, NULL, 'j'},
+                                         {"reps", required_argument, NULL, 'r'},
+                                         {"limit", required_argument, NULL, 'l'},
+                                         {"backend", required_argument, NULL, 'b'},
+                                         {"no-http", no_argument, NULL, 'H'},
+                                         {"keep", no_argument, NULL, 'k'},
+                                         {"writes", required_argument, NULL, 'w'},
+                                         {NULL, 0, NULL, 0}};
+    bool jobs_set = false, reps_set = false, writes_set = false;
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -408,15 +487,20 @@ int main(int argc, char **argv)
         case 'k':
             b.keep = true;
             break;
+        case 'w':
+            b.writes = strtoull(optarg, NULL, 10);
+            writes_set = true;
+            break;
         default:
             fprintf(stderr, "usage: bench_store [--quick] [--jobs N] [--reps R] [--limit L] "
-                            "[--backend sqlite|memory|both] [--no-http] [--keep]\n");
+                            "[--backend sqlite|memory|both] [--no-http] [--keep] [--writes N]\n");
             return 2;
         }
     }
     if (b.quick) {
         b.jobs = jobs_set ? b.jobs : 20000;
         b.reps = reps_set ? b.reps : 20;
+        b.writes = writes_set ? b.writes : 640;
     }
     if (b.jobs < OLD_JOBS * 2 || b.reps < 1 || b.limit < 1 || b.limit > 10000 ||
         (strcmp(b.backend, "both") && !rk_store_find(b.backend))) {
