@@ -7,9 +7,21 @@
  * itself; outside a transaction the record is dropped at once, inside it is
  * kept until commit (dropped) or rollback (replayed backwards).
  *
- * Jobs live in an array indexed by seq - 1 (NULL once deleted), which is the
- * listing order, plus a chained hash by job_id. A job's result hangs on the
- * job. Agents and experiments are few: arrays of JSON text sorted by id.
+ * Jobs live in an array indexed by seq - 1 (NULL once deleted), plus a
+ * chained hash by job_id. A job's result hangs on the job. Agents and
+ * experiments are few: arrays of JSON text sorted by id.
+ *
+ * Listings read indexes, never the whole array: every job is in four
+ * groups (all jobs, its agent's, its experiment's, its (agent, experiment)
+ * pair's), and a group keeps, per state, its jobs in an AVL tree by seq
+ * with their count; every result likewise in the four groups of its own
+ * agent and experiment, one tree each. The trees' nodes live in the job
+ * and the result (no allocation to index or unindex, so undo cannot fail).
+ * A page over a set of states merges the states' trees newest first from
+ * the cursor: O((limit + states) log n) whatever the states' sizes, and
+ * the total is a sum of at most 7 counts. Groups are made on first use and
+ * kept until close (there are as many as distinct agents, experiments and
+ * pairs ever stored).
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -19,10 +31,32 @@
 #include "base/err.h"
 #include "store/store_int.h"
 
+/* A node of an index tree: an AVL tree keyed by seq, the node inside the
+ * job or result it stands for. */
+typedef struct tnode {
+    struct tnode *l, *r;
+    int64_t seq;
+    int h;
+} tnode_t;
+
+/* The groups a job or result is indexed in, by what they share. */
+enum { G_ALL, G_AGENT, G_EXP, G_PAIR, G_KINDS };
+
+typedef struct group {
+    int kind;
+    char *agent_id, *experiment_id;    /* those the kind has, else NULL */
+    tnode_t *jobs[RK_JOB_STATE_COUNT]; /* its jobs in each state */
+    size_t n_jobs[RK_JOB_STATE_COUNT];
+    tnode_t *results;
+    struct group *next; /* hash chain */
+} group_t;
+
 typedef struct mres {
     char *text; /* the result's JSON */
     char *experiment_id;
     char *agent_id;
+    group_t *grp[G_KINDS];
+    tnode_t node[G_KINDS];
 } mres_t;
 
 typedef struct mjob {
@@ -33,6 +67,8 @@ typedef struct mjob {
     size_t n_hist, cap_hist;
     mres_t *res;
     struct mjob *next; /* hash chain */
+    group_t *grp[G_KINDS];
+    tnode_t node[G_KINDS]; /* in grp[k]->jobs[its state] */
 } mjob_t;
 
 typedef struct entry {
@@ -63,6 +99,9 @@ typedef struct mem {
     size_t n_jobs, cap_jobs; /* n_jobs = the last seq handed out */
     mjob_t **buckets;
     size_t n_buckets, n_hashed;
+    group_t all; /* the G_ALL group */
+    group_t **gbuckets;
+    size_t n_gbuckets, n_groups;
     undo_t *undo;
     size_t n_undo, cap_undo;
 } mem_t;
@@ -224,6 +263,259 @@ static void job_unhash(mem_t *m, mjob_t *j)
     m->n_hashed--;
 }
 
+/* ---- indexes: groups of AVL trees by seq ---- */
+
+static int th(const tnode_t *n)
+{
+    return n ? n->h : 0;
+}
+
+static void tfix(tnode_t *n)
+{
+    int a = th(n->l), b = th(n->r);
+    n->h = (a > b ? a : b) + 1;
+}
+
+static tnode_t *trot_right(tnode_t *n)
+{
+    tnode_t *l = n->l;
+    n->l = l->r;
+    l->r = n;
+    tfix(n);
+    tfix(l);
+    return l;
+}
+
+static tnode_t *trot_left(tnode_t *n)
+{
+    tnode_t *r = n->r;
+    n->r = r->l;
+    r->l = n;
+    tfix(n);
+    tfix(r);
+    return r;
+}
+
+static tnode_t *tbalance(tnode_t *n)
+{
+    tfix(n);
+    int b = th(n->l) - th(n->r);
+    if (b > 1) {
+        if (th(n->l->l) < th(n->l->r))
+            n->l = trot_left(n->l);
+        return trot_right(n);
+    }
+    if (b < -1) {
+        if (th(n->r->r) < th(n->r->l))
+            n->r = trot_right(n->r);
+        return trot_left(n);
+    }
+    return n;
+}
+
+/* Adds node n (its seq set) to tree t; returns the new root. */
+static tnode_t *tinsert(tnode_t *t, tnode_t *n)
+{
+    if (!t) {
+        n->l = n->r = NULL;
+        n->h = 1;
+        return n;
+    }
+    if (n->seq < t->seq)
+        t->l = tinsert(t->l, n);
+    else
+        t->r = tinsert(t->r, n);
+    return tbalance(t);
+}
+
+static tnode_t *tpop_min(tnode_t *t, tnode_t **min)
+{
+    if (!t->l) {
+        *min = t;
+        return t->r;
+    }
+    t->l = tpop_min(t->l, min);
+    return tbalance(t);
+}
+
+/* Takes the node of seq out of tree t; returns the new root. */
+static tnode_t *tremove(tnode_t *t, int64_t seq)
+{
+    if (!t)
+        return NULL;
+    if (seq < t->seq) {
+        t->l = tremove(t->l, seq);
+    } else if (seq > t->seq) {
+        t->r = tremove(t->r, seq);
+    } else {
+        if (!t->l || !t->r)
+            return t->l ? t->l : t->r;
+        tnode_t *min, *r = tpop_min(t->r, &min);
+        min->l = t->l;
+        min->r = r;
+        t = min;
+    }
+    return tbalance(t);
+}
+
+/* The node with the largest seq below c, NULL if none. */
+static const tnode_t *tpred(const tnode_t *t, int64_t c)
+{
+    const tnode_t *best = NULL;
+    while (t) {
+        if (t->seq < c) {
+            best = t;
+            t = t->r;
+        } else {
+            t = t->l;
+        }
+    }
+    return best;
+}
+
+/* The job or result whose node[kind] n is. */
+static const mjob_t *node_job(const tnode_t *n, int kind)
+{
+    return (const mjob_t *)((const char *)n - offsetof(mjob_t, node) - kind * sizeof *n);
+}
+
+static const mres_t *node_res(const tnode_t *n, int kind)
+{
+    return (const mres_t *)((const char *)n - offsetof(mres_t, node) - kind * sizeof *n);
+}
+
+static size_t group_hash(const char *agent_id, const char *experiment_id)
+{
+    return (agent_id ? hash(agent_id) : 7) * 31 + (experiment_id ? hash(experiment_id) : 11);
+}
+
+static bool streq_null(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* The group of the jobs with this agent (NULL: any) and this experiment
+ * (NULL: any); NULL when there is none yet. */
+static group_t *group_find(mem_t *m, const char *agent_id, const char *experiment_id)
+{
+    if (!agent_id && !experiment_id)
+        return &m->all;
+    if (!m->n_gbuckets)
+        return NULL;
+    group_t *g = m->gbuckets[group_hash(agent_id, experiment_id) & (m->n_gbuckets - 1)];
+    while (g && !(streq_null(g->agent_id, agent_id) && streq_null(g->experiment_id, experiment_id)))
+        g = g->next;
+    return g;
+}
+
+/* group_find, making the group when there is none. */
+static int group_get(mem_t *m, const char *agent_id, const char *experiment_id, group_t **out)
+{
+    if ((*out = group_find(m, agent_id, experiment_id)))
+        return 0;
+    if (m->n_groups + 1 > m->n_gbuckets) {
+        size_t nb = m->n_gbuckets ? m->n_gbuckets * 2 : 64;
+        group_t **b = calloc(nb, sizeof *b);
+        if (!b)
+            return RK_ENOMEM;
+        for (size_t i = 0; i < m->n_gbuckets; i++)
+            for (group_t *x = m->gbuckets[i], *next; x; x = next) {
+                next = x->next;
+                size_t h = group_hash(x->agent_id, x->experiment_id) & (nb - 1);
+                x->next = b[h];
+                b[h] = x;
+            }
+        free(m->gbuckets);
+        m->gbuckets = b;
+        m->n_gbuckets = nb;
+    }
+    group_t *g = calloc(1, sizeof *g);
+    if (!g)
+        return RK_ENOMEM;
+    g->kind = agent_id && experiment_id ? G_PAIR : agent_id ? G_AGENT : G_EXP;
+    g->agent_id = agent_id ? strdup(agent_id) : NULL;
+    g->experiment_id = experiment_id ? strdup(experiment_id) : NULL;
+    if ((agent_id && !g->agent_id) || (experiment_id && !g->experiment_id)) {
+        free(g->agent_id);
+        free(g->experiment_id);
+        free(g);
+        return RK_ENOMEM;
+    }
+    size_t h = group_hash(agent_id, experiment_id) & (m->n_gbuckets - 1);
+    g->next = m->gbuckets[h];
+    m->gbuckets[h] = g;
+    m->n_groups++;
+    *out = g;
+    return 0;
+}
+
+/* The four groups of an agent and an experiment into g. */
+static int groups_get(mem_t *m, const char *agent_id, const char *experiment_id,
+                      group_t *g[G_KINDS])
+{
+    g[G_ALL] = &m->all;
+    if (group_get(m, agent_id, NULL, &g[G_AGENT]) || group_get(m, NULL, experiment_id, &g[G_EXP]) ||
+        group_get(m, agent_id, experiment_id, &g[G_PAIR]))
+        return RK_ENOMEM;
+    return 0;
+}
+
+static void groups_free(mem_t *m)
+{
+    for (size_t i = 0; i < m->n_gbuckets; i++)
+        for (group_t *g = m->gbuckets[i], *next; g; g = next) {
+            next = g->next;
+            free(g->agent_id);
+            free(g->experiment_id);
+            free(g);
+        }
+    free(m->gbuckets);
+}
+
+static rk_job_state_t job_state(const mjob_t *j)
+{
+    return j->hist[j->n_hist - 1].status;
+}
+
+/* Adds j to (add) or takes it out of its groups' trees of state st. */
+static void job_index(mjob_t *j, rk_job_state_t st, bool add)
+{
+    for (int k = 0; k < G_KINDS; k++) {
+        group_t *g = j->grp[k];
+        if (add) {
+            j->node[k].seq = j->seq;
+            g->jobs[st] = tinsert(g->jobs[st], &j->node[k]);
+            g->n_jobs[st]++;
+        } else {
+            g->jobs[st] = tremove(g->jobs[st], j->seq);
+            g->n_jobs[st]--;
+        }
+    }
+}
+
+/* The same for result r of the job of seq. */
+static void res_index(mres_t *r, int64_t seq, bool add)
+{
+    for (int k = 0; k < G_KINDS; k++) {
+        group_t *g = r->grp[k];
+        if (add) {
+            r->node[k].seq = seq;
+            g->results = tinsert(g->results, &r->node[k]);
+        } else {
+            g->results = tremove(g->results, seq);
+        }
+    }
+}
+
+/* Moves j's index entries from state from to state to. */
+static void job_restate(mjob_t *j, rk_job_state_t from, rk_job_state_t to)
+{
+    if (from == to)
+        return;
+    job_index(j, from, false);
+    job_index(j, to, true);
+}
+
 static void res_free(mres_t *r)
 {
     if (!r)
@@ -287,22 +579,33 @@ static void undo_apply(mem_t *m, undo_t *u)
         u->text = NULL;
         break;
     case U_JOB_INSERT:
+        job_index(u->job, job_state(u->job), false);
         job_unhash(m, u->job);
         m->jobs[u->job->seq - 1] = NULL;
         m->n_jobs = (size_t)u->job->seq - 1;
         job_free(u->job);
         break;
-    case U_JOB_STATUS:
+    case U_JOB_STATUS: {
+        rk_job_state_t was = job_state(u->job);
         rk_job_status_cleanup(&u->job->hist[--u->job->n_hist]);
+        job_restate(u->job, was, job_state(u->job));
         break;
+    }
     case U_JOB_DELETE:
         m->jobs[u->job->seq - 1] = u->job;
         job_hash(m, u->job); /* the buckets already had room for it */
+        job_index(u->job, job_state(u->job), true);
+        if (u->job->res)
+            res_index(u->job->res, u->job->seq, true);
         u->job = NULL;
         break;
     case U_RESULT:
+        if (u->job->res)
+            res_index(u->job->res, u->job->seq, false);
         res_free(u->job->res);
         u->job->res = u->res;
+        if (u->res)
+            res_index(u->res, u->job->seq, true);
         u->res = NULL;
         break;
     }
@@ -354,6 +657,7 @@ static void mem_close(rk_store_t *s)
         job_free(m->jobs[i]);
     free(m->jobs);
     free(m->buckets);
+    groups_free(m);
     pthread_rwlock_destroy(&m->lock);
     free(m);
 }
@@ -519,39 +823,57 @@ static int mem_experiment_list(rk_store_t *s, rk_experiment_t **out, size_t *n)
     return rc;
 }
 
+/* Appends the jobs of tree t to v, oldest first. */
+static void tree_jobs(const tnode_t *t, int kind, mjob_t **v, size_t *n)
+{
+    if (!t)
+        return;
+    tree_jobs(t->l, kind, v, n);
+    v[(*n)++] = (mjob_t *)node_job(t, kind);
+    tree_jobs(t->r, kind, v, n);
+}
+
 static int mem_experiment_delete(rk_store_t *s, const char *id, bool cascade)
 {
     mem_t *m = M(s);
     int rc = 0;
-    size_t n_refs = 0;
+    size_t n_refs = 0, n = 0;
+    mjob_t **v = NULL;
     wlock(m);
     if (!table_get(&m->experiments, id)) {
         rc = RK_ENOENT;
         goto out;
     }
-    for (size_t i = 0; i < m->n_jobs; i++) {
-        mjob_t *j = m->jobs[i];
-        if (!j || strcmp(j->experiment_id, id) != 0)
-            continue;
-        n_refs++;
-        if (!cascade || !rk_job_state_terminal(j->hist[j->n_hist - 1].status)) {
+    /* The experiment's group counts its jobs by state. */
+    group_t *g = group_find(m, NULL, id);
+    for (int st = 0; g && st < RK_JOB_STATE_COUNT; st++) {
+        n_refs += g->n_jobs[st];
+        if (g->n_jobs[st] && (!cascade || !rk_job_state_terminal((rk_job_state_t)st))) {
             rc = RK_ESTATE;
             goto out;
         }
     }
+    if (n_refs && !(v = malloc(n_refs * sizeof *v))) {
+        rc = RK_ENOMEM;
+        goto out;
+    }
     if ((rc = reserve(m, n_refs + 1)))
         goto out;
-    for (size_t i = 0; i < m->n_jobs && n_refs; i++) {
-        mjob_t *j = m->jobs[i];
-        if (!j || strcmp(j->experiment_id, id) != 0)
-            continue;
+    for (int st = 0; g && st < RK_JOB_STATE_COUNT; st++)
+        tree_jobs(g->jobs[st], G_EXP, v, &n);
+    for (size_t i = 0; i < n; i++) {
+        mjob_t *j = v[i];
+        job_index(j, job_state(j), false);
+        if (j->res)
+            res_index(j->res, j->seq, false);
         job_unhash(m, j);
-        m->jobs[i] = NULL;
+        m->jobs[j->seq - 1] = NULL;
         undo_push(m, (undo_t){.kind = U_JOB_DELETE, .job = j});
     }
     rc = put_text(m, U_EXP, id, NULL);
 out:
     unlock(m);
+    free(v);
     return rc;
 }
 
@@ -577,9 +899,11 @@ static int mem_job_insert(rk_store_t *s, const rk_job_info_t *job, int64_t *seq)
         rc = RK_EEXIST;
     } else if (!(rc = reserve(m, 1)) &&
                !(rc = grow((void **)&m->jobs, &m->cap_jobs, m->n_jobs + 1, sizeof m->jobs[0])) &&
+               !(rc = groups_get(m, j->agent_id, j->experiment_id, j->grp)) &&
                !(rc = job_hash(m, j))) {
         j->seq = (int64_t)++m->n_jobs;
         m->jobs[j->seq - 1] = j;
+        job_index(j, job_state(j), true);
         *seq = j->seq;
         undo_push(m, (undo_t){.kind = U_JOB_INSERT, .job = j});
         j = NULL;
@@ -595,10 +919,13 @@ static int mem_job_set_status(rk_store_t *s, const char *job_id, const rk_job_st
     int rc;
     wlock(m);
     mjob_t *j = job_find(m, job_id);
-    if (!j)
+    rk_job_state_t was = j ? job_state(j) : RK_JOB_QUEUED;
+    if (!j) {
         rc = RK_ENOENT;
-    else if (!(rc = reserve(m, 1)) && !(rc = hist_add(j, st)))
+    } else if (!(rc = reserve(m, 1)) && !(rc = hist_add(j, st))) {
+        job_restate(j, was, st->status);
         undo_push(m, (undo_t){.kind = U_JOB_STATUS, .job = j});
+    }
     unlock(m);
     return rc;
 }
@@ -642,30 +969,40 @@ static int mem_job_list(rk_store_t *s, const rk_job_filter_t *f, rk_page_t *page
     mem_t *m = M(s);
     int rc = 0;
     rlock(m);
-    size_t cap = page->limit < m->n_jobs ? page->limit : m->n_jobs;
+    const group_t *g = group_find(m, f->agent_id, f->experiment_id);
+    unsigned mask = f->state_mask & ((1u << RK_JOB_STATE_COUNT) - 1);
+    mask = mask ? mask : (1u << RK_JOB_STATE_COUNT) - 1;
+    /* Each state's newest job below the cursor; the page takes the newest
+     * of those, then that state's next. */
+    const tnode_t *at[RK_JOB_STATE_COUNT] = {0};
+    int64_t c = page->cursor ? page->cursor : INT64_MAX;
+    for (int st = 0; g && st < RK_JOB_STATE_COUNT; st++)
+        if (mask & (1u << st)) {
+            page->total += g->n_jobs[st];
+            at[st] = tpred(g->jobs[st], c);
+        }
+    size_t cap = page->limit < page->total ? page->limit : page->total;
     rk_job_info_t *v = calloc(cap + 1, sizeof *v);
     if (!v) {
         rc = RK_ENOMEM;
         goto out;
     }
-    /* One pass, newest first: count every match, copy the page's. */
     int64_t last = 0;
-    for (size_t i = m->n_jobs; i > 0; i--) {
-        const mjob_t *j = m->jobs[i - 1];
-        if (!j || !rk_store_job_matches(f, j->hist[j->n_hist - 1].status, j->agent_id,
-                                        j->experiment_id))
-            continue;
-        page->total++;
-        if (page->cursor && j->seq >= page->cursor)
-            continue;
+    for (;;) {
+        int best = -1;
+        for (int st = 0; st < RK_JOB_STATE_COUNT; st++)
+            if (at[st] && (best < 0 || at[st]->seq > at[best]->seq))
+                best = st;
+        if (best < 0)
+            break;
         if (*n == page->limit) {
-            if (!page->next_cursor)
-                page->next_cursor = last;
-            continue;
+            page->next_cursor = last;
+            break;
         }
-        if ((rc = job_copy_out(j, false, &v[(*n)++])))
+        if ((rc = job_copy_out(node_job(at[best], g->kind), false, &v[(*n)++])))
             goto out;
-        last = j->seq;
+        last = at[best]->seq;
+        at[best] = tpred(g->jobs[best], last);
     }
 out:
     unlock(m);
@@ -713,9 +1050,13 @@ static int mem_result_put(rk_store_t *s, const rk_result_t *r)
     mjob_t *j = job_find(m, r->job_id);
     if (!j) {
         rc = RK_ENOENT;
-    } else if (!(rc = reserve(m, 1))) {
+    } else if (!(rc = reserve(m, 1)) &&
+               !(rc = groups_get(m, res->agent_id, res->experiment_id, res->grp))) {
         undo_push(m, (undo_t){.kind = U_RESULT, .job = j, .res = j->res});
+        if (j->res)
+            res_index(j->res, j->seq, false);
         j->res = res;
+        res_index(res, j->seq, true);
         res = NULL;
     }
     unlock(m);
@@ -733,40 +1074,30 @@ static int mem_result_get(rk_store_t *s, const char *job_id, rk_result_t *out)
     return rc;
 }
 
-static bool res_matches(const rk_result_filter_t *f, const mres_t *r)
-{
-    return r && (!f->experiment_id || strcmp(f->experiment_id, r->experiment_id) == 0) &&
-           (!f->agent_id || strcmp(f->agent_id, r->agent_id) == 0);
-}
-
 static int mem_result_list(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page,
                            rk_result_t **out, size_t *n)
 {
     mem_t *m = M(s);
     int rc = 0;
     rlock(m);
-    size_t cap = page->limit < m->n_jobs ? page->limit : m->n_jobs;
+    const group_t *g = group_find(m, f->agent_id, f->experiment_id);
+    const tnode_t *at = g ? tpred(g->results, page->cursor ? page->cursor : INT64_MAX) : NULL;
+    size_t cap = at ? page->limit : 0;
     rk_result_t *v = calloc(cap + 1, sizeof *v);
     if (!v) {
         rc = RK_ENOMEM;
         goto out;
     }
     int64_t last = 0;
-    for (size_t i = m->n_jobs; i > 0; i--) {
-        const mjob_t *j = m->jobs[i - 1];
-        if (!j || !res_matches(f, j->res))
-            continue;
-        if (page->cursor && j->seq >= page->cursor)
-            continue;
+    for (; at; at = tpred(g->results, last)) {
         if (*n == page->limit) {
-            if (!page->next_cursor)
-                page->next_cursor = last;
-            continue;
+            page->next_cursor = last;
+            break;
         }
-        if ((rc = rk_store_result_from_text(j->res->text, &v[*n])))
+        if ((rc = rk_store_result_from_text(node_res(at, g->kind)->text, &v[*n])))
             goto out;
         (*n)++;
-        last = j->seq;
+        last = at->seq;
     }
 out:
     unlock(m);

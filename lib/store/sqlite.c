@@ -195,11 +195,27 @@ static bool mine(sq_store_t *s)
     return atomic_load(&s->owner) == rk_store_tid();
 }
 
+/* A thread's open transaction that SQLite rolled back by itself, after a
+ * write failed on an I/O error, a full disk or no memory (SQLite's
+ * "Response To Errors Within A Transaction"): the connection is back in
+ * autocommit mode while its owner still believes it is in a transaction. */
+static bool tx_lost(sq_store_t *s)
+{
+    return mine(s) && sqlite3_get_autocommit(s->w->db);
+}
+
 int sq_wget(sq_store_t *s, sq_conn_t **c)
 {
     if (!mine(s))
         pthread_mutex_lock(&s->wmu);
     *c = s->w;
+    if (tx_lost(s)) {
+        /* Run now, the write would commit on its own, outside the
+         * transaction its caller counts on being all or nothing. */
+        rk_log_error("sqlite store: write refused: its transaction was rolled back after an "
+                     "earlier failure; roll back or commit (which fails) first");
+        return RK_EIO;
+    }
     return 0;
 }
 
@@ -338,10 +354,19 @@ static int tx_end(sq_store_t *s, bool keep)
 {
     if (!mine(s))
         return RK_ESTATE;
-    int rc = sq_exec_stmt(s->w, sq_stmt(s->w, keep ? SQ_COMMIT : SQ_ROLLBACK),
+    int rc;
+    if (tx_lost(s)) {
+        /* Nothing of it is left to keep, or to undo. */
+        rc = keep ? RK_EIO : 0;
+        if (keep)
+            rk_log_error("sqlite store: commit refused: the transaction was rolled back after "
+                         "a failed write");
+    } else {
+        rc = sq_exec_stmt(s->w, sq_stmt(s->w, keep ? SQ_COMMIT : SQ_ROLLBACK),
                           keep ? "commit" : "rollback");
-    if (rc && sqlite3_get_autocommit(s->w->db) == 0)
-        sq_exec_stmt(s->w, sq_stmt(s->w, SQ_ROLLBACK), "rollback");
+        if (rc && sqlite3_get_autocommit(s->w->db) == 0)
+            sq_exec_stmt(s->w, sq_stmt(s->w, SQ_ROLLBACK), "rollback");
+    }
     atomic_store(&s->owner, 0);
     pthread_mutex_unlock(&s->wmu);
     return rc;
@@ -365,9 +390,9 @@ static int put(sq_store_t *s, sq_id_t id, const char *key, const char *text, boo
                const char *what)
 {
     sq_conn_t *c;
-    sq_wget(s, &c);
-    sqlite3_stmt *st = sq_stmt(c, id);
-    int rc = RK_EIO;
+    int rc = sq_wget(s, &c);
+    sqlite3_stmt *st = rc ? NULL : sq_stmt(c, id);
+    rc = rc ? rc : RK_EIO;
     if (st) {
         sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
         if (text)
@@ -510,9 +535,8 @@ static int sq_experiment_delete(rk_store_t *base, const char *id, bool cascade)
 {
     sq_store_t *s = S(base);
     sq_conn_t *c;
-    sq_wget(s, &c);
-    int rc = sq_op_begin(c);
-    if (rc)
+    int rc = sq_wget(s, &c);
+    if (rc || (rc = sq_op_begin(c)))
         goto out;
     sqlite3_stmt *st = sq_stmt(c, SQ_EXP_REFS);
     rc = RK_EIO;

@@ -73,7 +73,7 @@ typedef struct sq_store {
 #define SQ_READERS 8
 
 /* The newest schema version this build writes (PRAGMA user_version). */
-#define RK_SQLITE_SCHEMA_VERSION 2
+#define RK_SQLITE_SCHEMA_VERSION 3
 
 /* Brings db's schema to RK_SQLITE_SCHEMA_VERSION, each step in its own
  * transaction. RK_EIO (logged) for a file that is not a database, a newer
@@ -88,8 +88,9 @@ int sq_ckpt_start(const char *path, bool sync_full, sqlite3 *wdb, sq_ckpt_t **ou
 void sq_ckpt_stop(sq_ckpt_t *k);
 
 /* Connections: for writing (the caller then holds the write side until
- * sq_wdone) or reading (the write connection for the thread that holds the
- * open transaction, so it sees its own writes). */
+ * sq_wdone, also when sq_wget fails: RK_EIO when the caller's open
+ * transaction was rolled back by SQLite after a failed write) or reading (the write connection for
+ * the thread that holds the open transaction, so it sees its own writes). */
 int sq_wget(sq_store_t *s, sq_conn_t **c);
 void sq_wdone(sq_store_t *s);
 int sq_rget(sq_store_t *s, sq_conn_t **c);
@@ -123,5 +124,13 @@ int sq_result_put(rk_store_t *s, const rk_result_t *r);
 int sq_result_get(rk_store_t *s, const char *job_id, rk_result_t *out);
 int sq_result_list(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page,
                    rk_result_t **out, size_t *n);
+
+/* The SQL a listing of f's shape runs (exposed for the tests' query plan
+ * checks): count = its total, else its page. Parameters: ?1 the cursor
+ * (exclusive), ?2 and ?3 the agent and experiment (jobs) or experiment
+ * and agent (results), ?4 the row limit. text holds SQ_LIST_SQL_MAX. */
+#define SQ_LIST_SQL_MAX 4096
+void sq_job_list_sql(const rk_job_filter_t *f, bool count, char *text, size_t cap);
+void sq_result_list_sql(const rk_result_filter_t *f, char *text, size_t cap);
 
 #endif

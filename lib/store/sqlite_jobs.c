@@ -3,13 +3,13 @@
  *
  * A listing's SQL depends on its filter's shape, so each shape (state mask,
  * agent or not, experiment or not) gets its own statement, prepared on
- * first use and kept per connection. The state condition is written so the
- * planner takes an index that also gives seq order: one state uses
- * (state, seq); a set of unfinished states uses the partial index; other
- * sets are kept off the state index ("+state"), since an IN over
- * (state, seq) needs a sort of every match before the first row. A
- * listing's total comes from the job_counts rows when it filters by one of
- * agent or experiment at most, and is counted over the index otherwise.
+ * first use and kept per connection. Every shape has an index giving one
+ * state's jobs of its key newest first (schema version 3); a listing over
+ * several states (or all, when it filters by agent or experiment) merges
+ * one range per state, so its first page costs about limit + 7 index
+ * entries however rare or common the states are. A listing's total sums
+ * the shape's counter rows (job_counts or job_pair_counts): exact, and at
+ * most 7 rows read.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,8 +42,8 @@ static size_t state_list(unsigned mask, char *buf, size_t cap)
     return len;
 }
 
-/* The FROM table and " AND <state condition>" for a normalized mask into
- * from and cond. alone: no other filter, so a set of unfinished states
+/* The start-up scan's FROM table and " AND <state condition>" for a
+ * normalized mask into from and cond. alone: a set of unfinished states
  * reads only the partial index (the planner would otherwise prefer an IN
  * over (state, seq) plus a sort of every match). */
 static void state_cond(unsigned mask, bool alone, char *from, size_t from_cap, char *cond,
@@ -127,9 +127,8 @@ static int hist_add(sq_conn_t *c, int64_t seq, const rk_job_status_t *js)
 int sq_job_insert(rk_store_t *s, const rk_job_info_t *job, int64_t *seq)
 {
     sq_conn_t *c;
-    sq_wget(S(s), &c);
-    int rc = sq_op_begin(c);
-    if (rc)
+    int rc = sq_wget(S(s), &c);
+    if (rc || (rc = sq_op_begin(c)))
         goto out;
     sqlite3_stmt *st = sq_stmt(c, SQ_JOB_INSERT);
     const rk_job_status_t *js = &job->status;
@@ -158,9 +157,8 @@ out:
 int sq_job_set_status(rk_store_t *s, const char *job_id, const rk_job_status_t *js)
 {
     sq_conn_t *c;
-    sq_wget(S(s), &c);
-    int rc = sq_op_begin(c);
-    if (rc)
+    int rc = sq_wget(S(s), &c);
+    if (rc || (rc = sq_op_begin(c)))
         goto out;
     sqlite3_stmt *st = sq_stmt(c, SQ_JOB_SET);
     int64_t seq = 0;
@@ -299,33 +297,80 @@ static int read_page(sq_conn_t *c, sqlite3_stmt *st, rk_page_t *page, size_t ele
     return rc;
 }
 
+/* The index that gives one state's jobs of a filter's key newest first. */
+static const char *list_index(const rk_job_filter_t *f)
+{
+    return f->agent_id && f->experiment_id ? "jobs_pair_state"
+           : f->agent_id                   ? "jobs_agent_state"
+           : f->experiment_id              ? "jobs_experiment_state"
+                                           : "jobs_state";
+}
+
+/* The SQL of a filter shape's total: a sum of at most 7 counter rows. */
+static void count_sql(const rk_job_filter_t *f, unsigned mask, char *text, size_t cap)
+{
+    size_t len;
+    if (f->agent_id && f->experiment_id)
+        len = (size_t)snprintf(text, cap,
+                               "SELECT coalesce(sum(n), 0) FROM job_pair_counts"
+                               " WHERE agent_id = ?2 AND experiment_id = ?3");
+    else
+        len = (size_t)snprintf(text, cap, "SELECT coalesce(sum(n), 0) FROM job_counts WHERE %s",
+                               f->agent_id        ? "kind = 1 AND key = ?2"
+                               : f->experiment_id ? "kind = 2 AND key = ?3"
+                                                  : "kind = 0 AND key = ''");
+    if (mask) {
+        len += (size_t)snprintf(text + len, cap - len, " AND state IN (");
+        len += state_list(mask, text + len, cap - len);
+        snprintf(text + len, cap - len, ")");
+    }
+}
+
+/* The SQL of a filter shape's page. Without any filter: the table in seq
+ * order. Otherwise one arm per state of the mask (all seven when it is 0),
+ * each a range of the shape's index read newest first, merged by SQLite's
+ * MERGE (UNION ALL): a page reads about limit + arms index entries
+ * whatever the states' sizes, and never sorts. */
+static void page_sql(const rk_job_filter_t *f, unsigned mask, char *text, size_t cap)
+{
+    if (!mask && !f->agent_id && !f->experiment_id) {
+        snprintf(text, cap,
+                 "SELECT " JOB_COLS " FROM jobs WHERE seq < ?1"
+                 " ORDER BY seq DESC LIMIT ?4");
+        return;
+    }
+    size_t len = 0;
+    const char *index = list_index(f);
+    for (int i = 0; i < RK_JOB_STATE_COUNT; i++) {
+        if (mask && !(mask & (1u << i)))
+            continue;
+        len += (size_t)snprintf(text + len, cap - len,
+                                "%sSELECT " JOB_COLS " FROM jobs INDEXED BY %s"
+                                " WHERE state = '%s' AND seq < ?1%s%s",
+                                len ? " UNION ALL " : "", index, rk_job_state_names[i],
+                                f->agent_id ? " AND agent_id = ?2" : "",
+                                f->experiment_id ? " AND experiment_id = ?3" : "");
+    }
+    snprintf(text + len, cap - len, " ORDER BY 1 DESC LIMIT ?4");
+}
+
+void sq_job_list_sql(const rk_job_filter_t *f, bool count, char *text, size_t cap)
+{
+    unsigned mask = norm_mask(f->state_mask);
+    if (count)
+        count_sql(f, mask, text, cap);
+    else
+        page_sql(f, mask, text, cap);
+}
+
 static sqlite3_stmt *list_stmt(sq_conn_t *c, const rk_job_filter_t *f, bool count)
 {
     unsigned mask = norm_mask(f->state_mask);
     size_t key = mask | (f->agent_id ? 128u : 0) | (f->experiment_id ? 256u : 0);
     sqlite3_stmt **slot = count ? &c->job_count[key] : &c->job_page[key];
-    char from[64], cond[256], text[640];
-    if (count && !(f->agent_id && f->experiment_id)) {
-        /* One filter at most: the counters answer (schema version 2). */
-        size_t len = (size_t)snprintf(
-            text, sizeof text, "SELECT coalesce(sum(n), 0) FROM job_counts WHERE %s",
-            f->agent_id        ? "kind = 1 AND key = ?2"
-            : f->experiment_id ? "kind = 2 AND key = ?3"
-                               : "kind = 0 AND key = ''");
-        if (mask) {
-            len += (size_t)snprintf(text + len, sizeof text - len, " AND state IN (");
-            len += state_list(mask, text + len, sizeof text - len);
-            snprintf(text + len, sizeof text - len, ")");
-        }
-        goto prepare;
-    }
-    state_cond(mask, !f->agent_id && !f->experiment_id, from, sizeof from, cond, sizeof cond);
-    snprintf(text, sizeof text, "SELECT %s FROM %s WHERE %s%s%s%s%s",
-             count ? "count(*)" : JOB_COLS, from, count ? "1" : "seq < ?1", cond,
-             f->agent_id ? " AND agent_id = ?2" : "",
-             f->experiment_id ? " AND experiment_id = ?3" : "",
-             count ? "" : " ORDER BY seq DESC LIMIT ?4");
-prepare:;
+    char text[SQ_LIST_SQL_MAX];
+    if (!*slot)
+        sq_job_list_sql(f, count, text, sizeof text);
     sqlite3_stmt *st = sq_prepare(c, slot, text);
     if (st && f->agent_id)
         sqlite3_bind_text(st, 2, f->agent_id, -1, SQLITE_STATIC);
@@ -400,9 +445,9 @@ int sq_result_put(rk_store_t *s, const rk_result_t *r)
     if (rc)
         return rc;
     sq_conn_t *c;
-    sq_wget(S(s), &c);
-    sqlite3_stmt *st = sq_stmt(c, SQ_RESULT_PUT);
-    rc = RK_EIO;
+    rc = sq_wget(S(s), &c);
+    sqlite3_stmt *st = rc ? NULL : sq_stmt(c, SQ_RESULT_PUT);
+    rc = rc ? rc : RK_EIO;
     if (st) {
         sqlite3_bind_text(st, 1, r->job_id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, r->experiment_id ? r->experiment_id : "", -1, SQLITE_STATIC);
@@ -437,6 +482,20 @@ int sq_result_get(rk_store_t *s, const char *job_id, rk_result_t *out)
     return rc;
 }
 
+void sq_result_list_sql(const rk_result_filter_t *f, char *text, size_t cap)
+{
+    /* Each shape names the index whose range is its rows newest first. */
+    static const char *const from[4] = {"results", "results INDEXED BY results_experiment",
+                                        "results INDEXED BY results_agent",
+                                        "results INDEXED BY results_pair"};
+    int shape = (f->experiment_id ? 1 : 0) | (f->agent_id ? 2 : 0);
+    snprintf(text, cap,
+             "SELECT job_seq, body FROM %s WHERE job_seq < ?1%s%s"
+             " ORDER BY job_seq DESC LIMIT ?4",
+             from[shape], f->experiment_id ? " AND experiment_id = ?2" : "",
+             f->agent_id ? " AND agent_id = ?3" : "");
+}
+
 int sq_result_list(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page,
                    rk_result_t **out, size_t *n)
 {
@@ -445,12 +504,9 @@ int sq_result_list(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page,
     if (rc)
         return rc;
     int shape = (f->experiment_id ? 1 : 0) | (f->agent_id ? 2 : 0);
-    char text[256];
-    snprintf(text, sizeof text,
-             "SELECT job_seq, body FROM results WHERE job_seq < ?1%s%s"
-             " ORDER BY job_seq DESC LIMIT ?4",
-             f->experiment_id ? " AND experiment_id = ?2" : "",
-             f->agent_id ? " AND agent_id = ?3" : "");
+    char text[SQ_LIST_SQL_MAX];
+    if (!c->result_page[shape])
+        sq_result_list_sql(f, text, sizeof text);
     sqlite3_stmt *st = sq_prepare(c, &c->result_page[shape], text);
     void *v = NULL;
     if (!st) {

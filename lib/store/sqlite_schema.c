@@ -23,6 +23,16 @@
  * for those filter shapes sums a few of its rows instead of counting
  * jobs. Zero rows of a key go when its jobs are deleted; the rest is
  * bounded by 7 states x (agents + experiments).
+ * Version 3 gives every listing filter shape an index that yields its
+ * rows newest first for one state: (state, seq), (agent_id, state, seq),
+ * (experiment_id, state, seq) and (agent_id, experiment_id, state, seq)
+ * (these replace version 1's (agent_id, seq, state) and (experiment_id,
+ * seq, state), which made a set of states or a rare state scan every
+ * entry of the key). A listing over several states merges one such range
+ * per state (sqlite_jobs.c). job_pair_counts counts jobs per (agent,
+ * experiment, state), kept by triggers like job_counts, so every filter
+ * shape's total sums at most 7 counter rows. results_pair serves results
+ * filtered by both agent and experiment.
  * States are stored by name (model/enums.h: names are stable, numbers are
  * not promised).
  */
@@ -112,6 +122,42 @@ static const char *const migrations[RK_SQLITE_SCHEMA_VERSION] = {
     "    AND state = old.state;"
     "  DELETE FROM job_counts WHERE kind = 1 AND key = old.agent_id AND n = 0;"
     "  DELETE FROM job_counts WHERE kind = 2 AND key = old.experiment_id AND n = 0;"
+    "END;",
+    /* 2 -> 3: an index per filter shape (state second, so one state of a
+     * key is one range), pair counters, a results (agent, experiment)
+     * index. */
+    "DROP INDEX jobs_agent;"
+    "DROP INDEX jobs_experiment;"
+    "CREATE INDEX jobs_agent_state ON jobs(agent_id, state, seq);"
+    "CREATE INDEX jobs_experiment_state ON jobs(experiment_id, state, seq);"
+    "CREATE INDEX jobs_pair_state ON jobs(agent_id, experiment_id, state, seq);"
+    "CREATE INDEX results_pair ON results(agent_id, experiment_id, job_seq);"
+    "CREATE TABLE job_pair_counts ("
+    "  agent_id TEXT NOT NULL,"
+    "  experiment_id TEXT NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  n INTEGER NOT NULL,"
+    "  PRIMARY KEY (agent_id, experiment_id, state)"
+    ") WITHOUT ROWID;"
+    "INSERT INTO job_pair_counts SELECT agent_id, experiment_id, state, count(*) FROM jobs"
+    "  GROUP BY agent_id, experiment_id, state;"
+    "CREATE TRIGGER job_pair_counts_insert AFTER INSERT ON jobs BEGIN"
+    "  INSERT INTO job_pair_counts VALUES (new.agent_id, new.experiment_id, new.state, 1)"
+    "    ON CONFLICT DO UPDATE SET n = n + 1;"
+    "END;"
+    "CREATE TRIGGER job_pair_counts_update AFTER UPDATE OF state, agent_id, experiment_id"
+    "  ON jobs WHEN old.state IS NOT new.state OR old.agent_id IS NOT new.agent_id"
+    "    OR old.experiment_id IS NOT new.experiment_id BEGIN"
+    "  UPDATE job_pair_counts SET n = n - 1 WHERE agent_id = old.agent_id"
+    "    AND experiment_id = old.experiment_id AND state = old.state;"
+    "  INSERT INTO job_pair_counts VALUES (new.agent_id, new.experiment_id, new.state, 1)"
+    "    ON CONFLICT DO UPDATE SET n = n + 1;"
+    "END;"
+    "CREATE TRIGGER job_pair_counts_delete AFTER DELETE ON jobs BEGIN"
+    "  UPDATE job_pair_counts SET n = n - 1 WHERE agent_id = old.agent_id"
+    "    AND experiment_id = old.experiment_id AND state = old.state;"
+    "  DELETE FROM job_pair_counts WHERE agent_id = old.agent_id"
+    "    AND experiment_id = old.experiment_id AND n = 0;"
     "END;",
 };
 

@@ -4,6 +4,7 @@
  */
 #include "store/store.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -39,6 +40,39 @@ int rk_store_open(const char *name, const char *location, rk_store_t **out)
     if (!ops) {
         rk_log_error("unknown storage backend", "backend", name);
         return RK_ENOENT;
+    }
+    return rk_store_open_ops(ops, location, out);
+}
+
+/* The slots every backend must fill (lease_acquire may stay NULL). */
+static bool ops_complete(const rk_store_ops_t *o)
+{
+    return o->name && o->open && o->close && o->begin && o->commit && o->rollback && o->agent_put &&
+           o->agent_get && o->agent_list && o->agent_delete && o->experiment_insert &&
+           o->experiment_get && o->experiment_list && o->experiment_delete && o->job_insert &&
+           o->job_set_status && o->job_get && o->job_list && o->job_scan && o->result_put &&
+           o->result_get && o->result_list;
+}
+
+int rk_store_open_ops(const rk_store_ops_t *ops, const char *location, rk_store_t **out)
+{
+    if (!out)
+        return RK_EINVAL;
+    *out = NULL;
+    if (!ops)
+        return RK_EINVAL;
+    if (ops->version != RK_STORE_OPS_VERSION) {
+        char have[16], want[16];
+        snprintf(have, sizeof have, "%d", ops->version);
+        snprintf(want, sizeof want, "%d", RK_STORE_OPS_VERSION);
+        rk_log_error("storage backend was written for another version of the store interface",
+                     "backend", ops->name ? ops->name : "?", "version", have, "expected", want);
+        return RK_EINVAL;
+    }
+    if (!ops_complete(ops)) {
+        rk_log_error("storage backend leaves a required operation empty", "backend",
+                     ops->name ? ops->name : "?");
+        return RK_EINVAL;
     }
     return ops->open(location ? location : "", out);
 }
@@ -294,18 +328,4 @@ int rk_store_experiment_from_text(const char *text, rk_experiment_t *out)
 int rk_store_result_from_text(const char *text, rk_result_t *out)
 {
     FROM_TEXT(text, out, rk_result_decode, "result");
-}
-
-bool rk_store_job_matches(const rk_job_filter_t *f, rk_job_state_t state, const char *agent_id,
-                          const char *experiment_id)
-{
-    if (!f)
-        return true;
-    if (f->state_mask && !(f->state_mask & (1u << state)))
-        return false;
-    if (f->agent_id && strcmp(f->agent_id, agent_id) != 0)
-        return false;
-    if (f->experiment_id && strcmp(f->experiment_id, experiment_id) != 0)
-        return false;
-    return true;
 }

@@ -46,6 +46,8 @@
 #include "model/job.h"
 #include "model/result.h"
 
+/* The version of rk_store_ops_t: bumped whenever a slot is added, removed
+ * or changes meaning. rk_store_open refuses a table of another version. */
 #define RK_STORE_OPS_VERSION 1
 
 typedef struct rk_store rk_store_t;
@@ -156,6 +158,13 @@ const char *const *rk_store_backends(void);
 const rk_store_ops_t *rk_store_find(const char *name);
 /* Opens backend `name` at location. RK_ENOENT for an unknown backend. */
 int rk_store_open(const char *name, const char *location, rk_store_t **out);
+/* Opens the backend of the table ops at location (what rk_store_open does
+ * once it has found the table; also for a table of the caller's, e.g. a
+ * test's wrapper). RK_EINVAL (logged) when ops->version is not
+ * RK_STORE_OPS_VERSION (the table was written against another version of
+ * this interface, so its slots may not mean what this build calls them
+ * for) or a required slot is NULL; otherwise what ops->open returns. */
+int rk_store_open_ops(const rk_store_ops_t *ops, const char *location, rk_store_t **out);
 /* Closes and frees; NULL is a no-op. */
 void rk_store_close(rk_store_t *s);
 

@@ -26,8 +26,4 @@ int rk_store_agent_from_text(const char *text, rk_registered_agent_t *out);
 int rk_store_experiment_from_text(const char *text, rk_experiment_t *out);
 int rk_store_result_from_text(const char *text, rk_result_t *out);
 
-/* True when a job with these keys is one f selects (f may be NULL). */
-bool rk_store_job_matches(const rk_job_filter_t *f, rk_job_state_t state, const char *agent_id,
-                          const char *experiment_id);
-
 #endif

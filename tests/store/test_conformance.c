@@ -392,6 +392,21 @@ static void registry_and_bad_arguments(void **state)
     rk_job_info_t *v;
     size_t n;
     assert_int_equal(rk_store_job_list(s, NULL, &p, &v, &n), RK_EINVAL);
+    /* A table of another interface version, or with a slot missing, is
+     * refused before its open runs. */
+    rk_store_ops_t ops = *rk_store_find(backend);
+    ops.version = RK_STORE_OPS_VERSION + 1;
+    assert_int_equal(rk_store_open_ops(&ops, "", &none), RK_EINVAL);
+    assert_null(none);
+    ops.version = 0;
+    assert_int_equal(rk_store_open_ops(&ops, "", &none), RK_EINVAL);
+    ops.version = RK_STORE_OPS_VERSION;
+    ops.job_list = NULL;
+    assert_int_equal(rk_store_open_ops(&ops, "", &none), RK_EINVAL);
+    assert_null(none);
+    assert_int_equal(rk_store_open_ops(NULL, "", &none), RK_EINVAL);
+    for (const char *const *b = rk_store_backends(); *b; b++)
+        assert_int_equal(rk_store_find(*b)->version, RK_STORE_OPS_VERSION);
     /* Single server: the lease is always granted. */
     assert_int_equal(rk_store_lease_acquire(s, "a1", "server-1", 1000), 0);
     /* Not nested; commit without begin is refused. */

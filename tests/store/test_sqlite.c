@@ -1,9 +1,12 @@
 /* The sqlite backend beyond the shared contract: durability across close
  * and reopen, the schema version and migrations, damaged files, location
  * options, and the indexes the hot queries rely on. */
+#include <signal.h>
 #include <sqlite3.h>
+#include <sys/resource.h>
 
 #include "conformance.h"
+#include "store/sqlite_int.h"
 
 static const char *schema_version_sql = "PRAGMA user_version";
 
@@ -77,7 +80,7 @@ static void reopen_keeps_everything(void **state)
 static void schema_version_and_wal(void **state)
 {
     fx_t *f = *state;
-    assert_int_equal(raw_int(f->path, schema_version_sql), 2);
+    assert_int_equal(raw_int(f->path, schema_version_sql), RK_SQLITE_SCHEMA_VERSION);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
     sqlite3_stmt *st;
@@ -88,42 +91,61 @@ static void schema_version_and_wal(void **state)
     sqlite3_close(db);
 }
 
-/* The planner takes the intended index for the hot queries. */
-static void hot_queries_use_indexes(void **state)
+/* Fails unless sql's plan reads only by key or index: no SCAN of a table
+ * or index (a full pass), no temporary B-tree (a sort of every match). */
+static void assert_plan_searches(sqlite3 *db, const char *sql)
+{
+    char text[SQ_LIST_SQL_MAX + 32];
+    snprintf(text, sizeof text, "EXPLAIN QUERY PLAN %s", sql);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, text, -1, &st, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    int searches = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *detail = (const char *)sqlite3_column_text(st, 3);
+        if (strncmp(detail, "SCAN", 4) == 0 || strstr(detail, "TEMP B-TREE"))
+            fail_msg("%s: plan has %s", sql, detail);
+        searches += strncmp(detail, "SEARCH", 6) == 0;
+    }
+    sqlite3_finalize(st);
+    if (!searches)
+        fail_msg("%s: no SEARCH in its plan", sql);
+}
+
+/* Every listing shape the store runs (each state mask with and without an
+ * agent and an experiment, page and total; results by each key pair)
+ * searches an index: none scans or sorts. */
+static void every_listing_shape_searches_an_index(void **state)
 {
     fx_t *f = *state;
-    struct {
-        const char *sql, *index;
-    } cases[] = {
-        {"SELECT seq FROM jobs WHERE seq < 9 AND state = 'queued' ORDER BY seq DESC LIMIT 5",
-         "jobs_state"},
-        {"SELECT seq FROM jobs WHERE seq < 9 AND agent_id = 'a' ORDER BY seq DESC LIMIT 5",
-         "jobs_agent"},
-        {"SELECT seq FROM jobs INDEXED BY jobs_unfinished"
-         " WHERE 1 AND state IN ('queued','assigned','running') ORDER BY seq",
-         "jobs_unfinished"},
-        {"SELECT seq FROM jobs WHERE seq < 9 AND +state IN ('failed','timeout')"
-         " AND experiment_id = 'e' ORDER BY seq DESC LIMIT 5",
-         "jobs_experiment"},
-    };
     sqlite3 *db;
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char sql[256];
-        snprintf(sql, sizeof sql, "EXPLAIN QUERY PLAN %s", cases[i].sql);
-        sqlite3_stmt *st;
-        assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-        bool found = false;
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            const char *detail = (const char *)sqlite3_column_text(st, 3);
-            found |= strstr(detail, cases[i].index) != NULL;
-            if (strstr(detail, "TEMP B-TREE"))
-                fail_msg("%s sorts: %s", cases[i].sql, detail);
+    char sql[SQ_LIST_SQL_MAX];
+    for (unsigned mask = 0; mask < (1u << RK_JOB_STATE_COUNT); mask++)
+        for (int k = 0; k < 4; k++) {
+            rk_job_filter_t flt = {mask, k & 1 ? "a" : NULL, k & 2 ? "e" : NULL};
+            sq_job_list_sql(&flt, false, sql, sizeof sql);
+            assert_plan_searches(db, sql);
+            sq_job_list_sql(&flt, true, sql, sizeof sql);
+            assert_plan_searches(db, sql);
         }
-        sqlite3_finalize(st);
-        if (!found)
-            fail_msg("%s does not use %s", cases[i].sql, cases[i].index);
+    for (int k = 0; k < 4; k++) {
+        rk_result_filter_t rf = {k & 1 ? "e" : NULL, k & 2 ? "a" : NULL};
+        sq_result_list_sql(&rf, sql, sizeof sql);
+        assert_plan_searches(db, sql);
     }
+    /* The start-up scan of unfinished jobs passes over the partial index,
+     * which holds the unfinished jobs only. */
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "EXPLAIN QUERY PLAN SELECT seq FROM jobs INDEXED BY"
+                                        " jobs_unfinished WHERE 1 AND state IN"
+                                        " ('queued','assigned','running') ORDER BY seq",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_non_null(strstr((const char *)sqlite3_column_text(st, 3), "jobs_unfinished"));
+    sqlite3_finalize(st);
     sqlite3_close(db);
 }
 
@@ -136,7 +158,7 @@ static void older_file_is_migrated(void **state)
     /* A version-0 file: a database that has never seen this schema. */
     raw_exec(f->path, "CREATE TABLE unrelated(x); PRAGMA user_version = 0;");
     assert_int_equal(rk_store_open("sqlite", f->path, &f->s), 0);
-    assert_int_equal(raw_int(f->path, schema_version_sql), 2);
+    assert_int_equal(raw_int(f->path, schema_version_sql), RK_SQLITE_SCHEMA_VERSION);
     insert_job(f->s, "job_00000001", "e", "a", RK_JOB_QUEUED);
     assert_int_equal(raw_int(f->path, "SELECT count(*) FROM unrelated"), 0);
 }
@@ -184,12 +206,158 @@ static void location_options(void **state)
     rk_job_info_cleanup(&j);
 }
 
+static void set_state_rc(rk_store_t *s, const char *id, rk_job_state_t st, int want)
+{
+    rk_job_status_t js = {.status = st, .timestamp = 3000, .message = (char *)"late"};
+    assert_int_equal(rk_store_job_set_status(s, id, &js), want);
+}
+
+/* What the store holds of the jobs job_00000001..3, compared after a fault. */
+static void assert_unchanged(fx_t *f)
+{
+    rk_job_info_t j;
+    assert_int_equal(rk_store_job_get(f->s, "job_00000001", true, &j), 0);
+    assert_int_equal(j.status.status, RK_JOB_QUEUED);
+    assert_int_equal(j.n_history, 1);
+    rk_job_info_cleanup(&j);
+    assert_int_equal(rk_store_job_get(f->s, "job_00000002", false, &j), RK_ENOENT);
+    assert_int_equal(rk_store_job_get(f->s, "job_00000003", false, &j), RK_ENOENT);
+    rk_result_t r;
+    assert_int_equal(rk_store_result_get(f->s, "job_00000001", &r), RK_ENOENT);
+    rk_job_filter_t flt = {0};
+    rk_page_t p = {.limit = 10};
+    rk_job_info_t *v;
+    size_t n;
+    assert_int_equal(rk_store_job_list(f->s, &flt, &p, &v, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(p.total, 1);
+    rk_store_jobs_free(v, n);
+    flt.state_mask = MASK(RK_JOB_COMPLETED);
+    flt.agent_id = "a";
+    flt.experiment_id = "e";
+    assert_int_equal(rk_store_job_list(f->s, &flt, &p, &v, &n), 0);
+    assert_int_equal(p.total, 0);
+    rk_store_jobs_free(v, n);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM jobs"), 1);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM job_history"), 1);
+    assert_int_equal(raw_int(f->path, "SELECT coalesce(sum(n), 0) FROM job_pair_counts"), 1);
+}
+
+/* A transaction's writes: a status change with a message of msg_bytes,
+ * a new job and a result. Returns the first failure, or 0. */
+static int big_transaction(fx_t *f, size_t msg_bytes)
+{
+    char *msg = malloc(msg_bytes + 1);
+    assert_non_null(msg);
+    memset(msg, 'x', msg_bytes);
+    msg[msg_bytes] = '\0';
+    int first = rk_store_begin(f->s);
+    assert_int_equal(first, 0);
+    rk_job_status_t js = {.status = RK_JOB_COMPLETED, .timestamp = 5, .message = msg};
+    int rc = rk_store_job_set_status(f->s, "job_00000001", &js);
+    first = first ? first : rc;
+    if (!rc) {
+        rk_job_info_t j = job_of("job_00000002", "e", "a", RK_JOB_QUEUED, 1);
+        int64_t seq;
+        rc = rk_store_job_insert(f->s, &j, &seq);
+        first = first ? first : rc;
+        rk_result_t r = {0};
+        make_result("job_00000001", "e", "a", &r);
+        rc = rk_store_result_put(f->s, &r);
+        first = first ? first : rc;
+        rk_result_cleanup(&r);
+    }
+    free(msg);
+    return first;
+}
+
+/* The disk fills (a file size limit: writes past 64 KiB fail): a commit
+ * that cannot be written, or a write inside a transaction that cannot
+ * spill, fails and leaves every stored job, history row, result and
+ * counter as it was, also when the caller goes on writing in the doomed
+ * transaction; once there is room again the store works and the file
+ * reopens whole. */
+static void full_disk_leaves_data_unchanged(void **state)
+{
+    fx_t *f = *state;
+    insert_job(f->s, "job_00000001", "e", "a", RK_JOB_QUEUED);
+    struct rlimit was;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &was), 0);
+    void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+    struct rlimit small = {64 * 1024, was.rlim_max};
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+
+    /* 256 KiB fits the page cache: the writes succeed, the commit fails. */
+    assert_int_equal(big_transaction(f, 256 << 10), 0);
+    assert_int_not_equal(rk_store_commit(f->s), 0);
+    assert_unchanged(f);
+
+    /* 16 MiB spills from the cache inside the transaction: that write
+     * fails, and SQLite rolls the whole transaction back. There is room
+     * again at once, and the caller, not knowing, goes on writing in what
+     * it takes for its transaction and commits: none of it may be stored
+     * (each write refused, not committed on its own), and the commit
+     * fails. */
+    assert_int_equal(rk_store_begin(f->s), 0);
+    char *huge = malloc((16 << 20) + 1);
+    assert_non_null(huge);
+    memset(huge, 'h', 16 << 20);
+    huge[16 << 20] = '\0';
+    rk_job_status_t hs = {.status = RK_JOB_RUNNING, .timestamp = 4, .message = huge};
+    assert_int_not_equal(rk_store_job_set_status(f->s, "job_00000001", &hs), 0);
+    free(huge);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &was), 0);
+    rk_job_info_t j3 = job_of("job_00000003", "e", "a", RK_JOB_QUEUED, 1);
+    int64_t seq;
+    assert_int_equal(rk_store_job_insert(f->s, &j3, &seq), RK_EIO);
+    set_state_rc(f->s, "job_00000001", RK_JOB_FAILED, RK_EIO);
+    rk_result_t r = {0};
+    make_result("job_00000001", "e", "a", &r);
+    assert_int_equal(rk_store_result_put(f->s, &r), RK_EIO);
+    rk_result_cleanup(&r);
+    assert_int_equal(rk_store_commit(f->s), RK_EIO);
+    assert_unchanged(f);
+    /* The next transaction is a fresh one. */
+    assert_int_equal(rk_store_begin(f->s), 0);
+    assert_int_equal(rk_store_rollback(f->s), 0);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+
+    /* A write outside any transaction fails alone. */
+    char *msg = malloc((1 << 20) + 1);
+    assert_non_null(msg);
+    memset(msg, 'y', 1 << 20);
+    msg[1 << 20] = '\0';
+    rk_job_status_t js = {.status = RK_JOB_FAILED, .timestamp = 6, .message = msg};
+    assert_int_not_equal(rk_store_job_set_status(f->s, "job_00000001", &js), 0);
+    free(msg);
+    assert_unchanged(f);
+
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &was), 0);
+    signal(SIGXFSZ, old_handler);
+    assert_int_equal(big_transaction(f, 256 << 10), 0);
+    assert_int_equal(rk_store_commit(f->s), 0);
+    rk_store_close(f->s);
+    assert_int_equal(rk_store_open("sqlite", f->path, &f->s), 0);
+    rk_job_info_t j;
+    assert_int_equal(rk_store_job_get(f->s, "job_00000001", true, &j), 0);
+    assert_int_equal(j.status.status, RK_JOB_COMPLETED);
+    assert_int_equal(j.n_history, 2);
+    rk_job_info_cleanup(&j);
+    assert_int_equal(rk_store_job_get(f->s, "job_00000002", false, &j), 0);
+    rk_job_info_cleanup(&j);
+    assert_int_equal(rk_store_job_get(f->s, "job_00000003", false, &j), RK_ENOENT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        T(reopen_keeps_everything),       T(schema_version_and_wal),
-        T(hot_queries_use_indexes),       T(older_file_is_migrated),
-        T(newer_or_damaged_files_are_refused), T(location_options),
+        T(reopen_keeps_everything),
+        T(schema_version_and_wal),
+        T(every_listing_shape_searches_an_index),
+        T(older_file_is_migrated),
+        T(newer_or_damaged_files_are_refused),
+        T(location_options),
+        T(full_disk_leaves_data_unchanged),
     };
     backend = "sqlite";
     rk_log_set_level(RK_LOG_ERROR);

@@ -81,6 +81,16 @@ static uint64_t check_totals(fx_t *f)
     return all;
 }
 
+/* Turns a current (version 3) file back into what version 2 wrote. */
+static const char *const to_version_2 =
+    "DROP TRIGGER job_pair_counts_insert; DROP TRIGGER job_pair_counts_update;"
+    "DROP TRIGGER job_pair_counts_delete; DROP TABLE job_pair_counts;"
+    "DROP INDEX jobs_agent_state; DROP INDEX jobs_experiment_state;"
+    "DROP INDEX jobs_pair_state; DROP INDEX results_pair;"
+    "CREATE INDEX jobs_agent ON jobs(agent_id, seq, state);"
+    "CREATE INDEX jobs_experiment ON jobs(experiment_id, seq, state);"
+    "PRAGMA user_version = 2;";
+
 static void job_name(char *buf, size_t cap, int i)
 {
     snprintf(buf, cap, "job_%08d", i);
@@ -150,18 +160,30 @@ static void counters_follow_every_change(void **state)
              x1.id);
     assert_int_equal(raw_int(f->path, sql), 0); /* no rows left behind */
 
-    /* A version-1 file gets its counters built by the migration. */
+    /* A version-2 file gets its pair counters and indexes built by the
+     * migration; a version-1 file its counters too. */
     rk_store_close(f->s);
     f->s = NULL;
-    raw_exec(f->path, "DROP TRIGGER job_counts_insert; DROP TRIGGER job_counts_update;"
-                      "DROP TRIGGER job_counts_delete; DROP TABLE job_counts;"
-                      "PRAGMA user_version = 1;");
+    raw_exec(f->path, to_version_2);
     assert_int_equal(rk_store_open("sqlite", f->path, &f->s), 0);
-    assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
+    assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
     assert_int_equal(check_totals(f), 20);
     job_name(id, sizeof id, 200);
     insert_job(f->s, id, x2.id, "a1", RK_JOB_QUEUED);
     assert_int_equal(check_totals(f), 21);
+
+    rk_store_close(f->s);
+    f->s = NULL;
+    raw_exec(f->path, to_version_2);
+    raw_exec(f->path, "DROP TRIGGER job_counts_insert; DROP TRIGGER job_counts_update;"
+                      "DROP TRIGGER job_counts_delete; DROP TABLE job_counts;"
+                      "PRAGMA user_version = 1;");
+    assert_int_equal(rk_store_open("sqlite", f->path, &f->s), 0);
+    assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
+    assert_int_equal(check_totals(f), 21);
+    job_name(id, sizeof id, 201);
+    insert_job(f->s, id, x2.id, "a2", RK_JOB_QUEUED);
+    assert_int_equal(check_totals(f), 22);
 
     rk_experiment_cleanup(&x1);
     rk_experiment_cleanup(&x2);
@@ -176,6 +198,8 @@ static void total_reads_counters_by_key(void **state)
         "SELECT coalesce(sum(n), 0) FROM job_counts WHERE kind = 1 AND key = 'a'"
         " AND state IN ('queued','assigned','running')",
         "SELECT coalesce(sum(n), 0) FROM job_counts WHERE kind = 2 AND key = 'e'",
+        "SELECT coalesce(sum(n), 0) FROM job_pair_counts WHERE agent_id = 'a'"
+        " AND experiment_id = 'e' AND state IN ('failed','cancelled')",
     };
     sqlite3 *db;
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
@@ -187,7 +211,8 @@ static void total_reads_counters_by_key(void **state)
         bool keyed = false;
         while (sqlite3_step(st) == SQLITE_ROW) {
             const char *detail = (const char *)sqlite3_column_text(st, 3);
-            keyed |= strstr(detail, "SEARCH job_counts USING PRIMARY KEY") != NULL;
+            keyed |= strstr(detail, "SEARCH job_counts USING PRIMARY KEY") != NULL ||
+                     strstr(detail, "SEARCH job_pair_counts USING PRIMARY KEY") != NULL;
         }
         sqlite3_finalize(st);
         if (!keyed)
