@@ -308,6 +308,70 @@ static char *failure_text(const rk_exec_outcome_t *o)
     return s;
 }
 
+/* Whether every metric the runs are judged by has settled: its coefficient
+ * of variation over the warm runs (all but the first) under target. The
+ * metrics are the spec's declared ones that the runs report as numbers,
+ * else wall_time_s. Needs two warm values of each. mu held. */
+static bool settled(const job_t *j)
+{
+    const rk_task_params_t *p = &j->req.spec.params;
+    const json_t *declared = j->req.spec.metrics.metrics;
+    const char *fallback[] = {"wall_time_s"};
+    const char *k;
+    json_t *v;
+    size_t judged = 0;
+    bool ok = true;
+    /* One pass over the declared names (or the fallback). */
+    void *iter = json_object_iter((json_t *)declared);
+    for (size_t f = 0; ok && (iter || (!judged && f < 1));) {
+        if (iter) {
+            k = json_object_iter_key(iter);
+            iter = json_object_iter_next((json_t *)declared, iter);
+        } else {
+            k = fallback[f++];
+        }
+        double sum = 0, sq = 0;
+        int64_t n = 0;
+        for (int64_t r = 1; r < j->runs_done; r++) {
+            v = json_object_get(j->runs[r].metrics, k);
+            if (json_is_number(v)) {
+                sum += json_number_value(v);
+                n++;
+            }
+        }
+        if (n == 0)
+            continue; /* not a metric these runs report */
+        judged++;
+        if (n < 2) {
+            ok = false;
+            break;
+        }
+        double mean = sum / (double)n;
+        for (int64_t r = 1; r < j->runs_done; r++) {
+            v = json_object_get(j->runs[r].metrics, k);
+            if (json_is_number(v))
+                sq += (json_number_value(v) - mean) * (json_number_value(v) - mean);
+        }
+        double sd = sqrt(sq / (double)(n - 1));
+        double cv = mean != 0 ? sd / fabs(mean) : (sd == 0 ? 0 : INFINITY);
+        ok = cv < p->target_cv;
+    }
+    return ok && judged > 0;
+}
+
+/* Whether j takes another run after a successful one. mu held. */
+static bool wants_more(const job_t *j)
+{
+    const rk_task_params_t *p = &j->req.spec.params;
+    if (p->target_cv <= 0)
+        return j->runs_done < p->runs_per_job;
+    if (j->runs_done < p->min_runs)
+        return true;
+    if (j->runs_done >= p->max_runs)
+        return false;
+    return !settled(j);
+}
+
 static void on_done(void *ud, uint64_t id, const rk_exec_outcome_t *o)
 {
     (void)id;
@@ -358,7 +422,7 @@ static void on_done(void *ud, uint64_t id, const rk_exec_outcome_t *o)
         char *err = failure_text(o);
         agent__job_finish(a, j, RK_JOB_FAILED, o->message, err ? err : o->message);
         free(err);
-    } else if (j->runs_done < j->req.spec.params.runs_per_job) {
+    } else if (wants_more(j)) {
         int rc = start_run(a, j);
         if (rc)
             agent__job_finish(a, j, RK_JOB_FAILED, "cannot start the next run", rk_strerror(rc));
@@ -402,6 +466,11 @@ static int write_result(rk_agent_t *a, job_t *j, rk_job_state_t st, const char *
         goto out;
     if (error)
         r.error_type = strdup(st == RK_JOB_TIMEOUT ? "timeout" : st == RK_JOB_CANCELLED ? "cancelled" : "failed");
+    /* A run count that settled itself says whether it did, and in how
+     * many runs (before the runs move into the result). */
+    bool settling = j->has_req && j->req.spec.params.target_cv > 0 && st == RK_JOB_COMPLETED;
+    bool converged = settling && settled(j);
+    int64_t used = j->runs_done;
     if (j->runs_done > 1) {
         r.runs = j->runs;
         r.n_runs = (size_t)j->runs_done;
@@ -414,6 +483,10 @@ static int write_result(rk_agent_t *a, job_t *j, rk_job_state_t st, const char *
         r.metrics = json_incref(j->runs[0].metrics);
     } else {
         r.metrics = json_object();
+    }
+    if (settling && r.metrics) {
+        json_object_set_new(r.metrics, "converged", json_integer(converged ? 1 : 0));
+        json_object_set_new(r.metrics, "runs_used", json_integer(used));
     }
     json_t *enc = r.metrics ? rk_result_encode(&r) : NULL;
     char *text = enc ? json_dumps(enc, JSON_COMPACT) : NULL;

@@ -263,6 +263,43 @@ static int decode_compute(const json_t *params, const char *path, rk_compute_par
     return rc;
 }
 
+/* min_runs, max_runs and target_cv: all three or none (with defaults for
+ * the two counts), never with runs_per_job. */
+static int decode_settling(const json_t *params, const char *path, bool has_runs,
+                           rk_task_params_t *out, rk_verr_t *e)
+{
+    char p[RK_PATH_MAX];
+    const json_t *cv = json_object_get(params, "target_cv");
+    bool any = cv || json_object_get(params, "min_runs") || json_object_get(params, "max_runs");
+    if (!any)
+        return 0;
+    rk_path_key(p, path, "target_cv");
+    if (!cv || json_is_null(cv))
+        return rk_verr_set(e, p, "field required with min_runs or max_runs");
+    if (!json_is_number(cv) || !(json_number_value(cv) > 0) || !(json_number_value(cv) < 1))
+        return rk_verr_set(e, p, "expected a number between 0 and 1 (0.035 = 3.5 %%)");
+    if (has_runs) {
+        rk_path_key(p, path, "runs_per_job");
+        return rk_verr_set(e, p, "not with target_cv: give min_runs and max_runs instead");
+    }
+    out->target_cv = json_number_value(cv);
+    out->min_runs = 3;
+    out->max_runs = 10;
+    int rc = rk_json_get_int(params, path, "min_runs", RK_OPTIONAL, 3, RK_RUNS_PER_JOB_MAX,
+                             &out->min_runs, NULL, e);
+    if (!rc)
+        rc = rk_json_get_int(params, path, "max_runs", RK_OPTIONAL, 3, RK_RUNS_PER_JOB_MAX,
+                             &out->max_runs, NULL, e);
+    if (!rc && out->max_runs < out->min_runs) {
+        rk_path_key(p, path, "max_runs");
+        rc = rk_verr_set(e, p, "expected at least min_runs (%lld)", (long long)out->min_runs);
+    }
+    /* The run loop and progress count runs_per_job: the most it may take. */
+    if (!rc)
+        out->runs_per_job = out->max_runs;
+    return rc;
+}
+
 int rk_task_params_decode(const json_t *params, const char *path, rk_task_type_t type,
                           rk_task_params_t *out, rk_verr_t *e)
 {
@@ -276,9 +313,12 @@ int rk_task_params_decode(const json_t *params, const char *path, rk_task_type_t
         params = empty;
     }
     int rc = rk_json_expect_obj(params, path, e);
+    bool has_runs = false;
     if (!rc)
         rc = rk_json_get_int(params, path, "runs_per_job", RK_OPTIONAL, 1, RK_RUNS_PER_JOB_MAX,
-                             &out->runs_per_job, NULL, e);
+                             &out->runs_per_job, &has_runs, e);
+    if (!rc)
+        rc = decode_settling(params, path, has_runs, out, e);
     if (!rc) {
         switch (type) {
         case RK_TASK_COMMAND:

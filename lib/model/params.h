@@ -74,6 +74,13 @@ typedef struct rk_compute_params {
 typedef struct rk_task_params {
     rk_task_type_t type;
     int64_t runs_per_job; /* 1..100, default 1 */
+    /* Runs that settle themselves: with target_cv > 0 the agent keeps
+     * running (min_runs..max_runs, the cold start counted) until every
+     * declared metric's coefficient of variation over the warm runs is
+     * under target_cv. runs_per_job is then not given. */
+    double target_cv;  /* (0, 1); 0: not used */
+    int64_t min_runs;  /* 3..100, default 3 (a cold start and two warm runs) */
+    int64_t max_runs;  /* min_runs..100, default 10 */
     /* Only the member matching type is filled; the others stay zeroed. */
     rk_command_params_t command;
     rk_memory_params_t memory;
