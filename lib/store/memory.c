@@ -81,11 +81,11 @@ typedef struct table {
     size_t n, cap;
 } table_t;
 
-enum { U_AGENT, U_EXP, U_JOB_INSERT, U_JOB_STATUS, U_JOB_DELETE, U_RESULT };
+enum { U_AGENT, U_EXP, U_JOB_INSERT, U_JOB_STATUS, U_JOB_DELETE, U_RESULT, U_DOC };
 
 typedef struct undo {
     int kind;
-    char *id, *text; /* U_AGENT, U_EXP: the key and its old text (NULL: absent) */
+    char *id, *text; /* U_AGENT, U_EXP, U_DOC: the key and its old text (NULL: absent) */
     mjob_t *job;
     mres_t *res; /* U_RESULT: the old result */
 } undo_t;
@@ -95,6 +95,7 @@ typedef struct mem {
     pthread_rwlock_t lock;
     atomic_long owner; /* thread id holding the open transaction, 0 = none */
     table_t agents, experiments;
+    table_t docs; /* keyed "kind\x1fid" */
     mjob_t **jobs;
     size_t n_jobs, cap_jobs; /* n_jobs = the last seq handed out */
     mjob_t **buckets;
@@ -572,9 +573,11 @@ static void undo_apply(mem_t *m, undo_t *u)
     switch (u->kind) {
     case U_AGENT:
     case U_EXP:
+    case U_DOC:
         /* Only re-inserting a deleted entry allocates; if that fails the
          * entry stays deleted (nothing better can be done mid-rollback). */
-        table_set(u->kind == U_AGENT ? &m->agents : &m->experiments, u->id, u->text, &old);
+        table_set(u->kind == U_AGENT ? &m->agents : u->kind == U_EXP ? &m->experiments : &m->docs,
+                  u->id, u->text, &old);
         free(old);
         u->text = NULL;
         break;
@@ -653,6 +656,7 @@ static void mem_close(rk_store_t *s)
     free(m->undo);
     table_free(&m->agents);
     table_free(&m->experiments);
+    table_free(&m->docs);
     for (size_t i = 0; i < m->n_jobs; i++)
         job_free(m->jobs[i]);
     free(m->jobs);
@@ -702,7 +706,7 @@ static int mem_rollback(rk_store_t *s)
 
 static int put_text(mem_t *m, int kind, const char *id, char *text)
 {
-    table_t *t = kind == U_AGENT ? &m->agents : &m->experiments;
+    table_t *t = kind == U_AGENT ? &m->agents : kind == U_EXP ? &m->experiments : &m->docs;
     char *key = strdup(id), *old = NULL;
     int rc = key ? reserve(m, 1) : RK_ENOMEM;
     if (!rc)
@@ -754,6 +758,85 @@ static int list_rows(mem_t *m, const table_t *t, size_t elem, from_text_fn from,
             *n = i + 1;
     unlock(m);
     *out = v;
+    return rc;
+}
+
+/* ---- documents ---- */
+
+static char *doc_key(const char *kind, const char *id)
+{
+    char *k = NULL;
+    return asprintf(&k, "%s\x1f%s", kind, id) < 0 ? NULL : k;
+}
+
+static int mem_doc_put(rk_store_t *s, const char *kind, const char *id, const char *json)
+{
+    mem_t *m = M(s);
+    char *key = doc_key(kind, id), *text = strdup(json);
+    int rc = RK_ENOMEM;
+    if (key && text) {
+        wlock(m);
+        rc = put_text(m, U_DOC, key, text);
+        unlock(m);
+        text = NULL;
+    }
+    free(text);
+    free(key);
+    return rc;
+}
+
+static int mem_doc_get(rk_store_t *s, const char *kind, const char *id, char **json)
+{
+    mem_t *m = M(s);
+    char *key = doc_key(kind, id);
+    if (!key)
+        return RK_ENOMEM;
+    rlock(m);
+    const char *text = table_get(&m->docs, key);
+    int rc = !text ? RK_ENOENT : (*json = strdup(text)) ? 0 : RK_ENOMEM;
+    unlock(m);
+    free(key);
+    return rc;
+}
+
+static int mem_doc_list(rk_store_t *s, const char *kind, char ***ids, char ***jsons, size_t *n)
+{
+    mem_t *m = M(s);
+    size_t kl = strlen(kind);
+    int rc = 0;
+    rlock(m);
+    /* The table is sorted by key, so a kind's documents sit together. */
+    char **iv = calloc(m->docs.n + 1, sizeof *iv), **jv = calloc(m->docs.n + 1, sizeof *jv);
+    if (!iv || !jv)
+        rc = RK_ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; !rc && i < m->docs.n; i++) {
+        const char *key = m->docs.v[i].id;
+        if (strncmp(key, kind, kl) != 0 || key[kl] != '\x1f')
+            continue;
+        iv[k] = strdup(key + kl + 1);
+        jv[k] = strdup(m->docs.v[i].text);
+        k++;
+        if (!iv[k - 1] || !jv[k - 1])
+            rc = RK_ENOMEM;
+    }
+    unlock(m);
+    *ids = iv;
+    *jsons = jv;
+    *n = k;
+    return rc;
+}
+
+static int mem_doc_delete(rk_store_t *s, const char *kind, const char *id)
+{
+    mem_t *m = M(s);
+    char *key = doc_key(kind, id);
+    if (!key)
+        return RK_ENOMEM;
+    wlock(m);
+    int rc = table_get(&m->docs, key) ? put_text(m, U_DOC, key, NULL) : RK_ENOENT;
+    unlock(m);
+    free(key);
     return rc;
 }
 
@@ -1129,5 +1212,9 @@ const rk_store_ops_t rk_store_memory_ops = {
     .result_put = mem_result_put,
     .result_get = mem_result_get,
     .result_list = mem_result_list,
+    .doc_put = mem_doc_put,
+    .doc_get = mem_doc_get,
+    .doc_list = mem_doc_list,
+    .doc_delete = mem_doc_delete,
     .lease_acquire = NULL,
 };

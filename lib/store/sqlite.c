@@ -58,6 +58,11 @@ static const char *const sql[SQ_COUNT] = {
                       " ON CONFLICT(job_seq) DO UPDATE SET experiment_id = excluded.experiment_id,"
                       " agent_id = excluded.agent_id, body = excluded.body",
     [SQ_RESULT_GET] = "SELECT body FROM results WHERE job_id = ?1",
+    [SQ_DOC_PUT] = "INSERT INTO docs(kind, id, body) VALUES(?1, ?2, ?3)"
+                   " ON CONFLICT(kind, id) DO UPDATE SET body = excluded.body",
+    [SQ_DOC_GET] = "SELECT body FROM docs WHERE kind = ?1 AND id = ?2",
+    [SQ_DOC_LIST] = "SELECT id, body FROM docs WHERE kind = ?1 ORDER BY id",
+    [SQ_DOC_DELETE] = "DELETE FROM docs WHERE kind = ?1 AND id = ?2",
 };
 
 #define S(s) ((sq_store_t *)(s))
@@ -591,5 +596,9 @@ const rk_store_ops_t rk_store_sqlite_ops = {
     .result_put = sq_result_put,
     .result_get = sq_result_get,
     .result_list = sq_result_list,
+    .doc_put = sq_doc_put,
+    .doc_get = sq_doc_get,
+    .doc_list = sq_doc_list,
+    .doc_delete = sq_doc_delete,
     .lease_acquire = NULL, /* one server per file: always granted */
 };

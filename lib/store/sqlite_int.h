@@ -36,6 +36,10 @@ typedef enum sq_id {
     SQ_HIST_GET,
     SQ_RESULT_PUT,
     SQ_RESULT_GET,
+    SQ_DOC_PUT,
+    SQ_DOC_GET,
+    SQ_DOC_LIST,
+    SQ_DOC_DELETE,
     SQ_COUNT
 } sq_id_t;
 
@@ -73,7 +77,7 @@ typedef struct sq_store {
 #define SQ_READERS 8
 
 /* The newest schema version this build writes (PRAGMA user_version). */
-#define RK_SQLITE_SCHEMA_VERSION 3
+#define RK_SQLITE_SCHEMA_VERSION 4
 
 /* Brings db's schema to RK_SQLITE_SCHEMA_VERSION, each step in its own
  * transaction. RK_EIO (logged) for a file that is not a database, a newer
@@ -124,6 +128,12 @@ int sq_result_put(rk_store_t *s, const rk_result_t *r);
 int sq_result_get(rk_store_t *s, const char *job_id, rk_result_t *out);
 int sq_result_list(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page,
                    rk_result_t **out, size_t *n);
+
+/* sqlite_docs.c: the document slots. */
+int sq_doc_put(rk_store_t *s, const char *kind, const char *id, const char *json);
+int sq_doc_get(rk_store_t *s, const char *kind, const char *id, char **json);
+int sq_doc_list(rk_store_t *s, const char *kind, char ***ids, char ***jsons, size_t *n);
+int sq_doc_delete(rk_store_t *s, const char *kind, const char *id);
 
 /* The SQL a listing of f's shape runs (exposed for the tests' query plan
  * checks): count = its total, else its page. Parameters: ?1 the cursor

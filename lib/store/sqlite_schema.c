@@ -159,6 +159,13 @@ static const char *const migrations[RK_SQLITE_SCHEMA_VERSION] = {
     "  DELETE FROM job_pair_counts WHERE agent_id = old.agent_id"
     "    AND experiment_id = old.experiment_id AND n = 0;"
     "END;",
+    /* 3 -> 4: small documents by kind and id (baselines, ...). */
+    "CREATE TABLE docs ("
+    "  kind TEXT NOT NULL,"
+    "  id TEXT NOT NULL,"
+    "  body TEXT NOT NULL,"
+    "  PRIMARY KEY (kind, id)"
+    ") WITHOUT ROWID;",
 };
 
 static int fail(sqlite3 *db, const char *path, const char *what)

@@ -329,3 +329,51 @@ int rk_store_result_from_text(const char *text, rk_result_t *out)
 {
     FROM_TEXT(text, out, rk_result_decode, "result");
 }
+
+/* ---- documents ---- */
+
+static bool doc_args_ok(const char *kind, const char *id)
+{
+    return kind && *kind && !strchr(kind, '\x1f') && (!id || (*id && !strchr(id, '\x1f')));
+}
+
+int rk_store_doc_put(rk_store_t *s, const char *kind, const char *id, const char *json)
+{
+    if (!s || !doc_args_ok(kind, id) || !id || !json)
+        return RK_EINVAL;
+    return s->ops->doc_put ? s->ops->doc_put(s, kind, id, json) : RK_EUNSUP;
+}
+
+int rk_store_doc_get(rk_store_t *s, const char *kind, const char *id, char **json)
+{
+    if (!s || !doc_args_ok(kind, id) || !id || !json)
+        return RK_EINVAL;
+    *json = NULL;
+    return s->ops->doc_get ? s->ops->doc_get(s, kind, id, json) : RK_EUNSUP;
+}
+
+int rk_store_doc_list(rk_store_t *s, const char *kind, char ***ids, char ***jsons, size_t *n)
+{
+    if (!s || !doc_args_ok(kind, NULL) || !ids || !jsons || !n)
+        return RK_EINVAL;
+    *ids = *jsons = NULL;
+    *n = 0;
+    return s->ops->doc_list ? s->ops->doc_list(s, kind, ids, jsons, n) : RK_EUNSUP;
+}
+
+int rk_store_doc_delete(rk_store_t *s, const char *kind, const char *id)
+{
+    if (!s || !doc_args_ok(kind, id) || !id)
+        return RK_EINVAL;
+    return s->ops->doc_delete ? s->ops->doc_delete(s, kind, id) : RK_EUNSUP;
+}
+
+void rk_store_docs_free(char **ids, char **jsons, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(ids ? ids[i] : NULL);
+        free(jsons ? jsons[i] : NULL);
+    }
+    free(ids);
+    free(jsons);
+}

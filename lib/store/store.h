@@ -139,6 +139,17 @@ typedef struct rk_store_ops {
     int (*result_list)(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page,
                        rk_result_t **out, size_t *n);
 
+    /* Small documents by kind and id (baselines, and later other settings
+     * the managers keep): JSON text stored whole, in the transaction like
+     * any write. put inserts or replaces; get and delete RK_ENOENT when
+     * absent; list gives every id and text of a kind, in id order (the
+     * caller frees both arrays with rk_store_docs_free). Optional: a backend
+     * without them answers RK_EUNSUP through the wrappers. */
+    int (*doc_put)(rk_store_t *s, const char *kind, const char *id, const char *json);
+    int (*doc_get)(rk_store_t *s, const char *kind, const char *id, char **json);
+    int (*doc_list)(rk_store_t *s, const char *kind, char ***ids, char ***jsons, size_t *n);
+    int (*doc_delete)(rk_store_t *s, const char *kind, const char *id);
+
     /* Optional (NULL = single server: always granted). Takes or renews the
      * lease on dispatching agent_id's jobs for owner until ttl_ms from now;
      * RK_EBUSY while another owner's lease is live. For several servers
@@ -192,6 +203,11 @@ int rk_store_result_list(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *
                          rk_result_t **out, size_t *n);
 int rk_store_lease_acquire(rk_store_t *s, const char *agent_id, const char *owner,
                            int64_t ttl_ms);
+int rk_store_doc_put(rk_store_t *s, const char *kind, const char *id, const char *json);
+int rk_store_doc_get(rk_store_t *s, const char *kind, const char *id, char **json);
+int rk_store_doc_list(rk_store_t *s, const char *kind, char ***ids, char ***jsons, size_t *n);
+int rk_store_doc_delete(rk_store_t *s, const char *kind, const char *id);
+void rk_store_docs_free(char **ids, char **jsons, size_t n);
 
 /* Free arrays returned by the list operations (each element cleaned up). */
 void rk_store_agents_free(rk_registered_agent_t *v, size_t n);
