@@ -89,6 +89,17 @@ int rk_srv_routes_jobs(rk_server_t *srv);
 int rk_srv_routes_agents(rk_server_t *srv);
 int rk_srv_routes_experiments(rk_server_t *srv);
 int rk_srv_routes_compare(rk_server_t *srv);
+int rk_srv_routes_baselines(rk_server_t *srv);
+
+/* ---- baselines.c ---- */
+/* The job pinned as the baseline of (exp, agent) into job[n]; RK_ENOENT
+ * when there is none. */
+int rk_srv_baseline_job(rk_server_t *srv, const char *exp, const char *agent, char *job,
+                        size_t n);
+/* Compares a just stored result with its baseline, if it has one; each
+ * metric slower than the baseline (Welch, 2 %) makes a `regression` event.
+ * Returns how many were slower (0 also when there is nothing to compare). */
+int rk_srv_baseline_check(rk_server_t *srv, const rk_result_t *r);
 
 /* ---- the job manager (jobmgr.c, dispatch.c, agents.c) ---- */
 typedef struct rk_srv_mgr_config {

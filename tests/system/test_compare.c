@@ -189,6 +189,62 @@ static void test_regression_and_same(void **state)
                          slow));
     assert_int_equal(st, 422);
 
+    /* Baselines: pin the unchanged run of this agent; one per pair (a
+     * second pin replaces it); bad pins are refused. */
+    json_t *b = json_pack("{s:s,s:s,s:s}", "experiment_id", exp, "agent_id", f.agent_ids[0],
+                          "job_id", base);
+    v = fx_call(&f, "POST", "/api/v1/baselines", b, &st);
+    assert_int_equal(st, 201);
+    char bl[32];
+    snprintf(bl, sizeof bl, "%s", json_string_value(json_object_get(v, "baseline_id")));
+    json_decref(v);
+    v = fx_call(&f, "POST", "/api/v1/baselines", b, &st);
+    assert_int_equal(st, 201);
+    assert_string_equal(json_string_value(json_object_get(v, "baseline_id")), bl);
+    json_decref(v);
+    json_decref(b);
+    v = fx_call(&f, "GET", "/api/v1/baselines", NULL, &st);
+    assert_int_equal(json_array_size(json_object_get(v, "baselines")), 1);
+    json_decref(v);
+    const char *bad_pins[][3] = {{exp, "no-such-agent", base}, {exp, f.agent_ids[0], "job_nope"}};
+    const long bad_codes[] = {422, 404};
+    for (int i = 0; i < 2; i++) {
+        b = json_pack("{s:s,s:s,s:s}", "experiment_id", bad_pins[i][0], "agent_id",
+                      bad_pins[i][1], "job_id", bad_pins[i][2]);
+        json_decref(fx_call(&f, "POST", "/api/v1/baselines", b, &st));
+        json_decref(b);
+        assert_int_equal(st, bad_codes[i]);
+    }
+
+    /* History: one series for the agent, oldest first, every completed
+     * job, the baseline named, the 10 % slower job marked slower. */
+    v = fx_callf(&f, "GET", &st, NULL, "/api/v1/results/history?experiment_id=%s&metric=work_s",
+                 exp);
+    assert_int_equal(st, 200);
+    json_t *series = json_array_get(json_object_get(v, "series"), 0);
+    assert_string_equal(json_string_value(json_object_get(series, "agent_id")), f.agent_ids[0]);
+    assert_string_equal(json_string_value(json_object_get(series, "baseline_job_id")), base);
+    json_t *points = json_object_get(series, "points");
+    assert_int_equal(json_array_size(points), 23); /* base, slow, base again, 20 trials */
+    assert_string_equal(json_string_value(json_object_get(json_array_get(points, 1), "job_id")),
+                        slow);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(points, 1), "verdict")),
+                        "slower");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(points, 1), "n")), 7);
+    json_decref(v);
+    json_decref(fx_callf(&f, "GET", &st, NULL, "/api/v1/results/history?metric=work_s"));
+    assert_int_equal(st, 422);
+    json_decref(fx_callf(&f, "GET", &st, NULL,
+                         "/api/v1/results/history?experiment_id=%s&metric=work_s&since=yesterday",
+                         exp));
+    assert_int_equal(st, 422);
+    v = fx_callf(&f, "GET", &st, NULL,
+                 "/api/v1/results/history?experiment_id=%s&metric=work_s&since=2999-01-01T00:00:00Z",
+                 exp);
+    assert_int_equal(st, 200);
+    assert_int_equal(json_array_size(json_object_get(v, "series")), 0);
+    json_decref(v);
+
     /* The CLI: B against A as a table, --json for scripts, and exit 7 with
      * --fail-on-regression only when something is slower. */
     char url[64];
@@ -250,6 +306,12 @@ static void test_regression_and_same(void **state)
                      0);
     assert_int_equal(r.code, 3);
     assert_non_null(strstr(r.err, "job_nope"));
+
+    /* Unpinned: gone, then 404. */
+    json_decref(fx_callf(&f, "DELETE", &st, NULL, "/api/v1/baselines/%s", bl));
+    assert_int_equal(st, 200);
+    json_decref(fx_callf(&f, "DELETE", &st, NULL, "/api/v1/baselines/%s", bl));
+    assert_int_equal(st, 404);
     fx_cleanup(&f);
 }
 
