@@ -155,6 +155,8 @@ int rk_cli_job_watch(rk_cli_t *c, const char *job_id);
  * may be NULL. */
 int rk_cli_compare_stats(rk_cli_t *c, const rk_cli_args_t *a, const char *metric,
                          const char *baseline, const char *min_delta, bool fail_on_regression);
+/* `result history` (cmd_compare.c). */
+int rk_cli_history(rk_cli_t *c, int argc, char **argv);
 
 /* Parses a command's arguments; on a usage error prints it with a pointer
  * to help and returns RK_CLI_EXIT_USAGE; prints help (usage) and returns -1

@@ -229,3 +229,104 @@ done:
     json_decref(all);
     return code;
 }
+
+/* ruckus result history EXPERIMENT --metric M [--agent A] [--since T]
+ * [--format table|csv]: GET /results/history as a table (one row per
+ * point, agents one after the other) or CSV. */
+int rk_cli_history(rk_cli_t *c, int argc, char **argv)
+{
+    static const rk_cli_opt_t opts[] = {
+        {"metric", 'm', true}, {"agent", 'a', true}, {"since", 0, true}, {"format", 'f', true}};
+    rk_cli_args_t a;
+    int code = rk_cli_parse(
+        c, argc, argv, opts, 4, 1, 1,
+        "ruckus result history EXPERIMENT --metric M [--agent ID|NAME] [--since TIME]\n"
+        "                      [--format table|csv]\n\n"
+        "One metric of an experiment over time, per agent, oldest first: each completed\n"
+        "job's mean, std and runs, and its verdict against the agent's baseline when one\n"
+        "is pinned (POST /baselines). --since takes an RFC 3339 time.\n\n"
+        "Examples:\n  ruckus result history exp_1a2b3c --metric wall_time_s\n"
+        "  ruckus result history exp_1a2b3c --metric wall_time_s --format csv > history.csv\n",
+        &a);
+    if (code)
+        return code < 0 ? 0 : code;
+    if (!a.val[0]) {
+        rk_cli_errorf(c, "--metric is required");
+        return RK_CLI_EXIT_USAGE;
+    }
+    bool csv = a.val[3] && !strcmp(a.val[3], "csv");
+    if (a.val[3] && !csv && strcmp(a.val[3], "table") != 0) {
+        rk_cli_errorf(c, "--format: expected table or csv");
+        return RK_CLI_EXIT_USAGE;
+    }
+    char agent[128];
+    if ((code = rk_cli_check_id(c, "experiment", a.pos[0])) ||
+        (a.val[1] && (code = rk_cli_agent_ref(c, a.val[1], agent, sizeof agent))))
+        return code;
+    rk_buf_t q;
+    rk_buf_init(&q, 8192);
+    rk_buf_printf(&q, "/results/history?experiment_id=%s&metric=", a.pos[0]);
+    rk_cli_urlencode(a.val[0], &q);
+    if (a.val[1])
+        rk_buf_printf(&q, "&agent_id=%s", agent);
+    if (a.val[2]) {
+        rk_buf_adds(&q, "&since=");
+        rk_cli_urlencode(a.val[2], &q);
+    }
+    json_t *ans = NULL;
+    code = rk_cli_api(c, "GET", rk_buf_str(&q), NULL, &ans, NULL);
+    rk_buf_cleanup(&q);
+    if (code) {
+        json_decref(ans);
+        return code;
+    }
+    if (c->s.json) {
+        code = rk_cli_print_json(c, ans);
+        json_decref(ans);
+        return code;
+    }
+    static const char *const hdr[] = {"AGENT", "JOB", "COMPLETED", "MEAN", "STD", "RUNS",
+                                      "VERDICT"};
+    rk_cli_table_t t;
+    rk_cli_table_init(&t, 7, hdr);
+    for (size_t i = 3; i < 6; i++)
+        t.right[i] = true;
+    rk_buf_t out;
+    rk_buf_init(&out, SIZE_MAX);
+    if (csv)
+        rk_buf_adds(&out, "agent_id,job_id,completed_at,mean,std,n,verdict,baseline\n");
+    size_t i, k;
+    json_t *s, *p;
+    json_array_foreach(json_object_get(ans, "series"), i, s)
+    {
+        const char *ag = json_string_value(json_object_get(s, "agent_id"));
+        const char *base = json_string_value(json_object_get(s, "baseline_job_id"));
+        json_array_foreach(json_object_get(s, "points"), k, p)
+        {
+            const char *job = json_string_value(json_object_get(p, "job_id"));
+            const char *when = json_string_value(json_object_get(p, "completed_at"));
+            const char *v = json_string_value(json_object_get(p, "verdict"));
+            bool is_base = base && job && !strcmp(base, job);
+            char mean[40], sd[40], n[24];
+            snprintf(mean, sizeof mean, "%.6g", json_number_value(json_object_get(p, "mean")));
+            snprintf(sd, sizeof sd, "%.3g", json_number_value(json_object_get(p, "std")));
+            snprintf(n, sizeof n, "%lld", (long long)json_integer_value(json_object_get(p, "n")));
+            if (csv) {
+                rk_buf_printf(&out, "%s,%s,%s,%s,%s,%s,%s,%s\n", ag, job, when, mean, sd, n,
+                              v ? v : "", is_base ? "1" : "0");
+                continue;
+            }
+            const char *row[] = {ag, job, when, mean, sd, n, is_base ? "baseline" : v ? v : "-"};
+            rk_cli_table_add(&t, row);
+            rk_cli_table_color(&t, 6, verdict_color(v, c->color));
+        }
+    }
+    if (csv)
+        code = rk_cli_print_buf(c, &out);
+    else
+        code = rk_cli_print_table(c, NULL, &t, "no completed results with that metric\n");
+    rk_buf_cleanup(&out);
+    rk_cli_table_cleanup(&t);
+    json_decref(ans);
+    return code;
+}

@@ -26,7 +26,9 @@ static const char usage[] =
     "  compare A B [--metric M] [--min-delta F]       B against A with Welch's t-test:\n"
     "                                                 change, 95 % interval, p, verdict\n"
     "  compare EXPERIMENT --baseline SEL [--fail-on-regression]\n"
-    "                                                 each agent's latest against SEL\n\n"
+    "                                                 each agent's latest against SEL\n"
+    "  history EXPERIMENT --metric M [--agent A] [--format table|csv]\n"
+    "                                                 one metric over time, per agent\n\n"
     "Examples:\n"
     "  ruckus result show job_0badcafe\n"
     "  ruckus result export --format csv --experiment exp_1a2b3c -o results.csv\n"
@@ -480,6 +482,7 @@ done:
 int rk_cli_cmd_result(rk_cli_t *c, int argc, char **argv)
 {
     static const rk_cli_cmd_t cmds[] = {{"show", cmd_show},     {"list", cmd_list},       {"export", cmd_export},
-                                        {"compare", cmd_compare}, {NULL, NULL}};
+                                        {"compare", cmd_compare}, {"history", rk_cli_history},
+                                        {NULL, NULL}};
     return rk_cli_dispatch(c, "result", usage, cmds, argc, argv);
 }

@@ -307,6 +307,36 @@ static void test_regression_and_same(void **state)
     assert_int_equal(r.code, 3);
     assert_non_null(strstr(r.err, "job_nope"));
 
+    /* result history: a table with the baseline and the slower job marked,
+     * and CSV for scripts. */
+    assert_int_equal(rk_test_run(&r, "ruckus",
+                                 (const char *[]){"--server", url, "result", "history", exp,
+                                                  "--metric", "work_s", NULL},
+                                 0),
+                     0);
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.out, "VERDICT"));
+    assert_non_null(strstr(r.out, "baseline"));
+    assert_non_null(strstr(r.out, "slower"));
+    assert_int_equal(rk_test_run(&r, "ruckus",
+                                 (const char *[]){"--server", url, "result", "history", exp,
+                                                  "--metric", "work_s", "--format", "csv", NULL},
+                                 0),
+                     0);
+    assert_int_equal(r.code, 0);
+    assert_int_equal(strncmp(r.out, "agent_id,job_id,completed_at,mean,std,n,verdict,baseline\n",
+                             57),
+                     0);
+    size_t lines = 0;
+    for (const char *q = r.out; (q = strchr(q, '\n')); q++)
+        lines++;
+    assert_int_equal(lines, 24); /* header + 23 points */
+    assert_int_equal(rk_test_run(&r, "ruckus",
+                                 (const char *[]){"--server", url, "result", "history", exp, NULL},
+                                 0),
+                     0);
+    assert_int_equal(r.code, 2); /* --metric is required */
+
     /* Unpinned: gone, then 404. */
     json_decref(fx_callf(&f, "DELETE", &st, NULL, "/api/v1/baselines/%s", bl));
     assert_int_equal(st, 200);
