@@ -494,7 +494,10 @@ int rk_agent_start(rk_agent_t *a)
     c.param_check = rk_id_valid;
     c.param_rule = RK_ID_RULE;
     int rc = rk_exec_sup_new(&a->sup);
+    if (!rc && (rc = agent__metrics_init(a)) == 0)
+        c.metrics = a->prom;
     if (rc || (rc = rk_http_server_new(&c, &a->http)) || (rc = agent__routes(a)) ||
+        (rc = rk_http_server_metrics_route(a->http, "/metrics")) ||
         (rc = rk_http_server_start(a->http)))
         return rc;
     /* The HTTP server logged the one "listening host= port=" line. */
@@ -581,6 +584,7 @@ void rk_agent_free(rk_agent_t *a)
         agent__job_free(j);
     }
     json_decref(a->hardware);
+    rk_prom_free(a->prom);
     free(a->jobs_dir);
     free(a->data_dir);
     free(a->current_job);

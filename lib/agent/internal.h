@@ -23,6 +23,7 @@
 #include "agent/agent.h"
 #include "base/time.h"
 #include "exec/supervisor.h"
+#include "base/prom.h"
 #include "http/server.h"
 #include "model/execute.h"
 #include "model/result.h"
@@ -139,6 +140,10 @@ struct rk_agent {
     uint32_t spare_salt;
     int64_t spare_retry_mono; /* no refill before (after a failure) */
     uint64_t spares_taken, spares_missed; /* job folders from a spare / made at accept */
+    /* GET /metrics (metrics.c); the families belong to prom. */
+    rk_prom_t *prom;
+    rk_prom_family_t *m_running, *m_slots, *m_kept, *m_disk_free, *m_finished, *m_duration,
+        *m_spawn, *m_log_bytes;
 };
 
 /* Internal names shared between the agent's files carry the prefix
@@ -325,5 +330,9 @@ json_t *agent__list_output(const char *job_dir, size_t max);
 /* info.c: {"agent_info": AgentInfo} for GET /api/v1/info (new reference;
  * NULL on ENOMEM). */
 json_t *rk_agent_info_json(const rk_agent_t *a);
+
+/* metrics.c: makes a->prom and its families, the scrape-time collector
+ * included. RK_ENOMEM (a->prom freed by rk_agent_free either way). */
+int agent__metrics_init(rk_agent_t *a);
 
 #endif

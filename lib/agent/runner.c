@@ -221,7 +221,10 @@ static int start_run(rk_agent_t *a, job_t *j)
     pthread_mutex_unlock(&a->mu);
     if (a->spawn_delay_ms > 0)
         usleep((useconds_t)(a->spawn_delay_ms * 1000));
+    int64_t t0 = rk_time_mono_us();
     rc = rk_exec_start(a->sup, &sp, on_done, j, &exec_id);
+    if (rc == 0)
+        rk_prom_observe(a->m_spawn, NULL, (double)(rk_time_mono_us() - t0) / 1e6);
     pthread_mutex_lock(&a->mu);
     j->spawning = false;
     j->in_exec = rc == 0;
@@ -382,6 +385,8 @@ static void on_done(void *ud, uint64_t id, const rk_exec_outcome_t *o)
     while (j->spawning)
         pthread_cond_wait(&a->spawn_cond, &a->mu);
     j->in_exec = false;
+    rk_prom_add(a->m_log_bytes, (const char *const[]){"stdout"}, (double)o->stdout_bytes);
+    rk_prom_add(a->m_log_bytes, (const char *const[]){"stderr"}, (double)o->stderr_bytes);
     j->stdout_truncated = j->stdout_truncated || o->stdout_truncated;
     j->stderr_truncated = j->stderr_truncated || o->stderr_truncated;
     json_t *m = json_object();
@@ -508,6 +513,10 @@ void agent__job_finish(rk_agent_t *a, job_t *j, rk_job_state_t st, const char *m
                        const char *error)
 {
     j->finished_at = j->changed_at = rk_time_now_us();
+    const char *stname[] = {rk_job_state_name(st)};
+    rk_prom_add(a->m_finished, stname, 1);
+    if (j->started_at)
+        rk_prom_observe(a->m_duration, stname, (double)(j->finished_at - j->started_at) / 1e6);
     /* The result is stored before the job reads finished (design.md,
      * "Results before release"). */
     bool stored = write_result(a, j, st, error) == 0;
