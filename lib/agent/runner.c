@@ -424,8 +424,30 @@ static void on_done(void *ud, uint64_t id, const rk_exec_outcome_t *o)
                  (long long)j->req.spec.requirements.timeout_seconds);
         agent__job_finish(a, j, RK_JOB_TIMEOUT, msg, msg);
     } else if (o->end != RK_EXEC_EXITED || o->exit_code != 0) {
+        /* Why it failed, in the job's message too (every client shows that
+         * one), on one line: the stderr tail's lines joined by " | ". */
         char *err = failure_text(o);
-        agent__job_finish(a, j, RK_JOB_FAILED, o->message, err ? err : o->message);
+        char *line = err ? strdup(err) : NULL;
+        for (char *p = line; p && (p = strchr(p, '\n'));)
+            *p = '\x1f';
+        char *one = NULL;
+        if (line) {
+            size_t n = 0;
+            for (const char *p = line; *p; p++)
+                n += *p == '\x1f' ? 3 : 1;
+            one = malloc(n + 1);
+            for (char *p = line, *q = one; one; p++) {
+                if (*p == '\x1f') {
+                    memcpy(q, " | ", 3);
+                    q += 3;
+                } else if (!(*q++ = *p)) {
+                    break;
+                }
+            }
+        }
+        agent__job_finish(a, j, RK_JOB_FAILED, one ? one : o->message, err ? err : o->message);
+        free(one);
+        free(line);
         free(err);
     } else if (wants_more(j)) {
         int rc = start_run(a, j);

@@ -195,6 +195,13 @@ static void test_failure_and_timeout(void **state)
     const char *err = json_string_value(json_object_get(json_object_get(r, "result"), "error"));
     assert_non_null(err);
     assert_non_null(strstr(err, "broken"));
+    /* Why, in the job's own message too (what job list, watch and the
+     * dashboard show), on one line. */
+    const char *why = json_string_value(json_object_get(json_object_get(fa, "status"), "message"));
+    assert_non_null(why);
+    assert_non_null(strstr(why, "exited with status 3"));
+    assert_non_null(strstr(why, "broken"));
+    assert_null(strchr(why, '\n'));
     json_decref(r);
     json_t *fb = fx_wait_job(&f, fx_id(b), NULL, 15000);
     assert_string_equal(fx_state(fb), "timeout");
