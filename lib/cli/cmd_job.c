@@ -386,6 +386,36 @@ static int cmd_logs(rk_cli_t *c, int argc, char **argv)
         rk_cli_errorf(c, "--stream: expected stdout or stderr");
         return RK_CLI_EXIT_USAGE;
     }
+    /* A job not started yet has no log on any agent: -f waits for it to
+     * start (saying so once); without -f there is simply nothing yet. */
+    for (bool said = false;;) {
+        char path[160];
+        snprintf(path, sizeof path, "/jobs/%s", a.pos[0]);
+        json_t *ans = NULL;
+        rk_job_state_t st;
+        /* Not known as a server job (or --server is an agent, which has
+         * no GET /jobs/{id}): read the log and let its answer speak. */
+        if (rk_cli_api_quiet(c, "GET", path, NULL, &ans, NULL, NULL)) {
+            json_decref(ans);
+            break;
+        }
+        const char *sname =
+            json_string_value(json_object_get(json_object_get(ans, "status"), "status"));
+        bool waiting = sname && rk_job_state_parse(sname, &st) == 0 &&
+                       (st == RK_JOB_QUEUED || st == RK_JOB_ASSIGNED);
+        if (waiting && !a.val[0])
+            rk_cli_errorf(c, "job %s is %s: no output yet (-f waits for it to start)", a.pos[0],
+                          sname);
+        else if (waiting && !said)
+            rk_cli_errorf(c, "job %s is %s; waiting for it to start", a.pos[0], sname);
+        json_decref(ans);
+        if (!waiting)
+            break;
+        if (!a.val[0])
+            return 0;
+        said = true;
+        log_pause(NULL);
+    }
     log_ctx_t x = {.c = c, .id = a.pos[0], .base = base, .stream = stream};
     rk_cli_log_io_t io = {
         .fetch = log_fetch, .ended = log_ended, .pause = log_pause, .ud = &x, .err = c->err};

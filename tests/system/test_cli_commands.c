@@ -444,6 +444,37 @@ static void want_text(const run_t *r, const rk_buf_t *b, const char *what)
  * the agent's X-Ruckus-* headers: the CLI then reads until an empty answer
  * and asks whether the job ended) and straight from the agent (headers:
  * the CLI follows the offsets and the finished flag). */
+/* Logs of a job still queued: without -f "no output yet"; with -f the CLI
+ * waits for it to start and prints its output to the end. */
+static void test_logs_of_a_queued_job(void **state)
+{
+    fixture_t *f = *state;
+    NEED(f, "GET", "/api/v1/jobs/job_00000000/logs", NULL);
+    registered(f);
+    char busy[64], later[64], j1[64], j2[64], j3[64];
+    snprintf(busy, sizeof busy, "%s", create(f, "cli-exp-busy", "sleep 1.5"));
+    snprintf(later, sizeof later, "%s", create(f, "cli-exp-later", "echo queued-output"));
+    run_t r;
+    const char *ids[3] = {busy, busy, later};
+    char *out[3] = {j1, j2, j3};
+    for (int i = 0; i < 3; i++) {
+        cli(f, &r, ARGS("--json", "job", "submit", ids[i], f->agent_id));
+        want(&r, 0, "job submit");
+        snprintf(out[i], 64, "%s", json_string_value(json_object_get(r.json, "job_id")));
+        run_cleanup(&r);
+    }
+    cli(f, &r, ARGS("job", "logs", j3));
+    want(&r, 0, "job logs of a queued job");
+    assert_non_null(strstr(r.err, "no output yet"));
+    assert_string_equal(r.out, "");
+    run_cleanup(&r);
+    cli(f, &r, ARGS("job", "logs", j3, "-f"));
+    want(&r, 0, "job logs -f of a queued job");
+    assert_non_null(strstr(r.err, "waiting for it to start"));
+    assert_string_equal(r.out, "queued-output\n");
+    run_cleanup(&r);
+}
+
 static void test_big_log(void **state)
 {
     fixture_t *f = *state;
@@ -757,6 +788,7 @@ int main(void)
         cmocka_unit_test(test_check),
         cmocka_unit_test(test_job_lifecycle),
         cmocka_unit_test(test_big_log),
+        cmocka_unit_test(test_logs_of_a_queued_job),
         cmocka_unit_test(test_failed_job_and_cancel),
         cmocka_unit_test(test_run_and_results),
         cmocka_unit_test(test_wrong_token),
