@@ -1,7 +1,7 @@
 /* Shared between the files of lib/server; not part of its public API.
  *
  * Threads: HTTP handlers run on the HTTP server's workers and only read the
- * store, validate, and hand commands to the job manager (mgr_post) or
+ * store, validate, and hand commands to the job manager (rk_srv_mgr_*) or
  * answer directly. Everything below marked "manager thread" is touched by
  * the manager thread only: no locks on the hot path.
  */
@@ -85,7 +85,7 @@ int rk_srv_routes_jobs(rk_server_t *srv);
 int rk_srv_routes_agents(rk_server_t *srv);
 int rk_srv_routes_experiments(rk_server_t *srv);
 
-/* ---- the job manager (jobmgr.c, dispatch.c, agents.c) ---- */
+/* ---- the job manager (jobmgr.c; its layers are described in mgr.h) ---- */
 typedef struct rk_srv_mgr_config {
     double poll_interval_s;
     double agent_timeout_s;
