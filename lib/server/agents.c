@@ -86,8 +86,8 @@ void srv__agents_free_all(rk_srv_mgr_t *m)
 
 static void agent_event(rk_srv_mgr_t *m, const srv_agent_t *a, const char *what)
 {
-    srv__event(m, "agent", json_pack("{s:s,s:s,s:s}", "agent_id", a->id, "event", what,
-                                    "agent_url", a->url));
+    srv__event(m, "agent",
+               json_pack("{s:s,s:s,s:s}", "agent_id", a->id, "event", what, "agent_url", a->url));
 }
 
 void srv__agent_ok(rk_srv_mgr_t *m, srv_agent_t *a)
@@ -139,7 +139,8 @@ static void health_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_respon
         rk_agent_status_decode(v, "", &st, NULL) == 0) {
         bool err = st.status == RK_AGENT_ERROR;
         if (err != a->known_error)
-            rk_log_info("agent status", "agent_id", a->id, "status", rk_agent_state_name(st.status));
+            rk_log_info("agent status", "agent_id", a->id, "status",
+                        rk_agent_state_name(st.status));
         a->known_error = err;
         if (st.status == RK_AGENT_IDLE)
             a->hold_until = 0;
@@ -161,9 +162,9 @@ void srv__agents_tick(rk_srv_mgr_t *m, int64_t now)
         char *url = srv__agent_url(a, "/status");
         if (!url)
             continue;
-        rk_http_request_t req = {.url = url, .token = a->token, .connect_timeout_ms = 2000,
-                                 .timeout_ms = 3000};
-        srv__call_submit(m, &req, health_answered, NULL, a, &a->health);
+        rk_http_request_t req = {
+            .url = url, .token = a->token, .connect_timeout_ms = 2000, .timeout_ms = 3000};
+        srv__call_submit(m, m->tp->get, &req, health_answered, NULL, a, &a->health);
         free(url);
     }
 }
@@ -186,9 +187,8 @@ static void reg_ctx_free(reg_ctx_t *rc)
 
 static void reg_dropped(rk_srv_mgr_t *m, srv_call_t *c)
 {
-    (void)m;
     reg_ctx_t *rc = c->ud;
-    rk_http_wait_release(rc->wait);
+    srv__release(m, rc->wait);
     reg_ctx_free(rc);
 }
 
@@ -205,8 +205,7 @@ static void register_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_resp
         goto done;
     }
     if (r->err) {
-        srv__answer_error(m, w, 502, "agent at %s not reachable: %s", rc->url,
-                          rk_strerror(r->err));
+        srv__answer_error(m, w, 502, "agent at %s not reachable: %s", rc->url, rk_strerror(r->err));
         goto done;
     }
     if (r->status == 401 || r->status == 403) {
@@ -215,14 +214,13 @@ static void register_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_resp
         goto done;
     }
     if (r->status != 200) {
-        srv__answer_error(m, w, 502, "agent at %s answered HTTP %ld to GET /api/v1/info",
-                          rc->url, r->status);
+        srv__answer_error(m, w, 502, "agent at %s answered HTTP %ld to GET /api/v1/info", rc->url,
+                          r->status);
         goto done;
     }
     json_error_t je;
     v = json_loadb(rk_buf_str(&r->body), r->body.len, JSON_REJECT_DUPLICATES, &je);
-    if (!v || rk_agent_info_decode(json_object_get(v, "agent_info"), "agent_info", &reg.info,
-                                   &e)) {
+    if (!v || rk_agent_info_decode(json_object_get(v, "agent_info"), "agent_info", &reg.info, &e)) {
         srv__answer_error(m, w, 502, "agent at %s answered badly: %s", rc->url,
                           v ? e.msg : je.text);
         goto done;
@@ -263,8 +261,7 @@ static void register_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_resp
         a = srv__agent_add(m, &reg);
     }
     if (a) {
-        rk_log_info(moved ? "agent moved" : "agent registered", "agent_id", a->id, "url",
-                    a->url);
+        rk_log_info(moved ? "agent moved" : "agent registered", "agent_id", a->id, "url", a->url);
         agent_event(m, a, moved ? "moved" : "registered");
         m->again = true;
     }
@@ -291,12 +288,14 @@ void srv__agent_register(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *url, co
     }
     rc->wait = w;
     sprintf(info, "%s/api/v1/info", url);
-    rk_http_request_t req = {.url = info, .token = rc->token, .connect_timeout_ms = 3000,
-                             .timeout_ms = 5000, .max_body = 4u << 20};
-    if (!srv__call_submit(m, &req, register_answered, reg_dropped, rc, NULL)) {
+    rk_http_request_t req = {.url = info,
+                             .token = rc->token,
+                             .connect_timeout_ms = 3000,
+                             .timeout_ms = 5000,
+                             .max_body = 4u << 20};
+    if (!srv__call_submit(m, m->tp->get, &req, register_answered, reg_dropped, rc, NULL)) {
         reg_ctx_free(rc);
-        srv__answer_error(m, w, 502, "agent at %s not reachable: %s", url,
-                          rk_strerror(RK_EINVAL));
+        srv__answer_error(m, w, 502, "agent at %s not reachable: %s", url, rk_strerror(RK_EINVAL));
     }
     free(info);
 }

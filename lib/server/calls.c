@@ -35,15 +35,42 @@ static void on_answer(const rk_http_response_t *r, void *ud)
     free(c);
 }
 
-srv_call_t *srv__call_submit(rk_srv_mgr_t *m, const rk_http_request_t *req, srv__call_fn done,
-                             srv__call_drop_fn drop, void *ud, srv_call_t **slot)
+static int curl_send(void *ctx, const rk_http_request_t *req, rk_http_cb cb, void *ud,
+                     rk_http_handle_t **h)
+{
+    return rk_http_client_submit(ctx, req, cb, ud, h);
+}
+
+static void curl_drop(void *ctx, rk_http_handle_t *h)
+{
+    if (ctx)
+        rk_http_client_cancel(ctx, h);
+}
+
+static const srv_transport_t curl_transport = {
+    .submit = curl_send,
+    .status = curl_send,
+    .result = curl_send,
+    .cancel = curl_send,
+    .get = curl_send,
+    .drop = curl_drop,
+};
+
+void srv__mgr_set_transport(rk_srv_mgr_t *m, const srv_transport_t *t, void *ctx)
+{
+    m->tp = t ? t : &curl_transport;
+    m->tp_ctx = t ? ctx : m->client;
+}
+
+srv_call_t *srv__call_submit(rk_srv_mgr_t *m, srv_send_fn send, const rk_http_request_t *req,
+                             srv__call_fn done, srv__call_drop_fn drop, void *ud, srv_call_t **slot)
 {
     srv_call_t *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    *c = (srv_call_t){.m = m, .done = done, .drop = drop, .ud = ud, .slot = slot,
-                      .sent_mono = rk_time_mono_us()};
-    if (rk_http_client_submit(m->client, req, on_answer, c, &c->h) != 0) {
+    *c = (srv_call_t){
+        .m = m, .done = done, .drop = drop, .ud = ud, .slot = slot, .sent_mono = rk_time_mono_us()};
+    if (send(m->tp_ctx, req, on_answer, c, &c->h) != 0) {
         free(c);
         return NULL;
     }
@@ -61,8 +88,8 @@ void srv__call_cancel(rk_srv_mgr_t *m, srv_call_t *c)
     if (!c)
         return;
     unlink_call(m, c);
-    if (m->client)
-        rk_http_client_cancel(m->client, c->h);
+    if (m->client || m->tp != &curl_transport)
+        m->tp->drop(m->tp_ctx, c->h);
     if (c->drop)
         c->drop(m, c);
     free(c);
@@ -125,7 +152,7 @@ void srv__fan_free(srv_fan_t *f)
     if (!f)
         return;
     if (f->wait)
-        rk_http_wait_release(f->wait);
+        rk_http_wait_release(f->wait); /* handlers' fan-outs only: not seamed */
     if (f->free_ctx)
         f->free_ctx(f->ctx);
     for (size_t i = 0; i < f->n; i++) {
@@ -191,10 +218,12 @@ void srv__fan_start(rk_srv_mgr_t *m, srv_fan_t *f)
 {
     f->left = 1; /* held while submitting, so a quick failure cannot complete it */
     for (size_t i = 0; i < f->n; i++) {
-        rk_http_request_t req = {.url = f->urls[i], .token = f->tokens[i],
+        rk_http_request_t req = {.url = f->urls[i],
+                                 .token = f->tokens[i],
                                  .connect_timeout_ms = f->timeout_ms < 3000 ? f->timeout_ms : 3000,
-                                 .timeout_ms = f->timeout_ms, .max_body = f->max_body};
-        srv_call_t *c = srv__call_submit(m, &req, fan_answered, fan_dropped, f, NULL);
+                                 .timeout_ms = f->timeout_ms,
+                                 .max_body = f->max_body};
+        srv_call_t *c = srv__call_submit(m, m->tp->get, &req, fan_answered, fan_dropped, f, NULL);
         if (!c) {
             f->replies[i].err = RK_EINVAL;
             continue;

@@ -26,9 +26,9 @@ static void forget_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_respon
 
 /* Submits a request about j to its agent (url taken). slot: where the call
  * is kept (NULL for a request whose answer is only logged). */
-static srv_call_t *job_call(rk_srv_mgr_t *m, srv_job_t *j, srv__call_fn done, srv_call_t **slot,
-                            const char *method, char *url, const char *body, int timeout_ms,
-                            int attempts)
+static srv_call_t *job_call(rk_srv_mgr_t *m, srv_job_t *j, srv_send_fn send, srv__call_fn done,
+                            srv_call_t **slot, const char *method, char *url, const char *body,
+                            int timeout_ms, int attempts)
 {
     if (!url)
         return NULL;
@@ -43,7 +43,7 @@ static srv_call_t *job_call(rk_srv_mgr_t *m, srv_job_t *j, srv__call_fn done, sr
         .idempotent = true, /* POST /jobs is idempotent by job_id */
         .retry = {.max_attempts = attempts, .base_ms = 100, .max_ms = 1000},
     };
-    srv_call_t *c = srv__call_submit(m, &req, done, NULL, slot ? j : NULL, slot);
+    srv_call_t *c = srv__call_submit(m, send, &req, done, NULL, slot ? j : NULL, slot);
     free(url);
     return c;
 }
@@ -83,7 +83,8 @@ const srv_xcache_t *srv__xcache_get(rk_srv_mgr_t *m, const char *id, int *rc)
     }
     free(victim->id);
     free(victim->spec);
-    *victim = (srv_xcache_t){.id = copy, .spec = spec,
+    *victim = (srv_xcache_t){.id = copy,
+                             .spec = spec,
                              .timeout_s = x.requirements.timeout_seconds,
                              .used = ++m->xcache_clock};
     rk_experiment_cleanup(&x);
@@ -121,10 +122,10 @@ void srv__job_send(rk_srv_mgr_t *m, srv_job_t *j)
      * needs no escaping. */
     rk_buf_t body;
     rk_buf_init(&body, 1u << 24);
-    if (x && rk_buf_printf(&body, "{\"experiment_spec\":%s,\"job_id\":\"%s\"}", x->spec,
-                           j->job_id) == 0)
-        job_call(m, j, send_answered, &j->call, "POST", srv__agent_url(j->agent, "/jobs"),
-                 rk_buf_str(&body), 15000, 3);
+    if (x &&
+        rk_buf_printf(&body, "{\"experiment_spec\":%s,\"job_id\":\"%s\"}", x->spec, j->job_id) == 0)
+        job_call(m, j, m->tp->submit, send_answered, &j->call, "POST",
+                 srv__agent_url(j->agent, "/jobs"), rk_buf_str(&body), 15000, 3);
     rk_buf_cleanup(&body);
     if (!j->call)
         retry_later(m, j);
@@ -134,21 +135,20 @@ void srv__job_poll(rk_srv_mgr_t *m, srv_job_t *j, bool wait)
 {
     char *url;
     if (wait)
-        url = srv__agent_url(j->agent, "/status/%s?wait=%d&known=%s", j->job_id,
-                             RK_SRV_LONGPOLL_S,
-                             rk_job_state_name(srv__job_ended_here(j) ? RK_JOB_ASSIGNED
-                                                                      : j->status));
+        url =
+            srv__agent_url(j->agent, "/status/%s?wait=%d&known=%s", j->job_id, RK_SRV_LONGPOLL_S,
+                           rk_job_state_name(srv__job_ended_here(j) ? RK_JOB_ASSIGNED : j->status));
     else
         url = srv__agent_url(j->agent, "/status/%s", j->job_id);
     int timeout = wait ? RK_SRV_LONGPOLL_S * 1000 + RK_SRV_LONGPOLL_MARGIN_MS : 10000;
-    job_call(m, j, poll_answered, &j->call, "GET", url, NULL, timeout, 1);
+    job_call(m, j, m->tp->status, poll_answered, &j->call, "GET", url, NULL, timeout, 1);
     if (!j->call)
         retry_later(m, j);
 }
 
 static void job_fetch_result(rk_srv_mgr_t *m, srv_job_t *j)
 {
-    job_call(m, j, result_answered, &j->call, "GET",
+    job_call(m, j, m->tp->result, result_answered, &j->call, "GET",
              srv__agent_url(j->agent, "/results/%s", j->job_id), NULL, 30000, 3);
     if (!j->call)
         retry_later(m, j);
@@ -158,9 +158,9 @@ void srv__job_send_cancel(rk_srv_mgr_t *m, srv_job_t *j, bool forget)
 {
     char *url = srv__agent_url(j->agent, "/jobs/%s", j->job_id);
     if (forget)
-        job_call(m, j, forget_answered, NULL, "DELETE", url, NULL, 10000, 2);
+        job_call(m, j, m->tp->cancel, forget_answered, NULL, "DELETE", url, NULL, 10000, 2);
     else
-        job_call(m, j, cancel_answered, &j->cancel, "DELETE", url, NULL, 10000, 2);
+        job_call(m, j, m->tp->cancel, cancel_answered, &j->cancel, "DELETE", url, NULL, 10000, 2);
 }
 
 /* The agent's terminal report is in (with its result, when there is one):
@@ -221,8 +221,10 @@ static void send_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_response
             srv__agent_ok(m, a);
             a->hold_until = rk_time_mono_us() + 1000000;
             a->health_at = 0; /* learn its state (error, shutting down) soon */
-            snprintf(msg, sizeof msg, "agent cannot take jobs now (%s); back at the front of "
-                                      "the queue", detail);
+            snprintf(msg, sizeof msg,
+                     "agent cannot take jobs now (%s); back at the front of "
+                     "the queue",
+                     detail);
         }
         if (j->st == SRV_J_RELEASING) /* the agent was lost meanwhile */
             return;
@@ -297,8 +299,7 @@ static void poll_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_response
         bool changed = false;
         if (st.status == RK_JOB_RUNNING && !j->running_mono)
             j->running_mono = now;
-        if (st.status == RK_JOB_RUNNING && j->status != RK_JOB_RUNNING &&
-            !srv__job_ended_here(j)) {
+        if (st.status == RK_JOB_RUNNING && j->status != RK_JOB_RUNNING && !srv__job_ended_here(j)) {
             srv__job_store_status(m, j, RK_JOB_RUNNING,
                                   st.message && *st.message ? st.message : "running");
             changed = true;
@@ -382,8 +383,7 @@ static void cancel_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_respon
     if (j->st == SRV_J_RELEASING)
         return;
     if (!srv__job_ended_here(j)) {
-        snprintf(msg, sizeof msg, "cancelled by request; the agent could not stop it (%s)",
-                 detail);
+        snprintf(msg, sizeof msg, "cancelled by request; the agent could not stop it (%s)", detail);
         srv__job_store_status(m, j, RK_JOB_CANCELLED, msg);
         if (j->st == SRV_J_WATCHING || j->st == SRV_J_ASKING)
             srv__job_to(j, SRV_J_STOPPING);

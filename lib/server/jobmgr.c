@@ -34,7 +34,7 @@ void srv__finish(rk_srv_mgr_t *m, rk_http_wait_t *w, rk_http_resp_t *resp)
         size_t cap = m->cap_finishes ? m->cap_finishes * 2 : 16;
         deferred_finish_t *v = realloc(m->finishes, cap * sizeof *v);
         if (!v) { /* answer now rather than lose it */
-            rk_http_wait_finish(w, resp);
+            m->reply_finish(w, resp);
             return;
         }
         m->finishes = v;
@@ -43,12 +43,18 @@ void srv__finish(rk_srv_mgr_t *m, rk_http_wait_t *w, rk_http_resp_t *resp)
     m->finishes[m->n_finishes++] = (deferred_finish_t){w, resp};
 }
 
+void srv__release(rk_srv_mgr_t *m, rk_http_wait_t *w)
+{
+    if (w)
+        m->reply_release(w);
+}
+
 void srv__answer_json(rk_srv_mgr_t *m, rk_http_wait_t *w, int status, json_t *body)
 {
     rk_http_resp_t *resp = NULL;
     if (rk_http_resp_new(&resp)) {
         json_decref(body);
-        rk_http_wait_release(w);
+        srv__release(m, w);
         return;
     }
     rk_http_resp_json_take(resp, status, body);
@@ -64,7 +70,7 @@ void srv__answer_error(rk_srv_mgr_t *m, rk_http_wait_t *w, int status, const cha
     va_end(ap);
     rk_http_resp_t *resp = NULL;
     if (rk_http_resp_new(&resp)) {
-        rk_http_wait_release(w);
+        srv__release(m, w);
         return;
     }
     rk_http_resp_error(resp, status, detail);
@@ -75,7 +81,7 @@ void srv__answer_store_error(rk_srv_mgr_t *m, rk_http_wait_t *w, int rc, const c
 {
     rk_http_resp_t *resp = NULL;
     if (rk_http_resp_new(&resp)) {
-        rk_http_wait_release(w);
+        srv__release(m, w);
         return;
     }
     rk_srv_store_error(resp, rc, what);
@@ -113,7 +119,7 @@ void srv__flush(rk_srv_mgr_t *m)
         m->again = true;
     }
     for (size_t i = 0; i < m->n_finishes; i++)
-        rk_http_wait_finish(m->finishes[i].wait, m->finishes[i].resp);
+        m->reply_finish(m->finishes[i].wait, m->finishes[i].resp);
     m->n_finishes = 0;
     size_t i;
     json_t *ev;
@@ -140,7 +146,7 @@ static void task_run(void *ud)
 {
     task_t *t = ud;
     if (t->m->stop) { /* shutting down: the HTTP stop already answered */
-        rk_http_wait_release(t->wait);
+        srv__release(t->m, t->wait);
         if (t->create)
             srv__create_free(t->create);
         if (t->fan) {
@@ -189,8 +195,8 @@ static void run_create(task_t *t)
     srv__jobs_create(t->m, t->create);
 }
 
-int rk_srv_mgr_create(rk_srv_mgr_t *m, rk_http_wait_t *w, rk_job_info_t *jobs,
-                      int64_t *timeouts, size_t n, bool single)
+int rk_srv_mgr_create(rk_srv_mgr_t *m, rk_http_wait_t *w, rk_job_info_t *jobs, int64_t *timeouts,
+                      size_t n, bool single)
 {
     task_t *t = calloc(1, sizeof *t);
     srv_create_t *c = calloc(1, sizeof *c);
@@ -201,8 +207,12 @@ int rk_srv_mgr_create(rk_srv_mgr_t *m, rk_http_wait_t *w, rk_job_info_t *jobs,
         free(waiting);
         return RK_ENOMEM;
     }
-    *c = (srv_create_t){.wait = w, .jobs = jobs, .timeouts = timeouts, .waiting = waiting,
-                        .n = n, .single = single};
+    *c = (srv_create_t){.wait = w,
+                        .jobs = jobs,
+                        .timeouts = timeouts,
+                        .waiting = waiting,
+                        .n = n,
+                        .single = single};
     t->wait = w;
     t->create = c;
     t->run = run_create;
@@ -252,16 +262,22 @@ static void run_fan(task_t *t)
 }
 
 int rk_srv_mgr_fan(rk_srv_mgr_t *m, rk_http_wait_t *w, char *const *urls, char *const *tokens,
-                   size_t n, int timeout_ms, size_t max_body, rk_srv_fan_done_fn done,
-                   void *ctx, void (*free_ctx)(void *))
+                   size_t n, int timeout_ms, size_t max_body, rk_srv_fan_done_fn done, void *ctx,
+                   void (*free_ctx)(void *))
 {
     task_t *t = calloc(1, sizeof *t);
     srv_fan_t *f = calloc(1, sizeof *f);
     int rc = RK_ENOMEM;
     if (!t || !f)
         goto fail;
-    *f = (srv_fan_t){.wait = w, .n = n, .left = n, .done = done, .ctx = ctx,
-                     .free_ctx = free_ctx, .timeout_ms = timeout_ms, .max_body = max_body};
+    *f = (srv_fan_t){.wait = w,
+                     .n = n,
+                     .left = n,
+                     .done = done,
+                     .ctx = ctx,
+                     .free_ctx = free_ctx,
+                     .timeout_ms = timeout_ms,
+                     .max_body = max_body};
     f->replies = calloc(n ? n : 1, sizeof *f->replies);
     f->urls = calloc(n ? n : 1, sizeof *f->urls);
     f->tokens = calloc(n ? n : 1, sizeof *f->tokens);
@@ -357,7 +373,8 @@ int rk_srv_mgr_recover(rk_srv_mgr_t *m)
     unsigned mask = 1u << RK_JOB_QUEUED | 1u << RK_JOB_ASSIGNED | 1u << RK_JOB_RUNNING;
     rc = rk_store_job_scan(m->store, mask, scan_one, &s);
     for (size_t i = 0; i < s.orphans; i++) {
-        rk_job_status_t st = {.status = RK_JOB_FAILED, .timestamp = rk_time_now_us(),
+        rk_job_status_t st = {.status = RK_JOB_FAILED,
+                              .timestamp = rk_time_now_us(),
                               .message = "agent is no longer registered"};
         if (rc == 0)
             rk_store_job_set_status(m->store, s.orphan_ids[i], &st);
@@ -412,6 +429,8 @@ int rk_srv_mgr_new(rk_server_t *srv, const rk_srv_mgr_config_t *cfg, rk_srv_mgr_
     m->events = srv->events;
     m->cfg = *cfg;
     m->pending_events = json_array();
+    m->reply_finish = rk_http_wait_finish;
+    m->reply_release = rk_http_wait_release;
     rk_http_client_opts_t o = {.max_host_connections = 0};
     int rc = m->pending_events ? rk_http_client_new(&o, &m->client) : RK_ENOMEM;
     if (rc) {
@@ -419,6 +438,7 @@ int rk_srv_mgr_new(rk_server_t *srv, const rk_srv_mgr_config_t *cfg, rk_srv_mgr_
         free(m);
         return rc;
     }
+    srv__mgr_set_transport(m, NULL, NULL);
     *out = m;
     return 0;
 }

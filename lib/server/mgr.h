@@ -26,6 +26,28 @@
 
 /* ---- calls.c: requests to agents ---- */
 
+/* The transport seam: how the manager's requests reach agents. Each slot
+ * starts one request (req and what it points to copied) and calls cb(resp,
+ * ud) later, from the manager's loop (srv__mgr_step), exactly once unless
+ * dropped first; *h names it for drop. Returns 0, or RK_EINVAL / RK_ENOMEM
+ * and cb is never called. The default sends every slot through the
+ * manager's libcurl client; tests put a scripted one in its place. */
+typedef int (*srv_send_fn)(void *ctx, const rk_http_request_t *req, rk_http_cb cb, void *ud,
+                           rk_http_handle_t **h);
+typedef struct srv_transport {
+    srv_send_fn submit; /* POST /jobs: ExecuteJobRequest */
+    srv_send_fn status; /* GET /status/{job_id}, long poll or plain */
+    srv_send_fn result; /* GET /results/{job_id} */
+    srv_send_fn cancel; /* DELETE /jobs/{job_id} */
+    srv_send_fn get;    /* any other GET: health, /info, handlers' fan-outs */
+    /* Stops a request in flight; its cb is not called. */
+    void (*drop)(void *ctx, rk_http_handle_t *h);
+} srv_transport_t;
+
+/* Puts transport t (borrowed, with ctx) in place of the default; before
+ * the manager starts. NULL: back to the libcurl client. */
+void srv__mgr_set_transport(rk_srv_mgr_t *m, const srv_transport_t *t, void *ctx);
+
 /* Called once with the answer (the call is freed after it returns; *slot,
  * if given at submit, is cleared before). */
 typedef void (*srv__call_fn)(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_response_t *r);
@@ -37,20 +59,20 @@ struct srv_call {
     rk_srv_mgr_t *m;
     srv__call_fn done;
     srv__call_drop_fn drop;
-    void *ud;           /* the submitter's: a job, an agent, a fan-out */
-    size_t idx;         /* the submitter's */
-    srv_call_t **slot;  /* the pointer that names this call, or NULL */
+    void *ud;          /* the submitter's: a job, an agent, a fan-out */
+    size_t idx;        /* the submitter's */
+    srv_call_t **slot; /* the pointer that names this call, or NULL */
     rk_http_handle_t *h;
     int64_t sent_mono;
     srv_call_t *prev, *next; /* every call in flight, for shutdown */
 };
 
-/* Submits req (copied) with done/drop and ud. On success returns the call,
- * also stored in *slot when slot is not NULL (the call clears it when it
- * ends); on failure (ENOMEM, transport refused) returns NULL, nothing kept,
- * neither callback runs. */
-srv_call_t *srv__call_submit(rk_srv_mgr_t *m, const rk_http_request_t *req, srv__call_fn done,
-                             srv__call_drop_fn drop, void *ud, srv_call_t **slot);
+/* Submits req (copied) through transport slot send with done/drop and ud. On success returns the
+ * call, also stored in *slot when slot is not NULL (the call clears it when it ends); on failure
+ * (ENOMEM, transport refused) returns NULL, nothing kept, neither callback runs. */
+srv_call_t *srv__call_submit(rk_srv_mgr_t *m, srv_send_fn send, const rk_http_request_t *req,
+                             srv__call_fn done, srv__call_drop_fn drop, void *ud,
+                             srv_call_t **slot);
 /* Drops c unanswered: its drop callback runs, then c is freed. NULL: no-op. */
 void srv__call_cancel(rk_srv_mgr_t *m, srv_call_t *c);
 /* Drops every call in flight (at shutdown, after the transport stopped). */
@@ -221,10 +243,10 @@ struct srv_agent {
     srv_job_t *q_head, *q_tail;
     size_t n_queued;
     srv_job_t *r_head, *r_tail;
-    size_t n_running; /* counts against slots, whatever their state */
+    size_t n_running;   /* counts against slots, whatever their state */
     int64_t first_fail; /* mono µs of the first failed call since a success */
     bool unavailable;
-    bool known_error; /* its last GET /status said error */
+    bool known_error;   /* its last GET /status said error */
     int64_t hold_until; /* after a busy answer: no dispatch before */
     int64_t health_at;
     srv_call_t *health;
@@ -246,8 +268,7 @@ void srv__agents_tick(rk_srv_mgr_t *m, int64_t now);
 void srv__agents_free_all(rk_srv_mgr_t *m);
 /* The register and unregister commands: each answers w (always). url and
  * token (may be NULL) are copied. */
-void srv__agent_register(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *url,
-                         const char *token);
+void srv__agent_register(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *url, const char *token);
 void srv__agent_unregister(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *agent_id);
 
 /* ---- jobmgr.c: the batch ---- */
@@ -262,7 +283,13 @@ struct rk_srv_mgr {
     rk_store_t *store;
     rk_srv_events_t *events;
     rk_srv_mgr_config_t cfg;
-    rk_http_client_t *client;
+    rk_http_client_t *client; /* the loop's clock and task queue; the default transport */
+    const srv_transport_t *tp;
+    void *tp_ctx;
+    /* Answers to waiting requests (rk_http_wait_finish / _release unless a
+     * test watches them). */
+    int (*reply_finish)(rk_http_wait_t *w, rk_http_resp_t *resp);
+    void (*reply_release)(rk_http_wait_t *w);
     pthread_t thread;
     bool running;
     volatile int stop; /* set by rk_srv_mgr_stop (through a task) */
@@ -274,9 +301,9 @@ struct rk_srv_mgr {
     bool in_txn;
     deferred_finish_t *finishes;
     size_t n_finishes, cap_finishes;
-    json_t *pending_events; /* array of [type, data] */
+    json_t *pending_events;         /* array of [type, data] */
     srv_job_t *rel_head, *rel_tail; /* RELEASING jobs, through rel_next */
-    bool again; /* something changed: loop again without waiting */
+    bool again;                     /* something changed: loop again without waiting */
 
     srv_xcache_t xcache[SRV_XCACHE_SIZE];
     uint64_t xcache_clock;
@@ -292,6 +319,8 @@ void srv__txn(rk_srv_mgr_t *m);
 void srv__flush(rk_srv_mgr_t *m);
 /* Queues an event (data taken; NULL ignored) for after the commit. */
 void srv__event(rk_srv_mgr_t *m, const char *type, json_t *data);
+/* Drops w unanswered (its request gets 503 now). NULL: no-op. */
+void srv__release(rk_srv_mgr_t *m, rk_http_wait_t *w);
 /* Answers w with resp (both taken) after the commit. */
 void srv__finish(rk_srv_mgr_t *m, rk_http_wait_t *w, rk_http_resp_t *resp);
 /* Answers w with status and body (taken) after the commit. */
