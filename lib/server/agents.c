@@ -245,8 +245,16 @@ static void register_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_resp
         json_object_del(reg.info.extra, RK_SRV_TOKEN_KEY);
     reg.agent_url = rc->url;
     reg.registered_at = rk_time_now_us();
-    srv__txn(m);
-    int rcode = rk_store_agent_put(m->store, &reg);
+    /* Its own commit: memory and the answer follow only a stored agent. */
+    srv__flush(m);
+    int rcode = srv__txn(m);
+    if (!rcode)
+        rcode = rk_store_agent_put(m->store, &reg);
+    srv__batch_error(m, rcode);
+    if (!rcode)
+        rcode = srv__flush(m);
+    else
+        srv__flush(m);
     if (rcode) {
         srv__answer_store_error(m, w, rcode, "agent");
         goto done;
@@ -269,6 +277,7 @@ static void register_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_resp
     json_object_set_new(body, "agent_id", json_string(reg.info.agent_id));
     rk_json_set_time(body, "registered_at", reg.registered_at);
     srv__answer_json(m, w, 200, body);
+    srv__flush(m); /* nothing to commit: out with the answer and event */
 done:
     reg.agent_url = NULL; /* rc's */
     json_decref(v);
@@ -311,9 +320,21 @@ void srv__agent_unregister(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *agent
     char msg[200];
     snprintf(msg, sizeof msg, "cancelled: agent %.64s was unregistered", a->id);
     srv__jobs_agent_gone(m, a, msg);
-    srv__txn(m);
-    int r = rk_store_agent_delete(m->store, a->id);
-    if (r && r != RK_ENOENT) {
+    /* The jobs' ends are stored (and their slots freed) before the agent
+     * goes; if that fails they are put back and the agent stays. */
+    int r = srv__flush(m);
+    if (!r) {
+        r = srv__txn(m);
+        if (!r)
+            r = rk_store_agent_delete(m->store, a->id);
+        if (r == RK_ENOENT)
+            r = 0;
+        srv__batch_error(m, r);
+        int c = srv__flush(m);
+        if (!r)
+            r = c;
+    }
+    if (r) {
         srv__answer_store_error(m, w, r, "agent");
         return;
     }
@@ -329,5 +350,6 @@ void srv__agent_unregister(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *agent
     json_object_set_new(body, "agent_id", json_string(a->id));
     rk_json_set_time(body, "unregistered_at", rk_time_now_us());
     srv__answer_json(m, w, 200, body);
+    srv__flush(m); /* nothing to commit: out with the answer and event */
     agent_free(m, a);
 }

@@ -234,8 +234,8 @@ static void send_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_response
             srv__release_later(m, j);
             return;
         }
-        srv__job_requeue(j);
         srv__job_store_status(m, j, RK_JOB_QUEUED, msg);
+        srv__job_requeue(j);
         srv__job_settle(m, j);
         return;
     }
@@ -359,11 +359,15 @@ static void result_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_respon
         free(res.job_id);
         res.job_id = strdup(j->job_id);
     }
-    srv__txn(m);
-    int rc = res.agent_id && res.job_id ? rk_store_result_put(m->store, &res) : RK_ENOMEM;
+    srv__journal_touch(m, j);
+    int rc = res.agent_id && res.job_id ? srv__txn(m) : RK_ENOMEM;
+    if (!rc)
+        rc = rk_store_result_put(m->store, &res);
     rk_result_cleanup(&res);
-    if (rc)
+    if (rc) { /* the batch fails: the result is fetched again */
         rk_log_error("storing a result failed", "job_id", j->job_id, "error", rk_strerror(rc));
+        srv__batch_error(m, rc);
+    }
     finish_terminal(m, j, NULL);
 }
 

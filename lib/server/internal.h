@@ -61,7 +61,11 @@ bool rk_srv_compat(const rk_experiment_t *x, const rk_agent_info_t *a, json_t *m
 void rk_srv_h_compat(rk_http_req_t *req, rk_http_resp_t *resp, void *ud);
 
 /* ---- server.c: helpers shared by the route files ---- */
-/* Answers a store error code as its HTTP status with detail. */
+/* Answers store error rc about what (a printf format: "job %s") as its
+ * HTTP status with detail: 404 not found, 409 exists or refused in its
+ * state, 422 invalid, 503 for the storage failing. The only mapping. */
+void rk_srv_store_errorf(rk_http_resp_t *resp, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 void rk_srv_store_error(rk_http_resp_t *resp, int rc, const char *what);
 /* The agent's token kept in its stored info, or NULL. Borrowed. */
 const char *rk_srv_agent_token(const rk_registered_agent_t *a);

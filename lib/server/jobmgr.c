@@ -15,10 +15,24 @@
 
 /* ---- the batch ---- */
 
-void srv__txn(rk_srv_mgr_t *m)
+int srv__txn(rk_srv_mgr_t *m)
 {
-    if (!m->in_txn && rk_store_begin(m->store) == 0)
-        m->in_txn = true;
+    if (m->batch_err)
+        return m->batch_err; /* the batch fails anyway: write nothing more */
+    if (m->in_txn)
+        return 0;
+    int rc = rk_store_begin(m->store);
+    if (rc)
+        return srv__batch_error(m, rc);
+    m->in_txn = true;
+    return 0;
+}
+
+int srv__batch_error(rk_srv_mgr_t *m, int rc)
+{
+    if (rc && !m->batch_err)
+        m->batch_err = rc;
+    return rc;
 }
 
 void srv__event(rk_srv_mgr_t *m, const char *type, json_t *data)
@@ -28,19 +42,25 @@ void srv__event(rk_srv_mgr_t *m, const char *type, json_t *data)
     json_array_append_new(m->pending_events, json_pack("[so]", type, data));
 }
 
-void srv__finish(rk_srv_mgr_t *m, rk_http_wait_t *w, rk_http_resp_t *resp)
+static void finish(rk_srv_mgr_t *m, rk_http_wait_t *w, rk_http_resp_t *resp, bool needs_commit)
 {
     if (m->n_finishes == m->cap_finishes) {
         size_t cap = m->cap_finishes ? m->cap_finishes * 2 : 16;
         deferred_finish_t *v = realloc(m->finishes, cap * sizeof *v);
-        if (!v) { /* answer now rather than lose it */
-            m->reply_finish(w, resp);
+        if (!v) { /* no room to wait for the commit: not done */
+            rk_http_resp_free(resp);
+            srv__release(m, w);
             return;
         }
         m->finishes = v;
         m->cap_finishes = cap;
     }
-    m->finishes[m->n_finishes++] = (deferred_finish_t){w, resp};
+    m->finishes[m->n_finishes++] = (deferred_finish_t){w, resp, needs_commit};
+}
+
+void srv__finish(rk_srv_mgr_t *m, rk_http_wait_t *w, rk_http_resp_t *resp)
+{
+    finish(m, w, resp, false);
 }
 
 void srv__release(rk_srv_mgr_t *m, rk_http_wait_t *w)
@@ -49,7 +69,7 @@ void srv__release(rk_srv_mgr_t *m, rk_http_wait_t *w)
         m->reply_release(w);
 }
 
-void srv__answer_json(rk_srv_mgr_t *m, rk_http_wait_t *w, int status, json_t *body)
+static void answer(rk_srv_mgr_t *m, rk_http_wait_t *w, int status, json_t *body, bool needs_commit)
 {
     rk_http_resp_t *resp = NULL;
     if (rk_http_resp_new(&resp)) {
@@ -58,7 +78,17 @@ void srv__answer_json(rk_srv_mgr_t *m, rk_http_wait_t *w, int status, json_t *bo
         return;
     }
     rk_http_resp_json_take(resp, status, body);
-    srv__finish(m, w, resp);
+    finish(m, w, resp, needs_commit);
+}
+
+void srv__answer_json(rk_srv_mgr_t *m, rk_http_wait_t *w, int status, json_t *body)
+{
+    answer(m, w, status, body, false);
+}
+
+void srv__answer_change(rk_srv_mgr_t *m, rk_http_wait_t *w, int status, json_t *body)
+{
+    answer(m, w, status, body, true);
 }
 
 void srv__answer_error(rk_srv_mgr_t *m, rk_http_wait_t *w, int status, const char *fmt, ...)
@@ -101,15 +131,22 @@ void srv__release_later(rk_srv_mgr_t *m, srv_job_t *j)
     m->rel_tail = j;
 }
 
-void srv__flush(rk_srv_mgr_t *m)
+int srv__flush(rk_srv_mgr_t *m)
 {
+    int err = m->batch_err;
     if (m->in_txn) {
-        if (rk_store_commit(m->store) != 0) {
-            rk_log_error("store commit failed; rolling back the batch");
+        if (!err)
+            err = rk_store_commit(m->store);
+        if (err)
             rk_store_rollback(m->store);
-        }
         m->in_txn = false;
     }
+    if (err)
+        srv__journal_failed(m, err); /* memory back to what the store holds */
+    else
+        srv__journal_committed(m);
+    m->batch_err = 0;
+    m->batch++;
     while (m->rel_head) {
         srv_job_t *j = m->rel_head;
         m->rel_head = j->rel_next;
@@ -118,9 +155,24 @@ void srv__flush(rk_srv_mgr_t *m)
         srv__job_released(m, j);
         m->again = true;
     }
-    for (size_t i = 0; i < m->n_finishes; i++)
-        m->reply_finish(m->finishes[i].wait, m->finishes[i].resp);
+    for (size_t i = 0; i < m->n_finishes; i++) {
+        deferred_finish_t *f = &m->finishes[i];
+        if (err && f->needs_commit) { /* it would tell of a change that is not stored */
+            rk_http_resp_free(f->resp);
+            f->resp = NULL;
+            if (rk_http_resp_new(&f->resp) == 0)
+                rk_srv_store_error(f->resp, err, "the change");
+        }
+        if (f->resp)
+            m->reply_finish(f->wait, f->resp);
+        else
+            srv__release(m, f->wait);
+    }
     m->n_finishes = 0;
+    if (err) { /* the batch's changes did not happen: no one hears of them */
+        json_array_clear(m->pending_events);
+        return err;
+    }
     size_t i;
     json_t *ev;
     json_array_foreach(m->pending_events, i, ev)
@@ -129,6 +181,7 @@ void srv__flush(rk_srv_mgr_t *m)
                               json_incref(json_array_get(ev, 1)));
     }
     json_array_clear(m->pending_events);
+    return 0;
 }
 
 /* ---- commands from handler threads ---- */

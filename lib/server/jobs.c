@@ -29,8 +29,11 @@
  *   any but RELEASING ──agent lost (stored failed)──> RELEASING
  *   RELEASING ──after the commit──> slot free, job freed
  *
- * A queued job leaves the manager without a transition (cancelled while
- * queued, agent unregistered): it holds no slot. A job whose stored status
+ *   QUEUED ──cancel, agent unregistered (stored cancelled)──> RELEASING
+ *
+ * A RELEASING job keeps its place (queue or running list) until the
+ * commit; if the commit fails it goes back to what it was (journal.c). A
+ * job whose stored status
  * is terminal "ended here": a later report from the agent keeps it.
  */
 #include <stdio.h>
@@ -43,7 +46,7 @@
 
 #define B(s) (1u << (s))
 static const unsigned allowed[SRV_J_N] = {
-    [SRV_J_QUEUED] = B(SRV_J_SENDING),
+    [SRV_J_QUEUED] = B(SRV_J_SENDING) | B(SRV_J_RELEASING),
     [SRV_J_SENDING] =
         B(SRV_J_QUEUED) | B(SRV_J_WATCHING) | B(SRV_J_SEND_CANCEL) | B(SRV_J_RELEASING),
     [SRV_J_SEND_CANCEL] = B(SRV_J_STOPPING) | B(SRV_J_RELEASING),
@@ -78,70 +81,12 @@ void srv__job_to(srv_job_t *j, srv_jstate_t to)
     j->st = to;
 }
 
-/* ---- queues and running sets ---- */
-
-static void link_back(srv_job_t **head, srv_job_t **tail, srv_job_t *j)
-{
-    j->next = NULL;
-    j->prev = *tail;
-    if (*tail)
-        (*tail)->next = j;
-    else
-        *head = j;
-    *tail = j;
-}
-
-static void unlink_job(srv_job_t **head, srv_job_t **tail, srv_job_t *j)
-{
-    if (j->prev)
-        j->prev->next = j->next;
-    else
-        *head = j->next;
-    if (j->next)
-        j->next->prev = j->prev;
-    else
-        *tail = j->prev;
-    j->prev = j->next = NULL;
-}
-
-static void queue_push_back(srv_agent_t *a, srv_job_t *j)
-{
-    link_back(&a->q_head, &a->q_tail, j);
-    a->n_queued++;
-}
-
-static void queue_remove(srv_agent_t *a, srv_job_t *j)
-{
-    unlink_job(&a->q_head, &a->q_tail, j);
-    a->n_queued--;
-}
-
-static void running_add(srv_agent_t *a, srv_job_t *j)
-{
-    link_back(&a->r_head, &a->r_tail, j);
-    a->n_running++;
-}
-
-static void running_remove(srv_agent_t *a, srv_job_t *j)
-{
-    unlink_job(&a->r_head, &a->r_tail, j);
-    a->n_running--;
-}
-
-/* From the running list back to the front of the queue. */
+/* From the running list back to the front of its agent's queue. */
 void srv__job_requeue(srv_job_t *j)
 {
-    srv_agent_t *a = j->agent;
     srv__job_to(j, SRV_J_QUEUED);
-    running_remove(a, j);
-    j->prev = NULL;
-    j->next = a->q_head;
-    if (a->q_head)
-        a->q_head->prev = j;
-    else
-        a->q_tail = j;
-    a->q_head = j;
-    a->n_queued++;
+    srv__list_unlink(j);
+    srv__queue_push_front(j);
 }
 
 static srv_job_t *job_new(const char *job_id, const char *experiment_id, srv_agent_t *a)
@@ -163,7 +108,7 @@ static srv_job_t *job_new(const char *job_id, const char *experiment_id, srv_age
     return j;
 }
 
-static void job_free(rk_srv_mgr_t *m, srv_job_t *j)
+void srv__job_free(rk_srv_mgr_t *m, srv_job_t *j)
 {
     if (!j)
         return;
@@ -180,9 +125,8 @@ static void job_free(rk_srv_mgr_t *m, srv_job_t *j)
 
 void srv__job_released(rk_srv_mgr_t *m, srv_job_t *j)
 {
-    if (j->agent)
-        running_remove(j->agent, j);
-    job_free(m, j);
+    srv__list_unlink(j);
+    srv__job_free(m, j);
 }
 
 /* ---- the stored status ---- */
@@ -203,13 +147,20 @@ void srv__job_store_status(rk_srv_mgr_t *m, srv_job_t *j, rk_job_state_t st, con
 {
     rk_time_t now = rk_time_now_us();
     rk_job_status_t s = {.status = st, .timestamp = now, .message = (char *)msg};
-    srv__txn(m);
-    int rc = rk_store_job_set_status(m->store, j->job_id, &s);
-    if (rc)
+    srv__journal_touch(m, j);
+    int rc = srv__txn(m);
+    if (!rc)
+        rc = rk_store_job_set_status(m->store, j->job_id, &s);
+    if (rc) { /* the whole batch fails: memory goes back at the flush */
         rk_log_error("storing a job status failed", "job_id", j->job_id, "error", rk_strerror(rc));
+        srv__batch_error(m, rc);
+    }
     char *copy = strdup(msg ? msg : "");
     if (copy) {
-        free(j->message);
+        if (j->journaled && !j->snap_message)
+            j->snap_message = j->message; /* the stored one, kept for an undo */
+        else
+            free(j->message);
         j->message = copy;
     }
     j->status = st;
@@ -241,13 +192,24 @@ static void create_done(rk_srv_mgr_t *m, srv_create_t *c)
 {
     if (--c->unsettled > 0)
         return;
-    if (c->single) {
-        srv__answer_json(m, c->wait, 201, rk_job_info_encode(&c->jobs[0]));
+    if (c->store_err) {
+        srv__answer_store_error(m, c->wait, c->store_err, "jobs");
     } else {
-        json_t *arr = json_array();
-        for (size_t i = 0; i < c->n; i++)
-            json_array_append_new(arr, rk_job_info_encode(&c->jobs[i]));
-        srv__answer_json(m, c->wait, 201, json_pack("{so}", "jobs", arr));
+        json_t *body;
+        if (c->single) {
+            body = rk_job_info_encode(&c->jobs[0]);
+        } else {
+            json_t *arr = json_array();
+            for (size_t i = 0; i < c->n; i++)
+                json_array_append_new(arr, rk_job_info_encode(&c->jobs[i]));
+            body = json_pack("{so}", "jobs", arr);
+        }
+        /* Its answer tells of this batch's changes when a job of it
+         * changed in this batch: it then waits for the commit's outcome. */
+        if (c->dirty_batch == m->batch + 1)
+            srv__answer_change(m, c->wait, 201, body);
+        else
+            srv__answer_json(m, c->wait, 201, body);
     }
     for (srv_create_t **p = &m->fresh; *p; p = &(*p)->next_fresh) {
         if (*p == c) {
@@ -265,6 +227,8 @@ void srv__job_settle(rk_srv_mgr_t *m, srv_job_t *j)
         return;
     j->waiter = NULL;
     c->waiting[j->waiter_idx] = NULL;
+    if (j->journaled)
+        c->dirty_batch = m->batch + 1;
     rk_job_status_t *st = &c->jobs[j->waiter_idx].status;
     rk_job_status_cleanup(st);
     st->status = j->status;
@@ -287,14 +251,21 @@ void srv__jobs_create(rk_srv_mgr_t *m, srv_create_t *c)
         free(ji->status.message);
         ji->status.message = strdup(a ? "queued" : "agent is not registered");
         int64_t seq = 0;
-        srv__txn(m);
-        int rc = rk_store_job_insert(m->store, ji, &seq);
+        int rc = srv__txn(m);
+        if (!rc)
+            rc = rk_store_job_insert(m->store, ji, &seq);
         srv_job_t *j = rc == 0 && a ? job_new(ji->job_id, ji->experiment_id, a) : NULL;
+        if (rc == 0 && a && !j)
+            rc = RK_ENOMEM; /* stored queued but not tracked: undo it */
+        if (rc) {           /* the batch fails; this create is answered 503 */
+            rk_log_error("storing a new job failed", "job_id", ji->job_id, "error",
+                         rk_strerror(rc));
+            srv__batch_error(m, rc);
+            c->store_err = rc;
+        }
         if (!j) {
-            if (rc)
-                rk_log_error("storing a new job failed", "job_id", ji->job_id, "error",
-                             rk_strerror(rc));
             ji->status.status = RK_JOB_FAILED;
+            c->dirty_batch = m->batch + 1;
             c->unsettled--;
             continue;
         }
@@ -309,14 +280,16 @@ void srv__jobs_create(rk_srv_mgr_t *m, srv_create_t *c)
         j->waiter = c;
         j->waiter_idx = i;
         c->waiting[i] = j;
+        srv__journal_new(m, j);
         srv__event(m, "job", srv__job_info_json(j));
         if (a->known_error) {
             srv__job_store_status(m, j, RK_JOB_FAILED,
                                   "agent reports status error: it cannot run jobs");
-            job_free(m, j); /* settles it */
+            srv__job_settle(m, j);
+            srv__release_later(m, j); /* freed after the commit */
             continue;
         }
-        queue_push_back(a, j);
+        srv__queue_push_back(j);
     }
     m->again = true;
     create_done(m, c); /* the hold; answers now if nothing waits */
@@ -360,8 +333,11 @@ static srv_job_t *find_tracked(rk_srv_mgr_t *m, const char *job_id, const char *
 void srv__jobs_cancel(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id)
 {
     rk_job_info_t ji = {0};
-    if (rk_store_job_get(m->store, job_id, false, &ji) != 0) {
-        srv__answer_error(m, w, 404, "job %s not found", job_id);
+    int rc = rk_store_job_get(m->store, job_id, false, &ji);
+    if (rc) {
+        char what[160];
+        snprintf(what, sizeof what, "job %.128s", job_id);
+        srv__answer_store_error(m, w, rc, what);
         return;
     }
     srv_job_t *j = find_tracked(m, job_id, ji.agent_id);
@@ -373,17 +349,18 @@ void srv__jobs_cancel(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id)
     }
     rk_job_info_cleanup(&ji);
     if (j->st == SRV_J_QUEUED) {
-        queue_remove(j->agent, j);
+        /* It keeps its place until the commit frees it (or, if the commit
+         * fails, stays queued). */
         srv__job_store_status(m, j, RK_JOB_CANCELLED, "cancelled by request while queued");
-        srv__answer_json(m, w, 200, srv__job_info_json(j));
-        job_free(m, j);
+        srv__answer_change(m, w, 200, srv__job_info_json(j));
+        srv__release_later(m, j);
         return;
     }
     if (j->status == RK_JOB_ASSIGNED) {
         /* Not started: cancelled at once; the agent is told, and the slot
          * stays taken until it lets go of the job. */
         srv__job_store_status(m, j, RK_JOB_CANCELLED, "cancelled by request before it started");
-        srv__answer_json(m, w, 200, srv__job_info_json(j));
+        srv__answer_change(m, w, 200, srv__job_info_json(j));
         if (j->st == SRV_J_SENDING && j->call) {
             srv__job_to(j, SRV_J_SEND_CANCEL);
         } else if (j->st == SRV_J_SENDING) {
@@ -406,14 +383,14 @@ void srv__jobs_schedule(rk_srv_mgr_t *m, int64_t now)
     for (srv_agent_t *a = m->agents; a; a = a->next) {
         if (a->unavailable || a->first_fail || a->hold_until > now)
             continue;
-        while (a->q_head && (int64_t)a->n_running < a->slots) {
+        while (a->q_head && a->q_head->st == SRV_J_QUEUED && (int64_t)a->n_running < a->slots) {
             srv_job_t *j = a->q_head;
-            queue_remove(a, j);
-            running_add(a, j);
             /* Write ahead: assigned is stored (in this batch, committed
              * before the request leaves) before the agent hears of it. */
             srv__job_store_status(m, j, RK_JOB_ASSIGNED, "sent to the agent");
             srv__job_to(j, SRV_J_SENDING);
+            srv__list_unlink(j);
+            srv__running_add(j);
             j->retry_at = 0;
         }
     }
@@ -443,8 +420,8 @@ void srv__jobs_agent_lost(rk_srv_mgr_t *m, srv_agent_t *a, const char *msg)
             continue;
         srv__call_cancel(m, j->call);
         if (j->st == SRV_J_SENDING && !srv__job_ended_here(j)) {
-            srv__job_requeue(j);
             srv__job_store_status(m, j, RK_JOB_QUEUED, "agent unreachable; back in the queue");
+            srv__job_requeue(j);
             srv__job_settle(m, j);
             continue;
         }
@@ -465,20 +442,20 @@ void srv__jobs_agent_lost(rk_srv_mgr_t *m, srv_agent_t *a, const char *msg)
 
 void srv__jobs_agent_gone(rk_srv_mgr_t *m, srv_agent_t *a, const char *msg)
 {
-    while (a->q_head) {
-        srv_job_t *j = a->q_head;
-        queue_remove(a, j);
+    for (srv_job_t *j = a->q_head; j; j = j->next) {
+        if (j->st == SRV_J_RELEASING)
+            continue;
         srv__job_store_status(m, j, RK_JOB_CANCELLED, msg);
-        job_free(m, j);
+        srv__release_later(m, j);
     }
-    while (a->r_head) {
-        srv_job_t *j = a->r_head;
+    for (srv_job_t *j = a->r_head; j; j = j->next) {
+        if (j->st == SRV_J_RELEASING)
+            continue;
         if (!srv__job_ended_here(j))
             srv__job_store_status(m, j, RK_JOB_CANCELLED, msg);
         if (!a->unavailable && j->st != SRV_J_SENDING && j->st != SRV_J_SEND_CANCEL)
             srv__job_send_cancel(m, j, true);
-        running_remove(a, j);
-        job_free(m, j);
+        srv__release_later(m, j);
     }
 }
 
@@ -486,13 +463,13 @@ void srv__jobs_free_all(rk_srv_mgr_t *m, srv_agent_t *a)
 {
     while (a->q_head) {
         srv_job_t *j = a->q_head;
-        queue_remove(a, j);
-        job_free(m, j);
+        srv__list_unlink(j);
+        srv__job_free(m, j);
     }
     while (a->r_head) {
         srv_job_t *j = a->r_head;
-        running_remove(a, j);
-        job_free(m, j);
+        srv__list_unlink(j);
+        srv__job_free(m, j);
     }
 }
 
@@ -506,11 +483,11 @@ int srv__jobs_recover(rk_srv_mgr_t *m, srv_agent_t *a, const rk_job_brief_t *b)
     j->status = b->state;
     if (b->state == RK_JOB_QUEUED) {
         j->st = SRV_J_QUEUED;
-        queue_push_back(a, j);
+        srv__queue_push_back(j);
     } else {
         /* Assigned or running before the restart: ask the agent. */
         j->st = SRV_J_ASKING;
-        running_add(a, j);
+        srv__running_add(j);
     }
     return 0;
 }

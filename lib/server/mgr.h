@@ -121,6 +121,9 @@ typedef enum srv_jstate {
     SRV_J_N
 } srv_jstate_t;
 
+/* Which of its agent's lists a job is in. */
+enum { SRV_L_NONE, SRV_L_QUEUE, SRV_L_RUNNING };
+
 struct srv_job {
     char *job_id;
     char *experiment_id;
@@ -132,6 +135,16 @@ struct srv_job {
     rk_time_t status_time;
     srv_agent_t *agent;
     srv_job_t *prev, *next; /* in the agent's queue or running list */
+    unsigned char list;     /* SRV_L_*: which one */
+
+    /* The batch journal (journal.c): what the job was before its first
+     * store write of the current batch, restored if the commit fails. */
+    bool journaled, snap_new;
+    srv_jstate_t snap_st;
+    rk_job_state_t snap_status;
+    rk_time_t snap_time;
+    char *snap_message;
+    srv_job_t *jnext;
 
     srv_call_t *call;   /* the state's request in flight, or NULL */
     srv_call_t *cancel; /* DELETE in flight, or NULL */
@@ -150,6 +163,8 @@ struct srv_job {
 
 struct srv_create {
     rk_http_wait_t *wait;
+    uint64_t dirty_batch; /* batch number of its last job changed in a batch, +1 */
+    int store_err;        /* a job of it could not be stored: answered 503 */
     rk_job_info_t *jobs;
     int64_t *timeouts;
     srv_job_t **waiting; /* [i]: job i while it still owes its first outcome */
@@ -176,6 +191,28 @@ bool srv__job_ended_here(const srv_job_t *j);
 void srv__job_settle(rk_srv_mgr_t *m, srv_job_t *j);
 /* From the running list back to the front of its agent's queue (QUEUED). */
 void srv__job_requeue(srv_job_t *j);
+
+/* queues.c: the agent's lists; a job knows which one it is in (list). */
+void srv__queue_push_back(srv_job_t *j);
+void srv__queue_push_front(srv_job_t *j);
+void srv__running_add(srv_job_t *j);
+/* Takes j out of whichever list it is in (none: no-op). */
+void srv__list_unlink(srv_job_t *j);
+
+/* journal.c: the batch's undo. */
+/* Records what j is now, before its first store write of this batch
+ * (idempotent within a batch). Cannot fail: the record is in j. */
+void srv__journal_touch(rk_srv_mgr_t *m, srv_job_t *j);
+/* Records j as created in this batch (it goes if the commit fails). */
+void srv__journal_new(rk_srv_mgr_t *m, srv_job_t *j);
+/* The batch committed: the records are dropped. */
+void srv__journal_committed(rk_srv_mgr_t *m);
+/* The batch failed (err): every journaled job is put back as it was
+ * (list, state, stored status); jobs created in it are dropped, their
+ * creates answered 503. Runs before the batch's deferred work. */
+void srv__journal_failed(rk_srv_mgr_t *m, int err);
+/* Frees a job (no list, no journal); settles its waiter first. */
+void srv__job_free(rk_srv_mgr_t *m, srv_job_t *j);
 
 /* dispatch.c: a job's traffic with its agent. Each puts its request in
  * j->call (j->cancel for a cancel); when it cannot be sent, the job retries
@@ -276,6 +313,7 @@ void srv__agent_unregister(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *agent
 typedef struct deferred_finish {
     rk_http_wait_t *wait;
     rk_http_resp_t *resp;
+    bool needs_commit; /* tells of a change of this batch: 503 if it fails */
 } deferred_finish_t;
 
 struct rk_srv_mgr {
@@ -299,6 +337,9 @@ struct rk_srv_mgr {
     srv_create_t *fresh; /* creates to settle after this iteration's scheduling */
 
     bool in_txn;
+    int batch_err;      /* a write of this batch failed (or begin did): it fails */
+    uint64_t batch;     /* number of the current batch */
+    srv_job_t *journal; /* jobs changed in this batch, newest first */
     deferred_finish_t *finishes;
     size_t n_finishes, cap_finishes;
     json_t *pending_events;         /* array of [type, data] */
@@ -313,10 +354,19 @@ struct rk_srv_mgr {
  * answers and commands); the thread runs it until stopped, tests drive it
  * step by step. */
 void srv__mgr_step(rk_srv_mgr_t *m, int timeout_ms);
-/* Opens the batch's transaction if none is open. */
-void srv__txn(rk_srv_mgr_t *m);
-/* Commits the batch, then answers, frees released slots, publishes. */
-void srv__flush(rk_srv_mgr_t *m);
+/* Opens the batch's transaction if none is open. RK_E* when it cannot
+ * (the batch then fails: write nothing). */
+int srv__txn(rk_srv_mgr_t *m);
+/* Records that a write of this batch failed with rc (0: no-op): the
+ * batch will not commit. Returns rc. */
+int srv__batch_error(rk_srv_mgr_t *m, int rc);
+/* Commits the batch, then answers, frees released slots, publishes. When
+ * the commit fails (or a write failed), it is rolled back and memory put
+ * back as the store holds it (journal.c); answers telling of the batch's
+ * changes become 503, its events are dropped, and no slot it freed is
+ * reused (docs/architecture.md, "When a commit fails"). Returns 0 or the
+ * batch's error. */
+int srv__flush(rk_srv_mgr_t *m);
 /* Queues an event (data taken; NULL ignored) for after the commit. */
 void srv__event(rk_srv_mgr_t *m, const char *type, json_t *data);
 /* Drops w unanswered (its request gets 503 now). NULL: no-op. */
@@ -325,6 +375,9 @@ void srv__release(rk_srv_mgr_t *m, rk_http_wait_t *w);
 void srv__finish(rk_srv_mgr_t *m, rk_http_wait_t *w, rk_http_resp_t *resp);
 /* Answers w with status and body (taken) after the commit. */
 void srv__answer_json(rk_srv_mgr_t *m, rk_http_wait_t *w, int status, json_t *body);
+/* The same for an answer that tells of a change made in this batch: it
+ * becomes 503 if the batch fails. */
+void srv__answer_change(rk_srv_mgr_t *m, rk_http_wait_t *w, int status, json_t *body);
 /* Answers w with an error after the commit. */
 void srv__answer_error(rk_srv_mgr_t *m, rk_http_wait_t *w, int status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

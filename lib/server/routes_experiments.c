@@ -71,8 +71,7 @@ static int get_experiment(rk_server_t *srv, rk_http_req_t *req, rk_http_resp_t *
     const char *id = rk_http_req_param(req, "experiment_id");
     int rc = rk_store_experiment_get(srv->store, id, x);
     if (rc)
-        rk_http_resp_errorf(resp, rc == RK_ENOENT ? 404 : 500, "experiment %s %s", id,
-                            rc == RK_ENOENT ? "not found" : "could not be read");
+        rk_srv_store_errorf(resp, rc, "experiment %s", id);
     return rc;
 }
 
@@ -80,7 +79,8 @@ static void h_get(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
 {
     rk_experiment_t x = {0};
     if (get_experiment(ud, req, resp, &x) == 0)
-        rk_http_resp_json_take(resp, 200, json_pack("{s:o}", "experiment", rk_experiment_encode(&x)));
+        rk_http_resp_json_take(resp, 200,
+                               json_pack("{s:o}", "experiment", rk_experiment_encode(&x)));
     rk_experiment_cleanup(&x);
 }
 
@@ -108,8 +108,7 @@ static void h_delete(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
         return;
     }
     if (rc) {
-        rk_http_resp_errorf(resp, rc == RK_ENOENT ? 404 : 500, "experiment %s %s", id,
-                            rc == RK_ENOENT ? "not found" : "could not be deleted");
+        rk_srv_store_errorf(resp, rc, "experiment %s", id);
         return;
     }
     /* Ids are random and may come back: the manager must not dispatch a
@@ -161,8 +160,7 @@ static void h_run(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
             }
             int rc = rk_store_agent_get(srv->store, ids[n], &agents[n]);
             if (rc) {
-                rk_http_resp_errorf(resp, rc == RK_ENOENT ? 404 : 500, "agent %s not found",
-                                    ids[n]);
+                rk_srv_store_errorf(resp, rc, "agent %s", ids[n]);
                 goto done;
             }
         }

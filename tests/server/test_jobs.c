@@ -2,7 +2,8 @@
  * sleeps: the memory store (behind the failing-on-command wrapper), a
  * scripted transport that records every request to an agent and lets the
  * test answer it, and waits whose answers the test reads. Each test proves
- * one rule of shared/design.md ("A job's life", "Exactly once").
+ * one rule of shared/design.md ("A job's life", "Exactly once") or of the
+ * commit-failure policy in docs/architecture.md ("When a commit fails").
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -146,6 +147,7 @@ typedef struct fx {
     script_t script;
     char exp_id[64];
     srv_agent_t *agent;
+    waiter_t w[4]; /* outlive each test: the manager may answer at teardown */
 } fx_t;
 
 static json_t *load(const char *text)
@@ -216,6 +218,8 @@ static int teardown(void **state)
 {
     fx_t *f = *state;
     rk_srv_mgr_free(f->m);
+    for (size_t i = 0; i < 4; i++)
+        json_decref(f->w[i].body);
     for (size_t i = 0; i < f->script.n; i++)
         free(f->script.recs[i].url);
     rk_srv_events_free(f->events);
@@ -273,13 +277,12 @@ static void result_body(char *out, size_t n, const char *job_id, const char *exp
 /* Creates job_id, has it accepted by the agent: WATCHING with a poll out. */
 static void accepted(fx_t *f, const char *job_id)
 {
-    waiter_t w = {0};
-    create(f, &w, job_id, "a1");
+    waiter_t *w = &f->w[3];
+    create(f, w, job_id, "a1");
     answer(pending(&f->script, "submit", "/jobs"), 202, "{}");
     settle(f);
-    assert_int_equal(w.status, 201);
-    assert_string_equal(answer_status(&w), "assigned");
-    json_decref(w.body);
+    assert_int_equal(w->status, 201);
+    assert_string_equal(answer_status(w), "assigned");
 }
 
 /* ---- design.md: write ahead ---- */
@@ -287,18 +290,17 @@ static void accepted(fx_t *f, const char *job_id)
 static void assigned_is_stored_before_the_request_leaves(void **state)
 {
     fx_t *f = *state;
-    waiter_t w = {0};
-    create(f, &w, "job_a", "a1");
+    waiter_t *w = &f->w[0];
+    create(f, w, "job_a", "a1");
     rec_t *r = pending(&f->script, "submit", "/api/v1/jobs");
     assert_non_null(r);
     /* The POST is out, and the store (no transaction open) says assigned. */
     assert_false(f->m->in_txn);
     assert_int_equal(stored(f, "job_a", NULL, 0), RK_JOB_ASSIGNED);
-    assert_int_equal(w.status, 0); /* the creator hears after the agent's answer */
+    assert_int_equal(w->status, 0); /* the creator hears after the agent's answer */
     answer(r, 202, "{}");
     settle(f);
-    assert_int_equal(w.status, 201);
-    json_decref(w.body);
+    assert_int_equal(w->status, 201);
 }
 
 /* ---- design.md: a job's life ---- */
@@ -306,9 +308,9 @@ static void assigned_is_stored_before_the_request_leaves(void **state)
 static void busy_409_puts_the_job_back_at_the_front(void **state)
 {
     fx_t *f = *state;
-    waiter_t wa = {0}, wb = {0};
-    create(f, &wa, "job_a", "a1");
-    create(f, &wb, "job_b", "a1"); /* queued behind job_a: one slot */
+    waiter_t *wa = &f->w[0], *wb = &f->w[1];
+    create(f, wa, "job_a", "a1");
+    create(f, wb, "job_b", "a1"); /* queued behind job_a: one slot */
     assert_int_equal(count(&f->script, "submit", "/jobs"), 1);
     answer(pending(&f->script, "submit", "/jobs"), 409, "{\"detail\":\"busy\"}");
     settle(f);
@@ -324,28 +326,24 @@ static void busy_409_puts_the_job_back_at_the_front(void **state)
     assert_int_equal(count(&f->script, "submit", "/jobs"), 2);
     assert_int_equal(stored(f, "job_a", NULL, 0), RK_JOB_ASSIGNED);
     assert_int_equal(stored(f, "job_b", NULL, 0), RK_JOB_QUEUED);
-    json_decref(wa.body);
-    json_decref(wb.body);
 }
 
 static void refusal_422_fails_the_job(void **state)
 {
     fx_t *f = *state;
-    waiter_t w = {0}, wb = {0};
-    create(f, &w, "job_a", "a1");
-    create(f, &wb, "job_b", "a1");
+    waiter_t *w = &f->w[0], *wb = &f->w[1];
+    create(f, w, "job_a", "a1");
+    create(f, wb, "job_b", "a1");
     answer(pending(&f->script, "submit", "/jobs"), 422, "{\"detail\":\"no such task\"}");
     settle(f);
     char msg[256];
     assert_int_equal(stored(f, "job_a", msg, sizeof msg), RK_JOB_FAILED);
     assert_non_null(strstr(msg, "agent refused the job"));
-    assert_int_equal(w.status, 201);
-    assert_string_equal(answer_status(&w), "failed");
+    assert_int_equal(w->status, 201);
+    assert_string_equal(answer_status(w), "failed");
     /* Its slot went to the next job. */
     assert_int_equal(stored(f, "job_b", NULL, 0), RK_JOB_ASSIGNED);
     assert_int_equal(count(&f->script, "submit", "/jobs"), 2);
-    json_decref(w.body);
-    json_decref(wb.body);
 }
 
 static void status_404_sends_the_job_again(void **state)
@@ -375,8 +373,8 @@ static void the_result_is_stored_before_the_slot_frees(void **state)
 {
     fx_t *f = *state;
     accepted(f, "job_a");
-    waiter_t wb = {0};
-    create(f, &wb, "job_b", "a1");
+    waiter_t *wb = &f->w[0];
+    create(f, wb, "job_b", "a1");
     assert_int_equal(count(&f->script, "submit", "/jobs"), 1);
     answer(pending(&f->script, "status", "/status/job_a"), 200,
            "{\"job_id\":\"job_a\",\"status\":\"completed\",\"timestamp\":\"2026-01-01T00:00:02Z\","
@@ -390,18 +388,17 @@ static void the_result_is_stored_before_the_slot_frees(void **state)
     answer(pending(&f->script, "result", "/results/job_a"), 200, body);
     settle(f);
     assert_int_equal(count(&f->script, "submit", "/jobs"), 2);
-    json_decref(wb.body);
 }
 
 static void a_cancel_during_the_send_is_delivered_after_the_accept(void **state)
 {
     fx_t *f = *state;
-    waiter_t w = {0}, wc = {0};
-    create(f, &w, "job_a", "a1");
+    waiter_t *w = &f->w[0], *wc = &f->w[1];
+    create(f, w, "job_a", "a1");
     rec_t *post = pending(&f->script, "submit", "/jobs");
-    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)&wc, "job_a"), 0);
+    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)wc, "job_a"), 0);
     settle(f);
-    assert_int_equal(wc.status, 200);
+    assert_int_equal(wc->status, 200);
     assert_int_equal(stored(f, "job_a", NULL, 0), RK_JOB_CANCELLED);
     assert_int_equal(count(&f->script, "cancel", "/jobs/job_a"), 0); /* not before the accept */
     answer(post, 202, "{}");
@@ -418,8 +415,121 @@ static void a_cancel_during_the_send_is_delivered_after_the_accept(void **state)
     settle(f);
     assert_int_equal(f->agent->n_running, 0);
     assert_int_equal(stored(f, "job_a", NULL, 0), RK_JOB_CANCELLED);
-    json_decref(w.body);
-    json_decref(wc.body);
+}
+
+/* ---- docs/architecture.md: when a commit fails ---- */
+
+static void a_failed_commit_sends_nothing_and_keeps_the_job_queued(void **state)
+{
+    fx_t *f = *state;
+    waiter_t *w = &f->w[0];
+    rk_job_info_t *jobs = calloc(1, sizeof *jobs);
+    int64_t *timeouts = calloc(1, sizeof *timeouts);
+    jobs[0].job_id = strdup("job_a");
+    jobs[0].experiment_id = strdup(f->exp_id);
+    jobs[0].agent_id = strdup("a1");
+    jobs[0].created_time = rk_time_now_us();
+    assert_int_equal(rk_srv_mgr_create(f->m, (rk_http_wait_t *)w, jobs, timeouts, 1, true), 0);
+    /* One step: the insert commits, the schedule's commit fails. */
+    rk_store_faulty_arm(f->store, RK_FAULTY_COMMIT, RK_EIO, 1, 1);
+    srv__mgr_step(f->m, 0);
+    assert_int_equal(count(&f->script, "submit", "/jobs"), 0); /* write ahead held */
+    assert_int_equal(stored(f, "job_a", NULL, 0), RK_JOB_QUEUED);
+    assert_string_equal(f->agent->q_head->job_id, "job_a");
+    assert_int_equal(f->agent->q_head->st, SRV_J_QUEUED);
+    assert_int_equal(f->agent->n_running, 0);
+    assert_int_equal(w->status, 201); /* it was created: the store says queued */
+    assert_string_equal(answer_status(w), "queued");
+    /* The storage is back: the job goes out. */
+    settle(f);
+    assert_int_equal(count(&f->script, "submit", "/jobs"), 1);
+    assert_int_equal(stored(f, "job_a", NULL, 0), RK_JOB_ASSIGNED);
+}
+
+static void a_failed_result_commit_frees_no_slot(void **state)
+{
+    fx_t *f = *state;
+    accepted(f, "job_a");
+    waiter_t *wb = &f->w[0];
+    create(f, wb, "job_b", "a1");
+    answer(
+        pending(&f->script, "status", "/status/job_a"), 200,
+        "{\"job_id\":\"job_a\",\"status\":\"completed\",\"timestamp\":\"2026-01-01T00:00:02Z\"}");
+    settle(f);
+    char body[512];
+    result_body(body, sizeof body, "job_a", f->exp_id);
+    rk_store_faulty_arm(f->store, RK_FAULTY_COMMIT, RK_EIO, 0, 1);
+    answer(pending(&f->script, "result", "/results/job_a"), 200, body);
+    settle(f);
+    /* Nothing stored, so the slot is still job_a's and job_b waits. */
+    rk_result_t res = {0};
+    assert_int_equal(rk_store_result_get(f->store, "job_a", &res), RK_ENOENT);
+    assert_int_equal(stored(f, "job_a", NULL, 0), RK_JOB_ASSIGNED);
+    assert_int_equal(f->agent->n_running, 1);
+    assert_int_equal(count(&f->script, "submit", "/jobs"), 1);
+    /* The result is asked for again, and this time it is kept. */
+    rec_t *again = pending(&f->script, "result", "/results/job_a");
+    assert_non_null(again);
+    answer(again, 200, body);
+    settle(f);
+    assert_int_equal(rk_store_result_get(f->store, "job_a", &res), 0);
+    rk_result_cleanup(&res);
+    assert_int_equal(stored(f, "job_a", NULL, 0), RK_JOB_COMPLETED);
+    assert_int_equal(count(&f->script, "submit", "/jobs"), 2);
+}
+
+static void a_failed_status_write_changes_nothing_and_answers_503(void **state)
+{
+    fx_t *f = *state;
+    waiter_t *w = &f->w[0], *wb = &f->w[1], *wc = &f->w[2];
+    create(f, w, "job_a", "a1");
+    create(f, wb, "job_b", "a1"); /* queued */
+    rk_store_faulty_arm(f->store, RK_FAULTY_JOB_SET_STATUS, RK_EIO, 0, 1);
+    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)wc, "job_b"), 0);
+    settle(f);
+    assert_int_equal(wc->status, 503);
+    assert_non_null(strstr(json_string_value(json_object_get(wc->body, "detail")), "storage"));
+    assert_int_equal(stored(f, "job_b", NULL, 0), RK_JOB_QUEUED);
+    assert_non_null(f->agent->q_head);
+    assert_string_equal(f->agent->q_head->job_id, "job_b");
+    assert_int_equal(f->agent->q_head->st, SRV_J_QUEUED);
+    assert_string_equal(f->agent->q_head->message, "queued");
+    /* Still there to cancel once the storage works. */
+    json_decref(wc->body);
+    *wc = (waiter_t){0};
+    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)wc, "job_b"), 0);
+    settle(f);
+    assert_int_equal(wc->status, 200);
+    assert_int_equal(stored(f, "job_b", NULL, 0), RK_JOB_CANCELLED);
+    assert_null(f->agent->q_head);
+}
+
+static void a_failed_insert_creates_nothing_and_answers_503(void **state)
+{
+    fx_t *f = *state;
+    waiter_t *w = &f->w[0];
+    rk_store_faulty_arm(f->store, RK_FAULTY_JOB_INSERT, RK_EIO, 0, 1);
+    create(f, w, "job_a", "a1");
+    assert_int_equal(w->status, 503);
+    rk_job_info_t ji = {0};
+    assert_int_equal(rk_store_job_get(f->store, "job_a", false, &ji), RK_ENOENT);
+    assert_null(f->agent->q_head);
+    assert_int_equal(count(&f->script, "submit", "/jobs"), 0);
+}
+
+static void store_errors_map_to_one_answer_each(void **state)
+{
+    fx_t *f = *state;
+    waiter_t *w = &f->w[0];
+    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)w, "job_nope"), 0);
+    settle(f);
+    assert_int_equal(w->status, 404);
+    json_decref(w->body);
+    *w = (waiter_t){0};
+    rk_store_faulty_arm(f->store, RK_FAULTY_JOB_GET, RK_EIO, 0, 1);
+    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)w, "job_nope"), 0);
+    settle(f);
+    assert_int_equal(w->status, 503); /* the storage failed: not "not found" */
 }
 
 int main(void)
@@ -434,6 +544,14 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(a_cancel_during_the_send_is_delivered_after_the_accept,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(a_failed_commit_sends_nothing_and_keeps_the_job_queued,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(a_failed_result_commit_frees_no_slot, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_failed_status_write_changes_nothing_and_answers_503,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(a_failed_insert_creates_nothing_and_answers_503, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(store_errors_map_to_one_answer_each, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
