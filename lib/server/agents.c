@@ -67,6 +67,7 @@ srv_agent_t *srv__agent_add(rk_srv_mgr_t *m, const rk_registered_agent_t *r)
 
 static void agent_free(rk_srv_mgr_t *m, srv_agent_t *a)
 {
+    srv__release(m, a->leaving);
     srv__call_cancel(m, a->health);
     srv__jobs_free_all(m, a);
     free(a->id);
@@ -149,9 +150,18 @@ static void health_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_respon
     json_decref(v);
 }
 
+static bool leave_step(rk_srv_mgr_t *m, srv_agent_t *a);
+
 void srv__agents_tick(rk_srv_mgr_t *m, int64_t now)
 {
-    for (srv_agent_t *a = m->agents; a; a = a->next) {
+    for (srv_agent_t **p = &m->agents; *p;) {
+        srv_agent_t *a = *p;
+        if (a->leaving && leave_step(m, a)) {
+            *p = a->next;
+            agent_free(m, a);
+            continue;
+        }
+        p = &a->next;
         if (a->first_fail && !a->unavailable &&
             now - a->first_fail >= (int64_t)(m->cfg.agent_timeout_s * 1e6))
             mark_unavailable(m, a);
@@ -316,13 +326,30 @@ void srv__agent_unregister(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *agent
         srv__answer_error(m, w, 404, "agent %s not found", agent_id);
         return;
     }
-    srv__flush(m); /* no release of this agent's jobs may be pending */
+    if (a->leaving) {
+        srv__answer_error(m, w, 409, "agent %s is already being unregistered", agent_id);
+        return;
+    }
+    /* From now on it takes no jobs; leave_step cancels its jobs a batch
+     * per iteration, then removes it and answers. */
+    a->leaving = w;
+    m->again = true;
+}
+
+/* One batch of an unregistration; true when the agent is gone (freed). */
+static bool leave_step(rk_srv_mgr_t *m, srv_agent_t *a)
+{
     char msg[200];
     snprintf(msg, sizeof msg, "cancelled: agent %.64s was unregistered", a->id);
-    srv__jobs_agent_gone(m, a, msg);
+    srv__flush(m); /* this batch is the unregistration's alone */
+    srv__jobs_agent_gone(m, a, msg, SRV_LEAVE_BATCH);
     /* The jobs' ends are stored (and their slots freed) before the agent
      * goes; if that fails they are put back and the agent stays. */
     int r = srv__flush(m);
+    if (!r && (a->q_head || a->r_head)) {
+        m->again = true; /* the next batch after other work */
+        return false;
+    }
     if (!r) {
         r = srv__txn(m);
         if (!r)
@@ -334,22 +361,19 @@ void srv__agent_unregister(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *agent
         if (!r)
             r = c;
     }
-    if (r) {
+    rk_http_wait_t *w = a->leaving;
+    a->leaving = NULL;
+    if (r) { /* the agent stays, with the jobs not yet cancelled */
         srv__answer_store_error(m, w, r, "agent");
-        return;
+        m->again = true;
+        return false;
     }
     agent_event(m, a, "unregistered");
     rk_log_info("agent unregistered", "agent_id", a->id);
-    for (srv_agent_t **p = &m->agents; *p; p = &(*p)->next) {
-        if (*p == a) {
-            *p = a->next;
-            break;
-        }
-    }
     json_t *body = json_object();
     json_object_set_new(body, "agent_id", json_string(a->id));
     rk_json_set_time(body, "unregistered_at", rk_time_now_us());
     srv__answer_json(m, w, 200, body);
     srv__flush(m); /* nothing to commit: out with the answer and event */
-    agent_free(m, a);
+    return true;
 }

@@ -414,7 +414,8 @@ void srv__jobs_tick(rk_srv_mgr_t *m, int64_t now)
         for (srv_job_t *j = a->r_head; j; j = j->next) {
             if (j->st == SRV_J_RELEASING)
                 continue;
-            int64_t limit = (int64_t)((double)j->timeout_s + m->cfg.timeout_grace_s) * 1000000;
+            /* In µs from seconds: a fractional grace (0.5 s) counts whole. */
+            int64_t limit = (int64_t)(((double)j->timeout_s + m->cfg.timeout_grace_s) * 1e6);
             if (j->status == RK_JOB_RUNNING && !srv__job_ended_here(j) && j->running_mono &&
                 j->timeout_s && now - j->running_mono > limit) {
                 char msg[200];

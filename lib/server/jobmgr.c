@@ -531,6 +531,7 @@ void rk_srv_mgr_free(rk_srv_mgr_t *m)
     m->client = NULL;
     srv__calls_drop_all(m);
     srv__agents_free_all(m);
+    srv__index_cleanup(&m->index);
     srv__flush(m); /* answers settled while freeing: the HTTP stop took them */
     free(m->finishes);
     for (size_t i = 0; i < SRV_XCACHE_SIZE; i++) {

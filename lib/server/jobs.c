@@ -89,7 +89,8 @@ void srv__job_requeue(srv_job_t *j)
     srv__queue_push_front(j);
 }
 
-static srv_job_t *job_new(const char *job_id, const char *experiment_id, srv_agent_t *a)
+static srv_job_t *job_new(rk_srv_mgr_t *m, const char *job_id, const char *experiment_id,
+                          srv_agent_t *a)
 {
     srv_job_t *j = calloc(1, sizeof *j);
     if (!j)
@@ -98,7 +99,7 @@ static srv_job_t *job_new(const char *job_id, const char *experiment_id, srv_age
     j->experiment_id = strdup(experiment_id);
     j->message = strdup("");
     j->agent = a;
-    if (!j->job_id || !j->experiment_id || !j->message) {
+    if (!j->job_id || !j->experiment_id || !j->message || srv__index_put(&m->index, j)) {
         free(j->job_id);
         free(j->experiment_id);
         free(j->message);
@@ -116,6 +117,7 @@ void srv__job_free(rk_srv_mgr_t *m, srv_job_t *j)
         srv__job_settle(m, j);
     srv__call_cancel(m, j->call);
     srv__call_cancel(m, j->cancel);
+    srv__index_del(&m->index, j);
     free(j->job_id);
     free(j->experiment_id);
     free(j->message);
@@ -246,6 +248,8 @@ void srv__jobs_create(rk_srv_mgr_t *m, srv_create_t *c)
     for (size_t i = 0; i < c->n; i++) {
         rk_job_info_t *ji = &c->jobs[i];
         srv_agent_t *a = srv__agent_find(m, ji->agent_id);
+        if (a && a->leaving) /* being unregistered: it takes no more jobs */
+            a = NULL;
         ji->status.status = a ? RK_JOB_QUEUED : RK_JOB_FAILED;
         ji->status.timestamp = ji->created_time;
         free(ji->status.message);
@@ -254,7 +258,7 @@ void srv__jobs_create(rk_srv_mgr_t *m, srv_create_t *c)
         int rc = srv__txn(m);
         if (!rc)
             rc = rk_store_job_insert(m->store, ji, &seq);
-        srv_job_t *j = rc == 0 && a ? job_new(ji->job_id, ji->experiment_id, a) : NULL;
+        srv_job_t *j = rc == 0 && a ? job_new(m, ji->job_id, ji->experiment_id, a) : NULL;
         if (rc == 0 && a && !j)
             rc = RK_ENOMEM; /* stored queued but not tracked: undo it */
         if (rc) {           /* the batch fails; this create is answered 503 */
@@ -316,20 +320,6 @@ void srv__jobs_settle_fresh(rk_srv_mgr_t *m)
 
 /* ---- cancellation ---- */
 
-static srv_job_t *find_tracked(rk_srv_mgr_t *m, const char *job_id, const char *agent_id)
-{
-    srv_agent_t *a = srv__agent_find(m, agent_id);
-    if (!a)
-        return NULL;
-    for (srv_job_t *j = a->r_head; j; j = j->next)
-        if (strcmp(j->job_id, job_id) == 0)
-            return j;
-    for (srv_job_t *j = a->q_head; j; j = j->next)
-        if (strcmp(j->job_id, job_id) == 0)
-            return j;
-    return NULL;
-}
-
 void srv__jobs_cancel(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id)
 {
     rk_job_info_t ji = {0};
@@ -340,7 +330,7 @@ void srv__jobs_cancel(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id)
         srv__answer_store_error(m, w, rc, what);
         return;
     }
-    srv_job_t *j = find_tracked(m, job_id, ji.agent_id);
+    srv_job_t *j = srv__index_get(&m->index, job_id);
     if (!j || srv__job_ended_here(j)) {
         srv__answer_error(m, w, 409, "job %s already finished: %s", job_id,
                           rk_job_state_name(j ? j->status : ji.status.status));
@@ -381,7 +371,7 @@ void srv__jobs_cancel(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id)
 void srv__jobs_schedule(rk_srv_mgr_t *m, int64_t now)
 {
     for (srv_agent_t *a = m->agents; a; a = a->next) {
-        if (a->unavailable || a->first_fail || a->hold_until > now)
+        if (a->unavailable || a->first_fail || a->hold_until > now || a->leaving)
             continue;
         while (a->q_head && a->q_head->st == SRV_J_QUEUED && (int64_t)a->n_running < a->slots) {
             srv_job_t *j = a->q_head;
@@ -440,23 +430,27 @@ void srv__jobs_agent_lost(rk_srv_mgr_t *m, srv_agent_t *a, const char *msg)
     }
 }
 
-void srv__jobs_agent_gone(rk_srv_mgr_t *m, srv_agent_t *a, const char *msg)
+size_t srv__jobs_agent_gone(rk_srv_mgr_t *m, srv_agent_t *a, const char *msg, size_t max)
 {
-    for (srv_job_t *j = a->q_head; j; j = j->next) {
-        if (j->st == SRV_J_RELEASING)
-            continue;
-        srv__job_store_status(m, j, RK_JOB_CANCELLED, msg);
-        srv__release_later(m, j);
+    /* RELEASING jobs sit at the front (taken by an earlier batch whose
+     * commit is pending); the loop stops at the budget. */
+    size_t n = 0;
+    int64_t t0 = rk_time_mono_us();
+    for (int pass = 0; pass < 2 && n < max; pass++) {
+        for (srv_job_t *j = pass ? a->r_head : a->q_head, *next; j && n < max; j = next) {
+            next = j->next;
+            if (j->st == SRV_J_RELEASING)
+                continue;
+            if (!srv__job_ended_here(j))
+                srv__job_store_status(m, j, RK_JOB_CANCELLED, msg);
+            if (pass && !a->unavailable && j->st != SRV_J_SENDING && j->st != SRV_J_SEND_CANCEL)
+                srv__job_send_cancel(m, j, true);
+            srv__release_later(m, j);
+            if (++n % 64 == 0 && rk_time_mono_us() - t0 > SRV_LEAVE_BUDGET_US)
+                return n;
+        }
     }
-    for (srv_job_t *j = a->r_head; j; j = j->next) {
-        if (j->st == SRV_J_RELEASING)
-            continue;
-        if (!srv__job_ended_here(j))
-            srv__job_store_status(m, j, RK_JOB_CANCELLED, msg);
-        if (!a->unavailable && j->st != SRV_J_SENDING && j->st != SRV_J_SEND_CANCEL)
-            srv__job_send_cancel(m, j, true);
-        srv__release_later(m, j);
-    }
+    return n;
 }
 
 void srv__jobs_free_all(rk_srv_mgr_t *m, srv_agent_t *a)
@@ -475,8 +469,7 @@ void srv__jobs_free_all(rk_srv_mgr_t *m, srv_agent_t *a)
 
 int srv__jobs_recover(rk_srv_mgr_t *m, srv_agent_t *a, const rk_job_brief_t *b)
 {
-    (void)m;
-    srv_job_t *j = job_new(b->job_id, b->experiment_id, a);
+    srv_job_t *j = job_new(m, b->job_id, b->experiment_id, a);
     if (!j)
         return RK_ENOMEM;
     j->seq = b->seq;

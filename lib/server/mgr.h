@@ -124,6 +124,13 @@ typedef enum srv_jstate {
 /* Which of its agent's lists a job is in. */
 enum { SRV_L_NONE, SRV_L_QUEUE, SRV_L_RUNNING };
 
+/* Every tracked job by id (queues.c): a cancel finds a job near the tail
+ * of a million as fast as at the head. */
+typedef struct srv_index {
+    srv_job_t **slots;   /* NULL: empty; else a job or a tombstone */
+    size_t cap, n, used; /* used: live + tombstones */
+} srv_index_t;
+
 struct srv_job {
     char *job_id;
     char *experiment_id;
@@ -198,6 +205,12 @@ void srv__queue_push_front(srv_job_t *j);
 void srv__running_add(srv_job_t *j);
 /* Takes j out of whichever list it is in (none: no-op). */
 void srv__list_unlink(srv_job_t *j);
+/* The index: put (RK_ENOMEM, nothing added), get (NULL when not
+ * tracked), del (j must be the indexed job; absent: no-op), cleanup. */
+int srv__index_put(srv_index_t *ix, srv_job_t *j);
+srv_job_t *srv__index_get(const srv_index_t *ix, const char *id);
+void srv__index_del(srv_index_t *ix, srv_job_t *j);
+void srv__index_cleanup(srv_index_t *ix);
 
 /* journal.c: the batch's undo. */
 /* Records what j is now, before its first store write of this batch
@@ -242,9 +255,11 @@ void srv__jobs_tick(rk_srv_mgr_t *m, int64_t now);
 /* Agent a became unreachable (msg says so): its running jobs end here,
  * those not yet sent go back to the front of its queue. */
 void srv__jobs_agent_lost(rk_srv_mgr_t *m, srv_agent_t *a, const char *msg);
-/* Agent a is being unregistered: every job it holds is stored cancelled
- * (msg) and dropped; the agent told when reachable. */
-void srv__jobs_agent_gone(rk_srv_mgr_t *m, srv_agent_t *a, const char *msg);
+/* Agent a is being unregistered: up to max of the jobs it holds (queue
+ * first, then running ones) are stored cancelled (msg) and released after
+ * the commit; the agent is told of running ones when reachable. Returns
+ * how many it took. */
+size_t srv__jobs_agent_gone(rk_srv_mgr_t *m, srv_agent_t *a, const char *msg, size_t max);
 /* Frees every job of a without storing anything (shutdown). */
 void srv__jobs_free_all(rk_srv_mgr_t *m, srv_agent_t *a);
 /* Adds a job recovered from the store to its agent (queued, or asking).
@@ -287,8 +302,15 @@ struct srv_agent {
     int64_t hold_until; /* after a busy answer: no dispatch before */
     int64_t health_at;
     srv_call_t *health;
+    rk_http_wait_t *leaving; /* unregister under way (answered when done) */
     srv_agent_t *next;
 };
+
+/* Unregistering an agent cancels its jobs a batch per loop iteration, so
+ * other commands get through meanwhile and memory stays that of a batch:
+ * at most this many jobs, and no more than SRV_LEAVE_BUDGET_US of work. */
+#define SRV_LEAVE_BATCH 4096
+#define SRV_LEAVE_BUDGET_US 5000
 
 /* The registered agent id, or NULL. Borrowed. */
 srv_agent_t *srv__agent_find(rk_srv_mgr_t *m, const char *id);
@@ -333,6 +355,7 @@ struct rk_srv_mgr {
     volatile int stop; /* set by rk_srv_mgr_stop (through a task) */
 
     srv_agent_t *agents;
+    srv_index_t index; /* every tracked job by id */
     srv_call_t *calls;
     srv_create_t *fresh; /* creates to settle after this iteration's scheduling */
 

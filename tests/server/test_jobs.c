@@ -235,8 +235,8 @@ static void settle(fx_t *f)
         srv__mgr_step(f->m, 0);
 }
 
-/* POST /jobs of one job for agent_id; the answer goes to w. */
-static void create(fx_t *f, waiter_t *w, const char *job_id, const char *agent_id)
+/* POST /jobs of one job for agent_id, handed to the manager. */
+static void post_create(fx_t *f, waiter_t *w, const char *job_id, const char *agent_id)
 {
     rk_job_info_t *jobs = calloc(1, sizeof *jobs);
     int64_t *timeouts = calloc(1, sizeof *timeouts);
@@ -246,6 +246,12 @@ static void create(fx_t *f, waiter_t *w, const char *job_id, const char *agent_i
     jobs[0].created_time = rk_time_now_us();
     timeouts[0] = 60;
     assert_int_equal(rk_srv_mgr_create(f->m, (rk_http_wait_t *)w, jobs, timeouts, 1, true), 0);
+}
+
+/* POST /jobs of one job for agent_id, run until settled; answer to w. */
+static void create(fx_t *f, waiter_t *w, const char *job_id, const char *agent_id)
+{
+    post_create(f, w, job_id, agent_id);
     settle(f);
 }
 
@@ -532,6 +538,160 @@ static void store_errors_map_to_one_answer_each(void **state)
     assert_int_equal(w->status, 503); /* the storage failed: not "not found" */
 }
 
+/* ---- costs that stay flat; the backstop's grace ---- */
+
+/* Creates n queued jobs job_%06zu for agent_id in one POST. */
+static void create_many(fx_t *f, waiter_t *w, const char *agent_id, size_t n)
+{
+    rk_job_info_t *jobs = calloc(n, sizeof *jobs);
+    int64_t *timeouts = calloc(n, sizeof *timeouts);
+    rk_time_t now = rk_time_now_us();
+    for (size_t i = 0; i < n; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "job_%06zu", i);
+        jobs[i].job_id = strdup(id);
+        jobs[i].experiment_id = strdup(f->exp_id);
+        jobs[i].agent_id = strdup(agent_id);
+        jobs[i].created_time = now;
+    }
+    assert_int_equal(rk_srv_mgr_create(f->m, (rk_http_wait_t *)w, jobs, timeouts, n, false), 0);
+    settle(f);
+    assert_int_equal(w->status, 201);
+}
+
+static double cancel_ms(fx_t *f, const char *id)
+{
+    waiter_t *w = &f->w[2];
+    json_decref(w->body);
+    *w = (waiter_t){0};
+    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)w, id), 0);
+    int64_t t0 = rk_time_mono_us();
+    srv__mgr_step(f->m, 0);
+    double ms = (double)(rk_time_mono_us() - t0) / 1000.0;
+    assert_int_equal(w->status, 200);
+    return ms;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void cancelling_near_the_tail_costs_what_it_costs_at_the_head(void **state)
+{
+    fx_t *f = *state;
+    waiter_t *w = &f->w[0], *wb = &f->w[1];
+    create(f, wb, "job_busy", "a1"); /* holds the slot: the rest stays queued */
+    const size_t n = 10000, k = 40;
+    create_many(f, w, "a1", n);
+    assert_int_equal(f->agent->n_queued, n);
+    double head[40], tail[40];
+    for (size_t i = 0; i < k; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "job_%06zu", i);
+        head[i] = cancel_ms(f, id);
+        snprintf(id, sizeof id, "job_%06zu", n - 1 - i);
+        tail[i] = cancel_ms(f, id);
+    }
+    assert_int_equal(f->agent->n_queued, n - 2 * k);
+    qsort(head, k, sizeof *head, cmp_d);
+    qsort(tail, k, sizeof *tail, cmp_d);
+    /* Timing means little under valgrind; the walk it replaces cost
+     * O(queue) per cancel. */
+    if (!getenv("RK_UNDER_VALGRIND"))
+        assert_true(tail[k / 2] <= 3 * head[k / 2] + 0.2);
+}
+
+static size_t stored_count(fx_t *f, rk_job_state_t st)
+{
+    rk_job_filter_t flt = {.state_mask = 1u << st};
+    rk_page_t page = {.limit = 1};
+    rk_job_info_t *v = NULL;
+    size_t n = 0;
+    assert_int_equal(rk_store_job_list(f->store, &flt, &page, &v, &n), 0);
+    rk_store_jobs_free(v, n);
+    return (size_t)page.total;
+}
+
+static void unregistering_a_long_queue_lets_other_work_through(void **state)
+{
+    fx_t *f = *state;
+    waiter_t *w = &f->w[0], *wu = &f->w[1], *wo = &f->w[2];
+    add_agent(f, "a2", 1);
+    const size_t n = 3 * SRV_LEAVE_BATCH + 100;
+    create(f, &f->w[3], "job_busy", "a1"); /* holds the slot: the rest stays queued */
+    create_many(f, w, "a1", n - 1);
+    assert_int_equal(rk_srv_mgr_unregister(f->m, (rk_http_wait_t *)wu, "a1"), 0);
+    srv__mgr_step(f->m, 0); /* the first batch */
+    post_create(f, wo, "job_other", "a2");
+    srv__mgr_step(f->m, 0);
+    /* The other agent's job went out, and was answered, mid-way. */
+    assert_int_equal(count(&f->script, "submit", "/jobs"), 2);
+    rec_t *r = pending(&f->script, "submit", "/jobs");
+    assert_non_null(r);
+    answer(r, 202, "{}");
+    srv__mgr_step(f->m, 0);
+    assert_int_equal(wo->status, 201);
+    assert_int_equal(wu->status, 0);
+    assert_non_null(srv__agent_find(f->m, "a1"));
+    size_t left = f->agent->n_queued + f->agent->n_running;
+    assert_true(left > 0 && left < n);
+    /* Never more than a batch of jobs is held for one commit. */
+    assert_true(n - left <= 3 * SRV_LEAVE_BATCH);
+    settle(f);
+    for (int i = 0; i < 100000 && wu->status == 0; i++)
+        srv__mgr_step(f->m, 0);
+    assert_int_equal(wu->status, 200);
+    assert_null(srv__agent_find(f->m, "a1"));
+    assert_int_equal(stored_count(f, RK_JOB_CANCELLED), n);
+    assert_int_equal(stored_count(f, RK_JOB_QUEUED), 0);
+}
+
+static void a_failed_commit_stops_an_unregistration_with_memory_as_stored(void **state)
+{
+    fx_t *f = *state;
+    waiter_t *w = &f->w[0], *wu = &f->w[1];
+    const size_t n = 2 * SRV_LEAVE_BATCH + 10;
+    create(f, &f->w[3], "job_busy", "a1"); /* holds the slot: the rest stays queued */
+    create_many(f, w, "a1", n - 1);
+    assert_int_equal(rk_srv_mgr_unregister(f->m, (rk_http_wait_t *)wu, "a1"), 0);
+    srv__mgr_step(f->m, 0); /* a first batch commits */
+    size_t cancelled = stored_count(f, RK_JOB_CANCELLED);
+    assert_true(cancelled > 0 && cancelled < n);
+    rk_store_faulty_arm(f->store, RK_FAULTY_COMMIT, RK_EIO, 0, 1);
+    settle(f);
+    assert_int_equal(wu->status, 503);
+    /* The agent stays; what memory holds is what the store says queued. */
+    assert_non_null(srv__agent_find(f->m, "a1"));
+    assert_int_equal(f->agent->n_queued + f->agent->n_running,
+                     stored_count(f, RK_JOB_QUEUED) + stored_count(f, RK_JOB_ASSIGNED));
+    assert_int_equal(stored_count(f, RK_JOB_CANCELLED) + f->agent->n_queued + f->agent->n_running,
+                     n);
+    for (srv_job_t *j = f->agent->q_head; j; j = j->next)
+        assert_int_equal(j->st, SRV_J_QUEUED);
+}
+
+static void the_backstop_counts_a_fractional_grace(void **state)
+{
+    fx_t *f = *state;
+    f->m->cfg.timeout_grace_s = 0.5;
+    accepted(f, "job_a");
+    answer(pending(&f->script, "status", "/status/job_a"), 200,
+           "{\"job_id\":\"job_a\",\"status\":\"running\",\"timestamp\":\"2026-01-01T00:00:01Z\"}");
+    settle(f);
+    srv_job_t *j = f->agent->r_head;
+    assert_non_null(j);
+    assert_int_equal(stored(f, "job_a", NULL, 0), RK_JOB_RUNNING);
+    j->timeout_s = 1;
+    j->running_mono = rk_time_mono_us() - 1200000; /* 1.2 s: within 1 s + 0.5 s */
+    settle(f);
+    assert_int_equal(stored(f, "job_a", NULL, 0), RK_JOB_RUNNING);
+    j->running_mono = rk_time_mono_us() - 1600000; /* 1.6 s: past it */
+    settle(f);
+    assert_int_equal(stored(f, "job_a", NULL, 0), RK_JOB_TIMEOUT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -552,6 +712,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_failed_insert_creates_nothing_and_answers_503, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(store_errors_map_to_one_answer_each, setup, teardown),
+        cmocka_unit_test_setup_teardown(cancelling_near_the_tail_costs_what_it_costs_at_the_head,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(unregistering_a_long_queue_lets_other_work_through, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            a_failed_commit_stops_an_unregistration_with_memory_as_stored, setup, teardown),
+        cmocka_unit_test_setup_teardown(the_backstop_counts_a_fractional_grace, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
