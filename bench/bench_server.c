@@ -622,7 +622,21 @@ typedef struct unreg {
     long status;
     double secs;
     volatile int done;
+    pid_t server;
+    long peak; /* the server's RssAnon, sampled every 50 ms until done */
 } unreg_t;
+
+static void *rss_run(void *ud)
+{
+    unreg_t *u = ud;
+    while (!u->done) {
+        long r = bs_rss_anon_kib(u->server);
+        if (r > u->peak)
+            u->peak = r;
+        usleep(50000);
+    }
+    return NULL;
+}
 
 /* The unregistration, on its own thread and its own connection. */
 static void *unreg_run(void *ud)
@@ -694,29 +708,27 @@ static void bench_flat(bench_t *b)
     unreg_t u = {0};
     bs_url(u.url, sizeof u.url, b->srv.port, "/agents/unregister");
     snprintf(u.body, sizeof u.body, "{\"agent_id\":\"%s\"}", b->agent_ids[3]);
-    pthread_t th;
-    long peak = steady;
-    double next_rss = bs_now();
+    pthread_t th, th_rss;
+    u.server = b->srv.pid;
+    u.peak = steady;
     if (pthread_create(&th, NULL, unreg_run, &u) != 0)
         goto fail;
+    if (pthread_create(&th_rss, NULL, rss_run, &u) != 0) {
+        pthread_join(th, NULL);
+        goto fail;
+    }
+    size_t refused = 0;
     while (!u.done) {
         double t = bs_now();
         long st = post_job(b, exp, 0, NULL);
         if (np < cap)
-            lat[np++] = (bs_now() - t) * 1000;
-        if (st != 201) {
+            lat[np++] = (bs_now() - t) * 1000; /* a timeout (HTTP 0) counts, at 30 s */
+        if (st != 201 && refused++ == 0)
             fprintf(stderr, "POST /jobs during the unregistration: HTTP %ld\n", st);
-            b->failures++;
-            break;
-        }
-        if (bs_now() >= next_rss) {
-            long r = bs_rss_anon_kib(b->srv.pid);
-            if (r > peak)
-                peak = r;
-            next_rss = bs_now() + 0.05;
-        }
     }
     pthread_join(th, NULL);
+    pthread_join(th_rss, NULL);
+    long peak = u.peak;
     if (u.status != 200) {
         fprintf(stderr, "unregister: HTTP %ld\n", u.status);
         goto fail;
@@ -724,13 +736,13 @@ static void bench_flat(bench_t *b)
     qsort(lat, np, sizeof *lat, cmp_double);
     double p99 = np ? bs_percentile(lat, np, 99) : 0;
     printf("unregister of agent 3 with %zu queued: HTTP 200 after %.1f s\n", n - k * 2, u.secs);
-    printf("meanwhile %zu POST /jobs to idle agent 0 (back to back, /bin/true): p50 %.2f ms "
-           "p99 %.2f ms max %.2f ms\n",
-           np, np ? bs_percentile(lat, np, 50) : 0, p99, np ? lat[np - 1] : 0);
+    printf("meanwhile %zu POST /jobs to idle agent 0 (back to back, /bin/true; %zu not 201): "
+           "p50 %.2f ms p99 %.2f ms max %.2f ms\n",
+           np, refused, np ? bs_percentile(lat, np, 50) : 0, p99, np ? lat[np - 1] : 0);
     printf("server RssAnon: steady %ld KiB, peak during the unregistration %ld KiB (%.2f x), "
            "after %ld KiB\n",
            steady, peak, (double)peak / (double)steady, bs_rss_anon_kib(b->srv.pid));
-    verdict(b, "POST /jobs meanwhile p99 <= 50 ms", np > 0 && p99 <= 50);
+    verdict(b, "POST /jobs meanwhile p99 <= 50 ms", np > 0 && p99 <= 50 && !refused);
     verdict(b, "RssAnon peak <= 2 x steady state", peak <= 2 * steady);
     free(first);
     free(last);
