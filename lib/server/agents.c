@@ -152,7 +152,7 @@ static void health_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_respon
 
 static bool leave_step(rk_srv_mgr_t *m, srv_agent_t *a);
 
-void srv__agents_tick(rk_srv_mgr_t *m, int64_t now)
+void srv__agents_leave(rk_srv_mgr_t *m)
 {
     for (srv_agent_t **p = &m->agents; *p;) {
         srv_agent_t *a = *p;
@@ -162,6 +162,12 @@ void srv__agents_tick(rk_srv_mgr_t *m, int64_t now)
             continue;
         }
         p = &a->next;
+    }
+}
+
+void srv__agents_tick(rk_srv_mgr_t *m, int64_t now)
+{
+    for (srv_agent_t *a = m->agents; a; a = a->next) {
         if (a->first_fail && !a->unavailable &&
             now - a->first_fail >= (int64_t)(m->cfg.agent_timeout_s * 1e6))
             mark_unavailable(m, a);

@@ -462,6 +462,8 @@ void srv__mgr_step(rk_srv_mgr_t *m, int timeout_ms)
     /* Creates whose jobs stayed queued have their answer now. */
     srv__jobs_settle_fresh(m);
     srv__flush(m);
+    /* Long work last, a bounded batch per iteration. */
+    srv__agents_leave(m);
 }
 
 static void *loop(void *arg)

@@ -308,9 +308,10 @@ struct srv_agent {
 
 /* Unregistering an agent cancels its jobs a batch per loop iteration, so
  * other commands get through meanwhile and memory stays that of a batch:
- * at most this many jobs, and no more than SRV_LEAVE_BUDGET_US of work. */
+ * at most this many jobs, and about SRV_LEAVE_BUDGET_US of work (the
+ * commit comes on top). */
 #define SRV_LEAVE_BATCH 4096
-#define SRV_LEAVE_BUDGET_US 5000
+#define SRV_LEAVE_BUDGET_US 3000
 
 /* The registered agent id, or NULL. Borrowed. */
 srv_agent_t *srv__agent_find(rk_srv_mgr_t *m, const char *id);
@@ -323,6 +324,10 @@ void srv__agent_ok(rk_srv_mgr_t *m, srv_agent_t *a);
 void srv__agent_failed(rk_srv_mgr_t *m, srv_agent_t *a, const char *why);
 /* Health checks and the agent timeout. */
 void srv__agents_tick(rk_srv_mgr_t *m, int64_t now);
+/* One batch of each unregistration under way (SRV_LEAVE_BATCH), its own
+ * commit; the last removes the agent and answers. Run last in the loop's
+ * iteration, so the iteration's commands go out before it. */
+void srv__agents_leave(rk_srv_mgr_t *m);
 /* Frees every agent and its jobs without storing anything (shutdown). */
 void srv__agents_free_all(rk_srv_mgr_t *m);
 /* The register and unregister commands: each answers w (always). url and
