@@ -8,6 +8,9 @@
  *   jobs.c -> agents.c (reachability), calls.c
  *   agents.c -> calls.c, and jobs.c only to hand over a lost agent's jobs
  *   calls.c -> the transport (the libcurl client by default)
+ * The batch (srv__txn, srv__flush, srv__event, srv__answer_*,
+ * srv__release_later, in jobmgr.c) is the one service every layer writes
+ * into: changes, answers and events wait in it for the commit.
  *
  * Batching: a loop iteration applies state changes inside one store
  * transaction (srv__txn opens it on the first write) and defers what must

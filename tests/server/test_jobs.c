@@ -583,7 +583,10 @@ static void cancelling_near_the_tail_costs_what_it_costs_at_the_head(void **stat
     fx_t *f = *state;
     waiter_t *w = &f->w[0], *wb = &f->w[1];
     create(f, wb, "job_busy", "a1"); /* holds the slot: the rest stays queued */
-    const size_t n = 10000, k = 40;
+    /* Big enough that a walk shows (measured with the old walk put back:
+     * median 1.6 ms at the tail of 50,000, 0.017 ms at the head), small
+     * under valgrind, which skips the timing. */
+    const size_t n = getenv("RK_UNDER_VALGRIND") ? 5000 : 50000, k = 40;
     create_many(f, w, "a1", n);
     assert_int_equal(f->agent->n_queued, n);
     double head[40], tail[40];
