@@ -167,8 +167,9 @@ static void h_run(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     } else {
         rk_registered_agent_t *all = NULL;
         size_t n_all = 0;
-        if (rk_store_agent_list(srv->store, &all, &n_all)) {
-            rk_http_resp_error(resp, 500, "could not read the agents");
+        int rc = rk_store_agent_list(srv->store, &all, &n_all);
+        if (rc) {
+            rk_srv_store_errorf(resp, rc, "agents");
             goto done;
         }
         agents = calloc(n_all ? n_all : 1, sizeof *agents);

@@ -251,9 +251,14 @@ static void passthrough(rk_http_req_t *req, rk_http_resp_t *resp, rk_server_t *s
         rk_srv_store_errorf(resp, rc, "job %s", id);
         goto done;
     }
-    if (rk_store_agent_get(srv->store, j.agent_id, &a) != 0) {
+    rc = rk_store_agent_get(srv->store, j.agent_id, &a);
+    if (rc == RK_ENOENT) {
         rk_http_resp_errorf(resp, 404, "agent %s of job %s is no longer registered", j.agent_id,
                             id);
+        goto done;
+    }
+    if (rc) {
+        rk_srv_store_errorf(resp, rc, "agent %s", j.agent_id);
         goto done;
     }
     rk_buf_printf(&url, "%s/api/v1/jobs/%s/%s", a.agent_url, id, what);
