@@ -117,9 +117,10 @@ int srv__index_put(srv_index_t *ix, srv_job_t *j)
     /* Keep live entries and tombstones under half the table. */
     if ((ix->used + 1) * 2 > ix->cap) {
         /* Rehashing drops the tombstones; the table doubles only when the
-         * live entries alone would fill a quarter of it. */
+         * live entries alone would fill a third of it (1,000,000 jobs:
+         * 2,097,152 slots, 16 MiB). */
         size_t cap = ix->cap ? ix->cap : 1024;
-        while ((ix->n + 1) * 4 > cap)
+        while ((ix->n + 1) * 3 > cap)
             cap *= 2;
         if (grow(ix, cap))
             return RK_ENOMEM;
