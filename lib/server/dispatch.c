@@ -423,7 +423,7 @@ void srv__jobs_tick(rk_srv_mgr_t *m, int64_t now)
                          "server backstop: no end reported within the %lld s timeout plus grace",
                          (long long)j->timeout_s);
                 srv__job_store_status(m, j, RK_JOB_TIMEOUT, msg);
-                srv__job_send_cancel(m, j, true);
+                srv__job_cancel_after_commit(m, j, true);
                 srv__release_later(m, j);
                 continue;
             }

@@ -358,7 +358,7 @@ void srv__jobs_cancel(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id)
         } else {
             if (j->st == SRV_J_WATCHING || j->st == SRV_J_ASKING)
                 srv__job_to(j, SRV_J_STOPPING);
-            srv__job_send_cancel(m, j, false);
+            srv__job_cancel_after_commit(m, j, false);
         }
         return;
     }
@@ -444,7 +444,7 @@ size_t srv__jobs_agent_gone(rk_srv_mgr_t *m, srv_agent_t *a, const char *msg, si
             if (!srv__job_ended_here(j))
                 srv__job_store_status(m, j, RK_JOB_CANCELLED, msg);
             if (pass && !a->unavailable && j->st != SRV_J_SENDING && j->st != SRV_J_SEND_CANCEL)
-                srv__job_send_cancel(m, j, true);
+                srv__job_cancel_after_commit(m, j, true);
             srv__release_later(m, j);
             if (++n % 64 == 0 && rk_time_mono_us() - t0 > SRV_LEAVE_BUDGET_US)
                 return n;

@@ -165,7 +165,9 @@ struct srv_job {
     char *agent_message;
     int result_tries;
 
-    srv_job_t *rel_next; /* in the manager's release list */
+    srv_job_t *rel_next;  /* in the manager's release list */
+    srv_job_t *tell_next; /* in the list of DELETEs due after the commit */
+    bool tell_forget;     /* that DELETE's answer is only logged */
 
     srv_create_t *waiter; /* a POST /jobs waiting for this job's first outcome */
     size_t waiter_idx;
@@ -238,6 +240,10 @@ void srv__job_poll(rk_srv_mgr_t *m, srv_job_t *j, bool wait);
 /* Tells the agent to stop j; forget: the answer is only logged, and the
  * job may be freed meanwhile. */
 void srv__job_send_cancel(rk_srv_mgr_t *m, srv_job_t *j, bool forget);
+/* The same, once the batch has committed the change that asks for it (a
+ * stored cancel or timeout); dropped if the commit fails. Cannot fail:
+ * the list is intrusive. */
+void srv__job_cancel_after_commit(rk_srv_mgr_t *m, srv_job_t *j, bool forget);
 
 /* Places the jobs of create c (taken: freed once answered) in their
  * agents' queues, storing each; answers when none is still unsettled. */
@@ -373,9 +379,10 @@ struct rk_srv_mgr {
     srv_job_t *journal; /* jobs changed in this batch, newest first */
     deferred_finish_t *finishes;
     size_t n_finishes, cap_finishes;
-    json_t *pending_events;         /* array of [type, data] */
-    srv_job_t *rel_head, *rel_tail; /* RELEASING jobs, through rel_next */
-    bool again;                     /* something changed: loop again without waiting */
+    json_t *pending_events;           /* array of [type, data] */
+    srv_job_t *rel_head, *rel_tail;   /* RELEASING jobs, through rel_next */
+    srv_job_t *tell_head, *tell_tail; /* DELETEs due after the commit */
+    bool again;                       /* something changed: loop again without waiting */
 
     srv_xcache_t xcache[SRV_XCACHE_SIZE];
     uint64_t xcache_clock;

@@ -510,6 +510,27 @@ static void a_failed_status_write_changes_nothing_and_answers_503(void **state)
     assert_null(f->agent->q_head);
 }
 
+static void a_cancel_reaches_the_agent_only_after_its_commit(void **state)
+{
+    fx_t *f = *state;
+    waiter_t *wc = &f->w[0];
+    accepted(f, "job_a"); /* assigned, watched */
+    rk_store_faulty_arm(f->store, RK_FAULTY_COMMIT, RK_EIO, 0, 1);
+    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)wc, "job_a"), 0);
+    settle(f);
+    assert_int_equal(wc->status, 503);
+    assert_int_equal(count(&f->script, "cancel", "/jobs/job_a"), 0); /* the agent heard nothing */
+    assert_int_equal(stored(f, "job_a", NULL, 0), RK_JOB_ASSIGNED);
+    assert_int_equal(f->agent->r_head->st, SRV_J_WATCHING);
+    json_decref(wc->body);
+    *wc = (waiter_t){0};
+    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)wc, "job_a"), 0);
+    settle(f);
+    assert_int_equal(wc->status, 200);
+    assert_int_equal(stored(f, "job_a", NULL, 0), RK_JOB_CANCELLED);
+    assert_int_equal(count(&f->script, "cancel", "/jobs/job_a"), 1);
+}
+
 static void a_failed_insert_creates_nothing_and_answers_503(void **state)
 {
     fx_t *f = *state;
@@ -712,6 +733,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_failed_result_commit_frees_no_slot, setup, teardown),
         cmocka_unit_test_setup_teardown(a_failed_status_write_changes_nothing_and_answers_503,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(a_cancel_reaches_the_agent_only_after_its_commit, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(a_failed_insert_creates_nothing_and_answers_503, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(store_errors_map_to_one_answer_each, setup, teardown),
