@@ -204,9 +204,12 @@ void srv__job_settle(rk_srv_mgr_t *m, srv_job_t *j);
 /* From the running list back to the front of its agent's queue (QUEUED). */
 void srv__job_requeue(srv_job_t *j);
 
-/* queues.c: the agent's lists; a job knows which one it is in (list). */
+/* queues.c: the agent's lists; a job knows which one it is in (list).
+ * Each link takes a job in no list (SRV_L_NONE) and cannot fail. */
+/* Appends j to its agent's queue, or puts it first. */
 void srv__queue_push_back(srv_job_t *j);
 void srv__queue_push_front(srv_job_t *j);
+/* Appends j to its agent's running list: it holds a slot from now. */
 void srv__running_add(srv_job_t *j);
 /* Takes j out of whichever list it is in (none: no-op). */
 void srv__list_unlink(srv_job_t *j);
@@ -235,7 +238,9 @@ void srv__job_free(rk_srv_mgr_t *m, srv_job_t *j);
 /* dispatch.c: a job's traffic with its agent. Each puts its request in
  * j->call (j->cancel for a cancel); when it cannot be sent, the job retries
  * after the poll interval. */
+/* POST /jobs (SENDING); an experiment gone fails the job instead. */
 void srv__job_send(rk_srv_mgr_t *m, srv_job_t *j);
+/* GET /status/{id}: a long poll (wait) or the plain recovery ask. */
 void srv__job_poll(rk_srv_mgr_t *m, srv_job_t *j, bool wait);
 /* Tells the agent to stop j; forget: the answer is only logged, and the
  * job may be freed meanwhile. */
@@ -293,6 +298,7 @@ typedef struct srv_xcache {
 /* The cached experiment id (read from the store on a miss), or NULL with
  * *rc set (RK_ENOENT, RK_EIO, RK_ENOMEM). Borrowed until the next call. */
 const srv_xcache_t *srv__xcache_get(rk_srv_mgr_t *m, const char *id, int *rc);
+/* Forgets experiment id (deleted); not kept: no-op. */
 void srv__xcache_drop(rk_srv_mgr_t *m, const char *id);
 
 /* ---- agents.c: the registry and health ---- */
