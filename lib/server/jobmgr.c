@@ -118,19 +118,6 @@ void srv__answer_store_error(rk_srv_mgr_t *m, rk_http_wait_t *w, int rc, const c
     srv__finish(m, w, resp);
 }
 
-void srv__job_cancel_after_commit(rk_srv_mgr_t *m, srv_job_t *j, bool forget)
-{
-    if (j->tell_next || m->tell_tail == j)
-        return; /* already due */
-    j->tell_forget = forget;
-    j->tell_next = NULL;
-    if (m->tell_tail)
-        m->tell_tail->tell_next = j;
-    else
-        m->tell_head = j;
-    m->tell_tail = j;
-}
-
 void srv__release_later(rk_srv_mgr_t *m, srv_job_t *j)
 {
     if (j->st == SRV_J_RELEASING)
@@ -154,29 +141,12 @@ int srv__flush(rk_srv_mgr_t *m)
             rk_store_rollback(m->store);
         m->in_txn = false;
     }
-    if (err) {
-        /* The agents hear of nothing this batch changed. */
-        while (m->tell_head) {
-            srv_job_t *j = m->tell_head;
-            m->tell_head = j->tell_next;
-            j->tell_next = NULL;
-        }
-        m->tell_tail = NULL;
+    if (err)
         srv__journal_failed(m, err); /* memory back to what the store holds */
-    } else {
-        srv__journal_committed(m);
-    }
+    else
+        srv__journal_committed(m); /* with the DELETEs the batch asked for */
     m->batch_err = 0;
     m->batch++;
-    /* Agents hear of stored cancels and timeouts now, before the jobs'
-     * slots are freed (a failed commit emptied the list). */
-    while (m->tell_head) {
-        srv_job_t *j = m->tell_head;
-        m->tell_head = j->tell_next;
-        j->tell_next = NULL;
-        srv__job_send_cancel(m, j, j->tell_forget);
-    }
-    m->tell_tail = NULL;
     while (m->rel_head) {
         srv_job_t *j = m->rel_head;
         m->rel_head = j->rel_next;

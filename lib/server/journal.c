@@ -12,6 +12,8 @@
  * back owes its state's request again (re-sent, re-polled, re-fetched: the
  * agent answers the same job_id the same way), so none is kept in flight.
  * Jobs created in the batch are dropped and their POST /jobs answered 503.
+ * A DELETE a change asks of the agent (a stored cancel, a timeout) rides
+ * on the same record and leaves after the commit, or never.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +42,12 @@ void srv__journal_new(rk_srv_mgr_t *m, srv_job_t *j)
     j->snap_new = true;
 }
 
+void srv__job_cancel_after_commit(rk_srv_mgr_t *m, srv_job_t *j, bool forget)
+{
+    srv__journal_touch(m, j);
+    j->tell = forget ? SRV_TELL_FORGET : SRV_TELL_CANCEL;
+}
+
 void srv__journal_committed(rk_srv_mgr_t *m)
 {
     while (m->journal) {
@@ -49,6 +57,11 @@ void srv__journal_committed(rk_srv_mgr_t *m)
         j->journaled = false;
         free(j->snap_message);
         j->snap_message = NULL;
+        /* The agent hears of a stored cancel or timeout now, before the
+         * job's slot is freed. */
+        if (j->tell)
+            srv__job_send_cancel(m, j, j->tell == SRV_TELL_FORGET);
+        j->tell = SRV_TELL_NONE;
     }
 }
 
@@ -104,6 +117,7 @@ void srv__journal_failed(rk_srv_mgr_t *m, int err)
         m->journal = j->jnext;
         j->jnext = NULL;
         j->journaled = false;
+        j->tell = SRV_TELL_NONE; /* the agent hears of nothing uncommitted */
         n++;
         if (j->snap_new) {
             if (j->waiter)

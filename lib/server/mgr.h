@@ -126,6 +126,9 @@ typedef enum srv_jstate {
 
 /* Which of its agent's lists a job is in. */
 enum { SRV_L_NONE, SRV_L_QUEUE, SRV_L_RUNNING };
+/* A DELETE the commit sends: none, one whose answer we act on, one whose
+ * answer is only logged. */
+enum { SRV_TELL_NONE, SRV_TELL_CANCEL, SRV_TELL_FORGET };
 
 /* Every tracked job by id (queues.c): a cancel finds a job near the tail
  * of a million as fast as at the head. */
@@ -146,6 +149,7 @@ struct srv_job {
     srv_agent_t *agent;
     srv_job_t *prev, *next; /* in the agent's queue or running list */
     unsigned char list;     /* SRV_L_*: which one */
+    unsigned char tell;     /* SRV_TELL_*: a DELETE due after the commit */
 
     /* The batch journal (journal.c): what the job was before its first
      * store write of the current batch, restored if the commit fails. */
@@ -165,9 +169,7 @@ struct srv_job {
     char *agent_message;
     int result_tries;
 
-    srv_job_t *rel_next;  /* in the manager's release list */
-    srv_job_t *tell_next; /* in the list of DELETEs due after the commit */
-    bool tell_forget;     /* that DELETE's answer is only logged */
+    srv_job_t *rel_next; /* in the manager's release list */
 
     srv_create_t *waiter; /* a POST /jobs waiting for this job's first outcome */
     size_t waiter_idx;
@@ -226,7 +228,7 @@ void srv__index_cleanup(srv_index_t *ix);
 void srv__journal_touch(rk_srv_mgr_t *m, srv_job_t *j);
 /* Records j as created in this batch (it goes if the commit fails). */
 void srv__journal_new(rk_srv_mgr_t *m, srv_job_t *j);
-/* The batch committed: the records are dropped. */
+/* The batch committed: DELETEs due are sent, the records dropped. */
 void srv__journal_committed(rk_srv_mgr_t *m);
 /* The batch failed (err): every journaled job is put back as it was
  * (list, state, stored status); jobs created in it are dropped, their
@@ -247,7 +249,7 @@ void srv__job_poll(rk_srv_mgr_t *m, srv_job_t *j, bool wait);
 void srv__job_send_cancel(rk_srv_mgr_t *m, srv_job_t *j, bool forget);
 /* The same, once the batch has committed the change that asks for it (a
  * stored cancel or timeout); dropped if the commit fails. Cannot fail:
- * the list is intrusive. */
+ * the job joins the batch's journal, which the commit walks anyway. */
 void srv__job_cancel_after_commit(rk_srv_mgr_t *m, srv_job_t *j, bool forget);
 
 /* Places the jobs of create c (taken: freed once answered) in their
@@ -387,7 +389,6 @@ struct rk_srv_mgr {
     size_t n_finishes, cap_finishes;
     json_t *pending_events;           /* array of [type, data] */
     srv_job_t *rel_head, *rel_tail;   /* RELEASING jobs, through rel_next */
-    srv_job_t *tell_head, *tell_tail; /* DELETEs due after the commit */
     bool again;                       /* something changed: loop again without waiting */
 
     srv_xcache_t xcache[SRV_XCACHE_SIZE];
