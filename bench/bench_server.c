@@ -17,8 +17,16 @@
  *               transactions while the server is down): server RssAnon per
  *               job over a server holding none, target <= 1 KiB; restart
  *               until the first 201 to POST /jobs, target <= 5 s
+ *   flat        issue 10, 1,000,000 queued jobs on one busy agent: DELETE
+ *               /jobs/{id} of the first and of the last queued (200 each),
+ *               target p99(last) <= 2 x p99(first); then POST
+ *               /agents/unregister of that agent while POST /jobs goes to
+ *               another, idle agent back to back, target p99 <= 50 ms, and
+ *               the server's RssAnon sampled every 50 ms, target peak <= 2 x
+ *               its steady state with the queue loaded
  *
  * Usage: bench_server [--quick] [--sync normal|full] [--only a,b,...]
+ *                     [--flat-jobs N]
  *                     [--jobs N] [--mem-jobs N] [--keep] [--agent-dir DIR]
  * --agent-dir puts the agents' data folders in DIR (e.g. a tmpfs, to show
  * what the agents' fsyncs cost); by default they share the work folder.
@@ -26,7 +34,9 @@
  * Exit status: 0 when every benchmark ran (targets missed are reported,
  * not failed), 1 when one could not run (a job lost, a program failing).
  */
+#include <curl/curl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +56,7 @@ typedef struct bench {
     const char *sync;
     const char *only;
     const char *agent_dir; /* where agents keep their data; NULL: the work folder */
-    size_t jobs, gap_jobs, post_jobs, mem_jobs;
+    size_t jobs, gap_jobs, post_jobs, mem_jobs, flat_jobs;
     char *dir;
     char db[600];
     bs_proc_t srv;
@@ -88,8 +98,7 @@ static int agent_start(bench_t *b, int i, int slots)
     snprintf(data, sizeof data, "%s/agent%d", b->agent_dir ? b->agent_dir : b->dir, i);
     snprintf(log, sizeof log, "%s/agent%d.log", b->dir, i);
     snprintf(s, sizeof s, "%d", slots);
-    const char *args[] = {"--port", "0", "--data-dir", data, "--slots", s, "--grace", "1",
-                          NULL};
+    const char *args[] = {"--port", "0", "--data-dir", data, "--slots", s, "--grace", "1", NULL};
     return bs_proc_start(&b->agents[i], "ruckus-agent", args, log);
 }
 
@@ -365,10 +374,10 @@ static void gap_breakdown(bench_t *b, json_t *results)
         rk_time_t pend = 0, nstart = 0;
         rk_time_parse(json_string_value(json_object_get(prev, "completed_at")), &pend);
         rk_time_parse(json_string_value(json_object_get(next, "started_at")), &nstart);
-        rk_time_t done = history_time(b, json_string_value(json_object_get(prev, "job_id")),
-                                      "completed");
-        rk_time_t assigned = history_time(b, json_string_value(json_object_get(next, "job_id")),
-                                          "assigned");
+        rk_time_t done =
+            history_time(b, json_string_value(json_object_get(prev, "job_id")), "completed");
+        rk_time_t assigned =
+            history_time(b, json_string_value(json_object_get(next, "job_id")), "assigned");
         if (!pend || !nstart || !done || !assigned)
             continue;
         part[0][g] = (double)(done - pend) / 1000.0;
@@ -376,17 +385,16 @@ static void gap_breakdown(bench_t *b, json_t *results)
         part[2][g] = (double)(nstart - assigned) / 1000.0;
         g++;
     }
-    static const char *const names[3] = {
-        "agent end -> server stored completed+result",
-        "server stored completed -> stored next assigned",
-        "server stored assigned -> agent started next"};
+    static const char *const names[3] = {"agent end -> server stored completed+result",
+                                         "server stored completed -> stored next assigned",
+                                         "server stored assigned -> agent started next"};
     for (int k = 0; k < 3; k++) {
         double *v = part[k], sum = 0;
         for (size_t i = 0; i < g; i++)
             sum += v[i];
         double p50 = bs_percentile(v, g, 50), p99 = bs_percentile(v, g, 99);
-        printf("  %-48s mean %.2f  p50 %.2f  p99 %.2f ms\n", names[k], g ? sum / (double)g : 0,
-               p50, p99);
+        printf("  %-48s mean %.2f  p50 %.2f  p99 %.2f ms\n", names[k], g ? sum / (double)g : 0, p50,
+               p99);
         free(v);
     }
 }
@@ -434,8 +442,8 @@ static void bench_gap(bench_t *b, const char *exp, const char *blocker)
     double max = g ? gaps[g - 1] : 0;
     printf("clock: the agent's completed_at of a job -> its started_at of the next job (both "
            "from the stored results; one clock)\n");
-    printf("gaps: %zu (from %zu results); mean %.2f ms, p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
-           g, n, mean, p50, p99, max);
+    printf("gaps: %zu (from %zu results); mean %.2f ms, p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", g,
+           n, mean, p50, p99, max);
     verdict(b, "gap p99 <= 5 ms", g > 0 && p99 <= 5.0);
     if (g + 1 != b->gap_jobs)
         b->failures++;
@@ -487,10 +495,12 @@ static int fill(const char *db, const char *exp, const char *agent, size_t n, do
         for (size_t k = 0; !rc && k < 100000 && done < n; k++) {
             char id[32];
             snprintf(id, sizeof id, "job_%08x", (unsigned)next++);
-            rk_job_info_t j = {.job_id = id, .experiment_id = (char *)exp,
-                               .agent_id = (char *)agent, .created_time = now,
-                               .status = {.status = RK_JOB_QUEUED, .timestamp = now,
-                                          .message = "queued"}};
+            rk_job_info_t j = {
+                .job_id = id,
+                .experiment_id = (char *)exp,
+                .agent_id = (char *)agent,
+                .created_time = now,
+                .status = {.status = RK_JOB_QUEUED, .timestamp = now, .message = "queued"}};
             int64_t seq;
             rc = rk_store_job_insert(s, &j, &seq);
             if (rc == RK_EEXIST)
@@ -510,8 +520,7 @@ static int fill(const char *db, const char *exp, const char *agent, size_t n, do
 
 /* Starts the server on db; *ready gets the seconds from fork to the first
  * 201 to POST /jobs. */
-static int restart_timed(bench_t *b, const char *db, const char *exp, double *listen,
-                         double *ready)
+static int restart_timed(bench_t *b, const char *db, const char *exp, double *listen, double *ready)
 {
     double t0 = bs_now();
     if (server_start(b, db))
@@ -571,13 +580,179 @@ static void bench_memory(bench_t *b)
            listen, ready);
     printf("GET /jobs?status=queued&limit=100 with the queue loaded: HTTP %ld in %.1f ms\n", st,
            tq * 1000);
-    printf("memory: RssAnon %ld KiB -> %.0f bytes per queued job over the reference\n", rss,
-           per);
+    printf("memory: RssAnon %ld KiB -> %.0f bytes per queued job over the reference\n", rss, per);
     verdict(b, "memory <= 1 KiB per queued job", per <= 1024);
     verdict(b, "restart ready <= 5 s", ready <= 5.0);
     return;
 fail:
     fprintf(stderr, "memory benchmark could not run\n");
+    b->failures++;
+}
+
+/* ---- 5. issue 10: costs that stay flat at 1,000,000 queued ---- */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* DELETE /jobs/job_%08x for the k ids from first, step dir; ms into v. */
+static int cancel_series(bench_t *b, uint32_t first, int dir, size_t k, double *v)
+{
+    for (size_t i = 0; i < k; i++) {
+        char path[64], url[300];
+        snprintf(path, sizeof path, "/jobs/job_%08x",
+                 (unsigned)(first + (int64_t)dir * (int64_t)i));
+        bs_url(url, sizeof url, b->srv.port, path);
+        double t0 = bs_now();
+        long st = bs_http("DELETE", url, NULL, NULL);
+        v[i] = (bs_now() - t0) * 1000;
+        if (st != 200) {
+            fprintf(stderr, "DELETE %s: HTTP %ld\n", path, st);
+            return -1;
+        }
+    }
+    qsort(v, k, sizeof *v, cmp_double);
+    return 0;
+}
+
+typedef struct unreg {
+    char url[300], body[200];
+    long status;
+    double secs;
+    volatile int done;
+    pid_t server;
+    long peak; /* the server's RssAnon, sampled every 50 ms until done */
+} unreg_t;
+
+static void *rss_run(void *ud)
+{
+    unreg_t *u = ud;
+    while (!u->done) {
+        long r = bs_rss_anon_kib(u->server);
+        if (r > u->peak)
+            u->peak = r;
+        usleep(50000);
+    }
+    return NULL;
+}
+
+/* The unregistration, on its own thread and its own connection. */
+static void *unreg_run(void *ud)
+{
+    unreg_t *u = ud;
+    CURL *e = curl_easy_init();
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    double t0 = bs_now();
+    curl_easy_setopt(e, CURLOPT_URL, u->url);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, u->body);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT, 900L);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    FILE *null = fopen("/dev/null", "w");
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, null);
+    if (curl_easy_perform(e) == CURLE_OK)
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &u->status);
+    u->secs = bs_now() - t0;
+    fclose(null);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(e);
+    u->done = 1;
+    return NULL;
+}
+
+static void bench_flat(bench_t *b)
+{
+    size_t n = b->flat_jobs, k = b->quick ? 20 : 200;
+    printf("\n== flat costs (issue 10): %zu queued jobs on one busy agent ==\n", n);
+    char db[700], exp[64], blocker[64], jid[64];
+    snprintf(db, sizeof db, "%s/flat.db", b->dir);
+    double listen = 0, ready = 0, fill_s = 0;
+    double *first = calloc(k, sizeof *first), *last = calloc(k, sizeof *last);
+    size_t cap = 1u << 20, np = 0;
+    double *lat = calloc(cap, sizeof *lat);
+    bs_proc_stop(&b->srv, SIGTERM, 10);
+    bs_http_cleanup();
+    if (!first || !last || !lat || server_start(b, db) || agent_register(b, 0) ||
+        agent_register(b, 3) || experiment(b, "true", "[\"/bin/true\"]", exp) ||
+        experiment(b, "block", "[\"sleep\",\"600\"]", blocker) ||
+        post_job(b, blocker, 3, jid) != 201)
+        goto fail;
+    bs_proc_stop(&b->srv, SIGTERM, 10);
+    bs_http_cleanup();
+    if (fill(db, exp, b->agent_ids[3], n, &fill_s)) {
+        fprintf(stderr, "filling the store failed\n");
+        goto fail;
+    }
+    printf("fill: %zu queued jobs for agent 3 (its one slot busy with `sleep 600`) in %.1f s\n", n,
+           fill_s);
+    if (restart_timed(b, db, exp, &listen, &ready))
+        goto fail;
+    usleep(300000);
+    long steady = bs_rss_anon_kib(b->srv.pid);
+    printf("steady state after restart (queue loaded, ready in %.2f s): RssAnon %ld KiB\n", ready,
+           steady);
+
+    /* Cancels: the fill's ids run from job_40000000 in queue order. */
+    if (cancel_series(b, 0x40000000u, 1, k, first) ||
+        cancel_series(b, 0x40000000u + (uint32_t)n - 1, -1, k, last))
+        goto fail;
+    double p99f = bs_percentile(first, k, 99), p99l = bs_percentile(last, k, 99);
+    printf("DELETE /jobs/{id} (200, one at a time, %zu each): first of the queue p50 %.2f ms "
+           "p99 %.2f ms; last p50 %.2f ms p99 %.2f ms\n",
+           k, bs_percentile(first, k, 50), p99f, bs_percentile(last, k, 50), p99l);
+    verdict(b, "cancel of the last p99 <= 2 x the first's", p99l <= 2 * p99f);
+
+    /* Unregister agent 3 while POST /jobs goes to agent 0. */
+    unreg_t u = {0};
+    bs_url(u.url, sizeof u.url, b->srv.port, "/agents/unregister");
+    snprintf(u.body, sizeof u.body, "{\"agent_id\":\"%s\"}", b->agent_ids[3]);
+    pthread_t th, th_rss;
+    u.server = b->srv.pid;
+    u.peak = steady;
+    if (pthread_create(&th, NULL, unreg_run, &u) != 0)
+        goto fail;
+    if (pthread_create(&th_rss, NULL, rss_run, &u) != 0) {
+        pthread_join(th, NULL);
+        goto fail;
+    }
+    size_t refused = 0;
+    while (!u.done) {
+        double t = bs_now();
+        long st = post_job(b, exp, 0, NULL);
+        if (np < cap)
+            lat[np++] = (bs_now() - t) * 1000; /* a timeout (HTTP 0) counts, at 30 s */
+        if (st != 201 && refused++ == 0)
+            fprintf(stderr, "POST /jobs during the unregistration: HTTP %ld\n", st);
+    }
+    pthread_join(th, NULL);
+    pthread_join(th_rss, NULL);
+    long peak = u.peak;
+    if (u.status != 200) {
+        fprintf(stderr, "unregister: HTTP %ld\n", u.status);
+        goto fail;
+    }
+    qsort(lat, np, sizeof *lat, cmp_double);
+    double p99 = np ? bs_percentile(lat, np, 99) : 0;
+    printf("unregister of agent 3 with %zu queued: HTTP 200 after %.1f s\n", n - k * 2, u.secs);
+    printf("meanwhile %zu POST /jobs to idle agent 0 (back to back, /bin/true; %zu not 201): "
+           "p50 %.2f ms p99 %.2f ms max %.2f ms\n",
+           np, refused, np ? bs_percentile(lat, np, 50) : 0, p99, np ? lat[np - 1] : 0);
+    printf("server RssAnon: steady %ld KiB, peak during the unregistration %ld KiB (%.2f x), "
+           "after %ld KiB\n",
+           steady, peak, (double)peak / (double)steady, bs_rss_anon_kib(b->srv.pid));
+    verdict(b, "POST /jobs meanwhile p99 <= 50 ms", np > 0 && p99 <= 50 && !refused);
+    verdict(b, "RssAnon peak <= 2 x steady state", peak <= 2 * steady);
+    free(first);
+    free(last);
+    free(lat);
+    return;
+fail:
+    fprintf(stderr, "flat-costs benchmark could not run\n");
+    free(first);
+    free(last);
+    free(lat);
     b->failures++;
 }
 
@@ -612,14 +787,21 @@ static int setup(bench_t *b, char exp_true[64], char exp_gap[64], char exp_block
 
 int main(int argc, char **argv)
 {
-    bench_t b = {.sync = "normal", .jobs = 10000, .gap_jobs = 1000, .post_jobs = 20000,
-                 .mem_jobs = 1000000};
-    static const struct option opts[] = {
-        {"quick", no_argument, 0, 'q'},      {"sync", required_argument, 0, 's'},
-        {"only", required_argument, 0, 'o'}, {"jobs", required_argument, 0, 'j'},
-        {"mem-jobs", required_argument, 0, 'm'}, {"keep", no_argument, 0, 'k'},
-        {"agent-dir", required_argument, 0, 'a'},
-        {0, 0, 0, 0}};
+    bench_t b = {.sync = "normal",
+                 .jobs = 10000,
+                 .gap_jobs = 1000,
+                 .post_jobs = 20000,
+                 .mem_jobs = 1000000,
+                 .flat_jobs = 1000000};
+    static const struct option opts[] = {{"quick", no_argument, 0, 'q'},
+                                         {"sync", required_argument, 0, 's'},
+                                         {"only", required_argument, 0, 'o'},
+                                         {"jobs", required_argument, 0, 'j'},
+                                         {"mem-jobs", required_argument, 0, 'm'},
+                                         {"keep", no_argument, 0, 'k'},
+                                         {"agent-dir", required_argument, 0, 'a'},
+                                         {"flat-jobs", required_argument, 0, 'f'},
+                                         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -629,6 +811,7 @@ int main(int argc, char **argv)
             b.gap_jobs = 50;
             b.post_jobs = 300;
             b.mem_jobs = 2000;
+            b.flat_jobs = 2000;
             break;
         case 's':
             b.sync = optarg;
@@ -648,10 +831,13 @@ int main(int argc, char **argv)
         case 'a':
             b.agent_dir = optarg;
             break;
+        case 'f':
+            b.flat_jobs = strtoul(optarg, NULL, 10);
+            break;
         default:
             fprintf(stderr, "usage: bench_server [--quick] [--sync normal|full] [--only "
-                            "machine,throughput,gap,post,memory] [--jobs N] [--mem-jobs N] "
-                            "[--keep] [--agent-dir DIR]\n");
+                            "machine,throughput,gap,post,memory,flat] [--jobs N] "
+                            "[--mem-jobs N] [--flat-jobs N] [--keep] [--agent-dir DIR]\n");
             return 2;
         }
     }
@@ -678,7 +864,8 @@ int main(int argc, char **argv)
     if (la)
         fclose(la);
     const char *async = getenv("RUCKUS_AGENT_SYNC"); /* inherited by the agents */
-    printf("agents' data: %s; agents' records: --sync %s\n", b.agent_dir ? b.agent_dir : "in the work folder",
+    printf("agents' data: %s; agents' records: --sync %s\n",
+           b.agent_dir ? b.agent_dir : "in the work folder",
            async && *async ? async : "normal (no fsync: survives a kill -9 of an agent)");
     printf("load before start (/proc/loadavg): %s\n", load);
     printf("workload: command experiments; programs from this build, on 127.0.0.1; work "
@@ -701,6 +888,8 @@ int main(int argc, char **argv)
         bench_post(&b, exp_true, exp_block);
     if (wanted(&b, "memory"))
         bench_memory(&b);
+    if (wanted(&b, "flat"))
+        bench_flat(&b);
 out:
     bs_proc_stop(&b.srv, SIGTERM, 10);
     for (int i = 0; i < N_AGENTS; i++)

@@ -1,7 +1,9 @@
-/* Job traffic to agents, on the manager thread: dispatch (POST /jobs), the
- * status long poll, result fetches and cancels, with what each answer does
- * to the job (shared/design.md, "A job's life"). Also the calls'
- * bookkeeping, and the server's backstop timeout.
+/* A job's traffic with its agent (part of the jobs layer, manager
+ * thread): dispatch (POST /jobs), the status long poll, result fetches and
+ * cancels, each with its own completion callback saying what the answer
+ * does to the job (shared/design.md, "A job's life"; the transitions are
+ * listed in jobs.c). Also the experiments kept for dispatch, and the
+ * server's backstop timeout.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,93 +16,19 @@
 #include "model/result.h"
 #include "server/mgr.h"
 
-/* ---- calls ---- */
-
-static void on_answer(const rk_http_response_t *r, void *ud);
-
-srv_call_t *call_submit(rk_srv_mgr_t *m, call_kind_t kind, const rk_http_request_t *req,
-                        srv_job_t *j, srv_agent_t *a)
-{
-    srv_call_t *c = calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
-    *c = (srv_call_t){.m = m, .kind = kind, .job = j, .agent = a,
-                      .sent_mono = rk_time_mono_us()};
-    if (rk_http_client_submit(m->client, req, on_answer, c, &c->h) != 0) {
-        free(c);
-        return NULL;
-    }
-    c->next = m->calls;
-    if (m->calls)
-        m->calls->prev = c;
-    m->calls = c;
-    return c;
-}
-
-void call_unlink(rk_srv_mgr_t *m, srv_call_t *c)
-{
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        m->calls = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    c->prev = c->next = NULL;
-    if (c->job && c->job->call == c)
-        c->job->call = NULL;
-    if (c->job && c->job->cancel == c)
-        c->job->cancel = NULL;
-    if (c->agent && c->agent->health == c)
-        c->agent->health = NULL;
-}
-
-void call_cancel(rk_srv_mgr_t *m, srv_call_t *c)
-{
-    call_unlink(m, c);
-    if (m->client)
-        rk_http_client_cancel(m->client, c->h);
-    if (c->fan && --c->fan->left == 0)
-        fan_free(c->fan);
-    free(c);
-}
-
-char *agent_url(const srv_agent_t *a, const char *fmt, ...)
-{
-    rk_buf_t b;
-    rk_buf_init(&b, 4096);
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = rk_buf_printf(&b, "%s/api/v1", a->url);
-    if (!rc)
-        rc = rk_buf_vprintf(&b, fmt, ap);
-    va_end(ap);
-    if (rc) {
-        rk_buf_cleanup(&b);
-        return NULL;
-    }
-    return rk_buf_take(&b);
-}
-
-/* The {"detail": ...} of an error answer, or the HTTP status. */
-static void answer_detail(const rk_http_response_t *r, char *out, size_t n)
-{
-    json_t *v = NULL;
-    const char *d = NULL;
-    if (rk_http_response_json(r, &v, NULL) == 0)
-        d = json_string_value(json_object_get(v, "detail"));
-    if (d)
-        snprintf(out, n, "HTTP %ld: %.400s", r->status, d);
-    else if (r->err)
-        snprintf(out, n, "%.400s", r->msg[0] ? r->msg : rk_strerror(r->err));
-    else
-        snprintf(out, n, "HTTP %ld", r->status);
-    json_decref(v);
-}
-
 /* ---- requests ---- */
 
-static srv_call_t *job_call(rk_srv_mgr_t *m, srv_job_t *j, call_kind_t kind, const char *method,
-                            char *url, const char *body, int timeout_ms, int attempts)
+static void send_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_response_t *r);
+static void poll_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_response_t *r);
+static void result_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_response_t *r);
+static void cancel_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_response_t *r);
+static void forget_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_response_t *r);
+
+/* Submits a request about j to its agent (url taken). slot: where the call
+ * is kept (NULL for a request whose answer is only logged). */
+static srv_call_t *job_call(rk_srv_mgr_t *m, srv_job_t *j, srv_send_fn send, srv__call_fn done,
+                            srv_call_t **slot, const char *method, char *url, const char *body,
+                            int timeout_ms, int attempts)
 {
     if (!url)
         return NULL;
@@ -115,9 +43,7 @@ static srv_call_t *job_call(rk_srv_mgr_t *m, srv_job_t *j, call_kind_t kind, con
         .idempotent = true, /* POST /jobs is idempotent by job_id */
         .retry = {.max_attempts = attempts, .base_ms = 100, .max_ms = 1000},
     };
-    srv_call_t *c = call_submit(m, kind, &req, kind == CALL_FORGET ? NULL : j, j->agent);
-    if (kind == CALL_FORGET && c)
-        c->agent = NULL;
+    srv_call_t *c = srv__call_submit(m, send, &req, done, NULL, slot ? j : NULL, slot);
     free(url);
     return c;
 }
@@ -129,7 +55,7 @@ static void retry_later(rk_srv_mgr_t *m, srv_job_t *j)
 
 /* ---- experiments kept for dispatch ---- */
 
-const srv_xcache_t *xcache_get(rk_srv_mgr_t *m, const char *id, int *rc)
+const srv_xcache_t *srv__xcache_get(rk_srv_mgr_t *m, const char *id, int *rc)
 {
     srv_xcache_t *victim = &m->xcache[0];
     for (size_t i = 0; i < SRV_XCACHE_SIZE; i++) {
@@ -157,14 +83,15 @@ const srv_xcache_t *xcache_get(rk_srv_mgr_t *m, const char *id, int *rc)
     }
     free(victim->id);
     free(victim->spec);
-    *victim = (srv_xcache_t){.id = copy, .spec = spec,
+    *victim = (srv_xcache_t){.id = copy,
+                             .spec = spec,
                              .timeout_s = x.requirements.timeout_seconds,
                              .used = ++m->xcache_clock};
     rk_experiment_cleanup(&x);
     return victim;
 }
 
-void xcache_drop(rk_srv_mgr_t *m, const char *id)
+void srv__xcache_drop(rk_srv_mgr_t *m, const char *id)
 {
     for (size_t i = 0; i < SRV_XCACHE_SIZE; i++) {
         srv_xcache_t *e = &m->xcache[i];
@@ -176,15 +103,16 @@ void xcache_drop(rk_srv_mgr_t *m, const char *id)
     }
 }
 
-void job_send(rk_srv_mgr_t *m, srv_job_t *j)
+void srv__job_send(rk_srv_mgr_t *m, srv_job_t *j)
 {
     int rc = 0;
-    const srv_xcache_t *x = xcache_get(m, j->experiment_id, &rc);
+    const srv_xcache_t *x = srv__xcache_get(m, j->experiment_id, &rc);
     if (!x && rc != RK_ENOMEM) {
-        job_store_status(m, j, RK_JOB_FAILED,
-                         rc == RK_ENOENT ? "experiment not found" : "reading the experiment failed");
-        job_settle(m, j);
-        job_release(m, j);
+        srv__job_store_status(m, j, RK_JOB_FAILED,
+                              rc == RK_ENOENT ? "experiment not found"
+                                              : "reading the experiment failed");
+        srv__job_settle(m, j);
+        srv__release_later(m, j);
         return;
     }
     if (x && !j->timeout_s)
@@ -194,43 +122,45 @@ void job_send(rk_srv_mgr_t *m, srv_job_t *j)
      * needs no escaping. */
     rk_buf_t body;
     rk_buf_init(&body, 1u << 24);
-    if (x && rk_buf_printf(&body, "{\"experiment_spec\":%s,\"job_id\":\"%s\"}", x->spec,
-                           j->job_id) == 0)
-        j->call = job_call(m, j, CALL_SEND, "POST", agent_url(j->agent, "/jobs"),
-                           rk_buf_str(&body), 15000, 3);
+    if (x &&
+        rk_buf_printf(&body, "{\"experiment_spec\":%s,\"job_id\":\"%s\"}", x->spec, j->job_id) == 0)
+        job_call(m, j, m->tp->submit, send_answered, &j->call, "POST",
+                 srv__agent_url(j->agent, "/jobs"), rk_buf_str(&body), 15000, 3);
     rk_buf_cleanup(&body);
     if (!j->call)
         retry_later(m, j);
 }
 
-void job_poll(rk_srv_mgr_t *m, srv_job_t *j, bool wait)
+void srv__job_poll(rk_srv_mgr_t *m, srv_job_t *j, bool wait)
 {
     char *url;
     if (wait)
-        url = agent_url(j->agent, "/status/%s?wait=%d&known=%s", j->job_id, RK_SRV_LONGPOLL_S,
-                        rk_job_state_name(j->local_terminal ? RK_JOB_ASSIGNED : j->state));
+        url =
+            srv__agent_url(j->agent, "/status/%s?wait=%d&known=%s", j->job_id, RK_SRV_LONGPOLL_S,
+                           rk_job_state_name(srv__job_ended_here(j) ? RK_JOB_ASSIGNED : j->status));
     else
-        url = agent_url(j->agent, "/status/%s", j->job_id);
+        url = srv__agent_url(j->agent, "/status/%s", j->job_id);
     int timeout = wait ? RK_SRV_LONGPOLL_S * 1000 + RK_SRV_LONGPOLL_MARGIN_MS : 10000;
-    j->call = job_call(m, j, CALL_POLL, "GET", url, NULL, timeout, 1);
+    job_call(m, j, m->tp->status, poll_answered, &j->call, "GET", url, NULL, timeout, 1);
     if (!j->call)
         retry_later(m, j);
 }
 
 static void job_fetch_result(rk_srv_mgr_t *m, srv_job_t *j)
 {
-    j->call = job_call(m, j, CALL_RESULT, "GET", agent_url(j->agent, "/results/%s", j->job_id),
-                       NULL, 30000, 3);
+    job_call(m, j, m->tp->result, result_answered, &j->call, "GET",
+             srv__agent_url(j->agent, "/results/%s", j->job_id), NULL, 30000, 3);
     if (!j->call)
         retry_later(m, j);
 }
 
-void job_send_cancel(rk_srv_mgr_t *m, srv_job_t *j, bool forget)
+void srv__job_send_cancel(rk_srv_mgr_t *m, srv_job_t *j, bool forget)
 {
-    srv_call_t *c = job_call(m, j, forget ? CALL_FORGET : CALL_CANCEL, "DELETE",
-                             agent_url(j->agent, "/jobs/%s", j->job_id), NULL, 10000, 2);
-    if (!forget)
-        j->cancel = c;
+    char *url = srv__agent_url(j->agent, "/jobs/%s", j->job_id);
+    if (forget)
+        job_call(m, j, m->tp->cancel, forget_answered, NULL, "DELETE", url, NULL, 10000, 2);
+    else
+        job_call(m, j, m->tp->cancel, cancel_answered, &j->cancel, "DELETE", url, NULL, 10000, 2);
 }
 
 /* The agent's terminal report is in (with its result, when there is one):
@@ -241,33 +171,39 @@ static void finish_terminal(rk_srv_mgr_t *m, srv_job_t *j, const char *note)
     char msg[1024];
     const char *am = j->agent_message && *j->agent_message ? j->agent_message : "finished";
     snprintf(msg, sizeof msg, "%.900s%s%s", am, note ? "; " : "", note ? note : "");
-    if (!j->local_terminal && !rk_job_state_terminal(j->state))
-        job_store_status(m, j, j->agent_state, msg);
+    if (!srv__job_ended_here(j))
+        srv__job_store_status(m, j, j->agent_state, msg);
     else
         rk_log_info("agent reported an end for a job already ended; status kept", "job_id",
                     j->job_id, "reported", rk_job_state_name(j->agent_state), "status",
-                    rk_job_state_name(j->state));
-    job_settle(m, j);
-    job_release(m, j);
+                    rk_job_state_name(j->status));
+    srv__job_settle(m, j);
+    srv__release_later(m, j);
     j->agent->hold_until = 0;
 }
 
 /* ---- answers ---- */
 
-static void send_answered(rk_srv_mgr_t *m, srv_job_t *j, const rk_http_response_t *r)
+static void send_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_response_t *r)
 {
+    srv_job_t *j = c->ud;
+    if (j->st == SRV_J_RELEASING)
+        return;
     srv_agent_t *a = j->agent;
     char detail[512], msg[700];
-    answer_detail(r, detail, sizeof detail);
+    srv__answer_detail(r, detail, sizeof detail);
     if (!r->err && r->status >= 200 && r->status < 300) {
-        agent_ok(m, a);
-        j->phase = PH_POLL;
-        if (j->cancel_after_send) {
-            j->cancel_after_send = false;
-            job_send_cancel(m, j, false);
+        srv__agent_ok(m, a);
+        if (j->st == SRV_J_SEND_CANCEL) {
+            /* Cancelled while the POST was in flight: now that the agent
+             * has the job, tell it to stop. */
+            srv__job_to(j, SRV_J_STOPPING);
+            srv__job_send_cancel(m, j, false);
+        } else {
+            srv__job_to(j, SRV_J_WATCHING);
         }
-        job_settle(m, j);
-        job_poll(m, j, true);
+        srv__job_settle(m, j);
+        srv__job_poll(m, j, true);
         return;
     }
     /* Not taken, but not refused either: busy (409), or unable for now
@@ -275,61 +211,67 @@ static void send_answered(rk_srv_mgr_t *m, srv_job_t *j, const rk_http_response_
      * already retried it). The job keeps its place at the front. */
     if (r->err || r->status == 409 || r->status == 503) {
         if (r->err) {
-            agent_failed(m, a, detail);
+            srv__agent_failed(m, a, detail);
             snprintf(msg, sizeof msg, "agent unreachable (%s); back in the queue", detail);
         } else if (r->status == 409) {
-            agent_ok(m, a);
+            srv__agent_ok(m, a);
             a->hold_until = rk_time_mono_us() + 1000000;
             snprintf(msg, sizeof msg, "agent busy; back at the front of the queue");
         } else {
-            agent_ok(m, a);
+            srv__agent_ok(m, a);
             a->hold_until = rk_time_mono_us() + 1000000;
             a->health_at = 0; /* learn its state (error, shutting down) soon */
-            snprintf(msg, sizeof msg, "agent cannot take jobs now (%s); back at the front of "
-                                      "the queue", detail);
+            snprintf(msg, sizeof msg,
+                     "agent cannot take jobs now (%s); back at the front of "
+                     "the queue",
+                     detail);
         }
-        if (j->local_terminal) { /* cancelled meanwhile */
+        if (j->st == SRV_J_RELEASING) /* the agent was lost meanwhile */
+            return;
+        if (srv__job_ended_here(j)) { /* cancelled meanwhile */
             if (r->err)
-                job_send_cancel(m, j, true);
-            job_release(m, j);
+                srv__job_send_cancel(m, j, true);
+            srv__release_later(m, j);
             return;
         }
-        running_remove(a, j);
-        queue_push_front(a, j);
-        job_store_status(m, j, RK_JOB_QUEUED, msg);
-        job_settle(m, j);
+        srv__job_store_status(m, j, RK_JOB_QUEUED, msg);
+        srv__job_requeue(j);
+        srv__job_settle(m, j);
         return;
     }
-    agent_ok(m, a);
+    srv__agent_ok(m, a);
     snprintf(msg, sizeof msg, "agent refused the job: %s", detail);
-    if (!j->local_terminal)
-        job_store_status(m, j, RK_JOB_FAILED, msg);
-    job_settle(m, j);
-    job_release(m, j);
+    if (!srv__job_ended_here(j))
+        srv__job_store_status(m, j, RK_JOB_FAILED, msg);
+    srv__job_settle(m, j);
+    srv__release_later(m, j);
 }
 
-static void poll_answered(rk_srv_mgr_t *m, srv_job_t *j, srv_call_t *c,
-                          const rk_http_response_t *r)
+static void poll_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_response_t *r)
 {
+    srv_job_t *j = c->ud;
+    if (j->st == SRV_J_RELEASING)
+        return;
     srv_agent_t *a = j->agent;
     char detail[512];
     if (r->err || (r->status != 200 && r->status != 404)) {
-        answer_detail(r, detail, sizeof detail);
+        srv__answer_detail(r, detail, sizeof detail);
         if (r->err)
-            agent_failed(m, a, detail);
+            srv__agent_failed(m, a, detail);
         /* One failed poll never fails a job: poll again later. */
-        retry_later(m, j);
+        if (j->st != SRV_J_RELEASING)
+            retry_later(m, j);
         return;
     }
-    agent_ok(m, a);
+    srv__agent_ok(m, a);
     if (r->status == 404) {
-        if (j->local_terminal) {
-            job_release(m, j);
+        if (srv__job_ended_here(j)) {
+            srv__release_later(m, j);
             return;
         }
         rk_log_info("agent does not know the job; sending it again", "job_id", j->job_id,
                     "agent_id", a->id);
-        j->phase = PH_SEND;
+        srv__job_to(j, SRV_J_SENDING);
         j->retry_at = 0;
         m->again = true;
         return;
@@ -345,52 +287,57 @@ static void poll_answered(rk_srv_mgr_t *m, srv_job_t *j, srv_call_t *c,
     }
     json_decref(v);
     int64_t now = rk_time_mono_us();
-    if (j->phase == PH_ASK)
-        j->phase = PH_POLL;
+    if (j->st == SRV_J_ASKING)
+        srv__job_to(j, SRV_J_WATCHING);
     if (rk_job_state_terminal(st.status)) {
         j->agent_state = st.status;
         free(j->agent_message);
         j->agent_message = strdup(st.message ? st.message : "");
-        j->phase = PH_RESULT;
+        srv__job_to(j, SRV_J_FETCHING);
         job_fetch_result(m, j);
     } else {
         bool changed = false;
         if (st.status == RK_JOB_RUNNING && !j->running_mono)
             j->running_mono = now;
-        if (st.status == RK_JOB_RUNNING && j->state != RK_JOB_RUNNING && !j->local_terminal) {
-            job_store_status(m, j, RK_JOB_RUNNING,
-                             st.message && *st.message ? st.message : "running");
+        if (st.status == RK_JOB_RUNNING && j->status != RK_JOB_RUNNING && !srv__job_ended_here(j)) {
+            srv__job_store_status(m, j, RK_JOB_RUNNING,
+                                  st.message && *st.message ? st.message : "running");
             changed = true;
         }
         if (!j->timeout_s) {
             int rc = 0;
-            const srv_xcache_t *x = xcache_get(m, j->experiment_id, &rc);
+            const srv_xcache_t *x = srv__xcache_get(m, j->experiment_id, &rc);
             j->timeout_s = x ? x->timeout_s : 3600;
         }
         /* An agent that answers a long poll at once without news gets
          * plain polling at the configured interval. */
-        if (!changed && now - c->sent_mono < 1000000 && j->state != RK_JOB_ASSIGNED)
+        if (!changed && now - c->sent_mono < 1000000 && j->status != RK_JOB_ASSIGNED)
             retry_later(m, j);
         else
-            job_poll(m, j, true);
+            srv__job_poll(m, j, true);
     }
     rk_job_status_cleanup(&st);
 }
 
-static void result_answered(rk_srv_mgr_t *m, srv_job_t *j, const rk_http_response_t *r)
+static void result_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_response_t *r)
 {
+    srv_job_t *j = c->ud;
+    if (j->st == SRV_J_RELEASING)
+        return;
     char detail[512];
     if (r->err || r->status >= 500) {
-        answer_detail(r, detail, sizeof detail);
+        srv__answer_detail(r, detail, sizeof detail);
         if (r->err)
-            agent_failed(m, j->agent, detail);
+            srv__agent_failed(m, j->agent, detail);
+        if (j->st == SRV_J_RELEASING)
+            return;
         j->result_tries++;
         retry_later(m, j);
         return;
     }
-    agent_ok(m, j->agent);
+    srv__agent_ok(m, j->agent);
     if (r->status != 200) {
-        answer_detail(r, detail, sizeof detail);
+        srv__answer_detail(r, detail, sizeof detail);
         char note[600];
         snprintf(note, sizeof note, "no result (%s)", detail);
         finish_terminal(m, j, r->status == 404 ? NULL : note);
@@ -412,96 +359,81 @@ static void result_answered(rk_srv_mgr_t *m, srv_job_t *j, const rk_http_respons
         free(res.job_id);
         res.job_id = strdup(j->job_id);
     }
-    mgr_txn(m);
-    int rc = res.agent_id && res.job_id ? rk_store_result_put(m->store, &res) : RK_ENOMEM;
+    srv__journal_touch(m, j);
+    int rc = res.agent_id && res.job_id ? srv__txn(m) : RK_ENOMEM;
+    if (!rc)
+        rc = rk_store_result_put(m->store, &res);
     rk_result_cleanup(&res);
-    if (rc)
+    if (rc) { /* the batch fails: the result is fetched again */
         rk_log_error("storing a result failed", "job_id", j->job_id, "error", rk_strerror(rc));
+        srv__batch_error(m, rc);
+    }
     finish_terminal(m, j, NULL);
 }
 
-static void cancel_answered(rk_srv_mgr_t *m, srv_job_t *j, const rk_http_response_t *r)
+static void cancel_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_response_t *r)
 {
+    srv_job_t *j = c->ud;
+    if (j->st == SRV_J_RELEASING)
+        return;
     char detail[512], msg[700];
-    answer_detail(r, detail, sizeof detail);
+    srv__answer_detail(r, detail, sizeof detail);
     if (!r->err && (r->status == 202 || r->status == 200 || r->status == 409))
         return; /* being stopped, or already over: the poll sees the end */
     if (r->err)
-        agent_failed(m, j->agent, detail);
+        srv__agent_failed(m, j->agent, detail);
     else
-        agent_ok(m, j->agent);
-    if (!j->local_terminal) {
+        srv__agent_ok(m, j->agent);
+    if (j->st == SRV_J_RELEASING)
+        return;
+    if (!srv__job_ended_here(j)) {
         snprintf(msg, sizeof msg, "cancelled by request; the agent could not stop it (%s)", detail);
-        job_store_status(m, j, RK_JOB_CANCELLED, msg);
-        j->local_terminal = true;
+        srv__job_store_status(m, j, RK_JOB_CANCELLED, msg);
+        if (j->st == SRV_J_WATCHING || j->st == SRV_J_ASKING)
+            srv__job_to(j, SRV_J_STOPPING);
+        else if (j->st == SRV_J_SENDING && j->call)
+            srv__job_to(j, SRV_J_SEND_CANCEL);
     }
     if (r->status == 404 || r->err)
-        job_release(m, j);
+        srv__release_later(m, j);
 }
 
-static void on_answer(const rk_http_response_t *r, void *ud)
+static void forget_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_response_t *r)
 {
-    srv_call_t *c = ud;
-    rk_srv_mgr_t *m = c->m;
-    call_unlink(m, c);
-    srv_job_t *j = c->job;
-    if (j && j->phase == PH_RELEASE) {
-        free(c);
-        return;
-    }
-    switch (c->kind) {
-    case CALL_SEND:
-        send_answered(m, j, r);
-        break;
-    case CALL_POLL:
-        poll_answered(m, j, c, r);
-        break;
-    case CALL_RESULT:
-        result_answered(m, j, r);
-        break;
-    case CALL_CANCEL:
-        cancel_answered(m, j, r);
-        break;
-    case CALL_FORGET:
-        if (r->err || r->status >= 300)
-            rk_log_info("agent not told to stop a job", "status", r->err ? r->msg : "refused");
-        break;
-    case CALL_HEALTH:
-    case CALL_FAN:
-        call_done(m, c, r);
-        return; /* agents.c frees c */
-    }
-    free(c);
+    (void)m;
+    (void)c;
+    if (r->err || r->status >= 300)
+        rk_log_info("agent not told to stop a job", "status", r->err ? r->msg : "refused");
 }
 
 /* ---- periodic work ---- */
 
-void dispatch_tick(rk_srv_mgr_t *m, int64_t now)
+void srv__jobs_tick(rk_srv_mgr_t *m, int64_t now)
 {
     for (srv_agent_t *a = m->agents; a; a = a->next) {
         for (srv_job_t *j = a->r_head; j; j = j->next) {
-            if (j->phase == PH_RELEASE)
+            if (j->st == SRV_J_RELEASING)
                 continue;
-            int64_t limit = (int64_t)((double)j->timeout_s + m->cfg.timeout_grace_s) * 1000000;
-            if (j->state == RK_JOB_RUNNING && !j->local_terminal && j->running_mono &&
+            /* In µs from seconds: a fractional grace (0.5 s) counts whole. */
+            int64_t limit = (int64_t)(((double)j->timeout_s + m->cfg.timeout_grace_s) * 1e6);
+            if (j->status == RK_JOB_RUNNING && !srv__job_ended_here(j) && j->running_mono &&
                 j->timeout_s && now - j->running_mono > limit) {
                 char msg[200];
                 snprintf(msg, sizeof msg,
                          "server backstop: no end reported within the %lld s timeout plus grace",
                          (long long)j->timeout_s);
-                job_store_status(m, j, RK_JOB_TIMEOUT, msg);
-                j->local_terminal = true;
-                job_send_cancel(m, j, true);
-                job_release(m, j);
+                srv__job_store_status(m, j, RK_JOB_TIMEOUT, msg);
+                srv__job_cancel_after_commit(m, j, true);
+                srv__release_later(m, j);
                 continue;
             }
             if (j->call || j->retry_at > now || a->unavailable)
                 continue;
-            if (j->phase == PH_ASK)
-                job_poll(m, j, false);
-            else if (j->phase == PH_POLL)
-                job_poll(m, j, true);
-            else if (j->phase == PH_RESULT)
+            if (j->st == SRV_J_ASKING)
+                srv__job_poll(m, j, false);
+            else if (j->st == SRV_J_WATCHING || j->st == SRV_J_STOPPING)
+                srv__job_poll(m, j, true);
+            else if (j->st == SRV_J_FETCHING)
                 job_fetch_result(m, j);
         }
     }

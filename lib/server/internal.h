@@ -1,7 +1,7 @@
 /* Shared between the files of lib/server; not part of its public API.
  *
  * Threads: HTTP handlers run on the HTTP server's workers and only read the
- * store, validate, and hand commands to the job manager (mgr_post) or
+ * store, validate, and hand commands to the job manager (rk_srv_mgr_*) or
  * answer directly. Everything below marked "manager thread" is touched by
  * the manager thread only: no locks on the hot path.
  */
@@ -65,7 +65,11 @@ void rk_srv_h_compat(rk_http_req_t *req, rk_http_resp_t *resp, void *ud);
 void rk_srv_h_compat_matrix(rk_http_req_t *req, rk_http_resp_t *resp, void *ud);
 
 /* ---- server.c: helpers shared by the route files ---- */
-/* Answers a store error code as its HTTP status with detail. */
+/* Answers store error rc about what (a printf format: "job %s") as its
+ * HTTP status with detail: 404 not found, 409 exists or refused in its
+ * state, 422 invalid, 503 for the storage failing. The only mapping. */
+void rk_srv_store_errorf(rk_http_resp_t *resp, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 void rk_srv_store_error(rk_http_resp_t *resp, int rc, const char *what);
 /* The agent's token kept in its stored info, or NULL. Borrowed. */
 const char *rk_srv_agent_token(const rk_registered_agent_t *a);
@@ -101,7 +105,7 @@ int rk_srv_baseline_job(rk_server_t *srv, const char *exp, const char *agent, ch
  * Returns how many were slower (0 also when there is nothing to compare). */
 int rk_srv_baseline_check(rk_server_t *srv, const rk_result_t *r);
 
-/* ---- the job manager (jobmgr.c, dispatch.c, agents.c) ---- */
+/* ---- the job manager (jobmgr.c; its layers are described in mgr.h) ---- */
 typedef struct rk_srv_mgr_config {
     double poll_interval_s;
     double agent_timeout_s;

@@ -1,104 +1,90 @@
-/* The job manager's private state, shared by jobmgr.c (loop, commands,
- * scheduling), dispatch.c (job traffic to agents) and agents.c (agent
- * registry and health). Everything here belongs to the manager thread.
+/* The job manager's private state and the contracts between its files.
+ * Everything here belongs to the manager thread.
+ *
+ * Layers, calls going one way only:
+ *   routes -> jobmgr.c (thread, loop, commands, batch and commit)
+ *   jobmgr.c -> jobs.c (one job's life), agents.c (registry, health),
+ *               calls.c (requests to agents)
+ *   jobs.c -> agents.c (reachability), calls.c
+ *   agents.c -> calls.c, and jobs.c only to hand over a lost agent's jobs
+ *   calls.c -> the transport (the libcurl client by default)
+ * The batch (srv__txn, srv__flush, srv__event, srv__answer_*,
+ * srv__release_later, in jobmgr.c) is the one service every layer writes
+ * into: changes, answers and events wait in it for the commit.
  *
  * Batching: a loop iteration applies state changes inside one store
- * transaction (mgr_txn opens it on the first write) and defers what must
+ * transaction (srv__txn opens it on the first write) and defers what must
  * wait for durability: answers to waiting requests, events, and freeing a
- * finished job's slot. mgr_flush commits, then runs the deferred work, so
+ * finished job's slot. srv__flush commits, then runs the deferred work, so
  * no one hears of a change and no slot is reused before the change is on
  * disk ("write ahead", "results before release").
+ *
+ * Names shared between these files carry the prefix srv__; each prototype
+ * says who owns what, on success and on failure.
  */
 #ifndef RK_SERVER_MGR_H
 #define RK_SERVER_MGR_H
 
 #include "server/internal.h"
 
-typedef enum call_kind {
-    CALL_SEND,    /* POST /jobs */
-    CALL_POLL,    /* GET /status/{id}?wait= (also the plain recovery ask) */
-    CALL_RESULT,  /* GET /results/{id} */
-    CALL_CANCEL,  /* DELETE /jobs/{id} for a job we still track */
-    CALL_FORGET,  /* DELETE /jobs/{id}, answer only logged */
-    CALL_HEALTH,  /* GET /status */
-    CALL_FAN,     /* a handler's fan-out */
-} call_kind_t;
+/* ---- calls.c: requests to agents ---- */
+
+/* The transport seam: how the manager's requests reach agents. Each slot
+ * starts one request (req and what it points to copied) and calls cb(resp,
+ * ud) later, from the manager's loop (srv__mgr_step), exactly once unless
+ * dropped first; *h names it for drop. Returns 0, or RK_EINVAL / RK_ENOMEM
+ * and cb is never called. The default sends every slot through the
+ * manager's libcurl client; tests put a scripted one in its place. */
+typedef int (*srv_send_fn)(void *ctx, const rk_http_request_t *req, rk_http_cb cb, void *ud,
+                           rk_http_handle_t **h);
+typedef struct srv_transport {
+    srv_send_fn submit; /* POST /jobs: ExecuteJobRequest */
+    srv_send_fn status; /* GET /status/{job_id}, long poll or plain */
+    srv_send_fn result; /* GET /results/{job_id} */
+    srv_send_fn cancel; /* DELETE /jobs/{job_id} */
+    srv_send_fn get;    /* any other GET: health, /info, handlers' fan-outs */
+    /* Stops a request in flight; its cb is not called. */
+    void (*drop)(void *ctx, rk_http_handle_t *h);
+} srv_transport_t;
+
+/* Puts transport t (borrowed, with ctx) in place of the default; before
+ * the manager starts. NULL: back to the libcurl client. */
+void srv__mgr_set_transport(rk_srv_mgr_t *m, const srv_transport_t *t, void *ctx);
+
+/* Called once with the answer (the call is freed after it returns; *slot,
+ * if given at submit, is cleared before). */
+typedef void (*srv__call_fn)(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_response_t *r);
+/* Called instead of the answer when a call is dropped unanswered (cancel,
+ * shutdown); may be NULL. */
+typedef void (*srv__call_drop_fn)(rk_srv_mgr_t *m, srv_call_t *c);
 
 struct srv_call {
     rk_srv_mgr_t *m;
-    call_kind_t kind;
-    srv_job_t *job;
-    srv_agent_t *agent;
-    srv_fan_t *fan;
-    size_t idx;
+    srv__call_fn done;
+    srv__call_drop_fn drop;
+    void *ud;          /* the submitter's: a job, an agent, a fan-out */
+    size_t idx;        /* the submitter's */
+    srv_call_t **slot; /* the pointer that names this call, or NULL */
     rk_http_handle_t *h;
     int64_t sent_mono;
     srv_call_t *prev, *next; /* every call in flight, for shutdown */
 };
 
-/* What a job in the running set is waiting for. */
-typedef enum job_phase {
-    PH_NONE,    /* in the queue */
-    PH_SEND,    /* POST /jobs to do or in flight */
-    PH_ASK,     /* after restart: ask the agent whether it has the job */
-    PH_POLL,    /* accepted: watching its status */
-    PH_RESULT,  /* terminal on the agent: fetching the result */
-    PH_RELEASE, /* stored terminal: slot freed after the commit */
-} job_phase_t;
-
-struct srv_job {
-    char *job_id;
-    char *experiment_id;
-    int64_t seq;
-    rk_time_t created;
-    rk_job_state_t state; /* as stored */
-    char *message;        /* of the stored status */
-    rk_time_t status_time;
-    srv_agent_t *agent;
-    srv_job_t *prev, *next; /* in the agent's queue or running list */
-    bool in_queue;
-
-    job_phase_t phase;
-    srv_call_t *call;   /* the phase's request in flight, or NULL */
-    srv_call_t *cancel; /* DELETE in flight, or NULL */
-    int64_t retry_at;   /* mono µs: redo the phase's request then; 0 = now */
-    int64_t timeout_s;  /* 0 = not known yet (recovered) */
-    int64_t running_mono;
-    bool local_terminal;   /* we stored a terminal status; the agent may still run it */
-    bool cancel_after_send;
-    rk_job_state_t agent_state; /* terminal state the agent reported (PH_RESULT) */
-    char *agent_message;
-    int result_tries;
-
-    srv_create_t *waiter; /* a POST /jobs waiting for this job's first outcome */
-    size_t waiter_idx;
-};
-
-struct srv_agent {
-    char *id, *url, *token;
-    int64_t slots;
-    srv_job_t *q_head, *q_tail;
-    size_t n_queued;
-    srv_job_t *r_head, *r_tail;
-    size_t n_running; /* counts against slots, whatever their phase */
-    int64_t first_fail; /* mono µs of the first failed call since a success */
-    bool unavailable;
-    bool known_error; /* its last GET /status said error */
-    int64_t hold_until; /* after a busy answer: no dispatch before */
-    int64_t health_at;
-    srv_call_t *health;
-    srv_agent_t *next;
-};
-
-struct srv_create {
-    rk_http_wait_t *wait;
-    rk_job_info_t *jobs;
-    int64_t *timeouts;
-    srv_job_t **waiting; /* [i]: job i while it still owes its first outcome */
-    size_t n, unsettled;
-    bool single;
-    srv_create_t *next_fresh;
-};
+/* Submits req (copied) through transport slot send with done/drop and ud. On success returns the
+ * call, also stored in *slot when slot is not NULL (the call clears it when it ends); on failure
+ * (ENOMEM, transport refused) returns NULL, nothing kept, neither callback runs. */
+srv_call_t *srv__call_submit(rk_srv_mgr_t *m, srv_send_fn send, const rk_http_request_t *req,
+                             srv__call_fn done, srv__call_drop_fn drop, void *ud,
+                             srv_call_t **slot);
+/* Drops c unanswered: its drop callback runs, then c is freed. NULL: no-op. */
+void srv__call_cancel(rk_srv_mgr_t *m, srv_call_t *c);
+/* Drops every call in flight (at shutdown, after the transport stopped). */
+void srv__calls_drop_all(rk_srv_mgr_t *m);
+/* "<url>/api/v1<path>" into a malloc'd string (the caller frees), or NULL. */
+char *srv__agent_url(const srv_agent_t *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* The {"detail": ...} of an error answer, or the HTTP status, into out. */
+void srv__answer_detail(const rk_http_response_t *r, char *out, size_t n);
 
 struct srv_fan {
     rk_http_wait_t *wait;
@@ -113,8 +99,193 @@ struct srv_fan {
     size_t max_body;
 };
 
-/* An experiment as dispatch needs it: its spec already encoded for the
- * ExecuteJobRequest body, and its timeout. Experiments never change once
+/* Starts fan-out f (taken): answers its wait once every request ended. */
+void srv__fan_start(rk_srv_mgr_t *m, srv_fan_t *f);
+/* Frees f, releasing its wait if still set and its ctx. NULL: no-op. */
+void srv__fan_free(srv_fan_t *f);
+
+/* ---- jobs.c: one job's life ---- */
+
+/* A job's state in the manager: where it is in its life and what it waits
+ * for. The transition table is at the top of jobs.c; srv__job_to checks it.
+ * The stored status (what answers show) is kept beside it as a record
+ * (status, status_time, message), written only with the store. */
+typedef enum srv_jstate {
+    SRV_J_QUEUED,      /* in its agent's queue */
+    SRV_J_SENDING,     /* stored assigned: POST /jobs due or in flight */
+    SRV_J_SEND_CANCEL, /* stored cancelled while its POST was in flight:
+                          DELETE goes out after the agent accepts */
+    SRV_J_ASKING,      /* recovered assigned/running: does the agent have it? */
+    SRV_J_WATCHING,    /* accepted: long-polling its status */
+    SRV_J_FETCHING,    /* terminal on the agent: fetching its result */
+    SRV_J_STOPPING,    /* ended here (cancelled, timed out) while the agent may
+                          hold it: watching until it lets go */
+    SRV_J_RELEASING,   /* stored terminal: the slot frees after the commit */
+    SRV_J_N
+} srv_jstate_t;
+
+/* Which of its agent's lists a job is in. */
+enum { SRV_L_NONE, SRV_L_QUEUE, SRV_L_RUNNING };
+/* A DELETE the commit sends: none, one whose answer we act on, one whose
+ * answer is only logged. */
+enum { SRV_TELL_NONE, SRV_TELL_CANCEL, SRV_TELL_FORGET };
+
+/* Every tracked job by id (queues.c): a cancel finds a job near the tail
+ * of a million as fast as at the head. */
+typedef struct srv_index {
+    srv_job_t **slots;   /* NULL: empty; else a job or a tombstone */
+    size_t cap, n, used; /* used: live + tombstones */
+} srv_index_t;
+
+struct srv_job {
+    char *job_id;
+    char *experiment_id;
+    int64_t seq;
+    rk_time_t created;
+    srv_jstate_t st;
+    rk_job_state_t status; /* as stored */
+    char *message;         /* of the stored status */
+    rk_time_t status_time;
+    srv_agent_t *agent;
+    srv_job_t *prev, *next; /* in the agent's queue or running list */
+    unsigned char list;     /* SRV_L_*: which one */
+    unsigned char tell;     /* SRV_TELL_*: a DELETE due after the commit */
+
+    /* The batch journal (journal.c): what the job was before its first
+     * store write of the current batch, restored if the commit fails. */
+    bool journaled, snap_new;
+    srv_jstate_t snap_st;
+    rk_job_state_t snap_status;
+    rk_time_t snap_time;
+    char *snap_message;
+    srv_job_t *jnext;
+
+    srv_call_t *call;   /* the state's request in flight, or NULL */
+    srv_call_t *cancel; /* DELETE in flight, or NULL */
+    int64_t retry_at;   /* mono µs: redo the state's request then; 0 = now */
+    int64_t timeout_s;  /* 0 = not known yet (recovered) */
+    int64_t running_mono;
+    rk_job_state_t agent_state; /* terminal state the agent reported (FETCHING) */
+    char *agent_message;
+    int result_tries;
+
+    srv_job_t *rel_next; /* in the manager's release list */
+
+    srv_create_t *waiter; /* a POST /jobs waiting for this job's first outcome */
+    size_t waiter_idx;
+};
+
+struct srv_create {
+    rk_http_wait_t *wait;
+    uint64_t dirty_batch; /* batch number of its last job changed in a batch, +1 */
+    int store_err;        /* a job of it could not be stored: answered 503 */
+    rk_job_info_t *jobs;
+    int64_t *timeouts;
+    srv_job_t **waiting; /* [i]: job i while it still owes its first outcome */
+    size_t n, unsettled;
+    bool single;
+    srv_create_t *next_fresh;
+};
+
+/* Moves j to state to; aborts (a programming error) when the table does
+ * not allow it. */
+void srv__job_to(srv_job_t *j, srv_jstate_t to);
+/* The state's name, for logs and tests. */
+const char *srv__jstate_name(srv_jstate_t s);
+
+/* j's JobInfo as it stands (stored status), or NULL on ENOMEM. */
+json_t *srv__job_info_json(const srv_job_t *j);
+/* Stores st as j's status in the batch (history kept) and mirrors it in j,
+ * with an event after the commit. */
+void srv__job_store_status(rk_srv_mgr_t *m, srv_job_t *j, rk_job_state_t st, const char *msg);
+/* True when j's stored status is terminal: it ended here, whatever the
+ * agent reports later. */
+bool srv__job_ended_here(const srv_job_t *j);
+/* Gives the POST /jobs waiting for j (if any) j's status as it stands. */
+void srv__job_settle(rk_srv_mgr_t *m, srv_job_t *j);
+/* From the running list back to the front of its agent's queue (QUEUED). */
+void srv__job_requeue(srv_job_t *j);
+
+/* queues.c: the agent's lists; a job knows which one it is in (list).
+ * Each link takes a job in no list (SRV_L_NONE) and cannot fail. */
+/* Appends j to its agent's queue, or puts it first. */
+void srv__queue_push_back(srv_job_t *j);
+void srv__queue_push_front(srv_job_t *j);
+/* Appends j to its agent's running list: it holds a slot from now. */
+void srv__running_add(srv_job_t *j);
+/* Takes j out of whichever list it is in (none: no-op). */
+void srv__list_unlink(srv_job_t *j);
+/* The index: put (RK_ENOMEM, nothing added), get (NULL when not
+ * tracked), del (j must be the indexed job; absent: no-op), cleanup. */
+int srv__index_put(srv_index_t *ix, srv_job_t *j);
+srv_job_t *srv__index_get(const srv_index_t *ix, const char *id);
+void srv__index_del(srv_index_t *ix, srv_job_t *j);
+void srv__index_cleanup(srv_index_t *ix);
+
+/* journal.c: the batch's undo. */
+/* Records what j is now, before its first store write of this batch
+ * (idempotent within a batch). Cannot fail: the record is in j. */
+void srv__journal_touch(rk_srv_mgr_t *m, srv_job_t *j);
+/* Records j as created in this batch (it goes if the commit fails). */
+void srv__journal_new(rk_srv_mgr_t *m, srv_job_t *j);
+/* The batch committed: DELETEs due are sent, the records dropped. */
+void srv__journal_committed(rk_srv_mgr_t *m);
+/* The batch failed (err): every journaled job is put back as it was
+ * (list, state, stored status); jobs created in it are dropped, their
+ * creates answered 503. Runs before the batch's deferred work. */
+void srv__journal_failed(rk_srv_mgr_t *m, int err);
+/* Frees a job (no list, no journal); settles its waiter first. */
+void srv__job_free(rk_srv_mgr_t *m, srv_job_t *j);
+
+/* dispatch.c: a job's traffic with its agent. Each puts its request in
+ * j->call (j->cancel for a cancel); when it cannot be sent, the job retries
+ * after the poll interval. */
+/* POST /jobs (SENDING); an experiment gone fails the job instead. */
+void srv__job_send(rk_srv_mgr_t *m, srv_job_t *j);
+/* GET /status/{id}: a long poll (wait) or the plain recovery ask. */
+void srv__job_poll(rk_srv_mgr_t *m, srv_job_t *j, bool wait);
+/* Tells the agent to stop j; forget: the answer is only logged, and the
+ * job may be freed meanwhile. */
+void srv__job_send_cancel(rk_srv_mgr_t *m, srv_job_t *j, bool forget);
+/* The same, once the batch has committed the change that asks for it (a
+ * stored cancel or timeout); dropped if the commit fails. Cannot fail:
+ * the job joins the batch's journal, which the commit walks anyway. */
+void srv__job_cancel_after_commit(rk_srv_mgr_t *m, srv_job_t *j, bool forget);
+
+/* Places the jobs of create c (taken: freed once answered) in their
+ * agents' queues, storing each; answers when none is still unsettled. */
+void srv__jobs_create(rk_srv_mgr_t *m, srv_create_t *c);
+/* Frees a create that never reached srv__jobs_create (its wait not used). */
+void srv__create_free(srv_create_t *c);
+/* Gives every create placed this iteration the answer of its jobs still
+ * queued. */
+void srv__jobs_settle_fresh(rk_srv_mgr_t *m);
+/* Cancels job_id for the waiting request w (always answered). */
+void srv__jobs_cancel(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id);
+/* Moves queued jobs into free slots, storing them assigned (write ahead). */
+void srv__jobs_schedule(rk_srv_mgr_t *m, int64_t now);
+/* Sends what scheduling decided, after the commit made it durable. */
+void srv__jobs_send_due(rk_srv_mgr_t *m, int64_t now);
+/* Runs due retries and the server's backstop timeouts. */
+void srv__jobs_tick(rk_srv_mgr_t *m, int64_t now);
+/* Agent a became unreachable (msg says so): its running jobs end here,
+ * those not yet sent go back to the front of its queue. */
+void srv__jobs_agent_lost(rk_srv_mgr_t *m, srv_agent_t *a, const char *msg);
+/* Agent a is being unregistered: up to max of the jobs it holds (queue
+ * first, then running ones) are stored cancelled (msg) and released after
+ * the commit; the agent is told of running ones when reachable. Returns
+ * how many it took. */
+size_t srv__jobs_agent_gone(rk_srv_mgr_t *m, srv_agent_t *a, const char *msg, size_t max);
+/* Frees every job of a without storing anything (shutdown). */
+void srv__jobs_free_all(rk_srv_mgr_t *m, srv_agent_t *a);
+/* Adds a job recovered from the store to its agent (queued, or asking).
+ * RK_ENOMEM, nothing kept. */
+int srv__jobs_recover(rk_srv_mgr_t *m, srv_agent_t *a, const rk_job_brief_t *b);
+/* The slot of j, released after the commit: unlinks and frees it. */
+void srv__job_released(rk_srv_mgr_t *m, srv_job_t *j);
+
+/* Experiments as dispatch needs them: the spec encoded for the
+ * ExecuteJobRequest body, and the timeout. Experiments never change once
  * stored, so the manager keeps the ones it dispatches (dropped when one is
  * deleted) instead of reading and re-encoding them for every job. */
 typedef struct srv_xcache {
@@ -126,9 +297,67 @@ typedef struct srv_xcache {
 
 #define SRV_XCACHE_SIZE 64
 
+/* The cached experiment id (read from the store on a miss), or NULL with
+ * *rc set (RK_ENOENT, RK_EIO, RK_ENOMEM). Borrowed until the next call. */
+const srv_xcache_t *srv__xcache_get(rk_srv_mgr_t *m, const char *id, int *rc);
+/* Forgets experiment id (deleted); not kept: no-op. */
+void srv__xcache_drop(rk_srv_mgr_t *m, const char *id);
+
+/* ---- agents.c: the registry and health ---- */
+
+struct srv_agent {
+    char *id, *url;
+    char *token; /* its own field: never in the AgentInfo answers show */
+    int64_t slots;
+    srv_job_t *q_head, *q_tail;
+    size_t n_queued;
+    srv_job_t *r_head, *r_tail;
+    size_t n_running;   /* counts against slots, whatever their state */
+    int64_t first_fail; /* mono µs of the first failed call since a success */
+    bool unavailable;
+    bool known_error;   /* its last GET /status said error */
+    int64_t hold_until; /* after a busy answer: no dispatch before */
+    int64_t health_at;
+    srv_call_t *health;
+    rk_http_wait_t *leaving; /* unregister under way (answered when done) */
+    srv_agent_t *next;
+};
+
+/* Unregistering an agent cancels its jobs a batch per loop iteration, so
+ * other commands get through meanwhile and memory stays that of a batch:
+ * at most this many jobs, and about SRV_LEAVE_BUDGET_US of work (the
+ * commit comes on top). */
+#define SRV_LEAVE_BATCH 4096
+#define SRV_LEAVE_BUDGET_US 3000
+
+/* The registered agent id, or NULL. Borrowed. */
+srv_agent_t *srv__agent_find(rk_srv_mgr_t *m, const char *id);
+/* Adds r to the registry (copied). NULL on ENOMEM, nothing added. */
+srv_agent_t *srv__agent_add(rk_srv_mgr_t *m, const rk_registered_agent_t *r);
+/* A call to a answered: it is reachable. */
+void srv__agent_ok(rk_srv_mgr_t *m, srv_agent_t *a);
+/* A call to a failed (why: for the log); past the agent timeout it
+ * becomes unavailable and its jobs are handed to srv__jobs_agent_lost. */
+void srv__agent_failed(rk_srv_mgr_t *m, srv_agent_t *a, const char *why);
+/* Health checks and the agent timeout. */
+void srv__agents_tick(rk_srv_mgr_t *m, int64_t now);
+/* One batch of each unregistration under way (SRV_LEAVE_BATCH), its own
+ * commit; the last removes the agent and answers. Run last in the loop's
+ * iteration, so the iteration's commands go out before it. */
+void srv__agents_leave(rk_srv_mgr_t *m);
+/* Frees every agent and its jobs without storing anything (shutdown). */
+void srv__agents_free_all(rk_srv_mgr_t *m);
+/* The register and unregister commands: each answers w (always). url and
+ * token (may be NULL) are copied. */
+void srv__agent_register(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *url, const char *token);
+void srv__agent_unregister(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *agent_id);
+
+/* ---- jobmgr.c: the batch ---- */
+
 typedef struct deferred_finish {
     rk_http_wait_t *wait;
     rk_http_resp_t *resp;
+    bool needs_commit; /* tells of a change of this batch: 503 if it fails */
 } deferred_finish_t;
 
 struct rk_srv_mgr {
@@ -136,72 +365,71 @@ struct rk_srv_mgr {
     rk_store_t *store;
     rk_srv_events_t *events;
     rk_srv_mgr_config_t cfg;
-    rk_http_client_t *client;
+    rk_http_client_t *client; /* the loop's clock and task queue; the default transport */
+    const srv_transport_t *tp;
+    void *tp_ctx;
+    /* Answers to waiting requests (rk_http_wait_finish / _release unless a
+     * test watches them). */
+    int (*reply_finish)(rk_http_wait_t *w, rk_http_resp_t *resp);
+    void (*reply_release)(rk_http_wait_t *w);
     pthread_t thread;
     bool running;
     volatile int stop; /* set by rk_srv_mgr_stop (through a task) */
 
     srv_agent_t *agents;
+    srv_index_t index; /* every tracked job by id */
     srv_call_t *calls;
     srv_create_t *fresh; /* creates to settle after this iteration's scheduling */
 
     bool in_txn;
+    int batch_err;      /* a write of this batch failed (or begin did): it fails */
+    uint64_t batch;     /* number of the current batch */
+    srv_job_t *journal; /* jobs changed in this batch, newest first */
     deferred_finish_t *finishes;
     size_t n_finishes, cap_finishes;
-    json_t *pending_events; /* array of [type, data] */
-    srv_job_t **releases;
-    size_t n_releases, cap_releases;
-    bool again; /* something changed: loop again without waiting */
+    json_t *pending_events;           /* array of [type, data] */
+    srv_job_t *rel_head, *rel_tail;   /* RELEASING jobs, through rel_next */
+    bool again;                       /* something changed: loop again without waiting */
 
     srv_xcache_t xcache[SRV_XCACHE_SIZE];
     uint64_t xcache_clock;
 };
 
-/* jobmgr.c */
-void mgr_txn(rk_srv_mgr_t *m);
-void mgr_flush(rk_srv_mgr_t *m);
-void mgr_event(rk_srv_mgr_t *m, const char *type, json_t *data);
-void mgr_finish(rk_srv_mgr_t *m, rk_http_wait_t *w, rk_http_resp_t *resp);
-/* Stores st as the job's status (history kept), with an event. */
-void job_store_status(rk_srv_mgr_t *m, srv_job_t *j, rk_job_state_t st, const char *msg);
-void job_settle(rk_srv_mgr_t *m, srv_job_t *j);
-/* Frees the job's slot after the commit (unlinks from running then). */
-void job_release(rk_srv_mgr_t *m, srv_job_t *j);
-void job_free(rk_srv_mgr_t *m, srv_job_t *j);
-void queue_push_back(srv_agent_t *a, srv_job_t *j);
-void queue_push_front(srv_agent_t *a, srv_job_t *j);
-void queue_remove(srv_agent_t *a, srv_job_t *j);
-void running_add(srv_agent_t *a, srv_job_t *j);
-void running_remove(srv_agent_t *a, srv_job_t *j);
-json_t *job_info_json(const srv_job_t *j);
-
-/* dispatch.c */
-/* The cached experiment id (read from the store on a miss), or NULL with
- * *rc set (RK_ENOENT, RK_EIO, RK_ENOMEM). Valid until the next call. */
-const srv_xcache_t *xcache_get(rk_srv_mgr_t *m, const char *id, int *rc);
-void xcache_drop(rk_srv_mgr_t *m, const char *id);
-srv_call_t *call_submit(rk_srv_mgr_t *m, call_kind_t kind, const rk_http_request_t *req,
-                        srv_job_t *j, srv_agent_t *a);
-void call_cancel(rk_srv_mgr_t *m, srv_call_t *c);
-void call_unlink(rk_srv_mgr_t *m, srv_call_t *c);
-void call_done(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_response_t *r);
-void job_send(rk_srv_mgr_t *m, srv_job_t *j);
-void job_poll(rk_srv_mgr_t *m, srv_job_t *j, bool wait);
-void job_send_cancel(rk_srv_mgr_t *m, srv_job_t *j, bool forget);
-/* Runs due retries and the server's backstop timeouts. */
-void dispatch_tick(rk_srv_mgr_t *m, int64_t now);
-
-/* agents.c */
-srv_agent_t *agent_find(rk_srv_mgr_t *m, const char *id);
-srv_agent_t *agent_add(rk_srv_mgr_t *m, const rk_registered_agent_t *a);
-void agent_ok(rk_srv_mgr_t *m, srv_agent_t *a);
-void agent_failed(rk_srv_mgr_t *m, srv_agent_t *a, const char *why);
-void agents_tick(rk_srv_mgr_t *m, int64_t now);
-void agent_free(rk_srv_mgr_t *m, srv_agent_t *a);
-void fan_start(rk_srv_mgr_t *m, srv_fan_t *f);
-void fan_reply(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_response_t *r);
-void fan_free(srv_fan_t *f);
-/* "<url>/api/v1<path>" into a malloc'd string. */
-char *agent_url(const srv_agent_t *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* One iteration of the manager's loop (waiting up to timeout_ms for
+ * answers and commands); the thread runs it until stopped, tests drive it
+ * step by step. */
+void srv__mgr_step(rk_srv_mgr_t *m, int timeout_ms);
+/* Opens the batch's transaction if none is open. RK_E* when it cannot
+ * (the batch then fails: write nothing). */
+int srv__txn(rk_srv_mgr_t *m);
+/* Records that a write of this batch failed with rc (0: no-op): the
+ * batch will not commit. Returns rc. */
+int srv__batch_error(rk_srv_mgr_t *m, int rc);
+/* Commits the batch, then answers, frees released slots, publishes. When
+ * the commit fails (or a write failed), it is rolled back and memory put
+ * back as the store holds it (journal.c); answers telling of the batch's
+ * changes become 503, its events are dropped, and no slot it freed is
+ * reused (docs/architecture.md, "When a commit fails"). Returns 0 or the
+ * batch's error. */
+int srv__flush(rk_srv_mgr_t *m);
+/* Queues an event (data taken; NULL ignored) for after the commit. */
+void srv__event(rk_srv_mgr_t *m, const char *type, json_t *data);
+/* Drops w unanswered (its request gets 503 now). NULL: no-op. */
+void srv__release(rk_srv_mgr_t *m, rk_http_wait_t *w);
+/* Answers w with resp (both taken) after the commit. */
+void srv__finish(rk_srv_mgr_t *m, rk_http_wait_t *w, rk_http_resp_t *resp);
+/* Answers w with status and body (taken) after the commit. */
+void srv__answer_json(rk_srv_mgr_t *m, rk_http_wait_t *w, int status, json_t *body);
+/* The same for an answer that tells of a change made in this batch: it
+ * becomes 503 if the batch fails. */
+void srv__answer_change(rk_srv_mgr_t *m, rk_http_wait_t *w, int status, json_t *body);
+/* Answers w with an error after the commit. */
+void srv__answer_error(rk_srv_mgr_t *m, rk_http_wait_t *w, int status, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Answers w with store error rc about what, after the commit. */
+void srv__answer_store_error(rk_srv_mgr_t *m, rk_http_wait_t *w, int rc, const char *what);
+/* Queues j (in state RELEASING) to have its slot freed after the commit
+ * (srv__job_released then). Cannot fail: the list is intrusive. */
+void srv__release_later(rk_srv_mgr_t *m, srv_job_t *j);
 
 #endif

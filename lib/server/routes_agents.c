@@ -67,7 +67,7 @@ static void h_unregister(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     }
     int rc = rk_store_agent_get(srv->store, id, &a);
     if (rc) {
-        rk_http_resp_errorf(resp, rc == RK_ENOENT ? 404 : 500, "agent %s not found", id);
+        rk_srv_store_errorf(resp, rc, "agent %s", id);
         goto done;
     }
     rk_http_wait_t *w = NULL;
@@ -107,7 +107,7 @@ static void h_get(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     rk_registered_agent_t a = {0};
     int rc = rk_store_agent_get(srv->store, id, &a);
     if (rc) {
-        rk_http_resp_errorf(resp, rc == RK_ENOENT ? 404 : 500, "agent %s not found", id);
+        rk_srv_store_errorf(resp, rc, "agent %s", id);
         return;
     }
     rk_http_resp_json_take(resp, 200, json_pack("{s:o}", "agent", rk_srv_agent_public(&a)));
@@ -131,8 +131,8 @@ static void status_ctx_free(void *p)
 
 static json_t *unavailable(const char *id)
 {
-    rk_agent_status_t st = {.agent_id = (char *)id, .status = RK_AGENT_UNAVAILABLE,
-                            .timestamp = rk_time_now_us()};
+    rk_agent_status_t st = {
+        .agent_id = (char *)id, .status = RK_AGENT_UNAVAILABLE, .timestamp = rk_time_now_us()};
     return rk_agent_status_encode(&st);
 }
 
@@ -144,8 +144,7 @@ static void status_done(rk_srv_mgr_t *m, void *ctx, rk_srv_fan_reply_t *r, size_
     for (size_t i = 0; i < n; i++) {
         json_t *v = NULL, *out = NULL;
         rk_agent_status_t st = {0};
-        if (!r[i].err && r[i].status == 200 &&
-            (v = json_loadb(r[i].body, r[i].len, 0, NULL)) &&
+        if (!r[i].err && r[i].status == 200 && (v = json_loadb(r[i].body, r[i].len, 0, NULL)) &&
             rk_agent_status_decode(v, "", &st, NULL) == 0)
             out = rk_agent_status_encode(&st);
         rk_agent_status_cleanup(&st);
@@ -153,8 +152,7 @@ static void status_done(rk_srv_mgr_t *m, void *ctx, rk_srv_fan_reply_t *r, size_
         json_array_append_new(arr, out ? out : unavailable(c->ids[i]));
     }
     if (c->single)
-        rk_http_resp_json_take(resp, 200,
-                               json_pack("{s:O}", "agent", json_array_get(arr, 0)));
+        rk_http_resp_json_take(resp, 200, json_pack("{s:O}", "agent", json_array_get(arr, 0)));
     else
         rk_http_resp_json_take(resp, 200, json_pack("{s:O}", "agents", arr));
     json_decref(arr);
@@ -224,7 +222,7 @@ static void h_status_one(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     rk_registered_agent_t a = {0};
     int rc = rk_store_agent_get(srv->store, id, &a);
     if (rc) {
-        rk_http_resp_errorf(resp, rc == RK_ENOENT ? 404 : 500, "agent %s not found", id);
+        rk_srv_store_errorf(resp, rc, "agent %s", id);
         return;
     }
     status_of(req, resp, srv, &a, 1, true);

@@ -77,8 +77,7 @@ static int get_experiment(rk_server_t *srv, rk_http_req_t *req, rk_http_resp_t *
     const char *id = rk_http_req_param(req, "experiment_id");
     int rc = rk_store_experiment_get(srv->store, id, x);
     if (rc)
-        rk_http_resp_errorf(resp, rc == RK_ENOENT ? 404 : 500, "experiment %s %s", id,
-                            rc == RK_ENOENT ? "not found" : "could not be read");
+        rk_srv_store_errorf(resp, rc, "experiment %s", id);
     return rc;
 }
 
@@ -86,7 +85,8 @@ static void h_get(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
 {
     rk_experiment_t x = {0};
     if (get_experiment(ud, req, resp, &x) == 0)
-        rk_http_resp_json_take(resp, 200, json_pack("{s:o}", "experiment", rk_experiment_encode(&x)));
+        rk_http_resp_json_take(resp, 200,
+                               json_pack("{s:o}", "experiment", rk_experiment_encode(&x)));
     rk_experiment_cleanup(&x);
 }
 
@@ -114,8 +114,7 @@ static void h_delete(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
         return;
     }
     if (rc) {
-        rk_http_resp_errorf(resp, rc == RK_ENOENT ? 404 : 500, "experiment %s %s", id,
-                            rc == RK_ENOENT ? "not found" : "could not be deleted");
+        rk_srv_store_errorf(resp, rc, "experiment %s", id);
         return;
     }
     /* Ids are random and may come back: the manager must not dispatch a
@@ -167,16 +166,16 @@ static void h_run(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
             }
             int rc = rk_store_agent_get(srv->store, ids[n], &agents[n]);
             if (rc) {
-                rk_http_resp_errorf(resp, rc == RK_ENOENT ? 404 : 500, "agent %s not found",
-                                    ids[n]);
+                rk_srv_store_errorf(resp, rc, "agent %s", ids[n]);
                 goto done;
             }
         }
     } else {
         rk_registered_agent_t *all = NULL;
         size_t n_all = 0;
-        if (rk_store_agent_list(srv->store, &all, &n_all)) {
-            rk_http_resp_error(resp, 500, "could not read the agents");
+        int rc = rk_store_agent_list(srv->store, &all, &n_all);
+        if (rc) {
+            rk_srv_store_errorf(resp, rc, "agents");
             goto done;
         }
         agents = calloc(n_all ? n_all : 1, sizeof *agents);

@@ -99,14 +99,12 @@ static void h_create(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     }
     int rc = rk_store_experiment_get(srv->store, exp_id, &x);
     if (rc) {
-        rk_http_resp_errorf(resp, rc == RK_ENOENT ? 404 : 500, "experiment %s %s", exp_id,
-                            rc == RK_ENOENT ? "not found" : "could not be read");
+        rk_srv_store_errorf(resp, rc, "experiment %s", exp_id);
         goto done;
     }
     rc = rk_store_agent_get(srv->store, agent_id, &a);
     if (rc) {
-        rk_http_resp_errorf(resp, rc == RK_ENOENT ? 404 : 500, "agent %s %s", agent_id,
-                            rc == RK_ENOENT ? "not found" : "could not be read");
+        rk_srv_store_errorf(resp, rc, "agent %s", agent_id);
         goto done;
     }
     rk_srv_jobs_submit(srv, req, resp, &x, &a, 1, true);
@@ -183,8 +181,7 @@ static void h_get(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     rk_job_info_t j = {0};
     int rc = rk_store_job_get(srv->store, id, true, &j);
     if (rc) {
-        rk_http_resp_errorf(resp, rc == RK_ENOENT ? 404 : 500, "job %s %s", id,
-                            rc == RK_ENOENT ? "not found" : "could not be read");
+        rk_srv_store_errorf(resp, rc, "job %s", id);
         return;
     }
     j.has_history = true;
@@ -199,8 +196,7 @@ static void h_cancel(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     rk_job_info_t j = {0};
     int rc = rk_store_job_get(srv->store, id, false, &j);
     if (rc) {
-        rk_http_resp_errorf(resp, rc == RK_ENOENT ? 404 : 500, "job %s %s", id,
-                            rc == RK_ENOENT ? "not found" : "could not be read");
+        rk_srv_store_errorf(resp, rc, "job %s", id);
         return;
     }
     rk_job_state_t st = j.status.status;
@@ -252,12 +248,17 @@ static void passthrough(rk_http_req_t *req, rk_http_resp_t *resp, rk_server_t *s
     rk_buf_init(&url, 8192);
     int rc = rk_store_job_get(srv->store, id, false, &j);
     if (rc) {
-        rk_http_resp_errorf(resp, rc == RK_ENOENT ? 404 : 500, "job %s not found", id);
+        rk_srv_store_errorf(resp, rc, "job %s", id);
         goto done;
     }
-    if (rk_store_agent_get(srv->store, j.agent_id, &a) != 0) {
+    rc = rk_store_agent_get(srv->store, j.agent_id, &a);
+    if (rc == RK_ENOENT) {
         rk_http_resp_errorf(resp, 404, "agent %s of job %s is no longer registered", j.agent_id,
                             id);
+        goto done;
+    }
+    if (rc) {
+        rk_srv_store_errorf(resp, rc, "agent %s", j.agent_id);
         goto done;
     }
     rk_buf_printf(&url, "%s/api/v1/jobs/%s/%s", a.agent_url, id, what);
@@ -290,8 +291,7 @@ static void passthrough(rk_http_req_t *req, rk_http_resp_t *resp, rk_server_t *s
     char *tokens[1] = {(char *)rk_srv_agent_token(&a)};
     if (rk_srv_mgr_fan(srv->mgr, w, urls, tokens, 1, 60000, logs ? LOGS_MAX : ARTIFACTS_MAX,
                        passthrough_done,
-                       (void *)(logs ? "text/plain; charset=utf-8" : "application/zip"),
-                       NULL) != 0)
+                       (void *)(logs ? "text/plain; charset=utf-8" : "application/zip"), NULL) != 0)
         rk_http_wait_release(w);
 done:
     rk_buf_cleanup(&url);
@@ -348,8 +348,9 @@ static void h_result(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     if (rc == RK_ENOENT) {
         rk_job_info_t j = {0};
         bool known = rk_store_job_get(srv->store, id, false, &j) == 0;
-        rk_http_resp_errorf(resp, 404, known ? "job %s has no result (yet): %s" : "job %s not found%s",
-                            id, known ? rk_job_state_name(j.status.status) : "");
+        rk_http_resp_errorf(resp, 404,
+                            known ? "job %s has no result (yet): %s" : "job %s not found%s", id,
+                            known ? rk_job_state_name(j.status.status) : "");
         rk_job_info_cleanup(&j);
         return;
     }

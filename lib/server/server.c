@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +20,18 @@
 
 /* ---- helpers shared by the route files ---- */
 
-void rk_srv_store_error(rk_http_resp_t *resp, int rc, const char *what)
+/* The one place a store error becomes an answer. What the client named is
+ * missing (404), clashes (409) or is refused (422); anything else is the
+ * storage failing, which nothing the client sent caused: 503 with the
+ * reason, nothing done, try again (docs/architecture.md, "When a commit
+ * fails"). */
+void rk_srv_store_errorf(rk_http_resp_t *resp, int rc, const char *fmt, ...)
 {
+    char what[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
     switch (rc) {
     case RK_ENOENT:
         rk_http_resp_errorf(resp, 404, "%s not found", what);
@@ -35,8 +46,14 @@ void rk_srv_store_error(rk_http_resp_t *resp, int rc, const char *what)
         rk_http_resp_errorf(resp, 422, "%s: invalid", what);
         break;
     default:
-        rk_http_resp_errorf(resp, 500, "storage failed (%s)", rk_strerror(rc));
+        rk_http_resp_errorf(resp, 503, "%s: storage failed (%s); nothing was changed, try again",
+                            what, rk_strerror(rc));
     }
+}
+
+void rk_srv_store_error(rk_http_resp_t *resp, int rc, const char *what)
+{
+    rk_srv_store_errorf(resp, rc, "%s", what);
 }
 
 const char *rk_srv_agent_token(const rk_registered_agent_t *a)

@@ -1,0 +1,486 @@
+/* One job's life in the manager (manager thread): its state and the only
+ * function that changes it, the agent's queue and running list it sits
+ * in, its stored status, the POST /jobs that waits for its first outcome,
+ * cancellation, scheduling, and what happens to it when its agent is lost
+ * or unregistered. Its traffic with the agent (what each answer does) is
+ * in dispatch.c.
+ *
+ * Transitions (srv__job_to refuses any other):
+ *
+ *   QUEUED ──schedule (stored assigned)──> SENDING
+ *   SENDING ──2xx──> WATCHING
+ *           ──409 / 503 / unreachable (stored queued)──> QUEUED, at the front
+ *           ──422 or other refusal, experiment gone (stored failed)──> RELEASING
+ *           ──cancel, POST in flight (stored cancelled)──> SEND_CANCEL
+ *           ──cancel, nothing sent yet (stored cancelled)──> RELEASING
+ *   SEND_CANCEL ──2xx: DELETE sent──> STOPPING
+ *               ──not taken──> RELEASING
+ *   ASKING (recovered) ──status 404──> SENDING
+ *                      ──status terminal──> FETCHING
+ *                      ──status otherwise──> WATCHING
+ *                      ──cancel failed on the agent (stored cancelled)──> STOPPING
+ *   WATCHING ──status terminal──> FETCHING
+ *            ──status 404: the agent lost it──> SENDING
+ *            ──cancel of an assigned job (stored cancelled)──> STOPPING
+ *            ──backstop timeout (stored timeout)──> RELEASING
+ *   STOPPING ──status terminal──> FETCHING (result kept, status too)
+ *            ──404, or the agent cannot be told──> RELEASING
+ *   FETCHING ──result stored (status stored)──> RELEASING
+ *   any but RELEASING ──agent lost (stored failed)──> RELEASING
+ *   RELEASING ──after the commit──> slot free, job freed
+ *
+ *   QUEUED ──cancel, agent unregistered (stored cancelled)──> RELEASING
+ *
+ * A RELEASING job keeps its place (queue or running list) until the
+ * commit; if the commit fails it goes back to what it was (journal.c). A
+ * job whose stored status
+ * is terminal "ended here": a later report from the agent keeps it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "base/log.h"
+#include "server/mgr.h"
+
+#define B(s) (1u << (s))
+static const unsigned allowed[SRV_J_N] = {
+    [SRV_J_QUEUED] = B(SRV_J_SENDING) | B(SRV_J_RELEASING),
+    [SRV_J_SENDING] =
+        B(SRV_J_QUEUED) | B(SRV_J_WATCHING) | B(SRV_J_SEND_CANCEL) | B(SRV_J_RELEASING),
+    [SRV_J_SEND_CANCEL] = B(SRV_J_STOPPING) | B(SRV_J_RELEASING),
+    [SRV_J_ASKING] = B(SRV_J_SENDING) | B(SRV_J_FETCHING) | B(SRV_J_WATCHING) | B(SRV_J_STOPPING) |
+                     B(SRV_J_RELEASING),
+    [SRV_J_WATCHING] =
+        B(SRV_J_FETCHING) | B(SRV_J_SENDING) | B(SRV_J_STOPPING) | B(SRV_J_RELEASING),
+    [SRV_J_STOPPING] = B(SRV_J_FETCHING) | B(SRV_J_RELEASING),
+    [SRV_J_FETCHING] = B(SRV_J_RELEASING),
+    [SRV_J_RELEASING] = 0,
+};
+#undef B
+
+static const char *const names[SRV_J_N] = {
+    "queued", "sending", "send_cancel", "asking", "watching", "fetching", "stopping", "releasing",
+};
+
+const char *srv__jstate_name(srv_jstate_t s)
+{
+    return s < SRV_J_N ? names[s] : "?";
+}
+
+void srv__job_to(srv_job_t *j, srv_jstate_t to)
+{
+    if (j->st == to)
+        return;
+    if (!(allowed[j->st] & (1u << to))) {
+        rk_log_error("job manager: transition not allowed", "job_id", j->job_id, "from",
+                     srv__jstate_name(j->st), "to", srv__jstate_name(to));
+        abort();
+    }
+    j->st = to;
+}
+
+/* From the running list back to the front of its agent's queue. */
+void srv__job_requeue(srv_job_t *j)
+{
+    srv__job_to(j, SRV_J_QUEUED);
+    srv__list_unlink(j);
+    srv__queue_push_front(j);
+}
+
+static srv_job_t *job_new(rk_srv_mgr_t *m, const char *job_id, const char *experiment_id,
+                          srv_agent_t *a)
+{
+    srv_job_t *j = calloc(1, sizeof *j);
+    if (!j)
+        return NULL;
+    j->job_id = strdup(job_id);
+    j->experiment_id = strdup(experiment_id);
+    j->message = strdup("");
+    j->agent = a;
+    if (!j->job_id || !j->experiment_id || !j->message || srv__index_put(&m->index, j)) {
+        free(j->job_id);
+        free(j->experiment_id);
+        free(j->message);
+        free(j);
+        return NULL;
+    }
+    return j;
+}
+
+void srv__job_free(rk_srv_mgr_t *m, srv_job_t *j)
+{
+    if (!j)
+        return;
+    if (j->waiter)
+        srv__job_settle(m, j);
+    srv__call_cancel(m, j->call);
+    srv__call_cancel(m, j->cancel);
+    srv__index_del(&m->index, j);
+    free(j->job_id);
+    free(j->experiment_id);
+    free(j->message);
+    free(j->agent_message);
+    free(j);
+}
+
+void srv__job_released(rk_srv_mgr_t *m, srv_job_t *j)
+{
+    srv__list_unlink(j);
+    srv__job_free(m, j);
+}
+
+/* ---- the stored status ---- */
+
+json_t *srv__job_info_json(const srv_job_t *j)
+{
+    rk_job_info_t info = {
+        .job_id = j->job_id,
+        .experiment_id = j->experiment_id,
+        .agent_id = j->agent ? j->agent->id : "",
+        .created_time = j->created,
+        .status = {.status = j->status, .timestamp = j->status_time, .message = j->message},
+    };
+    return rk_job_info_encode(&info);
+}
+
+void srv__job_store_status(rk_srv_mgr_t *m, srv_job_t *j, rk_job_state_t st, const char *msg)
+{
+    rk_time_t now = rk_time_now_us();
+    rk_job_status_t s = {.status = st, .timestamp = now, .message = (char *)msg};
+    srv__journal_touch(m, j);
+    int rc = srv__txn(m);
+    if (!rc)
+        rc = rk_store_job_set_status(m->store, j->job_id, &s);
+    if (rc) { /* the whole batch fails: memory goes back at the flush */
+        rk_log_error("storing a job status failed", "job_id", j->job_id, "error", rk_strerror(rc));
+        srv__batch_error(m, rc);
+    }
+    char *copy = strdup(msg ? msg : "");
+    if (copy) {
+        if (j->journaled && !j->snap_message)
+            j->snap_message = j->message; /* the stored one, kept for an undo */
+        else
+            free(j->message);
+        j->message = copy;
+    }
+    j->status = st;
+    j->status_time = now;
+    rk_log_info("job status", "job_id", j->job_id, "agent_id", j->agent ? j->agent->id : NULL,
+                "status", rk_job_state_name(st), "message", msg);
+    srv__event(m, "job", srv__job_info_json(j));
+}
+
+bool srv__job_ended_here(const srv_job_t *j)
+{
+    return rk_job_state_terminal(j->status);
+}
+
+/* ---- creation: the POST /jobs that waits for its jobs' first outcome ---- */
+
+void srv__create_free(srv_create_t *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        rk_job_info_cleanup(&c->jobs[i]);
+    free(c->jobs);
+    free(c->timeouts);
+    free(c->waiting);
+    free(c);
+}
+
+/* Answers a create once none of its jobs waits any more; frees it. */
+static void create_done(rk_srv_mgr_t *m, srv_create_t *c)
+{
+    if (--c->unsettled > 0)
+        return;
+    if (c->store_err) {
+        srv__answer_store_error(m, c->wait, c->store_err, "jobs");
+    } else {
+        json_t *body;
+        if (c->single) {
+            body = rk_job_info_encode(&c->jobs[0]);
+        } else {
+            json_t *arr = json_array();
+            for (size_t i = 0; i < c->n; i++)
+                json_array_append_new(arr, rk_job_info_encode(&c->jobs[i]));
+            body = json_pack("{so}", "jobs", arr);
+        }
+        /* Its answer tells of this batch's changes when a job of it
+         * changed in this batch: it then waits for the commit's outcome. */
+        if (c->dirty_batch == m->batch + 1)
+            srv__answer_change(m, c->wait, 201, body);
+        else
+            srv__answer_json(m, c->wait, 201, body);
+    }
+    for (srv_create_t **p = &m->fresh; *p; p = &(*p)->next_fresh) {
+        if (*p == c) {
+            *p = c->next_fresh;
+            break;
+        }
+    }
+    srv__create_free(c);
+}
+
+void srv__job_settle(rk_srv_mgr_t *m, srv_job_t *j)
+{
+    srv_create_t *c = j->waiter;
+    if (!c)
+        return;
+    j->waiter = NULL;
+    c->waiting[j->waiter_idx] = NULL;
+    if (j->journaled)
+        c->dirty_batch = m->batch + 1;
+    rk_job_status_t *st = &c->jobs[j->waiter_idx].status;
+    rk_job_status_cleanup(st);
+    st->status = j->status;
+    st->timestamp = j->status_time;
+    st->message = strdup(j->message ? j->message : "");
+    create_done(m, c);
+}
+
+void srv__jobs_create(rk_srv_mgr_t *m, srv_create_t *c)
+{
+    /* One count per job plus one held until every job is placed. */
+    c->unsettled = c->n + 1;
+    c->next_fresh = m->fresh;
+    m->fresh = c;
+    for (size_t i = 0; i < c->n; i++) {
+        rk_job_info_t *ji = &c->jobs[i];
+        srv_agent_t *a = srv__agent_find(m, ji->agent_id);
+        if (a && a->leaving) /* being unregistered: it takes no more jobs */
+            a = NULL;
+        ji->status.status = a ? RK_JOB_QUEUED : RK_JOB_FAILED;
+        ji->status.timestamp = ji->created_time;
+        free(ji->status.message);
+        ji->status.message = strdup(a ? "queued" : "agent is not registered");
+        int64_t seq = 0;
+        int rc = srv__txn(m);
+        if (!rc)
+            rc = rk_store_job_insert(m->store, ji, &seq);
+        srv_job_t *j = rc == 0 && a ? job_new(m, ji->job_id, ji->experiment_id, a) : NULL;
+        if (rc == 0 && a && !j)
+            rc = RK_ENOMEM; /* stored queued but not tracked: undo it */
+        if (rc) {           /* the batch fails; this create is answered 503 */
+            rk_log_error("storing a new job failed", "job_id", ji->job_id, "error",
+                         rk_strerror(rc));
+            srv__batch_error(m, rc);
+            c->store_err = rc;
+        }
+        if (!j) {
+            ji->status.status = RK_JOB_FAILED;
+            c->dirty_batch = m->batch + 1;
+            c->unsettled--;
+            continue;
+        }
+        j->seq = seq;
+        j->created = ji->created_time;
+        j->st = SRV_J_QUEUED;
+        j->status = RK_JOB_QUEUED;
+        j->status_time = ji->created_time;
+        free(j->message);
+        j->message = strdup("queued");
+        j->timeout_s = c->timeouts[i];
+        j->waiter = c;
+        j->waiter_idx = i;
+        c->waiting[i] = j;
+        srv__journal_new(m, j);
+        srv__event(m, "job", srv__job_info_json(j));
+        if (a->known_error) {
+            srv__job_store_status(m, j, RK_JOB_FAILED,
+                                  "agent reports status error: it cannot run jobs");
+            srv__job_settle(m, j);
+            srv__release_later(m, j); /* freed after the commit */
+            continue;
+        }
+        srv__queue_push_back(j);
+    }
+    m->again = true;
+    create_done(m, c); /* the hold; answers now if nothing waits */
+}
+
+void srv__jobs_settle_fresh(rk_srv_mgr_t *m)
+{
+    /* Each create knows its own jobs: no walk over the (maybe huge) queues. */
+    while (m->fresh) {
+        srv_create_t *c = m->fresh;
+        m->fresh = c->next_fresh;
+        c->next_fresh = NULL;
+        for (size_t i = 0, n = c->n; c && i < n; i++) {
+            srv_job_t *j = c->waiting[i];
+            if (!j || j->st != SRV_J_QUEUED) /* being sent: its answer settles it */
+                continue;
+            bool last = c->unsettled == 1;
+            srv__job_settle(m, j);
+            if (last)
+                c = NULL;
+        }
+    }
+}
+
+/* ---- cancellation ---- */
+
+void srv__jobs_cancel(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id)
+{
+    rk_job_info_t ji = {0};
+    int rc = rk_store_job_get(m->store, job_id, false, &ji);
+    if (rc) {
+        char what[160];
+        snprintf(what, sizeof what, "job %.128s", job_id);
+        srv__answer_store_error(m, w, rc, what);
+        return;
+    }
+    srv_job_t *j = srv__index_get(&m->index, job_id);
+    if (!j || srv__job_ended_here(j)) {
+        srv__answer_error(m, w, 409, "job %s already finished: %s", job_id,
+                          rk_job_state_name(j ? j->status : ji.status.status));
+        rk_job_info_cleanup(&ji);
+        return;
+    }
+    rk_job_info_cleanup(&ji);
+    if (j->st == SRV_J_QUEUED) {
+        /* It keeps its place until the commit frees it (or, if the commit
+         * fails, stays queued). */
+        srv__job_store_status(m, j, RK_JOB_CANCELLED, "cancelled by request while queued");
+        srv__answer_change(m, w, 200, srv__job_info_json(j));
+        srv__release_later(m, j);
+        return;
+    }
+    if (j->status == RK_JOB_ASSIGNED) {
+        /* Not started: cancelled at once; the agent is told, and the slot
+         * stays taken until it lets go of the job. */
+        srv__job_store_status(m, j, RK_JOB_CANCELLED, "cancelled by request before it started");
+        srv__answer_change(m, w, 200, srv__job_info_json(j));
+        if (j->st == SRV_J_SENDING && j->call) {
+            srv__job_to(j, SRV_J_SEND_CANCEL);
+        } else if (j->st == SRV_J_SENDING) {
+            srv__release_later(m, j); /* never reached the agent */
+        } else {
+            if (j->st == SRV_J_WATCHING || j->st == SRV_J_ASKING)
+                srv__job_to(j, SRV_J_STOPPING);
+            srv__job_cancel_after_commit(m, j, false);
+        }
+        return;
+    }
+    srv__answer_json(m, w, 202, srv__job_info_json(j));
+    srv__job_send_cancel(m, j, false);
+}
+
+/* ---- scheduling: queued jobs go out as soon as their agent has a slot ---- */
+
+void srv__jobs_schedule(rk_srv_mgr_t *m, int64_t now)
+{
+    for (srv_agent_t *a = m->agents; a; a = a->next) {
+        if (a->unavailable || a->first_fail || a->hold_until > now || a->leaving)
+            continue;
+        while (a->q_head && a->q_head->st == SRV_J_QUEUED && (int64_t)a->n_running < a->slots) {
+            srv_job_t *j = a->q_head;
+            /* Write ahead: assigned is stored (in this batch, committed
+             * before the request leaves) before the agent hears of it. */
+            srv__job_store_status(m, j, RK_JOB_ASSIGNED, "sent to the agent");
+            srv__job_to(j, SRV_J_SENDING);
+            srv__list_unlink(j);
+            srv__running_add(j);
+            j->retry_at = 0;
+        }
+    }
+}
+
+void srv__jobs_send_due(rk_srv_mgr_t *m, int64_t now)
+{
+    for (srv_agent_t *a = m->agents; a; a = a->next) {
+        for (srv_job_t *j = a->r_head; j; j = j->next) {
+            if (j->call || j->retry_at > now)
+                continue;
+            if (j->st == SRV_J_SENDING)
+                srv__job_send(m, j);
+        }
+    }
+}
+
+/* ---- when the agent goes ---- */
+
+void srv__jobs_agent_lost(rk_srv_mgr_t *m, srv_agent_t *a, const char *msg)
+{
+    /* Backwards, so jobs put back at the front keep their order. */
+    srv_job_t *prev;
+    for (srv_job_t *j = a->r_tail; j; j = prev) {
+        prev = j->prev;
+        if (j->st == SRV_J_RELEASING)
+            continue;
+        srv__call_cancel(m, j->call);
+        if (j->st == SRV_J_SENDING && !srv__job_ended_here(j)) {
+            srv__job_store_status(m, j, RK_JOB_QUEUED, "agent unreachable; back in the queue");
+            srv__job_requeue(j);
+            srv__job_settle(m, j);
+            continue;
+        }
+        if (!srv__job_ended_here(j)) {
+            if (j->st == SRV_J_FETCHING) {
+                char m2[1200];
+                snprintf(m2, sizeof m2, "%.900s; result not fetched: %s",
+                         j->agent_message ? j->agent_message : "", msg);
+                srv__job_store_status(m, j, j->agent_state, m2);
+            } else {
+                srv__job_store_status(m, j, RK_JOB_FAILED, msg);
+            }
+        }
+        srv__job_settle(m, j);
+        srv__release_later(m, j);
+    }
+}
+
+size_t srv__jobs_agent_gone(rk_srv_mgr_t *m, srv_agent_t *a, const char *msg, size_t max)
+{
+    /* RELEASING jobs sit at the front (taken by an earlier batch whose
+     * commit is pending); the loop stops at the budget. */
+    size_t n = 0;
+    int64_t t0 = rk_time_mono_us();
+    for (int pass = 0; pass < 2 && n < max; pass++) {
+        for (srv_job_t *j = pass ? a->r_head : a->q_head, *next; j && n < max; j = next) {
+            next = j->next;
+            if (j->st == SRV_J_RELEASING)
+                continue;
+            if (!srv__job_ended_here(j))
+                srv__job_store_status(m, j, RK_JOB_CANCELLED, msg);
+            if (pass && !a->unavailable && j->st != SRV_J_SENDING && j->st != SRV_J_SEND_CANCEL)
+                srv__job_cancel_after_commit(m, j, true);
+            srv__release_later(m, j);
+            if (++n % 64 == 0 && rk_time_mono_us() - t0 > SRV_LEAVE_BUDGET_US)
+                return n;
+        }
+    }
+    return n;
+}
+
+void srv__jobs_free_all(rk_srv_mgr_t *m, srv_agent_t *a)
+{
+    while (a->q_head) {
+        srv_job_t *j = a->q_head;
+        srv__list_unlink(j);
+        srv__job_free(m, j);
+    }
+    while (a->r_head) {
+        srv_job_t *j = a->r_head;
+        srv__list_unlink(j);
+        srv__job_free(m, j);
+    }
+}
+
+int srv__jobs_recover(rk_srv_mgr_t *m, srv_agent_t *a, const rk_job_brief_t *b)
+{
+    srv_job_t *j = job_new(m, b->job_id, b->experiment_id, a);
+    if (!j)
+        return RK_ENOMEM;
+    j->seq = b->seq;
+    j->status = b->state;
+    if (b->state == RK_JOB_QUEUED) {
+        j->st = SRV_J_QUEUED;
+        srv__queue_push_back(j);
+    } else {
+        /* Assigned or running before the restart: ask the agent. */
+        j->st = SRV_J_ASKING;
+        srv__running_add(j);
+    }
+    return 0;
+}

@@ -1,0 +1,176 @@
+/* Where a manager's jobs sit (jobs layer, manager thread): each agent's
+ * queue (in dispatch order) and running list (the jobs holding its slots),
+ * and the index of every tracked job by id, so finding one (a cancel) costs
+ * the same near the tail of a million queued jobs as at the head. A job
+ * knows which list it is in, so it can leave it from anywhere.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "server/mgr.h"
+
+/* ---- the lists ---- */
+
+static void link_back(srv_job_t **head, srv_job_t **tail, srv_job_t *j)
+{
+    j->next = NULL;
+    j->prev = *tail;
+    if (*tail)
+        (*tail)->next = j;
+    else
+        *head = j;
+    *tail = j;
+}
+
+static void unlink_job(srv_job_t **head, srv_job_t **tail, srv_job_t *j)
+{
+    if (j->prev)
+        j->prev->next = j->next;
+    else
+        *head = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
+    else
+        *tail = j->prev;
+    j->prev = j->next = NULL;
+}
+
+void srv__queue_push_back(srv_job_t *j)
+{
+    srv_agent_t *a = j->agent;
+    link_back(&a->q_head, &a->q_tail, j);
+    a->n_queued++;
+    j->list = SRV_L_QUEUE;
+}
+
+void srv__queue_push_front(srv_job_t *j)
+{
+    srv_agent_t *a = j->agent;
+    j->prev = NULL;
+    j->next = a->q_head;
+    if (a->q_head)
+        a->q_head->prev = j;
+    else
+        a->q_tail = j;
+    a->q_head = j;
+    a->n_queued++;
+    j->list = SRV_L_QUEUE;
+}
+
+void srv__running_add(srv_job_t *j)
+{
+    srv_agent_t *a = j->agent;
+    link_back(&a->r_head, &a->r_tail, j);
+    a->n_running++;
+    j->list = SRV_L_RUNNING;
+}
+
+void srv__list_unlink(srv_job_t *j)
+{
+    srv_agent_t *a = j->agent;
+    if (j->list == SRV_L_QUEUE) {
+        unlink_job(&a->q_head, &a->q_tail, j);
+        a->n_queued--;
+    } else if (j->list == SRV_L_RUNNING) {
+        unlink_job(&a->r_head, &a->r_tail, j);
+        a->n_running--;
+    }
+    j->list = SRV_L_NONE;
+}
+
+/* ---- the index by id: open addressing, linear probing, tombstones ---- */
+
+#define TOMB ((srv_job_t *)1)
+
+static uint64_t hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static int grow(srv_index_t *ix, size_t cap)
+{
+    srv_job_t **v = calloc(cap, sizeof *v);
+    if (!v)
+        return RK_ENOMEM;
+    for (size_t i = 0; i < ix->cap; i++) {
+        srv_job_t *j = ix->slots[i];
+        if (!j || j == TOMB)
+            continue;
+        size_t k = hash(j->job_id) & (cap - 1);
+        while (v[k])
+            k = (k + 1) & (cap - 1);
+        v[k] = j;
+    }
+    free(ix->slots);
+    ix->slots = v;
+    ix->cap = cap;
+    ix->used = ix->n;
+    return 0;
+}
+
+int srv__index_put(srv_index_t *ix, srv_job_t *j)
+{
+    /* Keep live entries and tombstones under half the table. */
+    if ((ix->used + 1) * 2 > ix->cap) {
+        /* Rehashing drops the tombstones; the table doubles only when the
+         * live entries alone would fill a third of it (1,000,000 jobs:
+         * 2,097,152 slots, 16 MiB). */
+        size_t cap = ix->cap ? ix->cap : 1024;
+        while ((ix->n + 1) * 3 > cap)
+            cap *= 2;
+        if (grow(ix, cap))
+            return RK_ENOMEM;
+    }
+    size_t k = hash(j->job_id) & (ix->cap - 1);
+    while (ix->slots[k] && ix->slots[k] != TOMB)
+        k = (k + 1) & (ix->cap - 1);
+    if (!ix->slots[k])
+        ix->used++;
+    ix->slots[k] = j;
+    ix->n++;
+    return 0;
+}
+
+static size_t find_slot(const srv_index_t *ix, const char *id, bool *found)
+{
+    *found = false;
+    if (!ix->cap)
+        return 0;
+    size_t k = hash(id) & (ix->cap - 1);
+    for (size_t probes = 0; probes < ix->cap && ix->slots[k]; probes++) {
+        srv_job_t *j = ix->slots[k];
+        if (j != TOMB && strcmp(j->job_id, id) == 0) {
+            *found = true;
+            return k;
+        }
+        k = (k + 1) & (ix->cap - 1);
+    }
+    return 0;
+}
+
+srv_job_t *srv__index_get(const srv_index_t *ix, const char *id)
+{
+    bool found;
+    size_t k = find_slot(ix, id, &found);
+    return found ? ix->slots[k] : NULL;
+}
+
+void srv__index_del(srv_index_t *ix, srv_job_t *j)
+{
+    bool found;
+    size_t k = find_slot(ix, j->job_id, &found);
+    if (found && ix->slots[k] == j) {
+        ix->slots[k] = TOMB;
+        ix->n--;
+    }
+}
+
+void srv__index_cleanup(srv_index_t *ix)
+{
+    free(ix->slots);
+    *ix = (srv_index_t){0};
+}
