@@ -134,13 +134,17 @@ void srv__job_send(rk_srv_mgr_t *m, srv_job_t *j)
 void srv__job_poll(rk_srv_mgr_t *m, srv_job_t *j, bool wait)
 {
     char *url;
+    /* A running job's long poll ends within the poll interval, so its
+     * progress (which changes no state) is read that often. */
+    int wait_s = RK_SRV_LONGPOLL_S;
+    if (j->status == RK_JOB_RUNNING && m->cfg.poll_interval_s < wait_s)
+        wait_s = m->cfg.poll_interval_s >= 1 ? (int)m->cfg.poll_interval_s : 1;
     if (wait)
-        url =
-            srv__agent_url(j->agent, "/status/%s?wait=%d&known=%s", j->job_id, RK_SRV_LONGPOLL_S,
-                           rk_job_state_name(srv__job_ended_here(j) ? RK_JOB_ASSIGNED : j->status));
+        url = srv__agent_url(j->agent, "/status/%s?wait=%d&known=%s", j->job_id, wait_s,
+                             rk_job_state_name(srv__job_ended_here(j) ? RK_JOB_ASSIGNED : j->status));
     else
         url = srv__agent_url(j->agent, "/status/%s", j->job_id);
-    int timeout = wait ? RK_SRV_LONGPOLL_S * 1000 + RK_SRV_LONGPOLL_MARGIN_MS : 10000;
+    int timeout = wait ? wait_s * 1000 + RK_SRV_LONGPOLL_MARGIN_MS : 10000;
     job_call(m, j, m->tp->status, poll_answered, &j->call, "GET", url, NULL, timeout, 1);
     if (!j->call)
         retry_later(m, j);
@@ -302,6 +306,22 @@ static void poll_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_response
         if (st.status == RK_JOB_RUNNING && j->status != RK_JOB_RUNNING && !srv__job_ended_here(j)) {
             srv__job_store_status(m, j, RK_JOB_RUNNING,
                                   st.message && *st.message ? st.message : "running");
+            changed = true;
+        }
+        /* Progress moved (by half a percent or more): kept in place in the
+         * store, no history entry, and said as a job event. */
+        if (st.has_progress && j->status == RK_JOB_RUNNING &&
+            (!j->has_progress || st.progress - j->progress >= 0.005 ||
+             j->progress - st.progress >= 0.005)) {
+            j->has_progress = true;
+            j->progress = st.progress < 0 ? 0 : st.progress > 1 ? 1 : st.progress;
+            srv__journal_touch(m, j);
+            int rc = srv__txn(m);
+            if (!rc)
+                rc = rk_store_job_set_progress(m->store, j->job_id, j->progress);
+            if (rc)
+                srv__batch_error(m, rc);
+            srv__event(m, "job", srv__job_info_json(j));
             changed = true;
         }
         if (!j->timeout_s) {

@@ -140,7 +140,11 @@ json_t *srv__job_info_json(const srv_job_t *j)
         .experiment_id = j->experiment_id,
         .agent_id = j->agent ? j->agent->id : "",
         .created_time = j->created,
-        .status = {.status = j->status, .timestamp = j->status_time, .message = j->message},
+        .status = {.status = j->status,
+                   .timestamp = j->status_time,
+                   .message = j->message,
+                   .has_progress = j->has_progress,
+                   .progress = j->progress},
     };
     return rk_job_info_encode(&info);
 }

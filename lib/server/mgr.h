@@ -166,6 +166,8 @@ struct srv_job {
     int64_t timeout_s;  /* 0 = not known yet (recovered) */
     int64_t running_mono;
     rk_job_state_t agent_state; /* terminal state the agent reported (FETCHING) */
+    bool has_progress;          /* a running job's progress, as the agent last said */
+    double progress;            /* 0..1; kept in place in the store, no history */
     char *agent_message;
     int result_tries;
 

@@ -81,13 +81,15 @@ typedef struct table {
     size_t n, cap;
 } table_t;
 
-enum { U_AGENT, U_EXP, U_JOB_INSERT, U_JOB_STATUS, U_JOB_DELETE, U_RESULT, U_DOC };
+enum { U_AGENT, U_EXP, U_JOB_INSERT, U_JOB_STATUS, U_JOB_DELETE, U_RESULT, U_DOC, U_PROGRESS };
 
 typedef struct undo {
     int kind;
     char *id, *text; /* U_AGENT, U_EXP, U_DOC: the key and its old text (NULL: absent) */
     mjob_t *job;
     mres_t *res; /* U_RESULT: the old result */
+    double progress; /* U_PROGRESS: the old progress of the job's status */
+    bool had_progress;
 } undo_t;
 
 typedef struct mem {
@@ -602,6 +604,10 @@ static void undo_apply(mem_t *m, undo_t *u)
             res_index(u->job->res, u->job->seq, true);
         u->job = NULL;
         break;
+    case U_PROGRESS:
+        u->job->hist[u->job->n_hist - 1].progress = u->progress;
+        u->job->hist[u->job->n_hist - 1].has_progress = u->had_progress;
+        break;
     case U_RESULT:
         if (u->job->res)
             res_index(u->job->res, u->job->seq, false);
@@ -1013,6 +1019,27 @@ static int mem_job_set_status(rk_store_t *s, const char *job_id, const rk_job_st
     return rc;
 }
 
+static int mem_job_set_progress(rk_store_t *s, const char *job_id, double progress)
+{
+    mem_t *m = M(s);
+    int rc;
+    wlock(m);
+    mjob_t *j = job_find(m, job_id);
+    if (!j) {
+        rc = RK_ENOENT;
+    } else if (!(rc = reserve(m, 1))) {
+        rk_job_status_t *cur = &j->hist[j->n_hist - 1];
+        undo_push(m, (undo_t){.kind = U_PROGRESS,
+                              .job = j,
+                              .progress = cur->progress,
+                              .had_progress = cur->has_progress});
+        cur->progress = progress;
+        cur->has_progress = true;
+    }
+    unlock(m);
+    return rc;
+}
+
 static int job_copy_out(const mjob_t *j, bool with_history, rk_job_info_t *out)
 {
     out->job_id = strdup(j->job_id);
@@ -1212,6 +1239,7 @@ const rk_store_ops_t rk_store_memory_ops = {
     .result_put = mem_result_put,
     .result_get = mem_result_get,
     .result_list = mem_result_list,
+    .job_set_progress = mem_job_set_progress,
     .doc_put = mem_doc_put,
     .doc_get = mem_doc_get,
     .doc_list = mem_doc_list,

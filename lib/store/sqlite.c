@@ -58,6 +58,7 @@ static const char *const sql[SQ_COUNT] = {
                       " ON CONFLICT(job_seq) DO UPDATE SET experiment_id = excluded.experiment_id,"
                       " agent_id = excluded.agent_id, body = excluded.body",
     [SQ_RESULT_GET] = "SELECT body FROM results WHERE job_id = ?1",
+    [SQ_JOB_PROGRESS] = "UPDATE jobs SET progress = ?2 WHERE job_id = ?1",
     [SQ_DOC_PUT] = "INSERT INTO docs(kind, id, body) VALUES(?1, ?2, ?3)"
                    " ON CONFLICT(kind, id) DO UPDATE SET body = excluded.body",
     [SQ_DOC_GET] = "SELECT body FROM docs WHERE kind = ?1 AND id = ?2",
@@ -596,6 +597,7 @@ const rk_store_ops_t rk_store_sqlite_ops = {
     .result_put = sq_result_put,
     .result_get = sq_result_get,
     .result_list = sq_result_list,
+    .job_set_progress = sq_job_set_progress,
     .doc_put = sq_doc_put,
     .doc_get = sq_doc_get,
     .doc_list = sq_doc_list,

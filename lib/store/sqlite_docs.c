@@ -1,4 +1,5 @@
-/* The sqlite backend's documents (table docs: kind, id, body). */
+/* The sqlite backend's small in-place writes: documents (table docs: kind,
+ * id, body) and a running job's progress. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,5 +100,22 @@ int sq_doc_list(rk_store_t *s, const char *kind, char ***ids, char ***jsons, siz
     if (st)
         sqlite3_reset(st);
     sq_rdone(S(s), c);
+    return rc;
+}
+
+int sq_job_set_progress(rk_store_t *s, const char *job_id, double progress)
+{
+    sq_conn_t *c;
+    int rc = sq_wget(S(s), &c);
+    sqlite3_stmt *st = rc ? NULL : sq_stmt(c, SQ_JOB_PROGRESS);
+    rc = rc ? rc : RK_EIO;
+    if (st) {
+        sqlite3_bind_text(st, 1, job_id, -1, SQLITE_STATIC);
+        sqlite3_bind_double(st, 2, progress);
+        rc = sq_exec_stmt(c, st, "job progress");
+        if (!rc && sqlite3_changes(c->db) == 0)
+            rc = RK_ENOENT;
+    }
+    sq_wdone(S(s));
     return rc;
 }

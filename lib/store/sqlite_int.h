@@ -36,6 +36,7 @@ typedef enum sq_id {
     SQ_HIST_GET,
     SQ_RESULT_PUT,
     SQ_RESULT_GET,
+    SQ_JOB_PROGRESS,
     SQ_DOC_PUT,
     SQ_DOC_GET,
     SQ_DOC_LIST,
@@ -128,6 +129,8 @@ int sq_result_put(rk_store_t *s, const rk_result_t *r);
 int sq_result_get(rk_store_t *s, const char *job_id, rk_result_t *out);
 int sq_result_list(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page,
                    rk_result_t **out, size_t *n);
+
+int sq_job_set_progress(rk_store_t *s, const char *job_id, double progress);
 
 /* sqlite_docs.c: the document slots. */
 int sq_doc_put(rk_store_t *s, const char *kind, const char *id, const char *json);

@@ -377,3 +377,10 @@ void rk_store_docs_free(char **ids, char **jsons, size_t n)
     free(ids);
     free(jsons);
 }
+
+int rk_store_job_set_progress(rk_store_t *s, const char *job_id, double progress)
+{
+    if (!s || !job_id || !(progress >= 0 && progress <= 1))
+        return RK_EINVAL;
+    return s->ops->job_set_progress ? s->ops->job_set_progress(s, job_id, progress) : 0;
+}

@@ -123,6 +123,10 @@ typedef struct rk_store_ops {
     /* Makes st the job's current status and appends it to its history. The
      * store does not judge transitions: the job manager does. */
     int (*job_set_status)(rk_store_t *s, const char *job_id, const rk_job_status_t *st);
+    /* Sets the progress (0..1) of the job's current status in place, no
+     * history entry: a running job's progress moves often. Optional (NULL:
+     * progress is not kept); RK_ENOENT for an unknown job. */
+    int (*job_set_progress)(rk_store_t *s, const char *job_id, double progress);
     /* The job; with_history fills history (oldest first) and has_history. */
     int (*job_get)(rk_store_t *s, const char *job_id, bool with_history, rk_job_info_t *out);
     /* A newest-first page of the jobs matching f, without history. */
@@ -193,6 +197,7 @@ int rk_store_experiment_list(rk_store_t *s, rk_experiment_t **out, size_t *n);
 int rk_store_experiment_delete(rk_store_t *s, const char *id, bool cascade);
 int rk_store_job_insert(rk_store_t *s, const rk_job_info_t *job, int64_t *seq);
 int rk_store_job_set_status(rk_store_t *s, const char *job_id, const rk_job_status_t *st);
+int rk_store_job_set_progress(rk_store_t *s, const char *job_id, double progress);
 int rk_store_job_get(rk_store_t *s, const char *job_id, bool with_history, rk_job_info_t *out);
 int rk_store_job_list(rk_store_t *s, const rk_job_filter_t *f, rk_page_t *page,
                       rk_job_info_t **out, size_t *n);

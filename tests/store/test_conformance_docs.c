@@ -1,7 +1,8 @@
-/* Documents (doc_put/get/list/delete) behave the same on every backend:
- * round trip, replace, kinds kept apart, list in id order, ENOENT, bad
- * arguments, rollback undoing a put and a delete, and survival of a
- * reopen (sqlite: the file). */
+/* The small in-place writes behave the same on every backend. Documents
+ * (doc_put/get/list/delete): round trip, replace, kinds kept apart, list in
+ * id order, ENOENT, bad arguments, rollback undoing a put and a delete, and
+ * survival of a reopen (sqlite: the file). A running job's progress: set in
+ * place (no history entry), undone by a rollback. */
 /* Helpers of the shared header this file does not need. */
 #pragma GCC diagnostic ignored "-Wunused-function"
 #include "conformance.h"
@@ -70,11 +71,40 @@ static void docs_in_transactions(void **state)
     }
 }
 
+static void job_progress_in_place(void **state)
+{
+    fx_t *f = *state;
+    rk_store_t *s = f->s;
+    rk_experiment_t x = {0};
+    make_experiment("progress", &x);
+    assert_int_equal(rk_store_experiment_insert(s, &x), 0);
+    insert_job(s, "job_p1", x.id, "a1", RK_JOB_QUEUED);
+    set_state(s, "job_p1", RK_JOB_RUNNING, "running");
+    assert_int_equal(rk_store_job_set_progress(s, "job_p1", 0.4), 0);
+    rk_job_info_t j = {0};
+    assert_int_equal(rk_store_job_get(s, "job_p1", true, &j), 0);
+    assert_true(j.status.has_progress);
+    assert_true(j.status.progress == 0.4);
+    assert_int_equal(j.status.status, RK_JOB_RUNNING);
+    assert_int_equal(j.n_history, 2); /* queued, running: no entry for progress */
+    rk_job_info_cleanup(&j);
+    assert_int_equal(rk_store_begin(s), 0);
+    assert_int_equal(rk_store_job_set_progress(s, "job_p1", 0.9), 0);
+    assert_int_equal(rk_store_rollback(s), 0);
+    assert_int_equal(rk_store_job_get(s, "job_p1", false, &j), 0);
+    assert_true(j.status.progress == 0.4);
+    rk_job_info_cleanup(&j);
+    assert_int_equal(rk_store_job_set_progress(s, "job_nope", 0.5), RK_ENOENT);
+    assert_int_equal(rk_store_job_set_progress(s, "job_p1", 1.5), RK_EINVAL);
+    rk_experiment_cleanup(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(docs_crud),
         T(docs_in_transactions),
+        T(job_progress_in_place),
     };
     return run_all_backends(tests, sizeof tests / sizeof tests[0]);
 }

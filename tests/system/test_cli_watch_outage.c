@@ -16,7 +16,7 @@ static void test_watch_rides_out_a_restart(void **state)
     fx_server_start(&f, "sqlite", NULL);
     fx_agent_start(&f, 0, 1, NULL);
     char exp[32];
-    fx_experiment(&f, "slow", "sleep 4", 0, exp);
+    fx_experiment(&f, "slow", "sleep 7", 0, exp);
     json_t *j = fx_job(&f, exp, 0, 201);
     char id[80];
     snprintf(id, sizeof id, "%s", fx_id(j));
@@ -53,7 +53,9 @@ static void test_watch_rides_out_a_restart(void **state)
     }
     rk_test_sleep_ms(100); /* and opened the event stream */
     assert_int_equal(rk_test_proc_kill9(&f.srv), 0);
-    rk_test_sleep_ms(1500);
+    /* Longer than a read's own retries (3 attempts over about a second),
+     * so the watch itself meets the outage. */
+    rk_test_sleep_ms(3500);
     fx_server_start(&f, "sqlite", (const char *const[]){"--port", port, NULL});
     int st = 0;
     double t0 = rk_test_now_ms();
