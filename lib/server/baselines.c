@@ -41,18 +41,17 @@ int rk_srv_baseline_job(rk_server_t *srv, const char *exp, const char *agent, ch
     return rc;
 }
 
-int rk_srv_baseline_check(rk_server_t *srv, const rk_result_t *r)
+json_t *rk_srv_baseline_check(rk_server_t *srv, const rk_result_t *r)
 {
     if (r->status != RK_JOB_COMPLETED || !r->agent_id || !r->experiment_id)
-        return 0;
+        return NULL;
     char job[80];
     if (rk_srv_baseline_job(srv, r->experiment_id, r->agent_id, job, sizeof job) != 0 ||
         !strcmp(job, r->job_id))
-        return 0;
+        return NULL;
     rk_result_t base = {0};
     rk_experiment_t x = {0};
-    json_t *cmp = NULL;
-    int slower = 0;
+    json_t *cmp = NULL, *event = NULL;
     rk_verr_t e;
     if (rk_store_result_get(srv->store, job, &base) == 0) {
         bool spec = rk_store_experiment_get(srv->store, r->experiment_id, &x) == 0;
@@ -63,19 +62,15 @@ int rk_srv_baseline_check(rk_server_t *srv, const rk_result_t *r)
             json_t *m;
             json_object_foreach(cmp, k, m)
             {
-                if (!strcmp(json_string_value(json_object_get(m, "verdict")), "slower")) {
+                if (!strcmp(json_string_value(json_object_get(m, "verdict")), "slower"))
                     json_array_append_new(names, json_string(k));
-                    slower++;
-                }
             }
-            if (slower) {
+            if (json_array_size(names)) {
                 rk_log_warn("regression against the baseline", "job_id", r->job_id,
                             "baseline_job_id", job, "agent_id", r->agent_id);
-                rk_srv_events_publish(
-                    srv->events, "regression",
-                    json_pack("{s:s,s:s,s:s,s:s,s:o,s:O}", "job_id", r->job_id,
-                              "baseline_job_id", job, "experiment_id", r->experiment_id,
-                              "agent_id", r->agent_id, "metrics", names, "comparison", cmp));
+                event = json_pack("{s:s,s:s,s:s,s:s,s:o,s:O}", "job_id", r->job_id,
+                                  "baseline_job_id", job, "experiment_id", r->experiment_id,
+                                  "agent_id", r->agent_id, "metrics", names, "comparison", cmp);
             } else {
                 json_decref(names);
             }
@@ -84,7 +79,7 @@ int rk_srv_baseline_check(rk_server_t *srv, const rk_result_t *r)
     json_decref(cmp);
     rk_experiment_cleanup(&x);
     rk_result_cleanup(&base);
-    return slower;
+    return event;
 }
 
 /* ---- routes ---- */

@@ -383,6 +383,10 @@ static void result_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_respon
     int rc = res.agent_id && res.job_id ? srv__txn(m) : RK_ENOMEM;
     if (!rc)
         rc = rk_store_result_put(m->store, &res);
+    /* Against its pinned baseline: a regression is an event of the batch. */
+    json_t *regression = rc ? NULL : rk_srv_baseline_check(m->srv, &res);
+    if (regression)
+        srv__event(m, "regression", regression);
     rk_result_cleanup(&res);
     if (rc) { /* the batch fails: the result is fetched again */
         rk_log_error("storing a result failed", "job_id", j->job_id, "error", rk_strerror(rc));

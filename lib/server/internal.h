@@ -100,10 +100,12 @@ int rk_srv_routes_baselines(rk_server_t *srv);
  * when there is none. */
 int rk_srv_baseline_job(rk_server_t *srv, const char *exp, const char *agent, char *job,
                         size_t n);
-/* Compares a just stored result with its baseline, if it has one; each
- * metric slower than the baseline (Welch, 2 %) makes a `regression` event.
- * Returns how many were slower (0 also when there is nothing to compare). */
-int rk_srv_baseline_check(rk_server_t *srv, const rk_result_t *r);
+/* Compares a just stored result with its baseline, if it has one: the
+ * data of a `regression` event naming the metrics slower than the baseline
+ * (Welch, 2 %), or NULL (nothing slower, nothing to compare, or no memory).
+ * The caller sends it with the batch, so only a committed result raises
+ * it. */
+json_t *rk_srv_baseline_check(rk_server_t *srv, const rk_result_t *r);
 
 /* ---- the job manager (jobmgr.c; its layers are described in mgr.h) ---- */
 typedef struct rk_srv_mgr_config {

@@ -8,10 +8,45 @@
  * else (a busy CI machine between two jobs) can change. Selectors by job id
  * and by experiment:agent[:N], and the 4xx answers.
  */
+#include <arpa/inet.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "rk_test_run.h"
 #include "server_fixture.h"
+
+/* Reads GET /events from the start of the server's ring until needle
+ * shows up (or timeout_ms); true when it did. */
+static bool events_have(fx_t *f, const char *needle, int timeout_ms)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(f->srv.port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    const char req[] = "GET /api/v1/events HTTP/1.1\r\nHost: x\r\nLast-Event-ID: 0\r\n"
+                       "Connection: close\r\n\r\n";
+    assert_int_equal(write(fd, req, sizeof req - 1), (ssize_t)(sizeof req - 1));
+    static char got[1 << 20];
+    size_t used = 0;
+    bool found = false;
+    double end = rk_test_now_ms() + timeout_ms;
+    while (!found && rk_test_now_ms() < end && used + 1 < sizeof got) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 50) <= 0)
+            continue;
+        ssize_t r = read(fd, got + used, sizeof got - used - 1);
+        if (r <= 0)
+            break;
+        used += (size_t)r;
+        got[used] = '\0';
+        found = strstr(got, needle) != NULL;
+    }
+    close(fd);
+    return found;
+}
 
 /* An experiment of `runs` runs of `sleep $(cat DIR/sleep)` that also
  * reports work_s = 0.1 * $(cat DIR/scale) with 1 % Gaussian noise. */
@@ -216,6 +251,16 @@ static void test_regression_and_same(void **state)
         assert_int_equal(st, bad_codes[i]);
     }
 
+    /* A new result slower than the pinned baseline is a regression event;
+     * one that is not, is none. */
+    set(f.dir, "scale", "1.1");
+    char regressed[80];
+    run_job(&f, exp, regressed);
+    char needle[200];
+    snprintf(needle, sizeof needle, "event: regression\ndata: {\"job_id\":\"%s\"", regressed);
+    assert_true(events_have(&f, needle, 5000));
+    set(f.dir, "scale", "1");
+
     /* History: one series for the agent, oldest first, every completed
      * job, the baseline named, the 10 % slower job marked slower. */
     v = fx_callf(&f, "GET", &st, NULL, "/api/v1/results/history?experiment_id=%s&metric=work_s",
@@ -225,7 +270,7 @@ static void test_regression_and_same(void **state)
     assert_string_equal(json_string_value(json_object_get(series, "agent_id")), f.agent_ids[0]);
     assert_string_equal(json_string_value(json_object_get(series, "baseline_job_id")), base);
     json_t *points = json_object_get(series, "points");
-    assert_int_equal(json_array_size(points), 23); /* base, slow, base again, 20 trials */
+    assert_int_equal(json_array_size(points), 24); /* base, slow, base again, 20 trials, one more slow */
     assert_string_equal(json_string_value(json_object_get(json_array_get(points, 1), "job_id")),
                         slow);
     assert_string_equal(json_string_value(json_object_get(json_array_get(points, 1), "verdict")),
@@ -330,7 +375,7 @@ static void test_regression_and_same(void **state)
     size_t lines = 0;
     for (const char *q = r.out; (q = strchr(q, '\n')); q++)
         lines++;
-    assert_int_equal(lines, 24); /* header + 23 points */
+    assert_int_equal(lines, 25); /* header + 24 points */
     assert_int_equal(rk_test_run(&r, "ruckus",
                                  (const char *[]){"--server", url, "result", "history", exp, NULL},
                                  0),
