@@ -160,8 +160,10 @@ void srv__fan_free(srv_fan_t *f)
             free(f->urls[i]);
         if (f->tokens)
             wipe_free(f->tokens[i]);
-        if (f->replies)
+        if (f->replies) {
             free(f->replies[i].body);
+            free(f->replies[i].headers);
+        }
     }
     free(f->urls);
     free(f->tokens);
@@ -195,6 +197,8 @@ static void fan_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_response_
     rep->status = r->status;
     rep->len = r->body.len;
     rep->body = malloc(r->body.len + 1);
+    if (r->headers.len)
+        rep->headers = strndup(r->headers.data, r->headers.len); /* NULL: none passed on */
     if (rep->body) {
         memcpy(rep->body, rk_buf_str(&r->body), r->body.len + 1);
     } else {
@@ -222,7 +226,10 @@ void srv__fan_start(rk_srv_mgr_t *m, srv_fan_t *f)
                                  .token = f->tokens[i],
                                  .connect_timeout_ms = f->timeout_ms < 3000 ? f->timeout_ms : 3000,
                                  .timeout_ms = f->timeout_ms,
-                                 .max_body = f->max_body};
+                                 .max_body = f->max_body,
+                                 /* What an agent says about a log (next offset,
+                                  * size, finished) travels with it. */
+                                 .keep_headers = "X-Ruckus-"};
         srv_call_t *c = srv__call_submit(m, m->tp->get, &req, fan_answered, fan_dropped, f, NULL);
         if (!c) {
             f->replies[i].err = RK_EINVAL;

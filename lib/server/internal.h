@@ -147,6 +147,7 @@ typedef struct rk_srv_fan_reply {
     long status;
     char *body; /* NUL-terminated copy, never NULL */
     size_t len;
+    char *headers; /* the agent's X-Ruckus-* answer headers, "Name: value\n" each; may be NULL */
 } rk_srv_fan_reply_t;
 typedef void (*rk_srv_fan_done_fn)(rk_srv_mgr_t *m, void *ctx, rk_srv_fan_reply_t *replies,
                                    size_t n, rk_http_resp_t *resp);

@@ -229,6 +229,21 @@ static void passthrough_done(rk_srv_mgr_t *m, void *ctx, rk_srv_fan_reply_t *r, 
                             rk_strerror(r->err));
     } else if (r->status == 200) {
         rk_http_resp_bytes(resp, 200, ctype, r->body, r->len);
+        /* The agent's X-Ruckus-* headers (log offsets, finished, artifacts
+         * skipped) pass through unchanged. */
+        for (char *line = r->headers, *eol; line && *line; line = eol + 1) {
+            if (!(eol = strchr(line, '\n')))
+                break;
+            *eol = '\0';
+            char *colon = strchr(line, ':');
+            if (colon) {
+                *colon = '\0';
+                const char *v = colon + 1;
+                while (*v == ' ')
+                    v++;
+                rk_http_resp_header(resp, line, v);
+            }
+        }
     } else {
         json_t *v = json_loadb(r->body, r->len, 0, NULL);
         const char *d = json_string_value(json_object_get(v, "detail"));

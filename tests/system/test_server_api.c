@@ -184,6 +184,36 @@ static void test_4xx(void **state)
     fx_cleanup(&f);
 }
 
+/* The agent's log headers pass through the server: where to go on, the
+ * log's size, whether the job finished. */
+static void test_log_headers_pass_through(void **state)
+{
+    (void)state;
+    fx_t f;
+    fx_init(&f);
+    fx_server_start(&f, "memory", NULL);
+    fx_agent_start(&f, 0, 1, NULL);
+    char exp[32];
+    fx_experiment(&f, "logged", "echo one; echo two", 0, exp);
+    json_t *j = fx_job(&f, exp, 0, 201);
+    json_decref(fx_wait_job(&f, fx_id(j), "completed", 10000));
+    char path[160], v[64];
+    snprintf(path, sizeof path, "/api/v1/jobs/%s/logs?offset=4", fx_id(j));
+    rk_test_resp_t r;
+    rk_test_req(&f.srv, "GET", path, NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "two\n");
+    assert_true(rk_test_resp_header(&r, "X-Ruckus-Next-Offset", v, sizeof v));
+    assert_string_equal(v, "8");
+    assert_true(rk_test_resp_header(&r, "X-Ruckus-Log-Size", v, sizeof v));
+    assert_string_equal(v, "8");
+    assert_true(rk_test_resp_header(&r, "X-Ruckus-Job-Finished", v, sizeof v));
+    assert_string_equal(v, "true");
+    rk_test_resp_cleanup(&r);
+    json_decref(j);
+    fx_cleanup(&f);
+}
+
 static void test_agents(void **state)
 {
     fx_t f;
@@ -335,6 +365,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_4xx),
+        cmocka_unit_test(test_log_headers_pass_through),
         cmocka_unit_test(test_agents),
         cmocka_unit_test(test_token),
         cmocka_unit_test(test_events),
