@@ -456,7 +456,7 @@ int rk_cg_apply(rk_cg_t *cg, const rk_cg_limits_t *lim, char *err, size_t errsz)
     return 0;
 }
 
-int rk_cg_enter(rk_cg_t *cg, pid_t pid)
+int rk_cg_enter(const rk_cg_t *cg, pid_t pid)
 {
     char v[32];
     snprintf(v, sizeof v, "%d", (int)pid);

@@ -82,7 +82,7 @@ int rk_cg_create(const rk_cg_probe_t *p, const char *root, const char *name, rk_
 int rk_cg_apply(rk_cg_t *cg, const rk_cg_limits_t *lim, char *err, size_t errsz);
 
 /* Moves pid (all its threads) into the group. */
-int rk_cg_enter(rk_cg_t *cg, pid_t pid);
+int rk_cg_enter(const rk_cg_t *cg, pid_t pid);
 
 /* Opens each group's cgroup.procs for writing (O_CLOEXEC) into fds, for a
  * child to join before exec with rk_cg_join_self. *n gets the count; the
