@@ -29,6 +29,7 @@
 #include "isolate/image.h"
 #include "isolate/internal.h"
 #include "isolate/sandbox.h"
+#include "helper_image.h"
 
 static char base[64], images[96], cache[96], work[96], job[96];
 static char manifest_digest[80];
@@ -36,88 +37,6 @@ static char manifest_digest[80];
 static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
 {
     return remove(p);
-}
-
-static void sh(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    if (st != 0)
-        printf("command failed (%d): %s\n", st, cmd);
-    assert_int_equal(st, 0);
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
-/* Moves file into the layout's blobs, named by its digest; returns its
- * "sha256:..." digest in d and its size. */
-static long add_blob(const char *layout, const char *file, char d[80])
-{
-    char hex[65], to[256];
-    assert_int_equal(isolate__sha256_file(file, hex), 0);
-    struct stat st;
-    assert_int_equal(stat(file, &st), 0);
-    snprintf(d, 80, "sha256:%s", hex);
-    snprintf(to, sizeof to, "%s/blobs/sha256/%s", layout, hex);
-    assert_int_equal(rename(file, to), 0);
-    return (long)st.st_size;
-}
-
-/* images/bb: an OCI layout of two layers. Layer 1 (gzip): bin/busybox,
- * bin/sh, etc/gone, d/a, d/b. Layer 2 (plain tar): etc/.wh.gone,
- * d/.wh..wh..opq, d/c, etc/hello. */
-static void build_image(void)
-{
-    char layout[128], l1[80], l2[80], cfg[80], man[80], path[256], json[2048];
-    snprintf(layout, sizeof layout, "%s/bb", images);
-    sh("mkdir -p %s/blobs/sha256 %s/l1/bin %s/l1/etc %s/l1/d %s/l2/etc %s/l2/d", layout, work,
-       work, work, work, work);
-    sh("cp /bin/busybox %s/l1/bin/busybox && ln -s busybox %s/l1/bin/sh && "
-       "echo gone > %s/l1/etc/gone && echo a > %s/l1/d/a && echo b > %s/l1/d/b",
-       work, work, work, work, work);
-    sh("touch %s/l2/etc/.wh.gone %s/l2/d/.wh..wh..opq && echo c > %s/l2/d/c && "
-       "echo hello > %s/l2/etc/hello",
-       work, work, work, work);
-    sh("tar -C %s/l1 -czf %s/l1.tar.gz . && tar -C %s/l2 -cf %s/l2.tar .", work, work, work, work);
-    snprintf(path, sizeof path, "%s/l1.tar.gz", work);
-    long s1 = add_blob(layout, path, l1);
-    snprintf(path, sizeof path, "%s/l2.tar", work);
-    long s2 = add_blob(layout, path, l2);
-    snprintf(path, sizeof path, "%s/config.json", work);
-    write_file(path, "{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\","
-                     "\"diff_ids\":[]},\"config\":{}}");
-    long sc = add_blob(layout, path, cfg);
-    snprintf(json, sizeof json,
-             "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
-             "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
-             "\"digest\":\"%s\",\"size\":%ld},\"layers\":["
-             "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"%s\","
-             "\"size\":%ld},"
-             "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\",\"digest\":\"%s\","
-             "\"size\":%ld}]}",
-             cfg, sc, l1, s1, l2, s2);
-    snprintf(path, sizeof path, "%s/manifest.json", work);
-    write_file(path, json);
-    long sm = add_blob(layout, path, man);
-    snprintf(manifest_digest, sizeof manifest_digest, "%s", man);
-    snprintf(json, sizeof json,
-             "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":"
-             "\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\",\"size\":%ld}]}",
-             man, sm);
-    snprintf(path, sizeof path, "%s/index.json", layout);
-    write_file(path, json);
-    snprintf(path, sizeof path, "%s/oci-layout", layout);
-    write_file(path, "{\"imageLayoutVersion\":\"1.0.0\"}");
 }
 
 static int setup(void **state)
@@ -130,7 +49,7 @@ static int setup(void **state)
     if (mkdir(base, 0755) != 0 || mkdir(images, 0755) != 0 || mkdir(work, 0755) != 0 ||
         mkdir(job, 0755) != 0)
         return -1;
-    build_image();
+    build_image(images, work, manifest_digest);
     return 0;
 }
 
@@ -232,9 +151,9 @@ static void test_two_jobs_share_one_unpacked_copy(void **state)
 
 static void test_tampered_layer_refused(void **state)
 {
-    sh("cp -a %s/bb %s/bad", images, images);
+    helper_sh("cp -a %s/bb %s/bad", images, images);
     /* Flip the first layer's last byte (the gzip trailer). */
-    sh("f=$(ls -S %s/bad/blobs/sha256 | head -1); printf 'X' | "
+    helper_sh("f=$(ls -S %s/bad/blobs/sha256 | head -1); printf 'X' | "
        "dd of=%s/bad/blobs/sha256/$f bs=1 seek=$(($(stat -c %%s %s/bad/blobs/sha256/$f) - 1)) "
        "conv=notrunc status=none",
        images, images, images);
@@ -251,7 +170,7 @@ static void test_tampered_layer_refused(void **state)
 
 static void test_oci_archive_shares_the_layouts_copy(void **state)
 {
-    sh("tar -C %s/bb -cf %s/bb.tar .", images, images);
+    helper_sh("tar -C %s/bb -cf %s/bb.tar .", images, images);
     char root1[4096], root2[4096], root3[4096], err[512] = "";
     assert_int_equal(rk_image_prepare(images, cache, "bb", root1, sizeof root1, err, sizeof err),
                      0);
@@ -272,7 +191,7 @@ static void test_oci_archive_shares_the_layouts_copy(void **state)
 
 static void test_rootfs_tarball_and_directory(void **state)
 {
-    sh("tar -C %s/l1 -czf %s/plain.tar.gz . && cp -a %s/l1 %s/plaindir", work, images, work,
+    helper_sh("tar -C %s/l1 -czf %s/plain.tar.gz . && cp -a %s/l1 %s/plaindir", work, images, work,
        images);
     char root[4096], path[4200], err[512] = "";
     assert_int_equal(
@@ -287,7 +206,7 @@ static void test_rootfs_tarball_and_directory(void **state)
 
 static void test_list_names_digests_sizes(void **state)
 {
-    sh("cp -a %s/l1 %s/dir", work, images);
+    helper_sh("cp -a %s/l1 %s/dir", work, images);
     rk_image_info_t *im;
     size_t n;
     assert_int_equal(rk_image_list(images, cache, &im, &n), 0);
