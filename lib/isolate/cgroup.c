@@ -383,17 +383,18 @@ static const char *any_dir(const rk_cg_t *cg)
     return d;
 }
 
-int rk_cg_apply(rk_cg_t *cg, const rk_cg_limits_t *lim, char *err, size_t errsz)
+/* Range and controller checks shared by rk_cg_limits_check and apply. */
+static int limits_check(unsigned ctrls, bool have_dir[RK_CG_NCTRL], const rk_cg_limits_t *lim,
+                        char *err, size_t errsz)
 {
-    bool v2 = cg->version == RK_CG_V2;
-    char v[64];
     struct {
         const char *field;
         bool set;
         bool ok;
         int ctrl;
     } chk[] = {
-        {"memory_mb", lim->memory_mb > 0, lim->memory_mb >= MEMORY_MB_MIN && lim->memory_mb <= (1ull << 40), RK_CG_MEMORY},
+        {"memory_mb", lim->memory_mb > 0,
+         lim->memory_mb >= MEMORY_MB_MIN && lim->memory_mb <= (1ull << 40), RK_CG_MEMORY},
         {"pids", lim->pids > 0, lim->pids <= PIDS_MAX_LIMIT, RK_CG_PIDS},
         {"cpus", lim->cpus != 0, lim->cpus >= CPUS_MIN && lim->cpus <= CPUS_MAX, RK_CG_CPU},
         {"cpu_weight", lim->cpu_weight > 0, lim->cpu_weight <= 10000, RK_CG_CPU},
@@ -401,16 +402,39 @@ int rk_cg_apply(rk_cg_t *cg, const rk_cg_limits_t *lim, char *err, size_t errsz)
     for (size_t i = 0; i < sizeof chk / sizeof chk[0]; i++) {
         if (!chk[i].set)
             continue;
+        int bit = __builtin_ctz((unsigned)chk[i].ctrl);
         if (!chk[i].ok) {
             snprintf(err, errsz, "limits.%s out of range", chk[i].field);
             return RK_EINVAL;
         }
-        if (!(cg->ctrls & (unsigned)chk[i].ctrl) || !dir_of(cg, chk[i].ctrl)) {
+        if (!(ctrls & (unsigned)chk[i].ctrl) || !have_dir[bit]) {
             snprintf(err, errsz, "limits.%s needs the cgroup %s controller, not available here",
-                     chk[i].field, ctrl_names[__builtin_ctz((unsigned)chk[i].ctrl)]);
+                     chk[i].field, ctrl_names[bit]);
             return RK_EUNSUP;
         }
     }
+    return 0;
+}
+
+int rk_cg_limits_check(const rk_cg_probe_t *p, const rk_cg_limits_t *lim, char *err,
+                       size_t errsz)
+{
+    bool have[RK_CG_NCTRL];
+    for (int i = 0; i < RK_CG_NCTRL; i++)
+        have[i] = p->version == RK_CG_V2 || p->base[i][0];
+    return limits_check(p->version == RK_CG_NONE ? 0 : p->ctrls, have, lim, err, errsz);
+}
+
+int rk_cg_apply(rk_cg_t *cg, const rk_cg_limits_t *lim, char *err, size_t errsz)
+{
+    bool v2 = cg->version == RK_CG_V2;
+    char v[64];
+    bool have[RK_CG_NCTRL];
+    for (int i = 0; i < RK_CG_NCTRL; i++)
+        have[i] = dir_of(cg, 1 << i) != NULL;
+    int rc = limits_check(cg->ctrls, have, lim, err, errsz);
+    if (rc != 0)
+        return rc;
     int e = 0;
     const char *what = "";
     if (lim->memory_mb) {

@@ -77,6 +77,12 @@ int rk_cg_probe(rk_cg_version_t want, rk_cg_probe_t *out);
 int rk_cg_create(const rk_cg_probe_t *p, const char *root, const char *name, rk_cg_t **out,
                  char *err, size_t errsz);
 
+/* Checks lim without a group (for refusing a job at accept time): RK_EINVAL
+ * for a value out of range, RK_EUNSUP when a limit's controller is missing;
+ * err names the field ("limits.cpus out of range"). */
+int rk_cg_limits_check(const rk_cg_probe_t *p, const rk_cg_limits_t *lim, char *err,
+                       size_t errsz);
+
 /* Applies lim. RK_EINVAL for values out of range, RK_EUNSUP when a limit's
  * controller is not there; err names the limit. */
 int rk_cg_apply(rk_cg_t *cg, const rk_cg_limits_t *lim, char *err, size_t errsz);

@@ -214,7 +214,8 @@ static void check_freeze_thaw(fx_t *f)
         mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     assert_true(counter != MAP_FAILED);
     f->child = spawn_in(f->cg, count_forever, (void *)counter);
-    msleep(100);
+    for (int i = 0; i < 500 && *counter == 0; i++)
+        msleep(10); /* slow to start under valgrind */
     assert_true(*counter > 0);
     assert_int_equal(rk_cg_freeze(f->cg, true), 0);
     uint64_t a = *counter;
@@ -258,16 +259,22 @@ static void test_sweep_removes_a_crashed_runs_groups(void **state)
     int fds[RK_CG_NCTRL];
     size_t n;
     assert_int_equal(rk_cg_join_fds(f->cg, fds, RK_CG_NCTRL, &n), 0);
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
     pid_t pid = fork();
     if (pid == 0) {
         rk_cg_join_self(fds, n);
+        close(ready[1]); /* joined */
         pause();
         _exit(0);
     }
     f->child = pid;
     for (size_t i = 0; i < n; i++)
         close(fds[i]);
-    msleep(50);
+    close(ready[1]);
+    char c;
+    assert_int_equal(read(ready[0], &c, 1), 0); /* EOF once the child joined */
+    close(ready[0]);
     assert_int_equal(rk_cg_count(f->cg), 1);
     rk_cg_free(f->cg); /* the "crash": the group and its process stay */
     f->cg = NULL;
@@ -287,6 +294,12 @@ static void test_limits_out_of_range_name_the_field(void **state)
     rk_cg_limits_t lim = {.cpus = -1};
     assert_int_equal(rk_cg_apply(f->cg, &lim, err, sizeof err), RK_EINVAL);
     assert_non_null(strstr(err, "cpus"));
+    assert_int_equal(rk_cg_limits_check(&f->probe, &lim, err, sizeof err), RK_EINVAL);
+    assert_string_equal(err, "limits.cpus out of range");
+    rk_cg_probe_t none = {.version = RK_CG_NONE};
+    rk_cg_limits_t mem = {.memory_mb = 64};
+    assert_int_equal(rk_cg_limits_check(&none, &mem, err, sizeof err), RK_EUNSUP);
+    assert_non_null(strstr(err, "limits.memory_mb needs the cgroup memory controller"));
     rk_cg_limits_t lim2 = {.cpu_weight = 20000};
     assert_int_equal(rk_cg_apply(f->cg, &lim2, err, sizeof err), RK_EINVAL);
     assert_non_null(strstr(err, "cpu_weight"));
