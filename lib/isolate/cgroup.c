@@ -683,7 +683,7 @@ int rk_cg_sweep(const rk_cg_probe_t *p, const char *root, size_t *removed)
     if (first < 0)
         return 0;
     char rootdir[RK_CG_PATH_MAX];
-    snprintf(rootdir, sizeof rootdir, "%s/%s", p->base[first], root);
+    snprintf(rootdir, sizeof rootdir, "%.350s/%.128s", p->base[first], root);
     DIR *d = opendir(rootdir);
     if (!d)
         return errno == ENOENT ? 0 : RK_EIO;
