@@ -127,6 +127,14 @@ int main(int argc, char **argv)
     int nmodes = rk_cg_probe(RK_CG_NONE, &probe) == 0 && probe.ctrls & RK_CG_MEMORY ? NMODES
                                                                                     : BWRAP_CG;
     bs_print_machine(stdout);
+    /* The machine is shared: the load says how much the figures can be trusted. */
+    FILE *la = fopen("/proc/loadavg", "r");
+    char load[128] = "?";
+    if (la && fgets(load, sizeof load, la))
+        load[strcspn(load, "\n")] = '\0';
+    if (la)
+        fclose(la);
+    printf("load:    %s (before the run)\n", load);
     printf("sandbox: /bin/true one job after another, %d rounds of %.1f s per mode, "
            "modes alternating\n",
            ROUNDS, secs);
