@@ -39,7 +39,8 @@ static const char *const mode_names[NMODES] = {"bare", "bwrap-min", "bwrap", "bw
 
 static char **bwrap_argv;
 static rk_cg_probe_t probe;
-static const char cg_root[] = "rk-bench-sandbox";
+/* Per process: two runs at once (two worktrees) must not sweep each other. */
+static char cg_root[64];
 
 static int run_one(mode_t_ m, unsigned long i)
 {
@@ -58,8 +59,10 @@ static int run_one(mode_t_ m, unsigned long i)
             return -1;
         }
     }
-    rk_isolate_child_t c = {
-        .argv = m == BARE ? bare : m == BWRAP_MIN ? floor_argv : bwrap_argv, .cg = cg};
+    rk_isolate_child_t c = {.argv = m == BARE        ? bare
+                                    : m == BWRAP_MIN ? floor_argv
+                                                     : bwrap_argv,
+                            .cg = cg};
     pid_t pid = fork();
     if (pid == 0)
         _exit(rk_isolate_child_main(&c));
@@ -124,8 +127,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_sandbox: %s\n", why);
         return 1;
     }
-    int nmodes = rk_cg_probe(RK_CG_NONE, &probe) == 0 && probe.ctrls & RK_CG_MEMORY ? NMODES
-                                                                                    : BWRAP_CG;
+    snprintf(cg_root, sizeof cg_root, "rk-bench-sandbox-%d", (int)getpid());
+    int nmodes =
+        rk_cg_probe(RK_CG_NONE, &probe) == 0 && probe.ctrls & RK_CG_MEMORY ? NMODES : BWRAP_CG;
     bs_print_machine(stdout);
     /* The machine is shared: the load says how much the figures can be trusted. */
     FILE *la = fopen("/proc/loadavg", "r");

@@ -15,8 +15,7 @@
 
 #include "base/err.h"
 
-static const char *const ctrl_names[RK_CG_NCTRL] = {"memory", "pids", "cpu", "cpuacct",
-                                                    "freezer"};
+static const char *const ctrl_names[RK_CG_NCTRL] = {"memory", "pids", "cpu", "cpuacct", "freezer"};
 
 /* The CFS period used with a quota: the kernel's default, 100 ms. */
 #define CFS_PERIOD_US 100000
@@ -339,7 +338,8 @@ int rk_cg_create(const rk_cg_probe_t *p, const char *root, const char *name, rk_
         snprintf(rootdir, sizeof rootdir, "%.350s/%.128s", base, root);
         if (e == 0 && p->version == RK_CG_V2)
             v2_enable(rootdir, p->ctrls);
-        int n = snprintf(cg->dir[i], RK_CG_PATH_MAX, "%.*s/%s", (int)strlen(rootdir), rootdir, name);
+        int n =
+            snprintf(cg->dir[i], RK_CG_PATH_MAX, "%.*s/%s", (int)strlen(rootdir), rootdir, name);
         if (e == 0 && (n < 0 || n >= RK_CG_PATH_MAX))
             e = -ENAMETOOLONG;
         if (e == 0 && mkdir(cg->dir[i], 0755) != 0)
@@ -416,8 +416,7 @@ static int limits_check(unsigned ctrls, bool have_dir[RK_CG_NCTRL], const rk_cg_
     return 0;
 }
 
-int rk_cg_limits_check(const rk_cg_probe_t *p, const rk_cg_limits_t *lim, char *err,
-                       size_t errsz)
+int rk_cg_limits_check(const rk_cg_probe_t *p, const rk_cg_limits_t *lim, char *err, size_t errsz)
 {
     bool have[RK_CG_NCTRL];
     for (int i = 0; i < RK_CG_NCTRL; i++)

@@ -41,10 +41,10 @@ enum {
 /* What this machine offers; filled by rk_cg_probe, then only read. */
 typedef struct rk_cg_probe {
     rk_cg_version_t version;
-    unsigned ctrls;                              /* RK_CG_* usable for limits and stats */
-    char base[RK_CG_NCTRL][RK_CG_PATH_MAX];      /* v1: the agent's group per controller;
-                                                    v2: base[0] only */
-    char why[256];                               /* with RK_CG_NONE: what is missing */
+    unsigned ctrls;                         /* RK_CG_* usable for limits and stats */
+    char base[RK_CG_NCTRL][RK_CG_PATH_MAX]; /* v1: the agent's group per controller;
+                                               v2: base[0] only */
+    char why[256];                          /* with RK_CG_NONE: what is missing */
 } rk_cg_probe_t;
 
 /* Limits; 0 leaves one unset. */
@@ -59,7 +59,7 @@ typedef struct rk_cg_limits {
 typedef struct rk_cg_stats {
     uint64_t memory_peak_kib; /* 0 where the kernel does not track it (v2 before 5.19) */
     double cpu_usage_s;
-    bool oom_killed;          /* the kernel's OOM killer killed a process of the group */
+    bool oom_killed; /* the kernel's OOM killer killed a process of the group */
 } rk_cg_stats_t;
 
 typedef struct rk_cg rk_cg_t;
@@ -80,8 +80,7 @@ int rk_cg_create(const rk_cg_probe_t *p, const char *root, const char *name, rk_
 /* Checks lim without a group (for refusing a job at accept time): RK_EINVAL
  * for a value out of range, RK_EUNSUP when a limit's controller is missing;
  * err names the field ("limits.cpus out of range"). */
-int rk_cg_limits_check(const rk_cg_probe_t *p, const rk_cg_limits_t *lim, char *err,
-                       size_t errsz);
+int rk_cg_limits_check(const rk_cg_probe_t *p, const rk_cg_limits_t *lim, char *err, size_t errsz);
 
 /* Applies lim. RK_EINVAL for values out of range, RK_EUNSUP when a limit's
  * controller is not there; err names the limit. */

@@ -27,8 +27,8 @@
 /* snprintf for paths whose lengths the callers bound (the cache's by
  * CACHE_PATH_ROOM): a truncated result is an empty string, never a
  * different path. */
-__attribute__((format(printf, 3, 4))) static void fmt_path(char *out, size_t sz,
-                                                           const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void fmt_path(char *out, size_t sz, const char *fmt,
+                                                           ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -189,8 +189,8 @@ static int oci_unpack(const char *name, const char *layout, const char *cache, c
     /* Every blob is checked before anything is unpacked. */
     for (size_t i = 0; rc == 0 && i < nl; i++) {
         snprintf(what, sizeof what, "image '%s': layer %zu of %zu", name, i + 1, nl);
-        rc = verify_blob(layout, json_string_value(json_object_get(json_array_get(layers, i),
-                                                                   "digest")),
+        rc = verify_blob(layout,
+                         json_string_value(json_object_get(json_array_get(layers, i), "digest")),
                          what, err, errsz);
     }
     char tmp[PATH_MAX];
@@ -217,8 +217,8 @@ static int oci_unpack(const char *name, const char *layout, const char *cache, c
  * is replaced or rewritten. */
 static void file_key(const struct stat *st, char *key, size_t sz)
 {
-    snprintf(key, sz, "%lld-%lld.%09ld-%llu", (long long)st->st_size,
-             (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec, (unsigned long long)st->st_ino);
+    snprintf(key, sz, "%lld-%lld.%09ld-%llu", (long long)st->st_size, (long long)st->st_mtim.tv_sec,
+             st->st_mtim.tv_nsec, (unsigned long long)st->st_ino);
 }
 
 /* Child only: unpacks an archive file (oci-archive or rootfs tarball). */
@@ -322,7 +322,10 @@ static int run_child(const char *name, const char *path, kind_t k, const struct 
         int rc = k == K_LAYOUT
                      ? oci_unpack(name, path, cache, text, sizeof text, text, sizeof text)
                      : archive_unpack(name, path, st, cache, text, sizeof text, text, sizeof text);
-        int len = snprintf(msg, sizeof msg, "%c%s", rc == 0 ? 'O' : rc == RK_EPROTO ? 'P' : 'E',
+        int len = snprintf(msg, sizeof msg, "%c%s",
+                           rc == 0           ? 'O'
+                           : rc == RK_EPROTO ? 'P'
+                                             : 'E',
                            text);
         ssize_t w = write(pfd[1], msg, (size_t)len);
         _exit(w == len ? 0 : 1);
@@ -355,8 +358,8 @@ static int run_child(const char *name, const char *path, kind_t k, const struct 
     return msg[0] == 'P' ? RK_EPROTO : RK_EIO;
 }
 
-int rk_image_prepare(const char *images_dir, const char *cache_dir, const char *name,
-                     char *rootfs, size_t rootfssz, char *err, size_t errsz)
+int rk_image_prepare(const char *images_dir, const char *cache_dir, const char *name, char *rootfs,
+                     size_t rootfssz, char *err, size_t errsz)
 {
     if (!rk_image_name_valid(name)) {
         snprintf(err, errsz, "rootfs: '%s' is not a valid image name", name ? name : "");
@@ -414,8 +417,7 @@ static uint64_t tree_size(int dirfd, const char *name, int depth)
         return 0;
     if (!S_ISDIR(st.st_mode))
         return S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
-    int fd = depth < 64 ? openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-                        : -1;
+    int fd = depth < 64 ? openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     if (!d) {
         if (fd >= 0)
@@ -436,8 +438,7 @@ static int by_name(const void *a, const void *b)
     return strcmp(((const rk_image_info_t *)a)->name, ((const rk_image_info_t *)b)->name);
 }
 
-int rk_image_list(const char *images_dir, const char *cache_dir, rk_image_info_t **out,
-                  size_t *n)
+int rk_image_list(const char *images_dir, const char *cache_dir, rk_image_info_t **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
@@ -469,7 +470,9 @@ int rk_image_list(const char *images_dir, const char *cache_dir, rk_image_info_t
         memset(im, 0, sizeof *im);
         fmt_path(im->name, sizeof im->name, "%s", de->d_name);
         snprintf(im->kind, sizeof im->kind, "%s",
-                 k == K_DIR ? "directory" : k == K_LAYOUT ? "oci-layout" : "archive");
+                 k == K_DIR      ? "directory"
+                 : k == K_LAYOUT ? "oci-layout"
+                                 : "archive");
         im->size_bytes = tree_size(AT_FDCWD, path, 0);
         if (k == K_LAYOUT)
             (void)layout_manifest(path, im->digest, err, sizeof err);

@@ -34,11 +34,11 @@
 
 typedef struct rk_image_info {
     char name[RK_IMAGE_NAME_MAX];
-    char kind[16];                   /* "directory", "oci-layout", "archive" */
+    char kind[16];                    /* "directory", "oci-layout", "archive" */
     char digest[RK_IMAGE_DIGEST_MAX]; /* OCI: the manifest's digest; an archive: that of
                                         its unpacked copy once unpacked, else ""; a
                                         directory: "" */
-    uint64_t size_bytes;             /* bytes of its files in the images directory */
+    uint64_t size_bytes;              /* bytes of its files in the images directory */
 } rk_image_info_t;
 
 /* Whether name can name an image: one path component of 1..127 bytes of
@@ -48,15 +48,14 @@ int rk_image_name_valid(const char *name);
 /* Lists the images in images_dir (cache_dir, may be NULL, supplies the
  * digests of unpacked archives), sorted by name. *out is the caller's to
  * free(), also when *n is 0. */
-int rk_image_list(const char *images_dir, const char *cache_dir, rk_image_info_t **out,
-                  size_t *n);
+int rk_image_list(const char *images_dir, const char *cache_dir, rk_image_info_t **out, size_t *n);
 
 /* Makes image name ready and writes the directory to use as the job's root
  * into rootfs. RK_EINVAL for a bad name, RK_ENOENT when there is no such
  * image, RK_EPROTO when it is broken or a blob does not match its digest,
  * RK_EIO otherwise; err says which in every case. */
-int rk_image_prepare(const char *images_dir, const char *cache_dir, const char *name,
-                     char *rootfs, size_t rootfssz, char *err, size_t errsz);
+int rk_image_prepare(const char *images_dir, const char *cache_dir, const char *name, char *rootfs,
+                     size_t rootfssz, char *err, size_t errsz);
 
 /* Removes unpacked copies not used (prepared) for max_age_days, leftover
  * ".tmp-*" directories, and dangling by-file links; *removed counts them. */

@@ -33,16 +33,16 @@
 /* Borrowed; must stay valid until the child has exec'd (with lib/exec's fn
  * variant: until the job's completion callback). */
 typedef struct rk_isolate_child {
-    char *const *argv;              /* the job's command; exec'd with execvp when sandbox is
-                                       NULL, else run inside the sandbox */
+    char *const *argv;                /* the job's command; exec'd with execvp when sandbox is
+                                         NULL, else run inside the sandbox */
     const rk_sandbox_spec_t *sandbox; /* NULL: no sandbox. Its argv and rootfs are ignored:
                                        argv above and image below are used */
-    const char *image;              /* an image name (image.h) to use as the root; NULL: the
-                                       host's root. Needs sandbox */
+    const char *image;                /* an image name (image.h) to use as the root; NULL: the
+                                         host's root. Needs sandbox */
     const char *images_dir;
     const char *image_cache_dir;
-    const rk_cg_t *cg;              /* the job's group, joined before exec; NULL: none */
-    bool run_as;                    /* drop to uid/gid (supplementary groups cleared) */
+    const rk_cg_t *cg; /* the job's group, joined before exec; NULL: none */
+    bool run_as;       /* drop to uid/gid (supplementary groups cleared) */
     uid_t uid;
     gid_t gid;
 } rk_isolate_child_t;

@@ -151,7 +151,7 @@ int rk_sandbox_argv(const rk_sandbox_spec_t *spec, char ***out, char *err, size_
     }
     /* Binds are checked before anything is built: the resolved source (no
      * symlink may lead out) must be inside an allowed directory. */
-    char (*resolved)[PATH_MAX] = calloc(spec->nbinds + 1, PATH_MAX);
+    char(*resolved)[PATH_MAX] = calloc(spec->nbinds + 1, PATH_MAX);
     if (!resolved)
         return RK_ENOMEM;
     int rc = 0;
@@ -163,12 +163,12 @@ int rk_sandbox_argv(const rk_sandbox_spec_t *spec, char ***out, char *err, size_
             rc = RK_EINVAL;
         } else if (!allowed(resolved[i], spec->allow_binds)) {
             snprintf(err, errsz,
-                     "binds[%zu].source '%s' is outside the allowed directories (--allow-bind)",
-                     i, b->source);
+                     "binds[%zu].source '%s' is outside the allowed directories (--allow-bind)", i,
+                     b->source);
             rc = RK_EINVAL;
         } else if (!clean_abs(b->target) || strcmp(b->target, "/") == 0) {
-            snprintf(err, errsz, "binds[%zu].target '%s' must be an absolute path without '..'",
-                     i, b->target ? b->target : "");
+            snprintf(err, errsz, "binds[%zu].target '%s' must be an absolute path without '..'", i,
+                     b->target ? b->target : "");
             rc = RK_EINVAL;
         }
     }

@@ -31,18 +31,18 @@ typedef struct rk_sandbox_bind {
 
 /* Everything is borrowed and only read during rk_sandbox_argv. */
 typedef struct rk_sandbox_spec {
-    const char *bwrap;                  /* program; NULL means "bwrap" on PATH */
-    const char *rootfs;                 /* host directory used as /; NULL: the host's / */
-    const char *job_dir;                /* host directory bound writable at /job; required */
-    bool network;                       /* false: an empty network namespace */
+    const char *bwrap;   /* program; NULL means "bwrap" on PATH */
+    const char *rootfs;  /* host directory used as /; NULL: the host's / */
+    const char *job_dir; /* host directory bound writable at /job; required */
+    bool network;        /* false: an empty network namespace */
     const rk_sandbox_bind_t *binds;
     size_t nbinds;
-    const char *const *allow_binds;     /* NULL-terminated host directories binds may come
-                                           from; NULL allows none */
-    bool user_ns;                       /* bwrap is started as an unprivileged user (run-as):
-                                           it then needs its own user namespace */
-    const char *workdir;                /* inside; NULL: /job */
-    const char *const *argv;            /* the job's command, NULL-terminated */
+    const char *const *allow_binds; /* NULL-terminated host directories binds may come
+                                       from; NULL allows none */
+    bool user_ns;                   /* bwrap is started as an unprivileged user (run-as):
+                                       it then needs its own user namespace */
+    const char *workdir;            /* inside; NULL: /job */
+    const char *const *argv;        /* the job's command, NULL-terminated */
 } rk_sandbox_spec_t;
 
 /* Builds bwrap's argv for spec into *out (NULL-terminated; free with

@@ -51,17 +51,25 @@ typedef struct arch {
 
 static bool arch_load(arch_t *api, char *err, size_t errsz)
 {
-    static const char *const names[] = {
-        "archive_read_new",           "archive_read_support_filter_all",
-        "archive_read_support_format_all", "archive_read_open_filename",
-        "archive_read_next_header",   "archive_read_data_block",
-        "archive_read_free",          "archive_write_disk_new",
-        "archive_write_disk_set_options", "archive_write_header",
-        "archive_write_data_block",   "archive_write_finish_entry",
-        "archive_write_free",         "archive_error_string",
-        "archive_entry_pathname",     "archive_entry_set_pathname",
-        "archive_entry_hardlink",     "archive_entry_set_hardlink",
-        "archive_entry_filetype"};
+    static const char *const names[] = {"archive_read_new",
+                                        "archive_read_support_filter_all",
+                                        "archive_read_support_format_all",
+                                        "archive_read_open_filename",
+                                        "archive_read_next_header",
+                                        "archive_read_data_block",
+                                        "archive_read_free",
+                                        "archive_write_disk_new",
+                                        "archive_write_disk_set_options",
+                                        "archive_write_header",
+                                        "archive_write_data_block",
+                                        "archive_write_finish_entry",
+                                        "archive_write_free",
+                                        "archive_error_string",
+                                        "archive_entry_pathname",
+                                        "archive_entry_set_pathname",
+                                        "archive_entry_hardlink",
+                                        "archive_entry_set_hardlink",
+                                        "archive_entry_filetype"};
     _Static_assert(sizeof(names) / sizeof(names[0]) * sizeof(void (*)(void)) == sizeof(arch_t),
                    "one name per libarchive call");
     void *h = dlopen("libarchive.so.13", RTLD_NOW | RTLD_LOCAL);
@@ -246,8 +254,7 @@ static int pass(const arch_t *api, const char *tar, bool whiteouts, bool layer, 
         if (hl && rel_name(hl, link, sizeof link))
             api->set_hardlink(e, link);
         if (api->write_header(disk, e) != ARCHIVE_OK) {
-            snprintf(err, errsz, "%s: cannot extract '%s': %s", tar, rel,
-                     api->error_string(disk));
+            snprintf(err, errsz, "%s: cannot extract '%s': %s", tar, rel, api->error_string(disk));
             goto out;
         }
         const void *buf;

@@ -55,15 +55,16 @@ void build_image(const char *images, const char *work, char manifest_digest[80])
 {
     char layout[128], l1[80], l2[80], cfg[80], man[80], path[256], json[2048];
     snprintf(layout, sizeof layout, "%s/bb", images);
-    helper_sh("mkdir -p %s/blobs/sha256 %s/l1/bin %s/l1/etc %s/l1/d %s/l2/etc %s/l2/d", layout, work,
-       work, work, work, work);
+    helper_sh("mkdir -p %s/blobs/sha256 %s/l1/bin %s/l1/etc %s/l1/d %s/l2/etc %s/l2/d", layout,
+              work, work, work, work, work);
     helper_sh("cp /bin/busybox %s/l1/bin/busybox && ln -s busybox %s/l1/bin/sh && "
-       "echo gone > %s/l1/etc/gone && echo a > %s/l1/d/a && echo b > %s/l1/d/b",
-       work, work, work, work, work);
+              "echo gone > %s/l1/etc/gone && echo a > %s/l1/d/a && echo b > %s/l1/d/b",
+              work, work, work, work, work);
     helper_sh("touch %s/l2/etc/.wh.gone %s/l2/d/.wh..wh..opq && echo c > %s/l2/d/c && "
-       "echo hello > %s/l2/etc/hello",
-       work, work, work, work);
-    helper_sh("tar -C %s/l1 -czf %s/l1.tar.gz . && tar -C %s/l2 -cf %s/l2.tar .", work, work, work, work);
+              "echo hello > %s/l2/etc/hello",
+              work, work, work, work);
+    helper_sh("tar -C %s/l1 -czf %s/l1.tar.gz . && tar -C %s/l2 -cf %s/l2.tar .", work, work, work,
+              work);
     snprintf(path, sizeof path, "%s/l1.tar.gz", work);
     long s1 = add_blob(layout, path, l1);
     snprintf(path, sizeof path, "%s/l2.tar", work);
@@ -94,4 +95,3 @@ void build_image(const char *images, const char *work, char manifest_digest[80])
     snprintf(path, sizeof path, "%s/oci-layout", layout);
     write_file(path, "{\"imageLayoutVersion\":\"1.0.0\"}");
 }
-

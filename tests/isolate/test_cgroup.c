@@ -195,8 +195,7 @@ static void test_cpu_quota_half_a_core(void **state)
     rk_cg_stats_t s;
     assert_int_equal(rk_cg_stats(f->cg, &s), 0);
     double share = s.cpu_usage_s / 4.0;
-    printf("busy loop for 4 s used %.3f s of CPU: %.1f %% of a core\n", s.cpu_usage_s,
-           share * 100);
+    printf("busy loop for 4 s used %.3f s of CPU: %.1f %% of a core\n", s.cpu_usage_s, share * 100);
     assert_true(share >= 0.40 && share <= 0.60);
 }
 

@@ -6,8 +6,8 @@
  * handles an oci-archive and a plain rootfs tarball. Everything lives under
  * one folder removed in teardown. */
 #define _XOPEN_SOURCE 700
-#include <errno.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
@@ -26,10 +26,10 @@
 #include <cmocka.h>
 
 #include "base/err.h"
+#include "helper_image.h"
 #include "isolate/image.h"
 #include "isolate/internal.h"
 #include "isolate/sandbox.h"
-#include "helper_image.h"
 
 static char base[64], images[96], cache[96], work[96], job[96];
 static char manifest_digest[80];
@@ -153,10 +153,11 @@ static void test_tampered_layer_refused(void **state)
 {
     helper_sh("cp -a %s/bb %s/bad", images, images);
     /* Flip the first layer's last byte (the gzip trailer). */
-    helper_sh("f=$(ls -S %s/bad/blobs/sha256 | head -1); printf 'X' | "
-       "dd of=%s/bad/blobs/sha256/$f bs=1 seek=$(($(stat -c %%s %s/bad/blobs/sha256/$f) - 1)) "
-       "conv=notrunc status=none",
-       images, images, images);
+    helper_sh(
+        "f=$(ls -S %s/bad/blobs/sha256 | head -1); printf 'X' | "
+        "dd of=%s/bad/blobs/sha256/$f bs=1 seek=$(($(stat -c %%s %s/bad/blobs/sha256/$f) - 1)) "
+        "conv=notrunc status=none",
+        images, images, images);
     char root[4096], err[512] = "";
     assert_int_equal(rk_image_prepare(images, cache, "bad", root, sizeof root, err, sizeof err),
                      RK_EPROTO);
@@ -180,9 +181,8 @@ static void test_oci_archive_shares_the_layouts_copy(void **state)
     assert_int_equal(rc, 0);
     assert_string_equal(root1, root2);
     /* The second time the archive is found through by-file, unextracted. */
-    assert_int_equal(rk_image_prepare(images, cache, "bb.tar", root3, sizeof root3, err,
-                                      sizeof err),
-                     0);
+    assert_int_equal(
+        rk_image_prepare(images, cache, "bb.tar", root3, sizeof root3, err, sizeof err), 0);
     assert_string_equal(root1, root3);
     bool tmp_left;
     assert_int_equal(cache_copies(&tmp_left), 1);
@@ -192,7 +192,7 @@ static void test_oci_archive_shares_the_layouts_copy(void **state)
 static void test_rootfs_tarball_and_directory(void **state)
 {
     helper_sh("tar -C %s/l1 -czf %s/plain.tar.gz . && cp -a %s/l1 %s/plaindir", work, images, work,
-       images);
+              images);
     char root[4096], path[4200], err[512] = "";
     assert_int_equal(
         rk_image_prepare(images, cache, "plain.tar.gz", root, sizeof root, err, sizeof err), 0);
@@ -218,9 +218,8 @@ static void test_list_names_digests_sizes(void **state)
     assert_string_equal(im[1].name, "dir");
     assert_string_equal(im[1].kind, "directory");
     assert_string_equal(im[1].digest, "");
-    printf("%s %s %llu; %s %llu\n", im[0].name, im[0].digest,
-           (unsigned long long)im[0].size_bytes, im[1].name,
-           (unsigned long long)im[1].size_bytes);
+    printf("%s %s %llu; %s %llu\n", im[0].name, im[0].digest, (unsigned long long)im[0].size_bytes,
+           im[1].name, (unsigned long long)im[1].size_bytes);
     free(im);
 }
 
@@ -229,9 +228,8 @@ static void test_bad_names_and_missing_images(void **state)
     char root[4096], err[512];
     const char *bad[] = {"../etc", "/etc", "", ".hidden", "a/b", "%2e%2e"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        assert_int_equal(rk_image_prepare(images, cache, bad[i], root, sizeof root, err,
-                                          sizeof err),
-                         RK_EINVAL);
+        assert_int_equal(
+            rk_image_prepare(images, cache, bad[i], root, sizeof root, err, sizeof err), RK_EINVAL);
     assert_int_equal(rk_image_prepare(images, cache, "nope", root, sizeof root, err, sizeof err),
                      RK_ENOENT);
     printf("%s\n", err);
@@ -241,12 +239,12 @@ static void test_bad_names_and_missing_images(void **state)
 static void test_cache_sweep_removes_unused_copies(void **state)
 {
     char root[4096], err[512];
-    assert_int_equal(rk_image_prepare(images, cache, "bb", root, sizeof root, err, sizeof err),
-                     0);
+    assert_int_equal(rk_image_prepare(images, cache, "bb", root, sizeof root, err, sizeof err), 0);
     size_t removed;
     assert_int_equal(rk_image_cache_sweep(cache, 7, &removed), 0);
     assert_int_equal(removed, 0);
-    struct timespec old[2] = {{.tv_sec = time(NULL) - 8 * 86400}, {.tv_sec = time(NULL) - 8 * 86400}};
+    struct timespec old[2] = {{.tv_sec = time(NULL) - 8 * 86400},
+                              {.tv_sec = time(NULL) - 8 * 86400}};
     assert_int_equal(utimensat(AT_FDCWD, root, old, 0), 0);
     assert_int_equal(rk_image_cache_sweep(cache, 7, &removed), 0);
     assert_int_equal(removed, 1);
@@ -268,8 +266,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_job_runs_in_the_busybox_image, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_jobs_share_one_unpacked_copy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tampered_layer_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_oci_archive_shares_the_layouts_copy, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_oci_archive_shares_the_layouts_copy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rootfs_tarball_and_directory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_names_digests_sizes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_names_and_missing_images, setup, teardown),

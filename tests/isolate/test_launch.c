@@ -86,8 +86,8 @@ static int teardown(void **state)
 
 /* Runs argv isolated in image (may be NULL) with lim; the outcome and the
  * group's figures come back. */
-static rk_exec_outcome_t run(const char *image, const char *const *argv,
-                             const rk_cg_limits_t *lim, rk_cg_stats_t *stats)
+static rk_exec_outcome_t run(const char *image, const char *const *argv, const rk_cg_limits_t *lim,
+                             rk_cg_stats_t *stats)
 {
     char err[512] = "", so[160], se[160];
     rk_cg_t *cg;
@@ -160,14 +160,12 @@ static void test_job_in_image_with_limits_reports_figures(void **state)
 static void test_job_over_its_memory_is_reported_oom_killed(void **state)
 {
     /* busybox's own sh grows a string past the 16 MiB limit. */
-    const char *argv[] = {"/bin/sh", "-c",
-                          "x=0123456789abcdef; while :; do x=$x$x; done", NULL};
+    const char *argv[] = {"/bin/sh", "-c", "x=0123456789abcdef; while :; do x=$x$x; done", NULL};
     rk_cg_limits_t lim = {.memory_mb = 16};
     rk_cg_stats_t s;
     rk_exec_outcome_t o = run("bb", argv, &lim, &s);
-    printf("outcome end %d exit %d signal %d; cgroup oom %d, peak %llu KiB\n", o.end,
-           o.exit_code, o.term_signal,
-           s.oom_killed, (unsigned long long)s.memory_peak_kib);
+    printf("outcome end %d exit %d signal %d; cgroup oom %d, peak %llu KiB\n", o.end, o.exit_code,
+           o.term_signal, s.oom_killed, (unsigned long long)s.memory_peak_kib);
     assert_true(s.oom_killed);
     assert_int_not_equal(o.exit_code, 0);
 }

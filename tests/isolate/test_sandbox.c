@@ -216,8 +216,7 @@ static void test_double_forked_daemon_dies_with_the_sandbox(void **state)
     /* The inner shell backgrounds the daemon and exits: it is orphaned
      * inside the sandbox, detached from the job's stdout. */
     snprintf(script, sizeof script,
-             "sh -c '%s >/dev/null 2>&1 &'; sleep 0.2; ps -o args | grep -c '^%s'", marker,
-             marker);
+             "sh -c '%s >/dev/null 2>&1 &'; sleep 0.2; ps -o args | grep -c '^%s'", marker, marker);
     assert_int_equal(sh(f, false, script, out, sizeof out), 0);
     assert_string_equal(out, "1\n"); /* it was running while the job was */
     for (int i = 0; i < 100 && process_with(marker); i++)
@@ -303,8 +302,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_double_forked_daemon_dies_with_the_sandbox, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_bind_outside_allow_list_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_allowed_binds_read_only_and_writable, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_allowed_binds_read_only_and_writable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_run_as_drops_to_the_user, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
