@@ -5,7 +5,9 @@
  * the group's figures when the job ends, remove the group. Nothing of the
  * test stays: its folder and cgroups go in teardown. */
 #define _XOPEN_SOURCE 700
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -182,6 +184,78 @@ static void test_missing_image_fails_before_running(void **state)
     assert_non_null(strstr(err, "no image 'nope'"));
 }
 
+/* Whether a process whose whole command line is marker exists on the host
+ * (not merely mentions it, as the job's own shell does). */
+static bool process_with(const char *marker)
+{
+    DIR *d = opendir("/proc");
+    bool found = false;
+    struct dirent *de;
+    while (!found && (de = readdir(d))) {
+        char path[300], buf[512];
+        snprintf(path, sizeof path, "/proc/%s/cmdline", de->d_name);
+        int fd = open(path, O_RDONLY);
+        if (fd < 0)
+            continue;
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        for (ssize_t i = 0; i < n; i++)
+            if (buf[i] == '\0')
+                buf[i] = ' ';
+        while (n > 0 && buf[n - 1] == ' ')
+            n--;
+        buf[n > 0 ? n : 0] = '\0';
+        found = strcmp(buf, marker) == 0;
+    }
+    closedir(d);
+    return found;
+}
+
+/* Cancelling through lib/exec alone (no cgroup kill) takes the whole
+ * sandbox down: the leader is bwrap, its namespace's init dies with it
+ * (--die-with-parent), and the kernel kills the rest, daemons included. */
+static void test_cancel_kills_a_daemon_the_job_started(void **state)
+{
+    char marker[64], script[256], so[160], se[160];
+    snprintf(marker, sizeof marker, "busybox sleep 4243.%d", (int)getpid());
+    snprintf(script, sizeof script, "busybox sh -c '%s >/dev/null 2>&1 &'; busybox sleep 100",
+             marker);
+    const char *argv[] = {"/bin/sh", "-c", script, NULL};
+    rk_sandbox_spec_t box = {.job_dir = job};
+    rk_isolate_child_t child = {.argv = (char *const *)argv,
+                                .sandbox = &box,
+                                .image = "bb",
+                                .images_dir = images,
+                                .image_cache_dir = cache};
+    snprintf(so, sizeof so, "%s/stdout.log", logs);
+    snprintf(se, sizeof se, "%s/stderr.log", logs);
+    rk_exec_spec_t spec = {.fn = rk_isolate_child_main,
+                           .fn_arg = &child,
+                           .workdir = job,
+                           .stdout_path = so,
+                           .stderr_path = se,
+                           .timeout_ms = 30000,
+                           .grace_ms = 1000};
+    rk_exec_sup_t *sup;
+    assert_int_equal(rk_exec_sup_new(&sup), 0);
+    waiter_t w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    uint64_t id;
+    assert_int_equal(rk_exec_start(sup, &spec, on_done, &w, &id), 0);
+    for (int i = 0; i < 500 && !process_with(marker); i++)
+        usleep(10000);
+    assert_true(process_with(marker));
+    assert_int_equal(rk_exec_cancel(sup, id, 1000), 0);
+    pthread_mutex_lock(&w.mu);
+    while (!w.done)
+        pthread_cond_wait(&w.cv, &w.mu);
+    pthread_mutex_unlock(&w.mu);
+    rk_exec_sup_free(sup);
+    assert_int_equal(w.out.end, RK_EXEC_CANCELLED);
+    for (int i = 0; i < 100 && process_with(marker); i++)
+        usleep(10000);
+    assert_false(process_with(marker));
+}
+
 int main(void)
 {
     char why[256];
@@ -200,6 +274,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_job_over_its_memory_is_reported_oom_killed, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_missing_image_fails_before_running, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_kills_a_daemon_the_job_started, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

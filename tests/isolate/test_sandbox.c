@@ -184,7 +184,8 @@ static void test_network_none_cannot_reach_loopback(void **state)
     assert_string_equal(out, "connected\n");
 }
 
-/* Whether a process whose command line holds marker exists on the host. */
+/* Whether a process whose whole command line is marker exists on the host
+ * (not merely mentions it, as the job's own shell does). */
 static bool process_with(const char *marker)
 {
     DIR *d = opendir("/proc");
@@ -201,8 +202,10 @@ static bool process_with(const char *marker)
         for (ssize_t i = 0; i < n; i++)
             if (buf[i] == '\0')
                 buf[i] = ' ';
+        while (n > 0 && buf[n - 1] == ' ')
+            n--;
         buf[n > 0 ? n : 0] = '\0';
-        found = strstr(buf, marker) != NULL;
+        found = strcmp(buf, marker) == 0;
     }
     closedir(d);
     return found;
