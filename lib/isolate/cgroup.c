@@ -440,12 +440,17 @@ int rk_cg_apply(rk_cg_t *cg, const rk_cg_limits_t *lim, char *err, size_t errsz)
         const char *d = dir_of(cg, RK_CG_MEMORY);
         snprintf(v, sizeof v, "%" PRIu64, lim->memory_mb << 20);
         what = "memory_mb";
-        e = write_str(d, v2 ? "memory.max" : "memory.limit_in_bytes", v);
         /* Swap must not extend the limit; where swap accounting is off the
-         * file is missing, and then there is nothing to extend it with. */
+         * file is missing, and then there is nothing to extend it with. v1
+         * refuses memsw below limit_in_bytes and limit_in_bytes above memsw,
+         * so memsw is written on both sides: one of the two writes fits
+         * whether the limit goes up or down. */
+        const char *swap = v2 ? "memory.swap.max" : "memory.memsw.limit_in_bytes";
+        if (!v2)
+            (void)write_str(d, swap, v);
+        e = write_str(d, v2 ? "memory.max" : "memory.limit_in_bytes", v);
         if (e == 0)
-            (void)write_str(d, v2 ? "memory.swap.max" : "memory.memsw.limit_in_bytes",
-                            v2 ? "0" : v);
+            (void)write_str(d, swap, v2 ? "0" : v);
     }
     if (e == 0 && lim->pids) {
         snprintf(v, sizeof v, "%" PRIu64, lim->pids);

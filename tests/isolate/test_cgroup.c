@@ -136,6 +136,19 @@ static void test_memory_limit_oom_kills_and_reports(void **state)
     assert_true(s.memory_peak_kib > 32 * 1024 && s.memory_peak_kib <= 64 * 1024);
 }
 
+/* Limits can be changed on a live group, up as well as down (v1 orders
+ * memory.limit_in_bytes and memsw). */
+static void test_limits_can_go_up_and_down(void **state)
+{
+    fx_t *f = *state;
+    char err[256] = "";
+    uint64_t mb[] = {64, 256, 32, 128};
+    for (size_t i = 0; i < sizeof mb / sizeof mb[0]; i++) {
+        rk_cg_limits_t lim = {.memory_mb = mb[i], .pids = 10 + i, .cpus = 0.25 * (double)(i + 1)};
+        assert_int_equal(rk_cg_apply(f->cg, &lim, err, sizeof err), 0);
+    }
+}
+
 static int fork_bomb(void *arg)
 {
     int ok = 0;
@@ -329,6 +342,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sweep_removes_a_crashed_runs_groups, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits_out_of_range_name_the_field, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_names_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_limits_can_go_up_and_down, setup, teardown),
         cmocka_unit_test_setup_teardown(test_v2_freeze_thaw_kill, setup_v2, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
