@@ -14,8 +14,10 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "isolate/internal.h"
 
-static const char *const ctrl_names[RK_CG_NCTRL] = {"memory", "pids", "cpu", "cpuacct", "freezer"};
+const char *const isolate__cg_ctrl_names[RK_CG_NCTRL] = {"memory", "pids", "cpu", "cpuacct",
+                                                         "freezer"};
 
 /* The CFS period used with a quota: the kernel's default, 100 ms. */
 #define CFS_PERIOD_US 100000
@@ -46,8 +48,7 @@ static int write_str(const char *dir, const char *file, const char *s)
     return e;
 }
 
-/* Reads dir/file into buf (NUL-terminated); length or -errno. */
-static ssize_t read_str(const char *dir, const char *file, char *buf, size_t sz)
+ssize_t isolate__cg_read(const char *dir, const char *file, char *buf, size_t sz)
 {
     char path[RK_CG_PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/%s", dir, file);
@@ -66,7 +67,7 @@ static ssize_t read_str(const char *dir, const char *file, char *buf, size_t sz)
 static bool read_u64(const char *dir, const char *file, uint64_t *v)
 {
     char b[64];
-    if (read_str(dir, file, b, sizeof b) <= 0)
+    if (isolate__cg_read(dir, file, b, sizeof b) <= 0)
         return false;
     *v = strtoull(b, NULL, 10);
     return true;
@@ -76,7 +77,7 @@ static bool read_u64(const char *dir, const char *file, uint64_t *v)
 static bool read_keyed(const char *dir, const char *file, const char *key, uint64_t *v)
 {
     char b[4096];
-    if (read_str(dir, file, b, sizeof b) <= 0)
+    if (isolate__cg_read(dir, file, b, sizeof b) <= 0)
         return false;
     size_t kl = strlen(key);
     for (char *l = b; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
@@ -99,153 +100,6 @@ static int64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ---- probing ---- */
-
-/* The agent's own group in a hierarchy from /proc/self/cgroup: for v1 the
- * line naming ctrl, for v2 (ctrl NULL) the "0::" line. */
-static bool self_path(const char *ctrl, char *out, size_t sz)
-{
-    FILE *f = fopen("/proc/self/cgroup", "re");
-    if (!f)
-        return false;
-    char line[1024];
-    bool found = false;
-    while (!found && fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = '\0';
-        char *c1 = strchr(line, ':');
-        char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-        if (!c2)
-            continue;
-        *c1 = '\0';
-        *c2 = '\0';
-        const char *list = c1 + 1, *path = c2 + 1;
-        if (!ctrl) {
-            found = strcmp(line, "0") == 0 && *list == '\0';
-        } else {
-            char copy[256];
-            snprintf(copy, sizeof copy, "%s", list);
-            for (char *sv, *t = strtok_r(copy, ",", &sv); t; t = strtok_r(NULL, ",", &sv))
-                if (strcmp(t, ctrl) == 0)
-                    found = true;
-        }
-        if (found)
-            snprintf(out, sz, "%s", strcmp(path, "/") == 0 ? "" : path);
-    }
-    fclose(f);
-    return found;
-}
-
-/* Mount point of the v1 hierarchy holding ctrl, or of cgroup2 (ctrl NULL),
- * from /proc/self/mountinfo. */
-static bool mount_of(const char *ctrl, char *out, size_t sz)
-{
-    FILE *f = fopen("/proc/self/mountinfo", "re");
-    if (!f)
-        return false;
-    char line[2048];
-    bool found = false;
-    while (!found && fgets(line, sizeof line, f)) {
-        /* "id parent maj:min root mountpoint opts [optional...] - fstype src superopts" */
-        char *dash = strstr(line, " - ");
-        if (!dash)
-            continue;
-        char mnt[1024], fstype[64], src[256], super[1024] = "";
-        if (sscanf(line, "%*s %*s %*s %*s %1023s", mnt) != 1 ||
-            sscanf(dash + 3, "%63s %255s %1023s", fstype, src, super) < 2)
-            continue;
-        if (!ctrl) {
-            found = strcmp(fstype, "cgroup2") == 0;
-        } else if (strcmp(fstype, "cgroup") == 0) {
-            for (char *sv, *t = strtok_r(super, ",", &sv); t; t = strtok_r(NULL, ",", &sv))
-                if (strcmp(t, ctrl) == 0)
-                    found = true;
-        }
-        if (found)
-            snprintf(out, sz, "%.*s", (int)sz - 1, mnt);
-    }
-    fclose(f);
-    return found;
-}
-
-static int probe_v1(rk_cg_probe_t *out)
-{
-    memset(out, 0, sizeof *out);
-    for (int i = 0; i < RK_CG_NCTRL; i++) {
-        char mnt[256], self[256];
-        if (!mount_of(ctrl_names[i], mnt, sizeof mnt) ||
-            !self_path(ctrl_names[i], self, sizeof self))
-            continue;
-        snprintf(out->base[i], RK_CG_PATH_MAX, "%s%s", mnt, self);
-        if (access(out->base[i], W_OK) == 0)
-            out->ctrls |= 1u << i;
-        else
-            out->base[i][0] = '\0';
-    }
-    unsigned need = RK_CG_MEMORY | RK_CG_PIDS | RK_CG_CPU | RK_CG_CPUACCT | RK_CG_FREEZER;
-    if ((out->ctrls & need) != need) {
-        char missing[128] = "";
-        for (int i = 0; i < RK_CG_NCTRL; i++)
-            if (!(out->ctrls & (1u << i)))
-                snprintf(missing + strlen(missing), sizeof missing - strlen(missing), " %s",
-                         ctrl_names[i]);
-        snprintf(out->why, sizeof out->why, "cgroup v1: controllers not mounted or not writable:%s",
-                 missing);
-        out->version = RK_CG_NONE;
-        return RK_EUNSUP;
-    }
-    out->version = RK_CG_V1;
-    return 0;
-}
-
-/* v2 with whatever controllers the agent's group offers; core_ok accepts
- * none (freeze, kill and cpu.stat only). */
-static int probe_v2(rk_cg_probe_t *out, bool core_ok)
-{
-    memset(out, 0, sizeof *out);
-    char mnt[256], self[256], list[512];
-    if (!mount_of(NULL, mnt, sizeof mnt) || !self_path(NULL, self, sizeof self)) {
-        snprintf(out->why, sizeof out->why, "cgroup v2: not mounted");
-        return RK_EUNSUP;
-    }
-    snprintf(out->base[0], RK_CG_PATH_MAX, "%s%s", mnt, self);
-    if (access(out->base[0], W_OK) != 0 ||
-        read_str(out->base[0], "cgroup.controllers", list, sizeof list) < 0) {
-        snprintf(out->why, sizeof out->why, "cgroup v2: %.200s not writable or too old a kernel",
-                 out->base[0]);
-        return RK_EUNSUP;
-    }
-    out->ctrls = RK_CG_CPUACCT | RK_CG_FREEZER;
-    for (char *sv, *t = strtok_r(list, " \n", &sv); t; t = strtok_r(NULL, " \n", &sv))
-        for (int i = 0; i < 3; i++)
-            if (strcmp(t, ctrl_names[i]) == 0)
-                out->ctrls |= 1u << i;
-    unsigned need = RK_CG_MEMORY | RK_CG_PIDS | RK_CG_CPU;
-    if (!core_ok && (out->ctrls & need) != need) {
-        snprintf(out->why, sizeof out->why,
-                 "cgroup v2: memory, pids and cpu not all delegated to %.180s", out->base[0]);
-        return RK_EUNSUP;
-    }
-    out->version = RK_CG_V2;
-    return 0;
-}
-
-int rk_cg_probe(rk_cg_version_t want, rk_cg_probe_t *out)
-{
-    if (want == RK_CG_V1)
-        return probe_v1(out);
-    if (want == RK_CG_V2)
-        return probe_v2(out, true);
-    if (probe_v2(out, false) == 0 || probe_v1(out) == 0)
-        return 0;
-    char why_v1[256];
-    snprintf(why_v1, sizeof why_v1, "%s", out->why);
-    if (probe_v2(out, true) == 0)
-        return 0;
-    snprintf(out->why, sizeof out->why, "%s", why_v1);
-    out->version = RK_CG_NONE;
-    return RK_EUNSUP;
 }
 
 /* ---- groups ---- */
@@ -295,7 +149,7 @@ static void v2_enable(const char *rootdir, unsigned ctrls)
 {
     for (int i = 0; i < 3; i++) {
         char what[32];
-        snprintf(what, sizeof what, "+%s", ctrl_names[i]);
+        snprintf(what, sizeof what, "+%s", isolate__cg_ctrl_names[i]);
         if (ctrls & (1u << i))
             (void)write_str(rootdir, "cgroup.subtree_control", what);
     }
@@ -409,7 +263,7 @@ static int limits_check(unsigned ctrls, bool have_dir[RK_CG_NCTRL], const rk_cg_
         }
         if (!(ctrls & (unsigned)chk[i].ctrl) || !have_dir[bit]) {
             snprintf(err, errsz, "limits.%s needs the cgroup %s controller, not available here",
-                     chk[i].field, ctrl_names[bit]);
+                     chk[i].field, isolate__cg_ctrl_names[bit]);
             return RK_EUNSUP;
         }
     }
@@ -536,7 +390,7 @@ static bool frozen_state(const rk_cg_t *cg, bool frozen)
         uint64_t f = 0;
         return read_keyed(cg->dir[0], "cgroup.events", "frozen", &f) && (f != 0) == frozen;
     }
-    if (read_str(dir_of(cg, RK_CG_FREEZER), "freezer.state", b, sizeof b) <= 0)
+    if (isolate__cg_read(dir_of(cg, RK_CG_FREEZER), "freezer.state", b, sizeof b) <= 0)
         return false;
     return strncmp(b, frozen ? "FROZEN" : "THAWED", 6) == 0;
 }

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 typedef struct isolate__sha256 {
     uint32_t h[8];
@@ -34,5 +35,11 @@ int isolate__archive_extract(const char *tar, const char *dir, char *err, size_t
  * (a planted link cannot lead the removal out). 0 or -errno; a missing
  * name is 0. */
 int isolate__remove_at(int dirfd, const char *name);
+
+/* cgroup.c and cgroup_probe.c: the controllers' names, indexed like the
+ * RK_CG_* bits, and reading a cgroup file. */
+extern const char *const isolate__cg_ctrl_names[];
+/* Reads dir/file into buf (NUL-terminated); its length or -errno. */
+ssize_t isolate__cg_read(const char *dir, const char *file, char *buf, size_t sz);
 
 #endif
