@@ -329,9 +329,10 @@ static void test_bad_names_refused(void **state)
 
 int main(void)
 {
-    rk_cg_probe_t p;
+    rk_cg_probe_t p = {0};
     if (getuid() != 0 || rk_cg_probe(RK_CG_V1, &p) != 0) {
-        printf("skip: cgroup v1 needs root and mounted controllers here (%s)\n", p.why);
+        printf("skip: cgroup v1 needs root and mounted controllers here (%s)\n",
+               getuid() != 0 ? "not root" : p.why);
         return 0;
     }
     const struct CMUnitTest tests[] = {
