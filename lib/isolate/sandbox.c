@@ -145,6 +145,13 @@ int rk_sandbox_argv(const rk_sandbox_spec_t *spec, char ***out, char *err, size_
         snprintf(err, errsz, "binds: more than %d", RK_SANDBOX_MAX_BINDS);
         return RK_EINVAL;
     }
+    for (size_t i = 0; spec->hide && spec->hide[i]; i++) {
+        if (!clean_abs(spec->hide[i]) || strcmp(spec->hide[i], "/") == 0) {
+            snprintf(err, errsz, "hide[%zu] '%s' must be an absolute path without '..', not /", i,
+                     spec->hide[i]);
+            return RK_EINVAL;
+        }
+    }
     if (spec->workdir && !clean_abs(spec->workdir)) {
         snprintf(err, errsz, "workdir '%s' must be an absolute path without '..'", spec->workdir);
         return RK_EINVAL;
@@ -183,6 +190,16 @@ int rk_sandbox_argv(const rk_sandbox_spec_t *spec, char ***out, char *err, size_
         push3(&a, "--dev", "/dev", NULL);
         push3(&a, "--proc", "/proc", NULL);
         push3(&a, "--tmpfs", "/tmp", NULL);
+        /* Hidden before the job's binds, which may lie inside them. A path
+         * missing from the root (an image) needs no hiding. */
+        for (size_t i = 0; spec->hide && spec->hide[i]; i++) {
+            char inside[PATH_MAX];
+            struct stat hs;
+            snprintf(inside, sizeof inside, "%s%s", spec->rootfs ? spec->rootfs : "",
+                     spec->hide[i]);
+            if (stat(inside, &hs) == 0 && S_ISDIR(hs.st_mode))
+                push3(&a, "--tmpfs", spec->hide[i], NULL);
+        }
         push3(&a, "--bind", spec->job_dir, RK_SANDBOX_JOB_DIR);
         for (size_t i = 0; i < spec->nbinds; i++)
             push3(&a, spec->binds[i].writable ? "--bind" : "--ro-bind", resolved[i],

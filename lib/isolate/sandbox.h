@@ -41,6 +41,9 @@ typedef struct rk_sandbox_spec {
                                        from; NULL allows none */
     bool user_ns;                   /* bwrap is started as an unprivileged user (run-as):
                                        it then needs its own user namespace */
+    const char *const *hide;        /* NULL-terminated host directories covered by an empty
+                                       tmpfs (the agent's data dir: other jobs' folders, its
+                                       token); may be NULL */
     const char *workdir;            /* inside; NULL: /job */
     const char *const *argv;        /* the job's command, NULL-terminated */
 } rk_sandbox_spec_t;

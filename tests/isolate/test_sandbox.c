@@ -142,6 +142,30 @@ static void test_job_writes_only_its_folder_and_tmp(void **state)
     assert_int_not_equal(access("/rk-x", F_OK), 0);
 }
 
+/* The agent's data dir is hidden: other jobs' folders (and the agent's
+ * token) are not even readable, while the job's own stays at /job. */
+static void test_hidden_dir_is_empty_inside(void **state)
+{
+    fx_t *f = *state;
+    char path[160], script[512], out[512];
+    snprintf(path, sizeof path, "%s/secret", f->other);
+    FILE *s = fopen(path, "w");
+    assert_non_null(s);
+    fputs("token", s);
+    fclose(s);
+    snprintf(script, sizeof script,
+             "cat %s 2>/dev/null || echo unreadable; ls -A %s | wc -l; ls /job", path, f->base);
+    const char *cmd[] = {"/bin/sh", "-c", script, NULL};
+    const char *hide[] = {f->base, NULL};
+    snprintf(path, sizeof path, "%s/mine", f->job);
+    s = fopen(path, "w");
+    assert_non_null(s);
+    fclose(s);
+    rk_sandbox_spec_t spec = {.job_dir = f->job, .hide = hide, .argv = cmd};
+    assert_int_equal(run_job(&spec, NULL, out, sizeof out), 0);
+    assert_string_equal(out, "unreadable\n0\nmine\n");
+}
+
 static void test_job_cannot_see_host_processes(void **state)
 {
     fx_t *f = *state;
@@ -305,6 +329,7 @@ int main(void)
         cmocka_unit_test(test_probe_finds_bwrap_working),
         cmocka_unit_test_setup_teardown(test_job_writes_only_its_folder_and_tmp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_cannot_see_host_processes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hidden_dir_is_empty_inside, setup, teardown),
         cmocka_unit_test_setup_teardown(test_network_none_cannot_reach_loopback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_double_forked_daemon_dies_with_the_sandbox, setup,
                                         teardown),
