@@ -18,5 +18,7 @@ rk_embed_web(rk_server ${CMAKE_SOURCE_DIR}/web)       # the dashboard, served by
 rk_embed_file(rk_server ${CMAKE_SOURCE_DIR}/docs/openapi/server.json rk_openapi_server)
 rk_embed_file(rk_agent ${CMAKE_SOURCE_DIR}/docs/openapi/agent.json rk_openapi_agent)
 rk_module(cli rk_http)                                  # the CLI's logic
+# job isolation: cgroups, the bwrap sandbox, images (libarchive dlopen'ed in a child)
+rk_module(isolate rk_base PkgConfig::JANSSON ${CMAKE_DL_LIBS})
 set_property(GLOBAL APPEND PROPERTY RK_EXTRA_MODULES
-  rk_exec rk_sysinfo rk_bench rk_agent rk_store rk_compare rk_server rk_cli)
+  rk_exec rk_sysinfo rk_bench rk_agent rk_store rk_compare rk_server rk_cli rk_isolate)

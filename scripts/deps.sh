@@ -16,6 +16,7 @@ run_pkgs=(
   libarchive-dev                     # zip of a job's artifacts (dlopen'ed by the agent)
   libopenblas-dev                    # GEMM for the compute benchmark (loaded in the child only)
   libgsl-dev                         # t distribution (CDF, quantiles) for result comparisons
+  bubblewrap                         # the job sandbox (lib/isolate/sandbox.c runs bwrap)
 )
 test_pkgs=(
   libcmocka-dev                      # unit test framework
@@ -24,6 +25,7 @@ test_pkgs=(
   procps psmisc                      # ps/pkill-free process checks in tests
   prometheus                         # promtool checks what GET /metrics answers
   jq                                 # the docs' own examples pipe into it (tests/system/test_doc_examples.c)
+  busybox-static                     # tests/isolate builds a small OCI image from its /bin/busybox
   chromium                           # dashboard end-to-end tests (tests/web, with playwright-core from npm)
 )
 
