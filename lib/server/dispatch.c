@@ -106,6 +106,10 @@ void srv__xcache_drop(rk_srv_mgr_t *m, const char *id)
 void srv__job_send(rk_srv_mgr_t *m, srv_job_t *j)
 {
     int rc = 0;
+    if (j->agent && j->agent->freed_mono && m->srv) {
+        rk_prom_observe(m->srv->m_gap, NULL, (double)(rk_time_mono_us() - j->agent->freed_mono) / 1e6);
+        j->agent->freed_mono = 0;
+    }
     const srv_xcache_t *x = srv__xcache_get(m, j->experiment_id, &rc);
     if (!x && rc != RK_ENOMEM) {
         srv__job_store_status(m, j, RK_JOB_FAILED,
@@ -198,6 +202,11 @@ static void send_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_response
     srv__answer_detail(r, detail, sizeof detail);
     if (!r->err && r->status >= 200 && r->status < 300) {
         srv__agent_ok(m, a);
+        if (j->created_mono && m->srv) {
+            rk_prom_observe(m->srv->m_dispatch, NULL,
+                            (double)(rk_time_mono_us() - j->created_mono) / 1e6);
+            j->created_mono = 0;
+        }
         if (j->st == SRV_J_SEND_CANCEL) {
             /* Cancelled while the POST was in flight: now that the agent
              * has the job, tell it to stop. */

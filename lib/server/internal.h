@@ -41,6 +41,8 @@ struct rk_server {
     rk_store_t *store;
     rk_http_server_t *http;
     rk_prom_t *metrics; /* GET /metrics: HTTP, jobs, queues, agents, store */
+    rk_prom_family_t *m_jobs, *m_queued, *m_running, *m_available, *m_dispatch, *m_gap,
+        *m_commit, *m_batch; /* metrics.c */
     rk_srv_mgr_t *mgr;
     rk_srv_events_t *events;
     char *host;

@@ -135,8 +135,16 @@ int srv__flush(rk_srv_mgr_t *m)
 {
     int err = m->batch_err;
     if (m->in_txn) {
+        size_t jobs = 0;
+        for (const srv_job_t *j = m->journal; j; j = j->jnext)
+            jobs++;
+        int64_t t0 = rk_time_mono_us();
         if (!err)
             err = rk_store_commit(m->store);
+        if (!err && m->srv) {
+            rk_prom_observe(m->srv->m_commit, NULL, (double)(rk_time_mono_us() - t0) / 1e6);
+            rk_prom_observe(m->srv->m_batch, NULL, (double)jobs);
+        }
         if (err)
             rk_store_rollback(m->store);
         m->in_txn = false;
@@ -454,6 +462,7 @@ void srv__mgr_step(rk_srv_mgr_t *m, int timeout_ms)
     m->again = false;
     int64_t now = rk_time_mono_us();
     srv__agents_tick(m, now);
+    srv__metrics_agents(m, now);
     srv__jobs_tick(m, now);
     srv__flush(m);
     srv__jobs_schedule(m, now);

@@ -127,6 +127,8 @@ void srv__job_free(rk_srv_mgr_t *m, srv_job_t *j)
 
 void srv__job_released(rk_srv_mgr_t *m, srv_job_t *j)
 {
+    if (j->agent && j->list == SRV_L_RUNNING)
+        j->agent->freed_mono = rk_time_mono_us(); /* the slot gap counts from here */
     srv__list_unlink(j);
     srv__job_free(m, j);
 }
@@ -281,6 +283,7 @@ void srv__jobs_create(rk_srv_mgr_t *m, srv_create_t *c)
         j->created = ji->created_time;
         j->st = SRV_J_QUEUED;
         j->status = RK_JOB_QUEUED;
+        j->created_mono = rk_time_mono_us(); /* dispatch latency counts from here */
         j->status_time = ji->created_time;
         free(j->message);
         j->message = strdup("queued");

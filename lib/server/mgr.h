@@ -166,6 +166,7 @@ struct srv_job {
     int64_t timeout_s;  /* 0 = not known yet (recovered) */
     int64_t running_mono;
     rk_job_state_t agent_state; /* terminal state the agent reported (FETCHING) */
+    int64_t created_mono;       /* when this server created it (0: recovered) */
     bool has_progress;          /* a running job's progress, as the agent last said */
     double progress;            /* 0..1; kept in place in the store, no history */
     char *agent_message;
@@ -322,6 +323,7 @@ struct srv_agent {
     int64_t health_at;
     srv_call_t *health;
     rk_http_wait_t *leaving; /* unregister under way (answered when done) */
+    int64_t freed_mono;      /* a slot freed then (mono µs), until the next send */
     srv_agent_t *next;
 };
 
@@ -396,6 +398,12 @@ struct rk_srv_mgr {
     srv_xcache_t xcache[SRV_XCACHE_SIZE];
     uint64_t xcache_clock;
 };
+
+/* metrics.c: the server's families and their scrape-time collector
+ * (RK_ENOMEM); the per-agent gauges, set from the manager thread at most
+ * once a second. */
+int srv__metrics_init(rk_server_t *srv);
+void srv__metrics_agents(rk_srv_mgr_t *m, int64_t now);
 
 /* One iteration of the manager's loop (waiting up to timeout_ms for
  * answers and commands); the thread runs it until stopped, tests drive it

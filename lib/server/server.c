@@ -13,6 +13,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "server/internal.h"
+#include "server/mgr.h"
 #include "server/openapi.h"
 #include "server/webui.h"
 
@@ -158,7 +159,7 @@ int rk_server_new(const rk_server_settings_t *s, rk_server_t **out)
     if ((rc = rk_srv_events_new(EVENT_RING, &srv->events)))
         goto fail;
     rc = RK_ENOMEM;
-    if (!(srv->metrics = rk_prom_new()))
+    if (!(srv->metrics = rk_prom_new()) || (rc = srv__metrics_init(srv)))
         goto fail;
     const char *backend = rk_server_storage_name(s->storage);
     if (s->storage == RK_SERVER_STORAGE_SQLITE)
