@@ -9,6 +9,7 @@ import { initExperiments, showExperiments } from './experiments.js';
 import { initJobs, showJobs, loadJobs, onJobEvent, showJob } from './jobs.js';
 import { initResults, showResults, loadResults } from './results.js';
 import { initBaselines, loadBaselines } from './baselines.js';
+import { initCompare } from './compare.js';
 
 const TABS = { agents: showAgents, experiments: showExperiments, jobs: showJobs, results: showResults };
 let tab = 'agents';
@@ -63,6 +64,7 @@ function start() {
   initJobs();
   initResults();
   initBaselines(); // before initCompare: the detail's buttons in this order
+  initCompare();
   window.addEventListener('hashchange', showTab);
   const conn = $('#conn');
   let wasDown = false;
