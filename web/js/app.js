@@ -10,6 +10,7 @@ import { initJobs, showJobs, loadJobs, onJobEvent, showJob } from './jobs.js';
 import { initResults, showResults, loadResults } from './results.js';
 import { initBaselines, loadBaselines } from './baselines.js';
 import { initCompare } from './compare.js';
+import { onRegressionEvent } from './regressions.js';
 
 const TABS = { agents: showAgents, experiments: showExperiments, jobs: showJobs, results: showResults };
 let tab = 'agents';
@@ -47,6 +48,8 @@ export function handleEvent(type, data) {
     if (['completed', 'failed', 'timeout'].includes(data.status && data.status.status)) reloadResults();
   } else if (type === 'agent') {
     reloadAgents();
+  } else if (type === 'regression') {
+    onRegressionEvent(data); // a result slower than its baseline: a notice, marked in the history
   } else if (type === 'baseline') {
     reloadBaselines();
   } else if (type === 'experiment') {
