@@ -8,6 +8,7 @@ import { initAgents, showAgents } from './agents.js';
 import { initExperiments, showExperiments } from './experiments.js';
 import { initJobs, showJobs, loadJobs, onJobEvent, showJob } from './jobs.js';
 import { initResults, showResults, loadResults } from './results.js';
+import { initHistory } from './history.js';
 import { initBaselines, loadBaselines } from './baselines.js';
 import { initCompare } from './compare.js';
 import { onRegressionEvent } from './regressions.js';
@@ -68,6 +69,7 @@ function start() {
   initResults();
   initBaselines(); // before initCompare: the detail's buttons in this order
   initCompare();
+  initHistory();
   window.addEventListener('hashchange', showTab);
   const conn = $('#conn');
   let wasDown = false;

@@ -16,7 +16,7 @@ let sortDir = 'desc';
 const PAGE = 50;
 let page = 0;               // shown page of the sorted rows
 const picked = {};          // chart -> metric chosen by hand, kept while it exists
-const listeners = new Set(); // fn(results) after each load
+const listeners = new Set(); // fn(results) after each load (history.js, compare.js)
 
 // fn(results) runs after the results were (re)loaded.
 export function onResults(fn) {
@@ -139,9 +139,9 @@ export function initResults() {
     fillSelect(f.agent_id, state.agents.map((a) => [a.agent_id, agentLabel(a.agent_id)]), { any: true });
   });
   $('#results-filters').addEventListener('change', () => { page = 0; loadResults(); });
-  for (const [chart, form] of [['compare', '#compare-form'], ['spread', '#spread-form']]) {
+  for (const [chart, form] of [['compare', '#compare-form'], ['spread', '#spread-form'], ['history', '#history-form']]) {
     $(`${form} select[name=metric]`).addEventListener('change', (e) => { picked[chart] = e.target.value; });
-    $(form).addEventListener('change', chartChoices);
+    if (chart !== 'history') $(form).addEventListener('change', chartChoices);
   }
   $('#results-prev').addEventListener('click', () => { page -= 1; renderTable(); });
   $('#results-next').addEventListener('click', () => { page += 1; renderTable(); });
