@@ -1,14 +1,15 @@
 // Baselines, history, regressions and comparison (issue 16) against a real
 // server and agent: a command experiment whose workload writes t_ms to
 // $RUCKUS_METRICS_FILE from a value the test sets (100 ms, then 10 %
-// more), 5 runs a job with a small jitter the test controls too. Dark
-// colors and the Asia/Kolkata time zone, as a user there would see it.
+// more), 5 runs a job with a small jitter the test controls too, on two
+// machines (agents box-a and box-b). Dark colors and the Asia/Kolkata time
+// zone, as a user there would see it.
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { missing, startStack, stopStack, startBrowser, screenshot, api } from './harness.mjs';
+import { missing, startStack, stopStack, startAgent, startBrowser, screenshot, api } from './harness.mjs';
 
 const skip = await missing();
 const T = 20000;
@@ -19,20 +20,21 @@ describe('history, baselines, regressions, compare', { skip: skip || false }, ()
   let page;
   let exp;
   let valueFile;
-  const jobs = [];
+  let second; // {url, agentId} of box-b
+  const jobs = []; // box-a's jobs, in order
   const pageErrors = [];
 
   // Runs one job with t_ms around `value` (value + 0, 1, 2 by run) and
   // resolves with its id once its result is stored.
-  async function runJob(value) {
+  async function runJob(value, agentId = stack.agentId) {
     writeFileSync(valueFile, String(value));
-    const info = await api(stack, 'POST', '/jobs', { experiment_id: exp, agent_id: stack.agentId });
+    const info = await api(stack, 'POST', '/jobs', { experiment_id: exp, agent_id: agentId });
     for (let i = 0; i < 300; i++) {
       const r = await fetch(`${stack.serverUrl}/api/v1/results/${info.job_id}`);
       if (r.ok) {
         const { result } = await r.json();
         assert.equal(result.status, 'completed', JSON.stringify(result));
-        jobs.push(info.job_id);
+        if (agentId === stack.agentId) jobs.push(info.job_id);
         return info.job_id;
       }
       await new Promise((res) => setTimeout(res, 100));
@@ -41,10 +43,12 @@ describe('history, baselines, regressions, compare', { skip: skip || false }, ()
   }
 
   before(async () => {
-    stack = await startStack();
+    stack = await startStack([], { agentArgs: ['--name', 'box-a'] });
+    second = await startAgent(stack, ['--name', 'box-b']);
     valueFile = path.join(stack.dir, 'value');
     const count = path.join(stack.dir, 'count');
     await api(stack, 'POST', '/agents/register', { agent_url: stack.agentUrl });
+    await api(stack, 'POST', '/agents/register', { agent_url: second.url });
     // 5 runs a job: the cold start and 4 warm runs.
     exp = (await api(stack, 'POST', '/experiments', { experiment_spec: {
       name: 'hist', model: 'none', framework: { name: 'none', params: {} },
@@ -53,7 +57,9 @@ describe('history, baselines, regressions, compare', { skip: skip || false }, ()
         `n=$(cat ${count} 2>/dev/null || echo 0); echo $((n + 1)) > ${count}; `
         + `echo "{\\"t_ms\\": $(( $(cat ${valueFile}) + n % 3 ))}" > "$RUCKUS_METRICS_FILE"`] } } } })).experiment_id;
     await runJob(100);
+    await runJob(120, second.agentId);
     await runJob(100);
+    await runJob(120, second.agentId);
     browser = await startBrowser(stack.dir, { colorScheme: 'dark', timezoneId: 'Asia/Kolkata' });
     page = browser.page;
     page.setDefaultTimeout(T);
@@ -86,15 +92,16 @@ describe('history, baselines, regressions, compare', { skip: skip || false }, ()
   });
 
   it('charts the history with the baseline and a 10 % slower result marked', async () => {
-    await page.waitForFunction(() => document.querySelector('#history-chart').dataset.points === '2');
+    await page.waitForFunction(() => document.querySelector('#history-chart').dataset.points === '4');
     await runJob(110); // arrives by the event stream: the Results tab reloads
-    await page.waitForFunction(() => document.querySelector('#history-chart').dataset.points === '3');
+    await page.waitForFunction(() => document.querySelector('#history-chart').dataset.points === '5');
     assert.equal(await chart().getAttribute('data-baselines'), jobs[0]);
     assert.equal(await chart().getAttribute('data-regressions'), jobs[2], 'only the 110 ms job is slower');
     assert.equal(await page.inputValue('#history-form select[name=metric]'), 't_ms', 'the declared metric');
     assert.match(await page.textContent('#history-chart .u-title'), /^t_ms \(lower is better\)$/);
     const legend = await page.locator('#history-legend li').allTextContents();
-    assert.ok(legend.some((t) => t.includes(`baseline ${jobs[0]}`)), legend.join(' | '));
+    // One line per machine, by its name; box-a's with its baseline.
+    assert.deepEqual(legend.slice(0, 2), [`box-a (baseline ${jobs[0]})`, 'box-b'], legend.join(' | '));
     assert.ok(legend.includes('baseline (1)') && legend.includes('slower than the baseline (1)') && legend.includes('mean ± std'), legend.join(' | '));
     // Hover reads the points out, times in the browser's zone.
     await page.locator('#history-box').scrollIntoViewIfNeeded();
@@ -103,7 +110,7 @@ describe('history, baselines, regressions, compare', { skip: skip || false }, ()
     await page.waitForFunction(() => document.querySelector('#history-readout').textContent !== '');
     const readout = await page.textContent('#history-readout');
     assert.match(readout, /UTC\+5:30: /);
-    assert.match(readout, new RegExp(`${jobs[2]} 11\\d(\\.\\d+)? ± .*slower`), readout);
+    assert.match(readout, new RegExp(`box-a ${jobs[2]} 11\\d(\\.\\d+)? ± .*slower`), readout);
     await screenshot(page, 'history-dark');
   });
 
@@ -148,7 +155,7 @@ describe('history, baselines, regressions, compare', { skip: skip || false }, ()
     await page.evaluate(async (e) => { (await import('/ui/js/app.js')).handleEvent('regression', e); }, ev);
     const notice = page.locator(`#regressions .notice[data-job-id="${jobs[2]}"]`);
     await notice.waitFor();
-    assert.match(await notice.textContent(), new RegExp(`Regression: ${jobs[2]} \\(hist on .*\\) is slower than its baseline ${jobs[0]} in .*t_ms`));
+    assert.match(await notice.textContent(), new RegExp(`Regression: ${jobs[2]} \\(hist on box-a .*\\) is slower than its baseline ${jobs[0]} in .*t_ms`));
     await screenshot(page, 'regression-notice-dark');
     await notice.locator(`a:text("${jobs[2]}")`).click();
     await page.waitForSelector('#job-dialog[open]');
@@ -156,7 +163,7 @@ describe('history, baselines, regressions, compare', { skip: skip || false }, ()
     await page.click('#job-dialog .dialog-head button');
     // The notice stays on other tabs until dismissed.
     await page.goto(`${stack.serverUrl}/#results`);
-    await page.waitForFunction(() => document.querySelector('#history-chart').dataset.points === '3');
+    await page.waitForFunction(() => document.querySelector('#history-chart').dataset.points === '5');
     assert.equal(await notice.isVisible(), true);
     await notice.locator('button.compare').click();
     await page.waitForSelector('#cmp-table tr[data-metric="t_ms"][data-verdict="slower"]');

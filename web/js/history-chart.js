@@ -26,6 +26,29 @@ function clear(box, msg) {
 }
 
 const secs = (ts) => Date.parse(ts) / 1000;
+// Tick steps in seconds: whole seconds at least (the labels have no finer).
+const TIME_INCRS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200,
+  86400, 2 * 86400, 7 * 86400, 14 * 86400, 30 * 86400, 91 * 86400, 182 * 86400, 365 * 86400];
+
+// The x axis in the page's time format (util.js timeText: local time, 24 h,
+// ISO dates), to the precision the span needs; the date is shown on the
+// first tick and wherever the day changes. Returns [values, zone].
+function timeAxis(xs) {
+  const span = xs.length > 1 ? xs[xs.length - 1] - xs[0] : 0;
+  const zone = timeText(new Date(xs[0] * 1000).toISOString()).split(' ')[2];
+  const values = (u, splits) => {
+    let day = '';
+    return splits.map((x) => {
+      const [d, t] = timeText(new Date(x * 1000).toISOString()).split(' ');
+      const time = span < 600 ? t : t.slice(0, 5);
+      if (span >= 3 * 86400) return d;
+      const out = d !== day ? `${time}\n${d}` : time;
+      day = d;
+      return out;
+    });
+  };
+  return [values, zone];
+}
 
 // history: the GET /results/history answer; label(agent_id) -> text;
 // regressions: job ids an `event: regression` named (marked like `slower`).
@@ -97,6 +120,7 @@ export function drawHistory(box, legend, readout, history, label, regressions = 
   const line = cssVar('--line', '#d9dde5');
   const axis = (o) => ({ stroke: fg, ticks: { stroke: line }, grid: { stroke: line }, ...o });
   const metric = history.metric;
+  const [xValues, zone] = timeAxis(xs);
   const better = history.higher_is_better === true ? 'higher is better' : history.higher_is_better === false ? 'lower is better' : '';
   const uopts = {
     width: Math.max(320, Math.floor(box.clientWidth || box.parentElement.clientWidth || 640) - 8),
@@ -104,10 +128,11 @@ export function drawHistory(box, legend, readout, history, label, regressions = 
     title: `${metric}${better ? ` (${better})` : ''}`,
     legend: { show: false },
     scales: {
-      x: { time: true, range: (u, lo, hi) => (lo === hi ? [lo - 3600, hi + 3600] : [lo - (hi - lo) * 0.03, hi + (hi - lo) * 0.03]) },
+      // One time alone: an hour each side (uPlot's own pad for seconds is years).
+      x: { time: true, range: (u, lo, hi) => (xs.length === 1 ? [xs[0] - 3600, xs[0] + 3600] : [lo - (hi - lo) * 0.03, hi + (hi - lo) * 0.03]) },
       y: { range: (u, lo, hi) => { const pad = (hi - lo) * 0.15 || Math.abs(hi) * 0.1 || 1; return [lo - pad, hi + pad]; } },
     },
-    axes: [axis({}), axis({ label: metric, size: 60 })],
+    axes: [axis({ values: xValues, incrs: TIME_INCRS, label: `completed (${zone})`, size: 60 }), axis({ label: metric, size: 60 })],
     series: opts,
     bands,
     hooks: {
