@@ -155,7 +155,7 @@ describe('history, baselines, regressions, compare', { skip: skip || false }, ()
     await page.evaluate(async (e) => { (await import('/ui/js/app.js')).handleEvent('regression', e); }, ev);
     const notice = page.locator(`#regressions .notice[data-job-id="${jobs[2]}"]`);
     await notice.waitFor();
-    assert.match(await notice.textContent(), new RegExp(`Regression: ${jobs[2]} \\(hist on box-a .*\\) is slower than its baseline ${jobs[0]} in .*t_ms`));
+    assert.match(await notice.textContent(), new RegExp(`Regression: ${jobs[2]} \\(hist on box-a .*\\) is slower than its baseline ${jobs[0]} in .*t_ms \\(\\+\\d+\\.\\d %\\)`));
     await screenshot(page, 'regression-notice-dark');
     await notice.locator(`a:text("${jobs[2]}")`).click();
     await page.waitForSelector('#job-dialog[open]');

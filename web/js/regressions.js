@@ -20,6 +20,14 @@ export function regressionJobs() {
   return seen;
 }
 
+// " (+10.1 %)": a metric's change from the event's comparison, if it has it.
+function change(cmp, m) {
+  const c = cmp && cmp[m];
+  if (!c || typeof c.diff !== 'number' || typeof c.a_mean !== 'number' || !c.a_mean) return '';
+  const v = (c.diff / Math.abs(c.a_mean)) * 100;
+  return ` (${v > 0 ? '+' : ''}${v.toFixed(1)} %)`;
+}
+
 function render() {
   const box = $('#regressions');
   box.replaceChildren(...[...notices.values()].reverse().map((r) => el('div', { class: 'notice bad', dataset: { jobId: r.job_id } },
@@ -27,7 +35,7 @@ function render() {
     jobLink(r.job_id, showJob),
     ` (${experimentLabel(r.experiment_id)} on ${agentLabel(r.agent_id)}) is slower than its baseline `,
     jobLink(r.baseline_job_id, showJob),
-    (r.metrics || []).length ? ` in ${r.metrics.join(', ')}` : '',
+    (r.metrics || []).length ? ` in ${r.metrics.map((m) => `${m}${change(r.comparison, m)}`).join(', ')}` : '',
     ' ',
     el('button', { type: 'button', class: 'compare', onclick: () => openCompare(r.baseline_job_id, r.job_id) }, 'Compare'),
     el('button', { type: 'button', class: 'dismiss', 'aria-label': 'Dismiss', title: 'Dismiss',
