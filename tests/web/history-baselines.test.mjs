@@ -79,6 +79,8 @@ describe('history, baselines, regressions, compare', { skip: skip || false }, ()
     await page.waitForSelector('#job-dialog[open] #pin-baseline');
     await page.click('#pin-baseline');
     await page.waitForSelector('#job-dialog .pinned');
+    await page.locator('#job-result-actions').scrollIntoViewIfNeeded();
+    await screenshot(page, 'job-pinned-dark');
     const { baselines } = await api(stack, 'GET', '/baselines');
     assert.equal(baselines.length, 1);
     assert.deepEqual([baselines[0].experiment_id, baselines[0].agent_id, baselines[0].job_id], [exp, stack.agentId, jobs[0]]);
