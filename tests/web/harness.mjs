@@ -75,6 +75,17 @@ export async function startStack(serverArgs = [], { agentArgs = [] } = {}) {
   return stack;
 }
 
+// One more agent in the stack (a second machine), ended with it; resolves
+// with {url, agentId}.
+export async function startAgent(stack, args = []) {
+  const n = stack.procs.length;
+  const agent = await startProgram('ruckus-agent', ['--port', '0', '--data-dir', path.join(stack.dir, `agent-${n}`), ...args], stack.logs);
+  stack.procs.push(agent.proc);
+  const url = `http://127.0.0.1:${agent.port}`;
+  const info = await (await fetch(`${url}/api/v1/info`)).json();
+  return { url, agentId: info.agent_info.agent_id };
+}
+
 export async function stopStack(stack) {
   if (!stack) return;
   await Promise.all(stack.procs.map((p) => new Promise((resolve) => {

@@ -8,6 +8,10 @@ import { initAgents, showAgents } from './agents.js';
 import { initExperiments, showExperiments } from './experiments.js';
 import { initJobs, showJobs, loadJobs, onJobEvent, showJob } from './jobs.js';
 import { initResults, showResults, loadResults } from './results.js';
+import { initHistory } from './history.js';
+import { initBaselines, loadBaselines } from './baselines.js';
+import { initCompare } from './compare.js';
+import { onRegressionEvent } from './regressions.js';
 
 const TABS = { agents: showAgents, experiments: showExperiments, jobs: showJobs, results: showResults };
 let tab = 'agents';
@@ -31,8 +35,9 @@ function showTab(e) {
 // Bursts of events (a run on ten agents) cause one reload each, not ten.
 const reloadAgents = debounce(() => loadAgents().catch(report), 300);
 const reloadResults = debounce(() => { if (tab === 'results') loadResults().catch(report); }, 300);
+const reloadBaselines = debounce(() => loadBaselines().catch(report), 300);
 const reloadAll = debounce(() => {
-  Promise.all([loadAgents(), loadExperiments()]).then(() => TABS[tab]()).catch(report);
+  Promise.all([loadAgents(), loadExperiments(), loadBaselines()]).then(() => TABS[tab]()).catch(report);
 }, 300);
 
 // One event of the stream, parsed (exported for the tests, which feed it
@@ -44,6 +49,10 @@ export function handleEvent(type, data) {
     if (['completed', 'failed', 'timeout'].includes(data.status && data.status.status)) reloadResults();
   } else if (type === 'agent') {
     reloadAgents();
+  } else if (type === 'regression') {
+    onRegressionEvent(data); // a result slower than its baseline: a notice, marked in the history
+  } else if (type === 'baseline') {
+    reloadBaselines();
   } else if (type === 'experiment') {
     loadExperiments().catch(report);
   } else if (type === 'gap') {
@@ -58,6 +67,9 @@ function start() {
   initExperiments();
   initJobs();
   initResults();
+  initBaselines(); // before initCompare: the detail's buttons in this order
+  initCompare();
+  initHistory();
   window.addEventListener('hashchange', showTab);
   const conn = $('#conn');
   let wasDown = false;
@@ -73,7 +85,7 @@ function start() {
       wasDown = s !== 'live';
     },
   });
-  Promise.all([loadAgents(), loadExperiments()]).catch(report).finally(showTab);
+  Promise.all([loadAgents(), loadExperiments(), loadBaselines()]).catch(report).finally(showTab);
 }
 
 start();

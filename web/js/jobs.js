@@ -120,6 +120,24 @@ async function cancel(id) {
 // ---- detail dialog ----
 
 let current = null; // {job_id, info (with history), offsets, gen}
+const resultHooks = []; // fn(result, bar): actions on a shown result (baselines.js, compare.js)
+
+// fn(result, bar) runs when the detail shows a job's result: it may add
+// buttons to bar (emptied for each job).
+export function onResultShown(fn) {
+  resultHooks.push(fn);
+}
+
+// Runs the hooks again for the result shown (a baseline was pinned).
+export function refreshResultActions() {
+  if (current && current.result) showActions(current.result);
+}
+
+function showActions(result) {
+  const bar = $('#job-result-actions');
+  bar.replaceChildren();
+  for (const fn of resultHooks) fn(result, bar);
+}
 
 function metricsTable(result) {
   const names = Object.keys(result.metrics || {}).sort();
@@ -140,7 +158,11 @@ async function loadResult() {
     return;
   }
   try {
-    const { result } = await get(`/results/${encodeURIComponent(current.job_id)}`);
+    const id = current.job_id;
+    const { result } = await get(`/results/${encodeURIComponent(id)}`);
+    if (!current || current.job_id !== id) return;
+    current.result = result;
+    showActions(result);
     box.replaceChildren(
       el('p', {}, `${result.status}, ${fmtDuration(result.duration_seconds)}`, result.error ? el('span', { class: 'error' }, ` — ${result.error}`) : ''),
       metricsTable(result));
@@ -222,6 +244,7 @@ export async function showJob(id) {
     return;
   }
   $('#job-result').replaceChildren();
+  $('#job-result-actions').replaceChildren();
   refreshDetail();
   if (!dlg.open) dlg.showModal();
   followLogs(current.gen);

@@ -16,8 +16,14 @@ let sortDir = 'desc';
 const PAGE = 50;
 let page = 0;               // shown page of the sorted rows
 const picked = {};          // chart -> metric chosen by hand, kept while it exists
+const listeners = new Set(); // fn(results) after each load (history.js, compare.js)
 
-function metricNames(list) {
+// fn(results) runs after the results were (re)loaded.
+export function onResults(fn) {
+  listeners.add(fn);
+}
+
+export function metricNames(list) {
   const names = new Set();
   for (const r of list) for (const k of Object.keys(r.metrics || {})) names.add(k);
   return [...names].sort();
@@ -112,7 +118,7 @@ function chartChoices() {
 
 // Offers the metrics, declared first; selects the one picked by hand if it
 // is there, else the default (metrics.js).
-function chooseMetric(chart, sel, names, declared) {
+export function chooseMetric(chart, sel, names, declared) {
   const ordered = orderMetrics(names, declared);
   fillSelect(sel, ordered);
   sel.value = ordered.includes(picked[chart]) ? picked[chart] : (defaultMetric(ordered, declared) ?? '');
@@ -123,6 +129,7 @@ export async function loadResults() {
   results = await getAll('/results', { experiment_id: f.experiment_id.value, agent_id: f.agent_id.value }, 'results');
   renderTable();
   chartChoices();
+  for (const fn of listeners) fn(results);
 }
 
 export function initResults() {
@@ -132,9 +139,9 @@ export function initResults() {
     fillSelect(f.agent_id, state.agents.map((a) => [a.agent_id, agentLabel(a.agent_id)]), { any: true });
   });
   $('#results-filters').addEventListener('change', () => { page = 0; loadResults(); });
-  for (const [chart, form] of [['compare', '#compare-form'], ['spread', '#spread-form']]) {
+  for (const [chart, form] of [['compare', '#compare-form'], ['spread', '#spread-form'], ['history', '#history-form']]) {
     $(`${form} select[name=metric]`).addEventListener('change', (e) => { picked[chart] = e.target.value; });
-    $(form).addEventListener('change', chartChoices);
+    if (chart !== 'history') $(form).addEventListener('change', chartChoices);
   }
   $('#results-prev').addEventListener('click', () => { page -= 1; renderTable(); });
   $('#results-next').addEventListener('click', () => { page += 1; renderTable(); });
