@@ -55,8 +55,22 @@ json_t *rk_srv_baseline_check(rk_server_t *srv, const rk_result_t *r)
     rk_verr_t e;
     if (rk_store_result_get(srv->store, job, &base) == 0) {
         bool spec = rk_store_experiment_get(srv->store, r->experiment_id, &x) == 0;
-        if (rk_compare_build(&base, 1, r, 1, NULL, 0, spec ? x.metrics.metrics : NULL, 0.02, &cmp,
-                             &e) == 0) {
+        /* Judged by the spec's declared metrics when it names some that both
+         * results have (a peak RSS that moves 2 % is not what a benchmark
+         * is about); else by every numeric metric both have. */
+        const char *judged[64];
+        size_t nn = 0;
+        const char *k0;
+        json_t *v0;
+        json_object_foreach(spec ? x.metrics.metrics : NULL, k0, v0)
+        {
+            (void)v0;
+            if (nn < 64 && json_is_number(json_object_get(base.metrics, k0)) &&
+                json_is_number(json_object_get(r->metrics, k0)))
+                judged[nn++] = k0;
+        }
+        if (rk_compare_build(&base, 1, r, 1, nn ? judged : NULL, nn,
+                             spec ? x.metrics.metrics : NULL, 0.02, &cmp, &e) == 0) {
             json_t *names = json_array();
             const char *k;
             json_t *m;
