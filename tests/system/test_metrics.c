@@ -78,6 +78,24 @@ static void test_metrics(void **state)
                             "code=\"201\"}") == 3);
     assert_true(sample(srv, "ruckus_http_request_duration_seconds_count{route=\"/api/v1/jobs\","
                             "method=\"POST\"}") == 3);
+    /* The job manager's own: the store's counts, each job's dispatch, the
+     * agent's queue and availability, the batches committed. */
+    assert_true(sample(srv, "ruckus_jobs{status=\"completed\"}") == 3);
+    assert_true(sample(srv, "ruckus_jobs{status=\"queued\"}") == 0);
+    assert_true(sample(srv, "ruckus_dispatch_seconds_count") == 3);
+    assert_true(sample(srv, "ruckus_store_commit_seconds_count") >= 3);
+    assert_true(sample(srv, "ruckus_store_batch_jobs_count") >= 3);
+    /* The per-agent gauges are set by the manager about once a second. */
+    char series[200];
+    snprintf(series, sizeof series, "ruckus_agent_available{agent_id=\"%s\"}", f.agent_ids[0]);
+    for (int i = 0; i < 30 && sample(srv, series) != 1; i++) {
+        rk_test_sleep_ms(100);
+        free(srv);
+        srv = scrape(&f.srv, NULL, &st);
+    }
+    assert_true(sample(srv, series) == 1);
+    snprintf(series, sizeof series, "ruckus_agent_queued_jobs{agent_id=\"%s\"}", f.agent_ids[0]);
+    assert_true(sample(srv, series) == 0);
     free(srv);
 
     char *ag = scrape(&f.agents[0].p, NULL, &st);
