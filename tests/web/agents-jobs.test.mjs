@@ -1,11 +1,14 @@
 // The Agents and Jobs tabs with jobs in flight: the running job as a link
 // to its detail, the server-side queue per agent, times with their zone,
-// progress fed through the page's own event handling, and the system's
+// progress moving on a real running job (its workload writes what the test
+// sets to $RUCKUS_PROGRESS_FILE; the server passes it on), and the system's
 // dark mode. The browser runs with a dark color scheme and the time zone
 // of India (UTC+5:30, a zone with minutes).
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { missing, startStack, stopStack, startBrowser, screenshot, api, setupExperiment } from './harness.mjs';
 
 const skip = await missing();
@@ -23,10 +26,15 @@ describe('agents and jobs in flight', { skip: skip || false }, () => {
   let page;
   const jobs = [];
   const pageErrors = [];
+  let progressFile; // what the running job reports as its progress
 
   before(async () => {
     stack = await startStack();
-    const exp = await setupExperiment(stack, 'progress', ['sh', '-c', 'echo 0.3 > "$RUCKUS_PROGRESS_FILE"; sleep 60']);
+    progressFile = path.join(stack.dir, 'progress-now');
+    writeFileSync(progressFile, '0.3');
+    const exp = await setupExperiment(stack, 'progress', ['sh', '-c',
+      `end=$(($(date +%s) + 60)); while [ $(date +%s) -lt $end ]; do `
+      + `cat ${progressFile} > "$RUCKUS_PROGRESS_FILE"; sleep 0.2; done`]);
     // One slot: the first job runs, the other two wait in the server's queue.
     for (let i = 0; i < 3; i++) jobs.push((await api(stack, 'POST', '/jobs', { experiment_id: exp, agent_id: stack.agentId })).job_id);
     for (let i = 0; i < 100; i++) {
@@ -100,23 +108,18 @@ describe('agents and jobs in flight', { skip: skip || false }, () => {
     assert.equal(await created.locator('[title]').getAttribute('title'), info.created_time);
   });
 
-  it('shows progress live in the table and the detail as job events bring it', async () => {
-    // The server does not pass the agent's progress on yet: feed the running
-    // job's own JobInfo, with progress, to the page's event handling.
-    const info = await api(stack, 'GET', `/jobs/${jobs[0]}`);
-    delete info.history;
-    const feed = (progress) => page.evaluate(async (ev) => {
-      (await import('/ui/js/app.js')).handleEvent('job', ev);
-    }, { ...info, status: { ...info.status, progress } });
+  it('shows progress moving live in the table and the detail', async () => {
+    // The running job reports what the test writes; the server reads it from
+    // the agent and sends it as job events, which move the page.
     await page.click(`#jobs-table a:text("${jobs[0]}")`);
     await page.waitForSelector('#job-dialog[open]');
     const cell = page.locator(`#jobs-table tr[data-job-id="${jobs[0]}"] .job-progress`);
     const detail = page.locator('#job-info .job-progress');
-    for (const [p, shown] of [[0.4, '40%'], [0.8, '80%'], [90, '90%']]) {
-      await feed(p);
-      await page.waitForFunction(([s]) => document.querySelector('#job-info .job-progress').textContent.includes(s), [shown]);
+    for (const [p, shown] of [['0.4', '40%'], ['0.8', '80%'], ['0.9', '90%']]) {
+      writeFileSync(progressFile, p);
+      await page.waitForFunction(([s]) => document.querySelector('#job-info .job-progress')?.textContent.includes(s), [shown]);
       assert.match(await detail.textContent(), new RegExp(`^${shown}$`));
-      assert.match(await cell.textContent(), new RegExp(`^${shown}$`));
+      await page.waitForFunction(([id, s]) => document.querySelector(`#jobs-table tr[data-job-id="${id}"] .job-progress`)?.textContent.includes(s), [jobs[0], shown]);
       assert.equal(Number(await cell.locator('progress').getAttribute('value')), Number(shown.slice(0, -1)) / 100);
     }
     await screenshot(page, 'job-progress-dark');
