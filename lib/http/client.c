@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/deadline.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "base/time.h"
@@ -360,9 +361,9 @@ static int attempt_start(rk_http_client_t *c, rk_http_handle_t *h)
 {
     long timeout = h->timeout_ms;
     if (h->deadline_us) {
-        int64_t left_ms = (h->deadline_us - rk_time_mono_us() + 999) / 1000;
+        int left_ms = rk_deadline_ms_left(h->deadline_us);
         if (left_ms < timeout)
-            timeout = left_ms > 1 ? (long)left_ms : 1;
+            timeout = left_ms > 1 ? left_ms : 1;
     }
     curl_easy_setopt(h->easy, CURLOPT_TIMEOUT_MS, timeout);
     rk_buf_reset(&h->resp.body);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/deadline.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "base/time.h"
@@ -96,11 +97,7 @@ int rk_http_server_new(const rk_http_config_t *cfg, rk_http_server_t **out)
     s->cfg.cors_origins = NULL;
     if (!s->origins)
         s->cfg.n_cors_origins = 0;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    rk_cond_init_mono(&s->cond);
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->stop_lock, NULL);
     if (failed || rk_router_new(&s->router) != 0) {
@@ -743,14 +740,7 @@ void rk_http_server_stop(rk_http_server_t *s)
     MHD_socket lfd = MHD_quiesce_daemon(s->daemon);
     drain_waiters(s);
 
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += s->cfg.stop_timeout_ms / 1000;
-    deadline.tv_nsec += (long)(s->cfg.stop_timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = rk_deadline_timespec(rk_deadline_in_us(s->cfg.stop_timeout_ms * INT64_C(1000)));
     pthread_mutex_lock(&s->lock);
     bool timed_out = false;
     while (s->resuming > 0 || (s->active > 0 && !timed_out))

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "base/time.h"
 #include "isolate/internal.h"
 
 const char *const isolate__cg_ctrl_names[RK_CG_NCTRL] = {"memory", "pids", "cpu", "cpuacct",
@@ -97,9 +98,7 @@ static void sleep_ms(long ms)
 
 static int64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return rk_time_mono_us() / 1000;
 }
 
 /* ---- groups ---- */

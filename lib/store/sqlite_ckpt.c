@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "base/deadline.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "store/sqlite_int.h"
@@ -62,14 +63,6 @@ static void checkpoint(sq_ckpt_t *k, int mode)
         rk_log_warn("sqlite store checkpoint failed", "error", sqlite3_errmsg(k->db));
 }
 
-static void deadline(struct timespec *ts, int ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_nsec += (long)ms * 1000000L;
-    ts->tv_sec += ts->tv_nsec / 1000000000L;
-    ts->tv_nsec %= 1000000000L;
-}
-
 static void *ckpt_main(void *arg)
 {
     sq_ckpt_t *k = arg;
@@ -78,8 +71,7 @@ static void *ckpt_main(void *arg)
     bool truncated = true; /* nothing written since open */
     pthread_mutex_lock(&k->mu);
     while (!k->stop) {
-        struct timespec until;
-        deadline(&until, CKPT_PERIOD_MS);
+        struct timespec until = rk_deadline_timespec(rk_deadline_in_us(CKPT_PERIOD_MS * INT64_C(1000)));
         int w = 0;
         while (!k->stop && w == 0 && k->wal_pages <= CKPT_PAGES)
             w = pthread_cond_timedwait(&k->cv, &k->mu, &until);
@@ -109,11 +101,7 @@ int sq_ckpt_start(const char *path, bool sync_full, sqlite3 *wdb, sq_ckpt_t **ou
     if (!k)
         return RK_ENOMEM;
     int rc = RK_EIO;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&k->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    rk_cond_init_mono(&k->cv);
     pthread_mutex_init(&k->mu, NULL);
     /* The checkpoint syncs as the connection running it says, so it gets
      * the writer's setting. No busy handler: it never waits for a lock. */
