@@ -31,9 +31,9 @@ static void wipe_free(char *s)
     free(s);
 }
 
-static int agent_set(srv_agent_t *a, const rk_registered_agent_t *r)
+/* tok: the agent's token (copied; NULL for none). */
+static int agent_set(srv_agent_t *a, const rk_registered_agent_t *r, const char *tok)
 {
-    const char *tok = rk_srv_agent_token(r);
     char *url = strdup(r->agent_url);
     char *token = tok ? strdup(tok) : NULL;
     if (!url || (tok && !token)) {
@@ -49,10 +49,10 @@ static int agent_set(srv_agent_t *a, const rk_registered_agent_t *r)
     return 0;
 }
 
-srv_agent_t *srv__agent_add(rk_srv_mgr_t *m, const rk_registered_agent_t *r)
+srv_agent_t *srv__agent_add(rk_srv_mgr_t *m, const rk_registered_agent_t *r, const char *token)
 {
     srv_agent_t *a = calloc(1, sizeof *a);
-    if (!a || !(a->id = strdup(r->info.agent_id)) || agent_set(a, r)) {
+    if (!a || !(a->id = strdup(r->info.agent_id)) || agent_set(a, r, token)) {
         if (a)
             free(a->id);
         free(a);
@@ -246,19 +246,9 @@ static void register_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_resp
         srv__answer_error(m, w, 409, "agent %s is already registered at %s", a->id, a->url);
         goto done;
     }
-    /* The store has no field for the token: it rides in the stored info,
-     * stripped from every answer (server.c); in memory it has its own. */
-    json_t *extra = reg.info.extra ? json_deep_copy(reg.info.extra) : json_object();
-    json_decref(reg.info.extra);
-    reg.info.extra = extra;
-    if (!extra) {
-        srv__answer_error(m, w, 500, "out of memory");
-        goto done;
-    }
-    if (rc->token)
-        json_object_set_new(reg.info.extra, RK_SRV_TOKEN_KEY, json_string(rc->token));
-    else
-        json_object_del(reg.info.extra, RK_SRV_TOKEN_KEY);
+    /* The token is a record of its own (RK_SRV_TOKEN_DOC), stored with the
+     * agent; never in its AgentInfo (an old database's copy there goes). */
+    json_object_del(reg.info.extra, RK_SRV_TOKEN_KEY);
     reg.agent_url = rc->url;
     reg.registered_at = rk_time_now_us();
     /* Its own commit: memory and the answer follow only a stored agent. */
@@ -266,6 +256,8 @@ static void register_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_resp
     int rcode = srv__txn(m);
     if (!rcode)
         rcode = rk_store_agent_put(m->store, &reg);
+    if (!rcode)
+        rcode = rk_srv_agent_token_put(m->store, reg.info.agent_id, rc->token);
     srv__batch_error(m, rcode);
     if (!rcode)
         rcode = srv__flush(m);
@@ -277,12 +269,12 @@ static void register_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_resp
     }
     bool moved = a != NULL;
     if (a) {
-        agent_set(a, &reg);
+        agent_set(a, &reg, rc->token);
         a->first_fail = 0;
         a->unavailable = false;
         a->health_at = 0;
     } else {
-        a = srv__agent_add(m, &reg);
+        a = srv__agent_add(m, &reg, rc->token);
     }
     if (a) {
         rk_log_info(moved ? "agent moved" : "agent registered", "agent_id", a->id, "url", a->url);
@@ -362,6 +354,8 @@ static bool leave_step(rk_srv_mgr_t *m, srv_agent_t *a)
             r = rk_store_agent_delete(m->store, a->id);
         if (r == RK_ENOENT)
             r = 0;
+        if (!r)
+            r = rk_srv_agent_token_put(m->store, a->id, NULL);
         srv__batch_error(m, r);
         int c = srv__flush(m);
         if (!r)

@@ -22,8 +22,12 @@
 #include "server/server.h"
 #include "store/store.h"
 
-/* Where an agent's token is kept inside its stored AgentInfo (the store has
- * no field for it); stripped from every answer. */
+/* An agent's token is a record of its own: a store document of this kind
+ * keyed by agent id, written in the same transaction as the agent and
+ * never part of AgentInfo. Databases written before kept it inside the
+ * stored AgentInfo under RK_SRV_TOKEN_KEY: still read, stripped from every
+ * answer, and moved to its own record at the agent's next registration. */
+#define RK_SRV_TOKEN_DOC "agent_token"
 #define RK_SRV_TOKEN_KEY "agent_token"
 /* Long-poll wait asked of agents, and the margin on top of it. */
 #define RK_SRV_LONGPOLL_S 30
@@ -73,8 +77,12 @@ void rk_srv_h_compat_matrix(rk_http_req_t *req, rk_http_resp_t *resp, void *ud);
 void rk_srv_store_errorf(rk_http_resp_t *resp, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void rk_srv_store_error(rk_http_resp_t *resp, int rc, const char *what);
-/* The agent's token kept in its stored info, or NULL. Borrowed. */
-const char *rk_srv_agent_token(const rk_registered_agent_t *a);
+/* The agent's token (its own record, else the legacy field), malloc'd
+ * (the caller wipes and frees it), or NULL. */
+char *rk_srv_agent_token(rk_server_t *srv, const rk_registered_agent_t *a);
+/* Stores (or, for NULL or "", deletes) agent_id's token record; in the
+ * caller's transaction. */
+int rk_srv_agent_token_put(rk_store_t *store, const char *agent_id, const char *token);
 /* RegisteredAgentInfo for answers: without the token. NULL on ENOMEM. */
 json_t *rk_srv_agent_public(const rk_registered_agent_t *a);
 /* Parses ?limit= (default def, 1..max) and ?cursor= into page; answers 422

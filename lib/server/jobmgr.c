@@ -424,9 +424,15 @@ int rk_srv_mgr_recover(rk_srv_mgr_t *m)
     int rc = rk_store_agent_list(m->store, &agents, &n);
     if (rc)
         return rc;
-    for (size_t i = 0; i < n; i++)
-        if (!srv__agent_add(m, &agents[i]))
+    for (size_t i = 0; i < n; i++) {
+        char *token = m->srv ? rk_srv_agent_token(m->srv, &agents[i]) : NULL;
+        srv_agent_t *added = srv__agent_add(m, &agents[i], token);
+        if (token)
+            memset(token, 0, strlen(token));
+        free(token);
+        if (!added)
             rc = RK_ENOMEM;
+    }
     rk_store_agents_free(agents, n);
     if (rc)
         return rc;

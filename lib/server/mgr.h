@@ -336,8 +336,9 @@ struct srv_agent {
 
 /* The registered agent id, or NULL. Borrowed. */
 srv_agent_t *srv__agent_find(rk_srv_mgr_t *m, const char *id);
-/* Adds r to the registry (copied). NULL on ENOMEM, nothing added. */
-srv_agent_t *srv__agent_add(rk_srv_mgr_t *m, const rk_registered_agent_t *r);
+/* Adds r to the registry (copied, with token: NULL for none). NULL on
+ * ENOMEM, nothing added. */
+srv_agent_t *srv__agent_add(rk_srv_mgr_t *m, const rk_registered_agent_t *r, const char *token);
 /* A call to a answered: it is reachable. */
 void srv__agent_ok(rk_srv_mgr_t *m, srv_agent_t *a);
 /* A call to a failed (why: for the log); past the agent timeout it

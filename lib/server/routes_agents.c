@@ -178,7 +178,7 @@ static void status_of(rk_http_req_t *req, rk_http_resp_t *resp, rk_server_t *srv
             goto oom;
         }
         sprintf(urls[made], "%s/api/v1/status", v[made].agent_url);
-        tokens[made] = (char *)rk_srv_agent_token(&v[made]);
+        tokens[made] = rk_srv_agent_token(srv, &v[made]); /* wiped and freed below */
     }
     c->n = n;
     if (rk_http_req_suspend(req, NULL, NULL, &w) != 0) {
@@ -195,8 +195,12 @@ oom:
     if (c)
         status_ctx_free(c);
 done:
-    for (size_t i = 0; i < made; i++)
+    for (size_t i = 0; i < made; i++) {
         free(urls[i]);
+        if (tokens[i]) /* the fan-out copied them */
+            memset(tokens[i], 0, strlen(tokens[i]));
+        free(tokens[i]);
+    }
     free(urls);
     free(tokens);
 }

@@ -303,11 +303,14 @@ static void passthrough(rk_http_req_t *req, rk_http_resp_t *resp, rk_server_t *s
         goto done;
     }
     char *urls[1] = {(char *)rk_buf_str(&url)};
-    char *tokens[1] = {(char *)rk_srv_agent_token(&a)};
+    char *tokens[1] = {rk_srv_agent_token(srv, &a)};
     if (rk_srv_mgr_fan(srv->mgr, w, urls, tokens, 1, 60000, logs ? LOGS_MAX : ARTIFACTS_MAX,
                        passthrough_done,
                        (void *)(logs ? "text/plain; charset=utf-8" : "application/zip"), NULL) != 0)
         rk_http_wait_release(w);
+    if (tokens[0]) /* the fan-out copied it */
+        memset(tokens[0], 0, strlen(tokens[0]));
+    free(tokens[0]);
 done:
     rk_buf_cleanup(&url);
     rk_registered_agent_cleanup(&a);

@@ -57,10 +57,38 @@ void rk_srv_store_error(rk_http_resp_t *resp, int rc, const char *what)
     rk_srv_store_errorf(resp, rc, "%s", what);
 }
 
-const char *rk_srv_agent_token(const rk_registered_agent_t *a)
+char *rk_srv_agent_token(rk_server_t *srv, const rk_registered_agent_t *a)
 {
+    char *text = NULL, *token = NULL;
+    if (rk_store_doc_get(srv->store, RK_SRV_TOKEN_DOC, a->info.agent_id, &text) == 0) {
+        json_t *v = json_loads(text, 0, NULL);
+        const char *t = json_string_value(json_object_get(v, "token"));
+        token = t && *t ? strdup(t) : NULL;
+        json_decref(v);
+        if (text)
+            memset(text, 0, strlen(text));
+        free(text);
+        return token;
+    }
+    /* A database written before the token had its own record. */
     const char *t = json_string_value(json_object_get(a->info.extra, RK_SRV_TOKEN_KEY));
-    return t && *t ? t : NULL;
+    return t && *t ? strdup(t) : NULL;
+}
+
+int rk_srv_agent_token_put(rk_store_t *store, const char *agent_id, const char *token)
+{
+    if (!token || !*token) {
+        int rc = rk_store_doc_delete(store, RK_SRV_TOKEN_DOC, agent_id);
+        return rc == RK_ENOENT ? 0 : rc;
+    }
+    json_t *v = json_pack("{s:s}", "token", token);
+    char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
+    json_decref(v);
+    int rc = text ? rk_store_doc_put(store, RK_SRV_TOKEN_DOC, agent_id, text) : RK_ENOMEM;
+    if (text)
+        memset(text, 0, strlen(text));
+    free(text);
+    return rc;
 }
 
 json_t *rk_srv_agent_public(const rk_registered_agent_t *a)

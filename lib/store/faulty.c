@@ -164,6 +164,34 @@ static int f_result_list(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *
     return rk_store_result_list(IN(s), f, page, out, n);
 }
 
+static int f_job_set_progress(rk_store_t *s, const char *id, double progress)
+{
+    int rc = fire(s, RK_FAULTY_JOB_SET_PROGRESS);
+    return rc ? rc : rk_store_job_set_progress(IN(s), id, progress);
+}
+
+static int f_doc_put(rk_store_t *s, const char *kind, const char *id, const char *json)
+{
+    int rc = fire(s, RK_FAULTY_DOC_PUT);
+    return rc ? rc : rk_store_doc_put(IN(s), kind, id, json);
+}
+
+static int f_doc_get(rk_store_t *s, const char *kind, const char *id, char **json)
+{
+    return rk_store_doc_get(IN(s), kind, id, json);
+}
+
+static int f_doc_list(rk_store_t *s, const char *kind, char ***ids, char ***jsons, size_t *n)
+{
+    return rk_store_doc_list(IN(s), kind, ids, jsons, n);
+}
+
+static int f_doc_delete(rk_store_t *s, const char *kind, const char *id)
+{
+    int rc = fire(s, RK_FAULTY_DOC_DELETE);
+    return rc ? rc : rk_store_doc_delete(IN(s), kind, id);
+}
+
 static int f_lease_acquire(rk_store_t *s, const char *agent_id, const char *owner, int64_t ttl_ms)
 {
     return rk_store_lease_acquire(IN(s), agent_id, owner, ttl_ms);
@@ -187,6 +215,11 @@ static const rk_store_ops_t faulty_ops = {
     .experiment_delete = f_experiment_delete,
     .job_insert = f_job_insert,
     .job_set_status = f_job_set_status,
+    .job_set_progress = f_job_set_progress,
+    .doc_put = f_doc_put,
+    .doc_get = f_doc_get,
+    .doc_list = f_doc_list,
+    .doc_delete = f_doc_delete,
     .job_get = f_job_get,
     .job_list = f_job_list,
     .job_scan = f_job_scan,

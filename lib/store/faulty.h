@@ -21,6 +21,9 @@ typedef enum rk_faulty_op {
     RK_FAULTY_JOB_SET_STATUS,
     RK_FAULTY_JOB_GET,
     RK_FAULTY_RESULT_PUT,
+    RK_FAULTY_JOB_SET_PROGRESS,
+    RK_FAULTY_DOC_PUT,
+    RK_FAULTY_DOC_DELETE,
     RK_FAULTY_OP_COUNT
 } rk_faulty_op_t;
 

@@ -174,7 +174,7 @@ static srv_agent_t *add_agent(fx_t *f, const char *id, int slots)
     assert_int_equal(rk_registered_agent_decode(v, "", &a, &e), 0);
     json_decref(v);
     assert_int_equal(rk_store_agent_put(f->store, &a), 0);
-    srv_agent_t *sa = srv__agent_add(f->m, &a);
+    srv_agent_t *sa = srv__agent_add(f->m, &a, NULL);
     assert_non_null(sa);
     sa->health_at = INT64_MAX; /* no health checks: this test answers for the agent */
     rk_registered_agent_cleanup(&a);
