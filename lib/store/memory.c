@@ -1162,9 +1162,11 @@ static int mem_result_put(rk_store_t *s, const rk_result_t *r)
         rc = RK_ENOENT;
     } else if (!(rc = reserve(m, 1)) &&
                !(rc = groups_get(m, res->agent_id, res->experiment_id, res->grp))) {
-        undo_push(m, (undo_t){.kind = U_RESULT, .job = j, .res = j->res});
+        /* Out of the index before the undo log takes it: outside a
+         * transaction the log frees it at once. */
         if (j->res)
             res_index(j->res, j->seq, false);
+        undo_push(m, (undo_t){.kind = U_RESULT, .job = j, .res = j->res});
         j->res = res;
         res_index(res, j->seq, true);
         res = NULL;
