@@ -176,9 +176,12 @@ static void conditions(const char *dir)
     struct statfs fs;
     const char *kind = "unknown";
     if (statfs(dir, &fs) == 0)
-        kind = fs.f_type == 0x01021994 ? "tmpfs" : fs.f_type == 0xEF53 ? "ext2/3/4"
-             : fs.f_type == 0x58465342 ? "xfs" : fs.f_type == 0x9123683E ? "btrfs"
-             : fs.f_type == 0x794c7630 ? "overlayfs" : "other";
+        kind = fs.f_type == 0x01021994   ? "tmpfs"
+               : fs.f_type == 0xEF53     ? "ext2/3/4"
+               : fs.f_type == 0x58465342 ? "xfs"
+               : fs.f_type == 0x9123683E ? "btrfs"
+               : fs.f_type == 0x794c7630 ? "overlayfs"
+                                         : "other";
     /* The agent inherits RUCKUS_AGENT_SYNC (its --sync; default normal). */
     const char *sync = getenv("RUCKUS_AGENT_SYNC");
     bool full = sync && strcasecmp(sync, "full") == 0;
@@ -251,7 +254,8 @@ static void print_top_mappings(pid_t pid, int max)
         long v;
         int off = 0;
         if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi, &off) == 2 && off > 0) {
-            snprintf(name, sizeof name, "%s", line[off] && line[off] != '\n' ? line + off : "[anon]\n");
+            snprintf(name, sizeof name, "%s",
+                     line[off] && line[off] != '\n' ? line + off : "[anon]\n");
             name[strcspn(name, "\n")] = '\0';
         } else if (sscanf(line, "Rss: %ld kB", &v) == 1) {
             const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
@@ -315,10 +319,11 @@ static void bench_memory(bench_t *b)
         long rss = status_kib(a.p.pid, "VmRSS"), anon = status_kib(a.p.pid, "RssAnon");
         long file = status_kib(a.p.pid, "RssFile"), thr = status_kib(a.p.pid, "Threads");
         printf("agent: --slots 2, 1 /bin/true job completed, then 0.5 s idle; threads %ld\n", thr);
-        printf("VmRSS %ld KiB (%.1f MiB; target <= 8 MiB: %s), RssAnon %ld KiB (%.2f MiB; target <= 2 "
-               "MiB: %s), RssFile %ld KiB\n",
-               rss, rss / 1024.0, rss <= 8192 ? "met" : "MISSED", anon, anon / 1024.0,
-               anon <= 2048 ? "met" : "MISSED", file);
+        printf(
+            "VmRSS %ld KiB (%.1f MiB; target <= 8 MiB: %s), RssAnon %ld KiB (%.2f MiB; target <= 2 "
+            "MiB: %s), RssFile %ld KiB\n",
+            rss, rss / 1024.0, rss <= 8192 ? "met" : "MISSED", anon, anon / 1024.0,
+            anon <= 2048 ? "met" : "MISSED", file);
         printf("largest mappings (Rss by file, smaps):\n");
         print_top_mappings(a.p.pid, b->quick ? 4 : 10);
     }
@@ -388,16 +393,19 @@ static void bench_latency(bench_t *b)
         printf("FAILED: %zu of %zu jobs completed\n", ok, n);
         b->failures++;
     } else {
-        printf("status read right after each 200: running or later in %zu of %zu (0 ms from the 200 "
-               "to running)\n",
-               running_at_200, n);
-        printf("(a) POST round trip, client clock (send -> 200; the job is stored, recorded running "
-               "and spawned inside): p50 %.3f ms, p99 %.3f ms, max %.3f ms (target p99 <= 2 ms: %s)\n",
-               bs_percentile(rt, n, 50), bs_percentile(rt, n, 99), bs_percentile(rt, n, 100),
-               bs_percentile(rt, n, 99) <= 2.0 ? "met" : "MISSED");
-        printf("(b) agent clock, accepted_at -> started_at from job.json: p50 %.3f ms, p99 %.3f ms, "
-               "max %.3f ms\n",
-               bs_percentile(ag, n, 50), bs_percentile(ag, n, 99), bs_percentile(ag, n, 100));
+        printf(
+            "status read right after each 200: running or later in %zu of %zu (0 ms from the 200 "
+            "to running)\n",
+            running_at_200, n);
+        printf(
+            "(a) POST round trip, client clock (send -> 200; the job is stored, recorded running "
+            "and spawned inside): p50 %.3f ms, p99 %.3f ms, max %.3f ms (target p99 <= 2 ms: %s)\n",
+            bs_percentile(rt, n, 50), bs_percentile(rt, n, 99), bs_percentile(rt, n, 100),
+            bs_percentile(rt, n, 99) <= 2.0 ? "met" : "MISSED");
+        printf(
+            "(b) agent clock, accepted_at -> started_at from job.json: p50 %.3f ms, p99 %.3f ms, "
+            "max %.3f ms\n",
+            bs_percentile(ag, n, 50), bs_percentile(ag, n, 99), bs_percentile(ag, n, 100));
     }
     free(rt);
     free(ag);
@@ -778,8 +786,9 @@ static void bench_builtin(bench_t *b)
                mb, ref, ref > 0 ? 100 * copy / ref : 0);
         json_decref(m);
     }
-    m = run_job(&a, "bi-cpu", "compute_benchmark",
-                json_pack("{s:[i],s:[ss]}", "matrix_sizes", mat, "precision_types", "fp64", "fp32"));
+    m = run_job(
+        &a, "bi-cpu", "compute_benchmark",
+        json_pack("{s:[i],s:[ss]}", "matrix_sizes", mat, "precision_types", "fp64", "fp32"));
     if (!m) {
         b->failures++;
     } else {
@@ -792,8 +801,9 @@ static void bench_builtin(bench_t *b)
             snprintf(s, sizeof s, "gemm_%s_%d_peak_share", prec[i], mat);
             snprintf(p, sizeof p, "cpu_peak_%s_gflops", prec[i]);
             printf("  %-24s %8.2f GFLOP/s  peak %8.2f GFLOP/s (%s)  peak_share %.2f\n", g,
-                   json_number_value(json_object_get(m, g)), json_number_value(json_object_get(m, p)),
-                   p, json_number_value(json_object_get(m, s)));
+                   json_number_value(json_object_get(m, g)),
+                   json_number_value(json_object_get(m, p)), p,
+                   json_number_value(json_object_get(m, s)));
         }
         json_decref(m);
     }
@@ -810,11 +820,21 @@ int main(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'q': b.quick = true; break;
-        case 'o': b.only = optarg; break;
-        case 'j': b.jobs = strtoul(optarg, NULL, 10); break;
-        case 's': b.seconds = strtod(optarg, NULL); break;
-        case 'r': b.retained = strtoul(optarg, NULL, 10); break;
+        case 'q':
+            b.quick = true;
+            break;
+        case 'o':
+            b.only = optarg;
+            break;
+        case 'j':
+            b.jobs = strtoul(optarg, NULL, 10);
+            break;
+        case 's':
+            b.seconds = strtod(optarg, NULL);
+            break;
+        case 'r':
+            b.retained = strtoul(optarg, NULL, 10);
+            break;
         default:
             fprintf(stderr, "usage: bench_agent [--quick] "
                             "[--only memory,latency,throughput,status,builtin] [--jobs N] "
@@ -826,7 +846,8 @@ int main(int argc, char **argv)
         b.jobs = 1;
     signal(SIGPIPE, SIG_IGN);
     atexit(bs_proc_kill_all);
-    printf("bench_agent%s\n", b.quick ? " --quick (smoke: small counts, figures not meaningful)" : "");
+    printf("bench_agent%s\n",
+           b.quick ? " --quick (smoke: small counts, figures not meaningful)" : "");
     bs_print_machine(stdout);
     if (wanted(&b, "memory"))
         bench_memory(&b);
@@ -839,6 +860,7 @@ int main(int argc, char **argv)
     if (wanted(&b, "builtin"))
         bench_builtin(&b);
     bs_http_cleanup();
-    printf("\n%s\n", b.failures ? "bench_agent: some benchmarks could not run" : "bench_agent: done");
+    printf("\n%s\n",
+           b.failures ? "bench_agent: some benchmarks could not run" : "bench_agent: done");
     return b.failures ? 1 : 0;
 }

@@ -38,8 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     copy[size] = '\0';
     char *parts[1 + 2 * MAX_BINDS];
     size_t n = 0;
-    for (char *p = copy; p <= copy + size && n < sizeof parts / sizeof parts[0];
-         p += strlen(p) + 1)
+    for (char *p = copy; p <= copy + size && n < sizeof parts / sizeof parts[0]; p += strlen(p) + 1)
         parts[n++] = p;
 
     const char *name = parts[0];

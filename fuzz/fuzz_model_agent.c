@@ -9,30 +9,30 @@
 #include "model/parse.h"
 
 /* A real mismatch is a bug: abort so libFuzzer keeps the input. */
-#define CHECK(cond)                                                                            \
-    do {                                                                                       \
-        if (!(cond))                                                                           \
-            abort();                                                                           \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            abort();                                                                               \
     } while (0)
 
 /* Decode, encode, decode, encode; the two encodings and the two values must
  * agree. One macro so the three models share the exact same steps. */
-#define ROUND_TRIP(T, prefix, v)                                                               \
-    do {                                                                                       \
-        T a_, b_;                                                                              \
-        rk_verr_t e_;                                                                          \
-        if (prefix##_decode(v, "", &a_, &e_) != 0)                                             \
-            break;                                                                             \
-        json_t *enc1_ = prefix##_encode(&a_);                                                  \
-        CHECK(enc1_);                                                                          \
-        CHECK(prefix##_decode(enc1_, "", &b_, &e_) == 0);                                      \
-        CHECK(prefix##_equal(&a_, &b_));                                                       \
-        json_t *enc2_ = prefix##_encode(&b_);                                                  \
-        CHECK(enc2_ && json_equal(enc1_, enc2_));                                              \
-        json_decref(enc1_);                                                                    \
-        json_decref(enc2_);                                                                    \
-        prefix##_cleanup(&a_);                                                                 \
-        prefix##_cleanup(&b_);                                                                 \
+#define ROUND_TRIP(T, prefix, v)                                                                   \
+    do {                                                                                           \
+        T a_, b_;                                                                                  \
+        rk_verr_t e_;                                                                              \
+        if (prefix##_decode(v, "", &a_, &e_) != 0)                                                 \
+            break;                                                                                 \
+        json_t *enc1_ = prefix##_encode(&a_);                                                      \
+        CHECK(enc1_);                                                                              \
+        CHECK(prefix##_decode(enc1_, "", &b_, &e_) == 0);                                          \
+        CHECK(prefix##_equal(&a_, &b_));                                                           \
+        json_t *enc2_ = prefix##_encode(&b_);                                                      \
+        CHECK(enc2_ &&json_equal(enc1_, enc2_));                                                   \
+        json_decref(enc1_);                                                                        \
+        json_decref(enc2_);                                                                        \
+        prefix##_cleanup(&a_);                                                                     \
+        prefix##_cleanup(&b_);                                                                     \
     } while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -9,10 +9,10 @@
 #include "model/parse.h"
 
 /* A real mismatch is a bug: abort so libFuzzer keeps the input. */
-#define CHECK(cond)                                                                            \
-    do {                                                                                       \
-        if (!(cond))                                                                           \
-            abort();                                                                           \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            abort();                                                                               \
     } while (0)
 
 static void round_trip_status(const json_t *v)

@@ -13,7 +13,8 @@
 static int collect(const rk_cli_sse_event_t *ev, void *ud)
 {
     rk_buf_t *b = ud;
-    if (rk_buf_add(b, ev->id, strlen(ev->id) + 1) || rk_buf_add(b, ev->event, strlen(ev->event) + 1) ||
+    if (rk_buf_add(b, ev->id, strlen(ev->id) + 1) ||
+        rk_buf_add(b, ev->event, strlen(ev->event) + 1) ||
         rk_buf_add(b, ev->data, strlen(ev->data) + 1))
         return 1;
     return 0;

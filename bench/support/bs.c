@@ -65,8 +65,8 @@ void bs_print_machine(FILE *out)
                sizeof commit);
     first_line("git -C " RK_SOURCE_DIR " status --porcelain -uno 2>/dev/null | head -1", dirty,
                sizeof dirty);
-    fprintf(out, "machine: nproc=%ld cpu=\"%s\" kernel=%s %s\n", sysconf(_SC_NPROCESSORS_ONLN),
-            cpu, u.sysname, u.release);
+    fprintf(out, "machine: nproc=%ld cpu=\"%s\" kernel=%s %s\n", sysconf(_SC_NPROCESSORS_ONLN), cpu,
+            u.sysname, u.release);
     fprintf(out, "commit:  %s%s build=%s\n", commit[0] ? commit : "unknown",
             dirty[0] ? " (+uncommitted changes)" : "", RK_BUILD_TYPE);
 }

@@ -104,7 +104,8 @@ bool agent__writable(rk_agent_t *a)
     /* The probe writes and fsyncs a file: at most once a second. */
     if (a->probe_mono == 0 || now - a->probe_mono > 1000000) {
         a->probe_mono = now;
-        a->probe_ok = rk_sysinfo_writable(a->jobs_dir, a->probe_reason, sizeof a->probe_reason) == 0;
+        a->probe_ok =
+            rk_sysinfo_writable(a->jobs_dir, a->probe_reason, sizeof a->probe_reason) == 0;
         if (!a->probe_ok)
             rk_log_warn("data dir cannot take jobs", "reason", a->probe_reason);
     }
@@ -141,7 +142,8 @@ json_t *agent__status_json(rk_agent_t *a)
         json_object_set_new(o, "current_job_id", json_string(a->current_job));
     if (a->current_exp)
         json_object_set_new(o, "current_experiment_id", json_string(a->current_exp));
-    json_object_set_new(o, "uptime_seconds", json_real((double)(rk_time_mono_us() - a->boot_mono) / 1e6));
+    json_object_set_new(o, "uptime_seconds",
+                        json_real((double)(rk_time_mono_us() - a->boot_mono) / 1e6));
     rk_time_format(rk_time_now_us(), ts);
     json_object_set_new(o, "timestamp", json_string(ts));
     json_object_set_new(o, "available_results", res);
@@ -451,12 +453,14 @@ int rk_agent_new(const rk_agent_settings_t *s, rk_agent_t **out)
         rk_log_error("cannot create the data dir", "path", s->data_dir, "error", strerror(errno));
         goto fail;
     }
-    if (!(a->data_dir = realpath(s->data_dir, NULL)) || asprintf(&a->jobs_dir, "%s/jobs", a->data_dir) < 0) {
+    if (!(a->data_dir = realpath(s->data_dir, NULL)) ||
+        asprintf(&a->jobs_dir, "%s/jobs", a->data_dir) < 0) {
         a->jobs_dir = NULL;
         goto fail;
     }
     if (mkdir(a->jobs_dir, 0755) != 0 && errno != EEXIST) {
-        rk_log_error("cannot create the jobs folder", "path", a->jobs_dir, "error", strerror(errno));
+        rk_log_error("cannot create the jobs folder", "path", a->jobs_dir, "error",
+                     strerror(errno));
         goto fail;
     }
     agent__spread_hint(a->jobs_dir);

@@ -50,7 +50,8 @@ void agent__serve_logs(const char *dir, bool finished, rk_http_req_t *req, rk_ht
         errno = 0;
         unsigned long long v = strtoull(off_s, &end, 10);
         if (!*off_s || *end || errno || off_s[0] == '-') {
-            rk_http_resp_error(resp, 422, "offset: expected a byte offset (a non-negative integer)");
+            rk_http_resp_error(resp, 422,
+                               "offset: expected a byte offset (a non-negative integer)");
             return;
         }
         off = v;
@@ -105,12 +106,13 @@ typedef struct arch {
  * it is missing. Child only. */
 static bool arch_load(arch_t *api)
 {
-    static const char *const names[] = {
-        "archive_write_new",          "archive_write_set_format_zip", "archive_write_open_fd",
-        "archive_write_header",       "archive_write_data",           "archive_write_close",
-        "archive_write_free",         "archive_entry_new",            "archive_entry_free",
-        "archive_entry_set_pathname", "archive_entry_set_size",       "archive_entry_set_filetype",
-        "archive_entry_set_perm",     "archive_entry_set_mtime"};
+    static const char *const names[] = {"archive_write_new",      "archive_write_set_format_zip",
+                                        "archive_write_open_fd",  "archive_write_header",
+                                        "archive_write_data",     "archive_write_close",
+                                        "archive_write_free",     "archive_entry_new",
+                                        "archive_entry_free",     "archive_entry_set_pathname",
+                                        "archive_entry_set_size", "archive_entry_set_filetype",
+                                        "archive_entry_set_perm", "archive_entry_set_mtime"};
     _Static_assert(sizeof(names) / sizeof(names[0]) * sizeof(void (*)(void)) == sizeof(arch_t),
                    "one name per libarchive call");
     void *h = dlopen("libarchive.so.13", RTLD_NOW | RTLD_LOCAL);

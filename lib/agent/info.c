@@ -47,8 +47,8 @@ static json_t *metrics_list(void)
     };
     json_t *a = json_array();
     for (size_t i = 0; a && i < sizeof m / sizeof *m; i++)
-        json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "name", m[i].name, "unit",
-                                           m[i].unit, "type", "gauge"));
+        json_array_append_new(
+            a, json_pack("{s:s, s:s, s:s}", "name", m[i].name, "unit", m[i].unit, "type", "gauge"));
     return a;
 }
 

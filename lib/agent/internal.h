@@ -21,9 +21,9 @@
 #include <sys/types.h>
 
 #include "agent/agent.h"
+#include "base/prom.h"
 #include "base/time.h"
 #include "exec/supervisor.h"
-#include "base/prom.h"
 #include "http/server.h"
 #include "model/execute.h"
 #include "model/result.h"
@@ -46,7 +46,7 @@
 typedef struct job {
     struct rk_agent *agent;
     struct job *next, *prev; /* all jobs, newest first */
-    struct job *hnext; /* hash bucket chain */
+    struct job *hnext;       /* hash bucket chain */
     /* The open list (jobs assigned or running), newest first. */
     struct job *onext, *oprev;
     char id[RK_AGENT_ID_MAX + 1];
@@ -138,7 +138,7 @@ struct rk_agent {
     int spare_head, n_spares, spare_target;
     uint64_t spare_seq;
     uint32_t spare_salt;
-    int64_t spare_retry_mono; /* no refill before (after a failure) */
+    int64_t spare_retry_mono;             /* no refill before (after a failure) */
     uint64_t spares_taken, spares_missed; /* job folders from a spare / made at accept */
     /* GET /metrics (metrics.c); the families belong to prom. */
     rk_prom_t *prom;

@@ -57,7 +57,8 @@ static void h_submit(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     }
     rk_task_type_t t = rq.spec.task.type;
     if (t != RK_TASK_COMMAND && t != RK_TASK_MEMORY_BENCHMARK && t != RK_TASK_COMPUTE_BENCHMARK) {
-        rk_http_resp_errorf(resp, 422, "experiment_spec.task.type: %s is not supported by this agent",
+        rk_http_resp_errorf(resp, 422,
+                            "experiment_spec.task.type: %s is not supported by this agent",
                             rk_task_type_name(t));
         goto out;
     }
@@ -202,8 +203,9 @@ static void h_cancel(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
                 rk_exec_cancel(a->sup, j->exec_id, 0);
             rk_log_info("cancelling a job", "job_id", j->id);
         }
-        rk_http_resp_json_take(resp, 202, json_pack("{s:s,s:s}", "job_id", j->id, "status",
-                                                    rk_job_state_name(j->state)));
+        rk_http_resp_json_take(
+            resp, 202,
+            json_pack("{s:s,s:s}", "job_id", j->id, "status", rk_job_state_name(j->state)));
     }
     pthread_mutex_unlock(&a->mu);
 }
@@ -262,7 +264,8 @@ int agent__routes(rk_agent_t *a)
         {"GET", "/api/v1/openapi.json", rk_agent_h_openapi},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        int rc = rk_http_server_route(a->http, routes[i].method, routes[i].pattern, routes[i].fn, a);
+        int rc =
+            rk_http_server_route(a->http, routes[i].method, routes[i].pattern, routes[i].fn, a);
         if (rc)
             return rc;
     }

@@ -101,7 +101,8 @@ static void merge_metrics_file(const job_t *j, json_t *metrics)
     if (n > 0 && rk_model_parse_json(buf, (size_t)n, &o, &e) == 0) {
         const char *k;
         json_t *v;
-        json_object_foreach(o, k, v) {
+        json_object_foreach(o, k, v)
+        {
             if (json_is_number(v) || json_is_string(v))
                 json_object_set(metrics, k, v);
         }
@@ -200,8 +201,9 @@ static int start_run(rk_agent_t *a, job_t *j)
         sp.argv = (const char *const *)c->argv;
         sp.stdin_data = c->stdin_data;
         sp.stdin_len = c->stdin_len;
-        sp.limits = (rk_exec_limits_t){(uint64_t)c->rlimits.cpu_seconds, (uint64_t)c->rlimits.memory_mb,
-                                       (uint64_t)c->rlimits.nofile, (uint64_t)c->rlimits.nproc};
+        sp.limits =
+            (rk_exec_limits_t){(uint64_t)c->rlimits.cpu_seconds, (uint64_t)c->rlimits.memory_mb,
+                               (uint64_t)c->rlimits.nofile, (uint64_t)c->rlimits.nproc};
         if (c->workdir) {
             snprintf(wd, sizeof wd, "%s/%s", j->dir, c->workdir);
             mkdirs(wd);
@@ -472,7 +474,8 @@ static int write_result(rk_agent_t *a, job_t *j, rk_job_state_t st, const char *
     r.status = st;
     r.started_at = j->started_at ? j->started_at : j->accepted_at;
     r.completed_at = j->finished_at;
-    r.duration_seconds = r.completed_at > r.started_at ? (double)(r.completed_at - r.started_at) / 1e6 : 0;
+    r.duration_seconds =
+        r.completed_at > r.started_at ? (double)(r.completed_at - r.started_at) / 1e6 : 0;
     r.hardware_info = json_deep_copy(a->hardware);
     /* What the logs hold: the runs' sinks said whether they stopped at the
      * cap (a job that never ran, or that a restart failed, reads false). */
@@ -492,7 +495,9 @@ static int write_result(rk_agent_t *a, job_t *j, rk_job_state_t st, const char *
     if (error && !(r.error = strdup(error)))
         goto out;
     if (error)
-        r.error_type = strdup(st == RK_JOB_TIMEOUT ? "timeout" : st == RK_JOB_CANCELLED ? "cancelled" : "failed");
+        r.error_type = strdup(st == RK_JOB_TIMEOUT     ? "timeout"
+                              : st == RK_JOB_CANCELLED ? "cancelled"
+                                                       : "failed");
     /* A run count that settled itself says whether it did, and in how
      * many runs (before the runs move into the result). */
     bool settling = j->has_req && j->req.spec.params.target_cv > 0 && st == RK_JOB_COMPLETED;
@@ -571,5 +576,6 @@ void agent__job_finish(rk_agent_t *a, job_t *j, rk_job_state_t st, const char *m
     a->active--;
     agent__job_changed(a, j);
     pthread_cond_broadcast(&a->done_cond);
-    rk_log_info("job finished", "job_id", j->id, "status", rk_job_state_name(st), "message", message);
+    rk_log_info("job finished", "job_id", j->id, "status", rk_job_state_name(st), "message",
+                message);
 }

@@ -11,20 +11,20 @@
 #include "base/config.h"
 
 typedef struct rk_agent_settings {
-    char *host;           /* listen address */
+    char *host; /* listen address */
     int64_t port;
-    char *data_dir;       /* job folders, logs, state */
-    int64_t slots;        /* jobs run at once */
-    char *name;           /* never NULL after load: the hostname by default */
-    char *token;          /* token callers of this agent must carry */
-    char *register_with;  /* server URL to register with at start, or NULL */
-    char *server_token;   /* token sent to that server */
-    char *models_dir;     /* never NULL after load: <data_dir>/models by default */
+    char *data_dir;      /* job folders, logs, state */
+    int64_t slots;       /* jobs run at once */
+    char *name;          /* never NULL after load: the hostname by default */
+    char *token;         /* token callers of this agent must carry */
+    char *register_with; /* server URL to register with at start, or NULL */
+    char *server_token;  /* token sent to that server */
+    char *models_dir;    /* never NULL after load: <data_dir>/models by default */
     int64_t retention_days;
-    double grace;         /* seconds between SIGTERM and SIGKILL on stop */
-    int64_t log_cap;      /* bytes of output kept per job */
-    int log_level;        /* rk_log_level_t */
-    int sync;             /* rk_agent_sync_t: how durable the job records are */
+    double grace;    /* seconds between SIGTERM and SIGKILL on stop */
+    int64_t log_cap; /* bytes of output kept per job */
+    int log_level;   /* rk_log_level_t */
+    int sync;        /* rk_agent_sync_t: how durable the job records are */
 } rk_agent_settings_t;
 
 /* Durability of the job records, named like SQLite's synchronous levels

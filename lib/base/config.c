@@ -57,7 +57,8 @@ static void list_free(rk_config_list_t *l)
     l->count = 0;
 }
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
@@ -80,11 +81,13 @@ static void expect_text(const rk_config_option_t *o, char *out, size_t n)
 {
     switch (o->type) {
     case RK_CONFIG_INT:
-        snprintf(out, n, "expected an integer from %lld to %lld", (long long)o->min, (long long)o->max);
+        snprintf(out, n, "expected an integer from %lld to %lld", (long long)o->min,
+                 (long long)o->max);
         break;
     case RK_CONFIG_DOUBLE:
         if (o->flags & RK_CONFIG_MIN_EXCLUSIVE)
-            snprintf(out, n, "expected a number greater than %.15g and at most %.15g", o->dmin, o->dmax);
+            snprintf(out, n, "expected a number greater than %.15g and at most %.15g", o->dmin,
+                     o->dmax);
         else
             snprintf(out, n, "expected a number from %.15g to %.15g", o->dmin, o->dmax);
         break;
@@ -350,7 +353,8 @@ static int scan(const rk_config_spec_t *spec, int argc, char **argv, void *setti
         }
     }
     if (i < argc && !spec->positional) {
-        seterr(err, errlen, "%s: unexpected argument \"%.100s\" (see --help)", spec->program, argv[i]);
+        seterr(err, errlen, "%s: unexpected argument \"%.100s\" (see --help)", spec->program,
+               argv[i]);
         return RK_EINVAL;
     }
     res->argi = i;
@@ -387,7 +391,8 @@ int rk_config_load(const rk_config_spec_t *spec, int argc, char **argv, void *se
     for (size_t i = 0; i < spec->count; i++)
         if ((rc = set_default(spec, &spec->options[i], settings, err, errlen)))
             return rc;
-    if ((rc = scan(spec, argc, argv, settings, false, res, err, errlen)) || res->action != RK_CONFIG_RUN)
+    if ((rc = scan(spec, argc, argv, settings, false, res, err, errlen)) ||
+        res->action != RK_CONFIG_RUN)
         return rc;
     for (size_t i = 0; i < spec->count; i++) {
         const rk_config_option_t *o = &spec->options[i];
@@ -421,8 +426,9 @@ int rk_config_format(const rk_config_option_t *o, const void *settings, rk_buf_t
 {
     const void *f = cfield(settings, o);
     if (o->flags & RK_CONFIG_SECRET) {
-        bool set = (o->type == RK_CONFIG_STRING || o->type == RK_CONFIG_PATH) ? *(char *const *)f != NULL
-                                                                             : true;
+        bool set = (o->type == RK_CONFIG_STRING || o->type == RK_CONFIG_PATH)
+                       ? *(char *const *)f != NULL
+                       : true;
         return rk_buf_adds(out, set ? "(set)" : "(unset)");
     }
     switch (o->type) {
@@ -522,8 +528,8 @@ static int constraint_text(const rk_config_option_t *o, rk_buf_t *out)
     case RK_CONFIG_INT:
         return rk_buf_printf(out, "%lld..%lld", (long long)o->min, (long long)o->max);
     case RK_CONFIG_DOUBLE:
-        return rk_buf_printf(out, "%s %.15g, <= %.15g", (o->flags & RK_CONFIG_MIN_EXCLUSIVE) ? ">" : ">=",
-                             o->dmin, o->dmax);
+        return rk_buf_printf(out, "%s %.15g, <= %.15g",
+                             (o->flags & RK_CONFIG_MIN_EXCLUSIVE) ? ">" : ">=", o->dmin, o->dmax);
     case RK_CONFIG_ENUM:
         for (size_t i = 0; o->choices[i]; i++) {
             int rc = rk_buf_printf(out, "%s%s", i ? "|" : "", o->choices[i]);
@@ -554,28 +560,32 @@ int rk_config_help(const rk_config_spec_t *spec, rk_buf_t *out)
         if (strlen(default_text(o)) > wdef)
             wdef = strlen(default_text(o));
     }
-    if ((rc = rk_buf_printf(out, "Usage: %s %s\n\n%s\n\n", spec->program, spec->usage, spec->summary)) ||
-        (rc = rk_buf_printf(out, "Options (a flag wins over its environment variable, which wins over the default):\n")) ||
-        (rc = rk_buf_printf(out, "  %-*s  %-*s  %-*s  %s\n", (int)wflag, "FLAG", (int)wenv, "ENVIRONMENT",
-                            (int)wdef, "DEFAULT", "DESCRIPTION")))
+    if ((rc = rk_buf_printf(out, "Usage: %s %s\n\n%s\n\n", spec->program, spec->usage,
+                            spec->summary)) ||
+        (rc = rk_buf_printf(out, "Options (a flag wins over its environment variable, which wins "
+                                 "over the default):\n")) ||
+        (rc = rk_buf_printf(out, "  %-*s  %-*s  %-*s  %s\n", (int)wflag, "FLAG", (int)wenv,
+                            "ENVIRONMENT", (int)wdef, "DEFAULT", "DESCRIPTION")))
         goto done;
     for (size_t i = 0; i < spec->count; i++) {
         const rk_config_option_t *o = &spec->options[i];
         rk_buf_reset(&tmp);
         if ((rc = flag_text(o, &tmp)))
             goto done;
-        if ((rc = rk_buf_printf(out, "  %-*s  %-*s  %-*s  %s", (int)wflag, rk_buf_str(&tmp), (int)wenv,
-                                o->env ? o->env : "", (int)wdef, default_text(o), o->help)))
+        if ((rc = rk_buf_printf(out, "  %-*s  %-*s  %-*s  %s", (int)wflag, rk_buf_str(&tmp),
+                                (int)wenv, o->env ? o->env : "", (int)wdef, default_text(o),
+                                o->help)))
             goto done;
         rk_buf_reset(&tmp);
         if ((rc = constraint_text(o, &tmp)) ||
-            (tmp.len && (rc = rk_buf_printf(out, " [%s]", rk_buf_str(&tmp)))) || (rc = rk_buf_adds(out, "\n")))
+            (tmp.len && (rc = rk_buf_printf(out, " [%s]", rk_buf_str(&tmp)))) ||
+            (rc = rk_buf_adds(out, "\n")))
             goto done;
     }
-    if ((rc = rk_buf_printf(out, "  %-*s  %-*s  %-*s  %s\n", (int)wflag, "--help, -h", (int)wenv, "",
-                            (int)wdef, "", "Show this help and exit")) ||
-        (rc = rk_buf_printf(out, "  %-*s  %-*s  %-*s  %s\n", (int)wflag, "--version", (int)wenv, "", (int)wdef,
-                            "", "Show the version and exit")))
+    if ((rc = rk_buf_printf(out, "  %-*s  %-*s  %-*s  %s\n", (int)wflag, "--help, -h", (int)wenv,
+                            "", (int)wdef, "", "Show this help and exit")) ||
+        (rc = rk_buf_printf(out, "  %-*s  %-*s  %-*s  %s\n", (int)wflag, "--version", (int)wenv, "",
+                            (int)wdef, "", "Show the version and exit")))
         goto done;
     if (spec->examples && (rc = rk_buf_printf(out, "\nExamples:\n%s", spec->examples)))
         goto done;
@@ -601,8 +611,12 @@ static int md_cell(rk_buf_t *out, const char *s)
 static int md_type(const rk_config_option_t *o, rk_buf_t *out)
 {
     static const char *const names[] = {
-        [RK_CONFIG_STRING] = "string", [RK_CONFIG_PATH] = "path",     [RK_CONFIG_INT] = "integer",
-        [RK_CONFIG_DOUBLE] = "number", [RK_CONFIG_BOOL] = "boolean", [RK_CONFIG_ENUM] = "one of",
+        [RK_CONFIG_STRING] = "string",
+        [RK_CONFIG_PATH] = "path",
+        [RK_CONFIG_INT] = "integer",
+        [RK_CONFIG_DOUBLE] = "number",
+        [RK_CONFIG_BOOL] = "boolean",
+        [RK_CONFIG_ENUM] = "one of",
         [RK_CONFIG_LIST] = "comma-separated list",
     };
     int rc = rk_buf_adds(out, names[o->type]);
@@ -630,14 +644,16 @@ int rk_config_markdown(const rk_config_spec_t *spec, rk_buf_t *out)
     for (size_t i = 0; i < spec->count; i++) {
         const rk_config_option_t *o = &spec->options[i];
         if ((rc = rk_buf_adds(out, "| `")) || (rc = flag_text(o, out)) ||
-            (rc = rk_buf_printf(out, "` | %s%s%s | ", o->env ? "`" : "", o->env ? o->env : "-", o->env ? "`" : "")) ||
+            (rc = rk_buf_printf(out, "` | %s%s%s | ", o->env ? "`" : "", o->env ? o->env : "-",
+                                o->env ? "`" : "")) ||
             (rc = md_type(o, out)) || (rc = rk_buf_adds(out, " | ")))
             return rc;
         if (o->def && !o->def_doc && !(o->flags & RK_CONFIG_SECRET))
             rc = rk_buf_printf(out, "`%s`", o->def);
         else
             rc = md_cell(out, default_text(o));
-        if (rc || (rc = rk_buf_adds(out, " | ")) || (rc = md_cell(out, o->help)) || (rc = rk_buf_adds(out, " |\n")))
+        if (rc || (rc = rk_buf_adds(out, " | ")) || (rc = md_cell(out, o->help)) ||
+            (rc = rk_buf_adds(out, " |\n")))
             return rc;
     }
     if (!spec->examples)
@@ -661,26 +677,26 @@ int rk_config_markdown(const rk_config_spec_t *spec, rk_buf_t *out)
 int rk_config_markdown_doc(const rk_config_spec_t *const *specs, size_t n, rk_buf_t *out)
 {
     int rc = rk_buf_adds(
-        out,
-        "# Configuration reference\n\n"
-        "<!-- Generated from the option tables in lib/{server,agent,cli}/settings.c by\n"
-        "     tests/docs/test_configuration.c; do not edit by hand. To regenerate:\n"
-        "     RK_UPDATE_DOCS=1 ctest -R docs/test_configuration -->\n\n"
-        "Every option of `ruckus-server`, `ruckus-agent` and `ruckus` can be given as a\n"
-        "command-line flag or as an environment variable. A flag wins over the\n"
-        "environment variable, which wins over the built-in default.\n\n"
-        "- Flags take `--name=value` or `--name value`; `--` ends the options.\n"
-        "- A boolean flag alone (`--json`) means true; boolean values are `true`,\n"
-        "  `false`, `1`, `0`, `yes`, `no`, `on`, `off`.\n"
-        "- Lists are comma-separated (`a,b,c`); blanks around items are ignored.\n"
-        "- An environment variable set to the empty string counts as unset.\n"
-        "- Durations are in seconds and may have a fraction (`0.5`).\n"
-        "- A bad value or an unknown flag stops the program with exit code 2 and a\n"
-        "  message naming the option, e.g.\n"
-        "  `ruckus-server: --port (RUCKUS_SERVER_PORT): expected an integer from 1 to 65535, got \"abc\"`.\n"
-        "- Secret options (tokens) are never printed: not in `--help`, not in\n"
-        "  logs, not in error messages.\n"
-        "- `--help` prints this table for one program; `--version` its version.\n");
+        out, "# Configuration reference\n\n"
+             "<!-- Generated from the option tables in lib/{server,agent,cli}/settings.c by\n"
+             "     tests/docs/test_configuration.c; do not edit by hand. To regenerate:\n"
+             "     RK_UPDATE_DOCS=1 ctest -R docs/test_configuration -->\n\n"
+             "Every option of `ruckus-server`, `ruckus-agent` and `ruckus` can be given as a\n"
+             "command-line flag or as an environment variable. A flag wins over the\n"
+             "environment variable, which wins over the built-in default.\n\n"
+             "- Flags take `--name=value` or `--name value`; `--` ends the options.\n"
+             "- A boolean flag alone (`--json`) means true; boolean values are `true`,\n"
+             "  `false`, `1`, `0`, `yes`, `no`, `on`, `off`.\n"
+             "- Lists are comma-separated (`a,b,c`); blanks around items are ignored.\n"
+             "- An environment variable set to the empty string counts as unset.\n"
+             "- Durations are in seconds and may have a fraction (`0.5`).\n"
+             "- A bad value or an unknown flag stops the program with exit code 2 and a\n"
+             "  message naming the option, e.g.\n"
+             "  `ruckus-server: --port (RUCKUS_SERVER_PORT): expected an integer from 1 to 65535, "
+             "got \"abc\"`.\n"
+             "- Secret options (tokens) are never printed: not in `--help`, not in\n"
+             "  logs, not in error messages.\n"
+             "- `--help` prints this table for one program; `--version` its version.\n");
     for (size_t i = 0; i < n && !rc; i++)
         if (!(rc = rk_buf_adds(out, "\n")))
             rc = rk_config_markdown(specs[i], out);
@@ -751,11 +767,12 @@ bool rk_config_host_is_loopback(const char *host)
 {
     if (!host)
         return false;
-    if (strcasecmp(host, "localhost") == 0 || strcmp(host, "::1") == 0 || strcmp(host, "[::1]") == 0)
+    if (strcasecmp(host, "localhost") == 0 || strcmp(host, "::1") == 0 ||
+        strcmp(host, "[::1]") == 0)
         return true;
     /* 127.0.0.0/8, written as four decimal parts. */
     unsigned a, b, c, d;
     char tail;
-    return sscanf(host, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 && b < 256 && c < 256 &&
-           d < 256;
+    return sscanf(host, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 && b < 256 &&
+           c < 256 && d < 256;
 }

@@ -68,28 +68,29 @@ typedef struct rk_config_list {
 typedef int (*rk_config_validate_fn)(const void *field, const char **why);
 
 typedef struct rk_config_option {
-    const char *name;    /* flag without dashes: "port" is --port */
-    const char *env;     /* "RUCKUS_SERVER_PORT", or NULL for flag-only */
+    const char *name; /* flag without dashes: "port" is --port */
+    const char *env;  /* "RUCKUS_SERVER_PORT", or NULL for flag-only */
     rk_config_type_t type;
-    size_t offset;       /* of the field in the settings struct */
-    size_t size;         /* of the field, checked against type */
-    const char *def;     /* default as text; NULL means unset/zero */
-    const char *def_doc; /* shown instead of def when the default is computed */
-    const char *metavar; /* placeholder in --help ("SECONDS"); NULL: by type */
-    const char *help;    /* one line, no trailing period needed */
-    const char *const *choices; /* ENUM: NULL-terminated */
-    int64_t min, max;           /* INT range, inclusive */
-    double dmin, dmax;          /* DOUBLE range (dmin exclusive if flagged) */
-    unsigned flags;             /* RK_CONFIG_SECRET, ... */
+    size_t offset;                  /* of the field in the settings struct */
+    size_t size;                    /* of the field, checked against type */
+    const char *def;                /* default as text; NULL means unset/zero */
+    const char *def_doc;            /* shown instead of def when the default is computed */
+    const char *metavar;            /* placeholder in --help ("SECONDS"); NULL: by type */
+    const char *help;               /* one line, no trailing period needed */
+    const char *const *choices;     /* ENUM: NULL-terminated */
+    int64_t min, max;               /* INT range, inclusive */
+    double dmin, dmax;              /* DOUBLE range (dmin exclusive if flagged) */
+    unsigned flags;                 /* RK_CONFIG_SECRET, ... */
     rk_config_validate_fn validate; /* optional extra check */
 } rk_config_option_t;
 
-#define RK_CONFIG_FIELD(type, field) .offset = offsetof(type, field), .size = sizeof(((type *)0)->field)
+#define RK_CONFIG_FIELD(type, field)                                                               \
+    .offset = offsetof(type, field), .size = sizeof(((type *)0)->field)
 
 typedef struct rk_config_spec {
-    const char *program; /* "ruckus-server": prefixes every message */
-    const char *usage;   /* "[OPTIONS]" or "[OPTIONS] COMMAND [ARGS...]" */
-    const char *summary; /* one sentence */
+    const char *program;  /* "ruckus-server": prefixes every message */
+    const char *usage;    /* "[OPTIONS]" or "[OPTIONS] COMMAND [ARGS...]" */
+    const char *summary;  /* one sentence */
     const char *examples; /* lines for --help, each a full command */
     const rk_config_option_t *options;
     size_t count;

@@ -13,9 +13,18 @@ static _Atomic int log_fd = 2;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error", "off"};
 
-void rk_log_set_level(rk_log_level_t level) { log_level = (int)level; }
-rk_log_level_t rk_log_get_level(void) { return (rk_log_level_t)log_level; }
-void rk_log_set_fd(int fd) { log_fd = fd; }
+void rk_log_set_level(rk_log_level_t level)
+{
+    log_level = (int)level;
+}
+rk_log_level_t rk_log_get_level(void)
+{
+    return (rk_log_level_t)log_level;
+}
+void rk_log_set_fd(int fd)
+{
+    log_fd = fd;
+}
 
 int rk_log_level_parse(const char *s, rk_log_level_t *out)
 {
@@ -74,7 +83,8 @@ static int begin_line(rk_log_level_t level, const char *msg, char *line, size_t 
     put(line, size, pos, ts, strlen(ts));
     put(line, size, pos, " ", 1);
     put(line, size, pos, level_names[level], strlen(level_names[level]));
-    put(line, size, pos, level == RK_LOG_INFO || level == RK_LOG_WARN ? "  " : " ", level == RK_LOG_INFO || level == RK_LOG_WARN ? 2 : 1);
+    put(line, size, pos, level == RK_LOG_INFO || level == RK_LOG_WARN ? "  " : " ",
+        level == RK_LOG_INFO || level == RK_LOG_WARN ? 2 : 1);
     put(line, size, pos, msg, strlen(msg));
     return 1;
 }

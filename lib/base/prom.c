@@ -289,8 +289,7 @@ static int put_escaped(rk_buf_t *out, const char *s, bool help)
 }
 
 /* {a="x",b="y"[,le="..."]} or nothing. */
-static int put_labels(rk_buf_t *out, const rk_prom_family_t *f, const series_t *s,
-                      const char *le)
+static int put_labels(rk_buf_t *out, const rk_prom_family_t *f, const series_t *s, const char *le)
 {
     if (!f->n_labels && !le)
         return 0;

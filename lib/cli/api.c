@@ -83,8 +83,7 @@ static int build_url(rk_cli_t *c, const char *path, rk_buf_t *url)
 }
 
 /* Prints why a request failed and returns the exit code. */
-static int report(rk_cli_t *c, const char *method, const char *path,
-                  const rk_http_response_t *resp)
+static int report(rk_cli_t *c, const char *method, const char *path, const rk_http_response_t *resp)
 {
     int code = rk_cli_exit_for(resp->err, resp->status);
     if (resp->err == RK_ECONN || resp->err == RK_ETIMEDOUT) {
@@ -93,7 +92,8 @@ static int report(rk_cli_t *c, const char *method, const char *path,
         return code;
     }
     if (resp->err) {
-        rk_cli_errorf(c, "%s %s: %s", method, path, resp->msg[0] ? resp->msg : rk_strerror(resp->err));
+        rk_cli_errorf(c, "%s %s: %s", method, path,
+                      resp->msg[0] ? resp->msg : rk_strerror(resp->err));
         return code;
     }
     /* The server's {"detail": ...} says why; fall back to the status. */
@@ -114,8 +114,8 @@ static int report(rk_cli_t *c, const char *method, const char *path,
     return code;
 }
 
-static int request(rk_cli_t *c, const char *method, const char *path, const char *body,
-                   size_t max, rk_http_response_t *resp)
+static int request(rk_cli_t *c, const char *method, const char *path, const char *body, size_t max,
+                   rk_http_response_t *resp)
 {
     memset(resp, 0, sizeof *resp);
     rk_buf_init(&resp->body, 0);
@@ -135,7 +135,8 @@ static int request(rk_cli_t *c, const char *method, const char *path, const char
         .body_len = body ? strlen(body) : 0,
         .token = c->s.token,
         .timeout_ms = (int)(c->s.timeout * 1000),
-        .connect_timeout_ms = (int)(c->s.timeout * 1000) < 10000 ? (int)(c->s.timeout * 1000) : 10000,
+        .connect_timeout_ms =
+            (int)(c->s.timeout * 1000) < 10000 ? (int)(c->s.timeout * 1000) : 10000,
         .max_body = max,
         /* Reads may retry a brief outage; writes are sent once. */
         .retry = {.max_attempts = get ? 3 : 1, .base_ms = 200, .max_ms = 1000},
@@ -148,8 +149,8 @@ static int request(rk_cli_t *c, const char *method, const char *path, const char
     return 0;
 }
 
-int rk_cli_api(rk_cli_t *c, const char *method, const char *path, const json_t *body,
-               json_t **out, long *status)
+int rk_cli_api(rk_cli_t *c, const char *method, const char *path, const json_t *body, json_t **out,
+               long *status)
 {
     *out = NULL;
     char *text = NULL;

@@ -11,8 +11,9 @@ static const rk_cli_opt_t *find(const rk_cli_opt_t *opts, size_t nopts, const ch
                                 size_t len, char short_name, size_t *idx)
 {
     for (size_t i = 0; i < nopts; i++) {
-        bool hit = short_name ? opts[i].short_name == short_name
-                              : strlen(opts[i].name) == len && strncmp(opts[i].name, name, len) == 0;
+        bool hit = short_name
+                       ? opts[i].short_name == short_name
+                       : strlen(opts[i].name) == len && strncmp(opts[i].name, name, len) == 0;
         if (hit) {
             *idx = i;
             return &opts[i];

@@ -55,8 +55,8 @@ int rk_cli_run(rk_cli_t *c, int argc, char **argv);
  * reference; NULL on failure). On any failure prints "ruckus: <reason>" to
  * c->err and returns the exit code; 0 on a 2xx answer. *status (may be
  * NULL) receives the HTTP status. */
-int rk_cli_api(rk_cli_t *c, const char *method, const char *path, const json_t *body,
-               json_t **out, long *status);
+int rk_cli_api(rk_cli_t *c, const char *method, const char *path, const json_t *body, json_t **out,
+               long *status);
 
 /* rk_cli_api printing nothing: what it would have printed is returned in
  * *msg (malloc'd, may be NULL; pass NULL to drop it). */

@@ -23,11 +23,12 @@ static int cmd_register(rk_cli_t *c, int argc, char **argv)
 {
     static const rk_cli_opt_t opts[] = {{"agent-token", 0, true}};
     rk_cli_args_t a;
-    int code = rk_cli_parse(c, argc, argv, opts, 1, 1, 1,
-                            "ruckus agent register URL [--agent-token TOKEN]\n\n"
-                            "The server reads the agent's /api/v1/info; TOKEN is the agent's own.\n\n"
-                            "Example:\n  ruckus agent register http://worker1:8001\n",
-                            &a);
+    int code =
+        rk_cli_parse(c, argc, argv, opts, 1, 1, 1,
+                     "ruckus agent register URL [--agent-token TOKEN]\n\n"
+                     "The server reads the agent's /api/v1/info; TOKEN is the agent's own.\n\n"
+                     "Example:\n  ruckus agent register http://worker1:8001\n",
+                     &a);
     if (code)
         return code < 0 ? 0 : code;
     if (!rk_agent_url_valid(a.pos[0])) {
@@ -73,8 +74,9 @@ static int cmd_register(rk_cli_t *c, int argc, char **argv)
 static int cmd_unregister(rk_cli_t *c, int argc, char **argv)
 {
     rk_cli_args_t a;
-    int code = rk_cli_parse(c, argc, argv, NULL, 0, 1, 1,
-                            "ruckus agent unregister ID|NAME\n\nExample:\n  ruckus agent unregister worker1\n", &a);
+    int code = rk_cli_parse(
+        c, argc, argv, NULL, 0, 1, 1,
+        "ruckus agent unregister ID|NAME\n\nExample:\n  ruckus agent unregister worker1\n", &a);
     if (code)
         return code < 0 ? 0 : code;
     char id[128];
@@ -82,7 +84,8 @@ static int cmd_unregister(rk_cli_t *c, int argc, char **argv)
         return code;
     json_t *body = json_pack("{s:s}", "agent_id", id);
     json_t *ans = NULL;
-    code = body ? rk_cli_api(c, "POST", "/agents/unregister", body, &ans, NULL) : RK_CLI_EXIT_FAILURE;
+    code =
+        body ? rk_cli_api(c, "POST", "/agents/unregister", body, &ans, NULL) : RK_CLI_EXIT_FAILURE;
     json_decref(body);
     if (!code)
         code = rk_cli_print_ok(c, ans, "unregistered agent %s\n", id);
@@ -105,7 +108,8 @@ static int cmd_list(rk_cli_t *c, int argc, char **argv)
     json_t *ans = NULL;
     if ((code = rk_cli_api(c, "GET", "/agents", NULL, &ans, NULL)))
         return code;
-    static const char *const hdr[] = {"AGENT", "NAME", "URL", "SLOTS", "TASKS", "HARDWARE", "REGISTERED"};
+    static const char *const hdr[] = {"AGENT", "NAME",     "URL",       "SLOTS",
+                                      "TASKS", "HARDWARE", "REGISTERED"};
     rk_cli_table_t t;
     rk_buf_t tasks, hw;
     rk_buf_init(&tasks, 4096);
@@ -118,7 +122,8 @@ static int cmd_list(rk_cli_t *c, int argc, char **argv)
         goto done;
     size_t i;
     json_t *v;
-    json_array_foreach(list, i, v) {
+    json_array_foreach(list, i, v)
+    {
         rk_registered_agent_t r;
         char path[RK_PATH_MAX], slots[24], when[RK_CLI_TIMESTR];
         rk_path_index(path, "agents", i);
@@ -132,8 +137,8 @@ static int cmd_list(rk_cli_t *c, int argc, char **argv)
         rk_cli_hw_summary(r.info.system_info, &hw);
         snprintf(slots, sizeof slots, "%lld", (long long)r.info.capabilities.slots);
         rk_cli_reltime(r.registered_at, c->now, when);
-        const char *row[] = {r.info.agent_id, r.info.agent_name, r.agent_url, slots,
-                             rk_buf_str(&tasks), rk_buf_str(&hw), when};
+        const char *row[] = {r.info.agent_id,    r.info.agent_name, r.agent_url, slots,
+                             rk_buf_str(&tasks), rk_buf_str(&hw),   when};
         int rc = rk_cli_table_add(&t, row);
         rk_registered_agent_cleanup(&r);
         if (rc) {
@@ -141,7 +146,8 @@ static int cmd_list(rk_cli_t *c, int argc, char **argv)
             goto done;
         }
     }
-    code = rk_cli_print_table(c, ans, &t, "no agents registered (see `ruckus agent register --help`)\n");
+    code = rk_cli_print_table(c, ans, &t,
+                              "no agents registered (see `ruckus agent register --help`)\n");
 done:
     rk_cli_table_cleanup(&t);
     rk_buf_cleanup(&tasks);
@@ -161,8 +167,8 @@ static int status_row(rk_cli_t *c, rk_cli_table_t *t, const json_t *v, const cha
     snprintf(queued, sizeof queued, "%zu", st.n_queued);
     rk_cli_duration(st.uptime_seconds, up);
     rk_cli_reltime(st.timestamp, c->now, when);
-    const char *row[] = {st.agent_id, rk_agent_state_name(st.status), running, queued,
-                         st.current_job_id, up, when};
+    const char *row[] = {
+        st.agent_id, rk_agent_state_name(st.status), running, queued, st.current_job_id, up, when};
     int code = rk_cli_table_add(t, row) ? RK_CLI_EXIT_FAILURE : 0;
     rk_cli_table_color(t, 1, rk_cli_agent_color(st.status, c->color));
     rk_agent_status_cleanup(&st);
@@ -172,21 +178,23 @@ static int status_row(rk_cli_t *c, rk_cli_table_t *t, const json_t *v, const cha
 static int cmd_status(rk_cli_t *c, int argc, char **argv)
 {
     rk_cli_args_t a;
-    int code = rk_cli_parse(c, argc, argv, NULL, 0, 0, 1,
-                            "ruckus agent status [ID|NAME]\n\nAn agent that cannot be reached reads "
-                            "`unavailable`.\n\nExample:\n  ruckus agent status worker1\n",
-                            &a);
+    int code =
+        rk_cli_parse(c, argc, argv, NULL, 0, 0, 1,
+                     "ruckus agent status [ID|NAME]\n\nAn agent that cannot be reached reads "
+                     "`unavailable`.\n\nExample:\n  ruckus agent status worker1\n",
+                     &a);
     if (code)
         return code < 0 ? 0 : code;
     char path[200] = "/agents/status", id[128];
-    if (a.npos == 1 && ((code = rk_cli_agent_ref(c, a.pos[0], id, sizeof id)) ||
-                        (code = rk_cli_id_path(c, "agent", "/agents", id, "/status", path,
-                                               sizeof path))))
+    if (a.npos == 1 &&
+        ((code = rk_cli_agent_ref(c, a.pos[0], id, sizeof id)) ||
+         (code = rk_cli_id_path(c, "agent", "/agents", id, "/status", path, sizeof path))))
         return code;
     json_t *ans = NULL;
     if ((code = rk_cli_api(c, "GET", path, NULL, &ans, NULL)))
         return code;
-    static const char *const hdr[] = {"AGENT", "STATUS", "RUNNING", "QUEUED", "CURRENT JOB", "UPTIME", "UPDATED"};
+    static const char *const hdr[] = {"AGENT",       "STATUS", "RUNNING", "QUEUED",
+                                      "CURRENT JOB", "UPTIME", "UPDATED"};
     rk_cli_table_t t;
     rk_cli_table_init(&t, 7, hdr);
     t.right[2] = t.right[3] = true;
@@ -196,7 +204,8 @@ static int cmd_status(rk_cli_t *c, int argc, char **argv)
     } else if (!(code = rk_cli_answer_array(c, ans, "agents", &list))) {
         size_t i;
         json_t *v;
-        json_array_foreach(list, i, v) {
+        json_array_foreach(list, i, v)
+        {
             char p[RK_PATH_MAX];
             rk_path_index(p, "agents", i);
             if ((code = status_row(c, &t, v, p)))
@@ -215,9 +224,9 @@ static int cmd_show(rk_cli_t *c, int argc, char **argv)
     json_t *ans = NULL;
     rk_cli_args_t a;
     char id[128], path[200];
-    int code = rk_cli_parse(c, argc, argv, NULL, 0, 1, 1,
-                            "ruckus agent show ID|NAME\n\nExample:\n  ruckus agent show worker1\n",
-                            &a);
+    int code =
+        rk_cli_parse(c, argc, argv, NULL, 0, 1, 1,
+                     "ruckus agent show ID|NAME\n\nExample:\n  ruckus agent show worker1\n", &a);
     if (code)
         return code < 0 ? 0 : code;
     if ((code = rk_cli_agent_ref(c, a.pos[0], id, sizeof id)) ||

@@ -45,8 +45,8 @@ static void fmt_change(const json_t *m, char *out, size_t n)
     }
     double pct = 100 * json_number_value(d) / fabs(a);
     if (json_is_number(lo) && json_is_number(hi))
-        snprintf(out, n, "%+.1f %% [%+.1f, %+.1f]", pct,
-                 100 * json_number_value(lo) / fabs(a), 100 * json_number_value(hi) / fabs(a));
+        snprintf(out, n, "%+.1f %% [%+.1f, %+.1f]", pct, 100 * json_number_value(lo) / fabs(a),
+                 100 * json_number_value(hi) / fabs(a));
     else
         snprintf(out, n, "%+.1f %%", pct);
 }
@@ -115,10 +115,10 @@ int rk_cli_compare_stats(rk_cli_t *c, const rk_cli_args_t *a, const char *metric
     rk_cli_table_t t;
     memset(&t, 0, sizeof t);
     int code = 0, slower = 0;
-    static const char *const hdr2[] = {"METRIC", "A", "B", "CHANGE [95 % CI]", "P", "RUNS",
-                                       "VERDICT"};
+    static const char *const hdr2[] = {"METRIC", "A",    "B",      "CHANGE [95 % CI]",
+                                       "P",      "RUNS", "VERDICT"};
     static const char *const hdrb[] = {"AGENT", "METRIC", "BASELINE", "THIS", "CHANGE [95 % CI]",
-                                       "P", "RUNS", "VERDICT"};
+                                       "P",     "RUNS",   "VERDICT"};
     if (!baseline) {
         /* compare A B */
         json_t *cmp = NULL;
@@ -210,7 +210,8 @@ int rk_cli_compare_stats(rk_cli_t *c, const rk_cli_args_t *a, const char *metric
                     slower++;
             }
         }
-        json_t *out = baseline ? json_pack("{s:O}", "comparisons", all) : json_incref(json_array_get(all, 0));
+        json_t *out =
+            baseline ? json_pack("{s:O}", "comparisons", all) : json_incref(json_array_get(all, 0));
         code = rk_cli_print_json(c, out);
         json_decref(out);
     } else {
@@ -285,8 +286,8 @@ int rk_cli_history(rk_cli_t *c, int argc, char **argv)
         json_decref(ans);
         return code;
     }
-    static const char *const hdr[] = {"AGENT", "JOB", "COMPLETED", "MEAN", "STD", "RUNS",
-                                      "VERDICT"};
+    static const char *const hdr[] = {"AGENT", "JOB",  "COMPLETED", "MEAN",
+                                      "STD",   "RUNS", "VERDICT"};
     rk_cli_table_t t;
     rk_cli_table_init(&t, 7, hdr);
     for (size_t i = 3; i < 6; i++)

@@ -57,12 +57,13 @@ static int read_file(rk_cli_t *c, const char *name, rk_buf_t *out)
 static int cmd_create(rk_cli_t *c, int argc, char **argv)
 {
     rk_cli_args_t a;
-    int code = rk_cli_parse(c, argc, argv, NULL, 0, 1, 1,
-                            "ruckus experiment create FILE\n\n"
-                            "FILE holds an ExperimentSpec (or {\"experiment_spec\": ...}); it is "
-                            "validated before it is sent.\nexamples/ holds one for each task type.\n\n"
-                            "Example:\n  ruckus experiment create examples/command.json\n",
-                            &a);
+    int code =
+        rk_cli_parse(c, argc, argv, NULL, 0, 1, 1,
+                     "ruckus experiment create FILE\n\n"
+                     "FILE holds an ExperimentSpec (or {\"experiment_spec\": ...}); it is "
+                     "validated before it is sent.\nexamples/ holds one for each task type.\n\n"
+                     "Example:\n  ruckus experiment create examples/command.json\n",
+                     &a);
     if (code)
         return code < 0 ? 0 : code;
     rk_buf_t text;
@@ -126,7 +127,8 @@ static int cmd_list(rk_cli_t *c, int argc, char **argv)
         goto done;
     size_t i;
     json_t *v;
-    json_array_foreach(list, i, v) {
+    json_array_foreach(list, i, v)
+    {
         rk_experiment_t x;
         char path[RK_PATH_MAX], when[RK_CLI_TIMESTR];
         rk_path_index(path, "experiments", i);
@@ -144,7 +146,8 @@ static int cmd_list(rk_cli_t *c, int argc, char **argv)
             goto done;
         }
     }
-    code = rk_cli_print_table(c, ans, &t, "no experiments (see `ruckus experiment create --help`)\n");
+    code =
+        rk_cli_print_table(c, ans, &t, "no experiments (see `ruckus experiment create --help`)\n");
 done:
     rk_cli_table_cleanup(&t);
     json_decref(ans);
@@ -154,9 +157,10 @@ done:
 static int cmd_show(rk_cli_t *c, int argc, char **argv)
 {
     json_t *ans;
-    int code = rk_cli_get_by_id(c, argc, argv,
-                                "ruckus experiment show ID\n\nExample:\n  ruckus experiment show exp_1a2b3c\n",
-                                "experiment", "/experiments", &ans);
+    int code = rk_cli_get_by_id(
+        c, argc, argv,
+        "ruckus experiment show ID\n\nExample:\n  ruckus experiment show exp_1a2b3c\n",
+        "experiment", "/experiments", &ans);
     if (code || !ans)
         return code;
     rk_experiment_t x;
@@ -202,12 +206,13 @@ static int cmd_delete(rk_cli_t *c, int argc, char **argv)
     static const rk_cli_opt_t opts[] = {{"cascade", 0, false}};
     rk_cli_args_t a;
     char path[160];
-    int code = rk_cli_parse(c, argc, argv, opts, 1, 1, 1,
-                            "ruckus experiment delete ID [--cascade]\n\n"
-                            "Refused (exit 6) while jobs refer to it; --cascade deletes its finished\n"
-                            "jobs and results too, and is refused only while one is unfinished.\n\n"
-                            "Example:\n  ruckus experiment delete exp_1a2b3c --cascade\n",
-                            &a);
+    int code =
+        rk_cli_parse(c, argc, argv, opts, 1, 1, 1,
+                     "ruckus experiment delete ID [--cascade]\n\n"
+                     "Refused (exit 6) while jobs refer to it; --cascade deletes its finished\n"
+                     "jobs and results too, and is refused only while one is unfinished.\n\n"
+                     "Example:\n  ruckus experiment delete exp_1a2b3c --cascade\n",
+                     &a);
     if (code || (code = rk_cli_id_path(c, "experiment", "/experiments", a.pos[0],
                                        a.val[0] ? "?cascade=true" : "", path, sizeof path)))
         return code < 0 ? 0 : code;
@@ -237,7 +242,8 @@ static void join(const json_t *arr, rk_buf_t *b)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(arr, i, v) {
+    json_array_foreach(arr, i, v)
+    {
         if (json_is_string(v))
             rk_buf_printf(b, "%s%s", b->len ? "; " : "", json_string_value(v));
     }
@@ -246,8 +252,9 @@ static void join(const json_t *arr, rk_buf_t *b)
 static int cmd_check(rk_cli_t *c, int argc, char **argv)
 {
     rk_cli_args_t a;
-    int code = rk_cli_parse(c, argc, argv, NULL, 0, 1, 1,
-                            "ruckus experiment check ID\n\nExample:\n  ruckus experiment check exp_1a2b3c\n", &a);
+    int code = rk_cli_parse(
+        c, argc, argv, NULL, 0, 1, 1,
+        "ruckus experiment check ID\n\nExample:\n  ruckus experiment check exp_1a2b3c\n", &a);
     if (code)
         return code < 0 ? 0 : code;
     if ((code = rk_cli_check_id(c, "experiment", a.pos[0])))
@@ -270,7 +277,8 @@ static int cmd_check(rk_cli_t *c, int argc, char **argv)
     size_t ok = 0, i;
     if ((code = rk_cli_answer_array(c, ans, "compatibility_results", &list)))
         goto done;
-    json_array_foreach(list, i, v) {
+    json_array_foreach(list, i, v)
+    {
         char path[RK_PATH_MAX];
         rk_path_index(path, "compatibility_results", i);
         const char *id = json_string_value(json_object_get(v, "agent_id"));
@@ -292,7 +300,8 @@ static int cmd_check(rk_cli_t *c, int argc, char **argv)
             code = RK_CLI_EXIT_FAILURE;
             goto done;
         }
-        rk_cli_table_color(&t, 2, c->color ? (json_is_true(can) ? RK_CLI_GREEN : RK_CLI_RED) : NULL);
+        rk_cli_table_color(&t, 2,
+                           c->color ? (json_is_true(can) ? RK_CLI_GREEN : RK_CLI_RED) : NULL);
     }
     if (c->s.json) {
         code = rk_cli_print_json(c, ans);
@@ -323,7 +332,8 @@ static int print_jobs(rk_cli_t *c, const json_t *ans)
     int code = rk_cli_answer_array(c, ans, "jobs", &jobs);
     if (code)
         goto done;
-    json_array_foreach(jobs, i, v) {
+    json_array_foreach(jobs, i, v)
+    {
         rk_job_info_t j;
         char path[RK_PATH_MAX];
         rk_path_index(path, "jobs", i);
@@ -331,7 +341,8 @@ static int print_jobs(rk_cli_t *c, const json_t *ans)
             code = rk_cli_bad_answer(c, &e);
             goto done;
         }
-        const char *row[] = {j.job_id, j.agent_id, rk_job_state_name(j.status.status), j.status.message};
+        const char *row[] = {j.job_id, j.agent_id, rk_job_state_name(j.status.status),
+                             j.status.message};
         int rc = rk_cli_table_add(&t, row);
         rk_cli_table_color(&t, 2, rk_cli_job_color(j.status.status, c->color));
         rk_job_info_cleanup(&j);
@@ -400,15 +411,17 @@ static int cmd_run(rk_cli_t *c, int argc, char **argv)
     static const rk_cli_opt_t opts[] = {{"agents", 0, true}, {"wait", 'w', false}};
     rk_cli_args_t a;
     char path[160];
-    int code = rk_cli_parse(c, argc, argv, opts, 2, 1, 1,
-                            "ruckus experiment run ID [--agents A,B] [--wait]\n\n"
-                            "Without --agents, one job goes to every compatible registered agent\n"
-                            "(agents by id or name). --wait follows every job to its end and exits\n"
-                            "0 only if all completed (with --json: {\"jobs\": [final JobInfo]}).\n\n"
-                            "Examples:\n  ruckus experiment run exp_1a2b3c\n"
-                            "  ruckus experiment run exp_1a2b3c --agents worker1,worker2 --wait\n",
-                            &a);
-    if (code || (code = rk_cli_id_path(c, "experiment", "/experiments", a.pos[0], "/run", path, sizeof path)))
+    int code =
+        rk_cli_parse(c, argc, argv, opts, 2, 1, 1,
+                     "ruckus experiment run ID [--agents A,B] [--wait]\n\n"
+                     "Without --agents, one job goes to every compatible registered agent\n"
+                     "(agents by id or name). --wait follows every job to its end and exits\n"
+                     "0 only if all completed (with --json: {\"jobs\": [final JobInfo]}).\n\n"
+                     "Examples:\n  ruckus experiment run exp_1a2b3c\n"
+                     "  ruckus experiment run exp_1a2b3c --agents worker1,worker2 --wait\n",
+                     &a);
+    if (code || (code = rk_cli_id_path(c, "experiment", "/experiments", a.pos[0], "/run", path,
+                                       sizeof path)))
         return code < 0 ? 0 : code;
     json_t *body = json_object(), *ids = NULL, *ans = NULL;
     if (!body)
@@ -417,7 +430,8 @@ static int cmd_run(rk_cli_t *c, int argc, char **argv)
         ids = json_array();
         json_object_set_new(body, "agent_ids", ids);
         char *list = strdup(a.val[0]), *save = NULL;
-        for (char *tok = list ? strtok_r(list, ",", &save) : NULL; tok; tok = strtok_r(NULL, ",", &save)) {
+        for (char *tok = list ? strtok_r(list, ",", &save) : NULL; tok;
+             tok = strtok_r(NULL, ",", &save)) {
             char id[128];
             if ((code = rk_cli_agent_ref(c, tok, id, sizeof id)))
                 break;
@@ -445,8 +459,8 @@ static int cmd_run(rk_cli_t *c, int argc, char **argv)
 
 int rk_cli_cmd_experiment(rk_cli_t *c, int argc, char **argv)
 {
-    static const rk_cli_cmd_t cmds[] = {{"create", cmd_create}, {"list", cmd_list},   {"show", cmd_show},
-                                        {"delete", cmd_delete}, {"check", cmd_check}, {"run", cmd_run},
-                                        {NULL, NULL}};
+    static const rk_cli_cmd_t cmds[] = {
+        {"create", cmd_create}, {"list", cmd_list}, {"show", cmd_show}, {"delete", cmd_delete},
+        {"check", cmd_check},   {"run", cmd_run},   {NULL, NULL}};
     return rk_cli_dispatch(c, "experiment", usage, cmds, argc, argv);
 }

@@ -32,11 +32,12 @@ static int cmd_submit(rk_cli_t *c, int argc, char **argv)
 {
     static const rk_cli_opt_t opts[] = {{"wait", 'w', false}};
     rk_cli_args_t a;
-    int code = rk_cli_parse(c, argc, argv, opts, 1, 2, 2,
-                            "ruckus job submit EXPERIMENT AGENT [--wait]\n\n"
-                            "With --wait, follows the job like `job watch` and exits 0 only if it "
-                            "completed.\n\nExample:\n  ruckus job submit exp_1a2b3c worker1 --wait\n",
-                            &a);
+    int code =
+        rk_cli_parse(c, argc, argv, opts, 1, 2, 2,
+                     "ruckus job submit EXPERIMENT AGENT [--wait]\n\n"
+                     "With --wait, follows the job like `job watch` and exits 0 only if it "
+                     "completed.\n\nExample:\n  ruckus job submit exp_1a2b3c worker1 --wait\n",
+                     &a);
     if (code)
         return code < 0 ? 0 : code;
     char agent[128];
@@ -86,14 +87,17 @@ static int by_created_desc(const void *pa, const void *pb)
 
 static int cmd_list(rk_cli_t *c, int argc, char **argv)
 {
-    static const rk_cli_opt_t opts[] = {
-        {"status", 's', true}, {"agent", 'a', true}, {"experiment", 'e', true}, {"limit", 'n', true}};
+    static const rk_cli_opt_t opts[] = {{"status", 's', true},
+                                        {"agent", 'a', true},
+                                        {"experiment", 'e', true},
+                                        {"limit", 'n', true}};
     rk_cli_args_t a;
-    int code = rk_cli_parse(c, argc, argv, opts, 4, 0, 0,
-                            "ruckus job list [--status S[,S...]] [--agent ID|NAME] [--experiment E] [--limit N]\n\n"
-                            "Newest first; N defaults to the server's page (1000), at most 10000.\n\n"
-                            "Example:\n  ruckus job list --status running --agent worker1\n",
-                            &a);
+    int code = rk_cli_parse(
+        c, argc, argv, opts, 4, 0, 0,
+        "ruckus job list [--status S[,S...]] [--agent ID|NAME] [--experiment E] [--limit N]\n\n"
+        "Newest first; N defaults to the server's page (1000), at most 10000.\n\n"
+        "Example:\n  ruckus job list --status running --agent worker1\n",
+        &a);
     if (code)
         return code < 0 ? 0 : code;
     rk_job_state_t st;
@@ -102,9 +106,11 @@ static int cmd_list(rk_cli_t *c, int argc, char **argv)
     for (const char *p = a.val[0]; p && *p;) {
         size_t len = strcspn(p, ",");
         char one[32];
-        if (len >= sizeof one || (memcpy(one, p, len), one[len] = '\0', rk_job_state_parse(one, &st))) {
-            rk_cli_errorf(c, "--status: expected one or more (comma-separated) of queued, assigned, "
-                             "running, completed, failed, cancelled, timeout");
+        if (len >= sizeof one ||
+            (memcpy(one, p, len), one[len] = '\0', rk_job_state_parse(one, &st))) {
+            rk_cli_errorf(c,
+                          "--status: expected one or more (comma-separated) of queued, assigned, "
+                          "running, completed, failed, cancelled, timeout");
             return RK_CLI_EXIT_USAGE;
         }
         p += len + (p[len] == ',');
@@ -131,7 +137,8 @@ static int cmd_list(rk_cli_t *c, int argc, char **argv)
     rk_job_info_t *jobs = NULL;
     size_t n = 0, cap = 0;
     rk_cli_table_t t;
-    static const char *const hdr[] = {"JOB", "EXPERIMENT", "AGENT", "STATUS", "CREATED", "UPDATED", "MESSAGE"};
+    static const char *const hdr[] = {"JOB",     "EXPERIMENT", "AGENT",  "STATUS",
+                                      "CREATED", "UPDATED",    "MESSAGE"};
     rk_cli_table_init(&t, 7, hdr);
     if ((code = rk_cli_api(c, "GET", rk_buf_str(&q), NULL, &ans, NULL)))
         goto done;
@@ -144,12 +151,14 @@ static int cmd_list(rk_cli_t *c, int argc, char **argv)
     }
     const char *agent;
     json_t *list;
-    json_object_foreach(groups, agent, list) {
+    json_object_foreach(groups, agent, list)
+    {
         char gpath[RK_PATH_MAX], path[RK_PATH_MAX];
         rk_path_key(gpath, "jobs", agent);
         size_t i;
         json_t *v;
-        json_array_foreach(list, i, v) {
+        json_array_foreach(list, i, v)
+        {
             if (n == cap) {
                 cap = cap ? cap * 2 : 64;
                 rk_job_info_t *nj = realloc(jobs, cap * sizeof *nj);
@@ -177,10 +186,13 @@ static int cmd_list(rk_cli_t *c, int argc, char **argv)
         rk_cli_reltime(jobs[i].created_time, c->now, created);
         rk_cli_reltime(jobs[i].status.timestamp, c->now, updated);
         char msg[81];
-        snprintf(msg, sizeof msg, "%.*s", (int)strcspn(jobs[i].status.message ? jobs[i].status.message : "", "\r\n"),
+        snprintf(msg, sizeof msg, "%.*s",
+                 (int)strcspn(jobs[i].status.message ? jobs[i].status.message : "", "\r\n"),
                  jobs[i].status.message ? jobs[i].status.message : "");
-        const char *row[] = {jobs[i].job_id, jobs[i].experiment_id, jobs[i].agent_id,
-                             rk_job_state_name(jobs[i].status.status), created, updated, msg[0] ? msg : "-"};
+        const char *row[] = {jobs[i].job_id,    jobs[i].experiment_id,
+                             jobs[i].agent_id,  rk_job_state_name(jobs[i].status.status),
+                             created,           updated,
+                             msg[0] ? msg : "-"};
         if (rk_cli_table_add(&t, row)) {
             code = RK_CLI_EXIT_FAILURE;
             goto done;
@@ -205,7 +217,8 @@ done:
 static int cmd_show(rk_cli_t *c, int argc, char **argv)
 {
     json_t *ans;
-    int code = rk_cli_get_by_id(c, argc, argv, "ruckus job show ID\n\nExample:\n  ruckus job show job_0badcafe\n",
+    int code = rk_cli_get_by_id(c, argc, argv,
+                                "ruckus job show ID\n\nExample:\n  ruckus job show job_0badcafe\n",
                                 "job", "/jobs", &ans);
     if (code || !ans)
         return code;
@@ -241,8 +254,9 @@ static int cmd_show(rk_cli_t *c, int argc, char **argv)
         rk_cli_table_init(&t, 3, hdr);
         for (size_t i = 0; i < j.n_history; i++) {
             rk_time_format(j.history[i].timestamp, ts);
-            const char *row[] = {ts, rk_job_state_name(j.history[i].status),
-                                 j.history[i].message && j.history[i].message[0] ? j.history[i].message : "-"};
+            const char *row[] = {
+                ts, rk_job_state_name(j.history[i].status),
+                j.history[i].message && j.history[i].message[0] ? j.history[i].message : "-"};
             rk_cli_table_add(&t, row);
             rk_cli_table_color(&t, 1, rk_cli_job_color(j.history[i].status, c->color));
         }
@@ -262,10 +276,11 @@ static int cmd_cancel(rk_cli_t *c, int argc, char **argv)
 {
     rk_cli_args_t a;
     char path[128];
-    int code = rk_cli_parse(c, argc, argv, NULL, 0, 1, 1,
-                            "ruckus job cancel ID\n\nA finished job cannot be cancelled (exit 6).\n\n"
-                            "Example:\n  ruckus job cancel job_0badcafe\n",
-                            &a);
+    int code =
+        rk_cli_parse(c, argc, argv, NULL, 0, 1, 1,
+                     "ruckus job cancel ID\n\nA finished job cannot be cancelled (exit 6).\n\n"
+                     "Example:\n  ruckus job cancel job_0badcafe\n",
+                     &a);
     if (code || (code = rk_cli_id_path(c, "job", "/jobs", a.pos[0], "", path, sizeof path)))
         return code < 0 ? 0 : code;
     json_t *ans = NULL;
@@ -284,11 +299,12 @@ static int cmd_watch(rk_cli_t *c, int argc, char **argv)
 {
     rk_cli_args_t a;
     char path[128];
-    int code = rk_cli_parse(c, argc, argv, NULL, 0, 1, 1,
-                            "ruckus job watch ID\n\nFollows the job's status and progress until it ends; "
-                            "exits 0 only if it completed\n(1 for failed, cancelled or timeout).\n\n"
-                            "Example:\n  ruckus job watch job_0badcafe && echo done\n",
-                            &a);
+    int code =
+        rk_cli_parse(c, argc, argv, NULL, 0, 1, 1,
+                     "ruckus job watch ID\n\nFollows the job's status and progress until it ends; "
+                     "exits 0 only if it completed\n(1 for failed, cancelled or timeout).\n\n"
+                     "Example:\n  ruckus job watch job_0badcafe && echo done\n",
+                     &a);
     if (code || (code = rk_cli_id_path(c, "job", "/jobs", a.pos[0], "", path, sizeof path)))
         return code < 0 ? 0 : code;
     return rk_cli_job_watch(c, a.pos[0]);
@@ -304,9 +320,11 @@ static int job_ended(rk_cli_t *c, const char *id, int *code)
     rk_job_state_t st;
     if ((*code = rk_cli_api(c, "GET", path, NULL, &ans, NULL)))
         return -1;
-    int ended = rk_job_state_parse(json_string_value(json_object_get(json_object_get(ans, "status"), "status")), &st)
-                    ? 1
-                    : rk_job_state_terminal(st);
+    int ended =
+        rk_job_state_parse(
+            json_string_value(json_object_get(json_object_get(ans, "status"), "status")), &st)
+            ? 1
+            : rk_job_state_terminal(st);
     json_decref(ans);
     return ended;
 }
@@ -427,11 +445,13 @@ static int cmd_artifacts(rk_cli_t *c, int argc, char **argv)
     static const rk_cli_opt_t opts[] = {{"output", 'o', true}};
     rk_cli_args_t a;
     char path[128];
-    int code = rk_cli_parse(c, argc, argv, opts, 1, 1, 1,
-                            "ruckus job artifacts ID -o FILE\n\nSaves the job's output folder as a zip.\n\n"
-                            "Example:\n  ruckus job artifacts job_0badcafe -o out.zip\n",
-                            &a);
-    if (code || (code = rk_cli_id_path(c, "job", "/jobs", a.pos[0], "/artifacts", path, sizeof path)))
+    int code = rk_cli_parse(
+        c, argc, argv, opts, 1, 1, 1,
+        "ruckus job artifacts ID -o FILE\n\nSaves the job's output folder as a zip.\n\n"
+        "Example:\n  ruckus job artifacts job_0badcafe -o out.zip\n",
+        &a);
+    if (code ||
+        (code = rk_cli_id_path(c, "job", "/jobs", a.pos[0], "/artifacts", path, sizeof path)))
         return code < 0 ? 0 : code;
     if (!a.val[0]) {
         rk_cli_errorf(c, "-o FILE is required");
@@ -450,7 +470,8 @@ static int cmd_artifacts(rk_cli_t *c, int argc, char **argv)
         } else if (!c->s.json) {
             fprintf(c->out, "wrote %zu bytes to %s\n", b.len, a.val[0]);
         } else {
-            json_t *v = json_pack("{s:s, s:s, s:I}", "job_id", a.pos[0], "file", a.val[0], "bytes", (json_int_t)b.len);
+            json_t *v = json_pack("{s:s, s:s, s:I}", "job_id", a.pos[0], "file", a.val[0], "bytes",
+                                  (json_int_t)b.len);
             code = v ? rk_cli_print_json(c, v) : RK_CLI_EXIT_FAILURE;
             json_decref(v);
         }
@@ -461,8 +482,9 @@ static int cmd_artifacts(rk_cli_t *c, int argc, char **argv)
 
 int rk_cli_cmd_job(rk_cli_t *c, int argc, char **argv)
 {
-    static const rk_cli_cmd_t cmds[] = {
-        {"submit", cmd_submit}, {"list", cmd_list}, {"show", cmd_show},           {"cancel", cmd_cancel},
-        {"watch", cmd_watch},   {"logs", cmd_logs}, {"artifacts", cmd_artifacts}, {NULL, NULL}};
+    static const rk_cli_cmd_t cmds[] = {{"submit", cmd_submit},       {"list", cmd_list},
+                                        {"show", cmd_show},           {"cancel", cmd_cancel},
+                                        {"watch", cmd_watch},         {"logs", cmd_logs},
+                                        {"artifacts", cmd_artifacts}, {NULL, NULL}};
     return rk_cli_dispatch(c, "job", usage, cmds, argc, argv);
 }

@@ -102,7 +102,8 @@ static int metrics_table(rk_cli_t *c, const rk_result_t *r, rk_buf_t *b)
     rk_buf_t val;
     rk_buf_init(&val, 4096);
     int rc = 0;
-    json_object_foreach(r->metrics, k, v) {
+    json_object_foreach(r->metrics, k, v)
+    {
         rk_buf_reset(&val);
         rk_cli_value(v, &val);
         const rk_metric_stats_t *s = NULL;
@@ -110,8 +111,8 @@ static int metrics_table(rk_cli_t *c, const rk_result_t *r, rk_buf_t *b)
             if (strcmp(r->stats[i].name, k) == 0)
                 s = &r->stats[i];
         char f[5][32];
-        const double nums[5] = {s ? s->mean : NAN, s ? s->std : NAN, s ? s->min : NAN, s ? s->max : NAN,
-                                s ? (double)s->count : NAN};
+        const double nums[5] = {s ? s->mean : NAN, s ? s->std : NAN, s ? s->min : NAN,
+                                s ? s->max : NAN, s ? (double)s->count : NAN};
         for (int i = 0; i < 5; i++) {
             json_t *x = json_real(nums[i]);
             rk_buf_t tmp;
@@ -138,9 +139,9 @@ static int metrics_table(rk_cli_t *c, const rk_result_t *r, rk_buf_t *b)
 static int cmd_show(rk_cli_t *c, int argc, char **argv)
 {
     json_t *ans;
-    int code = rk_cli_get_by_id(c, argc, argv,
-                                "ruckus result show JOB\n\nExample:\n  ruckus result show job_0badcafe\n",
-                                "job", "/results", &ans);
+    int code = rk_cli_get_by_id(
+        c, argc, argv, "ruckus result show JOB\n\nExample:\n  ruckus result show job_0badcafe\n",
+        "job", "/results", &ans);
     if (code || !ans)
         return code;
     rk_result_t r;
@@ -206,7 +207,8 @@ static int cmd_list(rk_cli_t *c, int argc, char **argv)
         json_decref(ans);
         return code;
     }
-    static const char *const hdr[] = {"JOB", "EXPERIMENT", "AGENT", "STATUS", "DURATION", "COMPLETED", "METRICS"};
+    static const char *const hdr[] = {"JOB",      "EXPERIMENT", "AGENT",  "STATUS",
+                                      "DURATION", "COMPLETED",  "METRICS"};
     rk_cli_table_t t;
     rk_cli_table_init(&t, 7, hdr);
     t.right[4] = t.right[6] = true;
@@ -224,7 +226,8 @@ static int cmd_list(rk_cli_t *c, int argc, char **argv)
         rk_cli_duration(r.duration_seconds, dur);
         rk_cli_reltime(r.completed_at, c->now, when);
         snprintf(nm, sizeof nm, "%zu", json_object_size(r.metrics));
-        const char *row[] = {r.job_id, r.experiment_id, r.agent_id, rk_job_state_name(r.status), dur, when, nm};
+        const char *row[] = {
+            r.job_id, r.experiment_id, r.agent_id, rk_job_state_name(r.status), dur, when, nm};
         int rc = rk_cli_table_add(&t, row);
         rk_cli_table_color(&t, 3, rk_cli_job_color(r.status, c->color));
         rk_result_cleanup(&r);
@@ -257,16 +260,19 @@ static int write_out(rk_cli_t *c, const char *file, const rk_buf_t *b)
 
 static int cmd_export(rk_cli_t *c, int argc, char **argv)
 {
-    static const rk_cli_opt_t opts[] = {
-        {"format", 'f', true}, {"experiment", 'e', true}, {"agent", 'a', true}, {"output", 'o', true}};
+    static const rk_cli_opt_t opts[] = {{"format", 'f', true},
+                                        {"experiment", 'e', true},
+                                        {"agent", 'a', true},
+                                        {"output", 'o', true}};
     rk_cli_args_t a;
-    int code = rk_cli_parse(c, argc, argv, opts, 4, 0, 0,
-                            "ruckus result export --format csv|json [--experiment E] [--agent A] [-o FILE]\n\n"
-                            "One row per job: job_id, experiment_id, agent_id, status, started_at,\n"
-                            "completed_at, duration_seconds, error, then one column per metric.\n"
-                            "json writes the same rows as an array of objects.\n\n"
-                            "Example:\n  ruckus result export --format csv --experiment exp_1a2b3c -o results.csv\n",
-                            &a);
+    int code = rk_cli_parse(
+        c, argc, argv, opts, 4, 0, 0,
+        "ruckus result export --format csv|json [--experiment E] [--agent A] [-o FILE]\n\n"
+        "One row per job: job_id, experiment_id, agent_id, status, started_at,\n"
+        "completed_at, duration_seconds, error, then one column per metric.\n"
+        "json writes the same rows as an array of objects.\n\n"
+        "Example:\n  ruckus result export --format csv --experiment exp_1a2b3c -o results.csv\n",
+        &a);
     if (code)
         return code < 0 ? 0 : code;
     const char *fmt = a.val[0] ? a.val[0] : "csv";
@@ -368,7 +374,8 @@ static int cmd_compare(rk_cli_t *c, int argc, char **argv)
         exp = NULL;
     }
     rk_buf_cleanup(&path);
-    if (rk_cli_compare(json_object_get(res, "results"), json_object_get(agents, "agents"), a.val[0], &cmp, &e)) {
+    if (rk_cli_compare(json_object_get(res, "results"), json_object_get(agents, "agents"), a.val[0],
+                       &cmp, &e)) {
         code = rk_cli_bad_answer(c, &e);
         goto done;
     }
@@ -384,9 +391,8 @@ static int cmd_compare(rk_cli_t *c, int argc, char **argv)
     json_t *units = json_object();
     size_t k;
     json_t *mv;
-    json_array_foreach(order, k, mv)
-        json_object_set_new(units, json_string_value(mv),
-                            json_string(rk_cli_metric_unit(json_string_value(mv))));
+    json_array_foreach(order, k, mv) json_object_set_new(
+        units, json_string_value(mv), json_string(rk_cli_metric_unit(json_string_value(mv))));
     json_object_set_new(cmp, "units", units);
     if (c->s.json) {
         json_object_set_new(cmp, "experiment_id", json_string(a.pos[0]));
@@ -481,8 +487,8 @@ done:
 
 int rk_cli_cmd_result(rk_cli_t *c, int argc, char **argv)
 {
-    static const rk_cli_cmd_t cmds[] = {{"show", cmd_show},     {"list", cmd_list},       {"export", cmd_export},
-                                        {"compare", cmd_compare}, {"history", rk_cli_history},
-                                        {NULL, NULL}};
+    static const rk_cli_cmd_t cmds[] = {{"show", cmd_show},          {"list", cmd_list},
+                                        {"export", cmd_export},      {"compare", cmd_compare},
+                                        {"history", rk_cli_history}, {NULL, NULL}};
     return rk_cli_dispatch(c, "result", usage, cmds, argc, argv);
 }

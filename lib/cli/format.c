@@ -181,11 +181,13 @@ size_t rk_cli_width(const char *s)
 
 int rk_cli_kv(rk_buf_t *out, const char *key, const char *value)
 {
-    return rk_buf_printf(out, "%s:%*s%s\n", key, (int)(key && strlen(key) < 15 ? 15 - strlen(key) : 1), "",
+    return rk_buf_printf(out, "%s:%*s%s\n", key,
+                         (int)(key && strlen(key) < 15 ? 15 - strlen(key) : 1), "",
                          value ? value : "-");
 }
 
-static int part(rk_buf_t *out, size_t start, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int part(rk_buf_t *out, size_t start, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int part(rk_buf_t *out, size_t start, const char *fmt, ...)
 {
     int rc = out->len > start ? rk_buf_adds(out, ", ") : 0;

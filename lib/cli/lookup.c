@@ -34,7 +34,8 @@ int rk_cli_agent_ref(rk_cli_t *c, const char *ref, char *out, size_t n)
         snprintf(out, n, "%s", by_name);
         code = 0;
     } else if (named > 1) {
-        rk_cli_errorf(c, "%zu agents are named \"%.80s\"; give one of their ids (ruckus agent list)",
+        rk_cli_errorf(c,
+                      "%zu agents are named \"%.80s\"; give one of their ids (ruckus agent list)",
                       named, ref);
         code = RK_CLI_EXIT_INVALID;
     } else {

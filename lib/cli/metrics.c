@@ -39,9 +39,9 @@ const char *rk_cli_metric_unit(const char *name)
 
 bool rk_cli_metric_bookkeeping(const char *name)
 {
-    static const char *const exact[] = {"exit_status", "term_signal",  "blas_threads",
-                                        "blas_config", "unsupported_precisions",
-                                        "converged",   "runs_used"};
+    static const char *const exact[] = {
+        "exit_status", "term_signal", "blas_threads", "blas_config", "unsupported_precisions",
+        "converged",   "runs_used"};
     for (size_t i = 0; i < sizeof exact / sizeof *exact; i++)
         if (!strcmp(name, exact[i]))
             return true;

@@ -22,8 +22,7 @@ static int sorted_keys(const json_t *set, json_t *arr)
         return RK_ENOMEM;
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)set, k, v)
-        names[i++] = k;
+    json_object_foreach((json_t *)set, k, v) names[i++] = k;
     qsort(names, n, sizeof *names, sort_names);
     int rc = 0;
     for (i = 0; i < n && !rc; i++)
@@ -71,7 +70,8 @@ int rk_cli_export_rows(const json_t *results, json_t **out, json_t **columns, rk
         json_t *v;
         if (!row)
             rc = RK_ENOMEM;
-        json_object_foreach(r.metrics, k, v) {
+        json_object_foreach(r.metrics, k, v)
+        {
             if (rc)
                 break;
             /* A metric named like a fixed column would overwrite it. */
@@ -122,7 +122,8 @@ int rk_cli_export_csv(const json_t *rows, const json_t *columns, rk_buf_t *out)
     int rc = 0;
     size_t i, c;
     json_t *col, *row;
-    json_array_foreach(columns, c, col) {
+    json_array_foreach(columns, c, col)
+    {
         if (!rc && c)
             rc = rk_buf_adds(out, ",");
         if (!rc)
@@ -132,15 +133,18 @@ int rk_cli_export_csv(const json_t *rows, const json_t *columns, rk_buf_t *out)
         rc = rk_buf_adds(out, "\n");
     rk_buf_t cell;
     rk_buf_init(&cell, 1u << 20);
-    json_array_foreach(rows, i, row) {
-        json_array_foreach(columns, c, col) {
+    json_array_foreach(rows, i, row)
+    {
+        json_array_foreach(columns, c, col)
+        {
             json_t *v = json_object_get(row, json_string_value(col));
             rk_buf_reset(&cell);
             if (!rc && c)
                 rc = rk_buf_adds(out, ",");
             /* Numbers exactly as JSON writes them, so nothing is rounded. */
             if (!rc && json_is_number(v))
-                rc = csv_number(json_number_value(v), &cell); else if (!rc && json_is_string(v)) {
+                rc = csv_number(json_number_value(v), &cell);
+            else if (!rc && json_is_string(v)) {
                 rc = rk_buf_adds(&cell, json_string_value(v));
             }
             if (!rc)
@@ -173,7 +177,8 @@ static const json_t *agent_sysinfo(const json_t *agents, const char *id)
 {
     size_t i;
     json_t *a;
-    json_array_foreach(agents, i, a) {
+    json_array_foreach(agents, i, a)
+    {
         const char *aid = json_string_value(json_object_get(a, "agent_id"));
         if (aid && strcmp(aid, id) == 0)
             return json_object_get(a, "system_info");
@@ -192,18 +197,20 @@ static int accumulate(json_t *acc, const rk_result_t *r, const char *filter, jso
             return RK_ENOMEM;
     }
     json_t *sum = json_object_get(ag, "sum"), *cnt = json_object_get(ag, "n");
-    json_object_set_new(ag, "jobs", json_integer(json_integer_value(json_object_get(ag, "jobs")) + 1));
+    json_object_set_new(ag, "jobs",
+                        json_integer(json_integer_value(json_object_get(ag, "jobs")) + 1));
     if (json_object_set(ag, "hw", r->hardware_info))
         return RK_ENOMEM;
     const char *k;
     json_t *v;
-    json_object_foreach(r->metrics, k, v) {
+    json_object_foreach(r->metrics, k, v)
+    {
         if (!json_is_number(v) || !wanted(filter, k))
             continue;
         double s = json_number_value(json_object_get(sum, k)) + json_number_value(v);
         json_int_t n = json_integer_value(json_object_get(cnt, k)) + 1;
-        if (json_object_set_new(sum, k, json_real(s)) || json_object_set_new(cnt, k, json_integer(n)) ||
-            json_object_set(names, k, json_true()))
+        if (json_object_set_new(sum, k, json_real(s)) ||
+            json_object_set_new(cnt, k, json_integer(n)) || json_object_set(names, k, json_true()))
             return RK_ENOMEM;
     }
     return 0;
@@ -238,7 +245,8 @@ int rk_cli_compare(const json_t *results, const json_t *agents, const char *filt
     size_t i, m;
     json_t *idv, *mv;
     if (!rc) {
-        json_array_foreach(agent_ids, i, idv) {
+        json_array_foreach(agent_ids, i, idv)
+        {
             const char *id = json_string_value(idv);
             json_t *ag = json_object_get(acc, id);
             const json_t *si = agent_sysinfo(agents, id);
@@ -246,19 +254,22 @@ int rk_cli_compare(const json_t *results, const json_t *agents, const char *filt
             rk_buf_init(&hw, 4096);
             rk_cli_hw_summary(si ? si : json_object_get(ag, "hw"), &hw);
             json_t *means = json_object();
-            json_t *row = json_pack("{s:s, s:s, s:O, s:o*}", "agent_id", id, "hardware", rk_buf_str(&hw),
-                                    "jobs", json_object_get(ag, "jobs"), "metrics", means);
+            json_t *row =
+                json_pack("{s:s, s:s, s:O, s:o*}", "agent_id", id, "hardware", rk_buf_str(&hw),
+                          "jobs", json_object_get(ag, "jobs"), "metrics", means);
             rk_buf_cleanup(&hw);
             if (!row || json_array_append_new(rows, row)) {
                 rc = RK_ENOMEM;
                 break;
             }
-            json_array_foreach(metric_list, m, mv) {
+            json_array_foreach(metric_list, m, mv)
+            {
                 const char *k = json_string_value(mv);
                 json_t *n = json_object_get(json_object_get(ag, "n"), k);
                 if (n)
                     json_object_set_new(means, k,
-                                        json_real(json_number_value(json_object_get(json_object_get(ag, "sum"), k)) /
+                                        json_real(json_number_value(json_object_get(
+                                                      json_object_get(ag, "sum"), k)) /
                                                   (double)json_integer_value(n)));
             }
         }
@@ -266,7 +277,8 @@ int rk_cli_compare(const json_t *results, const json_t *agents, const char *filt
     json_decref(agent_ids);
     json_decref(acc);
     json_decref(names);
-    if (!rc && (json_object_set_new(res, "metrics", metric_list) || json_object_set_new(res, "agents", rows)))
+    if (!rc && (json_object_set_new(res, "metrics", metric_list) ||
+                json_object_set_new(res, "agents", rows)))
         rc = RK_ENOMEM;
     else if (rc) {
         json_decref(metric_list);

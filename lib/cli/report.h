@@ -11,8 +11,9 @@
 #include "model/json.h"
 
 /* Fixed columns of an export row, before the metric columns. */
-#define RK_CLI_EXPORT_FIXED "job_id", "experiment_id", "agent_id", "status", "started_at", \
-                            "completed_at", "duration_seconds", "error"
+#define RK_CLI_EXPORT_FIXED                                                                        \
+    "job_id", "experiment_id", "agent_id", "status", "started_at", "completed_at",                 \
+        "duration_seconds", "error"
 
 /* Turns results (an array of ExperimentResult, each validated with
  * rk_result_decode) into rows: *out is a new array of flat objects with

@@ -5,15 +5,37 @@
 #define S rk_cli_settings_t
 
 static const rk_config_option_t options[] = {
-    {.name = "server", .env = "RUCKUS_SERVER_URL", .type = RK_CONFIG_STRING, RK_CONFIG_FIELD(S, server),
-     .def = "http://127.0.0.1:8000", .metavar = "URL", .flags = RK_CONFIG_NONEMPTY,
-     .validate = rk_config_validate_url, .help = "Base URL of the ruckus server"},
-    {.name = "token", .env = "RUCKUS_SERVER_API_TOKEN", .type = RK_CONFIG_STRING, RK_CONFIG_FIELD(S, token),
-     .metavar = "TOKEN", .flags = RK_CONFIG_SECRET, .help = "API token sent as a bearer token"},
-    {.name = "json", .env = "RUCKUS_CLI_JSON", .type = RK_CONFIG_BOOL, RK_CONFIG_FIELD(S, json),
-     .def = "false", .help = "Print the server's JSON instead of tables"},
-    {.name = "timeout", .env = "RUCKUS_CLI_TIMEOUT", .type = RK_CONFIG_DOUBLE, RK_CONFIG_FIELD(S, timeout),
-     .def = "30", .metavar = "SECONDS", .dmin = 0, .dmax = 86400, .flags = RK_CONFIG_MIN_EXCLUSIVE,
+    {.name = "server",
+     .env = "RUCKUS_SERVER_URL",
+     .type = RK_CONFIG_STRING,
+     RK_CONFIG_FIELD(S, server),
+     .def = "http://127.0.0.1:8000",
+     .metavar = "URL",
+     .flags = RK_CONFIG_NONEMPTY,
+     .validate = rk_config_validate_url,
+     .help = "Base URL of the ruckus server"},
+    {.name = "token",
+     .env = "RUCKUS_SERVER_API_TOKEN",
+     .type = RK_CONFIG_STRING,
+     RK_CONFIG_FIELD(S, token),
+     .metavar = "TOKEN",
+     .flags = RK_CONFIG_SECRET,
+     .help = "API token sent as a bearer token"},
+    {.name = "json",
+     .env = "RUCKUS_CLI_JSON",
+     .type = RK_CONFIG_BOOL,
+     RK_CONFIG_FIELD(S, json),
+     .def = "false",
+     .help = "Print the server's JSON instead of tables"},
+    {.name = "timeout",
+     .env = "RUCKUS_CLI_TIMEOUT",
+     .type = RK_CONFIG_DOUBLE,
+     RK_CONFIG_FIELD(S, timeout),
+     .def = "30",
+     .metavar = "SECONDS",
+     .dmin = 0,
+     .dmax = 86400,
+     .flags = RK_CONFIG_MIN_EXCLUSIVE,
      .help = "Seconds to wait for each answer from the server"},
 };
 
@@ -29,8 +51,8 @@ const rk_config_spec_t rk_cli_config = {
     .positional = true,
 };
 
-int rk_cli_settings_load(int argc, char **argv, rk_cli_settings_t *s, rk_config_result_t *res, char *err,
-                         size_t errlen)
+int rk_cli_settings_load(int argc, char **argv, rk_cli_settings_t *s, rk_config_result_t *res,
+                         char *err, size_t errlen)
 {
     memset(s, 0, sizeof *s);
     return rk_config_load(&rk_cli_config, argc, argv, s, res, err, errlen);

@@ -22,8 +22,8 @@ extern const rk_config_spec_t rk_cli_config;
  * not be initialized. RK_EINVAL with a message naming the option in err,
  * or RK_ENOMEM. s must be passed to rk_cli_settings_cleanup afterwards in
  * every case. */
-int rk_cli_settings_load(int argc, char **argv, rk_cli_settings_t *s, rk_config_result_t *res, char *err,
-                         size_t errlen);
+int rk_cli_settings_load(int argc, char **argv, rk_cli_settings_t *s, rk_config_result_t *res,
+                         char *err, size_t errlen);
 void rk_cli_settings_cleanup(rk_cli_settings_t *s);
 
 #endif

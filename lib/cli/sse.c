@@ -155,8 +155,8 @@ static int on_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_
     return 0;
 }
 
-int rk_cli_sse_stream(const char *url, const char *token, rk_cli_sse_t *p,
-                      rk_cli_sse_tick_cb tick, void *ud, long *status)
+int rk_cli_sse_stream(const char *url, const char *token, rk_cli_sse_t *p, rk_cli_sse_tick_cb tick,
+                      void *ud, long *status)
 {
     *status = 0;
     stream_t s = {.p = p, .tick = tick, .ud = ud, .last_tick = rk_time_mono_us()};

@@ -56,7 +56,7 @@ typedef int (*rk_cli_sse_tick_cb)(void *ud);
  * that non-zero value, 0 when the server ended the stream, RK_ECONN when it
  * cannot be reached, RK_EPROTO when it answered something other than a 200
  * event stream (*status then holds the HTTP status), RK_EIO otherwise. */
-int rk_cli_sse_stream(const char *url, const char *token, rk_cli_sse_t *p,
-                      rk_cli_sse_tick_cb tick, void *ud, long *status);
+int rk_cli_sse_stream(const char *url, const char *token, rk_cli_sse_t *p, rk_cli_sse_tick_cb tick,
+                      void *ud, long *status);
 
 #endif

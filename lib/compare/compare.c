@@ -20,8 +20,7 @@ static int push(double **v, size_t *n, size_t *cap, double x)
     return 0;
 }
 
-long rk_compare_values(const rk_result_t *r, const char *name, double **v, size_t *n,
-                       size_t *cap)
+long rk_compare_values(const rk_result_t *r, const char *name, double **v, size_t *n, size_t *cap)
 {
     for (size_t i = 0; i < r->n_stats; i++) {
         const rk_metric_stats_t *s = &r->stats[i];
@@ -68,9 +67,9 @@ json_t *rk_welch_to_json(const rk_welch_t *w)
     json_object_set_new(o, "ci95_high", num(w->ci95_high));
     json_object_set_new(o, "p_value", num(w->p));
     json_object_set_new(o, "verdict", json_string(rk_verdict_name(w->verdict)));
-    json_object_set_new(o, "higher_is_better", w->direction == RK_DIR_UNKNOWN
-                                                   ? json_null()
-                                                   : json_boolean(w->direction == RK_DIR_HIGHER));
+    json_object_set_new(
+        o, "higher_is_better",
+        w->direction == RK_DIR_UNKNOWN ? json_null() : json_boolean(w->direction == RK_DIR_HIGHER));
     if (w->a_invalid || w->b_invalid) {
         json_object_set_new(o, "a_invalid", json_integer((json_int_t)w->a_invalid));
         json_object_set_new(o, "b_invalid", json_integer((json_int_t)w->b_invalid));

@@ -19,8 +19,7 @@
 
 /* Appends result r's values of metric name to *v (n used, *cap allocated).
  * Returns how many it added (0: r has no number for it); RK_ENOMEM < 0. */
-long rk_compare_values(const rk_result_t *r, const char *name, double **v, size_t *n,
-                       size_t *cap);
+long rk_compare_values(const rk_result_t *r, const char *name, double **v, size_t *n, size_t *cap);
 
 /* The direction for name: the spec's metrics object (may be NULL) first. */
 rk_direction_t rk_compare_direction(const json_t *spec_metrics, const char *name);

@@ -81,12 +81,12 @@ static bool ends_with(const char *s, const char *suffix)
 rk_direction_t rk_metric_direction(const char *name)
 {
     /* Rates first: "_gb_s" also ends in "_s". */
-    static const char *const higher[] = {"_gb_s",   "_mb_s",   "_kb_s", "_b_s",  "_per_s",
-                                         "_per_sec", "_per_second", "_gflops", "_tflops",
-                                         "_flops",  "_ops_s",  "_iops", "_rps",  "_qps",
-                                         "_hz",     "_score",  "_tokens_per_sec"};
-    static const char *const lower[] = {"_s",   "_ms",  "_us",  "_ns",    "_seconds",
-                                        "_kib", "_mib", "_gib", "_bytes", "_kb", "_mb"};
+    static const char *const higher[] = {
+        "_gb_s",       "_mb_s",   "_kb_s",   "_b_s",   "_per_s",         "_per_sec",
+        "_per_second", "_gflops", "_tflops", "_flops", "_ops_s",         "_iops",
+        "_rps",        "_qps",    "_hz",     "_score", "_tokens_per_sec"};
+    static const char *const lower[] = {"_s",   "_ms",  "_us",    "_ns", "_seconds", "_kib",
+                                        "_mib", "_gib", "_bytes", "_kb", "_mb"};
     for (size_t i = 0; i < sizeof higher / sizeof *higher; i++)
         if (ends_with(name, higher[i]))
             return RK_DIR_HIGHER;

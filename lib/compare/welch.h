@@ -37,7 +37,7 @@ typedef enum rk_verdict {
 /* Which way is better for a metric. */
 typedef enum rk_direction {
     RK_DIR_UNKNOWN = -1,
-    RK_DIR_LOWER = 0, /* times, sizes: less is better */
+    RK_DIR_LOWER = 0,  /* times, sizes: less is better */
     RK_DIR_HIGHER = 1, /* rates, bandwidths, FLOPS: more is better */
 } rk_direction_t;
 
@@ -45,8 +45,8 @@ typedef struct rk_welch {
     size_t a_n, b_n;             /* finite values used */
     size_t a_invalid, b_invalid; /* non-finite values left out */
     double a_mean, b_mean, a_std, b_std;
-    double diff, ratio;        /* ratio NaN when mean(a) is 0 */
-    double t, df, p;           /* NaN when not tested */
+    double diff, ratio;         /* ratio NaN when mean(a) is 0 */
+    double t, df, p;            /* NaN when not tested */
     double ci95_low, ci95_high; /* of diff; NaN when not tested */
     rk_direction_t direction;
     rk_verdict_t verdict;

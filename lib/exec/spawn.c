@@ -357,8 +357,13 @@ int rk_exec_spawn(const rk_exec_spec_t *spec, const char *tag, rk_exec_child_t *
         *sys_errno = errno;
         goto cleanup;
     }
-    child_args_t c = {.spec = spec, .env = env, .in = in, .out = out[1], .err = err[1],
-                      .status = st[1], .maxfd = (int)maxfd};
+    child_args_t c = {.spec = spec,
+                      .env = env,
+                      .in = in,
+                      .out = out[1],
+                      .err = err[1],
+                      .status = st[1],
+                      .maxfd = (int)maxfd};
     size_t stack_size = spec->fn ? 0 : exec_stack_size(spec);
     rk_exec_leader_hold();
     pid_t pid;
@@ -414,8 +419,8 @@ int rk_exec_spawn_status(int status_fd, int *stage, int *err)
     return 1;
 }
 
-void rk_exec_spawn_describe(int stage, int err, const char *what, const char *workdir,
-                            char *out, size_t outsz)
+void rk_exec_spawn_describe(int stage, int err, const char *what, const char *workdir, char *out,
+                            size_t outsz)
 {
     const char *reason = strerror(err);
     switch (stage) {

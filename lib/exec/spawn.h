@@ -47,28 +47,29 @@ typedef int (*rk_exec_fn_t)(void *arg);
  * takes the spec (rk_exec_spawn / rk_exec_start), except fn_arg, which must
  * stay valid until the job's completion callback. */
 typedef struct rk_exec_spec {
-    const char *const *argv; /* NULL-terminated; argv[0] is looked up on PATH. NULL when fn is set */
-    rk_exec_fn_t fn;         /* run fn(fn_arg) in the child instead of a program */
+    const char *const
+        *argv;       /* NULL-terminated; argv[0] is looked up on PATH. NULL when fn is set */
+    rk_exec_fn_t fn; /* run fn(fn_arg) in the child instead of a program */
     void *fn_arg;
-    const char *const *env;  /* extra "KEY=VALUE" entries, NULL-terminated; may be NULL. They
-                                override the agent's variables of the same name */
-    const char *workdir;     /* NULL: the agent's working directory */
-    const char *stdin_data;  /* NULL: stdin is /dev/null */
+    const char *const *env; /* extra "KEY=VALUE" entries, NULL-terminated; may be NULL. They
+                               override the agent's variables of the same name */
+    const char *workdir;    /* NULL: the agent's working directory */
+    const char *stdin_data; /* NULL: stdin is /dev/null */
     size_t stdin_len;
     rk_exec_limits_t limits;
     const char *stdout_path; /* log files, created or truncated, mode 0644; NULL discards */
     const char *stderr_path;
-    size_t log_cap;          /* bytes kept per log file; 0 means RK_EXEC_LOG_CAP_DEFAULT */
-    bool log_append;         /* keep what the log files hold and append (several runs of one
-                                job into one log); log_cap then bounds the whole file */
-    bool lazy_logs;          /* open each log file at its stream's first byte: a silent stream
-                                creates no file (nor touches an existing one) */
-    int64_t timeout_ms;      /* from the start; 0 means none */
-    int64_t grace_ms;        /* SIGTERM to SIGKILL on stop; 0 means RK_EXEC_GRACE_DEFAULT_MS,
-                                negative means SIGKILL at once */
-    pid_t *started_pid;      /* optional: gets the child's pid (its process group id) before
-                                rk_exec_start returns, -1 if none was forked; the agent
-                                records it so a restart can kill what a crash left behind */
+    size_t log_cap;     /* bytes kept per log file; 0 means RK_EXEC_LOG_CAP_DEFAULT */
+    bool log_append;    /* keep what the log files hold and append (several runs of one
+                           job into one log); log_cap then bounds the whole file */
+    bool lazy_logs;     /* open each log file at its stream's first byte: a silent stream
+                           creates no file (nor touches an existing one) */
+    int64_t timeout_ms; /* from the start; 0 means none */
+    int64_t grace_ms;   /* SIGTERM to SIGKILL on stop; 0 means RK_EXEC_GRACE_DEFAULT_MS,
+                           negative means SIGKILL at once */
+    pid_t *started_pid; /* optional: gets the child's pid (its process group id) before
+                           rk_exec_start returns, -1 if none was forked; the agent
+                           records it so a restart can kill what a crash left behind */
 } rk_exec_spec_t;
 
 #define RK_EXEC_LOG_CAP_DEFAULT ((size_t)16 << 20)
@@ -77,8 +78,8 @@ typedef struct rk_exec_spec {
 /* Where a child failed before running the workload (the status pipe's stage). */
 typedef enum rk_exec_stage {
     RK_EXEC_STAGE_NONE = 0,
-    RK_EXEC_STAGE_SETUP,  /* in the parent: pipe, memfd, fork, opening a log file */
-    RK_EXEC_STAGE_FDS,    /* dup2 of stdio in the child */
+    RK_EXEC_STAGE_SETUP, /* in the parent: pipe, memfd, fork, opening a log file */
+    RK_EXEC_STAGE_FDS,   /* dup2 of stdio in the child */
     RK_EXEC_STAGE_CHDIR,
     RK_EXEC_STAGE_RLIMIT,
     RK_EXEC_STAGE_EXEC,
@@ -111,7 +112,7 @@ int rk_exec_spawn_status(int status_fd, int *stage, int *err);
 /* Writes "cannot execute 'foo': No such file or directory" and the like for
  * a failure at stage with errno err; what is argv[0] (or a function's name),
  * workdir the directory asked for. */
-void rk_exec_spawn_describe(int stage, int err, const char *what, const char *workdir,
-                            char *out, size_t outsz);
+void rk_exec_spawn_describe(int stage, int err, const char *what, const char *workdir, char *out,
+                            size_t outsz);
 
 #endif

@@ -84,11 +84,16 @@ static atomic_uint_least64_t sup_counter;
 const char *rk_exec_end_name(rk_exec_end_t end)
 {
     switch (end) {
-    case RK_EXEC_EXITED: return "exited";
-    case RK_EXEC_SIGNALED: return "signaled";
-    case RK_EXEC_TIMED_OUT: return "timed_out";
-    case RK_EXEC_CANCELLED: return "cancelled";
-    case RK_EXEC_SPAWN_FAILED: return "spawn_failed";
+    case RK_EXEC_EXITED:
+        return "exited";
+    case RK_EXEC_SIGNALED:
+        return "signaled";
+    case RK_EXEC_TIMED_OUT:
+        return "timed_out";
+    case RK_EXEC_CANCELLED:
+        return "cancelled";
+    case RK_EXEC_SPAWN_FAILED:
+        return "spawn_failed";
     }
     return "unknown";
 }
@@ -139,8 +144,9 @@ static job_t *job_new(const rk_exec_spec_t *spec)
         j->w[k].kind = (enum watch_kind)k;
     }
     j->timeout_us = spec->timeout_ms > 0 ? spec->timeout_ms * 1000 : 0;
-    j->grace_us = spec->grace_ms == 0 ? (int64_t)RK_EXEC_GRACE_DEFAULT_MS * 1000
-                  : spec->grace_ms < 0 ? 0 : spec->grace_ms * 1000;
+    j->grace_us = spec->grace_ms == 0  ? (int64_t)RK_EXEC_GRACE_DEFAULT_MS * 1000
+                  : spec->grace_ms < 0 ? 0
+                                       : spec->grace_ms * 1000;
     copy_str(j->what, sizeof j->what, spec->fn ? "function" : spec->argv[0]);
     copy_str(j->workdir, sizeof j->workdir, spec->workdir);
     return j;
@@ -157,8 +163,8 @@ static void job_free(job_t *j)
     free(j);
 }
 
-int rk_exec_start(rk_exec_sup_t *sup, const rk_exec_spec_t *spec, rk_exec_done_fn done,
-                  void *ud, uint64_t *id)
+int rk_exec_start(rk_exec_sup_t *sup, const rk_exec_spec_t *spec, rk_exec_done_fn done, void *ud,
+                  uint64_t *id)
 {
     if (!spec->fn && (!spec->argv || !spec->argv[0]))
         return RK_EINVAL;
@@ -436,7 +442,9 @@ static void take_commands(rk_exec_sup_t *sup, bool *stopping)
         for (job_t *j = sup->jobs; j; j = j->next) {
             if (j->id != c->id)
                 continue;
-            int64_t grace = c->grace_ms == 0 ? j->grace_us : c->grace_ms < 0 ? 0 : c->grace_ms * 1000;
+            int64_t grace = c->grace_ms == 0  ? j->grace_us
+                            : c->grace_ms < 0 ? 0
+                                              : c->grace_ms * 1000;
             job_stop(j, RK_EXEC_CANCELLED, grace, now);
         }
         free(c);

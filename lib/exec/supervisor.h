@@ -51,22 +51,22 @@ const char *rk_exec_end_name(rk_exec_end_t end);
 
 typedef struct rk_exec_outcome {
     rk_exec_end_t end;
-    int exit_code;        /* status when the leader exited normally, else -1 */
-    int term_signal;      /* signal that killed the leader, else 0 */
-    int spawn_errno;      /* RK_EXEC_SPAWN_FAILED: the errno */
-    int spawn_stage;      /* RK_EXEC_SPAWN_FAILED: an rk_exec_stage_t */
-    pid_t pid;            /* the leader (and process group), -1 if none was forked */
-    int64_t wall_us;      /* start to exit, monotonic */
-    int64_t user_us;      /* CPU time from wait4's rusage */
+    int exit_code;   /* status when the leader exited normally, else -1 */
+    int term_signal; /* signal that killed the leader, else 0 */
+    int spawn_errno; /* RK_EXEC_SPAWN_FAILED: the errno */
+    int spawn_stage; /* RK_EXEC_SPAWN_FAILED: an rk_exec_stage_t */
+    pid_t pid;       /* the leader (and process group), -1 if none was forked */
+    int64_t wall_us; /* start to exit, monotonic */
+    int64_t user_us; /* CPU time from wait4's rusage */
     int64_t sys_us;
-    long max_rss_kib;     /* ru_maxrss */
+    long max_rss_kib;      /* ru_maxrss */
     uint64_t stdout_bytes; /* produced by the child, including bytes past the cap */
     uint64_t stderr_bytes;
     bool stdout_truncated; /* the log file stopped at the cap */
     bool stderr_truncated;
     char stderr_tail[RK_EXEC_TAIL_MAX + 1]; /* last bytes of stderr, NUL-terminated */
-    char message[320];    /* one line: "exited with status 1", "timed out after 0.2 s",
-                             "cannot execute 'foo': No such file or directory", ... */
+    char message[320]; /* one line: "exited with status 1", "timed out after 0.2 s",
+                          "cannot execute 'foo': No such file or directory", ... */
 } rk_exec_outcome_t;
 
 /* Called exactly once per started job, on the supervisor thread with no
@@ -92,8 +92,8 @@ void rk_exec_sup_free(rk_exec_sup_t *sup);
  * executed or a log file that cannot be opened (RK_EXEC_SPAWN_FAILED).
  * RK_EINVAL for a spec with neither argv nor fn, RK_ESTATE while stopping,
  * RK_ENOMEM; no callback then. */
-int rk_exec_start(rk_exec_sup_t *sup, const rk_exec_spec_t *spec, rk_exec_done_fn done,
-                  void *ud, uint64_t *id);
+int rk_exec_start(rk_exec_sup_t *sup, const rk_exec_spec_t *spec, rk_exec_done_fn done, void *ud,
+                  uint64_t *id);
 
 /* Asks a job to stop: SIGTERM to its group, SIGKILL after grace_ms (0: the
  * job's own grace; negative: at once). It then ends RK_EXEC_CANCELLED.

@@ -671,8 +671,7 @@ void rk_http_response_cleanup(rk_http_response_t *resp)
     rk_buf_cleanup(&resp->headers);
 }
 
-bool rk_http_response_header(const rk_http_response_t *resp, const char *name, char *out,
-                             size_t n)
+bool rk_http_response_header(const rk_http_response_t *resp, const char *name, char *out, size_t n)
 {
     size_t nlen = strlen(name);
     const char *p = resp->headers.data;

@@ -92,17 +92,17 @@ typedef struct rk_http_request {
 } rk_http_request_t;
 
 typedef struct rk_http_response {
-    int err;       /* 0, or RK_ECONN (not reachable: refused, reset, DNS,
-                      connect timeout), RK_ETIMEDOUT (no full answer within
-                      timeout_ms), RK_ETOOBIG (body over max_body),
-                      RK_EPROTO (unusable answer, TLS failure), RK_EINVAL
-                      (bad URL or scheme), RK_ENOMEM */
-    long status;   /* HTTP status of the last attempt; 0 when none arrived */
-    rk_buf_t body; /* body of the last attempt; read it with rk_buf_str() */
+    int err;          /* 0, or RK_ECONN (not reachable: refused, reset, DNS,
+                         connect timeout), RK_ETIMEDOUT (no full answer within
+                         timeout_ms), RK_ETOOBIG (body over max_body),
+                         RK_EPROTO (unusable answer, TLS failure), RK_EINVAL
+                         (bad URL or scheme), RK_ENOMEM */
+    long status;      /* HTTP status of the last attempt; 0 when none arrived */
+    rk_buf_t body;    /* body of the last attempt; read it with rk_buf_str() */
     rk_buf_t headers; /* with keep_headers: that attempt's matching headers,
                          one "Name: value\n" line each (at most 8 KiB) */
-    int attempts;  /* attempts made */
-    char msg[256]; /* why err is set ("" when err is 0); never holds a token */
+    int attempts;     /* attempts made */
+    char msg[256];    /* why err is set ("" when err is 0); never holds a token */
 } rk_http_response_t;
 
 /* Called once per request that was not cancelled, on the owner thread. resp
@@ -167,8 +167,7 @@ void rk_http_response_cleanup(rk_http_response_t *resp);
  * request failed, RK_EPROTO when the body is not JSON, with e (may be NULL)
  * saying why: "response body: invalid JSON at line 1 column 5: ...". */
 /* The value of kept header name (any case) in out[n]; false when absent. */
-bool rk_http_response_header(const rk_http_response_t *resp, const char *name, char *out,
-                             size_t n);
+bool rk_http_response_header(const rk_http_response_t *resp, const char *name, char *out, size_t n);
 
 int rk_http_response_json(const rk_http_response_t *resp, json_t **out, rk_verr_t *e);
 

@@ -53,8 +53,8 @@ typedef struct rk_route_match {
     const char *names[RK_ROUTER_MAX_PARAMS];
     const char *values[RK_ROUTER_MAX_PARAMS];
     char allow[RK_ROUTER_ALLOW_MAX]; /* "GET, POST" for NO_METHOD (and FOUND) */
-    const char *why; /* BAD_PATH: a static reason */
-    size_t bad;      /* BAD_PARAM: index into names/values */
+    const char *why;                 /* BAD_PATH: a static reason */
+    size_t bad;                      /* BAD_PARAM: index into names/values */
     char scratch[RK_ROUTER_PATH_MAX + 1];
 } rk_route_match_t;
 

@@ -17,8 +17,8 @@
 #include "base/log.h"
 #include "base/time.h"
 #include "http/router.h"
-#include "http/url.h"
 #include "http/server_int.h"
+#include "http/url.h"
 
 /* A chunked body past the cap is read and dropped so the client still gets
  * its 413; beyond this many times the cap we just close the connection. */
@@ -113,9 +113,8 @@ int rk_http_server_new(const rk_http_config_t *cfg, rk_http_server_t **out)
             RK_PROM_COUNTER, (const char *const[]){"route", "method", "code", NULL}, NULL, 0);
         s->m_seconds = rk_prom_family(
             s->cfg.metrics, "ruckus_http_request_duration_seconds",
-            "Time from a request's first byte to its answer's last, by route",
-            RK_PROM_HISTOGRAM, (const char *const[]){"route", "method", NULL}, secs,
-            sizeof secs / sizeof *secs);
+            "Time from a request's first byte to its answer's last, by route", RK_PROM_HISTOGRAM,
+            (const char *const[]){"route", "method", NULL}, secs, sizeof secs / sizeof *secs);
     }
     *out = s;
     return 0;
@@ -566,8 +565,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (s->m_requests) {
         /* Bounded labels: the registered pattern, never the raw path, and
          * a method outside the usual ones as "other". */
-        static const char *const known[] = {"GET", "POST", "PUT", "PATCH", "DELETE",
-                                             "HEAD", "OPTIONS"};
+        static const char *const known[] = {"GET",    "POST", "PUT",    "PATCH",
+                                            "DELETE", "HEAD", "OPTIONS"};
         const char *method = "other";
         for (size_t i = 0; i < sizeof known / sizeof *known; i++)
             if (!strcmp(r->method, known[i]))
@@ -656,8 +655,8 @@ int rk_http_server_start(rk_http_server_t *s)
         flags, s->cfg.port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads,
         MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_conns, MHD_OPTION_CONNECTION_TIMEOUT,
-        s->cfg.conn_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
-        MHD_OPTION_END);
+        s->cfg.conn_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_END);
     if (!s->daemon) {
         rk_log_error("cannot start HTTP server", "server", s->name, "host", s->host);
         err = RK_EIO;
@@ -740,7 +739,8 @@ void rk_http_server_stop(rk_http_server_t *s)
     MHD_socket lfd = MHD_quiesce_daemon(s->daemon);
     drain_waiters(s);
 
-    struct timespec deadline = rk_deadline_timespec(rk_deadline_in_us(s->cfg.stop_timeout_ms * INT64_C(1000)));
+    struct timespec deadline =
+        rk_deadline_timespec(rk_deadline_in_us(s->cfg.stop_timeout_ms * INT64_C(1000)));
     pthread_mutex_lock(&s->lock);
     bool timed_out = false;
     while (s->resuming > 0 || (s->active > 0 && !timed_out))

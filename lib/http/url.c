@@ -78,7 +78,8 @@ rk_url_err_t rk_url_query_check(const char *query, char *name, size_t size)
                 cut = size ? size - 1 : 0;
             if (size) {
                 for (size_t i = 0; i < cut; i++)
-                    name[i] = (unsigned char)p[i] < 0x20 || (unsigned char)p[i] >= 0x7f ? '?' : p[i];
+                    name[i] =
+                        (unsigned char)p[i] < 0x20 || (unsigned char)p[i] >= 0x7f ? '?' : p[i];
                 name[cut] = '\0';
             }
             free(part);

@@ -12,8 +12,8 @@
 
 typedef enum rk_url_err {
     RK_URL_OK = 0,
-    RK_URL_NUL = 1,     /* an encoded (or raw) NUL byte */
-    RK_URL_ESCAPE = 2,  /* '%' not followed by two hex digits */
+    RK_URL_NUL = 1,    /* an encoded (or raw) NUL byte */
+    RK_URL_ESCAPE = 2, /* '%' not followed by two hex digits */
 } rk_url_err_t;
 
 /* Decodes the len bytes at s in place (the result is never longer) and

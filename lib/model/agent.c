@@ -7,13 +7,12 @@
 
 #include "base/err.h"
 
-static const char *const info_known[] = {"agent_id",     "agent_name",   "agent_type",
-                                         "system_info",  "capabilities", "last_updated",
-                                         NULL};
+static const char *const info_known[] = {
+    "agent_id", "agent_name", "agent_type", "system_info", "capabilities", "last_updated", NULL};
 /* RegisteredAgentInfo's own fields are not "unknown" fields of its AgentInfo. */
-static const char *const registered_known[] = {
-    "agent_id",     "agent_name", "agent_type",    "system_info", "capabilities",
-    "last_updated", "agent_url",  "registered_at", NULL};
+static const char *const registered_known[] = {"agent_id",    "agent_name",    "agent_type",
+                                               "system_info", "capabilities",  "last_updated",
+                                               "agent_url",   "registered_at", NULL};
 static const char *const caps_known[] = {"slots", "task_types", NULL};
 
 static bool str_eq(const char *a, const char *b)
@@ -185,8 +184,8 @@ static int info_decode(const json_t *v, const char *path, const char *const *kno
                                RK_AGENT_TYPE_COUNT, &type, e)) ||
         (rc = rk_json_get_obj(v, path, "system_info", RK_REQUIRED, &out->system_info, e)) ||
         (rc = decode_caps(v, path, &out->capabilities, e)) ||
-        (rc = rk_json_get_time(v, path, "last_updated", RK_REQUIRED, &out->last_updated, NULL,
-                               e)) ||
+        (rc =
+             rk_json_get_time(v, path, "last_updated", RK_REQUIRED, &out->last_updated, NULL, e)) ||
         (rc = rk_json_keep_unknown(v, known, &out->extra)))
         goto cleanup;
     out->agent_type = (rk_agent_type_t)type;
@@ -235,8 +234,7 @@ json_t *rk_agent_info_encode(const rk_agent_info_t *a)
     if (a->extra && json_object_update(o, a->extra))
         goto fail;
     json_t *sys = a->system_info ? json_incref(a->system_info) : json_object();
-    if (json_object_set_new(o, "system_info", sys) ||
-        rk_json_set_str(o, "agent_id", a->agent_id) ||
+    if (json_object_set_new(o, "system_info", sys) || rk_json_set_str(o, "agent_id", a->agent_id) ||
         rk_json_set_str(o, "agent_name", a->agent_name) ||
         rk_json_set_str(o, "agent_type", rk_agent_type_name(a->agent_type)) ||
         json_object_set_new(o, "capabilities", caps_encode(&a->capabilities)) ||
@@ -284,9 +282,8 @@ bool rk_agent_info_equal(const rk_agent_info_t *a, const rk_agent_info_t *b)
     return str_eq(a->agent_id, b->agent_id) && str_eq(a->agent_name, b->agent_name) &&
            a->agent_type == b->agent_type && json_eq_opt(a->system_info, b->system_info) &&
            ca->slots == cb->slots && ca->n_task_types == cb->n_task_types &&
-           (ca->n_task_types == 0 ||
-            memcmp(ca->task_types, cb->task_types, ca->n_task_types * sizeof *ca->task_types) ==
-                0) &&
+           (ca->n_task_types == 0 || memcmp(ca->task_types, cb->task_types,
+                                            ca->n_task_types * sizeof *ca->task_types) == 0) &&
            json_eq_opt(ca->extra, cb->extra) && a->last_updated == b->last_updated &&
            json_eq_opt(a->extra, b->extra);
 }
@@ -309,8 +306,8 @@ int rk_registered_agent_decode(const json_t *v, const char *path, rk_registered_
     int rc = info_decode(v, path, registered_known, &out->info, e);
     if (rc)
         goto cleanup;
-    if ((rc = rk_json_get_str(v, path, "agent_url", RK_REQUIRED, RK_AGENT_URL_MAX,
-                              &out->agent_url, e)))
+    if ((rc = rk_json_get_str(v, path, "agent_url", RK_REQUIRED, RK_AGENT_URL_MAX, &out->agent_url,
+                              e)))
         goto cleanup;
     if (!rk_agent_url_valid(out->agent_url)) {
         char p[RK_PATH_MAX];
@@ -394,8 +391,7 @@ static int get_ids(const json_t *v, const char *path, const char *key, char ***o
     return RK_OK;
 }
 
-static int decode_results(const json_t *v, const char *path, rk_agent_status_t *out,
-                          rk_verr_t *e)
+static int decode_results(const json_t *v, const char *path, rk_agent_status_t *out, rk_verr_t *e)
 {
     json_t *arr;
     int rc = get_array(v, path, "available_results", RK_REQUIRED, &arr, e);
@@ -425,8 +421,7 @@ static int decode_results(const json_t *v, const char *path, rk_agent_status_t *
     return RK_OK;
 }
 
-int rk_agent_status_decode(const json_t *v, const char *path, rk_agent_status_t *out,
-                           rk_verr_t *e)
+int rk_agent_status_decode(const json_t *v, const char *path, rk_agent_status_t *out, rk_verr_t *e)
 {
     memset(out, 0, sizeof *out);
     int st = 0;

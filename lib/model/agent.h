@@ -80,8 +80,7 @@ bool rk_agent_url_valid(const char *url);
 bool rk_agent_info_can_run(const rk_agent_info_t *a, rk_task_type_t t);
 
 /* AgentInfo. */
-int rk_agent_info_decode(const json_t *v, const char *path, rk_agent_info_t *out,
-                         rk_verr_t *e);
+int rk_agent_info_decode(const json_t *v, const char *path, rk_agent_info_t *out, rk_verr_t *e);
 json_t *rk_agent_info_encode(const rk_agent_info_t *a);
 /* Deep copy (json members too) into *dst, which is overwritten. On failure
  * *dst is empty and RK_ENOMEM is returned. */
@@ -99,8 +98,7 @@ bool rk_registered_agent_equal(const rk_registered_agent_t *a, const rk_register
 void rk_registered_agent_cleanup(rk_registered_agent_t *r);
 
 /* AgentStatus. */
-int rk_agent_status_decode(const json_t *v, const char *path, rk_agent_status_t *out,
-                           rk_verr_t *e);
+int rk_agent_status_decode(const json_t *v, const char *path, rk_agent_status_t *out, rk_verr_t *e);
 json_t *rk_agent_status_encode(const rk_agent_status_t *s);
 bool rk_agent_status_equal(const rk_agent_status_t *a, const rk_agent_status_t *b);
 void rk_agent_status_cleanup(rk_agent_status_t *s);

@@ -8,8 +8,7 @@ const char *const rk_job_state_names[RK_JOB_STATE_COUNT] = {
     "queued", "assigned", "running", "completed", "failed", "cancelled", "timeout"};
 const char *const rk_agent_state_names[RK_AGENT_STATE_COUNT] = {"active", "idle", "error",
                                                                 "unavailable"};
-const char *const rk_agent_type_names[RK_AGENT_TYPE_COUNT] = {"white_box", "gray_box",
-                                                              "black_box"};
+const char *const rk_agent_type_names[RK_AGENT_TYPE_COUNT] = {"white_box", "gray_box", "black_box"};
 const char *const rk_task_type_names[RK_TASK_TYPE_COUNT] = {
     "llm_generation", "gpu_benchmark", "memory_benchmark", "compute_benchmark", "command"};
 const char *const rk_precision_names[RK_PRECISION_COUNT] = {"fp64", "fp32", "tf32", "fp16",
@@ -33,15 +32,18 @@ static int parse(const char *const *names, int n, const char *s, int *out)
     return RK_EINVAL;
 }
 
-#define ENUM_FUNCS(prefix, type, table, count)                                                  \
-    const char *prefix##_name(type v) { return name_of(table, count, (int)v); }                  \
-    int prefix##_parse(const char *s, type *out)                                                 \
-    {                                                                                            \
-        int v;                                                                                   \
-        int rc = parse(table, count, s, &v);                                                     \
-        if (rc == RK_OK)                                                                         \
-            *out = (type)v;                                                                      \
-        return rc;                                                                               \
+#define ENUM_FUNCS(prefix, type, table, count)                                                     \
+    const char *prefix##_name(type v)                                                              \
+    {                                                                                              \
+        return name_of(table, count, (int)v);                                                      \
+    }                                                                                              \
+    int prefix##_parse(const char *s, type *out)                                                   \
+    {                                                                                              \
+        int v;                                                                                     \
+        int rc = parse(table, count, s, &v);                                                       \
+        if (rc == RK_OK)                                                                           \
+            *out = (type)v;                                                                        \
+        return rc;                                                                                 \
     }
 
 ENUM_FUNCS(rk_job_state, rk_job_state_t, rk_job_state_names, RK_JOB_STATE_COUNT)

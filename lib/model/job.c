@@ -74,8 +74,8 @@ int rk_job_status_decode(const json_t *v, const char *path, rk_job_status_t *out
     out->status = (rk_job_state_t)st;
     if ((rc = rk_json_get_time(v, path, "timestamp", RK_REQUIRED, &out->timestamp, NULL, e)))
         goto cleanup;
-    if ((rc = rk_json_get_str(v, path, "message", RK_OPTIONAL, RK_JOB_MESSAGE_MAX,
-                              &out->message, e)))
+    if ((rc = rk_json_get_str(v, path, "message", RK_OPTIONAL, RK_JOB_MESSAGE_MAX, &out->message,
+                              e)))
         goto cleanup;
     if (!out->message && !(out->message = strdup(""))) {
         rc = RK_ENOMEM;
@@ -127,8 +127,8 @@ bool rk_job_status_equal(const rk_job_status_t *a, const rk_job_status_t *b)
     /* A NULL message encodes as "", so the two are the same value. */
     const char *ma = a->message ? a->message : "", *mb = b->message ? b->message : "";
     return a->status == b->status && a->timestamp == b->timestamp && strcmp(ma, mb) == 0 &&
-           a->has_progress == b->has_progress &&
-           (!a->has_progress || a->progress == b->progress) && str_eq(a->job_id, b->job_id);
+           a->has_progress == b->has_progress && (!a->has_progress || a->progress == b->progress) &&
+           str_eq(a->job_id, b->job_id);
 }
 
 /* ---- JobInfo ---- */
@@ -185,8 +185,7 @@ int rk_job_info_decode(const json_t *v, const char *path, rk_job_info_t *out, rk
     if ((rc = rk_json_get_id(v, path, "job_id", RK_REQUIRED, &out->job_id, e)) ||
         (rc = rk_json_get_id(v, path, "experiment_id", RK_REQUIRED, &out->experiment_id, e)) ||
         (rc = rk_json_get_id(v, path, "agent_id", RK_REQUIRED, &out->agent_id, e)) ||
-        (rc = rk_json_get_time(v, path, "created_time", RK_REQUIRED, &out->created_time, NULL,
-                               e)))
+        (rc = rk_json_get_time(v, path, "created_time", RK_REQUIRED, &out->created_time, NULL, e)))
         goto cleanup;
     char sp[RK_PATH_MAX];
     rk_path_key(sp, path, "status");

@@ -57,8 +57,7 @@ int rk_job_id_generate(char out[RK_JOB_ID_SIZE]);
 bool rk_job_id_valid(const char *s);
 
 /* JobStatus. job_id is read when present and encoded when not NULL. */
-int rk_job_status_decode(const json_t *v, const char *path, rk_job_status_t *out,
-                         rk_verr_t *e);
+int rk_job_status_decode(const json_t *v, const char *path, rk_job_status_t *out, rk_verr_t *e);
 json_t *rk_job_status_encode(const rk_job_status_t *s);
 /* Deep copy into *dst (which is overwritten, not freed). On failure *dst is
  * empty and RK_ENOMEM is returned. */

@@ -63,8 +63,8 @@ static json_t *field(const json_t *obj, const char *key)
 /* The start of every getter: *v = obj[key], NULL when absent or null,
  * which is the "field required" error when required. p receives the
  * field's path for messages; *present (may be NULL) is cleared. */
-static int lookup(const json_t *obj, const char *path, const char *key, int required,
-                  bool *present, char *p, json_t **v, rk_verr_t *e)
+static int lookup(const json_t *obj, const char *path, const char *key, int required, bool *present,
+                  char *p, json_t **v, rk_verr_t *e)
 {
     if (present)
         *present = false;
@@ -105,8 +105,8 @@ int rk_json_get_str(const json_t *obj, const char *path, const char *key, int re
     return RK_OK;
 }
 
-int rk_json_get_id(const json_t *obj, const char *path, const char *key, int required,
-                   char **out, rk_verr_t *e)
+int rk_json_get_id(const json_t *obj, const char *path, const char *key, int required, char **out,
+                   rk_verr_t *e)
 {
     char *s = NULL;
     int rc = rk_json_get_str(obj, path, key, required, 64, &s, e);
@@ -140,8 +140,8 @@ int rk_json_get_time(const json_t *obj, const char *path, const char *key, int r
     return RK_OK;
 }
 
-int rk_json_get_int(const json_t *obj, const char *path, const char *key, int required,
-                    int64_t min, int64_t max, int64_t *out, bool *present, rk_verr_t *e)
+int rk_json_get_int(const json_t *obj, const char *path, const char *key, int required, int64_t min,
+                    int64_t max, int64_t *out, bool *present, rk_verr_t *e)
 {
     char p[RK_PATH_MAX];
     json_t *v;
@@ -168,8 +168,8 @@ int rk_json_get_int(const json_t *obj, const char *path, const char *key, int re
     return RK_OK;
 }
 
-int rk_json_get_num(const json_t *obj, const char *path, const char *key, int required,
-                    double min, double max, double *out, bool *present, rk_verr_t *e)
+int rk_json_get_num(const json_t *obj, const char *path, const char *key, int required, double min,
+                    double max, double *out, bool *present, rk_verr_t *e)
 {
     char p[RK_PATH_MAX];
     json_t *v;
@@ -187,8 +187,8 @@ int rk_json_get_num(const json_t *obj, const char *path, const char *key, int re
     return RK_OK;
 }
 
-int rk_json_get_bool(const json_t *obj, const char *path, const char *key, int required,
-                     bool *out, bool *present, rk_verr_t *e)
+int rk_json_get_bool(const json_t *obj, const char *path, const char *key, int required, bool *out,
+                     bool *present, rk_verr_t *e)
 {
     char p[RK_PATH_MAX];
     json_t *v;
@@ -328,7 +328,8 @@ int rk_json_keep_unknown(const json_t *src, const char *const *known, json_t **d
 {
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)src, k, v) {
+    json_object_foreach((json_t *)src, k, v)
+    {
         int is_known = 0;
         for (const char *const *q = known; *q; q++) {
             if (strcmp(*q, k) == 0) {

@@ -37,7 +37,6 @@ bool rk_id_valid(const char *s);
 /* rk_id_valid in words, for error messages. */
 #define RK_ID_RULE "an id of 1 to 64 characters from [A-Za-z0-9_.-]"
 
-
 /* Required fields: absent or null is "field required". */
 enum { RK_OPTIONAL = 0, RK_REQUIRED = 1 };
 
@@ -46,19 +45,19 @@ enum { RK_OPTIONAL = 0, RK_REQUIRED = 1 };
 int rk_json_get_str(const json_t *obj, const char *path, const char *key, int required,
                     size_t max_len, char **out, rk_verr_t *e);
 /* String that must satisfy rk_id_valid. */
-int rk_json_get_id(const json_t *obj, const char *path, const char *key, int required,
-                   char **out, rk_verr_t *e);
+int rk_json_get_id(const json_t *obj, const char *path, const char *key, int required, char **out,
+                   rk_verr_t *e);
 /* RFC 3339 timestamp; *present (may be NULL) tells whether it was there. */
 int rk_json_get_time(const json_t *obj, const char *path, const char *key, int required,
                      rk_time_t *out, bool *present, rk_verr_t *e);
 /* Integer in [min, max]; a real with no fractional part is accepted. */
-int rk_json_get_int(const json_t *obj, const char *path, const char *key, int required,
-                    int64_t min, int64_t max, int64_t *out, bool *present, rk_verr_t *e);
+int rk_json_get_int(const json_t *obj, const char *path, const char *key, int required, int64_t min,
+                    int64_t max, int64_t *out, bool *present, rk_verr_t *e);
 /* Finite number in [min, max]. */
-int rk_json_get_num(const json_t *obj, const char *path, const char *key, int required,
-                    double min, double max, double *out, bool *present, rk_verr_t *e);
-int rk_json_get_bool(const json_t *obj, const char *path, const char *key, int required,
-                     bool *out, bool *present, rk_verr_t *e);
+int rk_json_get_num(const json_t *obj, const char *path, const char *key, int required, double min,
+                    double max, double *out, bool *present, rk_verr_t *e);
+int rk_json_get_bool(const json_t *obj, const char *path, const char *key, int required, bool *out,
+                     bool *present, rk_verr_t *e);
 /* JSON object; *out gets a new reference (json_decref it). */
 int rk_json_get_obj(const json_t *obj, const char *path, const char *key, int required,
                     json_t **out, rk_verr_t *e);
@@ -77,9 +76,9 @@ int rk_json_expect_obj(const json_t *v, const char *path, rk_verr_t *e);
 
 /* Encoding helpers: set obj[key] only when the value is there. Each returns
  * RK_ENOMEM on allocation failure. */
-int rk_json_set_str(json_t *obj, const char *key, const char *s);       /* skips NULL */
-int rk_json_set_time(json_t *obj, const char *key, rk_time_t t);        /* always sets */
-int rk_json_set_obj(json_t *obj, const char *key, json_t *v);           /* borrows v, skips NULL */
+int rk_json_set_str(json_t *obj, const char *key, const char *s); /* skips NULL */
+int rk_json_set_time(json_t *obj, const char *key, rk_time_t t);  /* always sets */
+int rk_json_set_obj(json_t *obj, const char *key, json_t *v);     /* borrows v, skips NULL */
 int rk_json_set_strv(json_t *obj, const char *key, char *const *v, size_t n);
 
 /* Copies into dst every member of src whose key is not in known[] (NULL

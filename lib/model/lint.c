@@ -6,24 +6,24 @@
 #include "model/enums.h"
 #include "model/json.h"
 
-static const char *const top_keys[] = {"id",        "name",    "description",
-                                       "model",     "task",    "framework",
-                                       "metrics",   "capability_requirements",
-                                       "created_at", "updated_at", NULL};
+static const char *const top_keys[] = {
+    "id",         "name",       "description", "model",
+    "task",       "framework",  "metrics",     "capability_requirements",
+    "created_at", "updated_at", NULL};
 static const char *const task_keys[] = {"name", "type", "description", "params", NULL};
 static const char *const framework_keys[] = {"name", "params", NULL};
 static const char *const metrics_keys[] = {"metrics", NULL};
 /* Every task with runs. A key is listed here only once something reads
  * it: a key that is accepted and ignored is what this module warns about. */
 #define RUN_KEYS "runs_per_job", "min_runs", "max_runs", "target_cv"
-static const char *const command_keys[] = {"argv", "env", "workdir", "stdin", "rlimits",
-                                           RUN_KEYS, NULL};
+static const char *const command_keys[] = {"argv",    "env",    "workdir", "stdin",
+                                           "rlimits", RUN_KEYS, NULL};
 static const char *const rlimit_keys[] = {"cpu_seconds", "memory_mb", "nofile", "nproc", NULL};
 static const char *const memory_keys[] = {"test_sizes_mb", "test_patterns", "iterations_per_size",
                                           RUN_KEYS, NULL};
 static const char *const compute_keys[] = {"precision_types", "matrix_sizes", RUN_KEYS, NULL};
-static const char *const req_keys[] = {"timeout_seconds",     "required_capabilities",
-                                       "gpu_requirements",    "system_requirements",
+static const char *const req_keys[] = {"timeout_seconds",    "required_capabilities",
+                                       "gpu_requirements",   "system_requirements",
                                        "model_requirements", NULL};
 static const char *const gpu_keys[] = {"min_gpu_count", "min_memory_mb", "required_vendors", NULL};
 static const char *const system_keys[] = {"min_total_memory_gb", "required_os_types",

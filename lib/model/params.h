@@ -78,9 +78,9 @@ typedef struct rk_task_params {
      * running (min_runs..max_runs, the cold start counted) until every
      * declared metric's coefficient of variation over the warm runs is
      * under target_cv. runs_per_job is then not given. */
-    double target_cv;  /* (0, 1); 0: not used */
-    int64_t min_runs;  /* 3..100, default 3 (a cold start and two warm runs) */
-    int64_t max_runs;  /* min_runs..100, default 10 */
+    double target_cv; /* (0, 1); 0: not used */
+    int64_t min_runs; /* 3..100, default 3 (a cold start and two warm runs) */
+    int64_t max_runs; /* min_runs..100, default 10 */
     /* Only the member matching type is filled; the others stay zeroed. */
     rk_command_params_t command;
     rk_memory_params_t memory;

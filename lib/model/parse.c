@@ -8,8 +8,8 @@ int rk_model_parse_json(const char *text, size_t len, json_t **out, rk_verr_t *e
     json_error_t je;
     /* JSON_DECODE_ANY so a scalar or array top level parses and gets the
      * clearer "expected an object" message instead of a syntax error. */
-    json_t *v = json_loadb(text ? text : "", text ? len : 0,
-                           JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    json_t *v =
+        json_loadb(text ? text : "", text ? len : 0, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!v) {
         if (json_error_code(&je) == json_error_out_of_memory)
             return RK_ENOMEM;

@@ -24,8 +24,7 @@ static void baseline_id(const char *exp, const char *agent, char out[16])
     snprintf(out, 16, "bl_%02x%02x%02x%02x", d[0], d[1], d[2], d[3]);
 }
 
-int rk_srv_baseline_job(rk_server_t *srv, const char *exp, const char *agent, char *job,
-                        size_t n)
+int rk_srv_baseline_job(rk_server_t *srv, const char *exp, const char *agent, char *job, size_t n)
 {
     char id[16], *text = NULL;
     baseline_id(exp, agent, id);
@@ -122,14 +121,16 @@ static void h_post(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
         goto done;
     }
     if (strcmp(r.experiment_id, exp) != 0 || !r.agent_id || strcmp(r.agent_id, agent) != 0) {
-        rk_http_resp_errorf(resp, 422, "job_id: job %s is a result of experiment %s on agent %s, "
-                                       "not of %s on %s",
+        rk_http_resp_errorf(resp, 422,
+                            "job_id: job %s is a result of experiment %s on agent %s, "
+                            "not of %s on %s",
                             job, r.experiment_id, r.agent_id ? r.agent_id : "?", exp, agent);
         goto done;
     }
     if (r.status != RK_JOB_COMPLETED) {
-        rk_http_resp_errorf(resp, 422, "job_id: job %s ended %s; only a completed result can be a "
-                                       "baseline",
+        rk_http_resp_errorf(resp, 422,
+                            "job_id: job %s ended %s; only a completed result can be a "
+                            "baseline",
                             job, rk_job_state_name(r.status));
         goto done;
     }

@@ -7,8 +7,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <strings.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/err.h"
 #include "base/log.h"
@@ -133,8 +133,8 @@ bool rk_srv_compat(const rk_experiment_t *x, const rk_agent_info_t *a, json_t *m
         else if (cores < (double)r->min_cpu_cores)
             addf(missing, "%lld CPU cores (agent has %.0f)", (long long)r->min_cpu_cores, cores);
     }
-    const json_t *fw = a->capabilities.extra ? json_object_get(a->capabilities.extra, "frameworks")
-                                             : NULL;
+    const json_t *fw =
+        a->capabilities.extra ? json_object_get(a->capabilities.extra, "frameworks") : NULL;
     for (size_t i = 0; i < r->n_frameworks; i++) {
         bool found = false;
         size_t k;

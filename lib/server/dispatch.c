@@ -107,7 +107,8 @@ void srv__job_send(rk_srv_mgr_t *m, srv_job_t *j)
 {
     int rc = 0;
     if (j->agent && j->agent->freed_mono && m->srv) {
-        rk_prom_observe(m->srv->m_gap, NULL, (double)(rk_time_mono_us() - j->agent->freed_mono) / 1e6);
+        rk_prom_observe(m->srv->m_gap, NULL,
+                        (double)(rk_time_mono_us() - j->agent->freed_mono) / 1e6);
         j->agent->freed_mono = 0;
     }
     const srv_xcache_t *x = srv__xcache_get(m, j->experiment_id, &rc);
@@ -144,8 +145,9 @@ void srv__job_poll(rk_srv_mgr_t *m, srv_job_t *j, bool wait)
     if (j->status == RK_JOB_RUNNING && m->cfg.poll_interval_s < wait_s)
         wait_s = m->cfg.poll_interval_s >= 1 ? (int)m->cfg.poll_interval_s : 1;
     if (wait)
-        url = srv__agent_url(j->agent, "/status/%s?wait=%d&known=%s", j->job_id, wait_s,
-                             rk_job_state_name(srv__job_ended_here(j) ? RK_JOB_ASSIGNED : j->status));
+        url =
+            srv__agent_url(j->agent, "/status/%s?wait=%d&known=%s", j->job_id, wait_s,
+                           rk_job_state_name(srv__job_ended_here(j) ? RK_JOB_ASSIGNED : j->status));
     else
         url = srv__agent_url(j->agent, "/status/%s", j->job_id);
     int timeout = wait ? wait_s * 1000 + RK_SRV_LONGPOLL_MARGIN_MS : 10000;

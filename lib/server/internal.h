@@ -45,8 +45,8 @@ struct rk_server {
     rk_store_t *store;
     rk_http_server_t *http;
     rk_prom_t *metrics; /* GET /metrics: HTTP, jobs, queues, agents, store */
-    rk_prom_family_t *m_jobs, *m_queued, *m_running, *m_available, *m_dispatch, *m_gap,
-        *m_commit, *m_batch; /* metrics.c */
+    rk_prom_family_t *m_jobs, *m_queued, *m_running, *m_available, *m_dispatch, *m_gap, *m_commit,
+        *m_batch; /* metrics.c */
     rk_srv_mgr_t *mgr;
     rk_srv_events_t *events;
     char *host;
@@ -108,8 +108,7 @@ int rk_srv_routes_baselines(rk_server_t *srv);
 /* ---- baselines.c ---- */
 /* The job pinned as the baseline of (exp, agent) into job[n]; RK_ENOENT
  * when there is none. */
-int rk_srv_baseline_job(rk_server_t *srv, const char *exp, const char *agent, char *job,
-                        size_t n);
+int rk_srv_baseline_job(rk_server_t *srv, const char *exp, const char *agent, char *job, size_t n);
 /* Compares a just stored result with its baseline, if it has one: the
  * data of a `regression` event naming the metrics slower than the baseline
  * (Welch, 2 %), or NULL (nothing slower, nothing to compare, or no memory).
@@ -138,8 +137,8 @@ void rk_srv_mgr_free(rk_srv_mgr_t *m);
  * set; status is filled in) with their timeouts; answers 201 with the one
  * JobInfo (single) or {jobs: [...]}, each as it stands after its dispatch
  * attempt. Takes jobs and timeouts (freed by the manager). */
-int rk_srv_mgr_create(rk_srv_mgr_t *m, rk_http_wait_t *w, rk_job_info_t *jobs,
-                      int64_t *timeouts, size_t n, bool single);
+int rk_srv_mgr_create(rk_srv_mgr_t *m, rk_http_wait_t *w, rk_job_info_t *jobs, int64_t *timeouts,
+                      size_t n, bool single);
 /* Cancels job_id: 200 or 202 with the JobInfo, 409 when it finished. */
 int rk_srv_mgr_cancel(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id);
 /* Registers the agent at url (token may be NULL). */
@@ -164,7 +163,7 @@ typedef void (*rk_srv_fan_done_fn)(rk_srv_mgr_t *m, void *ctx, rk_srv_fan_reply_
 /* urls/tokens are copied; ctx is handed over and freed with free_ctx (may
  * be NULL) after done. timeout_ms for each request; max_body caps each. */
 int rk_srv_mgr_fan(rk_srv_mgr_t *m, rk_http_wait_t *w, char *const *urls, char *const *tokens,
-                   size_t n, int timeout_ms, size_t max_body, rk_srv_fan_done_fn done,
-                   void *ctx, void (*free_ctx)(void *));
+                   size_t n, int timeout_ms, size_t max_body, rk_srv_fan_done_fn done, void *ctx,
+                   void (*free_ctx)(void *));
 
 #endif

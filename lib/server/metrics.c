@@ -34,23 +34,24 @@ int srv__metrics_init(rk_server_t *srv)
                                  (const char *const[]){"status", NULL}, NULL, 0);
     srv->m_queued = rk_prom_family(p, "ruckus_agent_queued_jobs", "Jobs waiting for an agent",
                                    RK_PROM_GAUGE, agent, NULL, 0);
-    srv->m_running = rk_prom_family(p, "ruckus_agent_running_jobs",
-                                    "Jobs holding a slot of an agent", RK_PROM_GAUGE, agent, NULL, 0);
+    srv->m_running =
+        rk_prom_family(p, "ruckus_agent_running_jobs", "Jobs holding a slot of an agent",
+                       RK_PROM_GAUGE, agent, NULL, 0);
     srv->m_available = rk_prom_family(p, "ruckus_agent_available",
                                       "1 while an agent answers, 0 once past the agent timeout",
                                       RK_PROM_GAUGE, agent, NULL, 0);
-    srv->m_dispatch = rk_prom_family(p, "ruckus_dispatch_seconds",
-                                     "From a job's creation to its agent's accept",
-                                     RK_PROM_HISTOGRAM, NULL, lat, sizeof lat / sizeof *lat);
+    srv->m_dispatch =
+        rk_prom_family(p, "ruckus_dispatch_seconds", "From a job's creation to its agent's accept",
+                       RK_PROM_HISTOGRAM, NULL, lat, sizeof lat / sizeof *lat);
     srv->m_gap = rk_prom_family(p, "ruckus_slot_gap_seconds",
                                 "From a job's slot freeing to the next job's send to that agent",
                                 RK_PROM_HISTOGRAM, NULL, lat, sizeof lat / sizeof *lat);
     srv->m_commit = rk_prom_family(p, "ruckus_store_commit_seconds",
-                                   "Time of one batch commit of the job manager",
-                                   RK_PROM_HISTOGRAM, NULL, lat, sizeof lat / sizeof *lat);
-    srv->m_batch = rk_prom_family(p, "ruckus_store_batch_jobs",
-                                  "Jobs changed by one committed batch", RK_PROM_HISTOGRAM, NULL,
-                                  batch, sizeof batch / sizeof *batch);
+                                   "Time of one batch commit of the job manager", RK_PROM_HISTOGRAM,
+                                   NULL, lat, sizeof lat / sizeof *lat);
+    srv->m_batch =
+        rk_prom_family(p, "ruckus_store_batch_jobs", "Jobs changed by one committed batch",
+                       RK_PROM_HISTOGRAM, NULL, batch, sizeof batch / sizeof *batch);
     if (!srv->m_jobs || !srv->m_queued || !srv->m_running || !srv->m_available ||
         !srv->m_dispatch || !srv->m_gap || !srv->m_commit || !srv->m_batch)
         return RK_ENOMEM;

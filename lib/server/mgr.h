@@ -392,9 +392,9 @@ struct rk_srv_mgr {
     srv_job_t *journal; /* jobs changed in this batch, newest first */
     deferred_finish_t *finishes;
     size_t n_finishes, cap_finishes;
-    json_t *pending_events;           /* array of [type, data] */
-    srv_job_t *rel_head, *rel_tail;   /* RELEASING jobs, through rel_next */
-    bool again;                       /* something changed: loop again without waiting */
+    json_t *pending_events;         /* array of [type, data] */
+    srv_job_t *rel_head, *rel_tail; /* RELEASING jobs, through rel_next */
+    bool again;                     /* something changed: loop again without waiting */
 
     srv_xcache_t xcache[SRV_XCACHE_SIZE];
     uint64_t xcache_clock;

@@ -69,8 +69,8 @@ static bool resolve(rk_server_t *srv, const char *which, const char *sel, side_t
         errno = 0;
         unsigned long v = strtoul(c2 + 1, &end, 10);
         if (errno || !c2[1] || *end || v < 1 || v > COMPARE_LAST_MAX) {
-            rk_http_resp_errorf(resp, 422, "%s: N in experiment_id:agent_id:N must be 1..%d",
-                                which, COMPARE_LAST_MAX);
+            rk_http_resp_errorf(resp, 422, "%s: N in experiment_id:agent_id:N must be 1..%d", which,
+                                COMPARE_LAST_MAX);
             return false;
         }
         last = (unsigned)v;
@@ -140,7 +140,8 @@ static void h_compare(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
         errno = 0;
         min_delta = strtod(md, &end);
         if (errno || !*md || *end || !isfinite(min_delta) || min_delta < 0 || min_delta > 10) {
-            rk_http_resp_error(resp, 422, "min_delta: expected a fraction from 0 to 10 (0.02 = 2 %)");
+            rk_http_resp_error(resp, 422,
+                               "min_delta: expected a fraction from 0 to 10 (0.02 = 2 %)");
             return;
         }
     }
@@ -322,10 +323,9 @@ static void h_history(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     json_object_foreach(by_agent, k, sv) json_array_append(list, sv);
     json_decref(by_agent);
     json_decref(baselines);
-    json_t *out = json_pack("{s:s,s:s,s:o,s:o}", "experiment_id", exp, "metric", metric,
-                            "higher_is_better",
-                            dir == RK_DIR_UNKNOWN ? json_null() : json_boolean(dir == RK_DIR_HIGHER),
-                            "series", list);
+    json_t *out = json_pack(
+        "{s:s,s:s,s:o,s:o}", "experiment_id", exp, "metric", metric, "higher_is_better",
+        dir == RK_DIR_UNKNOWN ? json_null() : json_boolean(dir == RK_DIR_HIGHER), "series", list);
     if (out && read >= HISTORY_MAX && more)
         json_object_set_new(out, "truncated", json_true());
     rk_http_resp_json_take(resp, 200, out);

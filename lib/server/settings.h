@@ -17,18 +17,18 @@ typedef enum rk_server_storage {
 } rk_server_storage_t;
 
 typedef struct rk_server_settings {
-    char *host;                /* listen address */
+    char *host; /* listen address */
     int64_t port;
-    int storage;               /* rk_server_storage_t */
-    char *db_path;             /* sqlite database file */
-    double poll_interval;      /* seconds between job status polls */
-    char *token;               /* API token; NULL: no auth (loopback only) */
+    int storage;          /* rk_server_storage_t */
+    char *db_path;        /* sqlite database file */
+    double poll_interval; /* seconds between job status polls */
+    char *token;          /* API token; NULL: no auth (loopback only) */
     rk_config_list_t cors_origins;
-    double agent_timeout;      /* seconds of failed calls before unavailable */
-    int64_t threads;           /* HTTP worker threads */
-    int64_t max_body;          /* request body cap in bytes */
-    int log_level;             /* rk_log_level_t */
-    double timeout_grace;      /* seconds past a job's timeout before the server's backstop */
+    double agent_timeout; /* seconds of failed calls before unavailable */
+    int64_t threads;      /* HTTP worker threads */
+    int64_t max_body;     /* request body cap in bytes */
+    int log_level;        /* rk_log_level_t */
+    double timeout_grace; /* seconds past a job's timeout before the server's backstop */
 } rk_server_settings_t;
 
 extern const rk_config_spec_t rk_server_config;

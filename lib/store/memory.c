@@ -87,7 +87,7 @@ typedef struct undo {
     int kind;
     char *id, *text; /* U_AGENT, U_EXP, U_DOC: the key and its old text (NULL: absent) */
     mjob_t *job;
-    mres_t *res; /* U_RESULT: the old result */
+    mres_t *res;     /* U_RESULT: the old result */
     double progress; /* U_PROGRESS: the old progress of the job's status */
     bool had_progress;
 } undo_t;
@@ -578,7 +578,9 @@ static void undo_apply(mem_t *m, undo_t *u)
     case U_DOC:
         /* Only re-inserting a deleted entry allocates; if that fails the
          * entry stays deleted (nothing better can be done mid-rollback). */
-        table_set(u->kind == U_AGENT ? &m->agents : u->kind == U_EXP ? &m->experiments : &m->docs,
+        table_set(u->kind == U_AGENT ? &m->agents
+                  : u->kind == U_EXP ? &m->experiments
+                                     : &m->docs,
                   u->id, u->text, &old);
         free(old);
         u->text = NULL;

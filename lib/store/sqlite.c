@@ -336,8 +336,7 @@ static int sq_open(const char *location, rk_store_t **out)
         sq_close(&s->base);
         return rc;
     }
-    rk_log_info("sqlite store open", "path", s->path, "synchronous",
-                sync_full ? "full" : "normal");
+    rk_log_info("sqlite store open", "path", s->path, "synchronous", sync_full ? "full" : "normal");
     *out = &s->base;
     return 0;
 }

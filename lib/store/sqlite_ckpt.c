@@ -30,8 +30,8 @@
 #define CKPT_PAGES 1000
 
 struct sq_ckpt {
-    sqlite3 *db;    /* the checkpointer's own connection */
-    sqlite3 *wdb;   /* the write connection carrying the hook */
+    sqlite3 *db;  /* the checkpointer's own connection */
+    sqlite3 *wdb; /* the write connection carrying the hook */
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv; /* CLOCK_MONOTONIC */
@@ -71,7 +71,8 @@ static void *ckpt_main(void *arg)
     bool truncated = true; /* nothing written since open */
     pthread_mutex_lock(&k->mu);
     while (!k->stop) {
-        struct timespec until = rk_deadline_timespec(rk_deadline_in_us(CKPT_PERIOD_MS * INT64_C(1000)));
+        struct timespec until =
+            rk_deadline_timespec(rk_deadline_in_us(CKPT_PERIOD_MS * INT64_C(1000)));
         int w = 0;
         while (!k->stop && w == 0 && k->wal_pages <= CKPT_PAGES)
             w = pthread_cond_timedwait(&k->cv, &k->mu, &until);
@@ -109,8 +110,8 @@ int sq_ckpt_start(const char *path, bool sync_full, sqlite3 *wdb, sq_ckpt_t **ou
             SQLITE_OK ||
         sqlite3_exec(k->db, sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
                      NULL, NULL, NULL) != SQLITE_OK) {
-        rk_log_error("sqlite store: cannot open the checkpoint connection", "path", path,
-                     "error", k->db ? sqlite3_errmsg(k->db) : "out of memory");
+        rk_log_error("sqlite store: cannot open the checkpoint connection", "path", path, "error",
+                     k->db ? sqlite3_errmsg(k->db) : "out of memory");
         goto fail;
     }
     if (pthread_create(&k->thread, NULL, ckpt_main, k) != 0) {

@@ -78,7 +78,8 @@ int sq_doc_list(rk_store_t *s, const char *kind, char ***ids, char ***jsons, siz
     while (st && !rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
         if (*n == cap) {
             size_t nc = cap ? cap * 2 : 16;
-            char **a = realloc(*ids, nc * sizeof *a), **b = a ? realloc(*jsons, nc * sizeof *b) : NULL;
+            char **a = realloc(*ids, nc * sizeof *a),
+                 **b = a ? realloc(*jsons, nc * sizeof *b) : NULL;
             if (a)
                 *ids = a;
             if (b)

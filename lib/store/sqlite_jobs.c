@@ -21,7 +21,7 @@
 
 #define ALL_STATES ((1u << RK_JOB_STATE_COUNT) - 1)
 #define UNFINISHED ((1u << RK_JOB_QUEUED) | (1u << RK_JOB_ASSIGNED) | (1u << RK_JOB_RUNNING))
-#define JOB_COLS                                                                               \
+#define JOB_COLS                                                                                   \
     "seq, job_id, experiment_id, agent_id, created_time, state, status_time, message, progress"
 
 #define S(s) ((sq_store_t *)(s))
@@ -259,8 +259,8 @@ static int result_row(sqlite3_stmt *st, void *out)
  * *out, a new array of elem-sized structs. One row past page->limit is
  * asked for: it only sets page->next_cursor. *n counts the structs, also
  * on failure (the last one possibly half filled): each needs cleanup. */
-static int read_page(sq_conn_t *c, sqlite3_stmt *st, rk_page_t *page, size_t elem,
-                     page_row_fn row, const char *what, void **out, size_t *n)
+static int read_page(sq_conn_t *c, sqlite3_stmt *st, rk_page_t *page, size_t elem, page_row_fn row,
+                     const char *what, void **out, size_t *n)
 {
     char *v = NULL;
     size_t cap = 0;
@@ -496,8 +496,8 @@ void sq_result_list_sql(const rk_result_filter_t *f, char *text, size_t cap)
              f->agent_id ? " AND agent_id = ?3" : "");
 }
 
-int sq_result_list(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page,
-                   rk_result_t **out, size_t *n)
+int sq_result_list(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page, rk_result_t **out,
+                   size_t *n)
 {
     sq_conn_t *c;
     int rc = sq_rget(S(s), &c);

@@ -196,8 +196,8 @@ int rk_sqlite_migrate(sqlite3 *db, const char *path)
         char have[16], want[16];
         snprintf(have, sizeof have, "%d", v);
         snprintf(want, sizeof want, "%d", RK_SQLITE_SCHEMA_VERSION);
-        rk_log_error("sqlite store has a newer schema than this build", "path", path,
-                     "version", have, "supported", want);
+        rk_log_error("sqlite store has a newer schema than this build", "path", path, "version",
+                     have, "supported", want);
         return RK_EIO;
     }
     for (; v < RK_SQLITE_SCHEMA_VERSION; v++) {

@@ -119,8 +119,8 @@ int rk_sysinfo_models_scan(const char *models_dir, json_t **out)
             S_ISREG(st.st_mode)) {
             char name[256];
             snprintf(name, sizeof name, "%.*s", (int)(nlen - 5), e->d_name);
-            json_t *m = json_pack("{s:s, s:s, s:I, s:s}", "name", name, "path", path,
-                                  "size_bytes", (json_int_t)st.st_size, "format", "gguf");
+            json_t *m = json_pack("{s:s, s:s, s:I, s:s}", "name", name, "path", path, "size_bytes",
+                                  (json_int_t)st.st_size, "format", "gguf");
             if (!m)
                 goto out;
             found[n++] = m;
@@ -134,8 +134,8 @@ int rk_sysinfo_models_scan(const char *models_dir, json_t **out)
         int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd >= 0)
             walk_size(fd, 0, &bytes, &budget);
-        json_t *m = json_pack("{s:s, s:s, s:I, s:s}", "name", e->d_name, "path", path,
-                              "size_bytes", (json_int_t)bytes, "format", "huggingface");
+        json_t *m = json_pack("{s:s, s:s, s:I, s:s}", "name", e->d_name, "path", path, "size_bytes",
+                              (json_int_t)bytes, "format", "huggingface");
         if (!m)
             goto out;
         add_config_fields(m, config);

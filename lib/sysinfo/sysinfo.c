@@ -219,10 +219,10 @@ json_t *rk_sysinfo_collect(const char *data_dir, const char *models_dir)
     size_t n_gpus = json_array_size(gpus);
     json_t *os = os_object(), *cpu = cpu_object();
     json_t *system = system_object(host, os, cpu);
-    return json_pack("{s:s, s:o?, s:o?, s:o?, s:o?, s:o?, s:I, s:s?, s:o?, s:o?}", "hostname",
-                     host, "os", os, "cpu", cpu, "memory", memory_object(), "disk",
-                     disk_object(data_dir), "gpus", gpus, "gpu_count", (json_int_t)n_gpus,
-                     "models_dir", models_dir, "models", models, "system", system);
+    return json_pack("{s:s, s:o?, s:o?, s:o?, s:o?, s:o?, s:I, s:s?, s:o?, s:o?}", "hostname", host,
+                     "os", os, "cpu", cpu, "memory", memory_object(), "disk", disk_object(data_dir),
+                     "gpus", gpus, "gpu_count", (json_int_t)n_gpus, "models_dir", models_dir,
+                     "models", models, "system", system);
 }
 
 static int reason_for(int err, const char *what, char *reason, size_t n)

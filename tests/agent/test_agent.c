@@ -105,9 +105,16 @@ static rk_agent_settings_t settings(const char *dir)
 {
     static char data[512];
     snprintf(data, sizeof data, "%s/data", dir);
-    rk_agent_settings_t s = {.host = "127.0.0.1", .port = 0, .data_dir = data, .slots = 2,
-                             .name = "unit", .models_dir = data, .retention_days = 7,
-                             .grace = 0.2, .log_cap = 1 << 20, .log_level = RK_LOG_WARN};
+    rk_agent_settings_t s = {.host = "127.0.0.1",
+                             .port = 0,
+                             .data_dir = data,
+                             .slots = 2,
+                             .name = "unit",
+                             .models_dir = data,
+                             .retention_days = 7,
+                             .grace = 0.2,
+                             .log_cap = 1 << 20,
+                             .log_level = RK_LOG_WARN};
     return s;
 }
 
@@ -129,11 +136,13 @@ static void test_id_is_stable(void **state)
     rmtmp(d);
 }
 
-static json_t *call(rk_agent_t *a, const char *method, const char *path, const char *body, long *status)
+static json_t *call(rk_agent_t *a, const char *method, const char *path, const char *body,
+                    long *status)
 {
     char url[256];
     snprintf(url, sizeof url, "http://127.0.0.1:%u%s", (unsigned)rk_agent_port(a), path);
-    rk_http_request_t rq = {.method = method, .url = url, .body = body, .body_len = body ? strlen(body) : 0};
+    rk_http_request_t rq = {
+        .method = method, .url = url, .body = body, .body_len = body ? strlen(body) : 0};
     rk_http_response_t rs;
     rk_http_client_request_sync(&rq, &rs);
     *status = rs.status;
@@ -143,9 +152,10 @@ static json_t *call(rk_agent_t *a, const char *method, const char *path, const c
     return out;
 }
 
-#define JOB(id, script)                                                                                    \
-    "{\"job_id\":\"" id "\",\"experiment_spec\":{\"name\":\"u\",\"model\":\"m\",\"task\":{\"name\":\"t\","  \
-    "\"type\":\"command\",\"params\":{\"argv\":[\"/bin/sh\",\"-c\",\"" script "\"]}},"                    \
+#define JOB(id, script)                                                                            \
+    "{\"job_id\":\"" id                                                                            \
+    "\",\"experiment_spec\":{\"name\":\"u\",\"model\":\"m\",\"task\":{\"name\":\"t\","             \
+    "\"type\":\"command\",\"params\":{\"argv\":[\"/bin/sh\",\"-c\",\"" script "\"]}},"             \
     "\"framework\":{\"name\":\"f\",\"params\":{}},\"metrics\":{\"metrics\":{}}}}"
 
 static void test_lifecycle(void **state)

@@ -62,9 +62,11 @@ static void put(const char *id, const char *name, const char *text)
     fclose(f);
 }
 
-#define REQ                                                                                                \
-    "{\"job_id\":\"%s\",\"experiment_spec\":{\"name\":\"u\",\"model\":\"m\",\"task\":{\"name\":\"t\","    \
-    "\"type\":\"command\",\"params\":{\"argv\":[\"true\"]}},\"framework\":{\"name\":\"f\",\"params\":{}}," \
+#define REQ                                                                                        \
+    "{\"job_id\":\"%s\",\"experiment_spec\":{\"name\":\"u\",\"model\":\"m\",\"task\":{\"name\":"   \
+    "\"t\","                                                                                       \
+    "\"type\":\"command\",\"params\":{\"argv\":[\"true\"]}},\"framework\":{\"name\":\"f\","        \
+    "\"params\":{}},"                                                                              \
     "\"metrics\":{\"metrics\":{}}}}"
 
 static void put_record(const char *id, const char *state, bool with_request)
@@ -72,8 +74,10 @@ static void put_record(const char *id, const char *state, bool with_request)
     char req[1024], rec[2048];
     snprintf(req, sizeof req, REQ, id);
     snprintf(rec, sizeof rec,
-             "{\"job_id\":\"%s\",\"experiment_id\":\"exp_abcdef\",\"task_type\":\"command\",\"state\":\"%s\","
-             "\"message\":\"m\",\"accepted_at\":\"2026-01-01T00:00:00Z\",\"changed_at\":\"2026-01-01T00:00:00Z\""
+             "{\"job_id\":\"%s\",\"experiment_id\":\"exp_abcdef\",\"task_type\":\"command\","
+             "\"state\":\"%s\","
+             "\"message\":\"m\",\"accepted_at\":\"2026-01-01T00:00:00Z\",\"changed_at\":\"2026-01-"
+             "01T00:00:00Z\""
              "%s%s}",
              id, state, with_request ? ",\"request\":" : "", with_request ? req : "");
     put(id, "job.json", rec);
@@ -81,9 +85,15 @@ static void put_record(const char *id, const char *state, bool with_request)
 
 static rk_agent_settings_t settings(void)
 {
-    rk_agent_settings_t s = {.host = "127.0.0.1", .data_dir = data, .slots = 4, .name = "unit",
-                             .models_dir = data, .retention_days = 7, .grace = 0.1,
-                             .log_cap = 1 << 20, .log_level = RK_LOG_WARN};
+    rk_agent_settings_t s = {.host = "127.0.0.1",
+                             .data_dir = data,
+                             .slots = 4,
+                             .name = "unit",
+                             .models_dir = data,
+                             .retention_days = 7,
+                             .grace = 0.1,
+                             .log_cap = 1 << 20,
+                             .log_level = RK_LOG_WARN};
     return s;
 }
 
@@ -99,7 +109,8 @@ static void test_recovery(void **state)
     put_record("job_broken", "assigned", false); /* no request to run */
     put("job_garbage", "job.json", "{not json");
     put_record("job_other", "completed", false);
-    put("job_other", "job.json", "{\"job_id\":\"job_else\",\"state\":\"completed\"}"); /* id mismatch */
+    put("job_other", "job.json",
+        "{\"job_id\":\"job_else\",\"state\":\"completed\"}"); /* id mismatch */
 
     rk_agent_settings_t s = settings();
     rk_agent_t *a = NULL;
@@ -151,16 +162,21 @@ static void test_result_means_finished(void **state)
     (void)state;
     put_record("job_cancelled", "assigned", true); /* DELETE before its start */
     put("job_cancelled", "result.json",
-        "{\"job_id\":\"job_cancelled\",\"status\":\"cancelled\",\"completed_at\":\"2026-01-02T03:04:05Z\","
+        "{\"job_id\":\"job_cancelled\",\"status\":\"cancelled\",\"completed_at\":\"2026-01-02T03:"
+        "04:05Z\","
         "\"error\":\"cancelled\"}");
     put("job_ok", "job.json",
-        "{\"job_id\":\"job_ok\",\"experiment_id\":\"exp_abcdef\",\"task_type\":\"command\",\"state\":\"running\","
-        "\"message\":\"running\",\"accepted_at\":\"2026-01-01T00:00:00Z\",\"changed_at\":\"2026-01-01T00:00:00Z\","
+        "{\"job_id\":\"job_ok\",\"experiment_id\":\"exp_abcdef\",\"task_type\":\"command\","
+        "\"state\":\"running\","
+        "\"message\":\"running\",\"accepted_at\":\"2026-01-01T00:00:00Z\",\"changed_at\":\"2026-01-"
+        "01T00:00:00Z\","
         "\"pgid\":1}");
     put("job_ok", "result.json",
-        "{\"job_id\":\"job_ok\",\"status\":\"completed\",\"completed_at\":\"2026-01-01T00:00:01Z\"}");
+        "{\"job_id\":\"job_ok\",\"status\":\"completed\",\"completed_at\":\"2026-01-01T00:00:"
+        "01Z\"}");
     put_record("job_torn", "running", true);
-    put("job_torn", "result.json", "{\"job_id\":\"job_torn\",\"status\":\"comp"); /* a crash mid-write */
+    put("job_torn", "result.json",
+        "{\"job_id\":\"job_torn\",\"status\":\"comp"); /* a crash mid-write */
     char *before = slurp("job_ok", "job.json");
 
     rk_agent_settings_t s = settings();

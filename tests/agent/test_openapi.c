@@ -37,9 +37,16 @@ static void start(fixture_t *f, const char *token)
     f->dir = rk_test_tmpdir();
     assert_non_null(f->dir);
     snprintf(f->data, sizeof f->data, "%s/data", f->dir);
-    rk_agent_settings_t s = {.host = "127.0.0.1", .port = 0, .data_dir = f->data, .slots = 1,
-                             .name = "openapi", .models_dir = f->data, .retention_days = 7,
-                             .grace = 0.2, .log_cap = 1 << 20, .log_level = RK_LOG_WARN,
+    rk_agent_settings_t s = {.host = "127.0.0.1",
+                             .port = 0,
+                             .data_dir = f->data,
+                             .slots = 1,
+                             .name = "openapi",
+                             .models_dir = f->data,
+                             .retention_days = 7,
+                             .grace = 0.2,
+                             .log_cap = 1 << 20,
+                             .log_level = RK_LOG_WARN,
                              .token = (char *)token};
     f->s = s;
     assert_int_equal(rk_agent_new(&f->s, &f->a), 0);

@@ -19,11 +19,21 @@
 #include "base/log.h"
 #include "rk_test_run.h"
 
-static const char *const envs[] = {
-    "RUCKUS_AGENT_HOST",  "RUCKUS_AGENT_PORT",          "RUCKUS_AGENT_DATA_DIR",      "RUCKUS_AGENT_SLOTS",
-    "RUCKUS_AGENT_NAME",  "RUCKUS_AGENT_TOKEN",         "RUCKUS_AGENT_REGISTER_WITH", "RUCKUS_AGENT_SERVER_TOKEN",
-    "RUCKUS_AGENT_MODELS_DIR", "RUCKUS_AGENT_RETENTION_DAYS", "RUCKUS_AGENT_GRACE_SECONDS",
-    "RUCKUS_AGENT_LOG_CAP_BYTES", "RUCKUS_LOG_LEVEL", "RUCKUS_AGENT_SYNC", NULL};
+static const char *const envs[] = {"RUCKUS_AGENT_HOST",
+                                   "RUCKUS_AGENT_PORT",
+                                   "RUCKUS_AGENT_DATA_DIR",
+                                   "RUCKUS_AGENT_SLOTS",
+                                   "RUCKUS_AGENT_NAME",
+                                   "RUCKUS_AGENT_TOKEN",
+                                   "RUCKUS_AGENT_REGISTER_WITH",
+                                   "RUCKUS_AGENT_SERVER_TOKEN",
+                                   "RUCKUS_AGENT_MODELS_DIR",
+                                   "RUCKUS_AGENT_RETENTION_DAYS",
+                                   "RUCKUS_AGENT_GRACE_SECONDS",
+                                   "RUCKUS_AGENT_LOG_CAP_BYTES",
+                                   "RUCKUS_LOG_LEVEL",
+                                   "RUCKUS_AGENT_SYNC",
+                                   NULL};
 
 static int setup(void **state)
 {
@@ -113,14 +123,16 @@ static void test_refusals(void **state)
     char err[RK_CONFIG_ERRLEN];
     char *a1[] = {"ruckus-agent", "--slots", "0"};
     assert_int_equal(load(&s, err, 3, a1), RK_EINVAL);
-    assert_string_equal(err, "ruckus-agent: --slots (RUCKUS_AGENT_SLOTS): expected an integer from 1 to 1024, got \"0\"");
+    assert_string_equal(err, "ruckus-agent: --slots (RUCKUS_AGENT_SLOTS): expected an integer from "
+                             "1 to 1024, got \"0\"");
     rk_agent_settings_cleanup(&s);
     char *a2[] = {"ruckus-agent", "--slots=1025"};
     assert_int_equal(load(&s, err, 2, a2), RK_EINVAL);
     rk_agent_settings_cleanup(&s);
     char *a3[] = {"ruckus-agent", "--register-with", "server:8000"};
     assert_int_equal(load(&s, err, 3, a3), RK_EINVAL);
-    assert_string_equal(err, "ruckus-agent: --register-with (RUCKUS_AGENT_REGISTER_WITH): expected an http:// or https:// URL, got \"server:8000\"");
+    assert_string_equal(err, "ruckus-agent: --register-with (RUCKUS_AGENT_REGISTER_WITH): expected "
+                             "an http:// or https:// URL, got \"server:8000\"");
     rk_agent_settings_cleanup(&s);
     char *a4[] = {"ruckus-agent", "--name", "bad\nname"};
     assert_int_equal(load(&s, err, 3, a4), RK_EINVAL);
@@ -161,12 +173,14 @@ static void test_program(void **state)
     assert_int_equal(rk_test_run(&r, "ruckus-agent", NULL, 0), 0);
     unsetenv("RUCKUS_AGENT_SLOTS");
     assert_int_equal(WEXITSTATUS(r.status), 2);
-    assert_string_equal(r.err, "ruckus-agent: --slots (RUCKUS_AGENT_SLOTS): expected an integer from 1 to 1024, got \"many\"\n");
+    assert_string_equal(r.err, "ruckus-agent: --slots (RUCKUS_AGENT_SLOTS): expected an integer "
+                               "from 1 to 1024, got \"many\"\n");
 
-    assert_int_equal(rk_test_run(&r, "ruckus-agent",
-                                 (const char *[]){"--name", "a1", "--server-token", "srv-never-logged", NULL},
-                                 SIGINT),
-                     0);
+    assert_int_equal(
+        rk_test_run(&r, "ruckus-agent",
+                    (const char *[]){"--name", "a1", "--server-token", "srv-never-logged", NULL},
+                    SIGINT),
+        0);
     assert_true(WIFEXITED(r.status));
     assert_int_equal(WEXITSTATUS(r.status), 0);
     assert_non_null(strstr(r.err, " starting host=127.0.0.1 port=8081 "));

@@ -40,7 +40,7 @@ static void test_cap_enforced(void **state)
     assert_string_equal(rk_buf_str(&b), "");
     assert_int_equal(rk_buf_adds(&b, "abc"), 0);
     assert_int_equal(rk_buf_adds(&b, "defghijk"), RK_ETOOBIG); /* 11 > 10 */
-    assert_string_equal(rk_buf_str(&b), "abc");          /* unchanged */
+    assert_string_equal(rk_buf_str(&b), "abc");                /* unchanged */
     assert_int_equal(b.len, 3);
     assert_true(b.size <= b.cap + 1); /* never allocates past cap + NUL */
     rk_buf_cleanup(&b);
@@ -110,10 +110,8 @@ static void test_binary_and_take(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_empty),
-        cmocka_unit_test(test_cap_enforced),
-        cmocka_unit_test(test_huge_cap),
-        cmocka_unit_test(test_printf_growth),
+        cmocka_unit_test(test_empty),           cmocka_unit_test(test_cap_enforced),
+        cmocka_unit_test(test_huge_cap),        cmocka_unit_test(test_printf_growth),
         cmocka_unit_test(test_binary_and_take),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

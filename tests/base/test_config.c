@@ -42,25 +42,75 @@ static int no_x_tags(const void *field, const char **why)
 
 #define T t_settings
 static const rk_config_option_t options[] = {
-    {.name = "name", .env = "RKT_NAME", .type = RK_CONFIG_STRING, RK_CONFIG_FIELD(T, name), .def = "alpha",
-     .flags = RK_CONFIG_NONEMPTY, .help = "A name"},
-    {.name = "dir", .env = "RKT_DIR", .type = RK_CONFIG_PATH, RK_CONFIG_FIELD(T, dir), .help = "A folder"},
-    {.name = "count", .env = "RKT_COUNT", .type = RK_CONFIG_INT, RK_CONFIG_FIELD(T, count), .def = "3",
-     .min = 1, .max = 10, .help = "How many"},
-    {.name = "ratio", .env = "RKT_RATIO", .type = RK_CONFIG_DOUBLE, RK_CONFIG_FIELD(T, ratio), .def = "0.5",
-     .dmin = 0, .dmax = 1, .flags = RK_CONFIG_MIN_EXCLUSIVE, .help = "A ratio"},
-    {.name = "wait", .env = "RKT_WAIT", .type = RK_CONFIG_DOUBLE, RK_CONFIG_FIELD(T, wait), .def = "0",
-     .metavar = "SECONDS", .dmin = 0, .dmax = 60, .help = "A wait"},
-    {.name = "verbose", .env = "RKT_VERBOSE", .type = RK_CONFIG_BOOL, RK_CONFIG_FIELD(T, verbose),
+    {.name = "name",
+     .env = "RKT_NAME",
+     .type = RK_CONFIG_STRING,
+     RK_CONFIG_FIELD(T, name),
+     .def = "alpha",
+     .flags = RK_CONFIG_NONEMPTY,
+     .help = "A name"},
+    {.name = "dir",
+     .env = "RKT_DIR",
+     .type = RK_CONFIG_PATH,
+     RK_CONFIG_FIELD(T, dir),
+     .help = "A folder"},
+    {.name = "count",
+     .env = "RKT_COUNT",
+     .type = RK_CONFIG_INT,
+     RK_CONFIG_FIELD(T, count),
+     .def = "3",
+     .min = 1,
+     .max = 10,
+     .help = "How many"},
+    {.name = "ratio",
+     .env = "RKT_RATIO",
+     .type = RK_CONFIG_DOUBLE,
+     RK_CONFIG_FIELD(T, ratio),
+     .def = "0.5",
+     .dmin = 0,
+     .dmax = 1,
+     .flags = RK_CONFIG_MIN_EXCLUSIVE,
+     .help = "A ratio"},
+    {.name = "wait",
+     .env = "RKT_WAIT",
+     .type = RK_CONFIG_DOUBLE,
+     RK_CONFIG_FIELD(T, wait),
+     .def = "0",
+     .metavar = "SECONDS",
+     .dmin = 0,
+     .dmax = 60,
+     .help = "A wait"},
+    {.name = "verbose",
+     .env = "RKT_VERBOSE",
+     .type = RK_CONFIG_BOOL,
+     RK_CONFIG_FIELD(T, verbose),
      .help = "Talk more"},
-    {.name = "color", .env = "RKT_COLOR", .type = RK_CONFIG_ENUM, RK_CONFIG_FIELD(T, color), .def = "green",
-     .choices = colors, .help = "A color"},
-    {.name = "tags", .env = "RKT_TAGS", .type = RK_CONFIG_LIST, RK_CONFIG_FIELD(T, tags), .def = "a,b",
-     .validate = no_x_tags, .help = "Some | tags"},
-    {.name = "secret", .env = "RKT_SECRET", .type = RK_CONFIG_STRING, RK_CONFIG_FIELD(T, secret),
-     .flags = RK_CONFIG_SECRET, .help = "A token"},
-    {.name = "url", .env = NULL, .type = RK_CONFIG_STRING, RK_CONFIG_FIELD(T, url),
-     .validate = rk_config_validate_url, .help = "A URL"},
+    {.name = "color",
+     .env = "RKT_COLOR",
+     .type = RK_CONFIG_ENUM,
+     RK_CONFIG_FIELD(T, color),
+     .def = "green",
+     .choices = colors,
+     .help = "A color"},
+    {.name = "tags",
+     .env = "RKT_TAGS",
+     .type = RK_CONFIG_LIST,
+     RK_CONFIG_FIELD(T, tags),
+     .def = "a,b",
+     .validate = no_x_tags,
+     .help = "Some | tags"},
+    {.name = "secret",
+     .env = "RKT_SECRET",
+     .type = RK_CONFIG_STRING,
+     RK_CONFIG_FIELD(T, secret),
+     .flags = RK_CONFIG_SECRET,
+     .help = "A token"},
+    {.name = "url",
+     .env = NULL,
+     .type = RK_CONFIG_STRING,
+     RK_CONFIG_FIELD(T, url),
+     .validate = rk_config_validate_url,
+     .help = "A URL"},
 };
 
 static int check_rule(const void *settings, char *err, size_t errlen)
@@ -83,8 +133,9 @@ static rk_config_spec_t spec = {
     .check = check_rule,
 };
 
-static const char *const envs[] = {"RKT_NAME", "RKT_DIR",   "RKT_COUNT", "RKT_RATIO",  "RKT_WAIT",
-                                   "RKT_VERBOSE", "RKT_COLOR", "RKT_TAGS", "RKT_SECRET", NULL};
+static const char *const envs[] = {"RKT_NAME",   "RKT_DIR",     "RKT_COUNT", "RKT_RATIO",
+                                   "RKT_WAIT",   "RKT_VERBOSE", "RKT_COLOR", "RKT_TAGS",
+                                   "RKT_SECRET", NULL};
 
 static int setup(void **state)
 {
@@ -139,8 +190,8 @@ static void test_precedence(void **state)
     setenv("RKT_COLOR", "BLUE", 1);
     setenv("RKT_DIR", "", 1); /* empty means unset */
     assert_int_equal(LOAD(&s, &res, err, "--count=9"), 0);
-    assert_int_equal(s.count, 9);               /* flag beats env */
-    assert_string_equal(s.name, "from-env");    /* env beats default */
+    assert_int_equal(s.count, 9);            /* flag beats env */
+    assert_string_equal(s.name, "from-env"); /* env beats default */
     assert_int_equal(s.color, 2);
     assert_null(s.dir);
     rk_config_cleanup(&spec, &s);
@@ -157,10 +208,12 @@ static void test_bad_values(void **state)
     rk_config_result_t res;
     char err[RK_CONFIG_ERRLEN];
     assert_int_equal(LOAD(&s, &res, err, "--count", "abc"), RK_EINVAL);
-    assert_string_equal(err, "rkt: --count (RKT_COUNT): expected an integer from 1 to 10, got \"abc\"");
+    assert_string_equal(err,
+                        "rkt: --count (RKT_COUNT): expected an integer from 1 to 10, got \"abc\"");
     rk_config_cleanup(&spec, &s);
 
-    static const char *const bad_counts[] = {"0", "11", "", " 3", "3x", "99999999999999999999", NULL};
+    static const char *const bad_counts[] = {"0", "11", "", " 3", "3x", "99999999999999999999",
+                                             NULL};
     for (size_t i = 0; bad_counts[i]; i++) {
         char arg[64];
         snprintf(arg, sizeof arg, "--count=%s", bad_counts[i]);
@@ -170,7 +223,8 @@ static void test_bad_values(void **state)
 
     setenv("RKT_RATIO", "0", 1);
     assert_int_equal(load_argv(&s, &res, err, NULL), RK_EINVAL);
-    assert_string_equal(err, "rkt: --ratio (RKT_RATIO): expected a number greater than 0 and at most 1, got \"0\"");
+    assert_string_equal(
+        err, "rkt: --ratio (RKT_RATIO): expected a number greater than 0 and at most 1, got \"0\"");
     rk_config_cleanup(&spec, &s);
     setenv("RKT_RATIO", "nan", 1);
     assert_int_equal(load_argv(&s, &res, err, NULL), RK_EINVAL);
@@ -181,7 +235,8 @@ static void test_bad_values(void **state)
     rk_config_cleanup(&spec, &s);
 
     assert_int_equal(LOAD(&s, &res, err, "--color=pink"), RK_EINVAL);
-    assert_string_equal(err, "rkt: --color (RKT_COLOR): expected one of red, green, blue, got \"pink\"");
+    assert_string_equal(err,
+                        "rkt: --color (RKT_COLOR): expected one of red, green, blue, got \"pink\"");
     rk_config_cleanup(&spec, &s);
 
     assert_int_equal(LOAD(&s, &res, err, "--name="), RK_EINVAL);
@@ -299,10 +354,17 @@ static void test_secret_never_printed(void **state)
     rk_config_result_t res;
     char err[RK_CONFIG_ERRLEN];
     static const rk_config_option_t bad_secret[] = {
-        {.name = "pin", .env = "RKT_PIN", .type = RK_CONFIG_INT, RK_CONFIG_FIELD(T, count), .min = 0,
-         .max = 9999, .flags = RK_CONFIG_SECRET, .help = "A PIN"},
+        {.name = "pin",
+         .env = "RKT_PIN",
+         .type = RK_CONFIG_INT,
+         RK_CONFIG_FIELD(T, count),
+         .min = 0,
+         .max = 9999,
+         .flags = RK_CONFIG_SECRET,
+         .help = "A PIN"},
     };
-    rk_config_spec_t pspec = {.program = "rkt", .usage = "", .summary = "", .options = bad_secret, .count = 1};
+    rk_config_spec_t pspec = {
+        .program = "rkt", .usage = "", .summary = "", .options = bad_secret, .count = 1};
     char *argv[] = {"rkt", "--pin=hunter2"};
     memset(&s, 0, sizeof s);
     assert_int_equal(rk_config_load(&pspec, 2, argv, &s, &res, err, sizeof err), RK_EINVAL);
@@ -333,8 +395,9 @@ static void test_secret_never_printed(void **state)
     assert_true(n > 0);
     line[n] = '\0';
     assert_null(strstr(line, "hunter2"));
-    assert_non_null(strstr(line, " starting name=alpha dir=\"\" count=3 ratio=0.5 wait=0 verbose=false "
-                                 "color=green tags=a,b secret=(set) url=\"\"\n"));
+    assert_non_null(strstr(line,
+                           " starting name=alpha dir=\"\" count=3 ratio=0.5 wait=0 verbose=false "
+                           "color=green tags=a,b secret=(set) url=\"\"\n"));
     rk_config_cleanup(&spec, &s);
 }
 
@@ -361,8 +424,10 @@ static void test_generated_text(void **state)
     assert_int_equal(rk_config_help(&spec, &b), 0);
     const char *h = rk_buf_str(&b);
     assert_true(strncmp(h, "Usage: rkt [OPTIONS]\n", 21) == 0);
-    assert_line_has(h, "  --count N ", (const char *[]){"RKT_COUNT", " 3 ", "How many [1..10]", NULL});
-    assert_line_has(h, "  --secret TEXT ", (const char *[]){"RKT_SECRET", "(none)", "A token", NULL});
+    assert_line_has(h, "  --count N ",
+                    (const char *[]){"RKT_COUNT", " 3 ", "How many [1..10]", NULL});
+    assert_line_has(h, "  --secret TEXT ",
+                    (const char *[]){"RKT_SECRET", "(none)", "A token", NULL});
     assert_non_null(strstr(h, "--wait SECONDS"));
     assert_non_null(strstr(h, "[red|green|blue]"));
     assert_non_null(strstr(h, "--version"));
@@ -373,9 +438,12 @@ static void test_generated_text(void **state)
     h = rk_buf_str(&b);
     assert_true(strncmp(h, "## rkt\n", 7) == 0);
     assert_non_null(strstr(h, "| `--count N` | `RKT_COUNT` | integer, 1..10 | `3` | How many |\n"));
-    assert_non_null(strstr(h, "| `--color NAME` | `RKT_COLOR` | one of `red`, `green`, `blue` | `green` | A color |\n"));
+    assert_non_null(strstr(
+        h,
+        "| `--color NAME` | `RKT_COLOR` | one of `red`, `green`, `blue` | `green` | A color |\n"));
     assert_non_null(strstr(h, "| Some \\| tags |")); /* pipes escaped */
-    assert_non_null(strstr(h, "| `--secret TEXT` | `RKT_SECRET` | string, secret | (none) | A token |\n"));
+    assert_non_null(
+        strstr(h, "| `--secret TEXT` | `RKT_SECRET` | string, secret | (none) | A token |\n"));
     assert_non_null(strstr(h, "| `--url TEXT` | - |"));
     rk_buf_reset(&b);
     const rk_config_spec_t *specs[] = {&spec, &spec};
@@ -397,9 +465,14 @@ static void test_table_mismatch(void **state)
 {
     /* A bool field declared as an int64 option: load must refuse, not write 8 bytes into 1. */
     static const rk_config_option_t wrong[] = {
-        {.name = "verbose", .type = RK_CONFIG_INT, RK_CONFIG_FIELD(T, verbose), .def = "1", .help = "y"},
+        {.name = "verbose",
+         .type = RK_CONFIG_INT,
+         RK_CONFIG_FIELD(T, verbose),
+         .def = "1",
+         .help = "y"},
     };
-    rk_config_spec_t wspec = {.program = "rkt", .usage = "", .summary = "", .options = wrong, .count = 1};
+    rk_config_spec_t wspec = {
+        .program = "rkt", .usage = "", .summary = "", .options = wrong, .count = 1};
     T s;
     rk_config_result_t res;
     char err[RK_CONFIG_ERRLEN];
@@ -413,8 +486,10 @@ static void test_table_mismatch(void **state)
 
 static void test_validators(void **state)
 {
-    static const char *const good[] = {"http://a", "https://h.example.com:8000/x", "HTTP://[::1]:80", NULL};
-    static const char *const bad[] = {"a.com", "http://", "http:///x", "https://a b", "ftp://a", "http://a?x", NULL};
+    static const char *const good[] = {"http://a", "https://h.example.com:8000/x",
+                                       "HTTP://[::1]:80", NULL};
+    static const char *const bad[] = {"a.com",   "http://",    "http:///x", "https://a b",
+                                      "ftp://a", "http://a?x", NULL};
     const char *why = NULL;
     for (size_t i = 0; good[i]; i++)
         assert_int_equal(rk_config_validate_url(&good[i], &why), 0);

@@ -68,7 +68,8 @@ static const char *after_stamp(const char *line)
 static void test_line_format(void **state)
 {
     rk_log_info("job dispatched", "job_id", "job_1a2b3c4d", "agent_id", "a1");
-    assert_string_equal(after_stamp(drain()), "info  job dispatched job_id=job_1a2b3c4d agent_id=a1\n");
+    assert_string_equal(after_stamp(drain()),
+                        "info  job dispatched job_id=job_1a2b3c4d agent_id=a1\n");
     rk_log_error("boom");
     assert_string_equal(after_stamp(drain()), "error boom\n");
     rk_log_warn("careful", "n", "3");
@@ -77,10 +78,11 @@ static void test_line_format(void **state)
 
 static void test_quoting(void **state)
 {
-    rk_log_info("q", "a", "two words", "b", "say \"hi\"", "c", "back\\slash", "d", "k=v", "e", "", "f",
-                (const char *)NULL, "g", "line1\nline2", "h", "tab\there");
-    assert_string_equal(after_stamp(drain()), "info  q a=\"two words\" b=\"say \\\"hi\\\"\" c=\"back\\\\slash\" "
-                                              "d=\"k=v\" e=\"\" f=- g=\"line1\\nline2\" h=\"tab here\"\n");
+    rk_log_info("q", "a", "two words", "b", "say \"hi\"", "c", "back\\slash", "d", "k=v", "e", "",
+                "f", (const char *)NULL, "g", "line1\nline2", "h", "tab\there");
+    assert_string_equal(after_stamp(drain()),
+                        "info  q a=\"two words\" b=\"say \\\"hi\\\"\" c=\"back\\\\slash\" "
+                        "d=\"k=v\" e=\"\" f=- g=\"line1\\nline2\" h=\"tab here\"\n");
 }
 
 static void test_levels(void **state)
@@ -119,7 +121,8 @@ static void test_kv_and_truncation(void **state)
 {
     const char *kv[] = {"host", "127.0.0.1", "token", "(set)", "list", "a b"};
     rk_log_kv(RK_LOG_INFO, "starting", kv, 3);
-    assert_string_equal(after_stamp(drain()), "info  starting host=127.0.0.1 token=(set) list=\"a b\"\n");
+    assert_string_equal(after_stamp(drain()),
+                        "info  starting host=127.0.0.1 token=(set) list=\"a b\"\n");
 
     char big[10000];
     memset(big, 'x', sizeof big - 1);

@@ -78,7 +78,8 @@ static void test_fractions(void **state)
 static void test_leap_years(void **state)
 {
     rk_time_t t;
-    assert_int_equal(parse_ok("2024-02-29T00:00:00Z") + INT64_C(86400000000), parse_ok("2024-03-01T00:00:00Z"));
+    assert_int_equal(parse_ok("2024-02-29T00:00:00Z") + INT64_C(86400000000),
+                     parse_ok("2024-03-01T00:00:00Z"));
     parse_ok("2000-02-29T12:00:00Z");
     assert_int_equal(rk_time_parse("2023-02-29T00:00:00Z", &t), RK_EINVAL);
     assert_int_equal(rk_time_parse("1900-02-29T00:00:00Z", &t), RK_EINVAL);
@@ -142,9 +143,12 @@ static void test_clocks(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_format),         cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_offsets_and_forms), cmocka_unit_test(test_fractions),
-        cmocka_unit_test(test_leap_years),     cmocka_unit_test(test_invalid),
+        cmocka_unit_test(test_format),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_offsets_and_forms),
+        cmocka_unit_test(test_fractions),
+        cmocka_unit_test(test_leap_years),
+        cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_clocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

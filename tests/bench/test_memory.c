@@ -64,7 +64,7 @@ static void test_all_patterns(void **state)
     assert_true(metric(m, "memory_read_bandwidth_gb_s") == metric(m, "mem_seq_read_2mb_gb_s"));
     assert_true(metric(m, "memory_write_bandwidth_gb_s") == metric(m, "mem_seq_write_2mb_gb_s"));
     assert_true(metric(m, "memory_copy_bandwidth_gb_s") == metric(m, "mem_copy_2mb_gb_s"));
-    assert_int_equal(json_object_size(m), 12); /* the 8 above, 3 summaries, the checksum */
+    assert_int_equal(json_object_size(m), 12);         /* the 8 above, 3 summaries, the checksum */
     assert_true(metric(m, "mem_random_1mb_ns") < 1e6); /* one load, not a whole pass */
     uint64_t want = (expected(1, 2, 1, 1) + expected(2, 2, 1, 1)) & ((1ull << 53) - 1);
     assert_int_equal(json_integer_value(json_object_get(m, "mem_checksum")), want);

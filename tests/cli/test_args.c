@@ -10,7 +10,8 @@
 #include "base/err.h"
 #include "cli/args.h"
 
-static const rk_cli_opt_t opts[] = {{"status", 's', true}, {"wait", 'w', false}, {"limit", 0, true}};
+static const rk_cli_opt_t opts[] = {
+    {"status", 's', true}, {"wait", 'w', false}, {"limit", 0, true}};
 
 static void test_forms(void **state)
 {

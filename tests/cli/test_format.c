@@ -21,10 +21,17 @@ static void test_reltime(void **state)
         int64_t ago;
         const char *want;
     } cases[] = {
-        {0, "just now"},          {4 * SEC, "just now"},      {42 * SEC, "42 s ago"},
-        {59 * SEC, "59 s ago"},   {60 * SEC, "1 min ago"},    {185 * SEC, "3 min ago"},
-        {3600 * SEC, "1 h ago"},  {86399 * SEC, "23 h ago"},  {86400 * SEC, "1 day ago"},
-        {5 * 86400 * SEC, "5 days ago"}, {-180 * SEC, "in 3 min"},
+        {0, "just now"},
+        {4 * SEC, "just now"},
+        {42 * SEC, "42 s ago"},
+        {59 * SEC, "59 s ago"},
+        {60 * SEC, "1 min ago"},
+        {185 * SEC, "3 min ago"},
+        {3600 * SEC, "1 h ago"},
+        {86399 * SEC, "23 h ago"},
+        {86400 * SEC, "1 day ago"},
+        {5 * 86400 * SEC, "5 days ago"},
+        {-180 * SEC, "in 3 min"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         rk_cli_reltime(now - cases[i].ago, now, out);
@@ -134,9 +141,10 @@ static void test_kv_and_hardware(void **state)
     assert_int_equal(rk_cli_kv(&b, "message", NULL), 0);
     assert_string_equal(rk_buf_str(&b), "job:            job_1\nmessage:        -\n");
     rk_buf_reset(&b);
-    json_t *si = json_loads("{\"cpu\":{\"model\":\"Xeon\",\"cores\":8,\"architecture\":\"x86_64\"},"
-                            "\"memory\":{\"total_mb\":16384},\"gpus\":[{\"name\":\"A100\"},{\"name\":\"A100\"}]}",
-                            0, NULL);
+    json_t *si = json_loads(
+        "{\"cpu\":{\"model\":\"Xeon\",\"cores\":8,\"architecture\":\"x86_64\"},"
+        "\"memory\":{\"total_mb\":16384},\"gpus\":[{\"name\":\"A100\"},{\"name\":\"A100\"}]}",
+        0, NULL);
     assert_int_equal(rk_cli_hw_summary(si, &b), 0);
     assert_string_equal(rk_buf_str(&b), "Xeon, 8 cores, x86_64, 16.0 GiB, 2x A100");
     rk_buf_reset(&b);
@@ -149,9 +157,9 @@ static void test_kv_and_hardware(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_reltime),     cmocka_unit_test(test_duration),
-        cmocka_unit_test(test_progress_bar), cmocka_unit_test(test_value),
-        cmocka_unit_test(test_csv_field),   cmocka_unit_test(test_width_and_colors),
+        cmocka_unit_test(test_reltime),         cmocka_unit_test(test_duration),
+        cmocka_unit_test(test_progress_bar),    cmocka_unit_test(test_value),
+        cmocka_unit_test(test_csv_field),       cmocka_unit_test(test_width_and_colors),
         cmocka_unit_test(test_kv_and_hardware),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -32,7 +32,8 @@ static void test_units(void **state)
 
 static char *order(const char *names_json, const char *filter, const char *spec_json, bool all)
 {
-    json_t *names = json_loads(names_json, 0, NULL), *spec = spec_json ? json_loads(spec_json, 0, NULL) : NULL;
+    json_t *names = json_loads(names_json, 0, NULL),
+           *spec = spec_json ? json_loads(spec_json, 0, NULL) : NULL;
     json_t *o = rk_cli_metric_order(names, filter, spec, all);
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);

@@ -61,11 +61,13 @@ static void test_refusals(void **state)
     char err[RK_CONFIG_ERRLEN];
     char *a1[] = {"ruckus", "--server", "localhost:8000"};
     assert_int_equal(rk_cli_settings_load(3, a1, &s, &res, err, sizeof err), RK_EINVAL);
-    assert_string_equal(err, "ruckus: --server (RUCKUS_SERVER_URL): expected an http:// or https:// URL, got \"localhost:8000\"");
+    assert_string_equal(err, "ruckus: --server (RUCKUS_SERVER_URL): expected an http:// or "
+                             "https:// URL, got \"localhost:8000\"");
     rk_cli_settings_cleanup(&s);
     char *a2[] = {"ruckus", "--timeout=0"};
     assert_int_equal(rk_cli_settings_load(2, a2, &s, &res, err, sizeof err), RK_EINVAL);
-    assert_string_equal(err, "ruckus: --timeout (RUCKUS_CLI_TIMEOUT): expected a number greater than 0 and at most 86400, got \"0\"");
+    assert_string_equal(err, "ruckus: --timeout (RUCKUS_CLI_TIMEOUT): expected a number greater "
+                             "than 0 and at most 86400, got \"0\"");
     rk_cli_settings_cleanup(&s);
     char *a3[] = {"ruckus", "--token"};
     assert_int_equal(rk_cli_settings_load(2, a3, &s, &res, err, sizeof err), RK_EINVAL);
@@ -86,7 +88,8 @@ static void test_program(void **state)
     assert_int_equal(WEXITSTATUS(r.status), 0);
     assert_true(strncmp(r.out, "Usage: ruckus [OPTIONS] COMMAND [ARGS...]\n", 42) == 0);
 
-    assert_int_equal(rk_test_run(&r, "ruckus", (const char *[]){"--json", "frobnicate", NULL}, 0), 0);
+    assert_int_equal(rk_test_run(&r, "ruckus", (const char *[]){"--json", "frobnicate", NULL}, 0),
+                     0);
     assert_int_equal(WEXITSTATUS(r.status), 2);
     assert_string_equal(r.err, "ruckus: unknown command \"frobnicate\" (see --help)\n");
 

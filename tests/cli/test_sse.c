@@ -79,8 +79,9 @@ static void test_unreachable_stream(void **state)
     seen_t s = {0};
     long status = -1;
     rk_cli_sse_init(&p, on_event, &s);
-    assert_int_equal(rk_cli_sse_stream("http://127.0.0.1:1/api/v1/events", NULL, &p, NULL, NULL, &status),
-                     RK_ECONN);
+    assert_int_equal(
+        rk_cli_sse_stream("http://127.0.0.1:1/api/v1/events", NULL, &p, NULL, NULL, &status),
+        RK_ECONN);
     assert_int_equal(status, 0);
     rk_cli_sse_cleanup(&p);
 }

@@ -39,8 +39,9 @@ static void test_colour_keeps_alignment(void **state)
     rk_buf_t b;
     rk_buf_init(&b, 4096);
     assert_int_equal(rk_cli_table_render(&t, true, &b), 0);
-    assert_string_equal(rk_buf_str(&b), RK_CLI_BOLD "STATUS" RK_CLI_RESET "  " RK_CLI_BOLD "X" RK_CLI_RESET "\n"
-                                        RK_CLI_GREEN "ok" RK_CLI_RESET "      caf\xc3\xa9\n");
+    assert_string_equal(rk_buf_str(&b),
+                        RK_CLI_BOLD "STATUS" RK_CLI_RESET "  " RK_CLI_BOLD "X" RK_CLI_RESET
+                                    "\n" RK_CLI_GREEN "ok" RK_CLI_RESET "      caf\xc3\xa9\n");
     rk_buf_reset(&b);
     assert_int_equal(rk_cli_table_render(&t, false, &b), 0);
     assert_string_equal(rk_buf_str(&b), "STATUS  X\nok      caf\xc3\xa9\n");

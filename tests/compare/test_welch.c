@@ -1,11 +1,11 @@
 /* Welch's t-test and the verdict (lib/compare/welch.c), against published
  * worked examples and against p-values integrated here independently of
  * GSL; the edges: one value on a side, zero variance, NaN and inf. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <math.h>
 #include <string.h>
 
 #include <cmocka.h>

@@ -18,7 +18,8 @@
 #include "cli/settings.h"
 #include "server/settings.h"
 
-static const rk_config_spec_t *const specs[] = {&rk_server_config, &rk_agent_config, &rk_cli_config};
+static const rk_config_spec_t *const specs[] = {&rk_server_config, &rk_agent_config,
+                                                &rk_cli_config};
 
 static int read_stream(FILE *f, rk_buf_t *out)
 {
@@ -57,7 +58,8 @@ static void test_doc_matches_tables(void **state)
     if (strcmp(rk_buf_str(&want), rk_buf_str(&have)) != 0) {
         rk_buf_cleanup(&want);
         rk_buf_cleanup(&have);
-        fail_msg("%s is out of date with the option tables; regenerate it with RK_UPDATE_DOCS=1 ctest -R "
+        fail_msg("%s is out of date with the option tables; regenerate it with RK_UPDATE_DOCS=1 "
+                 "ctest -R "
                  "docs/test_configuration",
                  path);
     }

@@ -206,12 +206,9 @@ static void test_lazy_open_fails(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cap_exact),
-        cmocka_unit_test(test_append_caps_whole_file),
-        cmocka_unit_test(test_tail_ring),
-        cmocka_unit_test(test_drain_pipe),
-        cmocka_unit_test(test_open_fails),
-        cmocka_unit_test(test_lazy),
+        cmocka_unit_test(test_cap_exact),       cmocka_unit_test(test_append_caps_whole_file),
+        cmocka_unit_test(test_tail_ring),       cmocka_unit_test(test_drain_pipe),
+        cmocka_unit_test(test_open_fails),      cmocka_unit_test(test_lazy),
         cmocka_unit_test(test_lazy_open_fails),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

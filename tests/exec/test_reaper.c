@@ -91,11 +91,11 @@ static int all_gone(const pid_t *pids, int n, int wait_ms)
  * session with a child of its own, and a double-forked sleep whose parent
  * exited at once. It records the five pids, then waits for all of them to
  * be written before going on. */
-#define SPAWN_TREE                                                                    \
-    "sleep 30 & echo $! >> \"$PIDS\"; "                                               \
-    "setsid sh -c 'sleep 30 & echo $! >> \"$PIDS\"; echo $$ >> \"$PIDS\"; exec sleep 31' & " \
-    "setsid sh -c '(sleep 32 & echo $! >> \"$PIDS\")' & "                             \
-    "sh -c 'sleep 33 & echo $! >> \"$PIDS\"' & "                                     \
+#define SPAWN_TREE                                                                                 \
+    "sleep 30 & echo $! >> \"$PIDS\"; "                                                            \
+    "setsid sh -c 'sleep 30 & echo $! >> \"$PIDS\"; echo $$ >> \"$PIDS\"; exec sleep 31' & "       \
+    "setsid sh -c '(sleep 32 & echo $! >> \"$PIDS\")' & "                                          \
+    "sh -c 'sleep 33 & echo $! >> \"$PIDS\"' & "                                                   \
     "while [ $(wc -l < \"$PIDS\") -lt 5 ]; do sleep 0.01; done; "
 
 static void check_tree_killed(const char *tail, rk_exec_end_t want_end, int64_t timeout_ms)

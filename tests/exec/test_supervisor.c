@@ -173,8 +173,8 @@ static void test_output_files(void **state)
 {
     const char *argv[] = {"sh", "-c", "echo out1; echo err1 >&2; echo out2; echo err2 >&2; exit 3",
                           NULL};
-    rk_exec_spec_t spec = {.argv = argv, .stdout_path = path_in_tmp("o1"),
-                           .stderr_path = path_in_tmp("e1")};
+    rk_exec_spec_t spec = {
+        .argv = argv, .stdout_path = path_in_tmp("o1"), .stderr_path = path_in_tmp("e1")};
     rk_exec_outcome_t o = run(&spec);
     assert_int_equal(o.end, RK_EXEC_EXITED);
     assert_int_equal(o.exit_code, 3);
@@ -188,9 +188,14 @@ static void test_output_files(void **state)
 static void test_output_cap(void **state)
 {
     /* 1 MB through a 4 KiB cap: the child must never block on the pipe. */
-    const char *argv[] = {"sh", "-c", "head -c 1000000 /dev/zero; head -c 9000 /dev/zero | tr '\\0' x >&2; echo END >&2", NULL};
-    rk_exec_spec_t spec = {.argv = argv, .stdout_path = path_in_tmp("o2"),
-                           .stderr_path = path_in_tmp("e2"), .log_cap = 4096, .timeout_ms = 5000};
+    const char *argv[] = {
+        "sh", "-c",
+        "head -c 1000000 /dev/zero; head -c 9000 /dev/zero | tr '\\0' x >&2; echo END >&2", NULL};
+    rk_exec_spec_t spec = {.argv = argv,
+                           .stdout_path = path_in_tmp("o2"),
+                           .stderr_path = path_in_tmp("e2"),
+                           .log_cap = 4096,
+                           .timeout_ms = 5000};
     rk_exec_outcome_t o = run(&spec);
     assert_int_equal(o.end, RK_EXEC_EXITED);
     assert_int_equal(o.exit_code, 0);
@@ -213,8 +218,8 @@ static void test_stdin(void **state)
 {
     const char *argv[] = {"cat", NULL};
     const char *in = "hello\nworld\n";
-    rk_exec_spec_t spec = {.argv = argv, .stdin_data = in, .stdin_len = strlen(in),
-                           .stdout_path = path_in_tmp("o3")};
+    rk_exec_spec_t spec = {
+        .argv = argv, .stdin_data = in, .stdin_len = strlen(in), .stdout_path = path_in_tmp("o3")};
     rk_exec_outcome_t o = run(&spec);
     assert_int_equal(o.exit_code, 0);
     assert_file(spec.stdout_path, in);
@@ -228,8 +233,8 @@ static void test_stdin(void **state)
 
 static void test_env(void **state)
 {
-    const char *argv[] = {"sh", "-c", "printf '%s|%s|%s' \"$RUCKUS_JOB_ID\" \"$HOME\" \"$RK_TEST_AGENT\"",
-                          NULL};
+    const char *argv[] = {
+        "sh", "-c", "printf '%s|%s|%s' \"$RUCKUS_JOB_ID\" \"$HOME\" \"$RK_TEST_AGENT\"", NULL};
     const char *env[] = {"RUCKUS_JOB_ID=job_1a2b3c4d", "HOME=/nonexistent-home", NULL};
     setenv("RK_TEST_AGENT", "inherited", 1);
     setenv("HOME", "/agent-home", 1);
@@ -265,9 +270,10 @@ static void test_rlimits(void **state)
                           "ulimit -n; ulimit -t; ulimit -v; "
                           "grep 'Max processes' /proc/self/limits | tr -s ' '",
                           NULL};
-    rk_exec_spec_t spec = {.argv = argv, .stdout_path = path_in_tmp("o6"),
-                           .limits = {.nofile = 64, .cpu_seconds = 7, .memory_mb = 512,
-                                      .nproc = 4000}};
+    rk_exec_spec_t spec = {
+        .argv = argv,
+        .stdout_path = path_in_tmp("o6"),
+        .limits = {.nofile = 64, .cpu_seconds = 7, .memory_mb = 512, .nproc = 4000}};
     rk_exec_outcome_t o = run(&spec);
     assert_int_equal(o.end, RK_EXEC_EXITED);
     assert_int_equal(o.exit_code, 0);
@@ -404,8 +410,8 @@ static int fn_busy(void *arg)
 
 static void test_function_child(void **state)
 {
-    rk_exec_spec_t spec = {.fn = fn_value, .fn_arg = "from the child\n",
-                           .stdout_path = path_in_tmp("o8")};
+    rk_exec_spec_t spec = {
+        .fn = fn_value, .fn_arg = "from the child\n", .stdout_path = path_in_tmp("o8")};
     rk_exec_outcome_t o = run(&spec);
     assert_int_equal(o.end, RK_EXEC_EXITED);
     if (!under_valgrind())

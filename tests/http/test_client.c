@@ -131,8 +131,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         return reply(conn, 200, "{\"slept\":true}", 14);
     }
     if (strcmp(url, "/headers") == 0) {
-        struct MHD_Response *r = MHD_create_response_from_buffer(2, (void *)"ok",
-                                                                 MHD_RESPMEM_PERSISTENT);
+        struct MHD_Response *r =
+            MHD_create_response_from_buffer(2, (void *)"ok", MHD_RESPMEM_PERSISTENT);
         MHD_add_response_header(r, "X-Ruckus-Next-Offset", "1048576");
         MHD_add_response_header(r, "x-ruckus-job-finished", "false");
         MHD_add_response_header(r, "X-Other", "dropped");

@@ -1,7 +1,7 @@
 /* Unit tests of path matching (lib/http/router.c). */
 #include <setjmp.h>
-#include <stdbool.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -150,9 +150,14 @@ static void test_encoded(void **state)
     assert_string_equal(rk_route_param(&m, "job_id"), "a/b");
     assert_int_equal(rk_router_match(r, "GET", "/api%2fv1/jobs/stats", &m), RK_ROUTE_NO_PATH);
     /* An encoded NUL is refused anywhere, before any route is looked at. */
-    const char *bad[] = {"/api/v1/jobs/%00",       "/api/v1/jobs/abc%00def", "/health%00",
-                         "/nope/%00",              "/%00/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q",
-                         "/api/v1/status/x%00/",   "/api/v1/jobs/%zz",       "/health%",
+    const char *bad[] = {"/api/v1/jobs/%00",
+                         "/api/v1/jobs/abc%00def",
+                         "/health%00",
+                         "/nope/%00",
+                         "/%00/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q",
+                         "/api/v1/status/x%00/",
+                         "/api/v1/jobs/%zz",
+                         "/health%",
                          "/api/v1/jobs/%4"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         assert_int_equal(rk_router_match(r, "GET", bad[i], &m), RK_ROUTE_BAD_PATH);
@@ -174,11 +179,9 @@ static void test_param_check(void **state)
     assert_null(m.target);
     assert_string_equal(m.names[m.bad], "job_id");
     assert_int_equal(rk_router_match(r, "GET", "/api/v1/status/a%2fb", &m), RK_ROUTE_BAD_PARAM);
-    assert_int_equal(rk_router_match(r, "GET", "/api/v1/jobs/%2e%2e/logs", &m),
-                     RK_ROUTE_BAD_PARAM);
+    assert_int_equal(rk_router_match(r, "GET", "/api/v1/jobs/%2e%2e/logs", &m), RK_ROUTE_BAD_PARAM);
     /* A method that does not match is still 405, not a parameter error. */
-    assert_int_equal(rk_router_match(r, "PUT", "/api/v1/jobs/toolong_id", &m),
-                     RK_ROUTE_NO_METHOD);
+    assert_int_equal(rk_router_match(r, "PUT", "/api/v1/jobs/toolong_id", &m), RK_ROUTE_NO_METHOD);
 }
 
 /* rk_router_each lists every route once, in registration order, with the
@@ -193,7 +196,10 @@ static int collect(const char *method, const char *pattern, void *target, void *
     seen_t *s = ud;
     size_t len = strlen(s->text);
     snprintf(s->text + len, sizeof s->text - len, "%s %s %d;", method, pattern,
-             target == &A ? 'A' : target == &B ? 'B' : target == &E ? 'E' : '?');
+             target == &A   ? 'A'
+             : target == &B ? 'B'
+             : target == &E ? 'E'
+                            : '?');
     s->calls++;
     return 0;
 }

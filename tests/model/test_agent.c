@@ -15,23 +15,23 @@
 
 #define TS "2026-11-23T13:07:37.123456Z"
 #define TS2 "2026-11-23T14:00:00.000001Z"
-#define TASKS_LIST                                                                             \
-    "expected one of llm_generation, gpu_benchmark, memory_benchmark, compute_benchmark, "   \
+#define TASKS_LIST                                                                                 \
+    "expected one of llm_generation, gpu_benchmark, memory_benchmark, compute_benchmark, "         \
     "command"
 #define BAD_ID "expected an id of 1 to 64 characters from [A-Za-z0-9_.-]"
 
-#define INFO_FIELDS                                                                            \
-    "\"agent_id\":\"gpu-1\",\"agent_name\":\"GPU box\",\"agent_type\":\"gray_box\","            \
-    "\"system_info\":{\"os\":\"linux\",\"cpu\":{\"cores\":16}},"                               \
-    "\"capabilities\":{\"slots\":2,\"task_types\":[\"command\",\"memory_benchmark\"],"         \
-    "\"gpu\":{\"count\":1}},"                                                                  \
+#define INFO_FIELDS                                                                                \
+    "\"agent_id\":\"gpu-1\",\"agent_name\":\"GPU box\",\"agent_type\":\"gray_box\","               \
+    "\"system_info\":{\"os\":\"linux\",\"cpu\":{\"cores\":16}},"                                   \
+    "\"capabilities\":{\"slots\":2,\"task_types\":[\"command\",\"memory_benchmark\"],"             \
+    "\"gpu\":{\"count\":1}},"                                                                      \
     "\"last_updated\":\"" TS "\",\"firmware\":\"1.2\""
 
-#define STATUS_OK                                                                              \
-    "{\"agent_id\":\"gpu-1\",\"status\":\"active\",\"running_jobs\":[\"job_00000001\"],"       \
-    "\"queued_jobs\":[],\"current_job_id\":\"job_00000001\","                                  \
-    "\"current_experiment_id\":\"exp_abcdef\",\"uptime_seconds\":12.5,"                        \
-    "\"timestamp\":\"" TS "\",\"available_results\":[{\"job_id\":\"job_00000000\","            \
+#define STATUS_OK                                                                                  \
+    "{\"agent_id\":\"gpu-1\",\"status\":\"active\",\"running_jobs\":[\"job_00000001\"],"           \
+    "\"queued_jobs\":[],\"current_job_id\":\"job_00000001\","                                      \
+    "\"current_experiment_id\":\"exp_abcdef\",\"uptime_seconds\":12.5,"                            \
+    "\"timestamp\":\"" TS "\",\"available_results\":[{\"job_id\":\"job_00000000\","                \
     "\"completed_at\":\"" TS2 "\",\"result_type\":\"completed\"}]}"
 
 static json_t *load(const char *text)

@@ -12,7 +12,7 @@
 static void test_job_state(void **state)
 {
     (void)state;
-    const char *want[] = {"queued", "assigned", "running", "completed",
+    const char *want[] = {"queued", "assigned",  "running", "completed",
                           "failed", "cancelled", "timeout"};
     assert_int_equal(RK_JOB_STATE_COUNT, 7);
     for (int i = 0; i < RK_JOB_STATE_COUNT; i++) {
@@ -114,9 +114,9 @@ static void test_precision(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_job_state),  cmocka_unit_test(test_terminal),
+        cmocka_unit_test(test_job_state),   cmocka_unit_test(test_terminal),
         cmocka_unit_test(test_agent_state), cmocka_unit_test(test_agent_type),
-        cmocka_unit_test(test_task_type),  cmocka_unit_test(test_precision),
+        cmocka_unit_test(test_task_type),   cmocka_unit_test(test_precision),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

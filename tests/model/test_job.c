@@ -19,10 +19,10 @@
 
 #define STATUS_OK "{\"status\":\"running\",\"timestamp\":\"" TS "\",\"message\":\"started\"}"
 
-#define INFO_OK                                                                                \
-    "{\"job_id\":\"job_0123abcd\",\"experiment_id\":\"exp_a1b2c3\",\"agent_id\":\"gpu-1\","      \
-    "\"created_time\":\"" TS "\",\"status\":" STATUS_OK ","                                     \
-    "\"history\":[{\"status\":\"queued\",\"timestamp\":\"" TS "\",\"message\":\"\"},"            \
+#define INFO_OK                                                                                    \
+    "{\"job_id\":\"job_0123abcd\",\"experiment_id\":\"exp_a1b2c3\",\"agent_id\":\"gpu-1\","        \
+    "\"created_time\":\"" TS "\",\"status\":" STATUS_OK ","                                        \
+    "\"history\":[{\"status\":\"queued\",\"timestamp\":\"" TS "\",\"message\":\"\"},"              \
     "{\"status\":\"running\",\"timestamp\":\"" TS2 "\",\"message\":\"go\",\"progress\":0.25}]}"
 
 static json_t *load(const char *text)
@@ -321,7 +321,8 @@ static void test_parse_json(void **state)
 
     assert_int_equal(rk_model_parse_json(ok, strlen(ok), &v, &e), RK_EINVAL);
     assert_null(v);
-    assert_string_equal(e.msg, "invalid JSON at line 1, column 16: end of file expected near 'trailing'");
+    assert_string_equal(e.msg,
+                        "invalid JSON at line 1, column 16: end of file expected near 'trailing'");
 
     assert_int_equal(rk_model_parse_json("{\"a\":1,\"a\":2}", 13, &v, &e), RK_EINVAL);
     assert_non_null(strstr(e.msg, "duplicate object key"));
@@ -343,11 +344,16 @@ static void test_parse_json(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_status_decode),  cmocka_unit_test(test_status_errors),
-        cmocka_unit_test(test_status_encode),  cmocka_unit_test(test_info_round_trip),
-        cmocka_unit_test(test_info_without_history), cmocka_unit_test(test_info_errors),
-        cmocka_unit_test(test_nested_path),    cmocka_unit_test(test_copy),
-        cmocka_unit_test(test_job_id),         cmocka_unit_test(test_parse_json),
+        cmocka_unit_test(test_status_decode),
+        cmocka_unit_test(test_status_errors),
+        cmocka_unit_test(test_status_encode),
+        cmocka_unit_test(test_info_round_trip),
+        cmocka_unit_test(test_info_without_history),
+        cmocka_unit_test(test_info_errors),
+        cmocka_unit_test(test_nested_path),
+        cmocka_unit_test(test_copy),
+        cmocka_unit_test(test_job_id),
+        cmocka_unit_test(test_parse_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -332,8 +332,8 @@ static void test_setters(void **state)
 static void test_keep_unknown(void **state)
 {
     json_t *d = *state;
-    static const char *const known[] = {"s", "n", "i", "neg", "r", "whole", "b", "o",
-                                        "a", "an", "id", "t", "badt", NULL};
+    static const char *const known[] = {"s", "n", "i",  "neg", "r", "whole", "b",
+                                        "o", "a", "an", "id",  "t", "badt",  NULL};
     json_t *extra = NULL;
     assert_int_equal(rk_json_keep_unknown(d, known, &extra), RK_OK);
     assert_int_equal(json_object_size(extra), 2);
@@ -341,8 +341,8 @@ static void test_keep_unknown(void **state)
     assert_non_null(json_object_get(extra, "empty"));
     json_decref(extra);
 
-    static const char *const all[] = {"s",  "n",  "i", "neg",  "r", "whole", "b",     "o",
-                                      "a",  "an", "id", "t",   "badt", "e",  "empty", NULL};
+    static const char *const all[] = {"s", "n",  "i",  "neg", "r",    "whole", "b",     "o",
+                                      "a", "an", "id", "t",   "badt", "e",     "empty", NULL};
     extra = NULL;
     assert_int_equal(rk_json_keep_unknown(d, all, &extra), RK_OK);
     assert_null(extra); /* nothing to keep: nothing created */

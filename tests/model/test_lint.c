@@ -30,12 +30,13 @@ static const char *at(const json_t *w, size_t i)
 static void test_clean_spec(void **state)
 {
     (void)state;
-    json_t *w = lint("{\"name\":\"x\",\"model\":\"m\",\"task\":{\"name\":\"t\",\"type\":\"command\","
-                     "\"params\":{\"argv\":[\"true\"],\"runs_per_job\":3,\"rlimits\":{\"nofile\":64}}},"
-                     "\"framework\":{\"name\":\"f\",\"params\":{\"anything\":1}},"
-                     "\"metrics\":{\"metrics\":{\"wall_time_s\":{\"higher_is_better\":false}}},"
-                     "\"capability_requirements\":{\"timeout_seconds\":5,"
-                     "\"system_requirements\":{\"min_cpu_cores\":1}}}");
+    json_t *w =
+        lint("{\"name\":\"x\",\"model\":\"m\",\"task\":{\"name\":\"t\",\"type\":\"command\","
+             "\"params\":{\"argv\":[\"true\"],\"runs_per_job\":3,\"rlimits\":{\"nofile\":64}}},"
+             "\"framework\":{\"name\":\"f\",\"params\":{\"anything\":1}},"
+             "\"metrics\":{\"metrics\":{\"wall_time_s\":{\"higher_is_better\":false}}},"
+             "\"capability_requirements\":{\"timeout_seconds\":5,"
+             "\"system_requirements\":{\"min_cpu_cores\":1}}}");
     assert_int_equal(json_array_size(w), 0);
     json_decref(w);
 }
@@ -43,15 +44,16 @@ static void test_clean_spec(void **state)
 static void test_typos(void **state)
 {
     (void)state;
-    json_t *w = lint("{\"name\":\"x\",\"model\":\"m\",\"descripton\":\"d\","
-                     "\"task\":{\"name\":\"t\",\"type\":\"command\",\"params\":{\"argv\":[\"true\"],"
-                     "\"timeout_secs\":10,\"rlimits\":{\"memory\":5}}},"
-                     "\"framework\":{\"name\":\"f\"},\"metrics\":{\"metrics\":{}},"
-                     "\"capability_requirements\":{\"timeout_secs\":10,"
-                     "\"gpu_requirements\":{\"min_gpus\":1},\"zzz\":1}}");
+    json_t *w =
+        lint("{\"name\":\"x\",\"model\":\"m\",\"descripton\":\"d\","
+             "\"task\":{\"name\":\"t\",\"type\":\"command\",\"params\":{\"argv\":[\"true\"],"
+             "\"timeout_secs\":10,\"rlimits\":{\"memory\":5}}},"
+             "\"framework\":{\"name\":\"f\"},\"metrics\":{\"metrics\":{}},"
+             "\"capability_requirements\":{\"timeout_secs\":10,"
+             "\"gpu_requirements\":{\"min_gpus\":1},\"zzz\":1}}");
     assert_int_equal(json_array_size(w), 6);
-    assert_string_equal(at(w, 0),
-                        "experiment_spec.descripton: unknown field, ignored; did you mean description?");
+    assert_string_equal(
+        at(w, 0), "experiment_spec.descripton: unknown field, ignored; did you mean description?");
     assert_string_equal(at(w, 1), "experiment_spec.task.params.timeout_secs: unknown field, "
                                   "ignored; it belongs in capability_requirements.timeout_seconds");
     assert_string_equal(at(w, 2), "experiment_spec.task.params.rlimits.memory: unknown field, "
@@ -82,7 +84,8 @@ static void test_free_form_and_garbage(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_clean_spec), cmocka_unit_test(test_typos),
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_clean_spec),
+                                       cmocka_unit_test(test_typos),
                                        cmocka_unit_test(test_free_form_and_garbage)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

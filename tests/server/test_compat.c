@@ -14,7 +14,8 @@ static const char *agent_json =
     "{\"agent_id\":\"a1\",\"agent_type\":\"white_box\",\"last_updated\":\"2026-01-01T00:00:00Z\","
     "\"capabilities\":{\"slots\":2,\"task_types\":[\"command\",\"memory_benchmark\"],"
     "\"frameworks\":[\"PyTorch\"],\"docker\":true},"
-    "\"system_info\":{\"os\":{\"type\":\"linux\"},\"cpu\":{\"architecture\":\"x86_64\",\"cores\":8},"
+    "\"system_info\":{\"os\":{\"type\":\"linux\"},\"cpu\":{\"architecture\":\"x86_64\",\"cores\":8}"
+    ","
     "\"memory\":{\"total_mb\":16384},\"gpu_count\":1,"
     "\"gpus\":[{\"vendor\":\"nvidia\",\"memory_total_mb\":24576}]}}";
 
@@ -32,11 +33,12 @@ static void load(const char *text, rk_agent_info_t *a)
 static bool check(const char *type, const char *req, char *out, size_t n)
 {
     char text[2048];
-    snprintf(text, sizeof text,
-             "{\"name\":\"x\",\"model\":\"m\",\"task\":{\"name\":\"t\",\"type\":\"%s\",\"params\":%s},"
-             "\"framework\":{\"name\":\"f\"},\"metrics\":{\"metrics\":{}}%s%s}",
-             type, strcmp(type, "command") ? "{}" : "{\"argv\":[\"true\"]}",
-             req ? ",\"capability_requirements\":" : "", req ? req : "");
+    snprintf(
+        text, sizeof text,
+        "{\"name\":\"x\",\"model\":\"m\",\"task\":{\"name\":\"t\",\"type\":\"%s\",\"params\":%s},"
+        "\"framework\":{\"name\":\"f\"},\"metrics\":{\"metrics\":{}}%s%s}",
+        type, strcmp(type, "command") ? "{}" : "{\"argv\":[\"true\"]}",
+        req ? ",\"capability_requirements\":" : "", req ? req : "");
     json_t *v = json_loads(text, 0, NULL);
     assert_non_null(v);
     rk_experiment_t x = {0};
@@ -67,15 +69,16 @@ static void test_fits(void **state)
 {
     char m[2048];
     assert_true(check("command", NULL, m, sizeof m));
-    assert_true(check("memory_benchmark",
-                      "{\"required_capabilities\":[\"docker\",\"command\"],"
-                      "\"gpu_requirements\":{\"min_gpu_count\":1,\"min_memory_mb\":16000,"
-                      "\"required_vendors\":[\"NVIDIA\"]},"
-                      "\"system_requirements\":{\"min_total_memory_gb\":16,"
-                      "\"required_os_types\":[\"Linux\"],\"required_cpu_architectures\":[\"x86_64\"],"
-                      "\"min_cpu_cores\":8},\"model_requirements\":{\"required_frameworks\":[\"pytorch\"]},"
-                      "\"timeout_seconds\":5}",
-                      m, sizeof m));
+    assert_true(
+        check("memory_benchmark",
+              "{\"required_capabilities\":[\"docker\",\"command\"],"
+              "\"gpu_requirements\":{\"min_gpu_count\":1,\"min_memory_mb\":16000,"
+              "\"required_vendors\":[\"NVIDIA\"]},"
+              "\"system_requirements\":{\"min_total_memory_gb\":16,"
+              "\"required_os_types\":[\"Linux\"],\"required_cpu_architectures\":[\"x86_64\"],"
+              "\"min_cpu_cores\":8},\"model_requirements\":{\"required_frameworks\":[\"pytorch\"]},"
+              "\"timeout_seconds\":5}",
+              m, sizeof m));
 }
 
 static void test_missing(void **state)
@@ -83,13 +86,14 @@ static void test_missing(void **state)
     char m[2048];
     assert_false(check("compute_benchmark", NULL, m, sizeof m));
     assert_string_equal(m, "task type compute_benchmark|");
-    assert_false(check("command",
-                       "{\"required_capabilities\":[\"infiniband\"],"
-                       "\"gpu_requirements\":{\"min_gpu_count\":2,\"required_vendors\":[\"amd\"]},"
-                       "\"system_requirements\":{\"min_total_memory_gb\":64,"
-                       "\"required_os_types\":[\"darwin\"],\"required_cpu_architectures\":[\"aarch64\"],"
-                       "\"min_cpu_cores\":64},\"model_requirements\":{\"required_frameworks\":[\"jax\"]}}",
-                       m, sizeof m));
+    assert_false(
+        check("command",
+              "{\"required_capabilities\":[\"infiniband\"],"
+              "\"gpu_requirements\":{\"min_gpu_count\":2,\"required_vendors\":[\"amd\"]},"
+              "\"system_requirements\":{\"min_total_memory_gb\":64,"
+              "\"required_os_types\":[\"darwin\"],\"required_cpu_architectures\":[\"aarch64\"],"
+              "\"min_cpu_cores\":64},\"model_requirements\":{\"required_frameworks\":[\"jax\"]}}",
+              m, sizeof m));
     assert_non_null(strstr(m, "capability infiniband|"));
     assert_non_null(strstr(m, "at least 2 GPUs (agent has 1)|"));
     assert_non_null(strstr(m, "a GPU from vendor amd|"));

@@ -35,8 +35,8 @@ typedef struct fixture {
 /* A server on memory storage and a free loopback port, not started. */
 static void make(fixture_t *f, const char *token)
 {
-    char *argv[] = {"ruckus-server", "--storage", "memory", "--host", "127.0.0.1",
-                    "--port", "0", "--token", (char *)token};
+    char *argv[] = {"ruckus-server", "--storage", "memory",  "--host",     "127.0.0.1",
+                    "--port",        "0",         "--token", (char *)token};
     int argc = token ? 9 : 7;
     rk_config_result_t res;
     char err[RK_CONFIG_ERRLEN];
@@ -121,16 +121,19 @@ static void test_drift_detected(void **state)
     size_t skipped = 0;
     /* 1: GET /api/v1/compare registered, not documented. */
     assert_int_equal(json_object_del(paths, "/api/v1/compare"), 0);
-    assert_int_equal(rk_test_openapi_drift(f.srv->http, doc, skip_dashboard, &skipped, "mutated"), 1);
+    assert_int_equal(rk_test_openapi_drift(f.srv->http, doc, skip_dashboard, &skipped, "mutated"),
+                     1);
     /* +1: an operation nobody registered. */
     json_object_set_new(paths, "/api/v1/jobs/{job_id}/pause",
                         json_pack("{s:{s:[{s:s,s:s,s:b}],s:{}}}", "post", "parameters", "name",
                                   "job_id", "in", "path", "required", 1, "responses"));
-    assert_int_equal(rk_test_openapi_drift(f.srv->http, doc, skip_dashboard, &skipped, "mutated"), 2);
+    assert_int_equal(rk_test_openapi_drift(f.srv->http, doc, skip_dashboard, &skipped, "mutated"),
+                     2);
     /* +1: a method added to a documented path. */
     json_object_set_new(json_object_get(paths, "/api/v1/agents"), "delete",
                         json_pack("{s:{}}", "responses"));
-    assert_int_equal(rk_test_openapi_drift(f.srv->http, doc, skip_dashboard, &skipped, "mutated"), 3);
+    assert_int_equal(rk_test_openapi_drift(f.srv->http, doc, skip_dashboard, &skipped, "mutated"),
+                     3);
     json_decref(doc);
 
     /* A path parameter named differently in the template ({id} for
@@ -141,7 +144,8 @@ static void test_drift_detected(void **state)
     json_t *item = json_object_get(paths, "/api/v1/jobs/{job_id}/logs");
     json_object_set(paths, "/api/v1/jobs/{id}/logs", item);
     json_object_del(paths, "/api/v1/jobs/{job_id}/logs");
-    assert_int_equal(rk_test_openapi_drift(f.srv->http, doc, skip_dashboard, &skipped, "renamed"), 3);
+    assert_int_equal(rk_test_openapi_drift(f.srv->http, doc, skip_dashboard, &skipped, "renamed"),
+                     3);
     json_decref(doc);
 
     /* A declared path parameter with another name than the template's. */

@@ -15,15 +15,22 @@
 
 #include "base/err.h"
 #include "base/log.h"
-#include "server/settings.h"
 #include "rk_test_run.h"
+#include "server/settings.h"
 
-static const char *const envs[] = {
-    "RUCKUS_SERVER_HOST",         "RUCKUS_SERVER_PORT",          "RUCKUS_STORAGE_STORAGE_BACKEND",
-    "RUCKUS_SQLITE_DATABASE_PATH", "RUCKUS_JOB_MANAGER_JOB_STATUS_POLLING_INTERVAL",
-    "RUCKUS_SERVER_API_TOKEN",    "RUCKUS_SERVER_CORS_ORIGINS",  "RUCKUS_SERVER_AGENT_TIMEOUT",
-    "RUCKUS_SERVER_THREADS",      "RUCKUS_SERVER_MAX_BODY_BYTES", "RUCKUS_LOG_LEVEL",
-    "RUCKUS_JOB_MANAGER_TIMEOUT_GRACE", NULL};
+static const char *const envs[] = {"RUCKUS_SERVER_HOST",
+                                   "RUCKUS_SERVER_PORT",
+                                   "RUCKUS_STORAGE_STORAGE_BACKEND",
+                                   "RUCKUS_SQLITE_DATABASE_PATH",
+                                   "RUCKUS_JOB_MANAGER_JOB_STATUS_POLLING_INTERVAL",
+                                   "RUCKUS_SERVER_API_TOKEN",
+                                   "RUCKUS_SERVER_CORS_ORIGINS",
+                                   "RUCKUS_SERVER_AGENT_TIMEOUT",
+                                   "RUCKUS_SERVER_THREADS",
+                                   "RUCKUS_SERVER_MAX_BODY_BYTES",
+                                   "RUCKUS_LOG_LEVEL",
+                                   "RUCKUS_JOB_MANAGER_TIMEOUT_GRACE",
+                                   NULL};
 
 static int setup(void **state)
 {
@@ -100,7 +107,8 @@ static void test_refusals(void **state)
     char err[RK_CONFIG_ERRLEN];
     char *a1[] = {"ruckus-server", "--port", "abc"};
     assert_int_equal(load(&s, err, 3, a1), RK_EINVAL);
-    assert_string_equal(err, "ruckus-server: --port (RUCKUS_SERVER_PORT): expected an integer from 0 to 65535, got \"abc\"");
+    assert_string_equal(err, "ruckus-server: --port (RUCKUS_SERVER_PORT): expected an integer from "
+                             "0 to 65535, got \"abc\"");
     rk_server_settings_cleanup(&s);
 
     char *a2[] = {"ruckus-server", "--host", "0.0.0.0"};
@@ -140,16 +148,19 @@ static void test_program(void **state)
     assert_true(strncmp(r.out, "Usage: ruckus-server [OPTIONS]\n", 31) == 0);
     assert_non_null(strstr(r.out, "RUCKUS_SERVER_AGENT_TIMEOUT"));
 
-    assert_int_equal(rk_test_run(&r, "ruckus-server", (const char *[]){"--port", "abc", NULL}, 0), 0);
+    assert_int_equal(rk_test_run(&r, "ruckus-server", (const char *[]){"--port", "abc", NULL}, 0),
+                     0);
     assert_int_equal(WEXITSTATUS(r.status), 2);
-    assert_string_equal(r.err, "ruckus-server: --port (RUCKUS_SERVER_PORT): expected an integer from 0 to 65535, got \"abc\"\n");
+    assert_string_equal(r.err, "ruckus-server: --port (RUCKUS_SERVER_PORT): expected an integer "
+                               "from 0 to 65535, got \"abc\"\n");
 
     assert_int_equal(rk_test_run(&r, "ruckus-server", (const char *[]){"--bogus", NULL}, 0), 0);
     assert_int_equal(WEXITSTATUS(r.status), 2);
     assert_string_equal(r.err, "ruckus-server: unknown option \"--bogus\" (see --help)\n");
 
     setenv("RUCKUS_SERVER_API_TOKEN", "tok-never-logged", 1);
-    assert_int_equal(rk_test_run(&r, "ruckus-server", (const char *[]){"--storage", "memory", "--port", "0", NULL},
+    assert_int_equal(rk_test_run(&r, "ruckus-server",
+                                 (const char *[]){"--storage", "memory", "--port", "0", NULL},
                                  SIGTERM),
                      0);
     unsetenv("RUCKUS_SERVER_API_TOKEN");

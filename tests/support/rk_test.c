@@ -279,9 +279,11 @@ int rk_test_proc_start(rk_test_proc_t *p, const char *prog, const char *const *a
         bin = ".";
     /* Resolved now: the child runs in another folder. */
     if (strchr(prog, '/'))
-        snprintf(path, sizeof path, "%s%s%s", prog[0] == '/' ? "" : cwd, prog[0] == '/' ? "" : "/", prog);
+        snprintf(path, sizeof path, "%s%s%s", prog[0] == '/' ? "" : cwd, prog[0] == '/' ? "" : "/",
+                 prog);
     else
-        snprintf(path, sizeof path, "%s%s%s/%s", bin[0] == '/' ? "" : cwd, bin[0] == '/' ? "" : "/", bin, prog);
+        snprintf(path, sizeof path, "%s%s%s/%s", bin[0] == '/' ? "" : cwd, bin[0] == '/' ? "" : "/",
+                 bin, prog);
 
     size_t n = 0;
     while (args && args[n])
@@ -327,7 +329,8 @@ int rk_test_proc_start(rk_test_proc_t *p, const char *prog, const char *const *a
     p->pid = pid;
     if (opts->no_listen_wait)
         return RK_OK;
-    int rc = rk_test_proc_wait_listening(p, 0, opts->listen_timeout_ms ? opts->listen_timeout_ms : 10000);
+    int rc = rk_test_proc_wait_listening(p, 0,
+                                         opts->listen_timeout_ms ? opts->listen_timeout_ms : 10000);
     if (rc == RK_ETIMEDOUT)
         rk_test_proc_kill9(p);
     return rc;
@@ -424,8 +427,8 @@ int rk_test_http(const char *method, const char *url, const char *body, size_t b
     return cc == CURLE_OK || out->status ? RK_OK : RK_ECONN;
 }
 
-int rk_test_req(const rk_test_proc_t *p, const char *method, const char *path,
-                const char *body, const char *token, rk_test_resp_t *out)
+int rk_test_req(const rk_test_proc_t *p, const char *method, const char *path, const char *body,
+                const char *token, rk_test_resp_t *out)
 {
     char url[4096];
     snprintf(url, sizeof url, "http://127.0.0.1:%u%s", (unsigned)p->port, path);

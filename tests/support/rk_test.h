@@ -38,19 +38,19 @@ int rk_test_rmrf(const char *path);
 /* ---- programs ---- */
 
 typedef struct rk_test_proc_opts {
-    const char *cwd;             /* NULL: a fresh temp folder, removed by cleanup */
-    const char *const *env;      /* extra "KEY=VALUE" entries (override), or NULL */
-    int listen_timeout_ms;       /* 0: 10000 */
-    bool no_listen_wait;         /* do not wait for the `listening` line */
+    const char *cwd;        /* NULL: a fresh temp folder, removed by cleanup */
+    const char *const *env; /* extra "KEY=VALUE" entries (override), or NULL */
+    int listen_timeout_ms;  /* 0: 10000 */
+    bool no_listen_wait;    /* do not wait for the `listening` line */
 } rk_test_proc_opts_t;
 
 typedef struct rk_test_proc {
-    pid_t pid;                /* -1 once it has been waited for */
-    char dir[PATH_MAX];       /* its working folder */
-    bool own_dir;             /* dir was made by start and is removed by cleanup */
+    pid_t pid;                    /* -1 once it has been waited for */
+    char dir[PATH_MAX];           /* its working folder */
+    bool own_dir;                 /* dir was made by start and is removed by cleanup */
     char log_path[PATH_MAX + 64]; /* its stderr, captured to <dir>/stderr-<pid>.log */
-    uint16_t port;            /* from the `listening ... port=N` log line, 0 before */
-    int status;               /* after a wait: the exit code, or 128 + signal */
+    uint16_t port;                /* from the `listening ... port=N` log line, 0 before */
+    int status;                   /* after a wait: the exit code, or 128 + signal */
 } rk_test_proc_t;
 
 /* Starts $RK_BIN_DIR/<prog> (prog may also be a path with a '/') with args
@@ -88,12 +88,12 @@ void rk_test_proc_cleanup(rk_test_proc_t *p);
 #define RK_TEST_BODY_CAP (64u << 20)
 
 typedef struct rk_test_resp {
-    long status;        /* 0 when no answer arrived */
-    char *body;         /* NUL-terminated, never NULL after a request */
+    long status; /* 0 when no answer arrived */
+    char *body;  /* NUL-terminated, never NULL after a request */
     size_t len;
-    json_t *json;       /* the body parsed as JSON, or NULL */
-    char *headers;      /* raw response headers, NUL-terminated */
-    double seconds;     /* request duration */
+    json_t *json;   /* the body parsed as JSON, or NULL */
+    char *headers;  /* raw response headers, NUL-terminated */
+    double seconds; /* request duration */
 } rk_test_resp_t;
 
 /* Sends method url with body (NULL: none; sent as application/json) and
@@ -103,8 +103,8 @@ typedef struct rk_test_resp {
 int rk_test_http(const char *method, const char *url, const char *body, size_t body_len,
                  const char *token, rk_test_resp_t *out);
 /* Same against http://127.0.0.1:<p->port><path>. */
-int rk_test_req(const rk_test_proc_t *p, const char *method, const char *path,
-                const char *body, const char *token, rk_test_resp_t *out);
+int rk_test_req(const rk_test_proc_t *p, const char *method, const char *path, const char *body,
+                const char *token, rk_test_resp_t *out);
 /* Same with a JSON body (borrowed). */
 int rk_test_req_json(const rk_test_proc_t *p, const char *method, const char *path,
                      const json_t *body, const char *token, rk_test_resp_t *out);

@@ -76,10 +76,10 @@ void rk_test_agent_cleanup(rk_test_agent_t *a)
 
 json_t *rk_test_job(const char *job_id, const char *type, json_t *params, json_t *requirements)
 {
-    json_t *spec = json_pack("{s:s,s:s,s:{s:s,s:s,s:o},s:{s:s,s:{}},s:{s:{}}}", "name", "system test",
-                             "model", "none", "task", "name", "t", "type", type, "params",
-                             params ? params : json_object(), "framework", "name", "none", "params",
-                             "metrics", "metrics");
+    json_t *spec = json_pack("{s:s,s:s,s:{s:s,s:s,s:o},s:{s:s,s:{}},s:{s:{}}}", "name",
+                             "system test", "model", "none", "task", "name", "t", "type", type,
+                             "params", params ? params : json_object(), "framework", "name", "none",
+                             "params", "metrics", "metrics");
     if (spec && requirements)
         json_object_set_new(spec, "capability_requirements", requirements);
     else
@@ -148,7 +148,8 @@ char *rk_test_agent_wait(const rk_test_agent_t *a, const char *id, const char *s
         snprintf(path, sizeof path, "/api/v1/status/%s?wait=%.3f&known=%s", id, left / 1000.0, cur);
         rk_test_resp_t r;
         rk_test_req(&a->p, "GET", path, NULL, a->token, &r);
-        const char *s = r.status == 200 ? json_string_value(json_object_get(r.json, "status")) : NULL;
+        const char *s =
+            r.status == 200 ? json_string_value(json_object_get(r.json, "status")) : NULL;
         if (!s)
             fprintf(stderr, "GET %s: status %ld, body %s\n", path, r.status, r.body);
         free(cur);
@@ -168,8 +169,8 @@ json_t *rk_test_agent_result(const rk_test_agent_t *a, const char *id)
     if (!out) {
         char *log = rk_test_proc_log(&a->p);
         size_t n = strlen(log);
-        fprintf(stderr, "GET %s: status %ld, body %s; agent pid %d, log tail:\n%s\n", path, r.status, r.body,
-                (int)a->p.pid, log + (n > 3000 ? n - 3000 : 0));
+        fprintf(stderr, "GET %s: status %ld, body %s; agent pid %d, log tail:\n%s\n", path,
+                r.status, r.body, (int)a->p.pid, log + (n > 3000 ? n - 3000 : 0));
         free(log);
     }
     rk_test_resp_cleanup(&r);

@@ -12,7 +12,7 @@ typedef struct rk_test_agent {
     rk_test_proc_t p;
     char root[PATH_MAX]; /* temp folder; the data dir is <root>/data */
     char data[PATH_MAX + 8];
-    const char *token;   /* sent with every helper request (borrowed) */
+    const char *token; /* sent with every helper request (borrowed) */
 } rk_test_agent_t;
 
 /* Makes a fresh root folder and starts ruckus-agent --port 0 --data-dir

@@ -7,7 +7,7 @@
 
 #include "rk_test.h"
 
-static const char *const methods[] = {"get", "put", "post", "delete", "options",
+static const char *const methods[] = {"get",  "put",   "post",  "delete", "options",
                                       "head", "patch", "trace", NULL};
 
 typedef struct list {

@@ -13,7 +13,7 @@
 #ifndef RK_TEST_RUN_H
 #define RK_TEST_RUN_H
 
-#define RK_TEST_RUN_CAP 65536         /* bytes kept of each stream, NUL included */
+#define RK_TEST_RUN_CAP 65536        /* bytes kept of each stream, NUL included */
 #define RK_TEST_RUN_TIMEOUT_MS 30000 /* whole run, signal included */
 
 typedef struct rk_test_run {

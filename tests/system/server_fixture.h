@@ -52,9 +52,9 @@ static inline void fx_init(fx_t *f)
  * extra (NULL-terminated, may be NULL). storage: "sqlite" or "memory". */
 static inline void fx_server_start(fx_t *f, const char *storage, const char *const *extra)
 {
-    const char *argv[40] = {"--port",          "0",   "--storage",       storage,
-                            "--db",            f->db, "--poll-interval", "0.2",
-                            "--agent-timeout", "2",   "--log-level",     "debug"};
+    const char *argv[40] = {
+        "--port",          "0",   "--storage",       storage, "--db",        f->db,
+        "--poll-interval", "0.2", "--agent-timeout", "2",     "--log-level", "debug"};
     size_t n = 12;
     for (size_t i = 0; extra && extra[i] && n < 39; i++)
         argv[n++] = extra[i];
@@ -163,10 +163,10 @@ static inline void fx_agent_restart(fx_t *f, int i, int slots)
 static inline void fx_experiment(fx_t *f, const char *name, const char *script, int timeout_s,
                                  char id[32])
 {
-    json_t *spec = json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:[s,s,s]}},s:{s:s,s:{}},s:{s:{}}}", "name",
-                             name, "model", "none", "task", "name", "sh", "type", "command",
-                             "params", "argv", "sh", "-c", script, "framework", "name", "sh",
-                             "params", "metrics", "metrics");
+    json_t *spec =
+        json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:[s,s,s]}},s:{s:s,s:{}},s:{s:{}}}", "name", name,
+                  "model", "none", "task", "name", "sh", "type", "command", "params", "argv", "sh",
+                  "-c", script, "framework", "name", "sh", "params", "metrics", "metrics");
     if (timeout_s)
         json_object_set_new(spec, "capability_requirements",
                             json_pack("{s:i}", "timeout_seconds", timeout_s));
@@ -181,8 +181,8 @@ static inline void fx_experiment(fx_t *f, const char *name, const char *script, 
 
 /* A script that logs start/end lines of its job under a lock, sleeping
  * `secs` in between, then runs `tail` (may be ""). */
-static inline void fx_logged_script(const fx_t *f, const char *secs, const char *tail,
-                                    char *out, size_t n)
+static inline void fx_logged_script(const fx_t *f, const char *secs, const char *tail, char *out,
+                                    size_t n)
 {
     snprintf(out, n,
              "flock %s -c 'echo start $RUCKUS_JOB_ID >> %s'; sleep %s; "

@@ -62,7 +62,8 @@ static void test_cancel_ignores_sigterm(void **state)
     (void)state;
     rk_test_agent_t a;
     start(&a);
-    json_t *job = rk_test_job_sh("job_stubborn", "trap '' TERM; touch ready; while :; do sleep 0.02; done");
+    json_t *job =
+        rk_test_job_sh("job_stubborn", "trap '' TERM; touch ready; while :; do sleep 0.02; done");
     assert_int_equal(rk_test_agent_submit(&a, job), 200);
     json_decref(job);
     wait_running(&a, "job_stubborn");
@@ -73,9 +74,10 @@ static void test_cancel_ignores_sigterm(void **state)
     double took = rk_test_now_ms() - t0;
     assert_string_equal(st, "cancelled");
     free(st);
-    assert_true(took >= 250);  /* the grace was given */
+    assert_true(took >= 250); /* the grace was given */
     assert_true(took < 5000); /* then SIGKILL */
-    assert_true(rk_test_wait_until(rk_test_job_procs_gone, &(rk_test_job_ref_t){&a, "job_stubborn"}, 3000));
+    assert_true(
+        rk_test_wait_until(rk_test_job_procs_gone, &(rk_test_job_ref_t){&a, "job_stubborn"}, 3000));
     /* Finished: a second DELETE is a conflict; an unknown id is 404. */
     assert_int_equal(delete_job(&a, "job_stubborn"), 409);
     assert_int_equal(delete_job(&a, "job_nothere"), 404);
@@ -90,9 +92,9 @@ static void test_cancel_kills_children(void **state)
     (void)state;
     rk_test_agent_t a;
     start(&a);
-    json_t *job = rk_test_job_sh("job_family",
-                                 "sleep 300 & sleep 300 & (setsid sleep 300 &) ; "
-                                 "(trap '' TERM; while :; do sleep 0.05; done) & touch ready; wait");
+    json_t *job = rk_test_job_sh(
+        "job_family", "sleep 300 & sleep 300 & (setsid sleep 300 &) ; "
+                      "(trap '' TERM; while :; do sleep 0.05; done) & touch ready; wait");
     assert_int_equal(rk_test_agent_submit(&a, job), 200);
     json_decref(job);
     wait_running(&a, "job_family");
@@ -102,7 +104,8 @@ static void test_cancel_kills_children(void **state)
     char *st = rk_test_agent_wait(&a, "job_family", NULL, 10000);
     assert_string_equal(st, "cancelled");
     free(st);
-    assert_true(rk_test_wait_until(rk_test_job_procs_gone, &(rk_test_job_ref_t){&a, "job_family"}, 5000));
+    assert_true(
+        rk_test_wait_until(rk_test_job_procs_gone, &(rk_test_job_ref_t){&a, "job_family"}, 5000));
     rk_test_agent_cleanup(&a);
 }
 
@@ -126,7 +129,8 @@ static void test_timeout(void **state)
     assert_non_null(json_string_value(json_object_get(r, "error")));
     assert_non_null(strstr(json_string_value(json_object_get(r, "error")), "timed out"));
     json_decref(r);
-    assert_true(rk_test_wait_until(rk_test_job_procs_gone, &(rk_test_job_ref_t){&a, "job_slow"}, 3000));
+    assert_true(
+        rk_test_wait_until(rk_test_job_procs_gone, &(rk_test_job_ref_t){&a, "job_slow"}, 3000));
     rk_test_agent_cleanup(&a);
 }
 
@@ -135,7 +139,8 @@ static void test_agent_sigterm(void **state)
     (void)state;
     rk_test_agent_t a;
     start(&a);
-    json_t *job = rk_test_job_sh("job_shut", "trap '' TERM; touch ready; while :; do sleep 0.02; done");
+    json_t *job =
+        rk_test_job_sh("job_shut", "trap '' TERM; touch ready; while :; do sleep 0.02; done");
     assert_int_equal(rk_test_agent_submit(&a, job), 200);
     wait_running(&a, "job_shut");
     wait_file(&a, "job_shut", "ready");

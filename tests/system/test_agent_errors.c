@@ -57,21 +57,28 @@ static void test_bad_requests(void **state)
     assert_int_equal(post_text(&a, "{not json", NULL), 400);
     assert_int_equal(post_text(&a, "[1,2]", NULL), 422);
     assert_int_equal(post_text(&a, "{\"job_id\": \"job_1\"}", "experiment_spec"), 422);
-    assert_int_equal(post_job(&a, rk_test_job("job_1", "no_such_type", NULL, NULL), "task.type"), 422);
-    assert_int_equal(post_job(&a, rk_test_job("job_1", "llm_generation", NULL, NULL), "not supported"), 422);
-    assert_int_equal(post_job(&a, rk_test_job("job_1", "gpu_benchmark", NULL, NULL), "not supported"), 422);
-    assert_int_equal(post_job(&a, rk_test_job("job_1", "command", json_pack("{s:s}", "argv", "ls"), NULL),
-                              "task.params.argv"),
+    assert_int_equal(post_job(&a, rk_test_job("job_1", "no_such_type", NULL, NULL), "task.type"),
                      422);
-    assert_int_equal(post_job(&a, rk_test_job("job_1", "command", json_object(), NULL), "argv"), 422);
+    assert_int_equal(
+        post_job(&a, rk_test_job("job_1", "llm_generation", NULL, NULL), "not supported"), 422);
+    assert_int_equal(
+        post_job(&a, rk_test_job("job_1", "gpu_benchmark", NULL, NULL), "not supported"), 422);
+    assert_int_equal(
+        post_job(&a, rk_test_job("job_1", "command", json_pack("{s:s}", "argv", "ls"), NULL),
+                 "task.params.argv"),
+        422);
+    assert_int_equal(post_job(&a, rk_test_job("job_1", "command", json_object(), NULL), "argv"),
+                     422);
     const char *argv[] = {"true", NULL};
     assert_int_equal(post_job(&a, rk_test_job_cmd("../escape", argv, NULL), "job_id"), 422);
     assert_int_equal(post_job(&a, rk_test_job_cmd("a/b", argv, NULL), "job_id"), 422);
     assert_int_equal(post_job(&a, rk_test_job_cmd("..", argv, NULL), "job_id"), 422);
-    assert_int_equal(post_job(&a, rk_test_job_cmd("job_1", argv, json_pack("{s:s}", "workdir", "../x")),
+    assert_int_equal(post_job(&a,
+                              rk_test_job_cmd("job_1", argv, json_pack("{s:s}", "workdir", "../x")),
                               "workdir"),
                      422);
-    assert_int_equal(post_job(&a, rk_test_job_cmd("job_1", argv, json_pack("{s:i}", "runs_per_job", 0)),
+    assert_int_equal(post_job(&a,
+                              rk_test_job_cmd("job_1", argv, json_pack("{s:i}", "runs_per_job", 0)),
                               "runs_per_job"),
                      422);
     /* Oversized body: 413, the agent keeps running. */
@@ -203,7 +210,8 @@ static void test_full_data_dir(void **state)
     snprintf(a.root, sizeof a.root, "%s", root);
     assert_true(is_status(&a, "idle"));
     /* A job fills the disk. */
-    json_t *job = rk_test_job_sh("job_fill", "head -c 1048576 /dev/zero > \"$RUCKUS_OUTPUT_DIR/fill\"");
+    json_t *job =
+        rk_test_job_sh("job_fill", "head -c 1048576 /dev/zero > \"$RUCKUS_OUTPUT_DIR/fill\"");
     assert_int_equal(rk_test_agent_submit(&a, job), 200);
     json_decref(job);
     char *st = rk_test_agent_wait(&a, "job_fill", NULL, 5000);
@@ -218,11 +226,13 @@ static void test_full_data_dir(void **state)
     json_t *next = rk_test_job_cmd("job_next", argv, NULL);
     rk_test_req_json(&a.p, "POST", "/api/v1/jobs", next, NULL, &r);
     assert_int_equal(r.status, 503);
-    assert_non_null(strstr(json_string_value(json_object_get(r.json, "detail")), "cannot store jobs"));
+    assert_non_null(
+        strstr(json_string_value(json_object_get(r.json, "detail")), "cannot store jobs"));
     rk_test_resp_cleanup(&r);
     /* Free the space (through the agent's view of its mounts): back to idle. */
     char fill[PATH_MAX * 2];
-    snprintf(fill, sizeof fill, "/proc/%d/root%s/data/jobs/job_fill/output/fill", (int)a.p.pid, root);
+    snprintf(fill, sizeof fill, "/proc/%d/root%s/data/jobs/job_fill/output/fill", (int)a.p.pid,
+             root);
     assert_int_equal(unlink(fill), 0);
     assert_true(rk_test_wait_until(is_idle, &a, 5000));
     assert_int_equal(rk_test_agent_submit(&a, next), 200);

@@ -59,8 +59,8 @@ static void test_same_job_twice_and_full(void **state)
     rk_test_resp_cleanup(&r);
     rk_test_req(&a.p, "GET", "/api/v1/status", NULL, NULL, &r);
     assert_string_equal(json_string_value(json_object_get(r.json, "status")), "active");
-    assert_string_equal(json_string_value(json_array_get(json_object_get(r.json, "running_jobs"), 0)),
-                        "job_twice");
+    assert_string_equal(
+        json_string_value(json_array_get(json_object_get(r.json, "running_jobs"), 0)), "job_twice");
     rk_test_resp_cleanup(&r);
     release(&a, "job_twice");
     st = rk_test_agent_wait(&a, "job_twice", NULL, 5000);
@@ -129,7 +129,8 @@ typedef struct poll {
 static void *poll_main(void *arg)
 {
     poll_t *p = arg;
-    rk_test_req(&p->a->p, "GET", "/api/v1/status/job_poll?wait=30&known=running", NULL, NULL, &p->r);
+    rk_test_req(&p->a->p, "GET", "/api/v1/status/job_poll?wait=30&known=running", NULL, NULL,
+                &p->r);
     p->answered = rk_time_now_us();
     return NULL;
 }
@@ -171,7 +172,8 @@ static void test_long_poll(void **state)
     assert_int_equal(p.r.status, 200);
     assert_string_equal(json_string_value(json_object_get(p.r.json, "status")), "completed");
     rk_time_t changed = 0;
-    assert_int_equal(rk_time_parse(json_string_value(json_object_get(p.r.json, "timestamp")), &changed), 0);
+    assert_int_equal(
+        rk_time_parse(json_string_value(json_object_get(p.r.json, "timestamp")), &changed), 0);
     /* Answered within milliseconds of the change. */
     assert_true(p.answered - changed < 50000);
     assert_true(p.answered >= changed);

@@ -47,8 +47,8 @@ static void test_agent_info_compat(void **state)
     {
         assert_non_null(json_string_value(json_object_get(m, "name")));
         assert_non_null(json_string_value(json_object_get(m, "unit")));
-        read_bw |= !strcmp(json_string_value(json_object_get(m, "name")),
-                           "memory_read_bandwidth_gb_s");
+        read_bw |=
+            !strcmp(json_string_value(json_object_get(m, "name")), "memory_read_bandwidth_gb_s");
     }
     assert_true(read_bw);
     /* capabilities: slots, task_types, and a flag per task type. */

@@ -64,11 +64,12 @@ static double num(const json_t *o, const char *k)
 static void test_metrics_and_progress(void **state)
 {
     rk_test_agent_t *a = *state;
-    json_t *job = rk_test_job_sh("job_metrics1",
-                                 "echo '{\"answer\": 42, \"label\": \"x\", \"nested\": {}}' > \"$RUCKUS_METRICS_FILE\";"
-                                 "echo 0.25 > \"$RUCKUS_PROGRESS_FILE\";"
-                                 "echo \"$RUCKUS_JOB_ID\" > \"$RUCKUS_OUTPUT_DIR/id.txt\";"
-                                 "while [ ! -f release ]; do sleep 0.01; done");
+    json_t *job = rk_test_job_sh(
+        "job_metrics1",
+        "echo '{\"answer\": 42, \"label\": \"x\", \"nested\": {}}' > \"$RUCKUS_METRICS_FILE\";"
+        "echo 0.25 > \"$RUCKUS_PROGRESS_FILE\";"
+        "echo \"$RUCKUS_JOB_ID\" > \"$RUCKUS_OUTPUT_DIR/id.txt\";"
+        "while [ ! -f release ]; do sleep 0.01; done");
     assert_int_equal(rk_test_agent_submit(a, job), 200);
     char *st = rk_test_agent_wait(a, "job_metrics1", "running", 5000);
     assert_non_null(st);
@@ -128,7 +129,8 @@ static void test_false_fails(void **state)
     assert_int_equal((int)num(json_object_get(r, "metrics"), "exit_status"), 1);
     json_decref(r);
 
-    r = run_to_end(a, rk_test_job_sh("job_false2", "echo first >&2; echo boom-tail >&2; exit 3"), "failed");
+    r = run_to_end(a, rk_test_job_sh("job_false2", "echo first >&2; echo boom-tail >&2; exit 3"),
+                   "failed");
     err = json_string_value(json_object_get(r, "error"));
     assert_non_null(strstr(err, "status 3"));
     assert_non_null(strstr(err, "boom-tail"));
@@ -157,8 +159,8 @@ static void test_runs_per_job(void **state)
                           "echo out-$n; echo err-$n >&2;"
                           "echo \"{\\\"v\\\": $((n*n))}\" > \"$RUCKUS_METRICS_FILE\"",
                           NULL};
-    json_t *r = run_to_end(a, rk_test_job_cmd("job_runs5", argv, json_pack("{s:i}", "runs_per_job", 5)),
-                           "completed");
+    json_t *r = run_to_end(
+        a, rk_test_job_cmd("job_runs5", argv, json_pack("{s:i}", "runs_per_job", 5)), "completed");
     json_t *runs = json_object_get(r, "runs");
     assert_int_equal(json_array_size(runs), 5);
     for (size_t i = 0; i < 5; i++) {
@@ -196,7 +198,7 @@ static void test_runs_per_job(void **state)
     json_decref(r);
     /* Every run's output is kept, in order. */
     const char *streams[] = {"stdout", "stderr"}, *want[] = {"out-1\nout-2\nout-3\nout-4\nout-5\n",
-                                                            "err-1\nerr-2\nerr-3\nerr-4\nerr-5\n"};
+                                                             "err-1\nerr-2\nerr-3\nerr-4\nerr-5\n"};
     for (int i = 0; i < 2; i++) {
         char path[128];
         snprintf(path, sizeof path, "/api/v1/jobs/job_runs5/logs?stream=%s", streams[i]);
@@ -247,8 +249,8 @@ static void test_log_cap(void **state)
 static void test_logs_by_offset(void **state)
 {
     rk_test_agent_t *a = *state;
-    json_decref(run_to_end(a, rk_test_job_sh("job_logs1", "printf 'hello world\\n'; printf oops >&2"),
-                           "completed"));
+    json_decref(run_to_end(
+        a, rk_test_job_sh("job_logs1", "printf 'hello world\\n'; printf oops >&2"), "completed"));
     rk_test_resp_t r;
     char h[32];
     rk_test_req(&a->p, "GET", "/api/v1/jobs/job_logs1/logs?stream=stdout&offset=6", NULL, NULL, &r);
@@ -257,7 +259,8 @@ static void test_logs_by_offset(void **state)
     assert_true(rk_test_resp_header(&r, "X-Ruckus-Next-Offset", h, sizeof h));
     assert_string_equal(h, "12");
     rk_test_resp_cleanup(&r);
-    rk_test_req(&a->p, "GET", "/api/v1/jobs/job_logs1/logs?stream=stdout&offset=12", NULL, NULL, &r);
+    rk_test_req(&a->p, "GET", "/api/v1/jobs/job_logs1/logs?stream=stdout&offset=12", NULL, NULL,
+                &r);
     assert_int_equal(r.status, 200);
     assert_int_equal(r.len, 0);
     rk_test_resp_cleanup(&r);
@@ -303,9 +306,10 @@ static void test_artifacts_zip(void **state)
 {
     rk_test_agent_t *a = *state;
     json_decref(run_to_end(a,
-                           rk_test_job_sh("job_zip1", "cd \"$RUCKUS_OUTPUT_DIR\" && printf alpha > a.txt && "
-                                                      "mkdir sub && printf beta > sub/b.txt && "
-                                                      "ln -s /etc/passwd link"),
+                           rk_test_job_sh("job_zip1",
+                                          "cd \"$RUCKUS_OUTPUT_DIR\" && printf alpha > a.txt && "
+                                          "mkdir sub && printf beta > sub/b.txt && "
+                                          "ln -s /etc/passwd link"),
                            "completed"));
     rk_test_resp_t r;
     rk_test_req(&a->p, "GET", "/api/v1/jobs/job_zip1/artifacts", NULL, NULL, &r);
@@ -341,11 +345,11 @@ static void test_artifacts_zip(void **state)
 static void test_benchmarks(void **state)
 {
     rk_test_agent_t *a = *state;
-    json_t *r = run_to_end(a,
-                           rk_test_job("job_mem1", "memory_benchmark",
-                                       json_pack("{s:[i],s:i}", "test_sizes_mb", 1, "iterations_per_size", 1),
-                                       NULL),
-                           "completed");
+    json_t *r = run_to_end(
+        a,
+        rk_test_job("job_mem1", "memory_benchmark",
+                    json_pack("{s:[i],s:i}", "test_sizes_mb", 1, "iterations_per_size", 1), NULL),
+        "completed");
     json_t *m = json_object_get(r, "metrics");
     assert_true(num(m, "mem_seq_read_1mb_gb_s") > 0);
     assert_true(num(m, "mem_random_1mb_ns") > 0);
@@ -354,7 +358,8 @@ static void test_benchmarks(void **state)
     json_decref(r);
     r = run_to_end(a,
                    rk_test_job("job_gemm1", "compute_benchmark",
-                               json_pack("{s:[i],s:[ss]}", "matrix_sizes", 32, "precision_types", "fp64", "fp32"),
+                               json_pack("{s:[i],s:[ss]}", "matrix_sizes", 32, "precision_types",
+                                         "fp64", "fp32"),
                                NULL),
                    "completed");
     m = json_object_get(r, "metrics");

@@ -41,8 +41,9 @@ static void h_register(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     if (n == 1)
         rk_http_resp_error(resp, 503, "not ready yet"); /* the agent must retry */
     else
-        rk_http_resp_json_take(resp, 200, json_pack("{s:s,s:s}", "agent_id", "x", "registered_at",
-                                                    "2026-01-01T00:00:00Z"));
+        rk_http_resp_json_take(
+            resp, 200,
+            json_pack("{s:s,s:s}", "agent_id", "x", "registered_at", "2026-01-01T00:00:00Z"));
 }
 
 static bool two_calls(void *ud)
@@ -68,7 +69,8 @@ static void test_register_retries(void **state)
     c.port = 0;
     rk_http_server_t *srv = NULL;
     assert_int_equal(rk_http_server_new(&c, &srv), 0);
-    assert_int_equal(rk_http_server_route(srv, "POST", "/api/v1/agents/register", h_register, &f), 0);
+    assert_int_equal(rk_http_server_route(srv, "POST", "/api/v1/agents/register", h_register, &f),
+                     0);
     assert_int_equal(rk_http_server_start(srv), 0);
     char url[128];
     snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)rk_http_server_port(srv));

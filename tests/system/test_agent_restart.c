@@ -21,7 +21,8 @@ static char *agent_id(rk_test_agent_t *a)
     rk_test_resp_t r;
     rk_test_req(&a->p, "GET", "/api/v1/info", NULL, NULL, &r);
     assert_int_equal(r.status, 200);
-    const char *id = json_string_value(json_object_get(json_object_get(r.json, "agent_info"), "agent_id"));
+    const char *id =
+        json_string_value(json_object_get(json_object_get(r.json, "agent_info"), "agent_id"));
     assert_non_null(id);
     char *out = strdup(id);
     rk_test_resp_cleanup(&r);
@@ -40,7 +41,8 @@ static void test_kill9_during_job(void **state)
     char ready[PATH_MAX + 64];
     snprintf(ready, sizeof ready, "%s/jobs/job_crash/ready", a.data);
     char *s = NULL;
-    for (double end = rk_test_now_ms() + 5000; !(s = rk_test_read_file(ready, NULL)) && rk_test_now_ms() < end;)
+    for (double end = rk_test_now_ms() + 5000;
+         !(s = rk_test_read_file(ready, NULL)) && rk_test_now_ms() < end;)
         rk_test_sleep_ms(5);
     assert_non_null(s);
     free(s);
@@ -59,7 +61,8 @@ static void test_kill9_during_job(void **state)
     assert_int_equal(rk_test_agent_restart(&a, 1, args, NULL), 0);
     /* ...until the restarted agent found and killed it, through the
      * recorded group. */
-    assert_true(rk_test_wait_until(rk_test_job_procs_gone, &(rk_test_job_ref_t){&a, "job_crash"}, 3000));
+    assert_true(
+        rk_test_wait_until(rk_test_job_procs_gone, &(rk_test_job_ref_t){&a, "job_crash"}, 3000));
     char *log = rk_test_proc_log(&a.p);
     assert_non_null(log);
     char want[64];
@@ -70,7 +73,8 @@ static void test_kill9_during_job(void **state)
     rk_test_resp_t r;
     rk_test_req(&a.p, "GET", "/api/v1/status/job_crash", NULL, NULL, &r);
     assert_string_equal(json_string_value(json_object_get(r.json, "status")), "failed");
-    assert_string_equal(json_string_value(json_object_get(r.json, "message")), "agent restarted during the job");
+    assert_string_equal(json_string_value(json_object_get(r.json, "message")),
+                        "agent restarted during the job");
     rk_test_resp_cleanup(&r);
     json_t *res = rk_test_agent_result(&a, "job_crash");
     assert_string_equal(json_string_value(json_object_get(res, "status")), "failed");
@@ -104,12 +108,14 @@ static void test_kill9_after_job(void **state)
     json_t *after = rk_test_agent_result(&a, "job_done");
     assert_non_null(after);
     assert_true(json_equal(before, after));
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(after, "metrics"), "x")), 7);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(after, "metrics"), "x")),
+                     7);
     rk_test_resp_t r;
     rk_test_req(&a.p, "GET", "/api/v1/status", NULL, NULL, &r);
     json_t *avail = json_object_get(r.json, "available_results");
     assert_int_equal(json_array_size(avail), 1);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(avail, 0), "job_id")), "job_done");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(avail, 0), "job_id")),
+                        "job_done");
     assert_string_equal(json_string_value(json_object_get(r.json, "status")), "idle");
     rk_test_resp_cleanup(&r);
     /* job.json was not rewritten at the end (result.json is the finished
@@ -141,8 +147,8 @@ static void test_kill9_between_accept_and_start(void **state)
     free(st);
     rk_test_resp_t r;
     rk_test_req(&a.p, "GET", "/api/v1/status", NULL, NULL, &r);
-    assert_string_equal(json_string_value(json_array_get(json_object_get(r.json, "queued_jobs"), 0)),
-                        "job_window");
+    assert_string_equal(
+        json_string_value(json_array_get(json_object_get(r.json, "queued_jobs"), 0)), "job_window");
     rk_test_resp_cleanup(&r);
     assert_int_equal(rk_test_proc_kill9(&a.p), 0);
     const char *env[] = {sync, NULL};

@@ -27,12 +27,10 @@ static json_t *noisy_job(const char *id, double noise, double cv, int min, int m
              "printf \"{\\\"work_s\\\": %%.9f}\", 1 + n * z }' > \"$RUCKUS_METRICS_FILE\"",
              noise);
     const char *argv[] = {"/bin/sh", "-c", script, NULL};
-    json_t *job = rk_test_job_cmd(id, argv,
-                                  json_pack("{s:f,s:i,s:i}", "target_cv", cv, "min_runs", min,
-                                            "max_runs", max));
+    json_t *job = rk_test_job_cmd(
+        id, argv, json_pack("{s:f,s:i,s:i}", "target_cv", cv, "min_runs", min, "max_runs", max));
     json_t *spec = json_object_get(job, "experiment_spec");
-    json_object_set_new(json_object_get(spec, "metrics"), "metrics",
-                        json_pack("{s:{}}", "work_s"));
+    json_object_set_new(json_object_get(spec, "metrics"), "metrics", json_pack("{s:{}}", "work_s"));
     return job;
 }
 

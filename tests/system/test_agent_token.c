@@ -27,9 +27,9 @@ static void test_token_record(void **state)
     fx_init(&f);
     fx_server_start(&f, "sqlite", NULL);
     rk_test_agent_t *ag = &f.agents[0];
-    assert_int_equal(
-        rk_test_agent_start(ag, 1, (const char *const[]){"--token", "s3cret-agent-tok", NULL}, NULL),
-        0);
+    assert_int_equal(rk_test_agent_start(
+                         ag, 1, (const char *const[]){"--token", "s3cret-agent-tok", NULL}, NULL),
+                     0);
     f.n_agents = 1;
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%u", ag->p.port);

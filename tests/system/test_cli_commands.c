@@ -102,7 +102,8 @@ static void cli(const fixture_t *f, run_t *r, const char *const *args)
 static void want(const run_t *r, int code, const char *what)
 {
     if (r->code != code)
-        fail_msg("%s: exit %d, want %d\nstdout: %s\nstderr: %s", what, r->code, code, r->out, r->err);
+        fail_msg("%s: exit %d, want %d\nstdout: %s\nstderr: %s", what, r->code, code, r->out,
+                 r->err);
 }
 
 #define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
@@ -139,11 +140,13 @@ static int setup(void **state)
     *state = f;
     char db[1200];
     snprintf(db, sizeof db, "%s/ruckus.db", f->dir);
-    const char *sargs[] = {"--port", "0", "--db", db, "--token", TOKEN, "--poll-interval", "0.2", NULL};
+    const char *sargs[] = {"--port",          "0",   "--db", db, "--token", TOKEN,
+                           "--poll-interval", "0.2", NULL};
     int rc = rk_test_proc_start(&f->srv, "ruckus-server", sargs, NULL);
     if (rc) {
         char *log = rk_test_proc_log(&f->srv);
-        snprintf(f->why, sizeof f->why, "ruckus-server did not start (%d): %.300s", rc, log ? log : "");
+        snprintf(f->why, sizeof f->why, "ruckus-server did not start (%d): %.300s", rc,
+                 log ? log : "");
         free(log);
         return 0;
     }
@@ -205,8 +208,9 @@ static void test_agents(void **state)
 
     cli(f, &r, ARGS("agent", "show", f->agent_id, "--json"));
     want(&r, 0, "agent show --json");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(r.json, "agent"), "agent_url")),
-                        f->agent_url);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(r.json, "agent"), "agent_url")),
+        f->agent_url);
     run_cleanup(&r);
     cli(f, &r, ARGS("agent", "show", f->agent_id));
     want(&r, 0, "agent show");
@@ -283,8 +287,11 @@ static void test_experiments(void **state)
     bool found = false;
     size_t i;
     json_t *x;
-    json_array_foreach(json_object_get(r.json, "experiments"), i, x)
-        found |= strcmp(json_string_value(json_object_get(x, "id")) ? json_string_value(json_object_get(x, "id")) : "", id) == 0;
+    json_array_foreach(json_object_get(r.json, "experiments"), i, x) found |=
+        strcmp(json_string_value(json_object_get(x, "id"))
+                   ? json_string_value(json_object_get(x, "id"))
+                   : "",
+               id) == 0;
     assert_true(found);
     run_cleanup(&r);
     cli(f, &r, ARGS("experiment", "list"));
@@ -293,8 +300,9 @@ static void test_experiments(void **state)
     run_cleanup(&r);
     cli(f, &r, ARGS("experiment", "show", id, "--json"));
     want(&r, 0, "experiment show --json");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(r.json, "experiment"), "name")),
-                        "cli-exp-list");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(r.json, "experiment"), "name")),
+        "cli-exp-list");
     run_cleanup(&r);
     cli(f, &r, ARGS("experiment", "show", "exp_000000"));
     want(&r, 3, "experiment show unknown");
@@ -333,7 +341,8 @@ static void test_job_lifecycle(void **state)
     NEED(f, "GET", "/api/v1/jobs/job_00000000", NULL);
     registered(f);
     char exp[64], job[64];
-    snprintf(exp, sizeof exp, "%s", create(f, "cli-exp-ok", "echo hello-cli; echo oops >&2; echo data > out.txt"));
+    snprintf(exp, sizeof exp, "%s",
+             create(f, "cli-exp-ok", "echo hello-cli; echo oops >&2; echo data > out.txt"));
     run_t r;
     cli(f, &r, ARGS("job", "submit", exp, f->agent_id, "--wait"));
     want(&r, 0, "job submit --wait");
@@ -354,8 +363,9 @@ static void test_job_lifecycle(void **state)
 
     cli(f, &r, ARGS("--json", "job", "show", job));
     want(&r, 0, "job show --json");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(r.json, "status"), "status")),
-                        "completed");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(r.json, "status"), "status")),
+        "completed");
     assert_true(json_array_size(json_object_get(r.json, "history")) >= 2);
     run_cleanup(&r);
     cli(f, &r, ARGS("job", "show", job));
@@ -564,7 +574,8 @@ static void test_run_and_results(void **state)
     want(&r, 0, "experiment run --json");
     json_t *jobs = json_object_get(r.json, "jobs");
     assert_int_equal(json_array_size(jobs), 1);
-    snprintf(job, sizeof job, "%s", json_string_value(json_object_get(json_array_get(jobs, 0), "job_id")));
+    snprintf(job, sizeof job, "%s",
+             json_string_value(json_object_get(json_array_get(jobs, 0), "job_id")));
     run_cleanup(&r);
     cli(f, &r, ARGS("job", "watch", job));
     want(&r, 0, "job watch");
@@ -609,7 +620,8 @@ static void test_run_and_results(void **state)
     run_cleanup(&r);
     cli(f, &r, ARGS("result", "export", "--format", "json", "--experiment", exp));
     want(&r, 0, "result export json");
-    assert_string_equal(json_string_value(json_object_get(json_array_get(r.json, 0), "job_id")), job);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(r.json, 0), "job_id")),
+                        job);
     run_cleanup(&r);
 
     cli(f, &r, ARGS("--json", "result", "compare", exp));
@@ -716,9 +728,8 @@ static void test_register_refused_token(void **state)
     fixture_t *f = *state;
     NEED(f, "GET", "/api/v1/agents", NULL);
     rk_test_agent_t ag;
-    assert_int_equal(rk_test_agent_start(&ag, 1, (const char *const[]){"--token", "agtok", NULL},
-                                         NULL),
-                     0);
+    assert_int_equal(
+        rk_test_agent_start(&ag, 1, (const char *const[]){"--token", "agtok", NULL}, NULL), 0);
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%u", ag.p.port);
     run_t r;

@@ -26,8 +26,8 @@ static void expect(int code, const char *in_out, const char *in_err, const char 
 {
     assert_int_equal(rk_test_run(&r, "ruckus", args, 0), 0);
     if (r.code != code || (in_out && !strstr(r.out, in_out)) || (in_err && !strstr(r.err, in_err)))
-        fail_msg("ruckus %s...: exit %d (want %d)\nstdout: %s\nstderr: %s", args[0], r.code, code, r.out,
-                 r.err);
+        fail_msg("ruckus %s...: exit %d (want %d)\nstdout: %s\nstderr: %s", args[0], r.code, code,
+                 r.out, r.err);
 }
 
 static void test_help(void **state)
@@ -37,7 +37,8 @@ static void test_help(void **state)
     expect(0, "Examples:", NULL, (const char *[]){"job", "--help", NULL});
     expect(0, "ruckus job submit exp_1a2b3c worker1 --wait", NULL,
            (const char *[]){"job", "submit", "--help", NULL});
-    expect(0, "Usage: ruckus result export", NULL, (const char *[]){"result", "export", "-h", NULL});
+    expect(0, "Usage: ruckus result export", NULL,
+           (const char *[]){"result", "export", "-h", NULL});
     expect(0, "ruckus " RK_VERSION, NULL, (const char *[]){"--version", NULL});
 }
 
@@ -49,14 +50,18 @@ static void test_usage_errors(void **state)
     expect(2, NULL, "unknown option --frob", (const char *[]){"job", "list", "--frob", NULL});
     expect(2, NULL, "--limit needs a value", (const char *[]){"job", "list", "--limit", NULL});
     expect(2, NULL, "--limit: expected", (const char *[]){"job", "list", "--limit", "0", NULL});
-    expect(2, NULL, "--status: expected", (const char *[]){"job", "list", "--status", "done", NULL});
+    expect(2, NULL, "--status: expected",
+           (const char *[]){"job", "list", "--status", "done", NULL});
     expect(2, NULL, "missing argument", (const char *[]){"job", "show", NULL});
     expect(2, NULL, "too many arguments", (const char *[]){"job", "show", "a", "b", NULL});
     expect(2, NULL, "not a valid id", (const char *[]){"job", "show", "../etc", NULL});
     expect(2, NULL, "-o FILE is required", (const char *[]){"job", "artifacts", "job_1", NULL});
-    expect(2, NULL, "--format: expected csv or json", (const char *[]){"result", "export", "--format", "xml", NULL});
-    expect(2, NULL, "not an http:// or https:// URL", (const char *[]){"agent", "register", "ftp://x", NULL});
-    expect(2, NULL, "--server (RUCKUS_SERVER_URL)", (const char *[]){"--server", "nope", "agent", "list", NULL});
+    expect(2, NULL, "--format: expected csv or json",
+           (const char *[]){"result", "export", "--format", "xml", NULL});
+    expect(2, NULL, "not an http:// or https:// URL",
+           (const char *[]){"agent", "register", "ftp://x", NULL});
+    expect(2, NULL, "--server (RUCKUS_SERVER_URL)",
+           (const char *[]){"--server", "nope", "agent", "list", NULL});
 }
 
 static void test_bad_files(void **state)
@@ -68,12 +73,14 @@ static void test_bad_files(void **state)
     snprintf(bad_spec, sizeof bad_spec, "%s/spec.json", dir);
     snprintf(missing, sizeof missing, "%s/missing.json", dir);
     assert_int_equal(rk_test_write_file(bad_json, "{\"name\": ", 0644), 0);
-    assert_int_equal(rk_test_write_file(bad_spec,
-                                        "{\"name\":\"x\",\"model\":\"m\",\"task\":{\"name\":\"t\",\"type\":\"command\","
-                                        "\"params\":{\"argv\":\"not a list\"}},\"framework\":{\"name\":\"f\"},"
-                                        "\"metrics\":{\"metrics\":{}}}",
-                                        0644),
-                     0);
+    assert_int_equal(
+        rk_test_write_file(
+            bad_spec,
+            "{\"name\":\"x\",\"model\":\"m\",\"task\":{\"name\":\"t\",\"type\":\"command\","
+            "\"params\":{\"argv\":\"not a list\"}},\"framework\":{\"name\":\"f\"},"
+            "\"metrics\":{\"metrics\":{}}}",
+            0644),
+        0);
     expect(2, NULL, "cannot read", (const char *[]){"experiment", "create", missing, NULL});
     expect(6, NULL, "invalid JSON", (const char *[]){"experiment", "create", bad_json, NULL});
     expect(6, NULL, "task.params.argv", (const char *[]){"experiment", "create", bad_spec, NULL});
@@ -83,8 +90,10 @@ static void test_bad_files(void **state)
 
 static void test_unreachable(void **state)
 {
-    expect(4, NULL, "cannot reach the server at http://127.0.0.1:1", (const char *[]){"agent", "list", NULL});
-    expect(4, NULL, "cannot reach", (const char *[]){"--json", "job", "show", "job_00000000", NULL});
+    expect(4, NULL, "cannot reach the server at http://127.0.0.1:1",
+           (const char *[]){"agent", "list", NULL});
+    expect(4, NULL, "cannot reach",
+           (const char *[]){"--json", "job", "show", "job_00000000", NULL});
     expect(4, NULL, "cannot reach", (const char *[]){"job", "watch", "job_00000000", NULL});
     expect(4, NULL, "cannot reach", (const char *[]){"result", "export", "--format", "csv", NULL});
     assert_string_equal(r.out, "");

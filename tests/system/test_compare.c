@@ -60,11 +60,11 @@ static void sleep_experiment(fx_t *f, const char *name, const char *dir, int run
              "printf \"{\\\"work_s\\\": %%.9f}\", 0.1 * k * (1 + 0.01 * z) }' "
              "> \"$RUCKUS_METRICS_FILE\"",
              dir, dir);
-    json_t *spec = json_pack(
-        "{s:s,s:s,s:{s:s,s:s,s:{s:[s,s,s],s:i}},s:{s:s,s:{}},s:{s:{s:{s:b}}}}", "name", name,
-        "model", "hardware-test", "task", "name", "sleep", "type", "command", "params", "argv",
-        "sh", "-c", script, "runs_per_job", runs, "framework", "name", "sh", "params", "metrics",
-        "metrics", "work_s", "higher_is_better", 0);
+    json_t *spec =
+        json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:[s,s,s],s:i}},s:{s:s,s:{}},s:{s:{s:{s:b}}}}", "name",
+                  name, "model", "hardware-test", "task", "name", "sleep", "type", "command",
+                  "params", "argv", "sh", "-c", script, "runs_per_job", runs, "framework", "name",
+                  "sh", "params", "metrics", "metrics", "work_s", "higher_is_better", 0);
     json_t *b = json_pack("{s:o}", "experiment_spec", spec);
     long st;
     json_t *v = fx_call(f, "POST", "/api/v1/experiments", b, &st);
@@ -217,11 +217,11 @@ static void test_regression_and_same(void **state)
             fprintf(stderr, "%s -> %ld\n", bad[i].query, st);
         assert_int_equal(st, bad[i].want);
     }
-    json_decref(fx_callf(&f, "GET", &st, NULL, "/api/v1/compare?a=%s&b=%s&min_delta=-1", base,
-                         slow));
+    json_decref(
+        fx_callf(&f, "GET", &st, NULL, "/api/v1/compare?a=%s&b=%s&min_delta=-1", base, slow));
     assert_int_equal(st, 422);
-    json_decref(fx_callf(&f, "GET", &st, NULL, "/api/v1/compare?a=%s&b=%s&metric=nope", base,
-                         slow));
+    json_decref(
+        fx_callf(&f, "GET", &st, NULL, "/api/v1/compare?a=%s&b=%s&metric=nope", base, slow));
     assert_int_equal(st, 422);
 
     /* Baselines: pin the unchanged run of this agent; one per pair (a
@@ -244,8 +244,8 @@ static void test_regression_and_same(void **state)
     const char *bad_pins[][3] = {{exp, "no-such-agent", base}, {exp, f.agent_ids[0], "job_nope"}};
     const long bad_codes[] = {422, 404};
     for (int i = 0; i < 2; i++) {
-        b = json_pack("{s:s,s:s,s:s}", "experiment_id", bad_pins[i][0], "agent_id",
-                      bad_pins[i][1], "job_id", bad_pins[i][2]);
+        b = json_pack("{s:s,s:s,s:s}", "experiment_id", bad_pins[i][0], "agent_id", bad_pins[i][1],
+                      "job_id", bad_pins[i][2]);
         json_decref(fx_call(&f, "POST", "/api/v1/baselines", b, &st));
         json_decref(b);
         assert_int_equal(st, bad_codes[i]);
@@ -270,7 +270,8 @@ static void test_regression_and_same(void **state)
     assert_string_equal(json_string_value(json_object_get(series, "agent_id")), f.agent_ids[0]);
     assert_string_equal(json_string_value(json_object_get(series, "baseline_job_id")), base);
     json_t *points = json_object_get(series, "points");
-    assert_int_equal(json_array_size(points), 24); /* base, slow, base again, 20 trials, one more slow */
+    assert_int_equal(json_array_size(points),
+                     24); /* base, slow, base again, 20 trials, one more slow */
     assert_string_equal(json_string_value(json_object_get(json_array_get(points, 1), "job_id")),
                         slow);
     assert_string_equal(json_string_value(json_object_get(json_array_get(points, 1), "verdict")),
@@ -283,9 +284,9 @@ static void test_regression_and_same(void **state)
                          "/api/v1/results/history?experiment_id=%s&metric=work_s&since=yesterday",
                          exp));
     assert_int_equal(st, 422);
-    v = fx_callf(&f, "GET", &st, NULL,
-                 "/api/v1/results/history?experiment_id=%s&metric=work_s&since=2999-01-01T00:00:00Z",
-                 exp);
+    v = fx_callf(
+        &f, "GET", &st, NULL,
+        "/api/v1/results/history?experiment_id=%s&metric=work_s&since=2999-01-01T00:00:00Z", exp);
     assert_int_equal(st, 200);
     assert_int_equal(json_array_size(json_object_get(v, "series")), 0);
     json_decref(v);
@@ -313,27 +314,26 @@ static void test_regression_and_same(void **state)
     assert_int_equal(r.code, 7);
     json_t *j = json_loads(r.out, 0, NULL);
     assert_non_null(j);
-    assert_string_equal(
-        json_string_value(json_object_get(
-            json_object_get(json_object_get(j, "metrics"), "work_s"), "verdict")),
-        "slower");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_object_get(j, "metrics"), "work_s"), "verdict")),
+                        "slower");
     json_decref(j);
     assert_non_null(strstr(r.err, "slower than the baseline"));
     /* Faster is no regression. */
-    assert_int_equal(rk_test_run(&r, "ruckus",
-                                 (const char *[]){"--server", url, "result", "compare", slow, base,
-                                                  "--metric", "work_s", "--fail-on-regression",
-                                                  NULL},
-                                 0),
-                     0);
+    assert_int_equal(
+        rk_test_run(&r, "ruckus",
+                    (const char *[]){"--server", url, "result", "compare", slow, base, "--metric",
+                                     "work_s", "--fail-on-regression", NULL},
+                    0),
+        0);
     assert_int_equal(r.code, 0);
     /* Every agent's latest against a baseline: the latest is unchanged. */
-    assert_int_equal(rk_test_run(&r, "ruckus",
-                                 (const char *[]){"--server", url, "result", "compare", exp,
-                                                  "--baseline", slow, "--metric", "work_s",
-                                                  "--fail-on-regression", NULL},
-                                 0),
-                     0);
+    assert_int_equal(
+        rk_test_run(&r, "ruckus",
+                    (const char *[]){"--server", url, "result", "compare", exp, "--baseline", slow,
+                                     "--metric", "work_s", "--fail-on-regression", NULL},
+                    0),
+        0);
     assert_int_equal(r.code, 0);
     assert_non_null(strstr(r.out, f.agent_ids[0]));
     assert_non_null(strstr(r.out, "faster"));
@@ -344,11 +344,11 @@ static void test_regression_and_same(void **state)
                                  0),
                      0);
     assert_int_equal(r.code, 2);
-    assert_int_equal(rk_test_run(&r, "ruckus",
-                                 (const char *[]){"--server", url, "result", "compare", base,
-                                                  "job_nope", NULL},
-                                 0),
-                     0);
+    assert_int_equal(
+        rk_test_run(&r, "ruckus",
+                    (const char *[]){"--server", url, "result", "compare", base, "job_nope", NULL},
+                    0),
+        0);
     assert_int_equal(r.code, 3);
     assert_non_null(strstr(r.err, "job_nope"));
 
@@ -369,9 +369,8 @@ static void test_regression_and_same(void **state)
                                  0),
                      0);
     assert_int_equal(r.code, 0);
-    assert_int_equal(strncmp(r.out, "agent_id,job_id,completed_at,mean,std,n,verdict,baseline\n",
-                             57),
-                     0);
+    assert_int_equal(
+        strncmp(r.out, "agent_id,job_id,completed_at,mean,std,n,verdict,baseline\n", 57), 0);
     size_t lines = 0;
     for (const char *q = r.out; (q = strchr(q, '\n')); q++)
         lines++;

@@ -137,16 +137,14 @@ static void run_doc(const char *doc, bool preregister)
                                         NULL),
                      0);
     rk_test_agent_t ag;
-    assert_int_equal(rk_test_agent_start(&ag, 1, (const char *const[]){"--name", "worker1", NULL},
-                                         NULL),
-                     0);
+    assert_int_equal(
+        rk_test_agent_start(&ag, 1, (const char *const[]){"--name", "worker1", NULL}, NULL), 0);
     /* The README's other machine: an agent listening with a token. */
     rk_test_agent_t remote;
-    assert_int_equal(rk_test_agent_start(&remote, 1,
-                                         (const char *const[]){"--name", "worker", "--token",
-                                                               "SECRET", NULL},
-                                         NULL),
-                     0);
+    assert_int_equal(
+        rk_test_agent_start(
+            &remote, 1, (const char *const[]){"--name", "worker", "--token", "SECRET", NULL}, NULL),
+        0);
     char url[64], agent_url[64], remote_url[64], pathenv[4096];
     snprintf(url, sizeof url, "http://127.0.0.1:%u", srv.port);
     snprintf(agent_url, sizeof agent_url, "http://127.0.0.1:%u", ag.p.port);

@@ -101,8 +101,8 @@ static void test_run_script(void **state)
     }
     char *text = rk_test_read_file(log, NULL);
     if (!ready || took > 8000 || !on_port || !said || !quiet)
-        fprintf(stderr, "ready %d after %.0f ms, on port %d, said %d, quiet %d; log:\n%s\n",
-                ready, took, on_port, said, quiet, text ? text : "");
+        fprintf(stderr, "ready %d after %.0f ms, on port %d, said %d, quiet %d; log:\n%s\n", ready,
+                took, on_port, said, quiet, text ? text : "");
     free(text);
     rk_test_rmrf(dir);
     free(dir);

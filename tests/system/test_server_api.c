@@ -84,8 +84,8 @@ static void run_rows(fx_t *f, const row_t *rows, size_t n, const vars_t *v)
                   (!rows[i].detail || (detail && strstr(detail, rows[i].detail)));
         if (!ok)
             fprintf(stderr, "row %zu: %s %s -> %ld (%s), want %ld%s%s\n", i, rows[i].method, path,
-                    r.status, detail ? detail : "", rows[i].want,
-                    rows[i].detail ? " with " : "", rows[i].detail ? rows[i].detail : "");
+                    r.status, detail ? detail : "", rows[i].want, rows[i].detail ? " with " : "",
+                    rows[i].detail ? rows[i].detail : "");
         rk_test_resp_cleanup(&r);
         free(path);
         free(body);
@@ -147,11 +147,11 @@ static void test_4xx(void **state)
     char exp[32];
     fx_experiment(&f, "edges", "true", 0, exp);
     long st;
-    json_t *b = json_pack("{s:{s:s,s:s,s:{s:s,s:s,s:{s:[s]}},s:{s:s},s:{s:{}},s:{s:{s:i}}}}",
-                          "experiment_spec", "name", "needs gpus", "model", "m", "task", "name",
-                          "t", "type", "command", "params", "argv", "true", "framework", "name",
-                          "x", "metrics", "metrics", "capability_requirements",
-                          "gpu_requirements", "min_gpu_count", 8);
+    json_t *b =
+        json_pack("{s:{s:s,s:s,s:{s:s,s:s,s:{s:[s]}},s:{s:s},s:{s:{}},s:{s:{s:i}}}}",
+                  "experiment_spec", "name", "needs gpus", "model", "m", "task", "name", "t",
+                  "type", "command", "params", "argv", "true", "framework", "name", "x", "metrics",
+                  "metrics", "capability_requirements", "gpu_requirements", "min_gpu_count", 8);
     json_t *v = fx_call(&f, "POST", "/api/v1/experiments", b, &st);
     json_decref(b);
     assert_int_equal(st, 201);
@@ -311,10 +311,10 @@ static bool events_until(fx_t *f, const char *last_id, const char *needle, int t
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
     char req[256];
-    int len = snprintf(req, sizeof req,
-                       "GET /api/v1/events HTTP/1.1\r\nHost: x\r\n%s%s%sConnection: close\r\n\r\n",
-                       last_id ? "Last-Event-ID: " : "", last_id ? last_id : "",
-                       last_id ? "\r\n" : "");
+    int len =
+        snprintf(req, sizeof req,
+                 "GET /api/v1/events HTTP/1.1\r\nHost: x\r\n%s%s%sConnection: close\r\n\r\n",
+                 last_id ? "Last-Event-ID: " : "", last_id ? last_id : "", last_id ? "\r\n" : "");
     assert_int_equal(write(fd, req, (size_t)len), len);
     size_t used = 0;
     got[0] = '\0';
@@ -364,10 +364,8 @@ static void test_events(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_4xx),
-        cmocka_unit_test(test_log_headers_pass_through),
-        cmocka_unit_test(test_agents),
-        cmocka_unit_test(test_token),
+        cmocka_unit_test(test_4xx),    cmocka_unit_test(test_log_headers_pass_through),
+        cmocka_unit_test(test_agents), cmocka_unit_test(test_token),
         cmocka_unit_test(test_events),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -149,8 +149,8 @@ static void test_run_on_three_agents(void **state)
     json_decref(b);
     assert_int_equal(st, 201);
     assert_int_equal(json_array_size(json_object_get(v, "jobs")), 1);
-    json_decref(fx_wait_job(&f, fx_id(json_array_get(json_object_get(v, "jobs"), 0)),
-                            "completed", 10000));
+    json_decref(
+        fx_wait_job(&f, fx_id(json_array_get(json_object_get(v, "jobs"), 0)), "completed", 10000));
     json_decref(v);
     v = fx_callf(&f, "GET", &st, NULL, "/api/v1/results?experiment_id=%s", exp);
     assert_int_equal(json_array_size(json_object_get(v, "results")), 4);

@@ -92,8 +92,7 @@ static void test_each_result_is_stored_with_its_agent(void **state)
         json_t *r = fx_callf(&q->f, "GET", &st, NULL, "/api/v1/results/%s", q->ids[i]);
         assert_int_equal(st, 200);
         json_t *res = json_object_get(r, "result");
-        assert_string_equal(json_string_value(json_object_get(res, "agent_id")),
-                            q->f.agent_ids[0]);
+        assert_string_equal(json_string_value(json_object_get(res, "agent_id")), q->f.agent_ids[0]);
         assert_string_equal(json_string_value(json_object_get(res, "status")), "completed");
         json_decref(r);
     }

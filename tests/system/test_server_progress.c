@@ -15,9 +15,10 @@ static void test_progress_moves(void **state)
     fx_server_start(&f, "sqlite", NULL);
     fx_agent_start(&f, 0, 1, NULL);
     char exp[32];
-    fx_experiment(&f, "steps",
-                  "for p in 0.2 0.4 0.6 0.8; do echo $p > \"$RUCKUS_PROGRESS_FILE\"; sleep 1.2; done",
-                  0, exp);
+    fx_experiment(
+        &f, "steps",
+        "for p in 0.2 0.4 0.6 0.8; do echo $p > \"$RUCKUS_PROGRESS_FILE\"; sleep 1.2; done", 0,
+        exp);
     json_t *j = fx_job(&f, exp, 0, 201);
     char id[80];
     snprintf(id, sizeof id, "%s", fx_id(j));

@@ -134,8 +134,8 @@ static void test_unreachable_then_back(void **state)
     long st;
     json_t *s = fx_callf(&f, "GET", &st, NULL, "/api/v1/agents/%s/status", f.agent_ids[0]);
     assert_int_equal(st, 200);
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(s, "agent"), "status")), "unavailable");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(s, "agent"), "status")),
+                        "unavailable");
     json_decref(s);
     fx_agent_restart(&f, 0, 1);
     json_decref(fx_wait_job(&f, fx_id(later), "completed", 10000));
