@@ -348,9 +348,11 @@ static void test_concurrent_100(void **state)
     }
     assert_int_equal(g_sleepers, N);
     /* Serial would take 5000 ms and never have two handlers at once. Natively
-     * this takes ~60 ms with all 100 overlapping; the bounds leave room for
-     * valgrind, which runs the server's threads one at a time. */
-    assert_true(elapsed < 3500);
+     * this takes ~60 ms with all 100 overlapping. Under valgrind (which runs
+     * the server's threads one at a time) on a busy machine the time says
+     * little; the overlap (g_peak) is the proof there. */
+    if (!getenv("RK_UNDER_VALGRIND"))
+        assert_true(elapsed < 3500);
     assert_true(g_peak >= 10);
     rk_http_client_free(c);
 }
