@@ -156,8 +156,9 @@ int main(int argc, char **argv)
         size_t swept;
         rk_cg_sweep(&probe, cg_root, &swept);
         for (int i = 0; i < RK_CG_NCTRL; i++) {
-            char dir[RK_CG_PATH_MAX + 32];
-            snprintf(dir, sizeof dir, "%s/%s", probe.base[i], cg_root);
+            char dir[RK_CG_PATH_MAX + 128];
+            if ((size_t)snprintf(dir, sizeof dir, "%s/%s", probe.base[i], cg_root) >= sizeof dir)
+                continue;
             if (probe.base[i][0])
                 rmdir(dir);
         }
