@@ -78,11 +78,11 @@ static int tx_end(pg_store_t *s, bool keep)
         return RK_ESTATE;
     int rc;
     if (s->tx_lost) {
-        /* The server rolled it back when the connection went. */
+        /* The server rolled it back (the connection went, or it aborted). */
         rc = keep ? RK_EIO : 0;
         if (keep)
-            rk_log_error("postgresql store: commit refused: the transaction was lost with its "
-                         "connection");
+            rk_log_error("postgresql store: commit refused: the transaction was lost (its "
+                         "connection, or a failed statement)");
     } else {
         rc = pg_exec(s, keep ? PG_COMMIT : PG_ROLLBACK, 0, NULL, NULL,
                      keep ? "commit" : "rollback");

@@ -142,8 +142,10 @@ static bool find_bindir(void)
 {
     const char *env = getenv("RK_PG_BINDIR");
     if (env && *env) {
+        char initdb[300];
         snprintf(pg.bindir, sizeof pg.bindir, "%s", env);
-        return true;
+        snprintf(initdb, sizeof initdb, "%s/initdb", env);
+        return access(initdb, X_OK) == 0;
     }
     glob_t g;
     if (glob("/usr/lib/postgresql/*/bin/initdb", 0, NULL, &g) != 0)
@@ -158,8 +160,9 @@ static bool find_bindir(void)
 static bool start(void)
 {
     if (!find_bindir()) {
-        snprintf(pg.why, sizeof pg.why, "no PostgreSQL server binaries (initdb) found: install "
-                                        "postgresql-15 or set RK_PG_BINDIR");
+        snprintf(pg.why, sizeof pg.why, "no PostgreSQL server binaries (initdb) found in %s: "
+                                        "install postgresql-15 or set RK_PG_BINDIR",
+                 getenv("RK_PG_BINDIR") ? getenv("RK_PG_BINDIR") : "/usr/lib/postgresql/*/bin");
         return false;
     }
     pg.uid = geteuid();
@@ -189,7 +192,17 @@ static bool start(void)
     char *initdb[] = {"initdb", "-D", pg.data, "-U", "postgres", "--auth=trust", "-E", "UTF8",
                       "--no-sync", "--locale=C", NULL};
     if (run_as(initdb) != 0) {
-        snprintf(pg.why, sizeof pg.why, "initdb failed (see %s/cmd.log)", pg.dir);
+        /* The folder goes with the reaper: its log's last line says why. */
+        char log[128], line[200] = "", last[200] = "";
+        snprintf(log, sizeof log, "%s/cmd.log", pg.dir);
+        FILE *fp = fopen(log, "r");
+        while (fp && fgets(line, sizeof line, fp))
+            if (line[0] != '\n')
+                snprintf(last, sizeof last, "%s", line);
+        if (fp)
+            fclose(fp);
+        last[strcspn(last, "\n")] = '\0';
+        snprintf(pg.why, sizeof pg.why, "initdb failed: %s", last);
         return false;
     }
     for (int attempt = 0; attempt < 3 && !pg.up; attempt++) {
