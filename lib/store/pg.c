@@ -22,8 +22,16 @@
 static void pg_close(rk_store_t *base)
 {
     pg_store_t *s = PG(base);
-    PQfinish(s->conn); /* an open transaction is rolled back by the server */
+    while (s->idle) {
+        pg_conn_t *c = s->idle;
+        s->idle = c->next;
+        pg_conn_close(c);
+        free(c);
+    }
+    pg_conn_close(&s->w); /* an open transaction is rolled back by the server */
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->pool_mu);
+    pthread_cond_destroy(&s->pool_cv);
     free(s->conninfo);
     free(s);
 }
@@ -41,16 +49,21 @@ static int pg_open(const char *location, rk_store_t **out)
         return RK_ENOMEM;
     s->base.ops = &rk_store_postgresql_ops;
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->pool_mu, NULL);
+    pthread_cond_init(&s->pool_cv, NULL);
+    s->w.s = s;
+    s->w.writer = true;
     int rc = (s->conninfo = strdup(location)) ? 0 : RK_ENOMEM;
     if (!rc)
-        rc = pg_connect(s->conninfo, &s->conn);
+        rc = pg_connect(s->conninfo, &s->w.conn);
     if (!rc)
-        rc = rk_pg_migrate(s->conn);
+        rc = rk_pg_migrate(s->w.conn);
     if (rc) {
         pg_close(&s->base);
         return rc;
     }
-    rk_log_info("postgresql store open", "database", PQdb(s->conn), "host", PQhost(s->conn));
+    rk_log_info("postgresql store open", "database", PQdb(s->w.conn), "host",
+                PQhost(s->w.conn));
     *out = &s->base;
     return 0;
 }
@@ -60,9 +73,10 @@ int pg_begin(rk_store_t *base)
     pg_store_t *s = PG(base);
     if (pg_mine(s))
         return RK_ESTATE;
-    int rc = pg_acquire(s);
+    pg_conn_t *c;
+    int rc = pg_acquire(s, &c);
     if (!rc)
-        rc = pg_exec(s, PG_BEGIN, 0, NULL, NULL, "begin");
+        rc = pg_exec(c, PG_BEGIN, 0, NULL, NULL, "begin");
     if (rc) {
         pg_release(s);
         return rc;
@@ -84,9 +98,9 @@ static int tx_end(pg_store_t *s, bool keep)
             rk_log_error("postgresql store: commit refused: the transaction was lost (its "
                          "connection, or a failed statement)");
     } else {
-        rc = pg_exec(s, keep ? PG_COMMIT : PG_ROLLBACK, 0, NULL, NULL,
+        rc = pg_exec(&s->w, keep ? PG_COMMIT : PG_ROLLBACK, 0, NULL, NULL,
                      keep ? "commit" : "rollback");
-        if (rc && !keep && PQstatus(s->conn) != CONNECTION_OK)
+        if (rc && !keep && PQstatus(s->w.conn) != CONNECTION_OK)
             rc = 0; /* nothing is left to undo */
     }
     s->tx_lost = false;
@@ -115,9 +129,10 @@ static int put(pg_store_t *s, pg_id_t id, const char *key, const char *text, boo
 {
     const char *vals[] = {key, text};
     long changed = 0;
-    int rc = pg_wbegin(s, false);
+    pg_conn_t *c;
+    int rc = pg_wbegin(s, false, &c);
     if (!rc)
-        rc = pg_exec(s, id, text ? 2 : 1, vals, &changed, what);
+        rc = pg_exec(c, id, text ? 2 : 1, vals, &changed, what);
     if (!rc && want_change && changed == 0)
         rc = text ? RK_EEXIST : RK_ENOENT;
     return pg_wend(s, rc, false);
@@ -126,12 +141,13 @@ static int put(pg_store_t *s, pg_id_t id, const char *key, const char *text, boo
 /* The first column of a one-row query by key, malloc'ed into *text. */
 static int get_text(pg_store_t *s, pg_id_t id, const char *key, char **text)
 {
-    int rc = pg_acquire(s);
-    PGresult *r = rc ? NULL : pg_run(s, id, 1, &key, &rc, "get");
+    pg_conn_t *c;
+    int rc = pg_rget(s, &c);
+    PGresult *r = rc ? NULL : pg_run(c, id, 1, &key, &rc, "get");
+    pg_rdone(s, c);
     if (r)
         rc = PQntuples(r) == 0 ? RK_ENOENT : (*text = pg_text(r, 0, 0)) ? 0 : RK_ENOMEM;
     PQclear(r);
-    pg_release(s);
     return rc;
 }
 
@@ -141,9 +157,10 @@ typedef int (*from_text_fn)(const char *text, void *out);
 static int list_texts(pg_store_t *s, pg_id_t id, size_t elem, from_text_fn decode, void **out,
                       size_t *n)
 {
-    int rc = pg_acquire(s);
-    PGresult *r = rc ? NULL : pg_run(s, id, 0, NULL, &rc, "list");
-    pg_release(s);
+    pg_conn_t *c;
+    int rc = pg_rget(s, &c);
+    PGresult *r = rc ? NULL : pg_run(c, id, 0, NULL, &rc, "list");
+    pg_rdone(s, c);
     if (!r)
         return rc;
     size_t rows = (size_t)PQntuples(r);
@@ -228,21 +245,22 @@ static int pg_experiment_delete(rk_store_t *base, const char *id, bool cascade)
 {
     pg_store_t *s = PG(base);
     long changed = 0;
-    int rc = pg_wbegin(s, true);
-    PGresult *r = rc ? NULL : pg_run(s, PG_EXP_REFS, 1, &id, &rc, "experiment refs");
+    pg_conn_t *c;
+    int rc = pg_wbegin(s, true, &c);
+    PGresult *r = rc ? NULL : pg_run(c, PG_EXP_REFS, 1, &id, &rc, "experiment refs");
     if (r) {
         bool found = PQgetvalue(r, 0, 0)[0] == 't', any = PQgetvalue(r, 0, 1)[0] == 't';
         bool unfinished = PQgetvalue(r, 0, 2)[0] == 't';
         rc = !found ? RK_ENOENT : unfinished || (any && !cascade) ? RK_ESTATE : 0;
         PQclear(r);
     }
-    if (!rc && !(rc = pg_exec(s, PG_EXP_DELETE, 1, &id, &changed, "experiment delete")) &&
+    if (!rc && !(rc = pg_exec(c, PG_EXP_DELETE, 1, &id, &changed, "experiment delete")) &&
         changed == 0)
         rc = RK_ENOENT;
     if (!rc)
-        rc = pg_exec(s, PG_EXP_SEQ_KEEP, 1, &id, NULL, "experiment delete: keep numbers");
+        rc = pg_exec(c, PG_EXP_SEQ_KEEP, 1, &id, NULL, "experiment delete: keep numbers");
     if (!rc)
-        rc = pg_exec(s, PG_EXP_DELETE_JOBS, 1, &id, NULL, "experiment delete jobs");
+        rc = pg_exec(c, PG_EXP_DELETE_JOBS, 1, &id, NULL, "experiment delete jobs");
     return pg_wend(s, rc, true);
 }
 

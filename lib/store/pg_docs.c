@@ -9,9 +9,10 @@ int pg_doc_put(rk_store_t *base, const char *kind, const char *id, const char *j
 {
     pg_store_t *s = PG(base);
     const char *v[3] = {kind, id, json};
-    int rc = pg_wbegin(s, false);
+    pg_conn_t *c;
+    int rc = pg_wbegin(s, false, &c);
     if (!rc)
-        rc = pg_exec(s, PG_DOC_PUT, 3, v, NULL, "doc put");
+        rc = pg_exec(c, PG_DOC_PUT, 3, v, NULL, "doc put");
     return pg_wend(s, rc, false);
 }
 
@@ -20,8 +21,9 @@ int pg_doc_delete(rk_store_t *base, const char *kind, const char *id)
     pg_store_t *s = PG(base);
     const char *v[2] = {kind, id};
     long changed = 0;
-    int rc = pg_wbegin(s, false);
-    if (!rc && !(rc = pg_exec(s, PG_DOC_DELETE, 2, v, &changed, "doc delete")) && changed == 0)
+    pg_conn_t *c;
+    int rc = pg_wbegin(s, false, &c);
+    if (!rc && !(rc = pg_exec(c, PG_DOC_DELETE, 2, v, &changed, "doc delete")) && changed == 0)
         rc = RK_ENOENT;
     return pg_wend(s, rc, false);
 }
@@ -30,9 +32,10 @@ int pg_doc_get(rk_store_t *base, const char *kind, const char *id, char **json)
 {
     pg_store_t *s = PG(base);
     const char *v[2] = {kind, id};
-    int rc = pg_acquire(s);
-    PGresult *r = rc ? NULL : pg_run(s, PG_DOC_GET, 2, v, &rc, "doc get");
-    pg_release(s);
+    pg_conn_t *c;
+    int rc = pg_rget(s, &c);
+    PGresult *r = rc ? NULL : pg_run(c, PG_DOC_GET, 2, v, &rc, "doc get");
+    pg_rdone(s, c);
     if (r)
         rc = PQntuples(r) == 0 ? RK_ENOENT : (*json = pg_text(r, 0, 0)) ? 0 : RK_ENOMEM;
     PQclear(r);
@@ -42,9 +45,10 @@ int pg_doc_get(rk_store_t *base, const char *kind, const char *id, char **json)
 int pg_doc_list(rk_store_t *base, const char *kind, char ***ids, char ***jsons, size_t *n)
 {
     pg_store_t *s = PG(base);
-    int rc = pg_acquire(s);
-    PGresult *r = rc ? NULL : pg_run(s, PG_DOC_LIST, 1, &kind, &rc, "doc list");
-    pg_release(s);
+    pg_conn_t *c;
+    int rc = pg_rget(s, &c);
+    PGresult *r = rc ? NULL : pg_run(c, PG_DOC_LIST, 1, &kind, &rc, "doc list");
+    pg_rdone(s, c);
     if (!r)
         return rc;
     size_t rows = (size_t)PQntuples(r);

@@ -51,20 +51,45 @@ typedef enum pg_id {
     PG_COUNT = PG_RESULT_PAGE + 4
 } pg_id_t;
 
-typedef struct pg_store {
+typedef struct pg_store pg_store_t;
+
+/* One connection with what is prepared on it. */
+typedef struct pg_conn {
+    pg_store_t *s;
+    PGconn *conn;
+    bool writer;             /* the store's write connection */
+    bool prepared[PG_COUNT]; /* on the current session */
+    unsigned epoch;          /* s->epoch when (re)connected */
+    int64_t retry_at_ms;     /* no reconnect before (monotonic) */
+    int backoff_ms;          /* 0 until a reconnect fails */
+    struct pg_conn *next;    /* in the idle read pool */
+} pg_conn_t;
+
+/* Read connections open at most (besides the write connection). */
+#define PG_READERS 4
+
+struct pg_store {
     rk_store_t base;
     char *conninfo;
-    /* The one connection. A thread holds mu for one operation, or from
-     * begin to commit/rollback (then owner is its id and it skips mu). */
-    PGconn *conn;
+    /* The write connection. A thread holds mu for one write, or from begin
+     * to commit/rollback (then owner is its id and it skips mu); that
+     * thread's reads use it too, so they see its own writes. */
+    pg_conn_t w;
     pthread_mutex_t mu;
     atomic_long owner;
-    bool seq_locked;         /* under mu: the owner's transaction holds PG_SEQ_LOCK */
-    bool tx_lost;            /* under mu: the owner's transaction died (connection, failed statement) */
-    bool prepared[PG_COUNT]; /* under mu: on the current connection */
-    int64_t retry_at_ms;     /* under mu: no reconnect before (monotonic) */
-    int backoff_ms;          /* under mu: 0 until a reconnect fails */
-} pg_store_t;
+    bool seq_locked; /* under mu: the owner's transaction holds PG_SEQ_LOCK */
+    bool tx_lost;    /* under mu: the owner's transaction died (connection, failed statement) */
+    /* Read connections of the other threads: idle ones in a list, at most
+     * PG_READERS open; they see only committed state. */
+    pthread_mutex_t pool_mu;
+    pthread_cond_t pool_cv;
+    pg_conn_t *idle;
+    int n_readers;
+    /* Bumped when any connection finds the server gone (a restart cuts
+     * them all): the others reconnect before their next use instead of
+     * each failing one operation of its own. */
+    atomic_uint epoch;
+};
 
 #define PG(s) ((pg_store_t *)(s))
 
@@ -82,23 +107,32 @@ const char *pg_sql(pg_id_t id);
 /* Connects (libpq connection string); RK_ECONN (logged) when it cannot. */
 int pg_connect(const char *conninfo, PGconn **out);
 
-/* Takes the connection for one operation (or the caller's transaction):
- * the caller holds it until pg_release, also when this fails. Reconnects a
- * lost connection first (with backoff after failed attempts): RK_ECONN
- * when that fails; RK_EIO when the caller's own transaction was lost. */
-int pg_acquire(pg_store_t *s);
+/* Takes the write connection for one operation (or the caller's
+ * transaction): the caller holds it until pg_release, also when this
+ * fails. Reconnects a lost connection first (with backoff after failed
+ * attempts): RK_ECONN when that fails; RK_EIO when the caller's own
+ * transaction was lost. */
+int pg_acquire(pg_store_t *s, pg_conn_t **c);
 void pg_release(pg_store_t *s);
+/* A connection for reading: the write connection for the thread that
+ * holds the open transaction, else one of the pool (opened on demand,
+ * waiting while PG_READERS are busy). On failure *c is NULL and nothing
+ * is held; otherwise give it back with pg_rdone. */
+int pg_rget(pg_store_t *s, pg_conn_t **c);
+void pg_rdone(pg_store_t *s, pg_conn_t *c);
+/* Closes a connection (NULL-safe). */
+void pg_conn_close(pg_conn_t *c);
 
-/* Runs statement id with n text parameters (NULL = SQL NULL). Returns the
- * result (the caller PQclears it) or NULL with *rc set: RK_EEXIST for a
- * unique violation (a race the statements' own checks missed), RK_EIO
- * (logged with what) for anything else, also a connection lost
- * meanwhile. */
-PGresult *pg_run(pg_store_t *s, pg_id_t id, int n, const char *const *vals, int *rc,
+/* Runs statement id on c with n text parameters (NULL = SQL NULL).
+ * Returns the result (the caller PQclears it) or NULL with *rc set:
+ * RK_EEXIST for a unique violation (a race the statements' own checks
+ * missed), RK_EIO (logged with what) for anything else, also a connection
+ * lost meanwhile. */
+PGresult *pg_run(pg_conn_t *c, pg_id_t id, int n, const char *const *vals, int *rc,
                  const char *what);
 /* pg_run for statements without rows: 0 or the error; *changed (when not
  * NULL) gets the rows the statement touched. */
-int pg_exec(pg_store_t *s, pg_id_t id, int n, const char *const *vals, long *changed,
+int pg_exec(pg_conn_t *c, pg_id_t id, int n, const char *const *vals, long *changed,
             const char *what);
 
 /* Around a write: pg_acquire, then, when multi (several statements) and
@@ -107,7 +141,7 @@ int pg_exec(pg_store_t *s, pg_id_t id, int n, const char *const *vals, long *cha
  * writes answer refusals (duplicate, no such job) without a statement
  * error, so a refused write leaves the caller's transaction usable; a
  * statement that fails marks it lost (tx_lost). */
-int pg_wbegin(pg_store_t *s, bool multi);
+int pg_wbegin(pg_store_t *s, bool multi, pg_conn_t **c);
 int pg_wend(pg_store_t *s, int rc, bool multi);
 
 /* The calling thread holds the open transaction. */

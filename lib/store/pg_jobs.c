@@ -86,11 +86,12 @@ int pg_job_insert(rk_store_t *base, const rk_job_info_t *job, int64_t *seq)
     snprintf(created, sizeof created, "%lld", (long long)job->created_time);
     status_params(&job->status, &b, v + 4);
     /* Outside a transaction: one of its own, for the number lock. */
-    int rc = pg_wbegin(s, true);
+    pg_conn_t *c;
+    int rc = pg_wbegin(s, true, &c);
     if (!rc && !(pg_mine(s) && s->seq_locked) &&
-        !(rc = pg_exec(s, PG_SEQ_LOCK, 0, NULL, NULL, "job number lock")) && pg_mine(s))
+        !(rc = pg_exec(c, PG_SEQ_LOCK, 0, NULL, NULL, "job number lock")) && pg_mine(s))
         s->seq_locked = true;
-    PGresult *r = rc ? NULL : pg_run(s, PG_JOB_INSERT, 8, v, &rc, "job insert");
+    PGresult *r = rc ? NULL : pg_run(c, PG_JOB_INSERT, 8, v, &rc, "job insert");
     if (r) {
         if (PQntuples(r))
             *seq = pg_int(r, 0, 0);
@@ -107,8 +108,9 @@ int pg_job_set_status(rk_store_t *base, const char *job_id, const rk_job_status_
     status_vals_t b;
     const char *v[5] = {job_id};
     status_params(js, &b, v + 1);
-    int rc = pg_wbegin(s, false);
-    PGresult *r = rc ? NULL : pg_run(s, PG_JOB_SET, 5, v, &rc, "job set status");
+    pg_conn_t *c;
+    int rc = pg_wbegin(s, false, &c);
+    PGresult *r = rc ? NULL : pg_run(c, PG_JOB_SET, 5, v, &rc, "job set status");
     if (r) {
         rc = PQntuples(r) ? 0 : RK_ENOENT;
         PQclear(r);
@@ -116,10 +118,10 @@ int pg_job_set_status(rk_store_t *base, const char *job_id, const rk_job_status_
     return pg_wend(s, rc, false);
 }
 
-static int read_history(pg_store_t *s, const char *seq, rk_job_info_t *out)
+static int read_history(pg_conn_t *c, const char *seq, rk_job_info_t *out)
 {
     int rc;
-    PGresult *r = pg_run(s, PG_HIST_GET, 1, &seq, &rc, "job history");
+    PGresult *r = pg_run(c, PG_HIST_GET, 1, &seq, &rc, "job history");
     if (!r)
         return rc;
     int rows = PQntuples(r);
@@ -138,15 +140,16 @@ static int read_history(pg_store_t *s, const char *seq, rk_job_info_t *out)
 int pg_job_get(rk_store_t *base, const char *job_id, bool with_history, rk_job_info_t *out)
 {
     pg_store_t *s = PG(base);
-    int rc = pg_acquire(s);
-    PGresult *r = rc ? NULL : pg_run(s, PG_JOB_GET, 1, &job_id, &rc, "job get");
+    pg_conn_t *c;
+    int rc = pg_rget(s, &c);
+    PGresult *r = rc ? NULL : pg_run(c, PG_JOB_GET, 1, &job_id, &rc, "job get");
     if (r) {
         rc = PQntuples(r) ? field_job(r, 0, out) : RK_ENOENT;
         if (!rc && with_history)
-            rc = read_history(s, PQgetvalue(r, 0, 0), out);
+            rc = read_history(c, PQgetvalue(r, 0, 0), out);
         PQclear(r);
     }
-    pg_release(s);
+    pg_rdone(s, c);
     return rc;
 }
 
@@ -166,7 +169,7 @@ static int result_row(const PGresult *r, int row, void *out)
 /* Runs page statement id (params: vals[0..n-1], then cursor and limit + 1)
  * and decodes its rows (seq first) into *out, a new array of elem-sized
  * structs. *n counts the structs, also on failure: each needs cleanup. */
-static int read_page(pg_store_t *s, pg_id_t id, const char **vals, int n_vals, rk_page_t *page,
+static int read_page(pg_conn_t *c, pg_id_t id, const char **vals, int n_vals, rk_page_t *page,
                      size_t elem, page_row_fn row, const char *what, void **out, size_t *n)
 {
     char cursor[24], limit[24];
@@ -176,7 +179,7 @@ static int read_page(pg_store_t *s, pg_id_t id, const char **vals, int n_vals, r
     vals[n_vals] = cursor;
     vals[n_vals + 1] = limit;
     int rc;
-    PGresult *r = pg_run(s, id, n_vals + 2, vals, &rc, what);
+    PGresult *r = pg_run(c, id, n_vals + 2, vals, &rc, what);
     if (!r)
         return rc;
     size_t rows = (size_t)PQntuples(r);
@@ -209,22 +212,24 @@ int pg_job_list(rk_store_t *base, const rk_job_filter_t *f, rk_page_t *page, rk_
     if (f->experiment_id)
         vals[nv++] = f->experiment_id;
     void *v = NULL;
-    int rc = pg_acquire(s);
-    /* The total and the page from one snapshot when no transaction is
-     * open (a read-only one: both statements see the same commits). */
+    pg_conn_t *c;
+    int rc = pg_rget(s, &c);
+    /* The total and the page from one snapshot (a transaction on the
+     * read connection: both statements see the same commits). */
     bool snap = !rc && !pg_mine(s);
     if (snap)
-        rc = pg_exec(s, PG_BEGIN, 0, NULL, NULL, "begin");
-    PGresult *r = rc ? NULL : pg_run(s, (pg_id_t)(PG_JOB_COUNT + shape), nv, vals, &rc, "job count");
+        rc = pg_exec(c, PG_BEGIN, 0, NULL, NULL, "begin");
+    PGresult *r =
+        rc ? NULL : pg_run(c, (pg_id_t)(PG_JOB_COUNT + shape), nv, vals, &rc, "job count");
     if (r) {
         page->total = (uint64_t)pg_int(r, 0, 0);
         PQclear(r);
-        rc = read_page(s, (pg_id_t)(PG_JOB_PAGE + shape), vals, nv, page, sizeof **out, job_row,
+        rc = read_page(c, (pg_id_t)(PG_JOB_PAGE + shape), vals, nv, page, sizeof **out, job_row,
                        "job list", &v, n);
     }
-    if (snap && PQstatus(s->conn) == CONNECTION_OK)
-        pg_exec(s, PG_COMMIT, 0, NULL, NULL, "end of listing");
-    pg_release(s);
+    if (snap && PQstatus(c->conn) == CONNECTION_OK)
+        pg_exec(c, PG_COMMIT, 0, NULL, NULL, "end of listing");
+    pg_rdone(s, c);
     *out = v;
     return rc;
 }
@@ -235,10 +240,11 @@ int pg_job_scan(rk_store_t *base, unsigned state_mask, rk_job_scan_fn fn, void *
     char states[128];
     state_array(state_mask, states, sizeof states);
     const char *vals[1] = {states};
-    int rc = pg_acquire(s);
-    PGresult *r = rc ? NULL : pg_run(s, PG_JOB_SCAN, 1, vals, &rc, "job scan");
+    pg_conn_t *c;
+    int rc = pg_rget(s, &c);
+    PGresult *r = rc ? NULL : pg_run(c, PG_JOB_SCAN, 1, vals, &rc, "job scan");
     /* The callback runs without the connection: it may call the store. */
-    pg_release(s);
+    pg_rdone(s, c);
     for (int i = 0; r && !rc && i < PQntuples(r); i++) {
         rk_job_brief_t b = {
             .job_id = PQgetvalue(r, i, 0),
@@ -263,8 +269,9 @@ int pg_result_put(rk_store_t *base, const rk_result_t *res)
     const char *v[4] = {res->job_id, res->experiment_id ? res->experiment_id : "", res->agent_id,
                         text};
     long changed = 0;
-    rc = pg_wbegin(s, false);
-    if (!rc && !(rc = pg_exec(s, PG_RESULT_PUT, 4, v, &changed, "result put")) && changed == 0)
+    pg_conn_t *c;
+    rc = pg_wbegin(s, false, &c);
+    if (!rc && !(rc = pg_exec(c, PG_RESULT_PUT, 4, v, &changed, "result put")) && changed == 0)
         rc = RK_ENOENT;
     rc = pg_wend(s, rc, false);
     free(text);
@@ -274,9 +281,10 @@ int pg_result_put(rk_store_t *base, const rk_result_t *res)
 int pg_result_get(rk_store_t *base, const char *job_id, rk_result_t *out)
 {
     pg_store_t *s = PG(base);
-    int rc = pg_acquire(s);
-    PGresult *r = rc ? NULL : pg_run(s, PG_RESULT_GET, 1, &job_id, &rc, "result get");
-    pg_release(s);
+    pg_conn_t *c;
+    int rc = pg_rget(s, &c);
+    PGresult *r = rc ? NULL : pg_run(c, PG_RESULT_GET, 1, &job_id, &rc, "result get");
+    pg_rdone(s, c);
     if (r)
         rc = PQntuples(r) ? rk_store_result_from_text(PQgetvalue(r, 0, 0), out) : RK_ENOENT;
     PQclear(r);
@@ -295,11 +303,12 @@ int pg_result_list(rk_store_t *base, const rk_result_filter_t *f, rk_page_t *pag
     if (f->experiment_id)
         vals[nv++] = f->experiment_id;
     void *v = NULL;
-    int rc = pg_acquire(s);
+    pg_conn_t *c;
+    int rc = pg_rget(s, &c);
     if (!rc)
-        rc = read_page(s, (pg_id_t)(PG_RESULT_PAGE + shape), vals, nv, page, sizeof **out,
+        rc = read_page(c, (pg_id_t)(PG_RESULT_PAGE + shape), vals, nv, page, sizeof **out,
                        result_row, "result list", &v, n);
-    pg_release(s);
+    pg_rdone(s, c);
     *out = v;
     return rc;
 }

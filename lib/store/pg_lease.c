@@ -15,8 +15,9 @@ int pg_lease_acquire(rk_store_t *base, const char *agent_id, const char *owner, 
     char ttl[24];
     snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
     const char *v[3] = {agent_id, owner, ttl};
-    int rc = pg_wbegin(s, false);
-    PGresult *r = rc ? NULL : pg_run(s, PG_LEASE, 3, v, &rc, "lease acquire");
+    pg_conn_t *c;
+    int rc = pg_wbegin(s, false, &c);
+    PGresult *r = rc ? NULL : pg_run(c, PG_LEASE, 3, v, &rc, "lease acquire");
     if (r) {
         rc = PQntuples(r) ? 0 : RK_EBUSY;
         PQclear(r);

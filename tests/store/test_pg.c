@@ -1,9 +1,12 @@
 /* What only the postgresql backend has, against the real PostgreSQL the
  * test starts (pg_server.h): dispatch leases, surviving a restart of the
- * server between two operations, the schema version and its migration,
+ * server between two operations, reads beside an open transaction, the
+ * schema version and its migration,
  * and the connection string from the environment. Skipped, saying why,
  * where no PostgreSQL can be started. */
 #include <libpq-fe.h>
+#include <pthread.h>
+#include <stdatomic.h>
 
 #include "conformance.h"
 #include "store/pg_int.h"
@@ -71,11 +74,15 @@ static void survives_server_restart(void **state)
 {
     rk_store_t *s = ((fx_t *)*state)->s;
     insert_job(s, "job_00000001", "e", "a", RK_JOB_QUEUED);
+    rk_job_info_t j = {0};
+    /* A read: the store now has its read connection open too. */
+    assert_int_equal(rk_store_job_get(s, "job_00000001", false, &j), 0);
+    rk_job_info_cleanup(&j);
 
     /* Between two operations: the next fails with a clear error, the one
-     * after reconnects and works, and nothing was lost. */
+     * after reconnects and works (and so do writes, on their own
+     * connection, without failing once more), and nothing was lost. */
     assert_int_equal(rk_test_pg_restart(), 0);
-    rk_job_info_t j = {0};
     int rc = rk_store_job_get(s, "job_00000001", false, &j);
     assert_true(rc == RK_EIO || rc == RK_ECONN);
     assert_int_equal(rk_store_job_get(s, "job_00000001", false, &j), 0);
@@ -99,13 +106,59 @@ static void survives_server_restart(void **state)
     rk_job_info_cleanup(&j);
     total_jobs(s, 1);
 
-    /* A write right after a restart: refused whole, then done once. */
+    /* A write right after a restart (the write connection in use before
+     * it): refused whole, then done once. */
+    assert_int_equal(rk_store_lease_acquire(s, "a", "server-1", 60000), 0);
     assert_int_equal(rk_test_pg_restart(), 0);
     rc = rk_store_job_insert(s, &dup, NULL);
     assert_true(rc == RK_EIO || rc == RK_ECONN);
     total_jobs(s, 1);
     int64_t seq = insert_job(s, "job_00000003", "e", "a", RK_JOB_QUEUED);
     assert_int_equal(seq, 2);
+    total_jobs(s, 2);
+}
+
+typedef struct beside {
+    rk_store_t *s;
+    atomic_bool committed;
+    int rc;
+    bool committed_when_done;
+    uint64_t total;
+} beside_t;
+
+static void *read_beside(void *arg)
+{
+    beside_t *b = arg;
+    rk_job_info_t j = {0};
+    b->rc = rk_store_job_get(b->s, "job_00000002", false, &j);
+    rk_job_info_cleanup(&j);
+    rk_page_t p = {.limit = 5};
+    rk_job_info_t *v;
+    size_t n;
+    if (rk_store_job_list(b->s, NULL, &p, &v, &n) == 0)
+        b->total = p.total;
+    rk_store_jobs_free(v, n);
+    b->committed_when_done = atomic_load(&b->committed);
+    return NULL;
+}
+
+/* Reads of other threads run on their own connections beside an open
+ * transaction (they do not wait for it) and see only what is committed. */
+static void reads_run_beside_a_transaction(void **state)
+{
+    rk_store_t *s = ((fx_t *)*state)->s;
+    insert_job(s, "job_00000001", "e", "a", RK_JOB_QUEUED);
+    beside_t b = {.s = s};
+    assert_int_equal(rk_store_begin(s), 0);
+    insert_job(s, "job_00000002", "e", "a", RK_JOB_QUEUED);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, read_beside, &b), 0);
+    pthread_join(t, NULL); /* before the commit: it did not wait for it */
+    atomic_store(&b.committed, true);
+    assert_int_equal(rk_store_commit(s), 0);
+    assert_false(b.committed_when_done);
+    assert_int_equal(b.rc, RK_ENOENT);
+    assert_int_equal(b.total, 1);
     total_jobs(s, 2);
 }
 
@@ -160,6 +213,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(leases_take_renew_busy_lapse, pg_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(survives_server_restart, pg_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(reads_run_beside_a_transaction, pg_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(schema_version_and_migration, pg_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(location_from_environment, pg_setup, fx_teardown),
     };
