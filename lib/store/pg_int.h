@@ -37,6 +37,7 @@ typedef enum pg_id {
     PG_JOB_SET,
     PG_JOB_GET,
     PG_HIST_GET,
+    PG_SCAN_BEGIN,
     PG_JOB_SCAN,
     PG_RESULT_PUT,
     PG_RESULT_GET,

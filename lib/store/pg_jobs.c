@@ -234,28 +234,45 @@ int pg_job_list(rk_store_t *base, const rk_job_filter_t *f, rk_page_t *page, rk_
     return rc;
 }
 
+/* Rows a scan holds in memory at a time (a million unfinished jobs are
+ * not one result). */
+#define PG_SCAN_CHUNK 10000
+
 int pg_job_scan(rk_store_t *base, unsigned state_mask, rk_job_scan_fn fn, void *ud)
 {
     pg_store_t *s = PG(base);
-    char states[128];
+    char states[128], after[24] = "0", limit[24];
     state_array(state_mask, states, sizeof states);
-    const char *vals[1] = {states};
+    snprintf(limit, sizeof limit, "%d", PG_SCAN_CHUNK);
+    const char *vals[3] = {states, after, limit};
     pg_conn_t *c;
     int rc = pg_rget(s, &c);
-    PGresult *r = rc ? NULL : pg_run(c, PG_JOB_SCAN, 1, vals, &rc, "job scan");
-    /* The callback runs without the connection: it may call the store. */
-    pg_rdone(s, c);
-    for (int i = 0; r && !rc && i < PQntuples(r); i++) {
-        rk_job_brief_t b = {
-            .job_id = PQgetvalue(r, i, 0),
-            .experiment_id = PQgetvalue(r, i, 1),
-            .agent_id = PQgetvalue(r, i, 2),
-            .seq = pg_int(r, i, 4),
-        };
-        if (!(rc = field_state(r, i, 3, &b.state)))
-            rc = fn(ud, &b);
+    /* One snapshot for every chunk, unless the caller's transaction is
+     * the snapshot. The callback may call the store: its reads take other
+     * connections, and no result is being streamed meanwhile. */
+    bool snap = !rc && !pg_mine(s);
+    if (snap)
+        rc = pg_exec(c, PG_SCAN_BEGIN, 0, NULL, NULL, "scan begin");
+    int rows = PG_SCAN_CHUNK;
+    while (!rc && rows == PG_SCAN_CHUNK) {
+        PGresult *r = pg_run(c, PG_JOB_SCAN, 3, vals, &rc, "job scan");
+        rows = r ? PQntuples(r) : 0;
+        for (int i = 0; !rc && i < rows; i++) {
+            rk_job_brief_t b = {
+                .job_id = PQgetvalue(r, i, 0),
+                .experiment_id = PQgetvalue(r, i, 1),
+                .agent_id = PQgetvalue(r, i, 2),
+                .seq = pg_int(r, i, 4),
+            };
+            snprintf(after, sizeof after, "%lld", (long long)b.seq);
+            if (!(rc = field_state(r, i, 3, &b.state)))
+                rc = fn(ud, &b);
+        }
+        PQclear(r);
     }
-    PQclear(r);
+    if (snap && PQstatus(c->conn) == CONNECTION_OK)
+        pg_exec(c, PG_COMMIT, 0, NULL, NULL, "scan end");
+    pg_rdone(s, c);
     return rc;
 }
 

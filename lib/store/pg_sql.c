@@ -62,8 +62,12 @@ static const char *const sql[PG_COUNT] = {
     [PG_JOB_GET] = "SELECT " JOB_COLS " FROM jobs WHERE job_id = $1",
     [PG_HIST_GET] = "SELECT state, time, message, progress FROM job_history"
                     " WHERE job_seq = $1::bigint ORDER BY idx",
+    /* A scan reads chunks of PG_SCAN_CHUNK (pg_jobs.c) after the last seq
+     * seen, all in one snapshot. */
+    [PG_SCAN_BEGIN] = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
     [PG_JOB_SCAN] = "SELECT job_id, experiment_id, agent_id, state, seq FROM jobs"
-                    " WHERE state = ANY($1::text[]) ORDER BY seq",
+                    " WHERE state = ANY($1::text[]) AND seq > $2::bigint ORDER BY seq"
+                    " LIMIT $3::bigint",
     [PG_RESULT_PUT] = "INSERT INTO results(job_seq, job_id, experiment_id, agent_id, body)"
                       " SELECT seq, job_id, $2, $3, $4 FROM jobs WHERE job_id = $1"
                       " ON CONFLICT(job_seq) DO UPDATE SET experiment_id = excluded.experiment_id,"

@@ -162,6 +162,48 @@ static void reads_run_beside_a_transaction(void **state)
     total_jobs(s, 2);
 }
 
+typedef struct chunked {
+    rk_store_t *s;
+    int64_t last;
+    int count, bad;
+} chunked_t;
+
+static int chunk_cb(void *ud, const rk_job_brief_t *b)
+{
+    chunked_t *c = ud;
+    if (b->seq <= c->last || b->state != RK_JOB_QUEUED)
+        c->bad++;
+    c->last = b->seq;
+    /* The store is usable from inside the callback. */
+    if (++c->count % 5000 == 0) {
+        rk_job_info_t j = {0};
+        if (rk_store_job_get(c->s, b->job_id, false, &j))
+            c->bad++;
+        rk_job_info_cleanup(&j);
+    }
+    return 0;
+}
+
+/* A scan bigger than one chunk (pg_jobs.c reads 10,000 rows at a time):
+ * every job once, oldest first, with store calls from the callback. */
+static void scan_in_chunks(void **state)
+{
+    rk_store_t *s = ((fx_t *)*state)->s;
+    enum { JOBS = 25001 };
+    assert_int_equal(rk_store_begin(s), 0);
+    for (int i = 0; i < JOBS; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "job_%08x", i);
+        rk_job_info_t j = job_of(id, "e", "a", i % 5 ? RK_JOB_QUEUED : RK_JOB_COMPLETED, 1);
+        assert_int_equal(rk_store_job_insert(s, &j, NULL), 0);
+    }
+    assert_int_equal(rk_store_commit(s), 0);
+    chunked_t c = {.s = s};
+    assert_int_equal(rk_store_job_scan(s, MASK(RK_JOB_QUEUED), chunk_cb, &c), 0);
+    assert_int_equal(c.bad, 0);
+    assert_int_equal(c.count, JOBS - (JOBS + 4) / 5);
+}
+
 static void schema_version_and_migration(void **state)
 {
     fx_t *f = *state;
@@ -214,6 +256,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(leases_take_renew_busy_lapse, pg_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(survives_server_restart, pg_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(reads_run_beside_a_transaction, pg_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(scan_in_chunks, pg_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(schema_version_and_migration, pg_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(location_from_environment, pg_setup, fx_teardown),
     };
