@@ -70,6 +70,17 @@ static void total_jobs(rk_store_t *s, uint64_t want)
     rk_store_jobs_free(v, n);
 }
 
+static void total_jobs_of(rk_store_t *s, const char *agent, uint64_t want)
+{
+    rk_job_filter_t f = {.agent_id = agent};
+    rk_page_t p = {.limit = 1};
+    rk_job_info_t *v;
+    size_t n;
+    assert_int_equal(rk_store_job_list(s, &f, &p, &v, &n), 0);
+    assert_int_equal(p.total, want);
+    rk_store_jobs_free(v, n);
+}
+
 static void survives_server_restart(void **state)
 {
     rk_store_t *s = ((fx_t *)*state)->s;
@@ -204,6 +215,63 @@ static void scan_in_chunks(void **state)
     assert_int_equal(c.count, JOBS - (JOBS + 4) / 5);
 }
 
+typedef struct server_run {
+    rk_store_t *s;
+    int id;
+    int failed;
+} server_run_t;
+
+static void *server_writes(void *arg)
+{
+    server_run_t *r = arg;
+    for (int b = 0; b < 20; b++) {
+        r->failed += rk_store_begin(r->s) != 0;
+        for (int i = 0; i < 10; i++) {
+            char id[16], agent[8];
+            snprintf(id, sizeof id, "job_%d%07d", r->id, b * 10 + i);
+            snprintf(agent, sizeof agent, "a%d", r->id);
+            rk_job_info_t j = job_of(id, "e", agent, RK_JOB_QUEUED, 1);
+            rk_job_status_t st = {.status = RK_JOB_RUNNING, .timestamp = 2, .message = (char *)""};
+            r->failed += rk_store_job_insert(r->s, &j, NULL) != 0;
+            r->failed += rk_store_job_set_status(r->s, id, &st) != 0;
+        }
+        r->failed += rk_store_commit(r->s) != 0;
+    }
+    return NULL;
+}
+
+static int collect_seq(void *ud, const rk_job_brief_t *b)
+{
+    int64_t *seqs = ud;
+    seqs[++seqs[0]] = b->seq;
+    return seqs[0] > 400 ? -1 : 0;
+}
+
+/* Two stores on one database (two servers): their batches interleave, the
+ * job numbers stay unique and gapless, the totals exact. */
+static void two_servers_one_database(void **state)
+{
+    fx_t *f = *state;
+    server_run_t r[2] = {{.s = f->s, .id = 1}, {.id = 2}};
+    assert_int_equal(rk_store_open("postgresql", f->path, &r[1].s), 0);
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, server_writes, &r[i]), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(r[0].failed + r[1].failed, 0);
+    total_jobs_of(f->s, NULL, 400);
+    total_jobs_of(r[1].s, "a1", 200);
+    total_jobs_of(r[1].s, "a2", 200);
+    static int64_t seqs[402];
+    seqs[0] = 0;
+    assert_int_equal(rk_store_job_scan(r[1].s, MASK(RK_JOB_RUNNING), collect_seq, seqs), 0);
+    assert_int_equal(seqs[0], 400);
+    for (int i = 1; i <= 400; i++)
+        assert_int_equal(seqs[i], i);
+    rk_store_close(r[1].s);
+}
+
 static void schema_version_and_migration(void **state)
 {
     fx_t *f = *state;
@@ -257,6 +325,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(survives_server_restart, pg_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(reads_run_beside_a_transaction, pg_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(scan_in_chunks, pg_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(two_servers_one_database, pg_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(schema_version_and_migration, pg_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(location_from_environment, pg_setup, fx_teardown),
     };
