@@ -2,6 +2,7 @@
 pkg_check_modules(OPENBLAS REQUIRED IMPORTED_TARGET openblas)
 pkg_check_modules(ARCHIVE REQUIRED IMPORTED_TARGET libarchive)
 pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
+pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)    # the postgresql storage backend
 pkg_check_modules(GSL REQUIRED IMPORTED_TARGET gsl)
 
 rk_module(exec rk_base)                                 # child processes: spawn, supervise, stop
@@ -9,7 +10,7 @@ rk_module(sysinfo rk_model ${CMAKE_DL_LIBS} m)          # hardware and OS detect
 rk_module(bench rk_sysinfo ${CMAKE_DL_LIBS} m)          # built-in benchmarks (OpenBLAS dlopen'ed)
 # the agent's logic; libarchive and libcurl are dlopen'ed in short-lived children
 rk_module(agent rk_http rk_exec rk_sysinfo rk_bench ${CMAKE_DL_LIBS})
-rk_module(store rk_model PkgConfig::SQLITE)             # storage backends
+rk_module(store rk_model PkgConfig::SQLITE PkgConfig::LIBPQ) # storage backends
 rk_module(compare rk_model PkgConfig::GSL m)            # comparisons of results: Welch's t-test, verdicts
 rk_module(server rk_http rk_store rk_compare)           # the server's logic
 include(${CMAKE_SOURCE_DIR}/cmake/embed.cmake)

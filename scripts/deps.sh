@@ -13,6 +13,7 @@ run_pkgs=(
   libcurl4-openssl-dev               # HTTP client (multi interface)
   libjansson-dev                     # JSON
   libsqlite3-dev                     # embedded storage
+  libpq-dev                          # the postgresql storage backend (libpq client)
   libarchive-dev                     # zip of a job's artifacts (dlopen'ed by the agent)
   libopenblas-dev                    # GEMM for the compute benchmark (loaded in the child only)
   libgsl-dev                         # t distribution (CDF, quantiles) for result comparisons
@@ -22,6 +23,7 @@ test_pkgs=(
   libcmocka-dev                      # unit test framework
   clang libclang-rt-14-dev           # libFuzzer and sanitizer runtimes
   valgrind                           # leak checks of the unit tests
+  postgresql-15                      # a real server the store tests start (initdb, pg_ctl) for the postgresql backend
   procps psmisc                      # ps/pkill-free process checks in tests
   prometheus                         # promtool checks what GET /metrics answers
   jq                                 # the docs' own examples pipe into it (tests/system/test_doc_examples.c)

@@ -192,10 +192,12 @@ int rk_server_new(const rk_server_settings_t *s, rk_server_t **out)
     const char *backend = rk_server_storage_name(s->storage);
     if (s->storage == RK_SERVER_STORAGE_SQLITE)
         make_parent(s->db_path);
-    rc = rk_store_open(backend, s->db_path, &srv->store);
+    const char *where = s->storage == RK_SERVER_STORAGE_POSTGRESQL ? s->postgres_url : s->db_path;
+    rc = rk_store_open(backend, where, &srv->store);
     if (rc) {
-        rk_log_error("could not open the store", "backend", backend, "path", s->db_path, "error",
-                     rk_strerror(rc));
+        rk_log_error("could not open the store", "backend", backend, "path",
+                     s->storage == RK_SERVER_STORAGE_POSTGRESQL ? "(postgres url)" : s->db_path,
+                     "error", rk_strerror(rc));
         rc = rc == RK_ENOMEM ? rc : RK_EIO;
         goto fail;
     }

@@ -8,7 +8,7 @@
 
 #define S rk_server_settings_t
 
-static const char *const storage_choices[] = {"sqlite", "memory", NULL};
+static const char *const storage_choices[] = {"sqlite", "memory", "postgresql", NULL};
 /* Same order as rk_log_level_t. */
 static const char *const level_choices[] = {"debug", "info", "warn", "error", NULL};
 
@@ -43,6 +43,13 @@ static const rk_config_option_t options[] = {
      .def = "datastore/ruckus.db",
      .flags = RK_CONFIG_NONEMPTY,
      .help = "SQLite database file (with --storage sqlite)"},
+    {.name = "postgres-url",
+     .env = "RUCKUS_POSTGRES_DATABASE_URL",
+     .type = RK_CONFIG_STRING,
+     RK_CONFIG_FIELD(S, postgres_url),
+     .def = "",
+     .flags = RK_CONFIG_SECRET,
+     .help = "libpq connection string or postgresql:// URL (with --storage postgresql)"},
     {.name = "poll-interval",
      .env = "RUCKUS_JOB_MANAGER_JOB_STATUS_POLLING_INTERVAL",
      .type = RK_CONFIG_DOUBLE,

@@ -14,6 +14,7 @@
 typedef enum rk_server_storage {
     RK_SERVER_STORAGE_SQLITE = 0,
     RK_SERVER_STORAGE_MEMORY = 1,
+    RK_SERVER_STORAGE_POSTGRESQL = 2,
 } rk_server_storage_t;
 
 typedef struct rk_server_settings {
@@ -21,6 +22,7 @@ typedef struct rk_server_settings {
     int64_t port;
     int storage;          /* rk_server_storage_t */
     char *db_path;        /* sqlite database file */
+    char *postgres_url;   /* with storage postgresql; "" = libpq's defaults */
     double poll_interval; /* seconds between job status polls */
     char *token;          /* API token; NULL: no auth (loopback only) */
     rk_config_list_t cors_origins;

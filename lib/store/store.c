@@ -13,8 +13,9 @@
 #include "base/log.h"
 #include "store/store_int.h"
 
-static const rk_store_ops_t *const backends[] = {&rk_store_memory_ops, &rk_store_sqlite_ops};
-static const char *const names[] = {"memory", "sqlite", NULL};
+static const rk_store_ops_t *const backends[] = {&rk_store_memory_ops, &rk_store_sqlite_ops,
+                                                 &rk_store_postgresql_ops};
+static const char *const names[] = {"memory", "sqlite", "postgresql", NULL};
 
 const char *const *rk_store_backends(void)
 {

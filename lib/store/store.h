@@ -4,7 +4,7 @@
  * start (see shared/design.md). A backend is a table of functions
  * (rk_store_ops_t, after SQLite's sqlite3_io_methods) found by name in a
  * registry: "memory" (tests, throwaway runs), "sqlite" (the embedded
- * default) and, later, "postgresql" (several servers sharing one database).
+ * default) and "postgresql" (several servers sharing one database).
  * Callers use the rk_store_* wrappers below, never the table directly.
  *
  * Contract for every backend
@@ -167,7 +167,8 @@ struct rk_store {
     const rk_store_ops_t *ops;
 };
 
-/* The registered backends' names, NULL-terminated ("memory", "sqlite"). */
+/* The registered backends' names, NULL-terminated ("memory", "sqlite",
+ * "postgresql"). */
 const char *const *rk_store_backends(void);
 /* The ops of a backend by name, NULL if none has it. */
 const rk_store_ops_t *rk_store_find(const char *name);

@@ -12,6 +12,7 @@
 
 extern const rk_store_ops_t rk_store_memory_ops;
 extern const rk_store_ops_t rk_store_sqlite_ops;
+extern const rk_store_ops_t rk_store_postgresql_ops;
 
 /* The kernel id of the calling thread; never 0, so 0 means "nobody". */
 long rk_store_tid(void);

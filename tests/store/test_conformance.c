@@ -387,7 +387,7 @@ static void registry_and_bad_arguments(void **state)
     assert_int_equal(rk_store_open("nosuch", "", &none), RK_ENOENT);
     assert_null(none);
     assert_non_null(rk_store_find(backend));
-    assert_null(rk_store_find("postgresql"));
+    assert_null(rk_store_find("nosuch"));
     rk_page_t p = {.limit = 0};
     rk_job_info_t *v;
     size_t n;
@@ -407,7 +407,7 @@ static void registry_and_bad_arguments(void **state)
     assert_int_equal(rk_store_open_ops(NULL, "", &none), RK_EINVAL);
     for (const char *const *b = rk_store_backends(); *b; b++)
         assert_int_equal(rk_store_find(*b)->version, RK_STORE_OPS_VERSION);
-    /* Single server: the lease is always granted. */
+    /* A first lease is granted (single server: always). */
     assert_int_equal(rk_store_lease_acquire(s, "a1", "server-1", 1000), 0);
     /* Not nested; commit without begin is refused. */
     assert_int_equal(rk_store_commit(s), RK_ESTATE);

@@ -191,7 +191,7 @@ static void location_options(void **state)
     fx_t *f = *state;
     rk_store_close(f->s);
     f->s = NULL;
-    char loc[160];
+    char loc[300];
     snprintf(loc, sizeof loc, "%s?synchronous=full", f->path);
     assert_int_equal(rk_store_open("sqlite", loc, &f->s), 0);
     insert_job(f->s, "job_00000001", "e", "a", RK_JOB_QUEUED);

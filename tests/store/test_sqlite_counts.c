@@ -224,7 +224,7 @@ static void total_reads_counters_by_key(void **state)
 
 static off_t wal_size(fx_t *f)
 {
-    char p[128];
+    char p[300];
     struct stat sb;
     snprintf(p, sizeof p, "%s-wal", f->path);
     return stat(p, &sb) == 0 ? sb.st_size : -1;
