@@ -22,6 +22,7 @@ run_pkgs=(
 test_pkgs=(
   libcmocka-dev                      # unit test framework
   clang libclang-rt-14-dev           # libFuzzer and sanitizer runtimes
+  clang-format                       # the format stage checks every C file against .clang-format
   valgrind                           # leak checks of the unit tests
   postgresql-15                      # a real server the store tests start (initdb, pg_ctl) for the postgresql backend
   procps psmisc                      # ps/pkill-free process checks in tests

@@ -7,7 +7,7 @@
 #   scripts/test.sh                 everything (what CI runs)
 #   RK_FUZZ_SECONDS=5 scripts/test.sh   shorter fuzzing
 #   RK_STAGES="build test" scripts/test.sh  only some stages
-#     (stages: deps build test web valgrind asan fuzz)
+#     (stages: deps format build test web valgrind asan fuzz)
 #   The web stage runs the dashboard's browser tests (tests/web) in headless
 #   Chromium and validates the OpenAPI documents; `npm ci` installs
 #   playwright-core and the validator first when either is missing.
@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 jobs=$(nproc)
-stages=${RK_STAGES:-"deps build test web valgrind asan fuzz"}
+stages=${RK_STAGES:-"deps format build test web valgrind asan fuzz"}
 fuzz_seconds=${RK_FUZZ_SECONDS:-60}
 passed=0
 failed=0
@@ -62,6 +62,21 @@ trap finish EXIT
 if has deps; then
   stage "dependencies"
   bash scripts/deps.sh
+fi
+
+if has format; then
+  stage "format (clang-format, the committed .clang-format)"
+  bad=()
+  while IFS= read -r f; do
+    clang-format --dry-run -Werror "$f" >/dev/null 2>&1 || bad+=("$f")
+  done < <(git ls-files '*.c' '*.h' 2>/dev/null || find lib server agent cli tests fuzz bench -name '*.[ch]')
+  if [ ${#bad[@]} -gt 0 ]; then
+    echo "not formatted (run: clang-format -i FILE): ${bad[*]}"
+    failed=$((failed + 1))
+    exit 1
+  fi
+  echo "format ok"
+  passed=$((passed + 1))
 fi
 
 if has build; then

@@ -62,8 +62,7 @@ static int pg_open(const char *location, rk_store_t **out)
         pg_close(&s->base);
         return rc;
     }
-    rk_log_info("postgresql store open", "database", PQdb(s->w.conn), "host",
-                PQhost(s->w.conn));
+    rk_log_info("postgresql store open", "database", PQdb(s->w.conn), "host", PQhost(s->w.conn));
     *out = &s->base;
     return 0;
 }

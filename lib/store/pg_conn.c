@@ -8,12 +8,11 @@
  * Connection loss: the operation that meets it fails with RK_EIO (its
  * write, if any, was not committed: PostgreSQL rolls back what a dead
  * session had open), and tells the other connections (epoch), which were
- * cut too. The next operation reconnects (PQreset) and prepares again; when that fails it answers RK_ECONN, and further attempts wait a
- * backoff (100 ms doubling to 2 s) so a server without its database does
- * not spin. A transaction whose connection died, or in which a statement
- * failed (PostgreSQL then aborts it), is lost whole: its owner's further
- * operations and its commit answer RK_EIO, its rollback 0 (as SQLite does
- * after an I/O error inside a transaction).
+ * cut too. The next operation reconnects (PQreset) and prepares again; when that fails it answers
+ * RK_ECONN, and further attempts wait a backoff (100 ms doubling to 2 s) so a server without its
+ * database does not spin. A transaction whose connection died, or in which a statement failed
+ * (PostgreSQL then aborts it), is lost whole: its owner's further operations and its commit answer
+ * RK_EIO, its rollback 0 (as SQLite does after an I/O error inside a transaction).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,8 +106,7 @@ static int reconnect(pg_conn_t *c)
  * the server gone since c connected. */
 static bool conn_ok(pg_conn_t *c)
 {
-    return c->conn && PQstatus(c->conn) == CONNECTION_OK &&
-           c->epoch == atomic_load(&c->s->epoch);
+    return c->conn && PQstatus(c->conn) == CONNECTION_OK && c->epoch == atomic_load(&c->s->epoch);
 }
 
 int pg_acquire(pg_store_t *s, pg_conn_t **c)
@@ -263,8 +261,8 @@ int pg_wend(pg_store_t *s, int rc, bool multi)
         if (PQtransactionStatus(conn) != PQTRANS_INTRANS)
             s->tx_lost = true;
     } else if (multi && PQstatus(conn) == CONNECTION_OK) {
-        rc2 = pg_exec(&s->w, rc ? PG_ROLLBACK : PG_COMMIT, 0, NULL, NULL,
-                      rc ? "rollback" : "commit");
+        rc2 =
+            pg_exec(&s->w, rc ? PG_ROLLBACK : PG_COMMIT, 0, NULL, NULL, rc ? "rollback" : "commit");
     } else if (PQstatus(conn) != CONNECTION_OK) {
         rc = rc ? rc : RK_EIO;
     }

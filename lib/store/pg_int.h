@@ -47,8 +47,8 @@ typedef enum pg_id {
     PG_DOC_DELETE,
     PG_JOB_PROGRESS,
     PG_LEASE,
-    PG_JOB_PAGE,                   /* + shape */
-    PG_JOB_COUNT = PG_JOB_PAGE + 4, /* + shape */
+    PG_JOB_PAGE,                       /* + shape */
+    PG_JOB_COUNT = PG_JOB_PAGE + 4,    /* + shape */
     PG_RESULT_PAGE = PG_JOB_COUNT + 4, /* + shape */
     PG_COUNT = PG_RESULT_PAGE + 4
 } pg_id_t;
@@ -168,8 +168,8 @@ int pg_job_list(rk_store_t *s, const rk_job_filter_t *f, rk_page_t *page, rk_job
 int pg_job_scan(rk_store_t *s, unsigned state_mask, rk_job_scan_fn fn, void *ud);
 int pg_result_put(rk_store_t *s, const rk_result_t *r);
 int pg_result_get(rk_store_t *s, const char *job_id, rk_result_t *out);
-int pg_result_list(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page,
-                   rk_result_t **out, size_t *n);
+int pg_result_list(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page, rk_result_t **out,
+                   size_t *n);
 
 /* pg_docs.c */
 int pg_doc_put(rk_store_t *s, const char *kind, const char *id, const char *json);

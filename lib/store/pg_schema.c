@@ -164,7 +164,8 @@ int rk_pg_migrate(PGconn *c)
     }
     if (!rc && v < RK_PG_SCHEMA_VERSION) {
         char text[128];
-        snprintf(text, sizeof text, "DELETE FROM schema_version; INSERT INTO schema_version VALUES (%d)",
+        snprintf(text, sizeof text,
+                 "DELETE FROM schema_version; INSERT INTO schema_version VALUES (%d)",
                  RK_PG_SCHEMA_VERSION);
         rc = run(c, text, "bump version", NULL);
     }

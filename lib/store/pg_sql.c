@@ -8,7 +8,7 @@
  */
 #include "store/pg_int.h"
 
-#define JOB_COLS                                                                               \
+#define JOB_COLS                                                                                   \
     "seq, job_id, experiment_id, agent_id, created_time, state, status_time, message, progress"
 
 static const char *const sql[PG_COUNT] = {

@@ -185,8 +185,8 @@ int rk_store_job_get(rk_store_t *s, const char *job_id, bool with_history, rk_jo
     return s->ops->job_get(s, job_id, with_history, out);
 }
 
-int rk_store_job_list(rk_store_t *s, const rk_job_filter_t *f, rk_page_t *page,
-                      rk_job_info_t **out, size_t *n)
+int rk_store_job_list(rk_store_t *s, const rk_job_filter_t *f, rk_page_t *page, rk_job_info_t **out,
+                      size_t *n)
 {
     if (!s || !page || !out || !n || page->limit < 1 || page->cursor < 0)
         return RK_EINVAL;
@@ -233,8 +233,7 @@ int rk_store_result_list(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *
     return s->ops->result_list(s, f ? f : &all, page, out, n);
 }
 
-int rk_store_lease_acquire(rk_store_t *s, const char *agent_id, const char *owner,
-                           int64_t ttl_ms)
+int rk_store_lease_acquire(rk_store_t *s, const char *agent_id, const char *owner, int64_t ttl_ms)
 {
     if (!s || !agent_id || !owner || ttl_ms <= 0)
         return RK_EINVAL;
@@ -299,21 +298,21 @@ int rk_store_result_to_text(const rk_result_t *r, char **out)
 }
 
 /* Parses text and runs the model's decoder; any failure is damage. */
-#define FROM_TEXT(text, out, decode, what)                                                 \
-    do {                                                                                   \
-        json_error_t je;                                                                   \
-        rk_verr_t e = {0};                                                                 \
-        json_t *v = json_loads(text, 0, &je);                                              \
-        bool parsed = v != NULL;                                                           \
-        int rc = parsed ? decode(v, "", out, &e) : RK_EIO;                                 \
-        json_decref(v);                                                                    \
-        if (rc == RK_ENOMEM)                                                               \
-            return rc;                                                                     \
-        if (rc) {                                                                          \
-            rk_log_error("stored " what " does not decode", "error", parsed ? e.msg : je.text); \
-            return RK_EIO;                                                                 \
-        }                                                                                  \
-        return 0;                                                                          \
+#define FROM_TEXT(text, out, decode, what)                                                         \
+    do {                                                                                           \
+        json_error_t je;                                                                           \
+        rk_verr_t e = {0};                                                                         \
+        json_t *v = json_loads(text, 0, &je);                                                      \
+        bool parsed = v != NULL;                                                                   \
+        int rc = parsed ? decode(v, "", out, &e) : RK_EIO;                                         \
+        json_decref(v);                                                                            \
+        if (rc == RK_ENOMEM)                                                                       \
+            return rc;                                                                             \
+        if (rc) {                                                                                  \
+            rk_log_error("stored " what " does not decode", "error", parsed ? e.msg : je.text);    \
+            return RK_EIO;                                                                         \
+        }                                                                                          \
+        return 0;                                                                                  \
     } while (0)
 
 int rk_store_agent_from_text(const char *text, rk_registered_agent_t *out)

@@ -130,8 +130,8 @@ typedef struct rk_store_ops {
     /* The job; with_history fills history (oldest first) and has_history. */
     int (*job_get)(rk_store_t *s, const char *job_id, bool with_history, rk_job_info_t *out);
     /* A newest-first page of the jobs matching f, without history. */
-    int (*job_list)(rk_store_t *s, const rk_job_filter_t *f, rk_page_t *page,
-                    rk_job_info_t **out, size_t *n);
+    int (*job_list)(rk_store_t *s, const rk_job_filter_t *f, rk_page_t *page, rk_job_info_t **out,
+                    size_t *n);
     /* Calls fn for every job whose state is in state_mask, oldest first. */
     int (*job_scan)(rk_store_t *s, unsigned state_mask, rk_job_scan_fn fn, void *ud);
 
@@ -158,8 +158,7 @@ typedef struct rk_store_ops {
      * lease on dispatching agent_id's jobs for owner until ttl_ms from now;
      * RK_EBUSY while another owner's lease is live. For several servers
      * sharing one database (shared/design.md, "Who decides"). */
-    int (*lease_acquire)(rk_store_t *s, const char *agent_id, const char *owner,
-                         int64_t ttl_ms);
+    int (*lease_acquire)(rk_store_t *s, const char *agent_id, const char *owner, int64_t ttl_ms);
 } rk_store_ops_t;
 
 /* Every backend's instance starts with this header. */
@@ -200,15 +199,14 @@ int rk_store_job_insert(rk_store_t *s, const rk_job_info_t *job, int64_t *seq);
 int rk_store_job_set_status(rk_store_t *s, const char *job_id, const rk_job_status_t *st);
 int rk_store_job_set_progress(rk_store_t *s, const char *job_id, double progress);
 int rk_store_job_get(rk_store_t *s, const char *job_id, bool with_history, rk_job_info_t *out);
-int rk_store_job_list(rk_store_t *s, const rk_job_filter_t *f, rk_page_t *page,
-                      rk_job_info_t **out, size_t *n);
+int rk_store_job_list(rk_store_t *s, const rk_job_filter_t *f, rk_page_t *page, rk_job_info_t **out,
+                      size_t *n);
 int rk_store_job_scan(rk_store_t *s, unsigned state_mask, rk_job_scan_fn fn, void *ud);
 int rk_store_result_put(rk_store_t *s, const rk_result_t *r);
 int rk_store_result_get(rk_store_t *s, const char *job_id, rk_result_t *out);
 int rk_store_result_list(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page,
                          rk_result_t **out, size_t *n);
-int rk_store_lease_acquire(rk_store_t *s, const char *agent_id, const char *owner,
-                           int64_t ttl_ms);
+int rk_store_lease_acquire(rk_store_t *s, const char *agent_id, const char *owner, int64_t ttl_ms);
 int rk_store_doc_put(rk_store_t *s, const char *kind, const char *id, const char *json);
 int rk_store_doc_get(rk_store_t *s, const char *kind, const char *id, char **json);
 int rk_store_doc_list(rk_store_t *s, const char *kind, char ***ids, char ***jsons, size_t *n);

@@ -125,8 +125,8 @@ static void make_result(const char *job_id, const char *exp, const char *agent, 
 }
 
 /* A job in state st; the strings are borrowed (static or the caller's). */
-static rk_job_info_t job_of(const char *id, const char *exp, const char *agent,
-                            rk_job_state_t st, rk_time_t t)
+static rk_job_info_t job_of(const char *id, const char *exp, const char *agent, rk_job_state_t st,
+                            rk_time_t t)
 {
     rk_job_info_t j = {0};
     j.job_id = (char *)id;

@@ -160,8 +160,9 @@ static bool find_bindir(void)
 static bool start(void)
 {
     if (!find_bindir()) {
-        snprintf(pg.why, sizeof pg.why, "no PostgreSQL server binaries (initdb) found in %s: "
-                                        "install postgresql-15 or set RK_PG_BINDIR",
+        snprintf(pg.why, sizeof pg.why,
+                 "no PostgreSQL server binaries (initdb) found in %s: "
+                 "install postgresql-15 or set RK_PG_BINDIR",
                  getenv("RK_PG_BINDIR") ? getenv("RK_PG_BINDIR") : "/usr/lib/postgresql/*/bin");
         return false;
     }
@@ -170,8 +171,9 @@ static bool start(void)
     if (pg.uid == 0) {
         struct passwd *pw = getpwnam("postgres");
         if (!pw) {
-            snprintf(pg.why, sizeof pg.why, "running as root and there is no user postgres to "
-                                            "run PostgreSQL as");
+            snprintf(pg.why, sizeof pg.why,
+                     "running as root and there is no user postgres to "
+                     "run PostgreSQL as");
             return false;
         }
         pg.uid = pw->pw_uid;
@@ -189,8 +191,8 @@ static bool start(void)
         rmdir(pg.dir);
         return false;
     }
-    char *initdb[] = {"initdb", "-D", pg.data, "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                      "--no-sync", "--locale=C", NULL};
+    char *initdb[] = {"initdb", "-D",   pg.data,     "-U",         "postgres", "--auth=trust",
+                      "-E",     "UTF8", "--no-sync", "--locale=C", NULL};
     if (run_as(initdb) != 0) {
         /* The folder goes with the reaper: its log's last line says why. */
         char log[128], line[200] = "", last[200] = "";
@@ -213,8 +215,8 @@ static bool start(void)
                  " -c fsync=off -c max_connections=40",
                  pg.port, pg.dir);
         snprintf(log, sizeof log, "%s/server.log", pg.dir);
-        char *ctl[] = {"pg_ctl", "-D", pg.data, "-l", log, "-o", opts, "-w", "-t", "60", "start",
-                       NULL};
+        char *ctl[] = {"pg_ctl", "-D", pg.data, "-l", log,     "-o",
+                       opts,     "-w", "-t",    "60", "start", NULL};
         pg.up = run_as(ctl) == 0;
     }
     if (!pg.up) {
@@ -280,7 +282,7 @@ int rk_test_pg_restart(void)
         return -1;
     char log[128];
     snprintf(log, sizeof log, "%s/server.log", pg.dir);
-    char *ctl[] = {"pg_ctl", "-D", pg.data, "-l", log, "-m", "fast", "-w", "-t", "60", "restart",
-                   NULL};
+    char *ctl[] = {"pg_ctl", "-D", pg.data, "-l", log,       "-m",
+                   "fast",   "-w", "-t",    "60", "restart", NULL};
     return run_as(ctl) == 0 ? 0 : -1;
 }

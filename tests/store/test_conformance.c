@@ -130,8 +130,11 @@ static void jobs_insert_status_history(void **state)
     int64_t seq = -1;
     assert_int_equal(rk_store_job_insert(s, &dup, &seq), RK_EEXIST);
 
-    rk_job_status_t st = {.status = RK_JOB_RUNNING, .timestamp = 3000, .message = (char *)"go",
-                          .has_progress = true, .progress = 0.25};
+    rk_job_status_t st = {.status = RK_JOB_RUNNING,
+                          .timestamp = 3000,
+                          .message = (char *)"go",
+                          .has_progress = true,
+                          .progress = 0.25};
     assert_int_equal(rk_store_job_set_status(s, "job_0000000a", &st), 0);
     set_state(s, "job_0000000a", RK_JOB_COMPLETED, "done");
     assert_int_equal(rk_store_job_set_status(s, "job_ffffffff", &st), RK_ENOENT);
@@ -173,7 +176,9 @@ static void seed_jobs(rk_store_t *s)
         snprintf(id, sizeof id, "job_%08x", i);
         snprintf(agent, sizeof agent, "a%d", i % 3);
         snprintf(exp, sizeof exp, "e%d", i % 2);
-        rk_job_state_t st = i % 3 == 0 ? RK_JOB_QUEUED : i % 3 == 1 ? RK_JOB_COMPLETED : RK_JOB_FAILED;
+        rk_job_state_t st = i % 3 == 0   ? RK_JOB_QUEUED
+                            : i % 3 == 1 ? RK_JOB_COMPLETED
+                                         : RK_JOB_FAILED;
         insert_job(s, id, exp, agent, st);
     }
 }
@@ -238,7 +243,9 @@ static void job_list_filters_and_paging(void **state)
         {{MASK(RK_JOB_QUEUED), "a0", "e0"}, 0, 0, false},
         {{MASK(RK_JOB_COMPLETED) | MASK(RK_JOB_FAILED), NULL, "e0"}, -1, 0, true},
         {{MASK(RK_JOB_QUEUED) | MASK(RK_JOB_ASSIGNED) | MASK(RK_JOB_RUNNING), NULL, NULL},
-         0, -1, false},
+         0,
+         -1,
+         false},
         {{MASK(RK_JOB_RUNNING), NULL, NULL}, 99, -1, false},
         {{0, "nobody", NULL}, 99, -1, false},
     };
@@ -358,8 +365,10 @@ static void results_put_get_list(void **state)
         rk_result_filter_t f;
         int *want;
         size_t n;
-    } cases[] = {{{NULL, NULL}, want_all, 10}, {{"e0", NULL}, want_e0, 5},
-                 {{"e0", "a1"}, want_e0, 5}, {{NULL, "a0"}, NULL, 0}};
+    } cases[] = {{{NULL, NULL}, want_all, 10},
+                 {{"e0", NULL}, want_e0, 5},
+                 {{"e0", "a1"}, want_e0, 5},
+                 {{NULL, "a0"}, NULL, 0}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         rk_page_t p = {.limit = 3};
         size_t seen = 0;

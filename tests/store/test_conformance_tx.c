@@ -252,10 +252,8 @@ static void concurrent_readers_and_writers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        T(rollback_leaves_nothing),
-        T(commit_keeps_all),
-        T(failed_write_in_transaction),
-        T(other_threads_see_only_committed),
+        T(rollback_leaves_nothing),        T(commit_keeps_all),
+        T(failed_write_in_transaction),    T(other_threads_see_only_committed),
         T(concurrent_readers_and_writers),
     };
     return run_all_backends(tests, sizeof tests / sizeof tests[0]);

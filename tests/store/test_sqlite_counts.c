@@ -38,8 +38,14 @@ static void raw_exec(const char *path, const char *sql)
 
 /* Every state alone, none (all), the unfinished set and two mixed sets. */
 static const unsigned masks[] = {
-    0, MASK(RK_JOB_QUEUED), MASK(RK_JOB_ASSIGNED), MASK(RK_JOB_RUNNING), MASK(RK_JOB_COMPLETED),
-    MASK(RK_JOB_FAILED), MASK(RK_JOB_CANCELLED), MASK(RK_JOB_TIMEOUT),
+    0,
+    MASK(RK_JOB_QUEUED),
+    MASK(RK_JOB_ASSIGNED),
+    MASK(RK_JOB_RUNNING),
+    MASK(RK_JOB_COMPLETED),
+    MASK(RK_JOB_FAILED),
+    MASK(RK_JOB_CANCELLED),
+    MASK(RK_JOB_TIMEOUT),
     MASK(RK_JOB_QUEUED) | MASK(RK_JOB_ASSIGNED) | MASK(RK_JOB_RUNNING),
     MASK(RK_JOB_FAILED) | MASK(RK_JOB_CANCELLED) | MASK(RK_JOB_TIMEOUT),
     MASK(RK_JOB_QUEUED) | MASK(RK_JOB_COMPLETED),
@@ -117,7 +123,7 @@ static void counters_follow_every_change(void **state)
     assert_int_equal(check_totals(f), 40);
 
     /* Status changes, some grouped in one transaction. */
-    static const rk_job_state_t to[] = {RK_JOB_ASSIGNED, RK_JOB_RUNNING, RK_JOB_COMPLETED,
+    static const rk_job_state_t to[] = {RK_JOB_ASSIGNED, RK_JOB_RUNNING,   RK_JOB_COMPLETED,
                                         RK_JOB_FAILED,   RK_JOB_CANCELLED, RK_JOB_TIMEOUT};
     assert_int_equal(rk_store_begin(f->s), 0);
     for (int i = 0; i < 30; i++) {
