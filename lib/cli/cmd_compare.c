@@ -51,9 +51,11 @@ static void fmt_change(const json_t *m, char *out, size_t n)
         snprintf(out, n, "%+.1f %%", pct);
 }
 
-/* GET /compare for a and b into *out (new reference). */
+/* GET /compare for a and b into *out (new reference), the answer's status
+ * in *status. quiet: print nothing; a failure's message goes to *msg
+ * (malloc'd, may be NULL) for the caller to say or not. */
 static int fetch(rk_cli_t *c, const char *a, const char *b, const char *metric,
-                 const char *min_delta, json_t **out)
+                 const char *min_delta, bool quiet, json_t **out, long *status, char **msg)
 {
     rk_buf_t q;
     rk_buf_init(&q, 8192);
@@ -69,7 +71,8 @@ static int fetch(rk_cli_t *c, const char *a, const char *b, const char *metric,
         rk_buf_adds(&q, "&min_delta=");
         rk_cli_urlencode(min_delta, &q);
     }
-    int code = rk_cli_api(c, "GET", rk_buf_str(&q), NULL, out, NULL);
+    int code = quiet ? rk_cli_api_quiet(c, "GET", rk_buf_str(&q), NULL, out, status, msg)
+                     : rk_cli_api(c, "GET", rk_buf_str(&q), NULL, out, status);
     rk_buf_cleanup(&q);
     return code;
 }
@@ -122,7 +125,7 @@ int rk_cli_compare_stats(rk_cli_t *c, const rk_cli_args_t *a, const char *metric
     if (!baseline) {
         /* compare A B */
         json_t *cmp = NULL;
-        if ((code = fetch(c, a->pos[0], a->pos[1], metric, min_delta, &cmp)))
+        if ((code = fetch(c, a->pos[0], a->pos[1], metric, min_delta, false, &cmp, NULL, NULL)))
             goto done;
         json_array_append_new(all, cmp);
         if (!c->s.json) {
@@ -155,25 +158,10 @@ int rk_cli_compare_stats(rk_cli_t *c, const rk_cli_args_t *a, const char *metric
             snprintf(sel, sizeof sel, "%s:%s", exp, id);
             json_t *cmp = NULL;
             long st = 0;
-            rk_buf_t q;
-            rk_buf_init(&q, 8192);
-            rk_buf_adds(&q, "/compare?a=");
-            rk_cli_urlencode(baseline, &q);
-            rk_buf_adds(&q, "&b=");
-            rk_cli_urlencode(sel, &q);
-            if (metric) {
-                rk_buf_adds(&q, "&metric=");
-                rk_cli_urlencode(metric, &q);
-            }
-            if (min_delta) {
-                rk_buf_adds(&q, "&min_delta=");
-                rk_cli_urlencode(min_delta, &q);
-            }
             /* An agent without a result of it answers 404: skipped quietly;
              * any other failure's message is passed on. */
             char *msg = NULL;
-            code = rk_cli_api_quiet(c, "GET", rk_buf_str(&q), NULL, &cmp, &st, &msg);
-            rk_buf_cleanup(&q);
+            code = fetch(c, baseline, sel, metric, min_delta, true, &cmp, &st, &msg);
             if (code && st != 404 && msg)
                 fputs(msg, c->err);
             free(msg);
