@@ -110,7 +110,7 @@ static int cmd_list(rk_cli_t *c, int argc, char **argv)
             (memcpy(one, p, len), one[len] = '\0', rk_job_state_parse(one, &st))) {
             rk_cli_errorf(c,
                           "--status: expected one or more (comma-separated) of queued, assigned, "
-                          "running, completed, failed, cancelled, timeout");
+                          "running, completed, failed, cancelled, timeout, paused");
             return RK_CLI_EXIT_USAGE;
         }
         p += len + (p[len] == ',');

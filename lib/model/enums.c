@@ -5,7 +5,8 @@
 #include "base/err.h"
 
 const char *const rk_job_state_names[RK_JOB_STATE_COUNT] = {
-    "queued", "assigned", "running", "completed", "failed", "cancelled", "timeout"};
+    "queued", "assigned", "running", "completed", "failed", "cancelled", "timeout", "paused"};
+const char *const rk_job_priority_names[RK_PRIORITY_COUNT] = {"low", "medium", "high", "critical"};
 const char *const rk_agent_state_names[RK_AGENT_STATE_COUNT] = {"active", "idle", "error",
                                                                 "unavailable"};
 const char *const rk_agent_type_names[RK_AGENT_TYPE_COUNT] = {"white_box", "gray_box", "black_box"};
@@ -47,6 +48,7 @@ static int parse(const char *const *names, int n, const char *s, int *out)
     }
 
 ENUM_FUNCS(rk_job_state, rk_job_state_t, rk_job_state_names, RK_JOB_STATE_COUNT)
+ENUM_FUNCS(rk_job_priority, rk_job_priority_t, rk_job_priority_names, RK_PRIORITY_COUNT)
 ENUM_FUNCS(rk_agent_state, rk_agent_state_t, rk_agent_state_names, RK_AGENT_STATE_COUNT)
 ENUM_FUNCS(rk_agent_type, rk_agent_type_t, rk_agent_type_names, RK_AGENT_TYPE_COUNT)
 ENUM_FUNCS(rk_task_type, rk_task_type_t, rk_task_type_names, RK_TASK_TYPE_COUNT)

@@ -16,8 +16,21 @@ typedef enum rk_job_state {
     RK_JOB_FAILED,
     RK_JOB_CANCELLED,
     RK_JOB_TIMEOUT,
+    /* v1 extension: held in the queue, or frozen while running. Not
+     * terminal: resume takes it back to queued or running. */
+    RK_JOB_PAUSED,
     RK_JOB_STATE_COUNT
 } rk_job_state_t;
+
+/* v1 extension: a job's priority. Queues are ordered by it (highest
+ * first), then by arrival. */
+typedef enum rk_job_priority {
+    RK_PRIO_LOW,
+    RK_PRIO_MEDIUM,
+    RK_PRIO_HIGH,
+    RK_PRIO_CRITICAL,
+    RK_PRIORITY_COUNT
+} rk_job_priority_t;
 
 typedef enum rk_agent_state {
     RK_AGENT_ACTIVE,
@@ -55,6 +68,7 @@ typedef enum rk_precision {
 } rk_precision_t;
 
 extern const char *const rk_job_state_names[RK_JOB_STATE_COUNT];
+extern const char *const rk_job_priority_names[RK_PRIORITY_COUNT];
 extern const char *const rk_agent_state_names[RK_AGENT_STATE_COUNT];
 extern const char *const rk_agent_type_names[RK_AGENT_TYPE_COUNT];
 extern const char *const rk_task_type_names[RK_TASK_TYPE_COUNT];
@@ -62,12 +76,14 @@ extern const char *const rk_precision_names[RK_PRECISION_COUNT];
 
 /* Wire name of a value; "unknown" for a value out of range. */
 const char *rk_job_state_name(rk_job_state_t s);
+const char *rk_job_priority_name(rk_job_priority_t p);
 const char *rk_agent_state_name(rk_agent_state_t s);
 const char *rk_agent_type_name(rk_agent_type_t t);
 const char *rk_task_type_name(rk_task_type_t t);
 const char *rk_precision_name(rk_precision_t p);
 
 int rk_job_state_parse(const char *s, rk_job_state_t *out);
+int rk_job_priority_parse(const char *s, rk_job_priority_t *out);
 int rk_agent_state_parse(const char *s, rk_agent_state_t *out);
 int rk_agent_type_parse(const char *s, rk_agent_type_t *out);
 int rk_task_type_parse(const char *s, rk_task_type_t *out);

@@ -142,7 +142,7 @@ static void h_list(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     if (status && parse_states(status, &f.state_mask)) {
         rk_http_resp_error(resp, 422,
                            "status: expected one or more (comma-separated) of queued, assigned, "
-                           "running, completed, failed, cancelled, timeout");
+                           "running, completed, failed, cancelled, timeout, paused");
         return;
     }
     rk_page_t page;

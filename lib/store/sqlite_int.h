@@ -44,8 +44,9 @@ typedef enum sq_id {
     SQ_COUNT
 } sq_id_t;
 
-/* job_list shapes: state mask (7 bits) x agent filter x experiment filter. */
-#define SQ_LIST_SHAPES (128 * 4)
+/* job_list shapes: state mask (one bit per state) x agent filter x experiment
+ * filter. */
+#define SQ_LIST_SHAPES ((1u << RK_JOB_STATE_COUNT) * 4)
 
 typedef struct sq_conn {
     sqlite3 *db;

@@ -366,7 +366,8 @@ void sq_job_list_sql(const rk_job_filter_t *f, bool count, char *text, size_t ca
 static sqlite3_stmt *list_stmt(sq_conn_t *c, const rk_job_filter_t *f, bool count)
 {
     unsigned mask = norm_mask(f->state_mask);
-    size_t key = mask | (f->agent_id ? 128u : 0) | (f->experiment_id ? 256u : 0);
+    size_t key = mask | (f->agent_id ? 1u << RK_JOB_STATE_COUNT : 0) |
+                 (f->experiment_id ? 2u << RK_JOB_STATE_COUNT : 0);
     sqlite3_stmt **slot = count ? &c->job_count[key] : &c->job_page[key];
     char text[SQ_LIST_SQL_MAX];
     if (!*slot)

@@ -13,8 +13,8 @@ static void test_job_state(void **state)
 {
     (void)state;
     const char *want[] = {"queued", "assigned",  "running", "completed",
-                          "failed", "cancelled", "timeout"};
-    assert_int_equal(RK_JOB_STATE_COUNT, 7);
+                          "failed", "cancelled", "timeout", "paused"};
+    assert_int_equal(RK_JOB_STATE_COUNT, 8);
     for (int i = 0; i < RK_JOB_STATE_COUNT; i++) {
         rk_job_state_t v = RK_JOB_STATE_COUNT;
         assert_string_equal(rk_job_state_name((rk_job_state_t)i), want[i]);
@@ -33,6 +33,26 @@ static void test_job_state(void **state)
     assert_int_equal(v, RK_JOB_QUEUED); /* untouched on failure */
 }
 
+static void test_job_priority(void **state)
+{
+    (void)state;
+    const char *want[] = {"low", "medium", "high", "critical"};
+    assert_int_equal(RK_PRIORITY_COUNT, 4);
+    for (int i = 0; i < RK_PRIORITY_COUNT; i++) {
+        rk_job_priority_t v = RK_PRIORITY_COUNT;
+        assert_string_equal(rk_job_priority_name((rk_job_priority_t)i), want[i]);
+        assert_int_equal(rk_job_priority_parse(want[i], &v), RK_OK);
+        assert_int_equal(v, i);
+    }
+    /* Higher levels compare greater: queues order by the number. */
+    assert_true(RK_PRIO_CRITICAL > RK_PRIO_HIGH && RK_PRIO_HIGH > RK_PRIO_MEDIUM &&
+                RK_PRIO_MEDIUM > RK_PRIO_LOW);
+    rk_job_priority_t v = RK_PRIO_MEDIUM;
+    assert_int_equal(rk_job_priority_parse("urgent", &v), RK_EINVAL);
+    assert_int_equal(rk_job_priority_parse("HIGH", &v), RK_EINVAL);
+    assert_int_equal(v, RK_PRIO_MEDIUM);
+}
+
 static void test_terminal(void **state)
 {
     (void)state;
@@ -43,6 +63,7 @@ static void test_terminal(void **state)
     assert_true(rk_job_state_terminal(RK_JOB_FAILED));
     assert_true(rk_job_state_terminal(RK_JOB_CANCELLED));
     assert_true(rk_job_state_terminal(RK_JOB_TIMEOUT));
+    assert_false(rk_job_state_terminal(RK_JOB_PAUSED));
 }
 
 static void test_agent_state(void **state)
@@ -114,9 +135,10 @@ static void test_precision(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_job_state),   cmocka_unit_test(test_terminal),
-        cmocka_unit_test(test_agent_state), cmocka_unit_test(test_agent_type),
-        cmocka_unit_test(test_task_type),   cmocka_unit_test(test_precision),
+        cmocka_unit_test(test_job_state),  cmocka_unit_test(test_job_priority),
+        cmocka_unit_test(test_terminal),   cmocka_unit_test(test_agent_state),
+        cmocka_unit_test(test_agent_type), cmocka_unit_test(test_task_type),
+        cmocka_unit_test(test_precision),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -101,10 +101,10 @@ static void test_status_errors(void **state)
     status_err("{\"status\":null,\"timestamp\":\"" TS "\"}", "", "status: field required");
     status_err("{\"status\":\"done\",\"timestamp\":\"" TS "\"}", "status",
                "status.status: expected one of queued, assigned, running, completed, failed, "
-               "cancelled, timeout");
+               "cancelled, timeout, paused");
     status_err("{\"status\":3,\"timestamp\":\"" TS "\"}", "",
                "status: expected one of queued, assigned, running, completed, failed, "
-               "cancelled, timeout");
+               "cancelled, timeout, paused");
     status_err("{\"status\":\"queued\"}", "", "timestamp: field required");
     status_err("{\"status\":\"queued\",\"timestamp\":\"yesterday\"}", "",
                "timestamp: expected an RFC 3339 timestamp");
@@ -240,7 +240,7 @@ static void test_info_errors(void **state)
     info_err("{\"job_id\":\"j\",\"experiment_id\":\"e\",\"agent_id\":\"a\","
              "\"created_time\":\"" TS "\",\"status\":{\"status\":\"ok\"}}",
              "status.status: expected one of queued, assigned, running, completed, failed, "
-             "cancelled, timeout");
+             "cancelled, timeout, paused");
     snprintf(buf, sizeof buf, "{\"job_id\":\"j\",%s,\"history\":{}}", base);
     info_err(buf, "history: expected an array");
     snprintf(buf, sizeof buf,

@@ -222,7 +222,7 @@ static void test_top_level_errors(void **state)
     expect_error("agent_id", "5", "result.agent_id: expected a string");
     expect_error("status", "\"done\"",
                  "result.status: expected one of queued, assigned, running, completed, failed, "
-                 "cancelled, timeout");
+                 "cancelled, timeout, paused");
     expect_error("started_at", NULL, "result.started_at: field required");
     /* An offset that carries the instant past year 9999 could not be written back. */
     expect_error("started_at", "\"9999-12-31T23:59:59-01:00\"",

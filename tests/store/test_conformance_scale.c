@@ -2,7 +2,7 @@
  * registered backend. 100,000 jobs (a few agents and experiments, every
  * state, a small experiment at the oldest end) go through status changes,
  * a rolled-back transaction and a cascade delete; then every filter shape
- * (each of the 128 state masks, with and without an agent and an
+ * (each of the 256 state masks, with and without an agent and an
  * experiment) must give the same total, first page and second page as a
  * model of the jobs kept by the test. For sqlite, each shape's page and
  * total must also be cheap in SQLite's own count of the work: a bound on
