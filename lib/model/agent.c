@@ -8,11 +8,12 @@
 #include "base/err.h"
 
 static const char *const info_known[] = {
-    "agent_id", "agent_name", "agent_type", "system_info", "capabilities", "last_updated", NULL};
+    "agent_id",     "agent_name", "agent_type",   "system_info",
+    "capabilities", "labels",     "last_updated", NULL};
 /* RegisteredAgentInfo's own fields are not "unknown" fields of its AgentInfo. */
-static const char *const registered_known[] = {"agent_id",    "agent_name",    "agent_type",
-                                               "system_info", "capabilities",  "last_updated",
-                                               "agent_url",   "registered_at", NULL};
+static const char *const registered_known[] = {
+    "agent_id", "agent_name",   "agent_type", "system_info",   "capabilities",
+    "labels",   "last_updated", "agent_url",  "registered_at", NULL};
 static const char *const caps_known[] = {"slots", "task_types", NULL};
 
 static bool str_eq(const char *a, const char *b)
@@ -111,6 +112,7 @@ void rk_agent_info_cleanup(rk_agent_info_t *a)
     json_decref(a->system_info);
     free(a->capabilities.task_types);
     json_decref(a->capabilities.extra);
+    json_decref(a->labels);
     json_decref(a->extra);
     memset(a, 0, sizeof *a);
 }
@@ -167,6 +169,67 @@ static int decode_caps(const json_t *v, const char *path, rk_agent_caps_t *out, 
     return rk_json_keep_unknown(caps, caps_known, &out->extra);
 }
 
+bool rk_label_key_valid(const char *key)
+{
+    size_t n = key ? strlen(key) : 0;
+    if (n < 1 || n > RK_LABEL_KEY_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = key[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == '-' || c == '/'))
+            return false;
+    }
+    return true;
+}
+
+int rk_labels_check(const json_t *labels, const char *path, rk_verr_t *e)
+{
+    if (!json_is_object(labels))
+        return rk_verr_set(e, path, "expected an object of label: value strings");
+    if (json_object_size(labels) > RK_AGENT_LABELS_MAX)
+        return rk_verr_set(e, path, "more than %d labels", RK_AGENT_LABELS_MAX);
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)labels, k, v)
+    {
+        char p[RK_PATH_MAX];
+        rk_path_key(p, path, k);
+        if (!rk_label_key_valid(k))
+            return rk_verr_set(e, p, "a label key is 1 to %d characters from [A-Za-z0-9_.-/]",
+                               RK_LABEL_KEY_MAX);
+        if (!json_is_string(v) || json_string_length(v) > RK_LABEL_VALUE_MAX)
+            return rk_verr_set(e, p, "expected a string of at most %d bytes", RK_LABEL_VALUE_MAX);
+    }
+    return RK_OK;
+}
+
+bool rk_agent_info_labels_match(const rk_agent_info_t *a, const json_t *want)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)want, k, v)
+    {
+        json_t *have = a->labels ? json_object_get(a->labels, k) : NULL;
+        if (!have || !json_equal(have, v))
+            return false;
+    }
+    return true;
+}
+
+static int decode_labels(const json_t *v, const char *path, json_t **out, rk_verr_t *e)
+{
+    json_t *l = json_object_get(v, "labels");
+    if (!l || json_is_null(l))
+        return RK_OK;
+    char p[RK_PATH_MAX];
+    rk_path_key(p, path, "labels");
+    int rc = rk_labels_check(l, p, e);
+    if (rc == RK_OK && json_object_size(l))
+        *out = json_incref(l);
+    return rc;
+}
+
 /* Decodes the AgentInfo fields of v; `known` lists the keys not kept in
  * extra (a RegisteredAgentInfo adds its own). */
 static int info_decode(const json_t *v, const char *path, const char *const *known,
@@ -184,6 +247,7 @@ static int info_decode(const json_t *v, const char *path, const char *const *kno
                                RK_AGENT_TYPE_COUNT, &type, e)) ||
         (rc = rk_json_get_obj(v, path, "system_info", RK_REQUIRED, &out->system_info, e)) ||
         (rc = decode_caps(v, path, &out->capabilities, e)) ||
+        (rc = decode_labels(v, path, &out->labels, e)) ||
         (rc =
              rk_json_get_time(v, path, "last_updated", RK_REQUIRED, &out->last_updated, NULL, e)) ||
         (rc = rk_json_keep_unknown(v, known, &out->extra)))
@@ -240,6 +304,9 @@ json_t *rk_agent_info_encode(const rk_agent_info_t *a)
         json_object_set_new(o, "capabilities", caps_encode(&a->capabilities)) ||
         rk_json_set_time(o, "last_updated", a->last_updated))
         goto fail;
+    if (a->labels && json_object_size(a->labels) &&
+        json_object_set_new(o, "labels", json_deep_copy(a->labels)))
+        goto fail;
     return o;
 fail:
     json_decref(o);
@@ -258,6 +325,7 @@ int rk_agent_info_copy(const rk_agent_info_t *src, rk_agent_info_t *dst)
     dst->capabilities.extra = deep_copy_opt(src->capabilities.extra, &ok);
     dst->last_updated = src->last_updated;
     dst->extra = deep_copy_opt(src->extra, &ok);
+    dst->labels = deep_copy_opt(src->labels, &ok);
     size_t n = src->capabilities.n_task_types;
     if (ok && n) {
         dst->capabilities.task_types = malloc(n * sizeof *dst->capabilities.task_types);
@@ -285,7 +353,7 @@ bool rk_agent_info_equal(const rk_agent_info_t *a, const rk_agent_info_t *b)
            (ca->n_task_types == 0 || memcmp(ca->task_types, cb->task_types,
                                             ca->n_task_types * sizeof *ca->task_types) == 0) &&
            json_eq_opt(ca->extra, cb->extra) && a->last_updated == b->last_updated &&
-           json_eq_opt(a->extra, b->extra);
+           json_eq_opt(a->labels, b->labels) && json_eq_opt(a->extra, b->extra);
 }
 
 /* ---- RegisteredAgentInfo ---- */

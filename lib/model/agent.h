@@ -25,6 +25,12 @@
 #define RK_AGENT_SLOTS_MAX 4096
 #define RK_AGENT_NAME_MAX 256
 #define RK_AGENT_URL_MAX 2048
+/* AgentInfo labels (agent --label key=value): at most this many, keys of
+ * 1..RK_LABEL_KEY_MAX characters from [A-Za-z0-9_.-/], string values of at
+ * most RK_LABEL_VALUE_MAX bytes. */
+#define RK_AGENT_LABELS_MAX 64
+#define RK_LABEL_KEY_MAX 63
+#define RK_LABEL_VALUE_MAX 255
 /* AgentStatus lists: jobs an agent reports, and the latest results. */
 #define RK_AGENT_JOBS_MAX 10000
 #define RK_AGENT_RESULTS_MAX 100
@@ -43,7 +49,8 @@ typedef struct rk_agent_info {
     json_t *system_info; /* an object; never NULL after a decode */
     rk_agent_caps_t capabilities;
     rk_time_t last_updated;
-    json_t *extra; /* unknown top-level fields, or NULL */
+    json_t *labels; /* object of string values (v1 extension), or NULL */
+    json_t *extra;  /* unknown top-level fields, or NULL */
 } rk_agent_info_t;
 
 typedef struct rk_registered_agent {
@@ -76,6 +83,15 @@ typedef struct rk_agent_status {
 /* True for an http:// or https:// URL with a host, no spaces or control
  * characters, at most RK_AGENT_URL_MAX characters. */
 bool rk_agent_url_valid(const char *url);
+/* True for a label key: 1..RK_LABEL_KEY_MAX characters of [A-Za-z0-9_.-/]. */
+bool rk_label_key_valid(const char *key);
+/* True when every label of want ({key: value}, NULL = none) is among the
+ * agent's labels with the same value. */
+bool rk_agent_info_labels_match(const rk_agent_info_t *a, const json_t *want);
+/* Validates a labels object at path.field ("labels" of an AgentInfo, or of
+ * an agent_selector): an object of at most RK_AGENT_LABELS_MAX valid keys
+ * with string values. 0, or RK_EINVAL with the reason in e. */
+int rk_labels_check(const json_t *labels, const char *path, rk_verr_t *e);
 /* True when the agent lists task type t in its capabilities. */
 bool rk_agent_info_can_run(const rk_agent_info_t *a, rk_task_type_t t);
 

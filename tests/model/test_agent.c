@@ -193,8 +193,54 @@ static void test_info_errors(void **state)
                   "capabilities.task_types[1]: " TASKS_LIST);
     info_err_with("capabilities", "{\"task_types\":[1]}",
                   "capabilities.task_types[0]: " TASKS_LIST);
+    info_err_with("labels", "[]", "labels: expected an object of label: value strings");
+    info_err_with("labels", "{\"rack\":1}", "labels.rack: expected a string of at most 255 bytes");
+    info_err_with("labels", "{\"a b\":\"x\"}",
+                  "labels.a b: a label key is 1 to 63 characters from [A-Za-z0-9_.-/]");
     info_err_with("last_updated", NULL, "last_updated: field required");
     info_err_with("last_updated", "\"2026-11-23\"", "last_updated: expected an RFC 3339 timestamp");
+}
+
+static void test_info_labels(void **state)
+{
+    (void)state;
+    char *text = info_with("labels", "{\"gpu\":\"a100\",\"site/rack\":\"r1\"}");
+    json_t *v = load(text);
+    free(text);
+    rk_agent_info_t a, b;
+    rk_verr_t e = {{0}};
+    assert_int_equal(rk_agent_info_decode(v, "", &a, &e), RK_OK);
+    assert_int_equal(json_object_size(a.labels), 2);
+    assert_null(json_object_get(a.extra, "labels")); /* a field of its own */
+    json_t *want = load("{\"gpu\":\"a100\"}"), *other = load("{\"gpu\":\"h100\"}"),
+           *none = json_object();
+    assert_true(rk_agent_info_labels_match(&a, want));
+    assert_false(rk_agent_info_labels_match(&a, other));
+    assert_true(rk_agent_info_labels_match(&a, none));
+    json_t *enc = rk_agent_info_encode(&a);
+    assert_true(json_equal(enc, v));
+    assert_int_equal(rk_agent_info_copy(&a, &b), RK_OK);
+    assert_true(rk_agent_info_equal(&a, &b));
+    json_object_set_new(b.labels, "gpu", json_string("h100"));
+    assert_false(rk_agent_info_equal(&a, &b));
+    assert_true(rk_agent_info_labels_match(&b, other));
+    /* An agent without labels matches only the empty selector. */
+    rk_agent_info_cleanup(&b);
+    json_object_del(v, "labels");
+    assert_int_equal(rk_agent_info_decode(v, "", &b, &e), RK_OK);
+    assert_null(b.labels);
+    assert_false(rk_agent_info_labels_match(&b, want));
+    assert_true(rk_agent_info_labels_match(&b, none));
+    assert_true(rk_label_key_valid("a.b-c_d/e"));
+    assert_false(rk_label_key_valid(""));
+    assert_false(rk_label_key_valid("k=v"));
+    rk_agent_info_cleanup(&a);
+    rk_agent_info_cleanup(&b);
+    json_decref(enc);
+    json_decref(want);
+    json_decref(other);
+    json_decref(none);
+    json_decref(v);
 }
 
 static void test_registered(void **state)
@@ -389,10 +435,11 @@ static void test_status_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_info_decode),       cmocka_unit_test(test_info_defaults),
-        cmocka_unit_test(test_info_errors),       cmocka_unit_test(test_registered),
-        cmocka_unit_test(test_registered_errors), cmocka_unit_test(test_url_valid),
-        cmocka_unit_test(test_status_round_trip), cmocka_unit_test(test_status_errors),
+        cmocka_unit_test(test_info_decode),   cmocka_unit_test(test_info_defaults),
+        cmocka_unit_test(test_info_errors),   cmocka_unit_test(test_info_labels),
+        cmocka_unit_test(test_registered),    cmocka_unit_test(test_registered_errors),
+        cmocka_unit_test(test_url_valid),     cmocka_unit_test(test_status_round_trip),
+        cmocka_unit_test(test_status_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
