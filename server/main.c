@@ -1,12 +1,15 @@
 /* ruckus-server: settings -> rk_server (lib/server) -> wait for SIGTERM or
- * SIGINT -> graceful stop. Wiring only. */
+ * SIGINT -> graceful stop; or `ruckus-server migrate ...` (the store copy).
+ * Wiring only. */
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "base/err.h"
 #include "base/log.h"
 #include "base/signals.h"
 #include "http/client.h"
+#include "server/migrate.h"
 #include "server/server.h"
 #include "server/settings.h"
 
@@ -18,6 +21,8 @@ int main(int argc, char **argv)
     char err[RK_CONFIG_ERRLEN];
     int code = 0;
     bool http_init = false;
+    if (argc > 1 && strcmp(argv[1], "migrate") == 0)
+        return rk_server_migrate_main(argc - 1, argv + 1);
     int rc = rk_server_settings_load(argc, argv, &s, &res, err, sizeof err);
     if (rc) {
         fprintf(stderr, "%s\n", err[0] ? err : rk_strerror(rc));

@@ -12,7 +12,7 @@
 #include "model/md5.h"
 #include "server/internal.h"
 
-#define KIND "baseline"
+#define KIND RK_SRV_BASELINE_DOC
 
 /* "bl_" + 8 hex digits of md5("experiment:agent"): one per pair. */
 static void baseline_id(const char *exp, const char *agent, char out[16])

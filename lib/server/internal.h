@@ -29,6 +29,9 @@
  * answer, and moved to its own record at the agent's next registration. */
 #define RK_SRV_TOKEN_DOC "agent_token"
 #define RK_SRV_TOKEN_KEY "agent_token"
+/* Baselines (baselines.c) are store documents of this kind. Every kind the
+ * server keeps is listed in migrate.c, which copies them. */
+#define RK_SRV_BASELINE_DOC "baseline"
 /* Long-poll wait asked of agents, and the margin on top of it. */
 #define RK_SRV_LONGPOLL_S 30
 #define RK_SRV_LONGPOLL_MARGIN_MS 10000
@@ -50,6 +53,7 @@ struct rk_server {
     rk_srv_mgr_t *mgr;
     rk_srv_events_t *events;
     char *host;
+    int db_lock; /* the SQLite file's lock (base/lockfile.h), or -1 */
     bool started, stopped;
 };
 

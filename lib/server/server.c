@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "base/err.h"
+#include "base/lockfile.h"
 #include "base/log.h"
 #include "server/internal.h"
 #include "server/mgr.h"
@@ -181,6 +182,7 @@ int rk_server_new(const rk_server_settings_t *s, rk_server_t **out)
     rk_server_t *srv = calloc(1, sizeof *srv);
     if (!srv)
         return RK_ENOMEM;
+    srv->db_lock = -1;
     int rc = RK_ENOMEM;
     if (!(srv->host = strdup(s->host)))
         goto fail;
@@ -201,6 +203,18 @@ int rk_server_new(const rk_server_settings_t *s, rk_server_t **out)
         rc = rc == RK_ENOMEM ? rc : RK_EIO;
         goto fail;
     }
+    /* One server per SQLite file: a second one would dispatch the same
+     * queues (several servers share PostgreSQL instead). */
+    char *file = s->storage == RK_SERVER_STORAGE_SQLITE ? rk_store_sqlite_file(s->db_path) : NULL;
+    if (s->storage == RK_SERVER_STORAGE_SQLITE &&
+        (rc = file ? rk_lockfile_take(file, &srv->db_lock) : RK_ENOMEM)) {
+        free(file);
+        rk_log_error(rc == RK_EBUSY ? "another ruckus-server is using this database file"
+                                    : "could not lock the database file",
+                     "path", s->db_path, "error", rk_strerror(rc));
+        goto fail;
+    }
+    free(file);
     rk_http_config_t hc;
     rk_http_config_init(&hc);
     hc.host = s->host;
@@ -272,6 +286,7 @@ void rk_server_free(rk_server_t *srv)
     rk_srv_mgr_free(srv->mgr);
     rk_http_server_free(srv->http);
     rk_store_close(srv->store);
+    rk_lockfile_release(srv->db_lock); /* after the close: SQLite is done with it */
     rk_srv_events_free(srv->events);
     rk_prom_free(srv->metrics);
     free(srv->host);

@@ -136,12 +136,14 @@ static int check(const void *settings, char *err, size_t errlen)
 
 const rk_config_spec_t rk_server_config = {
     .program = "ruckus-server",
-    .usage = "[OPTIONS]",
+    .usage = "[OPTIONS]  |  migrate --from STORE --to STORE (see migrate --help)",
     .summary = "Coordinates benchmark jobs across a fleet of agents and serves the REST API.",
     .examples = "  ruckus-server\n"
                 "  ruckus-server --port 9000 --storage memory --log-level debug\n"
                 "  RUCKUS_SERVER_API_TOKEN=s3cret ruckus-server --host 0.0.0.0 --cors-origins "
-                "https://ui.example.com\n",
+                "https://ui.example.com\n"
+                "  ruckus-server migrate --from sqlite:datastore/ruckus.db --to "
+                "postgresql://ruckus@db/ruckus\n",
     .options = options,
     .count = sizeof options / sizeof options[0],
     .check = check,

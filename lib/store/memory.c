@@ -65,6 +65,11 @@ typedef struct mjob {
     rk_time_t created;
     rk_job_status_t *hist; /* oldest first; the last one is the status */
     size_t n_hist, cap_hist;
+    /* The status's progress: set from the status when it is appended, then
+     * moved in place by job_set_progress, which leaves the history entry as
+     * it was appended (as the SQL backends do). */
+    double progress;
+    bool has_progress;
     mres_t *res;
     struct mjob *next; /* hash chain */
     group_t *grp[G_KINDS];
@@ -554,6 +559,8 @@ static int hist_add(mjob_t *j, const rk_job_status_t *st)
     free(d->job_id);
     d->job_id = NULL;
     j->n_hist++;
+    j->progress = st->progress;
+    j->has_progress = st->has_progress;
     return 0;
 }
 
@@ -595,6 +602,8 @@ static void undo_apply(mem_t *m, undo_t *u)
     case U_JOB_STATUS: {
         rk_job_state_t was = job_state(u->job);
         rk_job_status_cleanup(&u->job->hist[--u->job->n_hist]);
+        u->job->progress = u->progress;
+        u->job->has_progress = u->had_progress;
         job_restate(u->job, was, job_state(u->job));
         break;
     }
@@ -607,8 +616,8 @@ static void undo_apply(mem_t *m, undo_t *u)
         u->job = NULL;
         break;
     case U_PROGRESS:
-        u->job->hist[u->job->n_hist - 1].progress = u->progress;
-        u->job->hist[u->job->n_hist - 1].has_progress = u->had_progress;
+        u->job->progress = u->progress;
+        u->job->has_progress = u->had_progress;
         break;
     case U_RESULT:
         if (u->job->res)
@@ -1011,11 +1020,16 @@ static int mem_job_set_status(rk_store_t *s, const char *job_id, const rk_job_st
     wlock(m);
     mjob_t *j = job_find(m, job_id);
     rk_job_state_t was = j ? job_state(j) : RK_JOB_QUEUED;
+    double old_progress = j ? j->progress : 0;
+    bool old_had = j && j->has_progress;
     if (!j) {
         rc = RK_ENOENT;
     } else if (!(rc = reserve(m, 1)) && !(rc = hist_add(j, st))) {
         job_restate(j, was, st->status);
-        undo_push(m, (undo_t){.kind = U_JOB_STATUS, .job = j});
+        undo_push(m, (undo_t){.kind = U_JOB_STATUS,
+                              .job = j,
+                              .progress = old_progress,
+                              .had_progress = old_had});
     }
     unlock(m);
     return rc;
@@ -1030,13 +1044,12 @@ static int mem_job_set_progress(rk_store_t *s, const char *job_id, double progre
     if (!j) {
         rc = RK_ENOENT;
     } else if (!(rc = reserve(m, 1))) {
-        rk_job_status_t *cur = &j->hist[j->n_hist - 1];
         undo_push(m, (undo_t){.kind = U_PROGRESS,
                               .job = j,
-                              .progress = cur->progress,
-                              .had_progress = cur->has_progress});
-        cur->progress = progress;
-        cur->has_progress = true;
+                              .progress = j->progress,
+                              .had_progress = j->has_progress});
+        j->progress = progress;
+        j->has_progress = true;
     }
     unlock(m);
     return rc;
@@ -1051,6 +1064,8 @@ static int job_copy_out(const mjob_t *j, bool with_history, rk_job_info_t *out)
     if (!out->job_id || !out->experiment_id || !out->agent_id ||
         rk_job_status_copy(&j->hist[j->n_hist - 1], &out->status))
         return RK_ENOMEM;
+    out->status.progress = j->progress;
+    out->status.has_progress = j->has_progress;
     if (with_history) {
         out->has_history = true;
         out->history = calloc(j->n_hist, sizeof *out->history);

@@ -273,26 +273,47 @@ void sq_rdone(sq_store_t *s, sq_conn_t *c)
 
 /* ---- open, close, transactions ---- */
 
-static int parse_location(const char *location, char **path, bool *sync_full)
+/* Splits location into its file and option; on RK_EINVAL *why says what
+ * is wrong. No logging: rk_store_sqlite_file uses it too. */
+static int split_location(const char *location, char **path, bool *sync_full, const char **why)
 {
     const char *q = strrchr(location, '?');
     *sync_full = false;
+    *why = NULL;
     if (q) {
         if (strcmp(q + 1, "synchronous=full") == 0) {
             *sync_full = true;
         } else if (strcmp(q + 1, "synchronous=normal") != 0) {
-            rk_log_error("sqlite store: unknown option (synchronous=normal or full)", "option",
-                         q + 1);
+            *why = "sqlite store: unknown option (synchronous=normal or full)";
             return RK_EINVAL;
         }
     }
     size_t n = q ? (size_t)(q - location) : strlen(location);
     if (n == 0) {
-        rk_log_error("sqlite store: no file path given");
+        *why = "sqlite store: no file path given";
         return RK_EINVAL;
     }
     *path = strndup(location, n);
     return *path ? 0 : RK_ENOMEM;
+}
+
+static int parse_location(const char *location, char **path, bool *sync_full)
+{
+    const char *why;
+    int rc = split_location(location, path, sync_full, &why);
+    if (why) {
+        const char *q = strrchr(location, '?');
+        rk_log_error(why, "option", q ? q + 1 : "");
+    }
+    return rc;
+}
+
+char *rk_store_sqlite_file(const char *location)
+{
+    char *path = NULL;
+    bool full;
+    const char *why;
+    return split_location(location, &path, &full, &why) ? NULL : path;
 }
 
 static void sq_close(rk_store_t *base)

@@ -182,6 +182,10 @@ int rk_store_open(const char *name, const char *location, rk_store_t **out);
 int rk_store_open_ops(const rk_store_ops_t *ops, const char *location, rk_store_t **out);
 /* Closes and frees; NULL is a no-op. */
 void rk_store_close(rk_store_t *s);
+/* The file of a sqlite location ("PATH" or "PATH?synchronous=full"),
+ * malloc'd; NULL for a location the sqlite backend would refuse, or when
+ * memory runs out. */
+char *rk_store_sqlite_file(const char *location);
 
 /* Thin wrappers over the slots, same contracts as above. */
 int rk_store_begin(rk_store_t *s);
