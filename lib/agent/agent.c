@@ -114,8 +114,9 @@ bool agent__writable(rk_agent_t *a)
 
 json_t *agent__status_json(rk_agent_t *a)
 {
-    json_t *o = json_object(), *run = json_array(), *q = json_array(), *res = json_array();
-    if (!o || !run || !q || !res)
+    json_t *o = json_object(), *run = json_array(), *q = json_array(), *res = json_array(),
+           *paused = json_array();
+    if (!o || !run || !q || !res || !paused)
         goto fail;
     /* The open jobs and the latest finished ones, as the index keeps them:
      * no walk of every retained job (index.c). */
@@ -124,6 +125,8 @@ json_t *agent__status_json(rk_agent_t *a)
             json_array_append_new(run, json_string(j->id));
         else if (j->state == RK_JOB_ASSIGNED)
             json_array_append_new(q, json_string(j->id));
+        else if (j->state == RK_JOB_PAUSED)
+            json_array_append_new(paused, json_string(j->id));
     }
     agent__recent_settle(a); /* after a retention sweep: once */
     char ts[RK_TIME_STRLEN];
@@ -138,6 +141,7 @@ json_t *agent__status_json(rk_agent_t *a)
     json_object_set_new(o, "status", json_string(st));
     json_object_set_new(o, "running_jobs", run);
     json_object_set_new(o, "queued_jobs", q);
+    json_object_set_new(o, "paused_jobs", paused);
     if (a->current_job)
         json_object_set_new(o, "current_job_id", json_string(a->current_job));
     if (a->current_exp)
@@ -156,6 +160,7 @@ fail:
     json_decref(run);
     json_decref(q);
     json_decref(res);
+    json_decref(paused);
     return NULL;
 }
 
@@ -165,7 +170,7 @@ static void sweep(rk_agent_t *a)
     rk_time_t cutoff = rk_time_now_us() - a->s->retention_days * INT64_C(86400) * 1000000;
     for (job_t *j = a->jobs, *next; j; j = next) {
         next = j->next;
-        if (j->state <= RK_JOB_RUNNING || j->finished_at > cutoff)
+        if (!rk_job_state_terminal(j->state) || j->finished_at > cutoff)
             continue;
         for (waiter_t *w = a->waiters; w; w = w->next)
             if (w->job == j)
@@ -528,7 +533,8 @@ void rk_agent_stop(rk_agent_t *a)
     a->stopping = true;
     int n = 0;
     for (job_t *j = a->jobs; j; j = j->next) {
-        if (j->state == RK_JOB_RUNNING && j->in_exec) {
+        /* Running or paused (a cancel thaws it), with a run under way. */
+        if (j->in_exec) {
             j->shutdown = true;
             if (!j->spawning) /* else the spawner cancels */
                 rk_exec_cancel(a->sup, j->exec_id, 0);
@@ -542,7 +548,7 @@ void rk_agent_stop(rk_agent_t *a)
     for (;;) {
         bool busy = false;
         for (job_t *j = a->jobs; j; j = j->next)
-            busy = busy || (j->state == RK_JOB_RUNNING && j->in_exec);
+            busy = busy || j->in_exec;
         if (!busy || rk_time_mono_us() > end)
             break;
         struct timespec ts = rk_deadline_timespec(rk_deadline_in_us(STOP_POLL_US));

@@ -72,7 +72,7 @@ void agent__job_insert(rk_agent_t *a, job_t *j)
     if (a->jobs)
         a->jobs->prev = j;
     a->jobs = j;
-    if (j->state > RK_JOB_RUNNING) {
+    if (rk_job_state_terminal(j->state)) {
         recent_add(a, j);
         return;
     }
@@ -89,7 +89,7 @@ void agent__recent_settle(rk_agent_t *a)
         return;
     a->n_recent = 0;
     for (job_t *k = a->jobs; k; k = k->next)
-        if (k->state > RK_JOB_RUNNING)
+        if (rk_job_state_terminal(k->state))
             recent_add(a, k);
     a->recent_stale = false;
 }

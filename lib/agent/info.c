@@ -2,8 +2,11 @@
  * (lib/sysinfo) with what the original ruckus agent also reported
  * (frameworks, metrics, hooks), and its capabilities: slots, task types,
  * and a boolean per task type the server knows (protocol.md,
- * "Compatibility with the original ruckus clients"). */
+ * "Compatibility with the original ruckus clients"), and its --label
+ * labels (protocol.md, "Queue control").
+ */
 #include <stdio.h>
+#include <string.h>
 
 #include "agent/internal.h"
 #include "base/time.h"
@@ -84,5 +87,15 @@ json_t *rk_agent_info_json(const rk_agent_t *a)
     json_t *info = json_pack("{s:s, s:s, s:s, s:o, s:o?, s:s}", "agent_id", a->id, "agent_name",
                              a->s->name, "agent_type", "white_box", "system_info", si,
                              "capabilities", caps, "last_updated", ts);
+    json_t *labels = a->s->labels.count ? json_object() : NULL;
+    /* --label key=value, checked at startup (settings.c). */
+    for (size_t i = 0; labels && i < a->s->labels.count; i++) {
+        const char *kv = a->s->labels.items[i], *eq = strchr(kv, '=');
+        json_object_setn_new(labels, kv, (size_t)(eq - kv), json_string(eq + 1));
+    }
+    if (info && labels)
+        json_object_set_new(info, "labels", labels);
+    else
+        json_decref(labels);
     return info ? json_pack("{s:o}", "agent_info", info) : NULL;
 }

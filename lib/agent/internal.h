@@ -67,7 +67,8 @@ typedef struct job {
      * start_run): exec_id is not known yet, a cancel only sets the flag
      * (the spawner acts on it), and on_done waits until it clears. */
     bool spawning;
-    int64_t deadline_mono; /* timeout, counted from running */
+    int64_t deadline_mono; /* timeout, counted from running; moved on by each pause */
+    int64_t paused_mono;   /* paused since (mono us), 0 when not paused (pause.c) */
     int64_t runs_done;
     rk_run_t *runs;
     rk_time_t run_started;
@@ -148,9 +149,10 @@ struct rk_agent {
 
 /* Internal names shared between the agent's files carry the prefix
  * agent__ (the public ones, agent.h, rk_agent_). Who calls whom:
- *   routes  -> agent, runner, record, index, spares, files, artifacts
+ *   routes  -> agent, runner, pause, record, index, spares, files, artifacts
  *   agent   -> recover, runner, index, spares, files
  *   recover -> record, index, leftovers, runner (the restart rules)
+ *   pause   -> runner, record; agent__job_changed
  *   runner  -> record, files, artifacts; agent__job_changed (a
  *              notification: it answers long polls, it edits no job)
  *   record, spares -> files; index, files, leftovers, artifacts -> none.
@@ -295,8 +297,29 @@ void agent__job_spawn(rk_agent_t *a, job_t *j);
  * the job is finished in memory all the same. mu held. */
 void agent__job_finish(rk_agent_t *a, job_t *j, rk_job_state_t st, const char *message,
                        const char *error);
-/* Progress of a running job (reads the progress file), or -1 if none. */
+/* Starts the next run of j, a started job between runs (state running,
+ * not in exec), as a finished run does when more are wanted. mu held. A
+ * run that cannot start finishes the job failed. */
+void agent__job_next_run(rk_agent_t *a, job_t *j);
+/* Progress of a running or paused started job (reads the progress file),
+ * or -1 if none. */
 double agent__job_progress(const job_t *j);
+
+/* ---- pause.c: pause and resume (protocol.md, "Queue control") ---- */
+/* Freezes (freeze) or thaws j's current run: its whole process tree
+ * stops, and its timeout clock with it. j is in exec and not spawning.
+ * mu held. */
+void agent__job_freeze(rk_agent_t *a, job_t *j, bool freeze);
+/* Pauses j: an assigned job is held (not started until resumed), a
+ * running one frozen; either reads paused, recorded in job.json. A paused
+ * job answers RK_OK unchanged. RK_ESTATE for a finished job or one being
+ * cancelled or stopped. mu held (dropped while waiting for a spawn). */
+int agent__job_pause(rk_agent_t *a, job_t *j);
+/* Resumes a paused j: assigned again and started (now, or by the
+ * background thread), or running again, thawed, its deadline moved on by
+ * the time paused. An assigned or running job answers RK_OK unchanged;
+ * RK_ESTATE for a finished one. mu held. */
+int agent__job_resume(rk_agent_t *a, job_t *j);
 
 /* ---- agent.c ---- */
 /* Records a status change of j and answers its waiters. mu held. */

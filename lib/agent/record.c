@@ -27,7 +27,7 @@ agent__write_t agent__record_level(const rk_agent_t *a, bool sync_dir)
 static char *job_record(const job_t *j, rk_job_state_t st, const char *message,
                         rk_time_t finished_at)
 {
-    bool done = st > RK_JOB_RUNNING;
+    bool done = rk_job_state_terminal(st);
     rk_time_t changed = done ? finished_at : j->changed_at;
     char *text = NULL;
     json_t *o = json_object();
@@ -48,7 +48,7 @@ static char *job_record(const job_t *j, rk_job_state_t st, const char *message,
     /* The request is kept only while the job may still (re)start. */
     if (!done && j->request && json_object_set(o, "request", j->request))
         goto out;
-    if (st == RK_JOB_RUNNING && j->pgid > 0 &&
+    if (!done && j->started_at && j->pgid > 0 &&
         json_object_set_new(o, "pgid", json_integer(j->pgid)))
         goto out;
     text = json_dumps(o, JSON_COMPACT);
@@ -67,7 +67,7 @@ static int store_record(job_t *j, char *text, agent__write_t level, bool is_new)
         rk_log_error("cannot store the job record", "job_id", j->id, "error", strerror(errno));
     free(j->rec);
     j->rec = NULL;
-    if (rc == RK_OK && j->state <= RK_JOB_RUNNING)
+    if (rc == RK_OK && !rk_job_state_terminal(j->state))
         j->rec = text;
     else
         free(text);
@@ -147,7 +147,7 @@ bool agent__result_read(const char *dir, rk_job_state_t *st, rk_time_t *finished
     snprintf(path, sizeof path, "%s/result.json", dir);
     json_t *r = json_load_file(path, 0, NULL);
     const char *s = json_string_value(json_object_get(r, "status"));
-    bool ok = s && rk_job_state_parse(s, st) == 0 && *st > RK_JOB_RUNNING;
+    bool ok = s && rk_job_state_parse(s, st) == 0 && rk_job_state_terminal(*st);
     if (ok) {
         *finished_at = time_of(r, "completed_at");
         if (!*finished_at)

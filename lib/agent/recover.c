@@ -1,9 +1,10 @@
 /* The restart policy: what a new agent instance makes of the job folders
  * a previous one left (design.md, "Agent restart"). A job whose result was
  * stored is finished, whatever its record says; one not started yet is
- * queued again; one that was running is failed after its leftover
- * processes are killed. Reads records through record.c, fills the index,
- * and finishes jobs through runner.c: nothing below calls back up here. */
+ * queued again (paused ones stay paused); one that was running, frozen
+ * by a pause or not, is failed after its leftover processes are killed. Reads records through
+ * record.c, fills the index, and finishes jobs through runner.c: nothing below calls back up here.
+ */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +27,12 @@ static job_t *load_one(rk_agent_t *a, const char *name)
     rk_job_state_t st = j->state;
     rk_job_state_t rs;
     rk_time_t end = 0;
-    bool result = st <= RK_JOB_RUNNING && agent__result_read(dir, &rs, &end, &j->message);
+    bool result = !rk_job_state_terminal(st) && agent__result_read(dir, &rs, &end, &j->message);
+    /* A paused job reads as what it was paused from: held (assigned) when
+     * it never started, else running (frozen, or between runs). */
+    bool held = st == RK_JOB_PAUSED && !j->started_at;
+    if (st == RK_JOB_PAUSED)
+        st = held ? RK_JOB_ASSIGNED : RK_JOB_RUNNING;
     if (result) {
         /* Finished: its result was stored (the end of a job writes no
          * later record). Its processes ended before the result was written,
@@ -43,8 +49,12 @@ static job_t *load_one(rk_agent_t *a, const char *name)
             j->request = rq;
             rq = NULL;
             a->active++;
-            a->maybe_waiting = true;
-            rk_log_info("recovered a job not started yet", "job_id", j->id);
+            /* A held job stays paused until resumed: the background
+             * thread starts only assigned jobs. */
+            a->maybe_waiting = a->maybe_waiting || !held;
+            rk_log_info(held ? "recovered a paused job not started yet"
+                             : "recovered a job not started yet",
+                        "job_id", j->id);
         } else {
             rk_execute_request_cleanup(&j->req);
             a->active++;
@@ -52,6 +62,7 @@ static job_t *load_one(rk_agent_t *a, const char *name)
                               e.msg[0] ? e.msg : "stored job record is unreadable");
         }
     } else if (!result && st == RK_JOB_RUNNING) {
+        /* A frozen group dies too: SIGKILL ends stopped processes. */
         agent__kill_leftovers(j);
         a->active++;
         agent__job_finish(a, j, RK_JOB_FAILED, "agent restarted during the job",

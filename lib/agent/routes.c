@@ -173,7 +173,7 @@ static void h_result(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     char path[4200] = "";
     pthread_mutex_lock(&a->mu);
     job_t *j = find_or_404(a, req, resp);
-    if (j && j->state <= RK_JOB_RUNNING)
+    if (j && !rk_job_state_terminal(j->state))
         rk_http_resp_errorf(resp, 409, "job is %s: no result yet", rk_job_state_name(j->state));
     else if (j)
         snprintf(path, sizeof path, "%s/result.json", j->dir);
@@ -187,27 +187,74 @@ static void h_result(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
         rk_http_resp_error(resp, 404, "the job's result is missing");
 }
 
+static json_t *job_state_json(const job_t *j)
+{
+    return json_pack("{s:s,s:s}", "job_id", j->id, "status", rk_job_state_name(j->state));
+}
+
 static void h_cancel(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
 {
     rk_agent_t *a = ud;
+    /* force: SIGKILL at once, no SIGTERM and grace. */
+    const char *fs = rk_http_req_query(req, "force");
+    bool force = fs && strcmp(fs, "true") == 0;
+    if (fs && !force && strcmp(fs, "false") != 0) {
+        rk_http_resp_error(resp, 422, "force: expected true or false");
+        return;
+    }
     pthread_mutex_lock(&a->mu);
     job_t *j = find_or_404(a, req, resp);
-    if (j && j->state > RK_JOB_RUNNING) {
+    if (j && rk_job_state_terminal(j->state)) {
         rk_http_resp_errorf(resp, 409, "job already %s", rk_job_state_name(j->state));
     } else if (j) {
-        if (j->state == RK_JOB_ASSIGNED) {
-            agent__job_finish(a, j, RK_JOB_CANCELLED, "cancelled before it started", NULL);
-        } else if (!j->cancel) {
+        if (j->state == RK_JOB_ASSIGNED || (j->state == RK_JOB_PAUSED && !j->in_exec)) {
+            /* Not started, or paused between two runs: nothing runs. */
+            agent__job_finish(a, j, RK_JOB_CANCELLED,
+                              j->started_at ? "cancelled" : "cancelled before it started", NULL);
+        } else if (!j->cancel || force) {
             j->cancel = true;
             if (j->in_exec && !j->spawning) /* else the spawner cancels */
-                rk_exec_cancel(a->sup, j->exec_id, 0);
-            rk_log_info("cancelling a job", "job_id", j->id);
+                rk_exec_cancel(a->sup, j->exec_id, force ? -1 : 0);
+            if (j->state == RK_JOB_PAUSED) {
+                /* The supervisor thaws it to stop it: it runs its end. */
+                j->state = RK_JOB_RUNNING;
+                j->paused_mono = 0;
+                agent__job_changed(a, j);
+            }
+            rk_log_info("cancelling a job", "job_id", j->id, "force", force ? "yes" : "no");
         }
-        rk_http_resp_json_take(
-            resp, 202,
-            json_pack("{s:s,s:s}", "job_id", j->id, "status", rk_job_state_name(j->state)));
+        rk_http_resp_json_take(resp, 202, job_state_json(j));
     }
     pthread_mutex_unlock(&a->mu);
+}
+
+/* POST /jobs/{id}/pause and /resume: 200 {job_id, status}, also for a
+ * repeat; 409 for a finished job. */
+static void pause_or_resume(rk_http_req_t *req, rk_http_resp_t *resp, rk_agent_t *a, bool pause)
+{
+    pthread_mutex_lock(&a->mu);
+    job_t *j = find_or_404(a, req, resp);
+    if (j) {
+        int rc = pause ? agent__job_pause(a, j) : agent__job_resume(a, j);
+        if (rc == RK_OK)
+            rk_http_resp_json_take(resp, 200, job_state_json(j));
+        else if (j->cancel || j->shutdown)
+            rk_http_resp_errorf(resp, 409, "job is being stopped: cannot %s it",
+                                pause ? "pause" : "resume");
+        else
+            rk_http_resp_errorf(resp, 409, "job already %s", rk_job_state_name(j->state));
+    }
+    pthread_mutex_unlock(&a->mu);
+}
+
+static void h_pause(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
+{
+    pause_or_resume(req, resp, ud, true);
+}
+
+static void h_resume(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
+{
+    pause_or_resume(req, resp, ud, false);
 }
 
 static void h_logs(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
@@ -219,7 +266,7 @@ static void h_logs(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     job_t *j = find_or_404(a, req, resp);
     if (j) {
         dir = strdup(j->dir);
-        finished = j->state > RK_JOB_RUNNING;
+        finished = rk_job_state_terminal(j->state);
     }
     pthread_mutex_unlock(&a->mu);
     if (j && !dir)
@@ -259,6 +306,8 @@ int agent__routes(rk_agent_t *a)
         {"GET", "/api/v1/status/{job_id}", h_job_status},
         {"GET", "/api/v1/results/{job_id}", h_result},
         {"DELETE", "/api/v1/jobs/{job_id}", h_cancel},
+        {"POST", "/api/v1/jobs/{job_id}/pause", h_pause},
+        {"POST", "/api/v1/jobs/{job_id}/resume", h_resume},
         {"GET", "/api/v1/jobs/{job_id}/logs", h_logs},
         {"GET", "/api/v1/jobs/{job_id}/artifacts", h_artifacts},
         {"GET", "/api/v1/openapi.json", rk_agent_h_openapi},

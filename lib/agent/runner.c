@@ -69,7 +69,7 @@ double agent__job_progress(const job_t *j)
 {
     if (j->state == RK_JOB_COMPLETED)
         return 1.0;
-    if (j->state != RK_JOB_RUNNING)
+    if (j->state != RK_JOB_RUNNING && !(j->state == RK_JOB_PAUSED && j->started_at))
         return -1;
     char path[4200], buf[64];
     path_in(path, sizeof path, j, "progress");
@@ -251,6 +251,15 @@ out:
     return rc;
 }
 
+void agent__job_next_run(rk_agent_t *a, job_t *j)
+{
+    int rc = start_run(a, j);
+    if (rc)
+        agent__job_finish(a, j, RK_JOB_FAILED, "cannot start the next run", rk_strerror(rc));
+    else
+        agent__job_changed(a, j); /* progress moved */
+}
+
 void agent__job_mark_running(job_t *j)
 {
     j->state = RK_JOB_RUNNING;
@@ -400,7 +409,8 @@ static void on_done(void *ud, uint64_t id, const rk_exec_outcome_t *o)
     }
     j->runs = runs;
     merge_metrics_file(j, m);
-    add_num(m, "wall_time_s", (double)o->wall_us / 1e6);
+    /* The time a pause froze the run is not the workload's. */
+    add_num(m, "wall_time_s", (double)(o->wall_us - o->paused_us) / 1e6);
     add_num(m, "user_time_s", (double)o->user_us / 1e6);
     add_num(m, "sys_time_s", (double)o->sys_us / 1e6);
     json_object_set_new(m, "max_rss_kib", json_integer(o->max_rss_kib));
@@ -412,7 +422,7 @@ static void on_done(void *ud, uint64_t id, const rk_exec_outcome_t *o)
     r->run_id = j->runs_done;
     r->is_cold_start = j->runs_done == 0;
     r->started_at = j->run_started;
-    r->duration_seconds = (double)o->wall_us / 1e6;
+    r->duration_seconds = (double)(o->wall_us - o->paused_us) / 1e6;
     r->metrics = m;
     j->runs_done++;
 
@@ -452,11 +462,9 @@ static void on_done(void *ud, uint64_t id, const rk_exec_outcome_t *o)
         free(line);
         free(err);
     } else if (wants_more(j)) {
-        int rc = start_run(a, j);
-        if (rc)
-            agent__job_finish(a, j, RK_JOB_FAILED, "cannot start the next run", rk_strerror(rc));
-        else
-            agent__job_changed(a, j); /* progress moved */
+        /* A paused job takes its next run when it is resumed (pause.c). */
+        if (j->state != RK_JOB_PAUSED)
+            agent__job_next_run(a, j);
     } else {
         agent__job_finish(a, j, RK_JOB_COMPLETED, "completed", NULL);
     }

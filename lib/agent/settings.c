@@ -8,6 +8,7 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "model/agent.h"
 
 #define S rk_agent_settings_t
 
@@ -30,6 +31,43 @@ static int validate_name(const void *field, const char **why)
     if (n > 128) {
         *why = "expected printable text of at most 128 bytes";
         return RK_EINVAL;
+    }
+    return RK_OK;
+}
+
+/* Each label is key=value: a valid key (model/agent.h), a value of at most
+ * RK_LABEL_VALUE_MAX bytes; a key once; at most RK_AGENT_LABELS_MAX. */
+static int validate_labels(const void *field, const char **why)
+{
+    const rk_config_list_t *l = field;
+    if (l->count > RK_AGENT_LABELS_MAX) {
+        *why = "at most 64 labels";
+        return RK_EINVAL;
+    }
+    for (size_t i = 0; i < l->count; i++) {
+        const char *eq = strchr(l->items[i], '=');
+        size_t kn = eq ? (size_t)(eq - l->items[i]) : 0;
+        char key[RK_LABEL_KEY_MAX + 1];
+        if (!eq || kn == 0 || kn > RK_LABEL_KEY_MAX) {
+            *why = "expected key=value with a key of 1 to 63 characters from [A-Za-z0-9_.-/]";
+            return RK_EINVAL;
+        }
+        memcpy(key, l->items[i], kn);
+        key[kn] = '\0';
+        if (!rk_label_key_valid(key)) {
+            *why = "expected key=value with a key of 1 to 63 characters from [A-Za-z0-9_.-/]";
+            return RK_EINVAL;
+        }
+        if (strlen(eq + 1) > RK_LABEL_VALUE_MAX) {
+            *why = "a label value is at most 255 bytes";
+            return RK_EINVAL;
+        }
+        for (size_t k = 0; k < i; k++) {
+            if (strncmp(l->items[k], l->items[i], kn + 1) == 0) {
+                *why = "a label key is given twice";
+                return RK_EINVAL;
+            }
+        }
     }
     return RK_OK;
 }
@@ -143,6 +181,16 @@ static const rk_config_option_t options[] = {
      .help =
          "Durability of job records: normal (atomic writes, no fsync: survives a kill -9 of the "
          "agent) or full (fdatasync and folder fsync: survives a power loss)"},
+    {.name = "label",
+     .env = "RUCKUS_AGENT_LABELS",
+     .type = RK_CONFIG_LIST,
+     RK_CONFIG_FIELD(S, labels),
+     .metavar = "KEY=VALUE",
+     .flags = RK_CONFIG_REPEAT,
+     .validate = validate_labels,
+     .help = "A label of this agent (AgentInfo labels), matched by jobs placed with an "
+             "agent_selector; repeat the flag for more (the environment variable takes them "
+             "comma-separated). Keys: 1 to 63 of [A-Za-z0-9_.-/]; values: at most 255 bytes"},
 };
 
 static int check(const void *settings, char *err, size_t errlen)

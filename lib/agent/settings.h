@@ -25,6 +25,10 @@ typedef struct rk_agent_settings {
     int64_t log_cap; /* bytes of output kept per job */
     int log_level;   /* rk_log_level_t */
     int sync;        /* rk_agent_sync_t: how durable the job records are */
+    /* "key=value" items, each checked (rk_label_key_valid, value at most
+     * RK_LABEL_VALUE_MAX bytes, keys unique, at most RK_AGENT_LABELS_MAX):
+     * AgentInfo labels, which placement by agent_selector matches. */
+    rk_config_list_t labels;
 } rk_agent_settings_t;
 
 /* Durability of the job records, named like SQLite's synchronous levels

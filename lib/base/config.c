@@ -272,6 +272,41 @@ static int set_value(const rk_config_spec_t *spec, const rk_config_option_t *o, 
     return RK_EINVAL;
 }
 
+/* A repeatable LIST's flag: adds text as one item (the list was emptied at
+ * the option's first flag). On a bad value the list is unchanged and err
+ * names the option. */
+static int add_item(const rk_config_spec_t *spec, const rk_config_option_t *o, void *settings,
+                    const char *text, char *err, size_t errlen)
+{
+    rk_config_list_t *l = field(settings, o);
+    char *item = strdup(text);
+    char **items = item ? realloc(l->items, (l->count + 1) * sizeof *items) : NULL;
+    if (!items) {
+        free(item);
+        return RK_ENOMEM;
+    }
+    l->items = items;
+    l->items[l->count++] = item;
+    const char *why = NULL;
+    if (!*item)
+        why = "expected a value";
+    else if (o->validate && o->validate(l, &why)) {
+        if (!why)
+            why = "bad value";
+    }
+    if (!why)
+        return RK_OK;
+    l->count--;
+    free(item);
+    char lab[160];
+    label(o, lab, sizeof lab);
+    if (o->flags & RK_CONFIG_SECRET)
+        seterr(err, errlen, "%s: %s: %s", spec->program, lab, why);
+    else
+        seterr(err, errlen, "%s: %s: %s, got \"%.100s\"", spec->program, lab, why, text);
+    return RK_EINVAL;
+}
+
 static int set_default(const rk_config_spec_t *spec, const rk_config_option_t *o, void *settings,
                        char *err, size_t errlen)
 {
@@ -301,6 +336,7 @@ static const rk_config_option_t *find(const rk_config_spec_t *spec, const char *
 static int scan(const rk_config_spec_t *spec, int argc, char **argv, void *settings, bool apply,
                 rk_config_result_t *res, char *err, size_t errlen)
 {
+    bool seen[RK_CONFIG_MAX_OPTIONS] = {0}; /* a repeatable option's flag came */
     int i = 1;
     for (; i < argc; i++) {
         const char *a = argv[i];
@@ -346,7 +382,15 @@ static int scan(const rk_config_spec_t *spec, int argc, char **argv, void *setti
             seterr(err, errlen, "%s: %s: missing value", spec->program, lab);
             return RK_EINVAL;
         }
-        if (apply) {
+        if (apply && o->type == RK_CONFIG_LIST && (o->flags & RK_CONFIG_REPEAT)) {
+            size_t k = (size_t)(o - spec->options);
+            if (!seen[k])
+                list_free(field(settings, o));
+            seen[k] = true;
+            int rc = add_item(spec, o, settings, value, err, errlen);
+            if (rc)
+                return rc;
+        } else if (apply) {
             int rc = set_value(spec, o, settings, value, err, errlen);
             if (rc)
                 return rc;
@@ -630,6 +674,9 @@ static int md_type(const rk_config_option_t *o, rk_buf_t *out)
         if ((rc = rk_buf_adds(out, ", ")) || (rc = constraint_text(o, out)))
             return rc;
     }
+    if (o->type == RK_CONFIG_LIST && (o->flags & RK_CONFIG_REPEAT) &&
+        (rc = rk_buf_adds(out, " (flag repeatable, one item each)")))
+        return rc;
     return (o->flags & RK_CONFIG_SECRET) ? rk_buf_adds(out, ", secret") : RK_OK;
 }
 

@@ -54,6 +54,11 @@ enum {
     RK_CONFIG_MIN_EXCLUSIVE = 1 << 1,
     /* STRING/PATH: the empty string is an error instead of "unset". */
     RK_CONFIG_NONEMPTY = 1 << 2,
+    /* LIST: the flag may be repeated, each time one item taken whole (no
+     * comma split: an item may hold commas); the first flag replaces the
+     * environment's list, later ones add to it. The environment variable
+     * stays comma-separated. */
+    RK_CONFIG_REPEAT = 1 << 3,
 };
 
 /* A list of strings; items are owned by the list. */

@@ -50,18 +50,24 @@ typedef struct job {
     rk_exec_sink_t out, err;
     struct watch w[4]; /* indexed by watch_kind */
     int64_t start_us, timeout_us, grace_us;
-    int64_t deadline_us; /* timeout, 0 if none */
-    int64_t kill_at_us;  /* SIGKILL after the grace, 0 if not stopping */
-    int reason;          /* 0, RK_EXEC_TIMED_OUT or RK_EXEC_CANCELLED */
-    bool exited;         /* the leader is a zombie: finish it */
+    int64_t deadline_us;  /* timeout, 0 if none */
+    int64_t kill_at_us;   /* SIGKILL after the grace, 0 if not stopping */
+    int64_t paused_at_us; /* frozen by rk_exec_pause since, 0 if not */
+    int64_t paused_us;    /* time spent frozen before paused_at_us */
+    int reason;           /* 0, RK_EXEC_TIMED_OUT or RK_EXEC_CANCELLED */
+    bool exited;          /* the leader is a zombie: finish it */
     int fail_stage, fail_errno;
     char what[128], workdir[128]; /* for the spawn failure message */
 } job_t;
 
+/* A request for a started job, taken by the supervisor thread in the order
+ * they were made (a pause and the resume after it must not swap). */
+enum req_op { OP_CANCEL, OP_PAUSE, OP_RESUME };
 typedef struct cancel_req {
     struct cancel_req *next;
     uint64_t id;
-    int64_t grace_ms;
+    enum req_op op;
+    int64_t grace_ms; /* OP_CANCEL */
 } cancel_req_t;
 
 struct rk_exec_sup {
@@ -69,10 +75,10 @@ struct rk_exec_sup {
     int epfd, evfd;
     uint64_t num; /* for the environment tag */
     pthread_mutex_t mu;
-    job_t *pending, **pending_tail; /* under mu */
-    cancel_req_t *cancels;          /* under mu */
-    uint64_t next_id;               /* under mu */
-    bool stopping;                  /* under mu */
+    job_t *pending, **pending_tail;        /* under mu */
+    cancel_req_t *cancels, **cancels_tail; /* under mu, oldest first */
+    uint64_t next_id;                      /* under mu */
+    bool stopping;                         /* under mu */
     /* Supervisor thread only: */
     job_t *jobs;
     int64_t sweep_at_us; /* 0: none pending */
@@ -213,18 +219,21 @@ int rk_exec_start(rk_exec_sup_t *sup, const rk_exec_spec_t *spec, rk_exec_done_f
     return RK_OK;
 }
 
-int rk_exec_cancel(rk_exec_sup_t *sup, uint64_t id, int64_t grace_ms)
+/* Queues a request for job id and wakes the thread. */
+static int request(rk_exec_sup_t *sup, uint64_t id, enum req_op op, int64_t grace_ms)
 {
     cancel_req_t *c = malloc(sizeof *c);
     if (!c)
         return RK_ENOMEM;
+    c->next = NULL;
     c->id = id;
+    c->op = op;
     c->grace_ms = grace_ms;
     pthread_mutex_lock(&sup->mu);
     bool known = id > 0 && id <= sup->next_id;
     if (known) {
-        c->next = sup->cancels;
-        sup->cancels = c;
+        *sup->cancels_tail = c;
+        sup->cancels_tail = &c->next;
     }
     pthread_mutex_unlock(&sup->mu);
     if (!known) {
@@ -233,6 +242,16 @@ int rk_exec_cancel(rk_exec_sup_t *sup, uint64_t id, int64_t grace_ms)
     }
     wake(sup);
     return RK_OK;
+}
+
+int rk_exec_cancel(rk_exec_sup_t *sup, uint64_t id, int64_t grace_ms)
+{
+    return request(sup, id, OP_CANCEL, grace_ms);
+}
+
+int rk_exec_pause(rk_exec_sup_t *sup, uint64_t id, bool pause)
+{
+    return request(sup, id, pause ? OP_PAUSE : OP_RESUME, 0);
 }
 
 /* ---- supervisor thread ---- */
@@ -308,6 +327,31 @@ static void job_register(rk_exec_sup_t *sup, job_t *j)
     }
 }
 
+/* Freezes j's process group and stops its timeout clock. A job that is
+ * stopping or has exited is left alone (the KILL ends it either way). */
+static void freeze(job_t *j, int64_t now)
+{
+    if (j->exited || j->ch.pid < 0 || j->reason || j->paused_at_us)
+        return;
+    kill(-j->ch.pid, SIGSTOP);
+    j->paused_at_us = now > 0 ? now : 1;
+}
+
+/* Thaws a frozen j: SIGCONT to its group, and the timeout moves on by the
+ * time it was frozen, so it counts running time only. */
+static void thaw(job_t *j, int64_t now)
+{
+    if (!j->paused_at_us)
+        return;
+    int64_t frozen = now - j->paused_at_us;
+    j->paused_us += frozen;
+    if (j->deadline_us)
+        j->deadline_us += frozen;
+    j->paused_at_us = 0;
+    if (!j->exited && j->ch.pid > 0)
+        kill(-j->ch.pid, SIGCONT);
+}
+
 static void job_stop(job_t *j, int reason, int64_t grace_us, int64_t now)
 {
     if (j->exited || j->ch.pid < 0)
@@ -321,6 +365,9 @@ static void job_stop(job_t *j, int reason, int64_t grace_us, int64_t now)
     }
     if (grace_us > 0)
         kill(-j->ch.pid, SIGTERM);
+    /* A frozen group would only hold the TERM pending until the KILL:
+     * thawed, it gets its grace to act on it. */
+    thaw(j, now);
     j->kill_at_us = now + grace_us;
 }
 
@@ -331,6 +378,7 @@ static void fill_outcome(const job_t *j, int status, const struct rusage *ru, in
     o->pid = j->ch.pid;
     o->exit_code = -1;
     o->wall_us = now - j->start_us;
+    o->paused_us = j->paused_us + (j->paused_at_us ? now - j->paused_at_us : 0);
     if (ru) {
         o->user_us = (int64_t)ru->ru_utime.tv_sec * 1000000 + ru->ru_utime.tv_usec;
         o->sys_us = (int64_t)ru->ru_stime.tv_sec * 1000000 + ru->ru_stime.tv_usec;
@@ -426,6 +474,7 @@ static void take_commands(rk_exec_sup_t *sup, bool *stopping)
     sup->pending_tail = &sup->pending;
     cancel_req_t *cancels = sup->cancels;
     sup->cancels = NULL;
+    sup->cancels_tail = &sup->cancels;
     *stopping = sup->stopping;
     pthread_mutex_unlock(&sup->mu);
 
@@ -442,6 +491,14 @@ static void take_commands(rk_exec_sup_t *sup, bool *stopping)
         for (job_t *j = sup->jobs; j; j = j->next) {
             if (j->id != c->id)
                 continue;
+            if (c->op == OP_PAUSE) {
+                freeze(j, now);
+                continue;
+            }
+            if (c->op == OP_RESUME) {
+                thaw(j, now);
+                continue;
+            }
             int64_t grace = c->grace_ms == 0  ? j->grace_us
                             : c->grace_ms < 0 ? 0
                                               : c->grace_ms * 1000;
@@ -462,7 +519,7 @@ static int64_t tick(rk_exec_sup_t *sup)
     job_t **pp = &sup->jobs;
     while (*pp) {
         job_t *j = *pp;
-        if (!j->exited && j->deadline_us && !j->reason && now >= j->deadline_us)
+        if (!j->exited && j->deadline_us && !j->reason && !j->paused_at_us && now >= j->deadline_us)
             job_stop(j, RK_EXEC_TIMED_OUT, j->grace_us, now);
         if (!j->exited && j->kill_at_us && now >= j->kill_at_us) {
             kill(-j->ch.pid, SIGKILL);
@@ -475,7 +532,7 @@ static int64_t tick(rk_exec_sup_t *sup)
             job_finish(sup, j, now);
             continue;
         }
-        if (j->deadline_us && !j->reason)
+        if (j->deadline_us && !j->reason && !j->paused_at_us)
             WAKE_AT(j->deadline_us);
         if (j->kill_at_us && j->kill_at_us != INT64_MAX)
             WAKE_AT(j->kill_at_us);
@@ -539,6 +596,7 @@ int rk_exec_sup_new(rk_exec_sup_t **out)
     sup->epfd = sup->evfd = -1;
     pthread_mutex_init(&sup->mu, NULL);
     sup->pending_tail = &sup->pending;
+    sup->cancels_tail = &sup->cancels;
     sup->num = atomic_fetch_add(&sup_counter, 1) + 1;
     sup->epfd = epoll_create1(EPOLL_CLOEXEC);
     sup->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -13,7 +13,8 @@
  * cannot have been reused), reaps the leader with wait4 for its status and
  * rusage, drains what is left in the pipes, calls the completion callback,
  * then sweeps orphans (reaper.h). A timeout or a cancel sends SIGTERM to the
- * group, then SIGKILL after the grace period.
+ * group, then SIGKILL after the grace period. rk_exec_pause freezes a job's
+ * group with SIGSTOP and stops its timeout clock until it is thawed.
  *
  * Metrics come from wait4's rusage: user and system CPU and peak RSS of the
  * leader and of the descendants it waited for itself; a descendant killed
@@ -51,13 +52,14 @@ const char *rk_exec_end_name(rk_exec_end_t end);
 
 typedef struct rk_exec_outcome {
     rk_exec_end_t end;
-    int exit_code;   /* status when the leader exited normally, else -1 */
-    int term_signal; /* signal that killed the leader, else 0 */
-    int spawn_errno; /* RK_EXEC_SPAWN_FAILED: the errno */
-    int spawn_stage; /* RK_EXEC_SPAWN_FAILED: an rk_exec_stage_t */
-    pid_t pid;       /* the leader (and process group), -1 if none was forked */
-    int64_t wall_us; /* start to exit, monotonic */
-    int64_t user_us; /* CPU time from wait4's rusage */
+    int exit_code;     /* status when the leader exited normally, else -1 */
+    int term_signal;   /* signal that killed the leader, else 0 */
+    int spawn_errno;   /* RK_EXEC_SPAWN_FAILED: the errno */
+    int spawn_stage;   /* RK_EXEC_SPAWN_FAILED: an rk_exec_stage_t */
+    pid_t pid;         /* the leader (and process group), -1 if none was forked */
+    int64_t wall_us;   /* start to exit, monotonic (frozen time included) */
+    int64_t paused_us; /* of wall_us, the time frozen by rk_exec_pause */
+    int64_t user_us;   /* CPU time from wait4's rusage */
     int64_t sys_us;
     long max_rss_kib;      /* ru_maxrss */
     uint64_t stdout_bytes; /* produced by the child, including bytes past the cap */
@@ -100,5 +102,16 @@ int rk_exec_start(rk_exec_sup_t *sup, const rk_exec_spec_t *spec, rk_exec_done_f
  * Thread-safe and asynchronous. RK_ENOENT for an id never issued; a job
  * that has already ended ignores it (its callback has run or is running). */
 int rk_exec_cancel(rk_exec_sup_t *sup, uint64_t id, int64_t grace_ms);
+
+/* Freezes (pause) or thaws (!pause) a job: SIGSTOP or SIGCONT to its
+ * process group, sent by the supervisor thread in the order the calls were
+ * made. While frozen the job's timeout clock stands still: on thaw its
+ * deadline moves on by the time frozen, so the timeout counts running time
+ * only. A repeat (freeze of a frozen job) does nothing; a job that is
+ * stopping (timeout, cancel) or has ended ignores a freeze, and a cancel
+ * thaws a frozen job so it gets its grace to act on the SIGTERM.
+ * Thread-safe and asynchronous: the signal follows shortly after the call
+ * returns. RK_ENOENT for an id never issued, RK_ENOMEM. */
+int rk_exec_pause(rk_exec_sup_t *sup, uint64_t id, bool pause);
 
 #endif

@@ -19,21 +19,14 @@
 #include "base/log.h"
 #include "rk_test_run.h"
 
-static const char *const envs[] = {"RUCKUS_AGENT_HOST",
-                                   "RUCKUS_AGENT_PORT",
-                                   "RUCKUS_AGENT_DATA_DIR",
-                                   "RUCKUS_AGENT_SLOTS",
-                                   "RUCKUS_AGENT_NAME",
-                                   "RUCKUS_AGENT_TOKEN",
-                                   "RUCKUS_AGENT_REGISTER_WITH",
-                                   "RUCKUS_AGENT_SERVER_TOKEN",
-                                   "RUCKUS_AGENT_MODELS_DIR",
-                                   "RUCKUS_AGENT_RETENTION_DAYS",
-                                   "RUCKUS_AGENT_GRACE_SECONDS",
-                                   "RUCKUS_AGENT_LOG_CAP_BYTES",
-                                   "RUCKUS_LOG_LEVEL",
-                                   "RUCKUS_AGENT_SYNC",
-                                   NULL};
+static const char *const envs[] = {"RUCKUS_AGENT_HOST",          "RUCKUS_AGENT_PORT",
+                                   "RUCKUS_AGENT_DATA_DIR",      "RUCKUS_AGENT_SLOTS",
+                                   "RUCKUS_AGENT_NAME",          "RUCKUS_AGENT_TOKEN",
+                                   "RUCKUS_AGENT_REGISTER_WITH", "RUCKUS_AGENT_SERVER_TOKEN",
+                                   "RUCKUS_AGENT_MODELS_DIR",    "RUCKUS_AGENT_RETENTION_DAYS",
+                                   "RUCKUS_AGENT_GRACE_SECONDS", "RUCKUS_AGENT_LOG_CAP_BYTES",
+                                   "RUCKUS_LOG_LEVEL",           "RUCKUS_AGENT_SYNC",
+                                   "RUCKUS_AGENT_LABELS",        NULL};
 
 static int setup(void **state)
 {
@@ -156,6 +149,67 @@ static void test_refusals(void **state)
     rk_agent_settings_cleanup(&s);
 }
 
+/* --label key=value, repeatable; the first flag replaces the environment's
+ * comma-separated list; a bad label is refused naming the option. */
+static void test_labels(void **state)
+{
+    rk_agent_settings_t s;
+    char err[RK_CONFIG_ERRLEN];
+    char *a0[] = {"ruckus-agent"};
+    assert_int_equal(load(&s, err, 1, a0), RK_OK);
+    assert_int_equal(s.labels.count, 0);
+    rk_agent_settings_cleanup(&s);
+
+    char *a1[] = {"ruckus-agent", "--label", "gpu=a100", "--label=zone=eu-1,b"};
+    assert_int_equal(load(&s, err, 4, a1), RK_OK);
+    assert_int_equal(s.labels.count, 2);
+    assert_string_equal(s.labels.items[0], "gpu=a100");
+    assert_string_equal(s.labels.items[1], "zone=eu-1,b"); /* a flag's item is whole */
+    rk_agent_settings_cleanup(&s);
+
+    setenv("RUCKUS_AGENT_LABELS", "rack=r1, os=linux", 1);
+    assert_int_equal(load(&s, err, 1, a0), RK_OK);
+    assert_int_equal(s.labels.count, 2);
+    assert_string_equal(s.labels.items[1], "os=linux");
+    rk_agent_settings_cleanup(&s);
+    char *a2[] = {"ruckus-agent", "--label", "gpu=none"};
+    assert_int_equal(load(&s, err, 3, a2), RK_OK);
+    assert_int_equal(s.labels.count, 1); /* the flag wins over the environment */
+    assert_string_equal(s.labels.items[0], "gpu=none");
+    rk_agent_settings_cleanup(&s);
+    unsetenv("RUCKUS_AGENT_LABELS");
+
+    char value[300];
+    memset(value, 'v', sizeof value);
+    memcpy(value, "k=", 2);
+    value[2 + 256] = '\0'; /* a value of 256 bytes */
+    static const struct {
+        const char *arg, *why;
+    } bad[] = {
+        {"novalue", "expected key=value with a key of 1 to 63 characters"},
+        {"=x", "expected key=value"},
+        {"bad key=x", "expected key=value"},
+        {"", "expected a value"},
+        {NULL, "a label value is at most 255 bytes"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *a[] = {"ruckus-agent", "--label", (char *)(bad[i].arg ? bad[i].arg : value)};
+        assert_int_equal(load(&s, err, 3, a), RK_EINVAL);
+        assert_non_null(strstr(err, "ruckus-agent: --label (RUCKUS_AGENT_LABELS): "));
+        assert_non_null(strstr(err, bad[i].why));
+        rk_agent_settings_cleanup(&s);
+    }
+    char *a3[] = {"ruckus-agent", "--label", "gpu=a", "--label", "gpu=b"};
+    assert_int_equal(load(&s, err, 5, a3), RK_EINVAL);
+    assert_non_null(strstr(err, "a label key is given twice, got \"gpu=b\""));
+    rk_agent_settings_cleanup(&s);
+    setenv("RUCKUS_AGENT_LABELS", "ok=1,no good=2", 1);
+    assert_int_equal(load(&s, err, 1, a0), RK_EINVAL);
+    assert_non_null(strstr(err, "--label (RUCKUS_AGENT_LABELS)"));
+    rk_agent_settings_cleanup(&s);
+    unsetenv("RUCKUS_AGENT_LABELS");
+}
+
 /* ---- the program itself ------------------------------------------------ */
 
 static void test_program(void **state)
@@ -195,6 +249,7 @@ int main(void)
         cmocka_unit_test_setup(test_defaults, setup),
         cmocka_unit_test_setup(test_environment, setup),
         cmocka_unit_test_setup(test_refusals, setup),
+        cmocka_unit_test_setup(test_labels, setup),
         cmocka_unit_test_setup(test_program, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,6 @@
 /* The supervisor with real child processes: outcomes, logs, stdin, env,
- * workdir, rlimits, spawn failures, timeouts, cancels, many at once, the
- * function-in-a-child variant and the metrics. */
+ * workdir, rlimits, spawn failures, timeouts, cancels, pause and resume,
+ * many at once, the function-in-a-child variant and the metrics. */
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -364,6 +365,158 @@ static void test_cancel_ignoring_term(void **state)
     assert_int_equal(rk_exec_cancel(sup, 0, 0), RK_ENOENT);
 }
 
+/* The state letter of /proc/<pid>/stat ('T' when stopped), '?' if gone. */
+static char proc_state(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return '?';
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    return p && p[1] == ' ' ? p[2] : '?';
+}
+
+/* Waits (5 s at most) until pid's state is want or not. */
+static bool state_becomes(pid_t pid, char want)
+{
+    for (int i = 0; i < 500; i++) {
+        if (proc_state(pid) == want)
+            return true;
+        usleep(10000);
+    }
+    return false;
+}
+
+static int done_count(waiter_t *w)
+{
+    pthread_mutex_lock(&w->mu);
+    int d = w->done;
+    pthread_mutex_unlock(&w->mu);
+    return d;
+}
+
+/* A job with a 1 s timeout, frozen for 1.5 s after 0.2 s of running: it
+ * is stopped while frozen and does not time out then; it times out after
+ * about 1 s of running time in all. */
+static void test_pause_stops_timeout(void **state)
+{
+    const char *argv[] = {"sleep", "30", NULL};
+    pid_t pid = -1;
+    rk_exec_spec_t spec = {.argv = argv, .timeout_ms = 1000, .grace_ms = 2000, .started_pid = &pid};
+    waiter_t w;
+    uint64_t id;
+    waiter_init(&w);
+    int64_t t0 = rk_time_mono_us();
+    assert_int_equal(rk_exec_start(sup, &spec, on_done, &w, &id), RK_OK);
+    assert_true(pid > 0);
+    usleep(200000);
+    assert_int_equal(rk_exec_pause(sup, id, true), RK_OK);
+    assert_int_equal(rk_exec_pause(sup, id, true), RK_OK); /* a repeat changes nothing */
+    assert_true(state_becomes(pid, 'T'));
+    int64_t frozen_at = rk_time_mono_us();
+    /* The pause itself is what is measured here: 1.5 s, past the timeout. */
+    usleep(1500000);
+    assert_int_equal(done_count(&w), 0);
+    assert_int_equal(proc_state(pid), 'T');
+    assert_int_equal(rk_exec_pause(sup, id, false), RK_OK);
+    int64_t frozen = rk_time_mono_us() - frozen_at;
+    waiter_wait(&w, 1);
+    int64_t took = rk_time_mono_us() - t0;
+    assert_int_equal(w.out.end, RK_EXEC_TIMED_OUT);
+    assert_int_equal(w.out.term_signal, SIGTERM);
+    /* Running time ~1 s: the wall time is that plus the time frozen. */
+    assert_true(took >= 1000000 + frozen - 100000);
+    assert_true(took < 1000000 + frozen + 1500000);
+    assert_true(w.out.paused_us >= frozen - 100000);
+    assert_true(w.out.paused_us <= frozen + 1000000);
+    waiter_cleanup(&w);
+    assert_int_equal(rk_exec_pause(sup, id + 1000, true), RK_ENOENT);
+}
+
+/* Freezing stops the whole group (a shell and its children): the counter
+ * it writes stands still, and goes on after the thaw. */
+static void test_pause_freezes_group(void **state)
+{
+    char script[256];
+    snprintf(script, sizeof script, "i=0; while :; do i=$((i+1)); echo $i > %s; sleep 0.05; done",
+             path_in_tmp("cnt"));
+    const char *argv[] = {"sh", "-c", script, NULL};
+    pid_t pid = -1;
+    rk_exec_spec_t spec = {.argv = argv, .grace_ms = 2000, .started_pid = &pid};
+    waiter_t w;
+    uint64_t id;
+    waiter_init(&w);
+    assert_int_equal(rk_exec_start(sup, &spec, on_done, &w, &id), RK_OK);
+    char *c0 = NULL;
+    for (int i = 0; i < 500 && !(c0 = slurp(path_in_tmp("cnt"), NULL)); i++)
+        usleep(10000);
+    free(c0);
+    assert_int_equal(rk_exec_pause(sup, id, true), RK_OK);
+    assert_true(state_becomes(pid, 'T'));
+    usleep(100000); /* a write under way when the STOP came lands */
+    char *a = slurp(path_in_tmp("cnt"), NULL);
+    usleep(500000); /* ten rounds of the loop, were it running */
+    char *b = slurp(path_in_tmp("cnt"), NULL);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_string_equal(a, b);
+    assert_int_equal(rk_exec_pause(sup, id, false), RK_OK);
+    char *c = NULL;
+    for (int i = 0; i < 500; i++) {
+        free(c);
+        c = slurp(path_in_tmp("cnt"), NULL);
+        if (c && *c && strcmp(c, a) != 0 && atoi(c) > atoi(a))
+            break;
+        usleep(10000);
+    }
+    assert_non_null(c);
+    assert_true(atoi(c) > atoi(a));
+    free(a);
+    free(b);
+    free(c);
+    assert_int_equal(rk_exec_cancel(sup, id, -1), RK_OK);
+    waiter_wait(&w, 1);
+    assert_int_equal(w.out.end, RK_EXEC_CANCELLED);
+    waiter_cleanup(&w);
+}
+
+/* A cancel thaws a frozen job: it acts on the SIGTERM at once instead of
+ * waiting frozen for the SIGKILL at the end of the grace. */
+static void test_cancel_paused(void **state)
+{
+    const char *argv[] = {"sh", "-c",
+                          "trap 'exit 3' TERM; echo ready; while :; do sleep 0.05; done", NULL};
+    pid_t pid = -1;
+    rk_exec_spec_t spec = {
+        .argv = argv, .grace_ms = 3000, .stdout_path = path_in_tmp("o9"), .started_pid = &pid};
+    waiter_t w;
+    uint64_t id;
+    waiter_init(&w);
+    assert_int_equal(rk_exec_start(sup, &spec, on_done, &w, &id), RK_OK);
+    for (int i = 0; i < 500; i++) {
+        char *s = slurp(spec.stdout_path, NULL);
+        int ready = s && strstr(s, "ready") != NULL;
+        free(s);
+        if (ready)
+            break;
+        usleep(10000);
+    }
+    assert_int_equal(rk_exec_pause(sup, id, true), RK_OK);
+    assert_true(state_becomes(pid, 'T'));
+    int64_t t0 = rk_time_mono_us();
+    assert_int_equal(rk_exec_cancel(sup, id, 0), RK_OK);
+    waiter_wait(&w, 1);
+    int64_t took = rk_time_mono_us() - t0;
+    assert_int_equal(w.out.end, RK_EXEC_CANCELLED);
+    assert_int_equal(w.out.exit_code, 3); /* the trap ran */
+    assert_true(took < 2500000);
+    waiter_cleanup(&w);
+}
+
 static void test_many_concurrent(void **state)
 {
     enum { N = 50 };
@@ -464,6 +617,9 @@ int main(void)
         cmocka_unit_test(test_no_such_program),
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_cancel_ignoring_term),
+        cmocka_unit_test(test_pause_stops_timeout),
+        cmocka_unit_test(test_pause_freezes_group),
+        cmocka_unit_test(test_cancel_paused),
         cmocka_unit_test(test_many_concurrent),
         cmocka_unit_test(test_function_child),
         cmocka_unit_test(test_metrics),

@@ -2,7 +2,10 @@
  * "Compatibility"): system_info.system, frameworks (command, and OpenBLAS
  * with the version of the library the compute benchmark would load),
  * models keyed by name, metrics, hooks; capabilities with a boolean per
- * task type. From a real agent, and through the server unchanged. */
+ * task type. From a real agent, and through the server unchanged. Its
+ * --label labels, and the startup error for a bad one. */
+#include "model/agent.h"
+#include "rk_test_run.h"
 #include "server_fixture.h"
 #include "sysinfo/sysinfo.h"
 
@@ -99,6 +102,54 @@ static void test_agent_info_compat(void **state)
     fx_cleanup(&f);
 }
 
+/* --label key=value (repeated) is AgentInfo labels, which the model's
+ * decoder (the server's) takes; no label: no labels member. */
+static void test_labels(void **state)
+{
+    (void)state;
+    const char *args[] = {"--label", "gpu=a100", "--label", "zone=eu,1", NULL};
+    rk_test_agent_t a;
+    assert_int_equal(rk_test_agent_start(&a, 1, args, NULL), 0);
+    rk_test_resp_t r;
+    rk_test_req(&a.p, "GET", "/api/v1/info", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    json_t *info = json_object_get(r.json, "agent_info");
+    json_t *labels = json_object_get(info, "labels");
+    assert_int_equal(json_object_size(labels), 2);
+    assert_string_equal(json_string_value(json_object_get(labels, "gpu")), "a100");
+    assert_string_equal(json_string_value(json_object_get(labels, "zone")), "eu,1");
+    rk_agent_info_t ai = {0};
+    rk_verr_t e = {{0}};
+    assert_int_equal(rk_agent_info_decode(info, "", &ai, &e), 0);
+    json_t *want = json_pack("{s:s}", "gpu", "a100");
+    assert_true(rk_agent_info_labels_match(&ai, want));
+    json_object_set_new(want, "gpu", json_string("h100"));
+    assert_false(rk_agent_info_labels_match(&ai, want));
+    json_decref(want);
+    rk_agent_info_cleanup(&ai);
+    rk_test_resp_cleanup(&r);
+    rk_test_agent_cleanup(&a);
+
+    assert_int_equal(rk_test_agent_start(&a, 1, NULL, NULL), 0);
+    rk_test_req(&a.p, "GET", "/api/v1/info", NULL, NULL, &r);
+    assert_null(json_object_get(json_object_get(r.json, "agent_info"), "labels"));
+    rk_test_resp_cleanup(&r);
+    rk_test_agent_cleanup(&a);
+}
+
+/* A bad label stops the agent at startup, exit 2, naming the option. */
+static void test_bad_label(void **state)
+{
+    (void)state;
+    static rk_test_run_t r;
+    const char *args[] = {"--port", "0", "--label", "bad key=1", NULL};
+    assert_int_equal(rk_test_run(&r, "ruckus-agent", args, 0), 0);
+    assert_int_equal(r.code, 2);
+    assert_non_null(
+        strstr(r.err, "ruckus-agent: --label (RUCKUS_AGENT_LABELS): expected key=value"));
+    assert_non_null(strstr(r.err, "got \"bad key=1\""));
+}
+
 static void test_openblas_version_from_path(void **state)
 {
     (void)state;
@@ -116,6 +167,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_agent_info_compat),
+        cmocka_unit_test(test_labels),
+        cmocka_unit_test(test_bad_label),
         cmocka_unit_test(test_openblas_version_from_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

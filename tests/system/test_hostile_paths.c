@@ -63,6 +63,8 @@ static const route_t agent_routes[] = {
     {"GET", "/api/v1/status/{job_id}"},
     {"GET", "/api/v1/results/{job_id}"},
     {"DELETE", "/api/v1/jobs/{job_id}"},
+    {"POST", "/api/v1/jobs/{job_id}/pause"},
+    {"POST", "/api/v1/jobs/{job_id}/resume"},
     {"GET", "/api/v1/jobs/{job_id}/logs"},
     {"GET", "/api/v1/jobs/{job_id}/artifacts"},
 };
