@@ -71,6 +71,14 @@ int rk_cli_urlencode(const char *s, rk_buf_t *out)
     return rc;
 }
 
+int rk_cli_query_add(rk_buf_t *q, const char *key, const char *val)
+{
+    if (!val)
+        return 0;
+    int rc = rk_buf_printf(q, "%c%s=", q->len ? '&' : '?', key);
+    return rc ? rc : rk_cli_urlencode(val, q);
+}
+
 static int build_url(rk_cli_t *c, const char *path, rk_buf_t *url)
 {
     const char *base = c->s.server;

@@ -79,6 +79,9 @@ int rk_cli_exit_for(int err, long status);
 
 /* Appends s percent-encoded for a URL query value or path segment. */
 int rk_cli_urlencode(const char *s, rk_buf_t *out);
+/* Appends "?key=val" (or "&key=val" when q is not empty), val encoded;
+ * nothing when val is NULL. */
+int rk_cli_query_add(rk_buf_t *q, const char *key, const char *val);
 
 /* Prints "ruckus: <fmt>" and a newline to c->err. */
 void rk_cli_errorf(rk_cli_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -155,6 +158,15 @@ int rk_cli_job_watch(rk_cli_t *c, const char *job_id);
  * may be NULL. */
 int rk_cli_compare_stats(rk_cli_t *c, const rk_cli_args_t *a, const char *metric,
                          const char *baseline, const char *min_delta, bool fail_on_regression);
+/* cmd_queue.c: job pause | resume | priority | cancel, agent pause |
+ * resume | drain. */
+int rk_cli_job_pause(rk_cli_t *c, int argc, char **argv);
+int rk_cli_job_resume(rk_cli_t *c, int argc, char **argv);
+int rk_cli_job_priority(rk_cli_t *c, int argc, char **argv);
+int rk_cli_job_cancel(rk_cli_t *c, int argc, char **argv);
+int rk_cli_agent_pause(rk_cli_t *c, int argc, char **argv);
+int rk_cli_agent_resume(rk_cli_t *c, int argc, char **argv);
+int rk_cli_agent_drain(rk_cli_t *c, int argc, char **argv);
 /* `result history` (cmd_compare.c). */
 int rk_cli_history(rk_cli_t *c, int argc, char **argv);
 

@@ -1,4 +1,5 @@
-/* ruckus agent register | unregister | list | status | show */
+/* ruckus agent register | unregister | list | status | show (pause, resume
+ * and drain: cmd_queue.c) */
 #include <string.h>
 
 #include "base/err.h"
@@ -13,7 +14,9 @@ static const char usage[] =
     "  unregister ID                   forget an agent\n"
     "  list                            registered agents\n"
     "  status [ID]                     live status of every agent, or one\n"
-    "  show ID                         one agent: hardware, capabilities\n\n"
+    "  show ID                         one agent: hardware, capabilities\n"
+    "  pause ID | resume ID            stop or restart new dispatches to an agent\n"
+    "  drain ID [--deadline S]         take it out of service; past S its jobs are requeued\n\n"
     "Examples:\n"
     "  ruckus agent register http://worker1:8001\n"
     "  ruckus agent status\n"
@@ -278,8 +281,14 @@ static int cmd_show(rk_cli_t *c, int argc, char **argv)
 
 int rk_cli_cmd_agent(rk_cli_t *c, int argc, char **argv)
 {
-    static const rk_cli_cmd_t cmds[] = {{"register", cmd_register}, {"unregister", cmd_unregister},
-                                        {"list", cmd_list},         {"status", cmd_status},
-                                        {"show", cmd_show},         {NULL, NULL}};
+    static const rk_cli_cmd_t cmds[] = {{"register", cmd_register},
+                                        {"unregister", cmd_unregister},
+                                        {"list", cmd_list},
+                                        {"status", cmd_status},
+                                        {"show", cmd_show},
+                                        {"pause", rk_cli_agent_pause},
+                                        {"resume", rk_cli_agent_resume},
+                                        {"drain", rk_cli_agent_drain},
+                                        {NULL, NULL}};
     return rk_cli_dispatch(c, "agent", usage, cmds, argc, argv);
 }

@@ -1,4 +1,5 @@
-/* ruckus job submit | list | show | cancel | watch | logs | artifacts */
+/* ruckus job submit | list | show | watch | logs | artifacts (pause,
+ * resume, priority and cancel: cmd_queue.c) */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,40 +17,135 @@
 
 static const char usage[] =
     "ruckus job COMMAND\n\n"
-    "  submit EXPERIMENT AGENT [--wait]   queue a job (--wait: watch it to the end)\n"
+    "  submit EXPERIMENT [AGENT|any] [--priority P] [--label K=V[,K=V]] [--exclusive]\n"
+    "         [--count N] [--wait]         queue a job (--wait: watch it to the end)\n"
     "  list [--status S[,S...]] [--agent ID|NAME] [--experiment E] [--limit N]\n"
     "  show ID                            one job with its status history\n"
-    "  cancel ID                          cancel a queued or running job\n"
+    "  cancel ID... | --status S ...      cancel jobs by id or by filters (--force: kill)\n"
+    "  pause ID | resume ID               hold or freeze a job, and let it go on\n"
+    "  priority ID LEVEL                  low, medium, high or critical\n"
     "  watch ID                           live status until it ends (exit 0 if completed)\n"
     "  logs ID [-f] [--stream stderr]     the job's output (-f: follow)\n"
     "  artifacts ID -o FILE               the job's output folder as a zip\n\n"
     "Examples:\n"
     "  ruckus job submit exp_1a2b3c worker1 --wait\n"
+    "  ruckus job submit exp_1a2b3c --label gpu=a100 --priority high --count 10\n"
     "  ruckus job list --status failed --limit 20\n"
     "  ruckus job logs job_0badcafe -f\n";
 
+/* "k=v,k2=v2" into {k: v, k2: v2}; NULL (after printing why) when a pair
+ * has no '=' or an empty key. */
+static json_t *parse_labels(rk_cli_t *c, const char *text)
+{
+    json_t *o = json_object();
+    for (const char *p = text; o && *p;) {
+        size_t len = strcspn(p, ",");
+        const char *eq = memchr(p, '=', len);
+        if (!eq || eq == p) {
+            rk_cli_errorf(c, "--label: expected KEY=VALUE[,KEY=VALUE...]");
+            json_decref(o);
+            return NULL;
+        }
+        char *k = strndup(p, (size_t)(eq - p));
+        json_t *v = json_stringn(eq + 1, (size_t)(p + len - eq - 1));
+        if (!k || !v || json_object_set_new(o, k, v)) {
+            json_decref(o);
+            o = NULL;
+        }
+        free(k);
+        p += len + (p[len] == ',');
+    }
+    return o;
+}
+
+/* The CreateJobRequest the options describe (NULL after printing why). */
+static json_t *submit_body(rk_cli_t *c, const rk_cli_args_t *a, const char *agent, int *code)
+{
+    *code = RK_CLI_EXIT_USAGE;
+    rk_job_priority_t p;
+    if (a->val[1] && rk_job_priority_parse(a->val[1], &p)) {
+        rk_cli_errorf(c, "--priority: expected one of low, medium, high, critical");
+        return NULL;
+    }
+    long count = 1;
+    if (a->val[5] && rk_cli_args_int(a->val[5], 1, 10000, &count)) {
+        rk_cli_errorf(c, "--count: expected a number from 1 to 10000");
+        return NULL;
+    }
+    json_t *labels = a->val[2] ? parse_labels(c, a->val[2]) : NULL;
+    if (a->val[2] && !labels)
+        return NULL;
+    *code = RK_CLI_EXIT_FAILURE;
+    json_t *body = json_pack("{s:s}", "experiment_id", a->pos[0]);
+    if (!body)
+        return NULL;
+    if (agent)
+        json_object_set_new(body, "agent_id", json_string(agent));
+    if (labels)
+        json_object_set_new(body, "agent_selector", json_pack("{s:o}", "labels", labels));
+    if (a->val[1])
+        json_object_set_new(body, "priority", json_string(rk_job_priority_name(p)));
+    if (a->val[4])
+        json_object_set_new(body, "exclusive", json_true());
+    if (count > 1)
+        json_object_set_new(body, "count", json_integer(count));
+    *code = 0;
+    return body;
+}
+
 static int cmd_submit(rk_cli_t *c, int argc, char **argv)
 {
-    static const rk_cli_opt_t opts[] = {{"wait", 'w', false}};
+    static const rk_cli_opt_t opts[] = {{"wait", 'w', false},    {"priority", 'p', true},
+                                        {"label", 'l', true},    {"any", 0, false},
+                                        {"exclusive", 0, false}, {"count", 'n', true}};
     rk_cli_args_t a;
-    int code =
-        rk_cli_parse(c, argc, argv, opts, 1, 2, 2,
-                     "ruckus job submit EXPERIMENT AGENT [--wait]\n\n"
-                     "With --wait, follows the job like `job watch` and exits 0 only if it "
-                     "completed.\n\nExample:\n  ruckus job submit exp_1a2b3c worker1 --wait\n",
-                     &a);
+    int code = rk_cli_parse(
+        c, argc, argv, opts, 6, 1, 2,
+        "ruckus job submit EXPERIMENT [AGENT|any] [--priority P] [--label K=V[,K=V...]]\n"
+        "                  [--any] [--exclusive] [--count N] [--wait]\n\n"
+        "AGENT is an agent id or name. Without one (or with `any`, --any or --label)\n"
+        "the job runs on the first agent that can run it and has a free slot; --label\n"
+        "keeps it to agents with those labels (ruckus-agent --label). P: low, medium\n"
+        "(default), high, critical. --exclusive: nothing else runs on the agent\n"
+        "meanwhile. --count N: N copies (1..10000). With --wait, follows the job like\n"
+        "`job watch` and exits 0 only if it completed (one job only).\n\n"
+        "Examples:\n  ruckus job submit exp_1a2b3c worker1 --wait\n"
+        "  ruckus job submit exp_1a2b3c --label gpu=a100 --count 4\n",
+        &a);
     if (code)
         return code < 0 ? 0 : code;
+    bool any = a.val[3] || (a.npos == 2 && strcmp(a.pos[1], "any") == 0);
+    if (a.npos == 2 && a.val[3] && strcmp(a.pos[1], "any") != 0) {
+        rk_cli_errorf(c, "give an AGENT or --any, not both");
+        return RK_CLI_EXIT_USAGE;
+    }
+    if (a.val[0] && a.val[5] && strcmp(a.val[5], "1") != 0) {
+        rk_cli_errorf(c, "--wait follows one job: leave out --count");
+        return RK_CLI_EXIT_USAGE;
+    }
     char agent[128];
     if ((code = rk_cli_check_id(c, "experiment", a.pos[0])) ||
-        (code = rk_cli_agent_ref(c, a.pos[1], agent, sizeof agent)))
+        (a.npos == 2 && !any && (code = rk_cli_agent_ref(c, a.pos[1], agent, sizeof agent))))
         return code;
-    json_t *body = json_pack("{s:s, s:s}", "experiment_id", a.pos[0], "agent_id", agent);
+    json_t *body = submit_body(c, &a, a.npos == 2 && !any ? agent : NULL, &code);
+    if (!body)
+        return code;
     json_t *ans = NULL;
-    code = body ? rk_cli_api(c, "POST", "/jobs", body, &ans, NULL) : RK_CLI_EXIT_FAILURE;
+    code = rk_cli_api(c, "POST", "/jobs", body, &ans, NULL);
     json_decref(body);
     if (code)
         return code;
+    json_t *many = json_object_get(ans, "jobs");
+    if (json_is_array(many)) {
+        size_t n = json_array_size(many);
+        const char *first = json_string_value(json_object_get(json_array_get(many, 0), "job_id"));
+        const char *last =
+            json_string_value(json_object_get(json_array_get(many, n ? n - 1 : 0), "job_id"));
+        code = rk_cli_print_ok(c, ans, "submitted %zu jobs (%s .. %s)\n", n, first ? first : "-",
+                               last ? last : "-");
+        json_decref(ans);
+        return code;
+    }
     rk_job_info_t j;
     rk_verr_t e;
     if (rk_job_info_decode(ans, "", &j, &e)) {
@@ -67,14 +163,6 @@ static int cmd_submit(rk_cli_t *c, int argc, char **argv)
     rk_job_info_cleanup(&j);
     json_decref(ans);
     return code;
-}
-
-static int add_query(rk_buf_t *q, const char *key, const char *val)
-{
-    if (!val)
-        return 0;
-    int rc = rk_buf_printf(q, "%c%s=", q->len ? '&' : '?', key);
-    return rc ? rc : rk_cli_urlencode(val, q);
 }
 
 static int by_created_desc(const void *pa, const void *pb)
@@ -127,10 +215,10 @@ static int cmd_list(rk_cli_t *c, int argc, char **argv)
     rk_buf_init(&q, 4096);
     rk_buf_t qs;
     rk_buf_init(&qs, 4096);
-    add_query(&qs, "status", a.val[0]);
-    add_query(&qs, "agent_id", a.val[1] ? agent_id : NULL);
-    add_query(&qs, "experiment_id", a.val[2]);
-    add_query(&qs, "limit", a.val[3]);
+    rk_cli_query_add(&qs, "status", a.val[0]);
+    rk_cli_query_add(&qs, "agent_id", a.val[1] ? agent_id : NULL);
+    rk_cli_query_add(&qs, "experiment_id", a.val[2]);
+    rk_cli_query_add(&qs, "limit", a.val[3]);
     rk_buf_printf(&q, "/jobs%s", rk_buf_str(&qs));
     rk_buf_cleanup(&qs);
     json_t *ans = NULL;
@@ -268,29 +356,6 @@ static int cmd_show(rk_cli_t *c, int argc, char **argv)
     rk_buf_cleanup(&b);
 done:
     rk_job_info_cleanup(&j);
-    json_decref(ans);
-    return code;
-}
-
-static int cmd_cancel(rk_cli_t *c, int argc, char **argv)
-{
-    rk_cli_args_t a;
-    char path[128];
-    int code =
-        rk_cli_parse(c, argc, argv, NULL, 0, 1, 1,
-                     "ruckus job cancel ID\n\nA finished job cannot be cancelled (exit 6).\n\n"
-                     "Example:\n  ruckus job cancel job_0badcafe\n",
-                     &a);
-    if (code || (code = rk_cli_id_path(c, "job", "/jobs", a.pos[0], "", path, sizeof path)))
-        return code < 0 ? 0 : code;
-    json_t *ans = NULL;
-    long status = 0;
-    if ((code = rk_cli_api(c, "DELETE", path, NULL, &ans, &status)))
-        return code;
-    code = rk_cli_print_ok(c, ans,
-                           status == 202 ? "job %s is being stopped; it will end cancelled\n"
-                                         : "cancelled job %s\n",
-                           a.pos[0]);
     json_decref(ans);
     return code;
 }
@@ -482,9 +547,16 @@ static int cmd_artifacts(rk_cli_t *c, int argc, char **argv)
 
 int rk_cli_cmd_job(rk_cli_t *c, int argc, char **argv)
 {
-    static const rk_cli_cmd_t cmds[] = {{"submit", cmd_submit},       {"list", cmd_list},
-                                        {"show", cmd_show},           {"cancel", cmd_cancel},
-                                        {"watch", cmd_watch},         {"logs", cmd_logs},
-                                        {"artifacts", cmd_artifacts}, {NULL, NULL}};
+    static const rk_cli_cmd_t cmds[] = {{"submit", cmd_submit},
+                                        {"list", cmd_list},
+                                        {"show", cmd_show},
+                                        {"cancel", rk_cli_job_cancel},
+                                        {"watch", cmd_watch},
+                                        {"logs", cmd_logs},
+                                        {"artifacts", cmd_artifacts},
+                                        {"pause", rk_cli_job_pause},
+                                        {"resume", rk_cli_job_resume},
+                                        {"priority", rk_cli_job_priority},
+                                        {NULL, NULL}};
     return rk_cli_dispatch(c, "job", usage, cmds, argc, argv);
 }

@@ -56,6 +56,32 @@ static void test_usage_errors(void **state)
     expect(2, NULL, "too many arguments", (const char *[]){"job", "show", "a", "b", NULL});
     expect(2, NULL, "not a valid id", (const char *[]){"job", "show", "../etc", NULL});
     expect(2, NULL, "-o FILE is required", (const char *[]){"job", "artifacts", "job_1", NULL});
+    /* Queue control (cmd_queue.c, job submit's new options). */
+    expect(2, NULL, "LEVEL: expected one of low, medium, high, critical",
+           (const char *[]){"job", "priority", "job_1", "urgent", NULL});
+    expect(2, NULL, "give one or more job ids, or filters",
+           (const char *[]){"job", "cancel", NULL});
+    expect(2, NULL, "give job ids or filters, not both",
+           (const char *[]){"job", "cancel", "job_1", "--status", "queued", NULL});
+    expect(2, NULL, "--priority: expected one of",
+           (const char *[]){"job", "cancel", "--priority", "top", NULL});
+    expect(2, NULL, "--count: expected a number from 1 to 10000",
+           (const char *[]){"job", "submit", "exp_1", "--count", "0", NULL});
+    expect(2, NULL, "--count: expected a number from 1 to 10000",
+           (const char *[]){"job", "submit", "exp_1", "--count", "10001", NULL});
+    expect(2, NULL, "--label: expected KEY=VALUE",
+           (const char *[]){"job", "submit", "exp_1", "--label", "gpu", NULL});
+    expect(2, NULL, "--label: expected KEY=VALUE",
+           (const char *[]){"job", "submit", "exp_1", "--label", "=x", NULL});
+    expect(2, NULL, "--priority: expected one of",
+           (const char *[]){"job", "submit", "exp_1", "--priority", "urgent", NULL});
+    expect(2, NULL, "give an AGENT or --any, not both",
+           (const char *[]){"job", "submit", "exp_1", "worker1", "--any", NULL});
+    expect(2, NULL, "--wait follows one job",
+           (const char *[]){"job", "submit", "exp_1", "--count", "3", "--wait", NULL});
+    expect(2, NULL, "--deadline: expected seconds",
+           (const char *[]){"agent", "drain", "a1", "--deadline", "-1", NULL});
+    expect(2, NULL, "missing argument", (const char *[]){"agent", "pause", NULL});
     expect(2, NULL, "--format: expected csv or json",
            (const char *[]){"result", "export", "--format", "xml", NULL});
     expect(2, NULL, "not an http:// or https:// URL",
