@@ -1,7 +1,6 @@
 /* The agent object: id, slots, status, long-poll waiters, the background
- * thread (waiter deadlines, delayed starts, retention) and registration. */
-#include <curl/curl.h>
-#include <dlfcn.h>
+ * thread (waiter deadlines, delayed starts, retention, the idle watch).
+ * Calls to the server: server_link.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -9,7 +8,6 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent/internal.h"
@@ -211,6 +209,7 @@ static void *bg_main(void *arg)
         for (waiter_t *w = a->waiters; w; w = w->next)
             if (w->deadline_mono < wake)
                 wake = w->deadline_mono;
+        agent__idle_check(a, now);
         if (now >= next_sweep) {
             sweep(a);
             next_sweep = now + SWEEP_EVERY_US;
@@ -224,148 +223,6 @@ static void *bg_main(void *arg)
         a->bg_wake_at = 0;
     }
     pthread_mutex_unlock(&a->mu);
-    return NULL;
-}
-
-/* One registration attempt, run in a short-lived forked child that loads
- * libcurl with dlopen: libcurl and its TLS stack (libcrypto alone is 3 MiB
- * resident) are never mapped in the agent itself. The child writes
- * "<http status> <error text>" to report_fd. */
-static int register_child(const char *url, const char *body, const char *token, int report_fd)
-{
-    char msg[CURL_ERROR_SIZE + 32] = "";
-    long status = 0;
-    void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        snprintf(msg, sizeof msg, "0 cannot load libcurl: %s", dlerror());
-        goto out;
-    }
-    __typeof__(&curl_easy_init) init;
-    __typeof__(&curl_easy_setopt) setopt;
-    __typeof__(&curl_easy_perform) perform;
-    __typeof__(&curl_easy_getinfo) getinfo;
-    __typeof__(&curl_slist_append) append;
-    void *f[5] = {dlsym(h, "curl_easy_init"), dlsym(h, "curl_easy_setopt"),
-                  dlsym(h, "curl_easy_perform"), dlsym(h, "curl_easy_getinfo"),
-                  dlsym(h, "curl_slist_append")};
-    for (int i = 0; i < 5; i++)
-        if (!f[i]) {
-            snprintf(msg, sizeof msg, "0 libcurl lacks a function");
-            goto out;
-        }
-    memcpy(&init, &f[0], sizeof f[0]);
-    memcpy(&setopt, &f[1], sizeof f[1]);
-    memcpy(&perform, &f[2], sizeof f[2]);
-    memcpy(&getinfo, &f[3], sizeof f[3]);
-    memcpy(&append, &f[4], sizeof f[4]);
-    CURL *c = init();
-    char auth[1100], err[CURL_ERROR_SIZE] = "";
-    struct curl_slist *hdr = append(NULL, "Content-Type: application/json");
-    if (token) {
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
-        hdr = append(hdr, auth);
-    }
-    FILE *sink = fopen("/dev/null", "we");
-    if (!c || !hdr || !sink) {
-        snprintf(msg, sizeof msg, "0 out of memory");
-        goto out;
-    }
-    setopt(c, CURLOPT_URL, url);
-    setopt(c, CURLOPT_POSTFIELDS, body);
-    setopt(c, CURLOPT_HTTPHEADER, hdr);
-    setopt(c, CURLOPT_TIMEOUT_MS, 15000L);
-    setopt(c, CURLOPT_NOSIGNAL, 1L);
-    setopt(c, CURLOPT_ERRORBUFFER, err);
-    setopt(c, CURLOPT_WRITEDATA, sink);
-    if (perform(c) == CURLE_OK)
-        getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    snprintf(msg, sizeof msg, "%ld %s", status, err);
-out:
-    /* The process ends now: the kernel frees what libcurl held. */
-    return write(report_fd, msg, strlen(msg)) > 0 ? 0 : 1;
-}
-
-/* Runs register_child in a child process; *status gets the HTTP status (0:
- * none), msg libcurl's error text. */
-static void register_once(const char *url, const char *body, const char *token, long *status,
-                          char *msg, size_t msgsz)
-{
-    int p[2];
-    *status = 0;
-    snprintf(msg, msgsz, "cannot start the registration process");
-    if (pipe2(p, O_CLOEXEC) != 0)
-        return;
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(p[0]);
-        _exit(register_child(url, body, token, p[1]));
-    }
-    close(p[1]);
-    char buf[600];
-    size_t k = 0;
-    ssize_t r;
-    while (pid > 0 && k < sizeof buf - 1 &&
-           ((r = read(p[0], buf + k, sizeof buf - 1 - k)) > 0 || (r < 0 && errno == EINTR)))
-        k += r > 0 ? (size_t)r : 0;
-    buf[k] = '\0';
-    close(p[0]);
-    /* Our own child in the agent's process group (the exec reaper leaves
-     * those alone), reaped here by its pid. */
-    while (pid > 0 && waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
-    }
-    if (pid > 0 && k > 0) {
-        char *end;
-        *status = strtol(buf, &end, 10);
-        snprintf(msg, msgsz, "%s", *end == ' ' ? end + 1 : end);
-    }
-}
-
-/* Registers with the server, retrying with backoff until it answers
- * 200 (or 409: already registered at this URL) or the agent stops. */
-static void *reg_main(void *arg)
-{
-    rk_agent_t *a = arg;
-    char url[4096], agent_url[512], host[256];
-    snprintf(url, sizeof url, "%s/api/v1/agents/register", a->s->register_with);
-    const char *h = a->s->host;
-    if (strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0) {
-        if (gethostname(host, sizeof host) != 0)
-            snprintf(host, sizeof host, "localhost");
-        host[sizeof host - 1] = '\0';
-        h = host;
-    }
-    snprintf(agent_url, sizeof agent_url, strchr(h, ':') ? "http://[%s]:%u" : "http://%s:%u", h,
-             (unsigned)rk_agent_port(a));
-    json_t *body = json_pack("{s:s}", "agent_url", agent_url);
-    if (body && a->s->token)
-        json_object_set_new(body, "agent_token", json_string(a->s->token));
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    int64_t backoff_ms = 500;
-    pthread_mutex_lock(&a->mu);
-    while (text && !a->stopping) {
-        pthread_mutex_unlock(&a->mu);
-        long status;
-        char msg[600];
-        register_once(url, text, a->s->server_token, &status, msg, sizeof msg);
-        bool done = status == 200 || status == 201 || status == 409;
-        char st[16];
-        snprintf(st, sizeof st, "%ld", status);
-        if (done)
-            rk_log_info("registered with the server", "url", a->s->register_with, "status", st);
-        else
-            rk_log_warn("cannot register with the server yet; retrying", "url", a->s->register_with,
-                        "status", st, "error", msg);
-        pthread_mutex_lock(&a->mu);
-        if (done)
-            break;
-        struct timespec ts = rk_deadline_timespec(rk_deadline_in_us(backoff_ms * 1000));
-        while (!a->stopping && pthread_cond_timedwait(&a->cond, &a->mu, &ts) != ETIMEDOUT) {
-        }
-        backoff_ms = backoff_ms * 2 > 60000 ? 60000 : backoff_ms * 2;
-    }
-    pthread_mutex_unlock(&a->mu);
-    free(text);
     return NULL;
 }
 
@@ -516,7 +373,7 @@ int rk_agent_start(rk_agent_t *a)
     a->bg_on = true;
     a->started = true;
     if (a->s->register_with) {
-        if (pthread_create(&a->reg, NULL, reg_main, a) != 0)
+        if (pthread_create(&a->reg, NULL, agent__register_main, a) != 0)
             return RK_EIO;
         a->reg_on = true;
     }
@@ -529,6 +386,13 @@ void rk_agent_stop(rk_agent_t *a)
     if (a->stopped) {
         pthread_mutex_unlock(&a->mu);
         return;
+    }
+    /* A pilot agent leaves the server first, so no new job arrives while
+     * it stops (one that did is cancelled by the server's unregister). */
+    if (a->started && !a->stopping && a->s->exit_when_idle > 0) {
+        pthread_mutex_unlock(&a->mu);
+        agent__unregister(a);
+        pthread_mutex_lock(&a->mu);
     }
     a->stopping = true;
     int n = 0;

@@ -77,6 +77,7 @@ typedef struct job {
     /* Some run's output went past --log-cap: that log stops at the cap. */
     bool stdout_truncated, stderr_truncated;
     bool cancel, shutdown;
+    bool collected; /* its result was read (GET /results/{id}): --exit-when-idle */
 } job_t;
 
 typedef struct waiter {
@@ -121,6 +122,10 @@ struct rk_agent {
     rk_http_server_t *http;
     pthread_t bg, reg;
     bool bg_on, reg_on;
+    /* --exit-when-idle (server_link.c): idle since (mono us, 0: busy), and
+     * the SIGTERM that ends it was sent. */
+    int64_t idle_since_mono;
+    bool idle_exit_sent;
     rk_time_t boot_wall;
     int64_t boot_mono;
     char *current_job, *current_exp;
@@ -320,6 +325,18 @@ int agent__job_pause(rk_agent_t *a, job_t *j);
  * the time paused. An assigned or running job answers RK_OK unchanged;
  * RK_ESTATE for a finished one. mu held. */
 int agent__job_resume(rk_agent_t *a, job_t *j);
+
+/* ---- server_link.c: the agent's calls to its server ---- */
+/* Thread body: registers with --register-with, retrying with backoff
+ * until the server answers or the agent stops. */
+void *agent__register_main(void *arg);
+/* A pilot agent (--exit-when-idle with --register-with) unregisters
+ * itself: one call, logged either way. mu not held; blocks up to 15 s. */
+void agent__unregister(rk_agent_t *a);
+/* The background thread's idle watch: with --exit-when-idle, once no job
+ * holds a slot and every result of this run was read for that long, logs
+ * and sends the process SIGTERM (once). mu held. */
+void agent__idle_check(rk_agent_t *a, int64_t now_mono);
 
 /* ---- agent.c ---- */
 /* Records a status change of j and answers its waiters. mu held. */

@@ -181,9 +181,13 @@ static void h_result(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     if (!path[0])
         return;
     json_t *r = json_load_file(path, 0, NULL);
-    if (r)
+    if (r) {
+        pthread_mutex_lock(&a->mu);
+        if ((j = agent__job_find(a, rk_http_req_param(req, "job_id"))))
+            j->collected = true; /* --exit-when-idle waits for it */
+        pthread_mutex_unlock(&a->mu);
         rk_http_resp_json_take(resp, 200, r);
-    else
+    } else
         rk_http_resp_error(resp, 404, "the job's result is missing");
 }
 

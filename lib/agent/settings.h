@@ -19,7 +19,10 @@ typedef struct rk_agent_settings {
     char *token;         /* token callers of this agent must carry */
     char *register_with; /* server URL to register with at start, or NULL */
     char *server_token;  /* token sent to that server */
-    char *models_dir;    /* never NULL after load: <data_dir>/models by default */
+    /* Pilot agents (a Slurm job): exit after this many seconds with nothing
+     * to do, unregistering from register_with; 0: never. */
+    double exit_when_idle;
+    char *models_dir; /* never NULL after load: <data_dir>/models by default */
     int64_t retention_days;
     double grace;    /* seconds between SIGTERM and SIGKILL on stop */
     int64_t log_cap; /* bytes of output kept per job */
