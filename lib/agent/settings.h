@@ -13,13 +13,14 @@
 typedef struct rk_agent_settings {
     char *host; /* listen address */
     int64_t port;
-    char *data_dir;      /* job folders, logs, state */
-    int64_t slots;       /* jobs run at once */
-    char *name;          /* never NULL after load: the hostname by default */
-    char *token;         /* token callers of this agent must carry */
-    char *register_with; /* server URL to register with at start, or NULL */
-    char *server_token;  /* token sent to that server */
-    char *models_dir;    /* never NULL after load: <data_dir>/models by default */
+    char *data_dir;        /* job folders, logs, state */
+    int64_t slots;         /* jobs run at once */
+    char *name;            /* never NULL after load: the hostname by default */
+    char *token;           /* token callers of this agent must carry */
+    char *register_with;   /* server URL to register with at start, or NULL */
+    char *server_token;    /* token sent to that server */
+    char *models_dir;      /* never NULL after load: <data_dir>/models by default */
+    char *llm_api_key_env; /* names the variable with llm_generation's API key, or NULL */
     int64_t retention_days;
     double grace;    /* seconds between SIGTERM and SIGKILL on stop */
     int64_t log_cap; /* bytes of output kept per job */
