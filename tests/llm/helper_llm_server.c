@@ -141,7 +141,10 @@ static void stream(conn_t *k, bool chat, int tokens, bool faulty, uint64_t nr)
             break;
         if (!flat_out || i == 0)
             sleep_until(t0 + (c->ttft_us + (int64_t)i * c->itl_us) * 1000);
-        snprintf(text, sizeof text, "w%d ", i);
+        if (c->stamp)
+            snprintf(text, sizeof text, "t%lld ", (long long)now_ns());
+        else
+            snprintf(text, sizeof text, "w%d ", i);
         chunk_json(buf, sizeof buf, chat, text, i, tokens,
                    c->usage == LLM_USAGE_LAST && i == tokens - 1);
         event(k, buf, !flat_out || (i + 1) % batch == 0);

@@ -37,6 +37,7 @@ typedef struct llm_server_cfg {
     int64_t slow_headers_us; /* delay before the response head */
     int batch;               /* events per write() when itl_us is 0 (streaming flat out); >= 1 */
     int port;                /* 0: any free port */
+    bool stamp;              /* content "t<ns> ": the monotonic time it was written */
     const char *api_key;     /* set: POSTs without "Authorization: Bearer <key>" get 401 */
 } llm_server_cfg_t;
 

@@ -4,7 +4,7 @@
  *   rk-llm-testserver --port N [--ttft-ms X] [--itl-ms X] [--tokens N]
  *       [--usage separate|last|none] [--role-first] [--batch N]
  *       [--fault error_event|drop|no_done|http_500 --fault-every N --fault-after N]
- *       [--slow-headers-ms X] [--api-key KEY] [--never-ready]
+ *       [--slow-headers-ms X] [--api-key KEY] [--stamp] [--never-ready]
  *
  * --never-ready: run without listening (a server that never gets ready).
  */
@@ -30,6 +30,10 @@ int main(int argc, char **argv)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--role-first") == 0) {
             c.role_first = true;
+            continue;
+        }
+        if (strcmp(a, "--stamp") == 0) {
+            c.stamp = true;
             continue;
         }
         if (strcmp(a, "--never-ready") == 0) {
