@@ -243,7 +243,8 @@ int rk_llm_run(const rk_llm_params_t *p, const char *out_dir, json_t **metrics, 
     if (!rc && out_dir) {
         char path[4200];
         snprintf(path, sizeof path, "%s/requests.jsonl", out_dir);
-        if (!(r.jsonl = fopen(path, "we"))) {
+        /* Appended: a job of several runs keeps every run's samples. */
+        if (!(r.jsonl = fopen(path, "ae"))) {
             snprintf(err, errlen, "cannot write %s", path);
             rc = RK_EIO;
         }

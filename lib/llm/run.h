@@ -23,7 +23,8 @@
  * throughput_tokens_per_sec, the best stage's output tokens/s, and
  * inference_time_seconds, all stages' time). A run whose every request
  * failed is a failure: RK_EIO with err naming the first error. out_dir
- * NULL: no requests.jsonl. */
+ * NULL: no requests.jsonl; else the run's samples are appended to it (a job's
+ * runs share its output folder). */
 int rk_llm_run(const rk_llm_params_t *p, const char *out_dir, json_t **metrics, char *err,
                size_t errlen);
 
