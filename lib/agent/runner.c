@@ -174,7 +174,7 @@ static int start_run(rk_agent_t *a, job_t *j)
     const rk_command_params_t *c = &j->req.spec.params.command;
     bool cmd = j->type == RK_TASK_COMMAND;
     size_t n_env = cmd ? c->n_env : 0;
-    char **env = calloc(n_env + 6, sizeof *env);
+    char **env = calloc(n_env + 7, sizeof *env);
     int rc = RK_ENOMEM;
     if (!env)
         return rc;
@@ -186,6 +186,7 @@ static int start_run(rk_agent_t *a, job_t *j)
         asprintf(&env[k++], "RUCKUS_OUTPUT_DIR=%s", out_dir) < 0 ||
         asprintf(&env[k++], "RUCKUS_METRICS_FILE=%s", metrics) < 0 ||
         asprintf(&env[k++], "RUCKUS_PROGRESS_FILE=%s", progress) < 0 ||
+        asprintf(&env[k++], "RUCKUS_MODELS_DIR=%s", a->s->models_dir) < 0 ||
         (a->s->llm_api_key_env &&
          asprintf(&env[k++], RK_LLM_API_KEY_ENV "=%s", a->s->llm_api_key_env) < 0))
         goto out;
@@ -250,7 +251,7 @@ static int start_run(rk_agent_t *a, job_t *j)
         }
     }
 out:
-    for (size_t i = 0; i < n_env + 5; i++)
+    for (size_t i = 0; i < n_env + 6; i++)
         free(env[i]);
     free(env);
     return rc;

@@ -182,7 +182,7 @@ static int stages(run_t *r, json_t *m)
 static int prepare(run_t *r, int port, char *err, size_t errlen)
 {
     const rk_llm_params_t *p = r->p;
-    char *url = rk_llm_subst_port(p->base_url, port);
+    char *url = rk_llm_subst(p->base_url, port, NULL);
     if (!url)
         return RK_ENOMEM;
     int rc = parse_url(url, p->api, &r->url, err, errlen);
@@ -200,14 +200,17 @@ static int prepare(run_t *r, int port, char *err, size_t errlen)
 static int start_server(run_t *r, int port, char *err, size_t errlen)
 {
     const rk_llm_params_t *p = r->p;
+    /* The agent's models dir (RUCKUS_MODELS_DIR), so one spec finds its
+     * model file on every agent. */
+    const char *models = getenv("RUCKUS_MODELS_DIR");
     char **argv = calloc(p->server_argc + 1, sizeof *argv);
     char **env = calloc(p->n_server_env + 1, sizeof *env);
     int rc = argv && env ? 0 : RK_ENOMEM;
     for (size_t i = 0; !rc && i < p->server_argc; i++)
-        if (!(argv[i] = rk_llm_subst_port(p->server_argv[i], port)))
+        if (!(argv[i] = rk_llm_subst(p->server_argv[i], port, models)))
             rc = RK_ENOMEM;
     for (size_t i = 0; !rc && i < p->n_server_env; i++)
-        if (!(env[i] = rk_llm_subst_port(p->server_env[i], port)))
+        if (!(env[i] = rk_llm_subst(p->server_env[i], port, models)))
             rc = RK_ENOMEM;
     if (!rc)
         rc = rk_llm_server_start(argv, env, p->n_server_env, &r->server, err, errlen);

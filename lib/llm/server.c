@@ -34,27 +34,38 @@ int rk_llm_free_port(void)
     return port;
 }
 
-char *rk_llm_subst_port(const char *s, int port)
+/* s with every `key` replaced by `value`; malloc'd. */
+static char *replace(const char *s, const char *key, const char *value)
 {
-    char num[16];
-    int nl = snprintf(num, sizeof num, "%d", port);
-    size_t count = 0;
-    for (const char *p = s; (p = strstr(p, "{port}")); p += 6)
+    size_t kl = strlen(key), vl = strlen(value), count = 0;
+    for (const char *p = s; (p = strstr(p, key)); p += kl)
         count++;
-    char *out = malloc(strlen(s) + count * (size_t)nl + 1), *o = out;
+    char *out = malloc(strlen(s) + count * vl + 1), *o = out;
     if (!out)
         return NULL;
     for (const char *p = s; *p;) {
-        if (strncmp(p, "{port}", 6) == 0) {
-            memcpy(o, num, (size_t)nl);
-            o += nl;
-            p += 6;
+        if (strncmp(p, key, kl) == 0) {
+            memcpy(o, value, vl);
+            o += vl;
+            p += kl;
         } else {
             *o++ = *p++;
         }
     }
     *o = '\0';
     return out;
+}
+
+char *rk_llm_subst(const char *s, int port, const char *models_dir)
+{
+    char num[16];
+    snprintf(num, sizeof num, "%d", port);
+    char *a = replace(s, "{port}", num);
+    if (!a || !models_dir)
+        return a;
+    char *b = replace(a, "{models_dir}", models_dir);
+    free(a);
+    return b;
 }
 
 int rk_llm_server_start(char *const *argv, char *const *env, size_t n, rk_llm_server_t *out,

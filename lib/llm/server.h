@@ -21,8 +21,9 @@ typedef struct rk_llm_server {
 
 /* A TCP port on 127.0.0.1 free right now (bound and released), or 0. */
 int rk_llm_free_port(void);
-/* s with every "{port}" replaced by port; malloc'd, NULL on ENOMEM. */
-char *rk_llm_subst_port(const char *s, int port);
+/* s with every "{port}" replaced by port and every "{models_dir}" by
+ * models_dir (NULL: left as is); malloc'd, NULL on ENOMEM. */
+char *rk_llm_subst(const char *s, int port, const char *models_dir);
 
 /* Starts argv (argv[0] looked up in PATH) with the environment plus env
  * ("NAME=value", n of them). RK_EIO with err saying why when it cannot be

@@ -43,7 +43,7 @@ typedef struct rk_llm_params {
     rk_llm_api_t api;
     char *model;
     /* server: started by the job when server_argc > 0 */
-    char **server_argv; /* NULL-terminated; entries may hold "{port}" */
+    char **server_argv; /* NULL-terminated; entries may hold "{port}", "{models_dir}" */
     size_t server_argc;
     char **server_env; /* "NAME=value" strings */
     size_t n_server_env;

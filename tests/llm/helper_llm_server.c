@@ -141,16 +141,17 @@ static void stream(conn_t *k, bool chat, int tokens, bool faulty, uint64_t nr)
             break;
         if (!flat_out || i == 0)
             sleep_until(t0 + (c->ttft_us + (int64_t)i * c->itl_us) * 1000);
+        /* Taken before the write, so no reader can see the bytes earlier. */
+        last = now_ns();
+        if (i == 0)
+            first = last;
         if (c->stamp)
-            snprintf(text, sizeof text, "t%lld ", (long long)now_ns());
+            snprintf(text, sizeof text, "t%lld ", (long long)last);
         else
             snprintf(text, sizeof text, "w%d ", i);
         chunk_json(buf, sizeof buf, chat, text, i, tokens,
                    c->usage == LLM_USAGE_LAST && i == tokens - 1);
         event(k, buf, !flat_out || (i + 1) % batch == 0);
-        last = now_ns();
-        if (i == 0)
-            first = last;
     }
     if (nr <= LLM_SERVER_TIMINGS && first) {
         atomic_store(&k->s->timing[nr - 1].first, first);

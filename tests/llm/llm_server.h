@@ -48,12 +48,12 @@ int llm_server_start(const llm_server_cfg_t *cfg, llm_server_t **out);
 int llm_server_port(const llm_server_t *s);
 /* Requests answered so far (POSTs). */
 uint64_t llm_server_requests(const llm_server_t *s);
-/* When the server wrote request i's first and last content chunk
- * (0-based, in the order requests were read; the first LLM_SERVER_TIMINGS
- * only), CLOCK_MONOTONIC ns, the client's clock when the server runs in
- * its process. On a loaded machine the scheduler wakes the server late;
- * these times are the truth the client's timestamps are checked against.
- * false when unknown. */
+/* When the server wrote request i's first and last content chunk (the
+ * clock read just before each write; i 0-based, in the order requests
+ * were read; the first LLM_SERVER_TIMINGS only), CLOCK_MONOTONIC ns, the
+ * client's clock when the server runs in its process. On a loaded machine the scheduler wakes the
+ * server late; these times are the truth the client's timestamps are checked against. false when
+ * unknown. */
 #define LLM_SERVER_TIMINGS 4096
 bool llm_server_timing(const llm_server_t *s, uint64_t i, int64_t *first_ns, int64_t *last_ns);
 /* Stops accepting, ends open streams at their next chunk, waits for their

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "llm_server.h"
 #include "rk_test_agent.h"
@@ -191,12 +192,21 @@ static void test_managed_server_job(void **state)
     rk_test_agent_t *a = *state;
     char bin[PATH_MAX];
     snprintf(bin, sizeof bin, "%s/rk-llm-testserver", getenv("RK_BIN_DIR"));
+    /* The "model" is found through the agent's models dir: the server
+     * starts only when {models_dir}/tiny.gguf is there. */
+    char models[PATH_MAX + 32], model_file[PATH_MAX + 48], script[PATH_MAX + 128];
+    snprintf(models, sizeof models, "%s/models", a->data);
+    mkdir(models, 0755);
+    snprintf(model_file, sizeof model_file, "%s/tiny.gguf", models);
+    assert_int_equal(rk_test_write_file(model_file, "GGUF", 0644), 0);
+    snprintf(script, sizeof script,
+             "test -f {models_dir}/tiny.gguf && exec %s --port {port} --tokens 4 --usage none",
+             bin);
     json_t *params =
-        json_pack("{s:{s:s, s:s}, s:{s:[s, s, s, s, s, s, s], s:i}, s:{s:i, s:i, s:i}, s:[f], s:i}",
-                  "endpoint", "api", "completions", "model", "test", "server", "argv", bin,
-                  "--port", "{port}", "--tokens", "4", "--usage", "none", "ready_timeout_s", 30,
-                  "synthetic", "input_tokens", 16, "output_tokens", 4, "count", 3, "request_rate",
-                  50.0, "num_requests", 10);
+        json_pack("{s:{s:s, s:s}, s:{s:[s, s, s], s:i}, s:{s:i, s:i, s:i}, s:[f], s:i}", "endpoint",
+                  "api", "completions", "model", "test", "server", "argv", "sh", "-c", script,
+                  "ready_timeout_s", 30, "synthetic", "input_tokens", 16, "output_tokens", 4,
+                  "count", 3, "request_rate", 50.0, "num_requests", 10);
     json_t *r = run_job(a, "job_llm_managed", params, "completed", 120);
     const json_t *m = metrics_of(r);
     assert_int_equal((int)num(m, "r50_requests_ok"), 10);
