@@ -8,8 +8,9 @@ pkg_check_modules(GSL REQUIRED IMPORTED_TARGET gsl)
 rk_module(exec rk_base)                                 # child processes: spawn, supervise, stop
 rk_module(sysinfo rk_model ${CMAKE_DL_LIBS} m)          # hardware and OS detection
 rk_module(bench rk_sysinfo ${CMAKE_DL_LIBS} m)          # built-in benchmarks (OpenBLAS dlopen'ed)
+rk_module(llm rk_model m)                               # the LLM serving load generator (in a job's child)
 # the agent's logic; libarchive and libcurl are dlopen'ed in short-lived children
-rk_module(agent rk_http rk_exec rk_sysinfo rk_bench ${CMAKE_DL_LIBS})
+rk_module(agent rk_http rk_exec rk_sysinfo rk_bench rk_llm ${CMAKE_DL_LIBS})
 rk_module(store rk_model PkgConfig::SQLITE PkgConfig::LIBPQ) # storage backends
 rk_module(compare rk_model PkgConfig::GSL m)            # comparisons of results: Welch's t-test, verdicts
 rk_module(server rk_http rk_store rk_compare)           # the server's logic
@@ -22,4 +23,4 @@ rk_module(cli rk_http)                                  # the CLI's logic
 # job isolation: cgroups, the bwrap sandbox, images (libarchive dlopen'ed in a child)
 rk_module(isolate rk_base PkgConfig::JANSSON ${CMAKE_DL_LIBS})
 set_property(GLOBAL APPEND PROPERTY RK_EXTRA_MODULES
-  rk_exec rk_sysinfo rk_bench rk_agent rk_store rk_compare rk_server rk_cli rk_isolate)
+  rk_exec rk_sysinfo rk_bench rk_llm rk_agent rk_store rk_compare rk_server rk_cli rk_isolate)

@@ -44,6 +44,19 @@ if [ "${1:-}" != "--run" ]; then
   fi
 fi
 
+# node-llama-cpp (llama.cpp prebuilt for the CPU, from npm) for
+# tests/system/test_llm_llama.c, into tests/llama/node_modules; without node
+# or the registry that test skips, saying so.
+llama_deps() {
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/llama"
+  if [ "${1:-}" != "--run" ] && command -v npm >/dev/null 2>&1 &&
+    [ ! -d "$dir/node_modules/node-llama-cpp" ]; then
+    (cd "$dir" && npm ci --no-audit --no-fund --ignore-scripts) ||
+      echo "deps: node-llama-cpp not installed; tests/system/test_llm_llama.c will skip"
+  fi
+}
+
 missing=()
 for p in "${pkgs[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -53,6 +66,7 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "deps: all ${#pkgs[@]} packages present"
+  llama_deps "$@"
   exit 0
 fi
 
@@ -64,3 +78,4 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+llama_deps "$@"

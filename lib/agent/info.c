@@ -19,7 +19,7 @@
 
 /* The task types this agent runs. */
 static const rk_task_type_t runs[] = {RK_TASK_COMMAND, RK_TASK_MEMORY_BENCHMARK,
-                                      RK_TASK_COMPUTE_BENCHMARK};
+                                      RK_TASK_COMPUTE_BENCHMARK, RK_TASK_LLM_GENERATION};
 
 static bool can_run(rk_task_type_t t)
 {
@@ -47,6 +47,8 @@ static json_t *metrics_list(void)
         {"compute_fp64_tflops", "TFLOP/s"},
         {"compute_fp32_tflops", "TFLOP/s"},
         {"peak_compute_tflops", "TFLOP/s"},
+        {"throughput_tokens_per_sec", "tokens/s"},
+        {"inference_time_seconds", "s"},
     };
     json_t *a = json_array();
     for (size_t i = 0; a && i < sizeof m / sizeof *m; i++)
@@ -59,6 +61,8 @@ static json_t *frameworks_list(void)
 {
     json_t *a = json_array();
     json_array_append_new(a, json_pack("{s:s, s:s}", "name", "command", "version", RK_VERSION));
+    /* llm_generation speaks the OpenAI API to a model server. */
+    json_array_append_new(a, json_pack("{s:s, s:s}", "name", "openai", "version", RK_VERSION));
     json_t *blas = rk_sysinfo_openblas();
     if (blas) {
         json_object_del(blas, "path");

@@ -56,7 +56,8 @@ static void h_submit(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
         goto out;
     }
     rk_task_type_t t = rq.spec.task.type;
-    if (t != RK_TASK_COMMAND && t != RK_TASK_MEMORY_BENCHMARK && t != RK_TASK_COMPUTE_BENCHMARK) {
+    if (t != RK_TASK_COMMAND && t != RK_TASK_MEMORY_BENCHMARK && t != RK_TASK_COMPUTE_BENCHMARK &&
+        t != RK_TASK_LLM_GENERATION) {
         rk_http_resp_errorf(resp, 422,
                             "experiment_spec.task.type: %s is not supported by this agent",
                             rk_task_type_name(t));

@@ -20,6 +20,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "bench/bench.h"
+#include "llm/run.h"
 #include "model/parse.h"
 #include "model/stats.h"
 
@@ -128,6 +129,8 @@ static int bench_child(void *arg)
                                     .random = p->memory.random,
                                     .iterations = (int)p->memory.iterations_per_size};
         rc = rk_bench_memory(&o, &m, err, sizeof err);
+    } else if (j->type == RK_TASK_LLM_GENERATION) {
+        rc = rk_llm_run(&p->llm, getenv("RUCKUS_OUTPUT_DIR"), &m, err, sizeof err);
     } else {
         rk_bench_compute_opts_t o = {.precisions = p->compute.precisions,
                                      .n_precisions = p->compute.n_precisions,
@@ -171,7 +174,7 @@ static int start_run(rk_agent_t *a, job_t *j)
     const rk_command_params_t *c = &j->req.spec.params.command;
     bool cmd = j->type == RK_TASK_COMMAND;
     size_t n_env = cmd ? c->n_env : 0;
-    char **env = calloc(n_env + 5, sizeof *env);
+    char **env = calloc(n_env + 7, sizeof *env);
     int rc = RK_ENOMEM;
     if (!env)
         return rc;
@@ -182,7 +185,10 @@ static int start_run(rk_agent_t *a, job_t *j)
     if (asprintf(&env[k++], "RUCKUS_JOB_ID=%s", j->id) < 0 ||
         asprintf(&env[k++], "RUCKUS_OUTPUT_DIR=%s", out_dir) < 0 ||
         asprintf(&env[k++], "RUCKUS_METRICS_FILE=%s", metrics) < 0 ||
-        asprintf(&env[k++], "RUCKUS_PROGRESS_FILE=%s", progress) < 0)
+        asprintf(&env[k++], "RUCKUS_PROGRESS_FILE=%s", progress) < 0 ||
+        asprintf(&env[k++], "RUCKUS_MODELS_DIR=%s", a->s->models_dir) < 0 ||
+        (a->s->llm_api_key_env &&
+         asprintf(&env[k++], RK_LLM_API_KEY_ENV "=%s", a->s->llm_api_key_env) < 0))
         goto out;
     rk_exec_spec_t sp = {
         .env = (const char *const *)env,
@@ -245,7 +251,7 @@ static int start_run(rk_agent_t *a, job_t *j)
         }
     }
 out:
-    for (size_t i = 0; i < n_env + 4; i++)
+    for (size_t i = 0; i < n_env + 6; i++)
         free(env[i]);
     free(env);
     return rc;

@@ -148,6 +148,13 @@ static const rk_config_option_t options[] = {
      RK_CONFIG_FIELD(S, models_dir),
      .def_doc = "<data-dir>/models",
      .help = "Folder scanned for models this agent can serve"},
+    {.name = "llm-api-key-env",
+     .env = "RUCKUS_AGENT_LLM_API_KEY_ENV",
+     .type = RK_CONFIG_STRING,
+     RK_CONFIG_FIELD(S, llm_api_key_env),
+     .metavar = "NAME",
+     .help = "Environment variable whose value llm_generation jobs send as their API key "
+             "(a key never comes from the spec)"},
     {.name = "retention-days",
      .env = "RUCKUS_AGENT_RETENTION_DAYS",
      .type = RK_CONFIG_INT,

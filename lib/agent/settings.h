@@ -22,7 +22,8 @@ typedef struct rk_agent_settings {
     /* Pilot agents (a Slurm job): exit after this many seconds with nothing
      * to do, unregistering from register_with; 0: never. */
     double exit_when_idle;
-    char *models_dir; /* never NULL after load: <data_dir>/models by default */
+    char *models_dir;      /* never NULL after load: <data_dir>/models by default */
+    char *llm_api_key_env; /* names the variable with llm_generation's API key, or NULL */
     int64_t retention_days;
     double grace;    /* seconds between SIGTERM and SIGKILL on stop */
     int64_t log_cap; /* bytes of output kept per job */

@@ -22,6 +22,20 @@ static const char *const rlimit_keys[] = {"cpu_seconds", "memory_mb", "nofile", 
 static const char *const memory_keys[] = {"test_sizes_mb", "test_patterns", "iterations_per_size",
                                           RUN_KEYS, NULL};
 static const char *const compute_keys[] = {"precision_types", "matrix_sizes", RUN_KEYS, NULL};
+static const char *const llm_keys[] = {
+    "endpoint",     "server",     "prompts",      "dataset_path", "synthetic",  "concurrency",
+    "request_rate", "burstiness", "num_requests", "duration_s",   "max_tokens", "warmup_requests",
+    "temperature",  "seed",       "ignore_eos",   "slo",          RUN_KEYS,     NULL};
+/* The objects inside an llm_generation's params, by key. */
+static const struct {
+    const char *key;
+    const char *const *keys;
+} llm_subs[] = {
+    {"endpoint", (const char *const[]){"base_url", "api", "model", NULL}},
+    {"server", (const char *const[]){"argv", "env", "port", "ready_path", "ready_timeout_s", NULL}},
+    {"synthetic", (const char *const[]){"input_tokens", "output_tokens", "count", NULL}},
+    {"slo", (const char *const[]){"ttft_ms", "tpot_ms", "e2e_ms", NULL}},
+};
 static const char *const req_keys[] = {"timeout_seconds",    "required_capabilities",
                                        "gpu_requirements",   "system_requirements",
                                        "model_requirements", NULL};
@@ -134,6 +148,13 @@ json_t *rk_experiment_lint(const json_t *spec, const char *prefix)
             check(out, params, q, memory_keys);
         } else if (type == RK_TASK_COMPUTE_BENCHMARK) {
             check(out, params, q, compute_keys);
+        } else if (type == RK_TASK_LLM_GENERATION) {
+            check(out, params, q, llm_keys);
+            for (size_t i = 0; i < sizeof llm_subs / sizeof *llm_subs; i++) {
+                char r[RK_PATH_MAX];
+                rk_path_key(r, q, llm_subs[i].key);
+                check(out, json_object_get(params, llm_subs[i].key), r, llm_subs[i].keys);
+            }
         }
     }
     rk_path_key(p, prefix, "framework");

@@ -330,8 +330,11 @@ int rk_task_params_decode(const json_t *params, const char *path, rk_task_type_t
         case RK_TASK_COMPUTE_BENCHMARK:
             rc = decode_compute(params, path, &out->compute, e);
             break;
+        case RK_TASK_LLM_GENERATION:
+            rc = rk_llm_params_decode(params, path, &out->llm, e);
+            break;
         default:
-            break; /* llm_generation and gpu_benchmark params are the runner's business */
+            break; /* gpu_benchmark params are the runner's business */
         }
     }
     json_decref(empty);
@@ -353,6 +356,7 @@ void rk_task_params_cleanup(rk_task_params_t *p)
     free(p->memory.test_sizes_mb);
     free(p->compute.precisions);
     free(p->compute.matrix_sizes);
+    rk_llm_params_cleanup(&p->llm);
     memset(p, 0, sizeof *p);
 }
 

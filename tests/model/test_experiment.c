@@ -115,7 +115,7 @@ static void test_defaults_when_optional_absent(void **state)
 {
     (void)state;
     json_t *v = load("{\"name\": \"hello\", \"model\": \"m\","
-                     " \"task\": {\"name\": \"t\", \"type\": \"llm_generation\"},"
+                     " \"task\": {\"name\": \"t\", \"type\": \"gpu_benchmark\"},"
                      " \"framework\": {\"name\": \"f\"}, \"metrics\": {}}");
     rk_experiment_t x;
     rk_verr_t e = {{0}};

@@ -67,11 +67,29 @@ static void test_typos(void **state)
     json_decref(w);
 }
 
+static void test_llm_typos(void **state)
+{
+    (void)state;
+    json_t *w = lint("{\"task\":{\"type\":\"llm_generation\",\"params\":{"
+                     "\"endpoint\":{\"base_url\":\"http://h\",\"api\":\"chat\",\"modle\":\"m\"},"
+                     "\"prompts\":[],\"concurrancy\":[1],\"slo\":{\"tpot_m\":1},"
+                     "\"server\":{\"argv\":[\"x\"],\"ready_path\":\"/\"},"
+                     "\"synthetic\":{\"input_tokens\":1,\"output_tokens\":1}}}}");
+    assert_int_equal(json_array_size(w), 3);
+    assert_string_equal(at(w, 0), "experiment_spec.task.params.concurrancy: unknown field, "
+                                  "ignored; did you mean concurrency?");
+    assert_string_equal(at(w, 1), "experiment_spec.task.params.endpoint.modle: unknown field, "
+                                  "ignored; did you mean model?");
+    assert_string_equal(at(w, 2), "experiment_spec.task.params.slo.tpot_m: unknown field, "
+                                  "ignored; did you mean tpot_ms?");
+    json_decref(w);
+}
+
 static void test_free_form_and_garbage(void **state)
 {
     (void)state;
-    /* LLM params are free-form here; a missing task type is no crash. */
-    json_t *w = lint("{\"task\":{\"type\":\"llm_generation\",\"params\":{\"whatever\":1}}}");
+    /* GPU params are free-form here; a missing task type is no crash. */
+    json_t *w = lint("{\"task\":{\"type\":\"gpu_benchmark\",\"params\":{\"whatever\":1}}}");
     assert_int_equal(json_array_size(w), 0);
     json_decref(w);
     w = lint("{\"task\":{\"params\":{\"x\":1}},\"capability_requirements\":[1]}");
@@ -84,8 +102,8 @@ static void test_free_form_and_garbage(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_clean_spec),
-                                       cmocka_unit_test(test_typos),
-                                       cmocka_unit_test(test_free_form_and_garbage)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_clean_spec), cmocka_unit_test(test_typos),
+        cmocka_unit_test(test_llm_typos), cmocka_unit_test(test_free_form_and_garbage)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

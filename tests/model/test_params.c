@@ -52,8 +52,7 @@ static void test_runs_per_job(void **state)
     rk_task_params_cleanup(&p);
 
     json_t *v = load("{\"runs_per_job\": 100, \"anything\": [1]}");
-    assert_int_equal(rk_task_params_decode(v, "task.params", RK_TASK_LLM_GENERATION, &p, &e),
-                     RK_OK);
+    assert_int_equal(rk_task_params_decode(v, "task.params", RK_TASK_GPU_BENCHMARK, &p, &e), RK_OK);
     assert_int_equal(p.runs_per_job, 100);
     rk_task_params_cleanup(&p);
     json_decref(v);

@@ -60,7 +60,8 @@ static void test_bad_requests(void **state)
     assert_int_equal(post_job(&a, rk_test_job("job_1", "no_such_type", NULL, NULL), "task.type"),
                      422);
     assert_int_equal(
-        post_job(&a, rk_test_job("job_1", "llm_generation", NULL, NULL), "not supported"), 422);
+        post_job(&a, rk_test_job("job_1", "llm_generation", NULL, NULL), "task.params.endpoint"),
+        422);
     assert_int_equal(
         post_job(&a, rk_test_job("job_1", "gpu_benchmark", NULL, NULL), "not supported"), 422);
     assert_int_equal(

@@ -28,14 +28,17 @@ static void test_agent_info_compat(void **state)
     assert_true(json_is_object(json_object_get(si, "models")));
     assert_true(json_is_array(json_object_get(si, "hooks")));
     assert_int_equal(json_array_size(json_object_get(si, "hooks")), 0);
-    /* frameworks: command always; OpenBLAS as the benchmark child finds it. */
+    /* frameworks: command and openai (llm_generation) always; OpenBLAS as
+     * the benchmark child finds it. */
     json_t *fw = json_object_get(si, "frameworks");
     assert_string_equal(json_string_value(json_object_get(json_array_get(fw, 0), "name")),
                         "command");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(fw, 1), "name")),
+                        "openai");
     json_t *blas = rk_sysinfo_openblas();
     if (blas) {
-        assert_int_equal(json_array_size(fw), 2);
-        json_t *b = json_array_get(fw, 1);
+        assert_int_equal(json_array_size(fw), 3);
+        json_t *b = json_array_get(fw, 2);
         assert_string_equal(json_string_value(json_object_get(b, "name")), "openblas");
         assert_true(json_equal(json_object_get(b, "version"), json_object_get(blas, "version")));
         json_decref(blas);
@@ -57,12 +60,12 @@ static void test_agent_info_compat(void **state)
     /* capabilities: slots, task_types, and a flag per task type. */
     json_t *caps = json_object_get(info, "capabilities");
     assert_int_equal(json_integer_value(json_object_get(caps, "slots")), 2);
-    assert_int_equal(json_array_size(json_object_get(caps, "task_types")), 3);
+    assert_int_equal(json_array_size(json_object_get(caps, "task_types")), 4);
     assert_true(json_is_true(json_object_get(caps, "memory_benchmark")));
     assert_true(json_is_true(json_object_get(caps, "compute_benchmark")));
     assert_true(json_is_true(json_object_get(caps, "command")));
     assert_true(json_is_false(json_object_get(caps, "gpu_benchmark")));
-    assert_true(json_is_false(json_object_get(caps, "llm_generation")));
+    assert_true(json_is_true(json_object_get(caps, "llm_generation")));
 
     /* The server keeps and serves all of it. */
     long st;

@@ -11,7 +11,12 @@ const TEMPLATES = {
   compute_benchmark: { precision_types: ['fp32'], matrix_sizes: [256] },
   memory_benchmark: { test_sizes_mb: [16], test_patterns: ['sequential'], iterations_per_size: 3 },
   gpu_benchmark: {},
-  llm_generation: {},
+  llm_generation: {
+    endpoint: { base_url: 'http://127.0.0.1:8000', api: 'chat', model: 'model-name' },
+    prompts: [{ prompt: 'Say hello.' }],
+    concurrency: [1, 4],
+    num_requests: 16,
+  },
 };
 
 const compat = new Map(); // experiment id -> compatibility answer (or Error)
