@@ -9,7 +9,7 @@ rk_module(exec rk_base)                                 # child processes: spawn
 rk_module(sysinfo rk_model ${CMAKE_DL_LIBS} m)          # hardware and OS detection
 rk_module(bench rk_sysinfo ${CMAKE_DL_LIBS} m)          # built-in benchmarks (OpenBLAS dlopen'ed)
 # the agent's logic; libarchive and libcurl are dlopen'ed in short-lived children
-rk_module(agent rk_http rk_exec rk_sysinfo rk_bench ${CMAKE_DL_LIBS})
+rk_module(agent rk_http rk_exec rk_sysinfo rk_bench rk_isolate ${CMAKE_DL_LIBS})
 rk_module(store rk_model PkgConfig::SQLITE PkgConfig::LIBPQ) # storage backends
 rk_module(compare rk_model PkgConfig::GSL m)            # comparisons of results: Welch's t-test, verdicts
 rk_module(server rk_http rk_store rk_compare)           # the server's logic

@@ -16,8 +16,8 @@ static const char *const metrics_keys[] = {"metrics", NULL};
 /* Every task with runs. A key is listed here only once something reads
  * it: a key that is accepted and ignored is what this module warns about. */
 #define RUN_KEYS "runs_per_job", "min_runs", "max_runs", "target_cv"
-static const char *const command_keys[] = {"argv",    "env",    "workdir", "stdin",
-                                           "rlimits", RUN_KEYS, NULL};
+static const char *const command_keys[] = {"argv",      "env",    "workdir", "stdin", "rlimits",
+                                           "isolation", "limits", RUN_KEYS,  NULL};
 static const char *const rlimit_keys[] = {"cpu_seconds", "memory_mb", "nofile", "nproc", NULL};
 static const char *const memory_keys[] = {"test_sizes_mb", "test_patterns", "iterations_per_size",
                                           RUN_KEYS, NULL};
