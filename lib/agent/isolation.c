@@ -131,6 +131,15 @@ void agent__isolation_free(rk_agent_t *a)
 {
     if (!a->iso)
         return;
+    /* The agent's own root goes when it is empty (its jobs' groups are
+     * removed as they end); one left behind is swept at the next start. */
+    for (int i = 0; a->iso->cg.version != RK_CG_NONE && i < RK_CG_NCTRL; i++) {
+        char dir[RK_CG_PATH_MAX * 2 + 2];
+        if (!a->iso->cg.base[i][0])
+            continue;
+        snprintf(dir, sizeof dir, "%s/%s", a->iso->cg.base[i], a->iso->cg_root);
+        rmdir(dir);
+    }
     free(a->iso->allow);
     free(a->iso);
     a->iso = NULL;

@@ -6,6 +6,7 @@
  * only a cgroup (limits, no sandbox). Jobs in the busybox OCI image see its
  * root, share one unpacked copy, and a tampered layer fails the job with a
  * clear error. Bad isolation input is a 422 naming the field, nothing run.
+ * --run-as drops jobs to that user.
  * Real agent, real bwrap, real cgroups; skipped (saying why) only where
  * bwrap or cgroups cannot run.
  */
@@ -217,12 +218,14 @@ static bool sleeper_gone(void *arg)
     return !sleeper_alive(arg);
 }
 
-/* A daemon: double-forked, its own session, out of the job's process group. */
+/* A daemon: double-forked, its own session, out of the job's process group,
+ * without the job's environment (which the agent's leftover sweep looks for). */
 static void daemon_script(char *out, size_t n, const char *arg, const char *after)
 {
     snprintf(out, n,
-             "(setsid sh -c 'touch $RUCKUS_OUTPUT_DIR/ready; exec sleep %s' </dev/null >/dev/null "
-             "2>&1 &); while [ ! -e $RUCKUS_OUTPUT_DIR/ready ]; do sleep 0.01; done; sleep 0.2; %s",
+             "(env -i D=$RUCKUS_OUTPUT_DIR PATH=$PATH setsid sh -c 'touch $D/ready; exec sleep %s' "
+             "</dev/null >/dev/null 2>&1 &); while [ ! -e $RUCKUS_OUTPUT_DIR/ready ]; do sleep "
+             "0.01; done; sleep 0.2; %s",
              arg, after);
 }
 
@@ -451,6 +454,35 @@ static void test_sandbox_none(void **state)
     rk_test_agent_cleanup(&a);
 }
 
+/* --run-as: the job runs as that user (in the sandbox and with only a
+ * cgroup) and can write its folder. */
+static void test_run_as(void **state)
+{
+    (void)state;
+    need_sandbox();
+    need_cgroups();
+    if (getuid() != 0) {
+        printf("skip: dropping to another user needs root\n");
+        skip();
+    }
+    const char *const args[] = {"--run-as", "nobody", NULL};
+    rk_test_agent_t a;
+    assert_int_equal(rk_test_agent_start(&a, 1, args, NULL), 0);
+    assert_int_equal(chmod(a.root, 0755), 0); /* nobody walks to its folder */
+    const char *script = "id -u > $RUCKUS_OUTPUT_DIR/uid";
+    json_decref(run(&a, sh_job("boxed", script, json_pack("{s:{}}", "isolation")), "completed"));
+    json_decref(run(&a, sh_job("grouped", script, json_pack("{s:{s:i}}", "limits", "pids", 50)),
+                    "completed"));
+    expect_output(&a, "grouped", "uid", "65534");
+    char *uid = output(&a, "boxed", "uid");
+    assert_non_null(uid);
+    /* bwrap maps the user into its own user namespace: not root there. */
+    printf("uid in the sandbox: %s\n", uid);
+    assert_string_not_equal(uid, "0");
+    free(uid);
+    rk_test_agent_cleanup(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -460,6 +492,7 @@ int main(void)
         cmocka_unit_test(test_image),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_sandbox_none),
+        cmocka_unit_test(test_run_as),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
