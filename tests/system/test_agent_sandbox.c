@@ -6,7 +6,8 @@
  * only a cgroup (limits, no sandbox). Jobs in the busybox OCI image see its
  * root, share one unpacked copy, and a tampered layer fails the job with a
  * clear error. Bad isolation input is a 422 naming the field, nothing run.
- * --run-as drops jobs to that user.
+ * --run-as drops jobs to that user. A kill -9 of the agent leaves nothing
+ * its restart does not sweep; 60 isolated jobs leave no cgroup behind.
  * Real agent, real bwrap, real cgroups; skipped (saying why) only where
  * bwrap or cgroups cannot run.
  */
@@ -272,6 +273,101 @@ static void test_daemons_end_with_the_job(void **state)
     rk_test_agent_cleanup(&a);
 }
 
+/* Sub-groups (job groups) under the agent's cgroup root in the pids
+ * hierarchy (v1) or the unified one (v2); -1 when the root is missing. */
+static int job_groups(const rk_test_agent_t *a)
+{
+    rk_cg_probe_t p;
+    assert_int_equal(rk_cg_probe(RK_CG_NONE, &p), 0);
+    rk_test_resp_t r;
+    rk_test_req(&a->p, "GET", "/api/v1/health", NULL, NULL, &r);
+    const char *id = json_string_value(json_object_get(r.json, "agent_id"));
+    assert_non_null(id);
+    char dir[RK_CG_PATH_MAX + 128];
+    snprintf(dir, sizeof dir, "%s/ruckus/%s",
+             p.version == RK_CG_V2 ? p.base[0] : p.base[__builtin_ctz(RK_CG_PIDS)], id);
+    rk_test_resp_cleanup(&r);
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += e->d_type == DT_DIR && e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* kill -9 of the agent while a job with only a cgroup runs a daemon that
+ * left its process group and environment: the restarted agent's sweep
+ * kills it and removes the group; the job reads failed, as any job a
+ * restart interrupts. */
+static void test_kill9_sweeps_cgroups(void **state)
+{
+    (void)state;
+    need_cgroups();
+    rk_test_agent_t a;
+    assert_int_equal(rk_test_agent_start(&a, 1, NULL, NULL), 0);
+    char arg[32], script[1024];
+    snprintf(arg, sizeof arg, "%d.%d", 950, (int)getpid());
+    daemon_script(script, sizeof script, arg, "sleep 300");
+    assert_int_equal(
+        rk_test_agent_submit(
+            &a, sh_job("crash", script, json_pack("{s:{s:i}}", "limits", "pids", 100))),
+        200);
+    assert_true(rk_test_wait_until(sleeper_running, arg, 10000));
+    assert_int_equal(job_groups(&a), 1);
+    assert_int_equal(rk_test_proc_kill9(&a.p), 0);
+    assert_true(sleeper_alive(arg)); /* outlived the agent, out of reach of its group kill */
+    assert_int_equal(rk_test_agent_restart(&a, 1, NULL, NULL), 0);
+    assert_true(rk_test_wait_until(sleeper_gone, arg, 5000));
+    assert_true(rk_test_proc_log_has(&a.p, "removed cgroups a previous run left"));
+    assert_int_equal(job_groups(&a), 0);
+    char *st = rk_test_agent_wait(&a, "crash", NULL, 5000);
+    assert_non_null(st);
+    assert_string_equal(st, "failed");
+    free(st);
+    rk_test_agent_cleanup(&a);
+}
+
+/* Many isolated jobs with limits, two at a time: all complete, each
+ * reports its cgroup's figures, and no group is left. */
+static void test_many(void **state)
+{
+    (void)state;
+    need_sandbox();
+    need_cgroups();
+    enum { N = 60 };
+    rk_test_agent_t a;
+    assert_int_equal(rk_test_agent_start(&a, 2, NULL, NULL), 0);
+    double t0 = rk_test_now_ms();
+    for (int i = 0; i < N; i += 2) {
+        char id[2][16];
+        for (int k = 0; k < 2; k++) {
+            snprintf(id[k], sizeof id[k], "m%d", i + k);
+            assert_int_equal(rk_test_agent_submit(
+                                 &a, sh_job(id[k], "echo $RUCKUS_JOB_ID > $RUCKUS_OUTPUT_DIR/id",
+                                            json_pack("{s:{},s:{s:i,s:i}}", "isolation", "limits",
+                                                      "memory_mb", 64, "pids", 50))),
+                             200);
+        }
+        for (int k = 0; k < 2; k++) {
+            char *st = rk_test_agent_wait(&a, id[k], NULL, 30000);
+            assert_non_null(st);
+            assert_string_equal(st, "completed");
+            free(st);
+            json_t *r = rk_test_agent_result(&a, id[k]);
+            assert_true(json_is_number(
+                json_object_get(json_object_get(r, "metrics"), "cgroup_cpu_usage_s")));
+            json_decref(r);
+            expect_output(&a, id[k], "id", id[k]);
+        }
+    }
+    printf("%d sandboxed jobs with limits, 2 slots: %.0f ms\n", N, rk_test_now_ms() - t0);
+    assert_int_equal(job_groups(&a), 0);
+    rk_test_agent_cleanup(&a);
+}
+
 /* Unpacked copies in the cache: entries named by a 64-hex digest. */
 static int cache_copies(const char *cache)
 {
@@ -493,6 +589,8 @@ int main(void)
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_sandbox_none),
         cmocka_unit_test(test_run_as),
+        cmocka_unit_test(test_kill9_sweeps_cgroups),
+        cmocka_unit_test(test_many),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
