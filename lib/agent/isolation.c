@@ -47,6 +47,7 @@ struct agent__job_iso {
     rk_sandbox_spec_t sb;
     rk_sandbox_bind_t binds[RK_SANDBOX_MAX_BINDS];
     char workdir[4200];
+    char **boxed; /* bwrap's argv, built here for a job without an image */
     int64_t memory_mb;
 };
 
@@ -313,6 +314,22 @@ int agent__isolation_start(rk_agent_t *a, job_t *j, rk_exec_spec_t *sp, const ch
                                      .workdir = workdir ? ji->workdir : NULL};
         ji->child.sandbox = &ji->sb;
         ji->child.image = p->isolation.rootfs;
+        /* Without an image bwrap's argv is built here, so the forked child
+         * allocates nothing before its exec: a lock another thread held at
+         * the fork (ASan's allocator has no fork handler) cannot stop it.
+         * An image is prepared in the child: that may take seconds. */
+        if (!ji->child.image) {
+            ji->sb.argv = (const char *const *)p->command.argv;
+            ji->sb.user_ns = o->run_as && o->uid != 0;
+            if ((rc = rk_sandbox_argv(&ji->sb, &ji->boxed, err, sizeof err)) != RK_OK) {
+                rk_log_error("cannot build the job's sandbox", "job_id", j->id, "error", err);
+                j->iso = ji;
+                agent__isolation_end(j, NULL, NULL); /* removes the group */
+                return rc;
+            }
+            ji->child.argv = ji->boxed;
+            ji->child.sandbox = NULL;
+        }
     }
     /* The job's user writes its folder (the logs are the agent's). */
     if (o->run_as) {
@@ -358,6 +375,7 @@ bool agent__isolation_end(job_t *j, json_t *m, int64_t *memory_mb)
     if (ji->cg && rk_cg_remove(ji->cg, err, sizeof err) != 0)
         rk_log_warn("cannot remove the job's cgroup; the next start sweeps it", "job_id", j->id,
                     "error", err);
+    rk_sandbox_argv_free(ji->boxed);
     free(ji);
     return oom;
 }

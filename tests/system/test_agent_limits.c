@@ -41,6 +41,14 @@ static void need_cgroups_and_sandbox(void)
     }
 }
 
+/* POSTs job (taken) to the agent; the HTTP status. */
+static long submit(const rk_test_agent_t *a, json_t *job)
+{
+    long st = rk_test_agent_submit(a, job);
+    json_decref(job);
+    return st;
+}
+
 /* A sandboxed job running python3 -c code, under limits (taken). */
 static json_t *py_job(const char *id, const char *code, json_t *limits)
 {
@@ -76,12 +84,12 @@ static void test_memory(void **state)
     rk_test_agent_t a;
     assert_int_equal(rk_test_agent_start(&a, 2, NULL, NULL), 0);
     /* The other job: runs through the OOM kill next to it. */
-    assert_int_equal(rk_test_agent_submit(&a, py_job("other", "import time; time.sleep(1.5)",
-                                                     json_pack("{s:i}", "memory_mb", 64))),
+    assert_int_equal(submit(&a, py_job("other", "import time; time.sleep(1.5)",
+                                       json_pack("{s:i}", "memory_mb", 64))),
                      200);
-    assert_int_equal(rk_test_agent_submit(&a, py_job("hog", "b = b'a' * (256 << 20)",
-                                                     json_pack("{s:i}", "memory_mb", 64))),
-                     200);
+    assert_int_equal(
+        submit(&a, py_job("hog", "b = b'a' * (256 << 20)", json_pack("{s:i}", "memory_mb", 64))),
+        200);
     json_t *r = finish(&a, "hog", "failed", 30000);
     const char *err = json_string_value(json_object_get(r, "error"));
     printf("hog: %s; peak %.0f KiB\n", err, metric(r, "cgroup_memory_peak_kib"));
@@ -118,8 +126,7 @@ static void test_pids(void **state)
                        "        os._exit(0)\n"
                        "    n += 1\n"
                        "open(os.environ['RUCKUS_OUTPUT_DIR'] + '/forks', 'w').write(str(n))\n";
-    assert_int_equal(rk_test_agent_submit(&a, py_job("bomb", bomb, json_pack("{s:i}", "pids", 20))),
-                     200);
+    assert_int_equal(submit(&a, py_job("bomb", bomb, json_pack("{s:i}", "pids", 20))), 200);
     json_t *r = finish(&a, "bomb", "completed", 30000);
     json_decref(r);
     char path[PATH_MAX + 64];
@@ -138,11 +145,11 @@ static void test_cpus(void **state)
     need_cgroups_and_sandbox();
     rk_test_agent_t a;
     assert_int_equal(rk_test_agent_start(&a, 1, NULL, NULL), 0);
-    assert_int_equal(rk_test_agent_submit(&a, py_job("busy",
-                                                     "import time\n"
-                                                     "end = time.monotonic() + 5\n"
-                                                     "while time.monotonic() < end: pass\n",
-                                                     json_pack("{s:f}", "cpus", 0.5))),
+    assert_int_equal(submit(&a, py_job("busy",
+                                       "import time\n"
+                                       "end = time.monotonic() + 5\n"
+                                       "while time.monotonic() < end: pass\n",
+                                       json_pack("{s:f}", "cpus", 0.5))),
                      200);
     json_t *r = finish(&a, "busy", "completed", 30000);
     double cpu = metric(r, "cgroup_cpu_usage_s"), wall = metric(r, "wall_time_s");

@@ -51,6 +51,14 @@ static void need_cgroups(void)
     }
 }
 
+/* POSTs job (taken) to the agent; the HTTP status. */
+static long submit(const rk_test_agent_t *a, json_t *job)
+{
+    long st = rk_test_agent_submit(a, job);
+    json_decref(job);
+    return st;
+}
+
 /* A command job running `sh -c script` with extra params (taken). */
 static json_t *sh_job(const char *id, const char *script, json_t *extra)
 {
@@ -252,8 +260,7 @@ static void test_daemons_end_with_the_job(void **state)
     assert_true(rk_test_wait_until(sleeper_gone, arg[1], 5000));
     /* Cancelled while it runs. */
     daemon_script(script, sizeof script, arg[2], "sleep 300");
-    assert_int_equal(
-        rk_test_agent_submit(&a, sh_job("cancel", script, json_pack("{s:{}}", "isolation"))), 200);
+    assert_int_equal(submit(&a, sh_job("cancel", script, json_pack("{s:{}}", "isolation"))), 200);
     char ready[PATH_MAX + 64];
     snprintf(ready, sizeof ready, "%s/jobs/cancel/output/ready", a.data);
     double end = rk_test_now_ms() + 10000;
@@ -312,9 +319,7 @@ static void test_kill9_sweeps_cgroups(void **state)
     snprintf(arg, sizeof arg, "%d.%d", 950, (int)getpid());
     daemon_script(script, sizeof script, arg, "sleep 300");
     assert_int_equal(
-        rk_test_agent_submit(
-            &a, sh_job("crash", script, json_pack("{s:{s:i}}", "limits", "pids", 100))),
-        200);
+        submit(&a, sh_job("crash", script, json_pack("{s:{s:i}}", "limits", "pids", 100))), 200);
     assert_true(rk_test_wait_until(sleeper_running, arg, 10000));
     assert_int_equal(job_groups(&a), 1);
     assert_int_equal(rk_test_proc_kill9(&a.p), 0);
@@ -345,14 +350,20 @@ static void test_many(void **state)
         char id[2][16];
         for (int k = 0; k < 2; k++) {
             snprintf(id[k], sizeof id[k], "m%d", i + k);
-            assert_int_equal(rk_test_agent_submit(
-                                 &a, sh_job(id[k], "echo $RUCKUS_JOB_ID > $RUCKUS_OUTPUT_DIR/id",
-                                            json_pack("{s:{},s:{s:i,s:i}}", "isolation", "limits",
-                                                      "memory_mb", 64, "pids", 50))),
+            assert_int_equal(submit(&a, sh_job(id[k], "echo $RUCKUS_JOB_ID > $RUCKUS_OUTPUT_DIR/id",
+                                               json_pack("{s:{},s:{s:i,s:i}}", "isolation",
+                                                         "limits", "memory_mb", 64, "pids", 50))),
                              200);
         }
         for (int k = 0; k < 2; k++) {
             char *st = rk_test_agent_wait(&a, id[k], NULL, 30000);
+            if (!st || strcmp(st, "completed") != 0) {
+                char *log = rk_test_proc_log(&a.p);
+                size_t n = log ? strlen(log) : 0;
+                printf("job %s: %s; the agent's log ends:\n%s\n", id[k], st ? st : "no status",
+                       log ? log + (n > 4000 ? n - 4000 : 0) : "");
+                free(log);
+            }
             assert_non_null(st);
             assert_string_equal(st, "completed");
             free(st);
@@ -438,8 +449,7 @@ static void test_image(void **state)
         "cat /etc/hello > $RUCKUS_OUTPUT_DIR/hello && ls /d > $RUCKUS_OUTPUT_DIR/d";
     /* Two at once: one unpacks, both use the same copy. */
     assert_int_equal(
-        rk_test_agent_submit(
-            &a, sh_job("img1", script, json_pack("{s:{s:s}}", "isolation", "rootfs", "bb"))),
+        submit(&a, sh_job("img1", script, json_pack("{s:{s:s}}", "isolation", "rootfs", "bb"))),
         200);
     json_decref(run(&a, sh_job("img2", script, json_pack("{s:{s:s}}", "isolation", "rootfs", "bb")),
                     "completed"));
