@@ -66,6 +66,8 @@ static void sweep_images(const rk_agent_t *a)
 {
     size_t n = 0;
     char count[24];
+    if (!a->s->image_cache_dir || a->s->image_cache_days <= 0) /* settings not loaded (tests) */
+        return;
     if (rk_image_cache_sweep(a->s->image_cache_dir, (unsigned)a->s->image_cache_days, &n) == 0 &&
         n > 0) {
         snprintf(count, sizeof count, "%zu", n);

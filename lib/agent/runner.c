@@ -402,6 +402,7 @@ static void on_done(void *ud, uint64_t id, const rk_exec_outcome_t *o)
     rk_run_t *runs = m ? realloc(j->runs, (size_t)(j->runs_done + 1) * sizeof *runs) : NULL;
     if (!runs) {
         json_decref(m);
+        agent__isolation_end(j, NULL, NULL);
         agent__job_finish(a, j, RK_JOB_FAILED, "out of memory", "out of memory");
         goto out;
     }

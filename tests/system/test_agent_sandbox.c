@@ -379,6 +379,27 @@ static void test_many(void **state)
     rk_test_agent_cleanup(&a);
 }
 
+/* POSTs job (taken): expects 422 whose detail holds field, and no trace of
+ * the job (no status, no folder). */
+static void expect_refused(rk_test_agent_t *a, json_t *job, const char *field)
+{
+    char id[64], path[PATH_MAX + 128];
+    snprintf(id, sizeof id, "%s", json_string_value(json_object_get(job, "job_id")));
+    rk_test_resp_t r;
+    rk_test_req_json(&a->p, "POST", "/api/v1/jobs", job, NULL, &r);
+    json_decref(job);
+    const char *detail = json_string_value(json_object_get(r.json, "detail"));
+    printf("%ld %s\n", r.status, detail ? detail : r.body);
+    assert_int_equal(r.status, 422);
+    assert_non_null(detail);
+    assert_non_null(strstr(detail, field));
+    rk_test_resp_cleanup(&r);
+    char *st = rk_test_agent_state(a, id);
+    assert_null(st);
+    snprintf(path, sizeof path, "%s/jobs/%s", a->data, id);
+    assert_false(exists(path));
+}
+
 /* Unpacked copies in the cache: entries named by a 64-hex digest. */
 static int cache_copies(const char *cache)
 {
@@ -466,31 +487,17 @@ static void test_image(void **state)
         expect_output(&a, id, "d", "c"); /* layer 2 emptied d/ (opaque whiteout), then added c */
     }
     assert_int_equal(cache_copies(cache), 1);
-
+    /* The image gone: a re-sent job is still answered as accepted (never
+     * run twice, never refused after the fact); a new one is refused. */
+    helper_sh("rm -rf %s/bb", images);
+    assert_int_equal(
+        submit(&a, sh_job("img2", script, json_pack("{s:{s:s}}", "isolation", "rootfs", "bb"))),
+        200);
+    expect_refused(&a, sh_job("img3", script, json_pack("{s:{s:s}}", "isolation", "rootfs", "bb")),
+                   "experiment_spec.task.params.isolation.rootfs: no image 'bb'");
     rk_test_agent_cleanup(&a);
     rk_test_rmrf(root);
     free(root);
-}
-
-/* POSTs job (taken): expects 422 whose detail holds field, and no trace of
- * the job (no status, no folder). */
-static void expect_refused(rk_test_agent_t *a, json_t *job, const char *field)
-{
-    char id[64], path[PATH_MAX + 128];
-    snprintf(id, sizeof id, "%s", json_string_value(json_object_get(job, "job_id")));
-    rk_test_resp_t r;
-    rk_test_req_json(&a->p, "POST", "/api/v1/jobs", job, NULL, &r);
-    json_decref(job);
-    const char *detail = json_string_value(json_object_get(r.json, "detail"));
-    printf("%ld %s\n", r.status, detail ? detail : r.body);
-    assert_int_equal(r.status, 422);
-    assert_non_null(detail);
-    assert_non_null(strstr(detail, field));
-    rk_test_resp_cleanup(&r);
-    char *st = rk_test_agent_state(a, id);
-    assert_null(st);
-    snprintf(path, sizeof path, "%s/jobs/%s", a->data, id);
-    assert_false(exists(path));
 }
 
 static void test_bad_input(void **state)
