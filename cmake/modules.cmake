@@ -10,7 +10,7 @@ rk_module(sysinfo rk_model ${CMAKE_DL_LIBS} m)          # hardware and OS detect
 rk_module(bench rk_sysinfo ${CMAKE_DL_LIBS} m)          # built-in benchmarks (OpenBLAS dlopen'ed)
 rk_module(llm rk_model m)                               # the LLM serving load generator (in a job's child)
 # the agent's logic; libarchive and libcurl are dlopen'ed in short-lived children
-rk_module(agent rk_http rk_exec rk_sysinfo rk_bench rk_llm ${CMAKE_DL_LIBS})
+rk_module(agent rk_http rk_exec rk_sysinfo rk_bench rk_llm rk_isolate ${CMAKE_DL_LIBS})
 rk_module(store rk_model PkgConfig::SQLITE PkgConfig::LIBPQ) # storage backends
 rk_module(compare rk_model PkgConfig::GSL m)            # comparisons of results: Welch's t-test, verdicts
 rk_module(server rk_http rk_store rk_compare)           # the server's logic

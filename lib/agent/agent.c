@@ -213,6 +213,9 @@ static void *bg_main(void *arg)
         if (now >= next_sweep) {
             sweep(a);
             next_sweep = now + SWEEP_EVERY_US;
+            pthread_mutex_unlock(&a->mu); /* a->iso is read-only; removing files takes time */
+            agent__isolation_sweep(a);
+            pthread_mutex_lock(&a->mu);
         }
         int64_t d = wake - rk_time_mono_us();
         if (d < BG_MIN_SLEEP_US)
@@ -330,6 +333,8 @@ int rk_agent_new(const rk_agent_settings_t *s, rk_agent_t **out)
         rk_log_error("cannot store the agent id", "path", s->data_dir);
         goto fail;
     }
+    if ((rc = agent__isolation_init(a)) != 0)
+        goto fail;
     /* Spares of the previous run are made again: what a crash left of
      * them is not worth checking. */
     a->spare_target = s->slots < SPARE_MAX / 2 ? (int)(2 * s->slots + 2) : SPARE_MAX;
@@ -458,6 +463,7 @@ void rk_agent_free(rk_agent_t *a)
         agent__job_free(j);
     }
     json_decref(a->hardware);
+    agent__isolation_free(a);
     rk_prom_free(a->prom);
     free(a->jobs_dir);
     free(a->data_dir);

@@ -143,5 +143,6 @@ void agent__job_free(job_t *j)
     if (j->has_req)
         rk_execute_request_cleanup(&j->req);
     rk_runs_free(j->runs, (size_t)j->runs_done);
+    agent__isolation_end(j, NULL, NULL);
     free(j);
 }

@@ -88,6 +88,8 @@ json_t *rk_agent_info_json(const rk_agent_t *a)
     for (int t = 0; caps && t < RK_TASK_TYPE_COUNT; t++)
         json_object_set_new(caps, rk_task_type_name((rk_task_type_t)t),
                             json_boolean(can_run((rk_task_type_t)t)));
+    if (caps)
+        agent__isolation_caps(a, caps);
     json_t *info = json_pack("{s:s, s:s, s:s, s:o, s:o?, s:s}", "agent_id", a->id, "agent_name",
                              a->s->name, "agent_type", "white_box", "system_info", si,
                              "capabilities", caps, "last_updated", ts);

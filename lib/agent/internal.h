@@ -77,7 +77,8 @@ typedef struct job {
     /* Some run's output went past --log-cap: that log stops at the cap. */
     bool stdout_truncated, stderr_truncated;
     bool cancel, shutdown;
-    bool collected; /* its result was read (GET /results/{id}): --exit-when-idle */
+    bool collected;             /* its result was read (GET /results/{id}): --exit-when-idle */
+    struct agent__job_iso *iso; /* the current run's cgroup and sandbox (isolation.c), or NULL */
 } job_t;
 
 typedef struct waiter {
@@ -150,6 +151,7 @@ struct rk_agent {
     rk_prom_t *prom;
     rk_prom_family_t *m_running, *m_slots, *m_kept, *m_disk_free, *m_finished, *m_duration,
         *m_spawn, *m_log_bytes;
+    struct agent__iso *iso; /* what isolation this machine offers (isolation.c) */
 };
 
 /* Internal names shared between the agent's files carry the prefix
@@ -370,6 +372,46 @@ json_t *agent__list_output(const char *job_dir, size_t max);
 /* info.c: {"agent_info": AgentInfo} for GET /api/v1/info (new reference;
  * NULL on ENOMEM). */
 json_t *rk_agent_info_json(const rk_agent_t *a);
+
+/* ---- isolation.c: sandbox, cgroups, images (docs/isolation.md) ---- */
+/* At rk_agent_new, before jobs are recovered: resolves --run-as, probes
+ * bwrap and cgroups (logging what is missing), removes the cgroups a
+ * crashed agent left and stale unpacked images (counted in the log).
+ * RK_EINVAL (logged) when --sandbox bwrap cannot work or --run-as names no
+ * user; RK_ENOMEM. a->iso is then read-only: no lock needed to read it. */
+int agent__isolation_init(rk_agent_t *a);
+/* Frees a->iso (NULL is fine). */
+void agent__isolation_free(rk_agent_t *a);
+/* Periodic cleanup (background thread, mu not held): unpacked images
+ * unused for --image-cache-days, at most once an hour. */
+void agent__isolation_sweep(rk_agent_t *a);
+/* AgentInfo capabilities: sets sandbox, cgroups and images in caps. */
+void agent__isolation_caps(const rk_agent_t *a, json_t *caps);
+/* Whether this agent can give what p asks for (isolation, rootfs, binds,
+ * limits). 0, or the HTTP status (422) with err naming the field; call
+ * before the job is stored. */
+int agent__isolation_check(const rk_agent_t *a, const rk_task_params_t *p, char *err, size_t errsz);
+/* Whether a command job's runs go through lib/isolate (it asks for
+ * isolation or limits) and, sandboxed, see their folder at /job. */
+bool agent__job_isolated(const job_t *j);
+bool agent__job_sandboxed(const job_t *j);
+/* For an isolated job's next run: creates its cgroup (limits applied),
+ * fills j->iso and points sp at rk_isolate_child_main. host_workdir is
+ * sp's working directory, workdir the command's (relative, may be NULL).
+ * mu held. On failure (logged with the reason, nothing left behind) an
+ * RK_E* code. */
+int agent__isolation_start(rk_agent_t *a, job_t *j, rk_exec_spec_t *sp, const char *workdir);
+/* The run has ended (or never started): adds what its cgroup saw to m
+ * (may be NULL) as cgroup_memory_peak_kib, cgroup_cpu_usage_s and
+ * oom_killed, kills what is left in the group and removes it, frees
+ * j->iso. Returns whether the memory limit's OOM killer struck (then
+ * *memory_mb gets the limit). No-op without j->iso. mu held. */
+bool agent__isolation_end(job_t *j, json_t *m, int64_t *memory_mb);
+/* The current run's cgroup, or NULL (no limits, no cgroups, not running):
+ * the hook for pausing a job with rk_cg_freeze. mu held. */
+struct rk_cg *agent__job_cgroup(const job_t *j);
+/* GET /api/v1/images: {images: [{name, digest, size_bytes}]}. */
+void agent__h_images(rk_http_req_t *req, rk_http_resp_t *resp, void *ud);
 
 /* metrics.c: makes a->prom and its families, the scrape-time collector
  * included. RK_ENOMEM (a->prom freed by rk_agent_free either way). */

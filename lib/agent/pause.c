@@ -18,15 +18,22 @@
 #include "base/deadline.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "isolate/cgroup.h"
 
 void agent__job_freeze(rk_agent_t *a, job_t *j, bool freeze)
 {
-    /* SIGSTOP/SIGCONT to the run's process group, through the supervisor,
-     * which owns the group's lifetime (a group id is only signalled while
-     * its leader is not reaped). A job placed in a cgroup (lib/isolate,
-     * cgroup.h) is to use the cgroup freezer here instead: it also holds
-     * processes that left the group, and a frozen task cannot tell. */
+    /* A job in a cgroup (isolation.c) is frozen by the cgroup freezer as
+     * well: it also holds processes that left the process group (setsid,
+     * double forks), and a frozen task cannot tell. The supervisor still
+     * gets the call: it stops the timeout clock, and its SIGSTOP/SIGCONT to
+     * the run's process group (it owns the group's lifetime: a group id is
+     * only signalled while its leader is not reaped) covers the rest. */
+    struct rk_cg *cg = agent__job_cgroup(j);
+    if (cg && freeze && rk_cg_freeze(cg, true) != 0)
+        rk_log_warn("cgroup freezer failed; stopping the process group only", "job_id", j->id);
     rk_exec_pause(a->sup, j->exec_id, freeze);
+    if (cg && !freeze && rk_cg_freeze(cg, false) != 0)
+        rk_log_warn("cgroup thaw failed", "job_id", j->id);
 }
 
 static void set_message(job_t *j, const char *text)

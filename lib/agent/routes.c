@@ -63,10 +63,16 @@ static void h_submit(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
                             rk_task_type_name(t));
         goto out;
     }
+    /* Isolation this agent cannot give (checked without mu: it lists the
+     * images folder). */
+    char why[768];
+    int refused = agent__isolation_check(a, &rq.spec.params, why, sizeof why);
     pthread_mutex_lock(&a->mu);
     /* Idempotent before anything else: a re-sent job is never run twice. */
     if (agent__job_find(a, rq.job_id)) {
         rk_http_resp_json_take(resp, 200, accepted(rq.job_id));
+    } else if (refused) {
+        rk_http_resp_error(resp, refused, why);
     } else if (a->stopping) {
         rk_http_resp_error(resp, 503, "agent is shutting down");
     } else if (!agent__writable(a)) {
@@ -316,6 +322,7 @@ int agent__routes(rk_agent_t *a)
         {"GET", "/api/v1/jobs/{job_id}/logs", h_logs},
         {"GET", "/api/v1/jobs/{job_id}/artifacts", h_artifacts},
         {"GET", "/api/v1/openapi.json", rk_agent_h_openapi},
+        {"GET", "/api/v1/images", agent__h_images},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         int rc =

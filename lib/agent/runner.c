@@ -20,6 +20,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "bench/bench.h"
+#include "isolate/sandbox.h"
 #include "llm/run.h"
 #include "model/parse.h"
 #include "model/stats.h"
@@ -159,10 +160,9 @@ static void on_done(void *ud, uint64_t id, const rk_exec_outcome_t *o);
  * runs; j->spawning tells the others that exec_id is not known yet. */
 static int start_run(rk_agent_t *a, job_t *j)
 {
-    char out_dir[4200], metrics[4200], progress[4200], so[4200], se[4200], wd[8400];
+    char out_dir[4200], metrics[4200], so[4200], se[4200], wd[8400];
     path_in(out_dir, sizeof out_dir, j, "output");
     path_in(metrics, sizeof metrics, j, "metrics.json");
-    path_in(progress, sizeof progress, j, "progress");
     path_in(so, sizeof so, j, "stdout.log");
     path_in(se, sizeof se, j, "stderr.log");
     /* A new job's folder holds neither file (a job recovered unstarted
@@ -182,10 +182,12 @@ static int start_run(rk_agent_t *a, job_t *j)
     for (size_t i = 0; i < n_env; i++)
         if (asprintf(&env[k++], "%s=%s", c->env[i].name, c->env[i].value) < 0)
             goto out;
+    /* In a sandbox the job sees its folder at /job. */
+    const char *seen = agent__job_sandboxed(j) ? RK_SANDBOX_JOB_DIR : j->dir;
     if (asprintf(&env[k++], "RUCKUS_JOB_ID=%s", j->id) < 0 ||
-        asprintf(&env[k++], "RUCKUS_OUTPUT_DIR=%s", out_dir) < 0 ||
-        asprintf(&env[k++], "RUCKUS_METRICS_FILE=%s", metrics) < 0 ||
-        asprintf(&env[k++], "RUCKUS_PROGRESS_FILE=%s", progress) < 0 ||
+        asprintf(&env[k++], "RUCKUS_OUTPUT_DIR=%s/output", seen) < 0 ||
+        asprintf(&env[k++], "RUCKUS_METRICS_FILE=%s/metrics.json", seen) < 0 ||
+        asprintf(&env[k++], "RUCKUS_PROGRESS_FILE=%s/progress", seen) < 0 ||
         asprintf(&env[k++], "RUCKUS_MODELS_DIR=%s", a->s->models_dir) < 0 ||
         (a->s->llm_api_key_env &&
          asprintf(&env[k++], RK_LLM_API_KEY_ENV "=%s", a->s->llm_api_key_env) < 0))
@@ -219,6 +221,9 @@ static int start_run(rk_agent_t *a, job_t *j)
         sp.fn = bench_child;
         sp.fn_arg = j;
     }
+    if (cmd && agent__job_isolated(j) &&
+        (rc = agent__isolation_start(a, j, &sp, c->workdir)) != RK_OK)
+        goto out;
     int left_ms = rk_deadline_ms_left(j->deadline_mono);
     sp.timeout_ms = left_ms > 0 ? left_ms : 1; /* 0 would mean no timeout */
     j->run_started = rk_time_now_us();
@@ -237,6 +242,8 @@ static int start_run(rk_agent_t *a, job_t *j)
     j->spawning = false;
     j->in_exec = rc == 0;
     pthread_cond_broadcast(&a->spawn_cond); /* on_done may be waiting for it */
+    if (rc != 0)
+        agent__isolation_end(j, NULL, NULL);
     if (rc == 0) {
         j->exec_id = exec_id;
         /* A cancel or stop that came while spawning only set its flag. */
@@ -410,6 +417,7 @@ static void on_done(void *ud, uint64_t id, const rk_exec_outcome_t *o)
     rk_run_t *runs = m ? realloc(j->runs, (size_t)(j->runs_done + 1) * sizeof *runs) : NULL;
     if (!runs) {
         json_decref(m);
+        agent__isolation_end(j, NULL, NULL);
         agent__job_finish(a, j, RK_JOB_FAILED, "out of memory", "out of memory");
         goto out;
     }
@@ -423,6 +431,10 @@ static void on_done(void *ud, uint64_t id, const rk_exec_outcome_t *o)
     json_object_set_new(m, "exit_status", json_integer(o->exit_code));
     if (o->term_signal)
         json_object_set_new(m, "term_signal", json_integer(o->term_signal));
+    /* Inside bwrap an OOM-killed command shows as bwrap exiting 137: the
+     * cgroup says what happened. */
+    int64_t memory_mb = 0;
+    bool oom = agent__isolation_end(j, m, &memory_mb);
     rk_run_t *r = &j->runs[j->runs_done];
     memset(r, 0, sizeof *r);
     r->run_id = j->runs_done;
@@ -441,6 +453,10 @@ static void on_done(void *ud, uint64_t id, const rk_exec_outcome_t *o)
         snprintf(msg, sizeof msg, "timed out after %lld s",
                  (long long)j->req.spec.requirements.timeout_seconds);
         agent__job_finish(a, j, RK_JOB_TIMEOUT, msg, msg);
+    } else if (oom) {
+        snprintf(msg, sizeof msg, "killed by its memory limit (memory_mb %lld)",
+                 (long long)memory_mb);
+        agent__job_finish(a, j, RK_JOB_FAILED, msg, msg);
     } else if (o->end != RK_EXEC_EXITED || o->exit_code != 0) {
         /* Why it failed, in the job's message too (every client shows that
          * one), on one line: the stderr tail's lines joined by " | ". */

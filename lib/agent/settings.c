@@ -16,6 +16,26 @@
 static const char *const level_choices[] = {"debug", "info", "warn", "error", NULL};
 /* Same order as rk_agent_sync_t. */
 static const char *const sync_choices[] = {"normal", "full", NULL};
+/* Same order as rk_agent_sandbox_t. */
+static const char *const sandbox_choices[] = {"auto", "bwrap", "none", NULL};
+
+/* --cgroup-root: a relative path below the agent's own cgroup, no "..". */
+static int validate_cgroup_root(const void *field, const char **why)
+{
+    const char *s = *(char *const *)field;
+    *why = "expected a relative path without '..' (e.g. ruckus or ruckus/agent-1)";
+    if (s[0] == '/' || strlen(s) > 200)
+        return RK_EINVAL;
+    for (const char *p = s; *p;) {
+        size_t len = strcspn(p, "/");
+        if (len == 0 || (len == 2 && p[0] == '.' && p[1] == '.') || (len == 1 && p[0] == '.'))
+            return RK_EINVAL;
+        p += len;
+        if (*p == '/')
+            p++;
+    }
+    return RK_OK;
+}
 
 /* The name is shown in listings and logs: printable, one line, bounded. */
 static int validate_name(const void *field, const char **why)
@@ -208,6 +228,58 @@ static const rk_config_option_t options[] = {
      .help = "A label of this agent (AgentInfo labels), matched by jobs placed with an "
              "agent_selector; repeat the flag for more (the environment variable takes them "
              "comma-separated). Keys: 1 to 63 of [A-Za-z0-9_.-/]; values: at most 255 bytes"},
+    {.name = "sandbox",
+     .env = "RUCKUS_AGENT_SANDBOX",
+     .type = RK_CONFIG_ENUM,
+     RK_CONFIG_FIELD(S, sandbox),
+     .def = "auto",
+     .choices = sandbox_choices,
+     .help = "Sandbox for jobs asking for isolation: auto (bwrap when it works here), bwrap "
+             "(required: no start without it) or none (such jobs are refused)"},
+    {.name = "cgroup-root",
+     .env = "RUCKUS_AGENT_CGROUP_ROOT",
+     .type = RK_CONFIG_STRING,
+     RK_CONFIG_FIELD(S, cgroup_root),
+     .def_doc = "ruckus/<agent id>",
+     .metavar = "PATH",
+     .flags = RK_CONFIG_NONEMPTY,
+     .validate = validate_cgroup_root,
+     .help = "Cgroup, below the agent's own, holding its jobs' groups; one per agent (what is "
+             "left in it is removed at start)"},
+    {.name = "images-dir",
+     .env = "RUCKUS_AGENT_IMAGES_DIR",
+     .type = RK_CONFIG_PATH,
+     RK_CONFIG_FIELD(S, images_dir),
+     .help = "Folder of images jobs may run in (isolation.rootfs): directories, OCI layouts, "
+             "oci-archives, rootfs tarballs; unset: none"},
+    {.name = "image-cache-dir",
+     .env = "RUCKUS_AGENT_IMAGE_CACHE_DIR",
+     .type = RK_CONFIG_PATH,
+     RK_CONFIG_FIELD(S, image_cache_dir),
+     .def_doc = "<data-dir>/images",
+     .help = "Folder where images are unpacked once, shared by the jobs using them"},
+    {.name = "image-cache-days",
+     .env = "RUCKUS_AGENT_IMAGE_CACHE_DAYS",
+     .type = RK_CONFIG_INT,
+     RK_CONFIG_FIELD(S, image_cache_days),
+     .def = "30",
+     .metavar = "DAYS",
+     .min = 1,
+     .max = 36500,
+     .help = "Days an unpacked image nobody used is kept before it is removed"},
+    {.name = "allow-bind",
+     .env = "RUCKUS_AGENT_ALLOW_BIND",
+     .type = RK_CONFIG_LIST,
+     RK_CONFIG_FIELD(S, allow_bind),
+     .metavar = "DIRS",
+     .help = "Host folders (comma-separated) sandboxed jobs may bind (isolation.binds); none by "
+             "default"},
+    {.name = "run-as",
+     .env = "RUCKUS_AGENT_RUN_AS",
+     .type = RK_CONFIG_STRING,
+     RK_CONFIG_FIELD(S, run_as),
+     .metavar = "USER",
+     .help = "User that jobs with isolation or limits run as; unset: the agent's user"},
 };
 
 static int check(const void *settings, char *err, size_t errlen)
@@ -260,6 +332,17 @@ static int fill_computed(S *s, char *err, size_t errlen)
             return rc;
         }
         if (!(s->models_dir = rk_buf_take(&b)))
+            return RK_ENOMEM;
+    }
+    if (!s->image_cache_dir) {
+        rk_buf_t b;
+        rk_buf_init(&b, 4096 + PATH_MAX);
+        int rc = rk_buf_printf(&b, "%s/images", s->data_dir);
+        if (rc) {
+            rk_buf_cleanup(&b);
+            return rc;
+        }
+        if (!(s->image_cache_dir = rk_buf_take(&b)))
             return RK_ENOMEM;
     }
     return RK_OK;

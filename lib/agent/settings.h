@@ -33,7 +33,22 @@ typedef struct rk_agent_settings {
      * RK_LABEL_VALUE_MAX bytes, keys unique, at most RK_AGENT_LABELS_MAX):
      * AgentInfo labels, which placement by agent_selector matches. */
     rk_config_list_t labels;
+    /* Isolation (docs/isolation.md). */
+    int sandbox;                 /* rk_agent_sandbox_t */
+    char *cgroup_root;           /* relative; its jobs' groups; NULL: ruckus/<agent id> */
+    char *images_dir;            /* images jobs may name as rootfs; NULL: none */
+    char *image_cache_dir;       /* never NULL after load: <data_dir>/images by default */
+    int64_t image_cache_days;    /* unpacked images unused this long are removed */
+    rk_config_list_t allow_bind; /* host directories jobs may bind from */
+    char *run_as;                /* user isolated jobs run as; NULL: the agent's */
 } rk_agent_settings_t;
+
+/* --sandbox: whether command jobs asking for isolation can get it. */
+typedef enum rk_agent_sandbox {
+    RK_AGENT_SANDBOX_AUTO = 0, /* bwrap when it works here (probed at start), else none */
+    RK_AGENT_SANDBOX_BWRAP,    /* bwrap; the agent does not start without it */
+    RK_AGENT_SANDBOX_NONE,     /* no sandbox: jobs asking for isolation are refused */
+} rk_agent_sandbox_t;
 
 /* Durability of the job records, named like SQLite's synchronous levels
  * (docs/agent.md, "The data dir"). Every record is written atomically

@@ -323,6 +323,8 @@ int rk_task_params_decode(const json_t *params, const char *path, rk_task_type_t
         switch (type) {
         case RK_TASK_COMMAND:
             rc = decode_command(params, path, &out->command, e);
+            if (!rc)
+                rc = rk_isolation_params_decode(params, path, &out->isolation, &out->limits, e);
             break;
         case RK_TASK_MEMORY_BENCHMARK:
             rc = decode_memory(params, path, &out->memory, e);
@@ -357,6 +359,7 @@ void rk_task_params_cleanup(rk_task_params_t *p)
     free(p->compute.precisions);
     free(p->compute.matrix_sizes);
     rk_llm_params_cleanup(&p->llm);
+    rk_isolation_params_cleanup(&p->isolation);
     memset(p, 0, sizeof *p);
 }
 

@@ -22,6 +22,7 @@
 
 #include "model/enums.h"
 #include "model/json.h"
+#include "model/params_isolation.h"
 #include "model/params_llm.h"
 
 #define RK_RUNS_PER_JOB_MAX 100
@@ -87,6 +88,9 @@ typedef struct rk_task_params {
     rk_memory_params_t memory;
     rk_compute_params_t compute;
     rk_llm_params_t llm;
+    /* Command tasks: isolation and cgroup limits (params_isolation.h). */
+    rk_isolation_params_t isolation;
+    rk_limits_params_t limits;
 } rk_task_params_t;
 
 /* Decodes task.params for a task of the given type. Keys that the type

@@ -100,6 +100,30 @@ static void check_gpus(const rk_requirements_t *r, const json_t *si, json_t *mis
     }
 }
 
+/* A command's isolation and limits (protocol.md, "Isolation") against the
+ * capabilities sandbox, cgroups and images: an experiment asking for more
+ * than the agent gives is never run open. */
+static void check_isolation(const rk_task_params_t *p, const json_t *caps, json_t *missing)
+{
+    if (p->type != RK_TASK_COMMAND)
+        return;
+    if (p->isolation.present && !json_is_string(json_object_get(caps, "sandbox")))
+        addf(missing, "a sandbox for task.params.isolation (agent has none)");
+    const char *rootfs = p->isolation.rootfs;
+    bool found = false;
+    size_t i;
+    const json_t *img;
+    json_array_foreach(json_object_get(caps, "images"), i, img)
+    {
+        if (rootfs && json_is_string(img) && strcmp(json_string_value(img), rootfs) == 0)
+            found = true;
+    }
+    if (rootfs && !found)
+        addf(missing, "image %s for task.params.isolation.rootfs (agent does not have it)", rootfs);
+    if (p->limits.present && !json_is_string(json_object_get(caps, "cgroups")))
+        addf(missing, "cgroups for task.params.limits (agent has none)");
+}
+
 bool rk_srv_compat(const rk_experiment_t *x, const rk_agent_info_t *a, json_t *missing,
                    json_t *warnings)
 {
@@ -112,6 +136,7 @@ bool rk_srv_compat(const rk_experiment_t *x, const rk_agent_info_t *a, json_t *m
         if (!has_capability(a, r->capabilities[i]))
             addf(missing, "capability %s", r->capabilities[i]);
     check_gpus(r, si, missing);
+    check_isolation(&x->params, a->capabilities.extra, missing);
     double mb = 0;
     if (r->min_total_memory_gb > 0) {
         if (!path_num(si, "memory", "total_mb", &mb))

@@ -85,6 +85,21 @@ static void test_llm_typos(void **state)
     json_decref(w);
 }
 
+/* issue 13's isolation and limits: known keys pass, a typo is named. */
+static void test_isolation(void **state)
+{
+    (void)state;
+    json_t *w = lint("{\"name\":\"x\",\"model\":\"m\",\"task\":{\"name\":\"t\",\"type\":"
+                     "\"command\",\"params\":{\"argv\":[\"true\"],\"isolation\":{\"network\":"
+                     "\"none\",\"rootfs\":\"bb\",\"binds\":[]},\"limits\":{\"memory_mb\":64,"
+                     "\"pids\":9,\"cpus\":1,\"cpu_weight\":5,\"memory\":1}}},"
+                     "\"framework\":{\"name\":\"f\"},\"metrics\":{\"metrics\":{}}}");
+    assert_int_equal(json_array_size(w), 1);
+    assert_string_equal(at(w, 0), "experiment_spec.task.params.limits.memory: unknown field, "
+                                  "ignored; did you mean memory_mb?");
+    json_decref(w);
+}
+
 static void test_free_form_and_garbage(void **state)
 {
     (void)state;
@@ -104,6 +119,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clean_spec), cmocka_unit_test(test_typos),
-        cmocka_unit_test(test_llm_typos), cmocka_unit_test(test_free_form_and_garbage)};
+        cmocka_unit_test(test_llm_typos), cmocka_unit_test(test_isolation),
+        cmocka_unit_test(test_free_form_and_garbage)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -104,11 +104,74 @@ static void test_missing(void **state)
     assert_non_null(strstr(m, "framework jax|"));
 }
 
+/* A command with params (JSON) against an agent with capabilities caps
+ * (JSON members added to slots and task_types); the missing list joined
+ * by "|". */
+static bool check_iso(const char *params, const char *caps, char *out, size_t n)
+{
+    char text[2048], agent[2048];
+    snprintf(text, sizeof text,
+             "{\"name\":\"x\",\"model\":\"m\",\"task\":{\"name\":\"t\",\"type\":\"command\","
+             "\"params\":%s},\"framework\":{\"name\":\"f\"},\"metrics\":{\"metrics\":{}}}",
+             params);
+    snprintf(
+        agent, sizeof agent,
+        "{\"agent_id\":\"a1\",\"agent_type\":\"white_box\",\"last_updated\":"
+        "\"2026-01-01T00:00:00Z\",\"capabilities\":{\"slots\":1,\"task_types\":[\"command\"]%s},"
+        "\"system_info\":{\"os\":{\"type\":\"linux\"}}}",
+        caps);
+    json_t *v = json_loads(text, 0, NULL);
+    assert_non_null(v);
+    rk_experiment_t x = {0};
+    rk_verr_t e;
+    assert_int_equal(rk_experiment_decode(v, "", &x, &e), 0);
+    rk_agent_info_t a = {0};
+    load(agent, &a);
+    json_t *missing = json_array(), *warnings = json_array();
+    bool ok = rk_srv_compat(&x, &a, missing, warnings);
+    out[0] = '\0';
+    size_t i;
+    json_t *s;
+    json_array_foreach(missing, i, s)
+    {
+        strncat(out, json_string_value(s), n - strlen(out) - 2);
+        strcat(out, "|");
+    }
+    json_decref(missing);
+    json_decref(warnings);
+    rk_agent_info_cleanup(&a);
+    rk_experiment_cleanup(&x);
+    json_decref(v);
+    return ok;
+}
+
+/* Isolation, an image and limits need the agent's sandbox, that image and
+ * cgroups; an agent reporting none of them (an older one) lacks them. */
+static void test_isolation(void **state)
+{
+    (void)state;
+    char m[2048];
+    const char *asks = "{\"argv\":[\"true\"],\"isolation\":{\"rootfs\":\"bb\"},"
+                       "\"limits\":{\"memory_mb\":64}}";
+    assert_true(check_iso(
+        asks, ",\"sandbox\":\"bwrap\",\"cgroups\":\"v1\",\"images\":[\"a\",\"bb\"]", m, sizeof m));
+    assert_true(check_iso("{\"argv\":[\"true\"]}", "", m, sizeof m));
+    assert_false(check_iso(asks, "", m, sizeof m));
+    assert_string_equal(m, "a sandbox for task.params.isolation (agent has none)|"
+                           "image bb for task.params.isolation.rootfs (agent does not have it)|"
+                           "cgroups for task.params.limits (agent has none)|");
+    assert_false(
+        check_iso(asks, ",\"sandbox\":null,\"cgroups\":\"v2\",\"images\":[\"bbb\"]", m, sizeof m));
+    assert_string_equal(m, "a sandbox for task.params.isolation (agent has none)|"
+                           "image bb for task.params.isolation.rootfs (agent does not have it)|");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fits),
         cmocka_unit_test(test_missing),
+        cmocka_unit_test(test_isolation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

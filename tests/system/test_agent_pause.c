@@ -226,6 +226,49 @@ static void test_pause_freezes_counter(void **state)
     rk_test_agent_cleanup(&a);
 }
 
+/* A job in a cgroup (limits) is frozen by the cgroup freezer: a counter
+ * that left the job's process group (setsid) stops too, which SIGSTOP to
+ * the group alone would miss. */
+static void test_pause_freezes_escaped_in_cgroup(void **state)
+{
+    (void)state;
+    rk_test_agent_t a;
+    assert_int_equal(rk_test_agent_start(&a, 1, NULL, NULL), 0);
+    rk_test_resp_t r;
+    rk_test_req(&a.p, "GET", "/api/v1/info", NULL, NULL, &r);
+    json_t *cg = json_object_get(
+        json_object_get(json_object_get(r.json, "agent_info"), "capabilities"), "cgroups");
+    bool have = json_is_string(cg);
+    rk_test_resp_cleanup(&r);
+    if (!have) {
+        rk_test_agent_cleanup(&a);
+        print_message("no usable cgroups here (capabilities.cgroups null): skipped\n");
+        skip();
+    }
+    const char *argv[] = {"sh", "-c", "setsid sh -c '" COUNTER "' & sleep 60", NULL};
+    json_t *job =
+        rk_test_job_cmd("job_escaped", argv, json_pack("{s:{s:i}}", "limits", "pids", 200));
+    assert_int_equal(rk_test_agent_submit(&a, job), 200);
+    json_decref(job);
+    assert_true(counter_above(&a, "job_escaped", 0) > 0);
+    verb_ok(&a, "job_escaped", "pause", "paused");
+    rk_test_sleep_ms(300); /* a write under way when the freeze came lands */
+    long c1 = counter(&a, "job_escaped");
+    rk_test_sleep_ms(1200);
+    assert_int_equal(counter(&a, "job_escaped"), c1);
+    verb_ok(&a, "job_escaped", "resume", "running");
+    assert_true(counter_above(&a, "job_escaped", c1 + 2) > c1 + 2);
+    assert_int_equal(delete_job(&a, "job_escaped", "?force=true"), 202);
+    char *st = rk_test_agent_wait(&a, "job_escaped", NULL, 10000);
+    assert_string_equal(st, "cancelled");
+    free(st);
+    /* The escaped counter went with the job's cgroup. */
+    long c2 = counter(&a, "job_escaped");
+    rk_test_sleep_ms(500);
+    assert_int_equal(counter(&a, "job_escaped"), c2);
+    rk_test_agent_cleanup(&a);
+}
+
 /* Timeout T = 2 s, paused P = 2 s after 0.3 s of running: it ends
  * timeout only after about T of running time. */
 static void test_timeout_counts_running_time(void **state)
@@ -425,6 +468,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pause_freezes_counter),
+        cmocka_unit_test(test_pause_freezes_escaped_in_cgroup),
         cmocka_unit_test(test_timeout_counts_running_time),
         cmocka_unit_test(test_held_until_resumed),
         cmocka_unit_test(test_errors),

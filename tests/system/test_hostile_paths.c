@@ -67,6 +67,7 @@ static const route_t agent_routes[] = {
     {"POST", "/api/v1/jobs/{job_id}/resume"},
     {"GET", "/api/v1/jobs/{job_id}/logs"},
     {"GET", "/api/v1/jobs/{job_id}/artifacts"},
+    {"GET", "/api/v1/images"},
 };
 
 static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"};
