@@ -90,13 +90,26 @@ json_t *rk_srv_agent_public(const rk_registered_agent_t *a);
 int rk_srv_page_parse(rk_http_req_t *req, rk_http_resp_t *resp, size_t def, size_t max,
                       rk_page_t *page);
 
+/* What a submitter asks of its jobs besides experiment and agent (v1
+ * extensions of CreateJobRequest and experiments/{id}/run). */
+typedef struct rk_srv_job_opts {
+    rk_job_priority_t priority; /* medium when not given */
+    bool exclusive;
+} rk_srv_job_opts_t;
+
+/* Reads priority and exclusive of request body (NULL: the defaults) into
+ * o. On a bad value answers resp 422 naming the field and returns
+ * RK_EINVAL. */
+int rk_srv_job_opts_parse(const json_t *body, rk_http_resp_t *resp, rk_srv_job_opts_t *o);
+
 /* Validates and creates one job per agent of experiment x (compatibility
- * checked: 422 naming what is missing), suspends req and hands the jobs to
- * the manager, which answers 201 (single: the JobInfo; else {jobs: [...]}).
- * agents[i] must exist. Answers resp itself on every error. */
+ * checked: 422 naming what is missing), with opts, suspends req and hands
+ * the jobs to the manager, which answers 201 (single: the JobInfo; else
+ * {jobs: [...]}). agents[i] must exist. Answers resp itself on every
+ * error. */
 void rk_srv_jobs_submit(rk_server_t *srv, rk_http_req_t *req, rk_http_resp_t *resp,
                         const rk_experiment_t *x, const rk_registered_agent_t *agents, size_t n,
-                        bool single);
+                        const rk_srv_job_opts_t *opts, bool single);
 
 /* ---- route files ---- */
 int rk_srv_routes_jobs(rk_server_t *srv);
@@ -141,6 +154,11 @@ int rk_srv_mgr_create(rk_srv_mgr_t *m, rk_http_wait_t *w, rk_job_info_t *jobs, i
                       size_t n, bool single);
 /* Cancels job_id: 200 or 202 with the JobInfo, 409 when it finished. */
 int rk_srv_mgr_cancel(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id);
+/* Sets the priority (its wire name, already validated) of job_id, which
+ * moves to its place in its queue at once: 200 with the JobInfo, 404
+ * unknown, 409 once it started (or finished). */
+int rk_srv_mgr_priority(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id,
+                        const char *priority);
 /* Registers the agent at url (token may be NULL). */
 int rk_srv_mgr_register(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *url, const char *token);
 int rk_srv_mgr_unregister(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *agent_id);

@@ -295,6 +295,19 @@ int rk_srv_mgr_cancel(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id)
     return post_cmd(m, w, run_cancel, job_id, NULL);
 }
 
+static void run_priority(task_t *t)
+{
+    rk_job_priority_t p = RK_PRIO_MEDIUM;
+    rk_job_priority_parse(t->arg2, &p); /* validated by the handler */
+    srv__jobs_priority(t->m, t->wait, t->arg, p);
+}
+
+int rk_srv_mgr_priority(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id,
+                        const char *priority)
+{
+    return post_cmd(m, w, run_priority, job_id, priority);
+}
+
 static void run_register(task_t *t)
 {
     srv__agent_register(t->m, t->wait, t->arg, t->arg2);

@@ -86,7 +86,7 @@ void srv__job_requeue(srv_job_t *j)
 {
     srv__job_to(j, SRV_J_QUEUED);
     srv__list_unlink(j);
-    srv__queue_push_front(j);
+    srv__queue_add(j);
 }
 
 static srv_job_t *job_new(rk_srv_mgr_t *m, const char *job_id, const char *experiment_id,
@@ -140,8 +140,10 @@ json_t *srv__job_info_json(const srv_job_t *j)
     rk_job_info_t info = {
         .job_id = j->job_id,
         .experiment_id = j->experiment_id,
-        .agent_id = j->agent ? j->agent->id : "",
+        .agent_id = j->agent ? j->agent->id : NULL,
         .created_time = j->created,
+        .priority = j->prio,
+        .exclusive = j->exclusive,
         .status = {.status = j->status,
                    .timestamp = j->status_time,
                    .message = j->message,
@@ -280,6 +282,8 @@ void srv__jobs_create(rk_srv_mgr_t *m, srv_create_t *c)
             continue;
         }
         j->seq = seq;
+        j->prio = ji->priority;
+        j->exclusive = ji->exclusive;
         j->created = ji->created_time;
         j->st = SRV_J_QUEUED;
         j->status = RK_JOB_QUEUED;
@@ -300,7 +304,7 @@ void srv__jobs_create(rk_srv_mgr_t *m, srv_create_t *c)
             srv__release_later(m, j); /* freed after the commit */
             continue;
         }
-        srv__queue_push_back(j);
+        srv__queue_add(j);
     }
     m->again = true;
     create_done(m, c); /* the hold; answers now if nothing waits */
@@ -373,6 +377,48 @@ void srv__jobs_cancel(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id)
     srv__job_send_cancel(m, j, false);
 }
 
+/* ---- priority ---- */
+
+void srv__jobs_priority(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id,
+                        rk_job_priority_t prio)
+{
+    srv_job_t *j = srv__index_get(&m->index, job_id);
+    if (!j) {
+        rk_job_info_t ji = {0};
+        int rc = rk_store_job_get(m->store, job_id, false, &ji);
+        char what[160];
+        snprintf(what, sizeof what, "job %.128s", job_id);
+        if (rc)
+            srv__answer_store_error(m, w, rc, what);
+        else
+            srv__answer_error(m, w, 409, "job %s already started: %s", job_id,
+                              rk_job_state_name(ji.status.status));
+        rk_job_info_cleanup(&ji);
+        return;
+    }
+    if (j->st != SRV_J_QUEUED || j->status != RK_JOB_QUEUED) {
+        srv__answer_error(m, w, 409, "job %s already started: %s", job_id,
+                          rk_job_state_name(j->status));
+        return;
+    }
+    if (j->prio != prio) {
+        srv__journal_touch(m, j); /* a failed commit puts it back where it was */
+        int rc = srv__txn(m);
+        if (!rc)
+            rc = rk_store_job_set_priority(m->store, j->job_id, prio);
+        if (rc) {
+            rk_log_error("storing a job priority failed", "job_id", j->job_id, "error",
+                         rk_strerror(rc));
+            srv__batch_error(m, rc);
+        }
+        srv__list_unlink(j);
+        j->prio = prio;
+        srv__queue_add(j);
+        srv__event(m, "job", srv__job_info_json(j));
+    }
+    srv__answer_change(m, w, 200, srv__job_info_json(j));
+}
+
 /* ---- scheduling: queued jobs go out as soon as their agent has a slot ---- */
 
 void srv__jobs_schedule(rk_srv_mgr_t *m, int64_t now)
@@ -380,8 +426,9 @@ void srv__jobs_schedule(rk_srv_mgr_t *m, int64_t now)
     for (srv_agent_t *a = m->agents; a; a = a->next) {
         if (a->unavailable || a->first_fail || a->hold_until > now || a->leaving)
             continue;
-        while (a->q_head && a->q_head->st == SRV_J_QUEUED && (int64_t)a->n_running < a->slots) {
-            srv_job_t *j = a->q_head;
+        srv_job_t *j;
+        while ((j = srv__queue_first(a)) && j->st == SRV_J_QUEUED &&
+               (int64_t)a->n_running < a->slots) {
             /* Write ahead: assigned is stored (in this batch, committed
              * before the request leaves) before the agent hears of it. */
             srv__job_store_status(m, j, RK_JOB_ASSIGNED, "sent to the agent");
@@ -444,8 +491,8 @@ size_t srv__jobs_agent_gone(rk_srv_mgr_t *m, srv_agent_t *a, const char *msg, si
     size_t n = 0;
     int64_t t0 = rk_time_mono_us();
     for (int pass = 0; pass < 2 && n < max; pass++) {
-        for (srv_job_t *j = pass ? a->r_head : a->q_head, *next; j && n < max; j = next) {
-            next = j->next;
+        for (srv_job_t *j = pass ? a->r_head : srv__queue_first(a), *next; j && n < max; j = next) {
+            next = pass ? j->next : srv__queue_next(j);
             if (j->st == SRV_J_RELEASING)
                 continue;
             if (!srv__job_ended_here(j))
@@ -462,13 +509,12 @@ size_t srv__jobs_agent_gone(rk_srv_mgr_t *m, srv_agent_t *a, const char *msg, si
 
 void srv__jobs_free_all(rk_srv_mgr_t *m, srv_agent_t *a)
 {
-    while (a->q_head) {
-        srv_job_t *j = a->q_head;
+    srv_job_t *j;
+    while ((j = srv__queue_first(a))) {
         srv__list_unlink(j);
         srv__job_free(m, j);
     }
-    while (a->r_head) {
-        srv_job_t *j = a->r_head;
+    while ((j = a->r_head)) {
         srv__list_unlink(j);
         srv__job_free(m, j);
     }
@@ -481,9 +527,11 @@ int srv__jobs_recover(rk_srv_mgr_t *m, srv_agent_t *a, const rk_job_brief_t *b)
         return RK_ENOMEM;
     j->seq = b->seq;
     j->status = b->state;
+    j->prio = b->priority;
+    j->exclusive = b->exclusive;
     if (b->state == RK_JOB_QUEUED) {
         j->st = SRV_J_QUEUED;
-        srv__queue_push_back(j);
+        srv__queue_add(j);
     } else {
         /* Assigned or running before the restart: ask the agent. */
         j->st = SRV_J_ASKING;

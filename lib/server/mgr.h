@@ -147,14 +147,19 @@ struct srv_job {
     char *message;         /* of the stored status */
     rk_time_t status_time;
     srv_agent_t *agent;
-    srv_job_t *prev, *next; /* in the agent's queue or running list */
-    unsigned char list;     /* SRV_L_*: which one */
-    unsigned char tell;     /* SRV_TELL_*: a DELETE due after the commit */
+    rk_job_priority_t prio;
+    bool exclusive;
+    srv_job_t *prev, *next; /* in the agent's running list */
+    srv_job_t *ql, *qr;     /* in its agent's queue tree of its priority */
+    int qh;
+    unsigned char list; /* SRV_L_*: which one */
+    unsigned char tell; /* SRV_TELL_*: a DELETE due after the commit */
 
     /* The batch journal (journal.c): what the job was before its first
      * store write of the current batch, restored if the commit fails. */
     bool journaled, snap_new;
     srv_jstate_t snap_st;
+    rk_job_priority_t snap_prio;
     rk_job_state_t snap_status;
     rk_time_t snap_time;
     char *snap_message;
@@ -206,14 +211,18 @@ void srv__job_store_status(rk_srv_mgr_t *m, srv_job_t *j, rk_job_state_t st, con
 bool srv__job_ended_here(const srv_job_t *j);
 /* Gives the POST /jobs waiting for j (if any) j's status as it stands. */
 void srv__job_settle(rk_srv_mgr_t *m, srv_job_t *j);
-/* From the running list back to the front of its agent's queue (QUEUED). */
+/* From the running list back to its place in its agent's queue (QUEUED). */
 void srv__job_requeue(srv_job_t *j);
 
 /* queues.c: the agent's lists; a job knows which one it is in (list).
  * Each link takes a job in no list (SRV_L_NONE) and cannot fail. */
-/* Appends j to its agent's queue, or puts it first. */
-void srv__queue_push_back(srv_job_t *j);
-void srv__queue_push_front(srv_job_t *j);
+/* Puts j in its agent's queue at its place: by priority (j->prio), then
+ * by arrival (j->seq), so a job given back returns to where it was. */
+void srv__queue_add(srv_job_t *j);
+/* The agent's next job to dispatch (highest priority, oldest), or NULL. */
+srv_job_t *srv__queue_first(const srv_agent_t *a);
+/* The job after j (queued) in dispatch order, or NULL. */
+srv_job_t *srv__queue_next(const srv_job_t *j);
 /* Appends j to its agent's running list: it holds a slot from now. */
 void srv__running_add(srv_job_t *j);
 /* Takes j out of whichever list it is in (none: no-op). */
@@ -265,6 +274,11 @@ void srv__create_free(srv_create_t *c);
 void srv__jobs_settle_fresh(rk_srv_mgr_t *m);
 /* Cancels job_id for the waiting request w (always answered). */
 void srv__jobs_cancel(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id);
+/* Sets job_id's priority for w (always answered): a job still queued is
+ * stored with it (no history entry) and moves to its place at once;
+ * otherwise 404 or 409. */
+void srv__jobs_priority(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id,
+                        rk_job_priority_t prio);
 /* Moves queued jobs into free slots, storing them assigned (write ahead). */
 void srv__jobs_schedule(rk_srv_mgr_t *m, int64_t now);
 /* Sends what scheduling decided, after the commit made it durable. */
@@ -312,7 +326,7 @@ struct srv_agent {
     char *id, *url;
     char *token; /* its own field: never in the AgentInfo answers show */
     int64_t slots;
-    srv_job_t *q_head, *q_tail;
+    srv_job_t *q_root[RK_PRIORITY_COUNT]; /* the queue, a tree per priority (queues.c) */
     size_t n_queued;
     srv_job_t *r_head, *r_tail;
     size_t n_running;   /* counts against slots, whatever their state */

@@ -138,6 +138,7 @@ static void h_run(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     char **ids = NULL;
     size_t n_ids = 0, n = 0;
     rk_registered_agent_t *agents = NULL;
+    rk_srv_job_opts_t opts;
     rk_verr_t e;
     if (get_experiment(srv, req, resp, &x))
         goto done;
@@ -151,6 +152,8 @@ static void h_run(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
             goto done;
         }
     }
+    if (rk_srv_job_opts_parse(body, resp, &opts))
+        goto done;
     if (ids && n_ids) {
         agents = calloc(n_ids, sizeof *agents);
         if (!agents) {
@@ -198,7 +201,7 @@ static void h_run(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
             goto done;
         }
     }
-    rk_srv_jobs_submit(srv, req, resp, &x, agents, n, false);
+    rk_srv_jobs_submit(srv, req, resp, &x, agents, n, &opts, false);
 done:
     rk_store_agents_free(agents, n);
     rk_strv_free(ids, n_ids);

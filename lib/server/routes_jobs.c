@@ -15,9 +15,26 @@
 #define ARTIFACTS_MAX (256u << 20)
 #define LOGS_MAX (16u << 20)
 
+int rk_srv_job_opts_parse(const json_t *body, rk_http_resp_t *resp, rk_srv_job_opts_t *o)
+{
+    *o = (rk_srv_job_opts_t){.priority = RK_PRIO_MEDIUM};
+    if (!body)
+        return 0;
+    int prio = RK_PRIO_MEDIUM;
+    rk_verr_t e;
+    if (rk_json_get_enum(body, "", "priority", RK_OPTIONAL, rk_job_priority_names,
+                         RK_PRIORITY_COUNT, &prio, &e) ||
+        rk_json_get_bool(body, "", "exclusive", RK_OPTIONAL, &o->exclusive, NULL, &e)) {
+        rk_http_resp_error(resp, 422, e.msg);
+        return RK_EINVAL;
+    }
+    o->priority = (rk_job_priority_t)prio;
+    return 0;
+}
+
 void rk_srv_jobs_submit(rk_server_t *srv, rk_http_req_t *req, rk_http_resp_t *resp,
                         const rk_experiment_t *x, const rk_registered_agent_t *agents, size_t n,
-                        bool single)
+                        const rk_srv_job_opts_t *opts, bool single)
 {
     for (size_t i = 0; i < n; i++) {
         json_t *missing = json_array(), *warnings = json_array();
@@ -60,6 +77,8 @@ void rk_srv_jobs_submit(rk_server_t *srv, rk_http_req_t *req, rk_http_resp_t *re
         jobs[i].experiment_id = strdup(x->id);
         jobs[i].agent_id = strdup(agents[i].info.agent_id);
         jobs[i].created_time = now;
+        jobs[i].priority = opts->priority;
+        jobs[i].exclusive = opts->exclusive;
         timeouts[i] = x->requirements.timeout_seconds;
         if (!jobs[i].job_id || !jobs[i].experiment_id || !jobs[i].agent_id)
             goto oom;
@@ -89,6 +108,7 @@ static void h_create(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     char *exp_id = NULL, *agent_id = NULL;
     rk_experiment_t x = {0};
     rk_registered_agent_t a = {0};
+    rk_srv_job_opts_t opts;
     rk_verr_t e;
     if (rk_http_req_json(req, resp, &body))
         return;
@@ -97,6 +117,8 @@ static void h_create(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
         rk_http_resp_error(resp, 422, e.msg);
         goto done;
     }
+    if (rk_srv_job_opts_parse(body, resp, &opts))
+        goto done;
     int rc = rk_store_experiment_get(srv->store, exp_id, &x);
     if (rc) {
         rk_srv_store_errorf(resp, rc, "experiment %s", exp_id);
@@ -107,7 +129,7 @@ static void h_create(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
         rk_srv_store_errorf(resp, rc, "agent %s", agent_id);
         goto done;
     }
-    rk_srv_jobs_submit(srv, req, resp, &x, &a, 1, true);
+    rk_srv_jobs_submit(srv, req, resp, &x, &a, 1, &opts, true);
 done:
     rk_registered_agent_cleanup(&a);
     rk_experiment_cleanup(&x);
@@ -136,7 +158,9 @@ static int parse_states(const char *s, unsigned *mask)
 static void h_list(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
 {
     rk_server_t *srv = ud;
-    rk_job_filter_t f = {.agent_id = rk_http_req_query(req, "agent_id"),
+    /* Jobs not placed yet are stored under agent "" and shown under "any". */
+    const char *agent = rk_http_req_query(req, "agent_id");
+    rk_job_filter_t f = {.agent_id = agent && strcmp(agent, "any") == 0 ? "" : agent,
                          .experiment_id = rk_http_req_query(req, "experiment_id")};
     const char *status = rk_http_req_query(req, "status");
     if (status && parse_states(status, &f.state_mask)) {
@@ -157,10 +181,11 @@ static void h_list(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     }
     json_t *groups = json_object();
     for (size_t i = 0; i < n; i++) {
-        json_t *arr = json_object_get(groups, jobs[i].agent_id);
+        const char *key = jobs[i].agent_id ? jobs[i].agent_id : "any";
+        json_t *arr = json_object_get(groups, key);
         if (!arr) {
             arr = json_array();
-            json_object_set_new(groups, jobs[i].agent_id, arr);
+            json_object_set_new(groups, key, arr);
         }
         json_array_append_new(arr, rk_job_info_encode(&jobs[i]));
     }
@@ -211,6 +236,32 @@ static void h_cancel(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
         return;
     }
     if (rk_srv_mgr_cancel(srv->mgr, w, id) != 0)
+        rk_http_wait_release(w);
+}
+
+/* PATCH /jobs/{id} {priority}: a job not started yet moves at once. */
+static void h_patch(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
+{
+    rk_server_t *srv = ud;
+    const char *id = rk_http_req_param(req, "job_id");
+    json_t *body = NULL;
+    int prio = 0;
+    rk_verr_t e;
+    if (rk_http_req_json(req, resp, &body))
+        return;
+    if (rk_json_get_enum(body, "", "priority", RK_REQUIRED, rk_job_priority_names,
+                         RK_PRIORITY_COUNT, &prio, &e)) {
+        rk_http_resp_error(resp, 422, e.msg);
+        json_decref(body);
+        return;
+    }
+    json_decref(body);
+    rk_http_wait_t *w = NULL;
+    if (rk_http_req_suspend(req, NULL, NULL, &w) != 0) {
+        rk_http_resp_error(resp, 503, "server shutting down");
+        return;
+    }
+    if (rk_srv_mgr_priority(srv->mgr, w, id, rk_job_priority_names[prio]) != 0)
         rk_http_wait_release(w);
 }
 
@@ -390,6 +441,7 @@ int rk_srv_routes_jobs(rk_server_t *srv)
         {"GET", "/api/v1/jobs", h_list},
         {"GET", "/api/v1/jobs/{job_id}", h_get},
         {"DELETE", "/api/v1/jobs/{job_id}", h_cancel},
+        {"PATCH", "/api/v1/jobs/{job_id}", h_patch},
         {"GET", "/api/v1/jobs/{job_id}/logs", h_logs},
         {"GET", "/api/v1/jobs/{job_id}/artifacts", h_artifacts},
         {"GET", "/api/v1/results", h_results},

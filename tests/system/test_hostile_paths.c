@@ -48,6 +48,7 @@ static const route_t server_routes[] = {
     {"GET", "/api/v1/jobs"},
     {"GET", "/api/v1/jobs/{job_id}"},
     {"DELETE", "/api/v1/jobs/{job_id}"},
+    {"PATCH", "/api/v1/jobs/{job_id}"},
     {"GET", "/api/v1/jobs/{job_id}/logs"},
     {"GET", "/api/v1/jobs/{job_id}/artifacts"},
     {"GET", "/api/v1/results"},
