@@ -344,7 +344,7 @@ static bool leave_step(rk_srv_mgr_t *m, srv_agent_t *a)
     /* The jobs' ends are stored (and their slots freed) before the agent
      * goes; if that fails they are put back and the agent stays. */
     int r = srv__flush(m);
-    if (!r && (a->n_queued || a->r_head)) {
+    if (!r && (a->n_queued || a->r_head || a->h_head)) {
         m->again = true; /* the next batch after other work */
         return false;
     }

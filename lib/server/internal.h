@@ -152,8 +152,14 @@ void rk_srv_mgr_free(rk_srv_mgr_t *m);
  * attempt. Takes jobs and timeouts (freed by the manager). */
 int rk_srv_mgr_create(rk_srv_mgr_t *m, rk_http_wait_t *w, rk_job_info_t *jobs, int64_t *timeouts,
                       size_t n, bool single);
-/* Cancels job_id: 200 or 202 with the JobInfo, 409 when it finished. */
-int rk_srv_mgr_cancel(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id);
+/* Cancels job_id: 200 or 202 with the JobInfo, 409 when it finished.
+ * force: its agent kills it at once instead of TERM, grace, KILL. */
+int rk_srv_mgr_cancel(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id, bool force);
+/* Pauses or resumes job_id: 200 with the JobInfo once stored (a job on its
+ * agent: once the agent confirmed), 404, 409 from any other state, 502
+ * when its agent cannot be reached. */
+int rk_srv_mgr_pause(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id);
+int rk_srv_mgr_resume(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id);
 /* Sets the priority (its wire name, already validated) of job_id, which
  * moves to its place in its queue at once: 200 with the JobInfo, 404
  * unknown, 409 once it started (or finished). */

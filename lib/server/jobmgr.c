@@ -287,12 +287,32 @@ int rk_srv_mgr_create(rk_srv_mgr_t *m, rk_http_wait_t *w, rk_job_info_t *jobs, i
 
 static void run_cancel(task_t *t)
 {
-    srv__jobs_cancel(t->m, t->wait, t->arg);
+    srv__jobs_cancel(t->m, t->wait, t->arg, t->arg2 != NULL);
 }
 
-int rk_srv_mgr_cancel(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id)
+int rk_srv_mgr_cancel(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id, bool force)
 {
-    return post_cmd(m, w, run_cancel, job_id, NULL);
+    return post_cmd(m, w, run_cancel, job_id, force ? "force" : NULL);
+}
+
+static void run_pause(task_t *t)
+{
+    srv__jobs_pause(t->m, t->wait, t->arg);
+}
+
+static void run_resume(task_t *t)
+{
+    srv__jobs_resume(t->m, t->wait, t->arg);
+}
+
+int rk_srv_mgr_pause(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id)
+{
+    return post_cmd(m, w, run_pause, job_id, NULL);
+}
+
+int rk_srv_mgr_resume(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id)
+{
+    return post_cmd(m, w, run_resume, job_id, NULL);
 }
 
 static void run_priority(task_t *t)
@@ -450,7 +470,8 @@ int rk_srv_mgr_recover(rk_srv_mgr_t *m)
     if (rc)
         return rc;
     scan_ctx_t s = {.m = m};
-    unsigned mask = 1u << RK_JOB_QUEUED | 1u << RK_JOB_ASSIGNED | 1u << RK_JOB_RUNNING;
+    unsigned mask =
+        1u << RK_JOB_QUEUED | 1u << RK_JOB_ASSIGNED | 1u << RK_JOB_RUNNING | 1u << RK_JOB_PAUSED;
     rc = rk_store_job_scan(m->store, mask, scan_one, &s);
     for (size_t i = 0; i < s.orphans; i++) {
         rk_job_status_t st = {.status = RK_JOB_FAILED,

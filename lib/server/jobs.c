@@ -31,6 +31,14 @@
  *
  *   QUEUED ──cancel, agent unregistered (stored cancelled)──> RELEASING
  *
+ * Pause and resume (pause.c): a job not on its agent yet is held there:
+ *   QUEUED, SENDING not sent ──pause (stored paused)──> HELD
+ *   ASKING a recovered paused job ──status 404──> HELD
+ *   HELD ──resume (stored queued)──> QUEUED, in its old place
+ *        ──cancel, agent unregistered (stored cancelled)──> RELEASING
+ * A job on its agent keeps its state (WATCHING): only its stored status
+ * goes running <-> paused once the agent confirms.
+ *
  * A RELEASING job keeps its place (queue or running list) until the
  * commit; if the commit fails it goes back to what it was (journal.c). A
  * job whose stored status
@@ -46,22 +54,24 @@
 
 #define B(s) (1u << (s))
 static const unsigned allowed[SRV_J_N] = {
-    [SRV_J_QUEUED] = B(SRV_J_SENDING) | B(SRV_J_RELEASING),
-    [SRV_J_SENDING] =
-        B(SRV_J_QUEUED) | B(SRV_J_WATCHING) | B(SRV_J_SEND_CANCEL) | B(SRV_J_RELEASING),
+    [SRV_J_QUEUED] = B(SRV_J_SENDING) | B(SRV_J_RELEASING) | B(SRV_J_HELD),
+    [SRV_J_SENDING] = B(SRV_J_QUEUED) | B(SRV_J_WATCHING) | B(SRV_J_SEND_CANCEL) |
+                      B(SRV_J_RELEASING) | B(SRV_J_HELD),
     [SRV_J_SEND_CANCEL] = B(SRV_J_STOPPING) | B(SRV_J_RELEASING),
     [SRV_J_ASKING] = B(SRV_J_SENDING) | B(SRV_J_FETCHING) | B(SRV_J_WATCHING) | B(SRV_J_STOPPING) |
-                     B(SRV_J_RELEASING),
+                     B(SRV_J_RELEASING) | B(SRV_J_HELD),
     [SRV_J_WATCHING] =
         B(SRV_J_FETCHING) | B(SRV_J_SENDING) | B(SRV_J_STOPPING) | B(SRV_J_RELEASING),
     [SRV_J_STOPPING] = B(SRV_J_FETCHING) | B(SRV_J_RELEASING),
     [SRV_J_FETCHING] = B(SRV_J_RELEASING),
     [SRV_J_RELEASING] = 0,
+    [SRV_J_HELD] = B(SRV_J_QUEUED) | B(SRV_J_RELEASING),
 };
 #undef B
 
 static const char *const names[SRV_J_N] = {
-    "queued", "sending", "send_cancel", "asking", "watching", "fetching", "stopping", "releasing",
+    "queued",   "sending",  "send_cancel", "asking", "watching",
+    "fetching", "stopping", "releasing",   "held",
 };
 
 const char *srv__jstate_name(srv_jstate_t s)
@@ -117,6 +127,7 @@ void srv__job_free(rk_srv_mgr_t *m, srv_job_t *j)
         srv__job_settle(m, j);
     srv__call_cancel(m, j->call);
     srv__call_cancel(m, j->cancel);
+    srv__call_cancel(m, j->control); /* its waiting request gets 503 */
     srv__index_del(&m->index, j);
     free(j->job_id);
     free(j->experiment_id);
@@ -331,7 +342,7 @@ void srv__jobs_settle_fresh(rk_srv_mgr_t *m)
 
 /* ---- cancellation ---- */
 
-void srv__jobs_cancel(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id)
+void srv__jobs_cancel(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id, bool force)
 {
     rk_job_info_t ji = {0};
     int rc = rk_store_job_get(m->store, job_id, false, &ji);
@@ -349,10 +360,13 @@ void srv__jobs_cancel(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id)
         return;
     }
     rk_job_info_cleanup(&ji);
-    if (j->st == SRV_J_QUEUED) {
+    j->force = j->force || force;
+    if (j->st == SRV_J_QUEUED || j->st == SRV_J_HELD) {
         /* It keeps its place until the commit frees it (or, if the commit
-         * fails, stays queued). */
-        srv__job_store_status(m, j, RK_JOB_CANCELLED, "cancelled by request while queued");
+         * fails, stays queued or held). */
+        srv__job_store_status(m, j, RK_JOB_CANCELLED,
+                              j->st == SRV_J_HELD ? "cancelled by request while paused"
+                                                  : "cancelled by request while queued");
         srv__answer_change(m, w, 200, srv__job_info_json(j));
         srv__release_later(m, j);
         return;
@@ -490,14 +504,16 @@ size_t srv__jobs_agent_gone(rk_srv_mgr_t *m, srv_agent_t *a, const char *msg, si
      * commit is pending); the loop stops at the budget. */
     size_t n = 0;
     int64_t t0 = rk_time_mono_us();
-    for (int pass = 0; pass < 2 && n < max; pass++) {
-        for (srv_job_t *j = pass ? a->r_head : srv__queue_first(a), *next; j && n < max; j = next) {
-            next = pass ? j->next : srv__queue_next(j);
+    for (int pass = 0; pass < 3 && n < max; pass++) { /* held, queued, running */
+        srv_job_t *first = pass == 0 ? a->h_head : pass == 1 ? srv__queue_first(a) : a->r_head;
+        for (srv_job_t *j = first, *next; j && n < max; j = next) {
+            next = pass == 1 ? srv__queue_next(j) : j->next;
             if (j->st == SRV_J_RELEASING)
                 continue;
             if (!srv__job_ended_here(j))
                 srv__job_store_status(m, j, RK_JOB_CANCELLED, msg);
-            if (pass && !a->unavailable && j->st != SRV_J_SENDING && j->st != SRV_J_SEND_CANCEL)
+            if (pass == 2 && !a->unavailable && j->st != SRV_J_SENDING &&
+                j->st != SRV_J_SEND_CANCEL)
                 srv__job_cancel_after_commit(m, j, true);
             srv__release_later(m, j);
             if (++n % 64 == 0 && rk_time_mono_us() - t0 > SRV_LEAVE_BUDGET_US)
@@ -514,7 +530,7 @@ void srv__jobs_free_all(rk_srv_mgr_t *m, srv_agent_t *a)
         srv__list_unlink(j);
         srv__job_free(m, j);
     }
-    while ((j = a->r_head)) {
+    while ((j = a->r_head) || (j = a->h_head)) {
         srv__list_unlink(j);
         srv__job_free(m, j);
     }
@@ -533,7 +549,8 @@ int srv__jobs_recover(rk_srv_mgr_t *m, srv_agent_t *a, const rk_job_brief_t *b)
         j->st = SRV_J_QUEUED;
         srv__queue_add(j);
     } else {
-        /* Assigned or running before the restart: ask the agent. */
+        /* Assigned, running or paused before the restart: ask the agent
+         * (a paused job it does not have was held here). */
         j->st = SRV_J_ASKING;
         srv__running_add(j);
     }

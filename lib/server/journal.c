@@ -79,12 +79,16 @@ static void put_back(rk_srv_mgr_t *m, srv_job_t *j)
         j->message = j->snap_message;
         j->snap_message = NULL;
     }
-    unsigned char want = j->st == SRV_J_QUEUED ? SRV_L_QUEUE : SRV_L_RUNNING;
+    unsigned char want = j->st == SRV_J_QUEUED ? SRV_L_QUEUE
+                         : j->st == SRV_J_HELD ? SRV_L_HELD
+                                               : SRV_L_RUNNING;
     if (j->list != want || j->prio != j->snap_prio) {
         srv__list_unlink(j);
         j->prio = j->snap_prio;
         if (want == SRV_L_QUEUE)
             srv__queue_add(j);
+        else if (want == SRV_L_HELD)
+            srv__held_add(j);
         else
             srv__running_add(j);
     }

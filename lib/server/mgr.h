@@ -38,11 +38,12 @@
 typedef int (*srv_send_fn)(void *ctx, const rk_http_request_t *req, rk_http_cb cb, void *ud,
                            rk_http_handle_t **h);
 typedef struct srv_transport {
-    srv_send_fn submit; /* POST /jobs: ExecuteJobRequest */
-    srv_send_fn status; /* GET /status/{job_id}, long poll or plain */
-    srv_send_fn result; /* GET /results/{job_id} */
-    srv_send_fn cancel; /* DELETE /jobs/{job_id} */
-    srv_send_fn get;    /* any other GET: health, /info, handlers' fan-outs */
+    srv_send_fn submit;  /* POST /jobs: ExecuteJobRequest */
+    srv_send_fn status;  /* GET /status/{job_id}, long poll or plain */
+    srv_send_fn result;  /* GET /results/{job_id} */
+    srv_send_fn cancel;  /* DELETE /jobs/{job_id} */
+    srv_send_fn control; /* POST /jobs/{job_id}/pause and /resume */
+    srv_send_fn get;     /* any other GET: health, /info, handlers' fan-outs */
     /* Stops a request in flight; its cb is not called. */
     void (*drop)(void *ctx, rk_http_handle_t *h);
 } srv_transport_t;
@@ -121,11 +122,13 @@ typedef enum srv_jstate {
     SRV_J_STOPPING,    /* ended here (cancelled, timed out) while the agent may
                           hold it: watching until it lets go */
     SRV_J_RELEASING,   /* stored terminal: the slot frees after the commit */
+    SRV_J_HELD,        /* stored paused before it reached its agent: out of the
+                          queue (keeping its place for a resume), no slot */
     SRV_J_N
 } srv_jstate_t;
 
 /* Which of its agent's lists a job is in. */
-enum { SRV_L_NONE, SRV_L_QUEUE, SRV_L_RUNNING };
+enum { SRV_L_NONE, SRV_L_QUEUE, SRV_L_RUNNING, SRV_L_HELD };
 /* A DELETE the commit sends: none, one whose answer we act on, one whose
  * answer is only logged. */
 enum { SRV_TELL_NONE, SRV_TELL_CANCEL, SRV_TELL_FORGET };
@@ -167,8 +170,15 @@ struct srv_job {
 
     srv_call_t *call;   /* the state's request in flight, or NULL */
     srv_call_t *cancel; /* DELETE in flight, or NULL */
-    int64_t retry_at;   /* mono µs: redo the state's request then; 0 = now */
-    int64_t timeout_s;  /* 0 = not known yet (recovered) */
+    bool force;         /* the cancel asked to kill at once (DELETE ?force=true) */
+    /* A pause or resume forwarded to the agent (pause.c): the call, the
+     * request waiting for its outcome, and which of the two it is. */
+    srv_call_t *control;
+    rk_http_wait_t *control_wait;
+    bool control_pause;
+    int64_t paused_mono; /* mono µs it was paused on its agent (0: not) */
+    int64_t retry_at;    /* mono µs: redo the state's request then; 0 = now */
+    int64_t timeout_s;   /* 0 = not known yet (recovered) */
     int64_t running_mono;
     rk_job_state_t agent_state; /* terminal state the agent reported (FETCHING) */
     int64_t created_mono;       /* when this server created it (0: recovered) */
@@ -223,6 +233,8 @@ void srv__queue_add(srv_job_t *j);
 srv_job_t *srv__queue_first(const srv_agent_t *a);
 /* The job after j (queued) in dispatch order, or NULL. */
 srv_job_t *srv__queue_next(const srv_job_t *j);
+/* Appends j to its agent's held list (paused before it was sent). */
+void srv__held_add(srv_job_t *j);
 /* Appends j to its agent's running list: it holds a slot from now. */
 void srv__running_add(srv_job_t *j);
 /* Takes j out of whichever list it is in (none: no-op). */
@@ -272,8 +284,15 @@ void srv__create_free(srv_create_t *c);
 /* Gives every create placed this iteration the answer of its jobs still
  * queued. */
 void srv__jobs_settle_fresh(rk_srv_mgr_t *m);
-/* Cancels job_id for the waiting request w (always answered). */
-void srv__jobs_cancel(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id);
+/* Cancels job_id for the waiting request w (always answered); force: the
+ * agent kills it at once. */
+void srv__jobs_cancel(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id, bool force);
+
+/* pause.c: pause and resume for w (always answered). A job not sent yet
+ * is held or put back in its old place here; one on its agent is paused
+ * or resumed there and stored once the agent confirms. */
+void srv__jobs_pause(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id);
+void srv__jobs_resume(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id);
 /* Sets job_id's priority for w (always answered): a job still queued is
  * stored with it (no history entry) and moves to its place at once;
  * otherwise 404 or 409. */
@@ -329,7 +348,9 @@ struct srv_agent {
     srv_job_t *q_root[RK_PRIORITY_COUNT]; /* the queue, a tree per priority (queues.c) */
     size_t n_queued;
     srv_job_t *r_head, *r_tail;
-    size_t n_running;   /* counts against slots, whatever their state */
+    size_t n_running;           /* counts against slots, whatever their state */
+    srv_job_t *h_head, *h_tail; /* held (paused before sent): no slot */
+    size_t n_held;
     int64_t first_fail; /* mono µs of the first failed call since a success */
     bool unavailable;
     bool known_error;   /* its last GET /status said error */

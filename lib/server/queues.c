@@ -183,6 +183,14 @@ srv_job_t *srv__queue_next(const srv_job_t *j)
     return n;
 }
 
+void srv__held_add(srv_job_t *j)
+{
+    srv_agent_t *a = j->agent;
+    link_back(&a->h_head, &a->h_tail, j);
+    a->n_held++;
+    j->list = SRV_L_HELD;
+}
+
 void srv__running_add(srv_job_t *j)
 {
     srv_agent_t *a = j->agent;
@@ -201,6 +209,9 @@ void srv__list_unlink(srv_job_t *j)
     } else if (j->list == SRV_L_RUNNING) {
         unlink_job(&a->r_head, &a->r_tail, j);
         a->n_running--;
+    } else if (j->list == SRV_L_HELD) {
+        unlink_job(&a->h_head, &a->h_tail, j);
+        a->n_held--;
     }
     j->list = SRV_L_NONE;
 }

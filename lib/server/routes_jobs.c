@@ -218,6 +218,14 @@ static void h_cancel(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
 {
     rk_server_t *srv = ud;
     const char *id = rk_http_req_param(req, "job_id");
+    const char *fq = rk_http_req_query(req, "force");
+    bool force = false;
+    if (fq && strcmp(fq, "true") == 0) {
+        force = true;
+    } else if (fq && strcmp(fq, "false") != 0) {
+        rk_http_resp_error(resp, 422, "force: expected true or false");
+        return;
+    }
     rk_job_info_t j = {0};
     int rc = rk_store_job_get(srv->store, id, false, &j);
     if (rc) {
@@ -235,8 +243,32 @@ static void h_cancel(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
         rk_http_resp_error(resp, 503, "server shutting down");
         return;
     }
-    if (rk_srv_mgr_cancel(srv->mgr, w, id) != 0)
+    if (rk_srv_mgr_cancel(srv->mgr, w, id, force) != 0)
         rk_http_wait_release(w);
+}
+
+/* POST /jobs/{id}/pause and /resume: the manager answers. */
+static void control(rk_http_req_t *req, rk_http_resp_t *resp, rk_server_t *srv, bool pause)
+{
+    const char *id = rk_http_req_param(req, "job_id");
+    rk_http_wait_t *w = NULL;
+    if (rk_http_req_suspend(req, NULL, NULL, &w) != 0) {
+        rk_http_resp_error(resp, 503, "server shutting down");
+        return;
+    }
+    int rc = pause ? rk_srv_mgr_pause(srv->mgr, w, id) : rk_srv_mgr_resume(srv->mgr, w, id);
+    if (rc != 0)
+        rk_http_wait_release(w);
+}
+
+static void h_pause(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
+{
+    control(req, resp, ud, true);
+}
+
+static void h_resume(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
+{
+    control(req, resp, ud, false);
 }
 
 /* PATCH /jobs/{id} {priority}: a job not started yet moves at once. */
@@ -442,6 +474,8 @@ int rk_srv_routes_jobs(rk_server_t *srv)
         {"GET", "/api/v1/jobs/{job_id}", h_get},
         {"DELETE", "/api/v1/jobs/{job_id}", h_cancel},
         {"PATCH", "/api/v1/jobs/{job_id}", h_patch},
+        {"POST", "/api/v1/jobs/{job_id}/pause", h_pause},
+        {"POST", "/api/v1/jobs/{job_id}/resume", h_resume},
         {"GET", "/api/v1/jobs/{job_id}/logs", h_logs},
         {"GET", "/api/v1/jobs/{job_id}/artifacts", h_artifacts},
         {"GET", "/api/v1/results", h_results},

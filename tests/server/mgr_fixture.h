@@ -27,7 +27,7 @@
 /* ---- the scripted transport ---- */
 
 typedef struct rec {
-    const char *op; /* "submit", "status", "result", "cancel", "get" */
+    const char *op; /* "submit", "status", "result", "cancel", "control", "get" */
     char *url;
     rk_http_cb cb;
     void *ud;
@@ -68,6 +68,7 @@ OP(submit)
 OP(status)
 OP(result)
 OP(cancel)
+OP(control)
 OP(get)
 
 static void op_drop(void *ctx, rk_http_handle_t *h)
@@ -81,6 +82,7 @@ static const srv_transport_t scripted = {
     .status = op_status,
     .result = op_result,
     .cancel = op_cancel,
+    .control = op_control,
     .get = op_get,
     .drop = op_drop,
 };

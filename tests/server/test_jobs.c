@@ -115,7 +115,7 @@ static void a_cancel_during_the_send_is_delivered_after_the_accept(void **state)
     waiter_t *w = &f->w[0], *wc = &f->w[1];
     create(f, w, "job_a", "a1");
     rec_t *post = pending(&f->script, "submit", "/jobs");
-    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)wc, "job_a"), 0);
+    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)wc, "job_a", false), 0);
     settle(f);
     assert_int_equal(wc->status, 200);
     assert_int_equal(stored(f, "job_a", NULL, 0), RK_JOB_CANCELLED);
@@ -204,7 +204,7 @@ static void a_failed_status_write_changes_nothing_and_answers_503(void **state)
     create(f, w, "job_a", "a1");
     create(f, wb, "job_b", "a1"); /* queued */
     rk_store_faulty_arm(f->store, RK_FAULTY_JOB_SET_STATUS, RK_EIO, 0, 1);
-    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)wc, "job_b"), 0);
+    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)wc, "job_b", false), 0);
     settle(f);
     assert_int_equal(wc->status, 503);
     assert_non_null(strstr(json_string_value(json_object_get(wc->body, "detail")), "storage"));
@@ -216,7 +216,7 @@ static void a_failed_status_write_changes_nothing_and_answers_503(void **state)
     /* Still there to cancel once the storage works. */
     json_decref(wc->body);
     *wc = (waiter_t){0};
-    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)wc, "job_b"), 0);
+    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)wc, "job_b", false), 0);
     settle(f);
     assert_int_equal(wc->status, 200);
     assert_int_equal(stored(f, "job_b", NULL, 0), RK_JOB_CANCELLED);
@@ -229,7 +229,7 @@ static void a_cancel_reaches_the_agent_only_after_its_commit(void **state)
     waiter_t *wc = &f->w[0];
     accepted(f, "job_a"); /* assigned, watched */
     rk_store_faulty_arm(f->store, RK_FAULTY_COMMIT, RK_EIO, 0, 1);
-    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)wc, "job_a"), 0);
+    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)wc, "job_a", false), 0);
     settle(f);
     assert_int_equal(wc->status, 503);
     assert_int_equal(count(&f->script, "cancel", "/jobs/job_a"), 0); /* the agent heard nothing */
@@ -237,7 +237,7 @@ static void a_cancel_reaches_the_agent_only_after_its_commit(void **state)
     assert_int_equal(f->agent->r_head->st, SRV_J_WATCHING);
     json_decref(wc->body);
     *wc = (waiter_t){0};
-    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)wc, "job_a"), 0);
+    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)wc, "job_a", false), 0);
     settle(f);
     assert_int_equal(wc->status, 200);
     assert_int_equal(stored(f, "job_a", NULL, 0), RK_JOB_CANCELLED);
@@ -261,13 +261,13 @@ static void store_errors_map_to_one_answer_each(void **state)
 {
     fx_t *f = *state;
     waiter_t *w = &f->w[0];
-    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)w, "job_nope"), 0);
+    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)w, "job_nope", false), 0);
     settle(f);
     assert_int_equal(w->status, 404);
     json_decref(w->body);
     *w = (waiter_t){0};
     rk_store_faulty_arm(f->store, RK_FAULTY_JOB_GET, RK_EIO, 0, 1);
-    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)w, "job_nope"), 0);
+    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)w, "job_nope", false), 0);
     settle(f);
     assert_int_equal(w->status, 503); /* the storage failed: not "not found" */
 }
@@ -298,7 +298,7 @@ static double cancel_ms(fx_t *f, const char *id)
     waiter_t *w = &f->w[2];
     json_decref(w->body);
     *w = (waiter_t){0};
-    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)w, id), 0);
+    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)w, id, false), 0);
     int64_t t0 = rk_time_mono_us();
     srv__mgr_step(f->m, 0);
     double ms = (double)(rk_time_mono_us() - t0) / 1000.0;

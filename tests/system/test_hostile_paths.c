@@ -49,6 +49,8 @@ static const route_t server_routes[] = {
     {"GET", "/api/v1/jobs/{job_id}"},
     {"DELETE", "/api/v1/jobs/{job_id}"},
     {"PATCH", "/api/v1/jobs/{job_id}"},
+    {"POST", "/api/v1/jobs/{job_id}/pause"},
+    {"POST", "/api/v1/jobs/{job_id}/resume"},
     {"GET", "/api/v1/jobs/{job_id}/logs"},
     {"GET", "/api/v1/jobs/{job_id}/artifacts"},
     {"GET", "/api/v1/results"},
