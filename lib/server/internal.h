@@ -95,24 +95,34 @@ int rk_srv_page_parse(rk_http_req_t *req, rk_http_resp_t *resp, size_t def, size
 typedef struct rk_srv_job_opts {
     rk_job_priority_t priority; /* medium when not given */
     bool exclusive;
+    size_t count; /* copies of each job (a job array), 1..RK_SRV_COUNT_MAX */
 } rk_srv_job_opts_t;
 
-/* Reads priority and exclusive of request body (NULL: the defaults) into
- * o. On a bad value answers resp 422 naming the field and returns
- * RK_EINVAL. */
+/* Most jobs one request creates (count, a batch). */
+#define RK_SRV_COUNT_MAX 10000
+
+/* Reads priority, exclusive and count of request body (NULL: the
+ * defaults) into o. On a bad value answers resp 422 naming the field and
+ * returns RK_EINVAL. */
 int rk_srv_job_opts_parse(const json_t *body, rk_http_resp_t *resp, rk_srv_job_opts_t *o);
 
-/* Validates and creates one job per agent of experiment x (compatibility
- * checked: 422 naming what is missing), with opts, suspends req and hands
- * the jobs to the manager, which answers 201 (single: the JobInfo; else
- * {jobs: [...]}). agents[i] must exist. Answers resp itself on every
+/* Validates and creates opts->count jobs per agent of experiment x
+ * (compatibility checked: 422 naming what is missing; more than
+ * RK_SRV_COUNT_MAX in all: 422), with opts, suspends req and hands
+ * the jobs to the manager, which answers 201 (single and one job: the
+ * JobInfo; else {jobs: [...]}). agents[i] must exist. Answers resp itself on every
  * error. */
 void rk_srv_jobs_submit(rk_server_t *srv, rk_http_req_t *req, rk_http_resp_t *resp,
                         const rk_experiment_t *x, const rk_registered_agent_t *agents, size_t n,
                         const rk_srv_job_opts_t *opts, bool single);
 
+/* A comma-separated list of job states into a mask (1u << state); RK_EINVAL
+ * for an unknown name. */
+int rk_srv_states_parse(const char *s, unsigned *mask);
+
 /* ---- route files ---- */
 int rk_srv_routes_jobs(rk_server_t *srv);
+int rk_srv_routes_bulk(rk_server_t *srv);
 int rk_srv_routes_agents(rk_server_t *srv);
 int rk_srv_routes_experiments(rk_server_t *srv);
 int rk_srv_routes_compare(rk_server_t *srv);
@@ -155,6 +165,20 @@ int rk_srv_mgr_create(rk_srv_mgr_t *m, rk_http_wait_t *w, rk_job_info_t *jobs, i
 /* Cancels job_id: 200 or 202 with the JobInfo, 409 when it finished.
  * force: its agent kills it at once instead of TERM, grace, KILL. */
 int rk_srv_mgr_cancel(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id, bool force);
+/* Which unfinished jobs DELETE /jobs cancels: every one matching all the
+ * set fields (state_mask 0, NULL ids, priority -1, created_before 0: any). */
+typedef struct rk_srv_cancel_filter {
+    unsigned state_mask;
+    char *agent_id, *experiment_id;
+    int priority;
+    rk_time_t created_before;
+    bool force;
+} rk_srv_cancel_filter_t;
+/* Frees f's strings and f. NULL: no-op. */
+void rk_srv_cancel_filter_free(rk_srv_cancel_filter_t *f);
+/* Cancels every unfinished job f matches: 200 {cancelled: N, job_ids}
+ * once stored. Takes f (freed by the manager, also on failure). */
+int rk_srv_mgr_cancel_many(rk_srv_mgr_t *m, rk_http_wait_t *w, rk_srv_cancel_filter_t *f);
 /* Pauses or resumes job_id: 200 with the JobInfo once stored (a job on its
  * agent: once the agent confirmed), 404, 409 from any other state, 502
  * when its agent cannot be reached. */

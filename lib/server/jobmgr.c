@@ -200,6 +200,7 @@ typedef struct task {
     char *arg, *arg2;
     srv_create_t *create;
     srv_fan_t *fan;
+    rk_srv_cancel_filter_t *filter;
     void (*run)(struct task *t);
 } task_t;
 
@@ -219,6 +220,7 @@ static void task_run(void *ud)
     }
     free(t->arg);
     free(t->arg2);
+    rk_srv_cancel_filter_free(t->filter);
     free(t);
 }
 
@@ -229,6 +231,7 @@ static int post(rk_srv_mgr_t *m, task_t *t)
     if (rc) {
         free(t->arg);
         free(t->arg2);
+        rk_srv_cancel_filter_free(t->filter);
         free(t);
     }
     return rc;
@@ -293,6 +296,33 @@ static void run_cancel(task_t *t)
 int rk_srv_mgr_cancel(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id, bool force)
 {
     return post_cmd(m, w, run_cancel, job_id, force ? "force" : NULL);
+}
+
+void rk_srv_cancel_filter_free(rk_srv_cancel_filter_t *f)
+{
+    if (!f)
+        return;
+    free(f->agent_id);
+    free(f->experiment_id);
+    free(f);
+}
+
+static void run_cancel_many(task_t *t)
+{
+    srv__jobs_cancel_many(t->m, t->wait, t->filter);
+}
+
+int rk_srv_mgr_cancel_many(rk_srv_mgr_t *m, rk_http_wait_t *w, rk_srv_cancel_filter_t *f)
+{
+    task_t *t = calloc(1, sizeof *t);
+    if (!t) {
+        rk_srv_cancel_filter_free(f);
+        return RK_ENOMEM;
+    }
+    t->wait = w;
+    t->filter = f;
+    t->run = run_cancel_many;
+    return post(m, t);
 }
 
 static void run_pause(task_t *t)

@@ -342,6 +342,37 @@ void srv__jobs_settle_fresh(rk_srv_mgr_t *m)
 
 /* ---- cancellation ---- */
 
+int srv__job_cancel(rk_srv_mgr_t *m, srv_job_t *j, bool force)
+{
+    j->force = j->force || force;
+    if (j->st == SRV_J_QUEUED || j->st == SRV_J_HELD) {
+        /* It keeps its place until the commit frees it (or, if the commit
+         * fails, stays queued or held). */
+        srv__job_store_status(m, j, RK_JOB_CANCELLED,
+                              j->st == SRV_J_HELD ? "cancelled by request while paused"
+                                                  : "cancelled by request while queued");
+        srv__release_later(m, j);
+        return 200;
+    }
+    if (j->status == RK_JOB_ASSIGNED) {
+        /* Not started: cancelled at once; the agent is told, and the slot
+         * stays taken until it lets go of the job. */
+        srv__job_store_status(m, j, RK_JOB_CANCELLED, "cancelled by request before it started");
+        if (j->st == SRV_J_SENDING && j->call) {
+            srv__job_to(j, SRV_J_SEND_CANCEL);
+        } else if (j->st == SRV_J_SENDING) {
+            srv__release_later(m, j); /* never reached the agent */
+        } else {
+            if (j->st == SRV_J_WATCHING || j->st == SRV_J_ASKING)
+                srv__job_to(j, SRV_J_STOPPING);
+            srv__job_cancel_after_commit(m, j, false);
+        }
+        return 200;
+    }
+    srv__job_send_cancel(m, j, false);
+    return 202;
+}
+
 void srv__jobs_cancel(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id, bool force)
 {
     rk_job_info_t ji = {0};
@@ -360,35 +391,11 @@ void srv__jobs_cancel(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id, bo
         return;
     }
     rk_job_info_cleanup(&ji);
-    j->force = j->force || force;
-    if (j->st == SRV_J_QUEUED || j->st == SRV_J_HELD) {
-        /* It keeps its place until the commit frees it (or, if the commit
-         * fails, stays queued or held). */
-        srv__job_store_status(m, j, RK_JOB_CANCELLED,
-                              j->st == SRV_J_HELD ? "cancelled by request while paused"
-                                                  : "cancelled by request while queued");
+    int code = srv__job_cancel(m, j, force);
+    if (code == 200)
         srv__answer_change(m, w, 200, srv__job_info_json(j));
-        srv__release_later(m, j);
-        return;
-    }
-    if (j->status == RK_JOB_ASSIGNED) {
-        /* Not started: cancelled at once; the agent is told, and the slot
-         * stays taken until it lets go of the job. */
-        srv__job_store_status(m, j, RK_JOB_CANCELLED, "cancelled by request before it started");
-        srv__answer_change(m, w, 200, srv__job_info_json(j));
-        if (j->st == SRV_J_SENDING && j->call) {
-            srv__job_to(j, SRV_J_SEND_CANCEL);
-        } else if (j->st == SRV_J_SENDING) {
-            srv__release_later(m, j); /* never reached the agent */
-        } else {
-            if (j->st == SRV_J_WATCHING || j->st == SRV_J_ASKING)
-                srv__job_to(j, SRV_J_STOPPING);
-            srv__job_cancel_after_commit(m, j, false);
-        }
-        return;
-    }
-    srv__answer_json(m, w, 202, srv__job_info_json(j));
-    srv__job_send_cancel(m, j, false);
+    else
+        srv__answer_json(m, w, 202, srv__job_info_json(j));
 }
 
 /* ---- priority ---- */

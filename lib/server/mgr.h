@@ -284,6 +284,16 @@ void srv__create_free(srv_create_t *c);
 /* Gives every create placed this iteration the answer of its jobs still
  * queued. */
 void srv__jobs_settle_fresh(rk_srv_mgr_t *m);
+/* Cancels tracked job j, not ended here (force: its agent kills it at
+ * once): 200 when it is stored cancelled in this batch, 202 when its agent
+ * is stopping it (it ends cancelled when the agent reports). */
+int srv__job_cancel(rk_srv_mgr_t *m, srv_job_t *j, bool force);
+/* bulk.c: cancels every tracked unfinished job f matches, for w (always
+ * answered: 200 {cancelled, job_ids} after the commit). */
+void srv__jobs_cancel_many(rk_srv_mgr_t *m, rk_http_wait_t *w, const rk_srv_cancel_filter_t *f);
+/* The tracked job after position *pos of the index (start with 0), or
+ * NULL at the end. For walks over every tracked job. */
+srv_job_t *srv__index_next(const srv_index_t *ix, size_t *pos);
 /* Cancels job_id for the waiting request w (always answered); force: the
  * agent kills it at once. */
 void srv__jobs_cancel(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id, bool force);

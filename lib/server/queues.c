@@ -296,6 +296,18 @@ srv_job_t *srv__index_get(const srv_index_t *ix, const char *id)
     return found ? ix->slots[k] : NULL;
 }
 
+srv_job_t *srv__index_next(const srv_index_t *ix, size_t *pos)
+{
+    for (; *pos < ix->cap; (*pos)++) {
+        srv_job_t *j = ix->slots[*pos];
+        if (j && j != TOMB) {
+            (*pos)++;
+            return j;
+        }
+    }
+    return NULL;
+}
+
 void srv__index_del(srv_index_t *ix, srv_job_t *j)
 {
     bool found;

@@ -17,18 +17,21 @@
 
 int rk_srv_job_opts_parse(const json_t *body, rk_http_resp_t *resp, rk_srv_job_opts_t *o)
 {
-    *o = (rk_srv_job_opts_t){.priority = RK_PRIO_MEDIUM};
+    *o = (rk_srv_job_opts_t){.priority = RK_PRIO_MEDIUM, .count = 1};
     if (!body)
         return 0;
     int prio = RK_PRIO_MEDIUM;
+    int64_t count = 1;
     rk_verr_t e;
     if (rk_json_get_enum(body, "", "priority", RK_OPTIONAL, rk_job_priority_names,
                          RK_PRIORITY_COUNT, &prio, &e) ||
-        rk_json_get_bool(body, "", "exclusive", RK_OPTIONAL, &o->exclusive, NULL, &e)) {
+        rk_json_get_bool(body, "", "exclusive", RK_OPTIONAL, &o->exclusive, NULL, &e) ||
+        rk_json_get_int(body, "", "count", RK_OPTIONAL, 1, RK_SRV_COUNT_MAX, &count, NULL, &e)) {
         rk_http_resp_error(resp, 422, e.msg);
         return RK_EINVAL;
     }
     o->priority = (rk_job_priority_t)prio;
+    o->count = (size_t)count;
     return 0;
 }
 
@@ -57,6 +60,13 @@ void rk_srv_jobs_submit(rk_server_t *srv, rk_http_req_t *req, rk_http_resp_t *re
         if (!ok)
             return;
     }
+    size_t agents_n = n;
+    n = agents_n * opts->count;
+    if (n > RK_SRV_COUNT_MAX) {
+        rk_http_resp_errorf(resp, 422, "count: %zu jobs in all (%zu agents x %zu), at most %d", n,
+                            agents_n, opts->count, RK_SRV_COUNT_MAX);
+        return;
+    }
     rk_job_info_t *jobs = calloc(n ? n : 1, sizeof *jobs);
     int64_t *timeouts = calloc(n ? n : 1, sizeof *timeouts);
     rk_http_wait_t *w = NULL;
@@ -75,7 +85,7 @@ void rk_srv_jobs_submit(rk_server_t *srv, rk_http_req_t *req, rk_http_resp_t *re
         rk_job_info_cleanup(&tmp);
         jobs[i].job_id = strdup(id);
         jobs[i].experiment_id = strdup(x->id);
-        jobs[i].agent_id = strdup(agents[i].info.agent_id);
+        jobs[i].agent_id = strdup(agents[i / opts->count].info.agent_id);
         jobs[i].created_time = now;
         jobs[i].priority = opts->priority;
         jobs[i].exclusive = opts->exclusive;
@@ -87,7 +97,7 @@ void rk_srv_jobs_submit(rk_server_t *srv, rk_http_req_t *req, rk_http_resp_t *re
         rk_http_resp_error(resp, 503, "server shutting down");
         goto fail;
     }
-    if (rk_srv_mgr_create(srv->mgr, w, jobs, timeouts, n, single) != 0) {
+    if (rk_srv_mgr_create(srv->mgr, w, jobs, timeouts, n, single && n == 1) != 0) {
         rk_http_wait_release(w);
         goto fail;
     }
@@ -138,7 +148,7 @@ done:
     json_decref(body);
 }
 
-static int parse_states(const char *s, unsigned *mask)
+int rk_srv_states_parse(const char *s, unsigned *mask)
 {
     *mask = 0;
     char *copy = strdup(s), *save = NULL;
@@ -163,7 +173,7 @@ static void h_list(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     rk_job_filter_t f = {.agent_id = agent && strcmp(agent, "any") == 0 ? "" : agent,
                          .experiment_id = rk_http_req_query(req, "experiment_id")};
     const char *status = rk_http_req_query(req, "status");
-    if (status && parse_states(status, &f.state_mask)) {
+    if (status && rk_srv_states_parse(status, &f.state_mask)) {
         rk_http_resp_error(resp, 422,
                            "status: expected one or more (comma-separated) of queued, assigned, "
                            "running, completed, failed, cancelled, timeout, paused");

@@ -149,6 +149,7 @@ static int routes(rk_server_t *srv)
             : rk_http_server_route(srv->http, "GET", "/api/v1/agents/compatibility/matrix",
                                    rk_srv_h_compat_matrix, srv);
     rc = rc ? rc : rk_srv_routes_jobs(srv);
+    rc = rc ? rc : rk_srv_routes_bulk(srv);
     rc = rc ? rc : rk_srv_routes_agents(srv);
     rc = rc ? rc : rk_srv_routes_experiments(srv);
     rc = rc ? rc : rk_srv_routes_compare(srv);

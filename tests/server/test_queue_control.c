@@ -175,6 +175,46 @@ static void a_failed_priority_commit_leaves_the_job_in_its_place(void **state)
     assert_string_equal(order, "job_b,job_a");
 }
 
+static void cancel_many(fx_t *f, waiter_t *w, int prio, unsigned states)
+{
+    rk_srv_cancel_filter_t *flt = calloc(1, sizeof *flt);
+    flt->priority = prio;
+    flt->state_mask = states;
+    json_decref(w->body);
+    *w = (waiter_t){0};
+    assert_int_equal(rk_srv_mgr_cancel_many(f->m, (rk_http_wait_t *)w, flt), 0);
+    settle(f);
+}
+
+/* DELETE /jobs: only the matching unfinished jobs, in one commit; a
+ * failed commit cancels none. */
+static void bulk_cancel_takes_the_matching_jobs_in_one_commit(void **state)
+{
+    fx_t *f = *state;
+    waiter_t *w = &f->w[8];
+    f->agent->hold_until = INT64_MAX;
+    create_prio(f, &f->w[0], "job_l1", RK_PRIO_LOW);
+    create_prio(f, &f->w[1], "job_h1", RK_PRIO_HIGH);
+    create_prio(f, &f->w[2], "job_l2", RK_PRIO_LOW);
+    rk_store_faulty_arm(f->store, RK_FAULTY_COMMIT, RK_EIO, 0, 1);
+    cancel_many(f, w, RK_PRIO_LOW, 0);
+    assert_int_equal(w->status, 503);
+    assert_int_equal(stored(f, "job_l1", NULL, 0), RK_JOB_QUEUED);
+    assert_int_equal(f->agent->n_queued, 3);
+    unsigned long commits = rk_store_faulty_calls(f->store, RK_FAULTY_COMMIT);
+    cancel_many(f, w, RK_PRIO_LOW, 1u << RK_JOB_QUEUED);
+    assert_int_equal(w->status, 200);
+    assert_int_equal(json_integer_value(json_object_get(w->body, "cancelled")), 2);
+    assert_int_equal(rk_store_faulty_calls(f->store, RK_FAULTY_COMMIT) - commits, 1);
+    assert_int_equal(stored(f, "job_l1", NULL, 0), RK_JOB_CANCELLED);
+    assert_int_equal(stored(f, "job_l2", NULL, 0), RK_JOB_CANCELLED);
+    assert_int_equal(stored(f, "job_h1", NULL, 0), RK_JOB_QUEUED);
+    assert_int_equal(f->agent->n_queued, 1);
+    /* A state no job is in matches nothing. */
+    cancel_many(f, w, -1, 1u << RK_JOB_RUNNING);
+    assert_int_equal(json_integer_value(json_object_get(w->body, "cancelled")), 0);
+}
+
 static int cmp_d(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -238,6 +278,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_freed_slot_takes_the_highest_level, setup, teardown),
         cmocka_unit_test_setup_teardown(patch_moves_a_queued_job_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(a_failed_priority_commit_leaves_the_job_in_its_place, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(bulk_cancel_takes_the_matching_jobs_in_one_commit, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(a_priority_change_costs_the_same_deep_in_a_long_queue,
                                         setup, teardown),

@@ -46,6 +46,7 @@ static const route_t server_routes[] = {
     {"POST", "/api/v1/experiments/{experiment_id}/run"},
     {"POST", "/api/v1/jobs"},
     {"GET", "/api/v1/jobs"},
+    {"DELETE", "/api/v1/jobs"},
     {"GET", "/api/v1/jobs/{job_id}"},
     {"DELETE", "/api/v1/jobs/{job_id}"},
     {"PATCH", "/api/v1/jobs/{job_id}"},
