@@ -101,10 +101,26 @@ typedef struct rk_srv_job_opts {
 /* Most jobs one request creates (count, a batch). */
 #define RK_SRV_COUNT_MAX 10000
 
-/* Reads priority, exclusive and count of request body (NULL: the
- * defaults) into o. On a bad value answers resp 422 naming the field and
- * returns RK_EINVAL. */
-int rk_srv_job_opts_parse(const json_t *body, rk_http_resp_t *resp, rk_srv_job_opts_t *o);
+/* ---- submit.c: turning submissions into jobs ---- */
+/* Reads priority, exclusive and count of object body at path ("" at the
+ * top; NULL body: the defaults) into o. On a bad value answers resp 422
+ * naming the field ("jobs[3].priority: ...") and returns RK_EINVAL. */
+int rk_srv_job_opts_parse(const json_t *body, const char *path, rk_http_resp_t *resp,
+                          rk_srv_job_opts_t *o);
+/* 0 when agent a can run x; else answers resp 422 ("<where>agent A cannot
+ * run experiment X: missing ...") and returns RK_EINVAL. */
+int rk_srv_compat_check(rk_http_resp_t *resp, const rk_experiment_t *x, const rk_agent_info_t *a,
+                        const char *where);
+/* Fills j (zeroed; the caller cleans it up, also on failure) as a new job
+ * of x for agent_id (NULL: any agent) with o, created at now, under a
+ * fresh id. RK_ENOMEM, or RK_EIO when no randomness is available. */
+int rk_srv_job_fill(rk_server_t *srv, rk_job_info_t *j, const rk_experiment_t *x,
+                    const char *agent_id, const rk_srv_job_opts_t *o, rk_time_t now);
+/* Suspends req and hands jobs and timeouts (n, taken: freed here on
+ * failure, which is answered in resp) to the manager, which answers 201
+ * (single: the one JobInfo; else {jobs: [...]}). */
+void rk_srv_jobs_hand(rk_server_t *srv, rk_http_req_t *req, rk_http_resp_t *resp,
+                      rk_job_info_t *jobs, int64_t *timeouts, size_t n, bool single);
 
 /* Validates and creates opts->count jobs per agent of experiment x
  * (compatibility checked: 422 naming what is missing; more than

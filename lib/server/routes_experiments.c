@@ -152,7 +152,7 @@ static void h_run(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
             goto done;
         }
     }
-    if (rk_srv_job_opts_parse(body, resp, &opts))
+    if (rk_srv_job_opts_parse(body, "", resp, &opts))
         goto done;
     if (ids && n_ids) {
         agents = calloc(n_ids, sizeof *agents);

@@ -15,102 +15,6 @@
 #define ARTIFACTS_MAX (256u << 20)
 #define LOGS_MAX (16u << 20)
 
-int rk_srv_job_opts_parse(const json_t *body, rk_http_resp_t *resp, rk_srv_job_opts_t *o)
-{
-    *o = (rk_srv_job_opts_t){.priority = RK_PRIO_MEDIUM, .count = 1};
-    if (!body)
-        return 0;
-    int prio = RK_PRIO_MEDIUM;
-    int64_t count = 1;
-    rk_verr_t e;
-    if (rk_json_get_enum(body, "", "priority", RK_OPTIONAL, rk_job_priority_names,
-                         RK_PRIORITY_COUNT, &prio, &e) ||
-        rk_json_get_bool(body, "", "exclusive", RK_OPTIONAL, &o->exclusive, NULL, &e) ||
-        rk_json_get_int(body, "", "count", RK_OPTIONAL, 1, RK_SRV_COUNT_MAX, &count, NULL, &e)) {
-        rk_http_resp_error(resp, 422, e.msg);
-        return RK_EINVAL;
-    }
-    o->priority = (rk_job_priority_t)prio;
-    o->count = (size_t)count;
-    return 0;
-}
-
-void rk_srv_jobs_submit(rk_server_t *srv, rk_http_req_t *req, rk_http_resp_t *resp,
-                        const rk_experiment_t *x, const rk_registered_agent_t *agents, size_t n,
-                        const rk_srv_job_opts_t *opts, bool single)
-{
-    for (size_t i = 0; i < n; i++) {
-        json_t *missing = json_array(), *warnings = json_array();
-        bool ok = rk_srv_compat(x, &agents[i].info, missing, warnings);
-        if (!ok) {
-            rk_buf_t b;
-            rk_buf_init(&b, 2048);
-            size_t k;
-            json_t *s;
-            json_array_foreach(missing, k, s)
-            {
-                rk_buf_printf(&b, "%s%s", k ? "; " : "", json_string_value(s));
-            }
-            rk_http_resp_errorf(resp, 422, "agent %s cannot run experiment %s: missing %s",
-                                agents[i].info.agent_id, x->id, rk_buf_str(&b));
-            rk_buf_cleanup(&b);
-        }
-        json_decref(missing);
-        json_decref(warnings);
-        if (!ok)
-            return;
-    }
-    size_t agents_n = n;
-    n = agents_n * opts->count;
-    if (n > RK_SRV_COUNT_MAX) {
-        rk_http_resp_errorf(resp, 422, "count: %zu jobs in all (%zu agents x %zu), at most %d", n,
-                            agents_n, opts->count, RK_SRV_COUNT_MAX);
-        return;
-    }
-    rk_job_info_t *jobs = calloc(n ? n : 1, sizeof *jobs);
-    int64_t *timeouts = calloc(n ? n : 1, sizeof *timeouts);
-    rk_http_wait_t *w = NULL;
-    if (!jobs || !timeouts)
-        goto oom;
-    rk_time_t now = rk_time_now_us();
-    for (size_t i = 0; i < n; i++) {
-        char id[RK_JOB_ID_SIZE];
-        rk_job_info_t tmp = {0};
-        int tries = 0;
-        do { /* ids are random: check against the store */
-            if (rk_job_id_generate(id) != 0)
-                goto oom;
-            rk_job_info_cleanup(&tmp);
-        } while (rk_store_job_get(srv->store, id, false, &tmp) == 0 && ++tries < 8);
-        rk_job_info_cleanup(&tmp);
-        jobs[i].job_id = strdup(id);
-        jobs[i].experiment_id = strdup(x->id);
-        jobs[i].agent_id = strdup(agents[i / opts->count].info.agent_id);
-        jobs[i].created_time = now;
-        jobs[i].priority = opts->priority;
-        jobs[i].exclusive = opts->exclusive;
-        timeouts[i] = x->requirements.timeout_seconds;
-        if (!jobs[i].job_id || !jobs[i].experiment_id || !jobs[i].agent_id)
-            goto oom;
-    }
-    if (rk_http_req_suspend(req, NULL, NULL, &w) != 0) {
-        rk_http_resp_error(resp, 503, "server shutting down");
-        goto fail;
-    }
-    if (rk_srv_mgr_create(srv->mgr, w, jobs, timeouts, n, single && n == 1) != 0) {
-        rk_http_wait_release(w);
-        goto fail;
-    }
-    return;
-oom:
-    rk_http_resp_error(resp, 500, "out of memory");
-fail:
-    for (size_t i = 0; jobs && i < n; i++)
-        rk_job_info_cleanup(&jobs[i]);
-    free(jobs);
-    free(timeouts);
-}
-
 static void h_create(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
 {
     rk_server_t *srv = ud;
@@ -127,7 +31,7 @@ static void h_create(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
         rk_http_resp_error(resp, 422, e.msg);
         goto done;
     }
-    if (rk_srv_job_opts_parse(body, resp, &opts))
+    if (rk_srv_job_opts_parse(body, "", resp, &opts))
         goto done;
     int rc = rk_store_experiment_get(srv->store, exp_id, &x);
     if (rc) {

@@ -47,6 +47,7 @@ static const route_t server_routes[] = {
     {"POST", "/api/v1/jobs"},
     {"GET", "/api/v1/jobs"},
     {"DELETE", "/api/v1/jobs"},
+    {"POST", "/api/v1/jobs/batch"},
     {"GET", "/api/v1/jobs/{job_id}"},
     {"DELETE", "/api/v1/jobs/{job_id}"},
     {"PATCH", "/api/v1/jobs/{job_id}"},
