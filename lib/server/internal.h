@@ -83,8 +83,29 @@ char *rk_srv_agent_token(rk_server_t *srv, const rk_registered_agent_t *a);
 /* Stores (or, for NULL or "", deletes) agent_id's token record; in the
  * caller's transaction. */
 int rk_srv_agent_token_put(rk_store_t *store, const char *agent_id, const char *token);
-/* RegisteredAgentInfo for answers: without the token. NULL on ENOMEM. */
-json_t *rk_srv_agent_public(const rk_registered_agent_t *a);
+/* RegisteredAgentInfo for answers: without the token, with its
+ * `scheduling` (enabled unless a record of kind RK_SRV_SCHED_DOC says
+ * otherwise). NULL on ENOMEM. */
+json_t *rk_srv_agent_public(rk_store_t *store, const rk_registered_agent_t *a);
+
+/* An agent's scheduling (issue 11): a store record of this kind keyed by
+ * agent id, {scheduling, drain_deadline?}, absent for enabled; kept apart
+ * from the AgentInfo so a re-registration keeps it. */
+#define RK_SRV_SCHED_DOC "agent_scheduling"
+typedef enum rk_srv_sched {
+    RK_SRV_SCHED_ENABLED,
+    RK_SRV_SCHED_PAUSED,
+    RK_SRV_SCHED_DRAINING,
+    RK_SRV_SCHED_COUNT
+} rk_srv_sched_t;
+extern const char *const rk_srv_sched_names[RK_SRV_SCHED_COUNT];
+/* agent_id's stored scheduling into *out (enabled when none is stored)
+ * and its drain deadline (0: none; may be NULL). 0 or the store's error. */
+int rk_srv_sched_read(rk_store_t *store, const char *agent_id, rk_srv_sched_t *out,
+                      rk_time_t *deadline);
+/* Pauses, resumes or drains an agent (deadline_s < 0: no deadline). */
+int rk_srv_mgr_agent_schedule(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *agent_id,
+                              rk_srv_sched_t to, double deadline_s);
 /* Parses ?limit= (default def, 1..max) and ?cursor= into page; answers 422
  * itself and returns RK_EINVAL on bad values. */
 int rk_srv_page_parse(rk_http_req_t *req, rk_http_resp_t *resp, size_t def, size_t max,

@@ -325,6 +325,34 @@ int rk_srv_mgr_cancel_many(rk_srv_mgr_t *m, rk_http_wait_t *w, rk_srv_cancel_fil
     return post(m, t);
 }
 
+typedef struct sched_cmd {
+    rk_srv_sched_t to;
+    double deadline_s;
+} sched_cmd_t;
+
+static void run_agent_schedule(task_t *t)
+{
+    const sched_cmd_t *c = (const sched_cmd_t *)t->arg2;
+    srv__agent_schedule(t->m, t->wait, t->arg, c->to, c->deadline_s);
+}
+
+int rk_srv_mgr_agent_schedule(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *agent_id,
+                              rk_srv_sched_t to, double deadline_s)
+{
+    task_t *t = calloc(1, sizeof *t);
+    sched_cmd_t *c = malloc(sizeof *c);
+    if (!t || !c || !(t->arg = strdup(agent_id))) {
+        free(t);
+        free(c);
+        return RK_ENOMEM;
+    }
+    *c = (sched_cmd_t){to, deadline_s};
+    t->arg2 = (char *)c; /* freed with the task */
+    t->wait = w;
+    t->run = run_agent_schedule;
+    return post(m, t);
+}
+
 static void run_pause(task_t *t)
 {
     srv__jobs_pause(t->m, t->wait, t->arg);
@@ -495,6 +523,8 @@ int rk_srv_mgr_recover(rk_srv_mgr_t *m)
         free(token);
         if (!added)
             rc = RK_ENOMEM;
+        else if (!rc)
+            rc = srv__agent_sched_load(m, added);
     }
     rk_store_agents_free(agents, n);
     if (rc)
@@ -532,6 +562,7 @@ void srv__mgr_step(rk_srv_mgr_t *m, int timeout_ms)
     m->again = false;
     int64_t now = rk_time_mono_us();
     srv__agents_tick(m, now);
+    srv__agents_drain_tick(m, now);
     srv__metrics_agents(m, now);
     srv__jobs_tick(m, now);
     srv__flush(m);

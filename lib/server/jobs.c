@@ -39,6 +39,9 @@
  * A job on its agent keeps its state (WATCHING): only its stored status
  * goes running <-> paused once the agent confirms.
  *
+ * Drain (agent_sched.c): past a draining agent's deadline its jobs there
+ *   SENDING, ASKING, WATCHING ──(stored queued; agent told to stop)──> QUEUED
+ *
  * A RELEASING job keeps its place (queue or running list) until the
  * commit; if the commit fails it goes back to what it was (journal.c). A
  * job whose stored status
@@ -59,9 +62,9 @@ static const unsigned allowed[SRV_J_N] = {
                       B(SRV_J_RELEASING) | B(SRV_J_HELD),
     [SRV_J_SEND_CANCEL] = B(SRV_J_STOPPING) | B(SRV_J_RELEASING),
     [SRV_J_ASKING] = B(SRV_J_SENDING) | B(SRV_J_FETCHING) | B(SRV_J_WATCHING) | B(SRV_J_STOPPING) |
-                     B(SRV_J_RELEASING) | B(SRV_J_HELD),
-    [SRV_J_WATCHING] =
-        B(SRV_J_FETCHING) | B(SRV_J_SENDING) | B(SRV_J_STOPPING) | B(SRV_J_RELEASING),
+                     B(SRV_J_RELEASING) | B(SRV_J_HELD) | B(SRV_J_QUEUED),
+    [SRV_J_WATCHING] = B(SRV_J_FETCHING) | B(SRV_J_SENDING) | B(SRV_J_STOPPING) |
+                       B(SRV_J_RELEASING) | B(SRV_J_QUEUED),
     [SRV_J_STOPPING] = B(SRV_J_FETCHING) | B(SRV_J_RELEASING),
     [SRV_J_FETCHING] = B(SRV_J_RELEASING),
     [SRV_J_RELEASING] = 0,
@@ -445,7 +448,8 @@ void srv__jobs_priority(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id,
 void srv__jobs_schedule(rk_srv_mgr_t *m, int64_t now)
 {
     for (srv_agent_t *a = m->agents; a; a = a->next) {
-        if (a->unavailable || a->first_fail || a->hold_until > now || a->leaving)
+        if (a->unavailable || a->first_fail || a->hold_until > now || a->leaving ||
+            a->sched != RK_SRV_SCHED_ENABLED)
             continue;
         srv_job_t *j;
         while ((j = srv__queue_first(a)) && j->st == SRV_J_QUEUED &&

@@ -368,6 +368,8 @@ struct srv_agent {
     int64_t health_at;
     srv_call_t *health;
     rk_http_wait_t *leaving; /* unregister under way (answered when done) */
+    rk_srv_sched_t sched;    /* paused and draining agents get no new jobs */
+    int64_t drain_at;        /* mono µs past which a draining agent's jobs go back (0: never) */
     int64_t freed_mono;      /* a slot freed then (mono µs), until the next send */
     srv_agent_t *next;
 };
@@ -401,6 +403,18 @@ void srv__agents_free_all(rk_srv_mgr_t *m);
  * token (may be NULL) are copied. */
 void srv__agent_register(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *url, const char *token);
 void srv__agent_unregister(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *agent_id);
+
+/* agent_sched.c: an agent's scheduling (pause, resume, drain). */
+/* The command for w (always answered: 200 RegisteredAgentInfo once
+ * stored, 404 for an agent not registered): to is the new scheduling;
+ * deadline_s (draining only, < 0: none) starts the drain's clock. */
+void srv__agent_schedule(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *agent_id,
+                         rk_srv_sched_t to, double deadline_s);
+/* Reads a's stored scheduling (at recovery). 0, or the store's error. */
+int srv__agent_sched_load(rk_srv_mgr_t *m, srv_agent_t *a);
+/* Past a draining agent's deadline, its running jobs go back to its queue
+ * (stored queued, the agent told to stop them). */
+void srv__agents_drain_tick(rk_srv_mgr_t *m, int64_t now);
 
 /* ---- jobmgr.c: the batch ---- */
 

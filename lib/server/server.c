@@ -91,11 +91,15 @@ int rk_srv_agent_token_put(rk_store_t *store, const char *agent_id, const char *
     return rc;
 }
 
-json_t *rk_srv_agent_public(const rk_registered_agent_t *a)
+json_t *rk_srv_agent_public(rk_store_t *store, const rk_registered_agent_t *a)
 {
     json_t *v = rk_registered_agent_encode(a);
-    if (v)
-        json_object_del(v, RK_SRV_TOKEN_KEY);
+    if (!v)
+        return NULL;
+    json_object_del(v, RK_SRV_TOKEN_KEY);
+    rk_srv_sched_t sched = RK_SRV_SCHED_ENABLED;
+    rk_srv_sched_read(store, a->info.agent_id, &sched, NULL); /* unreadable: enabled */
+    json_object_set_new(v, "scheduling", json_string(rk_srv_sched_names[sched]));
     return v;
 }
 
