@@ -451,9 +451,12 @@ void srv__jobs_schedule(rk_srv_mgr_t *m, int64_t now)
         if (a->unavailable || a->first_fail || a->hold_until > now || a->leaving ||
             a->sched != RK_SRV_SCHED_ENABLED)
             continue;
+        /* An exclusive job starts only on an idle agent, and nothing starts
+         * beside one: the queue waits (in its order) until it is alone. */
         srv_job_t *j;
         while ((j = srv__queue_first(a)) && j->st == SRV_J_QUEUED &&
-               (int64_t)a->n_running < a->slots) {
+               (int64_t)a->n_running < a->slots && !a->n_exclusive &&
+               !(j->exclusive && a->n_running)) {
             /* Write ahead: assigned is stored (in this batch, committed
              * before the request leaves) before the agent hears of it. */
             srv__job_store_status(m, j, RK_JOB_ASSIGNED, "sent to the agent");

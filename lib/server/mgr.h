@@ -359,6 +359,7 @@ struct srv_agent {
     size_t n_queued;
     srv_job_t *r_head, *r_tail;
     size_t n_running;           /* counts against slots, whatever their state */
+    size_t n_exclusive;         /* of those, exclusive jobs: nothing else starts beside one */
     srv_job_t *h_head, *h_tail; /* held (paused before sent): no slot */
     size_t n_held;
     int64_t first_fail; /* mono µs of the first failed call since a success */

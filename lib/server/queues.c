@@ -196,6 +196,7 @@ void srv__running_add(srv_job_t *j)
     srv_agent_t *a = j->agent;
     link_back(&a->r_head, &a->r_tail, j);
     a->n_running++;
+    a->n_exclusive += j->exclusive;
     j->list = SRV_L_RUNNING;
 }
 
@@ -209,6 +210,7 @@ void srv__list_unlink(srv_job_t *j)
     } else if (j->list == SRV_L_RUNNING) {
         unlink_job(&a->r_head, &a->r_tail, j);
         a->n_running--;
+        a->n_exclusive -= j->exclusive;
     } else if (j->list == SRV_L_HELD) {
         unlink_job(&a->h_head, &a->h_tail, j);
         a->n_held--;

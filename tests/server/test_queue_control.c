@@ -175,6 +175,66 @@ static void a_failed_priority_commit_leaves_the_job_in_its_place(void **state)
     assert_string_equal(order, "job_b,job_a");
 }
 
+/* POST /jobs of an exclusive job for a1, run until settled. */
+static void create_exclusive(fx_t *f, waiter_t *w, const char *job_id)
+{
+    rk_job_info_t *jobs = calloc(1, sizeof *jobs);
+    int64_t *timeouts = calloc(1, sizeof *timeouts);
+    jobs[0].job_id = strdup(job_id);
+    jobs[0].experiment_id = strdup(f->exp_id);
+    jobs[0].agent_id = strdup("a1");
+    jobs[0].created_time = rk_time_now_us();
+    jobs[0].priority = RK_PRIO_MEDIUM;
+    jobs[0].exclusive = true;
+    timeouts[0] = 60;
+    assert_int_equal(rk_srv_mgr_create(f->m, (rk_http_wait_t *)w, jobs, timeouts, 1, true), 0);
+    settle(f);
+    assert_int_equal(w->status, 201);
+    assert_true(json_is_true(json_object_get(w->body, "exclusive")));
+}
+
+/* Completes job_id on the agent (status, then result): its slot frees. */
+static void complete(fx_t *f, const char *job_id)
+{
+    char part[64], body[512];
+    snprintf(part, sizeof part, "/status/%s", job_id);
+    snprintf(body, sizeof body,
+             "{\"job_id\":\"%s\",\"status\":\"completed\",\"timestamp\":\"2026-01-01T00:00:02Z\"}",
+             job_id);
+    answer(pending(&f->script, "status", part), 200, body);
+    settle(f);
+    snprintf(part, sizeof part, "/results/%s", job_id);
+    result_body(body, sizeof body, job_id, f->exp_id);
+    answer(pending(&f->script, "result", part), 200, body);
+    settle(f);
+    assert_int_equal(stored(f, job_id, NULL, 0), RK_JOB_COMPLETED);
+}
+
+/* exclusive: true on a 3-slot agent: it waits for the agent to be idle,
+ * then runs alone; nothing starts beside it until it ends. */
+static void an_exclusive_job_runs_alone(void **state)
+{
+    fx_t *f = *state;
+    f->agent->slots = 3;
+    accepted(f, "job_a"); /* one running */
+    create_exclusive(f, &f->w[0], "job_x");
+    create_prio(f, &f->w[1], "job_b", RK_PRIO_MEDIUM);
+    /* job_x waits for job_a, and job_b waits behind job_x (queue order). */
+    assert_int_equal(count(&f->script, "submit", "/jobs"), 1);
+    assert_int_equal(stored(f, "job_x", NULL, 0), RK_JOB_QUEUED);
+    complete(f, "job_a");
+    assert_int_equal(count(&f->script, "submit", "/jobs"), 2);
+    assert_int_equal(stored(f, "job_x", NULL, 0), RK_JOB_ASSIGNED);
+    assert_int_equal(stored(f, "job_b", NULL, 0), RK_JOB_QUEUED); /* slots free, x is alone */
+    answer(pending(&f->script, "submit", "/jobs"), 202, "{}");
+    settle(f);
+    assert_int_equal(stored(f, "job_b", NULL, 0), RK_JOB_QUEUED);
+    complete(f, "job_x");
+    assert_int_equal(count(&f->script, "submit", "/jobs"), 3);
+    assert_int_equal(stored(f, "job_b", NULL, 0), RK_JOB_ASSIGNED);
+    assert_int_equal(f->agent->n_exclusive, 0);
+}
+
 static void cancel_many(fx_t *f, waiter_t *w, int prio, unsigned states)
 {
     rk_srv_cancel_filter_t *flt = calloc(1, sizeof *flt);
@@ -279,6 +339,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(patch_moves_a_queued_job_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(a_failed_priority_commit_leaves_the_job_in_its_place, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(an_exclusive_job_runs_alone, setup, teardown),
         cmocka_unit_test_setup_teardown(bulk_cancel_takes_the_matching_jobs_in_one_commit, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(a_priority_change_costs_the_same_deep_in_a_long_queue,
