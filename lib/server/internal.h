@@ -116,18 +116,27 @@ int rk_srv_page_parse(rk_http_req_t *req, rk_http_resp_t *resp, size_t def, size
 typedef struct rk_srv_job_opts {
     rk_job_priority_t priority; /* medium when not given */
     bool exclusive;
-    size_t count; /* copies of each job (a job array), 1..RK_SRV_COUNT_MAX */
+    size_t count;     /* copies of each job (a job array), 1..RK_SRV_COUNT_MAX */
+    json_t *selector; /* agent_selector.labels, or NULL; owned (rk_srv_job_opts_cleanup) */
 } rk_srv_job_opts_t;
 
 /* Most jobs one request creates (count, a batch). */
 #define RK_SRV_COUNT_MAX 10000
 
 /* ---- submit.c: turning submissions into jobs ---- */
-/* Reads priority, exclusive and count of object body at path ("" at the
- * top; NULL body: the defaults) into o. On a bad value answers resp 422
+/* Reads priority, exclusive, count and agent_selector of object body at
+ * path ("" at the top; NULL body: the defaults) into o (clean it up with
+ * rk_srv_job_opts_cleanup, also on failure). On a bad value answers resp 422
  * naming the field ("jobs[3].priority: ...") and returns RK_EINVAL. */
 int rk_srv_job_opts_parse(const json_t *body, const char *path, rk_http_resp_t *resp,
                           rk_srv_job_opts_t *o);
+/* Drops what o owns. */
+void rk_srv_job_opts_cleanup(rk_srv_job_opts_t *o);
+/* 0 when agent a carries every label o's selector asks for (or there is
+ * none); else answers resp 422 ("<where>agent_selector: ...") and returns
+ * RK_EINVAL. where: "" or "jobs[3]." */
+int rk_srv_selector_check(rk_http_resp_t *resp, const rk_agent_info_t *a,
+                          const rk_srv_job_opts_t *o, const char *where);
 /* 0 when agent a can run x; else answers resp 422 ("<where>agent A cannot
  * run experiment X: missing ...") and returns RK_EINVAL. */
 int rk_srv_compat_check(rk_http_resp_t *resp, const rk_experiment_t *x, const rk_agent_info_t *a,

@@ -138,6 +138,8 @@ static int check_entry(rk_server_t *srv, rk_http_resp_t *resp, lookups_t *l, con
             goto out;
         json_object_set_new(l->pairs, pair, json_true());
     }
+    snprintf(where, sizeof where, "%s.", path);
+    rc = rk_srv_selector_check(resp, &(*a)->info, o, where);
 out:
     free(xid);
     free(aid);
@@ -214,6 +216,8 @@ done:
     free(timeouts);
     free(ex);
     free(ag);
+    for (size_t i = 0; opts && i < n; i++)
+        rk_srv_job_opts_cleanup(&opts[i]);
     free(opts);
     lookups_cleanup(&l);
     json_decref(body);

@@ -22,7 +22,7 @@ static void h_create(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     char *exp_id = NULL, *agent_id = NULL;
     rk_experiment_t x = {0};
     rk_registered_agent_t a = {0};
-    rk_srv_job_opts_t opts;
+    rk_srv_job_opts_t opts = {0};
     rk_verr_t e;
     if (rk_http_req_json(req, resp, &body))
         return;
@@ -49,6 +49,7 @@ done:
     rk_experiment_cleanup(&x);
     free(exp_id);
     free(agent_id);
+    rk_srv_job_opts_cleanup(&opts);
     json_decref(body);
 }
 

@@ -28,7 +28,31 @@ int rk_srv_job_opts_parse(const json_t *body, const char *path, rk_http_resp_t *
     }
     o->priority = (rk_job_priority_t)prio;
     o->count = (size_t)count;
+    if (rk_job_selector_decode(body, path, &o->selector, &e)) {
+        rk_http_resp_error(resp, 422, e.msg);
+        return RK_EINVAL;
+    }
     return 0;
+}
+
+void rk_srv_job_opts_cleanup(rk_srv_job_opts_t *o)
+{
+    json_decref(o->selector);
+    o->selector = NULL;
+}
+
+int rk_srv_selector_check(rk_http_resp_t *resp, const rk_agent_info_t *a,
+                          const rk_srv_job_opts_t *o, const char *where)
+{
+    if (!o->selector || rk_agent_info_labels_match(a, o->selector))
+        return 0;
+    char *want = json_dumps(o->selector, JSON_COMPACT | JSON_SORT_KEYS);
+    rk_http_resp_errorf(resp, 422,
+                        "%sagent_selector: agent %s does not carry the labels %s (an agent_id "
+                        "and a selector that contradict it)",
+                        where, a->agent_id, want ? want : "asked for");
+    free(want);
+    return RK_EINVAL;
 }
 
 int rk_srv_compat_check(rk_http_resp_t *resp, const rk_experiment_t *x, const rk_agent_info_t *a,
@@ -72,6 +96,8 @@ int rk_srv_job_fill(rk_server_t *srv, rk_job_info_t *j, const rk_experiment_t *x
     j->created_time = now;
     j->priority = o->priority;
     j->exclusive = o->exclusive;
+    if (o->selector && !(j->selector_labels = json_deep_copy(o->selector)))
+        return RK_ENOMEM;
     if (!j->job_id || !j->experiment_id || (agent_id && !j->agent_id))
         return RK_ENOMEM;
     return 0;
@@ -102,7 +128,8 @@ void rk_srv_jobs_submit(rk_server_t *srv, rk_http_req_t *req, rk_http_resp_t *re
                         const rk_srv_job_opts_t *opts, bool single)
 {
     for (size_t i = 0; i < n; i++)
-        if (rk_srv_compat_check(resp, x, &agents[i].info, ""))
+        if (rk_srv_compat_check(resp, x, &agents[i].info, "") ||
+            rk_srv_selector_check(resp, &agents[i].info, opts, ""))
             return;
     size_t agents_n = n;
     n = agents_n * opts->count;

@@ -77,6 +77,32 @@ static void test_bulk_cancel_of_5000_queued_jobs(void **state)
     }
     assert_int_equal(total(&f, q), (uint64_t)n);
 
+    /* An agent_id and a selector that contradicts it (the agent has no
+     * labels), or a bad selector: 422 naming the field, nothing stored. */
+    static const char *const sels[][2] = {
+        {"{\"labels\":{\"gpu\":\"a100\"}}", "agent_selector: agent"},
+        {"{\"labels\":{\"gpu\":7}}", "agent_selector.labels.gpu"},
+        {"[]", "agent_selector: expected an object"}};
+    for (size_t i = 0; i < 3; i++) {
+        b = json_pack("{s:s,s:s,s:o}", "experiment_id", exp, "agent_id", f.agent_ids[0],
+                      "agent_selector", json_loads(sels[i][0], 0, NULL));
+        v = fx_call(&f, "POST", "/api/v1/jobs", b, &st);
+        assert_int_equal(st, 422);
+        assert_non_null(strstr(json_string_value(json_object_get(v, "detail")), sels[i][1]));
+        json_decref(v);
+        json_decref(b);
+    }
+    b = json_pack("{s:[{s:s,s:s},{s:s,s:s,s:{s:{s:s}}}]}", "jobs", "experiment_id", exp, "agent_id",
+                  f.agent_ids[0], "experiment_id", exp, "agent_id", f.agent_ids[0],
+                  "agent_selector", "labels", "zone", "x");
+    v = fx_call(&f, "POST", "/api/v1/jobs/batch", b, &st);
+    assert_int_equal(st, 422);
+    assert_non_null(
+        strstr(json_string_value(json_object_get(v, "detail")), "jobs[1].agent_selector"));
+    json_decref(v);
+    json_decref(b);
+    assert_int_equal(total(&f, q), (uint64_t)n);
+
     /* One DELETE: every queued job of the experiment, stored cancelled. */
     t0 = rk_test_now_ms();
     v = fx_callf(&f, "DELETE", &st, NULL, "/api/v1/jobs?experiment_id=%s&status=queued", exp);
