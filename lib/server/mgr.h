@@ -152,8 +152,16 @@ struct srv_job {
     srv_agent_t *agent;
     rk_job_priority_t prio;
     bool exclusive;
-    srv_job_t *prev, *next; /* in the agent's running list */
-    srv_job_t *ql, *qr;     /* in its agent's queue tree of its priority */
+    /* A job is in one of its agent's lists at a time (list), so the
+     * running and held lists' links share room with the queue tree's. */
+    union {
+        struct {
+            srv_job_t *prev, *next; /* in the running or held list */
+        };
+        struct {
+            srv_job_t *ql, *qr; /* in its agent's queue tree of its priority */
+        };
+    };
     int qh;
     unsigned char list; /* SRV_L_*: which one */
     unsigned char tell; /* SRV_TELL_*: a DELETE due after the commit */
