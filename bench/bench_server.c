@@ -17,10 +17,11 @@
  *               transactions while the server is down): server RssAnon per
  *               job over a server holding none, target <= 1 KiB; restart
  *               until the first 201 to POST /jobs, target <= 5 s
- *   flat        issue 10, 1,000,000 queued jobs on one busy agent: DELETE
- *               /jobs/{id} of the first and of the last queued (200 each,
- *               alternating),
- *               target p99(last) <= 2 x p99(first); then POST
+ *   flat        issue 10 (and 11), 1,000,000 queued jobs of mixed priorities on
+ *               one busy agent: DELETE /jobs/{id} of the first and of the
+ *               last queued, then PATCH {priority} near the front and near
+ *               the back (200 each, alternating), each target p99(back) <=
+ *               2 x p99(front); then POST
  *               /agents/unregister of that agent while POST /jobs goes to
  *               another, idle agent back to back, target p99 <= 50 ms, and
  *               the server's RssAnon sampled every 50 ms, target peak <= 2 x
@@ -501,7 +502,8 @@ static int fill(const char *db, const char *exp, const char *agent, size_t n, do
                 .experiment_id = (char *)exp,
                 .agent_id = (char *)agent,
                 .created_time = now,
-                .status = {.status = RK_JOB_QUEUED, .timestamp = now, .message = "queued"}};
+                .status = {.status = RK_JOB_QUEUED, .timestamp = now, .message = "queued"},
+                .priority = (rk_job_priority_t)(next % RK_PRIORITY_COUNT)}; /* mixed levels */
             int64_t seq;
             rc = rk_store_job_insert(s, &j, &seq);
             if (rc == RK_EEXIST)
@@ -612,6 +614,21 @@ static int cancel_one(bench_t *b, uint32_t id, double *ms)
     return st == 200 ? 0 : -1;
 }
 
+/* PATCH /jobs/job_%08x {priority}; its time in ms into *ms. */
+static int patch_one(bench_t *b, uint32_t id, const char *prio, double *ms)
+{
+    char path[64], url[300], body[64];
+    snprintf(path, sizeof path, "/jobs/job_%08x", (unsigned)id);
+    snprintf(body, sizeof body, "{\"priority\":\"%s\"}", prio);
+    bs_url(url, sizeof url, b->srv.port, path);
+    double t0 = bs_now();
+    long st = bs_http("PATCH", url, body, NULL);
+    *ms = (bs_now() - t0) * 1000;
+    if (st != 200)
+        fprintf(stderr, "PATCH %s: HTTP %ld\n", path, st);
+    return st == 200 ? 0 : -1;
+}
+
 /* k cancels from the front of the queue (ids up from lo) and k from the
  * back (down from hi), alternating, so a load that comes and goes on the
  * machine falls on both series alike; each series sorted. */
@@ -712,6 +729,27 @@ static void bench_flat(bench_t *b)
            "p99 %.2f ms; last p50 %.2f ms p99 %.2f ms\n",
            k, bs_percentile(first, k, 50), p99f, bs_percentile(last, k, 50), p99l);
     verdict(b, "cancel of the last p99 <= 2 x the first's", p99l <= 2 * p99f);
+
+    /* Priority changes (issue 11): a job near the front and one near the
+     * back of the same million (mixed levels) moved to another level. */
+    for (size_t i = 0; i < k; i++) {
+        /* Each to another level than the fill gave it (id % 4): a real move. */
+        uint32_t front = 0x40000000u + (uint32_t)(k + i),
+                 back = 0x40000000u + (uint32_t)(n - 1 - k - i);
+        if (patch_one(b, front, rk_job_priority_names[(front + 2) % RK_PRIORITY_COUNT],
+                      &first[i]) ||
+            patch_one(b, back, rk_job_priority_names[(back + 2) % RK_PRIORITY_COUNT], &last[i]))
+            goto fail;
+    }
+    qsort(first, k, sizeof *first, cmp_double);
+    qsort(last, k, sizeof *last, cmp_double);
+    p99f = bs_percentile(first, k, 99);
+    p99l = bs_percentile(last, k, 99);
+    printf("PATCH /jobs/{id} {priority} (200, each a move to another level, %zu each, alternating, "
+           "mixed-priority queue): near "
+           "the front p50 %.2f ms p99 %.2f ms; near the back p50 %.2f ms p99 %.2f ms\n",
+           k, bs_percentile(first, k, 50), p99f, bs_percentile(last, k, 50), p99l);
+    verdict(b, "priority change near the back p99 <= 2 x near the front's", p99l <= 2 * p99f);
 
     /* Unregister agent 3 while POST /jobs goes to agent 0. */
     unreg_t u = {0};

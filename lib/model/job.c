@@ -7,6 +7,7 @@
 #include <sys/random.h>
 
 #include "base/err.h"
+#include "model/agent.h"
 
 int rk_job_id_generate(char out[RK_JOB_ID_SIZE])
 {
@@ -140,6 +141,7 @@ void rk_job_info_cleanup(rk_job_info_t *j)
     free(j->job_id);
     free(j->experiment_id);
     free(j->agent_id);
+    json_decref(j->selector_labels);
     rk_job_status_cleanup(&j->status);
     for (size_t i = 0; i < j->n_history; i++)
         rk_job_status_cleanup(&j->history[i]);
@@ -176,6 +178,45 @@ static int decode_history(const json_t *v, const char *path, rk_job_info_t *out,
     return RK_OK;
 }
 
+int rk_job_selector_decode(const json_t *v, const char *path, json_t **labels, rk_verr_t *e)
+{
+    *labels = NULL;
+    json_t *sel = json_object_get(v, "agent_selector");
+    if (!sel || json_is_null(sel))
+        return RK_OK;
+    char sp[RK_PATH_MAX];
+    rk_path_key(sp, path, "agent_selector");
+    int rc = rk_json_expect_obj(sel, sp, e);
+    if (rc)
+        return rc;
+    json_t *l = json_object_get(sel, "labels");
+    if (!l || json_is_null(l))
+        return RK_OK;
+    char lp[RK_PATH_MAX];
+    rk_path_key(lp, sp, "labels");
+    if ((rc = rk_labels_check(l, lp, e)))
+        return rc;
+    if (json_object_size(l) == 0)
+        return RK_OK;
+    if (!(*labels = json_deep_copy(l)))
+        return RK_ENOMEM;
+    return RK_OK;
+}
+
+/* priority (absent: medium), exclusive and agent_selector. */
+static int decode_queue_fields(const json_t *v, const char *path, rk_job_info_t *out, rk_verr_t *e)
+{
+    int prio = RK_PRIO_MEDIUM;
+    int rc = rk_json_get_enum(v, path, "priority", RK_OPTIONAL, rk_job_priority_names,
+                              RK_PRIORITY_COUNT, &prio, e);
+    if (rc)
+        return rc;
+    out->priority = (rk_job_priority_t)prio;
+    if ((rc = rk_json_get_bool(v, path, "exclusive", RK_OPTIONAL, &out->exclusive, NULL, e)))
+        return rc;
+    return rk_job_selector_decode(v, path, &out->selector_labels, e);
+}
+
 int rk_job_info_decode(const json_t *v, const char *path, rk_job_info_t *out, rk_verr_t *e)
 {
     memset(out, 0, sizeof *out);
@@ -184,7 +225,7 @@ int rk_job_info_decode(const json_t *v, const char *path, rk_job_info_t *out, rk
         goto cleanup;
     if ((rc = rk_json_get_id(v, path, "job_id", RK_REQUIRED, &out->job_id, e)) ||
         (rc = rk_json_get_id(v, path, "experiment_id", RK_REQUIRED, &out->experiment_id, e)) ||
-        (rc = rk_json_get_id(v, path, "agent_id", RK_REQUIRED, &out->agent_id, e)) ||
+        (rc = rk_json_get_id(v, path, "agent_id", RK_OPTIONAL, &out->agent_id, e)) ||
         (rc = rk_json_get_time(v, path, "created_time", RK_REQUIRED, &out->created_time, NULL, e)))
         goto cleanup;
     char sp[RK_PATH_MAX];
@@ -195,6 +236,8 @@ int rk_job_info_decode(const json_t *v, const char *path, rk_job_info_t *out, rk
         goto cleanup;
     }
     if ((rc = rk_job_status_decode(st, sp, &out->status, e)))
+        goto cleanup;
+    if ((rc = decode_queue_fields(v, path, out, e)))
         goto cleanup;
     rc = decode_history(v, path, out, e);
 cleanup:
@@ -210,9 +253,14 @@ json_t *rk_job_info_encode(const rk_job_info_t *j)
         return NULL;
     if (rk_json_set_str(o, "job_id", j->job_id) ||
         rk_json_set_str(o, "experiment_id", j->experiment_id) ||
-        rk_json_set_str(o, "agent_id", j->agent_id) ||
+        json_object_set_new(o, "agent_id", j->agent_id ? json_string(j->agent_id) : json_null()) ||
         rk_json_set_time(o, "created_time", j->created_time) ||
-        json_object_set_new(o, "status", rk_job_status_encode(&j->status)))
+        json_object_set_new(o, "status", rk_job_status_encode(&j->status)) ||
+        rk_json_set_str(o, "priority", rk_job_priority_name(j->priority)) ||
+        json_object_set_new(o, "exclusive", json_boolean(j->exclusive)))
+        goto fail;
+    if (j->selector_labels &&
+        json_object_set_new(o, "agent_selector", json_pack("{sO}", "labels", j->selector_labels)))
         goto fail;
     if (j->has_history) {
         json_t *arr = json_array();
@@ -237,6 +285,10 @@ int rk_job_info_copy(const rk_job_info_t *src, rk_job_info_t *dst)
     dst->experiment_id = dup_opt(src->experiment_id, &ok);
     dst->agent_id = dup_opt(src->agent_id, &ok);
     dst->created_time = src->created_time;
+    dst->priority = src->priority;
+    dst->exclusive = src->exclusive;
+    if (src->selector_labels && !(dst->selector_labels = json_deep_copy(src->selector_labels)))
+        ok = false;
     dst->has_history = src->has_history;
     if (!ok || rk_job_status_copy(&src->status, &dst->status))
         goto fail;
@@ -260,6 +312,10 @@ bool rk_job_info_equal(const rk_job_info_t *a, const rk_job_info_t *b)
 {
     if (!str_eq(a->job_id, b->job_id) || !str_eq(a->experiment_id, b->experiment_id) ||
         !str_eq(a->agent_id, b->agent_id) || a->created_time != b->created_time ||
+        a->priority != b->priority || a->exclusive != b->exclusive ||
+        !(a->selector_labels == b->selector_labels ||
+          (a->selector_labels && b->selector_labels &&
+           json_equal(a->selector_labels, b->selector_labels))) ||
         !rk_job_status_equal(&a->status, &b->status) || a->has_history != b->has_history ||
         a->n_history != b->n_history)
         return false;

@@ -38,8 +38,18 @@ typedef struct rk_job_status {
 typedef struct rk_job_info {
     char *job_id;
     char *experiment_id;
+    /* NULL until a job submitted without one ("any") is placed: encoded as
+     * JSON null, and decoded from null or an absent field. */
     char *agent_id;
     rk_time_t created_time;
+    /* v1 extensions. priority: absent on the wire decodes as medium (a
+     * zeroed struct is low: creators set it). exclusive: runs alone on its
+     * agent. selector_labels: agent_selector.labels ({key: value} that a
+     * placed agent's labels must hold), owned, NULL for none; encoded as
+     * "agent_selector": {"labels": ...} only when set. */
+    rk_job_priority_t priority;
+    bool exclusive;
+    json_t *selector_labels;
     rk_job_status_t status;
     /* Oldest first. Encoded only when has_history is set (GET /jobs/{id});
      * decode sets it when the document has a history array. */
@@ -65,6 +75,10 @@ int rk_job_status_copy(const rk_job_status_t *src, rk_job_status_t *dst);
 bool rk_job_status_equal(const rk_job_status_t *a, const rk_job_status_t *b);
 /* Frees the strings and leaves *s zeroed. */
 void rk_job_status_cleanup(rk_job_status_t *s);
+
+/* agent_selector of object v (absent, null, {} or {labels: {}}: *labels
+ * NULL; else a new reference to a validated copy of its labels). */
+int rk_job_selector_decode(const json_t *v, const char *path, json_t **labels, rk_verr_t *e);
 
 /* JobInfo. */
 int rk_job_info_decode(const json_t *v, const char *path, rk_job_info_t *out, rk_verr_t *e);

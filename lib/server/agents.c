@@ -344,7 +344,7 @@ static bool leave_step(rk_srv_mgr_t *m, srv_agent_t *a)
     /* The jobs' ends are stored (and their slots freed) before the agent
      * goes; if that fails they are put back and the agent stays. */
     int r = srv__flush(m);
-    if (!r && (a->q_head || a->r_head)) {
+    if (!r && (a->n_queued || a->r_head || a->h_head)) {
         m->again = true; /* the next batch after other work */
         return false;
     }
@@ -356,6 +356,10 @@ static bool leave_step(rk_srv_mgr_t *m, srv_agent_t *a)
             r = 0;
         if (!r)
             r = rk_srv_agent_token_put(m->store, a->id, NULL);
+        if (!r) { /* its scheduling goes with it */
+            r = rk_store_doc_delete(m->store, RK_SRV_SCHED_DOC, a->id);
+            r = r == RK_ENOENT || r == RK_EUNSUP ? 0 : r;
+        }
         srv__batch_error(m, r);
         int c = srv__flush(m);
         if (!r)

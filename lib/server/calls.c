@@ -52,6 +52,7 @@ static const srv_transport_t curl_transport = {
     .status = curl_send,
     .result = curl_send,
     .cancel = curl_send,
+    .control = curl_send,
     .get = curl_send,
     .drop = curl_drop,
 };

@@ -166,7 +166,7 @@ static void job_fetch_result(rk_srv_mgr_t *m, srv_job_t *j)
 
 void srv__job_send_cancel(rk_srv_mgr_t *m, srv_job_t *j, bool forget)
 {
-    char *url = srv__agent_url(j->agent, "/jobs/%s", j->job_id);
+    char *url = srv__agent_url(j->agent, "/jobs/%s%s", j->job_id, j->force ? "?force=true" : "");
     if (forget)
         job_call(m, j, m->tp->cancel, forget_answered, NULL, "DELETE", url, NULL, 10000, 2);
     else
@@ -284,6 +284,14 @@ static void poll_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_response
             srv__release_later(m, j);
             return;
         }
+        if (j->st == SRV_J_ASKING && j->status == RK_JOB_PAUSED) {
+            /* Recovered paused, and the agent never had it: it was held
+             * before it was sent, and stays held (no slot). */
+            srv__job_to(j, SRV_J_HELD);
+            srv__list_unlink(j);
+            srv__held_add(j);
+            return;
+        }
         rk_log_info("agent does not know the job; sending it again", "job_id", j->job_id,
                     "agent_id", a->id);
         srv__job_to(j, SRV_J_SENDING);
@@ -314,9 +322,20 @@ static void poll_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_response
         bool changed = false;
         if (st.status == RK_JOB_RUNNING && !j->running_mono)
             j->running_mono = now;
-        if (st.status == RK_JOB_RUNNING && j->status != RK_JOB_RUNNING && !srv__job_ended_here(j)) {
+        /* Started: assigned becomes running. A paused job is not made
+         * running by a poll (its answer may predate the pause); only a
+         * resume does that. A job the agent says is paused while we had it
+         * running (the store write of a confirmed pause was lost) is
+         * stored paused. */
+        if (st.status == RK_JOB_RUNNING && j->status == RK_JOB_ASSIGNED) {
             srv__job_store_status(m, j, RK_JOB_RUNNING,
                                   st.message && *st.message ? st.message : "running");
+            changed = true;
+        } else if (st.status == RK_JOB_PAUSED && !j->control &&
+                   (j->status == RK_JOB_RUNNING || j->status == RK_JOB_ASSIGNED)) {
+            srv__job_store_status(m, j, RK_JOB_PAUSED, "paused on the agent");
+            if (!j->paused_mono)
+                j->paused_mono = now;
             changed = true;
         }
         /* Progress moved (by half a percent or more): kept in place in the

@@ -87,23 +87,92 @@ char *rk_srv_agent_token(rk_server_t *srv, const rk_registered_agent_t *a);
 /* Stores (or, for NULL or "", deletes) agent_id's token record; in the
  * caller's transaction. */
 int rk_srv_agent_token_put(rk_store_t *store, const char *agent_id, const char *token);
-/* RegisteredAgentInfo for answers: without the token. NULL on ENOMEM. */
-json_t *rk_srv_agent_public(const rk_registered_agent_t *a);
+/* RegisteredAgentInfo for answers: without the token, with its
+ * `scheduling` (enabled unless a record of kind RK_SRV_SCHED_DOC says
+ * otherwise). NULL on ENOMEM. */
+json_t *rk_srv_agent_public(rk_store_t *store, const rk_registered_agent_t *a);
+
+/* An agent's scheduling (issue 11): a store record of this kind keyed by
+ * agent id, {scheduling, drain_deadline?}, absent for enabled; kept apart
+ * from the AgentInfo so a re-registration keeps it. */
+#define RK_SRV_SCHED_DOC "agent_scheduling"
+typedef enum rk_srv_sched {
+    RK_SRV_SCHED_ENABLED,
+    RK_SRV_SCHED_PAUSED,
+    RK_SRV_SCHED_DRAINING,
+    RK_SRV_SCHED_COUNT
+} rk_srv_sched_t;
+extern const char *const rk_srv_sched_names[RK_SRV_SCHED_COUNT];
+/* agent_id's stored scheduling into *out (enabled when none is stored)
+ * and its drain deadline (0: none; may be NULL). 0 or the store's error. */
+int rk_srv_sched_read(rk_store_t *store, const char *agent_id, rk_srv_sched_t *out,
+                      rk_time_t *deadline);
+/* Pauses, resumes or drains an agent (deadline_s < 0: no deadline). */
+int rk_srv_mgr_agent_schedule(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *agent_id,
+                              rk_srv_sched_t to, double deadline_s);
 /* Parses ?limit= (default def, 1..max) and ?cursor= into page; answers 422
  * itself and returns RK_EINVAL on bad values. */
 int rk_srv_page_parse(rk_http_req_t *req, rk_http_resp_t *resp, size_t def, size_t max,
                       rk_page_t *page);
 
-/* Validates and creates one job per agent of experiment x (compatibility
- * checked: 422 naming what is missing), suspends req and hands the jobs to
- * the manager, which answers 201 (single: the JobInfo; else {jobs: [...]}).
- * agents[i] must exist. Answers resp itself on every error. */
+/* What a submitter asks of its jobs besides experiment and agent (v1
+ * extensions of CreateJobRequest and experiments/{id}/run). */
+typedef struct rk_srv_job_opts {
+    rk_job_priority_t priority; /* medium when not given */
+    bool exclusive;
+    size_t count;     /* copies of each job (a job array), 1..RK_SRV_COUNT_MAX */
+    json_t *selector; /* agent_selector.labels, or NULL; owned (rk_srv_job_opts_cleanup) */
+} rk_srv_job_opts_t;
+
+/* Most jobs one request creates (count, a batch). */
+#define RK_SRV_COUNT_MAX 10000
+
+/* ---- submit.c: turning submissions into jobs ---- */
+/* Reads priority, exclusive, count and agent_selector of object body at
+ * path ("" at the top; NULL body: the defaults) into o (clean it up with
+ * rk_srv_job_opts_cleanup, also on failure). On a bad value answers resp 422
+ * naming the field ("jobs[3].priority: ...") and returns RK_EINVAL. */
+int rk_srv_job_opts_parse(const json_t *body, const char *path, rk_http_resp_t *resp,
+                          rk_srv_job_opts_t *o);
+/* Drops what o owns. */
+void rk_srv_job_opts_cleanup(rk_srv_job_opts_t *o);
+/* 0 when agent a carries every label o's selector asks for (or there is
+ * none); else answers resp 422 ("<where>agent_selector: ...") and returns
+ * RK_EINVAL. where: "" or "jobs[3]." */
+int rk_srv_selector_check(rk_http_resp_t *resp, const rk_agent_info_t *a,
+                          const rk_srv_job_opts_t *o, const char *where);
+/* 0 when agent a can run x; else answers resp 422 ("<where>agent A cannot
+ * run experiment X: missing ...") and returns RK_EINVAL. */
+int rk_srv_compat_check(rk_http_resp_t *resp, const rk_experiment_t *x, const rk_agent_info_t *a,
+                        const char *where);
+/* Fills j (zeroed; the caller cleans it up, also on failure) as a new job
+ * of x for agent_id (NULL: any agent) with o, created at now, under a
+ * fresh id. RK_ENOMEM, or RK_EIO when no randomness is available. */
+int rk_srv_job_fill(rk_server_t *srv, rk_job_info_t *j, const rk_experiment_t *x,
+                    const char *agent_id, const rk_srv_job_opts_t *o, rk_time_t now);
+/* Suspends req and hands jobs and timeouts (n, taken: freed here on
+ * failure, which is answered in resp) to the manager, which answers 201
+ * (single: the one JobInfo; else {jobs: [...]}). */
+void rk_srv_jobs_hand(rk_server_t *srv, rk_http_req_t *req, rk_http_resp_t *resp,
+                      rk_job_info_t *jobs, int64_t *timeouts, size_t n, bool single);
+
+/* Validates and creates opts->count jobs per agent of experiment x
+ * (compatibility checked: 422 naming what is missing; more than
+ * RK_SRV_COUNT_MAX in all: 422), with opts, suspends req and hands
+ * the jobs to the manager, which answers 201 (single and one job: the
+ * JobInfo; else {jobs: [...]}). agents[i] must exist. Answers resp itself on every
+ * error. */
 void rk_srv_jobs_submit(rk_server_t *srv, rk_http_req_t *req, rk_http_resp_t *resp,
                         const rk_experiment_t *x, const rk_registered_agent_t *agents, size_t n,
-                        bool single);
+                        const rk_srv_job_opts_t *opts, bool single);
+
+/* A comma-separated list of job states into a mask (1u << state); RK_EINVAL
+ * for an unknown name. */
+int rk_srv_states_parse(const char *s, unsigned *mask);
 
 /* ---- route files ---- */
 int rk_srv_routes_jobs(rk_server_t *srv);
+int rk_srv_routes_bulk(rk_server_t *srv);
 int rk_srv_routes_agents(rk_server_t *srv);
 int rk_srv_routes_experiments(rk_server_t *srv);
 int rk_srv_routes_compare(rk_server_t *srv);
@@ -143,8 +212,33 @@ void rk_srv_mgr_free(rk_srv_mgr_t *m);
  * attempt. Takes jobs and timeouts (freed by the manager). */
 int rk_srv_mgr_create(rk_srv_mgr_t *m, rk_http_wait_t *w, rk_job_info_t *jobs, int64_t *timeouts,
                       size_t n, bool single);
-/* Cancels job_id: 200 or 202 with the JobInfo, 409 when it finished. */
-int rk_srv_mgr_cancel(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id);
+/* Cancels job_id: 200 or 202 with the JobInfo, 409 when it finished.
+ * force: its agent kills it at once instead of TERM, grace, KILL. */
+int rk_srv_mgr_cancel(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id, bool force);
+/* Which unfinished jobs DELETE /jobs cancels: every one matching all the
+ * set fields (state_mask 0, NULL ids, priority -1, created_before 0: any). */
+typedef struct rk_srv_cancel_filter {
+    unsigned state_mask;
+    char *agent_id, *experiment_id;
+    int priority;
+    rk_time_t created_before;
+    bool force;
+} rk_srv_cancel_filter_t;
+/* Frees f's strings and f. NULL: no-op. */
+void rk_srv_cancel_filter_free(rk_srv_cancel_filter_t *f);
+/* Cancels every unfinished job f matches: 200 {cancelled: N, job_ids}
+ * once stored. Takes f (freed by the manager, also on failure). */
+int rk_srv_mgr_cancel_many(rk_srv_mgr_t *m, rk_http_wait_t *w, rk_srv_cancel_filter_t *f);
+/* Pauses or resumes job_id: 200 with the JobInfo once stored (a job on its
+ * agent: once the agent confirmed), 404, 409 from any other state, 502
+ * when its agent cannot be reached. */
+int rk_srv_mgr_pause(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id);
+int rk_srv_mgr_resume(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id);
+/* Sets the priority (its wire name, already validated) of job_id, which
+ * moves to its place in its queue at once: 200 with the JobInfo, 404
+ * unknown, 409 once it started (or finished). */
+int rk_srv_mgr_priority(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id,
+                        const char *priority);
 /* Registers the agent at url (token may be NULL). */
 int rk_srv_mgr_register(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *url, const char *token);
 int rk_srv_mgr_unregister(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *agent_id);

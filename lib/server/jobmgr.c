@@ -200,6 +200,7 @@ typedef struct task {
     char *arg, *arg2;
     srv_create_t *create;
     srv_fan_t *fan;
+    rk_srv_cancel_filter_t *filter;
     void (*run)(struct task *t);
 } task_t;
 
@@ -219,6 +220,7 @@ static void task_run(void *ud)
     }
     free(t->arg);
     free(t->arg2);
+    rk_srv_cancel_filter_free(t->filter);
     free(t);
 }
 
@@ -229,6 +231,7 @@ static int post(rk_srv_mgr_t *m, task_t *t)
     if (rc) {
         free(t->arg);
         free(t->arg2);
+        rk_srv_cancel_filter_free(t->filter);
         free(t);
     }
     return rc;
@@ -287,12 +290,100 @@ int rk_srv_mgr_create(rk_srv_mgr_t *m, rk_http_wait_t *w, rk_job_info_t *jobs, i
 
 static void run_cancel(task_t *t)
 {
-    srv__jobs_cancel(t->m, t->wait, t->arg);
+    srv__jobs_cancel(t->m, t->wait, t->arg, t->arg2 != NULL);
 }
 
-int rk_srv_mgr_cancel(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id)
+int rk_srv_mgr_cancel(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id, bool force)
 {
-    return post_cmd(m, w, run_cancel, job_id, NULL);
+    return post_cmd(m, w, run_cancel, job_id, force ? "force" : NULL);
+}
+
+void rk_srv_cancel_filter_free(rk_srv_cancel_filter_t *f)
+{
+    if (!f)
+        return;
+    free(f->agent_id);
+    free(f->experiment_id);
+    free(f);
+}
+
+static void run_cancel_many(task_t *t)
+{
+    srv__jobs_cancel_many(t->m, t->wait, t->filter);
+}
+
+int rk_srv_mgr_cancel_many(rk_srv_mgr_t *m, rk_http_wait_t *w, rk_srv_cancel_filter_t *f)
+{
+    task_t *t = calloc(1, sizeof *t);
+    if (!t) {
+        rk_srv_cancel_filter_free(f);
+        return RK_ENOMEM;
+    }
+    t->wait = w;
+    t->filter = f;
+    t->run = run_cancel_many;
+    return post(m, t);
+}
+
+typedef struct sched_cmd {
+    rk_srv_sched_t to;
+    double deadline_s;
+} sched_cmd_t;
+
+static void run_agent_schedule(task_t *t)
+{
+    const sched_cmd_t *c = (const sched_cmd_t *)t->arg2;
+    srv__agent_schedule(t->m, t->wait, t->arg, c->to, c->deadline_s);
+}
+
+int rk_srv_mgr_agent_schedule(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *agent_id,
+                              rk_srv_sched_t to, double deadline_s)
+{
+    task_t *t = calloc(1, sizeof *t);
+    sched_cmd_t *c = malloc(sizeof *c);
+    if (!t || !c || !(t->arg = strdup(agent_id))) {
+        free(t);
+        free(c);
+        return RK_ENOMEM;
+    }
+    *c = (sched_cmd_t){to, deadline_s};
+    t->arg2 = (char *)c; /* freed with the task */
+    t->wait = w;
+    t->run = run_agent_schedule;
+    return post(m, t);
+}
+
+static void run_pause(task_t *t)
+{
+    srv__jobs_pause(t->m, t->wait, t->arg);
+}
+
+static void run_resume(task_t *t)
+{
+    srv__jobs_resume(t->m, t->wait, t->arg);
+}
+
+int rk_srv_mgr_pause(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id)
+{
+    return post_cmd(m, w, run_pause, job_id, NULL);
+}
+
+int rk_srv_mgr_resume(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id)
+{
+    return post_cmd(m, w, run_resume, job_id, NULL);
+}
+
+static void run_priority(task_t *t)
+{
+    rk_job_priority_t p = RK_PRIO_MEDIUM;
+    rk_job_priority_parse(t->arg2, &p); /* validated by the handler */
+    srv__jobs_priority(t->m, t->wait, t->arg, p);
+}
+
+int rk_srv_mgr_priority(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id,
+                        const char *priority)
+{
+    return post_cmd(m, w, run_priority, job_id, priority);
 }
 
 static void run_register(task_t *t)
@@ -432,12 +523,15 @@ int rk_srv_mgr_recover(rk_srv_mgr_t *m)
         free(token);
         if (!added)
             rc = RK_ENOMEM;
+        else if (!rc)
+            rc = srv__agent_sched_load(m, added);
     }
     rk_store_agents_free(agents, n);
     if (rc)
         return rc;
     scan_ctx_t s = {.m = m};
-    unsigned mask = 1u << RK_JOB_QUEUED | 1u << RK_JOB_ASSIGNED | 1u << RK_JOB_RUNNING;
+    unsigned mask =
+        1u << RK_JOB_QUEUED | 1u << RK_JOB_ASSIGNED | 1u << RK_JOB_RUNNING | 1u << RK_JOB_PAUSED;
     rc = rk_store_job_scan(m->store, mask, scan_one, &s);
     for (size_t i = 0; i < s.orphans; i++) {
         rk_job_status_t st = {.status = RK_JOB_FAILED,
@@ -468,6 +562,7 @@ void srv__mgr_step(rk_srv_mgr_t *m, int timeout_ms)
     m->again = false;
     int64_t now = rk_time_mono_us();
     srv__agents_tick(m, now);
+    srv__agents_drain_tick(m, now);
     srv__metrics_agents(m, now);
     srv__jobs_tick(m, now);
     srv__flush(m);

@@ -31,6 +31,17 @@
  *
  *   QUEUED ──cancel, agent unregistered (stored cancelled)──> RELEASING
  *
+ * Pause and resume (pause.c): a job not on its agent yet is held there:
+ *   QUEUED, SENDING not sent ──pause (stored paused)──> HELD
+ *   ASKING a recovered paused job ──status 404──> HELD
+ *   HELD ──resume (stored queued)──> QUEUED, in its old place
+ *        ──cancel, agent unregistered (stored cancelled)──> RELEASING
+ * A job on its agent keeps its state (WATCHING): only its stored status
+ * goes running <-> paused once the agent confirms.
+ *
+ * Drain (agent_sched.c): past a draining agent's deadline its jobs there
+ *   SENDING, ASKING, WATCHING ──(stored queued; agent told to stop)──> QUEUED
+ *
  * A RELEASING job keeps its place (queue or running list) until the
  * commit; if the commit fails it goes back to what it was (journal.c). A
  * job whose stored status
@@ -46,22 +57,24 @@
 
 #define B(s) (1u << (s))
 static const unsigned allowed[SRV_J_N] = {
-    [SRV_J_QUEUED] = B(SRV_J_SENDING) | B(SRV_J_RELEASING),
-    [SRV_J_SENDING] =
-        B(SRV_J_QUEUED) | B(SRV_J_WATCHING) | B(SRV_J_SEND_CANCEL) | B(SRV_J_RELEASING),
+    [SRV_J_QUEUED] = B(SRV_J_SENDING) | B(SRV_J_RELEASING) | B(SRV_J_HELD),
+    [SRV_J_SENDING] = B(SRV_J_QUEUED) | B(SRV_J_WATCHING) | B(SRV_J_SEND_CANCEL) |
+                      B(SRV_J_RELEASING) | B(SRV_J_HELD),
     [SRV_J_SEND_CANCEL] = B(SRV_J_STOPPING) | B(SRV_J_RELEASING),
     [SRV_J_ASKING] = B(SRV_J_SENDING) | B(SRV_J_FETCHING) | B(SRV_J_WATCHING) | B(SRV_J_STOPPING) |
-                     B(SRV_J_RELEASING),
-    [SRV_J_WATCHING] =
-        B(SRV_J_FETCHING) | B(SRV_J_SENDING) | B(SRV_J_STOPPING) | B(SRV_J_RELEASING),
+                     B(SRV_J_RELEASING) | B(SRV_J_HELD) | B(SRV_J_QUEUED),
+    [SRV_J_WATCHING] = B(SRV_J_FETCHING) | B(SRV_J_SENDING) | B(SRV_J_STOPPING) |
+                       B(SRV_J_RELEASING) | B(SRV_J_QUEUED),
     [SRV_J_STOPPING] = B(SRV_J_FETCHING) | B(SRV_J_RELEASING),
     [SRV_J_FETCHING] = B(SRV_J_RELEASING),
     [SRV_J_RELEASING] = 0,
+    [SRV_J_HELD] = B(SRV_J_QUEUED) | B(SRV_J_RELEASING),
 };
 #undef B
 
 static const char *const names[SRV_J_N] = {
-    "queued", "sending", "send_cancel", "asking", "watching", "fetching", "stopping", "releasing",
+    "queued",   "sending",  "send_cancel", "asking", "watching",
+    "fetching", "stopping", "releasing",   "held",
 };
 
 const char *srv__jstate_name(srv_jstate_t s)
@@ -86,7 +99,7 @@ void srv__job_requeue(srv_job_t *j)
 {
     srv__job_to(j, SRV_J_QUEUED);
     srv__list_unlink(j);
-    srv__queue_push_front(j);
+    srv__queue_add(j);
 }
 
 static srv_job_t *job_new(rk_srv_mgr_t *m, const char *job_id, const char *experiment_id,
@@ -117,6 +130,7 @@ void srv__job_free(rk_srv_mgr_t *m, srv_job_t *j)
         srv__job_settle(m, j);
     srv__call_cancel(m, j->call);
     srv__call_cancel(m, j->cancel);
+    srv__call_cancel(m, j->control); /* its waiting request gets 503 */
     srv__index_del(&m->index, j);
     free(j->job_id);
     free(j->experiment_id);
@@ -140,8 +154,10 @@ json_t *srv__job_info_json(const srv_job_t *j)
     rk_job_info_t info = {
         .job_id = j->job_id,
         .experiment_id = j->experiment_id,
-        .agent_id = j->agent ? j->agent->id : "",
+        .agent_id = j->agent ? j->agent->id : NULL,
         .created_time = j->created,
+        .priority = j->prio,
+        .exclusive = j->exclusive,
         .status = {.status = j->status,
                    .timestamp = j->status_time,
                    .message = j->message,
@@ -280,6 +296,8 @@ void srv__jobs_create(rk_srv_mgr_t *m, srv_create_t *c)
             continue;
         }
         j->seq = seq;
+        j->prio = ji->priority;
+        j->exclusive = ji->exclusive;
         j->created = ji->created_time;
         j->st = SRV_J_QUEUED;
         j->status = RK_JOB_QUEUED;
@@ -300,7 +318,7 @@ void srv__jobs_create(rk_srv_mgr_t *m, srv_create_t *c)
             srv__release_later(m, j); /* freed after the commit */
             continue;
         }
-        srv__queue_push_back(j);
+        srv__queue_add(j);
     }
     m->again = true;
     create_done(m, c); /* the hold; answers now if nothing waits */
@@ -327,7 +345,38 @@ void srv__jobs_settle_fresh(rk_srv_mgr_t *m)
 
 /* ---- cancellation ---- */
 
-void srv__jobs_cancel(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id)
+int srv__job_cancel(rk_srv_mgr_t *m, srv_job_t *j, bool force)
+{
+    j->force = j->force || force;
+    if (j->st == SRV_J_QUEUED || j->st == SRV_J_HELD) {
+        /* It keeps its place until the commit frees it (or, if the commit
+         * fails, stays queued or held). */
+        srv__job_store_status(m, j, RK_JOB_CANCELLED,
+                              j->st == SRV_J_HELD ? "cancelled by request while paused"
+                                                  : "cancelled by request while queued");
+        srv__release_later(m, j);
+        return 200;
+    }
+    if (j->status == RK_JOB_ASSIGNED) {
+        /* Not started: cancelled at once; the agent is told, and the slot
+         * stays taken until it lets go of the job. */
+        srv__job_store_status(m, j, RK_JOB_CANCELLED, "cancelled by request before it started");
+        if (j->st == SRV_J_SENDING && j->call) {
+            srv__job_to(j, SRV_J_SEND_CANCEL);
+        } else if (j->st == SRV_J_SENDING) {
+            srv__release_later(m, j); /* never reached the agent */
+        } else {
+            if (j->st == SRV_J_WATCHING || j->st == SRV_J_ASKING)
+                srv__job_to(j, SRV_J_STOPPING);
+            srv__job_cancel_after_commit(m, j, false);
+        }
+        return 200;
+    }
+    srv__job_send_cancel(m, j, false);
+    return 202;
+}
+
+void srv__jobs_cancel(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id, bool force)
 {
     rk_job_info_t ji = {0};
     int rc = rk_store_job_get(m->store, job_id, false, &ji);
@@ -345,32 +394,53 @@ void srv__jobs_cancel(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id)
         return;
     }
     rk_job_info_cleanup(&ji);
-    if (j->st == SRV_J_QUEUED) {
-        /* It keeps its place until the commit frees it (or, if the commit
-         * fails, stays queued). */
-        srv__job_store_status(m, j, RK_JOB_CANCELLED, "cancelled by request while queued");
+    int code = srv__job_cancel(m, j, force);
+    if (code == 200)
         srv__answer_change(m, w, 200, srv__job_info_json(j));
-        srv__release_later(m, j);
+    else
+        srv__answer_json(m, w, 202, srv__job_info_json(j));
+}
+
+/* ---- priority ---- */
+
+void srv__jobs_priority(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id,
+                        rk_job_priority_t prio)
+{
+    srv_job_t *j = srv__index_get(&m->index, job_id);
+    if (!j) {
+        rk_job_info_t ji = {0};
+        int rc = rk_store_job_get(m->store, job_id, false, &ji);
+        char what[160];
+        snprintf(what, sizeof what, "job %.128s", job_id);
+        if (rc)
+            srv__answer_store_error(m, w, rc, what);
+        else
+            srv__answer_error(m, w, 409, "job %s already started: %s", job_id,
+                              rk_job_state_name(ji.status.status));
+        rk_job_info_cleanup(&ji);
         return;
     }
-    if (j->status == RK_JOB_ASSIGNED) {
-        /* Not started: cancelled at once; the agent is told, and the slot
-         * stays taken until it lets go of the job. */
-        srv__job_store_status(m, j, RK_JOB_CANCELLED, "cancelled by request before it started");
-        srv__answer_change(m, w, 200, srv__job_info_json(j));
-        if (j->st == SRV_J_SENDING && j->call) {
-            srv__job_to(j, SRV_J_SEND_CANCEL);
-        } else if (j->st == SRV_J_SENDING) {
-            srv__release_later(m, j); /* never reached the agent */
-        } else {
-            if (j->st == SRV_J_WATCHING || j->st == SRV_J_ASKING)
-                srv__job_to(j, SRV_J_STOPPING);
-            srv__job_cancel_after_commit(m, j, false);
+    if (j->st != SRV_J_QUEUED || j->status != RK_JOB_QUEUED) {
+        srv__answer_error(m, w, 409, "job %s already started: %s", job_id,
+                          rk_job_state_name(j->status));
+        return;
+    }
+    if (j->prio != prio) {
+        srv__journal_touch(m, j); /* a failed commit puts it back where it was */
+        int rc = srv__txn(m);
+        if (!rc)
+            rc = rk_store_job_set_priority(m->store, j->job_id, prio);
+        if (rc) {
+            rk_log_error("storing a job priority failed", "job_id", j->job_id, "error",
+                         rk_strerror(rc));
+            srv__batch_error(m, rc);
         }
-        return;
+        srv__list_unlink(j);
+        j->prio = prio;
+        srv__queue_add(j);
+        srv__event(m, "job", srv__job_info_json(j));
     }
-    srv__answer_json(m, w, 202, srv__job_info_json(j));
-    srv__job_send_cancel(m, j, false);
+    srv__answer_change(m, w, 200, srv__job_info_json(j));
 }
 
 /* ---- scheduling: queued jobs go out as soon as their agent has a slot ---- */
@@ -378,10 +448,15 @@ void srv__jobs_cancel(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id)
 void srv__jobs_schedule(rk_srv_mgr_t *m, int64_t now)
 {
     for (srv_agent_t *a = m->agents; a; a = a->next) {
-        if (a->unavailable || a->first_fail || a->hold_until > now || a->leaving)
+        if (a->unavailable || a->first_fail || a->hold_until > now || a->leaving ||
+            a->sched != RK_SRV_SCHED_ENABLED)
             continue;
-        while (a->q_head && a->q_head->st == SRV_J_QUEUED && (int64_t)a->n_running < a->slots) {
-            srv_job_t *j = a->q_head;
+        /* An exclusive job starts only on an idle agent, and nothing starts
+         * beside one: the queue waits (in its order) until it is alone. */
+        srv_job_t *j;
+        while ((j = srv__queue_first(a)) && j->st == SRV_J_QUEUED &&
+               (int64_t)a->n_running < a->slots && !a->n_exclusive &&
+               !(j->exclusive && a->n_running)) {
             /* Write ahead: assigned is stored (in this batch, committed
              * before the request leaves) before the agent hears of it. */
             srv__job_store_status(m, j, RK_JOB_ASSIGNED, "sent to the agent");
@@ -443,14 +518,16 @@ size_t srv__jobs_agent_gone(rk_srv_mgr_t *m, srv_agent_t *a, const char *msg, si
      * commit is pending); the loop stops at the budget. */
     size_t n = 0;
     int64_t t0 = rk_time_mono_us();
-    for (int pass = 0; pass < 2 && n < max; pass++) {
-        for (srv_job_t *j = pass ? a->r_head : a->q_head, *next; j && n < max; j = next) {
-            next = j->next;
+    for (int pass = 0; pass < 3 && n < max; pass++) { /* held, queued, running */
+        srv_job_t *first = pass == 0 ? a->h_head : pass == 1 ? srv__queue_first(a) : a->r_head;
+        for (srv_job_t *j = first, *next; j && n < max; j = next) {
+            next = pass == 1 ? srv__queue_next(j) : j->next;
             if (j->st == SRV_J_RELEASING)
                 continue;
             if (!srv__job_ended_here(j))
                 srv__job_store_status(m, j, RK_JOB_CANCELLED, msg);
-            if (pass && !a->unavailable && j->st != SRV_J_SENDING && j->st != SRV_J_SEND_CANCEL)
+            if (pass == 2 && !a->unavailable && j->st != SRV_J_SENDING &&
+                j->st != SRV_J_SEND_CANCEL)
                 srv__job_cancel_after_commit(m, j, true);
             srv__release_later(m, j);
             if (++n % 64 == 0 && rk_time_mono_us() - t0 > SRV_LEAVE_BUDGET_US)
@@ -462,13 +539,12 @@ size_t srv__jobs_agent_gone(rk_srv_mgr_t *m, srv_agent_t *a, const char *msg, si
 
 void srv__jobs_free_all(rk_srv_mgr_t *m, srv_agent_t *a)
 {
-    while (a->q_head) {
-        srv_job_t *j = a->q_head;
+    srv_job_t *j;
+    while ((j = srv__queue_first(a))) {
         srv__list_unlink(j);
         srv__job_free(m, j);
     }
-    while (a->r_head) {
-        srv_job_t *j = a->r_head;
+    while ((j = a->r_head) || (j = a->h_head)) {
         srv__list_unlink(j);
         srv__job_free(m, j);
     }
@@ -481,11 +557,14 @@ int srv__jobs_recover(rk_srv_mgr_t *m, srv_agent_t *a, const rk_job_brief_t *b)
         return RK_ENOMEM;
     j->seq = b->seq;
     j->status = b->state;
+    j->prio = b->priority;
+    j->exclusive = b->exclusive;
     if (b->state == RK_JOB_QUEUED) {
         j->st = SRV_J_QUEUED;
-        srv__queue_push_back(j);
+        srv__queue_add(j);
     } else {
-        /* Assigned or running before the restart: ask the agent. */
+        /* Assigned, running or paused before the restart: ask the agent
+         * (a paused job it does not have was held here). */
         j->st = SRV_J_ASKING;
         srv__running_add(j);
     }

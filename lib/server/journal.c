@@ -5,7 +5,7 @@
  * (docs/architecture.md, "When a commit fails").
  *
  * Every job records, at its first store write in a batch, what it was:
- * its state, its stored status and which list it sat in. That record
+ * its state, its priority, its stored status and which list it sat in. That record
  * lives in the job itself, so keeping it cannot fail. On a failed commit
  * the batch's jobs are put back, newest change first, so jobs a schedule
  * took from the front of a queue return to it in their order. A job put
@@ -29,6 +29,7 @@ void srv__journal_touch(rk_srv_mgr_t *m, srv_job_t *j)
     j->journaled = true;
     j->snap_new = false;
     j->snap_st = j->st;
+    j->snap_prio = j->prio;
     j->snap_status = j->status;
     j->snap_time = j->status_time;
     j->snap_message = NULL; /* taken from j->message at the first change */
@@ -78,11 +79,16 @@ static void put_back(rk_srv_mgr_t *m, srv_job_t *j)
         j->message = j->snap_message;
         j->snap_message = NULL;
     }
-    unsigned char want = j->st == SRV_J_QUEUED ? SRV_L_QUEUE : SRV_L_RUNNING;
-    if (j->list != want) {
+    unsigned char want = j->st == SRV_J_QUEUED ? SRV_L_QUEUE
+                         : j->st == SRV_J_HELD ? SRV_L_HELD
+                                               : SRV_L_RUNNING;
+    if (j->list != want || j->prio != j->snap_prio) {
         srv__list_unlink(j);
+        j->prio = j->snap_prio;
         if (want == SRV_L_QUEUE)
-            srv__queue_push_front(j);
+            srv__queue_add(j);
+        else if (want == SRV_L_HELD)
+            srv__held_add(j);
         else
             srv__running_add(j);
     }

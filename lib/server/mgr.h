@@ -38,11 +38,12 @@
 typedef int (*srv_send_fn)(void *ctx, const rk_http_request_t *req, rk_http_cb cb, void *ud,
                            rk_http_handle_t **h);
 typedef struct srv_transport {
-    srv_send_fn submit; /* POST /jobs: ExecuteJobRequest */
-    srv_send_fn status; /* GET /status/{job_id}, long poll or plain */
-    srv_send_fn result; /* GET /results/{job_id} */
-    srv_send_fn cancel; /* DELETE /jobs/{job_id} */
-    srv_send_fn get;    /* any other GET: health, /info, handlers' fan-outs */
+    srv_send_fn submit;  /* POST /jobs: ExecuteJobRequest */
+    srv_send_fn status;  /* GET /status/{job_id}, long poll or plain */
+    srv_send_fn result;  /* GET /results/{job_id} */
+    srv_send_fn cancel;  /* DELETE /jobs/{job_id} */
+    srv_send_fn control; /* POST /jobs/{job_id}/pause and /resume */
+    srv_send_fn get;     /* any other GET: health, /info, handlers' fan-outs */
     /* Stops a request in flight; its cb is not called. */
     void (*drop)(void *ctx, rk_http_handle_t *h);
 } srv_transport_t;
@@ -121,11 +122,13 @@ typedef enum srv_jstate {
     SRV_J_STOPPING,    /* ended here (cancelled, timed out) while the agent may
                           hold it: watching until it lets go */
     SRV_J_RELEASING,   /* stored terminal: the slot frees after the commit */
+    SRV_J_HELD,        /* stored paused before it reached its agent: out of the
+                          queue (keeping its place for a resume), no slot */
     SRV_J_N
 } srv_jstate_t;
 
 /* Which of its agent's lists a job is in. */
-enum { SRV_L_NONE, SRV_L_QUEUE, SRV_L_RUNNING };
+enum { SRV_L_NONE, SRV_L_QUEUE, SRV_L_RUNNING, SRV_L_HELD };
 /* A DELETE the commit sends: none, one whose answer we act on, one whose
  * answer is only logged. */
 enum { SRV_TELL_NONE, SRV_TELL_CANCEL, SRV_TELL_FORGET };
@@ -147,14 +150,27 @@ struct srv_job {
     char *message;         /* of the stored status */
     rk_time_t status_time;
     srv_agent_t *agent;
-    srv_job_t *prev, *next; /* in the agent's queue or running list */
-    unsigned char list;     /* SRV_L_*: which one */
-    unsigned char tell;     /* SRV_TELL_*: a DELETE due after the commit */
+    rk_job_priority_t prio;
+    bool exclusive;
+    /* A job is in one of its agent's lists at a time (list), so the
+     * running and held lists' links share room with the queue tree's. */
+    union {
+        struct {
+            srv_job_t *prev, *next; /* in the running or held list */
+        };
+        struct {
+            srv_job_t *ql, *qr; /* in its agent's queue tree of its priority */
+        };
+    };
+    int qh;
+    unsigned char list; /* SRV_L_*: which one */
+    unsigned char tell; /* SRV_TELL_*: a DELETE due after the commit */
 
     /* The batch journal (journal.c): what the job was before its first
      * store write of the current batch, restored if the commit fails. */
     bool journaled, snap_new;
     srv_jstate_t snap_st;
+    rk_job_priority_t snap_prio;
     rk_job_state_t snap_status;
     rk_time_t snap_time;
     char *snap_message;
@@ -162,8 +178,15 @@ struct srv_job {
 
     srv_call_t *call;   /* the state's request in flight, or NULL */
     srv_call_t *cancel; /* DELETE in flight, or NULL */
-    int64_t retry_at;   /* mono µs: redo the state's request then; 0 = now */
-    int64_t timeout_s;  /* 0 = not known yet (recovered) */
+    bool force;         /* the cancel asked to kill at once (DELETE ?force=true) */
+    /* A pause or resume forwarded to the agent (pause.c): the call, the
+     * request waiting for its outcome, and which of the two it is. */
+    srv_call_t *control;
+    rk_http_wait_t *control_wait;
+    bool control_pause;
+    int64_t paused_mono; /* mono µs it was paused on its agent (0: not) */
+    int64_t retry_at;    /* mono µs: redo the state's request then; 0 = now */
+    int64_t timeout_s;   /* 0 = not known yet (recovered) */
     int64_t running_mono;
     rk_job_state_t agent_state; /* terminal state the agent reported (FETCHING) */
     int64_t created_mono;       /* when this server created it (0: recovered) */
@@ -206,14 +229,20 @@ void srv__job_store_status(rk_srv_mgr_t *m, srv_job_t *j, rk_job_state_t st, con
 bool srv__job_ended_here(const srv_job_t *j);
 /* Gives the POST /jobs waiting for j (if any) j's status as it stands. */
 void srv__job_settle(rk_srv_mgr_t *m, srv_job_t *j);
-/* From the running list back to the front of its agent's queue (QUEUED). */
+/* From the running list back to its place in its agent's queue (QUEUED). */
 void srv__job_requeue(srv_job_t *j);
 
 /* queues.c: the agent's lists; a job knows which one it is in (list).
  * Each link takes a job in no list (SRV_L_NONE) and cannot fail. */
-/* Appends j to its agent's queue, or puts it first. */
-void srv__queue_push_back(srv_job_t *j);
-void srv__queue_push_front(srv_job_t *j);
+/* Puts j in its agent's queue at its place: by priority (j->prio), then
+ * by arrival (j->seq), so a job given back returns to where it was. */
+void srv__queue_add(srv_job_t *j);
+/* The agent's next job to dispatch (highest priority, oldest), or NULL. */
+srv_job_t *srv__queue_first(const srv_agent_t *a);
+/* The job after j (queued) in dispatch order, or NULL. */
+srv_job_t *srv__queue_next(const srv_job_t *j);
+/* Appends j to its agent's held list (paused before it was sent). */
+void srv__held_add(srv_job_t *j);
 /* Appends j to its agent's running list: it holds a slot from now. */
 void srv__running_add(srv_job_t *j);
 /* Takes j out of whichever list it is in (none: no-op). */
@@ -263,8 +292,30 @@ void srv__create_free(srv_create_t *c);
 /* Gives every create placed this iteration the answer of its jobs still
  * queued. */
 void srv__jobs_settle_fresh(rk_srv_mgr_t *m);
-/* Cancels job_id for the waiting request w (always answered). */
-void srv__jobs_cancel(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id);
+/* Cancels tracked job j, not ended here (force: its agent kills it at
+ * once): 200 when it is stored cancelled in this batch, 202 when its agent
+ * is stopping it (it ends cancelled when the agent reports). */
+int srv__job_cancel(rk_srv_mgr_t *m, srv_job_t *j, bool force);
+/* bulk.c: cancels every tracked unfinished job f matches, for w (always
+ * answered: 200 {cancelled, job_ids} after the commit). */
+void srv__jobs_cancel_many(rk_srv_mgr_t *m, rk_http_wait_t *w, const rk_srv_cancel_filter_t *f);
+/* The tracked job after position *pos of the index (start with 0), or
+ * NULL at the end. For walks over every tracked job. */
+srv_job_t *srv__index_next(const srv_index_t *ix, size_t *pos);
+/* Cancels job_id for the waiting request w (always answered); force: the
+ * agent kills it at once. */
+void srv__jobs_cancel(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id, bool force);
+
+/* pause.c: pause and resume for w (always answered). A job not sent yet
+ * is held or put back in its old place here; one on its agent is paused
+ * or resumed there and stored once the agent confirms. */
+void srv__jobs_pause(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id);
+void srv__jobs_resume(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id);
+/* Sets job_id's priority for w (always answered): a job still queued is
+ * stored with it (no history entry) and moves to its place at once;
+ * otherwise 404 or 409. */
+void srv__jobs_priority(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id,
+                        rk_job_priority_t prio);
 /* Moves queued jobs into free slots, storing them assigned (write ahead). */
 void srv__jobs_schedule(rk_srv_mgr_t *m, int64_t now);
 /* Sends what scheduling decided, after the commit made it durable. */
@@ -312,10 +363,13 @@ struct srv_agent {
     char *id, *url;
     char *token; /* its own field: never in the AgentInfo answers show */
     int64_t slots;
-    srv_job_t *q_head, *q_tail;
+    srv_job_t *q_root[RK_PRIORITY_COUNT]; /* the queue, a tree per priority (queues.c) */
     size_t n_queued;
     srv_job_t *r_head, *r_tail;
-    size_t n_running;   /* counts against slots, whatever their state */
+    size_t n_running;           /* counts against slots, whatever their state */
+    size_t n_exclusive;         /* of those, exclusive jobs: nothing else starts beside one */
+    srv_job_t *h_head, *h_tail; /* held (paused before sent): no slot */
+    size_t n_held;
     int64_t first_fail; /* mono µs of the first failed call since a success */
     bool unavailable;
     bool known_error;   /* its last GET /status said error */
@@ -323,6 +377,8 @@ struct srv_agent {
     int64_t health_at;
     srv_call_t *health;
     rk_http_wait_t *leaving; /* unregister under way (answered when done) */
+    rk_srv_sched_t sched;    /* paused and draining agents get no new jobs */
+    int64_t drain_at;        /* mono µs past which a draining agent's jobs go back (0: never) */
     int64_t freed_mono;      /* a slot freed then (mono µs), until the next send */
     srv_agent_t *next;
 };
@@ -356,6 +412,18 @@ void srv__agents_free_all(rk_srv_mgr_t *m);
  * token (may be NULL) are copied. */
 void srv__agent_register(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *url, const char *token);
 void srv__agent_unregister(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *agent_id);
+
+/* agent_sched.c: an agent's scheduling (pause, resume, drain). */
+/* The command for w (always answered: 200 RegisteredAgentInfo once
+ * stored, 404 for an agent not registered): to is the new scheduling;
+ * deadline_s (draining only, < 0: none) starts the drain's clock. */
+void srv__agent_schedule(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *agent_id,
+                         rk_srv_sched_t to, double deadline_s);
+/* Reads a's stored scheduling (at recovery). 0, or the store's error. */
+int srv__agent_sched_load(rk_srv_mgr_t *m, srv_agent_t *a);
+/* Past a draining agent's deadline, its running jobs go back to its queue
+ * (stored queued, the agent told to stop them). */
+void srv__agents_drain_tick(rk_srv_mgr_t *m, int64_t now);
 
 /* ---- jobmgr.c: the batch ---- */
 

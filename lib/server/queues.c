@@ -1,5 +1,6 @@
 /* Where a manager's jobs sit (jobs layer, manager thread): each agent's
- * queue (in dispatch order) and running list (the jobs holding its slots),
+ * queue (in dispatch order: highest priority first, then by arrival) and
+ * running list (the jobs holding its slots),
  * and the index of every tracked job by id, so finding one (a cancel) costs
  * the same near the tail of a million queued jobs as at the head. A job
  * knows which list it is in, so it can leave it from anywhere.
@@ -12,6 +13,7 @@
 
 /* ---- the lists ---- */
 
+/* The running list: a doubly linked list in arrival order. */
 static void link_back(srv_job_t **head, srv_job_t **tail, srv_job_t *j)
 {
     j->next = NULL;
@@ -36,26 +38,157 @@ static void unlink_job(srv_job_t **head, srv_job_t **tail, srv_job_t *j)
     j->prev = j->next = NULL;
 }
 
-void srv__queue_push_back(srv_job_t *j)
+/* The queue: per priority level an AVL tree of jobs by seq (the links
+ * live in the job, so linking cannot fail). Taking the first job, adding
+ * one, removing one from anywhere (cancel, pause, a priority change) each
+ * cost O(log n), whatever the queue's length. */
+static int th(const srv_job_t *t)
+{
+    return t ? t->qh : 0;
+}
+
+static void tfix(srv_job_t *t)
+{
+    int l = th(t->ql), r = th(t->qr);
+    t->qh = (l > r ? l : r) + 1;
+}
+
+static srv_job_t *trot_right(srv_job_t *t)
+{
+    srv_job_t *l = t->ql;
+    t->ql = l->qr;
+    l->qr = t;
+    tfix(t);
+    tfix(l);
+    return l;
+}
+
+static srv_job_t *trot_left(srv_job_t *t)
+{
+    srv_job_t *r = t->qr;
+    t->qr = r->ql;
+    r->ql = t;
+    tfix(t);
+    tfix(r);
+    return r;
+}
+
+static srv_job_t *tbalance(srv_job_t *t)
+{
+    tfix(t);
+    int b = th(t->ql) - th(t->qr);
+    if (b > 1) {
+        if (th(t->ql->ql) < th(t->ql->qr))
+            t->ql = trot_left(t->ql);
+        return trot_right(t);
+    }
+    if (b < -1) {
+        if (th(t->qr->qr) < th(t->qr->ql))
+            t->qr = trot_right(t->qr);
+        return trot_left(t);
+    }
+    return t;
+}
+
+static srv_job_t *tinsert(srv_job_t *t, srv_job_t *j)
+{
+    if (!t) {
+        j->ql = j->qr = NULL;
+        j->qh = 1;
+        return j;
+    }
+    if (j->seq < t->seq)
+        t->ql = tinsert(t->ql, j);
+    else
+        t->qr = tinsert(t->qr, j);
+    return tbalance(t);
+}
+
+static srv_job_t *tpop_min(srv_job_t *t, srv_job_t **min)
+{
+    if (!t->ql) {
+        *min = t;
+        return t->qr;
+    }
+    t->ql = tpop_min(t->ql, min);
+    return tbalance(t);
+}
+
+static srv_job_t *tremove(srv_job_t *t, const srv_job_t *j)
+{
+    if (!t)
+        return NULL;
+    if (j->seq < t->seq) {
+        t->ql = tremove(t->ql, j);
+    } else if (j->seq > t->seq) {
+        t->qr = tremove(t->qr, j);
+    } else {
+        srv_job_t *l = t->ql, *r = t->qr;
+        t->ql = t->qr = NULL;
+        if (!r)
+            return l;
+        srv_job_t *min;
+        r = tpop_min(r, &min);
+        min->ql = l;
+        min->qr = r;
+        return tbalance(min);
+    }
+    return tbalance(t);
+}
+
+static srv_job_t *tmin(srv_job_t *t)
+{
+    while (t && t->ql)
+        t = t->ql;
+    return t;
+}
+
+/* The job of the smallest seq above seq in t, or NULL. */
+static srv_job_t *tafter(srv_job_t *t, int64_t seq)
+{
+    srv_job_t *best = NULL;
+    while (t) {
+        if (t->seq > seq) {
+            best = t;
+            t = t->ql;
+        } else {
+            t = t->qr;
+        }
+    }
+    return best;
+}
+
+void srv__queue_add(srv_job_t *j)
 {
     srv_agent_t *a = j->agent;
-    link_back(&a->q_head, &a->q_tail, j);
+    a->q_root[j->prio] = tinsert(a->q_root[j->prio], j);
     a->n_queued++;
     j->list = SRV_L_QUEUE;
 }
 
-void srv__queue_push_front(srv_job_t *j)
+srv_job_t *srv__queue_first(const srv_agent_t *a)
+{
+    for (int p = RK_PRIORITY_COUNT - 1; p >= 0; p--)
+        if (a->q_root[p])
+            return tmin(a->q_root[p]);
+    return NULL;
+}
+
+srv_job_t *srv__queue_next(const srv_job_t *j)
+{
+    const srv_agent_t *a = j->agent;
+    srv_job_t *n = tafter(a->q_root[j->prio], j->seq);
+    for (int p = (int)j->prio - 1; !n && p >= 0; p--)
+        n = tmin(a->q_root[p]);
+    return n;
+}
+
+void srv__held_add(srv_job_t *j)
 {
     srv_agent_t *a = j->agent;
-    j->prev = NULL;
-    j->next = a->q_head;
-    if (a->q_head)
-        a->q_head->prev = j;
-    else
-        a->q_tail = j;
-    a->q_head = j;
-    a->n_queued++;
-    j->list = SRV_L_QUEUE;
+    link_back(&a->h_head, &a->h_tail, j);
+    a->n_held++;
+    j->list = SRV_L_HELD;
 }
 
 void srv__running_add(srv_job_t *j)
@@ -63,6 +196,7 @@ void srv__running_add(srv_job_t *j)
     srv_agent_t *a = j->agent;
     link_back(&a->r_head, &a->r_tail, j);
     a->n_running++;
+    a->n_exclusive += j->exclusive;
     j->list = SRV_L_RUNNING;
 }
 
@@ -70,11 +204,16 @@ void srv__list_unlink(srv_job_t *j)
 {
     srv_agent_t *a = j->agent;
     if (j->list == SRV_L_QUEUE) {
-        unlink_job(&a->q_head, &a->q_tail, j);
+        a->q_root[j->prio] = tremove(a->q_root[j->prio], j);
+        j->ql = j->qr = NULL;
         a->n_queued--;
     } else if (j->list == SRV_L_RUNNING) {
         unlink_job(&a->r_head, &a->r_tail, j);
         a->n_running--;
+        a->n_exclusive -= j->exclusive;
+    } else if (j->list == SRV_L_HELD) {
+        unlink_job(&a->h_head, &a->h_tail, j);
+        a->n_held--;
     }
     j->list = SRV_L_NONE;
 }
@@ -157,6 +296,18 @@ srv_job_t *srv__index_get(const srv_index_t *ix, const char *id)
     bool found;
     size_t k = find_slot(ix, id, &found);
     return found ? ix->slots[k] : NULL;
+}
+
+srv_job_t *srv__index_next(const srv_index_t *ix, size_t *pos)
+{
+    for (; *pos < ix->cap; (*pos)++) {
+        srv_job_t *j = ix->slots[*pos];
+        if (j && j != TOMB) {
+            (*pos)++;
+            return j;
+        }
+    }
+    return NULL;
 }
 
 void srv__index_del(srv_index_t *ix, srv_job_t *j)

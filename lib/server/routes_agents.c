@@ -95,7 +95,7 @@ static void h_list(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     }
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, rk_srv_agent_public(&v[i]));
+        json_array_append_new(arr, rk_srv_agent_public(srv->store, &v[i]));
     rk_store_agents_free(v, n);
     rk_http_resp_json_take(resp, 200, json_pack("{s:o}", "agents", arr));
 }
@@ -110,7 +110,8 @@ static void h_get(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
         rk_srv_store_errorf(resp, rc, "agent %s", id);
         return;
     }
-    rk_http_resp_json_take(resp, 200, json_pack("{s:o}", "agent", rk_srv_agent_public(&a)));
+    rk_http_resp_json_take(resp, 200,
+                           json_pack("{s:o}", "agent", rk_srv_agent_public(srv->store, &a)));
     rk_registered_agent_cleanup(&a);
 }
 
@@ -205,6 +206,59 @@ done:
     free(tokens);
 }
 
+/* The longest drain deadline taken: 30 days. */
+#define DRAIN_DEADLINE_MAX_S (30.0 * 86400)
+
+/* POST /agents/{id}/pause, /resume, /drain {deadline_s?}: the manager
+ * answers with the RegisteredAgentInfo once the change is stored. */
+static void schedule(rk_http_req_t *req, rk_http_resp_t *resp, rk_server_t *srv, rk_srv_sched_t to)
+{
+    const char *id = rk_http_req_param(req, "agent_id");
+    double deadline_s = -1;
+    size_t len = 0;
+    rk_http_req_body(req, &len);
+    if (to == RK_SRV_SCHED_DRAINING && len > 0) {
+        json_t *body = NULL;
+        rk_verr_t e;
+        bool present = false;
+        if (rk_http_req_json(req, resp, &body))
+            return;
+        int rc = rk_json_expect_obj(body, "", &e);
+        if (!rc)
+            rc = rk_json_get_num(body, "", "deadline_s", RK_OPTIONAL, 0, DRAIN_DEADLINE_MAX_S,
+                                 &deadline_s, &present, &e);
+        json_decref(body);
+        if (rc) {
+            rk_http_resp_error(resp, 422, e.msg);
+            return;
+        }
+        if (!present)
+            deadline_s = -1;
+    }
+    rk_http_wait_t *w = NULL;
+    if (rk_http_req_suspend(req, NULL, NULL, &w) != 0) {
+        rk_http_resp_error(resp, 503, "server shutting down");
+        return;
+    }
+    if (rk_srv_mgr_agent_schedule(srv->mgr, w, id, to, deadline_s) != 0)
+        rk_http_wait_release(w);
+}
+
+static void h_pause(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
+{
+    schedule(req, resp, ud, RK_SRV_SCHED_PAUSED);
+}
+
+static void h_resume(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
+{
+    schedule(req, resp, ud, RK_SRV_SCHED_ENABLED);
+}
+
+static void h_drain(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
+{
+    schedule(req, resp, ud, RK_SRV_SCHED_DRAINING);
+}
+
 static void h_status_all(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
 {
     rk_server_t *srv = ud;
@@ -246,6 +300,9 @@ int rk_srv_routes_agents(rk_server_t *srv)
         {"GET", "/api/v1/agents/{agent_id}", h_get},
         {"GET", "/api/v1/agents/{agent_id}/info", h_get},
         {"GET", "/api/v1/agents/{agent_id}/status", h_status_one},
+        {"POST", "/api/v1/agents/{agent_id}/pause", h_pause},
+        {"POST", "/api/v1/agents/{agent_id}/resume", h_resume},
+        {"POST", "/api/v1/agents/{agent_id}/drain", h_drain},
     };
     for (size_t i = 0; i < sizeof r / sizeof r[0]; i++) {
         int rc = rk_http_server_route(srv->http, r[i].method, r[i].path, r[i].fn, srv);

@@ -138,6 +138,7 @@ static void h_run(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     char **ids = NULL;
     size_t n_ids = 0, n = 0;
     rk_registered_agent_t *agents = NULL;
+    rk_srv_job_opts_t opts = {0};
     rk_verr_t e;
     if (get_experiment(srv, req, resp, &x))
         goto done;
@@ -151,6 +152,8 @@ static void h_run(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
             goto done;
         }
     }
+    if (rk_srv_job_opts_parse(body, "", resp, &opts))
+        goto done;
     if (ids && n_ids) {
         agents = calloc(n_ids, sizeof *agents);
         if (!agents) {
@@ -181,7 +184,8 @@ static void h_run(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
         agents = calloc(n_all ? n_all : 1, sizeof *agents);
         for (size_t i = 0; agents && i < n_all; i++) {
             json_t *missing = json_array(), *warnings = json_array();
-            if (rk_srv_compat(&x, &all[i].info, missing, warnings)) {
+            if (rk_srv_compat(&x, &all[i].info, missing, warnings) &&
+                (!opts.selector || rk_agent_info_labels_match(&all[i].info, opts.selector))) {
                 agents[n++] = all[i]; /* moved */
                 memset(&all[i], 0, sizeof all[i]);
             }
@@ -198,10 +202,11 @@ static void h_run(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
             goto done;
         }
     }
-    rk_srv_jobs_submit(srv, req, resp, &x, agents, n, false);
+    rk_srv_jobs_submit(srv, req, resp, &x, agents, n, &opts, false);
 done:
     rk_store_agents_free(agents, n);
     rk_strv_free(ids, n_ids);
+    rk_srv_job_opts_cleanup(&opts);
     json_decref(body);
     rk_experiment_cleanup(&x);
 }

@@ -15,73 +15,6 @@
 #define ARTIFACTS_MAX (256u << 20)
 #define LOGS_MAX (16u << 20)
 
-void rk_srv_jobs_submit(rk_server_t *srv, rk_http_req_t *req, rk_http_resp_t *resp,
-                        const rk_experiment_t *x, const rk_registered_agent_t *agents, size_t n,
-                        bool single)
-{
-    for (size_t i = 0; i < n; i++) {
-        json_t *missing = json_array(), *warnings = json_array();
-        bool ok = rk_srv_compat(x, &agents[i].info, missing, warnings);
-        if (!ok) {
-            rk_buf_t b;
-            rk_buf_init(&b, 2048);
-            size_t k;
-            json_t *s;
-            json_array_foreach(missing, k, s)
-            {
-                rk_buf_printf(&b, "%s%s", k ? "; " : "", json_string_value(s));
-            }
-            rk_http_resp_errorf(resp, 422, "agent %s cannot run experiment %s: missing %s",
-                                agents[i].info.agent_id, x->id, rk_buf_str(&b));
-            rk_buf_cleanup(&b);
-        }
-        json_decref(missing);
-        json_decref(warnings);
-        if (!ok)
-            return;
-    }
-    rk_job_info_t *jobs = calloc(n ? n : 1, sizeof *jobs);
-    int64_t *timeouts = calloc(n ? n : 1, sizeof *timeouts);
-    rk_http_wait_t *w = NULL;
-    if (!jobs || !timeouts)
-        goto oom;
-    rk_time_t now = rk_time_now_us();
-    for (size_t i = 0; i < n; i++) {
-        char id[RK_JOB_ID_SIZE];
-        rk_job_info_t tmp = {0};
-        int tries = 0;
-        do { /* ids are random: check against the store */
-            if (rk_job_id_generate(id) != 0)
-                goto oom;
-            rk_job_info_cleanup(&tmp);
-        } while (rk_store_job_get(srv->store, id, false, &tmp) == 0 && ++tries < 8);
-        rk_job_info_cleanup(&tmp);
-        jobs[i].job_id = strdup(id);
-        jobs[i].experiment_id = strdup(x->id);
-        jobs[i].agent_id = strdup(agents[i].info.agent_id);
-        jobs[i].created_time = now;
-        timeouts[i] = x->requirements.timeout_seconds;
-        if (!jobs[i].job_id || !jobs[i].experiment_id || !jobs[i].agent_id)
-            goto oom;
-    }
-    if (rk_http_req_suspend(req, NULL, NULL, &w) != 0) {
-        rk_http_resp_error(resp, 503, "server shutting down");
-        goto fail;
-    }
-    if (rk_srv_mgr_create(srv->mgr, w, jobs, timeouts, n, single) != 0) {
-        rk_http_wait_release(w);
-        goto fail;
-    }
-    return;
-oom:
-    rk_http_resp_error(resp, 500, "out of memory");
-fail:
-    for (size_t i = 0; jobs && i < n; i++)
-        rk_job_info_cleanup(&jobs[i]);
-    free(jobs);
-    free(timeouts);
-}
-
 static void h_create(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
 {
     rk_server_t *srv = ud;
@@ -89,6 +22,7 @@ static void h_create(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     char *exp_id = NULL, *agent_id = NULL;
     rk_experiment_t x = {0};
     rk_registered_agent_t a = {0};
+    rk_srv_job_opts_t opts = {0};
     rk_verr_t e;
     if (rk_http_req_json(req, resp, &body))
         return;
@@ -97,6 +31,8 @@ static void h_create(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
         rk_http_resp_error(resp, 422, e.msg);
         goto done;
     }
+    if (rk_srv_job_opts_parse(body, "", resp, &opts))
+        goto done;
     int rc = rk_store_experiment_get(srv->store, exp_id, &x);
     if (rc) {
         rk_srv_store_errorf(resp, rc, "experiment %s", exp_id);
@@ -107,16 +43,17 @@ static void h_create(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
         rk_srv_store_errorf(resp, rc, "agent %s", agent_id);
         goto done;
     }
-    rk_srv_jobs_submit(srv, req, resp, &x, &a, 1, true);
+    rk_srv_jobs_submit(srv, req, resp, &x, &a, 1, &opts, true);
 done:
     rk_registered_agent_cleanup(&a);
     rk_experiment_cleanup(&x);
     free(exp_id);
     free(agent_id);
+    rk_srv_job_opts_cleanup(&opts);
     json_decref(body);
 }
 
-static int parse_states(const char *s, unsigned *mask)
+int rk_srv_states_parse(const char *s, unsigned *mask)
 {
     *mask = 0;
     char *copy = strdup(s), *save = NULL;
@@ -136,10 +73,12 @@ static int parse_states(const char *s, unsigned *mask)
 static void h_list(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
 {
     rk_server_t *srv = ud;
-    rk_job_filter_t f = {.agent_id = rk_http_req_query(req, "agent_id"),
+    /* Jobs not placed yet are stored under agent "" and shown under "any". */
+    const char *agent = rk_http_req_query(req, "agent_id");
+    rk_job_filter_t f = {.agent_id = agent && strcmp(agent, "any") == 0 ? "" : agent,
                          .experiment_id = rk_http_req_query(req, "experiment_id")};
     const char *status = rk_http_req_query(req, "status");
-    if (status && parse_states(status, &f.state_mask)) {
+    if (status && rk_srv_states_parse(status, &f.state_mask)) {
         rk_http_resp_error(resp, 422,
                            "status: expected one or more (comma-separated) of queued, assigned, "
                            "running, completed, failed, cancelled, timeout, paused");
@@ -157,10 +96,11 @@ static void h_list(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     }
     json_t *groups = json_object();
     for (size_t i = 0; i < n; i++) {
-        json_t *arr = json_object_get(groups, jobs[i].agent_id);
+        const char *key = jobs[i].agent_id ? jobs[i].agent_id : "any";
+        json_t *arr = json_object_get(groups, key);
         if (!arr) {
             arr = json_array();
-            json_object_set_new(groups, jobs[i].agent_id, arr);
+            json_object_set_new(groups, key, arr);
         }
         json_array_append_new(arr, rk_job_info_encode(&jobs[i]));
     }
@@ -193,6 +133,14 @@ static void h_cancel(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
 {
     rk_server_t *srv = ud;
     const char *id = rk_http_req_param(req, "job_id");
+    const char *fq = rk_http_req_query(req, "force");
+    bool force = false;
+    if (fq && strcmp(fq, "true") == 0) {
+        force = true;
+    } else if (fq && strcmp(fq, "false") != 0) {
+        rk_http_resp_error(resp, 422, "force: expected true or false");
+        return;
+    }
     rk_job_info_t j = {0};
     int rc = rk_store_job_get(srv->store, id, false, &j);
     if (rc) {
@@ -210,7 +158,57 @@ static void h_cancel(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
         rk_http_resp_error(resp, 503, "server shutting down");
         return;
     }
-    if (rk_srv_mgr_cancel(srv->mgr, w, id) != 0)
+    if (rk_srv_mgr_cancel(srv->mgr, w, id, force) != 0)
+        rk_http_wait_release(w);
+}
+
+/* POST /jobs/{id}/pause and /resume: the manager answers. */
+static void control(rk_http_req_t *req, rk_http_resp_t *resp, rk_server_t *srv, bool pause)
+{
+    const char *id = rk_http_req_param(req, "job_id");
+    rk_http_wait_t *w = NULL;
+    if (rk_http_req_suspend(req, NULL, NULL, &w) != 0) {
+        rk_http_resp_error(resp, 503, "server shutting down");
+        return;
+    }
+    int rc = pause ? rk_srv_mgr_pause(srv->mgr, w, id) : rk_srv_mgr_resume(srv->mgr, w, id);
+    if (rc != 0)
+        rk_http_wait_release(w);
+}
+
+static void h_pause(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
+{
+    control(req, resp, ud, true);
+}
+
+static void h_resume(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
+{
+    control(req, resp, ud, false);
+}
+
+/* PATCH /jobs/{id} {priority}: a job not started yet moves at once. */
+static void h_patch(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
+{
+    rk_server_t *srv = ud;
+    const char *id = rk_http_req_param(req, "job_id");
+    json_t *body = NULL;
+    int prio = 0;
+    rk_verr_t e;
+    if (rk_http_req_json(req, resp, &body))
+        return;
+    if (rk_json_get_enum(body, "", "priority", RK_REQUIRED, rk_job_priority_names,
+                         RK_PRIORITY_COUNT, &prio, &e)) {
+        rk_http_resp_error(resp, 422, e.msg);
+        json_decref(body);
+        return;
+    }
+    json_decref(body);
+    rk_http_wait_t *w = NULL;
+    if (rk_http_req_suspend(req, NULL, NULL, &w) != 0) {
+        rk_http_resp_error(resp, 503, "server shutting down");
+        return;
+    }
+    if (rk_srv_mgr_priority(srv->mgr, w, id, rk_job_priority_names[prio]) != 0)
         rk_http_wait_release(w);
 }
 
@@ -390,6 +388,9 @@ int rk_srv_routes_jobs(rk_server_t *srv)
         {"GET", "/api/v1/jobs", h_list},
         {"GET", "/api/v1/jobs/{job_id}", h_get},
         {"DELETE", "/api/v1/jobs/{job_id}", h_cancel},
+        {"PATCH", "/api/v1/jobs/{job_id}", h_patch},
+        {"POST", "/api/v1/jobs/{job_id}/pause", h_pause},
+        {"POST", "/api/v1/jobs/{job_id}/resume", h_resume},
         {"GET", "/api/v1/jobs/{job_id}/logs", h_logs},
         {"GET", "/api/v1/jobs/{job_id}/artifacts", h_artifacts},
         {"GET", "/api/v1/results", h_results},

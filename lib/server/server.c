@@ -92,11 +92,15 @@ int rk_srv_agent_token_put(rk_store_t *store, const char *agent_id, const char *
     return rc;
 }
 
-json_t *rk_srv_agent_public(const rk_registered_agent_t *a)
+json_t *rk_srv_agent_public(rk_store_t *store, const rk_registered_agent_t *a)
 {
     json_t *v = rk_registered_agent_encode(a);
-    if (v)
-        json_object_del(v, RK_SRV_TOKEN_KEY);
+    if (!v)
+        return NULL;
+    json_object_del(v, RK_SRV_TOKEN_KEY);
+    rk_srv_sched_t sched = RK_SRV_SCHED_ENABLED;
+    rk_srv_sched_read(store, a->info.agent_id, &sched, NULL); /* unreadable: enabled */
+    json_object_set_new(v, "scheduling", json_string(rk_srv_sched_names[sched]));
     return v;
 }
 
@@ -150,6 +154,7 @@ static int routes(rk_server_t *srv)
             : rk_http_server_route(srv->http, "GET", "/api/v1/agents/compatibility/matrix",
                                    rk_srv_h_compat_matrix, srv);
     rc = rc ? rc : rk_srv_routes_jobs(srv);
+    rc = rc ? rc : rk_srv_routes_bulk(srv);
     rc = rc ? rc : rk_srv_routes_agents(srv);
     rc = rc ? rc : rk_srv_routes_experiments(srv);
     rc = rc ? rc : rk_srv_routes_compare(srv);

@@ -164,6 +164,18 @@ static int f_result_list(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *
     return rk_store_result_list(IN(s), f, page, out, n);
 }
 
+static int f_job_set_priority(rk_store_t *s, const char *id, rk_job_priority_t priority)
+{
+    int rc = fire(s, RK_FAULTY_JOB_SET_PRIORITY);
+    return rc ? rc : rk_store_job_set_priority(IN(s), id, priority);
+}
+
+static int f_job_place(rk_store_t *s, const char *id, const char *agent_id)
+{
+    int rc = fire(s, RK_FAULTY_JOB_PLACE);
+    return rc ? rc : rk_store_job_place(IN(s), id, agent_id);
+}
+
 static int f_job_set_progress(rk_store_t *s, const char *id, double progress)
 {
     int rc = fire(s, RK_FAULTY_JOB_SET_PROGRESS);
@@ -216,6 +228,8 @@ static const rk_store_ops_t faulty_ops = {
     .job_insert = f_job_insert,
     .job_set_status = f_job_set_status,
     .job_set_progress = f_job_set_progress,
+    .job_set_priority = f_job_set_priority,
+    .job_place = f_job_place,
     .doc_put = f_doc_put,
     .doc_get = f_doc_get,
     .doc_list = f_doc_list,

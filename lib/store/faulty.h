@@ -24,6 +24,8 @@ typedef enum rk_faulty_op {
     RK_FAULTY_JOB_SET_PROGRESS,
     RK_FAULTY_DOC_PUT,
     RK_FAULTY_DOC_DELETE,
+    RK_FAULTY_JOB_SET_PRIORITY,
+    RK_FAULTY_JOB_PLACE,
     RK_FAULTY_OP_COUNT
 } rk_faulty_op_t;
 

@@ -7,6 +7,10 @@
  * itself; outside a transaction the record is dropped at once, inside it is
  * kept until commit (dropped) or rollback (replayed backwards).
  *
+ * An unplaced job ("any" agent) keeps agent_id "" here, so its agent group
+ * is the "" group (what a listing filtered by agent "" reads), and reads
+ * give NULL back.
+ *
  * Jobs live in an array indexed by seq - 1 (NULL once deleted), plus a
  * chained hash by job_id. A job's result hangs on the job. Agents and
  * experiments are few: arrays of JSON text sorted by id.
@@ -61,8 +65,11 @@ typedef struct mres {
 
 typedef struct mjob {
     int64_t seq;
-    char *job_id, *experiment_id, *agent_id;
+    char *job_id, *experiment_id, *agent_id; /* agent_id "": unplaced */
     rk_time_t created;
+    rk_job_priority_t priority;
+    bool exclusive;
+    json_t *selector;      /* agent_selector labels, or NULL */
     rk_job_status_t *hist; /* oldest first; the last one is the status */
     size_t n_hist, cap_hist;
     /* The status's progress: set from the status when it is appended, then
@@ -86,15 +93,28 @@ typedef struct table {
     size_t n, cap;
 } table_t;
 
-enum { U_AGENT, U_EXP, U_JOB_INSERT, U_JOB_STATUS, U_JOB_DELETE, U_RESULT, U_DOC, U_PROGRESS };
+enum {
+    U_AGENT,
+    U_EXP,
+    U_JOB_INSERT,
+    U_JOB_STATUS,
+    U_JOB_DELETE,
+    U_RESULT,
+    U_DOC,
+    U_PROGRESS,
+    U_PRIORITY,
+    U_PLACE
+};
 
 typedef struct undo {
     int kind;
-    char *id, *text; /* U_AGENT, U_EXP, U_DOC: the key and its old text (NULL: absent) */
+    char *id, *text; /* U_AGENT, U_EXP, U_DOC: the key and its old text (NULL: absent);
+                        U_PLACE: id is the job's old agent_id */
     mjob_t *job;
     mres_t *res;     /* U_RESULT: the old result */
     double progress; /* U_PROGRESS: the old progress of the job's status */
     bool had_progress;
+    rk_job_priority_t priority; /* U_PRIORITY: the old priority */
 } undo_t;
 
 typedef struct mem {
@@ -541,6 +561,7 @@ static void job_free(mjob_t *j)
     free(j->job_id);
     free(j->experiment_id);
     free(j->agent_id);
+    json_decref(j->selector);
     for (size_t i = 0; i < j->n_hist; i++)
         rk_job_status_cleanup(&j->hist[i]);
     free(j->hist);
@@ -614,6 +635,18 @@ static void undo_apply(mem_t *m, undo_t *u)
         if (u->job->res)
             res_index(u->job->res, u->job->seq, true);
         u->job = NULL;
+        break;
+    case U_PRIORITY:
+        u->job->priority = u->priority;
+        break;
+    case U_PLACE:
+        /* The old agent's groups exist: groups live until close. */
+        job_index(u->job, job_state(u->job), false);
+        free(u->job->agent_id);
+        u->job->agent_id = u->id;
+        u->id = NULL;
+        groups_get(m, u->job->agent_id, u->job->experiment_id, u->job->grp);
+        job_index(u->job, job_state(u->job), true);
         break;
     case U_PROGRESS:
         u->job->progress = u->progress;
@@ -988,8 +1021,14 @@ static int mem_job_insert(rk_store_t *s, const rk_job_info_t *job, int64_t *seq)
         return RK_ENOMEM;
     j->job_id = strdup(job->job_id);
     j->experiment_id = strdup(job->experiment_id);
-    j->agent_id = strdup(job->agent_id);
+    j->agent_id = strdup(job->agent_id ? job->agent_id : "");
     j->created = job->created_time;
+    j->priority = job->priority;
+    j->exclusive = job->exclusive;
+    if (job->selector_labels && !(j->selector = json_deep_copy(job->selector_labels))) {
+        job_free(j);
+        return RK_ENOMEM;
+    }
     if (!j->job_id || !j->experiment_id || !j->agent_id || hist_add(j, &job->status)) {
         job_free(j);
         return RK_ENOMEM;
@@ -1055,13 +1094,59 @@ static int mem_job_set_progress(rk_store_t *s, const char *job_id, double progre
     return rc;
 }
 
+static int mem_job_set_priority(rk_store_t *s, const char *job_id, rk_job_priority_t priority)
+{
+    mem_t *m = M(s);
+    int rc;
+    wlock(m);
+    mjob_t *j = job_find(m, job_id);
+    if (!j) {
+        rc = RK_ENOENT;
+    } else if (!(rc = reserve(m, 1))) {
+        undo_push(m, (undo_t){.kind = U_PRIORITY, .job = j, .priority = j->priority});
+        j->priority = priority;
+    }
+    unlock(m);
+    return rc;
+}
+
+static int mem_job_place(rk_store_t *s, const char *job_id, const char *agent_id)
+{
+    mem_t *m = M(s);
+    int rc;
+    char *to = strdup(agent_id ? agent_id : "");
+    if (!to)
+        return RK_ENOMEM;
+    wlock(m);
+    mjob_t *j = job_find(m, job_id);
+    group_t *g[G_KINDS];
+    if (!j) {
+        rc = RK_ENOENT;
+    } else if (!(rc = reserve(m, 1)) && !(rc = groups_get(m, to, j->experiment_id, g))) {
+        rk_job_state_t st = job_state(j);
+        job_index(j, st, false);
+        undo_push(m, (undo_t){.kind = U_PLACE, .job = j, .id = j->agent_id});
+        j->agent_id = to;
+        to = NULL;
+        memcpy(j->grp, g, sizeof g);
+        job_index(j, st, true);
+    }
+    unlock(m);
+    free(to);
+    return rc;
+}
+
 static int job_copy_out(const mjob_t *j, bool with_history, rk_job_info_t *out)
 {
     out->job_id = strdup(j->job_id);
     out->experiment_id = strdup(j->experiment_id);
-    out->agent_id = strdup(j->agent_id);
+    out->agent_id = *j->agent_id ? strdup(j->agent_id) : NULL;
     out->created_time = j->created;
-    if (!out->job_id || !out->experiment_id || !out->agent_id ||
+    out->priority = j->priority;
+    out->exclusive = j->exclusive;
+    if (j->selector && !(out->selector_labels = json_deep_copy(j->selector)))
+        return RK_ENOMEM;
+    if (!out->job_id || !out->experiment_id || (*j->agent_id && !out->agent_id) ||
         rk_job_status_copy(&j->hist[j->n_hist - 1], &out->status))
         return RK_ENOMEM;
     out->status.progress = j->progress;
@@ -1149,7 +1234,9 @@ static int mem_job_scan(rk_store_t *s, unsigned state_mask, rk_job_scan_fn fn, v
         rk_job_state_t st = j->hist[j->n_hist - 1].status;
         if (state_mask && !(state_mask & (1u << st)))
             continue;
-        rk_job_brief_t b = {j->job_id, j->experiment_id, j->agent_id, st, j->seq};
+        rk_job_brief_t b = {j->job_id,    j->experiment_id, *j->agent_id ? j->agent_id : NULL,
+                            st,           j->seq,           j->priority,
+                            j->exclusive, j->selector};
         rc = fn(ud, &b);
     }
     unlock(m);
@@ -1259,6 +1346,8 @@ const rk_store_ops_t rk_store_memory_ops = {
     .result_get = mem_result_get,
     .result_list = mem_result_list,
     .job_set_progress = mem_job_set_progress,
+    .job_set_priority = mem_job_set_priority,
+    .job_place = mem_job_place,
     .doc_put = mem_doc_put,
     .doc_get = mem_doc_get,
     .doc_list = mem_doc_list,

@@ -81,3 +81,28 @@ int pg_job_set_progress(rk_store_t *base, const char *job_id, double progress)
         rc = RK_ENOENT;
     return pg_wend(s, rc, false);
 }
+
+/* A one-row UPDATE of job_id with text $2; RK_ENOENT when no row changed. */
+static int job_update(rk_store_t *base, pg_id_t id, const char *job_id, const char *text,
+                      const char *what)
+{
+    pg_store_t *s = PG(base);
+    const char *v[2] = {job_id, text};
+    long changed = 0;
+    pg_conn_t *c;
+    int rc = pg_wbegin(s, false, &c);
+    if (!rc && !(rc = pg_exec(c, id, 2, v, &changed, what)) && changed == 0)
+        rc = RK_ENOENT;
+    return pg_wend(s, rc, false);
+}
+
+int pg_job_set_priority(rk_store_t *base, const char *job_id, rk_job_priority_t priority)
+{
+    return job_update(base, PG_JOB_PRIORITY, job_id, rk_job_priority_name(priority),
+                      "job priority");
+}
+
+int pg_job_place(rk_store_t *base, const char *job_id, const char *agent_id)
+{
+    return job_update(base, PG_JOB_PLACE, job_id, agent_id ? agent_id : "", "job place");
+}

@@ -50,16 +50,47 @@ static int field_status(const PGresult *r, int row, int col, rk_job_status_t *ou
     return 0;
 }
 
+static int field_priority(const PGresult *r, int row, int col, rk_job_priority_t *out)
+{
+    const char *name = PQgetvalue(r, row, col);
+    if (rk_job_priority_parse(name, out)) {
+        rk_log_error("postgresql store: unknown job priority stored", "priority", name);
+        return RK_EIO;
+    }
+    return 0;
+}
+
+/* The selector labels of field col: NULL for SQL NULL, else the object. */
+static int field_selector(const PGresult *r, int row, int col, json_t **out)
+{
+    *out = NULL;
+    if (PQgetisnull(r, row, col))
+        return 0;
+    const char *text = PQgetvalue(r, row, col);
+    if (!(*out = json_loads(text, 0, NULL)) || !json_is_object(*out)) {
+        json_decref(*out);
+        *out = NULL;
+        rk_log_error("postgresql store: bad job selector stored", "selector", text);
+        return RK_EIO;
+    }
+    return 0;
+}
+
 /* A JobInfo (without history) from a row of JOB_COLS. */
 static int field_job(const PGresult *r, int row, rk_job_info_t *out)
 {
+    const char *agent = PQgetvalue(r, row, 3);
     out->job_id = pg_text(r, row, 1);
     out->experiment_id = pg_text(r, row, 2);
-    out->agent_id = pg_text(r, row, 3);
+    out->agent_id = *agent ? pg_text(r, row, 3) : NULL;
     out->created_time = pg_int(r, row, 4);
-    if (!out->job_id || !out->experiment_id || !out->agent_id)
+    out->exclusive = PQgetvalue(r, row, 10)[0] == 't';
+    if (!out->job_id || !out->experiment_id || (*agent && !out->agent_id))
         return RK_ENOMEM;
-    return field_status(r, row, 5, &out->status);
+    int rc = field_priority(r, row, 9, &out->priority);
+    if (!rc)
+        rc = field_selector(r, row, 11, &out->selector_labels);
+    return rc ? rc : field_status(r, row, 5, &out->status);
 }
 
 /* A status's text parameters: state, time, message, progress. */
@@ -82,16 +113,24 @@ int pg_job_insert(rk_store_t *base, const rk_job_info_t *job, int64_t *seq)
     pg_store_t *s = PG(base);
     char created[24];
     status_vals_t b;
-    const char *v[8] = {job->job_id, job->experiment_id, job->agent_id, created};
+    char *selector = NULL;
+    if (job->selector_labels &&
+        !(selector = json_dumps(job->selector_labels, JSON_COMPACT | JSON_SORT_KEYS)))
+        return RK_ENOMEM;
+    const char *v[11] = {job->job_id, job->experiment_id, job->agent_id ? job->agent_id : "",
+                         created};
     snprintf(created, sizeof created, "%lld", (long long)job->created_time);
     status_params(&job->status, &b, v + 4);
+    v[8] = rk_job_priority_name(job->priority);
+    v[9] = job->exclusive ? "true" : "false";
+    v[10] = selector;
     /* Outside a transaction: one of its own, for the number lock. */
     pg_conn_t *c;
     int rc = pg_wbegin(s, true, &c);
     if (!rc && !(pg_mine(s) && s->seq_locked) &&
         !(rc = pg_exec(c, PG_SEQ_LOCK, 0, NULL, NULL, "job number lock")) && pg_mine(s))
         s->seq_locked = true;
-    PGresult *r = rc ? NULL : pg_run(c, PG_JOB_INSERT, 8, v, &rc, "job insert");
+    PGresult *r = rc ? NULL : pg_run(c, PG_JOB_INSERT, 11, v, &rc, "job insert");
     if (r) {
         if (PQntuples(r))
             *seq = pg_int(r, 0, 0);
@@ -99,6 +138,7 @@ int pg_job_insert(rk_store_t *base, const rk_job_info_t *job, int64_t *seq)
             rc = RK_EEXIST;
         PQclear(r);
     }
+    free(selector);
     return pg_wend(s, rc, true);
 }
 
@@ -258,15 +298,23 @@ int pg_job_scan(rk_store_t *base, unsigned state_mask, rk_job_scan_fn fn, void *
         PGresult *r = pg_run(c, PG_JOB_SCAN, 3, vals, &rc, "job scan");
         rows = r ? PQntuples(r) : 0;
         for (int i = 0; !rc && i < rows; i++) {
+            const char *agent = PQgetvalue(r, i, 2);
+            json_t *sel = NULL;
             rk_job_brief_t b = {
                 .job_id = PQgetvalue(r, i, 0),
                 .experiment_id = PQgetvalue(r, i, 1),
-                .agent_id = PQgetvalue(r, i, 2),
+                .agent_id = *agent ? agent : NULL,
                 .seq = pg_int(r, i, 4),
+                .exclusive = PQgetvalue(r, i, 6)[0] == 't',
             };
             snprintf(after, sizeof after, "%lld", (long long)b.seq);
-            if (!(rc = field_state(r, i, 3, &b.state)))
+            if (!(rc = field_state(r, i, 3, &b.state)) &&
+                !(rc = field_priority(r, i, 5, &b.priority)) &&
+                !(rc = field_selector(r, i, 7, &sel))) {
+                b.selector_labels = sel;
                 rc = fn(ud, &b);
+            }
+            json_decref(sel);
         }
         PQclear(r);
     }

@@ -24,6 +24,11 @@
  *   the statement that changes jobs (a rollback undoes both): a listing's
  *   exact total is a sum of counter rows.
  * - leases: who dispatches an agent's jobs until when (several servers).
+ * Version 2 (queue control) adds the job columns priority (by name,
+ * 'medium' for jobs stored before), exclusive and selector (the
+ * agent_selector's labels as JSON text, or NULL), and counts paused among
+ * the unfinished jobs of the partial index. An unplaced job ("any" agent)
+ * stores agent_id '' as the sqlite backend does.
  * Keys are COLLATE "C" so lists come in byte order, as with SQLite.
  */
 #include <stdio.h>
@@ -116,6 +121,13 @@ static const char *const migrations[RK_PG_SCHEMA_VERSION] = {
     "  agent_id TEXT COLLATE \"C\" PRIMARY KEY,"
     "  owner TEXT NOT NULL,"
     "  expires_at TIMESTAMPTZ NOT NULL);",
+    /* 1 -> 2: queue control. */
+    "ALTER TABLE jobs ADD COLUMN priority TEXT NOT NULL DEFAULT 'medium';"
+    "ALTER TABLE jobs ADD COLUMN exclusive BOOLEAN NOT NULL DEFAULT false;"
+    "ALTER TABLE jobs ADD COLUMN selector TEXT;"
+    "DROP INDEX jobs_unfinished;"
+    "CREATE INDEX jobs_unfinished ON jobs(seq)"
+    "  WHERE state IN ('queued','assigned','running','paused');",
 };
 
 /* Runs text (one or more statements); 0, or RK_EIO logged with step. */

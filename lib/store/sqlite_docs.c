@@ -120,3 +120,32 @@ int sq_job_set_progress(rk_store_t *s, const char *job_id, double progress)
     sq_wdone(S(s));
     return rc;
 }
+
+/* A one-row UPDATE of job_id with text ?2; RK_ENOENT when no row changed. */
+static int job_update(rk_store_t *s, sq_id_t id, const char *job_id, const char *text,
+                      const char *what)
+{
+    sq_conn_t *c;
+    int rc = sq_wget(S(s), &c);
+    sqlite3_stmt *st = rc ? NULL : sq_stmt(c, id);
+    rc = rc ? rc : RK_EIO;
+    if (st) {
+        sqlite3_bind_text(st, 1, job_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+        rc = sq_exec_stmt(c, st, what);
+        if (!rc && sqlite3_changes(c->db) == 0)
+            rc = RK_ENOENT;
+    }
+    sq_wdone(S(s));
+    return rc;
+}
+
+int sq_job_set_priority(rk_store_t *s, const char *job_id, rk_job_priority_t priority)
+{
+    return job_update(s, SQ_JOB_PRIORITY, job_id, rk_job_priority_name(priority), "job priority");
+}
+
+int sq_job_place(rk_store_t *s, const char *job_id, const char *agent_id)
+{
+    return job_update(s, SQ_JOB_PLACE, job_id, agent_id ? agent_id : "", "job place");
+}

@@ -20,9 +20,12 @@
 #include "store/sqlite_int.h"
 
 #define ALL_STATES ((1u << RK_JOB_STATE_COUNT) - 1)
-#define UNFINISHED ((1u << RK_JOB_QUEUED) | (1u << RK_JOB_ASSIGNED) | (1u << RK_JOB_RUNNING))
+#define UNFINISHED                                                                                 \
+    ((1u << RK_JOB_QUEUED) | (1u << RK_JOB_ASSIGNED) | (1u << RK_JOB_RUNNING) |                    \
+     (1u << RK_JOB_PAUSED))
 #define JOB_COLS                                                                                   \
-    "seq, job_id, experiment_id, agent_id, created_time, state, status_time, message, progress"
+    "seq, job_id, experiment_id, agent_id, created_time, state, status_time, message, progress,"   \
+    " priority, exclusive, selector"
 
 #define S(s) ((sq_store_t *)(s))
 
@@ -59,7 +62,7 @@ static void state_cond(unsigned mask, bool alone, char *from, size_t from_cap, c
         snprintf(cond, cap, " AND state = %s", list);
     } else if (alone && (mask & ~UNFINISHED) == 0) {
         snprintf(from, from_cap, "jobs INDEXED BY jobs_unfinished");
-        snprintf(cond, cap, " AND state IN ('queued','assigned','running')%s%s%s",
+        snprintf(cond, cap, " AND state IN ('queued','assigned','running','paused')%s%s%s",
                  mask == UNFINISHED ? "" : " AND +state IN (", mask == UNFINISHED ? "" : list,
                  mask == UNFINISHED ? "" : ")");
     } else {
@@ -99,16 +102,47 @@ static int column_status(sqlite3_stmt *st, int i, rk_job_status_t *out)
     return 0;
 }
 
+static int column_priority(sqlite3_stmt *st, int i, rk_job_priority_t *out)
+{
+    const char *name = (const char *)sqlite3_column_text(st, i);
+    if (!name || rk_job_priority_parse(name, out)) {
+        rk_log_error("sqlite store: unknown job priority stored", "priority", name);
+        return RK_EIO;
+    }
+    return 0;
+}
+
+/* The selector labels of column i: NULL for SQL NULL, else the object. */
+static int column_selector(sqlite3_stmt *st, int i, json_t **out)
+{
+    *out = NULL;
+    const char *text = (const char *)sqlite3_column_text(st, i);
+    if (!text)
+        return 0;
+    if (!(*out = json_loads(text, 0, NULL)) || !json_is_object(*out)) {
+        json_decref(*out);
+        *out = NULL;
+        rk_log_error("sqlite store: bad job selector stored", "selector", text);
+        return RK_EIO;
+    }
+    return 0;
+}
+
 /* A JobInfo (without history) from a row of JOB_COLS. */
 static int column_job(sqlite3_stmt *st, rk_job_info_t *out)
 {
+    const char *agent = (const char *)sqlite3_column_text(st, 3);
     out->job_id = sq_text(st, 1);
     out->experiment_id = sq_text(st, 2);
-    out->agent_id = sq_text(st, 3);
+    out->agent_id = agent && *agent ? sq_text(st, 3) : NULL;
     out->created_time = sqlite3_column_int64(st, 4);
-    if (!out->job_id || !out->experiment_id || !out->agent_id)
+    out->exclusive = sqlite3_column_int(st, 10) != 0;
+    if (!out->job_id || !out->experiment_id || (agent && *agent && !out->agent_id))
         return RK_ENOMEM;
-    return column_status(st, 5, &out->status);
+    int rc = column_priority(st, 9, &out->priority);
+    if (!rc)
+        rc = column_selector(st, 11, &out->selector_labels);
+    return rc ? rc : column_status(st, 5, &out->status);
 }
 
 static int hist_add(sq_conn_t *c, int64_t seq, const rk_job_status_t *js)
@@ -126,6 +160,10 @@ static int hist_add(sq_conn_t *c, int64_t seq, const rk_job_status_t *js)
 
 int sq_job_insert(rk_store_t *s, const rk_job_info_t *job, int64_t *seq)
 {
+    char *selector = NULL;
+    if (job->selector_labels &&
+        !(selector = json_dumps(job->selector_labels, JSON_COMPACT | JSON_SORT_KEYS)))
+        return RK_ENOMEM;
     sq_conn_t *c;
     int rc = sq_wget(S(s), &c);
     if (rc || (rc = sq_op_begin(c)))
@@ -136,12 +174,18 @@ int sq_job_insert(rk_store_t *s, const rk_job_info_t *job, int64_t *seq)
     if (st) {
         sqlite3_bind_text(st, 1, job->job_id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, job->experiment_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, job->agent_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, job->agent_id ? job->agent_id : "", -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 4, job->created_time);
         sqlite3_bind_text(st, 5, rk_job_state_name(js->status), -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 6, js->timestamp);
         sqlite3_bind_text(st, 7, js->message ? js->message : "", -1, SQLITE_STATIC);
         bind_progress(st, 8, js);
+        sqlite3_bind_text(st, 9, rk_job_priority_name(job->priority), -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 10, job->exclusive);
+        if (selector)
+            sqlite3_bind_text(st, 11, selector, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, 11);
         rc = sq_exec_stmt(c, st, "job insert");
     }
     if (!rc) {
@@ -151,6 +195,7 @@ int sq_job_insert(rk_store_t *s, const rk_job_info_t *job, int64_t *seq)
     rc = sq_op_end(c, rc);
 out:
     sq_wdone(S(s));
+    free(selector);
     return rc;
 }
 
@@ -418,18 +463,28 @@ int sq_job_scan(rk_store_t *s, unsigned state_mask, rk_job_scan_fn fn, void *ud)
     char from[64], cond[256], text[512];
     state_cond(norm_mask(state_mask), true, from, sizeof from, cond, sizeof cond);
     snprintf(text, sizeof text,
-             "SELECT job_id, experiment_id, agent_id, state, seq FROM %s WHERE 1%s ORDER BY seq",
+             "SELECT job_id, experiment_id, agent_id, state, seq, priority, exclusive, selector"
+             " FROM %s WHERE 1%s ORDER BY seq",
              from, cond);
     sqlite3_stmt *st = NULL;
     int r = sqlite3_prepare_v2(c->db, text, -1, &st, NULL);
     while (st && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *agent = (const char *)sqlite3_column_text(st, 2);
+        json_t *sel = NULL;
         rk_job_brief_t b = {
             .job_id = (const char *)sqlite3_column_text(st, 0),
             .experiment_id = (const char *)sqlite3_column_text(st, 1),
-            .agent_id = (const char *)sqlite3_column_text(st, 2),
+            .agent_id = agent && *agent ? agent : NULL,
             .seq = sqlite3_column_int64(st, 4),
+            .exclusive = sqlite3_column_int(st, 6) != 0,
         };
-        if ((rc = column_state(st, 3, &b.state)) || (rc = fn(ud, &b)))
+        if (!(rc = column_state(st, 3, &b.state)) && !(rc = column_priority(st, 5, &b.priority)) &&
+            !(rc = column_selector(st, 7, &sel))) {
+            b.selector_labels = sel;
+            rc = fn(ud, &b);
+        }
+        json_decref(sel);
+        if (rc)
             break;
     }
     if (!rc && r != SQLITE_DONE)

@@ -33,6 +33,14 @@
  * experiment, state), kept by triggers like job_counts, so every filter
  * shape's total sums at most 7 counter rows. results_pair serves results
  * filtered by both agent and experiment.
+ * Version 4 adds docs: small JSON documents by kind and id.
+ * Version 5 (queue control) adds the job columns priority (by name,
+ * 'medium' for jobs stored before), exclusive (0/1) and selector (the
+ * agent_selector's labels as JSON text, or NULL), and counts paused among
+ * the unfinished jobs of the partial index. An unplaced job ("any" agent)
+ * stores agent_id '' (the column stays NOT NULL, so older files need no
+ * table rebuild): its counters are those of key '' and a listing filtered
+ * by agent '' gives the unplaced jobs.
  * States are stored by name (model/enums.h: names are stable, numbers are
  * not promised).
  */
@@ -166,6 +174,13 @@ static const char *const migrations[RK_SQLITE_SCHEMA_VERSION] = {
     "  body TEXT NOT NULL,"
     "  PRIMARY KEY (kind, id)"
     ") WITHOUT ROWID;",
+    /* 4 -> 5: queue control. */
+    "ALTER TABLE jobs ADD COLUMN priority TEXT NOT NULL DEFAULT 'medium';"
+    "ALTER TABLE jobs ADD COLUMN exclusive INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE jobs ADD COLUMN selector TEXT;"
+    "DROP INDEX jobs_unfinished;"
+    "CREATE INDEX jobs_unfinished ON jobs(seq)"
+    "  WHERE state IN ('queued','assigned','running','paused');",
 };
 
 static int fail(sqlite3 *db, const char *path, const char *what)

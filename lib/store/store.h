@@ -33,6 +33,12 @@
  * completed, and failed (failed, cancelled, timeout). Every job gets a
  * sequence number, unique and increasing in creation order: the queue
  * order and the paging cursor.
+ *
+ * Unfinished jobs are queued, assigned, running and paused (a paused job
+ * holds its place in the queue, or its slot on its agent); every backend
+ * counts paused among them wherever it picks unfinished jobs out. A job
+ * may be stored unplaced (agent_id NULL: "any" agent) and placed later
+ * (job_place); listings filtered by agent_id "" give the unplaced ones.
  */
 #ifndef RK_STORE_STORE_H
 #define RK_STORE_STORE_H
@@ -48,7 +54,7 @@
 
 /* The version of rk_store_ops_t: bumped whenever a slot is added, removed
  * or changes meaning. rk_store_open refuses a table of another version. */
-#define RK_STORE_OPS_VERSION 1
+#define RK_STORE_OPS_VERSION 2
 
 typedef struct rk_store rk_store_t;
 
@@ -78,9 +84,12 @@ typedef struct rk_page {
 typedef struct rk_job_brief {
     const char *job_id;
     const char *experiment_id;
-    const char *agent_id;
+    const char *agent_id; /* NULL: not placed yet */
     rk_job_state_t state;
     int64_t seq;
+    rk_job_priority_t priority;
+    bool exclusive;
+    const json_t *selector_labels; /* NULL: none */
 } rk_job_brief_t;
 
 /* Called for each job of a scan, in sequence order; the strings are valid
@@ -127,6 +136,13 @@ typedef struct rk_store_ops {
      * history entry: a running job's progress moves often. Optional (NULL:
      * progress is not kept); RK_ENOENT for an unknown job. */
     int (*job_set_progress)(rk_store_t *s, const char *job_id, double progress);
+    /* Sets the job's priority (no history entry; the manager decides when
+     * it may change). RK_ENOENT for an unknown job, RK_EINVAL for a value
+     * out of range. */
+    int (*job_set_priority)(rk_store_t *s, const char *job_id, rk_job_priority_t priority);
+    /* Places the job on agent_id, or back to unplaced with NULL (no history
+     * entry; its status is set apart). RK_ENOENT for an unknown job. */
+    int (*job_place)(rk_store_t *s, const char *job_id, const char *agent_id);
     /* The job; with_history fills history (oldest first) and has_history. */
     int (*job_get)(rk_store_t *s, const char *job_id, bool with_history, rk_job_info_t *out);
     /* A newest-first page of the jobs matching f, without history. */
@@ -202,6 +218,8 @@ int rk_store_experiment_delete(rk_store_t *s, const char *id, bool cascade);
 int rk_store_job_insert(rk_store_t *s, const rk_job_info_t *job, int64_t *seq);
 int rk_store_job_set_status(rk_store_t *s, const char *job_id, const rk_job_status_t *st);
 int rk_store_job_set_progress(rk_store_t *s, const char *job_id, double progress);
+int rk_store_job_set_priority(rk_store_t *s, const char *job_id, rk_job_priority_t priority);
+int rk_store_job_place(rk_store_t *s, const char *job_id, const char *agent_id);
 int rk_store_job_get(rk_store_t *s, const char *job_id, bool with_history, rk_job_info_t *out);
 int rk_store_job_list(rk_store_t *s, const rk_job_filter_t *f, rk_page_t *page, rk_job_info_t **out,
                       size_t *n);

@@ -21,8 +21,9 @@
 
 #define INFO_OK                                                                                    \
     "{\"job_id\":\"job_0123abcd\",\"experiment_id\":\"exp_a1b2c3\",\"agent_id\":\"gpu-1\","        \
-    "\"created_time\":\"" TS "\",\"status\":" STATUS_OK ","                                        \
-    "\"history\":[{\"status\":\"queued\",\"timestamp\":\"" TS "\",\"message\":\"\"},"              \
+    "\"created_time\":\"" TS "\",\"status\":" STATUS_OK ",\"priority\":\"medium\","                \
+    "\"exclusive\":false,\"history\":[{\"status\":\"queued\",\"timestamp\":\"" TS                  \
+    "\",\"message\":\"\"},"                                                                        \
     "{\"status\":\"running\",\"timestamp\":\"" TS2 "\",\"message\":\"go\",\"progress\":0.25}]}"
 
 static json_t *load(const char *text)
@@ -212,6 +213,53 @@ static void test_info_without_history(void **state)
     json_decref(v);
 }
 
+/* Queue control: an unplaced job's agent_id is null both ways; priority
+ * defaults to medium; exclusive and the selector's labels round-trip. */
+static void test_info_queue_fields(void **state)
+{
+    (void)state;
+    json_t *v = load("{\"job_id\":\"j\",\"experiment_id\":\"e\",\"agent_id\":null,"
+                     "\"created_time\":\"" TS "\",\"status\":" STATUS_OK "}");
+    rk_job_info_t a, b;
+    rk_verr_t e = {{0}};
+    assert_int_equal(rk_job_info_decode(v, "", &a, &e), RK_OK);
+    assert_null(a.agent_id);
+    assert_int_equal(a.priority, RK_PRIO_MEDIUM);
+    assert_false(a.exclusive);
+    assert_null(a.selector_labels);
+    json_t *enc = rk_job_info_encode(&a);
+    assert_true(json_is_null(json_object_get(enc, "agent_id")));
+    assert_string_equal(json_string_value(json_object_get(enc, "priority")), "medium");
+    assert_true(json_is_false(json_object_get(enc, "exclusive")));
+    assert_null(json_object_get(enc, "agent_selector"));
+    json_decref(enc);
+    rk_job_info_cleanup(&a);
+    json_decref(v);
+
+    v = load("{\"job_id\":\"j\",\"experiment_id\":\"e\",\"created_time\":\"" TS
+             "\",\"status\":" STATUS_OK ",\"priority\":\"critical\",\"exclusive\":true,"
+             "\"agent_selector\":{\"labels\":{\"gpu\":\"a100\",\"zone\":\"x\"}}}");
+    assert_int_equal(rk_job_info_decode(v, "", &a, &e), RK_OK);
+    assert_null(a.agent_id);
+    assert_int_equal(a.priority, RK_PRIO_CRITICAL);
+    assert_true(a.exclusive);
+    assert_string_equal(json_string_value(json_object_get(a.selector_labels, "gpu")), "a100");
+    enc = rk_job_info_encode(&a);
+    json_t *labels = json_object_get(json_object_get(enc, "agent_selector"), "labels");
+    assert_string_equal(json_string_value(json_object_get(labels, "zone")), "x");
+    assert_int_equal(rk_job_info_copy(&a, &b), RK_OK);
+    assert_true(rk_job_info_equal(&a, &b));
+    json_object_set_new(b.selector_labels, "zone", json_string("y"));
+    assert_false(rk_job_info_equal(&a, &b));
+    b.priority = RK_PRIO_LOW;
+    json_object_set_new(b.selector_labels, "zone", json_string("x"));
+    assert_false(rk_job_info_equal(&a, &b));
+    json_decref(enc);
+    rk_job_info_cleanup(&a);
+    rk_job_info_cleanup(&b);
+    json_decref(v);
+}
+
 static void test_info_errors(void **state)
 {
     (void)state;
@@ -227,7 +275,16 @@ static void test_info_errors(void **state)
     info_err(buf, "job_id: expected a string");
     info_err("{\"job_id\":\"j\",\"experiment_id\":\"..\"}",
              "experiment_id: expected an id of 1 to 64 characters from [A-Za-z0-9_.-]");
-    info_err("{\"job_id\":\"j\",\"experiment_id\":\"e\"}", "agent_id: field required");
+    info_err("{\"job_id\":\"j\",\"experiment_id\":\"e\"}", "created_time: field required");
+    snprintf(buf, sizeof buf, "{\"job_id\":\"j\",%s,\"priority\":\"urgent\"}", base);
+    info_err(buf, "priority: expected one of low, medium, high, critical");
+    snprintf(buf, sizeof buf, "{\"job_id\":\"j\",%s,\"exclusive\":1}", base);
+    info_err(buf, "exclusive: expected true or false");
+    snprintf(buf, sizeof buf, "{\"job_id\":\"j\",%s,\"agent_selector\":[]}", base);
+    info_err(buf, "agent_selector: expected an object");
+    snprintf(buf, sizeof buf, "{\"job_id\":\"j\",%s,\"agent_selector\":{\"labels\":{\"k\":1}}}",
+             base);
+    info_err(buf, "agent_selector.labels.k: expected a string of at most 255 bytes");
     info_err("{\"job_id\":\"j\",\"experiment_id\":\"e\",\"agent_id\":\"a\","
              "\"created_time\":\"2026-02-30T00:00:00Z\"}",
              "created_time: expected an RFC 3339 timestamp");
@@ -349,6 +406,7 @@ int main(void)
         cmocka_unit_test(test_status_encode),
         cmocka_unit_test(test_info_round_trip),
         cmocka_unit_test(test_info_without_history),
+        cmocka_unit_test(test_info_queue_fields),
         cmocka_unit_test(test_info_errors),
         cmocka_unit_test(test_nested_path),
         cmocka_unit_test(test_copy),

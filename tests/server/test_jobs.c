@@ -1,295 +1,8 @@
-/* The job manager driven step by step, without its thread, network or
- * sleeps: the memory store (behind the failing-on-command wrapper), a
- * scripted transport that records every request to an agent and lets the
- * test answer it, and waits whose answers the test reads. Each test proves
+/* The job manager driven step by step (mgr_fixture.h): each test proves
  * one rule of shared/design.md ("A job's life", "Exactly once") or of the
  * commit-failure policy in docs/architecture.md ("When a commit fails").
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <cmocka.h>
-
-#include "base/err.h"
-#include "base/log.h"
-#include "http/server_int.h"
-#include "server/mgr.h"
-#include "store/faulty.h"
-
-/* ---- the scripted transport ---- */
-
-typedef struct rec {
-    const char *op; /* "submit", "status", "result", "cancel", "get" */
-    char *url;
-    rk_http_cb cb;
-    void *ud;
-    bool answered, dropped;
-} rec_t;
-
-#define MAX_RECS 512
-
-typedef struct script {
-    rec_t recs[MAX_RECS];
-    size_t n;
-    /* a hook run when a POST /jobs is submitted (for ordering checks) */
-    void (*on_submit)(struct script *s, rec_t *r);
-    void *ud;
-} script_t;
-
-static int record(void *ctx, const char *op, const rk_http_request_t *req, rk_http_cb cb, void *ud,
-                  rk_http_handle_t **h)
-{
-    script_t *s = ctx;
-    assert_true(s->n < MAX_RECS);
-    rec_t *r = &s->recs[s->n++];
-    *r = (rec_t){.op = op, .url = strdup(req->url), .cb = cb, .ud = ud};
-    if (h)
-        *h = (rk_http_handle_t *)r;
-    if (strcmp(op, "submit") == 0 && s->on_submit)
-        s->on_submit(s, r);
-    return 0;
-}
-
-#define OP(name)                                                                                   \
-    static int op_##name(void *ctx, const rk_http_request_t *req, rk_http_cb cb, void *ud,         \
-                         rk_http_handle_t **h)                                                     \
-    {                                                                                              \
-        return record(ctx, #name, req, cb, ud, h);                                                 \
-    }
-OP(submit)
-OP(status)
-OP(result)
-OP(cancel)
-OP(get)
-
-static void op_drop(void *ctx, rk_http_handle_t *h)
-{
-    (void)ctx;
-    ((rec_t *)h)->dropped = true;
-}
-
-static const srv_transport_t scripted = {
-    .submit = op_submit,
-    .status = op_status,
-    .result = op_result,
-    .cancel = op_cancel,
-    .get = op_get,
-    .drop = op_drop,
-};
-
-/* The latest unanswered request of op whose URL contains `part`. */
-static rec_t *pending(script_t *s, const char *op, const char *part)
-{
-    for (size_t i = s->n; i > 0; i--) {
-        rec_t *r = &s->recs[i - 1];
-        if (!r->answered && !r->dropped && strcmp(r->op, op) == 0 && strstr(r->url, part))
-            return r;
-    }
-    return NULL;
-}
-
-static size_t count(script_t *s, const char *op, const char *part)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < s->n; i++)
-        if (strcmp(s->recs[i].op, op) == 0 && strstr(s->recs[i].url, part))
-            n++;
-    return n;
-}
-
-static void answer(rec_t *r, long status, const char *body)
-{
-    assert_non_null(r);
-    rk_http_response_t resp = {.status = status, .attempts = 1};
-    rk_buf_init(&resp.body, 1u << 20);
-    if (body)
-        assert_int_equal(rk_buf_adds(&resp.body, body), 0);
-    r->answered = true;
-    r->cb(&resp, r->ud);
-    rk_http_response_cleanup(&resp);
-}
-
-/* ---- answers to the test's own waiting "requests" ---- */
-
-typedef struct waiter {
-    int status; /* 0: not answered */
-    json_t *body;
-    bool released;
-} waiter_t;
-
-static int reply_finish(rk_http_wait_t *w, rk_http_resp_t *resp)
-{
-    waiter_t *wt = (waiter_t *)w;
-    wt->status = resp->status;
-    json_decref(wt->body);
-    wt->body = resp->body ? json_loadb(resp->body, resp->len, 0, NULL) : NULL;
-    rk_http_resp_free(resp);
-    return 0;
-}
-
-static void reply_release(rk_http_wait_t *w)
-{
-    ((waiter_t *)w)->released = true;
-}
-
-/* ---- the fixture ---- */
-
-typedef struct fx {
-    rk_store_t *store; /* the faulty wrapper over memory */
-    rk_srv_events_t *events;
-    rk_server_t srv;
-    rk_srv_mgr_t *m;
-    script_t script;
-    char exp_id[64];
-    srv_agent_t *agent;
-    waiter_t w[4]; /* outlive each test: the manager may answer at teardown */
-} fx_t;
-
-static json_t *load(const char *text)
-{
-    json_error_t je;
-    json_t *v = json_loads(text, 0, &je);
-    if (!v)
-        fail_msg("bad fixture json: %s", je.text);
-    return v;
-}
-
-static srv_agent_t *add_agent(fx_t *f, const char *id, int slots)
-{
-    char text[512];
-    snprintf(text, sizeof text,
-             "{\"agent_id\":\"%s\",\"agent_type\":\"white_box\",\"system_info\":{\"os\":\"x\"},"
-             "\"capabilities\":{\"slots\":%d,\"task_types\":[\"command\"]},"
-             "\"last_updated\":\"2026-01-01T00:00:00Z\",\"agent_url\":\"http://127.0.0.1:9\","
-             "\"registered_at\":\"2026-01-01T00:00:01Z\"}",
-             id, slots);
-    json_t *v = load(text);
-    rk_registered_agent_t a = {0};
-    rk_verr_t e = {{0}};
-    assert_int_equal(rk_registered_agent_decode(v, "", &a, &e), 0);
-    json_decref(v);
-    assert_int_equal(rk_store_agent_put(f->store, &a), 0);
-    srv_agent_t *sa = srv__agent_add(f->m, &a, NULL);
-    assert_non_null(sa);
-    sa->health_at = INT64_MAX; /* no health checks: this test answers for the agent */
-    rk_registered_agent_cleanup(&a);
-    return sa;
-}
-
-static int setup(void **state)
-{
-    rk_log_set_level(RK_LOG_ERROR);
-    fx_t *f = calloc(1, sizeof *f);
-    rk_store_t *mem = NULL;
-    assert_int_equal(rk_store_open("memory", NULL, &mem), 0);
-    assert_int_equal(rk_store_faulty_wrap(mem, &f->store), 0);
-    assert_int_equal(rk_srv_events_new(64, &f->events), 0);
-    f->srv.store = f->store;
-    f->srv.events = f->events;
-    rk_srv_mgr_config_t cfg = {
-        .poll_interval_s = 0.2, .agent_timeout_s = 3600, .timeout_grace_s = 60};
-    assert_int_equal(rk_srv_mgr_new(&f->srv, &cfg, &f->m), 0);
-    srv__mgr_set_transport(f->m, &scripted, &f->script);
-    f->m->reply_finish = reply_finish;
-    f->m->reply_release = reply_release;
-
-    json_t *v =
-        load("{\"name\":\"x\",\"model\":\"m\",\"task\":{\"name\":\"t\",\"type\":\"command\","
-             "\"params\":{\"argv\":[\"/bin/true\"]}},\"framework\":{\"name\":\"f\"},"
-             "\"metrics\":{\"metrics\":{}}}");
-    rk_experiment_t x = {0};
-    rk_verr_t e = {{0}};
-    assert_int_equal(rk_experiment_decode(v, "", &x, &e), 0);
-    json_decref(v);
-    assert_int_equal(rk_store_experiment_insert(f->store, &x), 0);
-    snprintf(f->exp_id, sizeof f->exp_id, "%s", x.id);
-    rk_experiment_cleanup(&x);
-    f->agent = add_agent(f, "a1", 1);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx_t *f = *state;
-    rk_srv_mgr_free(f->m);
-    for (size_t i = 0; i < 4; i++)
-        json_decref(f->w[i].body);
-    for (size_t i = 0; i < f->script.n; i++)
-        free(f->script.recs[i].url);
-    rk_srv_events_free(f->events);
-    rk_store_close(f->store);
-    free(f);
-    return 0;
-}
-
-/* Runs the loop until it has nothing left to do at once. */
-static void settle(fx_t *f)
-{
-    for (int i = 0; i < 8; i++)
-        srv__mgr_step(f->m, 0);
-}
-
-/* POST /jobs of one job for agent_id, handed to the manager. */
-static void post_create(fx_t *f, waiter_t *w, const char *job_id, const char *agent_id)
-{
-    rk_job_info_t *jobs = calloc(1, sizeof *jobs);
-    int64_t *timeouts = calloc(1, sizeof *timeouts);
-    jobs[0].job_id = strdup(job_id);
-    jobs[0].experiment_id = strdup(f->exp_id);
-    jobs[0].agent_id = strdup(agent_id);
-    jobs[0].created_time = rk_time_now_us();
-    timeouts[0] = 60;
-    assert_int_equal(rk_srv_mgr_create(f->m, (rk_http_wait_t *)w, jobs, timeouts, 1, true), 0);
-}
-
-/* POST /jobs of one job for agent_id, run until settled; answer to w. */
-static void create(fx_t *f, waiter_t *w, const char *job_id, const char *agent_id)
-{
-    post_create(f, w, job_id, agent_id);
-    settle(f);
-}
-
-static rk_job_state_t stored(fx_t *f, const char *job_id, char *msg, size_t n)
-{
-    rk_job_info_t ji = {0};
-    assert_int_equal(rk_store_job_get(f->store, job_id, false, &ji), 0);
-    rk_job_state_t st = ji.status.status;
-    if (msg)
-        snprintf(msg, n, "%s", ji.status.message ? ji.status.message : "");
-    rk_job_info_cleanup(&ji);
-    return st;
-}
-
-static const char *answer_status(waiter_t *w)
-{
-    return json_string_value(json_object_get(json_object_get(w->body, "status"), "status"));
-}
-
-static void result_body(char *out, size_t n, const char *job_id, const char *exp)
-{
-    snprintf(out, n,
-             "{\"job_id\":\"%s\",\"experiment_id\":\"%s\",\"status\":\"completed\","
-             "\"started_at\":\"2026-01-01T00:00:00Z\",\"completed_at\":\"2026-01-01T00:00:02Z\","
-             "\"duration_seconds\":2,\"metrics\":{\"wall_time_s\":2}}",
-             job_id, exp);
-}
-
-/* Creates job_id, has it accepted by the agent: WATCHING with a poll out. */
-static void accepted(fx_t *f, const char *job_id)
-{
-    waiter_t *w = &f->w[3];
-    create(f, w, job_id, "a1");
-    answer(pending(&f->script, "submit", "/jobs"), 202, "{}");
-    settle(f);
-    assert_int_equal(w->status, 201);
-    assert_string_equal(answer_status(w), "assigned");
-}
+#include "mgr_fixture.h"
 
 /* ---- design.md: write ahead ---- */
 
@@ -323,8 +36,8 @@ static void busy_409_puts_the_job_back_at_the_front(void **state)
     char msg[256];
     assert_int_equal(stored(f, "job_a", msg, sizeof msg), RK_JOB_QUEUED);
     assert_non_null(strstr(msg, "front of the queue"));
-    assert_ptr_equal(f->agent->q_head->job_id, f->agent->q_head->job_id);
-    assert_string_equal(f->agent->q_head->job_id, "job_a");
+    assert_ptr_equal(srv__queue_first(f->agent)->job_id, srv__queue_first(f->agent)->job_id);
+    assert_string_equal(srv__queue_first(f->agent)->job_id, "job_a");
     /* The agent's hold ends (its health check would say idle): job_a goes
      * again, before job_b. */
     f->agent->hold_until = 0;
@@ -402,7 +115,7 @@ static void a_cancel_during_the_send_is_delivered_after_the_accept(void **state)
     waiter_t *w = &f->w[0], *wc = &f->w[1];
     create(f, w, "job_a", "a1");
     rec_t *post = pending(&f->script, "submit", "/jobs");
-    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)wc, "job_a"), 0);
+    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)wc, "job_a", false), 0);
     settle(f);
     assert_int_equal(wc->status, 200);
     assert_int_equal(stored(f, "job_a", NULL, 0), RK_JOB_CANCELLED);
@@ -441,8 +154,8 @@ static void a_failed_commit_sends_nothing_and_keeps_the_job_queued(void **state)
     srv__mgr_step(f->m, 0);
     assert_int_equal(count(&f->script, "submit", "/jobs"), 0); /* write ahead held */
     assert_int_equal(stored(f, "job_a", NULL, 0), RK_JOB_QUEUED);
-    assert_string_equal(f->agent->q_head->job_id, "job_a");
-    assert_int_equal(f->agent->q_head->st, SRV_J_QUEUED);
+    assert_string_equal(srv__queue_first(f->agent)->job_id, "job_a");
+    assert_int_equal(srv__queue_first(f->agent)->st, SRV_J_QUEUED);
     assert_int_equal(f->agent->n_running, 0);
     assert_int_equal(w->status, 201); /* it was created: the store says queued */
     assert_string_equal(answer_status(w), "queued");
@@ -491,23 +204,23 @@ static void a_failed_status_write_changes_nothing_and_answers_503(void **state)
     create(f, w, "job_a", "a1");
     create(f, wb, "job_b", "a1"); /* queued */
     rk_store_faulty_arm(f->store, RK_FAULTY_JOB_SET_STATUS, RK_EIO, 0, 1);
-    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)wc, "job_b"), 0);
+    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)wc, "job_b", false), 0);
     settle(f);
     assert_int_equal(wc->status, 503);
     assert_non_null(strstr(json_string_value(json_object_get(wc->body, "detail")), "storage"));
     assert_int_equal(stored(f, "job_b", NULL, 0), RK_JOB_QUEUED);
-    assert_non_null(f->agent->q_head);
-    assert_string_equal(f->agent->q_head->job_id, "job_b");
-    assert_int_equal(f->agent->q_head->st, SRV_J_QUEUED);
-    assert_string_equal(f->agent->q_head->message, "queued");
+    assert_non_null(srv__queue_first(f->agent));
+    assert_string_equal(srv__queue_first(f->agent)->job_id, "job_b");
+    assert_int_equal(srv__queue_first(f->agent)->st, SRV_J_QUEUED);
+    assert_string_equal(srv__queue_first(f->agent)->message, "queued");
     /* Still there to cancel once the storage works. */
     json_decref(wc->body);
     *wc = (waiter_t){0};
-    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)wc, "job_b"), 0);
+    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)wc, "job_b", false), 0);
     settle(f);
     assert_int_equal(wc->status, 200);
     assert_int_equal(stored(f, "job_b", NULL, 0), RK_JOB_CANCELLED);
-    assert_null(f->agent->q_head);
+    assert_null(srv__queue_first(f->agent));
 }
 
 static void a_cancel_reaches_the_agent_only_after_its_commit(void **state)
@@ -516,7 +229,7 @@ static void a_cancel_reaches_the_agent_only_after_its_commit(void **state)
     waiter_t *wc = &f->w[0];
     accepted(f, "job_a"); /* assigned, watched */
     rk_store_faulty_arm(f->store, RK_FAULTY_COMMIT, RK_EIO, 0, 1);
-    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)wc, "job_a"), 0);
+    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)wc, "job_a", false), 0);
     settle(f);
     assert_int_equal(wc->status, 503);
     assert_int_equal(count(&f->script, "cancel", "/jobs/job_a"), 0); /* the agent heard nothing */
@@ -524,7 +237,7 @@ static void a_cancel_reaches_the_agent_only_after_its_commit(void **state)
     assert_int_equal(f->agent->r_head->st, SRV_J_WATCHING);
     json_decref(wc->body);
     *wc = (waiter_t){0};
-    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)wc, "job_a"), 0);
+    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)wc, "job_a", false), 0);
     settle(f);
     assert_int_equal(wc->status, 200);
     assert_int_equal(stored(f, "job_a", NULL, 0), RK_JOB_CANCELLED);
@@ -540,7 +253,7 @@ static void a_failed_insert_creates_nothing_and_answers_503(void **state)
     assert_int_equal(w->status, 503);
     rk_job_info_t ji = {0};
     assert_int_equal(rk_store_job_get(f->store, "job_a", false, &ji), RK_ENOENT);
-    assert_null(f->agent->q_head);
+    assert_null(srv__queue_first(f->agent));
     assert_int_equal(count(&f->script, "submit", "/jobs"), 0);
 }
 
@@ -548,13 +261,13 @@ static void store_errors_map_to_one_answer_each(void **state)
 {
     fx_t *f = *state;
     waiter_t *w = &f->w[0];
-    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)w, "job_nope"), 0);
+    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)w, "job_nope", false), 0);
     settle(f);
     assert_int_equal(w->status, 404);
     json_decref(w->body);
     *w = (waiter_t){0};
     rk_store_faulty_arm(f->store, RK_FAULTY_JOB_GET, RK_EIO, 0, 1);
-    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)w, "job_nope"), 0);
+    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)w, "job_nope", false), 0);
     settle(f);
     assert_int_equal(w->status, 503); /* the storage failed: not "not found" */
 }
@@ -585,7 +298,7 @@ static double cancel_ms(fx_t *f, const char *id)
     waiter_t *w = &f->w[2];
     json_decref(w->body);
     *w = (waiter_t){0};
-    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)w, id), 0);
+    assert_int_equal(rk_srv_mgr_cancel(f->m, (rk_http_wait_t *)w, id, false), 0);
     int64_t t0 = rk_time_mono_us();
     srv__mgr_step(f->m, 0);
     double ms = (double)(rk_time_mono_us() - t0) / 1000.0;
@@ -692,7 +405,7 @@ static void a_failed_commit_stops_an_unregistration_with_memory_as_stored(void *
                      stored_count(f, RK_JOB_QUEUED) + stored_count(f, RK_JOB_ASSIGNED));
     assert_int_equal(stored_count(f, RK_JOB_CANCELLED) + f->agent->n_queued + f->agent->n_running,
                      n);
-    for (srv_job_t *j = f->agent->q_head; j; j = j->next)
+    for (srv_job_t *j = srv__queue_first(f->agent); j; j = j->next)
         assert_int_equal(j->st, SRV_J_QUEUED);
 }
 

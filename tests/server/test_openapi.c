@@ -124,7 +124,7 @@ static void test_drift_detected(void **state)
     assert_int_equal(rk_test_openapi_drift(f.srv->http, doc, skip_dashboard, &skipped, "mutated"),
                      1);
     /* +1: an operation nobody registered. */
-    json_object_set_new(paths, "/api/v1/jobs/{job_id}/pause",
+    json_object_set_new(paths, "/api/v1/jobs/{job_id}/frobnicate",
                         json_pack("{s:{s:[{s:s,s:s,s:b}],s:{}}}", "post", "parameters", "name",
                                   "job_id", "in", "path", "required", 1, "responses"));
     assert_int_equal(rk_test_openapi_drift(f.srv->http, doc, skip_dashboard, &skipped, "mutated"),

@@ -295,8 +295,28 @@ static void schema_version_and_migration(void **state)
     free(raw_value(f->path, "UPDATE schema_version SET version = 99"));
     assert_int_equal(rk_store_open("postgresql", f->path, &f->s), RK_EIO);
     assert_null(f->s);
-    free(raw_value(f->path, "UPDATE schema_version SET version = 1"));
+    /* A version-1 database (before queue control) is migrated in place:
+     * its jobs read medium, not exclusive, without a selector, and paused
+     * jobs count as unfinished from then on. */
+    free(raw_value(f->path, "DROP INDEX jobs_unfinished; ALTER TABLE jobs DROP COLUMN priority,"
+                            " DROP COLUMN exclusive, DROP COLUMN selector;"
+                            " CREATE INDEX jobs_unfinished ON jobs(seq)"
+                            "  WHERE state IN ('queued','assigned','running');"
+                            " UPDATE schema_version SET version = 1"));
     assert_int_equal(rk_store_open("postgresql", f->path, &f->s), 0);
+    v = raw_value(f->path, "SELECT version FROM schema_version");
+    assert_string_equal(v, want);
+    free(v);
+    rk_job_info_t j;
+    assert_int_equal(rk_store_job_get(f->s, "job_00000001", false, &j), 0);
+    assert_int_equal(j.priority, RK_PRIO_MEDIUM);
+    assert_false(j.exclusive);
+    assert_null(j.selector_labels);
+    assert_string_equal(j.agent_id, "a");
+    rk_job_info_cleanup(&j);
+    v = raw_value(f->path, "SELECT indexdef FROM pg_indexes WHERE indexname = 'jobs_unfinished'");
+    assert_non_null(strstr(v, "paused"));
+    free(v);
 }
 
 static void location_from_environment(void **state)

@@ -140,7 +140,7 @@ static void every_listing_shape_searches_an_index(void **state)
     assert_int_equal(sqlite3_prepare_v2(db,
                                         "EXPLAIN QUERY PLAN SELECT seq FROM jobs INDEXED BY"
                                         " jobs_unfinished WHERE 1 AND state IN"
-                                        " ('queued','assigned','running') ORDER BY seq",
+                                        " ('queued','assigned','running','paused') ORDER BY seq",
                                         -1, &st, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -161,6 +161,66 @@ static void older_file_is_migrated(void **state)
     assert_int_equal(raw_int(f->path, schema_version_sql), RK_SQLITE_SCHEMA_VERSION);
     insert_job(f->s, "job_00000001", "e", "a", RK_JOB_QUEUED);
     assert_int_equal(raw_int(f->path, "SELECT count(*) FROM unrelated"), 0);
+}
+
+static int count_scan(void *ud, const rk_job_brief_t *b)
+{
+    (void)b;
+    ++*(int *)ud;
+    return 0;
+}
+
+/* A file of schema 4 (before queue control) with jobs in it upgrades in
+ * place: its jobs read medium, not exclusive, placed; the partial index of
+ * unfinished jobs takes paused ones in; new jobs keep the new fields. */
+static void schema_4_file_gains_queue_control(void **state)
+{
+    fx_t *f = *state;
+    insert_job(f->s, "job_00000001", "e", "a", RK_JOB_QUEUED);
+    insert_job(f->s, "job_00000002", "e", "a", RK_JOB_RUNNING);
+    insert_job(f->s, "job_00000003", "e", "a", RK_JOB_COMPLETED);
+    rk_store_close(f->s);
+    f->s = NULL;
+    raw_exec(f->path,
+             "DROP INDEX jobs_unfinished;"
+             "ALTER TABLE jobs DROP COLUMN priority; ALTER TABLE jobs DROP COLUMN exclusive;"
+             "ALTER TABLE jobs DROP COLUMN selector;"
+             "CREATE INDEX jobs_unfinished ON jobs(seq)"
+             "  WHERE state IN ('queued','assigned','running');"
+             "PRAGMA user_version = 4;");
+    assert_int_equal(
+        raw_int(f->path, "SELECT count(*) FROM pragma_table_info('jobs') WHERE name = 'priority'"),
+        0);
+    assert_int_equal(rk_store_open("sqlite", f->path, &f->s), 0);
+    assert_int_equal(raw_int(f->path, schema_version_sql), 5);
+    rk_job_info_t j;
+    assert_int_equal(rk_store_job_get(f->s, "job_00000002", true, &j), 0);
+    assert_int_equal(j.priority, RK_PRIO_MEDIUM);
+    assert_false(j.exclusive);
+    assert_null(j.selector_labels);
+    assert_string_equal(j.agent_id, "a");
+    assert_int_equal(j.n_history, 1);
+    rk_job_info_cleanup(&j);
+
+    set_state(f->s, "job_00000001", RK_JOB_PAUSED, "held");
+    int n = 0;
+    assert_int_equal(rk_store_job_scan(f->s,
+                                       MASK(RK_JOB_QUEUED) | MASK(RK_JOB_ASSIGNED) |
+                                           MASK(RK_JOB_RUNNING) | MASK(RK_JOB_PAUSED),
+                                       count_scan, &n),
+                     0);
+    assert_int_equal(n, 2);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM jobs INDEXED BY jobs_unfinished WHERE"
+                                      " state IN ('queued','assigned','running','paused')"),
+                     2);
+
+    rk_job_info_t k = job_of("job_00000004", "e", NULL, RK_JOB_QUEUED, 1000);
+    k.priority = RK_PRIO_CRITICAL;
+    assert_int_equal(rk_store_job_insert(f->s, &k, NULL), 0);
+    assert_int_equal(rk_store_job_get(f->s, "job_00000004", false, &j), 0);
+    assert_int_equal(j.priority, RK_PRIO_CRITICAL);
+    assert_null(j.agent_id);
+    rk_job_info_cleanup(&j);
 }
 
 static void newer_or_damaged_files_are_refused(void **state)
@@ -355,6 +415,7 @@ int main(void)
         T(schema_version_and_wal),
         T(every_listing_shape_searches_an_index),
         T(older_file_is_migrated),
+        T(schema_4_file_gains_queue_control),
         T(newer_or_damaged_files_are_refused),
         T(location_options),
         T(full_disk_leaves_data_unchanged),
