@@ -562,6 +562,67 @@ static void test_failed_job_and_cancel(void **state)
     run_cleanup(&r);
 }
 
+/* Queue control through the CLI (cmd_queue.c) against the real server. */
+static void test_queue_control(void **state)
+{
+    fixture_t *f = *state;
+    NEED(f, "POST", "/api/v1/jobs/job_00000000/pause", NULL);
+    registered(f);
+    char slow[64];
+    snprintf(slow, sizeof slow, "%s", create(f, "cli-exp-queued", "sleep 30"));
+    run_t r;
+    cli(f, &r, ARGS("agent", "pause", f->agent_id));
+    want(&r, 0, "agent pause");
+    assert_non_null(strstr(r.out, "scheduling paused"));
+    run_cleanup(&r);
+    cli(f, &r,
+        ARGS("--json", "job", "submit", slow, f->agent_id, "--priority", "high", "--count", "3"));
+    want(&r, 0, "job submit --count 3");
+    json_t *jobs = json_object_get(r.json, "jobs");
+    assert_int_equal(json_array_size(jobs), 3);
+    char id[64];
+    snprintf(id, sizeof id, "%s",
+             json_string_value(json_object_get(json_array_get(jobs, 0), "job_id")));
+    assert_string_equal(json_string_value(json_object_get(json_array_get(jobs, 2), "priority")),
+                        "high");
+    run_cleanup(&r);
+
+    cli(f, &r, ARGS("job", "priority", id, "critical"));
+    want(&r, 0, "job priority");
+    run_cleanup(&r);
+    cli(f, &r, ARGS("--json", "job", "show", id));
+    want(&r, 0, "job show");
+    assert_string_equal(json_string_value(json_object_get(r.json, "priority")), "critical");
+    run_cleanup(&r);
+    cli(f, &r, ARGS("job", "pause", id));
+    want(&r, 0, "job pause");
+    assert_non_null(strstr(r.out, "(paused)"));
+    run_cleanup(&r);
+    cli(f, &r, ARGS("job", "resume", id));
+    want(&r, 0, "job resume");
+    assert_non_null(strstr(r.out, "(queued)"));
+    run_cleanup(&r);
+
+    /* All three, by filter, in one request; then one of them by id is
+     * finished (exit 6). */
+    cli(f, &r, ARGS("job", "cancel", "--status", "queued,paused", "--experiment", slow));
+    want(&r, 0, "job cancel by filter");
+    assert_non_null(strstr(r.out, "cancelled 3 jobs"));
+    run_cleanup(&r);
+    cli(f, &r, ARGS("job", "cancel", id));
+    want(&r, 6, "job cancel of a cancelled job");
+    run_cleanup(&r);
+
+    cli(f, &r, ARGS("agent", "drain", f->agent_id, "--deadline", "0"));
+    want(&r, 0, "agent drain");
+    assert_non_null(strstr(r.out, "scheduling draining"));
+    run_cleanup(&r);
+    cli(f, &r, ARGS("agent", "resume", f->agent_id));
+    want(&r, 0, "agent resume");
+    assert_non_null(strstr(r.out, "scheduling enabled"));
+    run_cleanup(&r);
+}
+
 static void test_run_and_results(void **state)
 {
     fixture_t *f = *state;
@@ -801,6 +862,7 @@ int main(void)
         cmocka_unit_test(test_big_log),
         cmocka_unit_test(test_logs_of_a_queued_job),
         cmocka_unit_test(test_failed_job_and_cancel),
+        cmocka_unit_test(test_queue_control),
         cmocka_unit_test(test_run_and_results),
         cmocka_unit_test(test_wrong_token),
         cmocka_unit_test(test_agent_names_and_statuses),
