@@ -64,10 +64,10 @@ static int parse_head(rk_llm_resp_t *r)
     }
     r->status = (int)st;
     r->headers_done = true;
-    size_t vl;
-    const char *te = header(h, "Transfer-Encoding", &vl);
-    const char *cl = header(h, "Content-Length", &vl);
-    if (te && vl >= 7 && strncasecmp(te + vl - 7, "chunked", 7) == 0) {
+    size_t tel = 0, cll = 0; /* one length each: te's must not be cl's */
+    const char *te = header(h, "Transfer-Encoding", &tel);
+    const char *cl = header(h, "Content-Length", &cll);
+    if (te && tel >= 7 && strncasecmp(te + tel - 7, "chunked", 7) == 0) {
         r->chunked = true;
         r->state = CHUNK_SIZE;
     } else if (cl) {

@@ -170,6 +170,16 @@ static void test_framing(void **state)
     assert_int_equal(rk_llm_resp_feed(&d, e, strlen(e), body_cb, body), 0);
     assert_int_equal(d.status, 204);
     assert_true(d.done);
+    /* Both framings named, the chunked one first and a short length after:
+     * chunked wins (RFC 9112 6.3), and the length of one header is not read
+     * as the other's (the fuzzer found that read past the head). */
+    rk_llm_resp_reset(&d);
+    body[0] = '\0';
+    const char f[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"
+                     "2\r\nhi\r\n0\r\n\r\n";
+    assert_int_equal(rk_llm_resp_feed(&d, f, strlen(f), body_cb, body), 0);
+    assert_true(d.done);
+    assert_string_equal(body, "hi");
     rk_llm_resp_cleanup(&d);
 }
 
