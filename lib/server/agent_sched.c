@@ -134,7 +134,7 @@ void srv__agents_drain_tick(rk_srv_mgr_t *m, int64_t now)
             if (j->st != SRV_J_SENDING)
                 srv__job_cancel_after_commit(m, j, true); /* the agent stops it */
             srv__job_store_status(m, j, RK_JOB_QUEUED, msg);
-            srv__job_requeue(j);
+            srv__job_requeue(m, j);
             j->running_mono = 0;
             j->paused_mono = 0;
         }

@@ -58,6 +58,8 @@ srv_agent_t *srv__agent_add(rk_srv_mgr_t *m, const rk_registered_agent_t *r, con
         free(a);
         return NULL;
     }
+    a->ord = m->agent_ords++;
+    m->elig_gen++; /* the pools work out who can run what again */
     srv_agent_t **p = &m->agents;
     while (*p)
         p = &(*p)->next;
@@ -270,6 +272,7 @@ static void register_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_resp
     bool moved = a != NULL;
     if (a) {
         agent_set(a, &reg, rc->token);
+        m->elig_gen++; /* its AgentInfo may have changed */
         a->first_fail = 0;
         a->unavailable = false;
         a->health_at = 0;

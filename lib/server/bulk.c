@@ -20,7 +20,9 @@ static bool matches(const srv_job_t *j, const rk_srv_cancel_filter_t *f)
         return false;
     if (f->state_mask && !(f->state_mask & (1u << j->status)))
         return false;
-    if (f->agent_id && (!j->agent || strcmp(j->agent->id, f->agent_id) != 0))
+    /* agent_id "any": the jobs not placed yet */
+    if (f->agent_id && (!j->agent || (j->agent->id ? strcmp(j->agent->id, f->agent_id) != 0
+                                                   : strcmp(f->agent_id, "any") != 0)))
         return false;
     if (f->experiment_id && strcmp(j->experiment_id, f->experiment_id) != 0)
         return false;

@@ -250,7 +250,7 @@ static void send_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_response
             return;
         }
         srv__job_store_status(m, j, RK_JOB_QUEUED, msg);
-        srv__job_requeue(j);
+        srv__job_requeue(m, j);
         srv__job_settle(m, j);
         return;
     }

@@ -145,6 +145,13 @@ int rk_srv_selector_check(rk_http_resp_t *resp, const rk_agent_info_t *a,
  * run experiment X: missing ...") and returns RK_EINVAL. */
 int rk_srv_compat_check(rk_http_resp_t *resp, const rk_experiment_t *x, const rk_agent_info_t *a,
                         const char *where);
+/* 0 when some registered agent could run x under o's selector (busy or
+ * down ones count: the job waits for them); else answers resp 422
+ * ("<where>no registered agent can ever run experiment X (a1: missing
+ * ...; a2: lacks the selector's labels)") and returns RK_EINVAL, or the
+ * store's error (answered too). */
+int rk_srv_any_check(rk_server_t *srv, rk_http_resp_t *resp, const rk_experiment_t *x,
+                     const rk_srv_job_opts_t *o, const char *where);
 /* Fills j (zeroed; the caller cleans it up, also on failure) as a new job
  * of x for agent_id (NULL: any agent) with o, created at now, under a
  * fresh id. RK_ENOMEM, or RK_EIO when no randomness is available. */
@@ -160,8 +167,9 @@ void rk_srv_jobs_hand(rk_server_t *srv, rk_http_req_t *req, rk_http_resp_t *resp
  * (compatibility checked: 422 naming what is missing; more than
  * RK_SRV_COUNT_MAX in all: 422), with opts, suspends req and hands
  * the jobs to the manager, which answers 201 (single and one job: the
- * JobInfo; else {jobs: [...]}). agents[i] must exist. Answers resp itself on every
- * error. */
+ * JobInfo; else {jobs: [...]}). agents[i] must exist; agents NULL: the
+ * jobs go to any matching agent (rk_srv_any_check). Answers resp itself
+ * on every error. */
 void rk_srv_jobs_submit(rk_server_t *srv, rk_http_req_t *req, rk_http_resp_t *resp,
                         const rk_experiment_t *x, const rk_registered_agent_t *agents, size_t n,
                         const rk_srv_job_opts_t *opts, bool single);

@@ -489,6 +489,12 @@ typedef struct scan_ctx {
 static int scan_one(void *ud, const rk_job_brief_t *b)
 {
     scan_ctx_t *s = ud;
+    if (!b->agent_id || !*b->agent_id) { /* not placed yet: back in its pool */
+        srv_agent_t *p = srv__pool_get(s->m, b->experiment_id, b->selector_labels, b->exclusive);
+        int rc = p ? srv__jobs_recover(s->m, p, b) : RK_ENOMEM;
+        s->queued += rc == 0;
+        return rc;
+    }
     srv_agent_t *a = srv__agent_find(s->m, b->agent_id);
     if (!a) {
         char **v = realloc(s->orphan_ids, (s->orphans + 1) * sizeof *v);
@@ -643,6 +649,7 @@ void rk_srv_mgr_free(rk_srv_mgr_t *m)
     m->client = NULL;
     srv__calls_drop_all(m);
     srv__agents_free_all(m);
+    srv__pools_free_all(m);
     srv__index_cleanup(&m->index);
     srv__flush(m); /* answers settled while freeing: the HTTP stop took them */
     free(m->finishes);

@@ -94,11 +94,13 @@ void srv__job_to(srv_job_t *j, srv_jstate_t to)
     j->st = to;
 }
 
-/* From the running list back to the front of its agent's queue. */
-void srv__job_requeue(srv_job_t *j)
+/* From the running list back to its place in its agent's queue, or in
+ * its pool, unplaced. */
+void srv__job_requeue(rk_srv_mgr_t *m, srv_job_t *j)
 {
     srv__job_to(j, SRV_J_QUEUED);
     srv__list_unlink(j);
+    srv__job_unplace(m, j);
     srv__queue_add(j);
 }
 
@@ -132,6 +134,8 @@ void srv__job_free(rk_srv_mgr_t *m, srv_job_t *j)
     srv__call_cancel(m, j->cancel);
     srv__call_cancel(m, j->control); /* its waiting request gets 503 */
     srv__index_del(&m->index, j);
+    if (j->home)
+        srv__pool_unref(m, j->home);
     free(j->job_id);
     free(j->experiment_id);
     free(j->message);
@@ -155,6 +159,7 @@ json_t *srv__job_info_json(const srv_job_t *j)
         .job_id = j->job_id,
         .experiment_id = j->experiment_id,
         .agent_id = j->agent ? j->agent->id : NULL,
+        .selector_labels = j->home ? j->home->pool->selector : NULL,
         .created_time = j->created,
         .priority = j->prio,
         .exclusive = j->exclusive,
@@ -253,7 +258,10 @@ void srv__job_settle(rk_srv_mgr_t *m, srv_job_t *j)
     c->waiting[j->waiter_idx] = NULL;
     if (j->journaled)
         c->dirty_batch = m->batch + 1;
-    rk_job_status_t *st = &c->jobs[j->waiter_idx].status;
+    rk_job_info_t *ji = &c->jobs[j->waiter_idx];
+    if (!ji->agent_id && j->agent && j->agent->id) /* placed meanwhile */
+        ji->agent_id = strdup(j->agent->id);
+    rk_job_status_t *st = &ji->status;
     rk_job_status_cleanup(st);
     st->status = j->status;
     st->timestamp = j->status_time;
@@ -269,13 +277,18 @@ void srv__jobs_create(rk_srv_mgr_t *m, srv_create_t *c)
     m->fresh = c;
     for (size_t i = 0; i < c->n; i++) {
         rk_job_info_t *ji = &c->jobs[i];
-        srv_agent_t *a = srv__agent_find(m, ji->agent_id);
+        /* No agent: the job waits in the pool of jobs like it (pools.c). */
+        srv_agent_t *a =
+            ji->agent_id ? srv__agent_find(m, ji->agent_id)
+                         : srv__pool_get(m, ji->experiment_id, ji->selector_labels, ji->exclusive);
         if (a && a->leaving) /* being unregistered: it takes no more jobs */
             a = NULL;
         ji->status.status = a ? RK_JOB_QUEUED : RK_JOB_FAILED;
         ji->status.timestamp = ji->created_time;
         free(ji->status.message);
-        ji->status.message = strdup(a ? "queued" : "agent is not registered");
+        ji->status.message = strdup(a              ? "queued"
+                                    : ji->agent_id ? "agent is not registered"
+                                                   : "out of memory");
         int64_t seq = 0;
         int rc = srv__txn(m);
         if (!rc)
@@ -296,6 +309,10 @@ void srv__jobs_create(rk_srv_mgr_t *m, srv_create_t *c)
             continue;
         }
         j->seq = seq;
+        if (a->pool) {
+            j->home = a;
+            srv__pool_ref(a);
+        }
         j->prio = ji->priority;
         j->exclusive = ji->exclusive;
         j->created = ji->created_time;
@@ -420,7 +437,10 @@ void srv__jobs_priority(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id,
         rk_job_info_cleanup(&ji);
         return;
     }
-    if (j->st != SRV_J_QUEUED || j->status != RK_JOB_QUEUED) {
+    /* A paused job that never reached its agent (held) may change too:
+     * resume puts it back at the place of its new priority. */
+    bool held = j->st == SRV_J_HELD && j->status == RK_JOB_PAUSED;
+    if (!held && (j->st != SRV_J_QUEUED || j->status != RK_JOB_QUEUED)) {
         srv__answer_error(m, w, 409, "job %s already started: %s", job_id,
                           rk_job_state_name(j->status));
         return;
@@ -435,9 +455,13 @@ void srv__jobs_priority(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id,
                          rk_strerror(rc));
             srv__batch_error(m, rc);
         }
-        srv__list_unlink(j);
-        j->prio = prio;
-        srv__queue_add(j);
+        if (held) {
+            j->prio = prio;
+        } else {
+            srv__list_unlink(j);
+            j->prio = prio;
+            srv__queue_add(j);
+        }
         srv__event(m, "job", srv__job_info_json(j));
     }
     srv__answer_change(m, w, 200, srv__job_info_json(j));
@@ -445,27 +469,40 @@ void srv__jobs_priority(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id,
 
 /* ---- scheduling: queued jobs go out as soon as their agent has a slot ---- */
 
+bool srv__agent_open(const srv_agent_t *a, int64_t now)
+{
+    return !a->unavailable && !a->first_fail && a->hold_until <= now && !a->leaving &&
+           a->sched == RK_SRV_SCHED_ENABLED && (int64_t)a->n_running < a->slots && !a->n_exclusive;
+}
+
+void srv__job_assign(rk_srv_mgr_t *m, srv_job_t *j)
+{
+    /* Write ahead: assigned is stored (in this batch, committed before the
+     * request leaves) before the agent hears of it. */
+    srv__job_store_status(m, j, RK_JOB_ASSIGNED, "sent to the agent");
+    srv__job_to(j, SRV_J_SENDING);
+    srv__list_unlink(j);
+    srv__running_add(j);
+    j->retry_at = 0;
+}
+
 void srv__jobs_schedule(rk_srv_mgr_t *m, int64_t now)
 {
-    for (srv_agent_t *a = m->agents; a; a = a->next) {
-        if (a->unavailable || a->first_fail || a->hold_until > now || a->leaving ||
-            a->sched != RK_SRV_SCHED_ENABLED)
-            continue;
-        /* An exclusive job starts only on an idle agent, and nothing starts
-         * beside one: the queue waits (in its order) until it is alone. */
-        srv_job_t *j;
-        while ((j = srv__queue_first(a)) && j->st == SRV_J_QUEUED &&
-               (int64_t)a->n_running < a->slots && !a->n_exclusive &&
-               !(j->exclusive && a->n_running)) {
-            /* Write ahead: assigned is stored (in this batch, committed
-             * before the request leaves) before the agent hears of it. */
-            srv__job_store_status(m, j, RK_JOB_ASSIGNED, "sent to the agent");
-            srv__job_to(j, SRV_J_SENDING);
-            srv__list_unlink(j);
-            srv__running_add(j);
-            j->retry_at = 0;
+    /* Each agent's own queue, then the pools' jobs; a round of both until
+     * the pools place nothing more (an agent's slot left for a pool's
+     * better job may be its own queue's again once that job went
+     * elsewhere). Each round places a job or ends: bounded by the slots. */
+    do {
+        for (srv_agent_t *a = m->agents; a; a = a->next) {
+            /* An exclusive job starts only on an idle agent, and nothing
+             * starts beside one: the queue waits (in its order) until it
+             * is alone. */
+            srv_job_t *j;
+            while (srv__agent_open(a, now) && (j = srv__queue_first(a)) && j->st == SRV_J_QUEUED &&
+                   !(j->exclusive && a->n_running) && !(m->pools && srv__pools_beat(m, a, j, now)))
+                srv__job_assign(m, j);
         }
-    }
+    } while (m->pools && srv__pools_place(m, now));
 }
 
 void srv__jobs_send_due(rk_srv_mgr_t *m, int64_t now)
@@ -493,7 +530,7 @@ void srv__jobs_agent_lost(rk_srv_mgr_t *m, srv_agent_t *a, const char *msg)
         srv__call_cancel(m, j->call);
         if (j->st == SRV_J_SENDING && !srv__job_ended_here(j)) {
             srv__job_store_status(m, j, RK_JOB_QUEUED, "agent unreachable; back in the queue");
-            srv__job_requeue(j);
+            srv__job_requeue(m, j);
             srv__job_settle(m, j);
             continue;
         }
@@ -559,7 +596,16 @@ int srv__jobs_recover(rk_srv_mgr_t *m, srv_agent_t *a, const rk_job_brief_t *b)
     j->status = b->state;
     j->prio = b->priority;
     j->exclusive = b->exclusive;
-    if (b->state == RK_JOB_QUEUED) {
+    if (a->pool) {
+        /* Unplaced: queued, or held (paused before it was placed). */
+        j->home = a;
+        srv__pool_ref(a);
+        j->st = b->state == RK_JOB_PAUSED ? SRV_J_HELD : SRV_J_QUEUED;
+        if (j->st == SRV_J_HELD)
+            srv__held_add(j);
+        else
+            srv__queue_add(j);
+    } else if (b->state == RK_JOB_QUEUED) {
         j->st = SRV_J_QUEUED;
         srv__queue_add(j);
     } else {

@@ -29,6 +29,7 @@ void srv__journal_touch(rk_srv_mgr_t *m, srv_job_t *j)
     j->journaled = true;
     j->snap_new = false;
     j->snap_st = j->st;
+    j->snap_agent = j->agent;
     j->snap_prio = j->prio;
     j->snap_status = j->status;
     j->snap_time = j->status_time;
@@ -82,8 +83,9 @@ static void put_back(rk_srv_mgr_t *m, srv_job_t *j)
     unsigned char want = j->st == SRV_J_QUEUED ? SRV_L_QUEUE
                          : j->st == SRV_J_HELD ? SRV_L_HELD
                                                : SRV_L_RUNNING;
-    if (j->list != want || j->prio != j->snap_prio) {
+    if (j->list != want || j->prio != j->snap_prio || j->agent != j->snap_agent) {
         srv__list_unlink(j);
+        j->agent = j->snap_agent; /* placed from its pool, or back to it */
         j->prio = j->snap_prio;
         if (want == SRV_L_QUEUE)
             srv__queue_add(j);
@@ -94,7 +96,7 @@ static void put_back(rk_srv_mgr_t *m, srv_job_t *j)
     }
     /* An agent whose loss could not be stored is lost again at its next
      * tick (its first failure is still known). */
-    if (j->agent->unavailable && want == SRV_L_RUNNING)
+    if (!j->agent->pool && j->agent->unavailable && want == SRV_L_RUNNING)
         j->agent->unavailable = false;
 }
 

@@ -149,7 +149,8 @@ struct srv_job {
     rk_job_state_t status; /* as stored */
     char *message;         /* of the stored status */
     rk_time_t status_time;
-    srv_agent_t *agent;
+    srv_agent_t *agent; /* its agent, or the pool it waits in unplaced */
+    srv_agent_t *home;  /* the pool it was submitted to ("any"), or NULL */
     rk_job_priority_t prio;
     bool exclusive;
     /* A job is in one of its agent's lists at a time (list), so the
@@ -170,6 +171,7 @@ struct srv_job {
      * store write of the current batch, restored if the commit fails. */
     bool journaled, snap_new;
     srv_jstate_t snap_st;
+    srv_agent_t *snap_agent;
     rk_job_priority_t snap_prio;
     rk_job_state_t snap_status;
     rk_time_t snap_time;
@@ -229,8 +231,13 @@ void srv__job_store_status(rk_srv_mgr_t *m, srv_job_t *j, rk_job_state_t st, con
 bool srv__job_ended_here(const srv_job_t *j);
 /* Gives the POST /jobs waiting for j (if any) j's status as it stands. */
 void srv__job_settle(rk_srv_mgr_t *m, srv_job_t *j);
-/* From the running list back to its place in its agent's queue (QUEUED). */
-void srv__job_requeue(srv_job_t *j);
+/* From the running list back to its place in its agent's queue (QUEUED);
+ * a job placed from a pool goes back to its pool, unplaced (stored in the
+ * batch), so another agent can take it. */
+void srv__job_requeue(rk_srv_mgr_t *m, srv_job_t *j);
+/* Stores assigned a queued job of a real agent with a free slot and takes
+ * the slot (SENDING; the POST leaves after the commit). */
+void srv__job_assign(rk_srv_mgr_t *m, srv_job_t *j);
 
 /* queues.c: the agent's lists; a job knows which one it is in (list).
  * Each link takes a job in no list (SRV_L_NONE) and cannot fail. */
@@ -316,8 +323,48 @@ void srv__jobs_resume(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id);
  * otherwise 404 or 409. */
 void srv__jobs_priority(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id,
                         rk_job_priority_t prio);
-/* Moves queued jobs into free slots, storing them assigned (write ahead). */
+/* Moves queued jobs into free slots, storing them assigned (write ahead):
+ * each agent's own queue, and the pools' jobs (pools.c), in one order. */
 void srv__jobs_schedule(rk_srv_mgr_t *m, int64_t now);
+/* True when agent a could start a job now (reachable, enabled, a free
+ * slot, nothing exclusive running). */
+bool srv__agent_open(const srv_agent_t *a, int64_t now);
+
+/* ---- pools.c: placement on any matching agent ---- */
+
+/* What only a pool (an srv_agent_t whose id is NULL) has. */
+typedef struct srv_pool {
+    char *key; /* experiment, selector and exclusive, as one string */
+    char *experiment_id;
+    json_t *selector; /* agent_selector labels, or NULL */
+    bool exclusive;
+    size_t refs;         /* jobs whose home it is; freed at 0 */
+    unsigned char *elig; /* per agent ord: 0 unknown, 1 can run, 2 cannot */
+    size_t elig_n;
+    uint64_t elig_gen; /* the manager's elig_gen it was worked out for */
+    srv_agent_t *next_pool;
+} srv_pool_t;
+
+/* The pool for jobs of experiment_id with selector (NULL: none) and
+ * exclusive, created if needed (with no jobs yet), or NULL on ENOMEM.
+ * The job that takes it as its home calls srv__pool_ref. */
+srv_agent_t *srv__pool_get(rk_srv_mgr_t *m, const char *experiment_id, const json_t *selector,
+                           bool exclusive);
+/* A job takes pool p as its home / lets it go (the pool is freed when its
+ * last job goes, unless the manager is shutting down). */
+void srv__pool_ref(srv_agent_t *p);
+void srv__pool_unref(rk_srv_mgr_t *m, srv_agent_t *p);
+/* Puts j (in no list) back in its home pool, unplaced, with the store
+ * write in the batch; a job without a home, or already home: no-op. */
+void srv__job_unplace(rk_srv_mgr_t *m, srv_job_t *j);
+/* True when a pool's first job that agent a could take now comes before
+ * j (higher priority, or as high and older): a's slot waits for it. */
+bool srv__pools_beat(rk_srv_mgr_t *m, srv_agent_t *a, const srv_job_t *j, int64_t now);
+/* Places the pools' jobs on free agents, best job first, each on the
+ * least loaded eligible agent; returns whether it placed any. */
+bool srv__pools_place(rk_srv_mgr_t *m, int64_t now);
+/* Frees every pool and its jobs without storing anything (shutdown). */
+void srv__pools_free_all(rk_srv_mgr_t *m);
 /* Sends what scheduling decided, after the commit made it durable. */
 void srv__jobs_send_due(rk_srv_mgr_t *m, int64_t now);
 /* Runs due retries and the server's backstop timeouts. */
@@ -380,6 +427,9 @@ struct srv_agent {
     rk_srv_sched_t sched;    /* paused and draining agents get no new jobs */
     int64_t drain_at;        /* mono µs past which a draining agent's jobs go back (0: never) */
     int64_t freed_mono;      /* a slot freed then (mono µs), until the next send */
+    uint64_t placed;         /* the manager's place_clock when it last got a pool's job */
+    size_t ord;              /* its index in the pools' eligibility arrays */
+    srv_pool_t *pool;        /* a pool (id NULL) of unplaced jobs; NULL for an agent */
     srv_agent_t *next;
 };
 
@@ -450,7 +500,12 @@ struct rk_srv_mgr {
     volatile int stop; /* set by rk_srv_mgr_stop (through a task) */
 
     srv_agent_t *agents;
-    srv_index_t index; /* every tracked job by id */
+    srv_agent_t *pools;   /* unplaced jobs by what may run them (pools.c) */
+    uint64_t elig_gen;    /* bumped when an agent (re-)registers */
+    size_t agent_ords;    /* ords handed out so far */
+    uint64_t place_clock; /* counts placements: which agent got one longest ago */
+    bool pools_closing;   /* shutdown: pools are freed explicitly */
+    srv_index_t index;    /* every tracked job by id */
     srv_call_t *calls;
     srv_create_t *fresh; /* creates to settle after this iteration's scheduling */
 

@@ -80,7 +80,8 @@ void srv__jobs_pause(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id)
     if (unsent) {
         srv__job_store_status(m, j, RK_JOB_PAUSED, "paused before it was sent to its agent");
         srv__job_to(j, SRV_J_HELD);
-        srv__list_unlink(j); /* a slot taken for it is free again */
+        srv__list_unlink(j);    /* a slot taken for it is free again */
+        srv__job_unplace(m, j); /* placed from a pool: held there, unplaced */
         srv__held_add(j);
         srv__job_settle(m, j);
         srv__answer_change(m, w, 200, srv__job_info_json(j));

@@ -103,7 +103,7 @@ static int check_entry(rk_server_t *srv, rk_http_resp_t *resp, lookups_t *l, con
     rk_verr_t err;
     int rc = rk_json_expect_obj(e, path, &err);
     if (!rc && !(rc = rk_json_get_id(e, path, "experiment_id", RK_REQUIRED, &xid, &err)))
-        rc = rk_json_get_id(e, path, "agent_id", RK_REQUIRED, &aid, &err);
+        rc = rk_json_get_id(e, path, "agent_id", RK_OPTIONAL, &aid, &err);
     if (rc) {
         rk_http_resp_error(resp, 422, err.msg);
         goto out;
@@ -120,6 +120,27 @@ static int check_entry(rk_server_t *srv, rk_http_resp_t *resp, lookups_t *l, con
         k = json_object_get(l->xi, xid);
     }
     *x = &l->xs[json_integer_value(k)];
+    char pair[160], where[RK_PATH_MAX + 2];
+    if (!aid || strcmp(aid, "any") == 0) { /* any matching agent */
+        *a = NULL;
+        char *sel = o->selector ? json_dumps(o->selector, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        char *key = NULL;
+        if (asprintf(&key, "%s any %s", xid, sel ? sel : "") < 0)
+            key = NULL;
+        free(sel);
+        if (!key) {
+            rk_http_resp_error(resp, 500, "out of memory");
+            rc = RK_ENOMEM;
+            goto out;
+        }
+        if (!json_object_get(l->pairs, key)) {
+            snprintf(where, sizeof where, "%s: ", path);
+            if (!(rc = rk_srv_any_check(srv, resp, *x, o, where)))
+                json_object_set_new(l->pairs, key, json_true());
+        }
+        free(key);
+        goto out;
+    }
     k = json_object_get(l->ai, aid);
     if (!k) {
         if ((rc = rk_store_agent_get(srv->store, aid, &l->as[l->na]))) {
@@ -130,7 +151,6 @@ static int check_entry(rk_server_t *srv, rk_http_resp_t *resp, lookups_t *l, con
         k = json_object_get(l->ai, aid);
     }
     *a = &l->as[json_integer_value(k)];
-    char pair[160], where[RK_PATH_MAX + 2];
     snprintf(pair, sizeof pair, "%s %s", xid, aid);
     if (!json_object_get(l->pairs, pair)) {
         snprintf(where, sizeof where, "%s: ", path);
@@ -199,7 +219,8 @@ static void h_batch(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     size_t made = 0;
     for (size_t i = 0; !rc && i < n; i++)
         for (size_t c = 0; !rc && c < opts[i].count; c++, made++) {
-            rc = rk_srv_job_fill(srv, &jobs[made], ex[i], ag[i]->info.agent_id, &opts[i], now);
+            rc = rk_srv_job_fill(srv, &jobs[made], ex[i], ag[i] ? ag[i]->info.agent_id : NULL,
+                                 &opts[i], now);
             timeouts[made] = ex[i]->requirements.timeout_seconds;
         }
     if (rc) {

@@ -27,7 +27,7 @@ static void h_create(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     if (rk_http_req_json(req, resp, &body))
         return;
     if (rk_json_get_id(body, "", "experiment_id", RK_REQUIRED, &exp_id, &e) ||
-        rk_json_get_id(body, "", "agent_id", RK_REQUIRED, &agent_id, &e)) {
+        rk_json_get_id(body, "", "agent_id", RK_OPTIONAL, &agent_id, &e)) {
         rk_http_resp_error(resp, 422, e.msg);
         goto done;
     }
@@ -38,12 +38,14 @@ static void h_create(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
         rk_srv_store_errorf(resp, rc, "experiment %s", exp_id);
         goto done;
     }
-    rc = rk_store_agent_get(srv->store, agent_id, &a);
+    /* No agent_id, or "any": the first matching agent with a free slot. */
+    bool any = !agent_id || strcmp(agent_id, "any") == 0;
+    rc = any ? 0 : rk_store_agent_get(srv->store, agent_id, &a);
     if (rc) {
         rk_srv_store_errorf(resp, rc, "agent %s", agent_id);
         goto done;
     }
-    rk_srv_jobs_submit(srv, req, resp, &x, &a, 1, &opts, true);
+    rk_srv_jobs_submit(srv, req, resp, &x, any ? NULL : &a, 1, &opts, true);
 done:
     rk_registered_agent_cleanup(&a);
     rk_experiment_cleanup(&x);

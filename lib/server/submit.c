@@ -78,6 +78,49 @@ int rk_srv_compat_check(rk_http_resp_t *resp, const rk_experiment_t *x, const rk
     return ok ? 0 : RK_EINVAL;
 }
 
+int rk_srv_any_check(rk_server_t *srv, rk_http_resp_t *resp, const rk_experiment_t *x,
+                     const rk_srv_job_opts_t *o, const char *where)
+{
+    rk_registered_agent_t *as = NULL;
+    size_t n = 0;
+    int rc = rk_store_agent_list(srv->store, &as, &n);
+    if (rc) {
+        rk_srv_store_error(resp, rc, "agents");
+        return rc;
+    }
+    rk_buf_t why;
+    rk_buf_init(&why, 4096);
+    bool ok = false;
+    for (size_t i = 0; i < n && !ok; i++) {
+        const rk_agent_info_t *a = &as[i].info;
+        if (o->selector && !rk_agent_info_labels_match(a, o->selector)) {
+            rk_buf_printf(&why, "%s%s: lacks the selector's labels", why.len ? "; " : "",
+                          a->agent_id);
+            continue;
+        }
+        json_t *missing = json_array(), *warnings = json_array();
+        ok = rk_srv_compat(x, a, missing, warnings);
+        if (!ok) {
+            rk_buf_printf(&why, "%s%s: missing", why.len ? "; " : "", a->agent_id);
+            size_t k;
+            json_t *s;
+            json_array_foreach(missing, k, s)
+            {
+                rk_buf_printf(&why, "%s %s", k ? "," : "", json_string_value(s));
+            }
+        }
+        json_decref(missing);
+        json_decref(warnings);
+    }
+    rk_store_agents_free(as, n);
+    if (!ok)
+        rk_http_resp_errorf(resp, 422, "%sno registered agent can ever run experiment %s%s%s%s",
+                            where, x->id, n ? " (" : ": no agent is registered", rk_buf_str(&why),
+                            n ? ")" : "");
+    rk_buf_cleanup(&why);
+    return ok ? 0 : RK_EINVAL;
+}
+
 int rk_srv_job_fill(rk_server_t *srv, rk_job_info_t *j, const rk_experiment_t *x,
                     const char *agent_id, const rk_srv_job_opts_t *o, rk_time_t now)
 {
@@ -127,7 +170,12 @@ void rk_srv_jobs_submit(rk_server_t *srv, rk_http_req_t *req, rk_http_resp_t *re
                         const rk_experiment_t *x, const rk_registered_agent_t *agents, size_t n,
                         const rk_srv_job_opts_t *opts, bool single)
 {
-    for (size_t i = 0; i < n; i++)
+    if (!agents) { /* any matching agent: one that could run it must exist */
+        if (rk_srv_any_check(srv, resp, x, opts, ""))
+            return;
+        n = 1;
+    }
+    for (size_t i = 0; agents && i < n; i++)
         if (rk_srv_compat_check(resp, x, &agents[i].info, "") ||
             rk_srv_selector_check(resp, &agents[i].info, opts, ""))
             return;
@@ -143,7 +191,8 @@ void rk_srv_jobs_submit(rk_server_t *srv, rk_http_req_t *req, rk_http_resp_t *re
     int rc = jobs && timeouts ? 0 : RK_ENOMEM;
     rk_time_t now = rk_time_now_us();
     for (size_t i = 0; !rc && i < n; i++) {
-        rc = rk_srv_job_fill(srv, &jobs[i], x, agents[i / opts->count].info.agent_id, opts, now);
+        rc = rk_srv_job_fill(srv, &jobs[i], x,
+                             agents ? agents[i / opts->count].info.agent_id : NULL, opts, now);
         timeouts[i] = x->requirements.timeout_seconds;
     }
     if (rc) {

@@ -106,7 +106,13 @@ static const row_t rows_4xx[] = {
     {"POST", "/api/v1/jobs", "{\"experiment_id\":\"{exp}\",\"agent_id\":\"no-such-agent\"}", 404,
      "no-such-agent"},
     /* 422: missing field, not an object, an agent that cannot run it */
-    {"POST", "/api/v1/jobs", "{\"experiment_id\":\"x\"}", 422, "agent_id"},
+    {"POST", "/api/v1/jobs", "{\"experiment_id\":\"x\",\"agent_id\":7}", 422, "agent_id"},
+    /* No agent_id: any agent, but one that could run it must exist. */
+    {"POST", "/api/v1/jobs", "{\"experiment_id\":\"{gpu_exp}\"}", 422,
+     "no registered agent can ever run"},
+    {"POST", "/api/v1/jobs",
+     "{\"experiment_id\":\"{exp}\",\"agent_selector\":{\"labels\":{\"rack\":\"nope\"}}}", 422,
+     "lacks the selector's labels"},
     {"POST", "/api/v1/jobs", "[1]", 422, NULL},
     {"POST", "/api/v1/jobs", "{\"experiment_id\":\"{gpu_exp}\",\"agent_id\":\"{agent}\"}", 422,
      "GPU"},
