@@ -48,7 +48,7 @@
 
 #include "base/err.h"
 #include "base/time.h"
-#include "bs.h"
+#include "bs_ruckus.h"
 #include "store/store.h"
 
 #define N_AGENTS 4
@@ -87,58 +87,25 @@ static void verdict(const bench_t *b, const char *what, bool met)
 
 static int server_start(bench_t *b, const char *db)
 {
-    char loc[700], log[700];
-    snprintf(loc, sizeof loc, "%s?synchronous=%s", db, b->sync);
-    snprintf(log, sizeof log, "%s/server.log", b->dir);
-    const char *args[] = {"--port", "0", "--db", loc, NULL};
-    return bs_proc_start(&b->srv, "ruckus-server", args, log);
+    return bs_ruckus_server(&b->srv, b->dir, db, b->sync);
 }
 
 static int agent_start(bench_t *b, int i, int slots)
 {
-    char data[700], log[700], s[16];
-    snprintf(data, sizeof data, "%s/agent%d", b->agent_dir ? b->agent_dir : b->dir, i);
-    snprintf(log, sizeof log, "%s/agent%d.log", b->dir, i);
-    snprintf(s, sizeof s, "%d", slots);
-    const char *args[] = {"--port", "0", "--data-dir", data, "--slots", s, "--grace", "1", NULL};
-    return bs_proc_start(&b->agents[i], "ruckus-agent", args, log);
+    return bs_ruckus_agent(&b->agents[i], b->dir, b->agent_dir ? b->agent_dir : b->dir, i, slots,
+                           NULL);
 }
 
 static int agent_register(bench_t *b, int i)
 {
-    char url[256], body[256];
-    bs_url(url, sizeof url, b->srv.port, "/agents/register");
-    snprintf(body, sizeof body, "{\"agent_url\":\"http://127.0.0.1:%d\"}", b->agents[i].port);
-    json_t *v = NULL;
-    long st = bs_http("POST", url, body, &v);
-    const char *id = json_string_value(json_object_get(v, "agent_id"));
-    if (st == 200 && id)
-        snprintf(b->agent_ids[i], sizeof b->agent_ids[i], "%s", id);
-    json_decref(v);
-    if (st != 200 || !id)
-        fprintf(stderr, "registering agent %d failed: HTTP %ld\n", i, st);
-    return st == 200 && id ? 0 : -1;
+    return bs_ruckus_register(b->srv.port, b->agents[i].port, b->agent_ids[i],
+                              sizeof b->agent_ids[i]);
 }
 
 /* A command experiment running argv (a JSON array text); id into out. */
 static int experiment(bench_t *b, const char *name, const char *argv, char out[64])
 {
-    char url[256], body[1024];
-    bs_url(url, sizeof url, b->srv.port, "/experiments");
-    snprintf(body, sizeof body,
-             "{\"experiment_spec\":{\"name\":\"%s\",\"model\":\"none\",\"task\":{\"name\":\"%s\","
-             "\"type\":\"command\",\"params\":{\"argv\":%s}},\"framework\":{\"name\":\"none\","
-             "\"params\":{}},\"metrics\":{\"metrics\":{}}}}",
-             name, name, argv);
-    json_t *v = NULL;
-    long st = bs_http("POST", url, body, &v);
-    const char *id = json_string_value(json_object_get(v, "experiment_id"));
-    if (st == 201 && id)
-        snprintf(out, 64, "%s", id);
-    json_decref(v);
-    if (st != 201 || !id)
-        fprintf(stderr, "creating experiment %s failed: HTTP %ld\n", name, st);
-    return st == 201 && id ? 0 : -1;
+    return bs_ruckus_experiment(b->srv.port, name, argv, out);
 }
 
 static long post_job(bench_t *b, const char *exp, int agent, char id_out[64])
@@ -196,35 +163,14 @@ static void posts_run(posts_t *p, size_t n, int inflight, double deadline_s)
 /* Jobs of experiment exp (NULL: all) in the states of `status`, or -1. */
 static long count_jobs(bench_t *b, const char *exp, const char *status)
 {
-    char path[256], url[300];
-    snprintf(path, sizeof path, "/jobs?limit=1&status=%s%s%s", status, exp ? "&experiment_id=" : "",
-             exp ? exp : "");
-    bs_url(url, sizeof url, b->srv.port, path);
-    json_t *v = NULL;
-    long st = bs_http("GET", url, NULL, &v);
-    long n = st == 200 ? (long)json_integer_value(json_object_get(v, "total")) : -1;
-    json_decref(v);
-    return n;
+    return bs_ruckus_count(b->srv.port, exp, status);
 }
 
-#define TERMINAL "completed,failed,cancelled,timeout"
-#define UNFINISHED "queued,assigned,running"
-
 /* Polls every 2 ms until no job is unfinished; the time it saw that, or 0
- * after deadline_s. The count reads only the index of unfinished jobs, so
- * the polling costs the server little (a count over every finished job of
- * an experiment, polled this often, took 40% of the server's CPU). */
+ * after deadline_s (bs_ruckus_wait_idle). */
 static double wait_idle(bench_t *b, double deadline_s)
 {
-    double end = bs_now() + deadline_s;
-    long left = -1;
-    while (bs_now() < end) {
-        if ((left = count_jobs(b, NULL, UNFINISHED)) == 0)
-            return bs_now();
-        usleep(2000);
-    }
-    fprintf(stderr, "%ld jobs still unfinished after %.0f s\n", left, deadline_s);
-    return 0;
+    return bs_ruckus_wait_idle(b->srv.port, deadline_s);
 }
 
 /* ---- machine limits ---- */

@@ -60,6 +60,8 @@ srv_agent_t *srv__agent_add(rk_srv_mgr_t *m, const rk_registered_agent_t *r, con
     }
     a->ord = m->agent_ords++;
     m->elig_gen++; /* the pools work out who can run what again */
+    if (m->srv)
+        rk_srv_agents_changed(m->srv);
     srv_agent_t **p = &m->agents;
     while (*p)
         p = &(*p)->next;
@@ -273,6 +275,8 @@ static void register_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_resp
     if (a) {
         agent_set(a, &reg, rc->token);
         m->elig_gen++; /* its AgentInfo may have changed */
+        if (m->srv)
+            rk_srv_agents_changed(m->srv);
         a->first_fail = 0;
         a->unavailable = false;
         a->health_at = 0;
@@ -375,6 +379,8 @@ static bool leave_step(rk_srv_mgr_t *m, srv_agent_t *a)
         m->again = true;
         return false;
     }
+    if (m->srv) /* before anyone hears it is gone */
+        rk_srv_agents_changed(m->srv);
     agent_event(m, a, "unregistered");
     rk_log_info("agent unregistered", "agent_id", a->id);
     json_t *body = json_object();

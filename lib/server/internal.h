@@ -54,6 +54,15 @@ struct rk_server {
     rk_srv_events_t *events;
     char *host;
     int db_lock; /* the SQLite file's lock (base/lockfile.h), or -1 */
+    /* Which (experiment, selector) some registered agent can run, as of
+     * which agents_gen (submit.c): POST /jobs to "any" skips reading and
+     * checking every agent while the set of agents stays the same. */
+    _Atomic uint64_t agents_gen; /* bumped when an agent registers or goes */
+    pthread_mutex_t any_lock;
+    struct {
+        char key[192];
+        uint64_t gen;
+    } any_ok[64];
     bool started, stopped;
 };
 
@@ -150,6 +159,8 @@ int rk_srv_compat_check(rk_http_resp_t *resp, const rk_experiment_t *x, const rk
  * ("<where>no registered agent can ever run experiment X (a1: missing
  * ...; a2: lacks the selector's labels)") and returns RK_EINVAL, or the
  * store's error (answered too). */
+/* Tells the "any" check that the set of agents changed (any thread). */
+void rk_srv_agents_changed(rk_server_t *srv);
 int rk_srv_any_check(rk_server_t *srv, rk_http_resp_t *resp, const rk_experiment_t *x,
                      const rk_srv_job_opts_t *o, const char *where);
 /* Fills j (zeroed; the caller cleans it up, also on failure) as a new job

@@ -188,6 +188,7 @@ int rk_server_new(const rk_server_settings_t *s, rk_server_t **out)
     if (!srv)
         return RK_ENOMEM;
     srv->db_lock = -1;
+    pthread_mutex_init(&srv->any_lock, NULL);
     int rc = RK_ENOMEM;
     if (!(srv->host = strdup(s->host)))
         goto fail;
@@ -295,5 +296,6 @@ void rk_server_free(rk_server_t *srv)
     rk_srv_events_free(srv->events);
     rk_prom_free(srv->metrics);
     free(srv->host);
+    pthread_mutex_destroy(&srv->any_lock);
     free(srv);
 }

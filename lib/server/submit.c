@@ -78,9 +78,38 @@ int rk_srv_compat_check(rk_http_resp_t *resp, const rk_experiment_t *x, const rk
     return ok ? 0 : RK_EINVAL;
 }
 
+void rk_srv_agents_changed(rk_server_t *srv)
+{
+    srv->agents_gen++;
+}
+
+/* The "any" cache's slot of key (FNV-1a). */
+static size_t any_slot(const rk_server_t *srv, const char *key)
+{
+    uint32_t h = 2166136261u;
+    for (const char *p = key; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    return h % (sizeof srv->any_ok / sizeof srv->any_ok[0]);
+}
+
 int rk_srv_any_check(rk_server_t *srv, rk_http_resp_t *resp, const rk_experiment_t *x,
                      const rk_srv_job_opts_t *o, const char *where)
 {
+    /* Answered yes since the agents last changed: yes again, no reads. */
+    char key[sizeof srv->any_ok[0].key];
+    char *sel = o->selector ? json_dumps(o->selector, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    int kn = snprintf(key, sizeof key, "%s %s", x->id, sel ? sel : "");
+    free(sel);
+    bool cacheable = kn > 0 && (size_t)kn < sizeof key;
+    uint64_t gen = srv->agents_gen;
+    size_t slot = cacheable ? any_slot(srv, key) : 0;
+    if (cacheable) {
+        pthread_mutex_lock(&srv->any_lock);
+        bool hit = srv->any_ok[slot].gen == gen + 1 && strcmp(srv->any_ok[slot].key, key) == 0;
+        pthread_mutex_unlock(&srv->any_lock);
+        if (hit)
+            return 0;
+    }
     rk_registered_agent_t *as = NULL;
     size_t n = 0;
     int rc = rk_store_agent_list(srv->store, &as, &n);
@@ -113,6 +142,12 @@ int rk_srv_any_check(rk_server_t *srv, rk_http_resp_t *resp, const rk_experiment
         json_decref(warnings);
     }
     rk_store_agents_free(as, n);
+    if (ok && cacheable) { /* gen + 1: a zeroed slot never matches */
+        pthread_mutex_lock(&srv->any_lock);
+        memcpy(srv->any_ok[slot].key, key, (size_t)kn + 1);
+        srv->any_ok[slot].gen = gen + 1;
+        pthread_mutex_unlock(&srv->any_lock);
+    }
     if (!ok)
         rk_http_resp_errorf(resp, 422, "%sno registered agent can ever run experiment %s%s%s%s",
                             where, x->id, n ? " (" : ": no agent is registered", rk_buf_str(&why),

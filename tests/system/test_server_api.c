@@ -261,8 +261,15 @@ static void test_agents(void **state)
     json_t *q = fx_job(&f, exp, 0, 201);
     json_decref(fx_wait_job(&f, fx_id(run), "running", 10000));
     assert_int_equal(post_raw(&f, "/api/v1/agents/unregister", "{\"agent_id\":\"nobody\"}"), 404);
+    /* A job for any agent is taken while one could run it (the answer is
+     * kept until the agents change)... */
+    char any_body[128];
+    snprintf(any_body, sizeof any_body, "{\"experiment_id\":\"%s\",\"priority\":\"low\"}", exp);
+    assert_int_equal(post_raw(&f, "/api/v1/jobs", any_body), 201);
     snprintf(body, sizeof body, "{\"agent_id\":\"%s\"}", f.agent_ids[0]);
     assert_int_equal(post_raw(&f, "/api/v1/agents/unregister", body), 200);
+    /* ...and refused once none is registered. */
+    assert_int_equal(post_raw(&f, "/api/v1/jobs", any_body), 422);
     json_t *a = fx_get_job(&f, fx_id(run)), *b = fx_get_job(&f, fx_id(q));
     assert_string_equal(fx_state(a), "cancelled");
     assert_string_equal(fx_state(b), "cancelled");
