@@ -1,9 +1,14 @@
-/* Pause of a queued job against real processes (issue 11): held while the
+/* Pause against real processes (issue 11). A queued job: held while the
  * job ahead runs and after it, through a kill -9 of the server and its
  * restart on the same database (paused stays paused, skipped by dispatch
  * while the job queued behind it runs); resumed, it runs once. A finished
- * job's pause is 409, an unknown job's 404.
+ * job's pause is 409, an unknown job's 404. A running job, paused through
+ * the server: its counter stands still, it goes on after the resume, and
+ * its timeout counts running time only.
  */
+#include <time.h>
+
+#include "base/time.h"
 #include "server_fixture.h"
 
 static json_t *post(fx_t *f, const char *id, const char *verb, long *st)
@@ -69,8 +74,84 @@ static void test_paused_stays_paused_across_kill9(void **state)
     fx_cleanup(&f);
 }
 
+/* The counter the running job writes (0 before its first write). */
+static long counter(const char *path)
+{
+    FILE *fp = fopen(path, "r");
+    long n = 0;
+    if (fp) {
+        if (fscanf(fp, "%ld", &n) != 1)
+            n = 0;
+        fclose(fp);
+    }
+    return n;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void test_running_job_paused_through_the_server(void **state)
+{
+    (void)state;
+    fx_t f;
+    fx_init(&f);
+    fx_server_start(&f, "sqlite", NULL);
+    fx_agent_start(&f, 0, 1, NULL);
+    char path[600], script[2048], exp[32];
+    snprintf(path, sizeof path, "%s/n", f.dir);
+    snprintf(script, sizeof script,
+             "i=0; while :; do i=$((i+1)); echo $i > %s.tmp; mv %s.tmp %s; sleep 0.1; done", path,
+             path, path);
+    fx_experiment(&f, "counter", script, 3, exp); /* a 3 s timeout */
+    json_t *j = fx_job(&f, exp, 0, 201);
+    char id[32];
+    snprintf(id, sizeof id, "%s", fx_id(j));
+    json_decref(j);
+    json_decref(fx_wait_job(&f, id, "running", 10000));
+    for (int i = 0; i < 200 && counter(path) < 3; i++)
+        sleep_ms(20);
+    assert_true(counter(path) >= 3);
+
+    long st;
+    int64_t paused_at = rk_time_mono_us();
+    json_t *v = post(&f, id, "pause", &st);
+    assert_int_equal(st, 200);
+    assert_string_equal(fx_state(v), "paused");
+    json_decref(v);
+    sleep_ms(300); /* a write under way when it stopped lands */
+    long c1 = counter(path);
+    sleep_ms(4000); /* longer than the timeout: paused time does not count */
+    long c2 = counter(path);
+    assert_int_equal(c1, c2);
+    j = fx_get_job(&f, id);
+    assert_string_equal(fx_state(j), "paused");
+    json_decref(j);
+
+    v = post(&f, id, "resume", &st);
+    assert_int_equal(st, 200);
+    assert_string_equal(fx_state(v), "running");
+    json_decref(v);
+    int64_t resumed_at = rk_time_mono_us();
+    for (int i = 0; i < 100 && counter(path) <= c2 + 2; i++)
+        sleep_ms(20);
+    assert_true(counter(path) > c2 + 2); /* it goes on */
+    /* It times out once it has run 3 s in all: after the resume, not
+     * before, and not 3 s after its start. */
+    j = fx_wait_job(&f, id, "timeout", 20000);
+    int64_t ended = rk_time_mono_us();
+    json_decref(j);
+    assert_true(resumed_at - paused_at >= 4000000);
+    assert_true(ended - resumed_at < 3500000); /* the rest of its 3 s, plus polling */
+    fx_cleanup(&f);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_paused_stays_paused_across_kill9)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_paused_stays_paused_across_kill9),
+        cmocka_unit_test(test_running_job_paused_through_the_server)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
