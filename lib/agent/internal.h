@@ -55,6 +55,7 @@ typedef struct job {
     char *dir; /* <data_dir>/jobs/<id> */
     rk_job_state_t state;
     char *message;
+    int64_t attempt; /* the server's try of it (ExecuteJobRequest attempt) */
     rk_time_t accepted_at, started_at, finished_at, changed_at;
     json_t *request; /* the ExecuteJobRequest as stored; NULL once finished */
     /* While not finished: */

@@ -41,6 +41,8 @@ static char *job_record(const job_t *j, rk_job_state_t st, const char *message,
         rk_json_set_time(o, "accepted_at", j->accepted_at) ||
         rk_json_set_time(o, "changed_at", changed))
         goto out;
+    if (j->attempt && json_object_set_new(o, "attempt", json_integer(j->attempt)))
+        goto out;
     if (j->started_at && rk_json_set_time(o, "started_at", j->started_at))
         goto out;
     if (finished_at && rk_json_set_time(o, "finished_at", finished_at))
@@ -196,6 +198,8 @@ int agent__record_read(rk_agent_t *a, const char *name, job_t **out, json_t **re
     j->started_at = time_of(o, "started_at");
     j->finished_at = time_of(o, "finished_at");
     j->changed_at = time_of(o, "changed_at");
+    json_int_t at = json_integer_value(json_object_get(o, "attempt"));
+    j->attempt = at > 0 && at <= RK_EXECUTE_ATTEMPT_MAX ? at : 0;
     json_int_t pg = json_integer_value(json_object_get(o, "pgid"));
     j->pgid = pg > 1 && pg <= INT32_MAX ? (pid_t)pg : 0;
     json_t *rq = json_object_get(o, "request");

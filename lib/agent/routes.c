@@ -42,6 +42,20 @@ static json_t *accepted(const char *id)
     return json_pack("{s:s,s:s}", "job_id", id, "status", "accepted");
 }
 
+/* Drops finished job old (its folder, then its record in memory) for a
+ * later attempt of it. RK_EIO when its folder could not be removed (old is
+ * kept). mu held. */
+static int retire(rk_agent_t *a, job_t *old)
+{
+    if (agent__rmtree(old->dir) != RK_OK)
+        return RK_EIO;
+    rk_log_info("job sent again as a later attempt; the earlier one is dropped", "job_id", old->id);
+    agent__job_remove(a, old);
+    agent__job_free(old);
+    agent__recent_settle(a);
+    return RK_OK;
+}
+
 static void h_submit(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
 {
     rk_agent_t *a = ud;
@@ -68,8 +82,18 @@ static void h_submit(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     char why[768];
     int refused = agent__isolation_check(a, &rq.spec.params, why, sizeof why);
     pthread_mutex_lock(&a->mu);
-    /* Idempotent before anything else: a re-sent job is never run twice. */
-    if (agent__job_find(a, rq.job_id)) {
+    /* Idempotent before anything else: a re-sent job is never run twice.
+     * Only a later attempt (the server stopped the job here itself and
+     * sends it again) replaces a finished one; while the earlier attempt
+     * is still stopping, the slot is not free. */
+    job_t *old = agent__job_find(a, rq.job_id);
+    bool again = old && rq.attempt > old->attempt;
+    if (again && !rk_job_state_terminal(old->state)) {
+        rk_http_resp_errorf(resp, 409,
+                            "no free slot: attempt %lld of job %s waits for attempt %lld "
+                            "to stop",
+                            (long long)rq.attempt, rq.job_id, (long long)old->attempt);
+    } else if (old && !again) {
         rk_http_resp_json_take(resp, 200, accepted(rq.job_id));
     } else if (refused) {
         rk_http_resp_error(resp, refused, why);
@@ -80,6 +104,9 @@ static void h_submit(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     } else if (a->active >= a->s->slots) {
         rk_http_resp_errorf(resp, 409, "no free slot: %lld of %lld busy", (long long)a->active,
                             (long long)a->s->slots);
+    } else if (again && retire(a, old) != RK_OK) {
+        rk_http_resp_errorf(resp, 503, "cannot remove attempt %lld of job %s: %s",
+                            (long long)old->attempt, rq.job_id, strerror(errno));
     } else if (!(j = calloc(1, sizeof *j)) ||
                asprintf(&j->dir, "%s/%s", a->jobs_dir, rq.job_id) < 0 ||
                !(j->experiment_id = strdup(rq.spec.id)) || !(j->message = strdup("accepted"))) {
@@ -90,6 +117,7 @@ static void h_submit(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
         j->agent = a;
         snprintf(j->id, sizeof j->id, "%s", rq.job_id);
         j->type = t;
+        j->attempt = rq.attempt;
         j->state = RK_JOB_ASSIGNED;
         j->accepted_at = j->changed_at = rk_time_now_us();
         j->request = json_incref(body);

@@ -18,7 +18,15 @@
 typedef struct rk_execute_request {
     rk_experiment_t spec; /* experiment_spec */
     char *job_id;         /* matches rk_id_valid */
+    /* Which try of the job this is (0..RK_EXECUTE_ATTEMPT_MAX, 0 when
+     * absent). The server counts up only when it stopped the job on its
+     * agent itself (a drain) and sends it again: an agent that holds the
+     * job finished under a lower attempt runs it anew; the same or a
+     * lower attempt is answered as before and never run twice. */
+    int64_t attempt;
 } rk_execute_request_t;
+
+#define RK_EXECUTE_ATTEMPT_MAX 1000000
 
 int rk_execute_request_decode(const json_t *v, const char *path, rk_execute_request_t *out,
                               rk_verr_t *e);

@@ -130,7 +130,20 @@ void srv__agents_drain_tick(rk_srv_mgr_t *m, int64_t now)
             snprintf(msg, sizeof msg,
                      "agent %.64s drained past its deadline: stopped there, back in the queue",
                      a->id);
+            int64_t attempt = srv__job_attempt(m, j);
+            if (attempt < 0)
+                continue; /* the store cannot say now: the next tick */
             srv__call_cancel(m, j->call);
+            /* Sent again later as the next attempt, which the agent runs
+             * anew where it still holds this one stopped. */
+            char doc[48];
+            snprintf(doc, sizeof doc, "{\"attempt\":%lld}", (long long)attempt + 1);
+            srv__journal_touch(m, j);
+            int rc = srv__txn(m);
+            if (!rc)
+                rc = rk_store_doc_put(m->store, RK_SRV_ATTEMPT_DOC, j->job_id, doc);
+            srv__batch_error(m, rc);
+            j->attempt = attempt + 1;
             if (j->st != SRV_J_SENDING)
                 srv__job_cancel_after_commit(m, j, true); /* the agent stops it */
             srv__job_store_status(m, j, RK_JOB_QUEUED, msg);

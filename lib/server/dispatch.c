@@ -12,6 +12,7 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "model/execute.h"
 #include "model/parse.h"
 #include "model/result.h"
 #include "server/mgr.h"
@@ -103,9 +104,34 @@ void srv__xcache_drop(rk_srv_mgr_t *m, const char *id)
     }
 }
 
+int64_t srv__job_attempt(rk_srv_mgr_t *m, srv_job_t *j)
+{
+    if (j->attempt_known)
+        return j->attempt;
+    char *doc = NULL;
+    int rc = rk_store_doc_get(m->store, RK_SRV_ATTEMPT_DOC, j->job_id, &doc);
+    if (rc && rc != RK_ENOENT) {
+        rk_log_warn("reading a job's attempt failed", "job_id", j->job_id, "error",
+                    rk_strerror(rc));
+        return -1;
+    }
+    json_t *v = doc ? json_loads(doc, 0, NULL) : NULL;
+    json_int_t n = json_integer_value(json_object_get(v, "attempt"));
+    json_decref(v);
+    free(doc);
+    j->attempt = n > 0 && n <= RK_EXECUTE_ATTEMPT_MAX ? n : 0;
+    j->attempt_known = true;
+    return j->attempt;
+}
+
 void srv__job_send(rk_srv_mgr_t *m, srv_job_t *j)
 {
     int rc = 0;
+    int64_t attempt = srv__job_attempt(m, j);
+    if (attempt < 0) { /* the store cannot say now: try again later */
+        retry_later(m, j);
+        return;
+    }
     if (j->agent && j->agent->freed_mono && m->srv) {
         rk_prom_observe(m->srv->m_gap, NULL,
                         (double)(rk_time_mono_us() - j->agent->freed_mono) / 1e6);
@@ -128,7 +154,10 @@ void srv__job_send(rk_srv_mgr_t *m, srv_job_t *j)
     rk_buf_t body;
     rk_buf_init(&body, 1u << 24);
     if (x &&
-        rk_buf_printf(&body, "{\"experiment_spec\":%s,\"job_id\":\"%s\"}", x->spec, j->job_id) == 0)
+        rk_buf_printf(&body, "{\"experiment_spec\":%s,\"job_id\":\"%s\"", x->spec, j->job_id) ==
+            0 &&
+        (!attempt || rk_buf_printf(&body, ",\"attempt\":%lld", (long long)attempt) == 0) &&
+        rk_buf_adds(&body, "}") == 0)
         job_call(m, j, m->tp->submit, send_answered, &j->call, "POST",
                  srv__agent_url(j->agent, "/jobs"), rk_buf_str(&body), 15000, 3);
     rk_buf_cleanup(&body);

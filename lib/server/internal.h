@@ -32,6 +32,10 @@
 /* Baselines (baselines.c) are store documents of this kind. Every kind the
  * server keeps is listed in migrate.c, which copies them. */
 #define RK_SRV_BASELINE_DOC "baseline"
+/* A job the server stopped on its agent itself (a drain) and queued again
+ * is sent with a higher ExecuteJobRequest attempt; the count is a store
+ * document of this kind keyed by job id, {attempt: N}, absent for 0. */
+#define RK_SRV_ATTEMPT_DOC "job_attempt"
 /* Long-poll wait asked of agents, and the margin on top of it. */
 #define RK_SRV_LONGPOLL_S 30
 #define RK_SRV_LONGPOLL_MARGIN_MS 10000

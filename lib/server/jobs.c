@@ -319,6 +319,7 @@ void srv__jobs_create(rk_srv_mgr_t *m, srv_create_t *c)
         j->st = SRV_J_QUEUED;
         j->status = RK_JOB_QUEUED;
         j->created_mono = rk_time_mono_us(); /* dispatch latency counts from here */
+        j->attempt_known = true;             /* a new job's first attempt: 0 */
         j->status_time = ji->created_time;
         free(j->message);
         j->message = strdup("queued");

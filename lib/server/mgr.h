@@ -188,6 +188,8 @@ struct srv_job {
     bool control_pause;
     int64_t paused_mono; /* mono µs it was paused on its agent (0: not) */
     int64_t retry_at;    /* mono µs: redo the state's request then; 0 = now */
+    int64_t attempt;     /* its ExecuteJobRequest attempt (RK_SRV_ATTEMPT_DOC) */
+    bool attempt_known;  /* false for a recovered job until its record is read */
     int64_t timeout_s;   /* 0 = not known yet (recovered) */
     int64_t running_mono;
     rk_job_state_t agent_state; /* terminal state the agent reported (FETCHING) */
@@ -283,6 +285,9 @@ void srv__job_free(rk_srv_mgr_t *m, srv_job_t *j);
 void srv__job_send(rk_srv_mgr_t *m, srv_job_t *j);
 /* GET /status/{id}: a long poll (wait) or the plain recovery ask. */
 void srv__job_poll(rk_srv_mgr_t *m, srv_job_t *j, bool wait);
+/* j's attempt, read from the store the first time for a recovered job
+ * (0 when it has no record), or -1 when the store cannot say now. */
+int64_t srv__job_attempt(rk_srv_mgr_t *m, srv_job_t *j);
 /* Tells the agent to stop j; forget: the answer is only logged, and the
  * job may be freed meanwhile. */
 void srv__job_send_cancel(rk_srv_mgr_t *m, srv_job_t *j, bool forget);

@@ -29,6 +29,7 @@
 typedef struct rec {
     const char *op; /* "submit", "status", "result", "cancel", "control", "get" */
     char *url;
+    char *body; /* the request's body, or NULL */
     rk_http_cb cb;
     void *ud;
     bool answered, dropped;
@@ -50,7 +51,11 @@ static int record(void *ctx, const char *op, const rk_http_request_t *req, rk_ht
     script_t *s = ctx;
     assert_true(s->n < MAX_RECS);
     rec_t *r = &s->recs[s->n++];
-    *r = (rec_t){.op = op, .url = strdup(req->url), .cb = cb, .ud = ud};
+    *r = (rec_t){.op = op,
+                 .url = strdup(req->url),
+                 .body = req->body ? strndup(req->body, req->body_len) : NULL,
+                 .cb = cb,
+                 .ud = ud};
     if (h)
         *h = (rk_http_handle_t *)r;
     if (strcmp(op, "submit") == 0 && s->on_submit)
@@ -226,7 +231,7 @@ static int teardown(void **state)
     for (size_t i = 0; i < sizeof f->w / sizeof f->w[0]; i++)
         json_decref(f->w[i].body);
     for (size_t i = 0; i < f->script.n; i++)
-        free(f->script.recs[i].url);
+        free(f->script.recs[i].url), free(f->script.recs[i].body);
     rk_srv_events_free(f->events);
     rk_store_close(f->store);
     free(f);

@@ -70,10 +70,26 @@ static void a_drain_past_its_deadline_requeues_running_jobs(void **state)
     assert_int_equal(f->agent->n_running, 0);
     assert_string_equal(srv__queue_first(f->agent)->job_id, "job_r");
     assert_int_equal(count(&f->script, "submit", "/jobs"), 1); /* not sent again yet */
-    /* Resumed: it goes out again. */
+    /* The server restarts meanwhile: the attempt is kept. */
+    rk_srv_mgr_free(f->m);
+    rk_srv_mgr_config_t cfg = {
+        .poll_interval_s = 0.2, .agent_timeout_s = 3600, .timeout_grace_s = 60};
+    assert_int_equal(rk_srv_mgr_new(&f->srv, &cfg, &f->m), 0);
+    srv__mgr_set_transport(f->m, &scripted, &f->script);
+    f->m->reply_finish = reply_finish;
+    f->m->reply_release = reply_release;
+    assert_int_equal(rk_srv_mgr_recover(f->m), 0);
+    f->agent = srv__agent_find(f->m, "a1");
+    f->agent->health_at = INT64_MAX;
+    /* Resumed: it goes out again, as its next attempt (the agent holds
+     * attempt 0 stopped and would answer it as it did). */
     sched(f, w, "a1", RK_SRV_SCHED_ENABLED, -1);
     assert_int_equal(count(&f->script, "submit", "/jobs"), 2);
     assert_int_equal(stored(f, "job_r", NULL, 0), RK_JOB_ASSIGNED);
+    rec_t *again = pending(&f->script, "submit", "/jobs");
+    assert_non_null(again->body);
+    assert_non_null(strstr(again->body, "\"attempt\":1"));
+    assert_null(strstr(f->script.recs[0].body, "attempt")); /* the first had none */
 }
 
 static void scheduling_survives_a_restart(void **state)

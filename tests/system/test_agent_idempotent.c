@@ -1,7 +1,8 @@
 /* ruckus-agent slots and idempotency: the same job_id twice (also on a full
  * agent, also concurrently) runs once; a full agent answers 409 and
- * accepts again once a slot frees; long polls answer within milliseconds
- * of a change. */
+ * accepts again once a slot frees; a later attempt of a job the agent
+ * holds finished runs anew, once, also after a kill -9 of the agent; long
+ * polls answer within milliseconds of a change. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -181,10 +182,86 @@ static void test_long_poll(void **state)
     rk_test_agent_cleanup(&a);
 }
 
+static int runs(rk_test_agent_t *a)
+{
+    char path[PATH_MAX + 128];
+    snprintf(path, sizeof path, "%s/runs", a->data);
+    char *s = rk_test_read_file(path, NULL);
+    int n = 0;
+    for (char *p = s; p && *p; p++)
+        n += *p == '\n';
+    free(s);
+    return n;
+}
+
+static long submit_attempt(rk_test_agent_t *a, json_t *job, int attempt, char *detail, size_t n)
+{
+    json_object_set_new(job, "attempt", json_integer(attempt));
+    rk_test_resp_t r;
+    rk_test_req_json(&a->p, "POST", "/api/v1/jobs", job, NULL, &r);
+    long st = r.status;
+    snprintf(detail, n, "%s", json_string_value(json_object_get(r.json, "detail")) ?: "");
+    rk_test_resp_cleanup(&r);
+    return st;
+}
+
+static void test_later_attempt_runs_anew(void **state)
+{
+    (void)state;
+    rk_test_agent_t a;
+    assert_int_equal(rk_test_agent_start(&a, 1, NULL, NULL), 0);
+    char script[PATH_MAX + 256], detail[512];
+    snprintf(script, sizeof script,
+             "echo run >> %s/runs; while [ ! -f release ]; do sleep 0.005; done", a.data);
+    json_t *job = rk_test_job_sh("job_again", script);
+    assert_int_equal(submit_attempt(&a, job, 0, detail, sizeof detail), 200);
+    char *st = rk_test_agent_wait(&a, "job_again", "running", 5000);
+    free(st);
+    /* A later attempt while this one runs: not now. */
+    assert_int_equal(submit_attempt(&a, job, 1, detail, sizeof detail), 409);
+    assert_non_null(strstr(detail, "waits for attempt 0"));
+    /* Stopped here (as a drain does), it ends cancelled. */
+    rk_test_resp_t r;
+    rk_test_req(&a.p, "DELETE", "/api/v1/jobs/job_again", NULL, NULL, &r);
+    rk_test_resp_cleanup(&r);
+    st = rk_test_agent_wait(&a, "job_again", NULL, 10000);
+    assert_string_equal(st, "cancelled");
+    free(st);
+    /* The same attempt again: answered as before, not run. */
+    assert_int_equal(submit_attempt(&a, job, 0, detail, sizeof detail), 200);
+    st = rk_test_agent_wait(&a, "job_again", NULL, 5000);
+    assert_string_equal(st, "cancelled");
+    free(st);
+    assert_int_equal(runs(&a), 1);
+    /* The next attempt runs anew, once. */
+    assert_int_equal(submit_attempt(&a, job, 1, detail, sizeof detail), 200);
+    st = rk_test_agent_wait(&a, "job_again", "running", 5000);
+    assert_non_null(st);
+    free(st);
+    assert_int_equal(runs(&a), 2);
+    assert_int_equal(submit_attempt(&a, job, 1, detail, sizeof detail), 200);
+    release(&a, "job_again");
+    st = rk_test_agent_wait(&a, "job_again", NULL, 5000);
+    assert_string_equal(st, "completed");
+    free(st);
+    /* The attempt is kept on disk: after a kill -9 and a restart, attempt
+     * 1 is still the one it has. */
+    assert_int_equal(rk_test_proc_kill9(&a.p), 0);
+    assert_int_equal(rk_test_agent_restart(&a, 1, NULL, NULL), 0);
+    assert_int_equal(submit_attempt(&a, job, 1, detail, sizeof detail), 200);
+    st = rk_test_agent_wait(&a, "job_again", NULL, 5000);
+    assert_string_equal(st, "completed");
+    free(st);
+    assert_int_equal(runs(&a), 2);
+    json_decref(job);
+    rk_test_agent_cleanup(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_job_twice_and_full),
+        cmocka_unit_test(test_later_attempt_runs_anew),
         cmocka_unit_test(test_concurrent_same_id),
         cmocka_unit_test(test_long_poll),
     };
