@@ -1,6 +1,6 @@
 /* Fixtures shared by the storage conformance tests: every test runs once
  * per registered backend (sqlite in a fresh temporary file, postgresql in
- * a fresh database of the binary's own server, pg_server.h), with a store
+ * a fresh database of the binary's own server, rk_test_pg.h), with a store
  * opened by setup and closed by teardown, and models built from JSON the
  * way the server gets them. Included by the test_conformance*.c files.
  */
@@ -22,7 +22,7 @@
 #include "base/log.h"
 #include "store/store.h"
 
-#include "pg_server.h"
+#include "rk_test_pg.h"
 
 static const char *backend; /* the backend the current group runs against */
 

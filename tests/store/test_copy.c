@@ -1,6 +1,6 @@
 /* rk_store_copy (store/copy.h): a SQLite store, as `ruckus-server migrate`
  * reads it, copied into every backend (the fixture's store is the target;
- * postgresql is a real server, pg_server.h): everything arrives equal, in
+ * postgresql is a real server, rk_test_pg.h): everything arrives equal, in
  * the same order, the target must be empty, a failed commit stops the
  * copy with a message, and 100,000 jobs go across with counts and a
  * sample checked. */

@@ -1,5 +1,5 @@
 /* What only the postgresql backend has, against the real PostgreSQL the
- * test starts (pg_server.h): dispatch leases, surviving a restart of the
+ * test starts (rk_test_pg.h): dispatch leases, surviving a restart of the
  * server between two operations, reads beside an open transaction, the
  * schema version and its migration,
  * and the connection string from the environment. Skipped, saying why,

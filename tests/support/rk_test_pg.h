@@ -1,5 +1,6 @@
-/* A real PostgreSQL for the store tests (helper_pg.c, linked into every
- * tests/store binary): started on first use, once per test binary, and
+/* A real PostgreSQL for the tests (rk_test_pg.c, in tests/support, so the
+ * store and the system tests can start one): started on first use, once
+ * per test binary, and
  * stopped and removed when the binary exits.
  *
  * It runs from a fresh temporary folder (initdb as the unprivileged user
@@ -9,8 +10,8 @@
  * cleanly, never crash the machine). Binaries: RK_PG_BINDIR, or the newest
  * /usr/lib/postgresql/N/bin.
  */
-#ifndef RK_TESTS_STORE_PG_SERVER_H
-#define RK_TESTS_STORE_PG_SERVER_H
+#ifndef RK_TESTS_SUPPORT_PG_H
+#define RK_TESTS_SUPPORT_PG_H
 
 #include <stddef.h>
 
@@ -24,6 +25,11 @@ const char *rk_test_pg_server(const char **why);
 int rk_test_pg_create_db(char *out, size_t cap);
 /* Drops the database of a connection string rk_test_pg_create_db gave. */
 void rk_test_pg_drop_db(const char *conninfo);
+
+/* Stops the server at once (pg_ctl stop -m immediate: as a crash would,
+ * every session cut) / starts it again on the same port and data. 0 or -1. */
+int rk_test_pg_kill(void);
+int rk_test_pg_start_again(void);
 
 /* Restarts the server (pg_ctl restart, fast mode: sessions are cut);
  * 0 or -1. */

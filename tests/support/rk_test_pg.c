@@ -1,5 +1,5 @@
-/* Starts and stops the store tests' PostgreSQL (see pg_server.h). */
-#include "pg_server.h"
+/* Starts and stops the store tests' PostgreSQL (see rk_test_pg.h). */
+#include "rk_test_pg.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -26,6 +26,7 @@ static struct {
     char dir[64];
     char data[96];
     char conninfo[128];
+    char opts[256]; /* pg_ctl -o: the port, address and socket folder */
     int port;
     uid_t uid;
     gid_t gid;
@@ -209,14 +210,14 @@ static bool start(void)
     }
     for (int attempt = 0; attempt < 3 && !pg.up; attempt++) {
         pg.port = free_port();
-        char opts[256], log[128];
-        snprintf(opts, sizeof opts,
+        char log[128];
+        snprintf(pg.opts, sizeof pg.opts,
                  "-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories=%s"
                  " -c fsync=off -c max_connections=40",
                  pg.port, pg.dir);
         snprintf(log, sizeof log, "%s/server.log", pg.dir);
         char *ctl[] = {"pg_ctl", "-D", pg.data, "-l", log,     "-o",
-                       opts,     "-w", "-t",    "60", "start", NULL};
+                       pg.opts,  "-w", "-t",    "60", "start", NULL};
         pg.up = run_as(ctl) == 0;
     }
     if (!pg.up) {
@@ -274,6 +275,25 @@ void rk_test_pg_drop_db(const char *conninfo)
     char sql[96];
     snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name + 7);
     admin(sql);
+}
+
+int rk_test_pg_kill(void)
+{
+    if (!pg.up)
+        return -1;
+    char *ctl[] = {"pg_ctl", "-D", pg.data, "-m", "immediate", "-w", "stop", NULL};
+    return run_as(ctl) == 0 ? 0 : -1;
+}
+
+int rk_test_pg_start_again(void)
+{
+    if (!pg.up)
+        return -1;
+    char log[128];
+    snprintf(log, sizeof log, "%s/server.log", pg.dir);
+    char *ctl[] = {"pg_ctl", "-D", pg.data, "-l", log,     "-o",
+                   pg.opts,  "-w", "-t",    "60", "start", NULL};
+    return run_as(ctl) == 0 ? 0 : -1;
 }
 
 int rk_test_pg_restart(void)
