@@ -52,7 +52,10 @@ llama_deps() {
   dir="$(cd "$(dirname "$0")/.." && pwd)/tests/llama"
   if [ "${1:-}" != "--run" ] && command -v npm >/dev/null 2>&1 &&
     [ ! -d "$dir/node_modules/node-llama-cpp" ]; then
-    (cd "$dir" && npm ci --no-audit --no-fund --ignore-scripts) ||
+    # npm 11 refuses `npm ci` when the lock lacks other platforms' optional
+    # packages; `npm install --no-save` installs the same locked versions.
+    (cd "$dir" && { npm ci --no-audit --no-fund --ignore-scripts ||
+      npm install --no-save --no-audit --no-fund --ignore-scripts; }) ||
       echo "deps: node-llama-cpp not installed; tests/system/test_llm_llama.c will skip"
   fi
 }

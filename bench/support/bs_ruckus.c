@@ -14,6 +14,14 @@ int bs_ruckus_server(bs_proc_t *p, const char *dir, const char *db, const char *
     return bs_proc_start(p, "ruckus-server", args, log);
 }
 
+int bs_ruckus_server_pg(bs_proc_t *p, const char *dir, const char *url)
+{
+    char log[700];
+    snprintf(log, sizeof log, "%s/server.log", dir);
+    const char *args[] = {"--port", "0", "--storage", "postgresql", "--postgres-url", url, NULL};
+    return bs_proc_start(p, "ruckus-server", args, log);
+}
+
 int bs_ruckus_agent(bs_proc_t *p, const char *dir, const char *data_dir, int i, int slots,
                     const char *const *extra)
 {

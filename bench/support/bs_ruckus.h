@@ -10,6 +10,8 @@
 /* Starts ruckus-server on port 0 with its SQLite db (synchronous=sync:
  * "normal" or "full"), output to dir/server.log. 0 or -1. */
 int bs_ruckus_server(bs_proc_t *p, const char *dir, const char *db, const char *sync);
+/* The same on PostgreSQL at url (a libpq connection string). */
+int bs_ruckus_server_pg(bs_proc_t *p, const char *dir, const char *url);
 /* Starts ruckus-agent i with slots, its data in data_dir/agent<i> and its
  * output in dir/agent<i>.log; extra args (NULL-terminated, may be NULL)
  * appended. 0 or -1. */

@@ -120,6 +120,7 @@ void srv__agents_drain_tick(rk_srv_mgr_t *m, int64_t now)
         if (a->sched != RK_SRV_SCHED_DRAINING || !a->drain_at || now < a->drain_at)
             continue;
         srv_job_t *prev;
+        bool later = false; /* a job to take back at the next tick */
         /* Backwards, as an agent's loss does: each goes back to its place. */
         for (srv_job_t *j = a->r_tail; j; j = prev) {
             prev = j->prev;
@@ -130,9 +131,14 @@ void srv__agents_drain_tick(rk_srv_mgr_t *m, int64_t now)
             snprintf(msg, sizeof msg,
                      "agent %.64s drained past its deadline: stopped there, back in the queue",
                      a->id);
-            int64_t attempt = srv__job_attempt(m, j);
-            if (attempt < 0)
-                continue; /* the store cannot say now: the next tick */
+            /* A POST in flight: whether the agent took the job is not
+             * known yet, and a DELETE could overtake the POST; once it is
+             * answered, the next tick takes the job back. */
+            int64_t attempt = j->st == SRV_J_SENDING && j->call ? -1 : srv__job_attempt(m, j);
+            if (attempt < 0) { /* or the store cannot say now */
+                later = true;
+                continue;
+            }
             srv__call_cancel(m, j->call);
             /* Sent again later as the next attempt, which the agent runs
              * anew where it still holds this one stopped. */
@@ -151,6 +157,7 @@ void srv__agents_drain_tick(rk_srv_mgr_t *m, int64_t now)
             j->running_mono = 0;
             j->paused_mono = 0;
         }
-        a->drain_at = 0; /* done: it stays draining (paused) until resumed */
+        if (!later)
+            a->drain_at = 0; /* done: it stays draining (paused) until resumed */
     }
 }

@@ -25,11 +25,12 @@ static void result_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_respon
 static void cancel_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_response_t *r);
 static void forget_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_response_t *r);
 
-/* Submits a request about j to its agent (url taken). slot: where the call
- * is kept (NULL for a request whose answer is only logged). */
-static srv_call_t *job_call(rk_srv_mgr_t *m, srv_job_t *j, srv_send_fn send, srv__call_fn done,
-                            srv_call_t **slot, const char *method, char *url, const char *body,
-                            int timeout_ms, int attempts)
+/* Submits a request about j to agent a (url taken): j's agent, or the one
+ * a commit's DELETE is for. slot: where the call is kept (NULL for a
+ * request whose answer is only logged). */
+static srv_call_t *job_call(rk_srv_mgr_t *m, srv_job_t *j, const srv_agent_t *a, srv_send_fn send,
+                            srv__call_fn done, srv_call_t **slot, const char *method, char *url,
+                            const char *body, int timeout_ms, int attempts)
 {
     if (!url)
         return NULL;
@@ -38,7 +39,7 @@ static srv_call_t *job_call(rk_srv_mgr_t *m, srv_job_t *j, srv_send_fn send, srv
         .url = url,
         .body = body,
         .body_len = body ? strlen(body) : 0,
-        .token = j->agent->token,
+        .token = a->token,
         .connect_timeout_ms = 3000,
         .timeout_ms = timeout_ms,
         .idempotent = true, /* POST /jobs is idempotent by job_id */
@@ -158,7 +159,7 @@ void srv__job_send(rk_srv_mgr_t *m, srv_job_t *j)
             0 &&
         (!attempt || rk_buf_printf(&body, ",\"attempt\":%lld", (long long)attempt) == 0) &&
         rk_buf_adds(&body, "}") == 0)
-        job_call(m, j, m->tp->submit, send_answered, &j->call, "POST",
+        job_call(m, j, j->agent, m->tp->submit, send_answered, &j->call, "POST",
                  srv__agent_url(j->agent, "/jobs"), rk_buf_str(&body), 15000, 3);
     rk_buf_cleanup(&body);
     if (!j->call)
@@ -180,26 +181,27 @@ void srv__job_poll(rk_srv_mgr_t *m, srv_job_t *j, bool wait)
     else
         url = srv__agent_url(j->agent, "/status/%s", j->job_id);
     int timeout = wait ? wait_s * 1000 + RK_SRV_LONGPOLL_MARGIN_MS : 10000;
-    job_call(m, j, m->tp->status, poll_answered, &j->call, "GET", url, NULL, timeout, 1);
+    job_call(m, j, j->agent, m->tp->status, poll_answered, &j->call, "GET", url, NULL, timeout, 1);
     if (!j->call)
         retry_later(m, j);
 }
 
 static void job_fetch_result(rk_srv_mgr_t *m, srv_job_t *j)
 {
-    job_call(m, j, m->tp->result, result_answered, &j->call, "GET",
+    job_call(m, j, j->agent, m->tp->result, result_answered, &j->call, "GET",
              srv__agent_url(j->agent, "/results/%s", j->job_id), NULL, 30000, 3);
     if (!j->call)
         retry_later(m, j);
 }
 
-void srv__job_send_cancel(rk_srv_mgr_t *m, srv_job_t *j, bool forget)
+void srv__job_send_cancel(rk_srv_mgr_t *m, srv_job_t *j, const srv_agent_t *a, bool forget)
 {
-    char *url = srv__agent_url(j->agent, "/jobs/%s%s", j->job_id, j->force ? "?force=true" : "");
+    char *url = srv__agent_url(a, "/jobs/%s%s", j->job_id, j->force ? "?force=true" : "");
     if (forget)
-        job_call(m, j, m->tp->cancel, forget_answered, NULL, "DELETE", url, NULL, 10000, 2);
+        job_call(m, j, a, m->tp->cancel, forget_answered, NULL, "DELETE", url, NULL, 10000, 2);
     else
-        job_call(m, j, m->tp->cancel, cancel_answered, &j->cancel, "DELETE", url, NULL, 10000, 2);
+        job_call(m, j, a, m->tp->cancel, cancel_answered, &j->cancel, "DELETE", url, NULL, 10000,
+                 2);
 }
 
 /* The agent's terminal report is in (with its result, when there is one):
@@ -242,7 +244,7 @@ static void send_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_response
             /* Cancelled while the POST was in flight: now that the agent
              * has the job, tell it to stop. */
             srv__job_to(j, SRV_J_STOPPING);
-            srv__job_send_cancel(m, j, false);
+            srv__job_send_cancel(m, j, j->agent, false);
         } else {
             srv__job_to(j, SRV_J_WATCHING);
         }
@@ -274,7 +276,7 @@ static void send_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_response
             return;
         if (srv__job_ended_here(j)) { /* cancelled meanwhile */
             if (r->err)
-                srv__job_send_cancel(m, j, true);
+                srv__job_send_cancel(m, j, j->agent, true);
             srv__release_later(m, j);
             return;
         }

@@ -390,7 +390,7 @@ int srv__job_cancel(rk_srv_mgr_t *m, srv_job_t *j, bool force)
         }
         return 200;
     }
-    srv__job_send_cancel(m, j, false);
+    srv__job_send_cancel(m, j, j->agent, false);
     return 202;
 }
 

@@ -48,6 +48,7 @@ void srv__job_cancel_after_commit(rk_srv_mgr_t *m, srv_job_t *j, bool forget)
 {
     srv__journal_touch(m, j);
     j->tell = forget ? SRV_TELL_FORGET : SRV_TELL_CANCEL;
+    j->tell_agent = j->agent;
 }
 
 void srv__journal_committed(rk_srv_mgr_t *m)
@@ -62,7 +63,7 @@ void srv__journal_committed(rk_srv_mgr_t *m)
         /* The agent hears of a stored cancel or timeout now, before the
          * job's slot is freed. */
         if (j->tell)
-            srv__job_send_cancel(m, j, j->tell == SRV_TELL_FORGET);
+            srv__job_send_cancel(m, j, j->tell_agent, j->tell == SRV_TELL_FORGET);
         j->tell = SRV_TELL_NONE;
     }
 }

@@ -166,6 +166,10 @@ struct srv_job {
     int qh;
     unsigned char list; /* SRV_L_*: which one */
     unsigned char tell; /* SRV_TELL_*: a DELETE due after the commit */
+    /* The agent that DELETE is for: the job's agent when it was asked (a
+     * drained "any" job is back in its pool by the commit). An agent is
+     * freed only after a commit (agents.c, leave_step), so it outlives this. */
+    srv_agent_t *tell_agent;
 
     /* The batch journal (journal.c): what the job was before its first
      * store write of the current batch, restored if the commit fails. */
@@ -288,9 +292,9 @@ void srv__job_poll(rk_srv_mgr_t *m, srv_job_t *j, bool wait);
 /* j's attempt, read from the store the first time for a recovered job
  * (0 when it has no record), or -1 when the store cannot say now. */
 int64_t srv__job_attempt(rk_srv_mgr_t *m, srv_job_t *j);
-/* Tells the agent to stop j; forget: the answer is only logged, and the
- * job may be freed meanwhile. */
-void srv__job_send_cancel(rk_srv_mgr_t *m, srv_job_t *j, bool forget);
+/* Tells agent a (j's agent, or the one a drain took it from) to stop j;
+ * forget: the answer is only logged, and the job may be freed meanwhile. */
+void srv__job_send_cancel(rk_srv_mgr_t *m, srv_job_t *j, const srv_agent_t *a, bool forget);
 /* The same, once the batch has committed the change that asks for it (a
  * stored cancel or timeout); dropped if the commit fails. Cannot fail:
  * the job joins the batch's journal, which the commit walks anyway. */

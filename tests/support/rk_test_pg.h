@@ -7,7 +7,8 @@
  * postgres when the tests run as root, chown'ed to it; as the current user
  * otherwise), listens on a free port on 127.0.0.1 only, with its socket in
  * that folder, trust authentication, and fsync off (the tests restart it
- * cleanly, never crash the machine). Binaries: RK_PG_BINDIR, or the newest
+ * cleanly, never crash the machine; RK_PG_FSYNC=on turns it on, for the
+ * benchmarks, which link this file too). Binaries: RK_PG_BINDIR, or the newest
  * /usr/lib/postgresql/N/bin.
  */
 #ifndef RK_TESTS_SUPPORT_PG_H

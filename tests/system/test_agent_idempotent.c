@@ -194,6 +194,15 @@ static int runs(rk_test_agent_t *a)
     return n;
 }
 
+/* "running" is reported once the process is spawned, before its shell has
+ * written anything: wait (bounded) for the line a run writes first. */
+static int wait_runs(rk_test_agent_t *a, int n)
+{
+    for (int waited = 0; runs(a) < n && waited < 5000; waited += 5)
+        rk_test_sleep_ms(5);
+    return runs(a);
+}
+
 static long submit_attempt(rk_test_agent_t *a, json_t *job, int attempt, char *detail, size_t n)
 {
     json_object_set_new(job, "attempt", json_integer(attempt));
@@ -217,6 +226,7 @@ static void test_later_attempt_runs_anew(void **state)
     assert_int_equal(submit_attempt(&a, job, 0, detail, sizeof detail), 200);
     char *st = rk_test_agent_wait(&a, "job_again", "running", 5000);
     free(st);
+    assert_int_equal(wait_runs(&a, 1), 1);
     /* A later attempt while this one runs: not now. */
     assert_int_equal(submit_attempt(&a, job, 1, detail, sizeof detail), 409);
     assert_non_null(strstr(detail, "waits for attempt 0"));
@@ -238,7 +248,7 @@ static void test_later_attempt_runs_anew(void **state)
     st = rk_test_agent_wait(&a, "job_again", "running", 5000);
     assert_non_null(st);
     free(st);
-    assert_int_equal(runs(&a), 2);
+    assert_int_equal(wait_runs(&a, 2), 2);
     assert_int_equal(submit_attempt(&a, job, 1, detail, sizeof detail), 200);
     release(&a, "job_again");
     st = rk_test_agent_wait(&a, "job_again", NULL, 5000);
