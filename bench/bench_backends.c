@@ -75,6 +75,57 @@ static void posts_done(void *ud, size_t i, long status, const char *body, size_t
     }
 }
 
+/* The manager's commits so far, from GET /metrics: how many, their total
+ * seconds and the jobs they changed (where a round's time goes). */
+typedef struct commits {
+    int port;
+    double n, secs, jobs;
+} commits_t;
+
+static void metrics_done(void *ud, size_t i, long status, const char *body, size_t len)
+{
+    (void)i;
+    commits_t *c = ud;
+    if (status != 200 || !body)
+        return;
+    char *text = strndup(body, len);
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        double v;
+        if (sscanf(line, "ruckus_store_commit_seconds_count %lf", &v) == 1)
+            c->n = v;
+        else if (sscanf(line, "ruckus_store_commit_seconds_sum %lf", &v) == 1)
+            c->secs = v;
+        else if (sscanf(line, "ruckus_store_batch_jobs_sum %lf", &v) == 1)
+            c->jobs = v;
+    }
+    free(text);
+}
+
+static void metrics_req(void *ud, size_t i, char *url, size_t url_cap, char *body, size_t cap)
+{
+    (void)i;
+    (void)cap;
+    body[0] = 0;
+    snprintf(url, url_cap, "http://127.0.0.1:%d/metrics", ((commits_t *)ud)->port);
+}
+
+static commits_t commits_now(bench_t *b)
+{
+    commits_t c = {.port = b->srv.port};
+    bs_many("GET", 1, 1, 10, metrics_req, metrics_done, &c);
+    return c;
+}
+
+/* One phase's commits: how many, mean ms each, mean jobs each. */
+static void commits_print(const char *what, commits_t a, commits_t z)
+{
+    double n = z.n - a.n;
+    if (n <= 0)
+        return;
+    printf("    %-6s %6.0f commits, %.2f ms and %.1f jobs each\n", what, n,
+           (z.secs - a.secs) * 1e3 / n, (z.jobs - a.jobs) / n);
+}
+
 static void stop_all(bench_t *b)
 {
     bs_proc_stop(&b->srv, SIGTERM, 10);
@@ -107,6 +158,7 @@ static int round_run(bench_t *b, int r, bool pg, double *e2e, double *post)
         bs_ruckus_experiment(b->srv.port, "block", "[\"sleep\",\"600\"]", block))
         return -1;
     posts_t p = {.b = b, .exp = exp, .agent = -1};
+    commits_t c0 = commits_now(b);
     double t0 = bs_now();
     bs_many("POST", b->jobs, 32, 120, posts_req, posts_done, &p);
     double t1 = p.created == b->jobs ? bs_ruckus_wait_idle(b->srv.port, 300) : 0;
@@ -117,12 +169,14 @@ static int round_run(bench_t *b, int r, bool pg, double *e2e, double *post)
         return -1;
     }
     *e2e = (double)b->jobs / (t1 - t0);
+    commits_t c1 = commits_now(b);
     posts_t q = {.b = b, .exp = block, .agent = N_AGENTS};
     bs_many("POST", 1, 1, 30, posts_req, posts_done, &q); /* the blocker runs */
     q = (posts_t){.b = b, .exp = exp, .agent = N_AGENTS};
     t0 = bs_now();
     bs_many("POST", b->posts, 64, 120, posts_req, posts_done, &q);
     double el = bs_now() - t0;
+    commits_t c2 = commits_now(b);
     if (q.created != b->posts) {
         fprintf(stderr, "post: %zu of %zu created (last other HTTP %ld)\n", q.created, b->posts,
                 q.last_other);
@@ -131,6 +185,8 @@ static int round_run(bench_t *b, int r, bool pg, double *e2e, double *post)
     *post = (double)b->posts / el;
     printf("%-10s e2e %zu jobs: %.0f jobs/s; POST /jobs %zu queued: %.0f/s\n",
            pg ? "postgresql" : "sqlite", b->jobs, *e2e, b->posts, *post);
+    commits_print("e2e", c0, c1);
+    commits_print("POST", c1, c2);
     return 0;
 }
 

@@ -291,8 +291,17 @@ void srv__jobs_create(rk_srv_mgr_t *m, srv_create_t *c)
                                                    : "out of memory");
         int64_t seq = 0;
         int rc = srv__txn(m);
-        if (!rc)
-            rc = rk_store_job_insert(m->store, ji, &seq);
+        /* Ids are 32 random bits: the store refuses one it holds, and the
+         * job takes another (no read ahead of each insert). */
+        for (int tries = 0; !rc && (rc = rk_store_job_insert(m->store, ji, &seq)) == RK_EEXIST &&
+                            tries < 8;
+             tries++) {
+            char id[RK_JOB_ID_SIZE];
+            if ((rc = rk_job_id_generate(id)) == 0) {
+                free(ji->job_id);
+                rc = (ji->job_id = strdup(id)) ? 0 : RK_ENOMEM;
+            }
+        }
         srv_job_t *j = rc == 0 && a ? job_new(m, ji->job_id, ji->experiment_id, a) : NULL;
         if (rc == 0 && a && !j)
             rc = RK_ENOMEM; /* stored queued but not tracked: undo it */
