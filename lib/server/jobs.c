@@ -293,8 +293,8 @@ void srv__jobs_create(rk_srv_mgr_t *m, srv_create_t *c)
         int rc = srv__txn(m);
         /* Ids are 32 random bits: the store refuses one it holds, and the
          * job takes another (no read ahead of each insert). */
-        for (int tries = 0; !rc && (rc = rk_store_job_insert(m->store, ji, &seq)) == RK_EEXIST &&
-                            tries < 8;
+        for (int tries = 0;
+             !rc && (rc = rk_store_job_insert(m->store, ji, &seq)) == RK_EEXIST && tries < 8;
              tries++) {
             char id[RK_JOB_ID_SIZE];
             if ((rc = rk_job_id_generate(id)) == 0) {
