@@ -101,9 +101,10 @@ static pid_t recorded_pgid(const rk_test_agent_t *a, const char *id)
 }
 
 /* Sums utime+stime (clock ticks) of the processes of group pg; counts
- * them in *n and how many cannot run in *stopped: stopped ('T'), or a
+ * them in *n and how many cannot run in *stopped: stopped ('T'), a
  * zombie ('Z': a sleep that ended just before the stop, which its stopped
- * shell has not reaped). */
+ * shell has not reaped), or 'D' (dash vforks its commands: a shell whose
+ * vforked child took the SIGSTOP before its exec waits in 'D' for it). */
 static long long group_cpu(pid_t pg, int *n, int *stopped)
 {
     long long sum = 0;
@@ -137,7 +138,7 @@ static long long group_cpu(pid_t pg, int *n, int *stopped)
                          &fields[7], &fields[8], &fields[9]) != 10)
             continue;
         (*n)++;
-        *stopped += state == 'T' || state == 'Z';
+        *stopped += state == 'T' || state == 'Z' || state == 'D';
         sum += (long long)(fields[8] + fields[9]);
     }
     if (d)
