@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -195,6 +196,11 @@ static int busy_4s(void *arg)
     return 0;
 }
 
+/* The quota is a ceiling: on a machine busy with other work the loop gets
+ * less. An uncapped twin loop runs beside it, outside the group, to say
+ * what the machine gave: with at least 0.8 of a core to spare for the
+ * twin, the capped loop must get 40-60 % of a core; with less, the test
+ * says so and judges only the ceiling (<= 60 %). */
 static void test_cpu_quota_half_a_core(void **state)
 {
     fx_t *f = *state;
@@ -202,14 +208,29 @@ static void test_cpu_quota_half_a_core(void **state)
     rk_cg_limits_t lim = {.cpus = 0.5, .cpu_weight = 100};
     assert_int_equal(rk_cg_apply(f->cg, &lim, err, sizeof err), 0);
     f->child = spawn_in(f->cg, busy_4s, NULL);
+    pid_t twin = fork();
+    assert_true(twin >= 0);
+    if (twin == 0)
+        _exit(busy_4s(NULL));
     int st;
+    struct rusage ru;
+    assert_int_equal(wait4(twin, &st, 0, &ru), twin);
     assert_int_equal(waitpid(f->child, &st, 0), f->child);
     f->child = -1;
+    double twin_share = ((double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+                         (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6) /
+                        4.0;
     rk_cg_stats_t s;
     assert_int_equal(rk_cg_stats(f->cg, &s), 0);
     double share = s.cpu_usage_s / 4.0;
-    printf("busy loop for 4 s used %.3f s of CPU: %.1f %% of a core\n", s.cpu_usage_s, share * 100);
-    assert_true(share >= 0.40 && share <= 0.60);
+    printf("busy loop for 4 s used %.3f s of CPU: %.1f %% of a core (uncapped twin: %.1f %%)\n",
+           s.cpu_usage_s, share * 100, twin_share * 100);
+    assert_true(share <= 0.60);
+    if (twin_share >= 0.8)
+        assert_true(share >= 0.40);
+    else
+        printf("the machine is busy (the twin got %.1f %% of a core): the floor is not judged\n",
+               twin_share * 100);
 }
 
 static int count_forever(void *arg)
