@@ -11,9 +11,13 @@
 #include "base/log.h"
 #include "model/result.h"
 #include "server/internal.h"
+#include "server/job_page.h"
 
 #define ARTIFACTS_MAX (256u << 20)
 #define LOGS_MAX (16u << 20)
+/* A GET /jobs or /results body written as text (the old encoder had no
+ * cap). */
+#define RESULTS_PAGE_MAX (1u << 30)
 
 static void h_create(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
 {
@@ -96,24 +100,17 @@ static void h_list(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
         rk_srv_store_error(resp, rc, "jobs");
         return;
     }
-    json_t *groups = json_object();
-    for (size_t i = 0; i < n; i++) {
-        const char *key = jobs[i].agent_id ? jobs[i].agent_id : "any";
-        json_t *arr = json_object_get(groups, key);
-        if (!arr) {
-            arr = json_array();
-            json_object_set_new(groups, key, arr);
-        }
-        json_array_append_new(arr, rk_job_info_encode(&jobs[i]));
-    }
+    /* Written straight as text, not built as a jansson tree. */
+    rk_buf_t b;
+    rk_buf_init(&b, RESULTS_PAGE_MAX);
+    rc = rk_srv_jobs_page(&b, jobs, n, page.total, page.next_cursor);
     rk_store_jobs_free(jobs, n);
-    json_t *out = json_pack("{s:o,s:I}", "jobs", groups, "total", (json_int_t)page.total);
-    if (out && page.next_cursor) {
-        char c[24];
-        snprintf(c, sizeof c, "%lld", (long long)page.next_cursor);
-        json_object_set_new(out, "next_cursor", json_string(c));
+    if (rc) {
+        rk_buf_cleanup(&b);
+        rk_http_resp_error(resp, 500, "out of memory");
+        return;
     }
-    rk_http_resp_json_take(resp, 200, out);
+    rk_srv_resp_json_buf(resp, &b);
 }
 
 static void h_get(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
@@ -337,24 +334,27 @@ static void h_results(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     rk_page_t page;
     if (rk_srv_page_parse(req, resp, 1000, 10000, &page))
         return;
-    rk_result_t *v = NULL;
+    char **v = NULL;
     size_t n = 0;
-    int rc = rk_store_result_list(srv->store, &f, &page, &v, &n);
+    int rc = rk_store_result_list_text(srv->store, &f, &page, &v, &n);
     if (rc) {
+        rk_store_texts_free(v, n);
         rk_srv_store_error(resp, rc, "results");
         return;
     }
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, rk_result_encode(&v[i]));
-    rk_store_results_free(v, n);
-    json_t *out = json_pack("{s:o}", "results", arr);
-    if (out && page.next_cursor) {
-        char c[24];
-        snprintf(c, sizeof c, "%lld", (long long)page.next_cursor);
-        json_object_set_new(out, "next_cursor", json_string(c));
+    /* The stored texts spliced in, not decoded and encoded again. */
+    rk_buf_t b;
+    rk_buf_init(&b, RESULTS_PAGE_MAX);
+    rc = rk_srv_results_page(&b, v, n, page.next_cursor);
+    rk_store_texts_free(v, n);
+    if (rc) {
+        rk_buf_cleanup(&b);
+        rk_http_resp_error(resp, 500,
+                           rc == RK_ETOOBIG ? "results page too large: ask a smaller limit"
+                                            : "out of memory");
+        return;
     }
-    rk_http_resp_json_take(resp, 200, out);
+    rk_srv_resp_json_buf(resp, &b);
 }
 
 static void h_result(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)

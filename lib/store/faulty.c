@@ -164,6 +164,13 @@ static int f_result_list(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *
     return rk_store_result_list(IN(s), f, page, out, n);
 }
 
+static int f_result_list_text(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page,
+                              char ***out, size_t *n)
+{
+    int rc = fire(s, RK_FAULTY_RESULT_LIST_TEXT);
+    return rc ? rc : rk_store_result_list_text(IN(s), f, page, out, n);
+}
+
 static int f_job_set_priority(rk_store_t *s, const char *id, rk_job_priority_t priority)
 {
     int rc = fire(s, RK_FAULTY_JOB_SET_PRIORITY);
@@ -240,6 +247,7 @@ static const rk_store_ops_t faulty_ops = {
     .result_put = f_result_put,
     .result_get = f_result_get,
     .result_list = f_result_list,
+    .result_list_text = f_result_list_text,
     .lease_acquire = f_lease_acquire,
 };
 

@@ -1290,16 +1290,17 @@ static int mem_result_get(rk_store_t *s, const char *job_id, rk_result_t *out)
     return rc;
 }
 
-static int mem_result_list(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page,
-                           rk_result_t **out, size_t *n)
+/* One page of g's results from page->cursor, newest first: row(text,
+ * slot) fills each elem-sized slot of a new array. */
+static int mem_result_page(mem_t *m, const rk_result_filter_t *f, rk_page_t *page, size_t elem,
+                           int (*row)(const char *text, void *slot), void **out, size_t *n)
 {
-    mem_t *m = M(s);
     int rc = 0;
     rlock(m);
     const group_t *g = group_find(m, f->agent_id, f->experiment_id);
     const tnode_t *at = g ? tpred(g->results, page->cursor ? page->cursor : INT64_MAX) : NULL;
     size_t cap = at ? page->limit : 0;
-    rk_result_t *v = calloc(cap + 1, sizeof *v);
+    char *v = calloc(cap + 1, elem);
     if (!v) {
         rc = RK_ENOMEM;
         goto out;
@@ -1310,13 +1311,41 @@ static int mem_result_list(rk_store_t *s, const rk_result_filter_t *f, rk_page_t
             page->next_cursor = last;
             break;
         }
-        if ((rc = rk_store_result_from_text(node_res(at, g->kind)->text, &v[*n])))
+        if ((rc = row(node_res(at, g->kind)->text, v + *n * elem)))
             goto out;
         (*n)++;
         last = at->seq;
     }
 out:
     unlock(m);
+    *out = v;
+    return rc;
+}
+
+static int decoded_row(const char *text, void *slot)
+{
+    return rk_store_result_from_text(text, slot);
+}
+
+static int text_row(const char *text, void *slot)
+{
+    return (*(char **)slot = strdup(text)) ? 0 : RK_ENOMEM;
+}
+
+static int mem_result_list(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page,
+                           rk_result_t **out, size_t *n)
+{
+    void *v = NULL;
+    int rc = mem_result_page(M(s), f, page, sizeof **out, decoded_row, &v, n);
+    *out = v;
+    return rc;
+}
+
+static int mem_result_list_text(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page,
+                                char ***out, size_t *n)
+{
+    void *v = NULL;
+    int rc = mem_result_page(M(s), f, page, sizeof **out, text_row, &v, n);
     *out = v;
     return rc;
 }
@@ -1345,6 +1374,7 @@ const rk_store_ops_t rk_store_memory_ops = {
     .result_put = mem_result_put,
     .result_get = mem_result_get,
     .result_list = mem_result_list,
+    .result_list_text = mem_result_list_text,
     .job_set_progress = mem_job_set_progress,
     .job_set_priority = mem_job_set_priority,
     .job_place = mem_job_place,

@@ -290,6 +290,7 @@ const rk_store_ops_t rk_store_postgresql_ops = {
     .result_put = pg_result_put,
     .result_get = pg_result_get,
     .result_list = pg_result_list,
+    .result_list_text = pg_result_list_text,
     .doc_put = pg_doc_put,
     .doc_get = pg_doc_get,
     .doc_list = pg_doc_list,

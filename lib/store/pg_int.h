@@ -170,6 +170,8 @@ int pg_job_list(rk_store_t *s, const rk_job_filter_t *f, rk_page_t *page, rk_job
 int pg_job_scan(rk_store_t *s, unsigned state_mask, rk_job_scan_fn fn, void *ud);
 int pg_result_put(rk_store_t *s, const rk_result_t *r);
 int pg_result_get(rk_store_t *s, const char *job_id, rk_result_t *out);
+int pg_result_list_text(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page, char ***out,
+                        size_t *n);
 int pg_result_list(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page, rk_result_t **out,
                    size_t *n);
 

@@ -356,8 +356,9 @@ int pg_result_get(rk_store_t *base, const char *job_id, rk_result_t *out)
     return rc;
 }
 
-int pg_result_list(rk_store_t *base, const rk_result_filter_t *f, rk_page_t *page,
-                   rk_result_t **out, size_t *n)
+/* One page of results matching f, each row through row. */
+static int result_page(rk_store_t *base, const rk_result_filter_t *f, rk_page_t *page, size_t elem,
+                       page_row_fn row, void **out, size_t *n)
 {
     pg_store_t *s = PG(base);
     int shape = (f->agent_id ? 1 : 0) | (f->experiment_id ? 2 : 0);
@@ -371,9 +372,32 @@ int pg_result_list(rk_store_t *base, const rk_result_filter_t *f, rk_page_t *pag
     pg_conn_t *c;
     int rc = pg_rget(s, &c);
     if (!rc)
-        rc = read_page(c, (pg_id_t)(PG_RESULT_PAGE + shape), vals, nv, page, sizeof **out,
-                       result_row, "result list", &v, n);
+        rc = read_page(c, (pg_id_t)(PG_RESULT_PAGE + shape), vals, nv, page, elem, row,
+                       "result list", &v, n);
     pg_rdone(s, c);
+    *out = v;
+    return rc;
+}
+
+int pg_result_list(rk_store_t *base, const rk_result_filter_t *f, rk_page_t *page,
+                   rk_result_t **out, size_t *n)
+{
+    void *v = NULL;
+    int rc = result_page(base, f, page, sizeof **out, result_row, &v, n);
+    *out = v;
+    return rc;
+}
+
+static int result_text_row(const PGresult *r, int row, void *out)
+{
+    return (*(char **)out = strdup(PQgetvalue(r, row, 1))) ? 0 : RK_ENOMEM;
+}
+
+int pg_result_list_text(rk_store_t *base, const rk_result_filter_t *f, rk_page_t *page, char ***out,
+                        size_t *n)
+{
+    void *v = NULL;
+    int rc = result_page(base, f, page, sizeof **out, result_text_row, &v, n);
     *out = v;
     return rc;
 }

@@ -623,6 +623,7 @@ const rk_store_ops_t rk_store_sqlite_ops = {
     .result_put = sq_result_put,
     .result_get = sq_result_get,
     .result_list = sq_result_list,
+    .result_list_text = sq_result_list_text,
     .job_set_progress = sq_job_set_progress,
     .doc_put = sq_doc_put,
     .doc_get = sq_doc_get,

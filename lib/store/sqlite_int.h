@@ -130,6 +130,8 @@ int sq_job_list(rk_store_t *s, const rk_job_filter_t *f, rk_page_t *page, rk_job
 int sq_job_scan(rk_store_t *s, unsigned state_mask, rk_job_scan_fn fn, void *ud);
 int sq_result_put(rk_store_t *s, const rk_result_t *r);
 int sq_result_get(rk_store_t *s, const char *job_id, rk_result_t *out);
+int sq_result_list_text(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page, char ***out,
+                        size_t *n);
 int sq_result_list(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page, rk_result_t **out,
                    size_t *n);
 

@@ -552,8 +552,9 @@ void sq_result_list_sql(const rk_result_filter_t *f, char *text, size_t cap)
              f->agent_id ? " AND agent_id = ?3" : "");
 }
 
-int sq_result_list(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page, rk_result_t **out,
-                   size_t *n)
+/* One page of results matching f, each row through row. */
+static int result_page(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page, size_t elem,
+                       page_row_fn row, void **out, size_t *n)
 {
     sq_conn_t *c;
     int rc = sq_rget(S(s), &c);
@@ -573,9 +574,35 @@ int sq_result_list(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page, 
         sqlite3_bind_text(st, 2, f->experiment_id, -1, SQLITE_STATIC);
     if (f->agent_id)
         sqlite3_bind_text(st, 3, f->agent_id, -1, SQLITE_STATIC);
-    rc = read_page(c, st, page, sizeof **out, result_row, "result list", &v, n);
+    rc = read_page(c, st, page, elem, row, "result list", &v, n);
 out:
     sq_rdone(S(s), c);
+    *out = v;
+    return rc;
+}
+
+int sq_result_list(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page, rk_result_t **out,
+                   size_t *n)
+{
+    void *v = NULL;
+    int rc = result_page(s, f, page, sizeof **out, result_row, &v, n);
+    *out = v;
+    return rc;
+}
+
+static int result_text_row(sqlite3_stmt *st, void *out)
+{
+    const char *text = (const char *)sqlite3_column_text(st, 1);
+    if (!text)
+        return RK_EIO;
+    return (*(char **)out = strdup(text)) ? 0 : RK_ENOMEM;
+}
+
+int sq_result_list_text(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page, char ***out,
+                        size_t *n)
+{
+    void *v = NULL;
+    int rc = result_page(s, f, page, sizeof **out, result_text_row, &v, n);
     *out = v;
     return rc;
 }

@@ -52,7 +52,7 @@ static bool ops_complete(const rk_store_ops_t *o)
            o->agent_get && o->agent_list && o->agent_delete && o->experiment_insert &&
            o->experiment_get && o->experiment_list && o->experiment_delete && o->job_insert &&
            o->job_set_status && o->job_set_priority && o->job_place && o->job_get && o->job_list &&
-           o->job_scan && o->result_put && o->result_get && o->result_list;
+           o->job_scan && o->result_put && o->result_get && o->result_list && o->result_list_text;
 }
 
 int rk_store_open_ops(const rk_store_ops_t *ops, const char *location, rk_store_t **out)
@@ -233,6 +233,28 @@ int rk_store_result_list(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *
     page->total = 0;
     rk_result_filter_t all = {0};
     return s->ops->result_list(s, f ? f : &all, page, out, n);
+}
+
+int rk_store_result_list_text(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page,
+                              char ***out, size_t *n)
+{
+    if (!s || !page || !out || !n || page->limit < 1 || page->cursor < 0)
+        return RK_EINVAL;
+    *out = NULL;
+    *n = 0;
+    page->next_cursor = 0;
+    page->total = 0;
+    rk_result_filter_t all = {0};
+    return s->ops->result_list_text(s, f ? f : &all, page, out, n);
+}
+
+void rk_store_texts_free(char **v, size_t n)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
 }
 
 int rk_store_lease_acquire(rk_store_t *s, const char *agent_id, const char *owner, int64_t ttl_ms)

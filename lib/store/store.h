@@ -54,7 +54,7 @@
 
 /* The version of rk_store_ops_t: bumped whenever a slot is added, removed
  * or changes meaning. rk_store_open refuses a table of another version. */
-#define RK_STORE_OPS_VERSION 2
+#define RK_STORE_OPS_VERSION 3
 
 typedef struct rk_store rk_store_t;
 
@@ -158,6 +158,13 @@ typedef struct rk_store_ops {
     /* A newest-first page (by the job's sequence) of results matching f. */
     int (*result_list)(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page,
                        rk_result_t **out, size_t *n);
+    /* The same page as result_list, as the results' stored JSON texts
+     * (compact, what rk_result_encode gave at put; not decoded): *out is a
+     * new array of *n malloc'd strings, freed with rk_store_texts_free
+     * (also on failure, for what *n counts). For listings that pass the
+     * text through (GET /results) without a decode and re-encode. */
+    int (*result_list_text)(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page,
+                            char ***out, size_t *n);
 
     /* Small documents by kind and id (baselines, and later other settings
      * the managers keep): JSON text stored whole, in the transaction like
@@ -228,6 +235,8 @@ int rk_store_result_put(rk_store_t *s, const rk_result_t *r);
 int rk_store_result_get(rk_store_t *s, const char *job_id, rk_result_t *out);
 int rk_store_result_list(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page,
                          rk_result_t **out, size_t *n);
+int rk_store_result_list_text(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page,
+                              char ***out, size_t *n);
 int rk_store_lease_acquire(rk_store_t *s, const char *agent_id, const char *owner, int64_t ttl_ms);
 int rk_store_doc_put(rk_store_t *s, const char *kind, const char *id, const char *json);
 int rk_store_doc_get(rk_store_t *s, const char *kind, const char *id, char **json);
@@ -240,5 +249,7 @@ void rk_store_agents_free(rk_registered_agent_t *v, size_t n);
 void rk_store_experiments_free(rk_experiment_t *v, size_t n);
 void rk_store_jobs_free(rk_job_info_t *v, size_t n);
 void rk_store_results_free(rk_result_t *v, size_t n);
+/* Frees the texts of rk_store_result_list_text (NULL is a no-op). */
+void rk_store_texts_free(char **v, size_t n);
 
 #endif

@@ -2,6 +2,8 @@
  * and results, run against every registered backend. */
 #include "conformance.h"
 
+#include "store/faulty.h"
+
 static void agents_crud(void **state)
 {
     rk_store_t *s = ((fx_t *)*state)->s;
@@ -389,6 +391,78 @@ static void results_put_get_list(void **state)
     }
 }
 
+/* result_list_text: the same pages as result_list (same rows, same
+ * cursors), each as the stored text, which is what encoding the decoded
+ * result gives; through the faulty wrapper, an armed fault answers before
+ * the inner store is asked. */
+static void results_list_text(void **state)
+{
+    fx_t *fx = *state;
+    rk_store_t *s = fx->s;
+    seed_jobs(s);
+    for (int i = 1; i < 30; i += 3) {
+        char id[16], agent[8], exp[8];
+        snprintf(id, sizeof id, "job_%08x", i);
+        snprintf(agent, sizeof agent, "a%d", i % 3);
+        snprintf(exp, sizeof exp, "e%d", i % 2);
+        rk_result_t r = {0};
+        make_result(id, exp, agent, &r);
+        assert_int_equal(rk_store_result_put(s, &r), 0);
+        rk_result_cleanup(&r);
+    }
+    rk_result_filter_t fs[] = {
+        {NULL, NULL}, {"e0", NULL}, {"e0", "a1"}, {NULL, "a1"}, {NULL, "a0"}};
+    for (size_t c = 0; c < sizeof fs / sizeof fs[0]; c++) {
+        rk_page_t p = {.limit = 3}, q = {.limit = 3};
+        size_t pages = 0;
+        do {
+            rk_result_t *v;
+            char **t;
+            size_t n, nt;
+            p.cursor = p.next_cursor;
+            q.cursor = q.next_cursor;
+            assert_int_equal(rk_store_result_list(s, &fs[c], &p, &v, &n), 0);
+            assert_int_equal(rk_store_result_list_text(s, &fs[c], &q, &t, &nt), 0);
+            assert_int_equal(nt, n);
+            assert_true(q.next_cursor == p.next_cursor);
+            for (size_t i = 0; i < n; i++) {
+                json_t *enc = rk_result_encode(&v[i]);
+                char *want = json_dumps(enc, JSON_COMPACT);
+                json_decref(enc);
+                assert_non_null(want);
+                assert_string_equal(t[i], want);
+                free(want);
+            }
+            rk_store_results_free(v, n);
+            rk_store_texts_free(t, nt);
+            pages++;
+        } while (p.next_cursor);
+        assert_true(pages >= 1);
+    }
+    rk_store_texts_free(NULL, 0);
+    rk_page_t bad = {.limit = 0};
+    char **t = NULL;
+    size_t nt = 7;
+    assert_int_equal(rk_store_result_list_text(s, NULL, &bad, &t, &nt), RK_EINVAL);
+
+    /* Fault injection: the wrapper takes the store (teardown closes it). */
+    rk_store_t *w;
+    assert_int_equal(rk_store_faulty_wrap(s, &w), 0);
+    fx->s = w;
+    rk_store_faulty_arm(w, RK_FAULTY_RESULT_LIST_TEXT, RK_EIO, 1, 1);
+    rk_page_t p = {.limit = 100};
+    assert_int_equal(rk_store_result_list_text(w, NULL, &p, &t, &nt), 0);
+    assert_int_equal(nt, 10);
+    rk_store_texts_free(t, nt);
+    assert_int_equal(rk_store_result_list_text(w, NULL, &p, &t, &nt), RK_EIO);
+    assert_null(t);
+    assert_int_equal(nt, 0);
+    assert_int_equal(rk_store_result_list_text(w, NULL, &p, &t, &nt), 0);
+    assert_int_equal(nt, 10);
+    rk_store_texts_free(t, nt);
+    assert_int_equal(rk_store_faulty_calls(w, RK_FAULTY_RESULT_LIST_TEXT), 3);
+}
+
 static void registry_and_bad_arguments(void **state)
 {
     rk_store_t *s = ((fx_t *)*state)->s;
@@ -411,6 +485,9 @@ static void registry_and_bad_arguments(void **state)
     assert_int_equal(rk_store_open_ops(&ops, "", &none), RK_EINVAL);
     ops.version = RK_STORE_OPS_VERSION;
     ops.job_list = NULL;
+    assert_int_equal(rk_store_open_ops(&ops, "", &none), RK_EINVAL);
+    ops = *rk_store_find(backend);
+    ops.result_list_text = NULL;
     assert_int_equal(rk_store_open_ops(&ops, "", &none), RK_EINVAL);
     assert_null(none);
     assert_int_equal(rk_store_open_ops(NULL, "", &none), RK_EINVAL);
@@ -436,6 +513,7 @@ int main(void)
         T(job_list_sees_status_changes),
         T(job_scan_order_and_mask),
         T(results_put_get_list),
+        T(results_list_text),
         T(registry_and_bad_arguments),
     };
     return run_all_backends(tests, sizeof tests / sizeof tests[0]);
