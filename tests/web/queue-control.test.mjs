@@ -212,6 +212,12 @@ describe('queue control in the dashboard', { skip: skip || false }, () => {
     const N = 1200;
     const r = await api(stack, 'POST', '/jobs', { experiment_id: sleeper, agent_id: stack.agentId, count: N });
     assert.equal(r.jobs.length, N);
+    // Their 1,200 job events are drawn once a frame: the page stays responsive
+    // (drawn once each, it was busy for about 28 s here).
+    await sleep(1000);
+    const t1 = Date.now();
+    await page.evaluate(() => 1);
+    assert.ok(Date.now() - t1 < 5000, `the page answered in ${Date.now() - t1} ms after a burst of job events`);
     const queued = async () => (await api(stack, 'GET', '/jobs?status=queued&limit=1')).total;
     assert.equal(await queued(), N + 1); // and q[2]
     await page.click('#tabs a[data-tab="jobs"]');

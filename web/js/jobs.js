@@ -76,6 +76,15 @@ function renderTable() {
   syncSelection();
 }
 
+// New jobs arriving in a burst (a 1,000-job batch sends 1,000 events) are
+// drawn once a frame, not once each.
+let renderPending = false;
+function renderSoon() {
+  if (renderPending) return;
+  renderPending = true;
+  requestAnimationFrame(() => { renderPending = false; renderTable(); });
+}
+
 export async function loadJobs() {
   const f = filters();
   delete f.priority;
@@ -114,7 +123,7 @@ export function onJobEvent(info) {
       rows.delete(oldest.job_id);
       nextCursor = nextCursor || 'more';
     }
-    renderTable();
+    renderSoon();
   }
   if (current && current.job_id === info.job_id) {
     current.info = { ...current.info, status: info.status };

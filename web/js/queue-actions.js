@@ -158,12 +158,14 @@ export function schedulingCell(a) {
   return el('td', { class: 'agent-scheduling' }, badge(a.scheduling || 'enabled'));
 }
 
+const agentName = (a) => (a.agent_name ? `${a.agent_name} (${a.agent_id})` : a.agent_id);
+
 async function agentAction(a, action, body) {
   try {
     const r = await post(`/agents/${enc(a.agent_id)}/${action}`, body);
-    toast(`${a.agent_name || a.agent_id}: ${r.scheduling || action}`);
+    toast(`${agentName(a)}: ${r.scheduling || action}`);
   } catch (e) {
-    toast(`${a.agent_name || a.agent_id}: ${e.status ? `${e.status} ` : ''}${e.detail || e}`, true);
+    toast(`${agentName(a)}: ${e.status ? `${e.status} ` : ''}${e.detail || e}`, true);
   }
   await loadAgents().catch((e) => toast(e.detail || String(e), true));
 }
@@ -172,7 +174,7 @@ async function agentAction(a, action, body) {
 function drain(a) {
   const dlg = $('#drain-dialog');
   const form = $('#drain-form');
-  $('#drain-agent').textContent = a.agent_name || a.agent_id;
+  $('#drain-agent').textContent = agentName(a);
   form.elements.deadline_s.value = '';
   dlg.onclose = () => {
     dlg.onclose = null;
