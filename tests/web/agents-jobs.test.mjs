@@ -103,7 +103,7 @@ describe('agents and jobs in flight', { skip: skip || false }, () => {
     const row = page.locator(`#jobs-table tr[data-job-id="${jobs[0]}"]`);
     await row.waitFor();
     const info = await api(stack, 'GET', `/jobs/${jobs[0]}`);
-    const created = row.locator('td:nth-child(7)');
+    const created = row.locator('td.job-created');
     assert.equal(await created.textContent(), inKolkata(info.created_time));
     assert.equal(await created.locator('[title]').getAttribute('title'), info.created_time);
   });

@@ -90,7 +90,8 @@ describe('dashboard', { skip: skip || false }, () => {
     assert.match(cells[2], /cores/, 'hardware summary names the CPU cores');
     assert.match(cells[3], /^\d+$/, 'slots is a number');
     assert.match(cells[4], /idle|active/);
-    assert.equal(cells[7], stack.agentUrl);
+    assert.equal(cells[5], 'enabled', 'scheduling');
+    assert.equal(cells[8], stack.agentUrl);
     await screenshot(page, 'agents');
   });
 

@@ -5,6 +5,7 @@ import { get, post, query, ApiError } from './api.js';
 import { state, loadAgents, onChange } from './state.js';
 import { $, el, badge, fmtDuration, hardwareSummary, toast, jobLink } from './util.js';
 import { showJob } from './jobs.js';
+import { schedulingCell, agentActions } from './queue-actions.js';
 
 function jobLinks(ids) {
   return (ids || []).map((id) => [jobLink(id, showJob), ' ']);
@@ -59,10 +60,11 @@ function render() {
       el('td', { title: (caps.task_types || []).join(', ') }, hardwareSummary(a.system_info)),
       el('td', { class: 'num' }, caps.slots ?? ''),
       el('td', { class: 'agent-status' }, st ? badge(st.status) : el('span', { class: 'muted' }, 'unknown')),
+      schedulingCell(a),
       el('td', { class: 'agent-jobs' }, st ? jobLinks(st.running_jobs) : null, queueBox(a.agent_id, st)),
       el('td', {}, st && st.status !== 'unavailable' ? fmtDuration(st.uptime_seconds + since) : ''),
       el('td', { class: 'mono' }, a.agent_url),
-      el('td', {}, el('button', { class: 'danger', onclick: () => unregister(a) }, 'Unregister')));
+      el('td', { class: 'actions' }, agentActions(a), el('button', { class: 'danger', onclick: () => unregister(a) }, 'Unregister')));
   }));
   $('#agents-empty').hidden = state.agents.length > 0;
 }

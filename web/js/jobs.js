@@ -5,6 +5,7 @@
 import { get, post, del, raw, query } from './api.js';
 import { state, onChange, agentLabel, experimentLabel } from './state.js';
 import { $, el, badge, fillSelect, fmtTime, fmtNum, fmtDuration, toast, download, jobLink, TERMINAL } from './util.js';
+import { selectCell, priorityCell, syncSelection, initQueueActions, bulkRunning } from './queue-actions.js';
 
 const rows = new Map(); // job_id -> JobInfo shown in the table
 let cursors = [''];     // cursors of the pages up to the shown one ('' = newest)
@@ -13,12 +14,19 @@ let total = 0;
 
 function filters() {
   const f = $('#job-filters').elements;
-  return { status: f.status.value, agent_id: f.agent_id.value, experiment_id: f.experiment_id.value, limit: Number(f.limit.value) };
+  return { status: f.status.value, agent_id: f.agent_id.value, experiment_id: f.experiment_id.value, limit: Number(f.limit.value),
+    priority: f.priority.value };
+}
+
+// GET /jobs has no priority filter: it applies to the page loaded.
+function shown() {
+  const p = filters().priority;
+  return [...rows.values()].filter((j) => !p || (j.priority || 'medium') === p);
 }
 
 function matches(info, f) {
   return (!f.status || info.status.status === f.status) && (!f.agent_id || info.agent_id === f.agent_id)
-    && (!f.experiment_id || info.experiment_id === f.experiment_id);
+    && (!f.experiment_id || info.experiment_id === f.experiment_id) && (!f.priority || (info.priority || 'medium') === f.priority);
 }
 
 // A job's progress as a fraction, or null: 0..1 by the protocol; a value
@@ -41,30 +49,45 @@ function progressCell(st) {
 function jobRow(info) {
   const st = info.status || {};
   return el('tr', { dataset: { jobId: info.job_id, status: st.status } },
+    selectCell(info),
     el('td', { class: 'id' }, jobLink(info.job_id, showJob)),
     el('td', { title: info.experiment_id }, experimentLabel(info.experiment_id)),
     el('td', { class: 'mono' }, agentLabel(info.agent_id)),
+    priorityCell(info),
     el('td', { class: 'job-status' }, badge(st.status)),
     el('td', { class: 'job-progress' }, progressCell(st)),
     el('td', { class: 'job-message' }, st.message || ''),
-    el('td', {}, fmtTime(info.created_time)),
+    el('td', { class: 'job-created' }, fmtTime(info.created_time)),
     el('td', {}, fmtTime(st.timestamp)),
     el('td', {}, TERMINAL.has(st.status) ? '' : el('button', { class: 'danger cancel', onclick: () => cancel(info.job_id) }, 'Cancel')));
 }
 
 function renderTable() {
   const tbody = $('#jobs-table tbody');
-  const list = [...rows.values()].sort((a, b) => (b.created_time || '').localeCompare(a.created_time || '') || b.job_id.localeCompare(a.job_id));
+  const list = shown().sort((a, b) => (b.created_time || '').localeCompare(a.created_time || '') || b.job_id.localeCompare(a.job_id));
   tbody.replaceChildren(...list.map(jobRow));
   $('#jobs-empty').hidden = list.length > 0;
   const first = (cursors.length - 1) * filters().limit;
-  $('#jobs-count').textContent = list.length ? `${first + 1}–${first + list.length} of ${total}` : `0 of ${total}`;
+  const f = filters();
+  $('#jobs-count').textContent = f.priority ? `${list.length} ${f.priority} among ${first + 1}–${first + rows.size} of ${total}`
+    : list.length ? `${first + 1}–${first + list.length} of ${total}` : `0 of ${total}`;
   $('#jobs-newer').disabled = cursors.length <= 1;
   $('#jobs-older').disabled = !nextCursor;
+  syncSelection();
+}
+
+// New jobs arriving in a burst (a 1,000-job batch sends 1,000 events) are
+// drawn once a frame, not once each.
+let renderPending = false;
+function renderSoon() {
+  if (renderPending) return;
+  renderPending = true;
+  requestAnimationFrame(() => { renderPending = false; renderTable(); });
 }
 
 export async function loadJobs() {
   const f = filters();
+  delete f.priority;
   const cursor = cursors[cursors.length - 1];
   const r = await get(`/jobs${query({ ...f, cursor })}`);
   rows.clear();
@@ -90,7 +113,7 @@ export function onJobEvent(info) {
   if (known && stale(rows.get(info.job_id).status, info.status)) return;
   if (known) {
     rows.set(info.job_id, info);
-    const tr = $(`#jobs-table tr[data-job-id="${CSS.escape(info.job_id)}"]`);
+    const tr = !bulkRunning() && $(`#jobs-table tr[data-job-id="${CSS.escape(info.job_id)}"]`);
     if (tr) tr.replaceWith(jobRow(info));
   } else if (cursors.length === 1 && matches(info, f)) {
     rows.set(info.job_id, info);
@@ -100,7 +123,7 @@ export function onJobEvent(info) {
       rows.delete(oldest.job_id);
       nextCursor = nextCursor || 'more';
     }
-    renderTable();
+    renderSoon();
   }
   if (current && current.job_id === info.job_id) {
     current.info = { ...current.info, status: info.status };
@@ -307,6 +330,7 @@ export function initJobs() {
     }
   });
   const reload = () => loadJobs().catch((e) => toast(e.detail || String(e), true));
+  initQueueActions({ shown, reload: loadJobs });
   $('#job-filters').addEventListener('change', () => { cursors = ['']; reload(); });
   $('#jobs-older').addEventListener('click', () => { if (nextCursor && nextCursor !== 'more') { cursors.push(nextCursor); reload(); } else if (nextCursor) { reload(); } });
   $('#jobs-newer').addEventListener('click', () => { if (cursors.length > 1) { cursors.pop(); reload(); } });
