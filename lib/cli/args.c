@@ -87,8 +87,25 @@ int rk_cli_args_parse(int argc, char **argv, const rk_cli_opt_t *opts, size_t no
             snprintf(err, errlen, "--%s needs a value", o->name);
             return RK_EINVAL;
         }
+        if (o->has_arg) {
+            if (out->nall == RK_CLI_MAX_VALS) {
+                snprintf(err, errlen, "too many options (at most %d values)", RK_CLI_MAX_VALS);
+                return RK_EINVAL;
+            }
+            out->all_opt[out->nall] = (int)idx;
+            out->all_val[out->nall++] = out->val[idx];
+        }
     }
     return 0;
+}
+
+size_t rk_cli_args_all(const rk_cli_args_t *a, int opt, const char **out, size_t max)
+{
+    size_t n = 0;
+    for (int i = 0; i < a->nall && n < max; i++)
+        if (a->all_opt[i] == opt)
+            out[n++] = a->all_val[i];
+    return n;
 }
 
 int rk_cli_args_int(const char *s, long min, long max, long *out)

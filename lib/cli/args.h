@@ -12,8 +12,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define RK_CLI_MAX_OPTS 8
+#define RK_CLI_MAX_OPTS 16
 #define RK_CLI_MAX_POS 8
+#define RK_CLI_MAX_VALS 64 /* option values on one command line */
 
 typedef struct rk_cli_opt {
     const char *name; /* long name without dashes */
@@ -27,6 +28,11 @@ typedef struct rk_cli_args {
     const char *val[RK_CLI_MAX_OPTS];
     const char *pos[RK_CLI_MAX_POS];
     int npos;
+    /* Every option value in command-line order, for options that may be
+     * repeated (rk_cli_args_all): all_val[i] was given to option all_opt[i]. */
+    const char *all_val[RK_CLI_MAX_VALS];
+    int all_opt[RK_CLI_MAX_VALS];
+    int nall;
     bool help;
     bool json;
 } rk_cli_args_t;
@@ -36,6 +42,10 @@ typedef struct rk_cli_args {
  * a value", "too many arguments") for a usage error. */
 int rk_cli_args_parse(int argc, char **argv, const rk_cli_opt_t *opts, size_t nopts,
                       rk_cli_args_t *out, char *err, size_t errlen);
+
+/* Every value given to the option of index opt (a repeatable one, such as
+ * --label), in order, into out[0..max); returns how many (at most max). */
+size_t rk_cli_args_all(const rk_cli_args_t *a, int opt, const char **out, size_t max);
 
 /* Parses a whole decimal number in [min, max] for an option value. */
 int rk_cli_args_int(const char *s, long min, long max, long *out);

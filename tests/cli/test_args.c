@@ -74,12 +74,42 @@ static void test_int(void **state)
     assert_int_equal(rk_cli_args_int("99999999999999999999", 1, 100, &v), RK_EINVAL);
 }
 
+/* Every value of a repeated option is kept in order (--label a --label b),
+ * the last one in val. */
+static void test_repeated(void **state)
+{
+    char *argv[] = {"--status", "a", "-w", "--status=b", "--limit", "3", "-s", "c"};
+    rk_cli_args_t a;
+    char err[128];
+    assert_int_equal(rk_cli_args_parse(8, argv, opts, 3, &a, err, sizeof err), 0);
+    const char *all[4];
+    assert_int_equal(rk_cli_args_all(&a, 0, all, 4), 3);
+    assert_string_equal(all[0], "a");
+    assert_string_equal(all[1], "b");
+    assert_string_equal(all[2], "c");
+    assert_string_equal(a.val[0], "c");
+    assert_int_equal(rk_cli_args_all(&a, 0, all, 2), 2);
+    assert_int_equal(rk_cli_args_all(&a, 1, all, 4), 0);
+    assert_int_equal(rk_cli_args_all(&a, 2, all, 4), 1);
+    assert_string_equal(all[0], "3");
+
+    char *many[2 * RK_CLI_MAX_VALS + 2];
+    for (int i = 0; i < RK_CLI_MAX_VALS + 1; i++) {
+        many[2 * i] = "--limit";
+        many[2 * i + 1] = "1";
+    }
+    assert_int_equal(rk_cli_args_parse(2 * RK_CLI_MAX_VALS + 2, many, opts, 3, &a, err, sizeof err),
+                     RK_EINVAL);
+    assert_non_null(strstr(err, "too many options"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forms),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_int),
+        cmocka_unit_test(test_repeated),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
