@@ -324,7 +324,7 @@ static int check(const void *settings, char *err, size_t errlen)
     if (!s->token && !s->token_file && !rk_config_host_is_loopback(s->host)) {
         snprintf(err, errlen,
                  "ruckus-agent: --host (RUCKUS_AGENT_HOST): listening on \"%.100s\" needs a token "
-                 "(--token or RUCKUS_AGENT_TOKEN, or --token-file)",
+                 "(--token or RUCKUS_AGENT_TOKEN) or --token-file",
                  s->host);
         return RK_EINVAL;
     }

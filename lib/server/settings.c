@@ -188,7 +188,7 @@ static int check(const void *settings, char *err, size_t errlen)
         snprintf(
             err, errlen,
             "ruckus-server: --host (RUCKUS_SERVER_HOST): listening on \"%.100s\" needs a token "
-            "(--token or RUCKUS_SERVER_API_TOKEN, or --token-file)",
+            "(--token or RUCKUS_SERVER_API_TOKEN) or --token-file",
             s->host);
         return RK_EINVAL;
     }
