@@ -2,6 +2,7 @@
  * SIGINT, then a graceful stop. */
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "agent/agent.h"
 #include "agent/settings.h"
@@ -45,7 +46,9 @@ int main(int argc, char **argv)
         code = 1;
         goto cleanup;
     }
-    const char *signame = rk_stop_signals_wait(&stop);
+    const char *signame;
+    while (strcmp(signame = rk_stop_signals_wait(&stop), "SIGHUP") == 0)
+        rk_agent_reload_token(agent);
     rk_log_info("stopping", "signal", signame);
     rk_agent_stop(agent);
     rk_log_info("stopped", "signal", signame);

@@ -45,12 +45,18 @@ int main(int argc, char **argv)
         goto done;
     }
     http_init = true;
+    if (rk_http_set_ca_file(s.ca_file) != 0) {
+        code = 1;
+        goto done;
+    }
     if ((rc = rk_server_new(&s, &srv)) || (rc = rk_server_start(srv))) {
         rk_log_error("could not start", "error", rk_strerror(rc));
         code = 1;
         goto done;
     }
-    const char *signame = rk_stop_signals_wait(&stop);
+    const char *signame;
+    while (strcmp(signame = rk_stop_signals_wait(&stop), "SIGHUP") == 0)
+        rk_server_reload_tokens(srv, &s);
     rk_log_info("stopping", "signal", signame);
     rk_server_stop(srv);
     rk_log_info("stopped", "signal", signame);

@@ -14,6 +14,7 @@
 #include "base/deadline.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "base/tokenfile.h"
 #include "model/job.h"
 #include "model/parse.h"
 #include "sysinfo/sysinfo.h"
@@ -353,6 +354,26 @@ fail:
     return rc;
 }
 
+int rk_agent_reload_token(rk_agent_t *a)
+{
+    if (!a->s->token_file) {
+        rk_log_info("SIGHUP: no token file to re-read");
+        return RK_OK;
+    }
+    char why[256] = "";
+    char *tok = NULL;
+    int rc = rk_token_file_read(a->s->token_file, &tok, why, sizeof why);
+    if (!rc)
+        rc = a->http ? rk_http_server_set_tokens(a->http, tok, NULL) : RK_ESTATE;
+    rk_token_free(tok);
+    if (rc)
+        rk_log_warn("SIGHUP: keeping the old token", "path", a->s->token_file, "detail",
+                    why[0] ? why : rk_strerror(rc));
+    else
+        rk_log_info("SIGHUP: token re-read", "path", a->s->token_file);
+    return rc;
+}
+
 int rk_agent_start(rk_agent_t *a)
 {
     rk_http_config_t c;
@@ -360,6 +381,8 @@ int rk_agent_start(rk_agent_t *a)
     c.host = a->s->host;
     c.port = (uint16_t)a->s->port;
     c.token = a->s->token;
+    c.tls_cert = a->s->tls_cert;
+    c.tls_key = a->s->tls_key;
     c.threads = 4;
     c.name = "agent";
     c.param_check = rk_id_valid;

@@ -63,6 +63,13 @@ const char *rk_agent_id(const rk_agent_t *a);
  * then the HTTP server and the threads stop. Idempotent. */
 void rk_agent_stop(rk_agent_t *a);
 
+/* Re-reads --token-file (the agent's SIGHUP) and swaps the token in: calls
+ * with the old one are refused from then on. A file that cannot be read
+ * keeps the old token and logs why (the error is returned); nothing to do
+ * (0) without a token file. The server must be given the new token too
+ * (register the agent again with it). After rk_agent_start. */
+int rk_agent_reload_token(rk_agent_t *a);
+
 /* Stops if needed and frees. NULL is a no-op. */
 void rk_agent_free(rk_agent_t *a);
 

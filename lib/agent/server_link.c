@@ -26,7 +26,8 @@
  * libcurl with dlopen: libcurl and its TLS stack (libcrypto alone is 3 MiB
  * resident) are never mapped in the agent itself. The child writes
  * "<http status> <error text>" to report_fd. */
-static int register_child(const char *url, const char *body, const char *token, int report_fd)
+static int register_child(const char *url, const char *body, const char *token, const char *ca,
+                          int report_fd)
 {
     char msg[CURL_ERROR_SIZE + 32] = "";
     long status = 0;
@@ -71,6 +72,8 @@ static int register_child(const char *url, const char *body, const char *token, 
     setopt(c, CURLOPT_TIMEOUT_MS, 15000L);
     setopt(c, CURLOPT_NOSIGNAL, 1L);
     setopt(c, CURLOPT_ERRORBUFFER, err);
+    if (ca)
+        setopt(c, CURLOPT_CAINFO, ca);
     setopt(c, CURLOPT_WRITEDATA, sink);
     if (perform(c) == CURLE_OK)
         getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -82,8 +85,8 @@ out:
 
 /* Runs register_child in a child process; *status gets the HTTP status (0:
  * none), msg libcurl's error text. */
-static void register_once(const char *url, const char *body, const char *token, long *status,
-                          char *msg, size_t msgsz)
+static void register_once(const char *url, const char *body, const char *token, const char *ca,
+                          long *status, char *msg, size_t msgsz)
 {
     int p[2];
     *status = 0;
@@ -93,7 +96,7 @@ static void register_once(const char *url, const char *body, const char *token, 
     pid_t pid = fork();
     if (pid == 0) {
         close(p[0]);
-        _exit(register_child(url, body, token, p[1]));
+        _exit(register_child(url, body, token, ca, p[1]));
     }
     close(p[1]);
     char buf[600];
@@ -142,7 +145,7 @@ void *agent__register_main(void *arg)
         pthread_mutex_unlock(&a->mu);
         long status;
         char msg[600];
-        register_once(url, text, a->s->server_token, &status, msg, sizeof msg);
+        register_once(url, text, a->s->server_token, a->s->ca_file, &status, msg, sizeof msg);
         bool done = status == 200 || status == 201 || status == 409;
         char st[16];
         snprintf(st, sizeof st, "%ld", status);
@@ -176,7 +179,7 @@ void agent__unregister(rk_agent_t *a)
     long status = 0;
     char msg[600] = "out of memory", st[16];
     if (text)
-        register_once(url, text, a->s->server_token, &status, msg, sizeof msg);
+        register_once(url, text, a->s->server_token, a->s->ca_file, &status, msg, sizeof msg);
     free(text);
     snprintf(st, sizeof st, "%ld", status);
     if (status == 200 || status == 404) /* 404: the server had forgotten it already */

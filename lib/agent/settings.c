@@ -8,6 +8,7 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "base/tokenfile.h"
 #include "model/agent.h"
 
 #define S rk_agent_settings_t
@@ -138,6 +139,13 @@ static const rk_config_option_t options[] = {
      .metavar = "TOKEN",
      .flags = RK_CONFIG_SECRET,
      .help = "Bearer token every call to this agent must carry; unset: no authentication"},
+    {.name = "token-file",
+     .env = "RUCKUS_AGENT_TOKEN_FILE",
+     .type = RK_CONFIG_PATH,
+     RK_CONFIG_FIELD(S, token_file),
+     .metavar = "PATH",
+     .help = "File holding the agent's token instead of --token (one trailing newline ignored); "
+             "re-read on SIGHUP, so the token rotates without a restart"},
     {.name = "register-with",
      .env = "RUCKUS_AGENT_REGISTER_WITH",
      .type = RK_CONFIG_STRING,
@@ -145,6 +153,26 @@ static const rk_config_option_t options[] = {
      .metavar = "URL",
      .validate = rk_config_validate_url,
      .help = "Server URL to register with at start; unset: wait to be added"},
+    {.name = "tls-cert",
+     .env = "RUCKUS_AGENT_TLS_CERT",
+     .type = RK_CONFIG_PATH,
+     RK_CONFIG_FIELD(S, tls_cert),
+     .metavar = "FILE",
+     .help = "PEM certificate (chain) to serve HTTPS with, with --tls-key; unset: plain HTTP"},
+    {.name = "tls-key",
+     .env = "RUCKUS_AGENT_TLS_KEY",
+     .type = RK_CONFIG_PATH,
+     RK_CONFIG_FIELD(S, tls_key),
+     .metavar = "FILE",
+     .help = "PEM private key of --tls-cert"},
+    {.name = "ca-file",
+     .env = "RUCKUS_AGENT_CA_FILE",
+     .type = RK_CONFIG_PATH,
+     RK_CONFIG_FIELD(S, ca_file),
+     .metavar = "FILE",
+     .help = "PEM file of the certificate authorities an https:// --register-with server is "
+             "verified against; unset: the "
+             "system store"},
     {.name = "server-token",
      .env = "RUCKUS_AGENT_SERVER_TOKEN",
      .type = RK_CONFIG_STRING,
@@ -285,10 +313,18 @@ static const rk_config_option_t options[] = {
 static int check(const void *settings, char *err, size_t errlen)
 {
     const S *s = settings;
-    if (!s->token && !rk_config_host_is_loopback(s->host)) {
+    if (s->token && s->token_file) {
+        snprintf(err, errlen, "ruckus-agent: --token and --token-file: give one of them");
+        return RK_EINVAL;
+    }
+    if (!s->tls_cert != !s->tls_key) {
+        snprintf(err, errlen, "ruckus-agent: --tls-cert and --tls-key: give both or neither");
+        return RK_EINVAL;
+    }
+    if (!s->token && !s->token_file && !rk_config_host_is_loopback(s->host)) {
         snprintf(err, errlen,
                  "ruckus-agent: --host (RUCKUS_AGENT_HOST): listening on \"%.100s\" needs a token "
-                 "(--token or RUCKUS_AGENT_TOKEN)",
+                 "(--token or RUCKUS_AGENT_TOKEN) or --token-file",
                  s->host);
         return RK_EINVAL;
     }
@@ -311,6 +347,14 @@ const rk_config_spec_t rk_agent_config = {
 /* Defaults that depend on the machine or on other options. */
 static int fill_computed(S *s, char *err, size_t errlen)
 {
+    if (s->token_file) {
+        char why[256];
+        int rc = rk_token_file_read(s->token_file, &s->token, why, sizeof why);
+        if (rc && rc != RK_ENOMEM)
+            snprintf(err, errlen, "ruckus-agent: --token-file %.200s: %s", s->token_file, why);
+        if (rc)
+            return rc == RK_ENOMEM ? rc : RK_EINVAL;
+    }
     if (!s->name) {
         char host[HOST_NAME_MAX + 1];
         if (gethostname(host, sizeof host) != 0) {

@@ -13,10 +13,15 @@
 typedef struct rk_agent_settings {
     char *host; /* listen address */
     int64_t port;
-    char *data_dir;      /* job folders, logs, state */
-    int64_t slots;       /* jobs run at once */
-    char *name;          /* never NULL after load: the hostname by default */
-    char *token;         /* token callers of this agent must carry */
+    char *data_dir;   /* job folders, logs, state */
+    int64_t slots;    /* jobs run at once */
+    char *name;       /* never NULL after load: the hostname by default */
+    char *token;      /* token callers of this agent must carry (read from token_file
+                         at load when that is set) */
+    char *token_file; /* file holding the token; re-read on SIGHUP */
+    char *tls_cert;   /* HTTPS certificate and key files; NULL: plain HTTP */
+    char *tls_key;
+    char *ca_file;       /* CAs an https:// register-with server is verified against */
     char *register_with; /* server URL to register with at start, or NULL */
     char *server_token;  /* token sent to that server */
     /* Pilot agents (a Slurm job): exit after this many seconds with nothing

@@ -280,6 +280,8 @@ static void raw_get(rk_cli_t *c, const char *url, size_t max, raw_ctx_t *x,
     curl_easy_setopt(e, CURLOPT_PROXY, "");
     curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (rk_http_ca_file())
+        curl_easy_setopt(e, CURLOPT_CAINFO, rk_http_ca_file());
     curl_easy_setopt(e, CURLOPT_USERAGENT, "ruckus/" RK_VERSION);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdr);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, err);

@@ -6,6 +6,7 @@
 #include "base/err.h"
 #include "cli/cli.h"
 #include "cli/format.h"
+#include "http/client.h"
 
 static const char commands_help[] =
     "\nCommands:\n"
@@ -112,6 +113,8 @@ int rk_cli_main(int argc, char **argv)
         code = print_help();
     } else if (res.action != RK_CONFIG_RUN) {
         code = rk_config_print(&rk_cli_config, res.action, stdout);
+    } else if (rk_http_set_ca_file(c.s.ca_file) != 0) {
+        code = RK_CLI_EXIT_FAILURE;
     } else {
         c.color = rk_cli_color_wanted(STDOUT_FILENO);
         c.now = rk_time_now_us();

@@ -1,6 +1,10 @@
 #include "cli/settings.h"
 
+#include <stdio.h>
 #include <string.h>
+
+#include "base/err.h"
+#include "base/tokenfile.h"
 
 #define S rk_cli_settings_t
 
@@ -21,6 +25,19 @@ static const rk_config_option_t options[] = {
      .metavar = "TOKEN",
      .flags = RK_CONFIG_SECRET,
      .help = "API token sent as a bearer token"},
+    {.name = "token-file",
+     .env = "RUCKUS_SERVER_API_TOKEN_FILE",
+     .type = RK_CONFIG_PATH,
+     RK_CONFIG_FIELD(S, token_file),
+     .metavar = "PATH",
+     .help = "File holding the API token instead of --token (one trailing newline ignored)"},
+    {.name = "ca-file",
+     .env = "RUCKUS_CA_FILE",
+     .type = RK_CONFIG_PATH,
+     RK_CONFIG_FIELD(S, ca_file),
+     .metavar = "FILE",
+     .help = "PEM file of the certificate authorities an https:// server is verified against; "
+             "unset: the system store"},
     {.name = "json",
      .env = "RUCKUS_CLI_JSON",
      .type = RK_CONFIG_BOOL,
@@ -55,7 +72,18 @@ int rk_cli_settings_load(int argc, char **argv, rk_cli_settings_t *s, rk_config_
                          char *err, size_t errlen)
 {
     memset(s, 0, sizeof *s);
-    return rk_config_load(&rk_cli_config, argc, argv, s, res, err, errlen);
+    int rc = rk_config_load(&rk_cli_config, argc, argv, s, res, err, errlen);
+    if (rc || res->action != RK_CONFIG_RUN || !s->token_file)
+        return rc;
+    if (s->token) {
+        snprintf(err, errlen, "ruckus: --token and --token-file: give one of them");
+        return RK_EINVAL;
+    }
+    char why[256];
+    rc = rk_token_file_read(s->token_file, &s->token, why, sizeof why);
+    if (rc && rc != RK_ENOMEM)
+        snprintf(err, errlen, "ruckus: --token-file %.200s: %s", s->token_file, why);
+    return rc && rc != RK_ENOMEM ? RK_EINVAL : rc;
 }
 
 void rk_cli_settings_cleanup(rk_cli_settings_t *s)

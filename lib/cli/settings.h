@@ -10,8 +10,10 @@
 #include "base/config.h"
 
 typedef struct rk_cli_settings {
-    char *server;   /* base URL of the server */
-    char *token;    /* API token, or NULL */
+    char *server; /* base URL of the server */
+    char *token;  /* API token, or NULL (read from token_file when that is set) */
+    char *token_file;
+    char *ca_file;  /* CAs to verify an https:// server with; NULL: the system store */
     bool json;      /* print raw JSON instead of tables */
     double timeout; /* seconds per HTTP request */
 } rk_cli_settings_t;

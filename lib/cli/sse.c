@@ -6,6 +6,7 @@
 
 #include "base/err.h"
 #include "base/time.h"
+#include "http/client.h"
 
 void rk_cli_sse_init(rk_cli_sse_t *p, rk_cli_sse_cb cb, void *ud)
 {
@@ -184,6 +185,8 @@ int rk_cli_sse_stream(const char *url, const char *token, rk_cli_sse_t *p, rk_cl
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (rk_http_ca_file())
+        curl_easy_setopt(c, CURLOPT_CAINFO, rk_http_ca_file());
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);

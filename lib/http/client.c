@@ -70,9 +70,28 @@ int rk_http_global_init(void)
     return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : RK_EIO;
 }
 
+static char *g_ca_file;
+
 void rk_http_global_cleanup(void)
 {
     curl_global_cleanup();
+    free(g_ca_file);
+    g_ca_file = NULL;
+}
+
+int rk_http_set_ca_file(const char *path)
+{
+    char *p = path ? strdup(path) : NULL;
+    if (path && !p)
+        return RK_ENOMEM;
+    free(g_ca_file);
+    g_ca_file = p;
+    return 0;
+}
+
+const char *rk_http_ca_file(void)
+{
+    return g_ca_file;
 }
 
 static void list_add(list_t *l, rk_http_handle_t *h)
@@ -325,6 +344,8 @@ static int easy_setup(rk_http_client_t *c, rk_http_handle_t *h, const rk_http_re
     SET(CURLOPT_NOPROXY, "*");
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
     SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    if (g_ca_file)
+        SET(CURLOPT_CAINFO, g_ca_file);
     SET(CURLOPT_USERAGENT, c->user_agent);
     SET(CURLOPT_HTTPHEADER, h->headers);
     SET(CURLOPT_ERRORBUFFER, h->errbuf);

@@ -54,6 +54,14 @@ typedef struct rk_http_handle rk_http_handle_t;
 int rk_http_global_init(void);
 void rk_http_global_cleanup(void);
 
+/* The PEM file of the certificate authorities that https:// peers are
+ * verified against (CURLOPT_CAINFO) in every request made afterwards, by
+ * this client and the CLI's; NULL (the default): the system store. Copied.
+ * Call before starting threads. RK_ENOMEM. */
+int rk_http_set_ca_file(const char *path);
+/* The file set above, or NULL. */
+const char *rk_http_ca_file(void);
+
 /* Retries with exponential backoff and jitter. Only idempotent requests are
  * retried (GET, HEAD, PUT, DELETE, OPTIONS, or any method with
  * rk_http_request_t.idempotent set), and only after a connection failure

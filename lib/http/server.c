@@ -63,6 +63,44 @@ static bool host_is_loopback(const char *h)
     return false;
 }
 
+/* Reads a PEM file (at most 1 MiB) into *out. */
+static int read_pem(const char *what, const char *path, char **out)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rbe");
+    if (!f) {
+        rk_log_error("cannot read a TLS file", "file", what, "path", path, "error",
+                     strerror(errno));
+        return RK_EIO;
+    }
+    rk_buf_t b;
+    rk_buf_init(&b, 1u << 20);
+    char chunk[4096];
+    size_t n;
+    int rc = 0;
+    while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        rc = rk_buf_add(&b, chunk, n);
+    bool bad = ferror(f) != 0;
+    fclose(f);
+    if (rc == RK_ENOMEM) {
+        rk_buf_cleanup(&b);
+        return RK_ENOMEM;
+    }
+    if (rc || bad || b.len == 0 || !strstr(rk_buf_str(&b), "-----BEGIN ")) {
+        rk_log_error("not a PEM file", "file", what, "path", path, "error",
+                     rc    ? "over 1 MiB"
+                     : bad ? "read error"
+                           : "expected -----BEGIN ...");
+        if (b.data)
+            explicit_bzero(b.data, b.len);
+        rk_buf_cleanup(&b);
+        return RK_EIO;
+    }
+    if (!(*out = rk_buf_take(&b)))
+        return RK_ENOMEM;
+    return 0;
+}
+
 int rk_http_server_new(const rk_http_config_t *cfg, rk_http_server_t **out)
 {
     *out = NULL;
@@ -73,8 +111,23 @@ int rk_http_server_new(const rk_http_config_t *cfg, rk_http_server_t **out)
                      cfg->name, "host", host);
         return RK_EINVAL;
     }
+    bool has_read = cfg->read_token && *cfg->read_token;
+    if (has_read && (!has_token || strcmp(cfg->read_token, cfg->token) == 0)) {
+        rk_log_error("a read-only token needs a different full token", "server", cfg->name);
+        return RK_EINVAL;
+    }
     if (cfg->threads == 0 || cfg->max_body == 0 || (cfg->n_cors_origins && !cfg->cors_origins))
         return RK_EINVAL;
+    bool tls = (cfg->tls_cert && *cfg->tls_cert) || (cfg->tls_key && *cfg->tls_key);
+    if (tls && !(cfg->tls_cert && *cfg->tls_cert && cfg->tls_key && *cfg->tls_key)) {
+        rk_log_error("a TLS certificate needs its key and a key its certificate", "server",
+                     cfg->name);
+        return RK_EINVAL;
+    }
+    if (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        rk_log_error("this libmicrohttpd has no TLS support", "server", cfg->name);
+        return RK_EIO;
+    }
     rk_http_server_t *s = calloc(1, sizeof *s);
     if (!s)
         return RK_ENOMEM;
@@ -82,6 +135,8 @@ int rk_http_server_new(const rk_http_config_t *cfg, rk_http_server_t **out)
     s->cfg = *cfg;
     s->host = dup_or_null(host, &failed);
     s->token = has_token ? dup_or_null(cfg->token, &failed) : NULL;
+    s->read_token = has_read ? dup_or_null(cfg->read_token, &failed) : NULL;
+    s->has_token = has_token;
     s->prefix = dup_or_null(cfg->auth_prefix ? cfg->auth_prefix : "/api/v1", &failed);
     s->name = dup_or_null(cfg->name ? cfg->name : "http", &failed);
     if (cfg->n_cors_origins) {
@@ -91,18 +146,27 @@ int rk_http_server_new(const rk_http_config_t *cfg, rk_http_server_t **out)
             s->origins[i] = dup_or_null(cfg->cors_origins[i], &failed);
     }
     s->cfg.host = s->host;
-    s->cfg.token = s->token;
+    s->cfg.token = NULL; /* may change: only s->token under tok_lock */
+    s->cfg.read_token = NULL;
     s->cfg.auth_prefix = s->prefix;
     s->cfg.name = s->name;
     s->cfg.cors_origins = NULL;
     if (!s->origins)
         s->cfg.n_cors_origins = 0;
+    s->cfg.tls_cert = s->cfg.tls_key = NULL;
     rk_cond_init_mono(&s->cond);
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->stop_lock, NULL);
+    pthread_mutex_init(&s->tok_lock, NULL);
     if (failed || rk_router_new(&s->router) != 0) {
         rk_http_server_free(s);
         return RK_ENOMEM;
+    }
+    int trc = 0;
+    if (tls && ((trc = read_pem("certificate", cfg->tls_cert, &s->tls_cert_pem)) ||
+                (trc = read_pem("key", cfg->tls_key, &s->tls_key_pem)))) {
+        rk_http_server_free(s);
+        return trc;
     }
     rk_router_set_check(s->router, s->cfg.param_check);
     if (s->cfg.metrics) {
@@ -318,6 +382,50 @@ static bool token_ok(const char *hdr, const char *token)
     return diff == 0;
 }
 
+/* What the Authorization header allows for method: 0 (go on), 401 (no
+ * valid token) or 403 (the read-only token asking to change something). */
+static int auth_check(rk_http_server_t *s, const char *hdr, const char *method)
+{
+    if (!s->has_token)
+        return 0;
+    int code = 401;
+    pthread_mutex_lock(&s->tok_lock);
+    if (token_ok(hdr, s->token))
+        code = 0;
+    else if (s->read_token && token_ok(hdr, s->read_token))
+        code = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ? 0 : 403;
+    pthread_mutex_unlock(&s->tok_lock);
+    return code;
+}
+
+static void wipe_free(char *p)
+{
+    if (p)
+        explicit_bzero(p, strlen(p));
+    free(p);
+}
+
+int rk_http_server_set_tokens(rk_http_server_t *s, const char *token, const char *read_token)
+{
+    bool has = token && *token, has_read = read_token && *read_token;
+    if (!has || !s->has_token || (has_read && strcmp(token, read_token) == 0))
+        return RK_EINVAL;
+    char *t = strdup(token), *rt = has_read ? strdup(read_token) : NULL;
+    if (!t || (has_read && !rt)) {
+        wipe_free(t);
+        wipe_free(rt);
+        return RK_ENOMEM;
+    }
+    pthread_mutex_lock(&s->tok_lock);
+    char *old = s->token, *old_read = s->read_token;
+    s->token = t;
+    s->read_token = rt;
+    pthread_mutex_unlock(&s->tok_lock);
+    wipe_free(old);
+    wipe_free(old_read);
+    return 0;
+}
+
 static bool under_prefix(const char *path, const char *prefix)
 {
     size_t n = strlen(prefix);
@@ -401,8 +509,8 @@ static bool precheck(rk_http_req_t *r, rk_http_resp_t *resp)
         return true;
     }
     if (rr == RK_ROUTE_NO_PATH) {
-        if (s->token && under_prefix(r->path, s->prefix) &&
-            !token_ok(rk_http_req_header(r, "Authorization"), s->token))
+        if (under_prefix(r->path, s->prefix) &&
+            auth_check(s, rk_http_req_header(r, "Authorization"), r->method) == 401)
             goto unauthorized; /* don't reveal which protected paths exist */
         rk_http_resp_error(resp, 404, "Not Found");
         return true;
@@ -419,9 +527,16 @@ static bool precheck(rk_http_req_t *r, rk_http_resp_t *resp)
         }
         return true;
     }
-    if (s->token && under_prefix(r->path, s->prefix) &&
-        !token_ok(rk_http_req_header(r, "Authorization"), s->token))
-        goto unauthorized;
+    if (under_prefix(r->path, s->prefix)) {
+        int code = auth_check(s, rk_http_req_header(r, "Authorization"), r->method);
+        if (code == 401)
+            goto unauthorized;
+        if (code == 403) {
+            rk_http_resp_errorf(resp, 403, "the read-only token may only GET or HEAD, not %s",
+                                r->method);
+            return true;
+        }
+    }
     if (rr == RK_ROUTE_NO_METHOD) {
         rk_http_resp_error(resp, 405, "Method Not Allowed");
         rk_http_resp_header(resp, "Allow", r->match.allow);
@@ -650,15 +765,26 @@ int rk_http_server_start(rk_http_server_t *s)
         goto out;
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ITC | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+                     MHD_USE_ITC | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0) |
+                     (s->tls_cert_pem ? MHD_USE_TLS : 0);
+    struct MHD_OptionItem tls_opts[] = {
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert_pem},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key_pem},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    struct MHD_OptionItem no_opts[] = {{MHD_OPTION_END, 0, NULL}};
     s->daemon = MHD_start_daemon(
         flags, s->cfg.port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads,
         MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_conns, MHD_OPTION_CONNECTION_TIMEOUT,
         s->cfg.conn_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_END);
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_ARRAY,
+        s->tls_cert_pem ? tls_opts : no_opts, MHD_OPTION_END);
     if (!s->daemon) {
-        rk_log_error("cannot start HTTP server", "server", s->name, "host", s->host);
+        rk_log_error(s->tls_cert_pem ? "cannot start HTTPS server (is the port free, and do the "
+                                       "TLS certificate and key belong together?)"
+                                     : "cannot start HTTP server",
+                     "server", s->name, "host", s->host);
         err = RK_EIO;
         goto out;
     }
@@ -666,8 +792,11 @@ int rk_http_server_start(rk_http_server_t *s)
     s->port = di ? di->port : s->cfg.port;
     char port[8];
     snprintf(port, sizeof port, "%u", s->port);
-    rk_log_info("listening", "server", s->name, "host", s->host, "port", port, "auth",
-                s->token ? "token" : "none");
+    rk_log_info("listening", "server", s->name, "host", s->host, "port", port, "scheme",
+                s->tls_cert_pem ? "https" : "http", "auth",
+                !s->has_token   ? "none"
+                : s->read_token ? "token+read-token"
+                                : "token");
 out:
     pthread_mutex_unlock(&s->stop_lock);
     return err;
@@ -775,12 +904,16 @@ void rk_http_server_free(rk_http_server_t *s)
         free(s->origins[i]);
     free(s->origins);
     free(s->host);
-    free(s->token);
+    wipe_free(s->token);
+    wipe_free(s->read_token);
+    free(s->tls_cert_pem);
+    wipe_free(s->tls_key_pem);
     free(s->prefix);
     free(s->name);
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->lock);
     pthread_mutex_destroy(&s->stop_lock);
+    pthread_mutex_destroy(&s->tok_lock);
     free(s);
 }
 
@@ -789,7 +922,7 @@ void rk_http_server_free(rk_http_server_t *s)
 static void h_metrics(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
 {
     rk_http_server_t *s = ud;
-    if (s->token && !token_ok(rk_http_req_header(req, "Authorization"), s->token)) {
+    if (auth_check(s, rk_http_req_header(req, "Authorization"), "GET") != 0) {
         rk_http_resp_error(resp, 401, "missing or invalid token");
         rk_http_resp_header(resp, "WWW-Authenticate", "Bearer");
         return;

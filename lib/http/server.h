@@ -46,15 +46,22 @@ typedef struct rk_http_wait rk_http_wait_t;
 typedef struct rk_http_stream rk_http_stream_t;
 
 typedef struct rk_http_config {
-    const char *host;                /* "127.0.0.1" by default; numeric or "localhost" */
-    uint16_t port;                   /* 0 picks a free port: see rk_http_server_port */
-    unsigned threads;                /* worker pool size, default 2 */
-    unsigned max_conns;              /* simultaneous connections, default 256 */
-    unsigned conn_timeout_s;         /* idle connection timeout, default 60 */
-    size_t max_body;                 /* request body cap in bytes, default 1 MiB */
-    unsigned stop_timeout_ms;        /* how long stop lets in-flight requests run, default 10000 */
-    const char *token;               /* bearer token; NULL or "" = no auth (loopback only) */
-    const char *auth_prefix;         /* paths needing the token, default "/api/v1" */
+    const char *host;         /* "127.0.0.1" by default; numeric or "localhost" */
+    uint16_t port;            /* 0 picks a free port: see rk_http_server_port */
+    unsigned threads;         /* worker pool size, default 2 */
+    unsigned max_conns;       /* simultaneous connections, default 256 */
+    unsigned conn_timeout_s;  /* idle connection timeout, default 60 */
+    size_t max_body;          /* request body cap in bytes, default 1 MiB */
+    unsigned stop_timeout_ms; /* how long stop lets in-flight requests run, default 10000 */
+    const char *token;        /* bearer token; NULL or "" = no auth (loopback only) */
+    /* A second bearer token that may only read: GET and HEAD pass, any
+     * other method is answered 403. Needs token; NULL or "": none. */
+    const char *read_token;
+    const char *auth_prefix; /* paths needing the token, default "/api/v1" */
+    /* HTTPS: PEM files of the certificate (chain) and its private key, read
+     * by rk_http_server_new; both or neither. NULL: plain HTTP. */
+    const char *tls_cert;
+    const char *tls_key;
     const char *const *cors_origins; /* allowed browser origins, none by default */
     size_t n_cors_origins;
     const char *name; /* label in log lines, default "http" */
@@ -73,10 +80,23 @@ typedef struct rk_http_config {
 void rk_http_config_init(rk_http_config_t *c);
 
 /* Creates a stopped server from cfg; the strings and the origin list are
- * copied. RK_EINVAL with a log line when the host is not loopback
- * (127.0.0.0/8, ::1, "localhost") and no token is set, or cfg is bad;
- * RK_ENOMEM. Free with rk_http_server_free. */
+ * copied, the TLS files read. RK_EINVAL with a log line when the host is
+ * not loopback (127.0.0.0/8, ::1, "localhost") and no token is set, when
+ * only one of tls_cert and tls_key is given, or cfg is bad; RK_EIO (logged,
+ * naming the file) when a TLS file cannot be read or is empty, or this
+ * libmicrohttpd lacks TLS; RK_ENOMEM. A certificate and key that do not
+ * match are found by rk_http_server_start (RK_EIO, logged). Free with
+ * rk_http_server_free. */
 int rk_http_server_new(const rk_http_config_t *cfg, rk_http_server_t **out);
+
+/* Replaces the tokens (copied) while the server runs, e.g. after a token
+ * file was re-read on SIGHUP: requests checked afterwards need the new ones
+ * and the old ones stop working. Safe from any thread but a handler's.
+ * read_token NULL or "": none. RK_EINVAL (nothing changed) when token is
+ * NULL or "" while the server was created with one, when it was created
+ * without one (auth cannot be switched on later), or when read_token is
+ * given without token or equals it; RK_ENOMEM. */
+int rk_http_server_set_tokens(rk_http_server_t *s, const char *token, const char *read_token);
 
 /* Registers GET path (e.g. "/metrics") answering cfg.metrics in the
  * Prometheus text format. Open without a token; with one configured (as
@@ -106,7 +126,8 @@ typedef int (*rk_http_route_each_fn)(const char *method, const char *pattern, vo
 int rk_http_server_each_route(const rk_http_server_t *s, rk_http_route_each_fn fn, void *ud);
 
 /* Binds and starts the worker threads. RK_EIO (logged) when the address
- * cannot be bound, RK_ESTATE when started before. */
+ * cannot be bound or the TLS certificate and key are not usable together,
+ * RK_ESTATE when started before. */
 int rk_http_server_start(rk_http_server_t *s);
 /* The bound port (the chosen one when config.port was 0); 0 before start. */
 uint16_t rk_http_server_port(const rk_http_server_t *s);

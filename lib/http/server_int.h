@@ -53,7 +53,14 @@ typedef struct target {
 
 struct rk_http_server {
     rk_http_config_t cfg; /* strings point at the copies below */
-    char *host, *token, *prefix, *name;
+    char *host, *prefix, *name;
+    /* The tokens, swapped by rk_http_server_set_tokens while workers check
+     * them: read and replaced under tok_lock only. has_token never changes
+     * after creation. */
+    pthread_mutex_t tok_lock;
+    char *token, *read_token;
+    bool has_token;
+    char *tls_cert_pem, *tls_key_pem; /* file contents with TLS, else NULL */
     char **origins;
     rk_router_t *router;
     target_t *targets;

@@ -225,7 +225,8 @@ static void register_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_resp
         goto done;
     }
     if (r->err) {
-        srv__answer_error(m, w, 502, "agent at %s not reachable: %s", rc->url, rk_strerror(r->err));
+        srv__answer_error(m, w, 502, "agent at %s not reachable: %s%s%s", rc->url,
+                          rk_strerror(r->err), r->msg[0] ? ": " : "", r->msg);
         goto done;
     }
     if (r->status == 401 || r->status == 403) {

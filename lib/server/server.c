@@ -13,6 +13,7 @@
 #include "base/err.h"
 #include "base/lockfile.h"
 #include "base/log.h"
+#include "base/tokenfile.h"
 #include "server/internal.h"
 #include "server/mgr.h"
 #include "server/openapi.h"
@@ -227,7 +228,17 @@ int rk_server_new(const rk_server_settings_t *s, rk_server_t **out)
     hc.port = (uint16_t)s->port;
     hc.threads = (unsigned)s->threads;
     hc.max_body = (size_t)s->max_body;
-    hc.token = s->token;
+    char terr[RK_CONFIG_ERRLEN];
+    char *token = NULL, *read_token = NULL;
+    if ((rc = rk_server_settings_tokens(s, &token, &read_token, terr, sizeof terr))) {
+        if (rc != RK_ENOMEM)
+            rk_log_error("cannot read the token", "detail", terr);
+        goto fail;
+    }
+    hc.token = token;
+    hc.read_token = read_token;
+    hc.tls_cert = s->tls_cert;
+    hc.tls_key = s->tls_key;
     hc.cors_origins = (const char *const *)s->cors_origins.items;
     hc.n_cors_origins = s->cors_origins.count;
     hc.name = "server";
@@ -235,7 +246,10 @@ int rk_server_new(const rk_server_settings_t *s, rk_server_t **out)
     hc.param_check = rk_id_valid;
     hc.param_rule = RK_ID_RULE;
     hc.metrics = srv->metrics;
-    if ((rc = rk_http_server_new(&hc, &srv->http)))
+    rc = rk_http_server_new(&hc, &srv->http);
+    rk_token_free(token);
+    rk_token_free(read_token);
+    if (rc)
         goto fail;
     if ((rc = routes(srv)))
         goto fail;
@@ -265,6 +279,26 @@ int rk_server_start(rk_server_t *srv)
     srv->started = true;
     /* The HTTP server logs the one `listening host=H port=P` line. */
     return rk_http_server_start(srv->http);
+}
+
+int rk_server_reload_tokens(rk_server_t *srv, const rk_server_settings_t *s)
+{
+    if (!s->token_file && !s->read_token_file) {
+        rk_log_info("SIGHUP: no token file to re-read");
+        return RK_OK;
+    }
+    char terr[RK_CONFIG_ERRLEN];
+    char *token = NULL, *read_token = NULL;
+    int rc = rk_server_settings_tokens(s, &token, &read_token, terr, sizeof terr);
+    if (!rc)
+        rc = rk_http_server_set_tokens(srv->http, token, read_token);
+    if (rc)
+        rk_log_warn("SIGHUP: keeping the old tokens", "detail", terr[0] ? terr : rk_strerror(rc));
+    else
+        rk_log_info("SIGHUP: tokens re-read", "read_token", read_token ? "yes" : "no");
+    rk_token_free(token);
+    rk_token_free(read_token);
+    return rc;
 }
 
 uint16_t rk_server_port(const rk_server_t *srv)

@@ -43,6 +43,12 @@ uint16_t rk_server_port(const rk_server_t *srv);
  * Idempotent; not from a signal handler. */
 void rk_server_stop(rk_server_t *srv);
 
+/* Re-reads s's token files (the SIGHUP of ruckus-server) and swaps the
+ * tokens in: the old ones stop working. A file that cannot be read keeps
+ * the old tokens and logs why (the error is returned). Nothing to do (and
+ * 0) without token files. s: the settings the server was made from. */
+int rk_server_reload_tokens(rk_server_t *srv, const rk_server_settings_t *s);
+
 /* Stops if needed and frees everything; NULL is a no-op. */
 void rk_server_free(rk_server_t *srv);
 

@@ -5,6 +5,7 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "base/tokenfile.h"
 
 #define S rk_server_settings_t
 
@@ -67,6 +68,47 @@ static const rk_config_option_t options[] = {
      .metavar = "TOKEN",
      .flags = RK_CONFIG_SECRET,
      .help = "Bearer token every /api/v1 call must carry; unset: no authentication"},
+    {.name = "token-file",
+     .env = "RUCKUS_SERVER_API_TOKEN_FILE",
+     .type = RK_CONFIG_PATH,
+     RK_CONFIG_FIELD(S, token_file),
+     .metavar = "PATH",
+     .help = "File holding the bearer token instead of --token (one trailing newline ignored); "
+             "re-read on SIGHUP, so the token rotates without a restart"},
+    {.name = "read-token",
+     .env = "RUCKUS_SERVER_READ_TOKEN",
+     .type = RK_CONFIG_STRING,
+     RK_CONFIG_FIELD(S, read_token),
+     .metavar = "TOKEN",
+     .flags = RK_CONFIG_SECRET,
+     .help = "A second bearer token that may only GET or HEAD (403 for anything else), e.g. for "
+             "a dashboard; needs --token or --token-file"},
+    {.name = "read-token-file",
+     .env = "RUCKUS_SERVER_READ_TOKEN_FILE",
+     .type = RK_CONFIG_PATH,
+     RK_CONFIG_FIELD(S, read_token_file),
+     .metavar = "PATH",
+     .help = "File holding the read-only token instead of --read-token; re-read on SIGHUP"},
+    {.name = "tls-cert",
+     .env = "RUCKUS_SERVER_TLS_CERT",
+     .type = RK_CONFIG_PATH,
+     RK_CONFIG_FIELD(S, tls_cert),
+     .metavar = "FILE",
+     .help = "PEM certificate (chain) to serve HTTPS with, with --tls-key; unset: plain HTTP"},
+    {.name = "tls-key",
+     .env = "RUCKUS_SERVER_TLS_KEY",
+     .type = RK_CONFIG_PATH,
+     RK_CONFIG_FIELD(S, tls_key),
+     .metavar = "FILE",
+     .help = "PEM private key of --tls-cert"},
+    {.name = "ca-file",
+     .env = "RUCKUS_SERVER_CA_FILE",
+     .type = RK_CONFIG_PATH,
+     RK_CONFIG_FIELD(S, ca_file),
+     .metavar = "FILE",
+     .help = "PEM file of the certificate authorities agents reached over https:// are verified "
+             "against; unset: the "
+             "system store"},
     {.name = "cors-origins",
      .env = "RUCKUS_SERVER_CORS_ORIGINS",
      .type = RK_CONFIG_LIST,
@@ -123,11 +165,30 @@ static const rk_config_option_t options[] = {
 static int check(const void *settings, char *err, size_t errlen)
 {
     const S *s = settings;
-    if (!s->token && !rk_config_host_is_loopback(s->host)) {
+    if (s->token && s->token_file) {
+        snprintf(err, errlen, "ruckus-server: --token and --token-file: give one of them");
+        return RK_EINVAL;
+    }
+    if (!s->tls_cert != !s->tls_key) {
+        snprintf(err, errlen, "ruckus-server: --tls-cert and --tls-key: give both or neither");
+        return RK_EINVAL;
+    }
+    if (s->read_token && s->read_token_file) {
+        snprintf(err, errlen,
+                 "ruckus-server: --read-token and --read-token-file: give one of them");
+        return RK_EINVAL;
+    }
+    if ((s->read_token || s->read_token_file) && !s->token && !s->token_file) {
+        snprintf(err, errlen,
+                 "ruckus-server: --read-token: a read-only token needs a full one "
+                 "(--token or --token-file)");
+        return RK_EINVAL;
+    }
+    if (!s->token && !s->token_file && !rk_config_host_is_loopback(s->host)) {
         snprintf(
             err, errlen,
             "ruckus-server: --host (RUCKUS_SERVER_HOST): listening on \"%.100s\" needs a token "
-            "(--token or RUCKUS_SERVER_API_TOKEN)",
+            "(--token or RUCKUS_SERVER_API_TOKEN) or --token-file",
             s->host);
         return RK_EINVAL;
     }
@@ -154,6 +215,42 @@ int rk_server_settings_load(int argc, char **argv, rk_server_settings_t *s, rk_c
 {
     memset(s, 0, sizeof *s);
     return rk_config_load(&rk_server_config, argc, argv, s, res, err, errlen);
+}
+
+static int one_token(const char *flag, const char *value, const char *file, char **out, char *err,
+                     size_t errlen)
+{
+    *out = NULL;
+    if (file) {
+        char why[256];
+        int rc = rk_token_file_read(file, out, why, sizeof why);
+        if (rc && rc != RK_ENOMEM)
+            snprintf(err, errlen, "ruckus-server: %s-file %.200s: %s", flag, file, why);
+        return rc;
+    }
+    if (value && !(*out = strdup(value)))
+        return RK_ENOMEM;
+    return RK_OK;
+}
+
+int rk_server_settings_tokens(const rk_server_settings_t *s, char **token, char **read_token,
+                              char *err, size_t errlen)
+{
+    *token = *read_token = NULL;
+    err[0] = '\0';
+    int rc = one_token("--token", s->token, s->token_file, token, err, errlen);
+    if (!rc)
+        rc = one_token("--read-token", s->read_token, s->read_token_file, read_token, err, errlen);
+    if (!rc && *token && *read_token && strcmp(*token, *read_token) == 0) {
+        snprintf(err, errlen, "ruckus-server: --read-token: must differ from the full token");
+        rc = RK_EINVAL;
+    }
+    if (rc) {
+        rk_token_free(*token);
+        rk_token_free(*read_token);
+        *token = *read_token = NULL;
+    }
+    return rc;
 }
 
 void rk_server_settings_cleanup(rk_server_settings_t *s)

@@ -25,6 +25,12 @@ typedef struct rk_server_settings {
     char *postgres_url;   /* with storage postgresql; "" = libpq's defaults */
     double poll_interval; /* seconds between job status polls */
     char *token;          /* API token; NULL: no auth (loopback only) */
+    char *token_file;     /* or the file holding it (re-read on SIGHUP) */
+    char *read_token;     /* read-only (GET/HEAD) token, or NULL */
+    char *read_token_file;
+    char *tls_cert; /* HTTPS certificate and key files; NULL: plain HTTP */
+    char *tls_key;
+    char *ca_file; /* CAs agents on https:// are verified against; NULL: system store */
     rk_config_list_t cors_origins;
     double agent_timeout; /* seconds of failed calls before unavailable */
     int64_t threads;      /* HTTP worker threads */
@@ -42,6 +48,13 @@ extern const rk_config_spec_t rk_server_config;
 int rk_server_settings_load(int argc, char **argv, rk_server_settings_t *s, rk_config_result_t *res,
                             char *err, size_t errlen);
 void rk_server_settings_cleanup(rk_server_settings_t *s);
+
+/* The tokens to use now: from the files when set, else copies of the
+ * flags' values (NULL when neither), malloc'd (free with rk_token_free).
+ * A file that cannot be read or holds no token: RK_EIO/RK_EINVAL with a
+ * message naming the flag and the file in err; RK_ENOMEM. */
+int rk_server_settings_tokens(const rk_server_settings_t *s, char **token, char **read_token,
+                              char *err, size_t errlen);
 
 /* Static name of a storage backend ("sqlite"), as the table spells it. */
 const char *rk_server_storage_name(int storage);

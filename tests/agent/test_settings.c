@@ -238,7 +238,8 @@ static void test_program(void **state)
     assert_true(WIFEXITED(r.status));
     assert_int_equal(WEXITSTATUS(r.status), 0);
     assert_non_null(strstr(r.err, " starting host=127.0.0.1 port=8081 "));
-    assert_non_null(strstr(r.err, " name=a1 token=(unset) register_with=\"\" server_token=(set) "));
+    assert_non_null(strstr(r.err, " name=a1 token=(unset) token_file=\"\" register_with=\"\" "
+                                  "tls_cert=\"\" tls_key=\"\" ca_file=\"\" server_token=(set) "));
     assert_non_null(strstr(r.err, " stopped signal=SIGINT\n"));
     assert_null(strstr(r.err, "srv-never-logged"));
 }

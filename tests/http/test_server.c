@@ -267,11 +267,14 @@ static void h_forever(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
 
 static const char *origins[] = {"https://ui.example"};
 
+static const char *start_read_token; /* read_token of the next start() */
+
 static rk_http_server_t *start(const char *token, size_t max_body)
 {
     rk_http_config_t cfg;
     rk_http_config_init(&cfg);
     cfg.token = token;
+    cfg.read_token = start_read_token;
     cfg.cors_origins = origins;
     cfg.n_cors_origins = 1;
     if (max_body)
@@ -422,6 +425,143 @@ static void test_token(void **state)
     assert_non_null(strstr(text, "method=GET path=/api/v1/status/j1 status=401"));
     assert_non_null(strstr(text, "remote=127.0.0.1"));
     assert_null(strstr(text, "s3cret"));
+}
+
+/* The read-only token may GET, never change anything (403 saying so);
+ * the full token may do both; a wrong one is 401 either way. */
+static void test_read_token(void **state)
+{
+    (void)state;
+    start_read_token = "r3ad-only";
+    rk_http_server_t *s = start("full-t0ken", 0);
+    start_read_token = NULL;
+    const char *ro[] = {"Authorization: Bearer r3ad-only", NULL};
+    const char *full[] = {"Authorization: Bearer full-t0ken", NULL};
+    const char *bad[] = {"Authorization: Bearer r3ad-onlY", NULL};
+    reply_t r;
+    request(NULL, "GET", "/api/v1/status/j1", NULL, 0, ro, &r);
+    assert_int_equal(r.status, 200);
+    request(NULL, "POST", "/api/v1/echo", "{}", 0, ro, &r);
+    assert_int_equal(r.status, 403);
+    assert_non_null(strstr(r.body, "read-only token may only GET or HEAD, not POST"));
+    request(NULL, "DELETE", "/api/v1/status/j1", NULL, 0, ro, &r);
+    assert_int_equal(r.status, 403);
+    request(NULL, "POST", "/api/v1/echo", "{}", 0, full, &r);
+    assert_int_equal(r.status, 201);
+    request(NULL, "POST", "/api/v1/echo", "{}", 0, bad, &r);
+    assert_int_equal(r.status, 401);
+    request(NULL, "GET", "/api/v1/status/j1", NULL, 0, bad, &r);
+    assert_int_equal(r.status, 401);
+    /* Rotation keeps the rules: the old read token is gone. */
+    assert_int_equal(rk_http_server_set_tokens(s, "full-t0ken", "r3ad-2"), 0);
+    request(NULL, "GET", "/api/v1/status/j1", NULL, 0, ro, &r);
+    assert_int_equal(r.status, 401);
+    const char *ro2[] = {"Authorization: Bearer r3ad-2", NULL};
+    request(NULL, "GET", "/api/v1/status/j1", NULL, 0, ro2, &r);
+    assert_int_equal(r.status, 200);
+    request(NULL, "POST", "/api/v1/echo", "{}", 0, ro2, &r);
+    assert_int_equal(r.status, 403);
+    rk_http_server_free(s);
+
+    /* A read token alone, or equal to the full one, is refused. */
+    rk_http_config_t cfg;
+    rk_http_config_init(&cfg);
+    cfg.read_token = "r";
+    assert_int_equal(rk_http_server_new(&cfg, &s), RK_EINVAL);
+    cfg.token = "r";
+    assert_int_equal(rk_http_server_new(&cfg, &s), RK_EINVAL);
+}
+
+/* rk_http_server_set_tokens: the old token stops working at once, the new
+ * one works; no way to switch auth off or on. */
+static void test_token_rotation(void **state)
+{
+    (void)state;
+    rk_http_server_t *s = start("old-t0ken", 0);
+    const char *old[] = {"Authorization: Bearer old-t0ken", NULL};
+    const char *neu[] = {"Authorization: Bearer new-t0ken", NULL};
+    reply_t r;
+    request(NULL, "GET", "/api/v1/status/j1", NULL, 0, old, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(rk_http_server_set_tokens(s, "new-t0ken", NULL), 0);
+    request(NULL, "GET", "/api/v1/status/j1", NULL, 0, old, &r);
+    assert_int_equal(r.status, 401);
+    request(NULL, "GET", "/api/v1/status/j1", NULL, 0, neu, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(rk_http_server_set_tokens(s, NULL, NULL), RK_EINVAL);
+    assert_int_equal(rk_http_server_set_tokens(s, "", NULL), RK_EINVAL);
+    assert_int_equal(rk_http_server_set_tokens(s, "x", "x"), RK_EINVAL);
+    request(NULL, "GET", "/api/v1/status/j1", NULL, 0, neu, &r); /* unchanged */
+    assert_int_equal(r.status, 200);
+    rk_http_server_free(s);
+    s = start(NULL, 0);
+    assert_int_equal(rk_http_server_set_tokens(s, "t", NULL), RK_EINVAL);
+    request(NULL, "GET", "/api/v1/status/j1", NULL, 0, NULL, &r);
+    assert_int_equal(r.status, 200);
+    rk_http_server_free(s);
+}
+
+/* Many requests on several threads while the tokens swap back and forth:
+ * each is answered 200 or 401, never 5xx or a dropped connection. */
+#define ROT_THREADS 4
+#define ROT_REQS 250
+
+typedef struct rot {
+    pthread_t th;
+    int n200, n401, other;
+} rot_t;
+
+static atomic_int rot_done;
+
+static void *rot_main(void *arg)
+{
+    rot_t *t = arg;
+    CURL *c = curl_easy_init();
+    const char *a[] = {"Authorization: Bearer tok-A", NULL};
+    const char *b[] = {"Authorization: Bearer tok-B", NULL};
+    for (int i = 0; i < ROT_REQS; i++) {
+        reply_t r;
+        request(c, "GET", "/api/v1/status/j1", NULL, 0, i % 2 ? a : b, &r);
+        if (r.status == 200)
+            t->n200++;
+        else if (r.status == 401)
+            t->n401++;
+        else
+            t->other++;
+    }
+    curl_easy_cleanup(c);
+    atomic_fetch_add(&rot_done, 1);
+    return NULL;
+}
+
+static void test_rotation_under_load(void **state)
+{
+    (void)state;
+    rk_http_server_t *s = start("tok-A", 0);
+    rot_t t[ROT_THREADS];
+    memset(t, 0, sizeof t);
+    atomic_store(&rot_done, 0);
+    for (int i = 0; i < ROT_THREADS; i++)
+        assert_int_equal(pthread_create(&t[i].th, NULL, rot_main, &t[i]), 0);
+    int swaps = 0;
+    while (atomic_load(&rot_done) < ROT_THREADS) {
+        assert_int_equal(rk_http_server_set_tokens(s, swaps % 2 ? "tok-A" : "tok-B", NULL), 0);
+        swaps++;
+        usleep(200);
+    }
+    int n200 = 0, n401 = 0, other = 0;
+    for (int i = 0; i < ROT_THREADS; i++) {
+        pthread_join(t[i].th, NULL);
+        n200 += t[i].n200;
+        n401 += t[i].n401;
+        other += t[i].other;
+    }
+    rk_http_server_free(s);
+    assert_int_equal(other, 0);
+    assert_int_equal(n200 + n401, ROT_THREADS * ROT_REQS);
+    assert_true(n200 > 0);
+    assert_true(n401 > 0);
+    assert_true(swaps > 1);
 }
 
 static void test_cors(void **state)
@@ -610,6 +750,9 @@ int main(void)
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_body_cap),
         cmocka_unit_test(test_token),
+        cmocka_unit_test(test_read_token),
+        cmocka_unit_test(test_token_rotation),
+        cmocka_unit_test(test_rotation_under_load),
         cmocka_unit_test(test_cors),
         cmocka_unit_test(test_keepalive),
         cmocka_unit_test(test_suspend_resume),
