@@ -66,8 +66,9 @@ void rk_agent_stop(rk_agent_t *a);
 /* Re-reads --token-file (the agent's SIGHUP) and swaps the token in: calls
  * with the old one are refused from then on. A file that cannot be read
  * keeps the old token and logs why (the error is returned); nothing to do
- * (0) without a token file. The server must be given the new token too
- * (register the agent again with it). After rk_agent_start. */
+ * (0) without a token file. The server keeps the token the agent was
+ * registered with (registering the same URL again is 409): remove the
+ * agent and register it anew (docs/security.md). After rk_agent_start. */
 int rk_agent_reload_token(rk_agent_t *a);
 
 /* Stops if needed and frees. NULL is a no-op. */
