@@ -135,6 +135,9 @@ typedef struct rk_srv_job_opts {
     bool exclusive;
     size_t count;     /* copies of each job (a job array), 1..RK_SRV_COUNT_MAX */
     json_t *selector; /* agent_selector.labels, or NULL; owned (rk_srv_job_opts_cleanup) */
+    /* Jobs-over-time fields (issue 12) each job gets in its extra (copied
+     * in by rk_srv_job_fill), or NULL; owned. */
+    json_t *extra;
 } rk_srv_job_opts_t;
 
 /* Most jobs one request creates (count, a batch). */

@@ -11,6 +11,7 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "server/depend.h"
 #include "server/mgr.h"
 
 /* ---- the batch ---- */
@@ -133,6 +134,7 @@ void srv__release_later(rk_srv_mgr_t *m, srv_job_t *j)
 
 int srv__flush(rk_srv_mgr_t *m)
 {
+    srv__deps_run(m); /* dependents learn of this batch's ends in it */
     int err = m->batch_err;
     if (m->in_txn) {
         size_t jobs = 0;
@@ -548,6 +550,8 @@ int rk_srv_mgr_recover(rk_srv_mgr_t *m)
         free(s.orphan_ids[i]);
     }
     free(s.orphan_ids);
+    if (rc == 0)
+        rc = srv__deps_recover(m); /* after the orphans' ends are stored */
     char nq[24], nr[24];
     snprintf(nq, sizeof nq, "%zu", s.queued);
     snprintf(nr, sizeof nr, "%zu", s.running);
@@ -652,6 +656,7 @@ void rk_srv_mgr_free(rk_srv_mgr_t *m)
     srv__pools_free_all(m);
     srv__index_cleanup(&m->index);
     srv__flush(m); /* answers settled while freeing: the HTTP stop took them */
+    srv__deps_free(m);
     free(m->finishes);
     for (size_t i = 0; i < SRV_XCACHE_SIZE; i++) {
         free(m->xcache[i].id);

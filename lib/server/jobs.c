@@ -53,6 +53,7 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "server/depend.h"
 #include "server/mgr.h"
 
 #define B(s) (1u << (s))
@@ -68,13 +69,14 @@ static const unsigned allowed[SRV_J_N] = {
     [SRV_J_STOPPING] = B(SRV_J_FETCHING) | B(SRV_J_RELEASING),
     [SRV_J_FETCHING] = B(SRV_J_RELEASING),
     [SRV_J_RELEASING] = 0,
-    [SRV_J_HELD] = B(SRV_J_QUEUED) | B(SRV_J_RELEASING),
+    [SRV_J_HELD] = B(SRV_J_QUEUED) | B(SRV_J_RELEASING) | B(SRV_J_WAITING),
+    [SRV_J_WAITING] = B(SRV_J_QUEUED) | B(SRV_J_RELEASING) | B(SRV_J_HELD),
 };
 #undef B
 
 static const char *const names[SRV_J_N] = {
     "queued",   "sending",  "send_cancel", "asking", "watching",
-    "fetching", "stopping", "releasing",   "held",
+    "fetching", "stopping", "releasing",   "held",   "waiting",
 };
 
 const char *srv__jstate_name(srv_jstate_t s)
@@ -136,6 +138,7 @@ void srv__job_free(rk_srv_mgr_t *m, srv_job_t *j)
     srv__index_del(&m->index, j);
     if (j->home)
         srv__pool_unref(m, j->home);
+    srv__deps_forget(j);
     free(j->job_id);
     free(j->experiment_id);
     free(j->message);
@@ -163,6 +166,7 @@ json_t *srv__job_info_json(const srv_job_t *j)
         .created_time = j->created,
         .priority = j->prio,
         .exclusive = j->exclusive,
+        .extra = srv__deps_extra(j),
         .status = {.status = j->status,
                    .timestamp = j->status_time,
                    .message = j->message,
@@ -197,6 +201,8 @@ void srv__job_store_status(rk_srv_mgr_t *m, srv_job_t *j, rk_job_state_t st, con
     rk_log_info("job status", "job_id", j->job_id, "agent_id", j->agent ? j->agent->id : NULL,
                 "status", rk_job_state_name(st), "message", msg);
     srv__event(m, "job", srv__job_info_json(j));
+    if (rk_job_state_terminal(st))
+        srv__deps_ended(m, j); /* its dependents learn of it before the commit */
 }
 
 bool srv__job_ended_here(const srv_job_t *j)
@@ -275,6 +281,7 @@ void srv__jobs_create(rk_srv_mgr_t *m, srv_create_t *c)
     c->unsettled = c->n + 1;
     c->next_fresh = m->fresh;
     m->fresh = c;
+    srv__deps_prepare(m, c);
     for (size_t i = 0; i < c->n; i++) {
         rk_job_info_t *ji = &c->jobs[i];
         /* No agent: the job waits in the pool of jobs like it (pools.c). */
@@ -345,8 +352,10 @@ void srv__jobs_create(rk_srv_mgr_t *m, srv_create_t *c)
             srv__release_later(m, j); /* freed after the commit */
             continue;
         }
-        srv__queue_add(j);
+        if (!srv__deps_hold(m, j, ji)) /* waiting for dependencies: not queued yet */
+            srv__queue_add(j);
     }
+    srv__deps_created(m, c);
     m->again = true;
     create_done(m, c); /* the hold; answers now if nothing waits */
 }
@@ -375,7 +384,7 @@ void srv__jobs_settle_fresh(rk_srv_mgr_t *m)
 int srv__job_cancel(rk_srv_mgr_t *m, srv_job_t *j, bool force)
 {
     j->force = j->force || force;
-    if (j->st == SRV_J_QUEUED || j->st == SRV_J_HELD) {
+    if (j->st == SRV_J_QUEUED || j->st == SRV_J_HELD || j->st == SRV_J_WAITING) {
         /* It keeps its place until the commit frees it (or, if the commit
          * fails, stays queued or held). */
         srv__job_store_status(m, j, RK_JOB_CANCELLED,
@@ -449,7 +458,7 @@ void srv__jobs_priority(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id,
     }
     /* A paused job that never reached its agent (held) may change too:
      * resume puts it back at the place of its new priority. */
-    bool held = j->st == SRV_J_HELD && j->status == RK_JOB_PAUSED;
+    bool held = (j->st == SRV_J_HELD && j->status == RK_JOB_PAUSED) || j->st == SRV_J_WAITING;
     if (!held && (j->st != SRV_J_QUEUED || j->status != RK_JOB_QUEUED)) {
         srv__answer_error(m, w, 409, "job %s already started: %s", job_id,
                           rk_job_state_name(j->status));

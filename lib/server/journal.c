@@ -20,6 +20,7 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "server/depend.h"
 #include "server/mgr.h"
 
 void srv__journal_touch(rk_srv_mgr_t *m, srv_job_t *j)
@@ -53,6 +54,7 @@ void srv__job_cancel_after_commit(rk_srv_mgr_t *m, srv_job_t *j, bool forget)
 
 void srv__journal_committed(rk_srv_mgr_t *m)
 {
+    srv__deps_committed(m);
     while (m->journal) {
         srv_job_t *j = m->journal;
         m->journal = j->jnext;
@@ -81,9 +83,9 @@ static void put_back(rk_srv_mgr_t *m, srv_job_t *j)
         j->message = j->snap_message;
         j->snap_message = NULL;
     }
-    unsigned char want = j->st == SRV_J_QUEUED ? SRV_L_QUEUE
-                         : j->st == SRV_J_HELD ? SRV_L_HELD
-                                               : SRV_L_RUNNING;
+    unsigned char want = j->st == SRV_J_QUEUED                           ? SRV_L_QUEUE
+                         : j->st == SRV_J_HELD || j->st == SRV_J_WAITING ? SRV_L_HELD
+                                                                         : SRV_L_RUNNING;
     if (j->list != want || j->prio != j->snap_prio || j->agent != j->snap_agent) {
         srv__list_unlink(j);
         j->agent = j->snap_agent; /* placed from its pool, or back to it */
@@ -103,6 +105,7 @@ static void put_back(rk_srv_mgr_t *m, srv_job_t *j)
 
 void srv__journal_failed(rk_srv_mgr_t *m, int err)
 {
+    srv__deps_failed(m); /* before the jobs go back (and new ones are freed) */
     /* Released slots of the batch are not freed: drop them from the list
      * before the jobs go back (a job created in the batch is freed). */
     srv_job_t *keep_head = NULL, *keep_tail = NULL;

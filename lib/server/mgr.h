@@ -124,8 +124,13 @@ typedef enum srv_jstate {
     SRV_J_RELEASING,   /* stored terminal: the slot frees after the commit */
     SRV_J_HELD,        /* stored paused before it reached its agent: out of the
                           queue (keeping its place for a resume), no slot */
+    SRV_J_WAITING,     /* stored queued with unfinished dependencies (depend.c):
+                          in the held list, out of the queue, no slot */
     SRV_J_N
 } srv_jstate_t;
+
+typedef struct srv_dep srv_dep_t;
+typedef struct srv_deps srv_deps_t;
 
 /* Which of its agent's lists a job is in. */
 enum { SRV_L_NONE, SRV_L_QUEUE, SRV_L_RUNNING, SRV_L_HELD };
@@ -207,6 +212,8 @@ struct srv_job {
 
     srv_create_t *waiter; /* a POST /jobs waiting for this job's first outcome */
     size_t waiter_idx;
+
+    srv_dep_t *dep; /* its depends_on and waiting_for (depend.c), or NULL */
 };
 
 struct srv_create {
@@ -530,6 +537,7 @@ struct rk_srv_mgr {
 
     srv_xcache_t xcache[SRV_XCACHE_SIZE];
     uint64_t xcache_clock;
+    srv_deps_t *deps; /* dependency id -> dependents (depend.c), or NULL */
 };
 
 /* metrics.c: the server's families and their scrape-time collector

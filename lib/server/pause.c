@@ -16,6 +16,7 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "server/depend.h"
 #include "server/mgr.h"
 
 /* The tracked job for a pause or resume, or NULL with w answered (404, or
@@ -76,7 +77,8 @@ void srv__jobs_pause(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id)
         srv__answer_error(m, w, 409, "job %s: a pause or resume is already under way", job_id);
         return;
     }
-    bool unsent = j->st == SRV_J_QUEUED || (j->st == SRV_J_SENDING && !j->call);
+    bool unsent =
+        j->st == SRV_J_QUEUED || j->st == SRV_J_WAITING || (j->st == SRV_J_SENDING && !j->call);
     if (unsent) {
         srv__job_store_status(m, j, RK_JOB_PAUSED, "paused before it was sent to its agent");
         srv__job_to(j, SRV_J_HELD);
@@ -107,10 +109,16 @@ void srv__jobs_resume(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id)
         return;
     }
     if (j->st == SRV_J_HELD) {
-        srv__job_store_status(m, j, RK_JOB_QUEUED, "resumed: back in its place in the queue");
-        srv__job_to(j, SRV_J_QUEUED);
+        bool waits = srv__deps_waiting(j); /* back to waiting for its dependencies */
+        srv__job_store_status(m, j, RK_JOB_QUEUED,
+                              waits ? "resumed: waiting for its dependencies"
+                                    : "resumed: back in its place in the queue");
+        srv__job_to(j, waits ? SRV_J_WAITING : SRV_J_QUEUED);
         srv__list_unlink(j);
-        srv__queue_add(j);
+        if (waits)
+            srv__held_add(j);
+        else
+            srv__queue_add(j);
         srv__answer_change(m, w, 200, srv__job_info_json(j));
         m->again = true;
         return;

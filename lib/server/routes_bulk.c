@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "server/depend.h"
 #include "server/internal.h"
 
 #define FILTERS "status, agent_id, experiment_id, priority, created_before"
@@ -108,7 +109,8 @@ static int check_entry(rk_server_t *srv, rk_http_resp_t *resp, lookups_t *l, con
         rk_http_resp_error(resp, 422, err.msg);
         goto out;
     }
-    if ((rc = rk_srv_job_opts_parse(e, path, resp, o)))
+    if ((rc = rk_srv_job_opts_parse(e, path, resp, o)) ||
+        (rc = rk_srv_deps_parse(srv, e, path, true, resp, &o->extra)))
         goto out;
     json_t *k = json_object_get(l->xi, xid);
     if (!k) {
@@ -193,10 +195,11 @@ static void h_batch(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     const rk_experiment_t **ex = calloc(n, sizeof *ex);
     const rk_registered_agent_t **ag = calloc(n, sizeof *ag);
     rk_srv_job_opts_t *opts = calloc(n, sizeof *opts);
+    size_t *first = calloc(n, sizeof *first); /* entry i's first job */
     rk_job_info_t *jobs = NULL;
     int64_t *timeouts = NULL;
     size_t total = 0;
-    if (!l.xi || !l.ai || !l.pairs || !l.xs || !l.as || !ex || !ag || !opts) {
+    if (!l.xi || !l.ai || !l.pairs || !l.xs || !l.as || !ex || !ag || !opts || !first) {
         rk_http_resp_error(resp, 500, "out of memory");
         goto done;
     }
@@ -205,8 +208,11 @@ static void h_batch(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
         rk_path_index(path, "jobs", i);
         if (check_entry(srv, resp, &l, json_array_get(arr, i), path, &ex[i], &ag[i], &opts[i]))
             goto done;
+        first[i] = total;
         total += opts[i].count;
     }
+    if (rk_srv_deps_check_batch(arr, n, resp)) /* entries naming entries: no cycle */
+        goto done;
     if (total > RK_SRV_COUNT_MAX) {
         rk_http_resp_errorf(resp, 422, "jobs: %zu jobs in all (with count), at most %d", total,
                             RK_SRV_COUNT_MAX);
@@ -227,6 +233,15 @@ static void h_batch(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
         rk_http_resp_error(resp, 500, rc == RK_ENOMEM ? "out of memory" : "no job id");
         goto done;
     }
+    size_t *count = calloc(n, sizeof *count);
+    for (size_t i = 0; count && i < n; i++)
+        count[i] = opts[i].count;
+    rc = count ? rk_srv_deps_apply_batch(arr, n, first, count, jobs, resp) : RK_ENOMEM;
+    if (!count)
+        rk_http_resp_error(resp, 500, "out of memory");
+    free(count);
+    if (rc)
+        goto done;
     rk_srv_jobs_hand(srv, req, resp, jobs, timeouts, total, false); /* takes them */
     jobs = NULL;
     timeouts = NULL;
@@ -237,6 +252,7 @@ done:
     free(timeouts);
     free(ex);
     free(ag);
+    free(first);
     for (size_t i = 0; opts && i < n; i++)
         rk_srv_job_opts_cleanup(&opts[i]);
     free(opts);

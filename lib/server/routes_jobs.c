@@ -10,6 +10,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "model/result.h"
+#include "server/depend.h"
 #include "server/internal.h"
 #include "server/job_page.h"
 
@@ -35,7 +36,8 @@ static void h_create(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
         rk_http_resp_error(resp, 422, e.msg);
         goto done;
     }
-    if (rk_srv_job_opts_parse(body, "", resp, &opts))
+    if (rk_srv_job_opts_parse(body, "", resp, &opts) ||
+        rk_srv_deps_parse(srv, body, "", false, resp, &opts.extra))
         goto done;
     int rc = rk_store_experiment_get(srv->store, exp_id, &x);
     if (rc) {

@@ -39,6 +39,8 @@ void rk_srv_job_opts_cleanup(rk_srv_job_opts_t *o)
 {
     json_decref(o->selector);
     o->selector = NULL;
+    json_decref(o->extra);
+    o->extra = NULL;
 }
 
 int rk_srv_selector_check(rk_http_resp_t *resp, const rk_agent_info_t *a,
@@ -170,6 +172,14 @@ int rk_srv_job_fill(rk_server_t *srv, rk_job_info_t *j, const rk_experiment_t *x
     j->exclusive = o->exclusive;
     if (o->selector && !(j->selector_labels = json_deep_copy(o->selector)))
         return RK_ENOMEM;
+    if (o->extra) { /* each job its own copy: the manager edits them apart */
+        json_t *cp = json_deep_copy(o->extra);
+        if (!cp || (!j->extra && !(j->extra = json_object())) || json_object_update(j->extra, cp)) {
+            json_decref(cp);
+            return RK_ENOMEM;
+        }
+        json_decref(cp);
+    }
     if (!j->job_id || !j->experiment_id || (agent_id && !j->agent_id))
         return RK_ENOMEM;
     return 0;
