@@ -18,7 +18,8 @@
 static const char usage[] =
     "ruckus job COMMAND\n\n"
     "  submit EXPERIMENT [AGENT|any] [--priority P] [--label K=V[,K=V]] [--exclusive]\n"
-    "         [--count N] [--wait]         queue a job (--wait: watch it to the end)\n"
+    "         [--count N] [--after ID[,ID] [--after-any]] [--wait]\n"
+    "                                     queue a job (--wait: watch it to the end)\n"
     "  list [--status S[,S...]] [--agent ID|NAME] [--experiment E] [--limit N]\n"
     "  show ID                            one job with its status history\n"
     "  cancel ID... | --status S ...      cancel jobs by id or by filters (--force: kill)\n"
@@ -30,6 +31,7 @@ static const char usage[] =
     "Examples:\n"
     "  ruckus job submit exp_1a2b3c worker1 --wait\n"
     "  ruckus job submit exp_1a2b3c --label gpu=a100 --priority high --count 10\n"
+    "  ruckus job submit exp_1a2b3c --after job_0badcafe\n"
     "  ruckus job list --status failed --limit 20\n"
     "  ruckus job logs job_0badcafe -f\n";
 
@@ -58,6 +60,28 @@ static json_t *parse_labels(rk_cli_t *c, const char *text)
     return o;
 }
 
+/* "job_a,job_b" into ["job_a", "job_b"]; NULL (after printing why) for an
+ * empty or malformed id. */
+static json_t *parse_after(rk_cli_t *c, const char *text)
+{
+    json_t *ids = json_array();
+    for (const char *p = text; ids && *p;) {
+        size_t len = strcspn(p, ",");
+        char *id = strndup(p, len);
+        if (!id || !rk_id_valid(id)) {
+            if (id)
+                rk_cli_errorf(c, "--after: expected job ids separated by commas");
+            free(id);
+            json_decref(ids);
+            return NULL;
+        }
+        json_array_append_new(ids, json_string(id));
+        free(id);
+        p += len + (p[len] == ',');
+    }
+    return ids;
+}
+
 /* The CreateJobRequest the options describe (NULL after printing why). */
 static json_t *submit_body(rk_cli_t *c, const rk_cli_args_t *a, const char *agent, int *code)
 {
@@ -72,13 +96,29 @@ static json_t *submit_body(rk_cli_t *c, const rk_cli_args_t *a, const char *agen
         rk_cli_errorf(c, "--count: expected a number from 1 to 10000");
         return NULL;
     }
-    json_t *labels = a->val[2] ? parse_labels(c, a->val[2]) : NULL;
-    if (a->val[2] && !labels)
+    if (a->val[7] && !a->val[6]) {
+        rk_cli_errorf(c, "--after-any: give the jobs with --after ID[,ID...]");
         return NULL;
+    }
+    json_t *after = a->val[6] ? parse_after(c, a->val[6]) : NULL;
+    if (a->val[6] && !after)
+        return NULL;
+    json_t *labels = a->val[2] ? parse_labels(c, a->val[2]) : NULL;
+    if (a->val[2] && !labels) {
+        json_decref(after);
+        return NULL;
+    }
     *code = RK_CLI_EXIT_FAILURE;
     json_t *body = json_pack("{s:s}", "experiment_id", a->pos[0]);
-    if (!body)
+    if (!body) {
+        json_decref(after);
+        json_decref(labels);
         return NULL;
+    }
+    if (after) {
+        json_object_set_new(body, "depends_on", after);
+        json_object_set_new(body, "dependency", json_string(a->val[7] ? "afterany" : "afterok"));
+    }
     if (agent)
         json_object_set_new(body, "agent_id", json_string(agent));
     if (labels)
@@ -97,20 +137,25 @@ static int cmd_submit(rk_cli_t *c, int argc, char **argv)
 {
     static const rk_cli_opt_t opts[] = {{"wait", 'w', false},    {"priority", 'p', true},
                                         {"label", 'l', true},    {"any", 0, false},
-                                        {"exclusive", 0, false}, {"count", 'n', true}};
+                                        {"exclusive", 0, false}, {"count", 'n', true},
+                                        {"after", 'a', true},    {"after-any", 0, false}};
     rk_cli_args_t a;
     int code = rk_cli_parse(
-        c, argc, argv, opts, 6, 1, 2,
+        c, argc, argv, opts, 8, 1, 2,
         "ruckus job submit EXPERIMENT [AGENT|any] [--priority P] [--label K=V[,K=V...]]\n"
-        "                  [--any] [--exclusive] [--count N] [--wait]\n\n"
+        "                  [--any] [--exclusive] [--count N] [--after ID[,ID...]]\n"
+        "                  [--after-any] [--wait]\n\n"
         "AGENT is an agent id or name. Without one (or with `any`, --any or --label)\n"
         "the job runs on the first agent that can run it and has a free slot; --label\n"
         "keeps it to agents with those labels (ruckus-agent --label). P: low, medium\n"
         "(default), high, critical. --exclusive: nothing else runs on the agent\n"
         "meanwhile. --count N: N copies (1..10000). With --wait, follows the job like\n"
-        "`job watch` and exits 0 only if it completed (one job only).\n\n"
+        "`job watch` and exits 0 only if it completed (one job only). --after: the job\n"
+        "waits (queued) until those jobs ended, and is cancelled if one of them does\n"
+        "not complete; with --after-any it runs once they ended, whatever the outcome.\n\n"
         "Examples:\n  ruckus job submit exp_1a2b3c worker1 --wait\n"
-        "  ruckus job submit exp_1a2b3c --label gpu=a100 --count 4\n",
+        "  ruckus job submit exp_1a2b3c --label gpu=a100 --count 4\n"
+        "  ruckus job submit exp_1a2b3c --after job_0badcafe,job_0c0ffee0 --after-any\n",
         &a);
     if (code)
         return code < 0 ? 0 : code;
@@ -302,6 +347,37 @@ done:
     return code;
 }
 
+/* "depends on:" and "waiting for:" lines of a job's extra (issue 12). */
+static void show_deps(rk_buf_t *b, const json_t *extra)
+{
+    static const char *const keys[] = {"depends_on", "waiting_for"};
+    static const char *const labels[] = {"depends on:     ", "waiting for:    "};
+    for (size_t k = 0; k < 2; k++) {
+        const json_t *ids = json_object_get(extra, keys[k]);
+        if (!json_is_array(ids) || (k == 0 && !json_array_size(ids)))
+            continue;
+        rk_buf_adds(b, labels[k]);
+        size_t i;
+        const json_t *v;
+        json_array_foreach(ids, i, v)
+        {
+            if (i == 8) { /* a fan-in of thousands: the count says the rest */
+                rk_buf_printf(b, " ... (%zu in all)", json_array_size(ids));
+                break;
+            }
+            rk_buf_printf(b, "%s%s", i ? ", " : "", json_string_value(v));
+        }
+        if (!json_array_size(ids))
+            rk_buf_adds(b, "nothing");
+        if (k == 0)
+            rk_buf_printf(b, " (%s)",
+                          json_string_value(json_object_get(extra, "dependency"))
+                              ? json_string_value(json_object_get(extra, "dependency"))
+                              : "afterok");
+        rk_buf_adds(b, "\n");
+    }
+}
+
 static int cmd_show(rk_cli_t *c, int argc, char **argv)
 {
     json_t *ans;
@@ -331,6 +407,7 @@ static int cmd_show(rk_cli_t *c, int argc, char **argv)
     rk_time_format(j.created_time, ts);
     rk_cli_reltime(j.created_time, c->now, when);
     rk_buf_printf(&b, "created:        %s (%s)\n", ts, when);
+    show_deps(&b, j.extra);
     if (j.status.has_progress) {
         rk_buf_adds(&b, "progress:       ");
         rk_cli_progress_bar(j.status.progress, 30, &b);
