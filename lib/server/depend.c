@@ -25,11 +25,13 @@
 /* What a job with depends_on keeps: its whole extra, written whole. Its
  * other keys (retry, not_before...) do not change while it waits. */
 struct srv_dep {
-    json_t *extra; /* {depends_on, dependency, waiting_for, ...} as stored */
+    srv_job_t *job; /* whose it is (it lives as long as the job) */
+    json_t *extra;  /* {depends_on, dependency, waiting_for, ...} as stored */
     bool afterany;
     json_t *snap;         /* extra before this batch's first change, or NULL */
-    srv_dep_t *snap_next; /* in the touched list while snap is set */
+    srv_dep_t *snap_next; /* in the touched list while snapped */
     bool snapped;
+    bool dirty; /* changed in this batch, not written yet */
 };
 
 /* One dependency with dependents. */
@@ -202,7 +204,7 @@ void srv__deps_forget(srv_job_t *j)
 
 /* A record for extra (copied) when it names dependencies; NULL otherwise
  * or on ENOMEM (*rc). */
-static srv_dep_t *dep_new(const json_t *extra, int *rc)
+static srv_dep_t *dep_new(srv_job_t *j, const json_t *extra, int *rc)
 {
     *rc = 0;
     if (!json_is_array(json_object_get(extra, "depends_on")))
@@ -213,6 +215,7 @@ static srv_dep_t *dep_new(const json_t *extra, int *rc)
         *rc = RK_ENOMEM;
         return NULL;
     }
+    r->job = j;
     const char *how = json_string_value(json_object_get(extra, "dependency"));
     r->afterany = how && strcmp(how, "afterany") == 0;
     if (!json_is_array(waiting_of(r)))
@@ -220,25 +223,29 @@ static srv_dep_t *dep_new(const json_t *extra, int *rc)
     return r;
 }
 
-/* Keeps what r is before this batch changes it, once per batch. */
-static void snapshot(rk_srv_mgr_t *m, srv_dep_t *r)
+/* Keeps what r is before this batch changes it, once per batch; false
+ * when it cannot (no memory): the change is then not undone on a failed
+ * commit (the store stays the truth at restart). */
+static bool snapshot(rk_srv_mgr_t *m, srv_dep_t *r)
 {
     srv_deps_t *d = m->deps;
-    if (r->snapped || !d)
-        return;
-    json_t *copy = json_deep_copy(r->extra);
+    if (r->snapped)
+        return true;
+    json_t *copy = d ? json_deep_copy(r->extra) : NULL;
     if (!copy)
-        return; /* not undoable: the store still is the truth at restart */
+        return false;
     r->snap = r->extra;
     r->extra = copy;
     r->snapped = true;
     r->snap_next = d->touched;
     d->touched = r;
+    return true;
 }
 
 /* Stores j's extra in the batch (the whole object). */
 static void store_extra(rk_srv_mgr_t *m, srv_job_t *j)
 {
+    j->dep->dirty = false;
     srv__journal_touch(m, j);
     int rc = srv__txn(m);
 #ifdef RK_STORE_HAS_JOB_EXTRA
@@ -417,7 +424,7 @@ bool srv__deps_hold(rk_srv_mgr_t *m, srv_job_t *j, const rk_job_info_t *ji)
 {
     (void)m;
     int rc;
-    srv_dep_t *r = dep_new(ji->extra, &rc);
+    srv_dep_t *r = dep_new(j, ji->extra, &rc);
     if (!r) {
         if (rc) /* cannot track what it waits for: it runs unordered, said so */
             rk_log_error("job dependencies: out of memory", "job_id", j->job_id);
@@ -508,10 +515,15 @@ static void resolve(rk_srv_mgr_t *m, srv_job_t *j, const char *dep_id, rk_job_st
 {
     if (!j || !j->dep || j->st == SRV_J_RELEASING || srv__job_ended_here(j))
         return;
-    snapshot(m, j->dep);
+    bool undoable = snapshot(m, j->dep);
     if (!unwait(j->dep, dep_id))
         return;
-    store_extra(m, j);
+    /* Written once per batch (srv__deps_run): a fan-in whose dependencies
+     * end together is one write, not one per end. */
+    srv__journal_touch(m, j);
+    j->dep->dirty = true;
+    if (!undoable)
+        store_extra(m, j);
     if (judge(m, j, dep_id, st, true))
         return;
     if (!json_array_size(waiting_of(j->dep)))
@@ -536,6 +548,10 @@ void srv__deps_run(rk_srv_mgr_t *m)
         n->next = d->resolved;
         d->resolved = n;
     }
+    for (srv_dep_t *r = d ? d->touched : NULL; r; r = r->snap_next) {
+        if (r->dirty)
+            store_extra(m, r->job);
+    }
 }
 
 void srv__deps_committed(rk_srv_mgr_t *m)
@@ -554,6 +570,7 @@ void srv__deps_committed(rk_srv_mgr_t *m)
         json_decref(r->snap);
         r->snap = NULL;
         r->snapped = false;
+        r->dirty = false;
         r->snap_next = NULL;
     }
 }
@@ -570,6 +587,7 @@ void srv__deps_failed(rk_srv_mgr_t *m)
         r->extra = r->snap;
         r->snap = NULL;
         r->snapped = false;
+        r->dirty = false;
         r->snap_next = NULL;
     }
     /* The ends did not happen: their dependents wait for them again. */
@@ -587,7 +605,7 @@ void srv__deps_failed(rk_srv_mgr_t *m)
 int srv__deps_recovered(rk_srv_mgr_t *m, srv_job_t *j, const json_t *extra)
 {
     int rc;
-    srv_dep_t *r = dep_new(extra, &rc);
+    srv_dep_t *r = dep_new(j, extra, &rc);
     if (!r)
         return rc;
     j->dep = r;
