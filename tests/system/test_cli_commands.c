@@ -623,6 +623,50 @@ static void test_queue_control(void **state)
     run_cleanup(&r);
 }
 
+/* Dependencies through the CLI: --after, --after-any, and the waiting_for
+ * job show prints. */
+static void test_dependencies(void **state)
+{
+    fixture_t *f = *state;
+    NEED(f, "GET", "/api/v1/jobs/job_00000000", NULL);
+    registered(f);
+    char slow[64], quick[64], a[64], b[64], c[64];
+    snprintf(slow, sizeof slow, "%s", create(f, "cli-exp-dep-slow", "sleep 30"));
+    snprintf(quick, sizeof quick, "%s", create(f, "cli-exp-dep-quick", "true"));
+    run_t r;
+    cli(f, &r, ARGS("--json", "job", "submit", slow, f->agent_id));
+    want(&r, 0, "job submit");
+    snprintf(a, sizeof a, "%s", json_string_value(json_object_get(r.json, "job_id")));
+    run_cleanup(&r);
+    cli(f, &r, ARGS("--json", "job", "submit", quick, f->agent_id, "--after", a));
+    want(&r, 0, "job submit --after");
+    snprintf(b, sizeof b, "%s", json_string_value(json_object_get(r.json, "job_id")));
+    assert_string_equal(
+        json_string_value(json_array_get(json_object_get(r.json, "waiting_for"), 0)), a);
+    assert_string_equal(json_string_value(json_object_get(r.json, "dependency")), "afterok");
+    run_cleanup(&r);
+    cli(f, &r, ARGS("--json", "job", "submit", quick, f->agent_id, "--after", a, "--after-any"));
+    want(&r, 0, "job submit --after --after-any");
+    snprintf(c, sizeof c, "%s", json_string_value(json_object_get(r.json, "job_id")));
+    assert_string_equal(json_string_value(json_object_get(r.json, "dependency")), "afterany");
+    run_cleanup(&r);
+    cli(f, &r, ARGS("job", "show", b));
+    want(&r, 0, "job show of a waiting job");
+    assert_non_null(strstr(r.out, "waiting for:"));
+    assert_non_null(strstr(r.out, a));
+    run_cleanup(&r);
+    cli(f, &r, ARGS("job", "cancel", a, "--force"));
+    want(&r, 0, "job cancel of the dependency");
+    run_cleanup(&r);
+    cli(f, &r, ARGS("job", "watch", b));
+    want(&r, 1, "job watch of a job whose dependency was cancelled");
+    assert_non_null(strstr(r.out, "cancelled"));
+    run_cleanup(&r);
+    cli(f, &r, ARGS("job", "watch", c));
+    want(&r, 0, "job watch of an afterany job");
+    run_cleanup(&r);
+}
+
 static void test_run_and_results(void **state)
 {
     fixture_t *f = *state;
@@ -863,6 +907,7 @@ int main(void)
         cmocka_unit_test(test_logs_of_a_queued_job),
         cmocka_unit_test(test_failed_job_and_cancel),
         cmocka_unit_test(test_queue_control),
+        cmocka_unit_test(test_dependencies),
         cmocka_unit_test(test_run_and_results),
         cmocka_unit_test(test_wrong_token),
         cmocka_unit_test(test_agent_names_and_statuses),

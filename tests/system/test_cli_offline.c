@@ -79,6 +79,10 @@ static void test_usage_errors(void **state)
            (const char *[]){"job", "submit", "exp_1", "worker1", "--any", NULL});
     expect(2, NULL, "--wait follows one job",
            (const char *[]){"job", "submit", "exp_1", "--count", "3", "--wait", NULL});
+    expect(2, NULL, "--after-any: give the jobs with --after",
+           (const char *[]){"job", "submit", "exp_1", "--after-any", NULL});
+    expect(2, NULL, "--after: expected job ids separated by commas",
+           (const char *[]){"job", "submit", "exp_1", "--after", "job_1,,job_2", NULL});
     expect(2, NULL, "--deadline: expected seconds",
            (const char *[]){"agent", "drain", "a1", "--deadline", "-1", NULL});
     expect(2, NULL, "missing argument", (const char *[]){"agent", "pause", NULL});
