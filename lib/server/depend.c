@@ -318,14 +318,15 @@ static void release_to_queue(rk_srv_mgr_t *m, srv_job_t *j)
     m->again = true;
 }
 
-/* The state of a job the manager no longer tracks, from the store. */
-static bool stored_state(rk_srv_mgr_t *m, const char *id, rk_job_state_t *st)
+/* The state of a job the manager no longer tracks, from the store: 0,
+ * RK_ENOENT (gone: purged), or the store's error. */
+static int stored_state(rk_srv_mgr_t *m, const char *id, rk_job_state_t *st)
 {
     rk_job_info_t ji = {0};
     int rc = rk_store_job_get(m->store, id, false, &ji);
     *st = ji.status.status;
     rk_job_info_cleanup(&ji);
-    return rc == 0;
+    return rc;
 }
 
 /* ---- a create ---- */
@@ -365,11 +366,11 @@ void srv__deps_prepare(rk_srv_mgr_t *m, srv_create_t *c)
     for (size_t k = 0; k < c->n; k++) {
         rk_job_state_t st;
         char *old = c->jobs[k].job_id;
-        if (!ref[k] || !stored_state(m, old, &st))
+        if (!ref[k] || stored_state(m, old, &st) != 0)
             continue;
         char id[RK_JOB_ID_SIZE];
         for (int tries = 0; tries < 8 && rk_job_id_generate(id) == 0; tries++)
-            if (!stored_state(m, id, &st) && !json_object_get(ids, id))
+            if (stored_state(m, id, &st) == RK_ENOENT && !json_object_get(ids, id))
                 break;
         char *nid = strdup(id);
         if (!nid)
@@ -405,7 +406,7 @@ void srv__deps_prepare(rk_srv_mgr_t *m, srv_create_t *c)
             if (!wait) {
                 srv_job_t *dj = srv__index_get(&m->index, id);
                 rk_job_state_t st = dj ? dj->status : RK_JOB_FAILED;
-                bool found = dj ? true : stored_state(m, id, &st);
+                bool found = dj || stored_state(m, id, &st) == 0;
                 wait =
                     !found || !rk_job_state_terminal(st) || (!afterany && st != RK_JOB_COMPLETED);
             }
@@ -455,10 +456,13 @@ static void evaluate(rk_srv_mgr_t *m, srv_job_t *j)
             continue;
         }
         rk_job_state_t st = dj ? dj->status : RK_JOB_FAILED;
-        bool found = dj ? true : stored_state(m, id, &st);
-        if (found && !rk_job_state_terminal(st)) { /* not tracked yet unfinished: keep it */
-            rk_log_error("job dependency unfinished but not tracked", "job_id", j->job_id,
-                         "dependency", id);
+        int rc = dj ? 0 : stored_state(m, id, &st);
+        bool found = rc == 0;
+        if ((rc && rc != RK_ENOENT) || (found && !rk_job_state_terminal(st))) {
+            /* The store cannot say now, or it is unfinished but not
+             * tracked: it keeps waiting; a restart looks again. */
+            rk_log_error("job dependency cannot be judged now", "job_id", j->job_id, "dependency",
+                         id, "error", rc ? rk_strerror(rc) : "not tracked");
             continue;
         }
         if (!*bad && !j->dep->afterany && !(found && st == RK_JOB_COMPLETED)) {
