@@ -248,10 +248,8 @@ static void store_extra(rk_srv_mgr_t *m, srv_job_t *j)
     j->dep->dirty = false;
     srv__journal_touch(m, j);
     int rc = srv__txn(m);
-#ifdef RK_STORE_HAS_JOB_EXTRA
     if (!rc)
         rc = rk_store_job_set_extra(m->store, j->job_id, j->dep->extra);
-#endif
     if (rc) {
         rk_log_error("storing a job's waiting_for failed", "job_id", j->job_id, "error",
                      rk_strerror(rc));

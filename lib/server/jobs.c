@@ -633,5 +633,7 @@ int srv__jobs_recover(rk_srv_mgr_t *m, srv_agent_t *a, const rk_job_brief_t *b)
         j->st = SRV_J_ASKING;
         srv__running_add(j);
     }
-    return 0;
+    /* One still waiting for dependencies leaves the queue at the end of
+     * recovery (srv__deps_recover). */
+    return srv__deps_recovered(m, j, b->extra);
 }

@@ -37,6 +37,15 @@ static size_t waiting_n(fx_t *f, const char *id)
     return json_array_size(json_object_get(srv__deps_extra(job(f, id)), "waiting_for"));
 }
 
+static size_t stored_waiting(fx_t *f, const char *id)
+{
+    rk_job_info_t ji = {0};
+    assert_int_equal(rk_store_job_get(f->store, id, false, &ji), 0);
+    size_t n = json_array_size(json_object_get(ji.extra, "waiting_for"));
+    rk_job_info_cleanup(&ji);
+    return n;
+}
+
 /* The agent reports job_id ended as state, and hands its result. */
 static void ends(fx_t *f, const char *job_id, const char *state)
 {
@@ -65,9 +74,11 @@ static void a_waiting_job_takes_no_slot_and_is_not_sent(void **state)
     assert_null(srv__queue_first(f->agent)); /* a free slot, and nothing to send */
     assert_int_equal(count(&f->script, "submit", "/jobs"), 1);
     assert_int_equal(stored(f, "job_b", NULL, 0), RK_JOB_QUEUED);
+    assert_int_equal(stored_waiting(f, "job_b"), 1);
     ends(f, "job_a", "completed");
     settle(f);
     assert_int_equal(waiting_n(f, "job_b"), 0);
+    assert_int_equal(stored_waiting(f, "job_b"), 0);
     assert_int_equal(count(&f->script, "submit", "/jobs"), 2);
     assert_int_equal(stored(f, "job_b", NULL, 0), RK_JOB_ASSIGNED);
 }
@@ -84,6 +95,7 @@ static void a_failed_commit_leaves_the_dependent_waiting(void **state)
     assert_int_equal(stored(f, "job_a", NULL, 0), RK_JOB_ASSIGNED);
     assert_int_equal(job(f, "job_b")->st, SRV_J_WAITING);
     assert_int_equal(waiting_n(f, "job_b"), 1);
+    assert_int_equal(stored_waiting(f, "job_b"), 1);
     assert_null(srv__queue_first(f->agent));
     assert_int_equal(count(&f->script, "submit", "/jobs"), 1);
     /* The result is asked for again; this time it is kept, and B goes. */
@@ -165,6 +177,64 @@ static void a_resumed_job_still_waiting_goes_back_to_waiting(void **state)
     assert_int_equal(count(&f->script, "submit", "/jobs"), 2);
 }
 
+/* Stores job id on a1 as state with extra (a JSON text, or NULL). */
+static void put_job(fx_t *f, const char *id, rk_job_state_t state, const char *extra)
+{
+    rk_job_info_t ji = {.job_id = (char *)id,
+                        .experiment_id = f->exp_id,
+                        .agent_id = "a1",
+                        .created_time = rk_time_now_us(),
+                        .priority = RK_PRIO_MEDIUM,
+                        .extra = extra ? load(extra) : NULL,
+                        .status = {.status = state, .timestamp = rk_time_now_us(), .message = ""}};
+    int64_t seq;
+    assert_int_equal(rk_store_job_insert(f->store, &ji, &seq), 0);
+    json_decref(ji.extra);
+}
+
+/* A restart: the waiting jobs come back waiting for what is unfinished,
+ * and learn of what ended while the server was down. */
+static void recovery_judges_what_ended_while_down(void **state)
+{
+    fx_t *f = *state;
+    put_job(f, "job_done", RK_JOB_COMPLETED, NULL);
+    put_job(f, "job_bad", RK_JOB_FAILED, NULL);
+    put_job(f, "job_slow", RK_JOB_QUEUED, NULL);
+    put_job(f, "job_b", RK_JOB_QUEUED,
+            "{\"depends_on\":[\"job_done\"],\"dependency\":\"afterok\","
+            "\"waiting_for\":[\"job_done\"]}");
+    put_job(f, "job_c", RK_JOB_QUEUED,
+            "{\"depends_on\":[\"job_bad\"],\"dependency\":\"afterok\","
+            "\"waiting_for\":[\"job_bad\"]}");
+    put_job(f, "job_d", RK_JOB_QUEUED,
+            "{\"depends_on\":[\"job_slow\",\"job_c\"],\"dependency\":\"afterany\","
+            "\"waiting_for\":[\"job_slow\",\"job_c\"]}");
+    put_job(f, "job_e", RK_JOB_QUEUED,
+            "{\"depends_on\":[\"job_c\"],\"dependency\":\"afterok\","
+            "\"waiting_for\":[\"job_c\"]}");
+    rk_srv_mgr_t *live = f->m; /* the manager that "crashed": freed at teardown */
+    rk_srv_mgr_config_t cfg = live->cfg;
+    assert_int_equal(rk_srv_mgr_new(&f->srv, &cfg, &f->m), 0);
+    srv__mgr_set_transport(f->m, &scripted, &f->script);
+    f->m->reply_finish = reply_finish;
+    f->m->reply_release = reply_release;
+    assert_int_equal(rk_srv_mgr_recover(f->m), 0);
+    char msg[256];
+    assert_int_equal(stored_waiting(f, "job_b"), 0); /* its dependency completed: queued */
+    assert_int_equal(job(f, "job_b")->st, SRV_J_QUEUED);
+    assert_int_equal(stored(f, "job_c", msg, sizeof msg), RK_JOB_CANCELLED);
+    assert_string_equal(msg, "dependency job_bad failed");
+    assert_int_equal(stored(f, "job_e", msg, sizeof msg), RK_JOB_CANCELLED);
+    assert_string_equal(msg, "dependency job_c was cancelled");
+    assert_int_equal(job(f, "job_d")->st, SRV_J_WAITING); /* afterany: job_slow still runs */
+    assert_int_equal(stored_waiting(f, "job_d"), 1);
+    f->agent = srv__agent_find(f->m, "a1");
+    f->agent->health_at = INT64_MAX;
+    settle(f);
+    assert_int_equal(count(&f->script, "submit", "/jobs"), 1); /* job_slow (1 slot) */
+    rk_srv_mgr_free(live);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -177,6 +247,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_paused_waiting_job_runs_on_resume, setup, teardown),
         cmocka_unit_test_setup_teardown(a_resumed_job_still_waiting_goes_back_to_waiting, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(recovery_judges_what_ended_while_down, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
