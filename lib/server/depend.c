@@ -530,7 +530,6 @@ static void resolve(rk_srv_mgr_t *m, srv_job_t *j, const char *dep_id, rk_job_st
         return;
     if (!json_array_size(waiting_of(j->dep)))
         release_to_queue(m, j);
-    srv__event(m, "job", srv__job_info_json(j));
 }
 
 void srv__deps_run(rk_srv_mgr_t *m)
@@ -551,8 +550,13 @@ void srv__deps_run(rk_srv_mgr_t *m)
         d->resolved = n;
     }
     for (srv_dep_t *r = d ? d->touched : NULL; r; r = r->snap_next) {
-        if (r->dirty)
-            store_extra(m, r->job);
+        if (!r->dirty)
+            continue;
+        store_extra(m, r->job);
+        /* One event per dependent and batch: a fan-in's JobInfo carries
+         * thousands of ids, so one per end would be quadratic. */
+        if (!srv__job_ended_here(r->job))
+            srv__event(m, "job", srv__job_info_json(r->job));
     }
 }
 

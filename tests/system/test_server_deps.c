@@ -443,6 +443,48 @@ static void test_chain_of_10000_resolves_linearly(void **state)
     assert_true(s10 < 30 * (s1 > 50 ? s1 : 50));
     assert_true(c10 < 30 * (c1 > 50 ? c1 : 50));
     assert_true(c10 < 60000);
+
+    /* A fan-in: one afterany job after 9,999 queued ones (behind a busy
+     * slot), all cancelled by one DELETE: the fan-in job runs, its
+     * waiting_for written once for the batch of ends. */
+    enum { FAN = 9999 };
+    char root[32];
+    submit_after(&f, slow, NULL, NULL, 201, root); /* holds a slot */
+    submit_after(&f, slow, NULL, NULL, 201, root); /* and the other */
+    json_t *arr = json_array(), *idx = json_array();
+    for (int i = 0; i < FAN; i++) {
+        json_array_append_new(
+            arr, json_pack("{s:s,s:s}", "experiment_id", quick, "agent_id", f.agent_ids[0]));
+        json_array_append_new(idx, json_integer(i));
+    }
+    json_array_append_new(arr, json_pack("{s:s,s:s,s:o,s:s}", "experiment_id", slow, "agent_id",
+                                         f.agent_ids[0], "depends_on_index", idx, "dependency",
+                                         "afterany"));
+    json_t *b = json_pack("{s:o}", "jobs", arr);
+    long st;
+    double t0 = rk_test_now_ms();
+    json_t *v = fx_call(&f, "POST", "/api/v1/jobs/batch", b, &st);
+    double fan_submit = rk_test_now_ms() - t0;
+    json_decref(b);
+    assert_int_equal(st, 201);
+    char z[32];
+    snprintf(z, sizeof z, "%s", fx_id(json_array_get(json_object_get(v, "jobs"), FAN)));
+    json_decref(v);
+    json_t *jz = fx_get_job(&f, z);
+    assert_int_equal(json_array_size(json_object_get(jz, "waiting_for")), FAN);
+    json_decref(jz);
+    char path[200];
+    snprintf(path, sizeof path, "/api/v1/jobs?experiment_id=%s&status=queued", quick);
+    t0 = rk_test_now_ms();
+    json_decref(fx_call(&f, "DELETE", path, NULL, &st));
+    assert_int_equal(st, 200);
+    jz = fx_wait_job(&f, z, "queued", 1000); /* still queued: its slot is busy */
+    double fan_cancel = rk_test_now_ms() - t0;
+    assert_int_equal(json_array_size(json_object_get(jz, "waiting_for")), 0);
+    json_decref(jz);
+    fprintf(stderr, "fan-in of %d: submit %.0f ms, all ended and judged %.0f ms\n", FAN, fan_submit,
+            fan_cancel);
+    assert_true(fan_cancel < 30000);
     fx_cleanup(&f);
 }
 
