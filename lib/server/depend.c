@@ -650,7 +650,9 @@ int srv__deps_recover(rk_srv_mgr_t *m)
     }
     for (size_t i = 0; i < d->n_rec; i++) {
         srv_job_t *j = srv__index_get(&m->index, d->recovered[i]);
-        if (j && (j->st == SRV_J_WAITING || j->st == SRV_J_HELD))
+        /* A paused one is held, or asked about first (ASKING) if it was
+         * placed: it learns of its dependencies all the same. */
+        if (j && !srv__job_ended_here(j))
             evaluate(m, j);
         free(d->recovered[i]);
     }

@@ -39,6 +39,13 @@
  * A job on its agent keeps its state (WATCHING): only its stored status
  * goes running <-> paused once the agent confirms.
  *
+ * Dependencies (depend.c): a new or recovered job with unfinished ones
+ * waits out of the queue, in the held list:
+ *   (created, recovered) WAITING ──its last dependency ended──> QUEUED
+ *   WAITING ──a dependency ended badly (afterok), cancel, agent
+ *             unregistered (stored cancelled)──> RELEASING
+ *   WAITING ──pause (stored paused)──> HELD ──resume, still waiting──> WAITING
+ *
  * Drain (agent_sched.c): past a draining agent's deadline its jobs there
  *   SENDING, ASKING, WATCHING ──(stored queued; agent told to stop)──> QUEUED
  *

@@ -235,6 +235,42 @@ static void recovery_judges_what_ended_while_down(void **state)
     rk_srv_mgr_free(live);
 }
 
+/* A job paused while it waited comes back asked about (it was placed),
+ * is found held, and still learns when its dependency ends. */
+static void a_recovered_paused_waiting_job_still_learns(void **state)
+{
+    fx_t *f = *state;
+    put_job(f, "job_slow", RK_JOB_QUEUED, NULL);
+    put_job(f, "job_p", RK_JOB_PAUSED,
+            "{\"depends_on\":[\"job_slow\"],\"dependency\":\"afterok\","
+            "\"waiting_for\":[\"job_slow\"]}");
+    rk_srv_mgr_t *live = f->m;
+    rk_srv_mgr_config_t cfg = live->cfg;
+    assert_int_equal(rk_srv_mgr_new(&f->srv, &cfg, &f->m), 0);
+    srv__mgr_set_transport(f->m, &scripted, &f->script);
+    f->m->reply_finish = reply_finish;
+    f->m->reply_release = reply_release;
+    assert_int_equal(rk_srv_mgr_recover(f->m), 0);
+    f->agent = srv__agent_find(f->m, "a1");
+    f->agent->health_at = INT64_MAX;
+    f->agent->slots = 2;
+    settle(f);
+    answer(pending(&f->script, "status", "/status/job_p"), 404, "{\"detail\":\"not found\"}");
+    settle(f);
+    assert_int_equal(job(f, "job_p")->st, SRV_J_HELD);
+    answer(pending(&f->script, "submit", "/jobs"), 202, "{}");
+    settle(f);
+    ends(f, "job_slow", "completed");
+    settle(f);
+    assert_int_equal(stored_waiting(f, "job_p"), 0);
+    assert_int_equal(rk_srv_mgr_resume(f->m, (rk_http_wait_t *)&f->w[0], "job_p"), 0);
+    settle(f);
+    assert_int_equal(f->w[0].status, 200);
+    assert_non_null(pending(&f->script, "submit", "/jobs"));
+    assert_non_null(strstr(pending(&f->script, "submit", "/jobs")->body, "job_p"));
+    rk_srv_mgr_free(live);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -248,6 +284,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_resumed_job_still_waiting_goes_back_to_waiting, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(recovery_judges_what_ended_while_down, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_recovered_paused_waiting_job_still_learns, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
