@@ -8,7 +8,7 @@ pkg_check_modules(GSL REQUIRED IMPORTED_TARGET gsl)
 rk_module(exec rk_base)                                 # child processes: spawn, supervise, stop
 rk_module(sysinfo rk_model ${CMAKE_DL_LIBS} m)          # hardware and OS detection
 rk_module(bench rk_sysinfo ${CMAKE_DL_LIBS} m)          # built-in benchmarks (OpenBLAS dlopen'ed)
-rk_module(llm rk_model m)                               # the LLM serving load generator (in a job's child)
+rk_module(llm rk_model m ${CMAKE_DL_LIBS})                              # the LLM serving load generator (in a job's child)
 # the agent's logic; libarchive and libcurl are dlopen'ed in short-lived children
 rk_module(agent rk_http rk_exec rk_sysinfo rk_bench rk_llm rk_isolate ${CMAKE_DL_LIBS})
 rk_module(store rk_model PkgConfig::SQLITE PkgConfig::LIBPQ) # storage backends
