@@ -214,6 +214,21 @@ static void test_three_machines_side_by_side(void **state)
                 cell_of(r.out, "c4_tpot_p50_ms", col[2]));
     assert_int_equal((int)cell_of(r.out, "c4_output_tokens", col[1]), 12 * TOKENS);
 
+    /* --metric: those rows only, in its order (docs/llm.md shows this). */
+    assert_int_equal(
+        rk_test_run(&r, "ruckus",
+                    (const char *[]){"--server", url, "result", "compare", exp, "--metric",
+                                     "c1_ttft_p50_ms,c4_ttft_p50_ms,c4_tpot_p50_ms,"
+                                     "c4_itl_p99_ms,c4_output_tok_per_s,c4_req_per_s",
+                                     NULL},
+                    0),
+        0);
+    fprintf(stderr, "%s", r.out);
+    assert_int_equal(r.code, 0);
+    const char *a1 = strstr(r.out, "\nc1_ttft_p50_ms "), *a2 = strstr(r.out, "\nc4_req_per_s ");
+    assert_true(a1 && a2 && a1 < a2);
+    assert_null(strstr(r.out, "c1_req_per_s"));
+
     /* --json: the same, for scripts: units by metric and each machine's
      * means. */
     assert_int_equal(
