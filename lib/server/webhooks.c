@@ -20,6 +20,10 @@
 #define SCAN_RETRY_US 5000000
 /* The worker wakes at least this often (a scan due, a stop asked). */
 #define IDLE_WAIT_MS 1000
+/* Deliveries are deleted together, at most this long after the first of
+ * them: each delete transaction takes the store's write lock, which the
+ * manager's next batch then waits for. */
+#define DELETE_DELAY_US 100000
 
 /* One outbox record in memory: an event for one URL. */
 typedef struct hrec {
@@ -67,6 +71,7 @@ struct srv_hooks {
     bool depth_known;
     char **del; /* keys of records to delete */
     size_t n_del, cap_del;
+    int64_t del_at; /* mono µs: delete them then (or once a batch is full) */
 };
 
 /* ---- records ---- */
@@ -349,8 +354,11 @@ static void delete_later(srv_hooks_t *h, const char *key)
         h->cap_del = cap;
     }
     char *k = strdup(key);
-    if (k)
-        h->del[h->n_del++] = k;
+    if (!k)
+        return;
+    if (!h->n_del)
+        h->del_at = rk_time_mono_us() + DELETE_DELAY_US;
+    h->del[h->n_del++] = k;
 }
 
 /* Deletes the delivered and dropped records, a transaction per
@@ -371,7 +379,9 @@ static void flush_deletes(srv_hooks_t *h)
         else
             rk_store_rollback(h->store);
         if (rc) {
-            rk_log_error("deleting delivered webhook events failed", "error", rk_strerror(rc));
+            rk_log_error("deleting delivered webhook events failed; trying again", "error",
+                         rk_strerror(rc));
+            h->del_at = rk_time_mono_us() + SCAN_RETRY_US;
             return;
         }
         for (size_t i = first; i < h->n_del; i++)
@@ -608,7 +618,13 @@ static void *worker(void *arg)
         if (want && rk_time_mono_us() >= h->scan_at)
             scan(h, false);
         int wait = send_due(h);
-        flush_deletes(h);
+        if (h->n_del && (h->n_del >= SRV_HOOKS_DELETE_BATCH || rk_time_mono_us() >= h->del_at))
+            flush_deletes(h);
+        if (h->n_del) {
+            int64_t ms = (h->del_at - rk_time_mono_us() + 999) / 1000;
+            if (ms < wait)
+                wait = ms < 0 ? 0 : (int)ms;
+        }
         if (rk_http_client_run_once(h->client, wait) < 0)
             rk_log_error("webhooks: client loop failed");
     }
