@@ -331,6 +331,14 @@ void srv__hooks_committed(srv_hooks_t *h, bool ok)
     rk_http_client_wakeup(h->client);
 }
 
+size_t srv__hooks_held(srv_hooks_t *h)
+{
+    pthread_mutex_lock(&h->lock);
+    size_t n = h->held;
+    pthread_mutex_unlock(&h->lock);
+    return n;
+}
+
 /* ---- the worker ---- */
 
 /* A record leaves memory (delivered, dropped): room for another. */

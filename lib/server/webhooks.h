@@ -89,6 +89,10 @@ void srv__hooks_event(rk_srv_mgr_t *m, const char *type, const json_t *data);
  * Never blocks on the worker. */
 void srv__hooks_committed(srv_hooks_t *h, bool ok);
 
+/* Records held in memory now (handed over and not yet delivered or
+ * dropped); for tests. Any thread. */
+size_t srv__hooks_held(srv_hooks_t *h);
+
 /* Stores st as job_id's status outside the manager's batches (restart
  * recovery, before the manager and the hooks start), with the webhook
  * event of that status in the same transaction; h NULL: the status only.
