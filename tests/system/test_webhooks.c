@@ -22,6 +22,7 @@
 typedef struct hit {
     char *id, *type, *sig, *body;
     unsigned status; /* what the receiver answered */
+    double at_ms;    /* when it arrived (rk_test_now_ms) */
 } hit_t;
 
 typedef struct recv {
@@ -77,6 +78,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         .type = dup_or_null(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Ruckus-Event")),
         .sig = dup_or_null(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Ruckus-Signature")),
         .body = u->buf ? u->buf : strdup(""),
+        .at_ms = rk_test_now_ms(),
     };
     u->buf = NULL;
     const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
@@ -222,6 +224,37 @@ static size_t recv_check(recv_t *rv, const char *key)
     }
     pthread_mutex_unlock(&rv->mu);
     return dups;
+}
+
+/* The attempts of each event came 1 s, 2 s, 4 s ... apart: at least the
+ * backoff (less a little for the clocks), at most that plus the worker's
+ * wake-up and a loaded machine's slack. Returns the retries seen. */
+static size_t recv_check_backoff(recv_t *rv)
+{
+    size_t retries = 0;
+    pthread_mutex_lock(&rv->mu);
+    for (size_t i = 0; i < rv->n; i++) {
+        double last = rv->hits[i].at_ms, backoff = 1000;
+        bool first = true;
+        for (size_t k = 0; k < i && first; k++)
+            first = strcmp(rv->hits[k].id, rv->hits[i].id) != 0;
+        if (!first)
+            continue; /* measured from the event's first hit */
+        for (size_t k = i + 1; k < rv->n; k++) {
+            if (strcmp(rv->hits[k].id, rv->hits[i].id) != 0)
+                continue;
+            double gap = rv->hits[k].at_ms - last;
+            if (gap < backoff - 100 || gap > backoff + 3000)
+                fprintf(stderr, "%s: %.0f ms after the previous attempt, backoff %.0f ms\n",
+                        rv->hits[k].id, gap, backoff);
+            assert_true(gap >= backoff - 100 && gap <= backoff + 3000);
+            last = rv->hits[k].at_ms;
+            backoff *= 2;
+            retries++;
+        }
+    }
+    pthread_mutex_unlock(&rv->mu);
+    return retries;
 }
 
 /* The hit of event id accepted (2xx), its body parsed (new reference). */
@@ -375,6 +408,7 @@ static void test_events_arrive_signed(void **state)
         failed += rv.hits[i].status == 500;
     pthread_mutex_unlock(&rv.mu);
     assert_int_equal(failed, 2);
+    assert_int_equal(recv_check_backoff(&rv), 2); /* each failure retried once, after 1 s */
     wait_metric(&f, "ruckus_webhook_delivered_total", 6, 10000);
     assert_true(metric(&f, "ruckus_webhook_failed_attempts_total") == 2);
     assert_true(metric(&f, "ruckus_webhook_dropped_total") == 0);
@@ -457,6 +491,76 @@ static void test_orphan_failed_at_restart(void **state)
     recv_check(&rv, "s3cret");
     fx_cleanup(&f);
     recv_stop(&rv);
+}
+
+/* An event its receiver never accepts is dropped once it is older than
+ * the give-up age (an hour; 3 s here through RUCKUS_TEST_WEBHOOK_GIVE_UP_S),
+ * after attempts 1 s and 2 s apart: counted, logged, deleted. */
+static void test_given_up_after_the_age(void **state)
+{
+    (void)state;
+    recv_t rv;
+    recv_start(&rv, 0);
+    atomic_store(&rv.fail_all, 1);
+    fx_t f;
+    fx_init(&f);
+    setenv("RUCKUS_TEST_WEBHOOK_GIVE_UP_S", "3", 1);
+    start_with_hooks(&f, &rv, NULL);
+    unsetenv("RUCKUS_TEST_WEBHOOK_GIVE_UP_S");
+    fx_agent_start(&f, 0, 1, NULL);
+    char ok[32], id[64];
+    fx_experiment(&f, "ok", "true", 0, ok);
+    job_id(fx_job(&f, ok, 0, 201), id);
+    json_decref(fx_wait_job(&f, id, "completed", 20000));
+    wait_metric(&f, "ruckus_webhook_dropped_total", 1, 20000);
+    wait_metric(&f, "ruckus_webhook_outbox_depth", 0, 5000);
+    assert_true(rk_test_proc_log_has(&f.srv, "webhook event dropped"));
+    size_t tries = recv_count(&rv, "job.", false);
+    assert_true(tries >= 3 && tries <= 4); /* at 0, 1 s, 3 s (and 7 s on a slow start) */
+    recv_check_backoff(&rv);
+    atomic_store(&rv.fail_all, 0);
+    rk_test_sleep_ms(2500); /* a retry would have come by now */
+    assert_int_equal(recv_count(&rv, "job.", false), tries);
+    assert_true(metric(&f, "ruckus_webhook_failed_attempts_total") == (double)tries);
+    fx_cleanup(&f);
+    recv_stop(&rv);
+}
+
+/* A URL taken out of the configuration: its undelivered events are
+ * dropped at the next start (logged, counted), not sent to the new one. */
+static void test_removed_url_dropped(void **state)
+{
+    (void)state;
+    recv_t old, now;
+    recv_start(&old, 0);
+    recv_start(&now, 0);
+    atomic_store(&old.fail_all, 1);
+    fx_t f;
+    fx_init(&f);
+    start_with_hooks(&f, &old, NULL);
+    fx_agent_start(&f, 0, 1, NULL);
+    char ok[32], id[64];
+    fx_experiment(&f, "ok", "true", 0, ok);
+    job_id(fx_job(&f, ok, 0, 201), id);
+    json_decref(fx_wait_job(&f, id, "completed", 20000));
+    recv_wait(&old, "job.", 1, false, 10000);
+    int status = 0;
+    assert_int_equal(rk_test_proc_stop(&f.srv, SIGTERM, 10000, &status), 0);
+    assert_int_equal(status, 0);
+    start_with_hooks(&f, &now, NULL);
+    wait_metric(&f, "ruckus_webhook_dropped_total", 1, 10000);
+    wait_metric(&f, "ruckus_webhook_outbox_depth", 0, 5000);
+    assert_true(rk_test_proc_log_has(&f.srv, "its URL is no longer configured"));
+    /* the new receiver hears of new events only */
+    char id2[64];
+    job_id(fx_job(&f, ok, 0, 201), id2);
+    char want[256];
+    snprintf(want, sizeof want, "job.%s.completed", id2);
+    recv_wait(&now, want, 1, true, 20000);
+    assert_int_equal(recv_count(&now, "job.", false), 1);
+    fx_cleanup(&f);
+    recv_stop(&old);
+    recv_stop(&now);
 }
 
 /* --webhook ftp://x: the server refuses to start, exit 2, saying why. */
@@ -588,6 +692,8 @@ int main(void)
         cmocka_unit_test(test_burst_slow_receiver),
         cmocka_unit_test(test_full_queue_spills_to_store),
         cmocka_unit_test(test_orphan_failed_at_restart),
+        cmocka_unit_test(test_given_up_after_the_age),
+        cmocka_unit_test(test_removed_url_dropped),
     };
     /* RK_TEST_FILTER=test_burst* runs one (the figures of docs/webhooks.md). */
     if (getenv("RK_TEST_FILTER"))
