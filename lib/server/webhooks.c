@@ -481,6 +481,7 @@ static void scan(srv_hooks_t *h, bool initial)
                         bad ? "unreadable outbox record" : "its URL is no longer configured");
             rk_prom_add(h->m_dropped, NULL, 1);
             delete_later(h, ids[i]);
+            rec_free(r);
         } else {
             full = true; /* no memory: the next scan tries again */
         }
