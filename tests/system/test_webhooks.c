@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
+#include "rk_test_pg.h"
 #include "server_fixture.h"
 #include "store/store.h"
 
@@ -422,15 +423,14 @@ static void test_events_arrive_signed(void **state)
 /* kill -9 of the server right after jobs end, while the receiver fails
  * every answer: after the restart every event still arrives, with the id
  * and body it had before. */
-static void test_kill9_loses_nothing(void **state)
+static void kill9_case(const char *storage, const char *const *more)
 {
-    (void)state;
     recv_t rv;
     recv_start(&rv, 0);
     atomic_store(&rv.fail_all, 1);
     fx_t f;
     fx_init(&f);
-    start_with_hooks(&f, &rv, NULL);
+    start_with_hooks_on(&f, storage, &rv, more);
     fx_agent_start(&f, 0, 4, NULL);
     char ok[32];
     fx_experiment(&f, "ok", "true", 0, ok);
@@ -444,7 +444,7 @@ static void test_kill9_loses_nothing(void **state)
     assert_int_equal(rk_test_proc_kill9(&f.srv), 0);
     assert_int_equal(recv_count(&rv, "job.", true), 0);
     atomic_store(&rv.fail_all, 0);
-    start_with_hooks(&f, &rv, NULL);
+    start_with_hooks_on(&f, storage, &rv, more);
     for (int i = 0; i < N; i++) {
         char id[256];
         snprintf(id, sizeof id, "job.%.63s.completed", ids[i]);
@@ -456,6 +456,30 @@ static void test_kill9_loses_nothing(void **state)
     assert_true(rk_test_proc_log_has(&f.srv, "webhook outbox read"));
     fx_cleanup(&f);
     recv_stop(&rv);
+}
+
+static void test_kill9_loses_nothing(void **state)
+{
+    (void)state;
+    kill9_case("sqlite", NULL);
+}
+
+/* The same on PostgreSQL (started by the test; skipped where it cannot
+ * run): the outbox in its transactions, the worker's deletes from its own
+ * thread. */
+static void test_kill9_loses_nothing_postgresql(void **state)
+{
+    (void)state;
+    const char *why = NULL;
+    if (!rk_test_pg_server(&why)) {
+        fprintf(stderr, "skipped: PostgreSQL cannot run here: %s\n", why);
+        skip();
+    }
+    char url[256];
+    assert_int_equal(rk_test_pg_create_db(url, sizeof url), 0);
+    const char *const pg[] = {"--postgres-url", url, NULL};
+    kill9_case("postgresql", pg);
+    rk_test_pg_drop_db(url);
 }
 
 /* A job whose agent was removed while the server was down fails at the
@@ -692,6 +716,7 @@ int main(void)
         cmocka_unit_test(test_burst_slow_receiver),
         cmocka_unit_test(test_full_queue_spills_to_store),
         cmocka_unit_test(test_orphan_failed_at_restart),
+        cmocka_unit_test(test_kill9_loses_nothing_postgresql),
         cmocka_unit_test(test_given_up_after_the_age),
         cmocka_unit_test(test_removed_url_dropped),
     };
