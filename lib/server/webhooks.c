@@ -377,6 +377,7 @@ static void flush_deletes(srv_hooks_t *h)
         size_t n = h->n_del < SRV_HOOKS_DELETE_BATCH ? h->n_del : SRV_HOOKS_DELETE_BATCH;
         size_t first = h->n_del - n;
         int rc = rk_store_begin(h->store);
+        bool open = rc == 0;
         for (size_t i = first; !rc && i < h->n_del; i++) {
             rc = rk_store_doc_delete(h->store, SRV_HOOKS_DOC, h->del[i]);
             if (rc == RK_ENOENT) /* another server's scan delivered it too */
@@ -384,7 +385,7 @@ static void flush_deletes(srv_hooks_t *h)
         }
         if (!rc)
             rc = rk_store_commit(h->store);
-        else
+        else if (open)
             rk_store_rollback(h->store);
         if (rc) {
             rk_log_error("deleting delivered webhook events failed; trying again", "error",
@@ -424,7 +425,7 @@ static void scan(srv_hooks_t *h, bool initial)
     flush_deletes(h); /* delivered ones must not come back */
     char **ids = NULL, **texts = NULL;
     size_t n = 0;
-    int rc = rk_store_doc_list(h->store, SRV_HOOKS_DOC, &ids, &texts, &n);
+    int rc = h->n_del ? RK_EIO : rk_store_doc_list(h->store, SRV_HOOKS_DOC, &ids, &texts, &n);
     if (rc) {
         rk_log_error("reading the webhook outbox failed; trying again", "error", rk_strerror(rc));
         rk_store_docs_free(ids, texts, n);
