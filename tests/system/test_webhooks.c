@@ -344,7 +344,7 @@ static void job_id(json_t *j, char out[64])
 
 /* ---- tests ---- */
 
-/* Jobs ending completed, failed and cancelled, and an agent going away and
+/* Jobs ending completed, failed, cancelled and timeout, and an agent going away and
  * back, through a receiver failing its first two answers: every event
  * arrives, signed, each retried one byte for byte as first sent. */
 static void test_events_arrive_signed(void **state)
@@ -356,11 +356,12 @@ static void test_events_arrive_signed(void **state)
     fx_init(&f);
     start_with_hooks(&f, &rv, NULL);
     fx_agent_start(&f, 0, 2, NULL);
-    char ok[32], bad[32], slow[32];
+    char ok[32], bad[32], slow[32], late[32];
     fx_experiment(&f, "ok", "true", 0, ok);
     fx_experiment(&f, "bad", "exit 3", 0, bad);
     fx_experiment(&f, "slow", "sleep 30", 0, slow);
-    char c1[64], c2[64], fl[64], cn[64];
+    fx_experiment(&f, "late", "sleep 30", 1, late); /* timeout_seconds 1 */
+    char c1[64], c2[64], fl[64], cn[64], to[64];
     job_id(fx_job(&f, ok, 0, 201), c1);
     job_id(fx_job(&f, bad, 0, 201), fl);
     job_id(fx_job(&f, slow, 0, 201), cn);
@@ -373,6 +374,8 @@ static void test_events_arrive_signed(void **state)
     json_decref(fx_wait_job(&f, cn, "cancelled", 20000));
     job_id(fx_job(&f, ok, 0, 201), c2);
     json_decref(fx_wait_job(&f, c2, "completed", 20000));
+    job_id(fx_job(&f, late, 0, 201), to);
+    json_decref(fx_wait_job(&f, to, "timeout", 20000));
 
     /* the agent goes away (past --agent-timeout 2 s) and comes back */
     assert_int_equal(rk_test_proc_kill9(&f.agents[0].p), 0);
@@ -385,8 +388,9 @@ static void test_events_arrive_signed(void **state)
 
     const struct {
         const char *job, *state;
-    } want[] = {{c1, "completed"}, {c2, "completed"}, {fl, "failed"}, {cn, "cancelled"}};
-    for (size_t i = 0; i < 4; i++) {
+    } want[] = {
+        {c1, "completed"}, {c2, "completed"}, {fl, "failed"}, {cn, "cancelled"}, {to, "timeout"}};
+    for (size_t i = 0; i < 5; i++) {
         char id[256];
         snprintf(id, sizeof id, "job.%s.%s", want[i].job, want[i].state);
         recv_wait(&rv, id, 1, true, 20000);
@@ -399,7 +403,7 @@ static void test_events_arrive_signed(void **state)
         json_decref(b);
     }
     /* nothing else: no event for queued or running, none twice accepted */
-    assert_int_equal(recv_count(&rv, "job.", true), 4);
+    assert_int_equal(recv_count(&rv, "job.", true), 5);
     assert_int_equal(recv_count(&rv, "agent.", true), 2);
     /* the first two answers failed: those events came again, identical */
     assert_true(recv_check(&rv, "s3cret") >= 1);
@@ -410,7 +414,7 @@ static void test_events_arrive_signed(void **state)
     pthread_mutex_unlock(&rv.mu);
     assert_int_equal(failed, 2);
     assert_int_equal(recv_check_backoff(&rv), 2); /* each failure retried once, after 1 s */
-    wait_metric(&f, "ruckus_webhook_delivered_total", 6, 10000);
+    wait_metric(&f, "ruckus_webhook_delivered_total", 7, 10000);
     assert_true(metric(&f, "ruckus_webhook_failed_attempts_total") == 2);
     assert_true(metric(&f, "ruckus_webhook_dropped_total") == 0);
     wait_metric(&f, "ruckus_webhook_outbox_depth", 0, 10000);
