@@ -322,11 +322,33 @@ int rk_server_start(rk_server_t *srv)
     return rk_http_server_start(srv->http);
 }
 
+/* The SIGHUP of a --webhook-secret-file: the webhooks sign with its
+ * content from now on; one that cannot be read keeps the old secret. */
+static int reload_webhook_secret(rk_server_t *srv, const rk_server_settings_t *s)
+{
+    if (!srv->hooks || !s->webhook_secret_file)
+        return RK_OK;
+    char err[RK_CONFIG_ERRLEN];
+    char *secret = NULL;
+    int rc = rk_server_settings_webhook_secret(s, &secret, err, sizeof err);
+    if (!rc)
+        rc = srv__hooks_set_secret(srv->hooks, secret);
+    rk_token_free(secret);
+    if (rc)
+        rk_log_warn("SIGHUP: keeping the old webhook secret", "detail",
+                    err[0] ? err : rk_strerror(rc));
+    else
+        rk_log_info("SIGHUP: webhook secret re-read");
+    return rc;
+}
+
 int rk_server_reload_tokens(rk_server_t *srv, const rk_server_settings_t *s)
 {
+    int hooks_rc = reload_webhook_secret(srv, s);
     if (!s->token_file && !s->read_token_file) {
-        rk_log_info("SIGHUP: no token file to re-read");
-        return RK_OK;
+        if (!srv->hooks || !s->webhook_secret_file)
+            rk_log_info("SIGHUP: no token file to re-read");
+        return hooks_rc;
     }
     char terr[RK_CONFIG_ERRLEN];
     char *token = NULL, *read_token = NULL;
@@ -339,7 +361,7 @@ int rk_server_reload_tokens(rk_server_t *srv, const rk_server_settings_t *s)
         rk_log_info("SIGHUP: tokens re-read", "read_token", read_token ? "yes" : "no");
     rk_token_free(token);
     rk_token_free(read_token);
-    return rc;
+    return rc ? rc : hooks_rc;
 }
 
 uint16_t rk_server_port(const rk_server_t *srv)

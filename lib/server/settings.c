@@ -191,7 +191,7 @@ static const rk_config_option_t options[] = {
      RK_CONFIG_FIELD(S, webhook_secret_file),
      .metavar = "PATH",
      .help = "File holding the webhook secret instead of --webhook-secret (one trailing newline "
-             "ignored)"},
+             "ignored); re-read on SIGHUP"},
     {.name = "log-level",
      .env = "RUCKUS_LOG_LEVEL",
      .type = RK_CONFIG_ENUM,

@@ -570,12 +570,14 @@ static void send_one(srv_hooks_t *h, hrec_t *r)
     snprintf(hid, sizeof hid, "X-Ruckus-Event-Id: %s", r->event_id);
     snprintf(htype, sizeof htype, "X-Ruckus-Event: %s", r->type);
     size_t len = strlen(r->body);
+    pthread_mutex_lock(&h->lock); /* a SIGHUP may swap the secret */
     if (h->secret) {
         char hex[RK_HMAC_SHA256_HEX + 1];
         rk_srv_hmac_sha256_hex(h->secret, strlen(h->secret), r->body, len, hex);
         snprintf(hsig, sizeof hsig, "X-Ruckus-Signature: sha256=%s", hex);
         headers[2] = hsig;
     }
+    pthread_mutex_unlock(&h->lock);
     rk_http_request_t req = {.method = "POST",
                              .url = r->url,
                              .body = r->body,
@@ -650,6 +652,27 @@ static void collect(rk_prom_t *p, void *ud)
 }
 
 /* ---- life ---- */
+
+static void secret_free(char *s)
+{
+    if (s) {
+        memset(s, 0, strlen(s));
+        free(s);
+    }
+}
+
+int srv__hooks_set_secret(srv_hooks_t *h, const char *secret)
+{
+    char *copy = secret && *secret ? strdup(secret) : NULL;
+    if (secret && *secret && !copy)
+        return RK_ENOMEM;
+    pthread_mutex_lock(&h->lock);
+    char *old = h->secret;
+    h->secret = copy;
+    pthread_mutex_unlock(&h->lock);
+    secret_free(old);
+    return 0;
+}
 
 int srv__hooks_new(rk_store_t *store, rk_prom_t *metrics, const srv_hooks_config_t *cfg,
                    srv_hooks_t **out)
@@ -745,10 +768,7 @@ void srv__hooks_free(srv_hooks_t *h)
     for (size_t i = 0; h->urls && i < h->n_urls; i++)
         free(h->urls[i]);
     free(h->urls);
-    if (h->secret) {
-        memset(h->secret, 0, strlen(h->secret));
-        free(h->secret);
-    }
+    secret_free(h->secret);
     pthread_mutex_destroy(&h->lock);
     free(h);
 }

@@ -89,6 +89,11 @@ void srv__hooks_event(rk_srv_mgr_t *m, const char *type, const json_t *data);
  * Never blocks on the worker. */
 void srv__hooks_committed(srv_hooks_t *h, bool ok);
 
+/* Signs from now on with secret (copied; NULL or "": unsigned), e.g. the
+ * --webhook-secret-file re-read on SIGHUP; the old one is wiped. Any
+ * thread. RK_ENOMEM (the old one kept). */
+int srv__hooks_set_secret(srv_hooks_t *h, const char *secret);
+
 /* Records held in memory now (handed over and not yet delivered or
  * dropped); for tests. Any thread. */
 size_t srv__hooks_held(srv_hooks_t *h);

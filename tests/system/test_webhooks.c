@@ -591,6 +591,75 @@ static void test_removed_url_dropped(void **state)
     recv_stop(&now);
 }
 
+/* The accepted hit of event id is signed with key. */
+static bool signed_with(recv_t *rv, const char *id, const char *key)
+{
+    bool ok = false;
+    pthread_mutex_lock(&rv->mu);
+    for (size_t i = 0; i < rv->n; i++) {
+        char want[80];
+        if (rv->hits[i].status == 200 && !strcmp(rv->hits[i].id, id)) {
+            sign(key, rv->hits[i].body, want);
+            ok = rv->hits[i].sig && !strcmp(rv->hits[i].sig, want);
+        }
+    }
+    pthread_mutex_unlock(&rv->mu);
+    return ok;
+}
+
+/* --webhook-secret-file is re-read on SIGHUP, like the token files: the
+ * events after it are signed with the new secret; a file made unreadable
+ * keeps the old one. */
+static void test_secret_file_rotates_on_sighup(void **state)
+{
+    (void)state;
+    recv_t rv;
+    recv_start(&rv, 0);
+    fx_t f;
+    fx_init(&f);
+    char path[600];
+    snprintf(path, sizeof path, "%s/hook.key", f.dir);
+    assert_int_equal(rk_test_write_file(path, "one\n", 0600), 0);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/hook", rv.port);
+    const char *args[] = {"--webhook", url, "--webhook-secret-file", path, NULL};
+    fx_server_start(&f, "sqlite", args);
+    fx_agent_start(&f, 0, 1, NULL);
+    char ok[32], a[64], b[64], c[64], want[256];
+    fx_experiment(&f, "ok", "true", 0, ok);
+    job_id(fx_job(&f, ok, 0, 201), a);
+    snprintf(want, sizeof want, "job.%s.completed", a);
+    recv_wait(&rv, want, 1, true, 20000);
+    assert_true(signed_with(&rv, want, "one"));
+
+    assert_int_equal(rk_test_write_file(path, "two\n", 0600), 0);
+    assert_int_equal(kill(f.srv.pid, SIGHUP), 0);
+    double end = rk_test_now_ms() + 10000;
+    while (!rk_test_proc_log_has(&f.srv, "SIGHUP: webhook secret re-read")) {
+        assert_true(rk_test_now_ms() < end);
+        rk_test_sleep_ms(20);
+    }
+    job_id(fx_job(&f, ok, 0, 201), b);
+    snprintf(want, sizeof want, "job.%s.completed", b);
+    recv_wait(&rv, want, 1, true, 20000);
+    assert_true(signed_with(&rv, want, "two"));
+    assert_false(signed_with(&rv, want, "one"));
+
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(kill(f.srv.pid, SIGHUP), 0);
+    end = rk_test_now_ms() + 10000;
+    while (!rk_test_proc_log_has(&f.srv, "SIGHUP: keeping the old webhook secret")) {
+        assert_true(rk_test_now_ms() < end);
+        rk_test_sleep_ms(20);
+    }
+    job_id(fx_job(&f, ok, 0, 201), c);
+    snprintf(want, sizeof want, "job.%s.completed", c);
+    recv_wait(&rv, want, 1, true, 20000);
+    assert_true(signed_with(&rv, want, "two"));
+    fx_cleanup(&f);
+    recv_stop(&rv);
+}
+
 /* --webhook ftp://x: the server refuses to start, exit 2, saying why. */
 static void test_bad_url_refused(void **state)
 {
@@ -723,6 +792,7 @@ int main(void)
         cmocka_unit_test(test_kill9_loses_nothing_postgresql),
         cmocka_unit_test(test_given_up_after_the_age),
         cmocka_unit_test(test_removed_url_dropped),
+        cmocka_unit_test(test_secret_file_rotates_on_sighup),
     };
     /* RK_TEST_FILTER=test_burst* runs one (the figures of docs/webhooks.md). */
     if (getenv("RK_TEST_FILTER"))
