@@ -322,6 +322,11 @@ int rk_server_start(rk_server_t *srv)
     return rk_http_server_start(srv->http);
 }
 
+int rk_server_reload_tls(rk_server_t *srv, const rk_server_settings_t *s)
+{
+    return s->tls_cert ? rk_http_server_reload_tls(srv->http, s->tls_cert, s->tls_key) : RK_OK;
+}
+
 /* The SIGHUP of a --webhook-secret-file: the webhooks sign with its
  * content from now on; one that cannot be read keeps the old secret. */
 static int reload_webhook_secret(rk_server_t *srv, const rk_server_settings_t *s)
