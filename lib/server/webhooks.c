@@ -208,9 +208,10 @@ bool srv__hooks_event_id(const char *type, const json_t *data, int64_t now_us, c
         if (!id || !st || rk_job_state_parse(st, &s) || !rk_job_state_terminal(s))
             return false;
         /* Retried jobs (issue 12) carry their attempt: each attempt's end
-         * is an event of its own. */
+         * is an event of its own. The first one's id is the plain one, the
+         * same whether or not the JobInfo says attempt 1. */
         json_t *attempt = json_object_get(data, "attempt");
-        if (json_is_integer(attempt))
+        if (json_is_integer(attempt) && json_integer_value(attempt) > 1)
             len = snprintf(out, n, "job.%s.%s.%" PRId64, id, st,
                            (int64_t)json_integer_value(attempt));
         else

@@ -106,7 +106,7 @@ int srv__hooks_job_status(srv_hooks_t *h, rk_store_t *store, const char *job_id,
                           const rk_job_status_t *st);
 
 /* The stable id of an event webhooks send into out[n] ("job.<job_id>.
- * <status>", with ".<attempt>" when the JobInfo carries one; "agent.
+ * <status>", with ".<attempt>" when the JobInfo says attempt 2 or more; "agent.
  * <agent_id>.<available|unavailable>.<µs>" with the time of the change),
  * or false for an event they do not send. */
 bool srv__hooks_event_id(const char *type, const json_t *data, int64_t now_us, char *out, size_t n);

@@ -85,8 +85,12 @@ static void test_event_ids(void **state)
         assert_false(srv__hooks_event_id("job", j, 1, id, sizeof id));
         json_decref(j);
     }
-    /* a retried job's attempt tells its ends apart */
+    /* a retried job's attempt tells its ends apart; the first's id is the
+     * plain one */
     json_t *j = job("failed");
+    json_object_set_new(j, "attempt", json_integer(1));
+    assert_true(srv__hooks_event_id("job", j, 1, id, sizeof id));
+    assert_string_equal(id, "job.j-1.failed");
     json_object_set_new(j, "attempt", json_integer(2));
     assert_true(srv__hooks_event_id("job", j, 1, id, sizeof id));
     assert_string_equal(id, "job.j-1.failed.2");
