@@ -18,6 +18,7 @@ run_pkgs=(
   libarchive-dev                     # zip of a job's artifacts (dlopen'ed by the agent)
   libopenblas-dev                    # GEMM for the compute benchmark (loaded in the child only)
   libgsl-dev                         # t distribution (CDF, quantiles) for result comparisons
+  nettle-dev                         # HMAC-SHA256 that signs the server's webhooks
   bubblewrap                         # the job sandbox (lib/isolate/sandbox.c runs bwrap)
 )
 test_pkgs=(

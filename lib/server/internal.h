@@ -56,6 +56,7 @@ struct rk_server {
         *m_batch; /* metrics.c */
     rk_srv_mgr_t *mgr;
     rk_srv_events_t *events;
+    struct srv_hooks *hooks; /* webhooks (webhooks.h), NULL when none configured */
     char *host;
     int db_lock; /* the SQLite file's lock (base/lockfile.h), or -1 */
     /* Which (experiment, selector) some registered agent can run, as of

@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "server/depend.h"
 #include "server/mgr.h"
+#include "server/webhooks.h"
 
 /* ---- the batch ---- */
 
@@ -40,6 +41,8 @@ void srv__event(rk_srv_mgr_t *m, const char *type, json_t *data)
 {
     if (!data)
         return;
+    if (m->hooks) /* its outbox records join the batch */
+        srv__hooks_event(m, type, data);
     json_array_append_new(m->pending_events, json_pack("[so]", type, data));
 }
 
@@ -154,7 +157,8 @@ int srv__flush(rk_srv_mgr_t *m)
     if (err)
         srv__journal_failed(m, err); /* memory back to what the store holds */
     else
-        srv__journal_committed(m); /* with the DELETEs the batch asked for */
+        srv__journal_committed(m);        /* with the DELETEs the batch asked for */
+    srv__hooks_committed(m->hooks, !err); /* the batch's webhook events, if any */
     m->batch_err = 0;
     m->batch++;
     while (m->rel_head) {
@@ -545,8 +549,8 @@ int rk_srv_mgr_recover(rk_srv_mgr_t *m)
         rk_job_status_t st = {.status = RK_JOB_FAILED,
                               .timestamp = rk_time_now_us(),
                               .message = "agent is no longer registered"};
-        if (rc == 0)
-            rk_store_job_set_status(m->store, s.orphan_ids[i], &st);
+        if (rc == 0) /* with its webhook event, when webhooks are configured */
+            srv__hooks_job_status(m->hooks, m->store, s.orphan_ids[i], &st);
         free(s.orphan_ids[i]);
     }
     free(s.orphan_ids);

@@ -538,6 +538,10 @@ struct rk_srv_mgr {
     srv_xcache_t xcache[SRV_XCACHE_SIZE];
     uint64_t xcache_clock;
     srv_deps_t *deps; /* dependency id -> dependents (depend.c), or NULL */
+
+    /* Webhooks (webhooks.h; the server's, borrowed), or NULL when none is
+     * configured: then srv__event writes nothing more. */
+    struct srv_hooks *hooks;
 };
 
 /* metrics.c: the server's families and their scrape-time collector
