@@ -254,16 +254,34 @@ int rk_srv_deps_check_batch(const json_t *arr, size_t n, rk_http_resp_t *resp)
     return rc;
 }
 
+/* The entries entry i's depends_on_index names, each once (a repeat
+ * adds nothing), into out; returns how many. */
+static size_t named_entries(const json_t *idx, size_t i, size_t *mark, size_t *out)
+{
+    size_t k, m = 0;
+    const json_t *v;
+    json_array_foreach(idx, k, v)
+    {
+        size_t e = (size_t)json_integer_value(v);
+        if (mark[e] == i + 1)
+            continue;
+        mark[e] = i + 1;
+        out[m++] = e;
+    }
+    return m;
+}
+
 int rk_srv_deps_apply_batch(const json_t *arr, size_t n, const size_t *first, const size_t *count,
                             rk_job_info_t *jobs, rk_http_resp_t *resp)
 {
     size_t edges = 0;
-    for (size_t i = 0; i < n; i++) {
+    size_t *mark = calloc(n, sizeof *mark), *named = calloc(n, sizeof *named);
+    int rc = mark && named ? 0 : RK_ENOMEM;
+    for (size_t i = 0; !rc && i < n; i++) {
         const json_t *idx = json_object_get(json_array_get(arr, i), "depends_on_index");
-        size_t k;
-        const json_t *v;
-        size_t per = 0;
-        json_array_foreach(idx, k, v) per += count[json_integer_value(v)];
+        size_t m = named_entries(idx, i, mark, named), per = 0;
+        for (size_t k = 0; k < m; k++)
+            per += count[named[k]];
         if (!per)
             continue;
         if ((edges += per * count[i]) > RK_SRV_DEPS_MAX) {
@@ -271,25 +289,23 @@ int rk_srv_deps_apply_batch(const json_t *arr, size_t n, const size_t *first, co
                                 "jobs[%zu].depends_on_index: more than %d dependencies in all "
                                 "(each copy of an entry counts)",
                                 i, RK_SRV_DEPS_MAX);
-            return RK_EINVAL;
+            rc = RK_EINVAL;
+            break;
         }
-        for (size_t c = 0; c < count[i]; c++) {
-            rk_job_info_t *j = &jobs[first[i] + c];
-            json_t *on = json_object_get(j->extra, "depends_on");
-            if (!json_is_array(on)) { /* rk_srv_deps_parse set it: memory ran out */
-                rk_http_resp_error(resp, 500, "out of memory");
-                return RK_ENOMEM;
-            }
-            json_array_foreach(idx, k, v)
-            {
-                size_t e = (size_t)json_integer_value(v);
-                for (size_t cc = 0; cc < count[e]; cc++)
-                    if (json_array_append_new(on, json_string(jobs[first[e] + cc].job_id))) {
-                        rk_http_resp_error(resp, 500, "out of memory");
-                        return RK_ENOMEM;
-                    }
-            }
+        for (size_t c = 0; !rc && c < count[i]; c++) {
+            /* rk_srv_deps_parse set depends_on: not an array only when
+             * memory ran out */
+            json_t *on = json_object_get(jobs[first[i] + c].extra, "depends_on");
+            rc = json_is_array(on) ? 0 : RK_ENOMEM;
+            for (size_t k = 0; !rc && k < m; k++)
+                for (size_t cc = 0; !rc && cc < count[named[k]]; cc++)
+                    if (json_array_append_new(on, json_string(jobs[first[named[k]] + cc].job_id)))
+                        rc = RK_ENOMEM;
         }
     }
-    return 0;
+    if (rc == RK_ENOMEM)
+        rk_http_resp_error(resp, 500, "out of memory");
+    free(mark);
+    free(named);
+    return rc;
 }

@@ -202,6 +202,8 @@ static void test_diamond_of_100_in_one_batch(void **state)
         json_t *d;
         json_array_foreach(deps[node_of[e]], i, d)
             json_array_append_new(idx, json_integer(entry_of[json_integer_value(d)]));
+        if (node_of[e] == 99) /* named twice: counted once */
+            json_array_append_new(idx, json_integer(entry_of[50]));
         json_t *entry = json_pack("{s:s,s:o}", "experiment_id", exp, "depends_on_index", idx);
         if (e % 2)
             json_object_set_new(entry, "agent_id", json_string(f.agent_ids[e % 4 == 1]));
