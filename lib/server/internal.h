@@ -215,6 +215,9 @@ int rk_srv_retry_parse(const json_t *body, const char *path, rk_http_resp_t *res
  * reference, or NULL for none; a bad experiment policy is ignored
  * (logged). */
 json_t *rk_srv_retry_extra(const rk_experiment_t *x, const json_t *extra);
+/* 0 when experiment spec's `retry` (if any) is a valid policy; else
+ * answers resp 422 naming the field and returns RK_EINVAL. */
+int rk_srv_retry_check_spec(const json_t *spec, rk_http_resp_t *resp);
 /* GET /results/{job_id}?attempt=N (q: the query's text): answers resp. */
 void rk_srv_result_attempt(rk_server_t *srv, rk_http_resp_t *resp, const char *job_id,
                            const char *q);

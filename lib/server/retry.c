@@ -114,6 +114,22 @@ int rk_srv_retry_parse(const json_t *body, const char *path, rk_http_resp_t *res
     return 0;
 }
 
+int rk_srv_retry_check_spec(const json_t *spec, rk_http_resp_t *resp)
+{
+    const json_t *r = json_object_get(spec, "retry");
+    if (!r || json_is_null(r))
+        return 0;
+    rk_verr_t e;
+    int64_t n;
+    json_t *pol = policy_parse(r, "experiment_spec.retry", &n, &e);
+    if (!pol) {
+        rk_http_resp_error(resp, 422, e.msg);
+        return RK_EINVAL;
+    }
+    json_decref(pol);
+    return 0;
+}
+
 json_t *rk_srv_retry_extra(const rk_experiment_t *x, const json_t *extra)
 {
     const json_t *r = x && x->extra ? json_object_get(x->extra, "retry") : NULL;

@@ -368,6 +368,103 @@ static void test_retry_endpoint(void **state)
 /* 10,000 queued jobs with not_before spread over the next seconds on
  * agents with many slots: all run, none before its time, and the rate
  * stays near that of jobs without a start time (measured the same way). */
+/* The agent killed (-9) and restarted during an attempt reports it failed
+ * ("agent restarted during the job"): agent_lost, retried by a policy on
+ * agent_lost only, while a plain failure of the next attempt is not. */
+static void test_agent_lost(void **state)
+{
+    (void)state;
+    fx_t f;
+    fx_init(&f);
+    fx_server_start(&f, "sqlite", (const char *const[]){"--agent-timeout", "20", NULL});
+    fx_agent_start(&f, 0, 1, NULL);
+    char script[1024], exp[32];
+    /* The first run marks its start and sleeps; later runs fail at once. */
+    snprintf(script, sizeof script, "if [ -e %s/c5 ]; then exit 4; fi; touch %s/c5; sleep 30",
+             f.dir, f.dir);
+    fx_experiment(&f, "lost", script, 0, exp);
+    json_t *j = submit(&f,
+                       json_pack("{s:s,s:s,s:{s:i,s:f,s:[s]}}", "experiment_id", exp, "agent_id",
+                                 f.agent_ids[0], "retry", "max_attempts", 3, "backoff_s", 0.2, "on",
+                                 "agent_lost"),
+                       201);
+    char id[32];
+    snprintf(id, sizeof id, "%s", fx_id(j));
+    json_decref(j);
+    char mark[600];
+    snprintf(mark, sizeof mark, "%s/c5", f.dir);
+    double end = rk_test_now_ms() + 10000;
+    while (access(mark, F_OK) != 0) {
+        assert_true(rk_test_now_ms() < end);
+        rk_test_sleep_ms(20);
+    }
+    assert_int_equal(rk_test_proc_kill9(&f.agents[0].p), 0);
+    rk_test_sleep_ms(300);
+    fx_agent_restart(&f, 0, 1);
+    j = fx_wait_job(&f, id, NULL, 20000);
+    str_eq(fx_state(j), "failed"); /* attempt 2 failed on its own: not retried */
+    assert_int_equal(json_integer_value(json_object_get(j, "attempt")), 2);
+    size_t i, lost = 0;
+    json_t *h;
+    json_array_foreach(json_object_get(j, "history"), i, h)
+    {
+        const char *msg = json_string_value(json_object_get(h, "message"));
+        lost += msg && strstr(msg, "attempt 1 agent_lost") != NULL;
+    }
+    assert_true(lost >= 1);
+    json_decref(j);
+    fx_cleanup(&f);
+}
+
+/* An experiment's own policy: its jobs take it unless they give one; a
+ * bad one is refused when the experiment is created. */
+static void test_experiment_policy(void **state)
+{
+    (void)state;
+    fx_t f;
+    fx_init(&f);
+    fx_server_start(&f, "sqlite", NULL);
+    fx_agent_start(&f, 0, 1, NULL);
+    char script[1024];
+    counter_script(&f, "c4", 1, "0", script, sizeof script);
+    json_t *spec =
+        json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:[s,s,s]}},s:{s:s,s:{}},s:{s:{}},s:{s:i,s:f}}", "name",
+                  "policy", "model", "none", "task", "name", "sh", "type", "command", "params",
+                  "argv", "sh", "-c", script, "framework", "name", "sh", "params", "metrics",
+                  "metrics", "retry", "max_attempts", 2, "backoff_s", 0.2);
+    json_t *b = json_pack("{s:O}", "experiment_spec", spec);
+    long st;
+    json_t *v = fx_call(&f, "POST", "/api/v1/experiments", b, &st);
+    json_decref(b);
+    assert_int_equal(st, 201);
+    char exp[32];
+    snprintf(exp, sizeof exp, "%s", json_string_value(json_object_get(v, "experiment_id")));
+    json_decref(v);
+    json_t *j =
+        submit(&f, json_pack("{s:s,s:s}", "experiment_id", exp, "agent_id", f.agent_ids[0]), 201);
+    assert_int_equal(json_integer_value(json_object_get(j, "max_attempts")), 2);
+    char id[32];
+    snprintf(id, sizeof id, "%s", fx_id(j));
+    json_decref(j);
+    j = fx_wait_job(&f, id, NULL, 20000);
+    str_eq(fx_state(j), "completed");
+    assert_int_equal(json_integer_value(json_object_get(j, "attempt")), 2);
+    json_decref(j);
+    /* A bad policy in a spec: 422 naming it, nothing stored. */
+    json_object_set_new(spec, "name", json_string("bad-policy"));
+    json_object_set_new(spec, "retry", json_pack("{s:i}", "max_attempts", 0));
+    b = json_pack("{s:O}", "experiment_spec", spec);
+    v = fx_call(&f, "POST", "/api/v1/experiments", b, &st);
+    json_decref(b);
+    assert_int_equal(st, 422);
+    const char *d = json_string_value(json_object_get(v, "detail"));
+    assert_non_null(d);
+    assert_non_null(strstr(d, "experiment_spec.retry.max_attempts"));
+    json_decref(v);
+    json_decref(spec);
+    fx_cleanup(&f);
+}
+
 /* Submits N jobs of exp on agent 0 in batches of BATCH, each with a
  * not_before from nb (NULL: none); ids[k] get their ids (malloc'd). */
 static void submit_many(fx_t *f, const char *exp, int n, int batch, const rk_time_t *nb, char **ids)
@@ -499,6 +596,8 @@ int main(void)
         cmocka_unit_test(test_not_before),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_retry_endpoint),
+        cmocka_unit_test(test_experiment_policy),
+        cmocka_unit_test(test_agent_lost),
         cmocka_unit_test(test_scale_not_before),
     };
     if (getenv("RK_TEST_FILTER")) /* one test while working on it */
