@@ -173,7 +173,14 @@ void rk_srv_result_attempt(rk_server_t *srv, rk_http_resp_t *resp, const char *j
     json_int_t cur = json_integer_value(json_object_get(j.extra, "attempt"));
     if (cur < 1)
         cur = 1;
+    /* The last attempt's result exists once it ended: the job's result
+     * before then is the previous attempt's. */
+    bool ended = rk_job_state_terminal(j.status.status);
     rk_job_info_cleanup(&j);
+    if (n == cur && !ended) {
+        rk_http_resp_errorf(resp, 404, "job %s: attempt %ld has not ended", job_id, n);
+        return;
+    }
     if (n > cur) {
         rk_http_resp_errorf(resp, 404, "job %s has no attempt %ld (it is at attempt %lld)", job_id,
                             n, (long long)cur);
