@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "base/time.h"
+#include "rk_test_run.h"
 #include "server_fixture.h"
 
 static rk_time_t ts(const json_t *st)
@@ -465,6 +466,60 @@ static void test_experiment_policy(void **state)
     fx_cleanup(&f);
 }
 
+/* The CLI: job submit with the retry and start-time options, job show's
+ * attempt line, job retry; a bad option value is a usage error (exit 2). */
+static void test_cli(void **state)
+{
+    (void)state;
+    fx_t f;
+    fx_init(&f);
+    fx_server_start(&f, "sqlite", NULL);
+    fx_agent_start(&f, 0, 1, NULL);
+    char exp[32], url[64];
+    fx_experiment(&f, "cli-fails", "exit 3", 0, exp);
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", f.srv.port);
+    static rk_test_run_t r;
+    assert_int_equal(
+        rk_test_run(&r, "ruckus",
+                    (const char *const[]){"--server", url, "--json", "job", "submit", exp,
+                                          f.agent_ids[0], "--max-attempts", "2", "--backoff", "0.3",
+                                          "--retry-on", "failed", "--not-before", "+1", NULL},
+                    0),
+        0);
+    if (r.code != 0)
+        fprintf(stderr, "job submit: %s%s\n", r.out, r.err);
+    assert_int_equal(r.code, 0);
+    json_t *j = json_loads(r.out, 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(json_integer_value(json_object_get(j, "max_attempts")), 2);
+    assert_non_null(json_object_get(j, "not_before"));
+    str_eq(json_string_value(json_array_get(json_object_get(json_object_get(j, "retry"), "on"), 0)),
+           "failed");
+    char id[32];
+    snprintf(id, sizeof id, "%s", fx_id(j));
+    json_decref(j);
+    json_decref(fx_wait_job(&f, id, "failed", 20000));
+    assert_int_equal(rk_test_run(&r, "ruckus",
+                                 (const char *const[]){"--server", url, "job", "show", id, NULL},
+                                 0),
+                     0);
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.out, "attempt:        2/2"));
+    assert_int_equal(rk_test_run(&r, "ruckus",
+                                 (const char *const[]){"--server", url, "job", "retry", id, NULL},
+                                 0),
+                     0);
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.out, "retried job"));
+    assert_int_equal(rk_test_run(&r, "ruckus",
+                                 (const char *const[]){"--server", url, "job", "submit", exp,
+                                                       "--max-attempts", "21", NULL},
+                                 0),
+                     0);
+    assert_int_equal(r.code, 2);
+    fx_cleanup(&f);
+}
+
 /* Submits N jobs of exp on agent 0 in batches of BATCH, each with a
  * not_before from nb (NULL: none); ids[k] get their ids (malloc'd). */
 static void submit_many(fx_t *f, const char *exp, int n, int batch, const rk_time_t *nb, char **ids)
@@ -598,6 +653,7 @@ int main(void)
         cmocka_unit_test(test_retry_endpoint),
         cmocka_unit_test(test_experiment_policy),
         cmocka_unit_test(test_agent_lost),
+        cmocka_unit_test(test_cli),
         cmocka_unit_test(test_scale_not_before),
     };
     if (getenv("RK_TEST_FILTER")) /* one test while working on it */
