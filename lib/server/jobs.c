@@ -551,8 +551,12 @@ void srv__jobs_agent_lost(rk_srv_mgr_t *m, srv_agent_t *a, const char *msg)
             srv__job_settle(m, j);
             continue;
         }
-        if (!srv__job_ended_here(j) && srv__retry_take(m, j, RK_JOB_FAILED, msg, true))
-            continue; /* its policy retries a lost attempt */
+        /* Its policy may retry the attempt (retry_mgr.c): lost, or ended on
+         * the agent as reported (a completed one is not retried). */
+        bool fetching = j->st == SRV_J_FETCHING;
+        if (!srv__job_ended_here(j) &&
+            srv__retry_take(m, j, fetching ? j->agent_state : RK_JOB_FAILED, msg, !fetching))
+            continue;
         if (!srv__job_ended_here(j)) {
             if (j->st == SRV_J_FETCHING) {
                 char m2[1200];
