@@ -502,7 +502,9 @@ static void forget_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_respon
 void srv__jobs_tick(rk_srv_mgr_t *m, int64_t now)
 {
     for (srv_agent_t *a = m->agents; a; a = a->next) {
-        for (srv_job_t *j = a->r_head; j; j = j->next) {
+        /* next read first: a retried job leaves the running list. */
+        for (srv_job_t *j = a->r_head, *next; j; j = next) {
+            next = j->next;
             if (j->st == SRV_J_RELEASING)
                 continue;
             /* In µs from seconds: a fractional grace (0.5 s) counts whole. */
