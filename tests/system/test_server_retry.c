@@ -168,6 +168,36 @@ static void test_on_timeout_only(void **state)
     fx_cleanup(&f);
 }
 
+/* The agent's timeout ends attempt 1 (timeout_seconds 1, the first run
+ * sleeps 5 s): retried under on: [timeout], the second run completes. */
+static void test_timeout_retried(void **state)
+{
+    (void)state;
+    fx_t f;
+    fx_init(&f);
+    fx_server_start(&f, "sqlite", NULL);
+    fx_agent_start(&f, 0, 1, NULL);
+    char script[1024], exp[32];
+    snprintf(script, sizeof script, "if [ -e %s/c6 ]; then exit 0; fi; touch %s/c6; sleep 5", f.dir,
+             f.dir);
+    fx_experiment(&f, "slow-once", script, 1, exp);
+    json_t *j = submit(&f,
+                       json_pack("{s:s,s:s,s:{s:i,s:f,s:[s]}}", "experiment_id", exp, "agent_id",
+                                 f.agent_ids[0], "retry", "max_attempts", 2, "backoff_s", 0.2, "on",
+                                 "timeout"),
+                       201);
+    char id[32];
+    snprintf(id, sizeof id, "%s", fx_id(j));
+    json_decref(j);
+    j = fx_wait_job(&f, id, NULL, 30000);
+    str_eq(fx_state(j), "completed");
+    assert_int_equal(json_integer_value(json_object_get(j, "attempt")), 2);
+    rk_time_t t[2];
+    assert_int_equal(entries(j, "timeout", t, 2), 1);
+    json_decref(j);
+    fx_cleanup(&f);
+}
+
 static void test_kill9_during_backoff(void **state)
 {
     (void)state;
@@ -647,6 +677,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fails_twice_then_completes),
         cmocka_unit_test(test_on_timeout_only),
+        cmocka_unit_test(test_timeout_retried),
         cmocka_unit_test(test_kill9_during_backoff),
         cmocka_unit_test(test_not_before),
         cmocka_unit_test(test_bad_input),
