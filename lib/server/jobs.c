@@ -621,6 +621,10 @@ int srv__jobs_recover(rk_srv_mgr_t *m, srv_agent_t *a, const rk_job_brief_t *b)
     j->status = b->state;
     j->prio = b->priority;
     j->exclusive = b->exclusive;
+    if (srv__retry_attach(j, b->extra)) { /* its policy and start time (retry_mgr.c) */
+        srv__job_free(m, j);
+        return RK_ENOMEM;
+    }
     if (a->pool) {
         /* Unplaced: queued, or held (paused before it was placed). */
         j->home = a;
@@ -628,11 +632,12 @@ int srv__jobs_recover(rk_srv_mgr_t *m, srv_agent_t *a, const rk_job_brief_t *b)
         j->st = b->state == RK_JOB_PAUSED ? SRV_J_HELD : SRV_J_QUEUED;
         if (j->st == SRV_J_HELD)
             srv__held_add(j);
-        else
+        else if (!srv__delay_hold(m, j)) /* a not_before ahead: it waits on */
             srv__queue_add(j);
     } else if (b->state == RK_JOB_QUEUED) {
         j->st = SRV_J_QUEUED;
-        srv__queue_add(j);
+        if (!srv__delay_hold(m, j))
+            srv__queue_add(j);
     } else {
         /* Assigned, running or paused before the restart: ask the agent
          * (a paused job it does not have was held here). */

@@ -33,15 +33,6 @@
 /* The backoff's jitter: ±20 % (issue 12). */
 #define RETRY_JITTER 0.2
 
-/* TEMP until the store keeps extra (lead's op). */
-static int rk_store_job_set_extra(rk_store_t *s, const char *id, const json_t *x)
-{
-    (void)s;
-    (void)id;
-    (void)x;
-    return 0;
-}
-
 static const char *const cause_names[] = {"failed", "timeout", "agent_lost"};
 
 int srv__retry_attach(srv_job_t *j, const json_t *extra)
