@@ -2,10 +2,13 @@
  * (sqlite) and real agents: a job failing twice then succeeding under
  * max_attempts 3 ends completed at attempt 3 with the waits inside the
  * backoff's bounds and three results kept; a policy on timeout only does
- * not retry a plain failure; kill -9 of the server during a backoff wait
- * still runs the next attempt once, at its time; not_before holds a job
- * back until then; bad policies and times are refused with nothing
- * stored; POST /jobs/{id}/retry; and 10,000 jobs with spread start times.
+ * not retry a plain failure, and does retry the agent's timeout; kill -9
+ * of the server during a backoff wait still runs the next attempt once, at
+ * its time; not_before holds a job back until then; bad policies and
+ * times are refused with nothing stored; POST /jobs/{id}/retry; an
+ * experiment's own policy; an agent killed during an attempt counts as
+ * agent_lost; the CLI's options; and 10,000 jobs with spread start times
+ * against a baseline without them. RK_TEST_FILTER=<name> runs one test.
  */
 #include <unistd.h>
 
