@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/time.h"
+#include "rk_test_pg.h"
 #include "rk_test_run.h"
 #include "server_fixture.h"
 
@@ -78,12 +79,11 @@ static size_t entries(const json_t *job, const char *s, rk_time_t *t, size_t max
     return n;
 }
 
-static void test_fails_twice_then_completes(void **state)
+static void fails_twice_then_completes(const char *storage, const char *const *args)
 {
-    (void)state;
     fx_t f;
     fx_init(&f);
-    fx_server_start(&f, "sqlite", NULL);
+    fx_server_start(&f, storage, args);
     fx_agent_start(&f, 0, 1, NULL);
     char script[1024], exp[32];
     counter_script(&f, "c1", 2, "0", script, sizeof script);
@@ -134,6 +134,33 @@ static void test_fails_twice_then_completes(void **state)
     json_decref(fx_callf(&f, "GET", &st, NULL, "/api/v1/results/%s?attempt=x", id));
     assert_int_equal(st, 422);
     fx_cleanup(&f);
+}
+
+static void test_fails_twice_then_completes(void **state)
+{
+    (void)state;
+    fails_twice_then_completes("sqlite", NULL);
+}
+
+/* The same on the memory store: every backend keeps attempts and results. */
+static void test_fails_twice_memory(void **state)
+{
+    (void)state;
+    fails_twice_then_completes("memory", NULL);
+}
+
+/* And on PostgreSQL, when one can run here. */
+static void test_fails_twice_postgresql(void **state)
+{
+    (void)state;
+    const char *why = NULL;
+    if (!rk_test_pg_server(&why)) {
+        fprintf(stderr, "skipped: PostgreSQL cannot run here: %s\n", why);
+        skip();
+    }
+    char url[256];
+    assert_int_equal(rk_test_pg_create_db(url, sizeof url), 0);
+    fails_twice_then_completes("postgresql", (const char *const[]){"--postgres-url", url, NULL});
 }
 
 static void test_on_timeout_only(void **state)
@@ -679,6 +706,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fails_twice_then_completes),
+        cmocka_unit_test(test_fails_twice_memory),
+        cmocka_unit_test(test_fails_twice_postgresql),
         cmocka_unit_test(test_on_timeout_only),
         cmocka_unit_test(test_timeout_retried),
         cmocka_unit_test(test_kill9_during_backoff),
