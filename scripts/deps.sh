@@ -10,6 +10,7 @@ run_pkgs=(
   gcc make cmake pkg-config          # toolchain
   curl                               # scripts/run.sh waits for the server with it
   libmicrohttpd-dev                  # HTTP server (suspendable connections)
+  libgnutls28-dev                    # HTTPS certificate and key, re-read on SIGHUP (lib/http/tls.c)
   libcurl4-openssl-dev               # HTTP client (multi interface)
   libjansson-dev                     # JSON
   libsqlite3-dev                     # embedded storage

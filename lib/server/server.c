@@ -282,6 +282,11 @@ int rk_server_start(rk_server_t *srv)
     return rk_http_server_start(srv->http);
 }
 
+int rk_server_reload_tls(rk_server_t *srv, const rk_server_settings_t *s)
+{
+    return s->tls_cert ? rk_http_server_reload_tls(srv->http, s->tls_cert, s->tls_key) : RK_OK;
+}
+
 int rk_server_reload_tokens(rk_server_t *srv, const rk_server_settings_t *s)
 {
     if (!s->token_file && !s->read_token_file) {
