@@ -283,19 +283,19 @@ fail:
     return rc ? rc : RK_ENOMEM;
 }
 
-void agent__container_reap(rk_agent_t *a, job_t *j, bool exited)
+void agent__container_reap(rk_agent_t *a, const char *job_id, bool exited)
 {
     if (!a->ctr || exited)
         return;
     char name[96]; /* job ids are at most 64 bytes */
-    snprintf(name, sizeof name, "ruckus-%s", j->id);
+    snprintf(name, sizeof name, "ruckus-%s", job_id);
     const char *kill_argv[] = {a->ctr->prog, "kill", name, NULL};
     const char *rm_argv[] = {a->ctr->prog, "rm", "-f", name, NULL};
     run_quiet(kill_argv, NULL, 0);
     char out[1024];
     if (run_quiet(rm_argv, out, sizeof out) != 0 && !strstr(out, "no such") &&
         !strstr(out, "No such"))
-        rk_log_warn("cannot remove the job's container", "job_id", j->id, "container", name,
+        rk_log_warn("cannot remove the job's container", "job_id", job_id, "container", name,
                     "error", last_line(out));
 }
 

@@ -433,9 +433,9 @@ bool agent__job_contained(const job_t *j);
 int agent__container_start(rk_agent_t *a, job_t *j, rk_exec_spec_t *sp, const char *workdir);
 /* The run's client has ended: unless it exited by itself (--rm removed the
  * container then), kills and removes ruckus-<job id>, so a cancel, a
- * timeout or a stop leaves nothing running. Runs the runtime (~0.1-1 s):
- * call without mu. */
-void agent__container_reap(rk_agent_t *a, job_t *j, bool exited);
+ * timeout, a stop or (at recovery) a kill -9 of the agent leaves nothing
+ * running. Runs the runtime (~0.1-1 s): call without mu. */
+void agent__container_reap(rk_agent_t *a, const char *job_id, bool exited);
 /* Frees j->ctr_argv and j->ctr_env. mu held. */
 void agent__container_end(job_t *j);
 
