@@ -2,8 +2,8 @@
  * (docs/isolation.md, "Container runtime"): the runtime probed at start,
  * the capability it gives, the checks that refuse a container job this
  * agent cannot run, the "<rt> run" argv of a run (folder at /job, limits
- * as the runtime's flags), and the kill and removal of the container when
- * its client did not end by itself.
+ * as the runtime's flags), its pause and unpause, and the kill and removal
+ * of the container when its client did not end by itself.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -297,6 +297,22 @@ void agent__container_reap(rk_agent_t *a, const char *job_id, bool exited)
         !strstr(out, "No such"))
         rk_log_warn("cannot remove the job's container", "job_id", job_id, "container", name,
                     "error", last_line(out));
+}
+
+int agent__container_freeze(rk_agent_t *a, const job_t *j, bool freeze)
+{
+    if (!a->ctr || !agent__job_contained(j))
+        return RK_OK;
+    char name[96], out[1024];
+    snprintf(name, sizeof name, "ruckus-%s", j->id);
+    const char *argv[] = {a->ctr->prog, freeze ? "pause" : "unpause", name, NULL};
+    if (run_quiet(argv, out, sizeof out) != 0) {
+        rk_log_warn(freeze ? "cannot pause the job's container"
+                           : "cannot unpause the job's container",
+                    "job_id", j->id, "error", last_line(out));
+        return RK_EIO;
+    }
+    return RK_OK;
 }
 
 void agent__container_end(job_t *j)

@@ -436,6 +436,10 @@ int agent__container_start(rk_agent_t *a, job_t *j, rk_exec_spec_t *sp, const ch
  * timeout, a stop or (at recovery) a kill -9 of the agent leaves nothing
  * running. Runs the runtime (~0.1-1 s): call without mu. */
 void agent__container_reap(rk_agent_t *a, const char *job_id, bool exited);
+/* Pause (freeze) or unpause of a container job's container ("<rt> pause
+ * ruckus-<id>"): the client's SIGSTOP does not reach it. No-op for other
+ * jobs; RK_EIO (logged) when the runtime refuses. mu held (0.1-1 s). */
+int agent__container_freeze(rk_agent_t *a, const job_t *j, bool freeze);
 /* Frees j->ctr_argv and j->ctr_env. mu held. */
 void agent__container_end(job_t *j);
 

@@ -3,7 +3,8 @@
  * (tests/isolate/helper_image.c, loaded with "podman load") sees the
  * image's root (busybox, no python3) and writes into /job what the agent's
  * artifacts serve; a cancelled or timed-out job and a kill -9 of the agent
- * leave no ruckus-<id> container; a 64 MiB memory limit fails a 256 MiB
+ * leave no ruckus-<id> container; a pause freezes the container (podman
+ * pause), a resume lets it go on; a 64 MiB memory limit fails a 256 MiB
  * allocation; 8 jobs on 2 slots all complete and leave nothing. Without a
  * runtime: capabilities say null, container jobs are refused (422 naming
  * the field), an agent asked for a runtime that does not answer does not
@@ -403,6 +404,61 @@ static void test_cancel_timeout_kill9(void **state)
     rk_test_agent_cleanup(&a);
 }
 
+/* The counter a container job writes, or -1. */
+static long counter(const rk_test_agent_t *a, const char *id)
+{
+    char s[64];
+    output(a, id, "n", s, sizeof s);
+    return s[0] ? strtol(s, NULL, 10) : -1;
+}
+
+/* A pause freezes the container ("podman pause"), not only its client;
+ * a resume lets it go on. */
+static void test_pause_resume(void **state)
+{
+    (void)state;
+    rk_test_agent_t a;
+    start(&a, 1);
+    const char *script = "i=0; while true; do i=$((i+1)); echo $i > /job/output/n.tmp; "
+                         "busybox mv /job/output/n.tmp /job/output/n; busybox sleep 0.05; done";
+    json_t *job = ctr_sh("counting", script, NULL);
+    assert_int_equal(rk_test_agent_submit(&a, job), 200);
+    json_decref(job);
+    double t0 = rk_test_now_ms();
+    while (counter(&a, "counting") < 3 && rk_test_now_ms() - t0 < 30000)
+        rk_test_sleep_ms(50);
+    assert_true(counter(&a, "counting") >= 3);
+    rk_test_resp_t r;
+    rk_test_req(&a.p, "POST", "/api/v1/jobs/counting/pause", NULL, NULL, &r);
+    assert_int_equal(r.status / 100, 2);
+    rk_test_resp_cleanup(&r);
+    rk_test_sleep_ms(300); /* a write under way lands */
+    long n1 = counter(&a, "counting");
+    rk_test_sleep_ms(1500);
+    long n2 = counter(&a, "counting");
+    printf("paused: counter %ld then %ld\n", n1, n2);
+    assert_int_equal(n1, n2);
+    char out[256];
+    assert_int_equal(
+        sh_out(out, sizeof out, "podman inspect -f '{{.State.Status}}' ruckus-counting"), 0);
+    assert_non_null(strstr(out, "paused"));
+    rk_test_req(&a.p, "POST", "/api/v1/jobs/counting/resume", NULL, NULL, &r);
+    assert_int_equal(r.status / 100, 2);
+    rk_test_resp_cleanup(&r);
+    t0 = rk_test_now_ms();
+    while (counter(&a, "counting") <= n2 + 3 && rk_test_now_ms() - t0 < 10000)
+        rk_test_sleep_ms(50);
+    assert_true(counter(&a, "counting") > n2 + 3);
+    rk_test_req(&a.p, "DELETE", "/api/v1/jobs/counting", NULL, NULL, &r);
+    rk_test_resp_cleanup(&r);
+    char *st = rk_test_agent_wait(&a, "counting", NULL, 30000);
+    assert_non_null(st);
+    assert_string_equal(st, "cancelled");
+    free(st);
+    assert_false(container_exists("counting"));
+    rk_test_agent_cleanup(&a);
+}
+
 /* limits.memory_mb 64 through --memory: a 256 MiB allocation is killed
  * and the job fails; the same job without the limit completes. */
 static void test_memory_limit(void **state)
@@ -471,9 +527,8 @@ int main(void)
         return failed ? failed : SKIP_CODE;
     }
     const struct CMUnitTest with_podman[] = {
-        cmocka_unit_test(test_runs_in_image),
-        cmocka_unit_test(test_cancel_timeout_kill9),
-        cmocka_unit_test(test_memory_limit),
+        cmocka_unit_test(test_runs_in_image), cmocka_unit_test(test_cancel_timeout_kill9),
+        cmocka_unit_test(test_pause_resume),  cmocka_unit_test(test_memory_limit),
         cmocka_unit_test(test_scale),
     };
     failed = cmocka_run_group_tests_name("container_podman", with_podman, NULL, NULL);
