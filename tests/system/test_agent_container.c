@@ -5,7 +5,7 @@
  * artifacts serve; a cancelled or timed-out job and a kill -9 of the agent
  * leave no ruckus-<id> container; a pause freezes the container (podman
  * pause), a resume lets it go on; a 64 MiB memory limit fails a 256 MiB
- * allocation; 8 jobs on 2 slots all complete and leave nothing. Without a
+ * allocation; 8 jobs at once all complete and leave nothing. Without a
  * runtime: capabilities say null, container jobs are refused (422 naming
  * the field), an agent asked for a runtime that does not answer does not
  * start. Those run everywhere; the runs need a podman that can run a
