@@ -522,6 +522,8 @@ int main(void)
     if (failed || g_skip[0]) {
         if (g_image[0])
             sh_out(NULL, 0, "podman rmi -f %s 2>&1", g_image);
+        if (g_work[0])
+            sh_out(NULL, 0, "rm -rf '%s'", g_work);
         if (!failed)
             printf("SKIP: %s\n", g_skip);
         return failed ? failed : SKIP_CODE;
