@@ -31,6 +31,7 @@ test_pkgs=(
   prometheus                         # promtool checks what GET /metrics answers
   jq                                 # the docs' own examples pipe into it (tests/system/test_doc_examples.c)
   busybox-static                     # tests/isolate builds a small OCI image from its /bin/busybox
+  podman runc                        # the container runtime tests/system/test_agent_container.c runs jobs through (runc: crun refuses hybrid cgroups v1)
   openssl                            # tests/system/test_tls.c makes a throwaway CA and certificate
   chromium                           # dashboard end-to-end tests (tests/web, with playwright-core from npm)
   slurmctld slurmd slurm-client munge # a real one-node Slurm tests/system/test_slurm.c starts (pilot agents via sbatch)

@@ -18,8 +18,10 @@
 static const char usage[] =
     "ruckus job COMMAND\n\n"
     "  submit EXPERIMENT [AGENT|any] [--priority P] [--label K=V[,K=V]] [--exclusive]\n"
-    "         [--count N] [--after ID[,ID] [--after-any]] [--wait]\n"
-    "                                     queue a job (--wait: watch it to the end)\n"
+    "         [--count N] [--wait]         queue a job (--wait: watch it to the end)\n"
+    "         [--max-attempts N] [--backoff S] [--retry-on C,...] [--not-before T]\n"
+    "         [--after ID[,ID] [--after-any]]\n"
+    "  retry ID                           a new job like a failed one (retry_of)\n"
     "  list [--status S[,S...]] [--agent ID|NAME] [--experiment E] [--limit N]\n"
     "  show ID                            one job with its status history\n"
     "  cancel ID... | --status S ...      cancel jobs by id or by filters (--force: kill)\n"
@@ -96,12 +98,12 @@ static json_t *submit_body(rk_cli_t *c, const rk_cli_args_t *a, const char *agen
         rk_cli_errorf(c, "--count: expected a number from 1 to 10000");
         return NULL;
     }
-    if (a->val[7] && !a->val[6]) {
+    if (a->val[11] && !a->val[10]) {
         rk_cli_errorf(c, "--after-any: give the jobs with --after ID[,ID...]");
         return NULL;
     }
-    json_t *after = a->val[6] ? parse_after(c, a->val[6]) : NULL;
-    if (a->val[6] && !after)
+    json_t *after = a->val[10] ? parse_after(c, a->val[10]) : NULL;
+    if (a->val[10] && !after)
         return NULL;
     json_t *labels = a->val[2] ? parse_labels(c, a->val[2]) : NULL;
     if (a->val[2] && !labels) {
@@ -117,7 +119,7 @@ static json_t *submit_body(rk_cli_t *c, const rk_cli_args_t *a, const char *agen
     }
     if (after) {
         json_object_set_new(body, "depends_on", after);
-        json_object_set_new(body, "dependency", json_string(a->val[7] ? "afterany" : "afterok"));
+        json_object_set_new(body, "dependency", json_string(a->val[11] ? "afterany" : "afterok"));
     }
     if (agent)
         json_object_set_new(body, "agent_id", json_string(agent));
@@ -129,30 +131,40 @@ static json_t *submit_body(rk_cli_t *c, const rk_cli_args_t *a, const char *agen
         json_object_set_new(body, "exclusive", json_true());
     if (count > 1)
         json_object_set_new(body, "count", json_integer(count));
-    *code = 0;
+    if ((*code = rk_cli_retry_opts(c, a->val[6], a->val[7], a->val[8], a->val[9], body))) {
+        json_decref(body);
+        return NULL;
+    }
     return body;
 }
 
 static int cmd_submit(rk_cli_t *c, int argc, char **argv)
 {
-    static const rk_cli_opt_t opts[] = {{"wait", 'w', false},    {"priority", 'p', true},
-                                        {"label", 'l', true},    {"any", 0, false},
-                                        {"exclusive", 0, false}, {"count", 'n', true},
-                                        {"after", 'a', true},    {"after-any", 0, false}};
+    static const rk_cli_opt_t opts[] = {
+        {"wait", 'w', false},      {"priority", 'p', true}, {"label", 'l', true},
+        {"any", 0, false},         {"exclusive", 0, false}, {"count", 'n', true},
+        {"max-attempts", 0, true}, {"backoff", 0, true},    {"retry-on", 0, true},
+        {"not-before", 0, true},   {"after", 'a', true},    {"after-any", 0, false}};
     rk_cli_args_t a;
     int code = rk_cli_parse(
-        c, argc, argv, opts, 8, 1, 2,
+        c, argc, argv, opts, 12, 1, 2,
         "ruckus job submit EXPERIMENT [AGENT|any] [--priority P] [--label K=V[,K=V...]]\n"
-        "                  [--any] [--exclusive] [--count N] [--after ID[,ID...]]\n"
-        "                  [--after-any] [--wait]\n\n"
+        "                  [--any] [--exclusive] [--count N] [--wait]\n"
+        "                  [--max-attempts N] [--backoff S] [--retry-on C[,C...]]\n"
+        "                  [--not-before T] [--after ID[,ID...]] [--after-any]\n\n"
         "AGENT is an agent id or name. Without one (or with `any`, --any or --label)\n"
         "the job runs on the first agent that can run it and has a free slot; --label\n"
         "keeps it to agents with those labels (ruckus-agent --label). P: low, medium\n"
         "(default), high, critical. --exclusive: nothing else runs on the agent\n"
         "meanwhile. --count N: N copies (1..10000). With --wait, follows the job like\n"
-        "`job watch` and exits 0 only if it completed (one job only). --after: the job\n"
-        "waits (queued) until those jobs ended, and is cancelled if one of them does\n"
-        "not complete; with --after-any it runs once they ended, whatever the outcome.\n\n"
+        "`job watch` and exits 0 only if it completed (one job only).\n"
+        "--max-attempts N (1..20): run it again after a failure, up to N runs in all,\n"
+        "waiting --backoff S seconds (default 10) after the first, doubling each time;\n"
+        "--retry-on: which ends count (failed, timeout, agent_lost; default all).\n"
+        "--not-before T: not started before T (RFC 3339, or +SECONDS from now).\n"
+        "--after: the job waits (queued) until those jobs ended, and is cancelled if\n"
+        "one of them does not complete; with --after-any it runs once they ended,\n"
+        "whatever the outcome.\n\n"
         "Examples:\n  ruckus job submit exp_1a2b3c worker1 --wait\n"
         "  ruckus job submit exp_1a2b3c --label gpu=a100 --count 4\n"
         "  ruckus job submit exp_1a2b3c --after job_0badcafe,job_0c0ffee0 --after-any\n",
@@ -408,6 +420,7 @@ static int cmd_show(rk_cli_t *c, int argc, char **argv)
     rk_cli_reltime(j.created_time, c->now, when);
     rk_buf_printf(&b, "created:        %s (%s)\n", ts, when);
     show_deps(&b, j.extra);
+    rk_cli_retry_show(ans, &b);
     if (j.status.has_progress) {
         rk_buf_adds(&b, "progress:       ");
         rk_cli_progress_bar(j.status.progress, 30, &b);
@@ -634,6 +647,7 @@ int rk_cli_cmd_job(rk_cli_t *c, int argc, char **argv)
                                         {"pause", rk_cli_job_pause},
                                         {"resume", rk_cli_job_resume},
                                         {"priority", rk_cli_job_priority},
+                                        {"retry", rk_cli_job_retry},
                                         {NULL, NULL}};
     return rk_cli_dispatch(c, "job", usage, cmds, argc, argv);
 }

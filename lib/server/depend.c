@@ -247,9 +247,16 @@ static void store_extra(rk_srv_mgr_t *m, srv_job_t *j)
 {
     j->dep->dirty = false;
     srv__journal_touch(m, j);
+    /* A job with a retry policy or start time has one extra, retry_mgr.c's,
+     * which the answers show and its writes store: waiting_for goes in it. */
+    json_t *whole = j->dep->extra;
+    if (j->rt && j->rt->extra) {
+        json_object_set(j->rt->extra, "waiting_for", waiting_of(j->dep));
+        whole = j->rt->extra;
+    }
     int rc = srv__txn(m);
     if (!rc)
-        rc = rk_store_job_set_extra(m->store, j->job_id, j->dep->extra);
+        rc = rk_store_job_set_extra(m->store, j->job_id, whole);
     if (rc) {
         rk_log_error("storing a job's waiting_for failed", "job_id", j->job_id, "error",
                      rk_strerror(rc));
@@ -312,7 +319,8 @@ static void release_to_queue(rk_srv_mgr_t *m, srv_job_t *j)
     srv__journal_touch(m, j);
     srv__job_to(j, SRV_J_QUEUED);
     srv__list_unlink(j);
-    srv__queue_add(j);
+    if (!srv__delay_hold(m, j)) /* a not_before still ahead (retry_mgr.c): it waits on */
+        srv__queue_add(j);
     m->again = true;
 }
 
@@ -592,6 +600,8 @@ void srv__deps_failed(rk_srv_mgr_t *m)
         json_decref(r->extra);
         r->extra = r->snap;
         r->snap = NULL;
+        if (r->job->rt && r->job->rt->extra)
+            json_object_set(r->job->rt->extra, "waiting_for", waiting_of(r));
         r->snapped = false;
         r->dirty = false;
         r->snap_next = NULL;
@@ -639,15 +649,7 @@ int srv__deps_recover(rk_srv_mgr_t *m)
     srv_deps_t *d = m->deps;
     if (!d || !d->n_rec)
         return 0;
-    /* Out of the queues first, so none is dispatched before it is judged. */
-    for (size_t i = 0; i < d->n_rec; i++) {
-        srv_job_t *j = srv__index_get(&m->index, d->recovered[i]);
-        if (j && j->st == SRV_J_QUEUED) {
-            srv__list_unlink(j);
-            j->st = SRV_J_WAITING; /* recovery sets states, as jobmgr.c does */
-            srv__held_add(j);
-        }
-    }
+    /* Each was recovered out of the queue (WAITING, jobs.c), or held. */
     for (size_t i = 0; i < d->n_rec; i++) {
         srv_job_t *j = srv__index_get(&m->index, d->recovered[i]);
         /* A paused one is held, or asked about first (ASKING) if it was

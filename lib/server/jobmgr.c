@@ -580,6 +580,7 @@ void srv__mgr_step(rk_srv_mgr_t *m, int timeout_ms)
     srv__metrics_agents(m, now);
     srv__jobs_tick(m, now);
     srv__flush(m);
+    srv__delay_tick(m); /* jobs whose not_before came join their queues */
     srv__jobs_schedule(m, now);
     srv__flush(m);
     srv__jobs_send_due(m, now);
@@ -594,7 +595,7 @@ static void *loop(void *arg)
 {
     rk_srv_mgr_t *m = arg;
     while (!m->stop)
-        srv__mgr_step(m, 50);
+        srv__mgr_step(m, srv__delay_wait_ms(m, 50));
     return NULL;
 }
 
@@ -656,6 +657,7 @@ void rk_srv_mgr_free(rk_srv_mgr_t *m)
     rk_http_client_free(m->client);
     m->client = NULL;
     srv__calls_drop_all(m);
+    srv__delay_free_all(m);
     srv__agents_free_all(m);
     srv__pools_free_all(m);
     srv__index_cleanup(&m->index);

@@ -117,7 +117,7 @@ void srv__jobs_resume(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id)
         srv__list_unlink(j);
         if (waits)
             srv__held_add(j);
-        else
+        else if (!srv__delay_hold(m, j)) /* its not_before still ahead: it waits on */
             srv__queue_add(j);
         srv__answer_change(m, w, 200, srv__job_info_json(j));
         m->again = true;

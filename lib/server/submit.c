@@ -32,7 +32,7 @@ int rk_srv_job_opts_parse(const json_t *body, const char *path, rk_http_resp_t *
         rk_http_resp_error(resp, 422, e.msg);
         return RK_EINVAL;
     }
-    return 0;
+    return rk_srv_retry_parse(body, path, resp, &o->extra);
 }
 
 void rk_srv_job_opts_cleanup(rk_srv_job_opts_t *o)
@@ -172,14 +172,13 @@ int rk_srv_job_fill(rk_server_t *srv, rk_job_info_t *j, const rk_experiment_t *x
     j->exclusive = o->exclusive;
     if (o->selector && !(j->selector_labels = json_deep_copy(o->selector)))
         return RK_ENOMEM;
-    if (o->extra) { /* each job its own copy: the manager edits them apart */
-        json_t *cp = json_deep_copy(o->extra);
-        if (!cp || (!j->extra && !(j->extra = json_object())) || json_object_update(j->extra, cp)) {
-            json_decref(cp);
-            return RK_ENOMEM;
-        }
-        json_decref(cp);
+    /* Each job its own copy: the manager changes it per attempt. */
+    json_t *extra = rk_srv_retry_extra(x, o->extra);
+    if (extra && !(j->extra = json_deep_copy(extra))) {
+        json_decref(extra);
+        return RK_ENOMEM;
     }
+    json_decref(extra);
     if (!j->job_id || !j->experiment_id || (agent_id && !j->agent_id))
         return RK_ENOMEM;
     return 0;
