@@ -11,6 +11,8 @@
  */
 #include "server_fixture.h"
 
+#include "base/time.h"
+
 static uint64_t jobs_total(fx_t *f)
 {
     long st;
@@ -161,6 +163,54 @@ static void test_waiting_job_shows_waiting_for_and_cancels(void **state)
     json_decref(fx_wait_job(&f, d, "cancelled", 5000));
     submit_after(&f, quick, (const char *const[]){a, NULL}, "afterany", 201, d);
     json_decref(fx_wait_job(&f, d, "completed", 10000));
+    fx_cleanup(&f);
+}
+
+/* With retries and start times (the rest of issue 12): a dependency that
+ * fails once and is retried does not cancel its afterok dependent, which
+ * runs after the retry completed; a dependent with a not_before waits for
+ * both. */
+static void test_dependency_retried_and_not_before(void **state)
+{
+    (void)state;
+    fx_t f;
+    fx_init(&f);
+    fx_server_start(&f, "sqlite", NULL);
+    fx_agent_start(&f, 0, 2, NULL);
+    char flaky[32], quick[32], script[1200];
+    snprintf(script, sizeof script, "if [ -f %s/once ]; then exit 0; fi; touch %s/once; exit 1",
+             f.dir, f.dir);
+    fx_experiment(&f, "flaky", script, 0, flaky);
+    fx_experiment(&f, "quick", "true", 0, quick);
+    json_t *b = json_pack("{s:s,s:s,s:{s:i,s:i}}", "experiment_id", flaky, "agent_id",
+                          f.agent_ids[0], "retry", "max_attempts", 2, "backoff_s", 1);
+    long st;
+    json_t *v = fx_call(&f, "POST", "/api/v1/jobs", b, &st);
+    json_decref(b);
+    assert_int_equal(st, 201);
+    char a[32], c[32];
+    snprintf(a, sizeof a, "%s", fx_id(v));
+    json_decref(v);
+    char nb[RK_TIME_STRLEN];
+    rk_time_format(rk_time_now_us() + 4000000, nb); /* later than A's retry */
+    b = json_pack("{s:s,s:s,s:[s],s:s}", "experiment_id", quick, "agent_id", f.agent_ids[0],
+                  "depends_on", a, "not_before", nb);
+    v = fx_call(&f, "POST", "/api/v1/jobs", b, &st);
+    json_decref(b);
+    assert_int_equal(st, 201);
+    snprintf(c, sizeof c, "%s", fx_id(v));
+    json_decref(v);
+    json_t *jc = fx_wait_job(&f, c, NULL, 30000);
+    json_t *ja = fx_get_job(&f, a);
+    assert_string_equal(fx_state(ja), "completed");
+    assert_int_equal(json_integer_value(json_object_get(ja, "attempt")), 2);
+    assert_string_equal(fx_state(jc), "completed");
+    assert_int_equal(json_array_size(json_object_get(jc, "waiting_for")), 0);
+    const char *sent = history_at(jc, "assigned");
+    assert_true(strcmp(sent, history_at(ja, "completed")) >= 0);
+    assert_true(strcmp(sent, nb) >= 0);
+    json_decref(ja);
+    json_decref(jc);
     fx_cleanup(&f);
 }
 
@@ -496,6 +546,7 @@ int main(void)
         cmocka_unit_test(test_chain_afterok_b_fails_c_cancelled_naming_b),
         cmocka_unit_test(test_chain_afterany_c_runs),
         cmocka_unit_test(test_waiting_job_shows_waiting_for_and_cancels),
+        cmocka_unit_test(test_dependency_retried_and_not_before),
         cmocka_unit_test(test_diamond_of_100_in_one_batch),
         cmocka_unit_test(test_server_kill9_while_waiting),
         cmocka_unit_test(test_bad_input_stores_nothing),
