@@ -200,6 +200,7 @@ int rk_srv_routes_agents(rk_server_t *srv);
 int rk_srv_routes_experiments(rk_server_t *srv);
 int rk_srv_routes_compare(rk_server_t *srv);
 int rk_srv_routes_baselines(rk_server_t *srv);
+int rk_srv_routes_schedules(rk_server_t *srv); /* routes_schedules.c */
 
 /* ---- baselines.c ---- */
 /* The job pinned as the baseline of (exp, agent) into job[n]; RK_ENOENT

@@ -530,6 +530,7 @@ struct rk_srv_mgr {
 
     srv_xcache_t xcache[SRV_XCACHE_SIZE];
     uint64_t xcache_clock;
+    struct srv_schedules *schedules; /* schedules.c: when each fires next */
 };
 
 /* metrics.c: the server's families and their scrape-time collector

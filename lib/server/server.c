@@ -160,6 +160,7 @@ static int routes(rk_server_t *srv)
     rc = rc ? rc : rk_srv_routes_experiments(srv);
     rc = rc ? rc : rk_srv_routes_compare(srv);
     rc = rc ? rc : rk_srv_routes_baselines(srv);
+    rc = rc ? rc : rk_srv_routes_schedules(srv);
     rc = rc ? rc : rk_http_server_metrics_route(srv->http, "/metrics");
     rc = rc ? rc : rk_srv_openapi_register(srv->http);
     /* The API does not depend on the dashboard: serve without it. */
