@@ -137,7 +137,8 @@ int rk_cli_cmd_agent(rk_cli_t *c, int argc, char **argv);
 int rk_cli_cmd_experiment(rk_cli_t *c, int argc, char **argv);
 int rk_cli_cmd_job(rk_cli_t *c, int argc, char **argv);
 int rk_cli_cmd_result(rk_cli_t *c, int argc, char **argv);
-int rk_cli_cmd_slurm(rk_cli_t *c, int argc, char **argv); /* cmd_slurm.c */
+int rk_cli_cmd_slurm(rk_cli_t *c, int argc, char **argv);    /* cmd_slurm.c */
+int rk_cli_cmd_schedule(rk_cli_t *c, int argc, char **argv); /* cmd_schedule.c */
 
 typedef struct rk_cli_cmd {
     const char *name;

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "base/time.h"
+#include "rk_test_run.h"
 #include "server_fixture.h"
 
 static void set_minute_ms(const char *ms)
@@ -445,6 +446,72 @@ static void test_thousand_schedules(void **state)
     fx_cleanup(&f);
 }
 
+static rk_test_run_t run; /* large: off the stack */
+
+/* ruckus --server URL args...; the exit code. */
+static int cli(const fx_t *f, const char *const *args)
+{
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", f->srv.port);
+    const char *argv[32] = {"--server", url};
+    int n = 2;
+    for (int i = 0; args[i] && n < 31; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    assert_int_equal(rk_test_run(&run, "ruckus", argv, 0), 0);
+    return run.code;
+}
+
+/* ruckus schedule: create, list, show, a bad cron (exit 6 naming the
+ * field), pause, run now, delete. */
+static void test_cli_schedule(void **state)
+{
+    (void)state;
+    set_minute_ms(NULL);
+    fx_t f;
+    fx_init(&f);
+    fx_server_start(&f, "sqlite", NULL);
+    fx_agent_start(&f, 0, 1, NULL);
+    char exp[32];
+    fx_experiment(&f, "cli", "true", 0, exp);
+    setenv("NO_COLOR", "1", 1);
+    assert_int_equal(cli(&f, (const char *[]){"schedule", "create", "--name", "nightly", "--cron",
+                                              "0 3 * * *", "--experiment", exp, "--agent",
+                                              f.agent_ids[0], "--priority", "high", NULL}),
+                     0);
+    const char *at = strstr(run.out, "created schedule sch_");
+    assert_non_null(at);
+    char id[32];
+    snprintf(id, sizeof id, "%.12s", at + strlen("created schedule "));
+    assert_int_equal(cli(&f, (const char *[]){"--json", "schedule", "list", NULL}), 0);
+    json_t *v = json_loads(run.out, 0, NULL);
+    json_t *s0 = json_array_get(json_object_get(v, "schedules"), 0);
+    assert_string_equal(json_string_value(json_object_get(s0, "schedule_id")), id);
+    assert_string_equal(json_string_value(json_object_get(s0, "priority")), "high");
+    json_decref(v);
+    assert_int_equal(cli(&f, (const char *[]){"schedule", "list", NULL}), 0);
+    assert_non_null(strstr(run.out, "nightly"));
+    assert_int_equal(cli(&f, (const char *[]){"schedule", "show", id, NULL}), 0);
+    assert_non_null(strstr(run.out, "0 3 * * *"));
+    assert_non_null(strstr(run.out, f.agent_ids[0]));
+    assert_int_equal(cli(&f, (const char *[]){"schedule", "create", "--name", "bad", "--cron",
+                                              "61 * * * *", "--experiment", exp, NULL}),
+                     6);
+    assert_non_null(strstr(run.err, "cron: minute: 61 out of range 0-59"));
+    assert_int_equal(cli(&f, (const char *[]){"schedule", "pause", id, NULL}), 0);
+    assert_non_null(strstr(run.out, "paused schedule"));
+    assert_int_equal(cli(&f, (const char *[]){"--json", "schedule", "run", id, NULL}), 0);
+    v = json_loads(run.out, 0, NULL);
+    assert_int_equal(json_array_size(json_object_get(v, "jobs")), 1);
+    json_decref(v);
+    assert_int_equal(cli(&f, (const char *[]){"schedule", "delete", id, NULL}), 0);
+    assert_int_equal(cli(&f, (const char *[]){"schedule", "show", id, NULL}), 3);
+    assert_int_equal(cli(&f, (const char *[]){"schedule", "--help", NULL}), 0);
+    assert_non_null(strstr(run.out, "create|list|show|delete|pause|resume|run"));
+    assert_int_equal(sch_count(&f), 0);
+    fx_cleanup(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -454,6 +521,7 @@ int main(void)
         cmocka_unit_test(test_kill9_no_second_firing),
         cmocka_unit_test(test_downtime_fires_once),
         cmocka_unit_test(test_thousand_schedules),
+        cmocka_unit_test(test_cli_schedule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
