@@ -52,6 +52,9 @@ rk_time_t rk_srv_cron_next(const rk_cron_t *c, rk_time_t after)
 
 /* ---- the heap: (next_run_at, id), earliest on top ---- */
 
+/* Most firings one loop iteration makes (each its own commit). */
+#define SRV_SCHEDULE_TICK_MAX 32
+
 typedef struct sch_entry {
     rk_time_t at;
     char id[RK_SRV_SCHEDULE_ID_SIZE];
@@ -400,13 +403,18 @@ void srv__schedules_tick(rk_srv_mgr_t *m)
     if (!h || !h->n)
         return;
     rk_time_t now = rk_time_now_us();
-    /* Due entries only; each firing pushes its next one, which is later
-     * than now, so this ends. */
-    while (h->n && h->v[0].at <= now) {
+    /* Due entries only, a bounded number per iteration (each is a commit):
+     * a thousand schedules due at 03:00 do not hold up dispatch; the rest
+     * go in the next iterations, at once (m->again). Each firing pushes its
+     * next entry, later than now, so this ends. */
+    for (int fired = 0; h->n && h->v[0].at <= now; fired++) {
+        if (fired == SRV_SCHEDULE_TICK_MAX) {
+            m->again = true;
+            break;
+        }
         sch_entry_t e;
         heap_pop(h, &e);
         fire(m, e.id, NULL, false);
-        h = m->schedules;
     }
 }
 
@@ -422,7 +430,17 @@ typedef struct sch_task {
 
 static void op_create(rk_srv_mgr_t *m, sch_task_t *t)
 {
-    int rc = doc_write(m, t->id, t->doc);
+    /* The route chose an id no document held; two creates at once could
+     * have drawn the same one (32 random bits): the second is refused. */
+    json_t *clash = NULL;
+    int rc = srv__txn(m);
+    if (!rc && (rc = doc_read(m, t->id, &clash)) == 0) {
+        json_decref(clash);
+        srv__answer_error(m, t->w, 409, "schedule id %s drawn twice; try again", t->id);
+        return;
+    }
+    if (rc == RK_ENOENT)
+        rc = doc_write(m, t->id, t->doc);
     if (rc) {
         answer_doc_error(m, t->w, rc, t->id);
         return;

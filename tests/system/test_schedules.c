@@ -446,6 +446,60 @@ static void test_thousand_schedules(void **state)
     fx_cleanup(&f);
 }
 
+/* A thousand `* * * * *` schedules due at the same minute: every one fires
+ * once in that minute, in bounded batches of the manager's loop. */
+static void test_thousand_due_at_once(void **state)
+{
+    (void)state;
+    enum { N = 1000, MINUTE = 10000 };
+    set_minute_ms("10000");
+    fx_t f;
+    fx_init(&f);
+    fx_server_start(&f, "sqlite", NULL);
+    fx_agent_start(&f, 0, 4, NULL);
+    char exp[32], id[32];
+    fx_experiment(&f, "many-due", "true", 0, exp);
+    /* start right after a boundary, so all are made before the next */
+    while (wall_ms() % MINUTE > 1000)
+        rk_test_sleep_ms(50);
+    for (int i = 0; i < N; i++)
+        sch_create(&f, exp, "* * * * *", id);
+    int64_t boundary = (wall_ms() / MINUTE + 1) * MINUTE;
+    assert_true(boundary - wall_ms() > 1000); /* all made before it */
+    int64_t last = 0;
+    size_t fired = 0;
+    while (wall_ms() < boundary + MINUTE - 1500) {
+        long st;
+        json_t *v = fx_call(&f, "GET", "/api/v1/schedules", NULL, &st);
+        assert_int_equal(st, 200);
+        size_t i;
+        json_t *s;
+        fired = 0;
+        last = 0;
+        json_array_foreach(json_object_get(v, "schedules"), i, s)
+        {
+            if (!json_object_get(s, "last_run_at"))
+                continue;
+            int64_t t = doc_ms(s, "last_run_at");
+            assert_true(t >= boundary);
+            fired++;
+            last = t > last ? t : last;
+        }
+        json_decref(v);
+        if (fired == N)
+            break;
+        rk_test_sleep_ms(100);
+    }
+    assert_int_equal(fired, N);
+    int64_t t[N + 16];
+    size_t n = job_times(&f, exp, t, N + 16);
+    fprintf(stderr, "%d schedules due at one minute: all fired %lld ms after it, %zu jobs\n", N,
+            (long long)(last - boundary), n);
+    assert_int_equal(n, N); /* each once */
+    assert_true(last - boundary < MINUTE);
+    fx_cleanup(&f);
+}
+
 static rk_test_run_t run; /* large: off the stack */
 
 /* ruckus --server URL args...; the exit code. */
@@ -521,6 +575,7 @@ int main(void)
         cmocka_unit_test(test_kill9_no_second_firing),
         cmocka_unit_test(test_downtime_fires_once),
         cmocka_unit_test(test_thousand_schedules),
+        cmocka_unit_test(test_thousand_due_at_once),
         cmocka_unit_test(test_cli_schedule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
