@@ -384,6 +384,7 @@ static void fire(rk_srv_mgr_t *m, const char *id, rk_http_wait_t *w, bool manual
     else
         json_object_del(doc, "last_error");
     doc_write(m, id, doc); /* a failure fails the batch: the flush says so */
+    srv__event(m, "schedule", json_pack("{s:s,s:s}", "schedule_id", id, "event", "fired"));
     json_decref(doc);
     if (!rc)
         hand_jobs(m, w, jobs, timeouts, n);
@@ -452,6 +453,7 @@ static void op_create(rk_srv_mgr_t *m, sch_task_t *t)
     if (out)
         json_object_set(out, "next_run_at", json_object_get(t->doc, "next_run_at"));
     srv__answer_change(m, t->w, 201, out);
+    srv__event(m, "schedule", json_pack("{s:s,s:s}", "schedule_id", t->id, "event", "created"));
 }
 
 static void op_change(rk_srv_mgr_t *m, sch_task_t *t)
@@ -476,6 +478,7 @@ static void op_change(rk_srv_mgr_t *m, sch_task_t *t)
         if (out)
             rk_json_set_time(out, "deleted_at", now);
         srv__answer_change(m, t->w, 200, out); /* its heap entry is dropped when due */
+        srv__event(m, "schedule", json_pack("{s:s,s:s}", "schedule_id", t->id, "event", "deleted"));
         return;
     }
     bool resume = t->op == RK_SRV_SCH_RESUME;
@@ -493,6 +496,10 @@ static void op_change(rk_srv_mgr_t *m, sch_task_t *t)
         return;
     }
     srv__answer_change(m, t->w, 200, json_pack("{s:o}", "schedule", doc));
+    if (was != resume)
+        srv__event(
+            m, "schedule",
+            json_pack("{s:s,s:s}", "schedule_id", t->id, "event", resume ? "resumed" : "paused"));
 }
 
 static void sch_task_run(void *ud)

@@ -84,6 +84,19 @@ describe('schedules in the dashboard', { skip: skip || false }, () => {
     assert.ok(Date.parse(d.next_run_at) > Date.now() - 1000);
   });
 
+  it('follows changes made elsewhere (schedule events)', async () => {
+    // Quiet first: no firing, so no job event reloads the tab meanwhile.
+    await api(stack, 'POST', `/schedules/${every}/pause`);
+    await page.waitForSelector(`${row(every)}[data-enabled="false"]`);
+    await sleep(2500);
+    await api(stack, 'POST', `/schedules/${night}/resume`);
+    await page.waitForSelector(`${row(night)}[data-enabled="true"]`, { timeout: 5000 });
+    await api(stack, 'POST', `/schedules/${night}/pause`);
+    await page.waitForSelector(`${row(night)}[data-enabled="false"]`, { timeout: 5000 });
+    await api(stack, 'POST', `/schedules/${every}/resume`);
+    await page.waitForSelector(`${row(every)}[data-enabled="true"]`, { timeout: 5000 });
+  });
+
   it('runs a paused schedule now', async () => {
     await page.click(`${row(night)} button.run`);
     await until('the run to be stored', async () => ((await doc(night)).last_job_ids || []).length === 1);

@@ -58,6 +58,8 @@ export function handleEvent(type, data) {
     onRegressionEvent(data); // a result slower than its baseline: a notice, marked in the history
   } else if (type === 'baseline') {
     reloadBaselines();
+  } else if (type === 'schedule') {
+    reloadSchedules(); // created, paused, resumed, deleted or fired
   } else if (type === 'experiment') {
     loadExperiments().catch(report);
   } else if (type === 'gap') {
