@@ -117,6 +117,12 @@ static void h_create(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
         rk_http_resp_error(resp, 422, "count: not taken by schedules (one job per agent)");
         goto done;
     }
+    if (json_object_get(opts.extra, "not_before")) {
+        rk_http_resp_error(resp, 422,
+                           "not_before: not taken by schedules (each firing starts its jobs at "
+                           "once)");
+        goto done;
+    }
     if (n_ids && opts.selector) {
         rk_http_resp_error(resp, 422,
                            "agent_ids and agent_selector: give one or neither (neither: every "
@@ -142,6 +148,8 @@ static void h_create(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     if (!doc || (n_ids && rk_json_set_strv(doc, "agent_ids", ids, n_ids)) ||
         (opts.selector &&
          json_object_set_new(doc, "agent_selector", json_pack("{s:O}", "labels", opts.selector))) ||
+        (json_object_get(opts.extra, "retry") && /* each firing's jobs take it */
+         json_object_set(doc, "retry", json_object_get(opts.extra, "retry"))) ||
         rk_json_set_time(doc, "created_at", now) || rk_json_set_time(doc, "next_run_at", next)) {
         rk_http_resp_error(resp, 500, "out of memory");
         goto done;

@@ -234,6 +234,15 @@ static int build_jobs(rk_srv_mgr_t *m, const json_t *doc, const char *id, rk_tim
     }
     rk_job_priority_parse(json_string_value(json_object_get(doc, "priority")), &o.priority);
     o.exclusive = json_is_true(json_object_get(doc, "exclusive"));
+    const json_t *retry = json_object_get(doc, "retry"); /* stored validated */
+    if (json_is_object(retry) &&
+        !(o.extra = json_pack("{s:i,s:O,s:O}", "attempt", 1, "max_attempts",
+                              json_object_get(retry, "max_attempts"), "retry", retry))) {
+        rc = RK_ENOMEM;
+        *status = 503;
+        snprintf(why, why_n, "out of memory");
+        goto done;
+    }
     if ((rc = rk_job_selector_decode(doc, "", &o.selector, &e))) {
         *status = 422;
         snprintf(why, why_n, "%s", e.msg);
@@ -279,7 +288,11 @@ static int build_jobs(rk_srv_mgr_t *m, const json_t *doc, const char *id, rk_tim
                 break;
             rc = rc ? rc : g ? g : tries == 7 ? RK_EEXIST : 0;
         }
-        if (!rc && !(jobs[n].extra = json_pack("{s:s}", "schedule_id", id)))
+        /* Beside what job_fill gave it (a retry policy, the schedule's or
+         * the experiment's). */
+        if (!rc && !jobs[n].extra && !(jobs[n].extra = json_object()))
+            rc = RK_ENOMEM;
+        if (!rc && json_object_set_new(jobs[n].extra, "schedule_id", json_string(id)))
             rc = RK_ENOMEM;
         timeouts[n] = x.requirements.timeout_seconds;
         n++;

@@ -375,6 +375,14 @@ static void test_bad_input_stores_nothing(void **state)
         {"{\"name\":\"n\",\"cron\":\"* * * * *\",\"experiment_id\":\"EXP\",\"agent_ids\":[\"a\"],"
          "\"agent_selector\":{\"labels\":{\"k\":\"v\"}}}",
          422, "agent_ids and agent_selector"},
+        {"{\"name\":\"n\",\"cron\":\"* * * * *\",\"experiment_id\":\"EXP\",\"retry\":{\"max_"
+         "attempts\":0}}",
+         422, "retry.max_attempts"},
+        {"{\"name\":\"n\",\"cron\":\"* * * * *\",\"experiment_id\":\"EXP\",\"not_before\":\"2030-"
+         "01-01T00:00:00Z\"}",
+         422, "not_before: not taken by schedules"},
+        {"{\"name\":\"n\",\"cron\":\"* * * * *\",\"experiment_id\":\"EXP\",\"count\":2}", 422,
+         "count: not taken by schedules"},
         {"{\"name\":\"n\",\"cron\":\"* * * * *\",\"experiment_id\":\"EXP\",\"enabled\":\"yes\"}",
          422, "enabled"},
     };
@@ -524,6 +532,42 @@ static void test_thousand_due_at_once(void **state)
     fx_cleanup(&f);
 }
 
+/* A schedule's retry policy goes to each firing's jobs, beside their
+ * schedule_id. */
+static void test_retry_policy_reaches_the_jobs(void **state)
+{
+    (void)state;
+    set_minute_ms(NULL);
+    fx_t f;
+    fx_init(&f);
+    fx_server_start(&f, "sqlite", NULL);
+    fx_agent_start(&f, 0, 1, NULL);
+    char exp[32];
+    fx_experiment(&f, "retried", "true", 0, exp);
+    long st;
+    json_t *v =
+        sch_post(&f,
+                 json_pack("{s:s,s:s,s:s,s:{s:i,s:f}}", "name", "r", "cron", "0 3 * * *",
+                           "experiment_id", exp, "retry", "max_attempts", 3, "backoff_s", 1.0),
+                 &st);
+    assert_int_equal(st, 201);
+    char id[32];
+    snprintf(id, sizeof id, "%s", json_string_value(json_object_get(v, "schedule_id")));
+    json_decref(v);
+    json_t *doc = sch_get(&f, id);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(doc, "retry"), "max_attempts")), 3);
+    json_decref(doc);
+    v = fx_callf(&f, "POST", &st, NULL, "/api/v1/schedules/%s/run", id);
+    assert_int_equal(st, 201);
+    json_t *j = fx_get_job(&f, fx_id(json_array_get(json_object_get(v, "jobs"), 0)));
+    assert_string_equal(json_string_value(json_object_get(j, "schedule_id")), id);
+    assert_int_equal(json_integer_value(json_object_get(j, "max_attempts")), 3);
+    json_decref(j);
+    json_decref(v);
+    fx_cleanup(&f);
+}
+
 static rk_test_run_t run; /* large: off the stack */
 
 /* ruckus --server URL args...; the exit code. */
@@ -601,6 +645,7 @@ int main(void)
         cmocka_unit_test(test_thousand_schedules),
         cmocka_unit_test(test_thousand_due_at_once),
         cmocka_unit_test(test_cli_schedule),
+        cmocka_unit_test(test_retry_policy_reaches_the_jobs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
