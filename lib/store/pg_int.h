@@ -49,6 +49,10 @@ typedef enum pg_id {
     PG_LEASE,
     PG_JOB_PRIORITY,
     PG_JOB_PLACE,
+    PG_PURGE_PICK,
+    PG_PURGE_JOB,
+    PG_PURGE_DOCS,
+    PG_PURGE_ONE,
     PG_JOB_PAGE,                       /* + shape */
     PG_JOB_COUNT = PG_JOB_PAGE + 4,    /* + shape */
     PG_RESULT_PAGE = PG_JOB_COUNT + 4, /* + shape */
@@ -183,6 +187,10 @@ int pg_doc_delete(rk_store_t *s, const char *kind, const char *id);
 int pg_job_set_progress(rk_store_t *s, const char *job_id, double progress);
 int pg_job_set_priority(rk_store_t *s, const char *job_id, rk_job_priority_t priority);
 int pg_job_place(rk_store_t *s, const char *job_id, const char *agent_id);
+
+/* pg_purge.c: the retention slots. */
+int pg_job_purge_finished(rk_store_t *s, rk_job_purge_t *p);
+int pg_job_purge(rk_store_t *s, const char *job_id, bool *had_result);
 
 /* pg_lease.c */
 int pg_lease_acquire(rk_store_t *s, const char *agent_id, const char *owner, int64_t ttl_ms);

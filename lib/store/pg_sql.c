@@ -83,6 +83,23 @@ static const char *const sql[PG_COUNT] = {
     [PG_DOC_DELETE] = "DELETE FROM docs WHERE kind = $1 AND id = $2",
     [PG_JOB_PRIORITY] = "UPDATE jobs SET priority = $2 WHERE job_id = $1",
     [PG_JOB_PLACE] = "UPDATE jobs SET agent_id = $2 WHERE job_id = $1",
+    /* Retention (pg_purge.c): the next candidates after a seq; one job's
+     * delete, taking its number out of reuse (job_seq) and saying whether
+     * it had a result (the CTE's snapshot still sees it); the documents of
+     * a list of jobs; one job's state for a single purge. */
+    [PG_PURGE_PICK] = "SELECT seq, job_id, agent_id FROM jobs WHERE seq > $1::bigint"
+                      " AND state IN ('completed','failed','timeout','cancelled')"
+                      " AND status_time < $2::bigint ORDER BY seq LIMIT $3::bigint",
+    [PG_PURGE_JOB] = "WITH d AS (DELETE FROM jobs WHERE seq = $1::bigint"
+                     "  AND state IN ('completed','failed','timeout','cancelled')"
+                     "  AND status_time < $2::bigint RETURNING seq),"
+                     " k AS (UPDATE job_seq SET v = greatest(v, (SELECT max(seq) FROM d))"
+                     "  WHERE EXISTS (SELECT 1 FROM d) RETURNING v)"
+                     " SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM k),"
+                     " EXISTS(SELECT 1 FROM results WHERE job_seq = $1::bigint)",
+    [PG_PURGE_DOCS] = "DELETE FROM docs WHERE id = ANY($1::text[])"
+                      " OR (strpos(id, '/') > 0 AND split_part(id, '/', 1) = ANY($1::text[]))",
+    [PG_PURGE_ONE] = "SELECT seq, state FROM jobs WHERE job_id = $1 FOR UPDATE",
     [PG_JOB_PROGRESS] = "UPDATE jobs SET progress = $2::double precision WHERE job_id = $1",
     /* Granted (a row back) when the agent has no lease, it lapsed, or it
      * is the caller's; the database's clock decides, so servers' clocks
