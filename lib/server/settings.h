@@ -32,11 +32,14 @@ typedef struct rk_server_settings {
     char *tls_key;
     char *ca_file; /* CAs agents on https:// are verified against; NULL: system store */
     rk_config_list_t cors_origins;
-    double agent_timeout; /* seconds of failed calls before unavailable */
-    int64_t threads;      /* HTTP worker threads */
-    int64_t max_body;     /* request body cap in bytes */
-    int log_level;        /* rk_log_level_t */
-    double timeout_grace; /* seconds past a job's timeout before the server's backstop */
+    double agent_timeout;    /* seconds of failed calls before unavailable */
+    int64_t threads;         /* HTTP worker threads */
+    int64_t max_body;        /* request body cap in bytes */
+    int log_level;           /* rk_log_level_t */
+    double timeout_grace;    /* seconds past a job's timeout before the server's backstop */
+    int64_t retention_days;  /* finished jobs older than this are deleted; 0: kept */
+    double retention_period; /* seconds between retention sweeps */
+    int64_t retention_batch; /* jobs deleted per store transaction */
 } rk_server_settings_t;
 
 extern const rk_config_spec_t rk_server_config;
