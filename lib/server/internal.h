@@ -206,8 +206,12 @@ int rk_srv_routes_baselines(rk_server_t *srv);
 /* Jobs whose status changed less than this long ago are never deleted
  * (the manager may still be settling them). */
 #define RK_SRV_RETAIN_SETTLE_S 5
-/* The pause between two batches of a sweep. */
-#define RK_SRV_RETAIN_PAUSE_MS 20
+/* The time one batch of a sweep should take (about the longest a manager's
+ * commit waits behind it), and the pause after a batch: at least
+ * RK_SRV_RETAIN_PAUSE_MS and 3 times the batch's time, so a sweep holds
+ * the write side at most a quarter of the time. */
+#define RK_SRV_RETAIN_BUDGET_US 2000.0
+#define RK_SRV_RETAIN_PAUSE_MS 10
 typedef struct rk_srv_retention rk_srv_retention_t;
 /* days 0: no periodic sweep (POST /maintenance/cleanup still works). */
 int rk_srv_retention_new(rk_server_t *srv, double days, double period_s, size_t batch,

@@ -3,9 +3,11 @@
  * own; POST /maintenance/cleanup runs the same sweep at once, and DELETE
  * /jobs/{id}?purge=true deletes one job (routes_jobs.c).
  *
- * A sweep deletes in batches (store job_purge_finished, one atomic unit of
- * at most --retention-batch jobs each) with a pause between batches, so
- * the job manager's group commits never wait long for the write side. It
+ * A sweep deletes in batches (store job_purge_finished, one atomic unit
+ * each) with a pause between batches, so the job manager's group commits
+ * never wait long for the write side: each batch is sized from the last
+ * one's time to take about RK_SRV_RETAIN_BUDGET_US (at most
+ * --retention-batch jobs). It
  * never touches the manager's state: the manager keeps only unfinished
  * jobs (a finished one is freed at release), and jobs whose status changed
  * in the last RK_SRV_RETAIN_SETTLE_S seconds are left for the next sweep,
@@ -212,11 +214,27 @@ int rk_srv_retention_sweep(rk_server_t *srv, double days, size_t *jobs, size_t *
     int64_t t0 = rk_time_mono_us();
     rk_job_purge_t p = {
         .before = before, .limit = r->batch, .keep = (const char *const *)keep, .n_keep = n_keep};
+    int64_t busy = 0, worst = 0;
     while (!rc) {
+        int64_t b0 = rk_time_mono_us();
         rc = rk_store_job_purge_finished(srv->store, &p);
+        int64_t took = rk_time_mono_us() - b0;
+        busy += took;
+        if (took > worst)
+            worst = took;
         if (rc)
             break;
         batches++;
+        /* Next batch sized to take about the budget: the manager's commit
+         * waits at most that long behind one (at most doubling or halving
+         * at a time; at most --retention-batch). */
+        double want = (double)p.limit * RK_SRV_RETAIN_BUDGET_US / (double)(took > 0 ? took : 1);
+        if (want > (double)p.limit * 2)
+            want = (double)p.limit * 2;
+        if (want < (double)p.limit / 2)
+            want = (double)p.limit / 2;
+        size_t lim = want < 8 ? 8 : (size_t)want;
+        p.limit = lim > r->batch ? r->batch : lim;
         *jobs += p.n_jobs;
         *results += p.n_results;
         for (size_t i = 0; i < p.n_jobs; i++) {
@@ -226,13 +244,16 @@ int rk_srv_retention_sweep(rk_server_t *srv, double days, size_t *jobs, size_t *
                 tell_agent(a, p.jobs[i].job_id);
         }
         rk_store_job_purge_cleanup(&p);
-        if (!p.more || pause_or_stop(r, r->pause_ms))
+        int pause = (int)(3 * took / 1000);
+        if (!p.more || pause_or_stop(r, pause > r->pause_ms ? pause : r->pause_ms))
             break;
     }
     agents_free(&agents);
     strs_free(keep, n_keep);
     pthread_mutex_unlock(&r->sweep_mu);
-    char nj[24], nr[24], nb[24], ms[24], cut[RK_TIME_STRLEN];
+    char nj[24], nr[24], nb[24], ms[24], cut[RK_TIME_STRLEN], bms[24], wms[24];
+    snprintf(bms, sizeof bms, "%lld", (long long)(busy / 1000));
+    snprintf(wms, sizeof wms, "%.1f", (double)worst / 1000.0);
     snprintf(nj, sizeof nj, "%zu", *jobs);
     snprintf(nr, sizeof nr, "%zu", *results);
     snprintf(nb, sizeof nb, "%zu", batches);
@@ -243,7 +264,8 @@ int rk_srv_retention_sweep(rk_server_t *srv, double days, size_t *jobs, size_t *
                      rk_strerror(rc));
     else
         rk_log_info("retention sweep", "finished_before", cut, "deleted_jobs", nj,
-                    "deleted_results", nr, "batches", nb, "ms", ms);
+                    "deleted_results", nr, "batches", nb, "ms", ms, "store_ms", bms,
+                    "longest_batch_ms", wms);
     return rc;
 }
 

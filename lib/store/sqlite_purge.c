@@ -87,31 +87,45 @@ static int pick(sq_store_t *s, const rk_job_purge_t *p, cand_t **out, size_t *n)
     return 0;
 }
 
+/* The two statements of a job's delete, prepared once per call. */
+typedef struct del {
+    sqlite3_stmt *has_result, *job;
+} del_t;
+
+static int del_prepare(sq_conn_t *c, del_t *d)
+{
+    int r = sqlite3_prepare_v2(c->db, "SELECT EXISTS(SELECT 1 FROM results WHERE job_seq = ?1)", -1,
+                               &d->has_result, NULL);
+    if (r == SQLITE_OK)
+        r = sqlite3_prepare_v2(
+            c->db, "DELETE FROM jobs WHERE seq = ?1 AND state IN " FINISHED " AND status_time < ?2",
+            -1, &d->job, NULL);
+    return r == SQLITE_OK ? 0 : sq_err(c, r, "purge prepare");
+}
+
+static void del_finalize(del_t *d)
+{
+    sqlite3_finalize(d->has_result);
+    sqlite3_finalize(d->job);
+}
+
 /* Deletes job seq when it is still finished with a status before before;
  * *gone says whether it was, *had_result whether it had a result. */
-static int delete_job(sq_conn_t *c, int64_t seq, rk_time_t before, bool *gone, bool *had_result)
+static int delete_job(sq_conn_t *c, del_t *d, int64_t seq, rk_time_t before, bool *gone,
+                      bool *had_result)
 {
-    sqlite3_stmt *st = NULL;
-    int r = sqlite3_prepare_v2(c->db, "SELECT EXISTS(SELECT 1 FROM results WHERE job_seq = ?1)", -1,
-                               &st, NULL);
-    if (r != SQLITE_OK)
-        return sq_err(c, r, "purge result check");
-    sqlite3_bind_int64(st, 1, seq);
-    r = sqlite3_step(st);
-    *had_result = r == SQLITE_ROW && sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
+    sqlite3_reset(d->has_result);
+    sqlite3_bind_int64(d->has_result, 1, seq);
+    int r = sqlite3_step(d->has_result);
+    *had_result = r == SQLITE_ROW && sqlite3_column_int(d->has_result, 0);
+    sqlite3_reset(d->has_result);
     if (r != SQLITE_ROW)
         return sq_err(c, r, "purge result check");
-    r = sqlite3_prepare_v2(
-        c->db, "DELETE FROM jobs WHERE seq = ?1 AND state IN " FINISHED " AND status_time < ?2", -1,
-        &st, NULL);
-    if (r != SQLITE_OK)
-        return sq_err(c, r, "purge job");
-    sqlite3_bind_int64(st, 1, seq);
-    sqlite3_bind_int64(st, 2, before);
-    int rc = sq_exec_stmt(c, st, "purge job");
+    sqlite3_reset(d->job);
+    sqlite3_bind_int64(d->job, 1, seq);
+    sqlite3_bind_int64(d->job, 2, before);
+    int rc = sq_exec_stmt(c, d->job, "purge job");
     *gone = !rc && sqlite3_changes(c->db) > 0;
-    sqlite3_finalize(st);
     return rc;
 }
 
@@ -152,13 +166,15 @@ int sq_job_purge_finished(rk_store_t *base, rk_job_purge_t *p)
         return RK_ENOMEM;
     }
     sq_conn_t *c;
+    del_t d = {0};
     if ((rc = sq_wget(s, &c)) || (rc = sq_op_begin(c)))
         goto out;
+    rc = del_prepare(c, &d);
     for (size_t i = 0; !rc && i < n; i++) {
         bool gone = false, had = false;
         if (kept(p, v[i].job_id))
             continue;
-        if ((rc = delete_job(c, v[i].seq, p->before, &gone, &had)) || !gone)
+        if ((rc = delete_job(c, &d, v[i].seq, p->before, &gone, &had)) || !gone)
             continue;
         if (json_array_append_new(ids, json_string(v[i].job_id))) {
             rc = RK_ENOMEM;
@@ -175,6 +191,7 @@ int sq_job_purge_finished(rk_store_t *base, rk_job_purge_t *p)
         rc = text ? delete_docs(c, text) : RK_ENOMEM;
         free(text);
     }
+    del_finalize(&d);
     rc = sq_op_end(c, rc);
 out:
     sq_wdone(s);
@@ -217,8 +234,10 @@ int sq_job_purge(rk_store_t *base, const char *job_id, bool *had_result)
     if (!rc && !rk_job_state_terminal(state))
         rc = RK_ESTATE;
     bool gone = false;
-    if (!rc)
-        rc = delete_job(c, seq, INT64_MAX, &gone, had_result);
+    del_t d = {0};
+    if (!rc && !(rc = del_prepare(c, &d)))
+        rc = delete_job(c, &d, seq, INT64_MAX, &gone, had_result);
+    del_finalize(&d);
     if (!rc && !gone)
         rc = RK_ESTATE;
     if (!rc) {
