@@ -4,8 +4,10 @@
  * deletes them under one savepoint on the write connection, each delete
  * checking again that the job is still finished and old enough. History
  * and results go with the job (ON DELETE CASCADE), the counters with the
- * DELETE triggers (sqlite_schema.c); documents keyed by the job go in one
- * pass over docs per batch. seq is AUTOINCREMENT, so numbers are never
+ * DELETE triggers (sqlite_schema.c); documents keyed by the job by ranges
+ * of the docs key. The pick walks seq (the rowid) from the cursor: the
+ * state index would yield every finished job and sort them all per batch
+ * (+state keeps the planner off it). seq is AUTOINCREMENT, so numbers are never
  * reused.
  */
 #include <stdio.h>
@@ -53,7 +55,7 @@ static int pick(sq_store_t *s, const rk_job_purge_t *p, cand_t **out, size_t *n)
     size_t k = 0;
     int r = sqlite3_prepare_v2(c->db,
                                "SELECT seq, job_id, agent_id FROM jobs WHERE seq > ?1"
-                               " AND state IN " FINISHED " AND status_time < ?2"
+                               " AND +state IN " FINISHED " AND status_time < ?2"
                                " ORDER BY seq LIMIT ?3",
                                -1, &st, NULL);
     if (!v)
@@ -129,21 +131,40 @@ static int delete_job(sq_conn_t *c, del_t *d, int64_t seq, rk_time_t before, boo
     return rc;
 }
 
-/* Deletes the documents of the jobs in ids (a JSON array of job ids) in
- * one pass over docs. */
-static int delete_docs(sq_conn_t *c, const char *ids)
+/* Deletes the documents of jobs ids[0..n): per kind (a skip-scan of the
+ * primary key finds the few kinds) and job, one range of the (kind, id)
+ * key ("<id>" up to "<id>0", '0' following '/'), so the cost does not grow
+ * with the documents of other jobs (an OR of two ranges would scan the
+ * kind). */
+static int delete_docs(sq_conn_t *c, const rk_job_purged_t *jobs, size_t n)
 {
-    sqlite3_stmt *st = NULL;
-    int r = sqlite3_prepare_v2(c->db,
-                               "DELETE FROM docs WHERE id IN (SELECT value FROM json_each(?1))"
-                               " OR (instr(id, '/') > 0 AND substr(id, 1, instr(id, '/') - 1) IN"
-                               " (SELECT value FROM json_each(?1)))",
-                               -1, &st, NULL);
-    if (r != SQLITE_OK)
-        return sq_err(c, r, "purge docs");
-    sqlite3_bind_text(st, 1, ids, -1, SQLITE_STATIC);
-    int rc = sq_exec_stmt(c, st, "purge docs");
-    sqlite3_finalize(st);
+    sqlite3_stmt *kinds = NULL, *del = NULL;
+    int r = sqlite3_prepare_v2(
+        c->db,
+        "WITH RECURSIVE k(kind) AS (SELECT min(kind) FROM docs UNION ALL"
+        " SELECT (SELECT min(kind) FROM docs WHERE kind > k.kind) FROM k WHERE k.kind IS NOT NULL)"
+        " SELECT kind FROM k WHERE kind IS NOT NULL",
+        -1, &kinds, NULL);
+    if (r == SQLITE_OK)
+        r = sqlite3_prepare_v2(c->db,
+                               "DELETE FROM docs WHERE kind = ?1 AND id >= ?2"
+                               " AND id < ?2 || '0' AND (id = ?2"
+                               " OR substr(id, length(?2) + 1, 1) = '/')",
+                               -1, &del, NULL);
+    int rc = r == SQLITE_OK ? 0 : sq_err(c, r, "purge docs");
+    while (!rc && (r = sqlite3_step(kinds)) == SQLITE_ROW) {
+        const char *kind = (const char *)sqlite3_column_text(kinds, 0);
+        for (size_t i = 0; !rc && kind && i < n; i++) {
+            sqlite3_reset(del);
+            sqlite3_bind_text(del, 1, kind, -1, SQLITE_STATIC);
+            sqlite3_bind_text(del, 2, jobs[i].job_id, -1, SQLITE_STATIC);
+            rc = sq_exec_stmt(c, del, "purge docs");
+        }
+    }
+    if (!rc && r != SQLITE_DONE)
+        rc = sq_err(c, r, "purge docs");
+    sqlite3_finalize(kinds);
+    sqlite3_finalize(del);
     return rc;
 }
 
@@ -159,9 +180,7 @@ int sq_job_purge_finished(rk_store_t *base, rk_job_purge_t *p)
         return 0;
     p->more = n == p->limit;
     p->after_seq = v[n - 1].seq;
-    json_t *ids = json_array();
-    if (!(p->jobs = calloc(n, sizeof *p->jobs)) || !ids) {
-        json_decref(ids);
+    if (!(p->jobs = calloc(n, sizeof *p->jobs))) {
         cands_free(v, n);
         return RK_ENOMEM;
     }
@@ -176,26 +195,18 @@ int sq_job_purge_finished(rk_store_t *base, rk_job_purge_t *p)
             continue;
         if ((rc = delete_job(c, &d, v[i].seq, p->before, &gone, &had)) || !gone)
             continue;
-        if (json_array_append_new(ids, json_string(v[i].job_id))) {
-            rc = RK_ENOMEM;
-            break;
-        }
         p->jobs[p->n_jobs].job_id = v[i].job_id;
         p->jobs[p->n_jobs].agent_id = v[i].agent_id;
         v[i].job_id = v[i].agent_id = NULL;
         p->n_jobs++;
         p->n_results += had;
     }
-    if (!rc && p->n_jobs) {
-        char *text = json_dumps(ids, JSON_COMPACT);
-        rc = text ? delete_docs(c, text) : RK_ENOMEM;
-        free(text);
-    }
+    if (!rc && p->n_jobs)
+        rc = delete_docs(c, p->jobs, p->n_jobs);
     del_finalize(&d);
     rc = sq_op_end(c, rc);
 out:
     sq_wdone(s);
-    json_decref(ids);
     cands_free(v, n);
     if (rc) {
         rk_store_job_purge_cleanup(p);
@@ -241,11 +252,8 @@ int sq_job_purge(rk_store_t *base, const char *job_id, bool *had_result)
     if (!rc && !gone)
         rc = RK_ESTATE;
     if (!rc) {
-        json_t *ids = json_pack("[s]", job_id);
-        char *text = ids ? json_dumps(ids, JSON_COMPACT) : NULL;
-        rc = text ? delete_docs(c, text) : RK_ENOMEM;
-        free(text);
-        json_decref(ids);
+        rk_job_purged_t one = {.job_id = (char *)job_id};
+        rc = delete_docs(c, &one, 1);
     }
     rc = sq_op_end(c, rc);
 out:
