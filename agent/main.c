@@ -47,8 +47,10 @@ int main(int argc, char **argv)
         goto cleanup;
     }
     const char *signame;
-    while (strcmp(signame = rk_stop_signals_wait(&stop), "SIGHUP") == 0)
+    while (strcmp(signame = rk_stop_signals_wait(&stop), "SIGHUP") == 0) {
         rk_agent_reload_token(agent);
+        rk_agent_reload_tls(agent);
+    }
     rk_log_info("stopping", "signal", signame);
     rk_agent_stop(agent);
     rk_log_info("stopped", "signal", signame);

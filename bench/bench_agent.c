@@ -90,15 +90,26 @@ typedef struct agent {
     char *dir;
 } agent_t;
 
-/* Starts an agent on a->dir/data (a->dir made already). */
-static int agent_launch(agent_t *a, int slots)
+/* Starts an agent on a->dir/data (a->dir made already); with tls, serving
+ * https with a->dir/srv.pem and srv.key. */
+static int agent_launch_tls(agent_t *a, int slots, bool tls)
 {
-    char data[600], log[600], n[16];
+    char data[600], log[600], n[16], cert[600], key[600];
     snprintf(data, sizeof data, "%s/data", a->dir);
     snprintf(log, sizeof log, "%s/agent.log", a->dir);
+    snprintf(cert, sizeof cert, "%s/srv.pem", a->dir);
+    snprintf(key, sizeof key, "%s/srv.key", a->dir);
     snprintf(n, sizeof n, "%d", slots);
-    const char *args[] = {"--port", "0", "--data-dir", data, "--slots", n, NULL};
+    const char *args[] = {"--port",     "0",  "--data-dir", data, "--slots", n,
+                          "--tls-cert", cert, "--tls-key",  key,  NULL};
+    if (!tls)
+        args[6] = NULL;
     return bs_proc_start(&a->p, "ruckus-agent", args, log);
+}
+
+static int agent_launch(agent_t *a, int slots)
+{
+    return agent_launch_tls(a, slots, false);
 }
 
 static int agent_start(agent_t *a, int slots)
@@ -300,6 +311,55 @@ static long status_kib(pid_t pid, const char *key)
     return v;
 }
 
+/* The same agent serving https (a throwaway certificate from the openssl
+ * CLI), after one https request: what GnuTLS adds to the idle agent. */
+static void bench_memory_tls(bench_t *b)
+{
+    printf("\n== idle memory with TLS (--tls-cert/--tls-key) after one https request ==\n");
+    agent_t a = {0};
+    if (!(a.dir = bs_tmpdir()))
+        return;
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+             "-keyout srv.key -out srv.pem -days 2 -subj /CN=localhost "
+             "-addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1",
+             a.dir);
+    if (system(cmd) != 0) {
+        printf("skipped: the openssl CLI could not make a certificate\n");
+        agent_stop(&a);
+        return;
+    }
+    if (agent_launch_tls(&a, 2, true) != 0) {
+        b->failures++;
+        agent_stop(&a);
+        return;
+    }
+    snprintf(cmd, sizeof cmd,
+             "curl -s -o /dev/null -w '%%{http_code}' --cacert %s/srv.pem "
+             "https://127.0.0.1:%d/api/v1/info",
+             a.dir, a.p.port);
+    FILE *f = popen(cmd, "r");
+    char code[8] = "";
+    if (f) {
+        if (!fgets(code, sizeof code, f))
+            code[0] = '\0';
+        pclose(f);
+    }
+    if (strcmp(code, "200") != 0) {
+        printf("FAILED: GET /api/v1/info over https answered \"%s\"\n", code);
+        b->failures++;
+    } else {
+        usleep(500000);
+        long rss = status_kib(a.p.pid, "VmRSS"), anon = status_kib(a.p.pid, "RssAnon");
+        printf("VmRSS %ld KiB (%.1f MiB; target <= 8 MiB: %s), RssAnon %ld KiB (%.2f MiB; target "
+               "<= 2 MiB: %s)\n",
+               rss, rss / 1024.0, rss <= 8192 ? "met" : "MISSED", anon, anon / 1024.0,
+               anon <= 2048 ? "met" : "MISSED");
+    }
+    agent_stop(&a);
+}
+
 static void bench_memory(bench_t *b)
 {
     printf("\n== idle memory after one job ==\n");
@@ -329,6 +389,7 @@ static void bench_memory(bench_t *b)
     }
     free(st);
     agent_stop(&a);
+    bench_memory_tls(b);
 }
 
 /* ---- latency ---- */

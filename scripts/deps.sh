@@ -10,6 +10,7 @@ run_pkgs=(
   gcc make cmake pkg-config          # toolchain
   curl                               # scripts/run.sh waits for the server with it
   libmicrohttpd-dev                  # HTTP server (suspendable connections)
+  libgnutls28-dev                    # HTTPS certificate and key, re-read on SIGHUP (lib/http/tls.c)
   libcurl4-openssl-dev               # HTTP client (multi interface)
   libjansson-dev                     # JSON
   libsqlite3-dev                     # embedded storage
@@ -17,6 +18,7 @@ run_pkgs=(
   libarchive-dev                     # zip of a job's artifacts (dlopen'ed by the agent)
   libopenblas-dev                    # GEMM for the compute benchmark (loaded in the child only)
   libgsl-dev                         # t distribution (CDF, quantiles) for result comparisons
+  nettle-dev                         # HMAC-SHA256 that signs the server's webhooks
   bubblewrap                         # the job sandbox (lib/isolate/sandbox.c runs bwrap)
 )
 test_pkgs=(
@@ -29,6 +31,7 @@ test_pkgs=(
   prometheus                         # promtool checks what GET /metrics answers
   jq                                 # the docs' own examples pipe into it (tests/system/test_doc_examples.c)
   busybox-static                     # tests/isolate builds a small OCI image from its /bin/busybox
+  podman runc                        # the container runtime tests/system/test_agent_container.c runs jobs through (runc: crun refuses hybrid cgroups v1)
   openssl                            # tests/system/test_tls.c makes a throwaway CA and certificate
   chromium                           # dashboard end-to-end tests (tests/web, with playwright-core from npm)
   slurmctld slurmd slurm-client munge # a real one-node Slurm tests/system/test_slurm.c starts (pilot agents via sbatch)

@@ -55,8 +55,10 @@ int main(int argc, char **argv)
         goto done;
     }
     const char *signame;
-    while (strcmp(signame = rk_stop_signals_wait(&stop), "SIGHUP") == 0)
+    while (strcmp(signame = rk_stop_signals_wait(&stop), "SIGHUP") == 0) {
         rk_server_reload_tokens(srv, &s);
+        rk_server_reload_tls(srv, &s);
+    }
     rk_log_info("stopping", "signal", signame);
     rk_server_stop(srv);
     rk_log_info("stopped", "signal", signame);

@@ -367,6 +367,13 @@ fail:
     return rc;
 }
 
+int rk_agent_reload_tls(rk_agent_t *a)
+{
+    if (!a->s->tls_cert)
+        return RK_OK;
+    return a->http ? rk_http_server_reload_tls(a->http, a->s->tls_cert, a->s->tls_key) : RK_ESTATE;
+}
+
 int rk_agent_reload_token(rk_agent_t *a)
 {
     if (!a->s->token_file) {

@@ -70,6 +70,10 @@ void rk_agent_stop(rk_agent_t *a);
  * registered with (registering the same URL again is 409): remove the
  * agent and register it anew (docs/security.md). After rk_agent_start. */
 int rk_agent_reload_token(rk_agent_t *a);
+/* Re-reads the TLS certificate and key (the same SIGHUP): new handshakes
+ * use them; a bad pair keeps the old one and logs why (the error is
+ * returned). Nothing to do (0) without TLS. After rk_agent_start. */
+int rk_agent_reload_tls(rk_agent_t *a);
 
 /* Stops if needed and frees. NULL is a no-op. */
 void rk_agent_free(rk_agent_t *a);

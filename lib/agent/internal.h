@@ -80,6 +80,8 @@ typedef struct job {
     bool cancel, shutdown;
     bool collected;             /* its result was read (GET /results/{id}): --exit-when-idle */
     struct agent__job_iso *iso; /* the current run's cgroup and sandbox (isolation.c), or NULL */
+    /* The current run's "<rt> run ..." argv and environment (container.c), or NULL. */
+    char **ctr_argv, **ctr_env;
 } job_t;
 
 typedef struct waiter {
@@ -153,6 +155,7 @@ struct rk_agent {
     rk_prom_family_t *m_running, *m_slots, *m_kept, *m_disk_free, *m_finished, *m_duration,
         *m_spawn, *m_log_bytes;
     struct agent__iso *iso; /* what isolation this machine offers (isolation.c) */
+    struct agent__ctr *ctr; /* the container runtime, or NULL: none (container.c) */
 };
 
 /* Internal names shared between the agent's files carry the prefix
@@ -415,6 +418,35 @@ bool agent__isolation_end(job_t *j, json_t *m, int64_t *memory_mb);
 /* The current run's cgroup, or NULL (no limits, no cgroups, not running):
  * the hook for pausing a job with rk_cg_freeze. mu held. */
 struct rk_cg *agent__job_cgroup(const job_t *j);
+/* ---- container.c: task.params.container through --container-runtime ---- */
+/* From agent__isolation_init: with --container-runtime podman|docker,
+ * probes "<rt> info"; RK_EINVAL (logged, naming what failed) when it does
+ * not answer, RK_ENOMEM. a->ctr is then read-only. */
+int agent__container_init(rk_agent_t *a);
+void agent__container_free(rk_agent_t *a);
+/* AgentInfo capabilities: container_runtime, "podman" | "docker" | null. */
+void agent__container_caps(const rk_agent_t *a, json_t *caps);
+/* Whether this agent can run p's container (and its limits through the
+ * runtime): 0 or 422 with err naming the field. */
+int agent__container_check(const rk_agent_t *a, const rk_task_params_t *p, char *err, size_t errsz);
+/* A command job with task.params.container: its runs go through the
+ * runtime and see their folder at /job. */
+bool agent__job_contained(const job_t *j);
+/* For the next run: points sp at "<rt> run --rm --name ruckus-<job id>
+ * ... <image> argv..." (j->ctr_argv, j->ctr_env). mu held. RK_ENOMEM. */
+int agent__container_start(rk_agent_t *a, job_t *j, rk_exec_spec_t *sp, const char *workdir);
+/* The run's client has ended: unless it exited by itself (--rm removed the
+ * container then), kills and removes ruckus-<job id>, so a cancel, a
+ * timeout, a stop or (at recovery) a kill -9 of the agent leaves nothing
+ * running. Runs the runtime (~0.1-1 s): call without mu. */
+void agent__container_reap(rk_agent_t *a, const char *job_id, bool exited);
+/* Pause (freeze) or unpause of a container job's container ("<rt> pause
+ * ruckus-<id>"): the client's SIGSTOP does not reach it. No-op for other
+ * jobs; RK_EIO (logged) when the runtime refuses. mu held (0.1-1 s). */
+int agent__container_freeze(rk_agent_t *a, const job_t *j, bool freeze);
+/* Frees j->ctr_argv and j->ctr_env. mu held. */
+void agent__container_end(job_t *j);
+
 /* GET /api/v1/images: {images: [{name, digest, size_bytes}]}. */
 void agent__h_images(rk_http_req_t *req, rk_http_resp_t *resp, void *ud);
 

@@ -127,11 +127,12 @@ int agent__isolation_init(rk_agent_t *a)
                 : o->cg.version == RK_CG_V1 ? "v1"
                                             : "none",
                 "cgroup_root", o->cg_root);
-    return RK_OK;
+    return agent__container_init(a);
 }
 
 void agent__isolation_free(rk_agent_t *a)
 {
+    agent__container_free(a);
     if (!a->iso)
         return;
     /* The agent's own root goes when it is empty (its jobs' groups are
@@ -172,6 +173,7 @@ void agent__isolation_caps(const rk_agent_t *a, json_t *caps)
             json_array_append_new(names, json_string(imgs[i].name));
     free(imgs);
     json_object_set_new(caps, "images", names);
+    agent__container_caps(a, caps);
 }
 
 static void limits_of(const rk_limits_params_t *l, rk_cg_limits_t *out)
@@ -202,6 +204,9 @@ int agent__isolation_check(const rk_agent_t *a, const rk_task_params_t *p, char 
     const rk_isolation_params_t *iso = &p->isolation;
     if (p->type != RK_TASK_COMMAND)
         return 0;
+    /* A container is the runtime's to isolate and limit. */
+    if (iso->container.present)
+        return agent__container_check(a, p, err, errsz);
     if (iso->present && !o->sandbox) {
         snprintf(err, errsz, P "isolation: this agent has no sandbox (bwrap not available: %s)",
                  o->sandbox_why);
@@ -256,18 +261,22 @@ int agent__isolation_check(const rk_agent_t *a, const rk_task_params_t *p, char 
 bool agent__job_isolated(const job_t *j)
 {
     const rk_task_params_t *p = &j->req.spec.params;
-    return j->has_req && j->type == RK_TASK_COMMAND && (p->isolation.present || p->limits.present);
+    return j->has_req && j->type == RK_TASK_COMMAND &&
+           (p->isolation.present || p->limits.present || p->isolation.container.present);
 }
 
 bool agent__job_sandboxed(const job_t *j)
 {
-    return j->has_req && j->type == RK_TASK_COMMAND && j->req.spec.params.isolation.present;
+    return j->has_req && j->type == RK_TASK_COMMAND &&
+           (j->req.spec.params.isolation.present || agent__job_contained(j));
 }
 
 int agent__isolation_start(rk_agent_t *a, job_t *j, rk_exec_spec_t *sp, const char *workdir)
 {
     const struct agent__iso *o = a->iso;
     const rk_task_params_t *p = &j->req.spec.params;
+    if (agent__job_contained(j))
+        return agent__container_start(a, j, sp, workdir);
     struct agent__job_iso *ji = calloc(1, sizeof *ji);
     if (!ji)
         return RK_ENOMEM;
@@ -355,6 +364,7 @@ int agent__isolation_start(rk_agent_t *a, job_t *j, rk_exec_spec_t *sp, const ch
 bool agent__isolation_end(job_t *j, json_t *m, int64_t *memory_mb)
 {
     struct agent__job_iso *ji = j->iso;
+    agent__container_end(j);
     if (!ji)
         return false;
     j->iso = NULL;

@@ -29,11 +29,17 @@ void agent__job_freeze(rk_agent_t *a, job_t *j, bool freeze)
      * the run's process group (it owns the group's lifetime: a group id is
      * only signalled while its leader is not reaped) covers the rest. */
     struct rk_cg *cg = agent__job_cgroup(j);
+    /* A container is the runtime's to freeze (its processes are not in the
+     * run's process group). */
+    if (freeze)
+        agent__container_freeze(a, j, true);
     if (cg && freeze && rk_cg_freeze(cg, true) != 0)
         rk_log_warn("cgroup freezer failed; stopping the process group only", "job_id", j->id);
     rk_exec_pause(a->sup, j->exec_id, freeze);
     if (cg && !freeze && rk_cg_freeze(cg, false) != 0)
         rk_log_warn("cgroup thaw failed", "job_id", j->id);
+    if (!freeze)
+        agent__container_freeze(a, j, false);
 }
 
 static void set_message(job_t *j, const char *text)

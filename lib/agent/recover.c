@@ -64,6 +64,10 @@ static job_t *load_one(rk_agent_t *a, const char *name)
     } else if (!result && st == RK_JOB_RUNNING) {
         /* A frozen group dies too: SIGKILL ends stopped processes. */
         agent__kill_leftovers(j);
+        /* The runtime keeps a container its killed client started. */
+        json_t *spec = json_object_get(rq, "experiment_spec");
+        if (json_object_get(json_object_get(json_object_get(spec, "task"), "params"), "container"))
+            agent__container_reap(a, j->id, false);
         a->active++;
         agent__job_finish(a, j, RK_JOB_FAILED, "agent restarted during the job",
                           "agent restarted during the job");

@@ -404,6 +404,10 @@ static void on_done(void *ud, uint64_t id, const rk_exec_outcome_t *o)
     (void)id;
     job_t *j = ud;
     rk_agent_t *a = j->agent;
+    /* A container its client did not see end is killed and removed (the
+     * runtime takes a moment: not under mu). */
+    if (agent__job_contained(j))
+        agent__container_reap(a, j->id, o->end == RK_EXEC_EXITED);
     pthread_mutex_lock(&a->mu);
     /* The child can end before its spawner has taken mu back. */
     while (j->spawning)

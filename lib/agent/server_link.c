@@ -132,8 +132,9 @@ void *agent__register_main(void *arg)
         host[sizeof host - 1] = '\0';
         h = host;
     }
-    snprintf(agent_url, sizeof agent_url, strchr(h, ':') ? "http://[%s]:%u" : "http://%s:%u", h,
-             (unsigned)rk_agent_port(a));
+    /* https when this agent serves TLS: the server calls it back there. */
+    snprintf(agent_url, sizeof agent_url, strchr(h, ':') ? "%s://[%s]:%u" : "%s://%s:%u",
+             a->s->tls_cert ? "https" : "http", h, (unsigned)rk_agent_port(a));
     json_t *body = json_pack("{s:s}", "agent_url", agent_url);
     if (body && a->s->token)
         json_object_set_new(body, "agent_token", json_string(a->s->token));

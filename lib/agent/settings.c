@@ -19,6 +19,8 @@ static const char *const level_choices[] = {"debug", "info", "warn", "error", NU
 static const char *const sync_choices[] = {"normal", "full", NULL};
 /* Same order as rk_agent_sandbox_t. */
 static const char *const sandbox_choices[] = {"auto", "bwrap", "none", NULL};
+/* Same order as rk_agent_container_runtime_t. */
+static const char *const container_choices[] = {"none", "podman", "docker", NULL};
 
 /* --cgroup-root: a relative path below the agent's own cgroup, no "..". */
 static int validate_cgroup_root(const void *field, const char **why)
@@ -308,6 +310,30 @@ static const rk_config_option_t options[] = {
      RK_CONFIG_FIELD(S, run_as),
      .metavar = "USER",
      .help = "User that jobs with isolation or limits run as; unset: the agent's user"},
+    {.name = "container-runtime",
+     .env = "RUCKUS_AGENT_CONTAINER_RUNTIME",
+     .type = RK_CONFIG_ENUM,
+     RK_CONFIG_FIELD(S, container_runtime),
+     .def = "none",
+     .choices = container_choices,
+     .help = "Container engine for jobs with task.params.container: none (such jobs are "
+             "refused), podman or docker (probed at start with \"<runtime> info\": no start "
+             "when it does not answer)"},
+    {.name = "container-runtime-path",
+     .env = "RUCKUS_AGENT_CONTAINER_RUNTIME_PATH",
+     .type = RK_CONFIG_PATH,
+     RK_CONFIG_FIELD(S, container_runtime_path),
+     .def_doc = "the runtime's name, found on PATH",
+     .help = "Program of --container-runtime"},
+    {.name = "container-run-arg",
+     .env = "RUCKUS_AGENT_CONTAINER_RUN_ARGS",
+     .type = RK_CONFIG_LIST,
+     RK_CONFIG_FIELD(S, container_run_args),
+     .metavar = "ARG",
+     .flags = RK_CONFIG_REPEAT,
+     .help = "An extra argument of every \"<runtime> run\", before the image (e.g. "
+             "--container-run-arg=--runtime=runc); repeat the flag for more (the environment "
+             "variable takes them comma-separated)"},
 };
 
 static int check(const void *settings, char *err, size_t errlen)

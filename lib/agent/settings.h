@@ -46,7 +46,19 @@ typedef struct rk_agent_settings {
     int64_t image_cache_days;    /* unpacked images unused this long are removed */
     rk_config_list_t allow_bind; /* host directories jobs may bind from */
     char *run_as;                /* user isolated jobs run as; NULL: the agent's */
+    /* Container runtime for task.params.container (docs/isolation.md,
+     * "Container runtime"). */
+    int container_runtime;               /* rk_agent_container_runtime_t */
+    char *container_runtime_path;        /* its program; NULL: the name, found on PATH */
+    rk_config_list_t container_run_args; /* extra arguments of every "<rt> run" */
 } rk_agent_settings_t;
+
+/* --container-runtime. */
+typedef enum rk_agent_container_runtime {
+    RK_AGENT_CONTAINER_NONE = 0, /* jobs asking for a container are refused */
+    RK_AGENT_CONTAINER_PODMAN,
+    RK_AGENT_CONTAINER_DOCKER,
+} rk_agent_container_runtime_t;
 
 /* --sandbox: whether command jobs asking for isolation can get it. */
 typedef enum rk_agent_sandbox {

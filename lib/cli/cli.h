@@ -171,6 +171,17 @@ int rk_cli_job_cancel(rk_cli_t *c, int argc, char **argv);
 int rk_cli_agent_pause(rk_cli_t *c, int argc, char **argv);
 int rk_cli_agent_resume(rk_cli_t *c, int argc, char **argv);
 int rk_cli_agent_drain(rk_cli_t *c, int argc, char **argv);
+/* cmd_retry.c: retries and start times. Adds `retry` (from the
+ * --max-attempts, --backoff and --retry-on values, each may be NULL) and
+ * `not_before` (RFC 3339 or +SECONDS) to a submit body; prints a usage
+ * error and returns RK_CLI_EXIT_USAGE on a bad value, else 0. */
+int rk_cli_retry_opts(rk_cli_t *c, const char *max_attempts, const char *backoff, const char *on,
+                      const char *not_before, json_t *body);
+/* The attempt N/M, not before and retry of lines of `job show` (those the
+ * JobInfo ans has). */
+void rk_cli_retry_show(const json_t *ans, rk_buf_t *b);
+/* `job retry ID`: POST /jobs/{id}/retry. */
+int rk_cli_job_retry(rk_cli_t *c, int argc, char **argv);
 /* `result history` (cmd_compare.c). */
 int rk_cli_history(rk_cli_t *c, int argc, char **argv);
 

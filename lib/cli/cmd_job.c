@@ -19,6 +19,8 @@ static const char usage[] =
     "ruckus job COMMAND\n\n"
     "  submit EXPERIMENT [AGENT|any] [--priority P] [--label K=V[,K=V]] [--exclusive]\n"
     "         [--count N] [--wait]         queue a job (--wait: watch it to the end)\n"
+    "         [--max-attempts N] [--backoff S] [--retry-on C,...] [--not-before T]\n"
+    "  retry ID                           a new job like a failed one (retry_of)\n"
     "  list [--status S[,S...]] [--agent ID|NAME] [--experiment E] [--limit N]\n"
     "  show ID                            one job with its status history\n"
     "  cancel ID... | --status S ...      cancel jobs by id or by filters (--force: kill)\n"
@@ -90,26 +92,37 @@ static json_t *submit_body(rk_cli_t *c, const rk_cli_args_t *a, const char *agen
         json_object_set_new(body, "exclusive", json_true());
     if (count > 1)
         json_object_set_new(body, "count", json_integer(count));
-    *code = 0;
+    if ((*code = rk_cli_retry_opts(c, a->val[6], a->val[7], a->val[8], a->val[9], body))) {
+        json_decref(body);
+        return NULL;
+    }
     return body;
 }
 
 static int cmd_submit(rk_cli_t *c, int argc, char **argv)
 {
-    static const rk_cli_opt_t opts[] = {{"wait", 'w', false},    {"priority", 'p', true},
-                                        {"label", 'l', true},    {"any", 0, false},
-                                        {"exclusive", 0, false}, {"count", 'n', true}};
+    static const rk_cli_opt_t opts[] = {{"wait", 'w', false},      {"priority", 'p', true},
+                                        {"label", 'l', true},      {"any", 0, false},
+                                        {"exclusive", 0, false},   {"count", 'n', true},
+                                        {"max-attempts", 0, true}, {"backoff", 0, true},
+                                        {"retry-on", 0, true},     {"not-before", 0, true}};
     rk_cli_args_t a;
     int code = rk_cli_parse(
-        c, argc, argv, opts, 6, 1, 2,
+        c, argc, argv, opts, 10, 1, 2,
         "ruckus job submit EXPERIMENT [AGENT|any] [--priority P] [--label K=V[,K=V...]]\n"
-        "                  [--any] [--exclusive] [--count N] [--wait]\n\n"
+        "                  [--any] [--exclusive] [--count N] [--wait]\n"
+        "                  [--max-attempts N] [--backoff S] [--retry-on C[,C...]]\n"
+        "                  [--not-before T]\n\n"
         "AGENT is an agent id or name. Without one (or with `any`, --any or --label)\n"
         "the job runs on the first agent that can run it and has a free slot; --label\n"
         "keeps it to agents with those labels (ruckus-agent --label). P: low, medium\n"
         "(default), high, critical. --exclusive: nothing else runs on the agent\n"
         "meanwhile. --count N: N copies (1..10000). With --wait, follows the job like\n"
-        "`job watch` and exits 0 only if it completed (one job only).\n\n"
+        "`job watch` and exits 0 only if it completed (one job only).\n"
+        "--max-attempts N (1..20): run it again after a failure, up to N runs in all,\n"
+        "waiting --backoff S seconds (default 10) after the first, doubling each time;\n"
+        "--retry-on: which ends count (failed, timeout, agent_lost; default all).\n"
+        "--not-before T: not started before T (RFC 3339, or +SECONDS from now).\n\n"
         "Examples:\n  ruckus job submit exp_1a2b3c worker1 --wait\n"
         "  ruckus job submit exp_1a2b3c --label gpu=a100 --count 4\n",
         &a);
@@ -332,6 +345,7 @@ static int cmd_show(rk_cli_t *c, int argc, char **argv)
     rk_time_format(j.created_time, ts);
     rk_cli_reltime(j.created_time, c->now, when);
     rk_buf_printf(&b, "created:        %s (%s)\n", ts, when);
+    rk_cli_retry_show(ans, &b);
     if (j.status.has_progress) {
         rk_buf_adds(&b, "progress:       ");
         rk_cli_progress_bar(j.status.progress, 30, &b);
@@ -558,6 +572,7 @@ int rk_cli_cmd_job(rk_cli_t *c, int argc, char **argv)
                                         {"pause", rk_cli_job_pause},
                                         {"resume", rk_cli_job_resume},
                                         {"priority", rk_cli_job_priority},
+                                        {"retry", rk_cli_job_retry},
                                         {"delete", rk_cli_job_delete},
                                         {NULL, NULL}};
     return rk_cli_dispatch(c, "job", usage, cmds, argc, argv);

@@ -14,6 +14,14 @@ const char *rk_cli_metric_unit(const char *name)
     /* Longest first: "_gb_s" also ends in "_s". */
     static const char *const map[][2] = {
         {"_tokens_per_sec", "tokens/s"},
+        /* llm_generation (docs/llm.md): tok/s, req/s, counts of tokens,
+         * and the GPU sampled during a stage. */
+        {"_tok_per_s", "tok/s"},
+        {"_req_per_s", "req/s"},
+        {"_tokens_per_joule", "tok/J"},
+        {"_tokens", "tokens"},
+        {"_pct", "%"},
+        {"_w", "W"},
         {"_per_sec", "/s"},
         {"_per_s", "/s"},
         {"_gb_s", "GB/s"},

@@ -63,8 +63,9 @@ static bool host_is_loopback(const char *h)
     return false;
 }
 
-/* Reads a PEM file (at most 1 MiB) into *out. */
-static int read_pem(const char *what, const char *path, char **out)
+static void wipe_free(char *p);
+
+int rk_http_read_pem(const char *what, const char *path, char **out)
 {
     *out = NULL;
     FILE *f = fopen(path, "rbe");
@@ -163,8 +164,15 @@ int rk_http_server_new(const rk_http_config_t *cfg, rk_http_server_t **out)
         return RK_ENOMEM;
     }
     int trc = 0;
-    if (tls && ((trc = read_pem("certificate", cfg->tls_cert, &s->tls_cert_pem)) ||
-                (trc = read_pem("key", cfg->tls_key, &s->tls_key_pem)))) {
+    char *cert_pem = NULL, *key_pem = NULL, terr[256] = "";
+    if (tls && !(trc = rk_http_read_pem("certificate", cfg->tls_cert, &cert_pem)) &&
+        !(trc = rk_http_read_pem("key", cfg->tls_key, &key_pem)) &&
+        (trc = rk_tls_creds_new(cert_pem, key_pem, &s->tls, terr, sizeof terr)))
+        rk_log_error("the TLS certificate and key cannot be used (do they belong together?)",
+                     "server", s->name, "detail", terr);
+    free(cert_pem);
+    wipe_free(key_pem);
+    if (trc) {
         rk_http_server_free(s);
         return trc;
     }
@@ -766,24 +774,27 @@ int rk_http_server_start(rk_http_server_t *s)
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ITC | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0) |
-                     (s->tls_cert_pem ? MHD_USE_TLS : 0);
+                     (s->tls ? MHD_USE_TLS : 0);
+    /* The pair is picked per handshake (tls.c), so a reload needs no restart. */
     struct MHD_OptionItem tls_opts[] = {
-        {MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert_pem},
-        {MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key_pem},
+        {MHD_OPTION_HTTPS_CERT_CALLBACK, 0, (void *)rk_tls_pick},
         {MHD_OPTION_END, 0, NULL},
     };
+    if (s->tls)
+        rk_tls_register(s, true);
     struct MHD_OptionItem no_opts[] = {{MHD_OPTION_END, 0, NULL}};
-    s->daemon = MHD_start_daemon(
-        flags, s->cfg.port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads,
-        MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_conns, MHD_OPTION_CONNECTION_TIMEOUT,
-        s->cfg.conn_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_ARRAY,
-        s->tls_cert_pem ? tls_opts : no_opts, MHD_OPTION_END);
+    s->daemon =
+        MHD_start_daemon(flags, s->cfg.port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
+                         on_mhd_log, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                         MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads, MHD_OPTION_CONNECTION_LIMIT,
+                         s->cfg.max_conns, MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.conn_timeout_s,
+                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_URI_LOG_CALLBACK,
+                         on_uri, s, MHD_OPTION_ARRAY, s->tls ? tls_opts : no_opts, MHD_OPTION_END);
     if (!s->daemon) {
-        rk_log_error(s->tls_cert_pem ? "cannot start HTTPS server (is the port free, and do the "
-                                       "TLS certificate and key belong together?)"
-                                     : "cannot start HTTP server",
+        if (s->tls)
+            rk_tls_register(s, false);
+        rk_log_error(s->tls ? "cannot start HTTPS server (is the port free?)"
+                            : "cannot start HTTP server",
                      "server", s->name, "host", s->host);
         err = RK_EIO;
         goto out;
@@ -793,7 +804,7 @@ int rk_http_server_start(rk_http_server_t *s)
     char port[8];
     snprintf(port, sizeof port, "%u", s->port);
     rk_log_info("listening", "server", s->name, "host", s->host, "port", port, "scheme",
-                s->tls_cert_pem ? "https" : "http", "auth",
+                s->tls ? "https" : "http", "auth",
                 !s->has_token   ? "none"
                 : s->read_token ? "token+read-token"
                                 : "token");
@@ -906,8 +917,9 @@ void rk_http_server_free(rk_http_server_t *s)
     free(s->host);
     wipe_free(s->token);
     wipe_free(s->read_token);
-    free(s->tls_cert_pem);
-    wipe_free(s->tls_key_pem);
+    if (s->tls)
+        rk_tls_register(s, false);
+    rk_tls_creds_free(s->tls);
     free(s->prefix);
     free(s->name);
     pthread_cond_destroy(&s->cond);

@@ -84,9 +84,8 @@ void rk_http_config_init(rk_http_config_t *c);
  * not loopback (127.0.0.0/8, ::1, "localhost") and no token is set, when
  * only one of tls_cert and tls_key is given, or cfg is bad; RK_EIO (logged,
  * naming the file) when a TLS file cannot be read or is empty, or this
- * libmicrohttpd lacks TLS; RK_ENOMEM. A certificate and key that do not
- * match are found by rk_http_server_start (RK_EIO, logged). Free with
- * rk_http_server_free. */
+ * libmicrohttpd lacks TLS, or the key does not belong to the certificate;
+ * RK_ENOMEM. Free with rk_http_server_free. */
 int rk_http_server_new(const rk_http_config_t *cfg, rk_http_server_t **out);
 
 /* Replaces the tokens (copied) while the server runs, e.g. after a token
@@ -97,6 +96,14 @@ int rk_http_server_new(const rk_http_config_t *cfg, rk_http_server_t **out);
  * without one (auth cannot be switched on later), or when read_token is
  * given without token or equals it; RK_ENOMEM. */
 int rk_http_server_set_tokens(rk_http_server_t *s, const char *token, const char *read_token);
+
+/* Re-reads the TLS certificate and key files (e.g. rotated, on SIGHUP):
+ * handshakes from then on use the new pair, connections already open keep
+ * theirs. A file that cannot be read, is not PEM, or a key that does not
+ * belong to the certificate: the old pair stays in use, the reason is
+ * logged, RK_EIO is returned. RK_ESTATE for a server without TLS. Any
+ * thread. */
+int rk_http_server_reload_tls(rk_http_server_t *s, const char *cert_path, const char *key_path);
 
 /* Registers GET path (e.g. "/metrics") answering cfg.metrics in the
  * Prometheus text format. Open without a token; with one configured (as

@@ -3,6 +3,8 @@
 #ifndef RK_HTTP_SERVER_INT_H
 #define RK_HTTP_SERVER_INT_H
 
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -15,6 +17,26 @@
 #include "http/server.h"
 
 #define RESP_MAX_HEADERS 16
+
+/* ---- tls.c: the HTTPS certificate and key ---- */
+typedef struct rk_tls_creds rk_tls_creds_t;
+/* Checks and loads a PEM certificate chain and its PEM key into *out. On
+ * failure RK_EIO with what is wrong in err ("key: ...", "the key does not
+ * belong to the certificate"), or RK_ENOMEM. */
+int rk_tls_creds_new(const char *cert_pem, const char *key_pem, rk_tls_creds_t **out, char *err,
+                     size_t errn);
+/* Frees c and the pairs it replaced. NULL: no-op. */
+void rk_tls_creds_free(rk_tls_creds_t *c);
+/* Adds (on) or removes an HTTPS server from the table rk_tls_pick looks in. */
+void rk_tls_register(rk_http_server_t *s, bool on);
+/* The GnuTLS certificate callback (MHD_OPTION_HTTPS_CERT_CALLBACK): the
+ * pair in use by the server whose socket the session is on. */
+int rk_tls_pick(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, int n_req,
+                const gnutls_pk_algorithm_t *algos, int n_algos, gnutls_pcert_st **chain,
+                unsigned int *n_chain, gnutls_privkey_t *key);
+/* Reads a PEM file (at most 1 MiB, starting "-----BEGIN ") into *out
+ * (malloc'd); RK_EIO logged naming what and path, or RK_ENOMEM. */
+int rk_http_read_pem(const char *what, const char *path, char **out);
 
 typedef enum resp_kind { RESP_NONE, RESP_BUF, RESP_STREAM } resp_kind_t;
 
@@ -60,7 +82,9 @@ struct rk_http_server {
     pthread_mutex_t tok_lock;
     char *token, *read_token;
     bool has_token;
-    char *tls_cert_pem, *tls_key_pem; /* file contents with TLS, else NULL */
+    /* With TLS: the certificate and key in use (tls.c), swapped by
+     * rk_http_server_reload_tls under tok_lock; NULL: plain HTTP. */
+    rk_tls_creds_t *tls;
     char **origins;
     rk_router_t *router;
     target_t *targets;

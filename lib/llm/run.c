@@ -8,6 +8,7 @@
 
 #include "base/err.h"
 #include "llm/client.h"
+#include "llm/gpu.h"
 #include "llm/metrics.h"
 #include "llm/server.h"
 #include "llm/stage.h"
@@ -114,6 +115,7 @@ typedef struct run {
     rk_llm_client_t *c;
     rk_llm_server_t server;
     FILE *jsonl;
+    rk_llm_gpu_t *gpu; /* NULL: no NVIDIA GPU to sample */
     size_t total, failed;
     char first_error[512];
 } run_t;
@@ -148,9 +150,20 @@ static int stages(run_t *r, json_t *m)
             st.burstiness = p->burstiness;
         }
         uint64_t seed = (uint64_t)(p->has_seed ? p->seed : 0) * 1000003u + i;
+        /* The GPU is sampled while the stage's requests run; a sampler
+         * that cannot start leaves the stage without GPU figures. */
+        bool sampling = r->gpu && rk_llm_gpu_start(r->gpu, RK_LLM_GPU_PERIOD_MS) == 0;
         rc = rk_llm_stage_run(r->c, &r->w, p->num_requests, p->duration_s, seed, &st);
+        rk_llm_gpu_acc_t gpu = {0};
+        if (sampling)
+            rk_llm_gpu_stop(r->gpu, &gpu);
         if (!rc)
             rc = rk_llm_metrics_stage(&st, &r->w, &slo, m);
+        if (!rc && sampling) {
+            char k[96];
+            snprintf(k, sizeof k, "%s_output_tokens", st.name);
+            rc = rk_llm_gpu_acc_report(&gpu, st.name, json_number_value(json_object_get(m, k)), m);
+        }
         if (!rc) {
             char k[96];
             snprintf(k, sizeof k, "%s_output_tok_per_s", st.name);
@@ -252,6 +265,10 @@ int rk_llm_run(const rk_llm_params_t *p, const char *out_dir, json_t **metrics, 
             rc = RK_EIO;
         }
     }
+    /* No NVML or no device: no GPU figures, and no failure either. */
+    if (!rc && rk_llm_gpu_open(&r.gpu) == 0)
+        fprintf(stderr, "llm: sampling %u NVIDIA GPU%s during each stage\n",
+                rk_llm_gpu_devices(r.gpu), rk_llm_gpu_devices(r.gpu) == 1 ? "" : "s");
     if (!rc)
         rc = warmup(&r);
     if (!rc)
@@ -262,6 +279,7 @@ int rk_llm_run(const rk_llm_params_t *p, const char *out_dir, json_t **metrics, 
         snprintf(err, errlen, "all %zu requests failed; the first: %s", r.total, r.first_error);
         rc = RK_EIO;
     }
+    rk_llm_gpu_close(r.gpu);
     rk_llm_client_free(r.c);
     rk_llm_server_stop(&r.server, RK_LLM_SERVER_GRACE_MS);
     if (r.jsonl)

@@ -142,6 +142,7 @@ void rk_job_info_cleanup(rk_job_info_t *j)
     free(j->experiment_id);
     free(j->agent_id);
     json_decref(j->selector_labels);
+    json_decref(j->extra);
     rk_job_status_cleanup(&j->status);
     for (size_t i = 0; i < j->n_history; i++)
         rk_job_status_cleanup(&j->history[i]);
@@ -217,6 +218,27 @@ static int decode_queue_fields(const json_t *v, const char *path, rk_job_info_t 
     return rk_job_selector_decode(v, path, &out->selector_labels, e);
 }
 
+const char *const RK_JOB_EXTRA_KEYS[] = {
+    "attempt",    "max_attempts", "retry",      "retry_of",    "depends_on",
+    "dependency", "waiting_for",  "not_before", "schedule_id", NULL,
+};
+
+/* The jobs-over-time keys of v, copied into out->extra (NULL when none);
+ * taken as they are: the server validates what it accepts from users. */
+static int decode_extra(const json_t *v, rk_job_info_t *out)
+{
+    for (size_t i = 0; RK_JOB_EXTRA_KEYS[i]; i++) {
+        json_t *x = json_object_get(v, RK_JOB_EXTRA_KEYS[i]);
+        if (!x || json_is_null(x))
+            continue;
+        if (!out->extra && !(out->extra = json_object()))
+            return RK_ENOMEM;
+        if (json_object_set_new(out->extra, RK_JOB_EXTRA_KEYS[i], json_deep_copy(x)))
+            return RK_ENOMEM;
+    }
+    return RK_OK;
+}
+
 int rk_job_info_decode(const json_t *v, const char *path, rk_job_info_t *out, rk_verr_t *e)
 {
     memset(out, 0, sizeof *out);
@@ -237,7 +259,7 @@ int rk_job_info_decode(const json_t *v, const char *path, rk_job_info_t *out, rk
     }
     if ((rc = rk_job_status_decode(st, sp, &out->status, e)))
         goto cleanup;
-    if ((rc = decode_queue_fields(v, path, out, e)))
+    if ((rc = decode_queue_fields(v, path, out, e)) || (rc = decode_extra(v, out)))
         goto cleanup;
     rc = decode_history(v, path, out, e);
 cleanup:
@@ -261,6 +283,8 @@ json_t *rk_job_info_encode(const rk_job_info_t *j)
         goto fail;
     if (j->selector_labels &&
         json_object_set_new(o, "agent_selector", json_pack("{sO}", "labels", j->selector_labels)))
+        goto fail;
+    if (j->extra && json_object_update_missing(o, j->extra))
         goto fail;
     if (j->has_history) {
         json_t *arr = json_array();
@@ -289,6 +313,8 @@ int rk_job_info_copy(const rk_job_info_t *src, rk_job_info_t *dst)
     dst->exclusive = src->exclusive;
     if (src->selector_labels && !(dst->selector_labels = json_deep_copy(src->selector_labels)))
         ok = false;
+    if (src->extra && !(dst->extra = json_deep_copy(src->extra)))
+        ok = false;
     dst->has_history = src->has_history;
     if (!ok || rk_job_status_copy(&src->status, &dst->status))
         goto fail;
@@ -316,6 +342,7 @@ bool rk_job_info_equal(const rk_job_info_t *a, const rk_job_info_t *b)
         !(a->selector_labels == b->selector_labels ||
           (a->selector_labels && b->selector_labels &&
            json_equal(a->selector_labels, b->selector_labels))) ||
+        !(a->extra == b->extra || (a->extra && b->extra && json_equal(a->extra, b->extra))) ||
         !rk_job_status_equal(&a->status, &b->status) || a->has_history != b->has_history ||
         a->n_history != b->n_history)
         return false;

@@ -50,6 +50,13 @@ typedef struct rk_job_info {
     rk_job_priority_t priority;
     bool exclusive;
     json_t *selector_labels;
+    /* Jobs over time (issue 12): an object holding any of attempt,
+     * max_attempts, retry, retry_of, depends_on, dependency, waiting_for,
+     * not_before and schedule_id, stored whole by every backend and merged
+     * into the JobInfo object on encode (its keys beside the others). Owned,
+     * NULL when the job has none of them. Decode gathers those keys when
+     * present. RK_JOB_EXTRA_KEYS lists them. */
+    json_t *extra;
     rk_job_status_t status;
     /* Oldest first. Encoded only when has_history is set (GET /jobs/{id});
      * decode sets it when the document has a history array. */
@@ -57,6 +64,9 @@ typedef struct rk_job_info {
     rk_job_status_t *history;
     size_t n_history;
 } rk_job_info_t;
+
+/* The keys rk_job_info_t.extra may hold, NULL-terminated. */
+extern const char *const RK_JOB_EXTRA_KEYS[];
 
 /* Writes a fresh job id "job_" + 8 random lowercase hex digits (from
  * getrandom) into out. RK_EIO when the kernel gives no randomness. The

@@ -162,5 +162,16 @@ int rk_job_info_text(rk_buf_t *b, const rk_job_info_t *j)
         if (!rc)
             rc = rk_buf_add(b, "}", 1);
     }
+    /* The jobs-over-time fields, after the others as rk_job_info_encode
+     * puts them (its keys are never one of those above). */
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)j->extra, key, v)
+    {
+        if (rc)
+            break;
+        if (!(rc = member(b, key)))
+            rc = rk_text_json(b, v);
+    }
     return rc ? rc : rk_buf_add(b, "}", 1);
 }

@@ -16,11 +16,12 @@ static const char *const metrics_keys[] = {"metrics", NULL};
 /* Every task with runs. A key is listed here only once something reads
  * it: a key that is accepted and ignored is what this module warns about. */
 #define RUN_KEYS "runs_per_job", "min_runs", "max_runs", "target_cv"
-static const char *const command_keys[] = {"argv",      "env",    "workdir", "stdin", "rlimits",
-                                           "isolation", "limits", RUN_KEYS,  NULL};
+static const char *const command_keys[] = {"argv",      "env",    "workdir",   "stdin",  "rlimits",
+                                           "isolation", "limits", "container", RUN_KEYS, NULL};
 static const char *const rlimit_keys[] = {"cpu_seconds", "memory_mb", "nofile", "nproc", NULL};
 static const char *const isolation_keys[] = {"network", "rootfs", "binds", NULL};
 static const char *const limits_keys[] = {"memory_mb", "pids", "cpus", "cpu_weight", NULL};
+static const char *const container_keys[] = {"image", "pull", "env", "workdir", "network", NULL};
 static const char *const memory_keys[] = {"test_sizes_mb", "test_patterns", "iterations_per_size",
                                           RUN_KEYS, NULL};
 static const char *const compute_keys[] = {"precision_types", "matrix_sizes", RUN_KEYS, NULL};
@@ -150,6 +151,8 @@ json_t *rk_experiment_lint(const json_t *spec, const char *prefix)
             check(out, json_object_get(params, "isolation"), r, isolation_keys);
             rk_path_key(r, q, "limits");
             check(out, json_object_get(params, "limits"), r, limits_keys);
+            rk_path_key(r, q, "container");
+            check(out, json_object_get(params, "container"), r, container_keys);
         } else if (type == RK_TASK_MEMORY_BENCHMARK) {
             check(out, params, q, memory_keys);
         } else if (type == RK_TASK_COMPUTE_BENCHMARK) {

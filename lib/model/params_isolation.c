@@ -1,12 +1,15 @@
 /* task.params.isolation and task.params.limits (params_isolation.h). */
 #include "model/params_isolation.h"
 
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/err.h"
 
 static const char *const network_names[] = {"none", "host"};
+static const char *const pull_names[] = {"never", "missing", "always"};
 
 /* The image name rule of lib/isolate (rk_image_name_valid), checked here so
  * a spec naming no possible image is refused before it reaches an agent. */
@@ -110,10 +113,131 @@ static int decode_limits(const json_t *params, const char *path, rk_limits_param
     return rc;
 }
 
+bool rk_container_image_valid(const char *s)
+{
+    static const char archive[] = "oci-archive:";
+    size_t n = strlen(s);
+    if (strncmp(s, archive, sizeof archive - 1) == 0) {
+        const char *path = s + sizeof archive - 1;
+        if (path[0] != '/' || strlen(path) > 4096)
+            return false;
+        for (const char *c = path; *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                return false;
+        for (const char *c = path; *c;) {
+            c += strspn(c, "/");
+            size_t len = strcspn(c, "/");
+            if (len == 2 && c[0] == '.' && c[1] == '.')
+                return false;
+            c += len;
+        }
+        return true;
+    }
+    if (n == 0 || n > RK_CONTAINER_IMAGE_MAX || !isalnum((unsigned char)s[0]))
+        return false;
+    return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._/:@-") == n;
+}
+
+const char *rk_container_pull_name(int pull)
+{
+    return pull >= 0 && pull < 3 ? pull_names[pull] : "never";
+}
+
+static bool env_name_ok(const char *k)
+{
+    size_t n = strlen(k);
+    if (n == 0 || n > 128 || isdigit((unsigned char)k[0]))
+        return false;
+    return strspn(k, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") == n;
+}
+
+static int decode_container_env(const json_t *c, const char *path, rk_container_params_t *out,
+                                rk_verr_t *e)
+{
+    json_t *env = json_object_get(c, "env");
+    if (!env || json_is_null(env))
+        return RK_OK;
+    char p[RK_PATH_MAX], kp[RK_PATH_MAX];
+    rk_path_key(p, path, "env");
+    if (!json_is_object(env))
+        return rk_verr_set(e, p, "expected an object of strings");
+    if (json_object_size(env) > RK_CONTAINER_ENV_MAX)
+        return rk_verr_set(e, p, "more than %d items", RK_CONTAINER_ENV_MAX);
+    out->env = calloc(json_object_size(env) + 1, sizeof *out->env);
+    if (!out->env)
+        return RK_ENOMEM;
+    const char *k;
+    json_t *v;
+    json_object_foreach(env, k, v)
+    {
+        rk_path_key(kp, p, k);
+        if (!env_name_ok(k))
+            return rk_verr_set(e, kp,
+                               "expected a variable name of [A-Za-z0-9_], not starting "
+                               "with a digit");
+        if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
+            return rk_verr_set(e, kp, "expected a string");
+        if (asprintf(&out->env[out->n_env], "%s=%s", k, json_string_value(v)) < 0) {
+            out->env[out->n_env] = NULL;
+            return RK_ENOMEM;
+        }
+        out->n_env++;
+    }
+    return RK_OK;
+}
+
+/* params.container; refused together with params.isolation (the container
+ * is the job's isolation: no bwrap, no rootfs, inside it). */
+static int decode_container(const json_t *params, const char *path, rk_isolation_params_t *iso,
+                            rk_verr_t *e)
+{
+    rk_container_params_t *out = &iso->container;
+    json_t *c = NULL;
+    char p[RK_PATH_MAX], fp[RK_PATH_MAX];
+    rk_path_key(p, path, "container");
+    int rc = rk_json_get_obj(params, path, "container", RK_OPTIONAL, &c, e);
+    if (rc || !c)
+        return rc;
+    out->present = true;
+    if (iso->present) {
+        rk_path_key(fp, path, iso->rootfs ? "isolation.rootfs" : "isolation");
+        rc = rk_verr_set(e, fp,
+                         "cannot be combined with task.params.container (the container is "
+                         "the job's isolation)");
+        goto out;
+    }
+    if ((rc = rk_json_get_str(c, p, "image", RK_REQUIRED, 0, &out->image, e)))
+        goto out;
+    if (!rk_container_image_valid(out->image)) {
+        rk_path_key(fp, p, "image");
+        rc = rk_verr_set(e, fp,
+                         "expected an image name (1 to 255 of [A-Za-z0-9._/:@-], starting with a "
+                         "letter or digit) or oci-archive:/absolute/path");
+        goto out;
+    }
+    int net = 0;
+    if ((rc = rk_json_get_enum(c, p, "pull", RK_OPTIONAL, pull_names, 3, &out->pull, e)) ||
+        (rc = rk_json_get_enum(c, p, "network", RK_OPTIONAL, network_names, 2, &net, e)) ||
+        (rc = rk_json_get_str(c, p, "workdir", RK_OPTIONAL, 4096, &out->workdir, e)))
+        goto out;
+    out->network = net == 1;
+    if (out->workdir && (out->workdir[0] != '/' || strchr(out->workdir, ','))) {
+        rk_path_key(fp, p, "workdir");
+        rc = rk_verr_set(e, fp, "expected an absolute path inside the container");
+        goto out;
+    }
+    rc = decode_container_env(c, p, out, e);
+out:
+    json_decref(c);
+    return rc;
+}
+
 int rk_isolation_params_decode(const json_t *params, const char *path, rk_isolation_params_t *iso,
                                rk_limits_params_t *lim, rk_verr_t *e)
 {
     int rc = decode_isolation(params, path, iso, e);
+    if (!rc)
+        rc = decode_container(params, path, iso, e);
     return rc ? rc : decode_limits(params, path, lim, e);
 }
 
@@ -125,5 +249,10 @@ void rk_isolation_params_cleanup(rk_isolation_params_t *iso)
     }
     free(iso->binds);
     free(iso->rootfs);
+    for (size_t i = 0; i < iso->container.n_env; i++)
+        free(iso->container.env[i]);
+    free(iso->container.env);
+    free(iso->container.image);
+    free(iso->container.workdir);
     memset(iso, 0, sizeof *iso);
 }

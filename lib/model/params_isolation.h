@@ -32,12 +32,34 @@ typedef struct rk_bind_param {
     bool writable;
 } rk_bind_param_t;
 
+/* task.params.container (docs/isolation.md, "Container runtime"): the
+ * command runs in an image through the agent's --container-runtime. */
+#define RK_CONTAINER_IMAGE_MAX 255
+#define RK_CONTAINER_ENV_MAX 256
+typedef enum rk_container_pull {
+    RK_PULL_NEVER = 0, /* default: the image must be there (or an oci-archive:) */
+    RK_PULL_MISSING,
+    RK_PULL_ALWAYS,
+} rk_container_pull_t;
+
+typedef struct rk_container_params {
+    bool present;
+    char *image; /* rk_container_image_valid */
+    int pull;    /* rk_container_pull_t */
+    char **env;  /* n_env "NAME=VALUE" strings */
+    size_t n_env;
+    char *workdir; /* absolute path inside the container, or NULL: /job[/command workdir] */
+    bool network;  /* network "host"; default "none" */
+} rk_container_params_t;
+
 typedef struct rk_isolation_params {
     bool present; /* task.params.isolation was given: the job must run sandboxed */
     bool network; /* network "host"; default "none" */
     char *rootfs; /* an image name (1..127 of [A-Za-z0-9._-], not starting with '.'), or NULL */
     rk_bind_param_t *binds;
     size_t n_binds;
+    /* task.params.container; never together with isolation (refused). */
+    rk_container_params_t container;
 } rk_isolation_params_t;
 
 /* 0 leaves a limit unset. */
@@ -55,6 +77,14 @@ typedef struct rk_limits_params {
  * to 4096"), RK_ENOMEM. On failure both are freeable. */
 int rk_isolation_params_decode(const json_t *params, const char *path, rk_isolation_params_t *iso,
                                rk_limits_params_t *lim, rk_verr_t *e);
+/* A container image reference: a name the runtime knows (1 to 255 of
+ * [A-Za-z0-9._/:@-], starting with a letter or digit, so never an option),
+ * or "oci-archive:" and an absolute path without ".." or control
+ * characters. */
+bool rk_container_image_valid(const char *s);
+/* "never", "missing" or "always": rk_container_pull_t as the runtime's --pull takes it. */
+const char *rk_container_pull_name(int pull);
+
 /* Frees what *iso holds and zeroes it. */
 void rk_isolation_params_cleanup(rk_isolation_params_t *iso);
 

@@ -101,7 +101,7 @@ static void check_gpus(const rk_requirements_t *r, const json_t *si, json_t *mis
 }
 
 /* A command's isolation and limits (protocol.md, "Isolation") against the
- * capabilities sandbox, cgroups and images: an experiment asking for more
+ * capabilities sandbox, cgroups, images and container_runtime: an experiment asking for more
  * than the agent gives is never run open. */
 static void check_isolation(const rk_task_params_t *p, const json_t *caps, json_t *missing)
 {
@@ -120,7 +120,12 @@ static void check_isolation(const rk_task_params_t *p, const json_t *caps, json_
     }
     if (rootfs && !found)
         addf(missing, "image %s for task.params.isolation.rootfs (agent does not have it)", rootfs);
-    if (p->limits.present && !json_is_string(json_object_get(caps, "cgroups")))
+    /* A container's limits are its runtime's flags, not the agent's cgroups. */
+    if (p->isolation.container.present &&
+        !json_is_string(json_object_get(caps, "container_runtime")))
+        addf(missing, "a container runtime for task.params.container (agent has none)");
+    else if (p->limits.present && !p->isolation.container.present &&
+             !json_is_string(json_object_get(caps, "cgroups")))
         addf(missing, "cgroups for task.params.limits (agent has none)");
 }
 

@@ -212,6 +212,12 @@ static void finish_terminal(rk_srv_mgr_t *m, srv_job_t *j, const char *note)
     char msg[1024];
     const char *am = j->agent_message && *j->agent_message ? j->agent_message : "finished";
     snprintf(msg, sizeof msg, "%.900s%s%s", am, note ? "; " : "", note ? note : "");
+    /* A failed attempt its policy retries goes back to wait (retry_mgr.c).
+     * The agent's own restart or shutdown lost the attempt: agent_lost. */
+    bool lost = j->agent_state == RK_JOB_FAILED && (strncmp(am, "agent restarted", 15) == 0 ||
+                                                    strncmp(am, "agent shut down", 15) == 0);
+    if (srv__retry_take(m, j, j->agent_state, msg, lost))
+        return;
     if (!srv__job_ended_here(j))
         srv__job_store_status(m, j, j->agent_state, msg);
     else
@@ -500,7 +506,9 @@ static void forget_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_respon
 void srv__jobs_tick(rk_srv_mgr_t *m, int64_t now)
 {
     for (srv_agent_t *a = m->agents; a; a = a->next) {
-        for (srv_job_t *j = a->r_head; j; j = j->next) {
+        /* next read first: a retried job leaves the running list. */
+        for (srv_job_t *j = a->r_head, *next; j; j = next) {
+            next = j->next;
             if (j->st == SRV_J_RELEASING)
                 continue;
             /* In µs from seconds: a fractional grace (0.5 s) counts whole. */
@@ -511,8 +519,10 @@ void srv__jobs_tick(rk_srv_mgr_t *m, int64_t now)
                 snprintf(msg, sizeof msg,
                          "server backstop: no end reported within the %lld s timeout plus grace",
                          (long long)j->timeout_s);
-                srv__job_store_status(m, j, RK_JOB_TIMEOUT, msg);
                 srv__job_cancel_after_commit(m, j, true);
+                if (srv__retry_take(m, j, RK_JOB_TIMEOUT, msg, false))
+                    continue; /* the agent stops this attempt; the next waits */
+                srv__job_store_status(m, j, RK_JOB_TIMEOUT, msg);
                 srv__release_later(m, j);
                 continue;
             }

@@ -56,6 +56,7 @@ struct rk_server {
         *m_batch; /* metrics.c */
     rk_srv_mgr_t *mgr;
     rk_srv_events_t *events;
+    struct srv_hooks *hooks;            /* webhooks (webhooks.h), NULL when none configured */
     struct rk_srv_retention *retention; /* retention.c */
     char *host;
     int db_lock; /* the SQLite file's lock (base/lockfile.h), or -1 */
@@ -136,6 +137,9 @@ typedef struct rk_srv_job_opts {
     bool exclusive;
     size_t count;     /* copies of each job (a job array), 1..RK_SRV_COUNT_MAX */
     json_t *selector; /* agent_selector.labels, or NULL; owned (rk_srv_job_opts_cleanup) */
+    /* The jobs-over-time fields the jobs start with (retry.c: attempt,
+     * max_attempts, retry, not_before), or NULL; owned. */
+    json_t *extra;
 } rk_srv_job_opts_t;
 
 /* Most jobs one request creates (count, a batch). */
@@ -193,6 +197,34 @@ void rk_srv_jobs_submit(rk_server_t *srv, rk_http_req_t *req, rk_http_resp_t *re
 /* A comma-separated list of job states into a mask (1u << state); RK_EINVAL
  * for an unknown name. */
 int rk_srv_states_parse(const char *s, unsigned *mask);
+
+/* ---- retry.c: retries and start times (issue 12) ---- */
+/* Each attempt's result but the last is kept as a store document of this
+ * kind, id "<job_id>/<attempt>" (retention deletes a job's documents by
+ * that prefix). */
+#define RK_SRV_RESULT_ATTEMPT_DOC "result_attempt"
+/* Most attempts a retry policy may ask for. */
+#define RK_SRV_RETRY_ATTEMPTS_MAX 20
+/* Reads `retry` and `not_before` of object body at path into *extra (a
+ * new object {attempt: 1, max_attempts, retry?, not_before?}, or NULL when
+ * neither is given). On a bad value answers resp 422 naming the field
+ * ("jobs[3].retry.max_attempts: ...") and returns RK_EINVAL; RK_ENOMEM is
+ * answered 500. *extra is NULL on failure. */
+int rk_srv_retry_parse(const json_t *body, const char *path, rk_http_resp_t *resp, json_t **extra);
+/* The extra a job of experiment x starts with: extra (borrowed, may be
+ * NULL) when it has a retry policy, else experiment x's own `retry` (an
+ * unknown top-level field of its spec) added to a copy of it. A new
+ * reference, or NULL for none; a bad experiment policy is ignored
+ * (logged). */
+json_t *rk_srv_retry_extra(const rk_experiment_t *x, const json_t *extra);
+/* 0 when experiment spec's `retry` (if any) is a valid policy; else
+ * answers resp 422 naming the field and returns RK_EINVAL. */
+int rk_srv_retry_check_spec(const json_t *spec, rk_http_resp_t *resp);
+/* GET /results/{job_id}?attempt=N (q: the query's text): answers resp. */
+void rk_srv_result_attempt(rk_server_t *srv, rk_http_resp_t *resp, const char *job_id,
+                           const char *q);
+/* POST /jobs/{job_id}/retry. */
+int rk_srv_routes_retry(rk_server_t *srv);
 
 /* ---- route files ---- */
 int rk_srv_routes_jobs(rk_server_t *srv);

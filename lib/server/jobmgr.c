@@ -12,6 +12,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "server/mgr.h"
+#include "server/webhooks.h"
 
 /* ---- the batch ---- */
 
@@ -39,6 +40,8 @@ void srv__event(rk_srv_mgr_t *m, const char *type, json_t *data)
 {
     if (!data)
         return;
+    if (m->hooks) /* its outbox records join the batch */
+        srv__hooks_event(m, type, data);
     json_array_append_new(m->pending_events, json_pack("[so]", type, data));
 }
 
@@ -152,7 +155,8 @@ int srv__flush(rk_srv_mgr_t *m)
     if (err)
         srv__journal_failed(m, err); /* memory back to what the store holds */
     else
-        srv__journal_committed(m); /* with the DELETEs the batch asked for */
+        srv__journal_committed(m);        /* with the DELETEs the batch asked for */
+    srv__hooks_committed(m->hooks, !err); /* the batch's webhook events, if any */
     m->batch_err = 0;
     m->batch++;
     while (m->rel_head) {
@@ -543,8 +547,8 @@ int rk_srv_mgr_recover(rk_srv_mgr_t *m)
         rk_job_status_t st = {.status = RK_JOB_FAILED,
                               .timestamp = rk_time_now_us(),
                               .message = "agent is no longer registered"};
-        if (rc == 0)
-            rk_store_job_set_status(m->store, s.orphan_ids[i], &st);
+        if (rc == 0) /* with its webhook event, when webhooks are configured */
+            srv__hooks_job_status(m->hooks, m->store, s.orphan_ids[i], &st);
         free(s.orphan_ids[i]);
     }
     free(s.orphan_ids);
@@ -572,6 +576,7 @@ void srv__mgr_step(rk_srv_mgr_t *m, int timeout_ms)
     srv__metrics_agents(m, now);
     srv__jobs_tick(m, now);
     srv__flush(m);
+    srv__delay_tick(m); /* jobs whose not_before came join their queues */
     srv__jobs_schedule(m, now);
     srv__flush(m);
     srv__jobs_send_due(m, now);
@@ -586,7 +591,7 @@ static void *loop(void *arg)
 {
     rk_srv_mgr_t *m = arg;
     while (!m->stop)
-        srv__mgr_step(m, 50);
+        srv__mgr_step(m, srv__delay_wait_ms(m, 50));
     return NULL;
 }
 
@@ -648,6 +653,7 @@ void rk_srv_mgr_free(rk_srv_mgr_t *m)
     rk_http_client_free(m->client);
     m->client = NULL;
     srv__calls_drop_all(m);
+    srv__delay_free_all(m);
     srv__agents_free_all(m);
     srv__pools_free_all(m);
     srv__index_cleanup(&m->index);

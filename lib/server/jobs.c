@@ -26,6 +26,8 @@
  *   STOPPING ──status terminal──> FETCHING (result kept, status too)
  *            ──404, or the agent cannot be told──> RELEASING
  *   FETCHING ──result stored (status stored)──> RELEASING
+ *   SENDING, ASKING, WATCHING, FETCHING ──attempt failed, retried
+ *            (retry_mgr.c; stored queued)──> QUEUED, waiting for its backoff
  *   any but RELEASING ──agent lost (stored failed)──> RELEASING
  *   RELEASING ──after the commit──> slot free, job freed
  *
@@ -66,7 +68,7 @@ static const unsigned allowed[SRV_J_N] = {
     [SRV_J_WATCHING] = B(SRV_J_FETCHING) | B(SRV_J_SENDING) | B(SRV_J_STOPPING) |
                        B(SRV_J_RELEASING) | B(SRV_J_QUEUED),
     [SRV_J_STOPPING] = B(SRV_J_FETCHING) | B(SRV_J_RELEASING),
-    [SRV_J_FETCHING] = B(SRV_J_RELEASING),
+    [SRV_J_FETCHING] = B(SRV_J_RELEASING) | B(SRV_J_QUEUED),
     [SRV_J_RELEASING] = 0,
     [SRV_J_HELD] = B(SRV_J_QUEUED) | B(SRV_J_RELEASING),
 };
@@ -134,6 +136,7 @@ void srv__job_free(rk_srv_mgr_t *m, srv_job_t *j)
     srv__call_cancel(m, j->cancel);
     srv__call_cancel(m, j->control); /* its waiting request gets 503 */
     srv__index_del(&m->index, j);
+    srv__retry_free(m, j);
     if (j->home)
         srv__pool_unref(m, j->home);
     free(j->job_id);
@@ -163,6 +166,7 @@ json_t *srv__job_info_json(const srv_job_t *j)
         .created_time = j->created,
         .priority = j->prio,
         .exclusive = j->exclusive,
+        .extra = j->rt ? j->rt->extra : NULL,
         .status = {.status = j->status,
                    .timestamp = j->status_time,
                    .message = j->message,
@@ -333,6 +337,8 @@ void srv__jobs_create(rk_srv_mgr_t *m, srv_create_t *c)
         free(j->message);
         j->message = strdup("queued");
         j->timeout_s = c->timeouts[i];
+        if (srv__retry_attach(j, ji->extra)) /* it runs once, at once */
+            rk_log_error("no memory for a job's retry policy", "job_id", j->job_id);
         j->waiter = c;
         j->waiter_idx = i;
         c->waiting[i] = j;
@@ -345,7 +351,8 @@ void srv__jobs_create(rk_srv_mgr_t *m, srv_create_t *c)
             srv__release_later(m, j); /* freed after the commit */
             continue;
         }
-        srv__queue_add(j);
+        if (!srv__delay_hold(m, j)) /* one with a not_before ahead waits for it */
+            srv__queue_add(j);
     }
     m->again = true;
     create_done(m, c); /* the hold; answers now if nothing waits */
@@ -465,7 +472,7 @@ void srv__jobs_priority(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id,
                          rk_strerror(rc));
             srv__batch_error(m, rc);
         }
-        if (held) {
+        if (held || srv__delay_holds(j)) {
             j->prio = prio;
         } else {
             srv__list_unlink(j);
@@ -544,6 +551,12 @@ void srv__jobs_agent_lost(rk_srv_mgr_t *m, srv_agent_t *a, const char *msg)
             srv__job_settle(m, j);
             continue;
         }
+        /* Its policy may retry the attempt (retry_mgr.c): lost, or ended on
+         * the agent as reported (a completed one is not retried). */
+        bool fetching = j->st == SRV_J_FETCHING;
+        if (!srv__job_ended_here(j) &&
+            srv__retry_take(m, j, fetching ? j->agent_state : RK_JOB_FAILED, msg, !fetching))
+            continue;
         if (!srv__job_ended_here(j)) {
             if (j->st == SRV_J_FETCHING) {
                 char m2[1200];
@@ -581,6 +594,8 @@ size_t srv__jobs_agent_gone(rk_srv_mgr_t *m, srv_agent_t *a, const char *msg, si
                 return n;
         }
     }
+    if (n < max) /* jobs waiting for their not_before */
+        n += srv__delay_agent_gone(m, a, msg);
     return n;
 }
 
@@ -606,6 +621,10 @@ int srv__jobs_recover(rk_srv_mgr_t *m, srv_agent_t *a, const rk_job_brief_t *b)
     j->status = b->state;
     j->prio = b->priority;
     j->exclusive = b->exclusive;
+    if (srv__retry_attach(j, b->extra)) { /* its policy and start time (retry_mgr.c) */
+        srv__job_free(m, j);
+        return RK_ENOMEM;
+    }
     if (a->pool) {
         /* Unplaced: queued, or held (paused before it was placed). */
         j->home = a;
@@ -613,11 +632,12 @@ int srv__jobs_recover(rk_srv_mgr_t *m, srv_agent_t *a, const rk_job_brief_t *b)
         j->st = b->state == RK_JOB_PAUSED ? SRV_J_HELD : SRV_J_QUEUED;
         if (j->st == SRV_J_HELD)
             srv__held_add(j);
-        else
+        else if (!srv__delay_hold(m, j)) /* a not_before ahead: it waits on */
             srv__queue_add(j);
     } else if (b->state == RK_JOB_QUEUED) {
         j->st = SRV_J_QUEUED;
-        srv__queue_add(j);
+        if (!srv__delay_hold(m, j))
+            srv__queue_add(j);
     } else {
         /* Assigned, running or paused before the restart: ask the agent
          * (a paused job it does not have was held here). */

@@ -84,7 +84,12 @@ static void put_back(rk_srv_mgr_t *m, srv_job_t *j)
     unsigned char want = j->st == SRV_J_QUEUED ? SRV_L_QUEUE
                          : j->st == SRV_J_HELD ? SRV_L_HELD
                                                : SRV_L_RUNNING;
-    if (j->list != want || j->prio != j->snap_prio || j->agent != j->snap_agent) {
+    if (want == SRV_L_QUEUE && srv__delay_holds(j)) {
+        /* Still waiting for its not_before (retry_mgr.c): out of the queue. */
+        srv__list_unlink(j);
+        j->agent = j->snap_agent;
+        j->prio = j->snap_prio;
+    } else if (j->list != want || j->prio != j->snap_prio || j->agent != j->snap_agent) {
         srv__list_unlink(j);
         j->agent = j->snap_agent; /* placed from its pool, or back to it */
         j->prio = j->snap_prio;

@@ -207,6 +207,7 @@ struct srv_job {
 
     srv_create_t *waiter; /* a POST /jobs waiting for this job's first outcome */
     size_t waiter_idx;
+    struct srv_retry *rt; /* its retry policy and start time (retry_mgr.c), or NULL */
 };
 
 struct srv_create {
@@ -530,7 +531,60 @@ struct rk_srv_mgr {
 
     srv_xcache_t xcache[SRV_XCACHE_SIZE];
     uint64_t xcache_clock;
+
+    /* Webhooks (webhooks.h; the server's, borrowed), or NULL when none is
+     * configured: then srv__event writes nothing more. */
+    struct srv_hooks *hooks;
+    /* Queued jobs kept out of their queues until their not_before: a
+     * min-heap by that time (retry_mgr.c). */
+    srv_job_t **delay;
+    size_t n_delay, cap_delay;
 };
+
+/* ---- retry_mgr.c: attempts and start times (issue 12) ---- */
+
+/* What a job with jobs-over-time fields carries: its extra as stored, the
+ * policy read from it, and its place in the delay heap. */
+typedef struct srv_retry {
+    json_t *extra;        /* as stored (attempt, max_attempts, retry, not_before, ...) */
+    int64_t attempt;      /* 1-based: the attempt now queued or under way */
+    int64_t max_attempts; /* 1: no retries */
+    double backoff_s;     /* the wait after attempt 1; doubles per attempt */
+    double max_backoff_s; /* the longest wait */
+    unsigned on;          /* causes retried: 1u << SRV_CAUSE_* */
+    rk_time_t not_before; /* wall µs; 0: none */
+    size_t heap_i;        /* its index in the delay heap + 1; 0: not in it */
+} srv_retry_t;
+
+enum { SRV_CAUSE_FAILED, SRV_CAUSE_TIMEOUT, SRV_CAUSE_AGENT_LOST };
+
+/* Gives j what extra (borrowed, copied) says (NULL: nothing). RK_ENOMEM,
+ * j unchanged. */
+int srv__retry_attach(srv_job_t *j, const json_t *extra);
+/* Takes j out of the delay heap and drops its retry state (job_free). */
+void srv__retry_free(rk_srv_mgr_t *m, srv_job_t *j);
+/* A QUEUED job in no list whose not_before is still ahead goes into the
+ * delay heap instead of its queue: true. False: queue it now. */
+bool srv__delay_hold(rk_srv_mgr_t *m, srv_job_t *j);
+/* True while j waits in the delay heap. */
+bool srv__delay_holds(const srv_job_t *j);
+/* Moves the jobs whose time came into their queues. */
+void srv__delay_tick(rk_srv_mgr_t *m);
+/* max_ms, or less when the earliest waiting job is due sooner. */
+int srv__delay_wait_ms(const rk_srv_mgr_t *m, int max_ms);
+/* Agent a is being unregistered: its waiting jobs are stored cancelled
+ * (msg) and released after the commit. Returns how many. */
+size_t srv__delay_agent_gone(rk_srv_mgr_t *m, srv_agent_t *a, const char *msg);
+/* Frees every waiting job without storing anything (shutdown). */
+void srv__delay_free_all(rk_srv_mgr_t *m);
+/* An attempt of j ended st (failed or timeout) with msg; agent_lost: the
+ * agent lost it (restarted without it, or unreachable past the timeout).
+ * When its policy retries that cause and attempts remain, the end is
+ * stored in its history, its result kept as the attempt's, and j goes
+ * back to queued, waiting for its backoff: true (the caller stops there).
+ * False: the caller ends the job as before. */
+bool srv__retry_take(rk_srv_mgr_t *m, srv_job_t *j, rk_job_state_t st, const char *msg,
+                     bool agent_lost);
 
 /* metrics.c: the server's families and their scrape-time collector
  * (RK_ENOMEM); the per-agent gauges, set from the manager thread at most

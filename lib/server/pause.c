@@ -110,7 +110,8 @@ void srv__jobs_resume(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id)
         srv__job_store_status(m, j, RK_JOB_QUEUED, "resumed: back in its place in the queue");
         srv__job_to(j, SRV_J_QUEUED);
         srv__list_unlink(j);
-        srv__queue_add(j);
+        if (!srv__delay_hold(m, j)) /* its not_before still ahead: it waits on */
+            srv__queue_add(j);
         srv__answer_change(m, w, 200, srv__job_info_json(j));
         m->again = true;
         return;

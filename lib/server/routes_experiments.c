@@ -27,6 +27,8 @@ static void h_create(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
         rk_http_resp_error(resp, 422, e.msg);
         goto done;
     }
+    if (rk_srv_retry_check_spec(spec, resp)) /* its jobs' retry policy (retry.c) */
+        goto done;
     rk_time_t now = rk_time_now_us();
     x.has_created_at = x.has_updated_at = true;
     x.created_at = x.updated_at = now;

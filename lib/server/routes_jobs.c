@@ -369,6 +369,11 @@ static void h_result(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
 {
     rk_server_t *srv = ud;
     const char *id = rk_http_req_param(req, "job_id");
+    const char *attempt = rk_http_req_query(req, "attempt");
+    if (attempt) { /* an earlier attempt's result (retry.c) */
+        rk_srv_result_attempt(srv, resp, id, attempt);
+        return;
+    }
     rk_result_t r = {0};
     int rc = rk_store_result_get(srv->store, id, &r);
     if (rc == RK_ENOENT) {

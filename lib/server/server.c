@@ -17,6 +17,7 @@
 #include "server/internal.h"
 #include "server/mgr.h"
 #include "server/openapi.h"
+#include "server/webhooks.h"
 #include "server/webui.h"
 
 #define EVENT_RING 4096
@@ -160,12 +161,49 @@ static int routes(rk_server_t *srv)
     rc = rc ? rc : rk_srv_routes_experiments(srv);
     rc = rc ? rc : rk_srv_routes_compare(srv);
     rc = rc ? rc : rk_srv_routes_baselines(srv);
+    rc = rc ? rc : rk_srv_routes_retry(srv);
     rc = rc ? rc : rk_srv_routes_retention(srv);
     rc = rc ? rc : rk_http_server_metrics_route(srv->http, "/metrics");
     rc = rc ? rc : rk_srv_openapi_register(srv->http);
     /* The API does not depend on the dashboard: serve without it. */
     if (rc == 0 && rk_webui_register(srv->http) != 0)
         rk_log_warn("web UI not served: its files are missing from this build");
+    return rc;
+}
+
+/* A test hook's whole number from the environment: def when unset or not
+ * a positive whole number. */
+static int64_t test_hook(const char *env, int64_t def)
+{
+    const char *v = getenv(env);
+    char *end;
+    errno = 0;
+    long long n = v && *v ? strtoll(v, &end, 10) : 0;
+    return v && *v && !*end && !errno && n > 0 ? n : def;
+}
+
+/* The webhooks of s, or none (srv->hooks NULL) when no URL is given. */
+static int hooks_new(rk_server_t *srv, const rk_server_settings_t *s)
+{
+    if (!s->webhooks.count)
+        return 0;
+    char err[RK_CONFIG_ERRLEN];
+    char *secret = NULL;
+    int rc = rk_server_settings_webhook_secret(s, &secret, err, sizeof err);
+    if (rc) {
+        if (rc != RK_ENOMEM)
+            rk_log_error("cannot read the webhook secret", "detail", err);
+        return rc;
+    }
+    srv_hooks_config_t hc = {
+        .urls = (const char *const *)s->webhooks.items,
+        .n_urls = s->webhooks.count,
+        .secret = secret,
+        .queue = (size_t)test_hook("RUCKUS_TEST_WEBHOOK_QUEUE", 0),
+        .give_up_s = test_hook("RUCKUS_TEST_WEBHOOK_GIVE_UP_S", 0),
+    };
+    rc = srv__hooks_new(srv->store, srv->metrics, &hc, &srv->hooks);
+    rk_token_free(secret);
     return rc;
 }
 
@@ -257,8 +295,9 @@ int rk_server_new(const rk_server_settings_t *s, rk_server_t **out)
     rk_srv_mgr_config_t mc = {.poll_interval_s = s->poll_interval,
                               .agent_timeout_s = s->agent_timeout,
                               .timeout_grace_s = s->timeout_grace};
-    if ((rc = rk_srv_mgr_new(srv, &mc, &srv->mgr)))
+    if ((rc = hooks_new(srv, s)) || (rc = rk_srv_mgr_new(srv, &mc, &srv->mgr)))
         goto fail;
+    srv->mgr->hooks = srv->hooks;
     if ((rc = rk_srv_mgr_recover(srv->mgr))) {
         rk_log_error("could not rebuild the job manager from storage", "error", rk_strerror(rc));
         goto fail;
@@ -277,7 +316,10 @@ int rk_server_start(rk_server_t *srv)
 {
     if (srv->started)
         return RK_ESTATE;
-    int rc = rk_srv_mgr_start(srv->mgr);
+    /* The outbox is read back before the manager writes to it. */
+    int rc = srv__hooks_start(srv->hooks);
+    if (!rc)
+        rc = rk_srv_mgr_start(srv->mgr);
     if (rc)
         return rc;
     srv->started = true;
@@ -287,11 +329,38 @@ int rk_server_start(rk_server_t *srv)
     return rk_http_server_start(srv->http);
 }
 
+int rk_server_reload_tls(rk_server_t *srv, const rk_server_settings_t *s)
+{
+    return s->tls_cert ? rk_http_server_reload_tls(srv->http, s->tls_cert, s->tls_key) : RK_OK;
+}
+
+/* The SIGHUP of a --webhook-secret-file: the webhooks sign with its
+ * content from now on; one that cannot be read keeps the old secret. */
+static int reload_webhook_secret(rk_server_t *srv, const rk_server_settings_t *s)
+{
+    if (!srv->hooks || !s->webhook_secret_file)
+        return RK_OK;
+    char err[RK_CONFIG_ERRLEN];
+    char *secret = NULL;
+    int rc = rk_server_settings_webhook_secret(s, &secret, err, sizeof err);
+    if (!rc)
+        rc = srv__hooks_set_secret(srv->hooks, secret);
+    rk_token_free(secret);
+    if (rc)
+        rk_log_warn("SIGHUP: keeping the old webhook secret", "detail",
+                    err[0] ? err : rk_strerror(rc));
+    else
+        rk_log_info("SIGHUP: webhook secret re-read");
+    return rc;
+}
+
 int rk_server_reload_tokens(rk_server_t *srv, const rk_server_settings_t *s)
 {
+    int hooks_rc = reload_webhook_secret(srv, s);
     if (!s->token_file && !s->read_token_file) {
-        rk_log_info("SIGHUP: no token file to re-read");
-        return RK_OK;
+        if (!srv->hooks || !s->webhook_secret_file)
+            rk_log_info("SIGHUP: no token file to re-read");
+        return hooks_rc;
     }
     char terr[RK_CONFIG_ERRLEN];
     char *token = NULL, *read_token = NULL;
@@ -304,7 +373,7 @@ int rk_server_reload_tokens(rk_server_t *srv, const rk_server_settings_t *s)
         rk_log_info("SIGHUP: tokens re-read", "read_token", read_token ? "yes" : "no");
     rk_token_free(token);
     rk_token_free(read_token);
-    return rc;
+    return rc ? rc : hooks_rc;
 }
 
 uint16_t rk_server_port(const rk_server_t *srv)
@@ -333,6 +402,7 @@ void rk_server_free(rk_server_t *srv)
     rk_srv_retention_free(srv->retention);
     rk_srv_mgr_free(srv->mgr);
     rk_http_server_free(srv->http);
+    srv__hooks_free(srv->hooks); /* after the manager and every scrape */
     rk_store_close(srv->store);
     rk_lockfile_release(srv->db_lock); /* after the close: SQLite is done with it */
     rk_srv_events_free(srv->events);

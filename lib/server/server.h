@@ -44,10 +44,15 @@ uint16_t rk_server_port(const rk_server_t *srv);
 void rk_server_stop(rk_server_t *srv);
 
 /* Re-reads s's token files (the SIGHUP of ruckus-server) and swaps the
- * tokens in: the old ones stop working. A file that cannot be read keeps
- * the old tokens and logs why (the error is returned). Nothing to do (and
- * 0) without token files. s: the settings the server was made from. */
+ * tokens in: the old ones stop working. The same for the webhooks'
+ * --webhook-secret-file. A file that cannot be read keeps the old tokens
+ * (or secret) and logs why (the error is returned). Nothing to do (and 0)
+ * without such files. s: the settings the server was made from. */
 int rk_server_reload_tokens(rk_server_t *srv, const rk_server_settings_t *s);
+/* Re-reads s's TLS certificate and key (the same SIGHUP): new handshakes
+ * use them; a bad pair keeps the old one and logs why (the error is
+ * returned). Nothing to do (0) without TLS. */
+int rk_server_reload_tls(rk_server_t *srv, const rk_server_settings_t *s);
 
 /* Stops if needed and frees everything; NULL is a no-op. */
 void rk_server_free(rk_server_t *srv);

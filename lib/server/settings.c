@@ -13,6 +13,20 @@ static const char *const storage_choices[] = {"sqlite", "memory", "postgresql", 
 /* Same order as rk_log_level_t. */
 static const char *const level_choices[] = {"debug", "info", "warn", "error", NULL};
 
+/* LIST: every webhook is an http:// or https:// URL (the item named in the
+ * message: the last one added, or the environment's whole list). */
+static int validate_webhooks(const void *field, const char **why)
+{
+    const rk_config_list_t *l = field;
+    for (size_t i = 0; i < l->count; i++) {
+        if (rk_config_validate_url(&l->items[i], why)) {
+            *why = "a webhook must be an http:// or https:// URL with a host";
+            return RK_EINVAL;
+        }
+    }
+    return RK_OK;
+}
+
 static const rk_config_option_t options[] = {
     {.name = "host",
      .env = "RUCKUS_SERVER_HOST",
@@ -153,6 +167,31 @@ static const rk_config_option_t options[] = {
      .dmax = 86400,
      .help =
          "Seconds past a job's timeout (counted from running) before the server itself ends it"},
+    {.name = "webhook",
+     .env = "RUCKUS_SERVER_WEBHOOKS",
+     .type = RK_CONFIG_LIST,
+     RK_CONFIG_FIELD(S, webhooks),
+     .metavar = "URL",
+     .flags = RK_CONFIG_REPEAT,
+     .validate = validate_webhooks,
+     .help = "URL each job's end and each agent going unavailable or available again is POSTed "
+             "to (docs/webhooks.md); repeat the flag for several, or comma-separate them in the "
+             "environment variable"},
+    {.name = "webhook-secret",
+     .env = "RUCKUS_SERVER_WEBHOOK_SECRET",
+     .type = RK_CONFIG_STRING,
+     RK_CONFIG_FIELD(S, webhook_secret),
+     .metavar = "SECRET",
+     .flags = RK_CONFIG_SECRET,
+     .help = "Key of the webhooks' X-Ruckus-Signature (HMAC-SHA256 of the body); unset: "
+             "webhooks are sent unsigned"},
+    {.name = "webhook-secret-file",
+     .env = "RUCKUS_SERVER_WEBHOOK_SECRET_FILE",
+     .type = RK_CONFIG_PATH,
+     RK_CONFIG_FIELD(S, webhook_secret_file),
+     .metavar = "PATH",
+     .help = "File holding the webhook secret instead of --webhook-secret (one trailing newline "
+             "ignored); re-read on SIGHUP"},
     {.name = "retention-days",
      .env = "RUCKUS_JOB_RETENTION_DAYS",
      .type = RK_CONFIG_INT,
@@ -211,6 +250,11 @@ static int check(const void *settings, char *err, size_t errlen)
         snprintf(err, errlen,
                  "ruckus-server: --read-token: a read-only token needs a full one "
                  "(--token or --token-file)");
+        return RK_EINVAL;
+    }
+    if (s->webhook_secret && s->webhook_secret_file) {
+        snprintf(err, errlen,
+                 "ruckus-server: --webhook-secret and --webhook-secret-file: give one of them");
         return RK_EINVAL;
     }
     if (!s->token && !s->token_file && !rk_config_host_is_loopback(s->host)) {
@@ -280,6 +324,14 @@ int rk_server_settings_tokens(const rk_server_settings_t *s, char **token, char 
         *token = *read_token = NULL;
     }
     return rc;
+}
+
+int rk_server_settings_webhook_secret(const rk_server_settings_t *s, char **secret, char *err,
+                                      size_t errlen)
+{
+    err[0] = '\0';
+    return one_token("--webhook-secret", s->webhook_secret, s->webhook_secret_file, secret, err,
+                     errlen);
 }
 
 void rk_server_settings_cleanup(rk_server_settings_t *s)

@@ -32,14 +32,17 @@ typedef struct rk_server_settings {
     char *tls_key;
     char *ca_file; /* CAs agents on https:// are verified against; NULL: system store */
     rk_config_list_t cors_origins;
-    double agent_timeout;    /* seconds of failed calls before unavailable */
-    int64_t threads;         /* HTTP worker threads */
-    int64_t max_body;        /* request body cap in bytes */
-    int log_level;           /* rk_log_level_t */
-    double timeout_grace;    /* seconds past a job's timeout before the server's backstop */
-    int64_t retention_days;  /* finished jobs older than this are deleted; 0: kept */
-    double retention_period; /* seconds between retention sweeps */
-    int64_t retention_batch; /* jobs deleted per store transaction */
+    double agent_timeout;      /* seconds of failed calls before unavailable */
+    int64_t threads;           /* HTTP worker threads */
+    int64_t max_body;          /* request body cap in bytes */
+    int log_level;             /* rk_log_level_t */
+    double timeout_grace;      /* seconds past a job's timeout before the server's backstop */
+    rk_config_list_t webhooks; /* http(s) URLs each webhook event is POSTed to */
+    char *webhook_secret;      /* HMAC-SHA256 key of their signatures, or NULL */
+    char *webhook_secret_file; /* or the file holding it */
+    int64_t retention_days;    /* finished jobs older than this are deleted; 0: kept */
+    double retention_period;   /* seconds between retention sweeps */
+    int64_t retention_batch;   /* jobs deleted per store transaction */
 } rk_server_settings_t;
 
 extern const rk_config_spec_t rk_server_config;
@@ -58,6 +61,13 @@ void rk_server_settings_cleanup(rk_server_settings_t *s);
  * message naming the flag and the file in err; RK_ENOMEM. */
 int rk_server_settings_tokens(const rk_server_settings_t *s, char **token, char **read_token,
                               char *err, size_t errlen);
+
+/* The webhook secret to sign with: read from its file when set, else a
+ * copy of the flag's value (NULL when neither), malloc'd (free with
+ * rk_token_free). A file that cannot be read or is empty: RK_EIO/RK_EINVAL
+ * with a message naming the flag and the file in err; RK_ENOMEM. */
+int rk_server_settings_webhook_secret(const rk_server_settings_t *s, char **secret, char *err,
+                                      size_t errlen);
 
 /* Static name of a storage backend ("sqlite"), as the table spells it. */
 const char *rk_server_storage_name(int storage);

@@ -32,13 +32,15 @@ int rk_srv_job_opts_parse(const json_t *body, const char *path, rk_http_resp_t *
         rk_http_resp_error(resp, 422, e.msg);
         return RK_EINVAL;
     }
-    return 0;
+    return rk_srv_retry_parse(body, path, resp, &o->extra);
 }
 
 void rk_srv_job_opts_cleanup(rk_srv_job_opts_t *o)
 {
     json_decref(o->selector);
     o->selector = NULL;
+    json_decref(o->extra);
+    o->extra = NULL;
 }
 
 int rk_srv_selector_check(rk_http_resp_t *resp, const rk_agent_info_t *a,
@@ -170,6 +172,13 @@ int rk_srv_job_fill(rk_server_t *srv, rk_job_info_t *j, const rk_experiment_t *x
     j->exclusive = o->exclusive;
     if (o->selector && !(j->selector_labels = json_deep_copy(o->selector)))
         return RK_ENOMEM;
+    /* Each job its own copy: the manager changes it per attempt. */
+    json_t *extra = rk_srv_retry_extra(x, o->extra);
+    if (extra && !(j->extra = json_deep_copy(extra))) {
+        json_decref(extra);
+        return RK_ENOMEM;
+    }
+    json_decref(extra);
     if (!j->job_id || !j->experiment_id || (agent_id && !j->agent_id))
         return RK_ENOMEM;
     return 0;

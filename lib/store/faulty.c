@@ -183,6 +183,12 @@ static int f_job_place(rk_store_t *s, const char *id, const char *agent_id)
     return rc ? rc : rk_store_job_place(IN(s), id, agent_id);
 }
 
+static int f_job_set_extra(rk_store_t *s, const char *id, const json_t *extra)
+{
+    int rc = fire(s, RK_FAULTY_JOB_SET_EXTRA);
+    return rc ? rc : rk_store_job_set_extra(IN(s), id, extra);
+}
+
 static int f_job_set_progress(rk_store_t *s, const char *id, double progress)
 {
     int rc = fire(s, RK_FAULTY_JOB_SET_PROGRESS);
@@ -249,6 +255,7 @@ static const rk_store_ops_t faulty_ops = {
     .job_set_progress = f_job_set_progress,
     .job_set_priority = f_job_set_priority,
     .job_place = f_job_place,
+    .job_set_extra = f_job_set_extra,
     .doc_put = f_doc_put,
     .doc_get = f_doc_get,
     .doc_list = f_doc_list,

@@ -70,6 +70,7 @@ typedef struct mjob {
     rk_job_priority_t priority;
     bool exclusive;
     json_t *selector;      /* agent_selector labels, or NULL */
+    json_t *extra;         /* the JobInfo's extra, or NULL */
     rk_job_status_t *hist; /* oldest first; the last one is the status */
     size_t n_hist, cap_hist;
     /* The status's progress: set from the status when it is appended, then
@@ -103,7 +104,8 @@ enum {
     U_DOC,
     U_PROGRESS,
     U_PRIORITY,
-    U_PLACE
+    U_PLACE,
+    U_EXTRA
 };
 
 typedef struct undo {
@@ -115,6 +117,7 @@ typedef struct undo {
     double progress; /* U_PROGRESS: the old progress of the job's status */
     bool had_progress;
     rk_job_priority_t priority; /* U_PRIORITY: the old priority */
+    json_t *extra;              /* U_EXTRA: the old extra (owned), or NULL */
 } undo_t;
 
 typedef struct mem {
@@ -562,6 +565,7 @@ static void job_free(mjob_t *j)
     free(j->experiment_id);
     free(j->agent_id);
     json_decref(j->selector);
+    json_decref(j->extra);
     for (size_t i = 0; i < j->n_hist; i++)
         rk_job_status_cleanup(&j->hist[i]);
     free(j->hist);
@@ -591,6 +595,7 @@ static void undo_drop(undo_t *u)
 {
     free(u->id);
     free(u->text);
+    json_decref(u->extra);
     if (u->kind == U_JOB_DELETE)
         job_free(u->job);
     if (u->kind == U_RESULT)
@@ -638,6 +643,11 @@ static void undo_apply(mem_t *m, undo_t *u)
         break;
     case U_PRIORITY:
         u->job->priority = u->priority;
+        break;
+    case U_EXTRA:
+        json_decref(u->job->extra);
+        u->job->extra = u->extra;
+        u->extra = NULL;
         break;
     case U_PLACE:
         /* The old agent's groups exist: groups live until close. */
@@ -1025,7 +1035,8 @@ static int mem_job_insert(rk_store_t *s, const rk_job_info_t *job, int64_t *seq)
     j->created = job->created_time;
     j->priority = job->priority;
     j->exclusive = job->exclusive;
-    if (job->selector_labels && !(j->selector = json_deep_copy(job->selector_labels))) {
+    if ((job->selector_labels && !(j->selector = json_deep_copy(job->selector_labels))) ||
+        (job->extra && json_object_size(job->extra) && !(j->extra = json_deep_copy(job->extra)))) {
         job_free(j);
         return RK_ENOMEM;
     }
@@ -1110,6 +1121,27 @@ static int mem_job_set_priority(rk_store_t *s, const char *job_id, rk_job_priori
     return rc;
 }
 
+static int mem_job_set_extra(rk_store_t *s, const char *job_id, const json_t *extra)
+{
+    mem_t *m = M(s);
+    json_t *copy = NULL;
+    if (extra && json_object_size(extra) && !(copy = json_deep_copy(extra)))
+        return RK_ENOMEM;
+    int rc;
+    wlock(m);
+    mjob_t *j = job_find(m, job_id);
+    if (!j) {
+        rc = RK_ENOENT;
+    } else if (!(rc = reserve(m, 1))) {
+        undo_push(m, (undo_t){.kind = U_EXTRA, .job = j, .extra = j->extra});
+        j->extra = copy;
+        copy = NULL;
+    }
+    unlock(m);
+    json_decref(copy);
+    return rc;
+}
+
 static int mem_job_place(rk_store_t *s, const char *job_id, const char *agent_id)
 {
     mem_t *m = M(s);
@@ -1144,7 +1176,8 @@ static int job_copy_out(const mjob_t *j, bool with_history, rk_job_info_t *out)
     out->created_time = j->created;
     out->priority = j->priority;
     out->exclusive = j->exclusive;
-    if (j->selector && !(out->selector_labels = json_deep_copy(j->selector)))
+    if ((j->selector && !(out->selector_labels = json_deep_copy(j->selector))) ||
+        (j->extra && !(out->extra = json_deep_copy(j->extra))))
         return RK_ENOMEM;
     if (!out->job_id || !out->experiment_id || (*j->agent_id && !out->agent_id) ||
         rk_job_status_copy(&j->hist[j->n_hist - 1], &out->status))
@@ -1236,7 +1269,7 @@ static int mem_job_scan(rk_store_t *s, unsigned state_mask, rk_job_scan_fn fn, v
             continue;
         rk_job_brief_t b = {j->job_id,    j->experiment_id, *j->agent_id ? j->agent_id : NULL,
                             st,           j->seq,           j->priority,
-                            j->exclusive, j->selector};
+                            j->exclusive, j->selector,      j->extra};
         rc = fn(ud, &b);
     }
     unlock(m);
@@ -1478,6 +1511,7 @@ const rk_store_ops_t rk_store_memory_ops = {
     .job_set_progress = mem_job_set_progress,
     .job_set_priority = mem_job_set_priority,
     .job_place = mem_job_place,
+    .job_set_extra = mem_job_set_extra,
     .doc_put = mem_doc_put,
     .doc_get = mem_doc_get,
     .doc_list = mem_doc_list,

@@ -287,6 +287,7 @@ const rk_store_ops_t rk_store_postgresql_ops = {
     .job_scan = pg_job_scan,
     .job_set_priority = pg_job_set_priority,
     .job_place = pg_job_place,
+    .job_set_extra = pg_job_set_extra,
     .result_put = pg_result_put,
     .result_get = pg_result_get,
     .result_list = pg_result_list,

@@ -49,6 +49,7 @@ typedef enum pg_id {
     PG_LEASE,
     PG_JOB_PRIORITY,
     PG_JOB_PLACE,
+    PG_JOB_EXTRA,
     PG_PURGE_PICK,
     PG_PURGE_JOB,
     PG_PURGE_DOCS,
@@ -102,7 +103,7 @@ struct pg_store {
 #define PG(s) ((pg_store_t *)(s))
 
 /* The newest schema version this build writes (table schema_version). */
-#define RK_PG_SCHEMA_VERSION 2
+#define RK_PG_SCHEMA_VERSION 3
 
 /* Brings the database's schema to RK_PG_SCHEMA_VERSION under an advisory
  * lock (several servers may start at once). RK_EIO (logged) for a newer
@@ -187,6 +188,7 @@ int pg_doc_delete(rk_store_t *s, const char *kind, const char *id);
 int pg_job_set_progress(rk_store_t *s, const char *job_id, double progress);
 int pg_job_set_priority(rk_store_t *s, const char *job_id, rk_job_priority_t priority);
 int pg_job_place(rk_store_t *s, const char *job_id, const char *agent_id);
+int pg_job_set_extra(rk_store_t *s, const char *job_id, const json_t *extra);
 
 /* pg_purge.c: the retention slots. */
 int pg_job_purge_finished(rk_store_t *s, rk_job_purge_t *p);

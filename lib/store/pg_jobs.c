@@ -60,8 +60,9 @@ static int field_priority(const PGresult *r, int row, int col, rk_job_priority_t
     return 0;
 }
 
-/* The selector labels of field col: NULL for SQL NULL, else the object. */
-static int field_selector(const PGresult *r, int row, int col, json_t **out)
+/* The JSON object of field col (selector labels, extra): NULL for SQL
+ * NULL, else the object. */
+static int field_object(const PGresult *r, int row, int col, json_t **out)
 {
     *out = NULL;
     if (PQgetisnull(r, row, col))
@@ -70,7 +71,8 @@ static int field_selector(const PGresult *r, int row, int col, json_t **out)
     if (!(*out = json_loads(text, 0, NULL)) || !json_is_object(*out)) {
         json_decref(*out);
         *out = NULL;
-        rk_log_error("postgresql store: bad job selector stored", "selector", text);
+        rk_log_error("postgresql store: bad job object stored", "column", PQfname(r, col), "text",
+                     text);
         return RK_EIO;
     }
     return 0;
@@ -89,7 +91,9 @@ static int field_job(const PGresult *r, int row, rk_job_info_t *out)
         return RK_ENOMEM;
     int rc = field_priority(r, row, 9, &out->priority);
     if (!rc)
-        rc = field_selector(r, row, 11, &out->selector_labels);
+        rc = field_object(r, row, 11, &out->selector_labels);
+    if (!rc)
+        rc = field_object(r, row, 12, &out->extra);
     return rc ? rc : field_status(r, row, 5, &out->status);
 }
 
@@ -113,24 +117,29 @@ int pg_job_insert(rk_store_t *base, const rk_job_info_t *job, int64_t *seq)
     pg_store_t *s = PG(base);
     char created[24];
     status_vals_t b;
-    char *selector = NULL;
-    if (job->selector_labels &&
-        !(selector = json_dumps(job->selector_labels, JSON_COMPACT | JSON_SORT_KEYS)))
+    char *selector = NULL, *extra = NULL;
+    if ((job->selector_labels &&
+         !(selector = json_dumps(job->selector_labels, JSON_COMPACT | JSON_SORT_KEYS))) ||
+        (job->extra && json_object_size(job->extra) &&
+         !(extra = json_dumps(job->extra, JSON_COMPACT | JSON_SORT_KEYS)))) {
+        free(selector);
         return RK_ENOMEM;
-    const char *v[11] = {job->job_id, job->experiment_id, job->agent_id ? job->agent_id : "",
+    }
+    const char *v[12] = {job->job_id, job->experiment_id, job->agent_id ? job->agent_id : "",
                          created};
     snprintf(created, sizeof created, "%lld", (long long)job->created_time);
     status_params(&job->status, &b, v + 4);
     v[8] = rk_job_priority_name(job->priority);
     v[9] = job->exclusive ? "true" : "false";
     v[10] = selector;
+    v[11] = extra;
     /* Outside a transaction: one of its own, for the number lock. */
     pg_conn_t *c;
     int rc = pg_wbegin(s, true, &c);
     if (!rc && !(pg_mine(s) && s->seq_locked) &&
         !(rc = pg_exec(c, PG_SEQ_LOCK, 0, NULL, NULL, "job number lock")) && pg_mine(s))
         s->seq_locked = true;
-    PGresult *r = rc ? NULL : pg_run(c, PG_JOB_INSERT, 11, v, &rc, "job insert");
+    PGresult *r = rc ? NULL : pg_run(c, PG_JOB_INSERT, 12, v, &rc, "job insert");
     if (r) {
         if (PQntuples(r))
             *seq = pg_int(r, 0, 0);
@@ -139,6 +148,7 @@ int pg_job_insert(rk_store_t *base, const rk_job_info_t *job, int64_t *seq)
         PQclear(r);
     }
     free(selector);
+    free(extra);
     return pg_wend(s, rc, true);
 }
 
@@ -299,7 +309,7 @@ int pg_job_scan(rk_store_t *base, unsigned state_mask, rk_job_scan_fn fn, void *
         rows = r ? PQntuples(r) : 0;
         for (int i = 0; !rc && i < rows; i++) {
             const char *agent = PQgetvalue(r, i, 2);
-            json_t *sel = NULL;
+            json_t *sel = NULL, *extra = NULL;
             rk_job_brief_t b = {
                 .job_id = PQgetvalue(r, i, 0),
                 .experiment_id = PQgetvalue(r, i, 1),
@@ -310,11 +320,13 @@ int pg_job_scan(rk_store_t *base, unsigned state_mask, rk_job_scan_fn fn, void *
             snprintf(after, sizeof after, "%lld", (long long)b.seq);
             if (!(rc = field_state(r, i, 3, &b.state)) &&
                 !(rc = field_priority(r, i, 5, &b.priority)) &&
-                !(rc = field_selector(r, i, 7, &sel))) {
+                !(rc = field_object(r, i, 7, &sel)) && !(rc = field_object(r, i, 8, &extra))) {
                 b.selector_labels = sel;
+                b.extra = extra;
                 rc = fn(ud, &b);
             }
             json_decref(sel);
+            json_decref(extra);
         }
         PQclear(r);
     }

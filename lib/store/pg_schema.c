@@ -28,7 +28,8 @@
  * 'medium' for jobs stored before), exclusive and selector (the
  * agent_selector's labels as JSON text, or NULL), and counts paused among
  * the unfinished jobs of the partial index. An unplaced job ("any" agent)
- * stores agent_id '' as the sqlite backend does.
+ * stores agent_id '' as the sqlite backend does. Version 3 (jobs over
+ * time) adds extra: the JobInfo's extra object as JSON text, or NULL.
  * Keys are COLLATE "C" so lists come in byte order, as with SQLite.
  */
 #include <stdio.h>
@@ -128,6 +129,8 @@ static const char *const migrations[RK_PG_SCHEMA_VERSION] = {
     "DROP INDEX jobs_unfinished;"
     "CREATE INDEX jobs_unfinished ON jobs(seq)"
     "  WHERE state IN ('queued','assigned','running','paused');",
+    /* 2 -> 3: jobs over time. */
+    "ALTER TABLE jobs ADD COLUMN extra TEXT;",
 };
 
 /* Runs text (one or more statements); 0, or RK_EIO logged with step. */

@@ -10,7 +10,7 @@
 
 #define JOB_COLS                                                                                   \
     "seq, job_id, experiment_id, agent_id, created_time, state, status_time, message, progress,"   \
-    " priority, exclusive, selector"
+    " priority, exclusive, selector, extra"
 
 static const char *const sql[PG_COUNT] = {
     [PG_BEGIN] = "BEGIN",
@@ -48,9 +48,9 @@ static const char *const sql[PG_COUNT] = {
         "  (SELECT v FROM job_seq)) + 1 AS v"
         "  WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE job_id = $1)),"
         " j AS (INSERT INTO jobs(seq, job_id, experiment_id, agent_id, created_time, state,"
-        "  status_time, message, progress, priority, exclusive, selector)"
+        "  status_time, message, progress, priority, exclusive, selector, extra)"
         "  SELECT v, $1, $2, $3, $4::bigint, $5, $6::bigint, $7, $8::float8, $9,"
-        "  $10::boolean, $11 FROM n ON CONFLICT (job_id) DO NOTHING RETURNING seq)"
+        "  $10::boolean, $11, $12 FROM n ON CONFLICT (job_id) DO NOTHING RETURNING seq)"
         " INSERT INTO job_history(job_seq, idx, state, time, message, progress)"
         " SELECT seq, 0, $5, $6::bigint, $7, $8::float8 FROM j RETURNING job_seq",
     /* One statement: the new status and its history entry; no row when
@@ -68,7 +68,7 @@ static const char *const sql[PG_COUNT] = {
      * seen, all in one snapshot. */
     [PG_SCAN_BEGIN] = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
     [PG_JOB_SCAN] = "SELECT job_id, experiment_id, agent_id, state, seq, priority, exclusive,"
-                    " selector FROM jobs"
+                    " selector, extra FROM jobs"
                     " WHERE state = ANY($1::text[]) AND seq > $2::bigint ORDER BY seq"
                     " LIMIT $3::bigint",
     [PG_RESULT_PUT] = "INSERT INTO results(job_seq, job_id, experiment_id, agent_id, body)"
@@ -83,6 +83,7 @@ static const char *const sql[PG_COUNT] = {
     [PG_DOC_DELETE] = "DELETE FROM docs WHERE kind = $1 AND id = $2",
     [PG_JOB_PRIORITY] = "UPDATE jobs SET priority = $2 WHERE job_id = $1",
     [PG_JOB_PLACE] = "UPDATE jobs SET agent_id = $2 WHERE job_id = $1",
+    [PG_JOB_EXTRA] = "UPDATE jobs SET extra = $2 WHERE job_id = $1",
     /* Retention (pg_purge.c): the next candidates after a seq; one job's
      * delete, taking its number out of reuse (job_seq) and saying whether
      * it had a result (the CTE's snapshot still sees it); the documents of

@@ -43,12 +43,12 @@ static const char *const sql[SQ_COUNT] = {
                     " AND state IN ('queued','assigned','running','paused'))",
     [SQ_EXP_DELETE_JOBS] = "DELETE FROM jobs WHERE experiment_id = ?1",
     [SQ_JOB_INSERT] = "INSERT INTO jobs(job_id, experiment_id, agent_id, created_time, state,"
-                      " status_time, message, progress, priority, exclusive, selector)"
-                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                      " status_time, message, progress, priority, exclusive, selector, extra)"
+                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     [SQ_JOB_SET] = "UPDATE jobs SET state = ?2, status_time = ?3, message = ?4, progress = ?5"
                    " WHERE job_id = ?1 RETURNING seq",
     [SQ_JOB_GET] = "SELECT seq, job_id, experiment_id, agent_id, created_time, state,"
-                   " status_time, message, progress, priority, exclusive, selector"
+                   " status_time, message, progress, priority, exclusive, selector, extra"
                    " FROM jobs WHERE job_id = ?1",
     [SQ_HIST_ADD] = "INSERT INTO job_history(job_seq, idx, state, time, message, progress)"
                     " SELECT ?1, coalesce(max(idx) + 1, 0), ?2, ?3, ?4, ?5"
@@ -68,6 +68,7 @@ static const char *const sql[SQ_COUNT] = {
     [SQ_DOC_DELETE] = "DELETE FROM docs WHERE kind = ?1 AND id = ?2",
     [SQ_JOB_PRIORITY] = "UPDATE jobs SET priority = ?2 WHERE job_id = ?1",
     [SQ_JOB_PLACE] = "UPDATE jobs SET agent_id = ?2 WHERE job_id = ?1",
+    [SQ_JOB_EXTRA] = "UPDATE jobs SET extra = ?2 WHERE job_id = ?1",
 };
 
 #define S(s) ((sq_store_t *)(s))
@@ -620,6 +621,7 @@ const rk_store_ops_t rk_store_sqlite_ops = {
     .job_scan = sq_job_scan,
     .job_set_priority = sq_job_set_priority,
     .job_place = sq_job_place,
+    .job_set_extra = sq_job_set_extra,
     .result_put = sq_result_put,
     .result_get = sq_result_get,
     .result_list = sq_result_list,

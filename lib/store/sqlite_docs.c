@@ -149,3 +149,14 @@ int sq_job_place(rk_store_t *s, const char *job_id, const char *agent_id)
 {
     return job_update(s, SQ_JOB_PLACE, job_id, agent_id ? agent_id : "", "job place");
 }
+
+int sq_job_set_extra(rk_store_t *s, const char *job_id, const json_t *extra)
+{
+    char *text = NULL;
+    if (extra && json_object_size(extra) &&
+        !(text = json_dumps(extra, JSON_COMPACT | JSON_SORT_KEYS)))
+        return RK_ENOMEM;
+    int rc = job_update(s, SQ_JOB_EXTRA, job_id, text, "job extra");
+    free(text);
+    return rc;
+}

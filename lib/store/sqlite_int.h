@@ -43,6 +43,7 @@ typedef enum sq_id {
     SQ_DOC_DELETE,
     SQ_JOB_PRIORITY,
     SQ_JOB_PLACE,
+    SQ_JOB_EXTRA,
     SQ_COUNT
 } sq_id_t;
 
@@ -81,7 +82,7 @@ typedef struct sq_store {
 #define SQ_READERS 8
 
 /* The newest schema version this build writes (PRAGMA user_version). */
-#define RK_SQLITE_SCHEMA_VERSION 5
+#define RK_SQLITE_SCHEMA_VERSION 6
 
 /* Brings db's schema to RK_SQLITE_SCHEMA_VERSION, each step in its own
  * transaction. RK_EIO (logged) for a file that is not a database, a newer
@@ -138,6 +139,7 @@ int sq_result_list(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page, 
 int sq_job_set_progress(rk_store_t *s, const char *job_id, double progress);
 int sq_job_set_priority(rk_store_t *s, const char *job_id, rk_job_priority_t priority);
 int sq_job_place(rk_store_t *s, const char *job_id, const char *agent_id);
+int sq_job_set_extra(rk_store_t *s, const char *job_id, const json_t *extra);
 
 /* sqlite_purge.c: the retention slots. */
 int sq_job_purge_finished(rk_store_t *s, rk_job_purge_t *p);

@@ -25,7 +25,7 @@
      (1u << RK_JOB_PAUSED))
 #define JOB_COLS                                                                                   \
     "seq, job_id, experiment_id, agent_id, created_time, state, status_time, message, progress,"   \
-    " priority, exclusive, selector"
+    " priority, exclusive, selector, extra"
 
 #define S(s) ((sq_store_t *)(s))
 
@@ -112,8 +112,9 @@ static int column_priority(sqlite3_stmt *st, int i, rk_job_priority_t *out)
     return 0;
 }
 
-/* The selector labels of column i: NULL for SQL NULL, else the object. */
-static int column_selector(sqlite3_stmt *st, int i, json_t **out)
+/* The JSON object of column i (selector labels, extra): NULL for SQL
+ * NULL, else the object. */
+static int column_object(sqlite3_stmt *st, int i, json_t **out)
 {
     *out = NULL;
     const char *text = (const char *)sqlite3_column_text(st, i);
@@ -122,7 +123,8 @@ static int column_selector(sqlite3_stmt *st, int i, json_t **out)
     if (!(*out = json_loads(text, 0, NULL)) || !json_is_object(*out)) {
         json_decref(*out);
         *out = NULL;
-        rk_log_error("sqlite store: bad job selector stored", "selector", text);
+        rk_log_error("sqlite store: bad job object stored", "column", sqlite3_column_name(st, i),
+                     "text", text);
         return RK_EIO;
     }
     return 0;
@@ -141,7 +143,9 @@ static int column_job(sqlite3_stmt *st, rk_job_info_t *out)
         return RK_ENOMEM;
     int rc = column_priority(st, 9, &out->priority);
     if (!rc)
-        rc = column_selector(st, 11, &out->selector_labels);
+        rc = column_object(st, 11, &out->selector_labels);
+    if (!rc)
+        rc = column_object(st, 12, &out->extra);
     return rc ? rc : column_status(st, 5, &out->status);
 }
 
@@ -160,10 +164,14 @@ static int hist_add(sq_conn_t *c, int64_t seq, const rk_job_status_t *js)
 
 int sq_job_insert(rk_store_t *s, const rk_job_info_t *job, int64_t *seq)
 {
-    char *selector = NULL;
-    if (job->selector_labels &&
-        !(selector = json_dumps(job->selector_labels, JSON_COMPACT | JSON_SORT_KEYS)))
+    char *selector = NULL, *extra = NULL;
+    if ((job->selector_labels &&
+         !(selector = json_dumps(job->selector_labels, JSON_COMPACT | JSON_SORT_KEYS))) ||
+        (job->extra && json_object_size(job->extra) &&
+         !(extra = json_dumps(job->extra, JSON_COMPACT | JSON_SORT_KEYS)))) {
+        free(selector);
         return RK_ENOMEM;
+    }
     sq_conn_t *c;
     int rc = sq_wget(S(s), &c);
     if (rc || (rc = sq_op_begin(c)))
@@ -186,6 +194,10 @@ int sq_job_insert(rk_store_t *s, const rk_job_info_t *job, int64_t *seq)
             sqlite3_bind_text(st, 11, selector, -1, SQLITE_STATIC);
         else
             sqlite3_bind_null(st, 11);
+        if (extra)
+            sqlite3_bind_text(st, 12, extra, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, 12);
         rc = sq_exec_stmt(c, st, "job insert");
     }
     if (!rc) {
@@ -196,6 +208,7 @@ int sq_job_insert(rk_store_t *s, const rk_job_info_t *job, int64_t *seq)
 out:
     sq_wdone(S(s));
     free(selector);
+    free(extra);
     return rc;
 }
 
@@ -463,14 +476,14 @@ int sq_job_scan(rk_store_t *s, unsigned state_mask, rk_job_scan_fn fn, void *ud)
     char from[64], cond[256], text[512];
     state_cond(norm_mask(state_mask), true, from, sizeof from, cond, sizeof cond);
     snprintf(text, sizeof text,
-             "SELECT job_id, experiment_id, agent_id, state, seq, priority, exclusive, selector"
-             " FROM %s WHERE 1%s ORDER BY seq",
+             "SELECT job_id, experiment_id, agent_id, state, seq, priority, exclusive, selector,"
+             " extra FROM %s WHERE 1%s ORDER BY seq",
              from, cond);
     sqlite3_stmt *st = NULL;
     int r = sqlite3_prepare_v2(c->db, text, -1, &st, NULL);
     while (st && (r = sqlite3_step(st)) == SQLITE_ROW) {
         const char *agent = (const char *)sqlite3_column_text(st, 2);
-        json_t *sel = NULL;
+        json_t *sel = NULL, *extra = NULL;
         rk_job_brief_t b = {
             .job_id = (const char *)sqlite3_column_text(st, 0),
             .experiment_id = (const char *)sqlite3_column_text(st, 1),
@@ -479,11 +492,13 @@ int sq_job_scan(rk_store_t *s, unsigned state_mask, rk_job_scan_fn fn, void *ud)
             .exclusive = sqlite3_column_int(st, 6) != 0,
         };
         if (!(rc = column_state(st, 3, &b.state)) && !(rc = column_priority(st, 5, &b.priority)) &&
-            !(rc = column_selector(st, 7, &sel))) {
+            !(rc = column_object(st, 7, &sel)) && !(rc = column_object(st, 8, &extra))) {
             b.selector_labels = sel;
+            b.extra = extra;
             rc = fn(ud, &b);
         }
         json_decref(sel);
+        json_decref(extra);
         if (rc)
             break;
     }

@@ -181,6 +181,9 @@ static const char *const migrations[RK_SQLITE_SCHEMA_VERSION] = {
     "DROP INDEX jobs_unfinished;"
     "CREATE INDEX jobs_unfinished ON jobs(seq)"
     "  WHERE state IN ('queued','assigned','running','paused');",
+    /* 5 -> 6: jobs over time (retries, dependencies, schedules): the
+     * JobInfo's extra object as JSON text, NULL for none. */
+    "ALTER TABLE jobs ADD COLUMN extra TEXT;",
 };
 
 static int fail(sqlite3 *db, const char *path, const char *what)

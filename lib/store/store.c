@@ -51,8 +51,9 @@ static bool ops_complete(const rk_store_ops_t *o)
     return o->name && o->open && o->close && o->begin && o->commit && o->rollback && o->agent_put &&
            o->agent_get && o->agent_list && o->agent_delete && o->experiment_insert &&
            o->experiment_get && o->experiment_list && o->experiment_delete && o->job_insert &&
-           o->job_set_status && o->job_set_priority && o->job_place && o->job_get && o->job_list &&
-           o->job_scan && o->result_put && o->result_get && o->result_list && o->result_list_text;
+           o->job_set_status && o->job_set_priority && o->job_place && o->job_set_extra &&
+           o->job_get && o->job_list && o->job_scan && o->result_put && o->result_get &&
+           o->result_list && o->result_list_text;
 }
 
 int rk_store_open_ops(const rk_store_ops_t *ops, const char *location, rk_store_t **out)
@@ -166,7 +167,8 @@ int rk_store_job_insert(rk_store_t *s, const rk_job_info_t *job, int64_t *seq)
     if (!s || !job || !job->job_id || !job->experiment_id || (job->agent_id && !*job->agent_id) ||
         (unsigned)job->status.status >= RK_JOB_STATE_COUNT ||
         (unsigned)job->priority >= RK_PRIORITY_COUNT ||
-        (job->selector_labels && !json_is_object(job->selector_labels)))
+        (job->selector_labels && !json_is_object(job->selector_labels)) ||
+        (job->extra && !json_is_object(job->extra)))
         return RK_EINVAL;
     int64_t dummy;
     return s->ops->job_insert(s, job, seq ? seq : &dummy);
@@ -458,6 +460,13 @@ int rk_store_job_set_priority(rk_store_t *s, const char *job_id, rk_job_priority
     if (!s || !job_id || (unsigned)priority >= RK_PRIORITY_COUNT)
         return RK_EINVAL;
     return s->ops->job_set_priority(s, job_id, priority);
+}
+
+int rk_store_job_set_extra(rk_store_t *s, const char *job_id, const json_t *extra)
+{
+    if (!s || !job_id || (extra && !json_is_object(extra)))
+        return RK_EINVAL;
+    return s->ops->job_set_extra(s, job_id, extra);
 }
 
 int rk_store_job_place(rk_store_t *s, const char *job_id, const char *agent_id)

@@ -54,7 +54,7 @@
 
 /* The version of rk_store_ops_t: bumped whenever a slot is added, removed
  * or changes meaning. rk_store_open refuses a table of another version. */
-#define RK_STORE_OPS_VERSION 4
+#define RK_STORE_OPS_VERSION 5
 
 typedef struct rk_store rk_store_t;
 
@@ -90,6 +90,7 @@ typedef struct rk_job_brief {
     rk_job_priority_t priority;
     bool exclusive;
     const json_t *selector_labels; /* NULL: none */
+    const json_t *extra;           /* the JobInfo's extra (retries, dependencies...); NULL: none */
 } rk_job_brief_t;
 
 /* Called for each job of a scan, in sequence order; the strings are valid
@@ -204,7 +205,13 @@ typedef struct rk_store_ops {
      * sharing one database (shared/design.md, "Who decides"). */
     int (*lease_acquire)(rk_store_t *s, const char *agent_id, const char *owner, int64_t ttl_ms);
 
-    /* Retention (version 4). Deletes finished jobs (completed, failed,
+    /* Replaces the job's extra (JobInfo's jobs-over-time fields: attempt,
+     * waiting_for, not_before...; NULL or {} clears it), no history entry:
+     * the manager records what it means in the status it stores beside.
+     * RK_ENOENT for an unknown job, RK_EINVAL when extra is not an object. */
+    int (*job_set_extra)(rk_store_t *s, const char *job_id, const json_t *extra);
+
+    /* Retention (version 5). Deletes finished jobs (completed, failed,
      * timeout, cancelled) whose current status time is before p->before,
      * oldest (lowest seq) first, with their history, their result and
      * every document keyed by the job (any kind, id equal to the job id or
@@ -266,6 +273,7 @@ int rk_store_job_set_status(rk_store_t *s, const char *job_id, const rk_job_stat
 int rk_store_job_set_progress(rk_store_t *s, const char *job_id, double progress);
 int rk_store_job_set_priority(rk_store_t *s, const char *job_id, rk_job_priority_t priority);
 int rk_store_job_place(rk_store_t *s, const char *job_id, const char *agent_id);
+int rk_store_job_set_extra(rk_store_t *s, const char *job_id, const json_t *extra);
 int rk_store_job_get(rk_store_t *s, const char *job_id, bool with_history, rk_job_info_t *out);
 int rk_store_job_list(rk_store_t *s, const rk_job_filter_t *f, rk_page_t *page, rk_job_info_t **out,
                       size_t *n);

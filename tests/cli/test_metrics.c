@@ -23,6 +23,20 @@ static void test_units(void **state)
     assert_string_equal(rk_cli_metric_unit("inference_time_seconds"), "s");
     assert_string_equal(rk_cli_metric_unit("throughput_tokens_per_sec"), "tokens/s");
     assert_string_equal(rk_cli_metric_unit("exit_status"), "");
+    /* llm_generation's stage metrics (docs/llm.md). */
+    assert_string_equal(rk_cli_metric_unit("c4_ttft_p99_ms"), "ms");
+    assert_string_equal(rk_cli_metric_unit("c4_output_tok_per_s"), "tok/s");
+    assert_string_equal(rk_cli_metric_unit("r0p5_total_tok_per_s"), "tok/s");
+    assert_string_equal(rk_cli_metric_unit("c4_req_per_s"), "req/s");
+    assert_string_equal(rk_cli_metric_unit("c4_goodput_req_per_s"), "req/s");
+    assert_string_equal(rk_cli_metric_unit("c4_duration_s"), "s");
+    assert_string_equal(rk_cli_metric_unit("c4_output_tokens"), "tokens");
+    assert_string_equal(rk_cli_metric_unit("c4_requests_ok"), "");
+    assert_string_equal(rk_cli_metric_unit("c4_rouge1_f1"), "");
+    assert_string_equal(rk_cli_metric_unit("c4_gpu_util_mean_pct"), "%");
+    assert_string_equal(rk_cli_metric_unit("c4_gpu_mem_max_mib"), "MiB");
+    assert_string_equal(rk_cli_metric_unit("c4_gpu_power_mean_w"), "W");
+    assert_string_equal(rk_cli_metric_unit("c4_tokens_per_joule"), "tok/J");
     assert_true(rk_cli_metric_bookkeeping("exit_status"));
     assert_true(rk_cli_metric_bookkeeping("gemm_fp64_64_checksum"));
     assert_true(rk_cli_metric_bookkeeping("mem_checksum"));

@@ -260,6 +260,43 @@ static void test_info_queue_fields(void **state)
     json_decref(v);
 }
 
+/* The jobs-over-time fields travel in extra: gathered on decode, merged
+ * back on encode, compared and copied; none of them: no extra at all. */
+static void test_info_extra(void **state)
+{
+    (void)state;
+    json_t *v = load("{\"job_id\":\"j\",\"experiment_id\":\"e\",\"created_time\":\"" TS
+                     "\",\"status\":" STATUS_OK ",\"attempt\":2,\"max_attempts\":3,"
+                     "\"depends_on\":[\"job_00000001\"],\"waiting_for\":null,"
+                     "\"schedule_id\":\"sch_1\",\"unknown\":1}");
+    rk_job_info_t a, b;
+    rk_verr_t e = {{0}};
+    assert_int_equal(rk_job_info_decode(v, "", &a, &e), RK_OK);
+    assert_non_null(a.extra);
+    assert_int_equal(json_object_size(a.extra), 4); /* null and unknown keys left out */
+    assert_int_equal(json_integer_value(json_object_get(a.extra, "attempt")), 2);
+    json_t *enc = rk_job_info_encode(&a);
+    assert_int_equal(json_integer_value(json_object_get(enc, "max_attempts")), 3);
+    assert_string_equal(json_string_value(json_object_get(enc, "schedule_id")), "sch_1");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(enc, "depends_on"), 0)),
+                        "job_00000001");
+    assert_string_equal(json_string_value(json_object_get(enc, "job_id")), "j");
+    assert_int_equal(rk_job_info_copy(&a, &b), RK_OK);
+    assert_true(rk_job_info_equal(&a, &b));
+    json_object_set_new(b.extra, "attempt", json_integer(3));
+    assert_false(rk_job_info_equal(&a, &b));
+    json_decref(enc);
+    rk_job_info_cleanup(&a);
+    rk_job_info_cleanup(&b);
+    json_decref(v);
+
+    v = load(INFO_OK);
+    assert_int_equal(rk_job_info_decode(v, "", &a, &e), RK_OK);
+    assert_null(a.extra);
+    rk_job_info_cleanup(&a);
+    json_decref(v);
+}
+
 static void test_info_errors(void **state)
 {
     (void)state;
@@ -407,6 +444,7 @@ int main(void)
         cmocka_unit_test(test_info_round_trip),
         cmocka_unit_test(test_info_without_history),
         cmocka_unit_test(test_info_queue_fields),
+        cmocka_unit_test(test_info_extra),
         cmocka_unit_test(test_info_errors),
         cmocka_unit_test(test_nested_path),
         cmocka_unit_test(test_copy),

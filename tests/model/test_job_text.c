@@ -82,6 +82,8 @@ static void job_info_text_equals_encoder(void **state)
 {
     (void)state;
     json_t *labels = json_pack("{s:s,s:s}", "gpu", "a100", "zone", "eu\"1");
+    json_t *extra = json_pack("{s:i,s:i,s:[s],s:s}", "attempt", 2, "max_attempts", 3, "waiting_for",
+                              "job_1\"x", "not_before", "2026-12-06T00:00:00Z");
     rk_job_status_t hist[2] = {{.status = RK_JOB_QUEUED, .timestamp = 1000000, .message = "q"},
                                {.status = RK_JOB_RUNNING, .timestamp = 2000001}};
     const double progress[] = {0, 0.5, 1, 0.1, 1.0 / 3};
@@ -96,6 +98,7 @@ static void job_info_text_equals_encoder(void **state)
             .priority = (rk_job_priority_t)(i % RK_PRIORITY_COUNT),
             .exclusive = i % 2,
             .selector_labels = i % 4 == 3 ? labels : NULL,
+            .extra = i % 3 == 2 ? extra : NULL,
             .status = {.status = (rk_job_state_t)(i % RK_JOB_STATE_COUNT),
                        .timestamp = 1767225600123456LL + i,
                        .message = i % 5 == 0 ? NULL : "done \"ok\"\t\x01",
@@ -117,6 +120,7 @@ static void job_info_text_equals_encoder(void **state)
         rk_buf_cleanup(&b);
     }
     json_decref(labels);
+    json_decref(extra);
 }
 
 int main(void)

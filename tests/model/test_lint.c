@@ -100,6 +100,21 @@ static void test_isolation(void **state)
     json_decref(w);
 }
 
+/* task.params.container: known keys pass, a typo is named. */
+static void test_container(void **state)
+{
+    (void)state;
+    json_t *w = lint("{\"name\":\"x\",\"model\":\"m\",\"task\":{\"name\":\"t\",\"type\":"
+                     "\"command\",\"params\":{\"argv\":[\"true\"],\"container\":{\"image\":"
+                     "\"bb\",\"pull\":\"never\",\"env\":{},\"workdir\":\"/w\",\"network\":"
+                     "\"none\",\"imge\":1}}},\"framework\":{\"name\":\"f\"},\"metrics\":{"
+                     "\"metrics\":{}}}");
+    assert_int_equal(json_array_size(w), 1);
+    assert_string_equal(at(w, 0), "experiment_spec.task.params.container.imge: unknown field, "
+                                  "ignored; did you mean image?");
+    json_decref(w);
+}
+
 static void test_free_form_and_garbage(void **state)
 {
     (void)state;
@@ -119,7 +134,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clean_spec), cmocka_unit_test(test_typos),
-        cmocka_unit_test(test_llm_typos), cmocka_unit_test(test_isolation),
-        cmocka_unit_test(test_free_form_and_garbage)};
+        cmocka_unit_test(test_llm_typos),  cmocka_unit_test(test_isolation),
+        cmocka_unit_test(test_container),  cmocka_unit_test(test_free_form_and_garbage)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -128,13 +128,94 @@ static void test_bind_cap(void **state)
     json_decref(v);
 }
 
+static void test_container(void **state)
+{
+    (void)state;
+    json_t *v = load("{\"argv\": [\"sh\", \"-c\", \"true\"], \"container\": {\"image\": "
+                     "\"localhost/bb:1\"}, \"limits\": {\"memory_mb\": 64}}");
+    rk_task_params_t p;
+    rk_verr_t e = {{0}};
+    assert_int_equal(rk_task_params_decode(v, "task.params", RK_TASK_COMMAND, &p, &e), RK_OK);
+    const rk_container_params_t *c = &p.isolation.container;
+    assert_true(c->present);
+    assert_false(p.isolation.present); /* no bwrap sandbox */
+    assert_string_equal(c->image, "localhost/bb:1");
+    assert_int_equal(c->pull, RK_PULL_NEVER);
+    assert_false(c->network);
+    assert_null(c->workdir);
+    assert_int_equal(c->n_env, 0);
+    assert_true(p.limits.present);
+    rk_task_params_cleanup(&p);
+    json_decref(v);
+
+    v = load("{\"argv\": [\"x\"], \"container\": {\"image\": \"oci-archive:/srv/bb.tar\", "
+             "\"pull\": \"missing\", \"network\": \"host\", \"workdir\": \"/work\", "
+             "\"env\": {\"A_1\": \"x y\", \"B\": \"\"}}}");
+    assert_int_equal(rk_task_params_decode(v, "task.params", RK_TASK_COMMAND, &p, &e), RK_OK);
+    assert_string_equal(c->image, "oci-archive:/srv/bb.tar");
+    assert_string_equal(rk_container_pull_name(c->pull), "missing");
+    assert_true(c->network);
+    assert_string_equal(c->workdir, "/work");
+    assert_int_equal(c->n_env, 2);
+    assert_string_equal(c->env[0], "A_1=x y");
+    assert_string_equal(c->env[1], "B=");
+    rk_task_params_cleanup(&p);
+    json_decref(v);
+
+    assert_true(rk_container_image_valid("docker.io/library/busybox@sha256:abc"));
+    assert_false(rk_container_image_valid("-v/:/host"));    /* an option, never */
+    assert_false(rk_container_image_valid("--privileged")); /* an option, never */
+    assert_false(rk_container_image_valid("bb 1"));
+    assert_false(rk_container_image_valid(""));
+    assert_false(rk_container_image_valid("oci-archive:rel.tar"));
+    assert_false(rk_container_image_valid("oci-archive:/a/../etc/x"));
+    assert_false(rk_container_image_valid("oci-archive:/a\nb"));
+}
+
+static void test_container_errors(void **state)
+{
+    (void)state;
+    expect_error("{\"argv\": [\"x\"], \"container\": {}}",
+                 "task.params.container.image: field required");
+    expect_error("{\"argv\": [\"x\"], \"container\": \"bb\"}",
+                 "task.params.container: expected an object");
+    expect_error("{\"argv\": [\"x\"], \"container\": {\"image\": \"--privileged\"}}",
+                 "task.params.container.image: expected an image name (1 to 255 of "
+                 "[A-Za-z0-9._/:@-], starting with a letter or digit) or "
+                 "oci-archive:/absolute/path");
+    expect_error("{\"argv\": [\"x\"], \"container\": {\"image\": \"bb\", \"pull\": "
+                 "\"sometimes\"}}",
+                 "task.params.container.pull: expected one of never, missing, always");
+    expect_error("{\"argv\": [\"x\"], \"container\": {\"image\": \"bb\", \"network\": "
+                 "\"bridge\"}}",
+                 "task.params.container.network: expected one of none, host");
+    expect_error("{\"argv\": [\"x\"], \"container\": {\"image\": \"bb\", \"workdir\": "
+                 "\"rel\"}}",
+                 "task.params.container.workdir: expected an absolute path inside the container");
+    expect_error("{\"argv\": [\"x\"], \"container\": {\"image\": \"bb\", \"env\": "
+                 "{\"A=B\": \"1\"}}}",
+                 "task.params.container.env.A=B: expected a variable name of [A-Za-z0-9_], not "
+                 "starting with a digit");
+    expect_error("{\"argv\": [\"x\"], \"container\": {\"image\": \"bb\", \"env\": "
+                 "{\"A\": 1}}}",
+                 "task.params.container.env.A: expected a string");
+    /* The container is the isolation: a rootfs (or any isolation) with it
+     * is refused, naming the field. */
+    expect_error("{\"argv\": [\"x\"], \"isolation\": {\"rootfs\": \"bb\"}, \"container\": "
+                 "{\"image\": \"bb\"}}",
+                 "task.params.isolation.rootfs: cannot be combined with task.params.container "
+                 "(the container is the job's isolation)");
+    expect_error("{\"argv\": [\"x\"], \"isolation\": {}, \"container\": {\"image\": \"bb\"}}",
+                 "task.params.isolation: cannot be combined with task.params.container (the "
+                 "container is the job's isolation)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_absent),
-        cmocka_unit_test(test_full),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_bind_cap),
+        cmocka_unit_test(test_absent),    cmocka_unit_test(test_full),
+        cmocka_unit_test(test_errors),    cmocka_unit_test(test_bind_cap),
+        cmocka_unit_test(test_container), cmocka_unit_test(test_container_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -166,12 +166,28 @@ static void test_isolation(void **state)
                            "image bb for task.params.isolation.rootfs (agent does not have it)|");
 }
 
+/* A container needs the agent's container runtime; its limits are the
+ * runtime's, so no cgroups are asked for. */
+static void test_container(void **state)
+{
+    (void)state;
+    char m[2048];
+    const char *asks = "{\"argv\":[\"true\"],\"container\":{\"image\":\"localhost/bb\"},"
+                       "\"limits\":{\"memory_mb\":64}}";
+    assert_true(check_iso(asks, ",\"cgroups\":null,\"container_runtime\":\"podman\"", m, sizeof m));
+    assert_false(check_iso(asks, ",\"cgroups\":\"v2\",\"container_runtime\":null", m, sizeof m));
+    assert_string_equal(m, "a container runtime for task.params.container (agent has none)|");
+    assert_false(check_iso(asks, "", m, sizeof m)); /* an older agent */
+    assert_string_equal(m, "a container runtime for task.params.container (agent has none)|");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fits),
         cmocka_unit_test(test_missing),
         cmocka_unit_test(test_isolation),
+        cmocka_unit_test(test_container),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,6 +36,7 @@ typedef struct seen {
     rk_job_priority_t prio[8];
     bool exclusive[8], placed[8];
     char gpu[8][16];
+    json_int_t attempt[8];
 } seen_t;
 
 static int scan_cb(void *ud, const rk_job_brief_t *b)
@@ -48,6 +49,7 @@ static int scan_cb(void *ud, const rk_job_brief_t *b)
     s->placed[s->n] = b->agent_id != NULL;
     const json_t *g = b->selector_labels ? json_object_get(b->selector_labels, "gpu") : NULL;
     snprintf(s->gpu[s->n], sizeof s->gpu[0], "%s", g ? json_string_value(g) : "");
+    s->attempt[s->n] = json_integer_value(json_object_get(b->extra, "attempt"));
     s->n++;
     return 0;
 }
@@ -203,12 +205,90 @@ static void paused_counts_as_unfinished(void **state)
     rk_experiment_cleanup(&x);
 }
 
+/* The jobs-over-time extra: stored whole at insert, replaced in place by
+ * job_set_extra (no history entry), cleared by NULL or {}, undone by a
+ * rollback, given by get, listings and scans, kept across a reopen. */
+static void extra_round_trip(void **state)
+{
+    fx_t *f = *state;
+    rk_store_t *s = f->s;
+    rk_experiment_t x = {0};
+    make_experiment("q", &x);
+    assert_int_equal(rk_store_experiment_insert(s, &x), 0);
+    rk_job_info_t j = job_of("job_e1", x.id, "a1", RK_JOB_QUEUED, 1000);
+    j.extra = load("{\"attempt\":1,\"max_attempts\":3,\"waiting_for\":[\"job_e0\"]}");
+    assert_int_equal(rk_store_job_insert(s, &j, NULL), 0);
+    json_decref(j.extra);
+    insert_job(s, "job_e2", x.id, "a1", RK_JOB_QUEUED);
+    j = job_of("job_e3", x.id, "a1", RK_JOB_QUEUED, 1000);
+    j.extra = json_string("not an object");
+    assert_int_equal(rk_store_job_insert(s, &j, NULL), RK_EINVAL);
+    json_decref(j.extra);
+
+    assert_int_equal(rk_store_job_get(s, "job_e1", true, &j), 0);
+    assert_int_equal(json_integer_value(json_object_get(j.extra, "max_attempts")), 3);
+    assert_int_equal(j.n_history, 1);
+    rk_job_info_cleanup(&j);
+    assert_int_equal(rk_store_job_get(s, "job_e2", false, &j), 0);
+    assert_null(j.extra);
+    rk_job_info_cleanup(&j);
+
+    json_t *next =
+        load("{\"attempt\":2,\"max_attempts\":3,\"not_before\":\"2026-12-06T00:00:00Z\"}");
+    assert_int_equal(rk_store_job_set_extra(s, "job_e1", next), 0);
+    assert_int_equal(rk_store_job_set_extra(s, "job_nope", next), RK_ENOENT);
+    assert_int_equal(rk_store_job_get(s, "job_e1", true, &j), 0);
+    assert_true(json_equal(j.extra, next));
+    assert_int_equal(j.n_history, 1); /* no history entry */
+    rk_job_info_cleanup(&j);
+
+    /* A rollback undoes a change; a listing and a scan see the extra. */
+    assert_int_equal(rk_store_begin(s), 0);
+    assert_int_equal(rk_store_job_set_extra(s, "job_e1", NULL), 0);
+    assert_int_equal(rk_store_rollback(s), 0);
+    rk_job_filter_t flt = {.agent_id = "a1"};
+    rk_page_t p = {.limit = 10};
+    rk_job_info_t *v;
+    size_t n = 0;
+    assert_int_equal(rk_store_job_list(s, &flt, &p, &v, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(v[1].job_id, "job_e1");
+    assert_true(json_equal(v[1].extra, next));
+    assert_null(v[0].extra);
+    rk_store_jobs_free(v, n);
+    seen_t seen = {0};
+    assert_int_equal(rk_store_job_scan(s, MASK(RK_JOB_QUEUED), scan_cb, &seen), 0);
+    assert_int_equal(seen.n, 2);
+    assert_int_equal(seen.attempt[0], 2);
+    assert_int_equal(seen.attempt[1], 0);
+
+    /* Durable: a reopen reads the same; {} clears. */
+    if (strcmp(backend, "memory") != 0) {
+        rk_store_close(f->s);
+        f->s = NULL;
+        assert_int_equal(rk_store_open(backend, f->path, &f->s), 0);
+        s = f->s;
+        assert_int_equal(rk_store_job_get(s, "job_e1", false, &j), 0);
+        assert_true(json_equal(j.extra, next));
+        rk_job_info_cleanup(&j);
+    }
+    json_t *empty = json_object();
+    assert_int_equal(rk_store_job_set_extra(s, "job_e1", empty), 0);
+    assert_int_equal(rk_store_job_get(s, "job_e1", false, &j), 0);
+    assert_null(j.extra);
+    rk_job_info_cleanup(&j);
+    json_decref(empty);
+    json_decref(next);
+    rk_experiment_cleanup(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(queue_fields_round_trip),
         T(priority_and_place_in_place),
         T(paused_counts_as_unfinished),
+        T(extra_round_trip),
     };
     return run_all_backends(tests, sizeof tests / sizeof tests[0]);
 }

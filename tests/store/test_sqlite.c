@@ -184,7 +184,7 @@ static void schema_4_file_gains_queue_control(void **state)
     raw_exec(f->path,
              "DROP INDEX jobs_unfinished;"
              "ALTER TABLE jobs DROP COLUMN priority; ALTER TABLE jobs DROP COLUMN exclusive;"
-             "ALTER TABLE jobs DROP COLUMN selector;"
+             "ALTER TABLE jobs DROP COLUMN selector; ALTER TABLE jobs DROP COLUMN extra;"
              "CREATE INDEX jobs_unfinished ON jobs(seq)"
              "  WHERE state IN ('queued','assigned','running');"
              "PRAGMA user_version = 4;");
@@ -192,7 +192,7 @@ static void schema_4_file_gains_queue_control(void **state)
         raw_int(f->path, "SELECT count(*) FROM pragma_table_info('jobs') WHERE name = 'priority'"),
         0);
     assert_int_equal(rk_store_open("sqlite", f->path, &f->s), 0);
-    assert_int_equal(raw_int(f->path, schema_version_sql), 5);
+    assert_int_equal(raw_int(f->path, schema_version_sql), RK_SQLITE_SCHEMA_VERSION);
     rk_job_info_t j;
     assert_int_equal(rk_store_job_get(f->s, "job_00000002", true, &j), 0);
     assert_int_equal(j.priority, RK_PRIO_MEDIUM);

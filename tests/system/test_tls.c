@@ -7,7 +7,11 @@
  * - the CLI refuses the server's certificate without --ca-file (a clear
  *   error, non-zero exit) and works with it;
  * - a certificate without its key, a key that does not match, or a file
- *   that is not PEM: a clear start error. */
+ *   that is not PEM: a clear start error;
+ * - SIGHUP re-reads rotated certificate files on both daemons (new
+ *   handshakes show the new certificate, a bad pair keeps the old one);
+ * - an https agent registers itself with an https server
+ *   (--register-with, verified with the agent's --ca-file). */
 #include <sys/wait.h>
 
 #include <curl/curl.h>
@@ -38,7 +42,14 @@ static void make_pki(void)
              "openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
              "-out srv.pem -days 2 -extfile ext.cnf 2>/dev/null && "
              "openssl genpkey -algorithm ec -pkeyopt ec_paramgen_curve:prime256v1 "
-             "-out other.key 2>/dev/null",
+             "-out other.key 2>/dev/null && "
+             /* A second CA and its certificate: what a rotation puts in place. */
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+             "-keyout ca2.key -out ca2.pem -days 2 -subj /CN=ruckus-test-ca2 2>/dev/null && "
+             "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+             "-keyout srv2.key -out srv2.csr -subj /CN=localhost 2>/dev/null && "
+             "openssl x509 -req -in srv2.csr -CA ca2.pem -CAkey ca2.key -CAcreateserial "
+             "-out srv2.pem -days 2 -extfile ext.cnf 2>/dev/null",
              dir);
     sh(cmd);
 }
@@ -225,6 +236,129 @@ static void test_tls_round_trip(void **state)
     rk_test_agent_cleanup(&ag);
 }
 
+/* Copies file from to file to (in dir). */
+static void put(const char *from, const char *to)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cd %s && cp %s %s.tmp && mv %s.tmp %s", dir, from, to, to, to);
+    sh(cmd);
+}
+
+/* Sends p SIGHUP and waits (10 s at most) for needle in its log after byte from. */
+static void hup_and_wait(rk_test_proc_t *p, const char *needle)
+{
+    size_t from = rk_test_proc_log_size(p);
+    assert_int_equal(kill(p->pid, SIGHUP), 0);
+    double t0 = rk_test_now_ms();
+    for (;;) {
+        char *log = rk_test_proc_log(p);
+        bool found = strlen(log) > from && strstr(log + from, needle);
+        free(log);
+        if (found)
+            return;
+        if (rk_test_now_ms() - t0 > 10000)
+            fail_msg("no \"%s\" in the log 10 s after SIGHUP", needle);
+        rk_test_sleep_ms(20);
+    }
+}
+
+/* On port: trusted with ca_ok, refused with ca_no (a certificate error). */
+static void served_by(uint16_t port, const char *ca_ok, const char *ca_no)
+{
+    char err[CURL_ERROR_SIZE];
+    assert_int_equal(https(port, "GET", "/health", NULL, ca_ok, NULL, err), 200);
+    assert_int_equal(https(port, "GET", "/health", NULL, ca_no, NULL, err), 0);
+    if (!strstr(err, "certificate") && !strstr(err, "issuer"))
+        fail_msg("refused, but not for the certificate: %s", err);
+}
+
+/* Rotated certificate files are read on SIGHUP, by both daemons; a pair
+ * that does not belong together is refused and the old one kept. */
+static void test_tls_reload(void **state)
+{
+    (void)state;
+    char ca2[600], live_cert[600], live_key[600], db2[640];
+    snprintf(ca2, sizeof ca2, "%s/ca2.pem", dir);
+    snprintf(live_cert, sizeof live_cert, "%s/live.pem", dir);
+    snprintf(live_key, sizeof live_key, "%s/live.key", dir);
+    snprintf(db2, sizeof db2, "%s/reload.db", dir);
+    put("srv.pem", "live.pem");
+    put("srv.key", "live.key");
+    rk_test_proc_t srv = {.pid = -1};
+    assert_int_equal(
+        rk_test_proc_start(&srv, "ruckus-server",
+                           (const char *const[]){"--port", "0", "--storage", "memory", "--tls-cert",
+                                                 live_cert, "--tls-key", live_key, NULL},
+                           NULL),
+        0);
+    rk_test_agent_t ag;
+    memset(&ag, 0, sizeof ag);
+    assert_int_equal(rk_test_agent_start(&ag, 1,
+                                         (const char *const[]){"--tls-cert", live_cert, "--tls-key",
+                                                               live_key, NULL},
+                                         NULL),
+                     0);
+    served_by(srv.port, ca, ca2);
+    served_by(ag.p.port, ca, ca2);
+
+    put("srv2.pem", "live.pem");
+    put("srv2.key", "live.key");
+    hup_and_wait(&srv, "TLS certificate re-read");
+    hup_and_wait(&ag.p, "TLS certificate re-read");
+    served_by(srv.port, ca2, ca);
+    served_by(ag.p.port, ca2, ca);
+
+    /* A half-done rotation (the old key with the new certificate... here
+     * the new certificate with a stranger's key): refused, old pair kept. */
+    put("other.key", "live.key");
+    hup_and_wait(&srv, "keeping the old TLS certificate");
+    hup_and_wait(&ag.p, "keeping the old TLS certificate");
+    served_by(srv.port, ca2, ca);
+    served_by(ag.p.port, ca2, ca);
+    stop(&srv);
+    rk_test_agent_cleanup(&ag);
+}
+
+/* An https agent registers itself with an https server, trusting it
+ * through its own --ca-file; the server reaches it back over https. */
+static void test_tls_register_with(void **state)
+{
+    (void)state;
+    rk_test_proc_t srv;
+    start_server(&srv, "memory", true);
+    char url[64];
+    snprintf(url, sizeof url, "https://127.0.0.1:%u", srv.port);
+    rk_test_agent_t ag;
+    memset(&ag, 0, sizeof ag);
+    assert_int_equal(
+        rk_test_agent_start(&ag, 1,
+                            (const char *const[]){"--tls-cert", cert, "--tls-key", key,
+                                                  "--register-with", url, "--ca-file", ca, NULL},
+                            NULL),
+        0);
+    char err[CURL_ERROR_SIZE], *out = NULL;
+    bool registered = false;
+    double t0 = rk_test_now_ms();
+    while (!registered && rk_test_now_ms() - t0 < 15000) {
+        assert_int_equal(https(srv.port, "GET", "/api/v1/agents", NULL, ca, &out, err), 200);
+        json_t *v = json_loads(out, 0, NULL);
+        free(out);
+        json_t *arr = json_is_array(v) ? v : json_object_get(v, "agents");
+        json_t *a0 = json_array_get(arr, 0);
+        const char *u = json_string_value(json_object_get(a0, "agent_url"));
+        registered = u && strncmp(u, "https://", 8) == 0;
+        json_decref(v);
+        if (!registered)
+            rk_test_sleep_ms(100);
+    }
+    if (!registered) {
+        char *log = rk_test_proc_log(&ag.p);
+        fail_msg("the agent did not register over https; its log:\n%s", log);
+    }
+    stop(&srv);
+    rk_test_agent_cleanup(&ag);
+}
+
 /* prog exits non-zero at start, saying want. */
 static void start_fails(const char *prog, const char *const *args, const char *want)
 {
@@ -297,6 +431,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tls_round_trip),
         cmocka_unit_test(test_tls_bad_files),
+        cmocka_unit_test(test_tls_reload),
+        cmocka_unit_test(test_tls_register_with),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     curl_global_cleanup();

@@ -6,6 +6,7 @@ import { get, post, del, raw, query } from './api.js';
 import { state, onChange, agentLabel, experimentLabel } from './state.js';
 import { $, el, badge, fillSelect, fmtTime, fmtNum, fmtDuration, toast, download, jobLink, TERMINAL } from './util.js';
 import { selectCell, priorityCell, syncSelection, initQueueActions, bulkRunning } from './queue-actions.js';
+import { llmCharts } from './llm-charts.js';
 
 const rows = new Map(); // job_id -> JobInfo shown in the table
 let cursors = [''];     // cursors of the pages up to the shown one ('' = newest)
@@ -186,9 +187,11 @@ async function loadResult() {
     if (!current || current.job_id !== id) return;
     current.result = result;
     showActions(result);
+    const llm = llmCharts(result); // an llm_generation run's stages, charted
     box.replaceChildren(
       el('p', {}, `${result.status}, ${fmtDuration(result.duration_seconds)}`, result.error ? el('span', { class: 'error' }, ` — ${result.error}`) : ''),
-      metricsTable(result));
+      llm || '', metricsTable(result));
+    if (llm) llm.draw();
   } catch (e) {
     box.replaceChildren(el('span', { class: 'muted' }, e.detail || String(e)));
   }
