@@ -163,6 +163,26 @@ fail:
     return NULL;
 }
 
+/* Removes finished job j: its waiters answered first, then its folder
+ * (record, logs, artifacts) and its record in memory. mu held. */
+static void drop_job(rk_agent_t *a, job_t *j, const char *why)
+{
+    for (waiter_t *w = a->waiters; w; w = w->next)
+        if (w->job == j)
+            w->deadline_mono = 1; /* answered now, before the job goes */
+    answer_waiters(a, NULL, rk_time_mono_us());
+    rk_log_info(why, "job_id", j->id);
+    agent__rmtree(j->dir);
+    agent__job_remove(a, j);
+    agent__job_free(j);
+}
+
+void agent__job_purge(rk_agent_t *a, job_t *j)
+{
+    drop_job(a, j, "purge: removing a finished job the server deleted");
+    agent__recent_settle(a);
+}
+
 /* Removes finished jobs older than the retention period. mu held. */
 static void sweep(rk_agent_t *a)
 {
@@ -171,14 +191,7 @@ static void sweep(rk_agent_t *a)
         next = j->next;
         if (!rk_job_state_terminal(j->state) || j->finished_at > cutoff)
             continue;
-        for (waiter_t *w = a->waiters; w; w = w->next)
-            if (w->job == j)
-                w->deadline_mono = 1; /* answered now, before the job goes */
-        answer_waiters(a, NULL, rk_time_mono_us());
-        rk_log_info("retention: removing a finished job", "job_id", j->id);
-        agent__rmtree(j->dir);
-        agent__job_remove(a, j);
-        agent__job_free(j);
+        drop_job(a, j, "retention: removing a finished job");
     }
     agent__recent_settle(a);
 }

@@ -260,6 +260,10 @@ void agent__job_remove(rk_agent_t *a, job_t *j);
 void agent__recent_settle(rk_agent_t *a);
 /* Frees j and all it holds; j is in no index. NULL is fine. */
 void agent__job_free(job_t *j);
+/* Removes finished job j (not in exec) at the server's word (DELETE
+ * /jobs/{id}?purge=true): its waiters answered, its folder (record, logs,
+ * artifacts) and record gone (agent.c). mu held. */
+void agent__job_purge(rk_agent_t *a, job_t *j);
 
 /* ---- leftovers.c ---- */
 /* Kills processes left by a previous agent instance for job j: its

@@ -234,6 +234,25 @@ static json_t *job_state_json(const job_t *j)
 static void h_cancel(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
 {
     rk_agent_t *a = ud;
+    /* purge: the server deleted this finished job; drop the copy here. */
+    const char *ps = rk_http_req_query(req, "purge");
+    if (ps && strcmp(ps, "true") == 0) {
+        pthread_mutex_lock(&a->mu);
+        job_t *j = find_or_404(a, req, resp);
+        if (j && (!rk_job_state_terminal(j->state) || j->in_exec || j->spawning)) {
+            rk_http_resp_errorf(resp, 409, "job is %s: only a finished job can be purged",
+                                rk_job_state_name(j->state));
+        } else if (j) {
+            json_t *v = json_pack("{s:s,s:b}", "job_id", j->id, "purged", 1);
+            agent__job_purge(a, j);
+            rk_http_resp_json_take(resp, 200, v);
+        }
+        pthread_mutex_unlock(&a->mu);
+        return;
+    } else if (ps && strcmp(ps, "false") != 0) {
+        rk_http_resp_error(resp, 422, "purge: expected true or false");
+        return;
+    }
     /* force: SIGKILL at once, no SIGTERM and grace. */
     const char *fs = rk_http_req_query(req, "force");
     bool force = fs && strcmp(fs, "true") == 0;

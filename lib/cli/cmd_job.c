@@ -29,7 +29,8 @@ static const char usage[] =
     "  priority ID LEVEL                  low, medium, high or critical\n"
     "  watch ID                           live status until it ends (exit 0 if completed)\n"
     "  logs ID [-f] [--stream stderr]     the job's output (-f: follow)\n"
-    "  artifacts ID -o FILE               the job's output folder as a zip\n\n"
+    "  artifacts ID -o FILE               the job's output folder as a zip\n"
+    "  delete ID --purge                  delete a finished job and its result for good\n\n"
     "Examples:\n"
     "  ruckus job submit exp_1a2b3c worker1 --wait\n"
     "  ruckus job submit exp_1a2b3c --label gpu=a100 --priority high --count 10\n"
@@ -648,6 +649,7 @@ int rk_cli_cmd_job(rk_cli_t *c, int argc, char **argv)
                                         {"resume", rk_cli_job_resume},
                                         {"priority", rk_cli_job_priority},
                                         {"retry", rk_cli_job_retry},
+                                        {"delete", rk_cli_job_delete},
                                         {NULL, NULL}};
     return rk_cli_dispatch(c, "job", usage, cmds, argc, argv);
 }

@@ -17,6 +17,9 @@ static const char commands_help[] =
     "              watch ID | logs ID [-f] | artifacts ID -o FILE\n"
     "  result      show JOB | list | export --format csv|json | compare EXPERIMENT\n"
     "  slurm       submit --nodes N --partition P (pilot agents started by sbatch)\n"
+    "  schedule    create --name N --cron \"0 3 * * *\" --experiment EXP | list |\n"
+    "              show ID | delete ID | pause ID | resume ID | run ID\n"
+    "  maintenance cleanup --older-than-days N (delete old finished jobs)\n"
     "\n`ruckus COMMAND --help` shows a command's options and examples.\n"
     "\nExamples:\n"
     "  ruckus agent register http://worker1:8001\n"
@@ -85,9 +88,13 @@ int rk_cli_run(rk_cli_t *c, int argc, char **argv)
         const char *name, *alias;
         int (*fn)(rk_cli_t *, int, char **);
     } groups[] = {
-        {"agent", "agents", rk_cli_cmd_agent}, {"experiment", "experiments", rk_cli_cmd_experiment},
-        {"job", "jobs", rk_cli_cmd_job},       {"result", "results", rk_cli_cmd_result},
+        {"agent", "agents", rk_cli_cmd_agent},
+        {"experiment", "experiments", rk_cli_cmd_experiment},
+        {"job", "jobs", rk_cli_cmd_job},
+        {"result", "results", rk_cli_cmd_result},
         {"slurm", "slurm", rk_cli_cmd_slurm},
+        {"schedule", "schedules", rk_cli_cmd_schedule},
+        {"maintenance", "maintenance", rk_cli_cmd_maintenance},
     };
     if (strcmp(argv[0], "help") == 0)
         return print_help();

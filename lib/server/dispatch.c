@@ -455,6 +455,10 @@ static void result_answered(rk_srv_mgr_t *m, srv_call_t *c, const rk_http_respon
     if (regression)
         srv__event(m, "regression", regression);
     rk_result_cleanup(&res);
+    if (rc == RK_ENOENT) { /* purged meanwhile (retention): nothing to keep it for */
+        rk_log_info("result of a purged job dropped", "job_id", j->job_id);
+        rc = 0;
+    }
     if (rc) { /* the batch fails: the result is fetched again */
         rk_log_error("storing a result failed", "job_id", j->job_id, "error", rk_strerror(rc));
         srv__batch_error(m, rc);

@@ -56,7 +56,8 @@ struct rk_server {
         *m_batch; /* metrics.c */
     rk_srv_mgr_t *mgr;
     rk_srv_events_t *events;
-    struct srv_hooks *hooks; /* webhooks (webhooks.h), NULL when none configured */
+    struct srv_hooks *hooks;            /* webhooks (webhooks.h), NULL when none configured */
+    struct rk_srv_retention *retention; /* retention.c */
     char *host;
     int db_lock; /* the SQLite file's lock (base/lockfile.h), or -1 */
     /* Which (experiment, selector) some registered agent can run, as of
@@ -233,6 +234,35 @@ int rk_srv_routes_agents(rk_server_t *srv);
 int rk_srv_routes_experiments(rk_server_t *srv);
 int rk_srv_routes_compare(rk_server_t *srv);
 int rk_srv_routes_baselines(rk_server_t *srv);
+int rk_srv_routes_schedules(rk_server_t *srv); /* routes_schedules.c */
+
+/* ---- retention.c: deleting old finished jobs ---- */
+/* Jobs whose status changed less than this long ago are never deleted
+ * (the manager may still be settling them). */
+#define RK_SRV_RETAIN_SETTLE_S 5
+/* The time one batch of a sweep should take (about the longest a manager's
+ * commit waits behind it), and the pause after a batch: at least
+ * RK_SRV_RETAIN_PAUSE_MS and 3 times the batch's time, so a sweep holds
+ * the write side at most a quarter of the time. */
+#define RK_SRV_RETAIN_BUDGET_US 2000.0
+#define RK_SRV_RETAIN_PAUSE_MS 10
+typedef struct rk_srv_retention rk_srv_retention_t;
+/* days 0: no periodic sweep (POST /maintenance/cleanup still works). */
+int rk_srv_retention_new(rk_server_t *srv, double days, double period_s, size_t batch,
+                         rk_srv_retention_t **out);
+/* Starts the sweeping thread (a sweep at once, then every period). */
+int rk_srv_retention_start(rk_srv_retention_t *r);
+void rk_srv_retention_stop(rk_srv_retention_t *r);
+void rk_srv_retention_free(rk_srv_retention_t *r);
+/* One sweep now (any thread but the manager's; one at a time): deletes
+ * the finished jobs older than days, in batches, telling their agents.
+ * The counts of what went into jobs and results. */
+int rk_srv_retention_sweep(rk_server_t *srv, double days, size_t *jobs, size_t *results);
+/* Tells agent_id (best effort, logged) to drop its copy of job_id. */
+void rk_srv_retention_tell_agent(rk_server_t *srv, const char *agent_id, const char *job_id);
+/* DELETE /jobs/{job_id}?purge=true (called by routes_jobs.c's DELETE). */
+void rk_srv_h_job_purge(rk_http_req_t *req, rk_http_resp_t *resp, rk_server_t *srv);
+int rk_srv_routes_retention(rk_server_t *srv);
 
 /* ---- baselines.c ---- */
 /* The job pinned as the baseline of (exp, agent) into job[n]; RK_ENOENT

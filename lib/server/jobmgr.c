@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "server/depend.h"
 #include "server/mgr.h"
+#include "server/schedules.h"
 #include "server/webhooks.h"
 
 /* ---- the batch ---- */
@@ -48,6 +49,10 @@ void srv__event(rk_srv_mgr_t *m, const char *type, json_t *data)
 
 static void finish(rk_srv_mgr_t *m, rk_http_wait_t *w, rk_http_resp_t *resp, bool needs_commit)
 {
+    if (!w) { /* no one waits (a schedule's firing): nothing to answer */
+        rk_http_resp_free(resp);
+        return;
+    }
     if (m->n_finishes == m->cap_finishes) {
         size_t cap = m->cap_finishes ? m->cap_finishes * 2 : 16;
         deferred_finish_t *v = realloc(m->finishes, cap * sizeof *v);
@@ -556,6 +561,8 @@ int rk_srv_mgr_recover(rk_srv_mgr_t *m)
     free(s.orphan_ids);
     if (rc == 0)
         rc = srv__deps_recover(m); /* after the orphans' ends are stored */
+    if (rc == 0)
+        rc = srv__schedules_load(m);
     char nq[24], nr[24];
     snprintf(nq, sizeof nq, "%zu", s.queued);
     snprintf(nr, sizeof nr, "%zu", s.running);
@@ -579,6 +586,7 @@ void srv__mgr_step(rk_srv_mgr_t *m, int timeout_ms)
     srv__agents_drain_tick(m, now);
     srv__metrics_agents(m, now);
     srv__jobs_tick(m, now);
+    srv__schedules_tick(m); /* each firing commits its own batch */
     srv__flush(m);
     srv__delay_tick(m); /* jobs whose not_before came join their queues */
     srv__jobs_schedule(m, now);
@@ -661,6 +669,7 @@ void rk_srv_mgr_free(rk_srv_mgr_t *m)
     srv__agents_free_all(m);
     srv__pools_free_all(m);
     srv__index_cleanup(&m->index);
+    srv__schedules_free(m);
     srv__flush(m); /* answers settled while freeing: the HTTP stop took them */
     srv__deps_free(m);
     free(m->finishes);

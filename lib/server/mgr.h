@@ -546,6 +546,7 @@ struct rk_srv_mgr {
      * min-heap by that time (retry_mgr.c). */
     srv_job_t **delay;
     size_t n_delay, cap_delay;
+    struct srv_schedules *schedules; /* schedules.c: when each fires next */
 };
 
 /* ---- retry_mgr.c: attempts and start times (issue 12) ---- */

@@ -22,6 +22,7 @@
 #include "base/lockfile.h"
 #include "base/log.h"
 #include "server/internal.h"
+#include "server/schedules.h"
 #include "server/webhooks.h"
 #include "store/copy.h"
 
@@ -107,13 +108,9 @@ static void progress(void *ud, const char *what, uint64_t done, uint64_t total)
 
 /* Every document kind the server keeps; a kind missing here would not be
  * migrated, so a new one is added here with its owner. */
-static const char *const doc_kinds[] = {RK_SRV_TOKEN_DOC,
-                                        RK_SRV_BASELINE_DOC,
-                                        RK_SRV_SCHED_DOC,
-                                        RK_SRV_ATTEMPT_DOC,
-                                        RK_SRV_RESULT_ATTEMPT_DOC,
-                                        SRV_HOOKS_DOC,
-                                        NULL};
+static const char *const doc_kinds[] = {
+    RK_SRV_TOKEN_DOC,          RK_SRV_BASELINE_DOC, RK_SRV_SCHED_DOC,    RK_SRV_ATTEMPT_DOC,
+    RK_SRV_RESULT_ATTEMPT_DOC, SRV_HOOKS_DOC,       RK_SRV_SCHEDULE_DOC, NULL};
 
 static int run(const migrate_settings_t *s)
 {

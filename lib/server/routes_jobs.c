@@ -134,6 +134,14 @@ static void h_cancel(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
 {
     rk_server_t *srv = ud;
     const char *id = rk_http_req_param(req, "job_id");
+    const char *pq = rk_http_req_query(req, "purge");
+    if (pq && strcmp(pq, "true") == 0) { /* retention: routes_retention.c */
+        rk_srv_h_job_purge(req, resp, srv);
+        return;
+    } else if (pq && strcmp(pq, "false") != 0) {
+        rk_http_resp_error(resp, 422, "purge: expected true or false");
+        return;
+    }
     const char *fq = rk_http_req_query(req, "force");
     bool force = false;
     if (fq && strcmp(fq, "true") == 0) {

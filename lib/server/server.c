@@ -162,6 +162,8 @@ static int routes(rk_server_t *srv)
     rc = rc ? rc : rk_srv_routes_compare(srv);
     rc = rc ? rc : rk_srv_routes_baselines(srv);
     rc = rc ? rc : rk_srv_routes_retry(srv);
+    rc = rc ? rc : rk_srv_routes_schedules(srv);
+    rc = rc ? rc : rk_srv_routes_retention(srv);
     rc = rc ? rc : rk_http_server_metrics_route(srv->http, "/metrics");
     rc = rc ? rc : rk_srv_openapi_register(srv->http);
     /* The API does not depend on the dashboard: serve without it. */
@@ -301,6 +303,9 @@ int rk_server_new(const rk_server_settings_t *s, rk_server_t **out)
         rk_log_error("could not rebuild the job manager from storage", "error", rk_strerror(rc));
         goto fail;
     }
+    if ((rc = rk_srv_retention_new(srv, (double)s->retention_days, s->retention_period,
+                                   (size_t)s->retention_batch, &srv->retention)))
+        goto fail;
     *out = srv;
     return 0;
 fail:
@@ -319,6 +324,8 @@ int rk_server_start(rk_server_t *srv)
     if (rc)
         return rc;
     srv->started = true;
+    if ((rc = rk_srv_retention_start(srv->retention)))
+        return rc;
     /* The HTTP server logs the one `listening host=H port=P` line. */
     return rk_http_server_start(srv->http);
 }
@@ -382,6 +389,7 @@ void rk_server_stop(rk_server_t *srv)
     srv->stopped = true;
     if (srv->http)
         rk_http_server_stop(srv->http);
+    rk_srv_retention_stop(srv->retention);
     if (srv->mgr)
         rk_srv_mgr_stop(srv->mgr);
 }
@@ -392,6 +400,7 @@ void rk_server_free(rk_server_t *srv)
         return;
     rk_server_stop(srv);
     /* The manager releases the waits it holds before the HTTP server goes. */
+    rk_srv_retention_free(srv->retention);
     rk_srv_mgr_free(srv->mgr);
     rk_http_server_free(srv->http);
     srv__hooks_free(srv->hooks); /* after the manager and every scrape */

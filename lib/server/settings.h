@@ -40,6 +40,9 @@ typedef struct rk_server_settings {
     rk_config_list_t webhooks; /* http(s) URLs each webhook event is POSTed to */
     char *webhook_secret;      /* HMAC-SHA256 key of their signatures, or NULL */
     char *webhook_secret_file; /* or the file holding it */
+    int64_t retention_days;    /* finished jobs older than this are deleted; 0: kept */
+    double retention_period;   /* seconds between retention sweeps */
+    int64_t retention_batch;   /* jobs deleted per store transaction */
 } rk_server_settings_t;
 
 extern const rk_config_spec_t rk_server_config;

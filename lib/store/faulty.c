@@ -222,6 +222,18 @@ static int f_lease_acquire(rk_store_t *s, const char *agent_id, const char *owne
     return rk_store_lease_acquire(IN(s), agent_id, owner, ttl_ms);
 }
 
+static int f_job_purge_finished(rk_store_t *s, rk_job_purge_t *p)
+{
+    int rc = fire(s, RK_FAULTY_JOB_PURGE);
+    return rc ? rc : rk_store_job_purge_finished(IN(s), p);
+}
+
+static int f_job_purge(rk_store_t *s, const char *job_id, bool *had_result)
+{
+    int rc = fire(s, RK_FAULTY_JOB_PURGE);
+    return rc ? rc : rk_store_job_purge(IN(s), job_id, had_result);
+}
+
 static const rk_store_ops_t faulty_ops = {
     .version = RK_STORE_OPS_VERSION,
     .name = "faulty",
@@ -256,6 +268,8 @@ static const rk_store_ops_t faulty_ops = {
     .result_list = f_result_list,
     .result_list_text = f_result_list_text,
     .lease_acquire = f_lease_acquire,
+    .job_purge_finished = f_job_purge_finished,
+    .job_purge = f_job_purge,
 };
 
 int rk_store_faulty_wrap(rk_store_t *inner, rk_store_t **out)

@@ -1383,6 +1383,106 @@ static int mem_result_list_text(rk_store_t *s, const rk_result_filter_t *f, rk_p
     return rc;
 }
 
+/* ---- retention ---- */
+
+/* Takes j out of every index and the job table, and deletes the documents
+ * keyed by it; the caller has reserved one undo entry for the job. */
+static int purge_job(mem_t *m, mjob_t *j)
+{
+    /* Documents first (put_text reserves its own undo room). The table is
+     * sorted by "kind\x1fid", so the job's documents are not together:
+     * one pass collects their keys. */
+    int rc = 0;
+    size_t n = 0;
+    char **keys = m->docs.n ? calloc(m->docs.n, sizeof *keys) : NULL;
+    if (m->docs.n && !keys)
+        return RK_ENOMEM;
+    for (size_t i = 0; i < m->docs.n; i++) {
+        const char *id = strchr(m->docs.v[i].id, '\x1f');
+        if (id && rk_store_doc_of_job(id + 1, j->job_id) && !(keys[n++] = strdup(m->docs.v[i].id)))
+            rc = RK_ENOMEM;
+    }
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = put_text(m, U_DOC, keys[i], NULL);
+    for (size_t i = 0; i < n; i++)
+        free(keys[i]);
+    free(keys);
+    if (rc)
+        return rc;
+    job_index(j, job_state(j), false);
+    if (j->res)
+        res_index(j->res, j->seq, false);
+    job_unhash(m, j);
+    m->jobs[j->seq - 1] = NULL;
+    undo_push(m, (undo_t){.kind = U_JOB_DELETE, .job = j});
+    return 0;
+}
+
+static bool purge_kept(const rk_job_purge_t *p, const char *job_id)
+{
+    for (size_t i = 0; i < p->n_keep; i++)
+        if (p->keep[i] && strcmp(p->keep[i], job_id) == 0)
+            return true;
+    return false;
+}
+
+static int mem_job_purge_finished(rk_store_t *s, rk_job_purge_t *p)
+{
+    mem_t *m = M(s);
+    int rc = 0;
+    size_t examined = 0;
+    if (!(p->jobs = calloc(p->limit, sizeof *p->jobs)))
+        return RK_ENOMEM;
+    wlock(m);
+    for (size_t i = (size_t)p->after_seq; !rc && i < m->n_jobs && examined < p->limit; i++) {
+        mjob_t *j = m->jobs[i];
+        if (!j || !rk_job_state_terminal(job_state(j)) ||
+            j->hist[j->n_hist - 1].timestamp >= p->before)
+            continue;
+        examined++;
+        p->after_seq = j->seq;
+        if (purge_kept(p, j->job_id))
+            continue;
+        rk_job_purged_t *out = &p->jobs[p->n_jobs];
+        bool had = j->res != NULL;
+        out->job_id = strdup(j->job_id);
+        out->agent_id = j->agent_id[0] ? strdup(j->agent_id) : NULL;
+        if (!out->job_id || (j->agent_id[0] && !out->agent_id)) {
+            free(out->job_id);
+            free(out->agent_id);
+            out->job_id = out->agent_id = NULL;
+            rc = RK_ENOMEM;
+            break;
+        }
+        p->n_jobs++;
+        if (!(rc = reserve(m, 1)) && !(rc = purge_job(m, j)))
+            p->n_results += had;
+    }
+    p->more = !rc && examined == p->limit;
+    unlock(m);
+    if (rc)
+        rk_store_job_purge_cleanup(p);
+    return rc;
+}
+
+static int mem_job_purge(rk_store_t *s, const char *job_id, bool *had_result)
+{
+    mem_t *m = M(s);
+    int rc;
+    wlock(m);
+    mjob_t *j = job_find(m, job_id);
+    if (!j)
+        rc = RK_ENOENT;
+    else if (!rk_job_state_terminal(job_state(j)))
+        rc = RK_ESTATE;
+    else if (!(rc = reserve(m, 1))) {
+        *had_result = j->res != NULL;
+        rc = purge_job(m, j);
+    }
+    unlock(m);
+    return rc;
+}
+
 const rk_store_ops_t rk_store_memory_ops = {
     .version = RK_STORE_OPS_VERSION,
     .name = "memory",
@@ -1417,4 +1517,6 @@ const rk_store_ops_t rk_store_memory_ops = {
     .doc_list = mem_doc_list,
     .doc_delete = mem_doc_delete,
     .lease_acquire = NULL,
+    .job_purge_finished = mem_job_purge_finished,
+    .job_purge = mem_job_purge,
 };

@@ -50,6 +50,10 @@ typedef enum pg_id {
     PG_JOB_PRIORITY,
     PG_JOB_PLACE,
     PG_JOB_EXTRA,
+    PG_PURGE_PICK,
+    PG_PURGE_JOB,
+    PG_PURGE_DOCS,
+    PG_PURGE_ONE,
     PG_JOB_PAGE,                       /* + shape */
     PG_JOB_COUNT = PG_JOB_PAGE + 4,    /* + shape */
     PG_RESULT_PAGE = PG_JOB_COUNT + 4, /* + shape */
@@ -185,6 +189,10 @@ int pg_job_set_progress(rk_store_t *s, const char *job_id, double progress);
 int pg_job_set_priority(rk_store_t *s, const char *job_id, rk_job_priority_t priority);
 int pg_job_place(rk_store_t *s, const char *job_id, const char *agent_id);
 int pg_job_set_extra(rk_store_t *s, const char *job_id, const json_t *extra);
+
+/* pg_purge.c: the retention slots. */
+int pg_job_purge_finished(rk_store_t *s, rk_job_purge_t *p);
+int pg_job_purge(rk_store_t *s, const char *job_id, bool *had_result);
 
 /* pg_lease.c */
 int pg_lease_acquire(rk_store_t *s, const char *agent_id, const char *owner, int64_t ttl_ms);

@@ -84,6 +84,32 @@ static const char *const sql[PG_COUNT] = {
     [PG_JOB_PRIORITY] = "UPDATE jobs SET priority = $2 WHERE job_id = $1",
     [PG_JOB_PLACE] = "UPDATE jobs SET agent_id = $2 WHERE job_id = $1",
     [PG_JOB_EXTRA] = "UPDATE jobs SET extra = $2 WHERE job_id = $1",
+    /* Retention (pg_purge.c): the next candidates after a seq; one job's
+     * delete, taking its number out of reuse (job_seq) and saying whether
+     * it had a result (the CTE's snapshot still sees it); the documents of
+     * a list of jobs; one job's state for a single purge. */
+    /* (state || '') keeps the planner on the seq key: the state index
+     * would read and sort every finished job per batch. */
+    [PG_PURGE_PICK] = "SELECT seq, job_id, agent_id FROM jobs WHERE seq > $1::bigint"
+                      " AND (state || '') IN ('completed','failed','timeout','cancelled')"
+                      " AND status_time < $2::bigint ORDER BY seq LIMIT $3::bigint",
+    [PG_PURGE_JOB] = "WITH d AS (DELETE FROM jobs WHERE seq = $1::bigint"
+                     "  AND state IN ('completed','failed','timeout','cancelled')"
+                     "  AND status_time < $2::bigint RETURNING seq),"
+                     " k AS (UPDATE job_seq SET v = greatest(v, (SELECT max(seq) FROM d))"
+                     "  WHERE EXISTS (SELECT 1 FROM d) RETURNING v)"
+                     " SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM k),"
+                     " EXISTS(SELECT 1 FROM results WHERE job_seq = $1::bigint)",
+    /* Per kind (found by an index walk, not a scan) and job, one range of
+     * the (kind, id) key: "<id>" up to "<id>0" ('0' follows '/'). */
+    [PG_PURGE_DOCS] =
+        "WITH RECURSIVE k(kind) AS (SELECT min(kind) FROM docs UNION ALL"
+        "  SELECT (SELECT min(kind) FROM docs WHERE kind > k.kind) FROM k"
+        "  WHERE k.kind IS NOT NULL)"
+        " DELETE FROM docs d USING k, unnest($1::text[]) AS j(id)"
+        " WHERE k.kind IS NOT NULL AND d.kind = k.kind AND d.id >= j.id"
+        " AND d.id < j.id || '0' AND (d.id = j.id OR substr(d.id, length(j.id) + 1, 1) = '/')",
+    [PG_PURGE_ONE] = "SELECT seq, state FROM jobs WHERE job_id = $1 FOR UPDATE",
     [PG_JOB_PROGRESS] = "UPDATE jobs SET progress = $2::double precision WHERE job_id = $1",
     /* Granted (a row back) when the agent has no lease, it lapsed, or it
      * is the caller's; the database's clock decides, so servers' clocks

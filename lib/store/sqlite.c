@@ -632,4 +632,6 @@ const rk_store_ops_t rk_store_sqlite_ops = {
     .doc_list = sq_doc_list,
     .doc_delete = sq_doc_delete,
     .lease_acquire = NULL, /* one server per file: always granted */
+    .job_purge_finished = sq_job_purge_finished,
+    .job_purge = sq_job_purge,
 };

@@ -141,6 +141,10 @@ int sq_job_set_priority(rk_store_t *s, const char *job_id, rk_job_priority_t pri
 int sq_job_place(rk_store_t *s, const char *job_id, const char *agent_id);
 int sq_job_set_extra(rk_store_t *s, const char *job_id, const json_t *extra);
 
+/* sqlite_purge.c: the retention slots. */
+int sq_job_purge_finished(rk_store_t *s, rk_job_purge_t *p);
+int sq_job_purge(rk_store_t *s, const char *job_id, bool *had_result);
+
 /* sqlite_docs.c: the document slots. */
 int sq_doc_put(rk_store_t *s, const char *kind, const char *id, const char *json);
 int sq_doc_get(rk_store_t *s, const char *kind, const char *id, char **json);

@@ -268,6 +268,50 @@ int rk_store_lease_acquire(rk_store_t *s, const char *agent_id, const char *owne
     return s->ops->lease_acquire(s, agent_id, owner, ttl_ms);
 }
 
+int rk_store_job_purge_finished(rk_store_t *s, rk_job_purge_t *p)
+{
+    if (!s || !p || p->limit == 0 || p->after_seq < 0 || (p->n_keep && !p->keep))
+        return RK_EINVAL;
+    p->jobs = NULL;
+    p->n_jobs = p->n_results = 0;
+    p->more = false;
+    if (!s->ops->job_purge_finished)
+        return RK_EUNSUP;
+    return s->ops->job_purge_finished(s, p);
+}
+
+int rk_store_job_purge(rk_store_t *s, const char *job_id, bool *had_result)
+{
+    bool had = false;
+    if (!s || !job_id || !*job_id)
+        return RK_EINVAL;
+    if (!s->ops->job_purge)
+        return RK_EUNSUP;
+    int rc = s->ops->job_purge(s, job_id, &had);
+    if (had_result)
+        *had_result = !rc && had;
+    return rc;
+}
+
+void rk_store_job_purge_cleanup(rk_job_purge_t *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; p->jobs && i < p->n_jobs; i++) {
+        free(p->jobs[i].job_id);
+        free(p->jobs[i].agent_id);
+    }
+    free(p->jobs);
+    p->jobs = NULL;
+    p->n_jobs = p->n_results = 0;
+}
+
+bool rk_store_doc_of_job(const char *id, const char *job_id)
+{
+    size_t n = strlen(job_id);
+    return strncmp(id, job_id, n) == 0 && (id[n] == '\0' || id[n] == '/');
+}
+
 void rk_store_agents_free(rk_registered_agent_t *v, size_t n)
 {
     for (size_t i = 0; v && i < n; i++)

@@ -54,7 +54,7 @@
 
 /* The version of rk_store_ops_t: bumped whenever a slot is added, removed
  * or changes meaning. rk_store_open refuses a table of another version. */
-#define RK_STORE_OPS_VERSION 4
+#define RK_STORE_OPS_VERSION 5
 
 typedef struct rk_store rk_store_t;
 
@@ -96,6 +96,27 @@ typedef struct rk_job_brief {
 /* Called for each job of a scan, in sequence order; the strings are valid
  * during the call only. A non-zero return stops the scan and is returned. */
 typedef int (*rk_job_scan_fn)(void *ud, const rk_job_brief_t *job);
+
+/* One job a purge deleted: its id and agent (NULL: it was never placed),
+ * so the caller can tell the agent to drop its copy. */
+typedef struct rk_job_purged {
+    char *job_id;
+    char *agent_id;
+} rk_job_purged_t;
+
+/* One call of job_purge_finished: what to delete and what went. Set the
+ * inputs, zero the rest; free the outputs with rk_store_job_purge_cleanup. */
+typedef struct rk_job_purge {
+    rk_time_t before;        /* in: finished jobs whose current status time is < before */
+    int64_t after_seq;       /* in/out: examine jobs with seq > after_seq; 0 from the oldest */
+    size_t limit;            /* in: examine at most this many candidates (>= 1) */
+    const char *const *keep; /* in: job ids never deleted (e.g. baselines' jobs) */
+    size_t n_keep;
+    rk_job_purged_t *jobs; /* out: the jobs deleted, oldest first */
+    size_t n_jobs;
+    size_t n_results; /* out: how many of them had a result */
+    bool more;        /* out: candidates may remain after after_seq: call again */
+} rk_job_purge_t;
 
 typedef struct rk_store_ops {
     int version; /* RK_STORE_OPS_VERSION */
@@ -189,6 +210,24 @@ typedef struct rk_store_ops {
      * the manager records what it means in the status it stores beside.
      * RK_ENOENT for an unknown job, RK_EINVAL when extra is not an object. */
     int (*job_set_extra)(rk_store_t *s, const char *job_id, const json_t *extra);
+
+    /* Retention (version 5). Deletes finished jobs (completed, failed,
+     * timeout, cancelled) whose current status time is before p->before,
+     * oldest (lowest seq) first, with their history, their result and
+     * every document keyed by the job (any kind, id equal to the job id or
+     * starting with "<job_id>/"). It examines at most p->limit candidates
+     * with seq > p->after_seq (the ids in p->keep are skipped, not
+     * deleted), deletes them as one atomic unit (inside the caller's
+     * transaction if one is open, else committed on return), moves
+     * after_seq past the last one examined and sets more when limit
+     * candidates were examined. Unfinished jobs are never deleted, also
+     * when one changes state during the call. Listing totals and per-key
+     * counters stay exact; sequence numbers are never reused. */
+    int (*job_purge_finished)(rk_store_t *s, rk_job_purge_t *p);
+    /* Deletes one job with its history, result and documents (as above):
+     * RK_ENOENT for an unknown job, RK_ESTATE unless it is finished.
+     * *had_result (may be NULL) says whether it had a result. */
+    int (*job_purge)(rk_store_t *s, const char *job_id, bool *had_result);
 } rk_store_ops_t;
 
 /* Every backend's instance starts with this header. */
@@ -251,6 +290,13 @@ int rk_store_doc_get(rk_store_t *s, const char *kind, const char *id, char **jso
 int rk_store_doc_list(rk_store_t *s, const char *kind, char ***ids, char ***jsons, size_t *n);
 int rk_store_doc_delete(rk_store_t *s, const char *kind, const char *id);
 void rk_store_docs_free(char **ids, char **jsons, size_t n);
+int rk_store_job_purge_finished(rk_store_t *s, rk_job_purge_t *p);
+int rk_store_job_purge(rk_store_t *s, const char *job_id, bool *had_result);
+/* Frees p's outputs (jobs) and zeroes them; the inputs are left alone. */
+void rk_store_job_purge_cleanup(rk_job_purge_t *p);
+/* True when id is job_id or starts with "<job_id>/": the documents a
+ * purge of job_id deletes. */
+bool rk_store_doc_of_job(const char *id, const char *job_id);
 
 /* Free arrays returned by the list operations (each element cleaned up). */
 void rk_store_agents_free(rk_registered_agent_t *v, size_t n);

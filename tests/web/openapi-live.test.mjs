@@ -134,6 +134,28 @@ describe('answers match the OpenAPI documents', { skip }, () => {
     await ok('POST', '/api/v1/agents/unregister', { agent_id: 'nobody' }, 404);
   });
 
+  it('server answers for schedules', async () => {
+    const ok = async (m, u, b, code = 200) => {
+      const r = await S(m, u, b);
+      assert.equal(r.status, code, `${m} ${u}`);
+      return r.json;
+    };
+    const { schedule_id: id } = await ok('POST', '/api/v1/schedules',
+      { name: 'nightly', cron: '0 3 * * *', experiment_id: expId, agent_ids: [stack.agentId], priority: 'high' }, 201);
+    await ok('POST', '/api/v1/schedules', { name: 'sel', cron: '*/5 * * * 1-5', experiment_id: expId,
+      agent_selector: { labels: {} }, enabled: false }, 201);
+    await ok('GET', '/api/v1/schedules');
+    await ok('GET', `/api/v1/schedules/${id}`);
+    await ok('POST', `/api/v1/schedules/${id}/pause`);
+    await ok('POST', `/api/v1/schedules/${id}/resume`);
+    await ok('POST', `/api/v1/schedules/${id}/run`, undefined, 201);
+    await ok('GET', `/api/v1/schedules/${id}`); // with last_run_at and last_job_ids
+    await ok('POST', '/api/v1/schedules', { name: 'bad', cron: '60 * * * *', experiment_id: expId }, 422);
+    await ok('POST', '/api/v1/schedules', { name: 'bad', cron: '* * * * *', experiment_id: 'exp_00000000' }, 404);
+    await ok('GET', '/api/v1/schedules/sch_00000000', undefined, 404);
+    await ok('DELETE', `/api/v1/schedules/${id}`);
+  });
+
   it('agent answers', async () => {
     const ok = async (m, u, b, code = 200) => assert.equal((await A(m, u, b)).status, code, `${m} ${u}`);
     await ok('GET', '/health');

@@ -12,8 +12,9 @@ import { initHistory } from './history.js';
 import { initBaselines, loadBaselines } from './baselines.js';
 import { initCompare } from './compare.js';
 import { onRegressionEvent } from './regressions.js';
+import { showSchedules, loadSchedules, onScheduleJobEvent } from './schedules.js';
 
-const TABS = { agents: showAgents, experiments: showExperiments, jobs: showJobs, results: showResults };
+const TABS = { agents: showAgents, experiments: showExperiments, jobs: showJobs, results: showResults, schedules: showSchedules };
 let tab = 'agents';
 
 function report(e) {
@@ -36,6 +37,8 @@ function showTab(e) {
 const reloadAgents = debounce(() => loadAgents().catch(report), 300);
 const reloadResults = debounce(() => { if (tab === 'results') loadResults().catch(report); }, 300);
 const reloadBaselines = debounce(() => loadBaselines().catch(report), 300);
+// A firing makes jobs, and their ends are the last run's outcome.
+const reloadSchedules = debounce(() => { if (tab === 'schedules') loadSchedules().catch(report); }, 300);
 const reloadAll = debounce(() => {
   Promise.all([loadAgents(), loadExperiments(), loadBaselines()]).then(() => TABS[tab]()).catch(report);
 }, 300);
@@ -45,6 +48,8 @@ const reloadAll = debounce(() => {
 export function handleEvent(type, data) {
   if (type === 'job') {
     onJobEvent(data);
+    onScheduleJobEvent(data);
+    reloadSchedules();
     reloadAgents(); // running and queued jobs per agent moved
     if (['completed', 'failed', 'timeout'].includes(data.status && data.status.status)) reloadResults();
   } else if (type === 'agent') {
@@ -53,6 +58,8 @@ export function handleEvent(type, data) {
     onRegressionEvent(data); // a result slower than its baseline: a notice, marked in the history
   } else if (type === 'baseline') {
     reloadBaselines();
+  } else if (type === 'schedule') {
+    reloadSchedules(); // created, paused, resumed, deleted or fired
   } else if (type === 'experiment') {
     loadExperiments().catch(report);
   } else if (type === 'gap') {
