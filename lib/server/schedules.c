@@ -111,8 +111,14 @@ static void heap_pop(struct srv_schedules *h, sch_entry_t *out)
 
 /* Pushes, logging the failure: the schedule then waits for the next start
  * (or its next change) instead of firing. */
+/* Arms id at `at`, unless the same entry is armed already (a firing that
+ * re-arms what a change armed too): one scan of the heap, done per firing
+ * or change only. */
 static void wake_at(rk_srv_mgr_t *m, rk_time_t at, const char *id)
 {
+    for (size_t i = 0; m->schedules && i < m->schedules->n; i++)
+        if (m->schedules->v[i].at == at && strcmp(m->schedules->v[i].id, id) == 0)
+            return;
     if (at >= 0 && heap_push(m, at, id) != 0)
         rk_log_error("schedule not armed: out of memory", "schedule_id", id);
 }
@@ -156,9 +162,9 @@ int srv__schedules_load(rk_srv_mgr_t *m)
 
 /* ---- reading and writing a document, in the batch ---- */
 
-/* The document of id into *out (new reference): 0, RK_ENOENT, or the
- * store's error. */
-static int doc_read(rk_srv_mgr_t *m, const char *id, json_t **out)
+/* The document of id into *out (new reference) and, when text is not
+ * NULL, its stored text (malloc'd): 0, RK_ENOENT, or the store's error. */
+static int doc_read_text(rk_srv_mgr_t *m, const char *id, json_t **out, char **text_out)
 {
     char *text = NULL;
     *out = NULL;
@@ -166,8 +172,16 @@ static int doc_read(rk_srv_mgr_t *m, const char *id, json_t **out)
     if (rc)
         return rc;
     *out = json_loads(text, 0, NULL);
-    free(text);
+    if (text_out && *out)
+        *text_out = text;
+    else
+        free(text);
     return *out ? 0 : RK_EIO;
+}
+
+static int doc_read(rk_srv_mgr_t *m, const char *id, json_t **out)
+{
+    return doc_read_text(m, id, out, NULL);
 }
 
 /* Writes doc in the batch; a failure fails the batch. */
@@ -179,6 +193,23 @@ static int doc_write(rk_srv_mgr_t *m, const char *id, const json_t *doc)
         rc = rk_store_doc_put(m->store, RK_SRV_SCHEDULE_DOC, id, text);
     free(text);
     return srv__batch_error(m, rc);
+}
+
+/* Claims a firing: writes doc in the batch only while the stored text is
+ * still `was` (compare and swap). With several servers on one database,
+ * the one whose claim lands first fires; the others get RK_ESTATE (nothing
+ * written, the batch unharmed) and make no jobs. Other failures fail the
+ * batch. A store without compare and swap: a plain write. */
+static int doc_claim(rk_srv_mgr_t *m, const char *id, const char *was, const json_t *doc)
+{
+    char *text = json_dumps(doc, JSON_COMPACT);
+    int rc = text ? srv__txn(m) : RK_ENOMEM;
+    if (!rc)
+        rc = rk_store_doc_replace(m->store, RK_SRV_SCHEDULE_DOC, id, was, text);
+    if (rc == RK_EUNSUP)
+        rc = rk_store_doc_put(m->store, RK_SRV_SCHEDULE_DOC, id, text);
+    free(text);
+    return rc == RK_ESTATE ? rc : srv__batch_error(m, rc);
 }
 
 static rk_time_t doc_time(const json_t *doc, const char *key)
@@ -355,10 +386,11 @@ static void fire(rk_srv_mgr_t *m, const char *id, rk_http_wait_t *w, bool manual
 {
     rk_time_t now = rk_time_now_us();
     json_t *doc = NULL;
+    char *was = NULL; /* the text read: the claim holds only if it is still stored */
     /* Read inside the transaction: the claim and the jobs are one unit. */
     int rc = srv__txn(m);
     if (!rc)
-        rc = doc_read(m, id, &doc);
+        rc = doc_read_text(m, id, &doc, &was);
     if (rc) {
         if (manual)
             answer_doc_error(m, w, rc, id);
@@ -368,7 +400,14 @@ static void fire(rk_srv_mgr_t *m, const char *id, rk_http_wait_t *w, bool manual
     }
     rk_time_t due = doc_time(doc, "next_run_at");
     if (!manual && (!json_is_true(json_object_get(doc, "enabled")) || due < 0 || due > now)) {
-        json_decref(doc); /* paused, deleted or moved since this entry was pushed */
+        /* Paused, deleted or moved since this entry was pushed: by a change
+         * here (which armed its own entry) or by another server's firing
+         * on the same database (which armed nothing here): armed again at
+         * the stored time, once. */
+        if (json_is_true(json_object_get(doc, "enabled")) && due > now)
+            wake_at(m, due, id);
+        json_decref(doc);
+        free(was);
         return;
     }
     rk_job_info_t *jobs = NULL;
@@ -380,6 +419,7 @@ static void fire(rk_srv_mgr_t *m, const char *id, rk_http_wait_t *w, bool manual
     if (rc && manual) {
         srv__answer_error(m, w, status, "%s", why);
         json_decref(doc);
+        free(was);
         return;
     }
     /* A timer's firing claims its slot even when it could make no job
@@ -396,7 +436,23 @@ static void fire(rk_srv_mgr_t *m, const char *id, rk_http_wait_t *w, bool manual
         json_object_set_new(doc, "last_error", json_string(why));
     else
         json_object_del(doc, "last_error");
-    doc_write(m, id, doc); /* a failure fails the batch: the flush says so */
+    /* A failure fails the batch (the flush says so); a claim another
+     * server made first leaves this firing to it. */
+    int claim = doc_claim(m, id, was, doc);
+    free(was);
+    if (claim == RK_ESTATE) {
+        for (size_t i = 0; i < n; i++)
+            rk_job_info_cleanup(&jobs[i]);
+        free(jobs);
+        free(timeouts);
+        rk_log_info("schedule slot claimed by another server", "schedule_id", id);
+        if (manual)
+            srv__answer_error(m, w, 409, "schedule %s changed meanwhile; try again", id);
+        else
+            wake_at(m, now + RK_SRV_SCHEDULE_RETRY_US, id); /* re-read: its next slot */
+        json_decref(doc);
+        return;
+    }
     srv__event(m, "schedule", json_pack("{s:s,s:s}", "schedule_id", id, "event", "fired"));
     json_decref(doc);
     if (!rc)

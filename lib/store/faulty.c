@@ -217,6 +217,13 @@ static int f_doc_delete(rk_store_t *s, const char *kind, const char *id)
     return rc ? rc : rk_store_doc_delete(IN(s), kind, id);
 }
 
+static int f_doc_replace(rk_store_t *s, const char *kind, const char *id, const char *expect,
+                         const char *json)
+{
+    int rc = fire(s, RK_FAULTY_DOC_REPLACE);
+    return rc ? rc : rk_store_doc_replace(IN(s), kind, id, expect, json);
+}
+
 static int f_lease_acquire(rk_store_t *s, const char *agent_id, const char *owner, int64_t ttl_ms)
 {
     return rk_store_lease_acquire(IN(s), agent_id, owner, ttl_ms);
@@ -260,6 +267,7 @@ static const rk_store_ops_t faulty_ops = {
     .doc_get = f_doc_get,
     .doc_list = f_doc_list,
     .doc_delete = f_doc_delete,
+    .doc_replace = f_doc_replace,
     .job_get = f_job_get,
     .job_list = f_job_list,
     .job_scan = f_job_scan,

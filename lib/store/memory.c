@@ -845,6 +845,25 @@ static int mem_doc_put(rk_store_t *s, const char *kind, const char *id, const ch
     return rc;
 }
 
+static int mem_doc_replace(rk_store_t *s, const char *kind, const char *id, const char *expect,
+                           const char *json)
+{
+    mem_t *m = M(s);
+    char *key = doc_key(kind, id), *text = strdup(json);
+    int rc = RK_ENOMEM;
+    if (key && text) {
+        wlock(m);
+        const char *now = table_get(&m->docs, key);
+        rc = now && strcmp(now, expect) == 0 ? put_text(m, U_DOC, key, text) : RK_ESTATE;
+        if (rc != RK_ESTATE)
+            text = NULL; /* put_text took it, also on failure */
+        unlock(m);
+    }
+    free(text);
+    free(key);
+    return rc;
+}
+
 static int mem_doc_get(rk_store_t *s, const char *kind, const char *id, char **json)
 {
     mem_t *m = M(s);
@@ -1516,6 +1535,7 @@ const rk_store_ops_t rk_store_memory_ops = {
     .doc_get = mem_doc_get,
     .doc_list = mem_doc_list,
     .doc_delete = mem_doc_delete,
+    .doc_replace = mem_doc_replace,
     .lease_acquire = NULL,
     .job_purge_finished = mem_job_purge_finished,
     .job_purge = mem_job_purge,

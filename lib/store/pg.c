@@ -296,6 +296,7 @@ const rk_store_ops_t rk_store_postgresql_ops = {
     .doc_get = pg_doc_get,
     .doc_list = pg_doc_list,
     .doc_delete = pg_doc_delete,
+    .doc_replace = pg_doc_replace,
     .lease_acquire = pg_lease_acquire,
     .job_purge_finished = pg_job_purge_finished,
     .job_purge = pg_job_purge,

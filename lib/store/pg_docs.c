@@ -17,6 +17,19 @@ int pg_doc_put(rk_store_t *base, const char *kind, const char *id, const char *j
     return pg_wend(s, rc, false);
 }
 
+int pg_doc_replace(rk_store_t *base, const char *kind, const char *id, const char *expect,
+                   const char *json)
+{
+    pg_store_t *s = PG(base);
+    const char *v[4] = {kind, id, expect, json};
+    long changed = 0;
+    pg_conn_t *c;
+    int rc = pg_wbegin(s, false, &c);
+    if (!rc && !(rc = pg_exec(c, PG_DOC_REPLACE, 4, v, &changed, "doc replace")) && changed == 0)
+        rc = RK_ESTATE;
+    return pg_wend(s, rc, false);
+}
+
 int pg_doc_delete(rk_store_t *base, const char *kind, const char *id)
 {
     pg_store_t *s = PG(base);

@@ -45,6 +45,7 @@ typedef enum pg_id {
     PG_DOC_GET,
     PG_DOC_LIST,
     PG_DOC_DELETE,
+    PG_DOC_REPLACE,
     PG_JOB_PROGRESS,
     PG_LEASE,
     PG_JOB_PRIORITY,
@@ -185,6 +186,8 @@ int pg_doc_put(rk_store_t *s, const char *kind, const char *id, const char *json
 int pg_doc_get(rk_store_t *s, const char *kind, const char *id, char **json);
 int pg_doc_list(rk_store_t *s, const char *kind, char ***ids, char ***jsons, size_t *n);
 int pg_doc_delete(rk_store_t *s, const char *kind, const char *id);
+int pg_doc_replace(rk_store_t *s, const char *kind, const char *id, const char *expect,
+                   const char *json);
 int pg_job_set_progress(rk_store_t *s, const char *job_id, double progress);
 int pg_job_set_priority(rk_store_t *s, const char *job_id, rk_job_priority_t priority);
 int pg_job_place(rk_store_t *s, const char *job_id, const char *agent_id);

@@ -81,6 +81,10 @@ static const char *const sql[PG_COUNT] = {
     [PG_DOC_GET] = "SELECT body FROM docs WHERE kind = $1 AND id = $2",
     [PG_DOC_LIST] = "SELECT id, body FROM docs WHERE kind = $1 ORDER BY id COLLATE \"C\"",
     [PG_DOC_DELETE] = "DELETE FROM docs WHERE kind = $1 AND id = $2",
+    /* Under READ COMMITTED an UPDATE that finds the row locked waits for
+     * the other transaction, then re-checks the WHERE on the row it left:
+     * of two servers claiming the same text, one matches. */
+    [PG_DOC_REPLACE] = "UPDATE docs SET body = $4 WHERE kind = $1 AND id = $2 AND body = $3",
     [PG_JOB_PRIORITY] = "UPDATE jobs SET priority = $2 WHERE job_id = $1",
     [PG_JOB_PLACE] = "UPDATE jobs SET agent_id = $2 WHERE job_id = $1",
     [PG_JOB_EXTRA] = "UPDATE jobs SET extra = $2 WHERE job_id = $1",

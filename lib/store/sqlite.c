@@ -69,6 +69,7 @@ static const char *const sql[SQ_COUNT] = {
     [SQ_JOB_PRIORITY] = "UPDATE jobs SET priority = ?2 WHERE job_id = ?1",
     [SQ_JOB_PLACE] = "UPDATE jobs SET agent_id = ?2 WHERE job_id = ?1",
     [SQ_JOB_EXTRA] = "UPDATE jobs SET extra = ?2 WHERE job_id = ?1",
+    [SQ_DOC_REPLACE] = "UPDATE docs SET body = ?4 WHERE kind = ?1 AND id = ?2 AND body = ?3",
 };
 
 #define S(s) ((sq_store_t *)(s))
@@ -631,6 +632,7 @@ const rk_store_ops_t rk_store_sqlite_ops = {
     .doc_get = sq_doc_get,
     .doc_list = sq_doc_list,
     .doc_delete = sq_doc_delete,
+    .doc_replace = sq_doc_replace,
     .lease_acquire = NULL, /* one server per file: always granted */
     .job_purge_finished = sq_job_purge_finished,
     .job_purge = sq_job_purge,

@@ -24,6 +24,26 @@ int sq_doc_put(rk_store_t *s, const char *kind, const char *id, const char *json
     return rc;
 }
 
+int sq_doc_replace(rk_store_t *s, const char *kind, const char *id, const char *expect,
+                   const char *json)
+{
+    sq_conn_t *c;
+    int rc = sq_wget(S(s), &c);
+    sqlite3_stmt *st = rc ? NULL : sq_stmt(c, SQ_DOC_REPLACE);
+    rc = rc ? rc : RK_EIO;
+    if (st) {
+        sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, expect, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, json, -1, SQLITE_STATIC);
+        rc = sq_exec_stmt(c, st, "doc replace");
+        if (!rc && sqlite3_changes(c->db) == 0)
+            rc = RK_ESTATE;
+    }
+    sq_wdone(S(s));
+    return rc;
+}
+
 int sq_doc_delete(rk_store_t *s, const char *kind, const char *id)
 {
     sq_conn_t *c;

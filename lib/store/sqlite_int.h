@@ -44,6 +44,7 @@ typedef enum sq_id {
     SQ_JOB_PRIORITY,
     SQ_JOB_PLACE,
     SQ_JOB_EXTRA,
+    SQ_DOC_REPLACE,
     SQ_COUNT
 } sq_id_t;
 
@@ -140,6 +141,8 @@ int sq_job_set_progress(rk_store_t *s, const char *job_id, double progress);
 int sq_job_set_priority(rk_store_t *s, const char *job_id, rk_job_priority_t priority);
 int sq_job_place(rk_store_t *s, const char *job_id, const char *agent_id);
 int sq_job_set_extra(rk_store_t *s, const char *job_id, const json_t *extra);
+int sq_doc_replace(rk_store_t *s, const char *kind, const char *id, const char *expect,
+                   const char *json);
 
 /* sqlite_purge.c: the retention slots. */
 int sq_job_purge_finished(rk_store_t *s, rk_job_purge_t *p);

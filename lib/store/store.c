@@ -280,6 +280,14 @@ int rk_store_job_purge_finished(rk_store_t *s, rk_job_purge_t *p)
     return s->ops->job_purge_finished(s, p);
 }
 
+int rk_store_doc_replace(rk_store_t *s, const char *kind, const char *id, const char *expect,
+                         const char *json)
+{
+    if (!s || !kind || !*kind || !id || !*id || !expect || !json)
+        return RK_EINVAL;
+    return s->ops->doc_replace ? s->ops->doc_replace(s, kind, id, expect, json) : RK_EUNSUP;
+}
+
 int rk_store_job_purge(rk_store_t *s, const char *job_id, bool *had_result)
 {
     bool had = false;

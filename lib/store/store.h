@@ -54,7 +54,7 @@
 
 /* The version of rk_store_ops_t: bumped whenever a slot is added, removed
  * or changes meaning. rk_store_open refuses a table of another version. */
-#define RK_STORE_OPS_VERSION 5
+#define RK_STORE_OPS_VERSION 6
 
 typedef struct rk_store rk_store_t;
 
@@ -228,6 +228,15 @@ typedef struct rk_store_ops {
      * RK_ENOENT for an unknown job, RK_ESTATE unless it is finished.
      * *had_result (may be NULL) says whether it had a result. */
     int (*job_purge)(rk_store_t *s, const char *job_id, bool *had_result);
+
+    /* Compare and swap a document: replaces its text with json only while
+     * it is still exactly expect; RK_ESTATE (nothing written) when it is
+     * absent or another writer changed it since (with several servers on
+     * one database: a concurrent writer's change waits for its commit, then
+     * counts). What claims a schedule's firing once (lib/server/schedules.c).
+     * Optional: RK_EUNSUP through the wrapper. */
+    int (*doc_replace)(rk_store_t *s, const char *kind, const char *id, const char *expect,
+                       const char *json);
 } rk_store_ops_t;
 
 /* Every backend's instance starts with this header. */
@@ -292,6 +301,8 @@ int rk_store_doc_delete(rk_store_t *s, const char *kind, const char *id);
 void rk_store_docs_free(char **ids, char **jsons, size_t n);
 int rk_store_job_purge_finished(rk_store_t *s, rk_job_purge_t *p);
 int rk_store_job_purge(rk_store_t *s, const char *job_id, bool *had_result);
+int rk_store_doc_replace(rk_store_t *s, const char *kind, const char *id, const char *expect,
+                         const char *json);
 /* Frees p's outputs (jobs) and zeroes them; the inputs are left alone. */
 void rk_store_job_purge_cleanup(rk_job_purge_t *p);
 /* True when id is job_id or starts with "<job_id>/": the documents a

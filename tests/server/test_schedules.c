@@ -113,12 +113,32 @@ static void a_failed_claim_stores_no_job(void **state)
     rk_time_t due = rk_time_now_us() - 1000;
     put_schedule(f, "sch_00000003", due, true);
     assert_int_equal(srv__schedules_load(f->m), 0);
-    rk_store_faulty_arm(f->store, RK_FAULTY_DOC_PUT, RK_EIO, 0, 1);
+    rk_store_faulty_arm(f->store, RK_FAULTY_DOC_REPLACE, RK_EIO, 0, 1);
     settle(f);
     assert_int_equal(stored_jobs(f), 0);
     json_t *doc = get_schedule(f, "sch_00000003");
     assert_int_equal(doc_time(doc, "next_run_at"), due);
     json_decref(doc);
+}
+
+/* Another server claimed the slot first (the store's compare and swap
+ * answers RK_ESTATE): no job here, nothing else in the batch harmed; the
+ * schedule is read again later and fires at its next slot as usual. */
+static void a_claim_lost_to_another_server_makes_no_job(void **state)
+{
+    fx_t *f = *state;
+    rk_time_t due = rk_time_now_us() - 1000;
+    put_schedule(f, "sch_00000005", due, true);
+    assert_int_equal(srv__schedules_load(f->m), 0);
+    rk_store_faulty_arm(f->store, RK_FAULTY_DOC_REPLACE, RK_ESTATE, 0, 1);
+    settle(f);
+    assert_int_equal(stored_jobs(f), 0);
+    json_t *doc = get_schedule(f, "sch_00000005");
+    assert_int_equal(doc_time(doc, "next_run_at"), due); /* this server wrote nothing */
+    json_decref(doc);
+    rk_test_sleep_ms(RK_SRV_SCHEDULE_RETRY_US / 1000 + 100);
+    settle(f);
+    assert_int_equal(stored_jobs(f), 1); /* still due here (the "other server" never wrote) */
 }
 
 /* A heap entry whose schedule was paused, moved or deleted since fires
@@ -175,6 +195,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_failed_commit_fires_nothing_then_retries, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(a_failed_claim_stores_no_job, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_claim_lost_to_another_server_makes_no_job, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(stale_entries_fire_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(run_now_answers_the_jobs, setup, teardown),
     };
