@@ -1,5 +1,8 @@
 /* The streaming client (client.h): one epoll loop, one connection per
- * request, a timestamp after every read(). */
+ * request, a timestamp for every read: the kernel's receive time of its
+ * bytes (SO_TIMESTAMPNS, taken when the packet reached the socket layer,
+ * so the client's own wake-up and the parsing of other streams' bytes
+ * ready at the same moment are not in it), else the time of the read. */
 #include "llm/client.h"
 
 #include <errno.h>
@@ -11,6 +14,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -238,11 +242,36 @@ static void complete(conn_t *k)
         end(k, RK_LLM_FAIL_NONE, NULL);
 }
 
+/* The kernel's receive time (CLOCK_REALTIME) of msg's bytes on the
+ * monotonic clock, or `now` when the kernel gave none (or one after now). */
+int64_t rk_llm_rx_time(const struct msghdr *msg, int64_t now)
+{
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR((struct msghdr *)msg); cm;
+         cm = CMSG_NXTHDR((struct msghdr *)msg, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_TIMESTAMPNS)
+            continue;
+        struct timespec rx, real;
+        memcpy(&rx, CMSG_DATA(cm), sizeof rx);
+        clock_gettime(CLOCK_REALTIME, &real);
+        int64_t age = ((int64_t)real.tv_sec - rx.tv_sec) * 1000000000 + (real.tv_nsec - rx.tv_nsec);
+        /* A clock step between the two can make it absurd: then the read's. */
+        return age >= 0 && age < 10 * INT64_C(1000000000) ? now - age : now;
+    }
+    return now;
+}
+
 static void on_readable(conn_t *k)
 {
     rk_llm_client_t *c = k->c;
-    ssize_t n = read(k->fd, c->rbuf, READ_SIZE);
-    k->now = rk_llm_now();
+    struct iovec iov = {c->rbuf, READ_SIZE};
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(struct timespec))];
+    } ctl;
+    struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
+    ssize_t n = recvmsg(k->fd, &msg, 0);
+    k->now = rk_llm_rx_time(&msg, rk_llm_now());
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
     rk_llm_sample_t *s = k->s;
@@ -283,6 +312,10 @@ static void on_writable(conn_t *k)
             return;
         }
     }
+    /* Sent: when the last write began. The answer's bytes carry the
+     * kernel's receive time, which can come before this write returns (a
+     * quick server on the other core), never before it began. */
+    int64_t began = rk_llm_now();
     ssize_t n = write(k->fd, k->req + k->req_off, k->req_len - k->req_off);
     if (n < 0) {
         if (errno != EAGAIN && errno != EINTR)
@@ -292,7 +325,7 @@ static void on_writable(conn_t *k)
     k->req_off += (size_t)n;
     if (k->req_off < k->req_len)
         return;
-    k->s->t_sent = rk_llm_now();
+    k->s->t_sent = began;
     struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = k};
     epoll_ctl(k->c->ep, EPOLL_CTL_MOD, k->fd, &ev);
 }
@@ -342,6 +375,7 @@ int rk_llm_client_start(rk_llm_client_t *c, const char *req, size_t len, rk_llm_
     k->fd = fd;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one); /* receive times */
     if (connect(fd, (struct sockaddr *)&c->addr, c->addrlen) < 0 && errno != EINPROGRESS) {
         end(k, RK_LLM_FAIL_CONNECT, "connect: %s", strerror(errno));
         return 0;

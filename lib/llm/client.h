@@ -37,6 +37,11 @@ typedef void (*rk_llm_done_cb)(rk_llm_sample_t *s, void *ud);
 
 /* The monotonic clock in nanoseconds, the one every sample uses. */
 int64_t rk_llm_now(void);
+/* The monotonic time of the bytes a recvmsg got: the kernel's receive
+ * timestamp (an SCM_TIMESTAMPNS control message, CLOCK_REALTIME) moved to
+ * the monotonic clock by its age now; `now` (the read's time) when msg has
+ * none or its age is negative or over 10 s (a clock step). */
+int64_t rk_llm_rx_time(const struct msghdr *msg, int64_t now);
 
 /* Makes a client that talks to addr with the given API (which decides how
  * chunks are read). Raises the open-file limit to its hard maximum, since

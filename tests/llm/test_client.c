@@ -14,6 +14,9 @@
 
 #include <cmocka.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "llm/client.h"
 #include "llm/metrics.h"
@@ -103,6 +106,56 @@ static double median(double *v, size_t n)
 {
     qsort(v, n, sizeof *v, cmp_d);
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* A read's time is when its bytes reached the socket, not when the client
+ * got round to reading them: over real TCP on 127.0.0.1, bytes read 30 ms
+ * after they arrived are stamped ~30 ms before the read; without a kernel
+ * timestamp (or with one from the future: a clock step) the read's time. */
+static void test_receive_time_is_the_kernels(void **state)
+{
+    (void)state;
+    int ls = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    assert_int_equal(bind(ls, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(ls, 1), 0);
+    assert_int_equal(getsockname(ls, (struct sockaddr *)&a, &al), 0);
+    int cfd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_int_equal(setsockopt(cfd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one), 0);
+    assert_int_equal(connect(cfd, (struct sockaddr *)&a, sizeof a), 0);
+    int sfd = accept(ls, NULL, NULL);
+    assert_true(sfd >= 0);
+    assert_int_equal(write(sfd, "data: x\n\n", 9), 9);
+    struct timespec pause = {0, 30 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    char buf[64];
+    struct iovec iov = {buf, sizeof buf};
+    union {
+        struct cmsghdr align;
+        char b[CMSG_SPACE(sizeof(struct timespec))];
+    } ctl;
+    struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof ctl.b};
+    assert_int_equal(recvmsg(cfd, &msg, 0), 9);
+    int64_t now = rk_llm_now(), t = rk_llm_rx_time(&msg, now);
+    fprintf(stderr, "read 30 ms after the write: stamped %.3f ms before the read\n",
+            (double)(now - t) / 1e6);
+    assert_true(now - t >= 25 * 1000000 && now - t < 2000 * INT64_C(1000000));
+    /* No control message: the read's time. */
+    struct msghdr bare = {0};
+    assert_true(rk_llm_rx_time(&bare, now) == now);
+    /* A receive time after now (the wall clock stepped back): the read's. */
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    assert_non_null(cm);
+    struct timespec future;
+    clock_gettime(CLOCK_REALTIME, &future);
+    future.tv_sec += 5;
+    memcpy(CMSG_DATA(cm), &future, sizeof future);
+    assert_true(rk_llm_rx_time(&msg, now) == now);
+    close(cfd);
+    close(sfd);
+    close(ls);
 }
 
 static void test_timing_matches_the_server(void **state)
@@ -309,6 +362,7 @@ static void test_many_streams_at_once(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_receive_time_is_the_kernels),
         cmocka_unit_test(test_timing_matches_the_server),
         cmocka_unit_test(test_usage_placements),
         cmocka_unit_test(test_faults_are_failures_by_kind),
