@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 jobs=$(nproc)
 stages=${RK_STAGES:-"deps format build test web valgrind asan fuzz"}
-fuzz_seconds=${RK_FUZZ_SECONDS:-30}
+fuzz_seconds=${RK_FUZZ_SECONDS:-20}
 passed=0
 failed=0
 
