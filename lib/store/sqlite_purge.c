@@ -176,8 +176,10 @@ int sq_job_purge_finished(rk_store_t *base, rk_job_purge_t *p)
     int rc = pick(s, p, &v, &n);
     if (rc)
         return rc;
-    if (n == 0)
+    if (n == 0) {
+        free(v); /* pick allocates its limit even when it finds nothing */
         return 0;
+    }
     p->more = n == p->limit;
     p->after_seq = v[n - 1].seq;
     if (!(p->jobs = calloc(n, sizeof *p->jobs))) {

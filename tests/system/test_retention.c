@@ -246,7 +246,14 @@ static int cli(fx_t *f, const char *args, json_t **out)
 static void server_stop(fx_t *f)
 {
     int status = 0;
-    assert_int_equal(rk_test_proc_stop(&f->srv, SIGTERM, 10000, &status), 0);
+    int rc = rk_test_proc_stop(&f->srv, SIGTERM, 10000, &status);
+    if (rc != 0 || status != 0 || rk_test_proc_log_has(&f->srv, "Sanitizer")) {
+        char *log = rk_test_proc_log(&f->srv);
+        fprintf(stderr, "server stop: rc %d, exit status %d; its log:\n%s\n", rc, status,
+                log ? log : "");
+        free(log);
+    }
+    assert_int_equal(rc, 0);
     assert_int_equal(status, 0);
     f->srv.pid = -1;
 }
@@ -514,6 +521,16 @@ static void sweep_scale(void **state)
      * RK_RETENTION_P99_MS sets an absolute bound instead. */
     const char *bound = getenv("RK_RETENTION_P99_MS");
     double limit = bound ? atof(bound) : 10.0;
+#ifdef __SANITIZE_ADDRESS__
+    /* The ASan+UBSan build checks memory, not speed: every request costs
+     * several times more, and the sweep's batches with it (CI saw p99 6.1
+     * ms without retention and 11.8 ms during the sweep). There the bound
+     * is relative to the same build's run without retention. */
+    if (!bound) {
+        limit = base_p99 * 3 + 5 > limit ? base_p99 * 3 + 5 : limit;
+        printf("sanitizer build: bound %.2f ms\n", limit);
+    }
+#endif
     if (!bound && base_p99 >= limit) {
         limit = base_p99 * 4 + 5;
         printf("machine too loaded for the 10 ms bound (p99 %.2f ms without retention): "
