@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "base/tokenfile.h"
 #include "model/job.h"
+#include "model/job_text.h"
 #include "model/parse.h"
 #include "sysinfo/sysinfo.h"
 
@@ -97,70 +98,144 @@ int agent__waiter_add(rk_agent_t *a, job_t *j, rk_job_state_t known, int64_t dea
     return RK_OK;
 }
 
+/* The data dir's writability probe writes and fsyncs a file. While
+ * requests keep asking (the server's dispatch, a burst of GET /status),
+ * the background thread re-probes it every PROBE_EVERY_US outside mu, so
+ * no request waits for the fsync; a request that finds the last probe
+ * older than PROBE_STALE_US (after a quiet spell) probes itself, as one
+ * per health check on an idle agent costs little and keeps the answer
+ * fresh. An idle agent with nobody asking does not touch its disk. */
+#define PROBE_EVERY_US 1000000
+#define PROBE_STALE_US 1500000
+#define PROBE_ASKED_US 3000000
+
+/* Probes now and records the outcome; mu held, dropped during the probe
+ * when unlock. */
+static void probe(rk_agent_t *a, int64_t now, bool unlock)
+{
+    a->probe_mono = now;
+    char reason[sizeof a->probe_reason] = "";
+    if (unlock)
+        pthread_mutex_unlock(&a->mu);
+    bool ok = rk_sysinfo_writable(a->jobs_dir, reason, sizeof reason) == 0;
+    if (unlock)
+        pthread_mutex_lock(&a->mu);
+    if (!ok && a->probe_ok)
+        rk_log_warn("data dir cannot take jobs", "reason", reason);
+    else if (ok && !a->probe_ok && a->probe_reason[0])
+        rk_log_info("data dir takes jobs again");
+    a->probe_ok = ok;
+    memcpy(a->probe_reason, reason, sizeof reason);
+}
+
 bool agent__writable(rk_agent_t *a)
 {
     int64_t now = rk_time_mono_us();
-    /* The probe writes and fsyncs a file: at most once a second. */
-    if (a->probe_mono == 0 || now - a->probe_mono > 1000000) {
-        a->probe_mono = now;
-        a->probe_ok =
-            rk_sysinfo_writable(a->jobs_dir, a->probe_reason, sizeof a->probe_reason) == 0;
-        if (!a->probe_ok)
-            rk_log_warn("data dir cannot take jobs", "reason", a->probe_reason);
-    }
+    a->probe_asked_mono = now;
+    if (a->probe_mono == 0 || now - a->probe_mono > PROBE_STALE_US)
+        probe(a, now, false);
     return a->probe_ok;
 }
 
-json_t *agent__status_json(rk_agent_t *a)
+int64_t agent__probe_refresh(rk_agent_t *a)
 {
-    json_t *o = json_object(), *run = json_array(), *q = json_array(), *res = json_array(),
-           *paused = json_array();
-    if (!o || !run || !q || !res || !paused)
-        goto fail;
-    /* The open jobs and the latest finished ones, as the index keeps them:
-     * no walk of every retained job (index.c). */
-    for (job_t *j = a->open; j; j = j->onext) {
-        if (j->state == RK_JOB_RUNNING)
-            json_array_append_new(run, json_string(j->id));
-        else if (j->state == RK_JOB_ASSIGNED)
-            json_array_append_new(q, json_string(j->id));
-        else if (j->state == RK_JOB_PAUSED)
-            json_array_append_new(paused, json_string(j->id));
+    int64_t now = rk_time_mono_us();
+    if (a->probe_mono != 0 && now - a->probe_asked_mono > PROBE_ASKED_US)
+        return INT64_MAX; /* nobody asking: the next request probes */
+    if (a->probe_mono == 0 || now - a->probe_mono >= PROBE_EVERY_US)
+        probe(a, now, true);
+    return a->probe_mono + PROBE_EVERY_US;
+}
+
+/* `"key":["id",...]` of the open jobs in state st. */
+static int open_ids(rk_buf_t *b, const rk_agent_t *a, const char *key, rk_job_state_t st)
+{
+    int rc = rk_text_key(b, key);
+    rc = rc ? rc : rk_buf_add(b, "[", 1);
+    bool first = true;
+    for (const job_t *j = a->open; !rc && j; j = j->onext) {
+        if (j->state != st)
+            continue;
+        if (!first)
+            rc = rk_buf_add(b, ",", 1);
+        first = false;
+        rc = rc ? rc : rk_text_string(b, j->id);
     }
+    return rc ? rc : rk_buf_add(b, "]", 1);
+}
+
+/* The available_results array as text, rebuilt only when recent[] changed
+ * since (a health check every few seconds finds it as it was). */
+static const char *recent_text(rk_agent_t *a)
+{
     agent__recent_settle(a); /* after a retention sweep: once */
+    if (a->recent_text && a->recent_text_gen == a->recent_gen)
+        return a->recent_text;
+    rk_buf_t b;
+    rk_buf_init(&b, SIZE_MAX);
+    int rc = rk_buf_add(&b, "[", 1);
     char ts[RK_TIME_STRLEN];
-    for (int i = 0; i < a->n_recent; i++) {
+    for (int i = 0; !rc && i < a->n_recent; i++) {
         const job_t *j = a->recent[i];
         rk_time_format(j->finished_at, ts);
-        json_array_append_new(res, json_pack("{s:s,s:s,s:s}", "job_id", j->id, "completed_at", ts,
-                                             "result_type", rk_task_type_name(j->type)));
+        rc = rk_buf_adds(&b, i ? ",{\"job_id\":" : "{\"job_id\":");
+        rc = rc ? rc : rk_text_string(&b, j->id);
+        rc = rc ? rc : rk_buf_adds(&b, ",\"completed_at\":\"");
+        rc = rc ? rc : rk_buf_adds(&b, ts);
+        rc = rc ? rc : rk_buf_adds(&b, "\",\"result_type\":");
+        rc = rc ? rc : rk_text_string(&b, rk_task_type_name(j->type));
+        rc = rc ? rc : rk_buf_add(&b, "}", 1);
     }
+    rc = rc ? rc : rk_buf_add(&b, "]", 1);
+    if (rc) {
+        rk_buf_cleanup(&b);
+        return NULL;
+    }
+    free(a->recent_text);
+    a->recent_text = rk_buf_take(&b);
+    a->recent_text_gen = a->recent_gen;
+    return a->recent_text;
+}
+
+int agent__status_text(rk_agent_t *a, rk_buf_t *b)
+{
+    /* The open jobs and the latest finished ones, as the index keeps them:
+     * no walk of every retained job (index.c). */
+    const char *recent = recent_text(a);
+    if (!recent)
+        return RK_ENOMEM;
     const char *st = !agent__writable(a) ? "error" : a->active >= a->s->slots ? "active" : "idle";
-    json_object_set_new(o, "agent_id", json_string(a->id));
-    json_object_set_new(o, "status", json_string(st));
-    json_object_set_new(o, "running_jobs", run);
-    json_object_set_new(o, "queued_jobs", q);
-    json_object_set_new(o, "paused_jobs", paused);
-    if (a->current_job)
-        json_object_set_new(o, "current_job_id", json_string(a->current_job));
-    if (a->current_exp)
-        json_object_set_new(o, "current_experiment_id", json_string(a->current_exp));
-    json_object_set_new(o, "uptime_seconds",
-                        json_real((double)(rk_time_mono_us() - a->boot_mono) / 1e6));
+    char ts[RK_TIME_STRLEN];
     rk_time_format(rk_time_now_us(), ts);
-    json_object_set_new(o, "timestamp", json_string(ts));
-    json_object_set_new(o, "available_results", res);
-    json_object_set_new(o, "slots", json_integer(a->s->slots));
-    if (!a->probe_ok)
-        json_object_set_new(o, "error", json_string(a->probe_reason));
-    return o;
-fail:
-    json_decref(o);
-    json_decref(run);
-    json_decref(q);
-    json_decref(res);
-    json_decref(paused);
-    return NULL;
+    int rc = rk_buf_adds(b, "{\"agent_id\":");
+    rc = rc ? rc : rk_text_string(b, a->id);
+    rc = rc ? rc : rk_buf_adds(b, ",\"status\":");
+    rc = rc ? rc : rk_text_string(b, st);
+    rc = rc ? rc : rk_buf_add(b, ",", 1);
+    rc = rc ? rc : open_ids(b, a, "running_jobs", RK_JOB_RUNNING);
+    rc = rc ? rc : rk_buf_add(b, ",", 1);
+    rc = rc ? rc : open_ids(b, a, "queued_jobs", RK_JOB_ASSIGNED);
+    rc = rc ? rc : rk_buf_add(b, ",", 1);
+    rc = rc ? rc : open_ids(b, a, "paused_jobs", RK_JOB_PAUSED);
+    if (!rc && a->current_job) {
+        rc = rk_buf_adds(b, ",\"current_job_id\":");
+        rc = rc ? rc : rk_text_string(b, a->current_job);
+    }
+    if (!rc && a->current_exp) {
+        rc = rk_buf_adds(b, ",\"current_experiment_id\":");
+        rc = rc ? rc : rk_text_string(b, a->current_exp);
+    }
+    rc = rc ? rc
+            : rk_buf_printf(b, ",\"uptime_seconds\":%.6f,\"timestamp\":\"%s\",",
+                            (double)(rk_time_mono_us() - a->boot_mono) / 1e6, ts);
+    rc = rc ? rc : rk_buf_adds(b, "\"available_results\":");
+    rc = rc ? rc : rk_buf_adds(b, recent);
+    rc = rc ? rc : rk_buf_printf(b, ",\"slots\":%lld", (long long)a->s->slots);
+    if (!rc && !a->probe_ok) {
+        rc = rk_buf_adds(b, ",\"error\":");
+        rc = rc ? rc : rk_text_string(b, a->probe_reason);
+    }
+    return rc ? rc : rk_buf_add(b, "}", 1);
 }
 
 /* Removes finished job j: its waiters answered first, then its folder
@@ -224,6 +299,9 @@ static void *bg_main(void *arg)
             if (w->deadline_mono < wake)
                 wake = w->deadline_mono;
         agent__idle_check(a, now);
+        int64_t probe_at = agent__probe_refresh(a); /* may drop mu */
+        if (probe_at < wake)
+            wake = probe_at;
         if (now >= next_sweep) {
             sweep(a);
             next_sweep = now + SWEEP_EVERY_US;
@@ -407,6 +485,11 @@ int rk_agent_start(rk_agent_t *a)
     c.name = "agent";
     c.param_check = rk_id_valid;
     c.param_rule = RK_ID_RULE;
+    pthread_mutex_lock(&a->mu); /* the first probe, before any request */
+    a->probe_ok = true;
+    a->probe_mono = 0;
+    agent__probe_refresh(a);
+    pthread_mutex_unlock(&a->mu);
     int rc = rk_exec_sup_new(&a->sup);
     if (!rc && (rc = agent__metrics_init(a)) == 0)
         c.metrics = a->prom;
@@ -512,6 +595,7 @@ void rk_agent_free(rk_agent_t *a)
     free(a->data_dir);
     free(a->current_job);
     free(a->current_exp);
+    free(a->recent_text);
     pthread_cond_destroy(&a->cond);
     pthread_cond_destroy(&a->spawn_cond);
     pthread_cond_destroy(&a->done_cond);

@@ -49,6 +49,7 @@ static void recent_add(rk_agent_t *a, job_t *j)
     a->recent[lo] = j;
     if (n < RECENT_MAX)
         a->n_recent++;
+    a->recent_gen++;
 }
 
 static void open_unlink(rk_agent_t *a, job_t *j)
@@ -88,6 +89,7 @@ void agent__recent_settle(rk_agent_t *a)
     if (!a->recent_stale)
         return;
     a->n_recent = 0;
+    a->recent_gen++;
     for (job_t *k = a->jobs; k; k = k->next)
         if (rk_job_state_terminal(k->state))
             recent_add(a, k);
@@ -113,6 +115,7 @@ void agent__job_remove(rk_agent_t *a, job_t *j)
                 (size_t)(a->n_recent - i - 1) * sizeof a->recent[0]);
         a->n_recent--;
         a->recent_stale = true;
+        a->recent_gen++;
         break;
     }
 

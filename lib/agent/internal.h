@@ -21,6 +21,7 @@
 #include <sys/types.h>
 
 #include "agent/agent.h"
+#include "base/buf.h"
 #include "base/prom.h"
 #include "base/time.h"
 #include "exec/supervisor.h"
@@ -115,6 +116,10 @@ struct rk_agent {
     /* A listed job was removed: older ones may be missing from recent[]
      * until agent__recent_settle. */
     bool recent_stale;
+    /* Bumped whenever recent[] changes (index.c); the status's cached
+     * available_results text (agent.c) is of generation recent_text_gen. */
+    uint64_t recent_gen, recent_text_gen;
+    char *recent_text;
     waiter_t *waiters;
     int active; /* jobs assigned or running: they hold a slot */
     /* Some job may be waiting to start (recovered, or delayed by the test
@@ -135,8 +140,9 @@ struct rk_agent {
     char *current_job, *current_exp;
     int64_t start_delay_ms;
     int64_t spawn_delay_ms; /* RK_AGENT_TEST_SPAWN_DELAY_ENV */
-    /* Cached writability probe of the data dir (error status). */
-    int64_t probe_mono;
+    /* Writability probe of the data dir (error status), refreshed by the
+     * background thread; probe_mono 0 asks it for a new one now. */
+    int64_t probe_mono, probe_asked_mono;
     bool probe_ok;
     char probe_reason[160];
     json_t *hardware; /* small hardware summary put in every result */
@@ -353,10 +359,18 @@ void agent__idle_check(rk_agent_t *a, int64_t now_mono);
 void agent__job_changed(rk_agent_t *a, job_t *j);
 /* JobStatus + job_id of j (new reference). mu held. */
 json_t *agent__job_status_json(const job_t *j);
-/* AgentStatus (new reference). mu held. */
-json_t *agent__status_json(rk_agent_t *a);
-/* Whether jobs can be stored; reason filled when not. mu held. */
+/* Appends AgentStatus as JSON text to b (the answer to GET /status, the
+ * server's health check: written as text, its list of recent results
+ * re-encoded only when that list changed). RK_ENOMEM. mu held. */
+int agent__status_text(rk_agent_t *a, rk_buf_t *b);
+/* Whether jobs can be stored (probe_reason says why not): the last probe
+ * of the data dir's, made now when it is over 1.5 s old. mu held. */
 bool agent__writable(rk_agent_t *a);
+/* The background thread's probe: made (mu dropped during it) when a
+ * request asked within the last 3 s and the last probe is a second old,
+ * or probe_mono is 0. Returns when it wants to be called next (monotonic
+ * us; INT64_MAX: not until a request asks). mu held. */
+int64_t agent__probe_refresh(rk_agent_t *a);
 /* Adds a waiter for j (mu held); the background thread answers it at its
  * deadline. On RK_OK the agent owns w until it finishes or releases it;
  * on RK_ENOMEM the caller still owns w. */

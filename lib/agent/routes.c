@@ -31,10 +31,16 @@ static void h_status(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
 {
     (void)req;
     rk_agent_t *a = ud;
+    rk_buf_t b;
+    rk_buf_init(&b, SIZE_MAX); /* grows with the open jobs listed */
     pthread_mutex_lock(&a->mu);
-    json_t *st = agent__status_json(a);
+    int rc = agent__status_text(a, &b);
     pthread_mutex_unlock(&a->mu);
-    rk_http_resp_json_take(resp, 200, st);
+    if (rc)
+        rk_http_resp_error(resp, 503, "out of memory");
+    else
+        rk_http_resp_bytes(resp, 200, "application/json", rk_buf_str(&b), b.len);
+    rk_buf_cleanup(&b);
 }
 
 static json_t *accepted(const char *id)
@@ -133,7 +139,8 @@ static void h_submit(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
         if (agent__job_dir_new(a, j->dir) != 0 || agent__job_persist_new(a, j) != 0 ||
             (a->s->sync == RK_AGENT_SYNC_FULL && agent__sync_dir(a->jobs_dir) != 0)) {
             rk_http_resp_errorf(resp, 503, "cannot store the job: %s", strerror(errno));
-            a->probe_mono = 0; /* re-probe: the disk may have filled */
+            a->probe_mono = 0; /* re-probe now: the disk may have filled */
+            pthread_cond_broadcast(&a->cond);
             agent__rmtree(j->dir);
         } else {
             agent__job_insert(a, j);

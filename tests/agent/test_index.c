@@ -37,6 +37,28 @@ static void free_all(rk_agent_t *a)
     assert_null(a->jobs);
     assert_null(a->open);
     assert_int_equal(a->n_recent, 0);
+    free(a->recent_text);
+    a->recent_text = NULL;
+}
+
+/* GET /status's body for a, parsed. */
+static json_t *status_of(rk_agent_t *a)
+{
+    rk_buf_t b;
+    rk_buf_init(&b, SIZE_MAX);
+    assert_int_equal(agent__status_text(a, &b), 0);
+    json_error_t err;
+    json_t *o = json_loads(rk_buf_str(&b), 0, &err);
+    if (!o)
+        fail_msg("status is not JSON (%s): %s", err.text, rk_buf_str(&b));
+    rk_buf_cleanup(&b);
+    return o;
+}
+
+static const char *result_id(json_t *o, size_t i)
+{
+    return json_string_value(
+        json_object_get(json_array_get(json_object_get(o, "available_results"), i), "job_id"));
 }
 
 /* a->recent holds exactly the RECENT_MAX latest of the finished jobs
@@ -176,19 +198,39 @@ static void test_status_json_lists(void **state)
         agent__job_insert(&a, job(&a, i, RK_JOB_COMPLETED, 1700000000000000 + i * 1000000));
     agent__job_insert(&a, job(&a, 1000, RK_JOB_RUNNING, 0));
     agent__job_insert(&a, job(&a, 1001, RK_JOB_ASSIGNED, 0));
-    json_t *o = agent__status_json(&a);
-    assert_non_null(o);
+    json_t *o = status_of(&a);
     json_t *res = json_object_get(o, "available_results");
     assert_int_equal(json_array_size(res), RECENT_MAX);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(res, 0), "job_id")),
-                        "job_299");
-    assert_string_equal(json_string_value(json_object_get(json_array_get(res, 99), "job_id")),
-                        "job_200");
+    assert_string_equal(result_id(o, 0), "job_299");
+    assert_string_equal(result_id(o, 99), "job_200");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(res, 0), "completed_at")),
+                        "2023-11-14T22:18:19.000000Z");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(res, 0), "result_type")),
+                        rk_task_type_name(a.recent[0]->type));
     json_t *run = json_object_get(o, "running_jobs"), *q = json_object_get(o, "queued_jobs");
     assert_int_equal(json_array_size(run), 1);
     assert_string_equal(json_string_value(json_array_get(run, 0)), "job_1000");
     assert_int_equal(json_array_size(q), 1);
     assert_string_equal(json_string_value(json_array_get(q, 0)), "job_1001");
+    assert_int_equal(json_array_size(json_object_get(o, "paused_jobs")), 0);
+    assert_string_equal(json_string_value(json_object_get(o, "agent_id")), "agent-test");
+    assert_int_equal(json_integer_value(json_object_get(o, "slots")), 4);
+    assert_true(json_is_number(json_object_get(o, "uptime_seconds")));
+    json_decref(o);
+    /* The list is cached between answers and follows every change: a job
+     * that finishes later comes first, a removed one leaves. */
+    agent__job_insert(&a, job(&a, 300, RK_JOB_COMPLETED, 1700000000000000 + 300 * 1000000));
+    o = status_of(&a);
+    assert_string_equal(result_id(o, 0), "job_300");
+    assert_string_equal(result_id(o, 99), "job_201");
+    json_decref(o);
+    job_t *j300 = agent__job_find(&a, "job_300");
+    assert_non_null(j300);
+    agent__job_remove(&a, j300);
+    agent__job_free(j300);
+    o = status_of(&a);
+    assert_string_equal(result_id(o, 0), "job_299");
+    assert_string_equal(result_id(o, 99), "job_200");
     json_decref(o);
     free_all(&a);
     rmdir(dir);

@@ -294,7 +294,7 @@ static void test_agent_error(void **state)
     char exp[32];
     fx_experiment(&f, "never runs", "true", 0, exp);
     assert_int_equal(mount(NULL, mnt, NULL, MS_REMOUNT | MS_RDONLY, NULL), 0);
-    rk_test_sleep_ms(1200); /* the agent re-probes its data dir once a second */
+    rk_test_sleep_ms(1700); /* the agent's last probe of its data dir is at most 1.5 s old */
     json_t *j = fx_job(&f, exp, 0, 201);
     assert_string_equal(fx_state(j), "failed");
     const char *msg = json_string_value(json_object_get(json_object_get(j, "status"), "message"));
