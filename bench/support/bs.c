@@ -261,6 +261,12 @@ static _Thread_local CURL *easy;
 
 long bs_http(const char *method, const char *url, const char *body, json_t **out)
 {
+    return bs_http_timed(method, url, body, out, NULL);
+}
+
+long bs_http_timed(const char *method, const char *url, const char *body, json_t **out,
+                   double *ms)
+{
     if (out)
         *out = NULL;
     if (!easy && !(easy = curl_easy_init()))
@@ -279,7 +285,11 @@ long bs_http(const char *method, const char *url, const char *body, json_t **out
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, 30000L);
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
     long status = 0;
-    if (curl_easy_perform(easy) == CURLE_OK)
+    double t0 = bs_now();
+    CURLcode cc = curl_easy_perform(easy);
+    if (ms)
+        *ms = (bs_now() - t0) * 1000;
+    if (cc == CURLE_OK)
         curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
     if (out && b.p)
         *out = json_loadb(b.p, b.len, 0, NULL);

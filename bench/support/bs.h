@@ -51,6 +51,12 @@ void bs_url(char *out, size_t n, int port, const char *path);
  * status (0 when none came); *out (may be NULL) gets the parsed JSON body
  * (new reference, or NULL). */
 long bs_http(const char *method, const char *url, const char *body, json_t **out);
+/* As bs_http; *ms (when not NULL) is the time from sending the request to
+ * the last byte of the answer received, before *out is parsed (parsing a
+ * page of 1,000 jobs with jansson takes this client longer than the server
+ * takes to answer it). */
+long bs_http_timed(const char *method, const char *url, const char *body, json_t **out,
+                   double *ms);
 void bs_http_cleanup(void);
 
 /* Many requests, `inflight` at once, each connection kept alive: request i
