@@ -264,8 +264,7 @@ long bs_http(const char *method, const char *url, const char *body, json_t **out
     return bs_http_timed(method, url, body, out, NULL);
 }
 
-long bs_http_timed(const char *method, const char *url, const char *body, json_t **out,
-                   double *ms)
+long bs_http_timed(const char *method, const char *url, const char *body, json_t **out, double *ms)
 {
     if (out)
         *out = NULL;

@@ -55,8 +55,7 @@ long bs_http(const char *method, const char *url, const char *body, json_t **out
  * the last byte of the answer received, before *out is parsed (parsing a
  * page of 1,000 jobs with jansson takes this client longer than the server
  * takes to answer it). */
-long bs_http_timed(const char *method, const char *url, const char *body, json_t **out,
-                   double *ms);
+long bs_http_timed(const char *method, const char *url, const char *body, json_t **out, double *ms);
 void bs_http_cleanup(void);
 
 /* Many requests, `inflight` at once, each connection kept alive: request i
