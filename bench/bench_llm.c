@@ -22,7 +22,19 @@
  *            read() and takes the same difference. Target: within 50 us
  *            (the floor says what this machine allows).
  *
+ *            The server also counts its stamped sends that returned more
+ *            than 50 us / 1 ms after their stamp (it was preempted, or
+ *            the send waited): lag the client cannot have caused.
+ *            The lag's server runs one epoll loop (rk-llm-testserver
+ *            --one-thread); --server-threads gives it a thread per
+ *            connection instead: 1,000 threads waking every 10 ms then
+ *            take the cores the client needs, the client reads late, and
+ *            a TCP read's kernel timestamp is that of its newest bytes, so
+ *            older chunks in the same read look late by an ITL.
+ *            --realtime runs the lag's server SCHED_FIFO (root).
+ *
  * Usage: bench_llm [--quick] [--streams N] [--requests R] [--tokens T]
+ *                  [--server-threads] [--realtime]
  * --quick is the smoke mode CTest runs (small numbers, targets not judged).
  */
 #include <errno.h>
@@ -101,7 +113,15 @@ static void bench_close(bench_t *b)
  * pinned to a CPU: on a machine shared with other work a pinned process
  * waits for its core while the other one idles (tried: the lag's p90 went
  * from 13 us to 150 ms at 100 streams). */
+static pid_t start_server_log(int port, const char *const *args, const char *log);
+
 static pid_t start_server(int port, const char *const *args)
+{
+    return start_server_log(port, args, NULL);
+}
+
+/* As start_server, its stderr to the file log (NULL: /dev/null). */
+static pid_t start_server_log(int port, const char *const *args, const char *log)
 {
     char self[4096], bin[4200], ps[16];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -116,7 +136,7 @@ static pid_t start_server(int port, const char *const *args)
         argv[3 + i] = args[i];
     pid_t pid = fork();
     if (pid == 0) {
-        int fd = open("/dev/null", O_WRONLY);
+        int fd = log ? open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600) : open("/dev/null", O_WRONLY);
         dup2(fd, 2);
         execv(bin, (char *const *)argv);
         _exit(127);
@@ -189,13 +209,34 @@ static void report_lag(const char *what, double *lag, size_t n)
            bs_percentile(lag, n, 99.9), lag[n - 1]);
 }
 
-static int bench_lag(int streams, int tokens)
+/* The test server's own count of stamped sends that left late (its last
+ * lines in log), printed under the lag. */
+static void report_server_late(const char *log)
+{
+    FILE *f = fopen(log, "r");
+    char line[512];
+    while (f && fgets(line, sizeof line, f))
+        if (strstr(line, "stamped sends") || strstr(line, "--realtime") ||
+            strstr(line, "SCHED_FIFO"))
+            printf("  %-28s %s", "server:", strstr(line, ": ") ? strstr(line, ": ") + 2 : line);
+    if (f)
+        fclose(f);
+    unlink(log);
+}
+
+static int bench_lag(int streams, int tokens, bool realtime, bool one_thread)
 {
     int port = rk_llm_free_port();
-    char ts[16];
+    char ts[16], log[64];
     snprintf(ts, sizeof ts, "%d", tokens);
-    const char *args[] = {"--tokens", ts, "--itl-ms", "10", "--ttft-ms", "1", "--stamp", NULL};
-    pid_t srv = start_server(port, args);
+    snprintf(log, sizeof log, "/tmp/bench_llm_server.%d.log", (int)getpid());
+    const char *args[10] = {"--tokens", ts, "--itl-ms", "10", "--ttft-ms", "1", "--stamp"};
+    size_t na = 7;
+    if (realtime)
+        args[na++] = "--realtime";
+    if (one_thread)
+        args[na++] = "--one-thread";
+    pid_t srv = start_server_log(port, args, log);
     bench_t b;
     if (srv < 0 || bench_open(&b, port, true) != 0) {
         fprintf(stderr, "bench_llm: cannot start rk-llm-testserver or the client\n");
@@ -224,7 +265,8 @@ static int bench_lag(int streams, int tokens)
         }
     }
     char what[64];
-    snprintf(what, sizeof what, "%d streams, ITL 10 ms:", streams);
+    snprintf(what, sizeof what, "%d streams, ITL 10 ms%s%s:", streams, realtime ? ", FIFO" : "",
+             one_thread ? "" : ", server thread per stream");
     if (n)
         report_lag(what, lag, n);
     printf("  %-28s %.0f chunks/s, client CPU %.0f %% of a core\n", "", (double)n / wall,
@@ -236,6 +278,7 @@ static int bench_lag(int streams, int tokens)
     bench_close(&b);
     kill(srv, SIGTERM);
     waitpid(srv, NULL, 0);
+    report_server_late(log);
     return rc || failed || !n ? -1 : 0;
 }
 
@@ -283,12 +326,14 @@ static void bench_floor(int n)
 
 int main(int argc, char **argv)
 {
-    bool quick = false;
+    bool quick = false, realtime = false, one_thread = true;
     int streams = 1000, requests = 4000, tokens = 500;
     static const struct option opts[] = {{"quick", no_argument, NULL, 'q'},
                                          {"streams", required_argument, NULL, 's'},
                                          {"requests", required_argument, NULL, 'r'},
                                          {"tokens", required_argument, NULL, 't'},
+                                         {"realtime", no_argument, NULL, 'R'},
+                                         {"server-threads", no_argument, NULL, '1'},
                                          {NULL, 0, NULL, 0}};
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -300,6 +345,10 @@ int main(int argc, char **argv)
             requests = atoi(optarg);
         else if (o == 't')
             tokens = atoi(optarg);
+        else if (o == 'R')
+            realtime = true;
+        else if (o == '1')
+            one_thread = false;
         else
             return 2;
     }
@@ -315,8 +364,8 @@ int main(int argc, char **argv)
     int rc = bench_streams(streams, requests, tokens);
     printf("lag: the client's read time of a chunk minus the server's write time in it\n");
     bench_floor(quick ? 50 : 2000);
-    rc |= bench_lag(quick ? 10 : 100, quick ? 10 : 100);
+    rc |= bench_lag(quick ? 10 : 100, quick ? 10 : 100, realtime, one_thread);
     if (!quick)
-        rc |= bench_lag(1000, 100);
+        rc |= bench_lag(1000, 100, realtime, one_thread);
     return rc ? 1 : 0;
 }

@@ -25,6 +25,9 @@ struct llm_server {
     struct {
         atomic_llong first, last;
     } timing[LLM_SERVER_TIMINGS];
+    /* Stamped sends: how long after its stamp each send() returned. */
+    atomic_ullong stamped, late_50us, late_1ms;
+    atomic_llong late_max_ns;
 };
 
 typedef struct conn {
@@ -151,7 +154,19 @@ static void stream(conn_t *k, bool chat, int tokens, bool faulty, uint64_t nr)
             snprintf(text, sizeof text, "w%d ", i);
         chunk_json(buf, sizeof buf, chat, text, i, tokens,
                    c->usage == LLM_USAGE_LAST && i == tokens - 1);
-        event(k, buf, !flat_out || (i + 1) % batch == 0);
+        bool now = !flat_out || (i + 1) % batch == 0;
+        event(k, buf, now);
+        if (c->stamp && now) { /* how late the stamp is against the send */
+            int64_t d = now_ns() - last;
+            atomic_fetch_add(&k->s->stamped, 1);
+            if (d > 50000)
+                atomic_fetch_add(&k->s->late_50us, 1);
+            if (d > 1000000)
+                atomic_fetch_add(&k->s->late_1ms, 1);
+            int64_t m = atomic_load(&k->s->late_max_ns);
+            while (d > m && !atomic_compare_exchange_weak(&k->s->late_max_ns, &m, d))
+                ;
+        }
     }
     if (nr <= LLM_SERVER_TIMINGS && first) {
         atomic_store(&k->s->timing[nr - 1].first, first);
@@ -329,6 +344,16 @@ int llm_server_port(const llm_server_t *s)
 uint64_t llm_server_requests(const llm_server_t *s)
 {
     return atomic_load(&((llm_server_t *)s)->requests);
+}
+
+void llm_server_stamp_late(const llm_server_t *s, uint64_t *stamped, uint64_t *late_50us,
+                           uint64_t *late_1ms, int64_t *max_ns)
+{
+    llm_server_t *m = (llm_server_t *)s;
+    *stamped = atomic_load(&m->stamped);
+    *late_50us = atomic_load(&m->late_50us);
+    *late_1ms = atomic_load(&m->late_1ms);
+    *max_ns = atomic_load(&m->late_max_ns);
 }
 
 bool llm_server_timing(const llm_server_t *s, uint64_t i, int64_t *first_ns, int64_t *last_ns)

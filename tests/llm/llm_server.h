@@ -8,6 +8,7 @@
 #ifndef RK_TEST_LLM_SERVER_H
 #define RK_TEST_LLM_SERVER_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -56,6 +57,16 @@ uint64_t llm_server_requests(const llm_server_t *s);
  * unknown. */
 #define LLM_SERVER_TIMINGS 4096
 bool llm_server_timing(const llm_server_t *s, uint64_t i, int64_t *first_ns, int64_t *last_ns);
+/* With stamp: how many stamped chunks were sent, how many of those sends
+ * returned more than 50 us and more than 1 ms after the stamp was taken
+ * (the thread was preempted or the send waited), and the longest. */
+void llm_server_stamp_late(const llm_server_t *s, uint64_t *stamped, uint64_t *late_50us,
+                           uint64_t *late_1ms, int64_t *max_ns);
+/* The same server on the calling thread with one epoll loop (helper_llm_
+ * loop.c: paced streams only, no faults or API key) until one of the
+ * signals in stop arrives (they must be blocked). 0, or 1 when it cannot
+ * listen. */
+int llm_loop_run(const llm_server_cfg_t *cfg, const sigset_t *stop);
 /* Stops accepting, ends open streams at their next chunk, waits for their
  * threads, frees s. */
 void llm_server_stop(llm_server_t *s);

@@ -4,10 +4,15 @@
  *   rk-llm-testserver --port N [--ttft-ms X] [--itl-ms X] [--tokens N]
  *       [--usage separate|last|none] [--role-first] [--batch N]
  *       [--fault error_event|drop|no_done|http_500 --fault-every N --fault-after N]
- *       [--slow-headers-ms X] [--api-key KEY] [--stamp] [--never-ready]
+ *       [--slow-headers-ms X] [--api-key KEY] [--stamp] [--never-ready] [--realtime]
+ *       [--one-thread]
  *
  * --never-ready: run without listening (a server that never gets ready).
+ * --one-thread: one epoll loop serves every connection (helper_llm_loop.c;
+ * paced streams only), instead of a thread per connection.
  */
+#include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +30,7 @@ static int usage(void)
 int main(int argc, char **argv)
 {
     llm_server_cfg_t c = {.ttft_us = 0, .itl_us = 0, .tokens = 0, .batch = 1};
-    bool never_ready = false;
+    bool never_ready = false, realtime = false, one_thread = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--role-first") == 0) {
@@ -34,6 +39,14 @@ int main(int argc, char **argv)
         }
         if (strcmp(a, "--stamp") == 0) {
             c.stamp = true;
+            continue;
+        }
+        if (strcmp(a, "--one-thread") == 0) {
+            one_thread = true;
+            continue;
+        }
+        if (strcmp(a, "--realtime") == 0) {
+            realtime = true;
             continue;
         }
         if (strcmp(a, "--never-ready") == 0) {
@@ -78,6 +91,16 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
+    /* --realtime: SCHED_FIFO for every thread (they inherit it), so a
+     * thread is not preempted by ordinary work between taking a --stamp
+     * and sending it. */
+    struct sched_param sp = {.sched_priority = 1};
+    if (realtime && sched_setscheduler(0, SCHED_FIFO, &sp) != 0)
+        fprintf(stderr, "rk-llm-testserver: --realtime: %s; running without\n", strerror(errno));
+    else if (realtime)
+        fprintf(stderr, "rk-llm-testserver: SCHED_FIFO\n");
+    if (one_thread && !never_ready)
+        return llm_loop_run(&c, &set);
     llm_server_t *s = NULL;
     if (!never_ready && llm_server_start(&c, &s) != 0) {
         perror("rk-llm-testserver: cannot listen");
@@ -89,6 +112,15 @@ int main(int argc, char **argv)
     if (s) {
         fprintf(stderr, "rk-llm-testserver: %llu requests, stopping\n",
                 (unsigned long long)llm_server_requests(s));
+        uint64_t n, l50, l1;
+        int64_t mx;
+        llm_server_stamp_late(s, &n, &l50, &l1, &mx);
+        if (c.stamp)
+            fprintf(stderr,
+                    "rk-llm-testserver: stamped sends %llu; returned > 50 us after the stamp %llu, "
+                    "> 1 ms %llu, max %.1f us\n",
+                    (unsigned long long)n, (unsigned long long)l50, (unsigned long long)l1,
+                    (double)mx / 1e3);
         llm_server_stop(s);
     }
     return 0;
