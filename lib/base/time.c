@@ -77,9 +77,10 @@ static char *put_digits(char *p, unsigned v, int n)
     return p + n;
 }
 
-/* "YYYY-MM-DDTHH:MM:SS.<frac>Z" with frac_digits of frac, written digit by
- * digit (listings format thousands of times per page; snprintf was most
- * of their cost). Years outside 0..9999 go through snprintf, as before.
+/* "YYYY-MM-DDTHH:MM:SS.<frac>Z", frac in 3 digits (ms) or 6, written
+ * digit by digit (listings and the agent's status format many times per
+ * answer; vfprintf showed in the agent's status profile). Years outside
+ * 0..9999 go through snprintf, as before.
  * The "% 1000000u" below changes nothing (split keeps us in range) but lets
  * gcc prove the field fits, so -Werror=format-truncation holds at -O0. */
 static void format(rk_time_t t, char out[RK_TIME_STRLEN], bool ms)

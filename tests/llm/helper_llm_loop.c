@@ -49,13 +49,6 @@ typedef struct loop {
     int64_t late_max;
 } loop_t;
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* ---- the heap of paced streams ---- */
 
 static void heap_swap(loop_t *l, size_t a, size_t b)
@@ -180,8 +173,8 @@ static void conn_finish(lconn_t *k)
 static bool send_event(loop_t *l, lconn_t *k, const char *data)
 {
     char buf[1024];
-    int n = snprintf(buf, sizeof buf, "%zx\r\ndata: %s\n\n\r\n", strlen(data) + 8, data);
-    return n > 0 && (size_t)n < sizeof buf && conn_send(l, k, buf, (size_t)n);
+    size_t n = llm_event_frame(buf, sizeof buf, data);
+    return n && conn_send(l, k, buf, n);
 }
 
 /* The next content chunk of k, or its end after the last. */
@@ -189,25 +182,16 @@ static void stream_next(loop_t *l, lconn_t *k)
 {
     const llm_server_cfg_t *c = l->cfg;
     char text[32], data[512];
-    int64_t stamp = now_ns();
+    int64_t stamp = llm_now_ns();
     if (c->stamp)
         snprintf(text, sizeof text, "t%lld ", (long long)stamp);
     else
         snprintf(text, sizeof text, "w%d ", k->i);
     bool last = k->i == k->tokens - 1;
-    if (k->chat)
-        snprintf(data, sizeof data,
-                 "{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
-                 "\"delta\":{\"content\":\"%s\"},\"finish_reason\":%s}]}",
-                 text, last ? "\"length\"" : "null");
-    else
-        snprintf(data, sizeof data,
-                 "{\"id\":\"c\",\"object\":\"text_completion\",\"choices\":[{\"index\":0,"
-                 "\"text\":\"%s\",\"finish_reason\":%s}]}",
-                 text, last ? "\"length\"" : "null");
+    llm_chunk_json(data, sizeof data, k->chat, text, k->i, k->tokens, false);
     bool ok = send_event(l, k, data);
     if (c->stamp) {
-        int64_t d = now_ns() - stamp;
+        int64_t d = llm_now_ns() - stamp;
         l->stamped++;
         l->late_50us += d > 50000;
         l->late_1ms += d > 1000000;
@@ -215,10 +199,7 @@ static void stream_next(loop_t *l, lconn_t *k)
     }
     if (ok && last) {
         if (c->usage == LLM_USAGE_SEPARATE) {
-            snprintf(data, sizeof data,
-                     "{\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":7,"
-                     "\"completion_tokens\":%d,\"total_tokens\":%d}}",
-                     k->tokens, k->tokens + 7);
+            llm_usage_json(data, sizeof data, k->tokens);
             ok = send_event(l, k, data);
         }
         ok = ok && send_event(l, k, "[DONE]") && conn_send(l, k, "0\r\n\r\n", 5);
@@ -265,7 +246,7 @@ static void conn_request(loop_t *l, lconn_t *k, const char *body)
         return;
     }
     k->streaming = true;
-    k->t0 = now_ns();
+    k->t0 = llm_now_ns();
     k->due = k->t0 + l->cfg->ttft_us * 1000;
     if (heap_push(l, k) != 0)
         conn_close(l, k);
@@ -382,7 +363,7 @@ int llm_loop_run(const llm_server_cfg_t *cfg, const sigset_t *stop)
             }
         }
         /* Every stream that is due, in order. */
-        while (l.n_heap && l.heap[0]->due <= now_ns())
+        while (l.n_heap && l.heap[0]->due <= llm_now_ns())
             stream_next(&l, l.heap[0]);
         arm(&l);
     }

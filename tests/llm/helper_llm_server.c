@@ -38,11 +38,25 @@ typedef struct conn {
     bool broken; /* a write failed: the client is gone */
 } conn_t;
 
-static int64_t now_ns(void)
+int64_t llm_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+size_t llm_event_frame(char *out, size_t cap, const char *data)
+{
+    int n = snprintf(out, cap, "%zx\r\ndata: %s\n\n\r\n", strlen(data) + 8, data);
+    return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
+}
+
+void llm_usage_json(char *buf, size_t n, int tokens)
+{
+    snprintf(buf, n,
+             "{\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":7,"
+             "\"completion_tokens\":%d,\"total_tokens\":%d}}",
+             tokens, tokens + 7);
 }
 
 static void sleep_until(int64_t t)
@@ -80,14 +94,13 @@ static void event(conn_t *k, const char *data, bool now)
     size_t dl = strlen(data);
     if (k->out_len + dl + 64 > sizeof k->out)
         flush(k);
-    k->out_len += (size_t)snprintf(k->out + k->out_len, sizeof k->out - k->out_len,
-                                   "%zx\r\ndata: %s\n\n\r\n", dl + 8, data);
+    k->out_len += llm_event_frame(k->out + k->out_len, sizeof k->out - k->out_len, data);
     if (now)
         flush(k);
 }
 
-static void chunk_json(char *buf, size_t n, bool chat, const char *content, int i, int tokens,
-                       bool usage)
+void llm_chunk_json(char *buf, size_t n, bool chat, const char *content, int i, int tokens,
+                    bool usage)
 {
     char u[128] = "";
     if (usage)
@@ -112,7 +125,7 @@ static void stream(conn_t *k, bool chat, int tokens, bool faulty, uint64_t nr)
     const llm_server_cfg_t *c = &k->s->cfg;
     int64_t first = 0, last = 0;
     llm_fault_t fault = faulty ? c->fault : LLM_FAULT_NONE;
-    int64_t t0 = now_ns();
+    int64_t t0 = llm_now_ns();
     if (c->slow_headers_us)
         sleep_until(t0 + c->slow_headers_us * 1000);
     if (fault == LLM_FAULT_HTTP_500) {
@@ -145,19 +158,19 @@ static void stream(conn_t *k, bool chat, int tokens, bool faulty, uint64_t nr)
         if (!flat_out || i == 0)
             sleep_until(t0 + (c->ttft_us + (int64_t)i * c->itl_us) * 1000);
         /* Taken before the write, so no reader can see the bytes earlier. */
-        last = now_ns();
+        last = llm_now_ns();
         if (i == 0)
             first = last;
         if (c->stamp)
             snprintf(text, sizeof text, "t%lld ", (long long)last);
         else
             snprintf(text, sizeof text, "w%d ", i);
-        chunk_json(buf, sizeof buf, chat, text, i, tokens,
-                   c->usage == LLM_USAGE_LAST && i == tokens - 1);
+        llm_chunk_json(buf, sizeof buf, chat, text, i, tokens,
+                       c->usage == LLM_USAGE_LAST && i == tokens - 1);
         bool now = !flat_out || (i + 1) % batch == 0;
         event(k, buf, now);
         if (c->stamp && now) { /* how late the stamp is against the send */
-            int64_t d = now_ns() - last;
+            int64_t d = llm_now_ns() - last;
             atomic_fetch_add(&k->s->stamped, 1);
             if (d > 50000)
                 atomic_fetch_add(&k->s->late_50us, 1);
@@ -181,10 +194,7 @@ static void stream(conn_t *k, bool chat, int tokens, bool faulty, uint64_t nr)
     if (fault == LLM_FAULT_ERROR_EVENT)
         event(k, "{\"error\":{\"message\":\"boom mid-stream\",\"type\":\"server_error\"}}", false);
     if (fault == LLM_FAULT_NONE && c->usage == LLM_USAGE_SEPARATE) {
-        snprintf(buf, sizeof buf,
-                 "{\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":7,"
-                 "\"completion_tokens\":%d,\"total_tokens\":%d}}",
-                 tokens, tokens + 7);
+        llm_usage_json(buf, sizeof buf, tokens);
         event(k, buf, false);
     }
     if (fault != LLM_FAULT_NO_DONE)

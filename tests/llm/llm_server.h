@@ -10,6 +10,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum llm_usage {
@@ -62,6 +63,18 @@ bool llm_server_timing(const llm_server_t *s, uint64_t i, int64_t *first_ns, int
  * (the thread was preempted or the send waited), and the longest. */
 void llm_server_stamp_late(const llm_server_t *s, uint64_t *stamped, uint64_t *late_50us,
                            uint64_t *late_1ms, int64_t *max_ns);
+/* Pieces both servers write (helper_llm_server.c). CLOCK_MONOTONIC in ns. */
+int64_t llm_now_ns(void);
+/* data as one SSE event in one HTTP chunk into out; its length, 0 when it
+ * does not fit. */
+size_t llm_event_frame(char *out, size_t cap, const char *data);
+/* Content chunk i of tokens (chat or completions), with the usage when
+ * usage is set. */
+void llm_chunk_json(char *buf, size_t n, bool chat, const char *content, int i, int tokens,
+                    bool usage);
+/* The last chunk that carries only the usage ("choices": []). */
+void llm_usage_json(char *buf, size_t n, int tokens);
+
 /* The same server on the calling thread with one epoll loop (helper_llm_
  * loop.c: paced streams only, no faults or API key) until one of the
  * signals in stop arrives (they must be blocked). 0, or 1 when it cannot
