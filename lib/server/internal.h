@@ -328,6 +328,13 @@ int rk_srv_mgr_priority(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id,
 /* Registers the agent at url (token may be NULL). */
 int rk_srv_mgr_register(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *url, const char *token);
 int rk_srv_mgr_unregister(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *agent_id);
+/* Asks the manager, and waits for its answer, whether it still tracks
+ * job_id (a job it has not let go of: queued, running, or ended here and
+ * still stopping on its agent or committing): 1 and its state's name in
+ * state (n bytes), 0 when it does not, RK_ENOMEM, or RK_EBUSY when the
+ * manager is stopping. A finished job it does not track it never takes up
+ * again, so once 0, nothing of the manager writes that job any more. */
+int rk_srv_mgr_job_tracked(rk_srv_mgr_t *m, const char *job_id, char *state, size_t n);
 /* Tells the manager experiment id is gone (drops what it keeps of it).
  * Call after the store deleted it, before answering. */
 int rk_srv_mgr_forget_experiment(rk_srv_mgr_t *m, const char *id);

@@ -4,6 +4,7 @@
  * traffic in dispatch.c), the agent registry in agents.c, requests to
  * agents in calls.c.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -212,13 +213,34 @@ typedef struct task {
     srv_create_t *create;
     srv_fan_t *fan;
     rk_srv_cancel_filter_t *filter;
+    struct ask *ask; /* a handler thread waiting for the answer (ask()) */
     void (*run)(struct task *t);
 } task_t;
+
+/* A question a handler thread waits for (rk_srv_mgr_job_tracked). */
+typedef struct ask {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+    int answer;
+    char state[32];
+} ask_t;
+
+static void ask_done(ask_t *a, int answer)
+{
+    pthread_mutex_lock(&a->mu);
+    a->answer = answer;
+    a->done = true;
+    pthread_cond_signal(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+}
 
 static void task_run(void *ud)
 {
     task_t *t = ud;
     if (t->m->stop) { /* shutting down: the HTTP stop already answered */
+        if (t->ask)
+            ask_done(t->ask, RK_EBUSY);
         srv__release(t->m, t->wait);
         if (t->create)
             srv__create_free(t->create);
@@ -297,6 +319,36 @@ int rk_srv_mgr_create(rk_srv_mgr_t *m, rk_http_wait_t *w, rk_job_info_t *jobs, i
         free(c); /* jobs and timeouts stay the caller's */
     }
     return rc;
+}
+
+static void run_tracked(task_t *t)
+{
+    const srv_job_t *j = srv__index_get(&t->m->index, t->arg);
+    if (j)
+        snprintf(t->ask->state, sizeof t->ask->state, "%s", srv__jstate_name(j->st));
+    ask_done(t->ask, j ? 1 : 0);
+}
+
+int rk_srv_mgr_job_tracked(rk_srv_mgr_t *m, const char *job_id, char *state, size_t n)
+{
+    ask_t a = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    task_t *t = calloc(1, sizeof *t);
+    if (!t || !(t->arg = strdup(job_id))) {
+        free(t);
+        return RK_ENOMEM;
+    }
+    t->ask = &a;
+    t->run = run_tracked;
+    int rc = post(m, t); /* on failure post freed t: nothing will answer */
+    pthread_mutex_lock(&a.mu);
+    while (!rc && !a.done)
+        pthread_cond_wait(&a.cv, &a.mu);
+    pthread_mutex_unlock(&a.mu);
+    if (rc)
+        return rc;
+    if (a.answer == 1 && state && n)
+        snprintf(state, n, "%s", a.state);
+    return a.answer;
 }
 
 static void run_cancel(task_t *t)

@@ -49,17 +49,23 @@ void rk_srv_h_job_purge(rk_http_req_t *req, rk_http_resp_t *resp, rk_server_t *s
         return;
     }
     rk_job_state_t st = j.status.status;
-    rk_time_t at = j.status.timestamp, now = rk_time_now_us();
     char *agent = j.agent_id ? strdup(j.agent_id) : NULL;
     rk_job_info_cleanup(&j);
+    char state[32] = "";
+    int tracked = rk_job_state_terminal(st) ? rk_srv_mgr_job_tracked(srv->mgr, id, state, sizeof state)
+                                            : 0;
     if (!rk_job_state_terminal(st)) {
         rk_http_resp_errorf(resp, 409, "job %s is %s: only a finished job can be purged", id,
                             rk_job_state_name(st));
-    } else if (now - at < (rk_time_t)RK_SRV_RETAIN_SETTLE_S * 1000000) {
+    } else if (tracked < 0) {
+        rk_srv_store_errorf(resp, tracked, "job %s", id);
+    } else if (tracked) {
+        /* Stored as ended here (cancelled, timed out) while its agent may
+         * still hold it: the manager watches until the agent lets go. */
         rk_http_resp_errorf(resp, 409,
-                            "job %s finished less than %d s ago: the server is still settling "
-                            "it; try again shortly",
-                            id, RK_SRV_RETAIN_SETTLE_S);
+                            "job %s is %s but the server is still stopping it on its agent "
+                            "(%s): purge it once the agent has let go",
+                            id, rk_job_state_name(st), state);
     } else if ((rc = rk_store_job_purge(srv->store, id, NULL))) {
         rk_srv_store_errorf(resp, rc, "job %s", id);
     } else {

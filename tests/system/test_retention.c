@@ -381,6 +381,37 @@ static void cleanup_and_purge(void **state)
     assert_int_equal(jobs_total(&f, ""), 2);
     assert_int_equal(status_of(&f, "DELETE", path), 202);
     json_decref(fx_wait_job(&f, run_id, NULL, 20000));
+    /* Cancelled while it ran: purged once its agent has let go. Until then
+     * the answer is a 409 that says so, never a purge under the manager. */
+    snprintf(path, sizeof path, "/api/v1/jobs/%s?purge=true", run_id);
+    int64_t t1 = (int64_t)rk_test_now_ms();
+    for (;;) {
+        rk_test_resp_t pr;
+        rk_test_req(&f.srv, "DELETE", path, NULL, f.token, &pr);
+        if (pr.status == 200) {
+            rk_test_resp_cleanup(&pr);
+            break;
+        }
+        assert_int_equal(pr.status, 409);
+        assert_non_null(strstr(pr.body, "still stopping it on its agent"));
+        rk_test_resp_cleanup(&pr);
+        assert_true((int64_t)rk_test_now_ms() - t1 < 20000);
+        rk_test_sleep_ms(50);
+    }
+    /* Purged at once after it completed, 20 in a row: no settling window
+     * (the manager lets go of a job in the commit that stores its end). */
+    for (int i = 0; i < 20; i++) {
+        json_t *nj = fx_job(&f, quick, 0, 201);
+        char nid[64];
+        snprintf(nid, sizeof nid, "%s", fx_id(nj));
+        json_decref(nj);
+        json_decref(fx_wait_job(&f, nid, "completed", 20000));
+        snprintf(path, sizeof path, "/api/v1/jobs/%s?purge=true", nid);
+        assert_int_equal(status_of(&f, "DELETE", path), 200);
+        snprintf(path, sizeof path, "/api/v1/results/%s", nid);
+        assert_int_equal(status_of(&f, "GET", path), 404);
+    }
+    assert_int_equal(jobs_total(&f, ""), 1); /* the baseline's */
     server_stop(&f);
     db_consistent(f.db);
     fx_cleanup(&f);
