@@ -52,8 +52,8 @@ void rk_srv_h_job_purge(rk_http_req_t *req, rk_http_resp_t *resp, rk_server_t *s
     char *agent = j.agent_id ? strdup(j.agent_id) : NULL;
     rk_job_info_cleanup(&j);
     char state[32] = "";
-    int tracked = rk_job_state_terminal(st) ? rk_srv_mgr_job_tracked(srv->mgr, id, state, sizeof state)
-                                            : 0;
+    int tracked =
+        rk_job_state_terminal(st) ? rk_srv_mgr_job_tracked(srv->mgr, id, state, sizeof state) : 0;
     if (!rk_job_state_terminal(st)) {
         rk_http_resp_errorf(resp, 409, "job %s is %s: only a finished job can be purged", id,
                             rk_job_state_name(st));
