@@ -281,7 +281,7 @@ json_t *rk_job_info_encode(const rk_job_info_t *j)
         rk_json_set_str(o, "priority", rk_job_priority_name(j->priority)) ||
         json_object_set_new(o, "exclusive", json_boolean(j->exclusive)))
         goto fail;
-    if (j->selector_labels &&
+    if (j->selector_labels && json_object_size(j->selector_labels) && /* {}: "any", no labels */
         json_object_set_new(o, "agent_selector", json_pack("{sO}", "labels", j->selector_labels)))
         goto fail;
     if (j->extra && json_object_update_missing(o, j->extra))

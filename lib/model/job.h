@@ -45,8 +45,10 @@ typedef struct rk_job_info {
     /* v1 extensions. priority: absent on the wire decodes as medium (a
      * zeroed struct is low: creators set it). exclusive: runs alone on its
      * agent. selector_labels: agent_selector.labels ({key: value} that a
-     * placed agent's labels must hold), owned, NULL for none; encoded as
-     * "agent_selector": {"labels": ...} only when set. */
+     * placed agent's labels must hold), owned, NULL for none; the server
+     * stores {} for a job submitted to any agent without labels, so that
+     * outlives its placement. Encoded as "agent_selector": {"labels": ...}
+     * only when set and not empty. */
     rk_job_priority_t priority;
     bool exclusive;
     json_t *selector_labels;

@@ -155,7 +155,8 @@ int rk_job_info_text(rk_buf_t *b, const rk_job_info_t *j)
         rc = member_str(b, "priority", rk_job_priority_name(j->priority));
     if (!rc && !(rc = member(b, "exclusive")))
         rc = rk_buf_adds(b, j->exclusive ? "true" : "false");
-    if (!rc && j->selector_labels && !(rc = member(b, "agent_selector"))) {
+    if (!rc && j->selector_labels && json_object_size(j->selector_labels) &&
+        !(rc = member(b, "agent_selector"))) { /* {}: "any", no labels */
         rc = rk_buf_adds(b, "{\"labels\":");
         if (!rc)
             rc = rk_text_json(b, j->selector_labels);

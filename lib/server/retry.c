@@ -246,8 +246,9 @@ static void h_retry(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
         rk_srv_store_errorf(resp, rc, "experiment %s", old.experiment_id);
         goto done;
     }
-    /* The same agent choice: its agent, or any matching one (a job never
-     * placed is still "any", with its selector). */
+    /* The same agent choice: its agent, or any matching one (a job
+     * submitted to any agent keeps its selector, {} for none, after it was
+     * placed: rk_srv_job_fill). */
     o.priority = old.priority;
     o.exclusive = old.exclusive;
     o.selector = old.selector_labels ? json_incref(old.selector_labels) : NULL;

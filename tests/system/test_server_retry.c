@@ -404,6 +404,29 @@ static void test_retry_endpoint(void **state)
     j = fx_get_job(&f, nid);
     str_eq(json_string_value(json_object_get(j, "retry_of")), id);
     json_decref(j);
+    /* A job submitted to any agent is retried to any agent, not pinned to
+     * the one it failed on: with that one paused, the retry runs on the
+     * other. The stored {} selector is not shown. */
+    j = submit(&f, json_pack("{s:s}", "experiment_id", exp), 201);
+    snprintf(id, sizeof id, "%s", fx_id(j));
+    json_decref(j);
+    j = fx_wait_job(&f, id, "failed", 10000);
+    str_eq(json_string_value(json_object_get(j, "agent_id")), f.agent_ids[0]);
+    assert_null(json_object_get(j, "agent_selector"));
+    json_decref(j);
+    fx_agent_start(&f, 1, 1, NULL);
+    json_decref(fx_callf(&f, "POST", &st, NULL, "/api/v1/agents/%s/pause", f.agent_ids[0]));
+    assert_int_equal(st, 200);
+    j = fx_callf(&f, "POST", &st, NULL, "/api/v1/jobs/%s/retry", id);
+    assert_int_equal(st, 201);
+    str_eq(json_string_value(json_object_get(j, "retry_of")), id);
+    snprintf(nid, sizeof nid, "%s", fx_id(j));
+    json_decref(j);
+    j = fx_wait_job(&f, nid, "failed", 10000);
+    str_eq(json_string_value(json_object_get(j, "agent_id")), f.agent_ids[1]);
+    json_decref(j);
+    json_decref(fx_callf(&f, "POST", &st, NULL, "/api/v1/agents/%s/resume", f.agent_ids[0]));
+    assert_int_equal(st, 200);
     /* A completed job is not retried; a running one neither. */
     j = submit(&f, json_pack("{s:s,s:s}", "experiment_id", ok, "agent_id", f.agent_ids[0]), 201);
     snprintf(id, sizeof id, "%s", fx_id(j));
