@@ -118,6 +118,11 @@ int rk_cli_check_id(rk_cli_t *c, const char *what, const char *id);
  * none matches, 6 when several agents share the name. */
 int rk_cli_agent_ref(rk_cli_t *c, const char *ref, char *out, size_t n);
 
+/* --after ID[,ID...] (NULL: not given) and --after-any into body's
+ * depends_on and dependency (cmd_job.c). Prints why and returns the exit
+ * code for bad ids or --after-any alone; 0 otherwise. */
+int rk_cli_set_after(rk_cli_t *c, const char *after, bool after_any, json_t *body);
+
 /* Checks id as rk_cli_check_id, then writes the API path
  * "<prefix>/<id><suffix>" ("/jobs", id, "/logs") to out[n]. */
 int rk_cli_id_path(rk_cli_t *c, const char *what, const char *prefix, const char *id,

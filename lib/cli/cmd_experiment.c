@@ -408,24 +408,33 @@ static int wait_all(rk_cli_t *c, const json_t *ans)
 
 static int cmd_run(rk_cli_t *c, int argc, char **argv)
 {
-    static const rk_cli_opt_t opts[] = {{"agents", 0, true}, {"wait", 'w', false}};
+    static const rk_cli_opt_t opts[] = {
+        {"agents", 0, true}, {"wait", 'w', false}, {"after", 'a', true}, {"after-any", 0, false}};
     rk_cli_args_t a;
     char path[160];
-    int code =
-        rk_cli_parse(c, argc, argv, opts, 2, 1, 1,
-                     "ruckus experiment run ID [--agents A,B] [--wait]\n\n"
-                     "Without --agents, one job goes to every compatible registered agent\n"
-                     "(agents by id or name). --wait follows every job to its end and exits\n"
-                     "0 only if all completed (with --json: {\"jobs\": [final JobInfo]}).\n\n"
-                     "Examples:\n  ruckus experiment run exp_1a2b3c\n"
-                     "  ruckus experiment run exp_1a2b3c --agents worker1,worker2 --wait\n",
-                     &a);
+    int code = rk_cli_parse(
+        c, argc, argv, opts, 4, 1, 1,
+        "ruckus experiment run ID [--agents A,B] [--after ID[,ID...] [--after-any]] [--wait]\n\n"
+        "Without --agents, one job goes to every compatible registered agent\n"
+        "(agents by id or name). --after: every job waits (queued) until those\n"
+        "jobs ended, and is cancelled if one of them did not complete;\n"
+        "--after-any: it runs once they ended, whatever their outcome. --wait\n"
+        "follows every job to its end and exits 0 only if all completed (with\n"
+        "--json: {\"jobs\": [final JobInfo]}).\n\n"
+        "Examples:\n  ruckus experiment run exp_1a2b3c\n"
+        "  ruckus experiment run exp_1a2b3c --agents worker1,worker2 --wait\n"
+        "  ruckus experiment run exp_1a2b3c --after job_0badcafe\n",
+        &a);
     if (code || (code = rk_cli_id_path(c, "experiment", "/experiments", a.pos[0], "/run", path,
                                        sizeof path)))
         return code < 0 ? 0 : code;
     json_t *body = json_object(), *ids = NULL, *ans = NULL;
     if (!body)
         return RK_CLI_EXIT_FAILURE;
+    if ((code = rk_cli_set_after(c, a.val[2], a.val[3] != NULL, body))) {
+        json_decref(body);
+        return code;
+    }
     if (a.val[0]) {
         ids = json_array();
         json_object_set_new(body, "agent_ids", ids);

@@ -63,12 +63,16 @@ static json_t *parse_labels(rk_cli_t *c, const char *text)
     return o;
 }
 
-/* "job_a,job_b" into ["job_a", "job_b"]; NULL (after printing why) for an
- * empty or malformed id. */
-static json_t *parse_after(rk_cli_t *c, const char *text)
+int rk_cli_set_after(rk_cli_t *c, const char *after, bool after_any, json_t *body)
 {
+    if (after_any && !after) {
+        rk_cli_errorf(c, "--after-any: give the jobs with --after ID[,ID...]");
+        return RK_CLI_EXIT_USAGE;
+    }
+    if (!after)
+        return 0;
     json_t *ids = json_array();
-    for (const char *p = text; ids && *p;) {
+    for (const char *p = after; ids && *p;) {
         size_t len = strcspn(p, ",");
         char *id = strndup(p, len);
         if (!id || !rk_id_valid(id)) {
@@ -76,13 +80,16 @@ static json_t *parse_after(rk_cli_t *c, const char *text)
                 rk_cli_errorf(c, "--after: expected job ids separated by commas");
             free(id);
             json_decref(ids);
-            return NULL;
+            return id ? RK_CLI_EXIT_USAGE : RK_CLI_EXIT_FAILURE;
         }
         json_array_append_new(ids, json_string(id));
         free(id);
         p += len + (p[len] == ',');
     }
-    return ids;
+    if (!ids || json_object_set_new(body, "depends_on", ids) ||
+        json_object_set_new(body, "dependency", json_string(after_any ? "afterany" : "afterok")))
+        return RK_CLI_EXIT_FAILURE;
+    return 0;
 }
 
 /* The CreateJobRequest the options describe (NULL after printing why). */
@@ -99,29 +106,18 @@ static json_t *submit_body(rk_cli_t *c, const rk_cli_args_t *a, const char *agen
         rk_cli_errorf(c, "--count: expected a number from 1 to 10000");
         return NULL;
     }
-    if (a->val[11] && !a->val[10]) {
-        rk_cli_errorf(c, "--after-any: give the jobs with --after ID[,ID...]");
-        return NULL;
-    }
-    json_t *after = a->val[10] ? parse_after(c, a->val[10]) : NULL;
-    if (a->val[10] && !after)
-        return NULL;
     json_t *labels = a->val[2] ? parse_labels(c, a->val[2]) : NULL;
-    if (a->val[2] && !labels) {
-        json_decref(after);
+    if (a->val[2] && !labels)
         return NULL;
-    }
-    *code = RK_CLI_EXIT_FAILURE;
     json_t *body = json_pack("{s:s}", "experiment_id", a->pos[0]);
-    if (!body) {
-        json_decref(after);
+    if (!body || (*code = rk_cli_set_after(c, a->val[10], a->val[11] != NULL, body))) {
+        if (!body)
+            *code = RK_CLI_EXIT_FAILURE;
+        json_decref(body);
         json_decref(labels);
         return NULL;
     }
-    if (after) {
-        json_object_set_new(body, "depends_on", after);
-        json_object_set_new(body, "dependency", json_string(a->val[11] ? "afterany" : "afterok"));
-    }
+    *code = RK_CLI_EXIT_FAILURE;
     if (agent)
         json_object_set_new(body, "agent_id", json_string(agent));
     if (labels)

@@ -8,6 +8,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "model/lint.h"
+#include "server/depend.h"
 #include "server/internal.h"
 
 static void h_create(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
@@ -154,7 +155,8 @@ static void h_run(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
             goto done;
         }
     }
-    if (rk_srv_job_opts_parse(body, "", resp, &opts))
+    if (rk_srv_job_opts_parse(body, "", resp, &opts) ||
+        rk_srv_deps_parse(srv, body, "", false, resp, &opts.extra))
         goto done;
     if (ids && n_ids) {
         agents = calloc(n_ids, sizeof *agents);

@@ -650,6 +650,21 @@ static void test_dependencies(void **state)
     snprintf(c, sizeof c, "%s", json_string_value(json_object_get(r.json, "job_id")));
     assert_string_equal(json_string_value(json_object_get(r.json, "dependency")), "afterany");
     run_cleanup(&r);
+    /* experiment run --after: its job waits for a too. */
+    char e[64];
+    cli(f, &r, ARGS("--json", "experiment", "run", quick, "--agents", f->agent_id, "--after", a));
+    want(&r, 0, "experiment run --after");
+    json_t *ej = json_array_get(json_object_get(r.json, "jobs"), 0);
+    snprintf(e, sizeof e, "%s", json_string_value(json_object_get(ej, "job_id")));
+    assert_string_equal(json_string_value(json_array_get(json_object_get(ej, "waiting_for"), 0)),
+                        a);
+    run_cleanup(&r);
+    cli(f, &r, ARGS("experiment", "run", quick, "--after-any"));
+    want(&r, 2, "experiment run --after-any without --after");
+    run_cleanup(&r);
+    cli(f, &r, ARGS("experiment", "run", quick, "--after", "x/../y"));
+    want(&r, 2, "experiment run --after with a bad id");
+    run_cleanup(&r);
     cli(f, &r, ARGS("job", "show", b));
     want(&r, 0, "job show of a waiting job");
     assert_non_null(strstr(r.out, "waiting for:"));
@@ -664,6 +679,9 @@ static void test_dependencies(void **state)
     run_cleanup(&r);
     cli(f, &r, ARGS("job", "watch", c));
     want(&r, 0, "job watch of an afterany job");
+    run_cleanup(&r);
+    cli(f, &r, ARGS("job", "watch", e));
+    want(&r, 1, "job watch of an experiment run's job whose dependency was cancelled");
     run_cleanup(&r);
 }
 

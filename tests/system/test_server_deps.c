@@ -155,9 +155,33 @@ static void test_waiting_job_shows_waiting_for_and_cancels(void **state)
     jb = fx_get_job(&f, b);
     assert_null(history_at(jb, "assigned"));
     json_decref(jb);
+    /* POST /experiments/{id}/run takes depends_on as POST /jobs does: its
+     * job waits for a (an unknown id: 404, nothing stored). */
+    uint64_t before = jobs_total(&f);
+    json_t *rb = json_pack("{s:[s]}", "depends_on", "job_00000000");
+    json_decref(fx_callf(&f, "POST", &st, rb, "/api/v1/experiments/%s/run", quick));
+    json_decref(rb);
+    assert_int_equal(st, 404);
+    assert_int_equal(jobs_total(&f), before);
+    rb = json_pack("{s:[s]}", "depends_on", a);
+    json_t *rv = fx_callf(&f, "POST", &st, rb, "/api/v1/experiments/%s/run", quick);
+    json_decref(rb);
+    assert_int_equal(st, 201);
+    char r[32];
+    snprintf(r, sizeof r, "%s", fx_id(json_array_get(json_object_get(rv, "jobs"), 0)));
+    json_decref(rv);
+    json_t *jr = fx_get_job(&f, r);
+    assert_string_equal(fx_state(jr), "queued");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(jr, "waiting_for"), 0)),
+                        a);
+    json_decref(jr);
     /* A dependency that already failed: afterok cancels at once. */
     json_decref(fx_callf(&f, "DELETE", &st, NULL, "/api/v1/jobs/%s?force=true", a));
     json_decref(fx_wait_job(&f, a, "cancelled", 10000));
+    jr = fx_wait_job(&f, r, "cancelled", 10000);
+    assert_non_null(
+        strstr(json_string_value(json_object_get(json_object_get(jr, "status"), "message")), a));
+    json_decref(jr);
     char d[32];
     submit_after(&f, quick, (const char *const[]){a, NULL}, NULL, 201, d);
     json_decref(fx_wait_job(&f, d, "cancelled", 5000));
