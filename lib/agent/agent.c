@@ -438,6 +438,7 @@ int rk_agent_new(const rk_agent_settings_t *s, rk_agent_t **out)
     pthread_mutex_unlock(&a->mu);
     if (rc)
         goto fail;
+    agent__isolation_recovered(a); /* the runtime has removed what it ran */
     *out = a;
     return RK_OK;
 fail:

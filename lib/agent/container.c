@@ -1,8 +1,9 @@
 /* task.params.container through the agent's --container-runtime
  * (docs/isolation.md, "Container runtime"): the runtime probed at start,
  * the capability it gives, the checks that refuse a container job this
- * agent cannot run, the "<rt> run" argv of a run (folder at /job, limits
- * as the runtime's flags), its pause and unpause, and the kill and removal
+ * agent cannot run, the "<rt> run" argv of a run (folder at /job, under
+ * the job's cgroup where the runtime uses cgroupfs, else limits as the
+ * runtime's flags), its pause and unpause, and the kill and removal
  * of the container when its client did not end by itself.
  */
 #include <errno.h>
@@ -27,6 +28,7 @@
 struct agent__ctr {
     const char *name; /* "podman" | "docker" */
     const char *prog; /* --container-runtime-path or the name */
+    bool cgroupfs;    /* it makes cgroups as plain directories */
 };
 
 static const char *const rt_names[] = {NULL, "podman", "docker"};
@@ -115,9 +117,20 @@ int agent__container_init(rk_agent_t *a)
         free(c);
         return RK_EINVAL;
     }
+    const char *fmt_argv[] = {
+        c->prog, "info", "--format",
+        strcmp(c->name, "podman") == 0 ? "{{.Host.CgroupManager}}" : "{{.CgroupDriver}}", NULL};
+    c->cgroupfs =
+        run_quiet(fmt_argv, out, sizeof out) == 0 && strcmp(last_line(out), "cgroupfs") == 0;
     a->ctr = c;
-    rk_log_info("container runtime", "runtime", c->name, "program", c->prog);
+    rk_log_info("container runtime", "runtime", c->name, "program", c->prog, "cgroups",
+                c->cgroupfs ? "cgroupfs" : "its own (limits as its flags)");
     return RK_OK;
+}
+
+bool agent__container_cgroupfs(const rk_agent_t *a)
+{
+    return a->ctr && a->ctr->cgroupfs;
 }
 
 void agent__container_free(rk_agent_t *a)
@@ -181,7 +194,8 @@ static void strv_free(char **v)
     free(v);
 }
 
-int agent__container_start(rk_agent_t *a, job_t *j, rk_exec_spec_t *sp, const char *workdir)
+int agent__container_start(rk_agent_t *a, job_t *j, rk_exec_spec_t *sp, const char *workdir,
+                           const char *cg_parent)
 {
     const rk_task_params_t *p = &j->req.spec.params;
     const rk_container_params_t *c = &p->isolation.container;
@@ -227,8 +241,13 @@ int agent__container_start(rk_agent_t *a, job_t *j, rk_exec_spec_t *sp, const ch
         goto fail;
     if (p->command.stdin_data && (rc = add(argv, &n, "--interactive")))
         goto fail;
-    /* task.params.limits as the runtime's flags: the runtime's cgroup,
-     * not the agent's (no cgroup figures in the run's metrics). */
+    /* task.params.limits: the job's group's (the container under it), or
+     * else the runtime's flags (its own cgroup: no figures for the run). */
+    if (cg_parent && (rc = add(argv, &n, "--cgroup-parent=%s", cg_parent)))
+        goto fail;
+    static const rk_limits_params_t no_limits;
+    if (cg_parent)
+        l = &no_limits;
     if (l->memory_mb > 0 && ((rc = add(argv, &n, "--memory=%lldm", (long long)l->memory_mb)) ||
                              (rc = add(argv, &n, "--memory-swap=%lldm", (long long)l->memory_mb))))
         goto fail;

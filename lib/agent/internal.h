@@ -432,6 +432,10 @@ bool agent__isolation_end(job_t *j, json_t *m, int64_t *memory_mb);
 /* The current run's cgroup, or NULL (no limits, no cgroups, not running):
  * the hook for pausing a job with rk_cg_freeze. mu held. */
 struct rk_cg *agent__job_cgroup(const job_t *j);
+/* After recovery (the runtime has removed the containers of jobs that ran
+ * at a crash): sweeps the cgroups container jobs of a previous run left,
+ * in every hierarchy. */
+void agent__isolation_recovered(rk_agent_t *a);
 /* ---- container.c: task.params.container through --container-runtime ---- */
 /* From agent__isolation_init: with --container-runtime podman|docker,
  * probes "<rt> info"; RK_EINVAL (logged, naming what failed) when it does
@@ -446,9 +450,17 @@ int agent__container_check(const rk_agent_t *a, const rk_task_params_t *p, char 
 /* A command job with task.params.container: its runs go through the
  * runtime and see their folder at /job. */
 bool agent__job_contained(const job_t *j);
+/* Whether the runtime manages cgroups itself as plain directories
+ * (podman's cgroupManager, docker's Cgroup Driver "cgroupfs"), so that
+ * --cgroup-parent can name the job's group by its path. */
+bool agent__container_cgroupfs(const rk_agent_t *a);
 /* For the next run: points sp at "<rt> run --rm --name ruckus-<job id>
- * ... <image> argv..." (j->ctr_argv, j->ctr_env). mu held. RK_ENOMEM. */
-int agent__container_start(rk_agent_t *a, job_t *j, rk_exec_spec_t *sp, const char *workdir);
+ * ... <image> argv..." (j->ctr_argv, j->ctr_env). With cg_parent (the
+ * job's group, by its path in the hierarchies) the container runs under
+ * it and the limits are the group's; without, the limits become the
+ * runtime's flags (and the run has no cgroup figures). mu held. RK_ENOMEM. */
+int agent__container_start(rk_agent_t *a, job_t *j, rk_exec_spec_t *sp, const char *workdir,
+                           const char *cg_parent);
 /* The run's client has ended: unless it exited by itself (--rm removed the
  * container then), kills and removes ruckus-<job id>, so a cancel, a
  * timeout, a stop or (at recovery) a kill -9 of the agent leaves nothing

@@ -31,6 +31,11 @@ struct agent__iso {
     char sandbox_why[256];
     rk_cg_probe_t cg; /* version RK_CG_NONE: no cgroups (cg.why says why) */
     char cg_root[RK_CG_PATH_MAX];
+    /* Container jobs' groups, at one path in every hierarchy (the runtime's
+     * --cgroup-parent); version RK_CG_NONE: their limits are the runtime's
+     * flags (ctr_why says why). */
+    rk_cg_probe_t ctr_cg;
+    char ctr_why[300];
     bool run_as;
     uid_t uid;
     gid_t gid;
@@ -49,6 +54,8 @@ struct agent__job_iso {
     char workdir[4200];
     char **boxed; /* bwrap's argv, built here for a job without an image */
     int64_t memory_mb;
+    char ctr_rel[RK_CG_PATH_MAX]; /* a container job's group path, for the groups its
+                                     runtime made in other hierarchies; "" */
 };
 
 static int resolve_user(const char *name, uid_t *uid, gid_t *gid)
@@ -74,6 +81,35 @@ static void sweep_images(const rk_agent_t *a)
         rk_log_info("removed unpacked images nobody used", "count", count, "path",
                     a->s->image_cache_dir);
     }
+}
+
+/* The path of the container jobs' root in the hierarchies. */
+static int ctr_root_rel(const struct agent__iso *o, char *out, size_t n)
+{
+    for (int i = 0; o->ctr_cg.version != RK_CG_NONE && i < RK_CG_NCTRL; i++)
+        if (o->ctr_cg.base[i][0] &&
+            (size_t)snprintf(out, n, "%s/%s", o->ctr_cg.base[i] + o->ctr_cg.mnt_len[i],
+                             o->cg_root) < n)
+            return 0;
+    return RK_EINVAL;
+}
+
+/* Where container jobs' groups go: the runtime must make its groups as
+ * plain directories and the agent's groups must nest (rk_cg_probe_align);
+ * else ctr_cg stays RK_CG_NONE and the limits are the runtime's flags. */
+static void container_cgroups(rk_agent_t *a, struct agent__iso *o)
+{
+    o->ctr_cg.version = RK_CG_NONE;
+    if (o->cg.version == RK_CG_NONE)
+        snprintf(o->ctr_why, sizeof o->ctr_why, "no cgroups: %s", o->cg.why);
+    else if (!agent__container_cgroupfs(a))
+        snprintf(o->ctr_why, sizeof o->ctr_why,
+                 "the runtime manages its cgroups through systemd, not cgroupfs");
+    else
+        (void)rk_cg_probe_align(&o->cg, &o->ctr_cg, o->ctr_why, sizeof o->ctr_why);
+    if (o->ctr_cg.version == RK_CG_NONE)
+        rk_log_warn("container jobs: limits through the runtime's flags, no cgroup figures", "why",
+                    o->ctr_why);
 }
 
 int agent__isolation_init(rk_agent_t *a)
@@ -127,7 +163,28 @@ int agent__isolation_init(rk_agent_t *a)
                 : o->cg.version == RK_CG_V1 ? "v1"
                                             : "none",
                 "cgroup_root", o->cg_root);
-    return agent__container_init(a);
+    int rc = agent__container_init(a);
+    if (rc == RK_OK && a->ctr)
+        container_cgroups(a, o);
+    return rc;
+}
+
+void agent__isolation_recovered(rk_agent_t *a)
+{
+    struct agent__iso *o = a->iso;
+    char rel[RK_CG_PATH_MAX * 2];
+    if (!o || ctr_root_rel(o, rel, sizeof rel) != 0)
+        return;
+    size_t n = 0;
+    if (memcmp(o->ctr_cg.base, o->cg.base, sizeof o->cg.base) != 0 &&
+        rk_cg_sweep(&o->ctr_cg, o->cg_root, &n) == 0 && n > 0) {
+        char count[24];
+        snprintf(count, sizeof count, "%zu", n);
+        rk_log_info("removed container jobs' cgroups a previous run left", "count", count);
+    }
+    /* Under them, and in the other hierarchies, what the runtime made. */
+    if (rk_cg_remove_everywhere(rel, true, NULL) != 0)
+        rk_log_warn("cannot remove cgroups a previous run's containers left", "path", rel);
 }
 
 void agent__isolation_free(rk_agent_t *a)
@@ -139,11 +196,18 @@ void agent__isolation_free(rk_agent_t *a)
      * removed as they end); one left behind is swept at the next start. */
     for (int i = 0; a->iso->cg.version != RK_CG_NONE && i < RK_CG_NCTRL; i++) {
         char dir[RK_CG_PATH_MAX * 2 + 2];
-        if (!a->iso->cg.base[i][0])
-            continue;
-        snprintf(dir, sizeof dir, "%s/%s", a->iso->cg.base[i], a->iso->cg_root);
-        rmdir(dir);
+        if (a->iso->cg.base[i][0]) {
+            snprintf(dir, sizeof dir, "%s/%s", a->iso->cg.base[i], a->iso->cg_root);
+            rmdir(dir);
+        }
+        if (a->iso->ctr_cg.version != RK_CG_NONE && a->iso->ctr_cg.base[i][0]) {
+            snprintf(dir, sizeof dir, "%s/%s", a->iso->ctr_cg.base[i], a->iso->cg_root);
+            rmdir(dir);
+        }
     }
+    char rel[RK_CG_PATH_MAX * 2];
+    if (ctr_root_rel(a->iso, rel, sizeof rel) == 0)
+        (void)rk_cg_remove_everywhere(rel, false, NULL);
     free(a->iso->allow);
     free(a->iso);
     a->iso = NULL;
@@ -271,12 +335,50 @@ bool agent__job_sandboxed(const job_t *j)
            (j->req.spec.params.isolation.present || agent__job_contained(j));
 }
 
+/* A container job's run: its group (limits, figures, oom_killed) is the
+ * container's --cgroup-parent; the runtime's client stays outside it. */
+static int container_start(rk_agent_t *a, job_t *j, rk_exec_spec_t *sp, const char *workdir)
+{
+    const struct agent__iso *o = a->iso;
+    if (o->ctr_cg.version == RK_CG_NONE)
+        return agent__container_start(a, j, sp, workdir, NULL);
+    const rk_limits_params_t *l = &j->req.spec.params.limits;
+    struct agent__job_iso *ji = calloc(1, sizeof *ji);
+    if (!ji)
+        return RK_ENOMEM;
+    char err[512] = "", name[RK_AGENT_ID_MAX + 24], parent[RK_CG_PATH_MAX];
+    rk_cg_limits_t lim;
+    limits_of(l, &lim);
+    snprintf(name, sizeof name, "%s-%lld", j->id, (long long)j->runs_done);
+    int rc = rk_cg_create(&o->ctr_cg, o->cg_root, name, &ji->cg, err, sizeof err);
+    if (rc) {
+        rk_log_error("cannot make the job's cgroup", "job_id", j->id, "error", err);
+        free(ji);
+        return rc;
+    }
+    ji->memory_mb = l->memory_mb;
+    j->iso = ji; /* from here agent__isolation_end removes the group */
+    if ((rc = rk_cg_apply(ji->cg, &lim, err, sizeof err)) != RK_OK ||
+        (l->memory_mb > 0 && (rc = rk_cg_oom_watch(ji->cg)) != RK_OK &&
+         snprintf(err, sizeof err, "cannot watch the group's memory.oom_control") > 0) ||
+        ((rc = rk_cg_rel_path(ji->cg, parent, sizeof parent)) != RK_OK &&
+         snprintf(err, sizeof err, "the group's path differs between hierarchies") > 0)) {
+        rk_log_error("cannot make the job's cgroup", "job_id", j->id, "error", err);
+        agent__isolation_end(j, NULL, NULL);
+        return rc;
+    }
+    snprintf(ji->ctr_rel, sizeof ji->ctr_rel, "%s", parent);
+    if ((rc = agent__container_start(a, j, sp, workdir, parent)) != RK_OK)
+        agent__isolation_end(j, NULL, NULL);
+    return rc;
+}
+
 int agent__isolation_start(rk_agent_t *a, job_t *j, rk_exec_spec_t *sp, const char *workdir)
 {
     const struct agent__iso *o = a->iso;
     const rk_task_params_t *p = &j->req.spec.params;
     if (agent__job_contained(j))
-        return agent__container_start(a, j, sp, workdir);
+        return container_start(a, j, sp, workdir);
     struct agent__job_iso *ji = calloc(1, sizeof *ji);
     if (!ji)
         return RK_ENOMEM;
@@ -387,6 +489,11 @@ bool agent__isolation_end(job_t *j, json_t *m, int64_t *memory_mb)
     if (ji->cg && rk_cg_remove(ji->cg, err, sizeof err) != 0)
         rk_log_warn("cannot remove the job's cgroup; the next start sweeps it", "job_id", j->id,
                     "error", err);
+    /* A container's runtime made the group in every hierarchy. */
+    if (ji->ctr_rel[0] && rk_cg_remove_everywhere(ji->ctr_rel, false, NULL) != 0)
+        rk_log_warn("cannot remove the cgroups the runtime made for the job; the next start "
+                    "sweeps them",
+                    "job_id", j->id, "path", ji->ctr_rel);
     rk_sandbox_argv_free(ji->boxed);
     free(ji);
     return oom;

@@ -5,10 +5,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,6 +35,8 @@ struct rk_cg {
     rk_cg_version_t version;
     unsigned ctrls;
     char dir[RK_CG_NCTRL][RK_CG_PATH_MAX]; /* "" where unused (v2: dir[0] only) */
+    unsigned short mnt_len[RK_CG_NCTRL];   /* of dir[i]'s mount point */
+    int oom_efd;                           /* v1 rk_cg_oom_watch's eventfd, or -1 */
 };
 
 /* ---- small file helpers ---- */
@@ -172,6 +177,8 @@ int rk_cg_create(const rk_cg_probe_t *p, const char *root, const char *name, rk_
         return RK_ENOMEM;
     cg->version = p->version;
     cg->ctrls = p->ctrls;
+    cg->oom_efd = -1;
+    memcpy(cg->mnt_len, p->mnt_len, sizeof cg->mnt_len);
     int rc = 0;
     for (int i = 0; i < RK_CG_NCTRL && rc == 0; i++) {
         const char *base = p->base[i];
@@ -211,6 +218,88 @@ int rk_cg_create(const rk_cg_probe_t *p, const char *root, const char *name, rk_
         return rc;
     }
     *out = cg;
+    return 0;
+}
+
+static const char *dir_of(const rk_cg_t *cg, int ctrl_bit);
+
+int rk_cg_probe_align(const rk_cg_probe_t *p, rk_cg_probe_t *out, char *err, size_t errsz)
+{
+    *out = *p;
+    if (p->version != RK_CG_V1)
+        return 0;
+    /* The deepest of the agent's groups ("" is the hierarchy's root). */
+    const char *deep = "";
+    int di = 0;
+    for (int i = 0; i < RK_CG_NCTRL; i++)
+        if (p->base[i][0] && strlen(p->base[i] + p->mnt_len[i]) > strlen(deep)) {
+            deep = p->base[i] + p->mnt_len[i];
+            di = i;
+        }
+    size_t dl = strlen(deep);
+    for (int i = 0; i < RK_CG_NCTRL; i++) {
+        if (!p->base[i][0])
+            continue;
+        const char *rel = p->base[i] + p->mnt_len[i];
+        size_t rl = strlen(rel);
+        if (strncmp(deep, rel, rl) != 0 || (deep[rl] != '/' && deep[rl] != '\0')) {
+            snprintf(err, errsz,
+                     "the agent's cgroups do not nest: %.200s (%s) is not under %.200s (%s)", deep,
+                     isolate__cg_ctrl_names[di], rel, isolate__cg_ctrl_names[i]);
+            out->version = RK_CG_NONE;
+            return RK_EUNSUP;
+        }
+        int n =
+            snprintf(out->base[i], RK_CG_PATH_MAX, "%.*s%s", (int)p->mnt_len[i], p->base[i], deep);
+        int e = n < 0 || n >= RK_CG_PATH_MAX ? -ENAMETOOLONG
+                : rl < dl                    ? make_root(p->base[i], deep + rl + 1)
+                                             : 0;
+        if (e != 0) {
+            snprintf(err, errsz, "cannot create cgroup %.400s: %s", out->base[i], strerror(-e));
+            out->version = RK_CG_NONE;
+            return RK_EIO;
+        }
+    }
+    return 0;
+}
+
+int rk_cg_rel_path(const rk_cg_t *cg, char *out, size_t n)
+{
+    const char *rel = NULL;
+    for (int i = 0; i < RK_CG_NCTRL; i++) {
+        if (!cg->dir[i][0])
+            continue;
+        const char *r = cg->dir[i] + cg->mnt_len[i];
+        if (rel && strcmp(rel, r) != 0)
+            return RK_EUNSUP;
+        rel = r;
+    }
+    if (!rel || (size_t)snprintf(out, n, "%s", rel) >= n)
+        return RK_EUNSUP;
+    return 0;
+}
+
+int rk_cg_oom_watch(rk_cg_t *cg)
+{
+    const char *mem = cg->version == RK_CG_V1 ? dir_of(cg, RK_CG_MEMORY) : NULL;
+    if (!mem || cg->oom_efd >= 0)
+        return 0;
+    char path[RK_CG_PATH_MAX + 32], line[48];
+    snprintf(path, sizeof path, "%s/memory.oom_control", mem);
+    int cfd = open(path, O_RDONLY | O_CLOEXEC);
+    if (cfd < 0)
+        return RK_EIO;
+    int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    snprintf(line, sizeof line, "%d %d", efd, cfd);
+    /* The kernel keeps what it needs of the control file once registered. */
+    int rc = efd >= 0 ? write_str(mem, "cgroup.event_control", line) : -1;
+    close(cfd);
+    if (rc != 0) {
+        if (efd >= 0)
+            close(efd);
+        return RK_EIO;
+    }
+    cg->oom_efd = efd;
     return 0;
 }
 
@@ -429,6 +518,9 @@ int rk_cg_stats(const rk_cg_t *cg, rk_cg_stats_t *out)
         out->memory_peak_kib = v / 1024;
     if (mem && read_keyed(mem, "memory.oom_control", "oom_kill", &v))
         out->oom_killed = v > 0;
+    struct pollfd pf = {.fd = cg->oom_efd, .events = POLLIN};
+    if (cg->oom_efd >= 0 && poll(&pf, 1, 0) == 1 && (pf.revents & POLLIN))
+        out->oom_killed = true; /* rk_cg_oom_watch: an OOM under the group's limit */
     const char *acct = dir_of(cg, RK_CG_CPUACCT);
     if (acct && read_u64(acct, "cpuacct.usage", &v))
         out->cpu_usage_s = (double)v / 1e9;
@@ -501,15 +593,94 @@ static int rmdir_settled(const char *dir)
     }
 }
 
+/* Removes dir's child groups, deepest first, killing what they hold (a
+ * v1 group a runtime froze is thawed first, or SIGKILL would wait). At
+ * most 64 children a level are looked at per pass; passes repeat while
+ * any went. 0 or -errno. */
+static int remove_children(const char *dir, int depth)
+{
+    if (depth > 16)
+        return -ELOOP;
+    int rc = 0;
+    for (bool again = true; again;) {
+        again = false;
+        char names[64][256];
+        size_t n = 0;
+        DIR *d = opendir(dir);
+        if (!d)
+            return errno == ENOENT ? 0 : -errno;
+        for (struct dirent *e; n < 64 && (e = readdir(d));)
+            if (e->d_type == DT_DIR && strcmp(e->d_name, ".") != 0 &&
+                strcmp(e->d_name, "..") != 0 && strlen(e->d_name) < sizeof names[0])
+                snprintf(names[n++], sizeof names[0], "%s", e->d_name);
+        closedir(d);
+        for (size_t i = 0; i < n; i++) {
+            char sub[RK_CG_PATH_MAX];
+            if ((size_t)snprintf(sub, sizeof sub, "%s/%s", dir, names[i]) >= sizeof sub) {
+                rc = -ENAMETOOLONG;
+                continue;
+            }
+            int e = remove_children(sub, depth + 1);
+            (void)write_str(sub, "freezer.state", "THAWED"); /* v1 freezer only */
+            for (int64_t until = now_ms() + RK_CG_SETTLE_MS; procs_in(sub, SIGKILL) > 0;) {
+                if (now_ms() > until)
+                    break;
+                sleep_ms(2);
+            }
+            if (e == 0)
+                e = rmdir_settled(sub);
+            if (e == 0)
+                again = n == 64;
+            else if (rc == 0)
+                rc = e;
+        }
+    }
+    return rc;
+}
+
+int rk_cg_remove_everywhere(const char *rel, bool children_only, size_t *removed)
+{
+    static char mnts[32][ISOLATE__CG_MNT_MAX];
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    if (removed)
+        *removed = 0;
+    if (!rel || rel[0] != '/' || strstr(rel, "/.."))
+        return RK_EINVAL;
+    pthread_mutex_lock(&mu);
+    int n = isolate__cg_mounts(mnts, 32), rc = 0;
+    for (int i = 0; i < n; i++) {
+        char dir[RK_CG_PATH_MAX];
+        if ((size_t)snprintf(dir, sizeof dir, "%s%s", mnts[i], rel) >= sizeof dir ||
+            access(dir, F_OK) != 0)
+            continue;
+        int e = remove_children(dir, 0);
+        if (e == 0 && !children_only) {
+            (void)write_str(dir, "freezer.state", "THAWED");
+            procs_in(dir, SIGKILL);
+            e = rmdir_settled(dir);
+            if (e == 0 && removed)
+                (*removed)++;
+        }
+        if (e != 0)
+            rc = RK_EIO;
+    }
+    pthread_mutex_unlock(&mu);
+    return rc;
+}
+
 int rk_cg_remove(rk_cg_t *cg, char *err, size_t errsz)
 {
     int rc = rk_cg_kill(cg);
     if (rc != 0)
         snprintf(err, errsz, "processes of the cgroup did not die: %s", rk_strerror(rc));
+    if (cg->oom_efd >= 0)
+        close(cg->oom_efd);
     for (int i = 0; i < RK_CG_NCTRL; i++) {
         if (!cg->dir[i][0])
             continue;
-        int e = rmdir_settled(cg->dir[i]);
+        int e = remove_children(cg->dir[i], 0);
+        if (e == 0)
+            e = rmdir_settled(cg->dir[i]);
         if (e != 0) {
             snprintf(err, errsz, "cannot remove cgroup %s: %s", cg->dir[i], strerror(-e));
             rc = RK_EIO;
@@ -521,6 +692,8 @@ int rk_cg_remove(rk_cg_t *cg, char *err, size_t errsz)
 
 void rk_cg_free(rk_cg_t *cg)
 {
+    if (cg && cg->oom_efd >= 0)
+        close(cg->oom_efd);
     free(cg);
 }
 

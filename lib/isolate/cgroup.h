@@ -44,6 +44,8 @@ typedef struct rk_cg_probe {
     unsigned ctrls;                         /* RK_CG_* usable for limits and stats */
     char base[RK_CG_NCTRL][RK_CG_PATH_MAX]; /* v1: the agent's group per controller;
                                                v2: base[0] only */
+    unsigned short mnt_len[RK_CG_NCTRL];    /* length of base[i]'s mount point: the
+                                               rest is the path in the hierarchy */
     char why[256];                          /* with RK_CG_NONE: what is missing */
 } rk_cg_probe_t;
 
@@ -70,6 +72,13 @@ typedef struct rk_cg rk_cg_t;
  * 0 with out->version set, or RK_EUNSUP with out->why saying what is
  * missing (out->version RK_CG_NONE). */
 int rk_cg_probe(rk_cg_version_t want, rk_cg_probe_t *out);
+
+/* A probe for groups that must sit at one path in every hierarchy (what a
+ * container runtime's --cgroup-parent names): where the agent's own groups
+ * differ between v1 controllers, each base becomes the deepest of them,
+ * which must lie under every other (made where missing). RK_EUNSUP with
+ * err saying why when they do not nest. v2: a copy. */
+int rk_cg_probe_align(const rk_cg_probe_t *p, rk_cg_probe_t *out, char *err, size_t errsz);
 
 /* Creates <base>/<root>/<name> (root made as needed). name is one path
  * component. On success *out is the caller's, for rk_cg_free; on failure
@@ -103,6 +112,27 @@ int rk_cg_join_self(const int *fds, size_t n);
  * until the kernel says it is done (up to RK_CG_SETTLE_MS). */
 int rk_cg_freeze(rk_cg_t *cg, bool frozen);
 
+/* The group's path inside the hierarchies ("/a/ruckus/job-1"), the same
+ * in each of them: RK_EUNSUP when it is not (see rk_cg_probe_align). */
+int rk_cg_rel_path(const rk_cg_t *cg, char *out, size_t n);
+
+/* For the groups a container runtime makes at the path of a group of ours
+ * in the hierarchies we do not use (blkio, devices, a named systemd one,
+ * a hybrid v2 mount): removes <mount>/<rel> in every cgroup hierarchy
+ * mounted here (children_only: only the groups under it), deepest first,
+ * killing what they hold. *removed (may be NULL) counts the hierarchies
+ * whose <rel> went (0 with children_only). 0, RK_EINVAL for a rel that is
+ * not absolute or holds "..", or RK_EIO when a group stayed. */
+int rk_cg_remove_everywhere(const char *rel, bool children_only, size_t *removed);
+
+/* Counts an OOM anywhere under the group as the group's: v1 counts an OOM
+ * kill only in the group of the task killed, so for jobs whose processes
+ * sit in child groups (a container runtime's) this registers an eventfd on
+ * the group's memory.oom_control, which fires when the group's own limit
+ * is hit, whoever below it was killed. v2's memory.events already counts
+ * its descendants: nothing to do. 0, or RK_EIO. */
+int rk_cg_oom_watch(rk_cg_t *cg);
+
 /* Reads what the group saw so far. */
 int rk_cg_stats(const rk_cg_t *cg, rk_cg_stats_t *out);
 
@@ -114,7 +144,8 @@ int rk_cg_count(const rk_cg_t *cg);
  * own children still need reaping by whoever waits for them. */
 int rk_cg_kill(rk_cg_t *cg);
 
-/* Kills what is left, removes the group's directories and frees cg (also on
+/* Kills what is left, removes the group's directories (child groups
+ * first, as a container runtime may leave them) and frees cg (also on
  * failure, where err says what stayed). */
 int rk_cg_remove(rk_cg_t *cg, char *err, size_t errsz);
 

@@ -76,6 +76,25 @@ static bool mount_of(const char *ctrl, char *out, size_t sz)
     return found;
 }
 
+int isolate__cg_mounts(char (*mnts)[ISOLATE__CG_MNT_MAX], int cap)
+{
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    if (!f)
+        return 0;
+    char line[2048];
+    int n = 0;
+    while (n < cap && fgets(line, sizeof line, f)) {
+        char *dash = strstr(line, " - ");
+        char mnt[ISOLATE__CG_MNT_MAX], fstype[64];
+        if (dash && sscanf(line, "%*s %*s %*s %*s %255s", mnt) == 1 &&
+            sscanf(dash + 3, "%63s", fstype) == 1 &&
+            (strcmp(fstype, "cgroup") == 0 || strcmp(fstype, "cgroup2") == 0))
+            snprintf(mnts[n++], ISOLATE__CG_MNT_MAX, "%s", mnt);
+    }
+    fclose(f);
+    return n;
+}
+
 static int probe_v1(rk_cg_probe_t *out)
 {
     memset(out, 0, sizeof *out);
@@ -85,6 +104,7 @@ static int probe_v1(rk_cg_probe_t *out)
             !self_path(isolate__cg_ctrl_names[i], self, sizeof self))
             continue;
         snprintf(out->base[i], RK_CG_PATH_MAX, "%s%s", mnt, self);
+        out->mnt_len[i] = (unsigned short)strlen(mnt);
         if (access(out->base[i], W_OK) == 0)
             out->ctrls |= 1u << i;
         else
@@ -117,6 +137,7 @@ static int probe_v2(rk_cg_probe_t *out, bool core_ok)
         return RK_EUNSUP;
     }
     snprintf(out->base[0], RK_CG_PATH_MAX, "%s%s", mnt, self);
+    out->mnt_len[0] = (unsigned short)strlen(mnt);
     if (access(out->base[0], W_OK) != 0 ||
         isolate__cg_read(out->base[0], "cgroup.controllers", list, sizeof list) < 0) {
         snprintf(out->why, sizeof out->why, "cgroup v2: %.200s not writable or too old a kernel",

@@ -36,6 +36,11 @@ int isolate__archive_extract(const char *tar, const char *dir, char *err, size_t
  * name is 0. */
 int isolate__remove_at(int dirfd, const char *name);
 
+/* cgroup_probe.c: the mount points of every cgroup hierarchy (v1 and
+ * v2) from /proc/self/mountinfo, at most cap of them; the count. */
+#define ISOLATE__CG_MNT_MAX 256
+int isolate__cg_mounts(char (*mnts)[ISOLATE__CG_MNT_MAX], int cap);
+
 /* cgroup.c and cgroup_probe.c: the controllers' names, indexed like the
  * RK_CG_* bits, and reading a cgroup file. */
 extern const char *const isolate__cg_ctrl_names[];

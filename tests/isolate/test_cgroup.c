@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -320,6 +322,127 @@ static void test_sweep_removes_a_crashed_runs_groups(void **state)
     assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 }
 
+/* The group's directory in the hierarchy of controller index i. */
+static void dir_in(const rk_cg_probe_t *p, const char *rel, int i, char *out, size_t n)
+{
+    snprintf(out, n, "%.*s%s", (int)p->mnt_len[i], p->base[i], rel);
+}
+
+/* The aligned groups' root: the fixture's root + "-al", so that removing
+ * it everywhere leaves the fixture's own groups alone. */
+static const char *al_root(const fx_t *f)
+{
+    static char r[80];
+    snprintf(r, sizeof r, "%s-al", f->root);
+    return r;
+}
+
+/* Removes the aligned root of the test in every hierarchy. */
+static void aligned_root_gone(const fx_t *f, const rk_cg_probe_t *al)
+{
+    char rel[RK_CG_PATH_MAX + 80];
+    snprintf(rel, sizeof rel, "%s/%s-al", al->base[0] + al->mnt_len[0], f->root);
+    assert_int_equal(rk_cg_remove_everywhere(rel, false, NULL), 0);
+}
+
+static bool is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* A container runtime's shape: the job's processes in a child group of
+ * the job's group (whose limit they hit). The OOM counts as the group's
+ * through rk_cg_oom_watch (v1 counts it only in the killed task's group),
+ * and rk_cg_remove removes the child group too. */
+static void test_oom_in_a_child_group_counts_with_the_watch(void **state)
+{
+    fx_t *f = *state;
+    char err[256] = "", rel[RK_CG_PATH_MAX], mem[RK_CG_PATH_MAX + 8], sub[RK_CG_PATH_MAX + 16];
+    rk_cg_probe_t al;
+    assert_int_equal(rk_cg_probe_align(&f->probe, &al, err, sizeof err), 0);
+    rk_cg_t *cg = NULL;
+    assert_int_equal(rk_cg_create(&al, al_root(f), "ctr1", &cg, err, sizeof err), 0);
+    rk_cg_limits_t lim = {.memory_mb = 64};
+    assert_int_equal(rk_cg_apply(cg, &lim, err, sizeof err), 0);
+    assert_int_equal(rk_cg_oom_watch(cg), 0);
+    assert_int_equal(rk_cg_rel_path(cg, rel, sizeof rel), 0);
+    dir_in(&al, rel, 0, mem, sizeof mem); /* memory is index 0 */
+    snprintf(sub, sizeof sub, "%s/sub", mem);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char procs[RK_CG_PATH_MAX + 32];
+        snprintf(procs, sizeof procs, "%s/cgroup.procs", sub);
+        FILE *fp = fopen(procs, "w");
+        if (!fp || fprintf(fp, "0\n") < 0 || fclose(fp) != 0)
+            _exit(120);
+        _exit(alloc_256(NULL));
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    rk_cg_stats_t s;
+    assert_int_equal(rk_cg_stats(cg, &s), 0);
+    printf("child group OOM: peak %llu KiB, oom_killed %d\n", (unsigned long long)s.memory_peak_kib,
+           s.oom_killed);
+    assert_true(s.oom_killed);
+    assert_true(s.memory_peak_kib > 32 * 1024 && s.memory_peak_kib <= 64 * 1024);
+    assert_int_equal(rk_cg_remove(cg, err, sizeof err), 0);
+    assert_false(is_dir(sub));
+    assert_false(is_dir(mem));
+    aligned_root_gone(f, &al);
+}
+
+/* Aligned groups sit at one path in every hierarchy (what a runtime's
+ * --cgroup-parent names); rk_cg_remove_everywhere removes what a runtime
+ * made at that path in hierarchies we do not use ourselves. */
+static void test_aligned_group_has_one_path(void **state)
+{
+    fx_t *f = *state;
+    char err[256] = "", rel[RK_CG_PATH_MAX], dir[RK_CG_PATH_MAX + 8];
+    rk_cg_probe_t al;
+    assert_int_equal(rk_cg_probe_align(&f->probe, &al, err, sizeof err), 0);
+    rk_cg_t *cg = NULL;
+    assert_int_equal(rk_cg_create(&al, al_root(f), "ctr2", &cg, err, sizeof err), 0);
+    assert_int_equal(rk_cg_rel_path(cg, rel, sizeof rel), 0);
+    printf("aligned group: %s\n", rel);
+    for (int i = 0; i < RK_CG_NCTRL; i++) {
+        if (!al.base[i][0])
+            continue;
+        dir_in(&al, rel, i, dir, sizeof dir);
+        assert_true(is_dir(dir));
+    }
+    /* A runtime's group under it, made in every hierarchy it can. */
+    char cmd[RK_CG_PATH_MAX * 2];
+    snprintf(cmd, sizeof cmd,
+             "for m in $(awk '$9==\"cgroup\"||$9==\"cgroup2\"{print $5}' /proc/self/mountinfo); do "
+             "mkdir -p \"$m%s/libpod-x\"; done",
+             rel);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(rk_cg_remove(cg, err, sizeof err), 0);
+    size_t removed = 0;
+    assert_int_equal(rk_cg_remove_everywhere(rel, false, &removed), 0);
+    snprintf(cmd, sizeof cmd,
+             "for m in $(awk '$9==\"cgroup\"||$9==\"cgroup2\"{print $5}' /proc/self/mountinfo); do "
+             "[ ! -e \"$m%s\" ] || exit 1; done",
+             rel);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(rk_cg_remove_everywhere("relative/path", false, NULL), RK_EINVAL);
+    assert_int_equal(rk_cg_remove_everywhere("/a/../b", false, NULL), RK_EINVAL);
+    /* Where the agent's groups differ between hierarchies, an unaligned
+     * group has no one path. */
+    bool differ = false;
+    for (int i = 1; i < RK_CG_NCTRL; i++)
+        if (f->probe.base[i][0] && strcmp(f->probe.base[i] + f->probe.mnt_len[i],
+                                          f->probe.base[0] + f->probe.mnt_len[0]) != 0)
+            differ = true;
+    printf("the agent's own groups %s between hierarchies\n", differ ? "differ" : "agree");
+    assert_int_equal(rk_cg_rel_path(f->cg, rel, sizeof rel), differ ? RK_EUNSUP : 0);
+    aligned_root_gone(f, &al);
+}
+
 static void test_limits_out_of_range_name_the_field(void **state)
 {
     fx_t *f = *state;
@@ -362,6 +485,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cpu_quota_half_a_core, setup, teardown),
         cmocka_unit_test_setup_teardown(test_freeze_stops_progress_thaw_resumes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sweep_removes_a_crashed_runs_groups, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_oom_in_a_child_group_counts_with_the_watch, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_aligned_group_has_one_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits_out_of_range_name_the_field, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_names_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits_can_go_up_and_down, setup, teardown),

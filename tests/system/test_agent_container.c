@@ -35,6 +35,7 @@ static char g_skip[1024];     /* why the runs cannot happen here; "" when they c
 static const char *g_args[8]; /* the agent's container flags, NULL-terminated */
 static char g_work[PATH_MAX]; /* scratch folder of the image */
 static const char *g_variant; /* the run arguments that worked, in words */
+static bool g_cgroupfs;       /* podman makes cgroups as directories and we are root */
 
 /* Runs a shell command (printf-style), its output into out (bounded, may
  * be NULL); the exit status. */
@@ -287,6 +288,12 @@ static void test_probe_podman(void **state)
                 g_args[k++] = variants[v].args[i];
             g_args[k] = NULL;
             printf("podman runs containers here with run arguments: %s\n", g_variant);
+            g_cgroupfs =
+                geteuid() == 0 &&
+                sh_out(out, sizeof out, "podman info --format '{{.Host.CgroupManager}}'") == 0 &&
+                strncmp(out, "cgroupfs", 8) == 0;
+            printf("container jobs' cgroup figures %s\n",
+                   g_cgroupfs ? "expected (cgroupfs, root)" : "not expected");
             return;
         }
         snprintf(errs[v], sizeof errs[v], "%.300s", out);
@@ -459,23 +466,76 @@ static void test_pause_resume(void **state)
     rk_test_agent_cleanup(&a);
 }
 
-/* limits.memory_mb 64 through --memory: a 256 MiB allocation is killed
- * and the job fails; the same job without the limit completes. */
+static double metric(const json_t *r, const char *name)
+{
+    const json_t *v = json_object_get(json_object_get(r, "metrics"), name);
+    if (!json_is_number(v))
+        printf("no metric %s in %s\n", name, json_dumps(r, JSON_COMPACT));
+    assert_true(json_is_number(v));
+    return json_number_value(v);
+}
+
+/* Job groups named <job id>-<run> left anywhere under /sys/fs/cgroup. */
+static int groups_left(const char *id)
+{
+    char out[1024];
+    sh_out(out, sizeof out, "find /sys/fs/cgroup -type d -name '%s-*' 2>/dev/null | wc -l", id);
+    return atoi(out);
+}
+
+/* limits.memory_mb 64: a 256 MiB allocation is killed and the job fails;
+ * the same job without the limit completes. Where podman makes its
+ * cgroups as directories (cgroupfs) the container runs under the job's
+ * group: the result says it was killed by its limit (oom_killed 1, a peak
+ * within 64 MiB), the unlimited run's peak holds the container's 256 MiB,
+ * and cpus 0.5 bounds a 2 s busy loop to about 1 s of CPU; no group is
+ * left. Elsewhere the limits are podman's flags (exit 137, no figures). */
 static void test_memory_limit(void **state)
 {
     (void)state;
     rk_test_agent_t a;
     start(&a, 1);
     const char *script = "busybox head -c 268435456 /dev/zero | busybox tail > /dev/null";
-    json_t *res =
-        run(&a, ctr_sh("oom", script, json_pack("{s:{s:i}}", "limits", "memory_mb", 64)), "failed");
+    json_t *res = run(
+        &a, ctr_sh("ctr-oom", script, json_pack("{s:{s:i}}", "limits", "memory_mb", 64)), "failed");
     char *t = json_dumps(res, JSON_COMPACT);
     printf("oom job: %.600s\n", t);
-    assert_non_null(strstr(t, "137"));
     free(t);
+    if (g_cgroupfs) {
+        assert_string_equal(json_string_value(json_object_get(res, "error")),
+                            "killed by its memory limit (memory_mb 64)");
+        assert_int_equal((int)metric(res, "oom_killed"), 1);
+        double peak = metric(res, "cgroup_memory_peak_kib");
+        assert_true(peak > 1024 && peak <= 64 * 1024);
+    } else {
+        t = json_dumps(res, JSON_COMPACT);
+        assert_non_null(strstr(t, "137"));
+        free(t);
+    }
     json_decref(res);
-    json_decref(run(&a, ctr_sh("nolimit", script, NULL), "completed"));
-    assert_false(container_exists("oom"));
+    res = run(&a, ctr_sh("ctr-nolimit", script, NULL), "completed");
+    if (g_cgroupfs) {
+        printf("unlimited: peak %.0f KiB, cpu %.2f s\n", metric(res, "cgroup_memory_peak_kib"),
+               metric(res, "cgroup_cpu_usage_s"));
+        assert_int_equal((int)metric(res, "oom_killed"), 0);
+        assert_true(metric(res, "cgroup_memory_peak_kib") > 200 * 1024);
+        assert_true(metric(res, "cgroup_cpu_usage_s") > 0.01);
+    }
+    json_decref(res);
+    if (g_cgroupfs) {
+        res = run(&a,
+                  ctr_sh("ctr-cpus", "busybox timeout 2 busybox sh -c 'while :; do :; done'; true",
+                         json_pack("{s:{s:f}}", "limits", "cpus", 0.5)),
+                  "completed");
+        double cpu = metric(res, "cgroup_cpu_usage_s");
+        printf("cpus 0.5, a 2 s busy loop: %.2f s of CPU\n", cpu);
+        assert_true(cpu > 0.1 && cpu < 1.4);
+        json_decref(res);
+    }
+    assert_false(container_exists("ctr-oom"));
+    assert_int_equal(groups_left("ctr-oom"), 0);
+    assert_int_equal(groups_left("ctr-nolimit"), 0);
+    assert_int_equal(groups_left("ctr-cpus"), 0);
     rk_test_agent_cleanup(&a);
 }
 
