@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -148,6 +149,11 @@ int bs_proc_start(bs_proc_t *p, const char *prog, const char *const *args, const
     if (p->pid < 0)
         return -1;
     if (p->pid == 0) {
+        /* Dies with the bench, however it goes (a SIGTERM or ^C skips its
+         * atexit): no server or agent outlives an interrupted run. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() == 1)
+            _exit(127);
         int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) {
             dup2(fd, 1);
