@@ -668,7 +668,21 @@ int rk_cg_remove_everywhere(const char *rel, bool children_only, size_t *removed
     return rc;
 }
 
-int rk_cg_remove(rk_cg_t *cg, char *err, size_t errsz)
+/* Whether dir holds a child group. */
+static bool has_children(const char *dir)
+{
+    DIR *d = opendir(dir);
+    bool found = false;
+    for (struct dirent *e; d && !found && (e = readdir(d));)
+        found = e->d_type == DT_DIR && strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    if (d)
+        closedir(d);
+    return found;
+}
+
+/* rk_cg_remove; children: child groups too (else a group with some stays,
+ * at once: rmdir would say EBUSY as for a group still emptying). */
+static int remove_cg(rk_cg_t *cg, bool children, char *err, size_t errsz)
 {
     int rc = rk_cg_kill(cg);
     if (rc != 0)
@@ -678,7 +692,9 @@ int rk_cg_remove(rk_cg_t *cg, char *err, size_t errsz)
     for (int i = 0; i < RK_CG_NCTRL; i++) {
         if (!cg->dir[i][0])
             continue;
-        int e = remove_children(cg->dir[i], 0);
+        int e = children                   ? remove_children(cg->dir[i], 0)
+                : has_children(cg->dir[i]) ? -ENOTEMPTY
+                                           : 0;
         if (e == 0)
             e = rmdir_settled(cg->dir[i]);
         if (e != 0) {
@@ -688,6 +704,11 @@ int rk_cg_remove(rk_cg_t *cg, char *err, size_t errsz)
     }
     free(cg);
     return rc;
+}
+
+int rk_cg_remove(rk_cg_t *cg, char *err, size_t errsz)
+{
+    return remove_cg(cg, true, err, errsz);
 }
 
 void rk_cg_free(rk_cg_t *cg)
@@ -734,7 +755,9 @@ int rk_cg_sweep(const rk_cg_probe_t *p, const char *root, size_t *removed)
         }
         *heap = cg;
         char err[256];
-        if (rk_cg_remove(heap, err, sizeof err) == 0)
+        /* Not its child groups: a container's runtime cleans those up
+         * first (see rk_cg_sweep in cgroup.h). */
+        if (remove_cg(heap, false, err, sizeof err) == 0)
             (*removed)++;
         else
             rc = RK_EIO;

@@ -153,7 +153,11 @@ int rk_cg_remove(rk_cg_t *cg, char *err, size_t errsz);
 void rk_cg_free(rk_cg_t *cg);
 
 /* Removes every group under root that a crashed run left (their processes
- * killed first); *removed gets how many. The root itself stays. */
+ * killed first); *removed gets how many. The root itself stays, and so
+ * do groups that hold child groups (a container runtime's: killing its
+ * processes under it would leave the runtime's own record of the
+ * container behind; rk_cg_remove_everywhere takes them once the runtime
+ * removed the container). */
 int rk_cg_sweep(const rk_cg_probe_t *p, const char *root, size_t *removed);
 
 /* How long kill and freeze wait for the kernel: processes in
