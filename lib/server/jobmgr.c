@@ -143,7 +143,8 @@ void srv__release_later(rk_srv_mgr_t *m, srv_job_t *j)
 
 int srv__flush(rk_srv_mgr_t *m)
 {
-    srv__deps_run(m); /* dependents learn of this batch's ends in it */
+    srv__deps_run(m);    /* dependents learn of this batch's ends in it */
+    srv__jobs_refill(m); /* ended jobs' slots take their next jobs in it */
     int err = m->batch_err;
     if (m->in_txn) {
         size_t jobs = 0;

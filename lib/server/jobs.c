@@ -502,10 +502,38 @@ void srv__jobs_priority(rk_srv_mgr_t *m, rk_http_wait_t *w, const char *job_id,
 
 /* ---- scheduling: queued jobs go out as soon as their agent has a slot ---- */
 
-bool srv__agent_open(const srv_agent_t *a, int64_t now)
+/* Open with `freeing` of its running jobs ending in this batch. */
+static bool open_but(const srv_agent_t *a, int64_t now, size_t freeing)
 {
     return !a->unavailable && !a->first_fail && a->hold_until <= now && !a->leaving &&
-           a->sched == RK_SRV_SCHED_ENABLED && (int64_t)a->n_running < a->slots && !a->n_exclusive;
+           a->sched == RK_SRV_SCHED_ENABLED && (int64_t)(a->n_running - freeing) < a->slots &&
+           !a->n_exclusive;
+}
+
+bool srv__agent_open(const srv_agent_t *a, int64_t now)
+{
+    return open_but(a, now, 0);
+}
+
+void srv__jobs_refill(rk_srv_mgr_t *m)
+{
+    if (!m->rel_head || m->batch_err || !m->in_txn)
+        return;
+    int64_t now = rk_time_mono_us();
+    for (srv_job_t *r = m->rel_head; r; r = r->rel_next)
+        if (r->agent && !r->agent->pool && r->list == SRV_L_RUNNING)
+            r->agent->freeing++;
+    for (srv_job_t *r = m->rel_head; r; r = r->rel_next) {
+        srv_agent_t *a = r->agent;
+        if (!a || a->pool || !a->freeing)
+            continue;
+        srv_job_t *j;
+        while (open_but(a, now, a->freeing) && (j = srv__queue_first(a)) && j->st == SRV_J_QUEUED &&
+               !(j->exclusive && a->n_running > a->freeing) &&
+               !(m->pools && srv__pools_beat(m, a, j, now)))
+            srv__job_assign(m, j);
+        a->freeing = 0; /* each agent once */
+    }
 }
 
 void srv__job_assign(rk_srv_mgr_t *m, srv_job_t *j)

@@ -345,6 +345,13 @@ void srv__jobs_schedule(rk_srv_mgr_t *m, int64_t now);
 /* True when agent a could start a job now (reachable, enabled, a free
  * slot, nothing exclusive running). */
 bool srv__agent_open(const srv_agent_t *a, int64_t now);
+/* Before the batch commits (srv__flush): the slots of jobs whose end is
+ * stored in it take their agents' next queued jobs in the same batch, so
+ * one commit stores both and the next job's POST leaves right after it
+ * (not after a second commit). Safe by the journal: a failed commit puts
+ * back the end and the assignment together, and nothing is sent before
+ * the commit. */
+void srv__jobs_refill(rk_srv_mgr_t *m);
 
 /* ---- pools.c: placement on any matching agent ---- */
 
@@ -443,6 +450,7 @@ struct srv_agent {
     rk_srv_sched_t sched;    /* paused and draining agents get no new jobs */
     int64_t drain_at;        /* mono µs past which a draining agent's jobs go back (0: never) */
     int64_t freed_mono;      /* a slot freed then (mono µs), until the next send */
+    size_t freeing;          /* srv__jobs_refill's count of its jobs ending in the batch */
     uint64_t placed;         /* the manager's place_clock when it last got a pool's job */
     size_t ord;              /* its index in the pools' eligibility arrays */
     srv_pool_t *pool;        /* a pool (id NULL) of unplaced jobs; NULL for an agent */

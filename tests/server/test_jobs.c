@@ -197,6 +197,31 @@ static void a_failed_result_commit_frees_no_slot(void **state)
     assert_int_equal(count(&f->script, "submit", "/jobs"), 2);
 }
 
+/* A job's end and its slot's next job share one commit (srv__jobs_refill):
+ * the next POST leaves after the commit that stores both, not after a
+ * second one. */
+static void a_freed_slot_takes_the_next_job_in_the_same_commit(void **state)
+{
+    fx_t *f = *state;
+    accepted(f, "job_a");
+    waiter_t *wb = &f->w[0];
+    create(f, wb, "job_b", "a1");
+    answer(
+        pending(&f->script, "status", "/status/job_a"), 200,
+        "{\"job_id\":\"job_a\",\"status\":\"completed\",\"timestamp\":\"2026-01-01T00:00:02Z\"}");
+    settle(f);
+    char body[512];
+    result_body(body, sizeof body, "job_a", f->exp_id);
+    unsigned long before = rk_store_faulty_calls(f->store, RK_FAULTY_COMMIT);
+    answer(pending(&f->script, "result", "/results/job_a"), 200, body);
+    srv__mgr_step(f->m, 0);
+    assert_int_equal(rk_store_faulty_calls(f->store, RK_FAULTY_COMMIT) - before, 1);
+    assert_int_equal(stored(f, "job_a", NULL, 0), RK_JOB_COMPLETED);
+    assert_int_equal(stored(f, "job_b", NULL, 0), RK_JOB_ASSIGNED);
+    assert_int_equal(count(&f->script, "submit", "/jobs"), 2); /* job_b's POST is out */
+    assert_int_equal(f->agent->n_running, 1);
+}
+
 static void a_failed_status_write_changes_nothing_and_answers_503(void **state)
 {
     fx_t *f = *state;
@@ -444,6 +469,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_failed_commit_sends_nothing_and_keeps_the_job_queued,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(a_failed_result_commit_frees_no_slot, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_freed_slot_takes_the_next_job_in_the_same_commit, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(a_failed_status_write_changes_nothing_and_answers_503,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(a_cancel_reaches_the_agent_only_after_its_commit, setup,
