@@ -165,18 +165,24 @@ static void a_failed_commit_sends_nothing_and_keeps_the_job_queued(void **state)
     assert_int_equal(stored(f, "job_a", NULL, 0), RK_JOB_ASSIGNED);
 }
 
-static void a_failed_result_commit_frees_no_slot(void **state)
+/* job_a accepted on a1 (one slot) and reported completed, job_b queued
+ * behind it; body gets job_a's result, for its fetch to be answered. */
+static void ended_with_next_queued(fx_t *f, char *body, size_t n)
 {
-    fx_t *f = *state;
     accepted(f, "job_a");
-    waiter_t *wb = &f->w[0];
-    create(f, wb, "job_b", "a1");
+    create(f, &f->w[0], "job_b", "a1");
     answer(
         pending(&f->script, "status", "/status/job_a"), 200,
         "{\"job_id\":\"job_a\",\"status\":\"completed\",\"timestamp\":\"2026-01-01T00:00:02Z\"}");
     settle(f);
+    result_body(body, n, "job_a", f->exp_id);
+}
+
+static void a_failed_result_commit_frees_no_slot(void **state)
+{
+    fx_t *f = *state;
     char body[512];
-    result_body(body, sizeof body, "job_a", f->exp_id);
+    ended_with_next_queued(f, body, sizeof body);
     rk_store_faulty_arm(f->store, RK_FAULTY_COMMIT, RK_EIO, 0, 1);
     answer(pending(&f->script, "result", "/results/job_a"), 200, body);
     settle(f);
@@ -203,15 +209,8 @@ static void a_failed_result_commit_frees_no_slot(void **state)
 static void a_freed_slot_takes_the_next_job_in_the_same_commit(void **state)
 {
     fx_t *f = *state;
-    accepted(f, "job_a");
-    waiter_t *wb = &f->w[0];
-    create(f, wb, "job_b", "a1");
-    answer(
-        pending(&f->script, "status", "/status/job_a"), 200,
-        "{\"job_id\":\"job_a\",\"status\":\"completed\",\"timestamp\":\"2026-01-01T00:00:02Z\"}");
-    settle(f);
     char body[512];
-    result_body(body, sizeof body, "job_a", f->exp_id);
+    ended_with_next_queued(f, body, sizeof body);
     unsigned long before = rk_store_faulty_calls(f->store, RK_FAULTY_COMMIT);
     answer(pending(&f->script, "result", "/results/job_a"), 200, body);
     srv__mgr_step(f->m, 0);
