@@ -22,6 +22,6 @@ rk_embed_file(rk_server ${CMAKE_SOURCE_DIR}/docs/openapi/server.json rk_openapi_
 rk_embed_file(rk_agent ${CMAKE_SOURCE_DIR}/docs/openapi/agent.json rk_openapi_agent)
 rk_module(cli rk_http)                                  # the CLI's logic
 # job isolation: cgroups, the bwrap sandbox, images (libarchive dlopen'ed in a child)
-rk_module(isolate rk_base PkgConfig::JANSSON ${CMAKE_DL_LIBS})
+rk_module(isolate rk_base rk_exec PkgConfig::JANSSON ${CMAKE_DL_LIBS})
 set_property(GLOBAL APPEND PROPERTY RK_EXTRA_MODULES
   rk_exec rk_sysinfo rk_bench rk_llm rk_agent rk_store rk_compare rk_server rk_cli rk_isolate)

@@ -20,6 +20,7 @@
 #include "isolate/image.h"
 #include "isolate/launch.h"
 #include "isolate/sandbox.h"
+#include "isolate/warm.h"
 
 /* Unpacked images are swept this often (besides at start). */
 #define IMAGE_SWEEP_EVERY_US (INT64_C(3600) * 1000000)
@@ -29,6 +30,8 @@
 struct agent__iso {
     bool sandbox; /* bwrap works here and --sandbox allows it */
     char sandbox_why[256];
+    rk_warm_t *warm; /* the warm sandbox (warm.h); NULL: a bwrap per job */
+    char warm_why[256];
     rk_cg_probe_t cg; /* version RK_CG_NONE: no cgroups (cg.why says why) */
     char cg_root[RK_CG_PATH_MAX];
     /* Container jobs' groups, at one path in every hierarchy (the runtime's
@@ -141,6 +144,9 @@ int agent__isolation_init(rk_agent_t *a)
     } else {
         rk_log_warn("no sandbox: jobs asking for isolation are refused", "why", o->sandbox_why);
     }
+    if (o->sandbox && rk_warm_start(NULL, o->hide, &o->warm, o->warm_why, sizeof o->warm_why) != 0)
+        rk_log_warn("no warm sandbox: each sandboxed job starts a bwrap of its own", "why",
+                    o->warm_why);
     if (s->cgroup_root)
         snprintf(o->cg_root, sizeof o->cg_root, "%s", s->cgroup_root);
     else
@@ -158,7 +164,11 @@ int agent__isolation_init(rk_agent_t *a)
     }
     sweep_images(a);
     o->next_sweep_mono = rk_time_mono_us() + IMAGE_SWEEP_EVERY_US;
-    rk_log_info("isolation", "sandbox", o->sandbox ? "bwrap" : "none", "cgroups",
+    rk_log_info("isolation", "sandbox",
+                o->warm      ? "bwrap, warm"
+                : o->sandbox ? "bwrap"
+                             : "none",
+                "cgroups",
                 o->cg.version == RK_CG_V2   ? "v2"
                 : o->cg.version == RK_CG_V1 ? "v1"
                                             : "none",
@@ -208,6 +218,7 @@ void agent__isolation_free(rk_agent_t *a)
     char rel[RK_CG_PATH_MAX * 2];
     if (ctr_root_rel(a->iso, rel, sizeof rel) == 0)
         (void)rk_cg_remove_everywhere(rel, false, NULL);
+    rk_warm_stop(a->iso->warm);
     free(a->iso->allow);
     free(a->iso);
     a->iso = NULL;
@@ -373,6 +384,22 @@ static int container_start(rk_agent_t *a, job_t *j, rk_exec_spec_t *sp, const ch
     return rc;
 }
 
+/* Whether the warm sandbox can take a job; one whose holder was killed is
+ * started again, and if that fails jobs get a bwrap each from then on. */
+static bool warm_ready(struct agent__iso *o)
+{
+    if (!o->warm)
+        return false;
+    if (rk_warm_ready(o->warm, o->warm_why, sizeof o->warm_why) == 0)
+        return true;
+    rk_log_warn("the warm sandbox ended and cannot start again: each sandboxed job starts a bwrap "
+                "of its own",
+                "why", o->warm_why);
+    rk_warm_stop(o->warm);
+    o->warm = NULL;
+    return false;
+}
+
 int agent__isolation_start(rk_agent_t *a, job_t *j, rk_exec_spec_t *sp, const char *workdir)
 {
     const struct agent__iso *o = a->iso;
@@ -427,11 +454,14 @@ int agent__isolation_start(rk_agent_t *a, job_t *j, rk_exec_spec_t *sp, const ch
                                      .workdir = workdir ? ji->workdir : NULL};
         ji->child.sandbox = &ji->sb;
         ji->child.image = p->isolation.rootfs;
+        /* The warm sandbox takes what needs neither an image nor binds. */
+        if (!ji->child.image && ji->sb.nbinds == 0 && warm_ready(a->iso))
+            ji->child.warm = o->warm;
         /* Without an image bwrap's argv is built here, so the forked child
          * allocates nothing before its exec: a lock another thread held at
          * the fork (ASan's allocator has no fork handler) cannot stop it.
          * An image is prepared in the child: that may take seconds. */
-        if (!ji->child.image) {
+        if (!ji->child.image && !ji->child.warm) {
             ji->sb.argv = (const char *const *)p->command.argv;
             ji->sb.user_ns = o->run_as && o->uid != 0;
             if ((rc = rk_sandbox_argv(&ji->sb, &ji->boxed, err, sizeof err)) != RK_OK) {

@@ -9,6 +9,24 @@
 #include <unistd.h>
 
 #include "isolate/image.h"
+#include "isolate/warm.h"
+
+/* A job for the warm sandbox: it joins its group while it sees the host. */
+static int warm_main(const rk_isolate_child_t *c)
+{
+    if (c->cg && rk_cg_enter(c->cg, getpid()) != 0) {
+        fprintf(stderr, "cannot join the job's cgroup: %s\n", strerror(errno));
+        return RK_ISOLATE_EXIT_SETUP;
+    }
+    rk_warm_job_t job = {.job_dir = c->sandbox->job_dir,
+                         .workdir = c->sandbox->workdir,
+                         .network = c->sandbox->network,
+                         .argv = c->argv,
+                         .run_as = c->run_as,
+                         .uid = c->uid,
+                         .gid = c->gid};
+    return rk_warm_exec(c->warm, &job);
+}
 
 int rk_isolate_child_main(void *arg)
 {
@@ -16,6 +34,12 @@ int rk_isolate_child_main(void *arg)
     char *const *argv = c->argv;
     char **boxed = NULL;
     char err[1024], root[PATH_MAX];
+    if (c->sandbox && c->warm && !c->image) {
+        int rc = warm_main(c);
+        if (rc != RK_WARM_GONE)
+            return rc;
+        /* Its holder died since the agent last looked: a bwrap of its own. */
+    }
     if (c->sandbox) {
         rk_sandbox_spec_t spec = *c->sandbox;
         spec.argv = (const char *const *)c->argv;

@@ -1,7 +1,8 @@
 /* The job's side of isolation: what the job's freshly forked child does
  * before it becomes the job. In order: make the image ready (unpacking it
  * in a child of its own if nobody did yet), build bwrap's argv, join the
- * job's cgroup, drop to the run-as user, exec.
+ * job's cgroup, drop to the run-as user, exec. A job the warm sandbox takes
+ * (warm.h) joins its cgroup and enters that sandbox instead.
  *
  * rk_isolate_child_main has the shape of lib/exec's rk_exec_fn_t, so the
  * runner starts an isolated job with today's rk_exec_start: spec.fn =
@@ -37,6 +38,8 @@ typedef struct rk_isolate_child {
                                          NULL, else run inside the sandbox */
     const rk_sandbox_spec_t *sandbox; /* NULL: no sandbox. Its argv and rootfs are ignored:
                                        argv above and image below are used */
+    const struct rk_warm *warm;       /* with sandbox and no image: enter this warm
+                                         sandbox (warm.h) instead of exec'ing bwrap */
     const char *image;                /* an image name (image.h) to use as the root; NULL: the
                                          host's root. Needs sandbox */
     const char *images_dir;

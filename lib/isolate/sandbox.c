@@ -232,6 +232,58 @@ int rk_sandbox_argv(const rk_sandbox_spec_t *spec, char ***out, char *err, size_
     return 0;
 }
 
+int rk_sandbox_template_argv(const char *bwrap, const char *const *hide, int info_fd,
+                             const char *const *holder, char ***out, char *err, size_t errsz)
+{
+    *out = NULL;
+    for (size_t i = 0; hide && hide[i]; i++) {
+        if (!clean_abs(hide[i]) || strcmp(hide[i], "/") == 0) {
+            snprintf(err, errsz, "hide[%zu] '%s' must be an absolute path without '..', not /", i,
+                     hide[i]);
+            return RK_EINVAL;
+        }
+    }
+    if (!holder || !holder[0]) {
+        snprintf(err, errsz, "no command to run");
+        return RK_EINVAL;
+    }
+    vec_t a = {0};
+    push(&a, bwrap ? bwrap : "bwrap");
+    int rc = bind_root(&a, "/");
+    if (rc != 0) {
+        snprintf(err, errsz, "cannot list the root '/'");
+        rk_sandbox_argv_free(a.v);
+        return rc;
+    }
+    push3(&a, "--dev", "/dev", NULL);
+    push3(&a, "--remount-ro", "/dev", NULL);
+    push3(&a, "--dir", "/proc", NULL);
+    push3(&a, "--dir", "/tmp", NULL);
+    push3(&a, "--dir", RK_SANDBOX_JOB_DIR, NULL);
+    for (size_t i = 0; hide && hide[i]; i++) {
+        struct stat hs;
+        if (stat(hide[i], &hs) == 0 && S_ISDIR(hs.st_mode)) {
+            push3(&a, "--tmpfs", hide[i], NULL);
+            push3(&a, "--remount-ro", hide[i], NULL);
+        }
+    }
+    push3(&a, "--remount-ro", "/", NULL);
+    push(&a, "--unshare-net");
+    push(&a, "--die-with-parent");
+    char fd[16];
+    snprintf(fd, sizeof fd, "%d", info_fd);
+    push3(&a, "--info-fd", fd, NULL);
+    push(&a, "--");
+    for (size_t i = 0; holder[i]; i++)
+        push(&a, holder[i]);
+    if (a.oom) {
+        rk_sandbox_argv_free(a.v);
+        return RK_ENOMEM;
+    }
+    *out = a.v;
+    return 0;
+}
+
 int rk_sandbox_probe(const char *bwrap, char *why, size_t whysz)
 {
     char dir[] = "/tmp/rk-sandbox-probe-XXXXXX";

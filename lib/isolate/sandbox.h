@@ -57,6 +57,16 @@ int rk_sandbox_argv(const rk_sandbox_spec_t *spec, char ***out, char *err, size_
 /* Frees what rk_sandbox_argv made; NULL is fine. */
 void rk_sandbox_argv_free(char **argv);
 
+/* The argv of the warm sandbox's holder (warm.h): bwrap (NULL: "bwrap")
+ * with the host's root read-only, each of hide (NULL-terminated, may be
+ * NULL; checked as spec.hide is) covered by an empty read-only tmpfs, a
+ * read-only /dev whose /dev/shm a job mounts over, empty /job, /proc and
+ * /tmp to mount on, an empty network namespace, its set-up reported as
+ * JSON on info_fd, running holder (NULL-terminated). Same returns as
+ * rk_sandbox_argv. */
+int rk_sandbox_template_argv(const char *bwrap, const char *const *hide, int info_fd,
+                             const char *const *holder, char ***out, char *err, size_t errsz);
+
 /* Whether bwrap (NULL: "bwrap" on PATH) can run a sandbox here: starts one
  * that runs /bin/true with the namespaces jobs get and waits for it. 0 when
  * it works, else RK_EUNSUP with why set to bwrap's complaint. Blocks for a

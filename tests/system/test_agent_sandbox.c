@@ -8,6 +8,8 @@
  * clear error. Bad isolation input is a 422 naming the field, nothing run.
  * --run-as drops jobs to that user. A kill -9 of the agent leaves nothing
  * its restart does not sweep; 60 isolated jobs leave no cgroup behind.
+ * Jobs run in the agent's warm sandbox, which survives a kill -9 of its
+ * holder.
  * Real agent, real bwrap, real cgroups; skipped (saying why) only where
  * bwrap or cgroups cannot run.
  */
@@ -21,6 +23,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -596,6 +599,90 @@ static void test_run_as(void **state)
     rk_test_agent_cleanup(&a);
 }
 
+/* The agent's warm sandbox holder: its bwrap child started with --info-fd
+ * (0 when there is none). */
+static pid_t warm_bwrap(pid_t agent)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    pid_t found = 0;
+    while (d && !found && (e = readdir(d))) {
+        char path[300], buf[4096];
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        char *st = rk_test_read_file(path, NULL);
+        char *paren = st ? strrchr(st, ')') : NULL;
+        int ppid = 0;
+        char state = 0;
+        if (paren)
+            sscanf(paren + 2, "%c %d", &state, &ppid);
+        free(st);
+        if (ppid != agent || state == 'Z')
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
+        FILE *f = fopen(path, "re");
+        size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+        if (f)
+            fclose(f);
+        for (size_t i = 0; i < n; i += strlen(buf + i) + 1)
+            if (strcmp(buf + i, "--info-fd") == 0)
+                found = (pid_t)atoi(e->d_name);
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
+/* Sandboxed jobs run in the agent's warm sandbox (PID 1 is its init, not
+ * bwrap); a kill -9 of its holder while a job runs: that job completes,
+ * the job submitted right after still runs sandboxed (a new holder, or a
+ * bwrap of its own if it raced the death), and later jobs get the warm
+ * sandbox again from a new holder. */
+static void test_warm_holder_killed(void **state)
+{
+    (void)state;
+    need_sandbox();
+    rk_test_agent_t a;
+    assert_int_equal(rk_test_agent_start(&a, 2, NULL, NULL), 0);
+    if (!rk_test_proc_log_has(&a.p, "bwrap, warm")) {
+        printf("skip: the agent has no warm sandbox here (see its log)\n");
+        rk_test_agent_cleanup(&a);
+        skip();
+    }
+    const char *init = "cat /proc/1/comm > $RUCKUS_OUTPUT_DIR/init";
+    json_decref(run(&a, sh_job("w1", init, json_pack("{s:{}}", "isolation")), "completed"));
+    expect_output(&a, "w1", "init", "rk-sandbox-init");
+    pid_t old = warm_bwrap(a.p.pid);
+    assert_true(old > 0);
+    assert_int_equal(submit(&a, sh_job("w2",
+                                       "touch $RUCKUS_OUTPUT_DIR/up; sleep 1; echo done > "
+                                       "$RUCKUS_OUTPUT_DIR/done",
+                                       json_pack("{s:{}}", "isolation"))),
+                     200);
+    char up[PATH_MAX + 64];
+    snprintf(up, sizeof up, "%s/jobs/w2/output/up", a.data);
+    double end = rk_test_now_ms() + 10000;
+    while (!exists(up) && rk_test_now_ms() < end)
+        rk_test_sleep_ms(5);
+    assert_true(exists(up));
+    assert_int_equal(kill(old, SIGKILL), 0);
+    json_decref(run(&a, sh_job("w3", init, json_pack("{s:{}}", "isolation")), "completed"));
+    char *w3 = output(&a, "w3", "init");
+    assert_non_null(w3);
+    printf("PID 1 of the job started right after the kill: %s\n", w3);
+    assert_true(strcmp(w3, "rk-sandbox-init") == 0 || strcmp(w3, "bwrap") == 0);
+    free(w3);
+    char *st = rk_test_agent_wait(&a, "w2", NULL, 10000);
+    assert_non_null(st);
+    assert_string_equal(st, "completed");
+    free(st);
+    expect_output(&a, "w2", "done", "done");
+    json_decref(run(&a, sh_job("w4", init, json_pack("{s:{}}", "isolation")), "completed"));
+    expect_output(&a, "w4", "init", "rk-sandbox-init");
+    pid_t now = warm_bwrap(a.p.pid);
+    assert_true(now > 0 && now != old);
+    rk_test_agent_cleanup(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -608,6 +695,7 @@ int main(void)
         cmocka_unit_test(test_run_as),
         cmocka_unit_test(test_kill9_sweeps_cgroups),
         cmocka_unit_test(test_many),
+        cmocka_unit_test(test_warm_holder_killed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
