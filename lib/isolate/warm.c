@@ -32,6 +32,20 @@
 #define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
 #endif
 
+/* PID 1 runs on a stack AddressSanitizer does not know, in memory it
+ * shares with the job's leader: its functions are not instrumented (as
+ * lib/exec's exec child). */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RK_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(RK_ASAN)
+#define NO_ASAN __attribute__((no_sanitize_address))
+#else
+#define NO_ASAN
+#endif
+
 /* The holder's fd for bwrap's --info-fd. */
 #define INFO_FD 3
 /* How long bwrap may take to set the template up. */
@@ -300,22 +314,56 @@ static int ns_open(const rk_warm_t *w, const char *ns, ino_t want)
     return fd;
 }
 
-static int setup_failed(const char *what)
+NO_ASAN static int setup_failed(const char *what)
 {
     fprintf(stderr, "sandbox: %s: %s\n", what, strerror(errno));
     return RK_ISOLATE_EXIT_SETUP;
 }
 
-/* PID 1 of the job's namespace: returns only on a failure before the job
- * started (its exit status); else writes the job's wait status to fd and
- * exits, which kills whatever is left in the namespace. */
-static int init_main(const rk_warm_job_t *j, int fd)
+/* What PID 1 of a job's namespace runs with, and what it leaves for the
+ * job's leader: it shares the leader's memory (clone CLONE_VM) while the
+ * leader waits for it to exit (CLONE_VFORK). */
+typedef struct init_arg {
+    const rk_warm_job_t *job;
+    int status;    /* the job's wait status */
+    bool started;  /* status is set */
+    sigset_t mask; /* PID 1's signal mask, for the job to restore */
+} init_arg_t;
+
+/* PID 1's stack, used while the leader is suspended in clone, and the
+ * job's until it execs, used while PID 1 is (a vfork of its own: glibc's
+ * vfork, which sanitizers wrap, would share PID 1's stack). */
+static char init_stack[128 * 1024] __attribute__((aligned(16)));
+static char job_stack[128 * 1024] __attribute__((aligned(16)));
+
+/* The job, PID 2, until its exec: default dispositions and mask back. */
+NO_ASAN static int job_main(void *arg)
 {
+    const init_arg_t *ia = arg;
+    const rk_warm_job_t *j = ia->job;
+    for (size_t i = 0; i < NPASSED; i++)
+        signal(passed_signals[i], SIG_DFL);
+    sigprocmask(SIG_SETMASK, &ia->mask, NULL);
+    execvp(j->argv[0], j->argv);
+    fprintf(stderr, "cannot execute '%s': %s\n", j->argv[0], strerror(errno));
+    return RK_ISOLATE_EXIT_EXEC;
+}
+
+/* PID 1 of the job's namespace: returns only on a failure before the job
+ * started (its exit status); else leaves the job's wait status in arg and
+ * exits, which kills whatever is left in the namespace. */
+NO_ASAN static int init_main(void *arg)
+{
+    init_arg_t *ia = arg;
+    const rk_warm_job_t *j = ia->job;
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     prctl(PR_SET_NAME, INIT_NAME);
     if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
         return setup_failed("cannot mount /proc");
-    if (j->run_as && (setgroups(0, NULL) != 0 || setgid(j->gid) != 0 || setuid(j->uid) != 0)) {
+    /* Raw system calls: they change this process only, whatever the C
+     * library believes about the memory it shares with the leader. */
+    if (j->run_as && (syscall(SYS_setgroups, 0, NULL) != 0 || syscall(SYS_setgid, j->gid) != 0 ||
+                      syscall(SYS_setuid, j->uid) != 0)) {
         fprintf(stderr, "cannot run as uid %d gid %d: %s\n", (int)j->uid, (int)j->gid,
                 strerror(errno));
         return RK_ISOLATE_EXIT_SETUP;
@@ -327,35 +375,25 @@ static int init_main(const rk_warm_job_t *j, int fd)
         fprintf(stderr, "cannot enter the working directory '%s': %s\n", wd, strerror(errno));
         return RK_ISOLATE_EXIT_SETUP;
     }
-    sigset_t all, old;
+    sigset_t all;
     sigfillset(&all);
-    sigprocmask(SIG_BLOCK, &all, &old);
-    pid_t job = vfork();
-    if (job == 0) {
-        for (size_t i = 0; i < NPASSED; i++)
-            signal(passed_signals[i], SIG_DFL);
-        sigprocmask(SIG_SETMASK, &old, NULL);
-        execvp(j->argv[0], j->argv);
-        fprintf(stderr, "cannot execute '%s': %s\n", j->argv[0], strerror(errno));
-        _exit(RK_ISOLATE_EXIT_EXEC);
-    }
-    sigprocmask(SIG_SETMASK, &old, NULL);
+    sigprocmask(SIG_BLOCK, &all, &ia->mask);
+    pid_t job = clone(job_main, job_stack + sizeof job_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, ia);
+    sigprocmask(SIG_SETMASK, &ia->mask, NULL);
     if (job < 0)
         return setup_failed("cannot start the job");
-    int st = 0;
     for (;;) {
-        int s;
-        pid_t p = waitpid(-1, &s, 0);
+        int st;
+        pid_t p = waitpid(-1, &st, 0);
         if (p == job) {
-            st = s;
+            ia->status = st;
+            ia->started = true;
             break;
         }
         if (p < 0 && errno != EINTR)
             break;
     }
-    while (write(fd, &st, sizeof st) < 0 && errno == EINTR)
-        ;
-    _exit(0);
+    return 0;
 }
 
 int rk_warm_exec(const rk_warm_t *w, const rk_warm_job_t *j)
@@ -404,29 +442,21 @@ int rk_warm_exec(const rk_warm_t *w, const rk_warm_job_t *j)
     close(root);
     if (net >= 0)
         close(net);
-    int relay[2];
-    if (pipe2(relay, O_CLOEXEC) != 0)
-        return setup_failed("pipe");
     struct sigaction sa = {.sa_handler = ignore_handler};
     sigemptyset(&sa.sa_mask);
     for (size_t i = 0; i < NPASSED; i++)
         sigaction(passed_signals[i], &sa, NULL);
-    pid_t init = fork();
-    if (init == 0) {
-        close(relay[0]);
-        _exit(init_main(j, relay[1]));
-    }
-    close(relay[1]);
+    init_arg_t ia = {.job = j};
+    pid_t init =
+        clone(init_main, init_stack + sizeof init_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &ia);
     if (init < 0)
         return setup_failed("cannot start the sandbox's init");
-    int st = 0, ist = 0;
-    ssize_t got;
-    while ((got = read(relay[0], &st, sizeof st)) < 0 && errno == EINTR)
-        ;
+    int ist = 0;
     while (waitpid(init, &ist, 0) < 0 && errno == EINTR)
         ;
-    if (got != (ssize_t)sizeof st) /* init failed before the job: its status */
+    if (!ia.started) /* init failed before the job: its status */
         _exit(WIFEXITED(ist) ? WEXITSTATUS(ist) : RK_ISOLATE_EXIT_SETUP);
+    int st = ia.status;
     if (WIFSIGNALED(st)) {
         int sig = WTERMSIG(st);
         struct rlimit none = {0, 0};
