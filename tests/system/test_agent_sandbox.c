@@ -632,11 +632,19 @@ static pid_t warm_bwrap(pid_t agent)
     return found;
 }
 
+static bool pid_gone(void *arg)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d", (int)*(pid_t *)arg);
+    return access(path, F_OK) != 0;
+}
+
 /* Sandboxed jobs run in the agent's warm sandbox (PID 1 is its init, not
  * bwrap); a kill -9 of its holder while a job runs: that job completes,
  * the job submitted right after still runs sandboxed (a new holder, or a
  * bwrap of its own if it raced the death), and later jobs get the warm
- * sandbox again from a new holder. */
+ * sandbox again from a new holder, which a kill -9 of the agent takes
+ * down with it. */
 static void test_warm_holder_killed(void **state)
 {
     (void)state;
@@ -682,6 +690,9 @@ static void test_warm_holder_killed(void **state)
     expect_output(&a, "w4", "init", "rk-sandbox-init");
     pid_t now = warm_bwrap(a.p.pid);
     assert_true(now > 0 && now != old);
+    /* The holder goes with the agent, also on kill -9: nothing to sweep. */
+    assert_int_equal(rk_test_proc_kill9(&a.p), 0);
+    assert_true(rk_test_wait_until(pid_gone, &now, 5000));
     rk_test_agent_cleanup(&a);
 }
 
