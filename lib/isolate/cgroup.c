@@ -557,7 +557,11 @@ int rk_cg_count(const rk_cg_t *cg)
  * signal, thaw until empty so nothing forks past the signal. */
 static int kill_dirs(rk_cg_version_t ver, const char *any, const char *freezer)
 {
-    if (!any)
+    /* An empty group stays empty (only a member can fork into it): the
+     * usual end of a job, whose processes are gone. Freezing it anyway
+     * cost a v1 freezer's static key flip, patching the kernel's text on
+     * every CPU, per job. */
+    if (!any || procs_in(any, 0) == 0)
         return 0;
     bool v2 = ver == RK_CG_V2;
     if (v2 && write_str(any, "cgroup.kill", "1") == 0)
