@@ -16,6 +16,7 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "base/sanitize.h"
 #include "exec/reaper.h"
 
 extern char **environ;
@@ -115,20 +116,9 @@ static int pipe_nb(int p[2])
 /* Everything below runs in the child of a multithreaded parent before exec:
  * async-signal-safe calls only, no allocation. The exec child shares the
  * agent's memory (clone_exec) on a stack AddressSanitizer does not know:
- * its functions are not instrumented, so they leave no poisoned shadow
- * behind in the agent. */
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define RK_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) || defined(RK_ASAN)
-#define NO_ASAN __attribute__((no_sanitize_address))
-#else
-#define NO_ASAN
-#endif
+ * its functions are not instrumented (base/sanitize.h). */
 
-NO_ASAN static _Noreturn void child_fail(int stage)
+RK_NO_ASAN static _Noreturn void child_fail(int stage)
 {
     int msg[2] = {stage, errno};
     ssize_t w = write(3, msg, sizeof msg);
@@ -136,7 +126,7 @@ NO_ASAN static _Noreturn void child_fail(int stage)
     _exit(127);
 }
 
-NO_ASAN static void child_limit(int res, uint64_t want, uint64_t extra_hard)
+RK_NO_ASAN static void child_limit(int res, uint64_t want, uint64_t extra_hard)
 {
     struct rlimit rl;
     if (!want)
@@ -158,7 +148,7 @@ NO_ASAN static void child_limit(int res, uint64_t want, uint64_t extra_hard)
         child_fail(RK_EXEC_STAGE_RLIMIT);
 }
 
-NO_ASAN static void child_close_from(int lowfd, int maxfd)
+RK_NO_ASAN static void child_close_from(int lowfd, int maxfd)
 {
     if (syscall(SYS_close_range, (unsigned)lowfd, ~0U, 0) == 0)
         return;
@@ -179,7 +169,7 @@ typedef struct child_args {
  * both the mask and ignored dispositions. Dispositions first: with CLONE_VM
  * a handler of the agent must never run in the child, on the agent's
  * memory, so signals stay blocked until no handler is left. */
-NO_ASAN static void child_signals(void)
+RK_NO_ASAN static void child_signals(void)
 {
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
@@ -194,7 +184,7 @@ NO_ASAN static void child_signals(void)
 
 /* Everything from the process group to the limits and the working
  * directory; returns only on success. */
-NO_ASAN static void child_setup(const child_args_t *c)
+RK_NO_ASAN static void child_setup(const child_args_t *c)
 {
     const rk_exec_spec_t *spec = c->spec;
     child_signals();
@@ -242,7 +232,7 @@ static _Noreturn void child_fn_main(const child_args_t *c)
  * copied; it only makes async-signal-safe calls and writes nothing of the
  * agent's but errno (the spawning thread's, which the parent saves first
  * anyway). posix_spawn itself cannot set rlimits between fork and exec. */
-NO_ASAN static int child_exec_main(void *arg)
+RK_NO_ASAN static int child_exec_main(void *arg)
 {
     const child_args_t *c = arg;
     child_setup(c);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "base/sanitize.h"
 #include "exec/reaper.h"
 #include "isolate/launch.h"
 #include "isolate/sandbox.h"
@@ -30,20 +31,6 @@
 #endif
 #ifndef MOVE_MOUNT_F_EMPTY_PATH
 #define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
-#endif
-
-/* PID 1 runs on a stack AddressSanitizer does not know, in memory it
- * shares with the job's leader: its functions are not instrumented (as
- * lib/exec's exec child). */
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define RK_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) || defined(RK_ASAN)
-#define NO_ASAN __attribute__((no_sanitize_address))
-#else
-#define NO_ASAN
 #endif
 
 /* The holder's fd for bwrap's --info-fd. */
@@ -314,7 +301,7 @@ static int ns_open(const rk_warm_t *w, const char *ns, ino_t want)
     return fd;
 }
 
-NO_ASAN static int setup_failed(const char *what)
+RK_NO_ASAN static int setup_failed(const char *what)
 {
     fprintf(stderr, "sandbox: %s: %s\n", what, strerror(errno));
     return RK_ISOLATE_EXIT_SETUP;
@@ -337,7 +324,7 @@ static char init_stack[128 * 1024] __attribute__((aligned(16)));
 static char job_stack[128 * 1024] __attribute__((aligned(16)));
 
 /* The job, PID 2, until its exec: default dispositions and mask back. */
-NO_ASAN static int job_main(void *arg)
+RK_NO_ASAN static int job_main(void *arg)
 {
     const init_arg_t *ia = arg;
     const rk_warm_job_t *j = ia->job;
@@ -352,7 +339,7 @@ NO_ASAN static int job_main(void *arg)
 /* PID 1 of the job's namespace: returns only on a failure before the job
  * started (its exit status); else leaves the job's wait status in arg and
  * exits, which kills whatever is left in the namespace. */
-NO_ASAN static int init_main(void *arg)
+RK_NO_ASAN static int init_main(void *arg)
 {
     init_arg_t *ia = arg;
     const rk_warm_job_t *j = ia->job;

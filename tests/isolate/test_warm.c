@@ -109,8 +109,26 @@ static const char *job_dir(const char *name)
     return dir;
 }
 
-/* Starts `sh -c script` in the warm sandbox as the leader of its own
- * process group, the way lib/exec starts a job; stderr to dir/stderr. */
+/* Starts job in the warm sandbox as the leader of its own process group,
+ * the way lib/exec starts a job; stderr to <job_dir>/stderr. */
+static pid_t start_job(const rk_warm_job_t *job)
+{
+    char err[200];
+    snprintf(err, sizeof err, "%s/stderr", job->job_dir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        setpgid(0, 0);
+        int fd = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 2);
+        close(fd);
+        _exit(rk_warm_exec(warm, job));
+    }
+    assert_true(pid > 0);
+    setpgid(pid, pid);
+    return pid;
+}
+
+/* `sh -c script` in dir, through start_job. */
 static pid_t start(const char *dir, const char *script, bool network, bool run_as)
 {
     char *const argv[] = {"/bin/sh", "-c", (char *)script, NULL};
@@ -120,19 +138,7 @@ static pid_t start(const char *dir, const char *script, bool network, bool run_a
                          .run_as = run_as,
                          .uid = 65534,
                          .gid = 65534};
-    char err[200];
-    snprintf(err, sizeof err, "%s/stderr", dir);
-    pid_t pid = fork();
-    if (pid == 0) {
-        setpgid(0, 0);
-        int fd = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(fd, 2);
-        close(fd);
-        _exit(rk_warm_exec(warm, &job));
-    }
-    assert_true(pid > 0);
-    setpgid(pid, pid);
-    return pid;
+    return start_job(&job);
 }
 
 static int wait_for(pid_t pid)
@@ -217,30 +223,14 @@ static void test_status_is_the_jobs(void **state)
     assert_int_equal(WTERMSIG(st), SIGTERM);
     char *const missing[] = {"/no/such/program", NULL};
     rk_warm_job_t job = {.job_dir = d, .argv = missing};
-    pid_t pid = fork();
-    if (pid == 0) {
-        char err[200];
-        snprintf(err, sizeof err, "%s/stderr", d);
-        int fd = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(fd, 2);
-        _exit(rk_warm_exec(warm, &job));
-    }
-    st = wait_for(pid);
+    st = wait_for(start_job(&job));
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), RK_ISOLATE_EXIT_EXEC);
     assert_non_null(strstr(file(d, "stderr"), "cannot execute '/no/such/program'"));
     /* A working directory that is not there: a setup failure, said. */
     char *const sh[] = {"/bin/true", NULL};
     job = (rk_warm_job_t){.job_dir = d, .argv = sh, .workdir = "/job/nowhere"};
-    pid = fork();
-    if (pid == 0) {
-        char err[200];
-        snprintf(err, sizeof err, "%s/stderr", d);
-        int fd = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(fd, 2);
-        _exit(rk_warm_exec(warm, &job));
-    }
-    st = wait_for(pid);
+    st = wait_for(start_job(&job));
     assert_int_equal(WEXITSTATUS(st), RK_ISOLATE_EXIT_SETUP);
     assert_non_null(strstr(file(d, "stderr"), "/job/nowhere"));
 }
