@@ -210,11 +210,8 @@ void agent__isolation_free(rk_agent_t *a)
             snprintf(dir, sizeof dir, "%s/%s", a->iso->cg.base[i], a->iso->cg_root);
             rmdir(dir);
         }
-        if (a->iso->ctr_cg.version != RK_CG_NONE && a->iso->ctr_cg.base[i][0]) {
-            snprintf(dir, sizeof dir, "%s/%s", a->iso->ctr_cg.base[i], a->iso->cg_root);
-            rmdir(dir);
-        }
     }
+    /* The container jobs' root, in every hierarchy (the runtime's too). */
     char rel[RK_CG_PATH_MAX * 2];
     if (ctr_root_rel(a->iso, rel, sizeof rel) == 0)
         (void)rk_cg_remove_everywhere(rel, false, NULL);

@@ -515,6 +515,20 @@ bool srv__agent_open(const srv_agent_t *a, int64_t now)
     return open_but(a, now, 0);
 }
 
+/* Assigns the first jobs of a's queue while a has a free slot, counting
+ * `freeing` of its running jobs as gone (their ends are in this batch). An
+ * exclusive job starts only on an idle agent, and nothing starts beside
+ * one: the queue waits (in its order) until it is alone. A pool's better
+ * job may keep the slot (srv__pools_beat). */
+static void fill_agent(rk_srv_mgr_t *m, srv_agent_t *a, int64_t now, size_t freeing)
+{
+    srv_job_t *j;
+    while (open_but(a, now, freeing) && (j = srv__queue_first(a)) && j->st == SRV_J_QUEUED &&
+           !(j->exclusive && a->n_running > freeing) &&
+           !(m->pools && srv__pools_beat(m, a, j, now)))
+        srv__job_assign(m, j);
+}
+
 void srv__jobs_refill(rk_srv_mgr_t *m)
 {
     if (!m->rel_head || m->batch_err || !m->in_txn)
@@ -527,11 +541,7 @@ void srv__jobs_refill(rk_srv_mgr_t *m)
         srv_agent_t *a = r->agent;
         if (!a || a->pool || !a->freeing)
             continue;
-        srv_job_t *j;
-        while (open_but(a, now, a->freeing) && (j = srv__queue_first(a)) && j->st == SRV_J_QUEUED &&
-               !(j->exclusive && a->n_running > a->freeing) &&
-               !(m->pools && srv__pools_beat(m, a, j, now)))
-            srv__job_assign(m, j);
+        fill_agent(m, a, now, a->freeing);
         a->freeing = 0; /* each agent once */
     }
 }
@@ -554,15 +564,8 @@ void srv__jobs_schedule(rk_srv_mgr_t *m, int64_t now)
      * better job may be its own queue's again once that job went
      * elsewhere). Each round places a job or ends: bounded by the slots. */
     do {
-        for (srv_agent_t *a = m->agents; a; a = a->next) {
-            /* An exclusive job starts only on an idle agent, and nothing
-             * starts beside one: the queue waits (in its order) until it
-             * is alone. */
-            srv_job_t *j;
-            while (srv__agent_open(a, now) && (j = srv__queue_first(a)) && j->st == SRV_J_QUEUED &&
-                   !(j->exclusive && a->n_running) && !(m->pools && srv__pools_beat(m, a, j, now)))
-                srv__job_assign(m, j);
-        }
+        for (srv_agent_t *a = m->agents; a; a = a->next)
+            fill_agent(m, a, now, 0);
     } while (m->pools && srv__pools_place(m, now));
 }
 

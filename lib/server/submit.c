@@ -173,11 +173,11 @@ int rk_srv_job_fill(rk_server_t *srv, rk_job_info_t *j, const rk_experiment_t *x
     /* An "any" job keeps its selector, {} for none, so that what it was
      * submitted to outlives its placement (POST /jobs/{id}/retry offers
      * the new job to any matching agent again); {} is not shown. */
-    if (!agent_id &&
-        !(j->selector_labels = o->selector ? json_deep_copy(o->selector) : json_object()))
-        return RK_ENOMEM;
-    if (agent_id && o->selector && !(j->selector_labels = json_deep_copy(o->selector)))
-        return RK_ENOMEM;
+    if (o->selector || !agent_id) {
+        j->selector_labels = o->selector ? json_deep_copy(o->selector) : json_object();
+        if (!j->selector_labels)
+            return RK_ENOMEM;
+    }
     /* Each job its own copy: the manager changes it per attempt. */
     json_t *extra = rk_srv_retry_extra(x, o->extra);
     if (extra && !(j->extra = json_deep_copy(extra))) {
