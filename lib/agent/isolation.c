@@ -408,7 +408,9 @@ int agent__isolation_start(rk_agent_t *a, job_t *j, rk_exec_spec_t *sp, const ch
         return RK_ENOMEM;
     char err[512] = "", name[RK_AGENT_ID_MAX + 24];
     int rc = RK_OK;
-    if (o->cg.version != RK_CG_NONE) {
+    /* A group for the runs that ask for limits (the protocol's figures come
+     * with them); a sandboxed run's PID namespace takes its leftovers. */
+    if (o->cg.version != RK_CG_NONE && p->limits.present) {
         rk_cg_limits_t lim;
         limits_of(&p->limits, &lim);
         snprintf(name, sizeof name, "%s-%lld", j->id, (long long)j->runs_done);
@@ -419,7 +421,7 @@ int agent__isolation_start(rk_agent_t *a, job_t *j, rk_exec_spec_t *sp, const ch
             ji->cg = NULL;
         }
         ji->memory_mb = p->limits.memory_mb;
-    } else if (p->limits.present) {
+    } else if (p->limits.present) { /* the check at accept refuses these */
         snprintf(err, sizeof err, "no cgroups: %s", o->cg.why);
         rc = RK_EUNSUP;
     }

@@ -8,7 +8,7 @@
  * start makes a new holder; a job started in between is told the holder is
  * gone, before anything changed, so it can take a bwrap of its own).
  * Scale: 1,000 jobs leave the template as it was and nothing running.
- * Skipped, saying why, where bwrap or root is missing. */
+ * Skipped, saying why, where bwrap, root or open_tree (valgrind) is missing. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,6 +33,10 @@
 #include "isolate/launch.h"
 #include "isolate/sandbox.h"
 #include "isolate/warm.h"
+
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
 
 static char base[64], hidden[96];
 static rk_warm_t *warm;
@@ -48,6 +54,17 @@ static void sleep_ms(int ms)
 {
     struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&t, NULL);
+}
+
+/* Whether the kernel knows open_tree (5.2 and later). valgrind does not
+ * (syscall 428 is unhandled there), so under it the warm sandbox cannot
+ * start, the agent takes a bwrap per job, and these tests skip. */
+static bool has_open_tree(void)
+{
+    int fd = (int)syscall(SYS_open_tree, AT_FDCWD, "/", OPEN_TREE_CLONE | O_CLOEXEC);
+    if (fd >= 0)
+        close(fd);
+    return fd >= 0 || errno != ENOSYS;
 }
 
 static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
@@ -76,7 +93,7 @@ static int setup(void **state)
         snprintf(skip_why, sizeof skip_why, "bwrap cannot run a sandbox here: %s", why);
     else if (rk_warm_start(NULL, hide, &warm, why, sizeof why) != 0) {
         snprintf(skip_why, sizeof skip_why, "no warm sandbox here: %s", why);
-        must = geteuid() == 0;
+        must = geteuid() == 0 && has_open_tree();
     }
     return 0;
 }
