@@ -50,6 +50,8 @@ int main(int argc, char **argv)
         goto done;
     }
     if ((rc = rk_server_new(&s, &srv)) || (rc = rk_server_start(srv))) {
+        if (rc == RK_ESTATE && !srv)
+            goto done; /* stopped while standing by: logged, exit 0 */
         rk_log_error("could not start", "error", rk_strerror(rc));
         code = 1;
         goto done;
@@ -62,6 +64,8 @@ int main(int argc, char **argv)
     rk_log_info("stopping", "signal", signame);
     rk_server_stop(srv);
     rk_log_info("stopped", "signal", signame);
+    if (rk_server_fenced(srv))
+        code = 3; /* another server dispatches now: whoever restarts us finds us standing by */
 done:
     rk_server_free(srv);
     if (http_init)

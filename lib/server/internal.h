@@ -70,7 +70,13 @@ struct rk_server {
         uint64_t gen;
     } any_ok[64];
     bool started, stopped;
+    _Atomic bool fenced; /* standby.c: another server took dispatch over */
 };
+
+/* ---- standby.c: one dispatching server per database ---- */
+/* Takes the store's dispatch lock, standing by (logged) until it can, or
+ * until SIGTERM/SIGINT (RK_ESTATE). Other store errors as they come. */
+int srv__take_dispatch(rk_server_t *srv);
 
 /* ---- events.c: the server-sent event bus ---- */
 int rk_srv_events_new(size_t ring, rk_srv_events_t **out);

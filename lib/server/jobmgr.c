@@ -637,6 +637,7 @@ void srv__mgr_step(rk_srv_mgr_t *m, int timeout_ms)
     int64_t now = rk_time_mono_us();
     srv__agents_tick(m, now);
     srv__agents_drain_tick(m, now);
+    srv__lead_tick(m, now);
     srv__metrics_agents(m, now);
     srv__jobs_tick(m, now);
     srv__schedules_tick(m); /* each firing commits its own batch */

@@ -498,6 +498,9 @@ int srv__agent_sched_load(rk_srv_mgr_t *m, srv_agent_t *a);
 /* Past a draining agent's deadline, its running jobs go back to its queue
  * (stored queued, the agent told to stop them). */
 void srv__agents_drain_tick(rk_srv_mgr_t *m, int64_t now);
+/* standby.c: confirms, once a second, that this server still holds the
+ * dispatch lock (a cut session is noticed without waiting for a write). */
+void srv__lead_tick(rk_srv_mgr_t *m, int64_t now);
 
 /* ---- jobmgr.c: the batch ---- */
 
@@ -512,6 +515,7 @@ struct rk_srv_mgr {
     rk_store_t *store;
     rk_srv_events_t *events;
     rk_srv_mgr_config_t cfg;
+    int64_t lead_checked_us;  /* standby.c: when the dispatch lock was last confirmed */
     rk_http_client_t *client; /* the loop's clock and task queue; the default transport */
     const srv_transport_t *tp;
     void *tp_ctx;

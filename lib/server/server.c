@@ -262,6 +262,10 @@ int rk_server_new(const rk_server_settings_t *s, rk_server_t **out)
         goto fail;
     }
     free(file);
+    /* Several servers on one PostgreSQL: one dispatches, the others wait
+     * here for their turn (standby.c). */
+    if ((rc = srv__take_dispatch(srv)))
+        goto fail;
     rk_http_config_t hc;
     rk_http_config_init(&hc);
     hc.host = s->host;

@@ -15,6 +15,7 @@
 #ifndef RK_SERVER_SERVER_H
 #define RK_SERVER_SERVER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "server/settings.h"
@@ -26,7 +27,10 @@ typedef struct rk_server rk_server_t;
  * from storage (queued jobs back in their queues, assigned and running
  * ones to be asked about). s is read, not kept. Nothing listens yet.
  * RK_EINVAL (logged) for settings the HTTP server refuses, RK_EIO when the
- * store cannot be opened, RK_ENOMEM. Free with rk_server_free. */
+ * store cannot be opened, RK_ENOMEM. Free with rk_server_free.
+ * On a database another server dispatches for (PostgreSQL), it stands by
+ * first, until that server stops or dies (lib/server/standby.c); a
+ * SIGTERM or SIGINT meanwhile returns RK_ESTATE (logged). */
 int rk_server_new(const rk_server_settings_t *s, rk_server_t **out);
 
 /* Starts the job manager thread and binds the listener; logs one
@@ -53,6 +57,10 @@ int rk_server_reload_tokens(rk_server_t *srv, const rk_server_settings_t *s);
  * use them; a bad pair keeps the old one and logs why (the error is
  * returned). Nothing to do (0) without TLS. */
 int rk_server_reload_tls(rk_server_t *srv, const rk_server_settings_t *s);
+
+/* Whether another server took dispatch over while this one was cut off
+ * from the database: it then raised SIGTERM itself, and main exits 3. */
+bool rk_server_fenced(const rk_server_t *srv);
 
 /* Stops if needed and frees everything; NULL is a no-op. */
 void rk_server_free(rk_server_t *srv);

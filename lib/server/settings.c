@@ -64,7 +64,9 @@ static const rk_config_option_t options[] = {
      RK_CONFIG_FIELD(S, postgres_url),
      .def = "",
      .flags = RK_CONFIG_SECRET,
-     .help = "libpq connection string or postgresql:// URL (with --storage postgresql)"},
+     .help = "libpq connection string or postgresql:// URL (with --storage postgresql); several "
+             "servers may share one database: one dispatches, the others stand by and take over "
+             "(exit code 3: another took over)"},
     {.name = "poll-interval",
      .env = "RUCKUS_JOB_MANAGER_JOB_STATUS_POLLING_INTERVAL",
      .type = RK_CONFIG_DOUBLE,

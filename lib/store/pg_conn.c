@@ -90,7 +90,9 @@ static int reconnect(pg_conn_t *c)
         if (c->backoff_ms)
             rk_log_info("postgresql store: reconnected");
         c->backoff_ms = 0;
-        return 0;
+        /* The writer of the dispatching server takes its lock again before
+         * anything else goes through the new session. */
+        return c->writer ? pg_lead_again(c) : 0;
     }
     char buf[512];
     c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_FIRST_MS;
@@ -120,6 +122,8 @@ int pg_acquire(pg_store_t *s, pg_conn_t **c)
         goto lost;
     }
     pthread_mutex_lock(&s->mu);
+    if (s->fenced)
+        return RK_EIO; /* another server dispatches: see pg_lease.c */
     return conn_ok(&s->w) ? 0 : reconnect(&s->w);
 lost:
     rk_log_error("postgresql store: refused: this transaction was lost (its connection, or a "

@@ -48,6 +48,8 @@ typedef enum pg_id {
     PG_DOC_REPLACE,
     PG_JOB_PROGRESS,
     PG_LEASE,
+    PG_LEAD,
+    PG_LEAD_HELD,
     PG_JOB_PRIORITY,
     PG_JOB_PLACE,
     PG_JOB_EXTRA,
@@ -99,6 +101,12 @@ struct pg_store {
      * them all): the others reconnect before their next use instead of
      * each failing one operation of its own. */
     atomic_uint epoch;
+    /* Under mu. lead: this store's writer session holds the dispatch lock
+     * (pg_lease.c); fenced: it lost it (another server took over), so no
+     * write goes through any more and lost(lost_arg) was called once. */
+    bool lead, fenced;
+    void (*lost)(void *arg);
+    void *lost_arg;
 };
 
 #define PG(s) ((pg_store_t *)(s))
@@ -199,5 +207,11 @@ int pg_job_purge(rk_store_t *s, const char *job_id, bool *had_result);
 
 /* pg_lease.c */
 int pg_lease_acquire(rk_store_t *s, const char *agent_id, const char *owner, int64_t ttl_ms);
+int pg_lead(rk_store_t *s, void (*lost)(void *arg), void *arg);
+/* After the writer (re)connected, with mu held: takes the dispatch lock
+ * again on the new session when the store leads. RK_EIO when another
+ * session has it: the store is then fenced (every write refused) and the
+ * lost callback told. */
+int pg_lead_again(pg_conn_t *w);
 
 #endif

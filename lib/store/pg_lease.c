@@ -1,12 +1,27 @@
-/* The postgresql backend's dispatch leases (table leases: agent_id, owner,
- * expires_at). One statement takes or renews the lease when the agent has
- * none, its lease lapsed, or it is already the caller's; otherwise no row
- * changes and the answer is RK_EBUSY. Expiry is judged by the database's
- * clock, so the servers sharing it need not agree on the time.
+/* The postgresql backend's leases.
+ *
+ * The dispatch lock (pg_lead): several servers may share one database,
+ * one of them dispatches. It is a session-level advisory lock taken on the
+ * store's writer session, the only session that writes: while this
+ * server's writes go through, that session holds the lock, so a write can
+ * never land from a server that is not the dispatcher (the fence is the
+ * session itself, not a clock). PostgreSQL frees the lock when the session
+ * ends (the process killed, the connection cut), and a standby takes it.
+ * The writer's reconnect takes it again before its first statement
+ * (pg_lead_again); when another session has it by then, the store is
+ * fenced for good.
+ *
+ * Per-agent leases (table leases: agent_id, owner, expires_at). One
+ * statement takes or renews the lease when the agent has none, its lease
+ * lapsed, or it is already the caller's; otherwise no row changes and the
+ * answer is RK_EBUSY. Expiry is judged by the database's clock, so the
+ * servers sharing it need not agree on the time.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "base/err.h"
+#include "base/log.h"
 #include "store/pg_int.h"
 
 int pg_lease_acquire(rk_store_t *base, const char *agent_id, const char *owner, int64_t ttl_ms)
@@ -23,4 +38,95 @@ int pg_lease_acquire(rk_store_t *base, const char *agent_id, const char *owner, 
         PQclear(r);
     }
     return pg_wend(s, rc, false);
+}
+
+/* Asks the dispatch lock on c's session: 0 granted, RK_EBUSY held by
+ * another session, RK_EIO (logged) when the statement failed. */
+static int try_lock(pg_conn_t *c)
+{
+    int rc;
+    PGresult *r = pg_run(c, PG_LEAD, 0, NULL, &rc, "dispatch lock");
+    if (r) {
+        rc = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0 ? 0 : RK_EBUSY;
+        PQclear(r);
+    }
+    return rc;
+}
+
+/* Whether c's session holds the dispatch lock: 0, RK_EBUSY, or RK_EIO
+ * (logged; the session was cut, say). */
+static int held(pg_conn_t *c)
+{
+    int rc;
+    PGresult *r = pg_run(c, PG_LEAD_HELD, 0, NULL, &rc, "dispatch lock check");
+    if (r) {
+        rc = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "1") == 0 ? 0 : RK_EBUSY;
+        PQclear(r);
+    }
+    return rc;
+}
+
+/* The leader checks it still is: its session may have been cut while it
+ * had nothing to write (then the reconnect asks again, and may fence). */
+static int confirm(pg_store_t *s)
+{
+    pg_conn_t *c;
+    int rc = pg_acquire(s, &c);
+    if (!rc)
+        rc = held(c);
+    if (rc == RK_EBUSY)
+        rc = pg_lead_again(c);
+    pg_release(s);
+    if (rc == RK_EIO && !s->fenced) { /* cut: once more, on a new session */
+        rc = pg_acquire(s, &c);
+        if (!rc && (rc = held(c)) == RK_EBUSY)
+            rc = pg_lead_again(c);
+        pg_release(s);
+    }
+    return rc;
+}
+
+int pg_lead(rk_store_t *base, void (*lost)(void *arg), void *arg)
+{
+    pg_store_t *s = PG(base);
+    if (pg_mine(s))
+        return RK_ESTATE; /* not from inside a transaction */
+    pthread_mutex_lock(&s->mu);
+    bool leading = s->lead;
+    pthread_mutex_unlock(&s->mu);
+    if (leading)
+        return confirm(s);
+    pg_conn_t *c;
+    int rc = pg_acquire(s, &c);
+    if (!rc && !(rc = try_lock(c))) {
+        s->lead = true;
+        s->lost = lost;
+        s->lost_arg = arg;
+    }
+    pg_release(s);
+    return rc;
+}
+
+int pg_lead_again(pg_conn_t *w)
+{
+    pg_store_t *s = w->s;
+    if (!s->lead)
+        return 0;
+    int rc = try_lock(w);
+    if (rc == 0)
+        return 0;
+    if (rc == RK_EBUSY) {
+        /* Another server dispatches now: nothing of ours may be written. */
+        s->fenced = true;
+        rk_log_error("postgresql store: another server took the dispatch lock while this one "
+                     "was cut off; no further writes from here");
+        if (s->lost)
+            s->lost(s->lost_arg);
+    } else {
+        /* Unasked: the session must not be used for writes as it is; the
+         * next operation connects afresh and asks again. */
+        PQfinish(w->conn);
+        w->conn = NULL;
+    }
+    return RK_EIO;
 }

@@ -118,6 +118,15 @@ static const char *const sql[PG_COUNT] = {
     /* Granted (a row back) when the agent has no lease, it lapsed, or it
      * is the caller's; the database's clock decides, so servers' clocks
      * need not agree. */
+    /* The dispatch lock ("rkdp"): a session-level advisory lock, held by
+     * the writer session of the one server that dispatches and freed by
+     * PostgreSQL when that session ends (kill -9, a lost connection). */
+    [PG_LEAD] = "SELECT pg_try_advisory_lock(1919640688)",
+    /* Whether this session holds it (a bigint key: classid the high half,
+     * objid the low, objsubid 1). */
+    [PG_LEAD_HELD] = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 0"
+                     " AND objid = 1919640688 AND objsubid = 1 AND pid = pg_backend_pid()"
+                     " AND granted",
     [PG_LEASE] = "INSERT INTO leases(agent_id, owner, expires_at)"
                  " VALUES($1, $2, clock_timestamp() + $3::bigint * interval '1 millisecond')"
                  " ON CONFLICT(agent_id) DO UPDATE SET owner = excluded.owner,"

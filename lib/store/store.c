@@ -45,7 +45,7 @@ int rk_store_open(const char *name, const char *location, rk_store_t **out)
     return rk_store_open_ops(ops, location, out);
 }
 
-/* The slots every backend must fill (lease_acquire may stay NULL). */
+/* The slots every backend must fill (lease_acquire and lead may stay NULL). */
 static bool ops_complete(const rk_store_ops_t *o)
 {
     return o->name && o->open && o->close && o->begin && o->commit && o->rollback && o->agent_put &&
@@ -266,6 +266,13 @@ int rk_store_lease_acquire(rk_store_t *s, const char *agent_id, const char *owne
     if (!s->ops->lease_acquire)
         return 0;
     return s->ops->lease_acquire(s, agent_id, owner, ttl_ms);
+}
+
+int rk_store_lead(rk_store_t *s, void (*lost)(void *arg), void *arg)
+{
+    if (!s || !lost)
+        return RK_EINVAL;
+    return s->ops->lead ? s->ops->lead(s, lost, arg) : 0;
 }
 
 int rk_store_job_purge_finished(rk_store_t *s, rk_job_purge_t *p)

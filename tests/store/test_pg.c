@@ -1,5 +1,5 @@
 /* What only the postgresql backend has, against the real PostgreSQL the
- * test starts (rk_test_pg.h): dispatch leases, surviving a restart of the
+ * test starts (rk_test_pg.h): dispatch leases and the dispatch lock, surviving a restart of the
  * server between two operations, reads beside an open transaction, the
  * schema version and its migration,
  * and the connection string from the environment. Skipped, saying why,
@@ -79,6 +79,72 @@ static void total_jobs_of(rk_store_t *s, const char *agent, uint64_t want)
     assert_int_equal(rk_store_job_list(s, &f, &p, &v, &n), 0);
     assert_int_equal(p.total, want);
     rk_store_jobs_free(v, n);
+}
+
+static void on_lost(void *arg)
+{
+    atomic_fetch_add((atomic_int *)arg, 1);
+}
+
+/* Kills the writer session of store s from outside (a cut connection). */
+static void cut_writer(const char *conninfo, rk_store_t *s)
+{
+    char sql[96];
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%d)", PQbackendPID(PG(s)->w.conn));
+    free(raw_value(conninfo, sql));
+}
+
+/* The dispatch lock: one store at a time; a closed store frees it; one
+ * whose connection was cut takes it again on reconnect when nobody else
+ * did, and is fenced (every write refused, told once) when a standby did.
+ * Scale: 1,000 writes by the leader keep it; a standby asking 200 times
+ * never gets it. */
+static void dispatch_lock_one_leader_fenced_after(void **state)
+{
+    fx_t *f = *state;
+    atomic_int lost1 = 0, lost2 = 0;
+    rk_store_t *b = NULL, *c = NULL;
+    assert_int_equal(rk_store_open("postgresql", f->path, &b), 0);
+    assert_int_equal(rk_store_open("postgresql", f->path, &c), 0);
+    assert_int_equal(rk_store_lead(f->s, on_lost, &lost1), 0);
+    assert_int_equal(rk_store_lead(f->s, on_lost, &lost1), 0); /* again: still ours */
+    assert_int_equal(rk_store_lead(b, on_lost, &lost2), RK_EBUSY);
+    for (int i = 0; i < 1000; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "job_%08d", i);
+        insert_job(f->s, id, "e", "a", RK_JOB_QUEUED);
+        if (i % 5 == 0)
+            assert_int_equal(rk_store_lead(c, on_lost, &lost2), RK_EBUSY);
+    }
+    /* Cut, nobody else asked: the reconnect takes it back, writes go on. */
+    cut_writer(f->path, f->s);
+    rk_job_info_t dup = job_of("job_10000000", "e", "a", RK_JOB_QUEUED, 1);
+    int rc = rk_store_job_insert(f->s, &dup, NULL);
+    assert_true(rc == RK_EIO || rc == RK_ECONN);
+    insert_job(f->s, "job_10000000", "e", "a", RK_JOB_QUEUED);
+    assert_int_equal(rk_store_lead(b, on_lost, &lost2), RK_EBUSY);
+    assert_int_equal(atomic_load(&lost1), 0);
+    /* Cut, and a standby takes it first: fenced for good, told once. */
+    cut_writer(f->path, f->s);
+    assert_int_equal(rk_store_lead(b, on_lost, &lost2), 0);
+    rk_job_info_t late = job_of("job_10000001", "e", "a", RK_JOB_QUEUED, 1);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(rk_store_job_insert(f->s, &late, NULL), RK_EIO);
+    assert_int_equal(rk_store_begin(f->s), RK_EIO);
+    assert_int_equal(atomic_load(&lost1), 1);
+    rk_job_info_t j;
+    assert_int_equal(rk_store_job_get(b, "job_10000001", false, &j), RK_ENOENT);
+    total_jobs_of(b, NULL, 1001); /* nothing of the fenced store's landed */
+    /* The new leader writes; a closed leader frees the lock. */
+    insert_job(b, "job_10000002", "e", "a", RK_JOB_QUEUED);
+    assert_int_equal(rk_store_lead(c, on_lost, &lost2), RK_EBUSY);
+    rk_store_close(b);
+    /* Its session ends on the database's side just after the close. */
+    for (int i = 0; i < 100 && (rc = rk_store_lead(c, on_lost, &lost2)) == RK_EBUSY; i++)
+        usleep(10 * 1000);
+    assert_int_equal(rc, 0);
+    assert_int_equal(atomic_load(&lost2), 0);
+    rk_store_close(c);
 }
 
 static void survives_server_restart(void **state)
@@ -342,6 +408,8 @@ int main(void)
     rk_log_set_level(RK_LOG_WARN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(leases_take_renew_busy_lapse, pg_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(dispatch_lock_one_leader_fenced_after, pg_setup,
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(survives_server_restart, pg_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(reads_run_beside_a_transaction, pg_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(scan_in_chunks, pg_setup, fx_teardown),

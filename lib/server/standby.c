@@ -1,0 +1,96 @@
+/* One dispatching server per database, the others standing by.
+ *
+ * Several ruckus-servers may share one PostgreSQL database. The job
+ * manager keeps every unfinished job in memory and dispatches from there,
+ * so exactly one of them may run it: the one whose store holds the
+ * database's dispatch lock (rk_store_lead; lib/store/pg_lease.c has the
+ * fence). The others wait here, before their manager is built and before
+ * they listen, asking again every STANDBY_POLL_MS; a load balancer's
+ * health check sends traffic to the one that listens. When the dispatcher
+ * dies (kill -9, its host gone) PostgreSQL ends its session, a standby
+ * takes the lock, and builds its manager from the store as any restart
+ * does: queued jobs back in their queues, assigned and running ones asked
+ * of their agents.
+ *
+ * A dispatcher cut off from the database long enough for a standby to
+ * take over (or frozen meanwhile) is fenced by its store (no write of it
+ * lands) and told through dispatch_lost, at its next write or within a
+ * second (srv__lead_tick): it stops as on SIGTERM and exits 3 (server/main.c), and
+ * whatever restarts it finds it standing by.
+ *
+ * SQLite and memory have no lead slot: one server per database file (the
+ * file lock, server.c), always granted.
+ */
+#include <signal.h>
+#include <stdatomic.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/err.h"
+#include "base/log.h"
+#include "server/internal.h"
+#include "server/mgr.h"
+
+/* How often the dispatcher confirms it still holds the lock. */
+#define CONFIRM_US 1000000
+/* How often a standby asks for the dispatch lock. */
+#define STANDBY_POLL_MS 500
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+static void dispatch_lost(void *arg)
+{
+    rk_server_t *srv = arg;
+    if (atomic_exchange(&srv->fenced, true))
+        return;
+    rk_log_error("another ruckus-server took dispatch over while this one was cut off from the "
+                 "database: stopping");
+    kill(getpid(), SIGTERM); /* main's sigwait sees it: the usual stop */
+}
+
+int srv__take_dispatch(rk_server_t *srv)
+{
+    bool said = false;
+    for (;;) {
+        int rc = rk_store_lead(srv->store, dispatch_lost, srv);
+        if (rc == 0) {
+            if (said)
+                rk_log_info("dispatch lock taken: this server dispatches now");
+            return 0;
+        }
+        if (rc != RK_EBUSY && rc != RK_ECONN && rc != RK_EIO)
+            return rc;
+        if (!said)
+            rk_log_info("standing by: another ruckus-server dispatches for this database; this "
+                        "one takes over when it stops",
+                        "poll_ms", STR(STANDBY_POLL_MS));
+        said = true;
+        /* Waits, or takes a stop signal (blocked in every thread, see
+         * base/signals.h; SIGHUP has nothing to reload yet). */
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGHUP);
+        struct timespec ts = {0, STANDBY_POLL_MS * 1000000L};
+        int sig = sigtimedwait(&set, NULL, &ts);
+        if (sig == SIGTERM || sig == SIGINT) {
+            rk_log_info("stopped while standing by", "signal",
+                        sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            return RK_ESTATE;
+        }
+    }
+}
+
+bool rk_server_fenced(const rk_server_t *srv)
+{
+    return srv && atomic_load(&srv->fenced);
+}
+
+void srv__lead_tick(rk_srv_mgr_t *m, int64_t now)
+{
+    if (now - m->lead_checked_us < CONFIRM_US)
+        return;
+    m->lead_checked_us = now;
+    rk_store_lead(m->store, dispatch_lost, m->srv); /* a loss calls dispatch_lost */
+}

@@ -1,0 +1,334 @@
+/* Two ruckus-servers on one real PostgreSQL (issue 17): one dispatches,
+ * the other stands by (lib/server/standby.c) and takes over.
+ *
+ * - kill -9 of the dispatching server mid-run: the standby takes over,
+ *   recovers the running jobs from the agents, takes new jobs; every job
+ *   runs exactly once and no agent runs more than its slots. A restarted
+ *   server stands by (not listening) and stops cleanly on SIGTERM; when the
+ *   dispatcher stops, it takes over in turn.
+ * - Dropped connections: every session of the database is cut mid-run.
+ *   Whichever server gets the dispatch lock first dispatches: either the
+ *   first takes it back, or the standby does and the first, fenced, exits
+ *   3. Either way exactly one listens, and every job runs exactly once.
+ *   The fenced case for certain: the dispatcher frozen (SIGSTOP) while its
+ *   session is cut; thawed, it exits 3 and nothing of it lands.
+ * - Scale: a takeover with 5,000 queued jobs (and, when the test allows,
+ *   more with RK_STANDBY_JOBS) has them all back in their queues.
+ * Skipped, saying why, where PostgreSQL cannot run.
+ */
+#include <libpq-fe.h>
+#include <signal.h>
+
+#include "rk_test_pg.h"
+#include "server_fixture.h"
+
+enum { SLOTS = 2, AGENTS = 2 };
+
+typedef struct {
+    fx_t f;
+    char url[256];
+} two_t;
+
+static bool need_pg(void)
+{
+    const char *why = NULL;
+    if (!rk_test_pg_server(&why)) {
+        fprintf(stderr, "skipped: PostgreSQL cannot run here: %s\n", why);
+        return false;
+    }
+    return true;
+}
+
+/* Starts a server on the test's database into p; waits for it to listen
+ * when listen, else for its "standing by" line. */
+static void start_server(two_t *t, rk_test_proc_t *p, bool listen)
+{
+    const char *argv[] = {"--port",
+                          "0",
+                          "--storage",
+                          "postgresql",
+                          "--postgres-url",
+                          t->url,
+                          "--db",
+                          t->f.db,
+                          "--poll-interval",
+                          "0.2",
+                          "--agent-timeout",
+                          "2",
+                          "--log-level",
+                          "debug",
+                          NULL};
+    rk_test_proc_opts_t o = {.cwd = t->f.dir, .no_listen_wait = !listen};
+    memset(p, 0, sizeof *p);
+    p->pid = -1;
+    assert_int_equal(rk_test_proc_start(p, "ruckus-server", argv, &o), 0);
+    if (listen)
+        return;
+    double end = rk_test_now_ms() + 10000;
+    while (!rk_test_proc_log_has(p, "standing by") && rk_test_now_ms() < end)
+        rk_test_sleep_ms(20);
+    if (!rk_test_proc_log_has(p, "standing by")) {
+        char *log = rk_test_proc_log(p);
+        fprintf(stderr, "not standing by; its log:\n%s\n", log ? log : "");
+        free(log);
+        fail();
+    }
+    assert_false(rk_test_proc_log_has(p, "listening"));
+}
+
+static void setup_two(two_t *t)
+{
+    fx_init(&t->f);
+    assert_int_equal(rk_test_pg_create_db(t->url, sizeof t->url), 0);
+    start_server(t, &t->f.srv, true);
+    for (int i = 0; i < AGENTS; i++)
+        fx_agent_start(&t->f, i, SLOTS, NULL);
+}
+
+/* Submits n jobs round-robin to the agents through the server fx talks to. */
+static void submit(two_t *t, const char *exp, int n, char (*ids)[32], const char **idp)
+{
+    for (int i = 0; i < n; i++) {
+        json_t *j = fx_job(&t->f, exp, i % AGENTS, 201);
+        snprintf(ids[i], sizeof ids[i], "%s", fx_id(j));
+        idp[i] = ids[i];
+        json_decref(j);
+    }
+}
+
+static void all_once(two_t *t, char (*ids)[32], const char **idp, int n)
+{
+    for (int i = 0; i < n; i++)
+        json_decref(fx_wait_job(&t->f, ids[i], "completed", 90000));
+    int *starts = calloc((size_t)n, sizeof *starts);
+    fx_log_check(&t->f, AGENTS * SLOTS, idp, (size_t)n, starts);
+    for (int i = 0; i < n; i++) {
+        if (starts[i] != 1)
+            fprintf(stderr, "job %s started %d times\n", ids[i], starts[i]);
+        assert_int_equal(starts[i], 1);
+    }
+    free(starts);
+}
+
+/* Makes p the server fx talks to (the old one is cleaned up). */
+static void talk_to(two_t *t, rk_test_proc_t *p)
+{
+    rk_test_proc_cleanup(&t->f.srv);
+    t->f.srv = *p;
+    memset(p, 0, sizeof *p);
+    p->pid = -1;
+}
+
+enum { N1 = 30, N2 = 10 };
+
+static void test_standby_takes_over_after_kill9(void **state)
+{
+    (void)state;
+    if (!need_pg())
+        skip();
+    two_t t;
+    setup_two(&t);
+    rk_test_proc_t b;
+    start_server(&t, &b, false);
+    char script[4096], exp[32];
+    fx_logged_script(&t.f, "0.3", "", script, sizeof script);
+    fx_experiment(&t.f, "logged", script, 0, exp);
+    static char ids[N1 + N2][32];
+    const char *idp[N1 + N2];
+    submit(&t, exp, N1, ids, idp);
+    json_decref(fx_wait_job(&t.f, ids[5], "completed", 20000));
+
+    /* The dispatcher dies; the standby takes over within its poll. */
+    double t0 = rk_test_now_ms();
+    assert_int_equal(rk_test_proc_kill9(&t.f.srv), 0);
+    assert_int_equal(rk_test_proc_wait_listening(&b, 0, 15000), 0);
+    fprintf(stderr, "standby listening %.0f ms after the kill -9\n", rk_test_now_ms() - t0);
+    assert_true(rk_test_proc_log_has(&b, "dispatch lock taken"));
+    talk_to(&t, &b);
+    submit(&t, exp, N2, ids + N1, idp + N1);
+    all_once(&t, ids, idp, N1 + N2);
+
+    /* The killed one, restarted, stands by; SIGTERM stops it cleanly. */
+    rk_test_proc_t c;
+    start_server(&t, &c, false);
+    rk_test_sleep_ms(1200); /* two polls: still not listening */
+    assert_false(rk_test_proc_log_has(&c, "listening"));
+    int status = -1;
+    assert_int_equal(rk_test_proc_stop(&c, SIGTERM, 5000, &status), 0);
+    assert_int_equal(status, 0);
+    assert_true(rk_test_proc_log_has(&c, "stopped while standing by"));
+    rk_test_proc_cleanup(&c);
+
+    /* A standby takes over from a dispatcher that stops cleanly too. */
+    start_server(&t, &c, false);
+    assert_int_equal(rk_test_proc_stop(&t.f.srv, SIGTERM, 10000, &status), 0);
+    assert_int_equal(status, 0);
+    assert_int_equal(rk_test_proc_wait_listening(&c, 0, 15000), 0);
+    talk_to(&t, &c);
+    json_t *j = fx_job(&t.f, exp, 1, 201);
+    json_decref(fx_wait_job(&t.f, fx_id(j), "completed", 20000));
+    json_decref(j);
+    long st;
+    json_t *v = fx_call(&t.f, "GET", "/api/v1/jobs?limit=1", NULL, &st);
+    assert_int_equal(st, 200);
+    assert_int_equal(json_integer_value(json_object_get(v, "total")), N1 + N2 + 1);
+    json_decref(v);
+    fx_cleanup(&t.f);
+}
+
+/* Cuts every session on the test's database but the caller's. */
+static void cut_all(const char *url)
+{
+    PGconn *c = PQconnectdb(url);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *r = PQexec(c, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                            " WHERE datname = current_database() AND pid <> pg_backend_pid()");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    fprintf(stderr, "cut %s sessions\n", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    PQfinish(c);
+}
+
+static void test_connections_cut_one_dispatcher_after(void **state)
+{
+    (void)state;
+    if (!need_pg())
+        skip();
+    two_t t;
+    setup_two(&t);
+    rk_test_proc_t b;
+    start_server(&t, &b, false);
+    char script[4096], exp[32];
+    fx_logged_script(&t.f, "0.2", "", script, sizeof script);
+    fx_experiment(&t.f, "logged", script, 0, exp);
+    static char ids[N1 + N2][32];
+    const char *idp[N1 + N2];
+    submit(&t, exp, N1, ids, idp);
+    json_decref(fx_wait_job(&t.f, ids[3], "completed", 20000));
+    cut_all(t.url);
+
+    /* Within a few seconds one of them dispatches: the first, having taken
+     * its lock back, or the standby, the first then fenced (exit 3). */
+    double end = rk_test_now_ms() + 15000;
+    bool first_fenced = false, second_took = false;
+    while (rk_test_now_ms() < end) {
+        first_fenced = rk_test_proc_log_has(&t.f.srv, "took dispatch over");
+        second_took = rk_test_proc_log_has(&b, "dispatch lock taken");
+        long st = 0;
+        if (!first_fenced)
+            json_decref(fx_call(&t.f, "GET", "/api/v1/jobs?limit=1", NULL, &st));
+        if (second_took || (st == 200 && rk_test_now_ms() > end - 12000))
+            break;
+        rk_test_sleep_ms(100);
+    }
+    int status = -1;
+    if (second_took) {
+        fprintf(stderr, "the standby took over; the first was fenced\n");
+        assert_int_equal(rk_test_proc_wait_exit(&t.f.srv, 10000, &status), 0);
+        assert_int_equal(status, 3);
+        assert_int_equal(rk_test_proc_wait_listening(&b, 0, 15000), 0);
+        talk_to(&t, &b);
+    } else {
+        fprintf(stderr, "the first took its lock back; the standby still stands by\n");
+        assert_false(first_fenced);
+        assert_false(rk_test_proc_log_has(&b, "listening"));
+        assert_int_equal(rk_test_proc_stop(&b, SIGTERM, 5000, &status), 0);
+        assert_int_equal(status, 0);
+        rk_test_proc_cleanup(&b);
+    }
+    submit(&t, exp, N2, ids + N1, idp + N1);
+    all_once(&t, ids, idp, N1 + N2);
+    fx_cleanup(&t.f);
+}
+
+/* A dispatcher frozen (SIGSTOP: a VM paused, a swap storm) while its
+ * session is cut: the standby takes over; the old one, thawed, finds the
+ * lock gone within its next write or second and exits 3 without writing. */
+static void test_frozen_dispatcher_is_fenced(void **state)
+{
+    (void)state;
+    if (!need_pg())
+        skip();
+    two_t t;
+    setup_two(&t);
+    rk_test_proc_t b;
+    start_server(&t, &b, false);
+    char script[4096], exp[32];
+    fx_logged_script(&t.f, "0.3", "", script, sizeof script);
+    fx_experiment(&t.f, "logged", script, 0, exp);
+    static char ids[N1 + N2][32];
+    const char *idp[N1 + N2];
+    submit(&t, exp, N1, ids, idp);
+    json_decref(fx_wait_job(&t.f, ids[3], "completed", 20000));
+    assert_int_equal(kill(t.f.srv.pid, SIGSTOP), 0);
+    cut_all(t.url);
+    assert_int_equal(rk_test_proc_wait_listening(&b, 0, 15000), 0);
+    assert_int_equal(kill(t.f.srv.pid, SIGCONT), 0);
+    int status = -1;
+    double t0 = rk_test_now_ms();
+    assert_int_equal(rk_test_proc_wait_exit(&t.f.srv, 10000, &status), 0);
+    fprintf(stderr, "thawed, the old dispatcher exited %d after %.0f ms\n", status,
+            rk_test_now_ms() - t0);
+    assert_int_equal(status, 3);
+    assert_true(rk_test_proc_log_has(&t.f.srv, "took dispatch over"));
+    talk_to(&t, &b);
+    submit(&t, exp, N2, ids + N1, idp + N1);
+    all_once(&t, ids, idp, N1 + N2);
+    fx_cleanup(&t.f);
+}
+
+/* Scale: a takeover rebuilds the queues of many jobs from the store. */
+static void test_takeover_with_many_queued(void **state)
+{
+    (void)state;
+    if (!need_pg())
+        skip();
+    const char *env = getenv("RK_STANDBY_JOBS");
+    int n = env ? atoi(env) : 5000;
+    two_t t;
+    setup_two(&t);
+    char exp[32];
+    fx_experiment(&t.f, "quick", "true", 0, exp);
+    /* The agents' queues hold them: agent 0 is paused (queue control). */
+    long st;
+    json_decref(fx_callf(&t.f, "POST", &st, NULL, "/api/v1/agents/%s/pause", t.f.agent_ids[0]));
+    assert_int_equal(st, 200);
+    for (int i = 0; i < n; i++)
+        json_decref(fx_job(&t.f, exp, 0, 201));
+    rk_test_proc_t b;
+    start_server(&t, &b, false);
+    double t0 = rk_test_now_ms();
+    assert_int_equal(rk_test_proc_kill9(&t.f.srv), 0);
+    assert_int_equal(rk_test_proc_wait_listening(&b, 0, 60000), 0);
+    fprintf(stderr, "%d queued: the standby listened %.0f ms after the kill -9\n", n,
+            rk_test_now_ms() - t0);
+    talk_to(&t, &b);
+    json_t *v = fx_callf(&t.f, "GET", &st, NULL, "/api/v1/jobs?status=queued&limit=1");
+    assert_int_equal(st, 200);
+    assert_int_equal(json_integer_value(json_object_get(v, "total")), n);
+    json_decref(v);
+    /* Resumed, the new dispatcher runs them. */
+    json_decref(fx_callf(&t.f, "POST", &st, NULL, "/api/v1/agents/%s/resume", t.f.agent_ids[0]));
+    assert_int_equal(st, 200);
+    double end = rk_test_now_ms() + 120000;
+    long left = n;
+    while (left > 0 && rk_test_now_ms() < end) {
+        rk_test_sleep_ms(500);
+        v = fx_callf(&t.f, "GET", &st, NULL, "/api/v1/jobs?status=completed&limit=1");
+        left = n - (long)json_integer_value(json_object_get(v, "total"));
+        json_decref(v);
+    }
+    assert_int_equal(left, 0);
+    fx_cleanup(&t.f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_standby_takes_over_after_kill9),
+        cmocka_unit_test(test_connections_cut_one_dispatcher_after),
+        cmocka_unit_test(test_frozen_dispatcher_is_fenced),
+        cmocka_unit_test(test_takeover_with_many_queued),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
