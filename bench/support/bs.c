@@ -130,7 +130,7 @@ static int log_port(const char *log, long from)
     return port;
 }
 
-int bs_proc_start(bs_proc_t *p, const char *prog, const char *const *args, const char *log)
+int bs_proc_spawn(bs_proc_t *p, const char *prog, const char *const *args, const char *log)
 {
     char dir[PATH_MAX], path[PATH_MAX + 64];
     const char *argv[64];
@@ -144,7 +144,7 @@ int bs_proc_start(bs_proc_t *p, const char *prog, const char *const *args, const
     snprintf(p->log, sizeof p->log, "%s", log);
     p->port = 0;
     struct stat st;
-    long from = stat(log, &st) == 0 ? (long)st.st_size : 0;
+    p->from = stat(log, &st) == 0 ? (long)st.st_size : 0;
     p->pid = fork();
     if (p->pid < 0)
         return -1;
@@ -164,19 +164,31 @@ int bs_proc_start(bs_proc_t *p, const char *prog, const char *const *args, const
         _exit(127);
     }
     track(p->pid, true);
-    for (double end = bs_now() + 15; bs_now() < end; usleep(2000)) {
-        if ((p->port = log_port(log, from)))
+    return 0;
+}
+
+int bs_proc_listening(bs_proc_t *p, double timeout_s)
+{
+    for (double end = bs_now() + timeout_s; bs_now() < end; usleep(2000)) {
+        if ((p->port = log_port(p->log, p->from)))
             return 0;
         if (waitpid(p->pid, NULL, WNOHANG) == p->pid) {
             track(p->pid, false);
-            fprintf(stderr, "%s exited at start; see %s\n", prog, log);
+            fprintf(stderr, "it exited at start; see %s\n", p->log);
             p->pid = 0;
             return -1;
         }
     }
-    fprintf(stderr, "%s did not listen within 15 s; see %s\n", prog, log);
+    fprintf(stderr, "it did not listen within %.0f s; see %s\n", timeout_s, p->log);
     bs_proc_stop(p, SIGKILL, 1);
     return -1;
+}
+
+int bs_proc_start(bs_proc_t *p, const char *prog, const char *const *args, const char *log)
+{
+    if (bs_proc_spawn(p, prog, args, log))
+        return -1;
+    return bs_proc_listening(p, 15);
 }
 
 void bs_proc_stop(bs_proc_t *p, int sig, double wait_s)

@@ -26,12 +26,17 @@ typedef struct bs_proc {
     pid_t pid;
     int port;
     char log[512];
+    long from; /* log's size when it started: its own lines come after */
 } bs_proc_t;
 
 /* Starts build/bin/<prog> (found next to this executable) with args
  * (NULL-terminated), output to log, and waits up to 15 s for its
  * `listening ... port=N` line. 0 or -1 (the reason printed). */
 int bs_proc_start(bs_proc_t *p, const char *prog, const char *const *args, const char *log);
+/* The two halves of bs_proc_start: starts it without waiting; waits up to
+ * timeout_s for its `listening` line (killing it when none comes). */
+int bs_proc_spawn(bs_proc_t *p, const char *prog, const char *const *args, const char *log);
+int bs_proc_listening(bs_proc_t *p, double timeout_s);
 /* sig (SIGTERM: graceful), then waits up to wait_s before SIGKILL. */
 void bs_proc_stop(bs_proc_t *p, int sig, double wait_s);
 /* Kills every process still started (atexit and signal paths). */
