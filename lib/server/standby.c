@@ -8,9 +8,9 @@
  * they listen, asking again every STANDBY_POLL_MS; a load balancer's
  * health check sends traffic to the one that listens. When the dispatcher
  * dies (kill -9, its host gone) PostgreSQL ends its session, a standby
- * takes the lock, and builds its manager from the store as any restart
- * does: queued jobs back in their queues, assigned and running ones asked
- * of their agents.
+ * that has seen the lock free for TAKEOVER_GRACE_MS takes it, and builds
+ * its manager from the store as any restart does: queued jobs back in their queues, assigned and
+ * running ones asked of their agents.
  *
  * A dispatcher cut off from the database long enough for a standby to
  * take over (or frozen meanwhile) is fenced by its store (no write of it
@@ -33,6 +33,11 @@
 
 /* How often the dispatcher confirms it still holds the lock. */
 #define CONFIRM_US 1000000
+/* How long a standby sees the lock free before it takes it: longer than
+ * the dispatcher needs to take it back after its session was cut (its
+ * reconnect backoff, 2 s at most, plus this once-a-second confirmation),
+ * so a database restart does not hand dispatch over. A kill -9 costs it. */
+#define TAKEOVER_GRACE_MS 5000
 /* How often a standby asks for the dispatch lock. */
 #define STANDBY_POLL_MS 500
 #define STR_(x) #x
@@ -52,7 +57,7 @@ int srv__take_dispatch(rk_server_t *srv)
 {
     bool said = false;
     for (;;) {
-        int rc = rk_store_lead(srv->store, dispatch_lost, srv);
+        int rc = rk_store_lead(srv->store, TAKEOVER_GRACE_MS, dispatch_lost, srv);
         if (rc == 0) {
             if (said)
                 rk_log_info("dispatch lock taken: this server dispatches now");
@@ -92,5 +97,5 @@ void srv__lead_tick(rk_srv_mgr_t *m, int64_t now)
     if (now - m->lead_checked_us < CONFIRM_US)
         return;
     m->lead_checked_us = now;
-    rk_store_lead(m->store, dispatch_lost, m->srv); /* a loss calls dispatch_lost */
+    rk_store_lead(m->store, 0, dispatch_lost, m->srv); /* a loss calls dispatch_lost */
 }

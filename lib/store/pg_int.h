@@ -50,6 +50,7 @@ typedef enum pg_id {
     PG_LEASE,
     PG_LEAD,
     PG_LEAD_HELD,
+    PG_LEAD_FREE,
     PG_JOB_PRIORITY,
     PG_JOB_PLACE,
     PG_JOB_EXTRA,
@@ -105,6 +106,7 @@ struct pg_store {
      * (pg_lease.c); fenced: it lost it (another server took over), so no
      * write goes through any more and lost(lost_arg) was called once. */
     bool lead, fenced;
+    int64_t free_since_ms; /* when this store's asks first saw the lock free (0: held) */
     void (*lost)(void *arg);
     void *lost_arg;
 };
@@ -207,7 +209,7 @@ int pg_job_purge(rk_store_t *s, const char *job_id, bool *had_result);
 
 /* pg_lease.c */
 int pg_lease_acquire(rk_store_t *s, const char *agent_id, const char *owner, int64_t ttl_ms);
-int pg_lead(rk_store_t *s, void (*lost)(void *arg), void *arg);
+int pg_lead(rk_store_t *s, int64_t grace_ms, void (*lost)(void *arg), void *arg);
 /* After the writer (re)connected, with mu held: takes the dispatch lock
  * again on the new session when the store leads. RK_EIO when another
  * session has it: the store is then fenced (every write refused) and the

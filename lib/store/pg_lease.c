@@ -19,6 +19,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/err.h"
 #include "base/log.h"
@@ -53,14 +54,17 @@ static int try_lock(pg_conn_t *c)
     return rc;
 }
 
-/* Whether c's session holds the dispatch lock: 0, RK_EBUSY, or RK_EIO
- * (logged; the session was cut, say). */
-static int held(pg_conn_t *c)
+/* Whether c's session holds the dispatch lock (PG_LEAD_HELD), or whether
+ * no session does (PG_LEAD_FREE): 0 yes, RK_EBUSY no, or RK_EIO (logged;
+ * the session was cut, say). */
+static int ask(pg_conn_t *c, pg_id_t q)
 {
     int rc;
-    PGresult *r = pg_run(c, PG_LEAD_HELD, 0, NULL, &rc, "dispatch lock check");
+    PGresult *r = pg_run(c, q, 0, NULL, &rc, "dispatch lock check");
     if (r) {
-        rc = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "1") == 0 ? 0 : RK_EBUSY;
+        /* count(*): 1 for "this session holds it", 0 for "nobody does" */
+        const char *want = q == PG_LEAD_HELD ? "1" : "0";
+        rc = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), want) == 0 ? 0 : RK_EBUSY;
         PQclear(r);
     }
     return rc;
@@ -73,20 +77,43 @@ static int confirm(pg_store_t *s)
     pg_conn_t *c;
     int rc = pg_acquire(s, &c);
     if (!rc)
-        rc = held(c);
+        rc = ask(c, PG_LEAD_HELD);
     if (rc == RK_EBUSY)
         rc = pg_lead_again(c);
     pg_release(s);
     if (rc == RK_EIO && !s->fenced) { /* cut: once more, on a new session */
         rc = pg_acquire(s, &c);
-        if (!rc && (rc = held(c)) == RK_EBUSY)
+        if (!rc && (rc = ask(c, PG_LEAD_HELD)) == RK_EBUSY)
             rc = pg_lead_again(c);
         pg_release(s);
     }
     return rc;
 }
 
-int pg_lead(rk_store_t *base, void (*lost)(void *arg), void *arg)
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A standby's grace: RK_EBUSY until its asks have seen the lock free for
+ * grace_ms, so that after a cut (a database restart) the dispatcher,
+ * whose reconnect asks at once, takes it back before a standby does. */
+static int free_long_enough(pg_store_t *s, pg_conn_t *c, int64_t grace_ms)
+{
+    int rc = ask(c, PG_LEAD_FREE);
+    if (rc == RK_EBUSY)
+        s->free_since_ms = 0;
+    if (rc)
+        return rc;
+    int64_t now = mono_ms();
+    if (!s->free_since_ms)
+        s->free_since_ms = now;
+    return now - s->free_since_ms >= grace_ms ? 0 : RK_EBUSY;
+}
+
+int pg_lead(rk_store_t *base, int64_t grace_ms, void (*lost)(void *arg), void *arg)
 {
     pg_store_t *s = PG(base);
     if (pg_mine(s))
@@ -98,6 +125,8 @@ int pg_lead(rk_store_t *base, void (*lost)(void *arg), void *arg)
         return confirm(s);
     pg_conn_t *c;
     int rc = pg_acquire(s, &c);
+    if (!rc && grace_ms > 0)
+        rc = free_long_enough(s, c, grace_ms);
     if (!rc && !(rc = try_lock(c))) {
         s->lead = true;
         s->lost = lost;

@@ -268,11 +268,11 @@ int rk_store_lease_acquire(rk_store_t *s, const char *agent_id, const char *owne
     return s->ops->lease_acquire(s, agent_id, owner, ttl_ms);
 }
 
-int rk_store_lead(rk_store_t *s, void (*lost)(void *arg), void *arg)
+int rk_store_lead(rk_store_t *s, int64_t grace_ms, void (*lost)(void *arg), void *arg)
 {
-    if (!s || !lost)
+    if (!s || !lost || grace_ms < 0)
         return RK_EINVAL;
-    return s->ops->lead ? s->ops->lead(s, lost, arg) : 0;
+    return s->ops->lead ? s->ops->lead(s, grace_ms, lost, arg) : 0;
 }
 
 int rk_store_job_purge_finished(rk_store_t *s, rk_job_purge_t *p)

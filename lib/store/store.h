@@ -207,14 +207,16 @@ typedef struct rk_store_ops {
 
     /* Optional (NULL = one server per database, which the backend ensures
      * itself: always granted). Makes this store the database's one
-     * dispatcher: RK_EBUSY while another store (another server) is, and
+     * dispatcher: RK_EBUSY while another store (another server) is, or
+     * until this store's asks have seen the place free for grace_ms (so a
+     * dispatcher cut off for a moment takes it back first), and
      * RK_ECONN/RK_EIO while the database cannot be asked. Once granted it
      * holds until the store closes or loses it (the database restarted and
      * another took it first): then every later write answers RK_EIO and
      * lost(arg) is called once, from whichever thread noticed. Called
      * again by the leader, it confirms the lock is still its own (a cut
      * session is noticed without waiting for a write). */
-    int (*lead)(rk_store_t *s, void (*lost)(void *arg), void *arg);
+    int (*lead)(rk_store_t *s, int64_t grace_ms, void (*lost)(void *arg), void *arg);
 
     /* Replaces the job's extra (JobInfo's jobs-over-time fields: attempt,
      * waiting_for, not_before...; NULL or {} clears it), no history entry:
@@ -305,7 +307,7 @@ int rk_store_result_list(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *
 int rk_store_result_list_text(rk_store_t *s, const rk_result_filter_t *f, rk_page_t *page,
                               char ***out, size_t *n);
 int rk_store_lease_acquire(rk_store_t *s, const char *agent_id, const char *owner, int64_t ttl_ms);
-int rk_store_lead(rk_store_t *s, void (*lost)(void *arg), void *arg);
+int rk_store_lead(rk_store_t *s, int64_t grace_ms, void (*lost)(void *arg), void *arg);
 int rk_store_doc_put(rk_store_t *s, const char *kind, const char *id, const char *json);
 int rk_store_doc_get(rk_store_t *s, const char *kind, const char *id, char **json);
 int rk_store_doc_list(rk_store_t *s, const char *kind, char ***ids, char ***jsons, size_t *n);

@@ -7,6 +7,7 @@
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 
 #include "conformance.h"
 #include "store/pg_int.h"
@@ -94,7 +95,8 @@ static void cut_writer(const char *conninfo, rk_store_t *s)
     free(raw_value(conninfo, sql));
 }
 
-/* The dispatch lock: one store at a time; a closed store frees it; one
+/* The dispatch lock: one store at a time; a closed store frees it (a
+ * store asking with a grace takes it once it saw it free that long); one
  * whose connection was cut takes it again on reconnect when nobody else
  * did, and is fenced (every write refused, told once) when a standby did.
  * Scale: 1,000 writes by the leader keep it; a standby asking 200 times
@@ -106,15 +108,15 @@ static void dispatch_lock_one_leader_fenced_after(void **state)
     rk_store_t *b = NULL, *c = NULL;
     assert_int_equal(rk_store_open("postgresql", f->path, &b), 0);
     assert_int_equal(rk_store_open("postgresql", f->path, &c), 0);
-    assert_int_equal(rk_store_lead(f->s, on_lost, &lost1), 0);
-    assert_int_equal(rk_store_lead(f->s, on_lost, &lost1), 0); /* again: still ours */
-    assert_int_equal(rk_store_lead(b, on_lost, &lost2), RK_EBUSY);
+    assert_int_equal(rk_store_lead(f->s, 0, on_lost, &lost1), 0);
+    assert_int_equal(rk_store_lead(f->s, 0, on_lost, &lost1), 0); /* again: still ours */
+    assert_int_equal(rk_store_lead(b, 0, on_lost, &lost2), RK_EBUSY);
     for (int i = 0; i < 1000; i++) {
         char id[16];
         snprintf(id, sizeof id, "job_%08d", i);
         insert_job(f->s, id, "e", "a", RK_JOB_QUEUED);
         if (i % 5 == 0)
-            assert_int_equal(rk_store_lead(c, on_lost, &lost2), RK_EBUSY);
+            assert_int_equal(rk_store_lead(c, 0, on_lost, &lost2), RK_EBUSY);
     }
     /* Cut, nobody else asked: the reconnect takes it back, writes go on. */
     cut_writer(f->path, f->s);
@@ -122,11 +124,11 @@ static void dispatch_lock_one_leader_fenced_after(void **state)
     int rc = rk_store_job_insert(f->s, &dup, NULL);
     assert_true(rc == RK_EIO || rc == RK_ECONN);
     insert_job(f->s, "job_10000000", "e", "a", RK_JOB_QUEUED);
-    assert_int_equal(rk_store_lead(b, on_lost, &lost2), RK_EBUSY);
+    assert_int_equal(rk_store_lead(b, 0, on_lost, &lost2), RK_EBUSY);
     assert_int_equal(atomic_load(&lost1), 0);
     /* Cut, and a standby takes it first: fenced for good, told once. */
     cut_writer(f->path, f->s);
-    assert_int_equal(rk_store_lead(b, on_lost, &lost2), 0);
+    assert_int_equal(rk_store_lead(b, 0, on_lost, &lost2), 0);
     rk_job_info_t late = job_of("job_10000001", "e", "a", RK_JOB_QUEUED, 1);
     for (int i = 0; i < 3; i++)
         assert_int_equal(rk_store_job_insert(f->s, &late, NULL), RK_EIO);
@@ -137,12 +139,22 @@ static void dispatch_lock_one_leader_fenced_after(void **state)
     total_jobs_of(b, NULL, 1001); /* nothing of the fenced store's landed */
     /* The new leader writes; a closed leader frees the lock. */
     insert_job(b, "job_10000002", "e", "a", RK_JOB_QUEUED);
-    assert_int_equal(rk_store_lead(c, on_lost, &lost2), RK_EBUSY);
+    assert_int_equal(rk_store_lead(c, 0, on_lost, &lost2), RK_EBUSY);
     rk_store_close(b);
-    /* Its session ends on the database's side just after the close. */
-    for (int i = 0; i < 100 && (rc = rk_store_lead(c, on_lost, &lost2)) == RK_EBUSY; i++)
+    /* With a grace: taken only once this store's asks have seen it free
+     * that long (its session ends on the database's side just after the
+     * close, so the first asks may still see it held). */
+    struct timespec t0 = {0}, t1;
+    for (int i = 0; i < 300 && (rc = rk_store_lead(c, 300, on_lost, &lost2)) == RK_EBUSY; i++) {
+        if (!t0.tv_sec && PG(c)->free_since_ms)
+            clock_gettime(CLOCK_MONOTONIC, &t0);
         usleep(10 * 1000);
+    }
     assert_int_equal(rc, 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_true(t0.tv_sec != 0);
+    double waited = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+    assert_true(waited >= 280 && waited < 2000);
     assert_int_equal(atomic_load(&lost2), 0);
     rk_store_close(c);
 }

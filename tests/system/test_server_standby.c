@@ -10,8 +10,8 @@
  *   Whichever server gets the dispatch lock first dispatches: either the
  *   first takes it back, or the standby does and the first, fenced, exits
  *   3. Either way exactly one listens, and every job runs exactly once.
- *   The fenced case for certain: the dispatcher frozen (SIGSTOP) while its
- *   session is cut; thawed, it exits 3 and nothing of it lands.
+ *   The same with PostgreSQL itself away for 5 s. The fenced case for certain: the dispatcher
+ * frozen (SIGSTOP) while its session is cut; thawed, it exits 3 and nothing of it lands.
  * - Scale: a takeover with 5,000 queued jobs (and, when the test allows,
  *   more with RK_STANDBY_JOBS) has them all back in their queues.
  * Skipped, saying why, where PostgreSQL cannot run.
@@ -189,9 +189,22 @@ static void cut_all(const char *url)
     PQfinish(c);
 }
 
-static void test_connections_cut_one_dispatcher_after(void **state)
+static void cut_sessions(two_t *t)
 {
-    (void)state;
+    cut_all(t->url);
+}
+
+/* PostgreSQL itself goes away for 5 s (a crash, a restart). */
+static void postgres_away(two_t *t)
+{
+    (void)t;
+    assert_int_equal(rk_test_pg_kill(), 0);
+    rk_test_sleep_ms(5000);
+    assert_int_equal(rk_test_pg_start_again(), 0);
+}
+
+static void cut_and_go_on(void (*cut)(two_t *))
+{
     if (!need_pg())
         skip();
     two_t t;
@@ -205,11 +218,12 @@ static void test_connections_cut_one_dispatcher_after(void **state)
     const char *idp[N1 + N2];
     submit(&t, exp, N1, ids, idp);
     json_decref(fx_wait_job(&t.f, ids[3], "completed", 20000));
-    cut_all(t.url);
+    cut(&t);
 
     /* Within a few seconds one of them dispatches: the first, having taken
-     * its lock back, or the standby, the first then fenced (exit 3). */
-    double end = rk_test_now_ms() + 15000;
+     * its lock back (it asks at its reconnect; the standby waits out its
+     * 5 s grace first), or the standby, the first then fenced (exit 3). */
+    double end = rk_test_now_ms() + 20000;
     bool first_fenced = false, second_took = false;
     while (rk_test_now_ms() < end) {
         first_fenced = rk_test_proc_log_has(&t.f.srv, "took dispatch over");
@@ -217,7 +231,7 @@ static void test_connections_cut_one_dispatcher_after(void **state)
         long st = 0;
         if (!first_fenced)
             json_decref(fx_call(&t.f, "GET", "/api/v1/jobs?limit=1", NULL, &st));
-        if (second_took || (st == 200 && rk_test_now_ms() > end - 12000))
+        if (second_took || (st == 200 && rk_test_now_ms() > end - 11000))
             break;
         rk_test_sleep_ms(100);
     }
@@ -239,6 +253,18 @@ static void test_connections_cut_one_dispatcher_after(void **state)
     submit(&t, exp, N2, ids + N1, idp + N1);
     all_once(&t, ids, idp, N1 + N2);
     fx_cleanup(&t.f);
+}
+
+static void test_connections_cut_one_dispatcher_after(void **state)
+{
+    (void)state;
+    cut_and_go_on(cut_sessions);
+}
+
+static void test_postgres_away_one_dispatcher_after(void **state)
+{
+    (void)state;
+    cut_and_go_on(postgres_away);
 }
 
 /* A dispatcher frozen (SIGSTOP: a VM paused, a swap storm) while its
@@ -327,6 +353,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_standby_takes_over_after_kill9),
         cmocka_unit_test(test_connections_cut_one_dispatcher_after),
+        cmocka_unit_test(test_postgres_away_one_dispatcher_after),
         cmocka_unit_test(test_frozen_dispatcher_is_fenced),
         cmocka_unit_test(test_takeover_with_many_queued),
     };
