@@ -36,7 +36,8 @@
 /* How long a standby sees the lock free before it takes it: longer than
  * the dispatcher needs to take it back after its session was cut (its
  * reconnect backoff, 2 s at most, plus this once-a-second confirmation),
- * so a database restart does not hand dispatch over. A kill -9 costs it. */
+ * so a database restart does not hand dispatch over. A kill -9 costs it;
+ * a server that never saw the lock held (starting alone) does not wait. */
 #define TAKEOVER_GRACE_MS 5000
 /* How often a standby asks for the dispatch lock. */
 #define STANDBY_POLL_MS 500

@@ -107,6 +107,7 @@ struct pg_store {
      * write goes through any more and lost(lost_arg) was called once. */
     bool lead, fenced;
     int64_t free_since_ms; /* when this store's asks first saw the lock free (0: held) */
+    bool seen_held;        /* some ask of this store found it held by another */
     void (*lost)(void *arg);
     void *lost_arg;
 };

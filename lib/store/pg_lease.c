@@ -99,13 +99,17 @@ static int64_t mono_ms(void)
 
 /* A standby's grace: RK_EBUSY until its asks have seen the lock free for
  * grace_ms, so that after a cut (a database restart) the dispatcher,
- * whose reconnect asks at once, takes it back before a standby does. */
+ * whose reconnect asks at once, takes it back before a standby does. A
+ * store that never saw it held (a server starting alone) takes it at
+ * once. */
 static int free_long_enough(pg_store_t *s, pg_conn_t *c, int64_t grace_ms)
 {
     int rc = ask(c, PG_LEAD_FREE);
-    if (rc == RK_EBUSY)
+    if (rc == RK_EBUSY) {
         s->free_since_ms = 0;
-    if (rc)
+        s->seen_held = true;
+    }
+    if (rc || !s->seen_held)
         return rc;
     int64_t now = mono_ms();
     if (!s->free_since_ms)
@@ -127,7 +131,9 @@ int pg_lead(rk_store_t *base, int64_t grace_ms, void (*lost)(void *arg), void *a
     int rc = pg_acquire(s, &c);
     if (!rc && grace_ms > 0)
         rc = free_long_enough(s, c, grace_ms);
-    if (!rc && !(rc = try_lock(c))) {
+    if (!rc && (rc = try_lock(c)) == RK_EBUSY)
+        s->seen_held = true;
+    if (!rc) {
         s->lead = true;
         s->lost = lost;
         s->lost_arg = arg;

@@ -209,7 +209,8 @@ typedef struct rk_store_ops {
      * itself: always granted). Makes this store the database's one
      * dispatcher: RK_EBUSY while another store (another server) is, or
      * until this store's asks have seen the place free for grace_ms (so a
-     * dispatcher cut off for a moment takes it back first), and
+     * dispatcher cut off for a moment takes it back first; a store that
+     * never saw it taken takes it at once), and
      * RK_ECONN/RK_EIO while the database cannot be asked. Once granted it
      * holds until the store closes or loses it (the database restarted and
      * another took it first): then every later write answers RK_EIO and

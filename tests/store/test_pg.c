@@ -96,7 +96,8 @@ static void cut_writer(const char *conninfo, rk_store_t *s)
 }
 
 /* The dispatch lock: one store at a time; a closed store frees it (a
- * store asking with a grace takes it once it saw it free that long); one
+ * store asking with a grace takes it once it saw it free that long, one
+ * that never saw it held at once); one
  * whose connection was cut takes it again on reconnect when nobody else
  * did, and is fenced (every write refused, told once) when a standby did.
  * Scale: 1,000 writes by the leader keep it; a standby asking 200 times
@@ -157,6 +158,21 @@ static void dispatch_lock_one_leader_fenced_after(void **state)
     assert_true(waited >= 280 && waited < 2000);
     assert_int_equal(atomic_load(&lost2), 0);
     rk_store_close(c);
+    /* A store that never saw it held (a server starting alone) takes a
+     * free lock at its first ask, whatever its grace. */
+    for (int i = 0; i < 200; i++) {
+        char *held = raw_value(f->path, "SELECT count(*) FROM pg_locks WHERE locktype = "
+                                        "'advisory' AND objid = 1919640688 AND granted");
+        bool free_now = strcmp(held, "0") == 0;
+        free(held);
+        if (free_now)
+            break;
+        usleep(10 * 1000);
+    }
+    rk_store_t *d = NULL;
+    assert_int_equal(rk_store_open("postgresql", f->path, &d), 0);
+    assert_int_equal(rk_store_lead(d, 60000, on_lost, &lost2), 0);
+    rk_store_close(d);
 }
 
 static void survives_server_restart(void **state)
