@@ -81,9 +81,12 @@ static int reconnect(pg_conn_t *c)
         return RK_ECONN;
     memset(c->prepared, 0, sizeof c->prepared);
     c->epoch = atomic_load(&c->s->epoch);
-    if (c->conn)
+    if (c->conn) {
+        int pid = PQbackendPID(c->conn);
+        if (pid)
+            c->prev_pid = pid; /* pg_lead_again waits for it to end */
         PQreset(c->conn);
-    else
+    } else
         pg_connect(c->s->conninfo, &c->conn);
     if (c->conn && PQstatus(c->conn) == CONNECTION_OK) {
         PQsetNoticeProcessor(c->conn, notice_quiet, NULL);

@@ -51,6 +51,7 @@ typedef enum pg_id {
     PG_LEAD,
     PG_LEAD_HELD,
     PG_LEAD_FREE,
+    PG_LEAD_HOLDER,
     PG_JOB_PRIORITY,
     PG_JOB_PLACE,
     PG_JOB_EXTRA,
@@ -75,6 +76,7 @@ typedef struct pg_conn {
     unsigned epoch;          /* s->epoch when (re)connected */
     int64_t retry_at_ms;     /* no reconnect before (monotonic) */
     int backoff_ms;          /* 0 until a reconnect fails */
+    int prev_pid;            /* the backend of the session before the last reconnect */
     struct pg_conn *next;    /* in the idle read pool */
 } pg_conn_t;
 

@@ -8,8 +8,9 @@
  * session itself, not a clock). PostgreSQL frees the lock when the session
  * ends (the process killed, the connection cut), and a standby takes it.
  * The writer's reconnect takes it again before its first statement
- * (pg_lead_again); when another session has it by then, the store is
- * fenced for good.
+ * (pg_lead_again; waiting, if need be, for its own old session to end and
+ * free it); when another session has it by then, the store is fenced for
+ * good.
  *
  * Per-agent leases (table leases: agent_id, owner, expires_at). One
  * statement takes or renews the lease when the agent has none, its lease
@@ -18,6 +19,7 @@
  * servers sharing it need not agree on the time.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -142,12 +144,40 @@ int pg_lead(rk_store_t *base, int64_t grace_ms, void (*lost)(void *arg), void *a
     return rc;
 }
 
+/* The backend holding the lock (0: none), or -1 when it cannot be asked. */
+static int holder(pg_conn_t *c)
+{
+    int rc;
+    PGresult *r = pg_run(c, PG_LEAD_HOLDER, 0, NULL, &rc, "dispatch lock holder");
+    if (!r)
+        return -1;
+    int pid = PQntuples(r) ? atoi(PQgetvalue(r, 0, 0)) : 0;
+    PQclear(r);
+    return pid;
+}
+
+/* How long a reconnected leader waits for its own old session to end (a
+ * terminated backend frees its locks as it exits, a moment later). */
+#define OLD_SESSION_WAIT_MS 3000
+
 int pg_lead_again(pg_conn_t *w)
 {
     pg_store_t *s = w->s;
     if (!s->lead)
         return 0;
     int rc = try_lock(w);
+    for (int waited = 0; rc == RK_EBUSY && waited < OLD_SESSION_WAIT_MS; waited += 20) {
+        int pid = holder(w);
+        if (pid < 0)
+            rc = RK_EIO;
+        else if (pid && pid != w->prev_pid)
+            break; /* another server's session: fenced below */
+        else {
+            struct timespec ts = {0, 20 * 1000000L};
+            nanosleep(&ts, NULL);
+            rc = try_lock(w);
+        }
+    }
     if (rc == 0)
         return 0;
     if (rc == RK_EBUSY) {

@@ -132,6 +132,10 @@ static const char *const sql[PG_COUNT] = {
     [PG_LEAD_FREE] = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 0"
                      " AND objid = 1919640688 AND objsubid = 1 AND granted AND database ="
                      " (SELECT oid FROM pg_database WHERE datname = current_database())",
+    /* The backend holding it, if any. */
+    [PG_LEAD_HOLDER] = "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = 0"
+                       " AND objid = 1919640688 AND objsubid = 1 AND granted AND database ="
+                       " (SELECT oid FROM pg_database WHERE datname = current_database())",
     [PG_LEASE] = "INSERT INTO leases(agent_id, owner, expires_at)"
                  " VALUES($1, $2, clock_timestamp() + $3::bigint * interval '1 millisecond')"
                  " ON CONFLICT(agent_id) DO UPDATE SET owner = excluded.owner,"

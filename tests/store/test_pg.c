@@ -87,12 +87,23 @@ static void on_lost(void *arg)
     atomic_fetch_add((atomic_int *)arg, 1);
 }
 
-/* Kills the writer session of store s from outside (a cut connection). */
-static void cut_writer(const char *conninfo, rk_store_t *s)
+/* Kills the writer session of store s from outside (a cut connection);
+ * with gone, waits until its backend has exited (and freed its locks). */
+static void cut_writer(const char *conninfo, rk_store_t *s, bool gone)
 {
-    char sql[96];
-    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%d)", PQbackendPID(PG(s)->w.conn));
+    char sql[128];
+    int pid = PQbackendPID(PG(s)->w.conn);
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%d)", pid);
     free(raw_value(conninfo, sql));
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM pg_stat_activity WHERE pid = %d", pid);
+    for (int i = 0; gone && i < 300; i++) {
+        char *n = raw_value(conninfo, sql);
+        bool done = strcmp(n, "0") == 0;
+        free(n);
+        if (done)
+            return;
+        usleep(10 * 1000);
+    }
 }
 
 /* The dispatch lock: one store at a time; a closed store frees it (a
@@ -119,8 +130,9 @@ static void dispatch_lock_one_leader_fenced_after(void **state)
         if (i % 5 == 0)
             assert_int_equal(rk_store_lead(c, 0, on_lost, &lost2), RK_EBUSY);
     }
-    /* Cut, nobody else asked: the reconnect takes it back, writes go on. */
-    cut_writer(f->path, f->s);
+    /* Cut, nobody else asked: the reconnect takes it back (waiting for its
+     * old session to end, if need be), writes go on. */
+    cut_writer(f->path, f->s, false);
     rk_job_info_t dup = job_of("job_10000000", "e", "a", RK_JOB_QUEUED, 1);
     int rc = rk_store_job_insert(f->s, &dup, NULL);
     assert_true(rc == RK_EIO || rc == RK_ECONN);
@@ -128,7 +140,7 @@ static void dispatch_lock_one_leader_fenced_after(void **state)
     assert_int_equal(rk_store_lead(b, 0, on_lost, &lost2), RK_EBUSY);
     assert_int_equal(atomic_load(&lost1), 0);
     /* Cut, and a standby takes it first: fenced for good, told once. */
-    cut_writer(f->path, f->s);
+    cut_writer(f->path, f->s, true);
     assert_int_equal(rk_store_lead(b, 0, on_lost, &lost2), 0);
     rk_job_info_t late = job_of("job_10000001", "e", "a", RK_JOB_QUEUED, 1);
     for (int i = 0; i < 3; i++)
