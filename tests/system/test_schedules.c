@@ -124,6 +124,16 @@ static void assert_one_per_minute(const int64_t *t, size_t n, int64_t minute_ms)
                      (long long)(t[i] / minute_ms), (long long)t[i - 1], (long long)t[i]);
 }
 
+/* Lets schedule id fire for ms, then pauses it; the time of the pause. */
+static int64_t run_then_pause(fx_t *f, const char *id, int ms)
+{
+    rk_test_sleep_ms(ms);
+    long st;
+    json_decref(fx_callf(f, "POST", &st, NULL, "/api/v1/schedules/%s/pause", id));
+    assert_int_equal(st, 200);
+    return wall_ms();
+}
+
 static json_t *sch_get(fx_t *f, const char *id)
 {
     long st;
@@ -168,11 +178,7 @@ static void test_every_minute_once(void **state)
     fx_experiment(&f, "nightly", "true", 0, exp);
     sch_create(&f, exp, "* * * * *", id);
     int64_t t0 = wall_ms();
-    rk_test_sleep_ms(MINUTE * MINUTES);
-    long st;
-    json_decref(fx_callf(&f, "POST", &st, NULL, "/api/v1/schedules/%s/pause", id));
-    assert_int_equal(st, 200);
-    int64_t t1 = wall_ms();
+    int64_t t1 = run_then_pause(&f, id, MINUTE * MINUTES);
     int64_t t[64];
     size_t n = job_times(&f, exp, t, 64);
     /* every minute boundary crossed between t0 and t1 fired once */
@@ -240,11 +246,7 @@ static void test_two_servers_fire_once(void **state)
     rk_test_proc_cleanup(&f.srv);
     f.srv = b;
     int64_t t1 = wall_ms();
-    rk_test_sleep_ms(MINUTE * AFTER);
-    long st;
-    json_decref(fx_callf(&f, "POST", &st, NULL, "/api/v1/schedules/%s/pause", id));
-    assert_int_equal(st, 200);
-    int64_t t2 = wall_ms();
+    int64_t t2 = run_then_pause(&f, id, MINUTE * AFTER);
     rk_test_sleep_ms(300);
     size_t n2 = job_times(&f, exp, t, 64), after = 0;
     for (size_t i = 0; i < n2; i++)

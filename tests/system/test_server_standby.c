@@ -121,36 +121,48 @@ static void talk_to(two_t *t, rk_test_proc_t *p)
 
 enum { N1 = 30, N2 = 10 };
 
+/* A run: the dispatcher and a standby, N1 logged jobs of secs each
+ * submitted, job `done` of them completed. */
+typedef struct {
+    two_t t;
+    rk_test_proc_t b; /* the standby */
+    char exp[32];
+    char ids[N1 + N2][32];
+    const char *idp[N1 + N2];
+} run_t;
+
+static void start_run(run_t *r, const char *secs, int done)
+{
+    setup_two(&r->t);
+    start_server(&r->t, &r->b, false);
+    char script[4096];
+    fx_logged_script(&r->t.f, secs, "", script, sizeof script);
+    fx_experiment(&r->t.f, "logged", script, 0, r->exp);
+    submit(&r->t, r->exp, N1, r->ids, r->idp);
+    json_decref(fx_wait_job(&r->t.f, r->ids[done], "completed", 20000));
+}
+
 static void test_standby_takes_over_after_kill9(void **state)
 {
     (void)state;
     if (!need_pg())
         skip();
-    two_t t;
-    setup_two(&t);
-    rk_test_proc_t b;
-    start_server(&t, &b, false);
-    char script[4096], exp[32];
-    fx_logged_script(&t.f, "0.3", "", script, sizeof script);
-    fx_experiment(&t.f, "logged", script, 0, exp);
-    static char ids[N1 + N2][32];
-    const char *idp[N1 + N2];
-    submit(&t, exp, N1, ids, idp);
-    json_decref(fx_wait_job(&t.f, ids[5], "completed", 20000));
+    run_t r;
+    start_run(&r, "0.3", 5);
 
-    /* The dispatcher dies; the standby takes over within its poll. */
+    /* The dispatcher dies; the standby takes over after its 5 s grace. */
     double t0 = rk_test_now_ms();
-    assert_int_equal(rk_test_proc_kill9(&t.f.srv), 0);
-    assert_int_equal(rk_test_proc_wait_listening(&b, 0, 15000), 0);
+    assert_int_equal(rk_test_proc_kill9(&r.t.f.srv), 0);
+    assert_int_equal(rk_test_proc_wait_listening(&r.b, 0, 15000), 0);
     fprintf(stderr, "standby listening %.0f ms after the kill -9\n", rk_test_now_ms() - t0);
-    assert_true(rk_test_proc_log_has(&b, "dispatch lock taken"));
-    talk_to(&t, &b);
-    submit(&t, exp, N2, ids + N1, idp + N1);
-    all_once(&t, ids, idp, N1 + N2);
+    assert_true(rk_test_proc_log_has(&r.b, "dispatch lock taken"));
+    talk_to(&r.t, &r.b);
+    submit(&r.t, r.exp, N2, r.ids + N1, r.idp + N1);
+    all_once(&r.t, r.ids, r.idp, N1 + N2);
 
     /* The killed one, restarted, stands by; SIGTERM stops it cleanly. */
     rk_test_proc_t c;
-    start_server(&t, &c, false);
+    start_server(&r.t, &c, false);
     rk_test_sleep_ms(1200); /* two polls: still not listening */
     assert_false(rk_test_proc_log_has(&c, "listening"));
     int status = -1;
@@ -160,20 +172,20 @@ static void test_standby_takes_over_after_kill9(void **state)
     rk_test_proc_cleanup(&c);
 
     /* A standby takes over from a dispatcher that stops cleanly too. */
-    start_server(&t, &c, false);
-    assert_int_equal(rk_test_proc_stop(&t.f.srv, SIGTERM, 10000, &status), 0);
+    start_server(&r.t, &c, false);
+    assert_int_equal(rk_test_proc_stop(&r.t.f.srv, SIGTERM, 10000, &status), 0);
     assert_int_equal(status, 0);
     assert_int_equal(rk_test_proc_wait_listening(&c, 0, 15000), 0);
-    talk_to(&t, &c);
-    json_t *j = fx_job(&t.f, exp, 1, 201);
-    json_decref(fx_wait_job(&t.f, fx_id(j), "completed", 20000));
+    talk_to(&r.t, &c);
+    json_t *j = fx_job(&r.t.f, r.exp, 1, 201);
+    json_decref(fx_wait_job(&r.t.f, fx_id(j), "completed", 20000));
     json_decref(j);
     long st;
-    json_t *v = fx_call(&t.f, "GET", "/api/v1/jobs?limit=1", NULL, &st);
+    json_t *v = fx_call(&r.t.f, "GET", "/api/v1/jobs?limit=1", NULL, &st);
     assert_int_equal(st, 200);
     assert_int_equal(json_integer_value(json_object_get(v, "total")), N1 + N2 + 1);
     json_decref(v);
-    fx_cleanup(&t.f);
+    fx_cleanup(&r.t.f);
 }
 
 /* Cuts every session on the test's database but the caller's. */
@@ -207,18 +219,9 @@ static void cut_and_go_on(void (*cut)(two_t *))
 {
     if (!need_pg())
         skip();
-    two_t t;
-    setup_two(&t);
-    rk_test_proc_t b;
-    start_server(&t, &b, false);
-    char script[4096], exp[32];
-    fx_logged_script(&t.f, "0.2", "", script, sizeof script);
-    fx_experiment(&t.f, "logged", script, 0, exp);
-    static char ids[N1 + N2][32];
-    const char *idp[N1 + N2];
-    submit(&t, exp, N1, ids, idp);
-    json_decref(fx_wait_job(&t.f, ids[3], "completed", 20000));
-    cut(&t);
+    run_t r;
+    start_run(&r, "0.2", 3);
+    cut(&r.t);
 
     /* Within a few seconds one of them dispatches: the first, having taken
      * its lock back (it asks at its reconnect; the standby waits out its
@@ -226,11 +229,11 @@ static void cut_and_go_on(void (*cut)(two_t *))
     double end = rk_test_now_ms() + 20000;
     bool first_fenced = false, second_took = false;
     while (rk_test_now_ms() < end) {
-        first_fenced = rk_test_proc_log_has(&t.f.srv, "took dispatch over");
-        second_took = rk_test_proc_log_has(&b, "dispatch lock taken");
+        first_fenced = rk_test_proc_log_has(&r.t.f.srv, "took dispatch over");
+        second_took = rk_test_proc_log_has(&r.b, "dispatch lock taken");
         long st = 0;
         if (!first_fenced)
-            json_decref(fx_call(&t.f, "GET", "/api/v1/jobs?limit=1", NULL, &st));
+            json_decref(fx_call(&r.t.f, "GET", "/api/v1/jobs?limit=1", NULL, &st));
         if (second_took || (st == 200 && rk_test_now_ms() > end - 11000))
             break;
         rk_test_sleep_ms(100);
@@ -238,21 +241,21 @@ static void cut_and_go_on(void (*cut)(two_t *))
     int status = -1;
     if (second_took) {
         fprintf(stderr, "the standby took over; the first was fenced\n");
-        assert_int_equal(rk_test_proc_wait_exit(&t.f.srv, 10000, &status), 0);
+        assert_int_equal(rk_test_proc_wait_exit(&r.t.f.srv, 10000, &status), 0);
         assert_int_equal(status, 3);
-        assert_int_equal(rk_test_proc_wait_listening(&b, 0, 15000), 0);
-        talk_to(&t, &b);
+        assert_int_equal(rk_test_proc_wait_listening(&r.b, 0, 15000), 0);
+        talk_to(&r.t, &r.b);
     } else {
         fprintf(stderr, "the first took its lock back; the standby still stands by\n");
         assert_false(first_fenced);
-        assert_false(rk_test_proc_log_has(&b, "listening"));
-        assert_int_equal(rk_test_proc_stop(&b, SIGTERM, 5000, &status), 0);
+        assert_false(rk_test_proc_log_has(&r.b, "listening"));
+        assert_int_equal(rk_test_proc_stop(&r.b, SIGTERM, 5000, &status), 0);
         assert_int_equal(status, 0);
-        rk_test_proc_cleanup(&b);
+        rk_test_proc_cleanup(&r.b);
     }
-    submit(&t, exp, N2, ids + N1, idp + N1);
-    all_once(&t, ids, idp, N1 + N2);
-    fx_cleanup(&t.f);
+    submit(&r.t, r.exp, N2, r.ids + N1, r.idp + N1);
+    all_once(&r.t, r.ids, r.idp, N1 + N2);
+    fx_cleanup(&r.t.f);
 }
 
 static void test_connections_cut_one_dispatcher_after(void **state)
@@ -275,32 +278,23 @@ static void test_frozen_dispatcher_is_fenced(void **state)
     (void)state;
     if (!need_pg())
         skip();
-    two_t t;
-    setup_two(&t);
-    rk_test_proc_t b;
-    start_server(&t, &b, false);
-    char script[4096], exp[32];
-    fx_logged_script(&t.f, "0.3", "", script, sizeof script);
-    fx_experiment(&t.f, "logged", script, 0, exp);
-    static char ids[N1 + N2][32];
-    const char *idp[N1 + N2];
-    submit(&t, exp, N1, ids, idp);
-    json_decref(fx_wait_job(&t.f, ids[3], "completed", 20000));
-    assert_int_equal(kill(t.f.srv.pid, SIGSTOP), 0);
-    cut_all(t.url);
-    assert_int_equal(rk_test_proc_wait_listening(&b, 0, 15000), 0);
-    assert_int_equal(kill(t.f.srv.pid, SIGCONT), 0);
+    run_t r;
+    start_run(&r, "0.3", 3);
+    assert_int_equal(kill(r.t.f.srv.pid, SIGSTOP), 0);
+    cut_all(r.t.url);
+    assert_int_equal(rk_test_proc_wait_listening(&r.b, 0, 15000), 0);
+    assert_int_equal(kill(r.t.f.srv.pid, SIGCONT), 0);
     int status = -1;
     double t0 = rk_test_now_ms();
-    assert_int_equal(rk_test_proc_wait_exit(&t.f.srv, 10000, &status), 0);
+    assert_int_equal(rk_test_proc_wait_exit(&r.t.f.srv, 10000, &status), 0);
     fprintf(stderr, "thawed, the old dispatcher exited %d after %.0f ms\n", status,
             rk_test_now_ms() - t0);
     assert_int_equal(status, 3);
-    assert_true(rk_test_proc_log_has(&t.f.srv, "took dispatch over"));
-    talk_to(&t, &b);
-    submit(&t, exp, N2, ids + N1, idp + N1);
-    all_once(&t, ids, idp, N1 + N2);
-    fx_cleanup(&t.f);
+    assert_true(rk_test_proc_log_has(&r.t.f.srv, "took dispatch over"));
+    talk_to(&r.t, &r.b);
+    submit(&r.t, r.exp, N2, r.ids + N1, r.idp + N1);
+    all_once(&r.t, r.ids, r.idp, N1 + N2);
+    fx_cleanup(&r.t.f);
 }
 
 /* Scale: a takeover rebuilds the queues of many jobs from the store. */
