@@ -49,8 +49,6 @@ typedef enum pg_id {
     PG_JOB_PROGRESS,
     PG_LEASE,
     PG_LEAD,
-    PG_LEAD_HELD,
-    PG_LEAD_FREE,
     PG_LEAD_HOLDER,
     PG_JOB_PRIORITY,
     PG_JOB_PLACE,

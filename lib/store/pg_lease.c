@@ -56,37 +56,32 @@ static int try_lock(pg_conn_t *c)
     return rc;
 }
 
-/* Whether c's session holds the dispatch lock (PG_LEAD_HELD), or whether
- * no session does (PG_LEAD_FREE): 0 yes, RK_EBUSY no, or RK_EIO (logged;
- * the session was cut, say). */
-static int ask(pg_conn_t *c, pg_id_t q)
+/* The backend holding the lock (0: none), or -1 (logged) when it cannot
+ * be asked (the session was cut, say). */
+static int holder(pg_conn_t *c)
 {
     int rc;
-    PGresult *r = pg_run(c, q, 0, NULL, &rc, "dispatch lock check");
-    if (r) {
-        /* count(*): 1 for "this session holds it", 0 for "nobody does" */
-        const char *want = q == PG_LEAD_HELD ? "1" : "0";
-        rc = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), want) == 0 ? 0 : RK_EBUSY;
-        PQclear(r);
-    }
-    return rc;
+    PGresult *r = pg_run(c, PG_LEAD_HOLDER, 0, NULL, &rc, "dispatch lock holder");
+    if (!r)
+        return -1;
+    int pid = PQntuples(r) ? atoi(PQgetvalue(r, 0, 0)) : 0;
+    PQclear(r);
+    return pid;
 }
 
 /* The leader checks it still is: its session may have been cut while it
- * had nothing to write (then the reconnect asks again, and may fence). */
+ * had nothing to write (then the reconnect asks again, and may fence). A
+ * cut found by the first look is looked at once more, on a new session. */
 static int confirm(pg_store_t *s)
 {
-    pg_conn_t *c;
-    int rc = pg_acquire(s, &c);
-    if (!rc)
-        rc = ask(c, PG_LEAD_HELD);
-    if (rc == RK_EBUSY)
-        rc = pg_lead_again(c);
-    pg_release(s);
-    if (rc == RK_EIO && !s->fenced) { /* cut: once more, on a new session */
+    int rc = RK_EIO;
+    for (int i = 0; i < 2 && rc == RK_EIO && !s->fenced; i++) {
+        pg_conn_t *c;
         rc = pg_acquire(s, &c);
-        if (!rc && (rc = ask(c, PG_LEAD_HELD)) == RK_EBUSY)
-            rc = pg_lead_again(c);
+        if (!rc) {
+            int pid = holder(c);
+            rc = pid < 0 ? RK_EIO : pid == PQbackendPID(c->conn) ? 0 : pg_lead_again(c);
+        }
         pg_release(s);
     }
     return rc;
@@ -106,13 +101,16 @@ static int64_t mono_ms(void)
  * once. */
 static int free_long_enough(pg_store_t *s, pg_conn_t *c, int64_t grace_ms)
 {
-    int rc = ask(c, PG_LEAD_FREE);
-    if (rc == RK_EBUSY) {
+    int pid = holder(c);
+    if (pid < 0)
+        return RK_EIO;
+    if (pid > 0) {
         s->free_since_ms = 0;
         s->seen_held = true;
+        return RK_EBUSY;
     }
-    if (rc || !s->seen_held)
-        return rc;
+    if (!s->seen_held)
+        return 0;
     int64_t now = mono_ms();
     if (!s->free_since_ms)
         s->free_since_ms = now;
@@ -142,18 +140,6 @@ int pg_lead(rk_store_t *base, int64_t grace_ms, void (*lost)(void *arg), void *a
     }
     pg_release(s);
     return rc;
-}
-
-/* The backend holding the lock (0: none), or -1 when it cannot be asked. */
-static int holder(pg_conn_t *c)
-{
-    int rc;
-    PGresult *r = pg_run(c, PG_LEAD_HOLDER, 0, NULL, &rc, "dispatch lock holder");
-    if (!r)
-        return -1;
-    int pid = PQntuples(r) ? atoi(PQgetvalue(r, 0, 0)) : 0;
-    PQclear(r);
-    return pid;
 }
 
 /* How long a reconnected leader waits for its own old session to end (a

@@ -122,17 +122,9 @@ static const char *const sql[PG_COUNT] = {
      * the writer session of the one server that dispatches and freed by
      * PostgreSQL when that session ends (kill -9, a lost connection). */
     [PG_LEAD] = "SELECT pg_try_advisory_lock(1919640688)",
-    /* Whether this session holds it (a bigint key: classid the high half,
-     * objid the low, objsubid 1). */
-    [PG_LEAD_HELD] = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 0"
-                     " AND objid = 1919640688 AND objsubid = 1 AND pid = pg_backend_pid()"
-                     " AND granted",
-    /* Whether any session of this database holds it (the lock table is
-     * the cluster's: advisory locks are per database). */
-    [PG_LEAD_FREE] = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 0"
-                     " AND objid = 1919640688 AND objsubid = 1 AND granted AND database ="
-                     " (SELECT oid FROM pg_database WHERE datname = current_database())",
-    /* The backend holding it, if any. */
+    /* The backend holding it, if any (a bigint key: classid the high
+     * half, objid the low, objsubid 1; the lock table is the cluster's,
+     * advisory locks are per database). */
     [PG_LEAD_HOLDER] = "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = 0"
                        " AND objid = 1919640688 AND objsubid = 1 AND granted AND database ="
                        " (SELECT oid FROM pg_database WHERE datname = current_database())",
