@@ -121,7 +121,8 @@ static int log_port(const char *log, long from)
         fseek(f, from, SEEK_SET);
     while (f && !port && fgets(line, sizeof line, f)) {
         char *p = strstr(line, " listening ");
-        p = p ? strstr(p, " port=") : NULL;
+        /* A standby's front (server=standby) is not the server yet. */
+        p = p && !strstr(p, " server=standby") ? strstr(p, " port=") : NULL;
         if (p)
             port = atoi(p + 6);
     }

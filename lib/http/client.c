@@ -413,7 +413,7 @@ int rk_http_client_submit(rk_http_client_t *c, const rk_http_request_t *req, rk_
         return RK_ENOMEM;
     rk_buf_init(&h->resp.body, 0);
     rk_buf_init(&h->resp.headers, KEPT_HEADERS_MAX);
-    if (req->keep_headers && *req->keep_headers && !(h->keep_headers = strdup(req->keep_headers))) {
+    if (req->keep_headers && !(h->keep_headers = strdup(req->keep_headers))) {
         free(h);
         return RK_ENOMEM;
     }

@@ -95,7 +95,8 @@ typedef struct rk_http_request {
                                    idempotent by job_id) */
     const char *keep_headers;   /* answer headers whose name starts with this
                                    (any case, e.g. "X-Ruckus-") are kept in
-                                   resp.headers; NULL: none kept */
+                                   resp.headers; "": all of them; NULL:
+                                   none kept */
     rk_http_retry_t retry;
 } rk_http_request_t;
 

@@ -11,6 +11,11 @@ const char *rk_http_req_path(const rk_http_req_t *r)
     return r->path;
 }
 
+const char *rk_http_req_query_string(const rk_http_req_t *r)
+{
+    return r->query;
+}
+
 const char *rk_http_req_param(const rk_http_req_t *r, const char *name)
 {
     return rk_route_param(&r->match, name);

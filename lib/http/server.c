@@ -234,6 +234,24 @@ int rk_http_server_route(rk_http_server_t *s, const char *method, const char *pa
     return 0;
 }
 
+int rk_http_server_fallback(rk_http_server_t *s, rk_http_handler_fn fn, void *userdata)
+{
+    if (s->daemon)
+        return RK_ESTATE;
+    if (!fn || s->fallback)
+        return fn ? RK_EEXIST : RK_EINVAL;
+    target_t *t = calloc(1, sizeof *t);
+    if (!t || !(t->pattern = strdup("fallback"))) {
+        free(t);
+        return RK_ENOMEM;
+    }
+    t->fn = fn;
+    t->userdata = userdata;
+    t->next = s->targets;
+    s->targets = s->fallback = t;
+    return 0;
+}
+
 /* ---- suspended requests ---- */
 
 static void wait_put(rk_http_wait_t *w)
@@ -516,7 +534,10 @@ static bool precheck(rk_http_req_t *r, rk_http_resp_t *resp)
         rk_http_resp_header(resp, "Access-Control-Max-Age", "600");
         return true;
     }
-    if (rr == RK_ROUTE_NO_PATH) {
+    /* What no route takes goes to the fallback, through the same checks. */
+    bool fallback = s->fallback && (rr == RK_ROUTE_NO_PATH || rr == RK_ROUTE_NO_METHOD) &&
+                    strcmp(r->method, "OPTIONS") != 0;
+    if (rr == RK_ROUTE_NO_PATH && !fallback) {
         if (under_prefix(r->path, s->prefix) &&
             auth_check(s, rk_http_req_header(r, "Authorization"), r->method) == 401)
             goto unauthorized; /* don't reveal which protected paths exist */
@@ -545,7 +566,7 @@ static bool precheck(rk_http_req_t *r, rk_http_resp_t *resp)
             return true;
         }
     }
-    if (rr == RK_ROUTE_NO_METHOD) {
+    if (rr == RK_ROUTE_NO_METHOD && !fallback) {
         rk_http_resp_error(resp, 405, "Method Not Allowed");
         rk_http_resp_header(resp, "Allow", r->match.allow);
         return true;
@@ -556,7 +577,7 @@ static bool precheck(rk_http_req_t *r, rk_http_resp_t *resp)
                             s->cfg.param_rule ? s->cfg.param_rule : "a valid value");
         return true;
     }
-    r->target = r->match.target;
+    r->target = fallback ? s->fallback : r->match.target;
     const char *cl = rk_http_req_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
         char *end;

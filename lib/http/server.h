@@ -115,6 +115,13 @@ int rk_http_server_metrics_route(rk_http_server_t *s, const char *path);
  * answered 500 "handler produced no response". */
 typedef void (*rk_http_handler_fn)(rk_http_req_t *req, rk_http_resp_t *resp, void *userdata);
 
+/* Registers the handler of every request no route takes (any method but
+ * OPTIONS, any path): it gets them after the token and body-size checks
+ * a route's request gets, instead of the 404 or 405. Its metrics route
+ * label is "fallback". Only before rk_http_server_start; RK_EEXIST when
+ * one is set, RK_EINVAL, RK_ESTATE, RK_ENOMEM. */
+int rk_http_server_fallback(rk_http_server_t *s, rk_http_handler_fn fn, void *userdata);
+
 /* Registers a route (see router.h for the pattern syntax); userdata is
  * borrowed for the server's lifetime. Only before rk_http_server_start.
  * RK_EINVAL bad pattern, RK_EEXIST duplicate, RK_ESTATE already started. */
@@ -153,6 +160,8 @@ const char *rk_http_req_method(const rk_http_req_t *r);
 /* Path without the query string, as on the request line (still
  * percent-encoded; route parameters are the decoded segments). */
 const char *rk_http_req_path(const rk_http_req_t *r);
+/* The raw query string after '?' (still percent-encoded), NULL if none. */
+const char *rk_http_req_query_string(const rk_http_req_t *r);
 /* Path parameter by name ("job_id"), NULL if the route has none such. */
 const char *rk_http_req_param(const rk_http_req_t *r, const char *name);
 /* Query parameter (decoded); NULL if absent or given without a value. */

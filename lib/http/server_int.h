@@ -88,6 +88,7 @@ struct rk_http_server {
     char **origins;
     rk_router_t *router;
     target_t *targets;
+    target_t *fallback; /* rk_http_server_fallback's, also in targets; or NULL */
     rk_prom_family_t *m_requests, *m_seconds; /* with cfg.metrics */
     struct MHD_Daemon *daemon;
     uint16_t port;

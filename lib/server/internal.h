@@ -36,6 +36,11 @@
  * is sent with a higher ExecuteJobRequest attempt; the count is a store
  * document of this kind keyed by job id, {attempt: N}, absent for 0. */
 #define RK_SRV_ATTEMPT_DOC "job_attempt"
+/* Where the dispatching server listens, for the standbys to forward to
+ * (front.c): one store document {url, pid, since}, written when it begins
+ * to listen. Not copied by migrate: the next dispatcher writes its own. */
+#define RK_SRV_DISPATCHER_DOC "dispatcher"
+#define RK_SRV_DISPATCHER_KEY "current"
 /* Long-poll wait asked of agents, and the margin on top of it. */
 #define RK_SRV_LONGPOLL_S 30
 #define RK_SRV_LONGPOLL_MARGIN_MS 10000
@@ -71,12 +76,33 @@ struct rk_server {
     } any_ok[64];
     bool started, stopped;
     _Atomic bool fenced; /* standby.c: another server took dispatch over */
+    bool shared;         /* on PostgreSQL: publishes where it listens */
+    char *advertise;     /* --advertise-url, or NULL: from host and port */
+    bool tls;
+    struct srv_front *front; /* while standing by, until it listens itself */
 };
 
 /* ---- standby.c: one dispatching server per database ---- */
 /* Takes the store's dispatch lock, standing by (logged) until it can, or
- * until SIGTERM/SIGINT (RK_ESTATE). Other store errors as they come. */
-int srv__take_dispatch(rk_server_t *srv);
+ * until SIGTERM/SIGINT (RK_ESTATE). Other store errors as they come.
+ * While it stands by it answers on hc's address (front.c), and goes on
+ * answering until srv__front_free (rk_server_start). */
+int srv__take_dispatch(rk_server_t *srv, const rk_http_config_t *hc);
+/* Writes where this server listens (the RK_SRV_DISPATCHER_DOC), once it
+ * does; a failure is logged, standbys then answer 503 until the next
+ * start. */
+void srv__publish_dispatcher(rk_server_t *srv);
+
+/* ---- front.c: a standby's answers ---- */
+typedef struct srv_front srv_front_t;
+/* Listens with hc (its name becomes "standby"): health, metrics, the
+ * dashboard, and every other request forwarded to the dispatcher named
+ * in store. RK_EIO when it cannot bind, RK_ENOMEM. */
+int srv__front_new(const rk_http_config_t *hc, rk_store_t *store, srv_front_t **out);
+/* Re-reads the dispatcher's URL from the store. */
+void srv__front_refresh(srv_front_t *f);
+/* Stops listening (waiting requests answered 503) and frees. NULL: no-op. */
+void srv__front_free(srv_front_t *f);
 
 /* ---- events.c: the server-sent event bus ---- */
 int rk_srv_events_new(size_t ring, rk_srv_events_t **out);

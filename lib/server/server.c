@@ -139,7 +139,8 @@ int rk_srv_page_parse(rk_http_req_t *req, rk_http_resp_t *resp, size_t def, size
 
 static void h_health(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
 {
-    json_t *v = json_pack("{s:s,s:s}", "status", "ok", "version", RK_VERSION);
+    json_t *v =
+        json_pack("{s:s,s:s,s:s}", "status", "ok", "version", RK_VERSION, "role", "dispatcher");
     rk_http_resp_json_take(resp, 200, v);
 }
 
@@ -262,10 +263,6 @@ int rk_server_new(const rk_server_settings_t *s, rk_server_t **out)
         goto fail;
     }
     free(file);
-    /* Several servers on one PostgreSQL: one dispatches, the others wait
-     * here for their turn (standby.c). */
-    if ((rc = srv__take_dispatch(srv)))
-        goto fail;
     rk_http_config_t hc;
     rk_http_config_init(&hc);
     hc.host = s->host;
@@ -290,7 +287,16 @@ int rk_server_new(const rk_server_settings_t *s, rk_server_t **out)
     hc.param_check = rk_id_valid;
     hc.param_rule = RK_ID_RULE;
     hc.metrics = srv->metrics;
-    rc = rk_http_server_new(&hc, &srv->http);
+    srv->shared = s->storage == RK_SERVER_STORAGE_POSTGRESQL;
+    srv->tls = s->tls_cert != NULL;
+    if (s->advertise_url && *s->advertise_url && !(srv->advertise = strdup(s->advertise_url)))
+        rc = RK_ENOMEM;
+    /* Several servers on one PostgreSQL: one dispatches, the others wait
+     * here for their turn, forwarding what they are asked (standby.c). */
+    if (!rc)
+        rc = srv__take_dispatch(srv, &hc);
+    if (!rc)
+        rc = rk_http_server_new(&hc, &srv->http);
     rk_token_free(token);
     rk_token_free(read_token);
     if (rc)
@@ -330,8 +336,14 @@ int rk_server_start(rk_server_t *srv)
     srv->started = true;
     if ((rc = rk_srv_retention_start(srv->retention)))
         return rc;
+    /* A standby's front answered until now; the port is this server's. */
+    srv__front_free(srv->front);
+    srv->front = NULL;
     /* The HTTP server logs the one `listening host=H port=P` line. */
-    return rk_http_server_start(srv->http);
+    if ((rc = rk_http_server_start(srv->http)))
+        return rc;
+    srv__publish_dispatcher(srv);
+    return 0;
 }
 
 int rk_server_reload_tls(rk_server_t *srv, const rk_server_settings_t *s)
@@ -391,6 +403,8 @@ void rk_server_stop(rk_server_t *srv)
     if (!srv || srv->stopped)
         return;
     srv->stopped = true;
+    srv__front_free(srv->front);
+    srv->front = NULL;
     if (srv->http)
         rk_http_server_stop(srv->http);
     rk_srv_retention_stop(srv->retention);
@@ -413,6 +427,7 @@ void rk_server_free(rk_server_t *srv)
     rk_srv_events_free(srv->events);
     rk_prom_free(srv->metrics);
     free(srv->host);
+    free(srv->advertise);
     pthread_mutex_destroy(&srv->any_lock);
     free(srv);
 }

@@ -27,6 +27,13 @@ static int validate_webhooks(const void *field, const char **why)
     return RK_OK;
 }
 
+/* STRING: "" (derived from --host and --port) or an http(s) URL. */
+static int validate_advertise(const void *field, const char **why)
+{
+    const char *v = *(char *const *)field;
+    return !v || !*v ? RK_OK : rk_config_validate_url(field, why);
+}
+
 static const rk_config_option_t options[] = {
     {.name = "host",
      .env = "RUCKUS_SERVER_HOST",
@@ -67,6 +74,16 @@ static const rk_config_option_t options[] = {
      .help = "libpq connection string or postgresql:// URL (with --storage postgresql); several "
              "servers may share one database: one dispatches, the others stand by and take over "
              "(exit code 3: another took over)"},
+    {.name = "advertise-url",
+     .env = "RUCKUS_SERVER_ADVERTISE_URL",
+     .type = RK_CONFIG_STRING,
+     RK_CONFIG_FIELD(S, advertise_url),
+     .def = "",
+     .validate = validate_advertise,
+     .metavar = "URL",
+     .help = "Where the other servers on this PostgreSQL reach this one (http(s)://HOST:PORT) "
+             "when it dispatches: a standby forwards the API requests it gets there; unset: "
+             "from --host (its host name for 0.0.0.0 or ::) and --port"},
     {.name = "poll-interval",
      .env = "RUCKUS_JOB_MANAGER_JOB_STATUS_POLLING_INTERVAL",
      .type = RK_CONFIG_DOUBLE,

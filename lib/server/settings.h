@@ -23,6 +23,7 @@ typedef struct rk_server_settings {
     int storage;          /* rk_server_storage_t */
     char *db_path;        /* sqlite database file */
     char *postgres_url;   /* with storage postgresql; "" = libpq's defaults */
+    char *advertise_url;  /* how other servers reach this one; "": from host and port */
     double poll_interval; /* seconds between job status polls */
     char *token;          /* API token; NULL: no auth (loopback only) */
     char *token_file;     /* or the file holding it (re-read on SIGHUP) */

@@ -5,8 +5,9 @@
  * so exactly one of them may run it: the one whose store holds the
  * database's dispatch lock (rk_store_lead; lib/store/pg_lease.c has the
  * fence). The others wait here, before their manager is built and before
- * they listen, asking again every STANDBY_POLL_MS; a load balancer's
- * health check sends traffic to the one that listens. When the dispatcher
+ * they listen for themselves, asking again every STANDBY_POLL_MS;
+ * meanwhile they answer what they are asked by forwarding it to the
+ * dispatcher (front.c), so a load balancer may send anything anywhere. When the dispatcher
  * dies (kill -9, its host gone) PostgreSQL ends its session, a standby
  * that has seen the lock free for TAKEOVER_GRACE_MS takes it, and builds
  * its manager from the store as any restart does: queued jobs back in their queues, assigned and
@@ -23,6 +24,9 @@
  */
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -54,7 +58,7 @@ static void dispatch_lost(void *arg)
     kill(getpid(), SIGTERM); /* main's sigwait sees it: the usual stop */
 }
 
-int srv__take_dispatch(rk_server_t *srv)
+int srv__take_dispatch(rk_server_t *srv, const rk_http_config_t *hc)
 {
     bool said = false;
     for (;;) {
@@ -68,9 +72,14 @@ int srv__take_dispatch(rk_server_t *srv)
             return rc;
         if (!said)
             rk_log_info("standing by: another ruckus-server dispatches for this database; this "
-                        "one takes over when it stops",
+                        "one forwards what it is asked to it and takes over when it stops",
                         "poll_ms", STR(STANDBY_POLL_MS));
         said = true;
+        if (!srv->front && (rc = srv__front_new(hc, srv->store, &srv->front))) {
+            rk_log_error("standby: cannot listen", "error", rk_strerror(rc));
+            return rc;
+        }
+        srv__front_refresh(srv->front);
         /* Waits, or takes a stop signal (blocked in every thread, see
          * base/signals.h; SIGHUP has nothing to reload yet). */
         sigset_t set;
@@ -99,4 +108,44 @@ void srv__lead_tick(rk_srv_mgr_t *m, int64_t now)
         return;
     m->lead_checked_us = now;
     rk_store_lead(m->store, 0, dispatch_lost, m->srv); /* a loss calls dispatch_lost */
+}
+
+/* "http://host:port" of this server as others reach it. */
+static void advertise_url(rk_server_t *srv, char *out, size_t size)
+{
+    if (srv->advertise && *srv->advertise) {
+        snprintf(out, size, "%s", srv->advertise);
+        return;
+    }
+    char name[256];
+    const char *host = srv->host;
+    if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0 || strcmp(host, "[::]") == 0) {
+        if (gethostname(name, sizeof name) != 0)
+            snprintf(name, sizeof name, "localhost");
+        name[sizeof name - 1] = '\0';
+        host = name;
+    }
+    bool v6 = strchr(host, ':') && host[0] != '[';
+    snprintf(out, size, "%s://%s%s%s:%u", srv->tls ? "https" : "http", v6 ? "[" : "", host,
+             v6 ? "]" : "", rk_server_port(srv));
+}
+
+void srv__publish_dispatcher(rk_server_t *srv)
+{
+    if (!srv->shared)
+        return;
+    char url[600];
+    advertise_url(srv, url, sizeof url);
+    json_t *v = json_pack("{s:s,s:I,s:I}", "url", url, "pid", (json_int_t)getpid(), "since",
+                          (json_int_t)time(NULL));
+    char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
+    json_decref(v);
+    int rc = text ? rk_store_doc_put(srv->store, RK_SRV_DISPATCHER_DOC, RK_SRV_DISPATCHER_KEY, text)
+                  : RK_ENOMEM;
+    free(text);
+    if (rc)
+        rk_log_warn("could not tell the standbys where this dispatcher listens", "error",
+                    rk_strerror(rc));
+    else
+        rk_log_info("dispatcher URL published for the standbys", "url", url);
 }

@@ -225,6 +225,10 @@ int rk_test_proc_wait_listening(rk_test_proc_t *p, size_t from, int timeout_ms)
         while ((hit = strstr(line, " listening ")) != NULL) {
             const char *eol = strchr(hit, '\n');
             const char *port = strstr(hit, " port=");
+            /* A standby's front (server=standby) is not the server yet. */
+            const char *front = strstr(hit, " server=standby");
+            if (front && (!eol || front < eol))
+                port = NULL;
             if (port && (!eol || port < eol)) {
                 long v = strtol(port + 6, NULL, 10);
                 if (v > 0 && v < 65536) {

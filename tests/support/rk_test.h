@@ -62,7 +62,8 @@ typedef struct rk_test_proc {
  * rk_test_proc_cleanup in every case. */
 int rk_test_proc_start(rk_test_proc_t *p, const char *prog, const char *const *args,
                        const rk_test_proc_opts_t *opts);
-/* Waits up to timeout_ms for a log line "listening" with port=N after byte
+/* Waits up to timeout_ms for a log line "listening" with port=N (not a
+ * standby front's, server=standby) after byte
  * `from` of the log (0: anywhere); sets p->port. */
 int rk_test_proc_wait_listening(rk_test_proc_t *p, size_t from, int timeout_ms);
 /* Sends sig (if still running) and waits up to timeout_ms for the exit;

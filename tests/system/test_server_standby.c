@@ -4,7 +4,7 @@
  * - kill -9 of the dispatching server mid-run: the standby takes over,
  *   recovers the running jobs from the agents, takes new jobs; every job
  *   runs exactly once and no agent runs more than its slots. A restarted
- *   server stands by (not listening) and stops cleanly on SIGTERM; when the
+ *   server stands by (forwarding, not dispatching) and stops cleanly on SIGTERM; when the
  *   dispatcher stops, it takes over in turn.
  * - Dropped connections: every session of the database is cut mid-run.
  *   Whichever server gets the dispatch lock first dispatches: either the
@@ -12,6 +12,9 @@
  *   3. Either way exactly one listens, and every job runs exactly once.
  *   The same with PostgreSQL itself away for 5 s. The fenced case for certain: the dispatcher
  * frozen (SIGSTOP) while its session is cut; thawed, it exits 3 and nothing of it lands.
+ * - A standby answers by forwarding to the dispatcher: 1,000 jobs
+ *   submitted alternately to both run once each; the dispatcher killed,
+ *   the standby answers 503 until it takes over.
  * - Scale: a takeover with 5,000 queued jobs (and, when the test allows,
  *   more with RK_STANDBY_JOBS) has them all back in their queues.
  * Skipped, saying why, where PostgreSQL cannot run.
@@ -73,7 +76,7 @@ static void start_server(two_t *t, rk_test_proc_t *p, bool listen)
         free(log);
         fail();
     }
-    assert_false(rk_test_proc_log_has(p, "listening"));
+    assert_false(rk_test_proc_log_has(p, "listening server=server"));
 }
 
 static void setup_two(two_t *t)
@@ -164,7 +167,7 @@ static void test_standby_takes_over_after_kill9(void **state)
     rk_test_proc_t c;
     start_server(&r.t, &c, false);
     rk_test_sleep_ms(1200); /* two polls: still not listening */
-    assert_false(rk_test_proc_log_has(&c, "listening"));
+    assert_false(rk_test_proc_log_has(&c, "listening server=server"));
     int status = -1;
     assert_int_equal(rk_test_proc_stop(&c, SIGTERM, 5000, &status), 0);
     assert_int_equal(status, 0);
@@ -248,7 +251,7 @@ static void cut_and_go_on(void (*cut)(two_t *))
     } else {
         fprintf(stderr, "the first took its lock back; the standby still stands by\n");
         assert_false(first_fenced);
-        assert_false(rk_test_proc_log_has(&r.b, "listening"));
+        assert_false(rk_test_proc_log_has(&r.b, "listening server=server"));
         assert_int_equal(rk_test_proc_stop(&r.b, SIGTERM, 5000, &status), 0);
         assert_int_equal(status, 0);
         rk_test_proc_cleanup(&r.b);
@@ -342,6 +345,121 @@ static void test_takeover_with_many_queued(void **state)
     fx_cleanup(&t.f);
 }
 
+/* The port of p's standby front (its "listening server=standby" line),
+ * waited for up to 10 s; 0 when none. */
+static uint16_t front_port(rk_test_proc_t *p)
+{
+    double end = rk_test_now_ms() + 10000;
+    do {
+        char *log = rk_test_proc_log(p);
+        const char *hit = log ? strstr(log, "listening server=standby") : NULL;
+        const char *port = hit ? strstr(hit, " port=") : NULL;
+        long v = port ? strtol(port + 6, NULL, 10) : 0;
+        free(log);
+        if (v > 0 && v < 65536)
+            return (uint16_t)v;
+        rk_test_sleep_ms(20);
+    } while (rk_test_now_ms() < end);
+    return 0;
+}
+
+/* Completed jobs as the server fx talks to counts them. */
+static long completed(two_t *t)
+{
+    long st;
+    json_t *v = fx_callf(&t->f, "GET", &st, NULL, "/api/v1/jobs?status=completed&limit=1");
+    long n = st == 200 ? (long)json_integer_value(json_object_get(v, "total")) : -1;
+    json_decref(v);
+    return n;
+}
+
+enum { FWD_JOBS = 1000 };
+
+/* A standby answers what it is asked by forwarding it to the dispatcher:
+ * jobs submitted to either server, alternately, run once each; answers
+ * come back as the dispatcher gave them (errors included); what it cannot
+ * forward (the dispatcher killed) is a 503 until it takes over itself. */
+static void test_standby_forwards_to_dispatcher(void **state)
+{
+    (void)state;
+    if (!need_pg())
+        skip();
+    two_t t;
+    setup_two(&t);
+    rk_test_proc_t b;
+    start_server(&t, &b, false);
+    uint16_t fport = front_port(&b), dport = t.f.srv.port;
+    assert_true(fport > 0);
+    assert_int_not_equal(fport, dport);
+
+    /* Its health says what it is and where it forwards. */
+    t.f.srv.port = fport;
+    long st;
+    json_t *h = fx_call(&t.f, "GET", "/health", NULL, &st);
+    assert_int_equal(st, 200);
+    assert_string_equal(json_string_value(json_object_get(h, "role")), "standby");
+    char want[64];
+    snprintf(want, sizeof want, "http://127.0.0.1:%u", dport);
+    assert_string_equal(json_string_value(json_object_get(h, "dispatcher")), want);
+    json_decref(h);
+    t.f.srv.port = dport;
+    h = fx_call(&t.f, "GET", "/health", NULL, &st);
+    assert_string_equal(json_string_value(json_object_get(h, "role")), "dispatcher");
+    json_decref(h);
+
+    /* Jobs submitted alternately to the dispatcher and the standby. */
+    char exp[32];
+    fx_experiment(&t.f, "quick", "true", 0, exp);
+    char(*ids)[32] = calloc(FWD_JOBS, sizeof *ids);
+    double t0 = rk_test_now_ms();
+    for (int i = 0; i < FWD_JOBS; i++) {
+        t.f.srv.port = i % 2 ? fport : dport;
+        json_t *j = fx_job(&t.f, exp, i % AGENTS, 201);
+        snprintf(ids[i], sizeof ids[i], "%s", fx_id(j));
+        json_decref(j);
+    }
+    fprintf(stderr, "%d jobs submitted to both in %.0f ms\n", FWD_JOBS, rk_test_now_ms() - t0);
+    /* Answers come back as given: a job, a 404, a 422, a query. */
+    t.f.srv.port = fport;
+    json_t *j = fx_get_job(&t.f, ids[0]);
+    assert_string_equal(fx_id(j), ids[0]);
+    json_decref(j);
+    json_t *v = fx_call(&t.f, "GET", "/api/v1/jobs/job_nowhere", NULL, &st);
+    assert_int_equal(st, 404);
+    assert_non_null(json_object_get(v, "detail"));
+    json_decref(v);
+    json_t *bad = json_pack("{s:i}", "experiment_id", 5);
+    json_decref(fx_call(&t.f, "POST", "/api/v1/jobs", bad, &st));
+    assert_int_equal(st, 422);
+    json_decref(bad);
+    json_decref(fx_call(&t.f, "GET", "/api/v1/events", NULL, &st));
+    assert_int_equal(st, 503);
+    double end = rk_test_now_ms() + 120000;
+    while (completed(&t) < FWD_JOBS && rk_test_now_ms() < end)
+        rk_test_sleep_ms(200);
+    assert_int_equal(completed(&t), FWD_JOBS); /* asked through the standby */
+    v = fx_call(&t.f, "GET", "/api/v1/jobs?limit=1", NULL, &st);
+    assert_int_equal(json_integer_value(json_object_get(v, "total")), FWD_JOBS);
+    json_decref(v);
+
+    /* The dispatcher killed: the standby answers 503 (not a refused
+     * connection) until it dispatches and listens itself. */
+    t.f.srv.port = dport;
+    assert_int_equal(rk_test_proc_kill9(&t.f.srv), 0);
+    t.f.srv.port = fport;
+    v = fx_call(&t.f, "GET", "/api/v1/jobs?limit=1", NULL, &st);
+    assert_int_equal(st, 503);
+    json_decref(v);
+    assert_int_equal(rk_test_proc_wait_listening(&b, 0, 15000), 0);
+    talk_to(&t, &b);
+    json_t *last = fx_job(&t.f, exp, 0, 201);
+    json_decref(fx_wait_job(&t.f, fx_id(last), "completed", 20000));
+    json_decref(last);
+    assert_int_equal(completed(&t), FWD_JOBS + 1);
+    free(ids);
+    fx_cleanup(&t.f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -350,6 +468,10 @@ int main(void)
         cmocka_unit_test(test_postgres_away_one_dispatcher_after),
         cmocka_unit_test(test_frozen_dispatcher_is_fenced),
         cmocka_unit_test(test_takeover_with_many_queued),
+        cmocka_unit_test(test_standby_forwards_to_dispatcher),
     };
+    const char *only = getenv("RK_TEST_FILTER"); /* e.g. "*forwards*" */
+    if (only && *only)
+        cmocka_set_test_filter(only);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
