@@ -113,26 +113,6 @@ static bool hop_header(const char *name, size_t n)
     return false;
 }
 
-/* The value of header name in the kept lines ("Name: value\n"), copied
- * into out; "" when absent. */
-static void kept_value(const char *lines, const char *name, char *out, size_t size)
-{
-    size_t n = strlen(name);
-    out[0] = '\0';
-    for (const char *p = lines; p && *p;) {
-        const char *eol = strchr(p, '\n');
-        size_t len = eol ? (size_t)(eol - p) : strlen(p);
-        if (len > n && strncasecmp(p, name, n) == 0 && p[n] == ':') {
-            const char *v = p + n + 1;
-            while (*v == ' ' && v < p + len)
-                v++;
-            snprintf(out, size, "%.*s", (int)(p + len - v), v);
-            return;
-        }
-        p = eol ? eol + 1 : NULL;
-    }
-}
-
 static void fwd_done(const rk_http_response_t *resp, void *ud)
 {
     fwd_t *fw = ud;
@@ -154,8 +134,8 @@ static void fwd_done(const rk_http_response_t *resp, void *ud)
     }
     const char *lines = rk_buf_str((rk_buf_t *)&resp->headers);
     char ctype[256];
-    kept_value(lines, "Content-Type", ctype, sizeof ctype);
-    rk_http_resp_bytes(r, (int)resp->status, ctype[0] ? ctype : "application/octet-stream",
+    bool typed = rk_http_response_header(resp, "Content-Type", ctype, sizeof ctype);
+    rk_http_resp_bytes(r, (int)resp->status, typed ? ctype : "application/octet-stream",
                        rk_buf_str((rk_buf_t *)&resp->body), resp->body.len);
     int kept = 0;
     for (const char *p = lines; p && *p && kept < 12;) {

@@ -672,6 +672,14 @@ static void test_kept_headers(void **state)
     assert_false(rk_http_response_header(&resp, "X-Other", v, sizeof v));
     assert_null(strstr(rk_buf_str(&resp.headers), "Other"));
     rk_http_response_cleanup(&resp);
+    /* "" keeps them all, for a proxy. */
+    rk_http_request_t all = {.url = url, .keep_headers = ""};
+    assert_int_equal(rk_http_client_request_sync(&all, &resp), 0);
+    assert_true(rk_http_response_header(&resp, "X-Ruckus-Next-Offset", v, sizeof v));
+    assert_true(rk_http_response_header(&resp, "X-Other", v, sizeof v));
+    assert_true(rk_http_response_header(&resp, "Content-Length", v, sizeof v));
+    assert_null(strstr(rk_buf_str(&resp.headers), "HTTP/1.1"));
+    rk_http_response_cleanup(&resp);
     /* Without keep_headers nothing is kept. */
     rk_http_request_t none = {.url = url};
     assert_int_equal(rk_http_client_request_sync(&none, &resp), 0);

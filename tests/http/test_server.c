@@ -742,6 +742,54 @@ static void test_refuse_public_without_token(void **state)
     rk_http_server_free(s);
 }
 
+/* The fallback takes what no route does, any method, after the same
+ * token and size checks; routes still win; the raw query reaches it. */
+static void h_fallback(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
+{
+    size_t n = 0;
+    const char *q = rk_http_req_query_string(req);
+    rk_http_req_body(req, &n);
+    rk_http_resp_errorf(resp, 299, "fallback %s %s?%s %zu", rk_http_req_method(req),
+                        rk_http_req_path(req), q ? q : "(none)", n);
+}
+
+static void test_fallback(void **state)
+{
+    rk_http_config_t cfg;
+    rk_http_config_init(&cfg);
+    cfg.token = "tok";
+    cfg.max_body = 64;
+    rk_http_server_t *s;
+    assert_int_equal(rk_http_server_new(&cfg, &s), 0);
+    assert_int_equal(rk_http_server_route(s, "GET", "/api/v1/status/{job_id}", h_status, NULL), 0);
+    assert_int_equal(rk_http_server_fallback(s, NULL, NULL), RK_EINVAL);
+    assert_int_equal(rk_http_server_fallback(s, h_fallback, NULL), 0);
+    assert_int_equal(rk_http_server_fallback(s, h_fallback, NULL), RK_EEXIST);
+    assert_int_equal(rk_http_server_start(s), 0);
+    port = rk_http_server_port(s);
+    const char *auth[] = {"Authorization: Bearer tok", NULL};
+    reply_t r;
+    request(NULL, "GET", "/api/v1/status/j1", NULL, 0, auth, &r);
+    assert_int_equal(r.status, 200); /* the route, not the fallback */
+    request(NULL, "DELETE", "/api/v1/status/j1", NULL, 0, auth, &r);
+    assert_int_equal(r.status, 299); /* no 405: the fallback's */
+    assert_non_null(strstr(r.body, "fallback DELETE /api/v1/status/j1?(none) 0"));
+    request(NULL, "POST", "/api/v1/else/x%2Fy?a=1&b=%20c", "{}", 0, auth, &r);
+    assert_int_equal(r.status, 299);
+    assert_non_null(strstr(r.body, "fallback POST /api/v1/else/x%2Fy?a=1&b=%20c 2"));
+    request(NULL, "GET", "/api/v1/anything", NULL, 0, NULL, &r);
+    assert_int_equal(r.status, 401); /* the token first */
+    char big[128];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    request(NULL, "POST", "/api/v1/else", big, 0, auth, &r);
+    assert_int_equal(r.status, 413); /* the size cap first */
+    request(NULL, "GET", "/bad%00path", NULL, 0, NULL, &r);
+    assert_int_equal(r.status, 400); /* an unreadable path never reaches it */
+    assert_int_equal(rk_http_server_fallback(s, h_fallback, NULL), RK_ESTATE);
+    rk_http_server_free(s);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -762,6 +810,7 @@ int main(void)
         cmocka_unit_test(test_parked_stream_ends_at_stop),
         cmocka_unit_test(test_error_detail_not_utf8),
         cmocka_unit_test(test_refuse_public_without_token),
+        cmocka_unit_test(test_fallback),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
