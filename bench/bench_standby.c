@@ -9,7 +9,9 @@
  *   A, and the clock runs until B listens (its manager rebuilt from the
  *   store: every queued job back in its queue). Reported: the batch POST
  *   rate, the takeover time, B's RssAnon after it and per job, and the
- *   queued count B reports.
+ *   queued count B reports. Before the kill, FORWARDED jobs are POSTed
+ *   one by one (64 in flight) to A, then as many to B, which forwards
+ *   each to A (lib/server/front.c): both rates.
  *
  * Usage: bench_standby [--quick] [--jobs N[,N...]] [--keep]
  *   default --jobs 10000,100000,1000000; --quick: 2000.
@@ -28,6 +30,8 @@
 #include "rk_test_pg.h"
 
 #define BATCH 10000
+/* Jobs POSTed one by one to each server of a round. */
+#define FORWARDED 5000
 
 static bool log_has(const char *path, long from, const char *needle)
 {
@@ -57,6 +61,67 @@ static int pg_server(bs_proc_t *p, const char *dir, const char *name, const char
             return 0;
     fprintf(stderr, "%s did not stand by within 15 s; see %s\n", name, p->log);
     return -1;
+}
+
+/* The port of a standby's front (its "listening server=standby" line). */
+static int front_port(const bs_proc_t *p)
+{
+    FILE *f = fopen(p->log, "r");
+    char line[4096];
+    int port = 0;
+    if (f)
+        fseek(f, p->from, SEEK_SET);
+    while (f && !port && fgets(line, sizeof line, f)) {
+        char *hit = strstr(line, "listening server=standby");
+        hit = hit ? strstr(hit, " port=") : NULL;
+        if (hit)
+            port = atoi(hit + 6);
+    }
+    if (f)
+        fclose(f);
+    return port;
+}
+
+typedef struct posts {
+    int port;
+    const char *exp, *agent;
+    size_t created;
+    long last_other;
+} posts_t;
+
+static void posts_req(void *ud, size_t i, char *url, size_t url_cap, char *body, size_t cap)
+{
+    (void)i;
+    posts_t *p = ud;
+    bs_url(url, url_cap, p->port, "/jobs");
+    snprintf(body, cap, "{\"experiment_id\":\"%s\",\"agent_id\":\"%s\"}", p->exp, p->agent);
+}
+
+static void posts_done(void *ud, size_t i, long status, const char *body, size_t len)
+{
+    (void)i;
+    (void)body;
+    (void)len;
+    posts_t *p = ud;
+    if (status == 201)
+        p->created++;
+    else
+        p->last_other = status;
+}
+
+/* POST /jobs one by one, 64 in flight, to port: jobs/s, or -1. */
+static double post_rate(int port, const char *exp, const char *agent)
+{
+    posts_t p = {.port = port, .exp = exp, .agent = agent};
+    double t0 = bs_now();
+    bs_many("POST", FORWARDED, 64, 120, posts_req, posts_done, &p);
+    double el = bs_now() - t0;
+    if (p.created != FORWARDED) {
+        fprintf(stderr, "POST /jobs to port %d: %zu of %d created (last other HTTP %ld)\n", port,
+                p.created, FORWARDED, p.last_other);
+        return -1;
+    }
+    return FORWARDED / el;
 }
 
 static int round_run(const char *dir, long n)
@@ -95,6 +160,17 @@ static int round_run(const char *dir, long n)
         done += k;
     }
     double post_s = bs_now() - t0;
+    /* Any server answers: POST /jobs to the dispatcher, then to the
+     * standby, which forwards each to it. */
+    int fport = front_port(&b);
+    double direct = post_rate(a.port, exp, agent);
+    double fwd = fport ? post_rate(fport, exp, agent) : -1;
+    if (direct < 0 || fwd < 0)
+        goto out;
+    printf("%9ld jobs  POST /jobs (64 in flight) to the dispatcher %5.0f/s, through the standby "
+           "%5.0f/s (%.0f %%)\n",
+           n, direct, fwd, 100 * fwd / direct);
+    long stored = n + 2 * FORWARDED; /* all queued */
     long rss_a = bs_rss_anon_kib(a.pid);
     double k0 = bs_now();
     bs_proc_stop(&a, SIGKILL, 1);
@@ -105,10 +181,10 @@ static int round_run(const char *dir, long n)
     long queued = bs_ruckus_count(b.port, NULL, "queued");
     printf("%9ld jobs  batch POST %7.0f jobs/s  takeover %8.0f ms  standby RssAnon %7ld KiB "
            "(%4.0f B/job; the killed dispatcher had %ld KiB)  queued after: %ld%s\n",
-           n, n / post_s, take_ms, rss_b, rss_b * 1024.0 / (double)n, rss_a, queued,
-           queued == n ? "" : "  MISMATCH");
+           n, n / post_s, take_ms, rss_b, rss_b * 1024.0 / (double)stored, rss_a, queued,
+           queued == stored ? "" : "  MISMATCH");
     fflush(stdout);
-    rc = queued == n ? 0 : -1;
+    rc = queued == stored ? 0 : -1;
 out:
     bs_proc_stop(&a, SIGKILL, 1);
     bs_proc_stop(&b, SIGTERM, 30);
