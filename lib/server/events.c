@@ -25,6 +25,8 @@ struct rk_srv_events {
     size_t ring;
     uint64_t last_id; /* ids start at 1 */
     sse_stream_t *streams;
+    void (*tap)(void *ud, const char *type, const char *json); /* under lock */
+    void *tap_ud;
 };
 
 struct sse_stream {
@@ -60,6 +62,15 @@ void rk_srv_events_free(rk_srv_events_t *ev)
     free(ev);
 }
 
+void rk_srv_events_tap(rk_srv_events_t *ev,
+                       void (*fn)(void *ud, const char *type, const char *json), void *ud)
+{
+    pthread_mutex_lock(&ev->lock);
+    ev->tap = fn;
+    ev->tap_ud = ud;
+    pthread_mutex_unlock(&ev->lock);
+}
+
 void rk_srv_events_publish(rk_srv_events_t *ev, const char *type, json_t *data)
 {
     char *text = data ? json_dumps(data, JSON_COMPACT) : NULL;
@@ -77,6 +88,8 @@ void rk_srv_events_publish(rk_srv_events_t *ev, const char *type, json_t *data)
         ev->last_id = id;
         for (sse_stream_t *s = ev->streams; s; s = s->next)
             rk_http_stream_wake(s->handle);
+        if (ev->tap) /* in id order: under the lock */
+            ev->tap(ev->tap_ud, type, text);
     }
     rk_buf_cleanup(&b);
     pthread_mutex_unlock(&ev->lock);

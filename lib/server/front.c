@@ -15,8 +15,8 @@
  * listening in its place) is a 503 with Retry-After: the client tries
  * again, as it does for any 503 of ours. What the standby answers itself:
  * /health (role "standby" and the dispatcher's URL), /metrics (its own
- * HTTP counters), the dashboard's files. GET /api/v1/events streams from
- * the dispatcher only: a standby answers it 503 naming the URL.
+ * HTTP counters), the dashboard's files, and GET /api/v1/events from
+ * the server's own bus, which relay.c feeds with the dispatcher's events.
  *
  * The front lives from the first refused dispatch lock until the server
  * it belongs to listens itself (rk_server_start): through the takeover's
@@ -44,7 +44,8 @@
 struct srv_front {
     rk_http_server_t *http;
     rk_http_client_t *client;
-    rk_store_t *store; /* borrowed: the server's */
+    rk_store_t *store;  /* borrowed: the server's */
+    srv_relay_t *relay; /* the dispatcher's events into the server's bus */
     pthread_t thread;
     bool thread_up;
     _Atomic bool stop;
@@ -266,17 +267,6 @@ static void h_health(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     rk_http_resp_json_take(resp, 200, v);
 }
 
-static void h_events(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
-{
-    srv_front_t *f = ud;
-    pthread_mutex_lock(&f->lock);
-    rk_http_resp_errorf(resp, 503,
-                        "this server stands by: events are streamed by the dispatcher (%s)",
-                        f->dispatcher ? f->dispatcher : "not known yet");
-    pthread_mutex_unlock(&f->lock);
-    rk_http_resp_header(resp, "Retry-After", "1");
-}
-
 static void *front_loop(void *arg)
 {
     srv_front_t *f = arg;
@@ -311,14 +301,14 @@ void srv__front_refresh(srv_front_t *f)
         rk_log_info("standby: forwarding API requests to the dispatcher", "url", copy);
 }
 
-int srv__front_new(const rk_http_config_t *hc, rk_store_t *store, srv_front_t **out)
+int srv__front_new(const rk_http_config_t *hc, rk_server_t *srv, srv_front_t **out)
 {
     *out = NULL;
     srv_front_t *f = calloc(1, sizeof *f);
     if (!f)
         return RK_ENOMEM;
     pthread_mutex_init(&f->lock, NULL);
-    f->store = store;
+    f->store = srv->store;
     rk_http_config_t c = *hc;
     c.name = "standby";
     int rc = rk_http_client_new(NULL, &f->client);
@@ -329,7 +319,9 @@ int srv__front_new(const rk_http_config_t *hc, rk_store_t *store, srv_front_t **
     if (!rc)
         rc = rk_http_server_route(f->http, "GET", "/api/v1/health", h_health, f);
     if (!rc)
-        rc = rk_http_server_route(f->http, "GET", "/api/v1/events", h_events, f);
+        rc = rk_http_server_route(f->http, "GET", "/api/v1/events", rk_srv_h_events, srv);
+    if (!rc && srv->pg_url)
+        rc = srv__relay_in_new(srv->pg_url, srv->events, &f->relay);
     if (!rc && c.metrics)
         rc = rk_http_server_metrics_route(f->http, "/metrics");
     if (!rc && rk_webui_register(f->http) != 0)
@@ -359,6 +351,7 @@ void srv__front_free(srv_front_t *f)
      * (the client tries again, by then at the server taking over). */
     if (f->http)
         rk_http_server_stop(f->http);
+    srv__relay_free(f->relay);
     atomic_store(&f->stop, true);
     if (f->thread_up) {
         rk_http_client_wakeup(f->client);

@@ -80,6 +80,8 @@ struct rk_server {
     char *advertise;     /* --advertise-url, or NULL: from host and port */
     bool tls;
     struct srv_front *front; /* while standing by, until it listens itself */
+    char *pg_url;            /* shared: the store's connection string, for the relays */
+    struct srv_relay *relay; /* shared: the dispatcher's events to the standbys */
 };
 
 /* ---- standby.c: one dispatching server per database ---- */
@@ -96,9 +98,10 @@ void srv__publish_dispatcher(rk_server_t *srv);
 /* ---- front.c: a standby's answers ---- */
 typedef struct srv_front srv_front_t;
 /* Listens with hc (its name becomes "standby"): health, metrics, the
- * dashboard, and every other request forwarded to the dispatcher named
- * in store. RK_EIO when it cannot bind, RK_ENOMEM. */
-int srv__front_new(const rk_http_config_t *hc, rk_store_t *store, srv_front_t **out);
+ * dashboard, srv's events (relayed from the dispatcher's), and every other
+ * request forwarded to the dispatcher named in srv's store. RK_EIO when it cannot bind, RK_ENOMEM.
+ */
+int srv__front_new(const rk_http_config_t *hc, rk_server_t *srv, srv_front_t **out);
 /* Re-reads the dispatcher's URL from the store. */
 void srv__front_refresh(srv_front_t *f);
 /* Stops listening (waiting requests answered 503) and frees. NULL: no-op. */
@@ -111,6 +114,22 @@ void rk_srv_events_free(rk_srv_events_t *ev);
  * thread. */
 void rk_srv_events_publish(rk_srv_events_t *ev, const char *type, json_t *data);
 void rk_srv_h_events(rk_http_req_t *req, rk_http_resp_t *resp, void *ud);
+/* Calls fn(ud, type, json) for every event published from now on, in
+ * order, under the bus's lock (fn must be quick and must not publish);
+ * fn NULL: none. */
+void rk_srv_events_tap(rk_srv_events_t *ev,
+                       void (*fn)(void *ud, const char *type, const char *json), void *ud);
+
+/* ---- relay.c: events between servers on one PostgreSQL ---- */
+typedef struct srv_relay srv_relay_t;
+/* The dispatcher's: sends what srv__relay_push is given (the tap of its
+ * bus) as NOTIFYs. */
+int srv__relay_out_new(const char *conninfo, srv_relay_t **out);
+void srv__relay_push(void *relay, const char *type, const char *json);
+/* A standby's: LISTENs and publishes what arrives into ev. */
+int srv__relay_in_new(const char *conninfo, rk_srv_events_t *ev, srv_relay_t **out);
+/* Stops the thread and frees; NULL: no-op. */
+void srv__relay_free(srv_relay_t *r);
 
 /* ---- compat.c: can an agent run an experiment ---- */
 /* Appends what agent a lacks to missing (strings) and doubts to warnings;

@@ -291,6 +291,8 @@ int rk_server_new(const rk_server_settings_t *s, rk_server_t **out)
     srv->tls = s->tls_cert != NULL;
     if (s->advertise_url && *s->advertise_url && !(srv->advertise = strdup(s->advertise_url)))
         rc = RK_ENOMEM;
+    if (srv->shared && !(srv->pg_url = strdup(s->postgres_url ? s->postgres_url : "")))
+        rc = RK_ENOMEM;
     /* Several servers on one PostgreSQL: one dispatches, the others wait
      * here for their turn, forwarding what they are asked (standby.c). */
     if (!rc)
@@ -327,6 +329,16 @@ int rk_server_start(rk_server_t *srv)
 {
     if (srv->started)
         return RK_ESTATE;
+    /* A standby's front answered until now (its relay fed the bus); the
+     * port is this server's now, and its events go out to the others. */
+    srv__front_free(srv->front);
+    srv->front = NULL;
+    if (srv->shared) {
+        int rrc = srv__relay_out_new(srv->pg_url, &srv->relay);
+        if (rrc)
+            return rrc;
+        rk_srv_events_tap(srv->events, srv__relay_push, srv->relay);
+    }
     /* The outbox is read back before the manager writes to it. */
     int rc = srv__hooks_start(srv->hooks);
     if (!rc)
@@ -336,9 +348,6 @@ int rk_server_start(rk_server_t *srv)
     srv->started = true;
     if ((rc = rk_srv_retention_start(srv->retention)))
         return rc;
-    /* A standby's front answered until now; the port is this server's. */
-    srv__front_free(srv->front);
-    srv->front = NULL;
     /* The HTTP server logs the one `listening host=H port=P` line. */
     if ((rc = rk_http_server_start(srv->http)))
         return rc;
@@ -410,6 +419,11 @@ void rk_server_stop(rk_server_t *srv)
     rk_srv_retention_stop(srv->retention);
     if (srv->mgr)
         rk_srv_mgr_stop(srv->mgr);
+    if (srv->relay) {
+        rk_srv_events_tap(srv->events, NULL, NULL);
+        srv__relay_free(srv->relay);
+        srv->relay = NULL;
+    }
 }
 
 void rk_server_free(rk_server_t *srv)
@@ -428,6 +442,9 @@ void rk_server_free(rk_server_t *srv)
     rk_prom_free(srv->metrics);
     free(srv->host);
     free(srv->advertise);
+    if (srv->pg_url)
+        memset(srv->pg_url, 0, strlen(srv->pg_url));
+    free(srv->pg_url);
     pthread_mutex_destroy(&srv->any_lock);
     free(srv);
 }

@@ -75,7 +75,7 @@ int srv__take_dispatch(rk_server_t *srv, const rk_http_config_t *hc)
                         "one forwards what it is asked to it and takes over when it stops",
                         "poll_ms", STR(STANDBY_POLL_MS));
         said = true;
-        if (!srv->front && (rc = srv__front_new(hc, srv->store, &srv->front))) {
+        if (!srv->front && (rc = srv__front_new(hc, srv, &srv->front))) {
             rk_log_error("standby: cannot listen", "error", rk_strerror(rc));
             return rc;
         }

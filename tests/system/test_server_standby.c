@@ -19,8 +19,15 @@
  *   more with RK_STANDBY_JOBS) has them all back in their queues.
  * Skipped, saying why, where PostgreSQL cannot run.
  */
+#include <arpa/inet.h>
 #include <libpq-fe.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "rk_test_pg.h"
 #include "server_fixture.h"
@@ -345,6 +352,95 @@ static void test_takeover_with_many_queued(void **state)
     fx_cleanup(&t.f);
 }
 
+/* An event stream read by a thread of its own into a growing buffer. */
+typedef struct {
+    int fd;
+    pthread_t th;
+    pthread_mutex_t lock;
+    char *buf;
+    size_t len;
+    atomic_bool stop;
+} sse_t;
+
+static void *sse_main(void *arg)
+{
+    sse_t *e = arg;
+    char chunk[65536];
+    while (!atomic_load(&e->stop)) {
+        struct pollfd p = {.fd = e->fd, .events = POLLIN};
+        if (poll(&p, 1, 50) <= 0)
+            continue;
+        ssize_t r = read(e->fd, chunk, sizeof chunk);
+        if (r <= 0)
+            break;
+        pthread_mutex_lock(&e->lock);
+        char *nb = realloc(e->buf, e->len + (size_t)r + 1);
+        if (nb) {
+            memcpy(nb + e->len, chunk, (size_t)r);
+            e->len += (size_t)r;
+            nb[e->len] = '\0';
+            e->buf = nb;
+        }
+        pthread_mutex_unlock(&e->lock);
+    }
+    return NULL;
+}
+
+static void sse_open(sse_t *e, uint16_t port)
+{
+    memset(e, 0, sizeof *e);
+    pthread_mutex_init(&e->lock, NULL);
+    e->fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(e->fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    const char req[] = "GET /api/v1/events HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    assert_int_equal(write(e->fd, req, sizeof req - 1), (ssize_t)(sizeof req - 1));
+    assert_int_equal(pthread_create(&e->th, NULL, sse_main, e), 0);
+}
+
+/* How many times needle is in what e read so far. */
+static int sse_count(sse_t *e, const char *needle)
+{
+    pthread_mutex_lock(&e->lock);
+    int n = 0;
+    for (const char *p = e->buf; p && (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    pthread_mutex_unlock(&e->lock);
+    return n;
+}
+
+/* Waits up to timeout_ms for needle in e's stream. */
+static bool sse_wait(sse_t *e, const char *needle, int timeout_ms)
+{
+    double end = rk_test_now_ms() + timeout_ms;
+    while (sse_count(e, needle) == 0 && rk_test_now_ms() < end)
+        rk_test_sleep_ms(20);
+    return sse_count(e, needle) > 0;
+}
+
+static void sse_close(sse_t *e)
+{
+    atomic_store(&e->stop, true);
+    pthread_join(e->th, NULL);
+    close(e->fd);
+    free(e->buf);
+    pthread_mutex_destroy(&e->lock);
+}
+
+/* Cuts the sessions that LISTEN (the standbys' event relays). */
+static void cut_listeners(const char *url)
+{
+    PGconn *c = PQconnectdb(url);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *r = PQexec(c, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                            " WHERE datname = current_database() AND query LIKE 'LISTEN%'");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_string_equal(PQgetvalue(r, 0, 0), "1");
+    PQclear(r);
+    PQfinish(c);
+}
+
 /* The port of p's standby front (its "listening server=standby" line),
  * waited for up to 10 s; 0 when none. */
 static uint16_t front_port(rk_test_proc_t *p)
@@ -407,9 +503,39 @@ static void test_standby_forwards_to_dispatcher(void **state)
     assert_string_equal(json_string_value(json_object_get(h, "role")), "dispatcher");
     json_decref(h);
 
-    /* Jobs submitted alternately to the dispatcher and the standby. */
+    /* Both stream the dispatcher's events: the standby's relayed through
+     * LISTEN/NOTIFY. */
     char exp[32];
     fx_experiment(&t.f, "quick", "true", 0, exp);
+    sse_t ed, es;
+    sse_open(&ed, dport);
+    sse_open(&es, fport);
+    assert_true(sse_wait(&es, ": ruckus events", 5000));
+    t.f.srv.port = dport;
+    json_t *first = fx_job(&t.f, exp, 0, 201);
+    char needle[64];
+    snprintf(needle, sizeof needle, "\"%s\"", fx_id(first));
+    json_decref(first);
+    if (!sse_wait(&es, needle, 10000)) {
+        fprintf(stderr, "dispatcher's stream:\n%s\nstandby's:\n%s\n", ed.buf, es.buf);
+        char *log = rk_test_proc_log(&b);
+        fprintf(stderr, "standby log:\n%s\n", log);
+        free(log);
+        log = rk_test_proc_log(&t.f.srv);
+        fprintf(stderr, "dispatcher log:\n%s\n", log);
+        free(log);
+        fail();
+    }
+    /* Its relay's session cut: a gap event, then events again. */
+    cut_listeners(t.url);
+    assert_true(sse_wait(&es, "event: gap", 10000));
+    rk_test_sleep_ms(300);
+    first = fx_job(&t.f, exp, 1, 201);
+    snprintf(needle, sizeof needle, "\"%s\"", fx_id(first));
+    json_decref(first);
+    assert_true(sse_wait(&es, needle, 10000));
+
+    /* Jobs submitted alternately to the dispatcher and the standby. */
     char(*ids)[32] = calloc(FWD_JOBS, sizeof *ids);
     double t0 = rk_test_now_ms();
     for (int i = 0; i < FWD_JOBS; i++) {
@@ -432,15 +558,36 @@ static void test_standby_forwards_to_dispatcher(void **state)
     json_decref(fx_call(&t.f, "POST", "/api/v1/jobs", bad, &st));
     assert_int_equal(st, 422);
     json_decref(bad);
-    json_decref(fx_call(&t.f, "GET", "/api/v1/events", NULL, &st));
-    assert_int_equal(st, 503);
     double end = rk_test_now_ms() + 120000;
     while (completed(&t) < FWD_JOBS && rk_test_now_ms() < end)
         rk_test_sleep_ms(200);
-    assert_int_equal(completed(&t), FWD_JOBS); /* asked through the standby */
+    assert_int_equal(completed(&t), FWD_JOBS + 2); /* asked through the standby */
     v = fx_call(&t.f, "GET", "/api/v1/jobs?limit=1", NULL, &st);
-    assert_int_equal(json_integer_value(json_object_get(v, "total")), FWD_JOBS);
+    assert_int_equal(json_integer_value(json_object_get(v, "total")), FWD_JOBS + 2);
     json_decref(v);
+    /* The standby streamed every job event the dispatcher did since the
+     * cut: the last job's completion, then equal counts of job frames. */
+    snprintf(needle, sizeof needle, "\"%s\"", ids[FWD_JOBS - 1]);
+    assert_true(sse_wait(&es, needle, 10000));
+    double quiet = rk_test_now_ms() + 10000;
+    int nd = 0, ns = 0;
+    while (rk_test_now_ms() < quiet) {
+        rk_test_sleep_ms(300);
+        int d = sse_count(&ed, "event: job"), e2 = sse_count(&es, "event: job");
+        if (d == nd && e2 == ns && d > 0)
+            break;
+        nd = d;
+        ns = e2;
+    }
+    /* The standby missed the events of its cut (between the first two
+     * jobs) at most: none after. */
+    fprintf(stderr, "job events: %d on the dispatcher's stream, %d on the standby's\n", nd, ns);
+    assert_true(nd > 2 * FWD_JOBS);
+    assert_true(ns <= nd && ns >= nd - 20);
+    assert_int_equal(sse_count(&ed, "event: gap"), 0);
+    assert_int_equal(sse_count(&es, "event: gap"), 1);
+    sse_close(&ed);
+    sse_close(&es);
 
     /* The dispatcher killed: the standby answers 503 (not a refused
      * connection) until it dispatches and listens itself. */
@@ -455,7 +602,7 @@ static void test_standby_forwards_to_dispatcher(void **state)
     json_t *last = fx_job(&t.f, exp, 0, 201);
     json_decref(fx_wait_job(&t.f, fx_id(last), "completed", 20000));
     json_decref(last);
-    assert_int_equal(completed(&t), FWD_JOBS + 1);
+    assert_int_equal(completed(&t), FWD_JOBS + 3);
     free(ids);
     fx_cleanup(&t.f);
 }
