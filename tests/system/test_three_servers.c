@@ -295,6 +295,8 @@ static void test_three_servers_kill9_every_job_once(void **state)
         int status = -1;
         assert_int_equal(rk_test_proc_stop(&t.s[k], SIGTERM, 10000, &status), 0);
         assert_int_equal(status, 0);
+        assert_false(rk_test_proc_log_has(&t.s[k], "Sanitizer"));
+        assert_false(rk_test_proc_log_has(&t.s[k], "runtime error:"));
         rk_test_proc_cleanup(&t.s[k]);
     }
     t.f.srv = t.s[took];
