@@ -72,31 +72,6 @@ static void posts_done(void *ud, size_t i, long status, const char *body, size_t
         p->last_other = status;
 }
 
-/* The port of a standby's front (its "listening server=standby" line),
- * waited for up to 15 s; 0 when none. */
-static int front_port(const bs_proc_t *p)
-{
-    for (double end = bs_now() + 15; bs_now() < end; usleep(10000)) {
-        FILE *f = fopen(p->log, "r");
-        char line[4096];
-        int port = 0;
-        if (f)
-            fseek(f, p->from, SEEK_SET);
-        while (f && !port && fgets(line, sizeof line, f)) {
-            char *hit = strstr(line, "listening server=standby");
-            hit = hit ? strstr(hit, " port=") : NULL;
-            if (hit)
-                port = atoi(hit + 6);
-        }
-        if (f)
-            fclose(f);
-        if (port)
-            return port;
-    }
-    fprintf(stderr, "no standby front in %s\n", p->log);
-    return 0;
-}
-
 /* CPU seconds of every postgres process so far (its sessions come and go:
  * an estimate from the live ones plus the postmaster's reaped children). */
 static double pg_cpu(void)
@@ -145,8 +120,10 @@ static int round_run(bench_t *b, int r, int k)
         const char *args[] = {"--port",         "0", "--storage", "postgresql",
                               "--postgres-url", url, NULL};
         if (bs_proc_spawn(&b->srv[i], "ruckus-server", args, log) ||
-            !(b->port[i] = front_port(&b->srv[i])))
+            !(b->port[i] = bs_ruckus_front_port(&b->srv[i], 15))) {
+            fprintf(stderr, "no standby front in %s\n", b->srv[i].log);
             return -1;
+        }
     }
     for (int i = 0; i <= N_AGENTS; i++) /* agent N_AGENTS: the busy one for posts */
         if (bs_ruckus_agent(&b->agents[i], dir, dir, i, 1, NULL) ||

@@ -63,25 +63,6 @@ static int pg_server(bs_proc_t *p, const char *dir, const char *name, const char
     return -1;
 }
 
-/* The port of a standby's front (its "listening server=standby" line). */
-static int front_port(const bs_proc_t *p)
-{
-    FILE *f = fopen(p->log, "r");
-    char line[4096];
-    int port = 0;
-    if (f)
-        fseek(f, p->from, SEEK_SET);
-    while (f && !port && fgets(line, sizeof line, f)) {
-        char *hit = strstr(line, "listening server=standby");
-        hit = hit ? strstr(hit, " port=") : NULL;
-        if (hit)
-            port = atoi(hit + 6);
-    }
-    if (f)
-        fclose(f);
-    return port;
-}
-
 typedef struct posts {
     int port;
     const char *exp, *agent;
@@ -162,7 +143,7 @@ static int round_run(const char *dir, long n)
     double post_s = bs_now() - t0;
     /* Any server answers: POST /jobs to the dispatcher, then to the
      * standby, which forwards each to it. */
-    int fport = front_port(&b);
+    int fport = bs_ruckus_front_port(&b, 5);
     double direct = post_rate(a.port, exp, agent);
     double fwd = fport ? post_rate(fport, exp, agent) : -1;
     if (direct < 0 || fwd < 0)

@@ -100,3 +100,24 @@ double bs_ruckus_wait_idle(int server_port, double deadline_s)
     fprintf(stderr, "%ld jobs still unfinished after %.0f s\n", left, deadline_s);
     return 0;
 }
+
+int bs_ruckus_front_port(const bs_proc_t *p, double timeout_s)
+{
+    for (double end = bs_now() + timeout_s;; usleep(10000)) {
+        FILE *f = fopen(p->log, "r");
+        char line[4096];
+        int port = 0;
+        if (f)
+            fseek(f, p->from, SEEK_SET);
+        while (f && !port && fgets(line, sizeof line, f)) {
+            char *hit = strstr(line, "listening server=standby");
+            hit = hit ? strstr(hit, " port=") : NULL;
+            if (hit)
+                port = atoi(hit + 6);
+        }
+        if (f)
+            fclose(f);
+        if (port || bs_now() >= end)
+            return port;
+    }
+}

@@ -12,6 +12,9 @@
 int bs_ruckus_server(bs_proc_t *p, const char *dir, const char *db, const char *sync);
 /* The same on PostgreSQL at url (a libpq connection string). */
 int bs_ruckus_server_pg(bs_proc_t *p, const char *dir, const char *url);
+/* The port of a standby server's front (its "listening server=standby"
+ * log line after p->from), waited for up to timeout_s; 0 when none. */
+int bs_ruckus_front_port(const bs_proc_t *p, double timeout_s);
 /* Starts ruckus-agent i with slots, its data in data_dir/agent<i> and its
  * output in dir/agent<i>.log; extra args (NULL-terminated, may be NULL)
  * appended. 0 or -1. */
