@@ -608,11 +608,14 @@ static void sweep_kill9(void **state)
     sqlite3_close(db);
     printf("killed with %lld of %d old jobs left\n", (long long)after_kill, n_old);
     assert_true(after_kill < n_old && after_kill > 0);
-    /* The next start's sweep finishes the work. */
+    /* The next start's sweep finishes the work (what is checked is that
+     * it does, not how fast: CI runs other heavy tests beside this one). */
     fx_server_start(&f, "sqlite", extra);
     t = rk_test_now_ms();
-    while (jobs_total(&f, "") > 0 && rk_test_now_ms() - t < 120000)
+    while (jobs_total(&f, "") > 0 && rk_test_now_ms() - t < 300000)
         rk_test_sleep_ms(200);
+    printf("the restarted sweep left %llu after %.0f ms\n", (unsigned long long)jobs_total(&f, ""),
+           rk_test_now_ms() - t);
     assert_int_equal(jobs_total(&f, ""), 0);
     server_stop(&f);
     db_consistent(f.db);
