@@ -18,6 +18,8 @@ int main(int argc, char **argv)
     char err[RK_CONFIG_ERRLEN];
     rk_agent_t *agent = NULL;
     int code = 0;
+    if (argc > 1 && strcmp(argv[1], RK_AGENT_HELPER_ARG) == 0)
+        rk_agent_helper_main(argc - 2, argv + 2);
     int rc = rk_agent_settings_load(argc, argv, &s, &res, err, sizeof err);
     if (rc) {
         fprintf(stderr, "%s\n", err[0] ? err : rk_strerror(rc));

@@ -36,6 +36,12 @@ typedef struct rk_agent rk_agent_t;
  * accept. Unset: 2 x slots + 2, at most 64. */
 #define RK_AGENT_TEST_SPARES_ENV "RUCKUS_AGENT_TEST_SPARES"
 
+/* First argument that makes ruckus-agent one of its own helper processes
+ * (helper.c) rather than an agent: main() hands the rest to
+ * rk_agent_helper_main, which never returns. */
+#define RK_AGENT_HELPER_ARG "--internal-helper"
+_Noreturn int rk_agent_helper_main(int argc, char **argv);
+
 /* Creates the agent from s (borrowed until rk_agent_free): creates the data
  * dir, loads or creates the agent id, and loads every job record (recovery
  * as above; jobs to start are started by rk_agent_start). RK_EIO (logged)

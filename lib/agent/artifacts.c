@@ -1,7 +1,7 @@
 /* A job's logs (by offset, so a client can follow) and its output folder as
  * a zip (libarchive), plus the artifact list of a result.
  *
- * The zip is written by a short-lived forked child that loads libarchive
+ * The zip is written by a helper process (helper.c) that loads libarchive
  * with dlopen: libarchive and what it pulls in (libxml2, ICU, libstdc++,
  * about 2 MiB resident) are never mapped in the agent itself, which keeps
  * the idle agent small (docs/benchmarks.md, "Agent").
@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent/internal.h"
@@ -103,7 +102,7 @@ typedef struct arch {
 } arch_t;
 
 /* Loads libarchive and fills api; false (with the reason on stderr) when
- * it is missing. Child only. */
+ * it is missing. Helper process only. */
 static bool arch_load(arch_t *api)
 {
     static const char *const names[] = {"archive_write_new",      "archive_write_set_format_zip",
@@ -241,9 +240,7 @@ static void zip_free(void *ctx)
     free(z);
 }
 
-/* Child: writes the zip of out_dir to fd and the skipped count to
- * report_fd. Exit status 0 when the zip is complete. */
-static int zip_child(const char *out_dir, int fd, int report_fd)
+int agent__zip_helper(const char *out_dir, int fd, int report_fd)
 {
     arch_t api;
     if (!arch_load(&api))
@@ -261,33 +258,15 @@ static int zip_child(const char *out_dir, int fd, int report_fd)
     return ok && write(report_fd, n, (size_t)len) == len ? 0 : 1;
 }
 
-/* Builds the zip into fd in a child; *skipped gets the files left out.
- * Blocks this HTTP worker until the child is done. */
+/* Builds the zip into fd in a helper process; *skipped gets the files left
+ * out. Blocks this HTTP worker until the helper is done. */
 static int build_zip(const char *out_dir, int fd, size_t *skipped)
 {
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) != 0)
+    const char *args[] = {"zip", out_dir, NULL};
+    char report[24];
+    if (agent__helper_run(args, NULL, 0, fd, report, sizeof report) != 0 || !report[0])
         return RK_EIO;
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(p[0]);
-        _exit(zip_child(out_dir, fd, p[1]));
-    }
-    close(p[1]);
-    char buf[24] = "";
-    ssize_t k = 0, r;
-    while (pid > 0 && k < (ssize_t)sizeof buf - 1 &&
-           ((r = read(p[0], buf + k, sizeof buf - 1 - (size_t)k)) > 0 || (r < 0 && errno == EINTR)))
-        k += r > 0 ? r : 0;
-    close(p[0]);
-    int status = -1;
-    /* Our own child (the agent's process group, so the exec reaper's orphan
-     * sweep leaves it alone): reaped here by its pid. */
-    while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (pid < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || k <= 0)
-        return RK_EIO;
-    *skipped = (size_t)strtoull(buf, NULL, 10);
+    *skipped = (size_t)strtoull(report, NULL, 10);
     return RK_OK;
 }
 
@@ -296,7 +275,7 @@ void agent__serve_artifacts(const char *dir, rk_http_resp_t *resp)
     char tmp[4200], out[4200];
     snprintf(tmp, sizeof tmp, "%s/.artifacts-XXXXXX", dir);
     snprintf(out, sizeof out, "%s/output", dir);
-    int fd = mkstemp(tmp);
+    int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0) {
         rk_http_resp_error(resp, 503, "cannot build the zip: the job folder is not writable");
         return;

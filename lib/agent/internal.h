@@ -382,6 +382,22 @@ int agent__waiter_add(rk_agent_t *a, job_t *j, rk_job_state_t known, int64_t dea
  * failing route's error. */
 int agent__routes(rk_agent_t *a);
 
+/* ---- helper.c: helper processes (the agent binary run again) ---- */
+/* Runs "ruckus-agent RK_AGENT_HELPER_ARG args..." (args NULL-terminated,
+ * at most 5) with input on its stdin, out_fd as its stdout (-1:
+ * /dev/null), and reads its report (fd 3) into report (NUL-terminated,
+ * "" when none). RK_OK when it exited 0, else RK_EIO. Blocks until the
+ * helper ends; safe from any thread (posix_spawn, no bare fork). */
+int agent__helper_run(const char *const *args, const char *input, size_t input_len, int out_fd,
+                      char *report, size_t reportsz);
+/* Helper bodies (helper process only). The zip of out_dir to fd, the
+ * count of files left out to report_fd; 0 when the zip is complete. */
+int agent__zip_helper(const char *out_dir, int fd, int report_fd);
+/* POSTs body to url (bearer token and CA file optional) and writes
+ * "<http status> <error text>" to report_fd. */
+int agent__call_helper(const char *url, const char *body, const char *token, const char *ca,
+                       int report_fd);
+
 /* ---- artifacts.c ---- */
 /* Answers a logs request for the job folder dir (without mu). */
 void agent__serve_logs(const char *dir, bool finished, rk_http_req_t *req, rk_http_resp_t *resp);

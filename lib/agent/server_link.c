@@ -3,8 +3,8 @@
  * agent started as a Slurm job) the idle watch that ends it and the
  * unregistration at its clean exit (docs/slurm.md).
  *
- * Every call runs in a short-lived forked child that loads libcurl with
- * dlopen (register_once), so the agent itself never maps libcurl.
+ * Every call runs in a helper process (helper.c) that loads libcurl with
+ * dlopen (agent__call_helper), so the agent itself never maps libcurl.
  */
 #include <curl/curl.h>
 #include <dlfcn.h>
@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent/internal.h"
@@ -22,12 +21,10 @@
 #include "base/err.h"
 #include "base/log.h"
 
-/* One registration attempt, run in a short-lived forked child that loads
- * libcurl with dlopen: libcurl and its TLS stack (libcrypto alone is 3 MiB
- * resident) are never mapped in the agent itself. The child writes
- * "<http status> <error text>" to report_fd. */
-static int register_child(const char *url, const char *body, const char *token, const char *ca,
-                          int report_fd)
+/* One call, in the helper process: libcurl and its TLS stack (libcrypto
+ * alone is 3 MiB resident) are never mapped in the agent itself. */
+int agent__call_helper(const char *url, const char *body, const char *token, const char *ca,
+                       int report_fd)
 {
     char msg[CURL_ERROR_SIZE + 32] = "";
     long status = 0;
@@ -83,39 +80,33 @@ out:
     return write(report_fd, msg, strlen(msg)) > 0 ? 0 : 1;
 }
 
-/* Runs register_child in a child process; *status gets the HTTP status (0:
- * none), msg libcurl's error text. */
+/* POSTs body to url through a helper process; *status gets the HTTP
+ * status (0: none), msg libcurl's error text. The token and the body (it
+ * may hold the agent's token) go through the helper's stdin. */
 static void register_once(const char *url, const char *body, const char *token, const char *ca,
                           long *status, char *msg, size_t msgsz)
 {
-    int p[2];
     *status = 0;
-    snprintf(msg, msgsz, "cannot start the registration process");
-    if (pipe2(p, O_CLOEXEC) != 0)
-        return;
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(p[0]);
-        _exit(register_child(url, body, token, ca, p[1]));
-    }
-    close(p[1]);
+    size_t tlen = token ? strlen(token) : 0, blen = strlen(body);
+    char *input = malloc(tlen + 1 + blen);
     char buf[600];
-    size_t k = 0;
-    ssize_t r;
-    while (pid > 0 && k < sizeof buf - 1 &&
-           ((r = read(p[0], buf + k, sizeof buf - 1 - k)) > 0 || (r < 0 && errno == EINTR)))
-        k += r > 0 ? (size_t)r : 0;
-    buf[k] = '\0';
-    close(p[0]);
-    /* Our own child in the agent's process group (the exec reaper leaves
-     * those alone), reaped here by its pid. */
-    while (pid > 0 && waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+    if (!input) {
+        snprintf(msg, msgsz, "out of memory");
+        return;
     }
-    if (pid > 0 && k > 0) {
-        char *end;
-        *status = strtol(buf, &end, 10);
-        snprintf(msg, msgsz, "%s", *end == ' ' ? end + 1 : end);
+    memcpy(input, token ? token : "", tlen);
+    input[tlen] = '\0';
+    memcpy(input + tlen + 1, body, blen);
+    const char *args[] = {"call", url, ca, NULL};
+    agent__helper_run(args, input, tlen + 1 + blen, -1, buf, sizeof buf);
+    free(input);
+    if (!buf[0]) {
+        snprintf(msg, msgsz, "the registration process gave no answer (see the log)");
+        return;
     }
+    char *end;
+    *status = strtol(buf, &end, 10);
+    snprintf(msg, msgsz, "%s", *end == ' ' ? end + 1 : end);
 }
 
 /* Registers with the server, retrying with backoff until it answers

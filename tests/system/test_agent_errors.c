@@ -16,6 +16,7 @@
 
 #include "base/err.h"
 #include "rk_test_agent.h"
+#include "rk_test_run.h"
 
 static long post_text(rk_test_agent_t *a, const char *body, const char *want_in_detail)
 {
@@ -157,6 +158,24 @@ static void test_token(void **state)
     rk_test_proc_cleanup(&p);
 }
 
+/* The agent's helper processes (lib/agent/helper.c) are the agent binary
+ * run with --internal-helper: asked for anything else, it says so and
+ * exits 2, and starts no agent. */
+static void test_internal_helper_arg(void **state)
+{
+    (void)state;
+    static rk_test_run_t r;
+    const char *none[] = {"--internal-helper", NULL};
+    assert_int_equal(rk_test_run(&r, "ruckus-agent", none, 0), 0);
+    assert_int_equal(r.code, 2);
+    assert_non_null(strstr(r.err, "--internal-helper is for the agent's own use"));
+    assert_null(strstr(r.err, "starting"));
+    const char *bogus[] = {"--internal-helper", "format-disk", "/", NULL};
+    assert_int_equal(rk_test_run(&r, "ruckus-agent", bogus, 0), 0);
+    assert_int_equal(r.code, 2);
+    assert_non_null(strstr(r.err, "for the agent's own use"));
+}
+
 static char *status_of(rk_test_agent_t *a)
 {
     rk_test_resp_t r;
@@ -247,6 +266,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_requests),
         cmocka_unit_test(test_token),
+        cmocka_unit_test(test_internal_helper_arg),
         cmocka_unit_test(test_full_data_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
