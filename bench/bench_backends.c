@@ -45,36 +45,6 @@ typedef struct bench {
     int failures;
 } bench_t;
 
-typedef struct posts {
-    bench_t *b;
-    const char *exp;
-    int agent; /* -1: round-robin over the four */
-    size_t created, other;
-    long last_other;
-} posts_t;
-
-static void posts_req(void *ud, size_t i, char *url, size_t url_cap, char *body, size_t cap)
-{
-    posts_t *p = ud;
-    bs_url(url, url_cap, p->b->srv.port, "/jobs");
-    snprintf(body, cap, "{\"experiment_id\":\"%s\",\"agent_id\":\"%s\"}", p->exp,
-             p->b->ids[p->agent >= 0 ? (size_t)p->agent : i % N_AGENTS]);
-}
-
-static void posts_done(void *ud, size_t i, long status, const char *body, size_t len)
-{
-    (void)i;
-    (void)body;
-    (void)len;
-    posts_t *p = ud;
-    if (status == 201) {
-        p->created++;
-    } else {
-        p->other++;
-        p->last_other = status;
-    }
-}
-
 /* The manager's commits so far, from GET /metrics: how many, their total
  * seconds and the jobs they changed (where a round's time goes). */
 typedef struct commits {
@@ -157,10 +127,13 @@ static int round_run(bench_t *b, int r, bool pg, double *e2e, double *post)
     if (bs_ruckus_experiment(b->srv.port, "true", "[\"/bin/true\"]", exp) ||
         bs_ruckus_experiment(b->srv.port, "block", "[\"sleep\",\"600\"]", block))
         return -1;
-    posts_t p = {.b = b, .exp = exp, .agent = -1};
+    const char *all[N_AGENTS], *busy[] = {b->ids[N_AGENTS]};
+    for (int i = 0; i < N_AGENTS; i++)
+        all[i] = b->ids[i];
+    bs_posts_t p = {.ports = &b->srv.port, .n_ports = 1, .ids = all, .n_ids = N_AGENTS, .exp = exp};
     commits_t c0 = commits_now(b);
     double t0 = bs_now();
-    bs_many("POST", b->jobs, 32, 120, posts_req, posts_done, &p);
+    bs_posts_run(&p, b->jobs, 32, 120);
     double t1 = p.created == b->jobs ? bs_ruckus_wait_idle(b->srv.port, 300) : 0;
     long done = bs_ruckus_count(b->srv.port, exp, "completed");
     if (!t1 || done != (long)b->jobs) {
@@ -170,11 +143,11 @@ static int round_run(bench_t *b, int r, bool pg, double *e2e, double *post)
     }
     *e2e = (double)b->jobs / (t1 - t0);
     commits_t c1 = commits_now(b);
-    posts_t q = {.b = b, .exp = block, .agent = N_AGENTS};
-    bs_many("POST", 1, 1, 30, posts_req, posts_done, &q); /* the blocker runs */
-    q = (posts_t){.b = b, .exp = exp, .agent = N_AGENTS};
+    bs_posts_t q = {.ports = &b->srv.port, .n_ports = 1, .ids = busy, .n_ids = 1, .exp = block};
+    bs_posts_run(&q, 1, 1, 30); /* the blocker runs */
+    q = (bs_posts_t){.ports = &b->srv.port, .n_ports = 1, .ids = busy, .n_ids = 1, .exp = exp};
     t0 = bs_now();
-    bs_many("POST", b->posts, 64, 120, posts_req, posts_done, &q);
+    bs_posts_run(&q, b->posts, 64, 120);
     double el = bs_now() - t0;
     commits_t c2 = commits_now(b);
     if (q.created != b->posts) {

@@ -44,34 +44,6 @@ typedef struct bench {
     int failures;
 } bench_t;
 
-typedef struct posts {
-    bench_t *b;
-    const char *exp;
-    int agent; /* -1: round-robin over the four */
-    size_t created;
-    long last_other;
-} posts_t;
-
-static void posts_req(void *ud, size_t i, char *url, size_t url_cap, char *body, size_t cap)
-{
-    posts_t *p = ud;
-    bs_url(url, url_cap, p->b->port[i % (size_t)p->b->k], "/jobs");
-    snprintf(body, cap, "{\"experiment_id\":\"%s\",\"agent_id\":\"%s\"}", p->exp,
-             p->b->ids[p->agent >= 0 ? (size_t)p->agent : i % N_AGENTS]);
-}
-
-static void posts_done(void *ud, size_t i, long status, const char *body, size_t len)
-{
-    (void)i;
-    (void)body;
-    (void)len;
-    posts_t *p = ud;
-    if (status == 201)
-        p->created++;
-    else
-        p->last_other = status;
-}
-
 /* CPU seconds of every postgres process so far (its sessions come and go:
  * an estimate from the live ones plus the postmaster's reaped children). */
 static double pg_cpu(void)
@@ -139,9 +111,13 @@ static int round_run(bench_t *b, int r, int k)
         cpu0[i] = bs_cpu_seconds(b->srv[i].pid);
     for (int i = 0; i < N_AGENTS; i++)
         ag0 += bs_cpu_seconds(b->agents[i].pid);
-    posts_t p = {.b = b, .exp = exp, .agent = -1};
+    const char *all[N_AGENTS], *busy[] = {b->ids[N_AGENTS]};
+    for (int i = 0; i < N_AGENTS; i++)
+        all[i] = b->ids[i];
+    bs_posts_t p = {
+        .ports = b->port, .n_ports = (size_t)k, .ids = all, .n_ids = N_AGENTS, .exp = exp};
     double t0 = bs_now();
-    bs_many("POST", b->jobs, 32, 120, posts_req, posts_done, &p);
+    bs_posts_run(&p, b->jobs, 32, 120);
     double t1 = p.created == b->jobs ? bs_ruckus_wait_idle(b->port[0], 300) : 0;
     long done = bs_ruckus_count(b->port[0], exp, "completed");
     if (!t1 || done != (long)b->jobs) {
@@ -158,11 +134,11 @@ static int round_run(bench_t *b, int r, int k)
         printf(", standby%d %.2f", i, bs_cpu_seconds(b->srv[i].pid) - cpu0[i]);
     printf(", agents+jobs %.2f, postgres ~%.2f (2 cores: %.2f)\n", ag1 - ag0, pg1 - pg0, 2 * el);
 
-    posts_t q = {.b = b, .exp = block, .agent = N_AGENTS};
-    bs_many("POST", 1, 1, 30, posts_req, posts_done, &q); /* the blocker runs */
-    q = (posts_t){.b = b, .exp = exp, .agent = N_AGENTS};
+    bs_posts_t q = {.ports = b->port, .n_ports = (size_t)k, .ids = busy, .n_ids = 1, .exp = block};
+    bs_posts_run(&q, 1, 1, 30); /* the blocker runs */
+    q = (bs_posts_t){.ports = b->port, .n_ports = (size_t)k, .ids = busy, .n_ids = 1, .exp = exp};
     t0 = bs_now();
-    bs_many("POST", b->posts, 64, 120, posts_req, posts_done, &q);
+    bs_posts_run(&q, b->posts, 64, 120);
     el = bs_now() - t0;
     if (q.created != b->posts) {
         fprintf(stderr, "post: %zu of %zu created (last other HTTP %ld)\n", q.created, b->posts,

@@ -63,39 +63,12 @@ static int pg_server(bs_proc_t *p, const char *dir, const char *name, const char
     return -1;
 }
 
-typedef struct posts {
-    int port;
-    const char *exp, *agent;
-    size_t created;
-    long last_other;
-} posts_t;
-
-static void posts_req(void *ud, size_t i, char *url, size_t url_cap, char *body, size_t cap)
-{
-    (void)i;
-    posts_t *p = ud;
-    bs_url(url, url_cap, p->port, "/jobs");
-    snprintf(body, cap, "{\"experiment_id\":\"%s\",\"agent_id\":\"%s\"}", p->exp, p->agent);
-}
-
-static void posts_done(void *ud, size_t i, long status, const char *body, size_t len)
-{
-    (void)i;
-    (void)body;
-    (void)len;
-    posts_t *p = ud;
-    if (status == 201)
-        p->created++;
-    else
-        p->last_other = status;
-}
-
 /* POST /jobs one by one, 64 in flight, to port: jobs/s, or -1. */
 static double post_rate(int port, const char *exp, const char *agent)
 {
-    posts_t p = {.port = port, .exp = exp, .agent = agent};
+    bs_posts_t p = {.ports = &port, .n_ports = 1, .ids = &agent, .n_ids = 1, .exp = exp};
     double t0 = bs_now();
-    bs_many("POST", FORWARDED, 64, 120, posts_req, posts_done, &p);
+    bs_posts_run(&p, FORWARDED, 64, 120);
     double el = bs_now() - t0;
     if (p.created != FORWARDED) {
         fprintf(stderr, "POST /jobs to port %d: %zu of %d created (last other HTTP %ld)\n", port,

@@ -121,3 +121,30 @@ int bs_ruckus_front_port(const bs_proc_t *p, double timeout_s)
             return port;
     }
 }
+
+static void posts_req(void *ud, size_t i, char *url, size_t url_cap, char *body, size_t cap)
+{
+    bs_posts_t *p = ud;
+    bs_url(url, url_cap, p->ports[i % p->n_ports], "/jobs");
+    snprintf(body, cap, "{\"experiment_id\":\"%s\",\"agent_id\":\"%s\"}", p->exp,
+             p->ids[i % p->n_ids]);
+}
+
+static void posts_done(void *ud, size_t i, long status, const char *body, size_t len)
+{
+    (void)i;
+    (void)body;
+    (void)len;
+    bs_posts_t *p = ud;
+    if (status == 201) {
+        p->created++;
+    } else {
+        p->other++;
+        p->last_other = status;
+    }
+}
+
+void bs_posts_run(bs_posts_t *p, size_t n, int inflight, double deadline_s)
+{
+    bs_many("POST", n, inflight, deadline_s, posts_req, posts_done, p);
+}

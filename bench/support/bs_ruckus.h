@@ -28,6 +28,22 @@ int bs_ruckus_register(int server_port, int agent_port, char *id, size_t n);
 int bs_ruckus_experiment(int server_port, const char *name, const char *argv, char out[64]);
 /* Jobs of experiment exp (NULL: all) in the comma-separated states, or -1. */
 long bs_ruckus_count(int server_port, const char *exp, const char *states);
+/* POST /jobs through bs_many: request i goes to ports[i % n_ports] and
+ * names experiment exp and agent ids[i % n_ids]. */
+typedef struct bs_posts {
+    const int *ports;
+    size_t n_ports;
+    const char *const *ids;
+    size_t n_ids;
+    const char *exp;
+    size_t created;  /* answered 201 */
+    size_t other;    /* answered anything else */
+    long last_other; /* the last status that was not 201 */
+} bs_posts_t;
+/* Sends n of them, inflight at once, until all are answered or deadline_s
+ * passes; counts into p. */
+void bs_posts_run(bs_posts_t *p, size_t n, int inflight, double deadline_s);
+
 /* Polls every 2 ms until no job is queued, assigned or running; the time
  * (bs_now) it saw that, or 0 after deadline_s. */
 double bs_ruckus_wait_idle(int server_port, double deadline_s);
