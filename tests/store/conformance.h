@@ -22,6 +22,7 @@
 #include "base/log.h"
 #include "store/store.h"
 
+#include "rk_test.h"
 #include "rk_test_pg.h"
 
 static const char *backend; /* the backend the current group runs against */

@@ -278,6 +278,7 @@ int main(void)
 {
     if (getenv("RK_UNDER_VALGRIND")) /* valgrind checks memory here, not scale: ~10 min at N */
         n_jobs = 20000;
+    n_jobs = (int)rk_test_scale(n_jobs, 20000);
     const struct CMUnitTest tests[] = {
         T(every_shape_at_scale),
     };

@@ -204,7 +204,7 @@ static void a_failed_commit_stops_the_copy(void **state)
 static void hundred_thousand_jobs(void **state)
 {
     rk_store_t *dst = ((fx_t *)*state)->s;
-    size_t n = getenv("RK_UNDER_VALGRIND") ? 3000 : 100000;
+    size_t n = getenv("RK_UNDER_VALGRIND") ? 3000 : (size_t)rk_test_scale(100000, 10000);
     src_t x;
     src_make(&x, n);
     rk_copy_counts_t c;

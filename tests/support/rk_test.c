@@ -19,6 +19,12 @@
 
 #include "base/err.h"
 
+long rk_test_scale(long full, long light)
+{
+    const char *v = getenv("RK_TEST_LIGHT");
+    return v && *v && strcmp(v, "0") != 0 ? light : full;
+}
+
 double rk_test_now_ms(void)
 {
     struct timespec ts;

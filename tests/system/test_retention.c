@@ -506,7 +506,7 @@ static void sweep_scale(void **state)
     (void)state;
     /* RK_RETENTION_SEED=N seeds N instead of 100,000. */
     const char *seed_env = getenv("RK_RETENTION_SEED");
-    const int n_old = seed_env ? atoi(seed_env) : 100000, n_new = 1000;
+    const int n_old = seed_env ? atoi(seed_env) : (int)rk_test_scale(100000, 10000), n_new = 1000;
     fx_t f;
     fx_init(&f);
     fx_server_start(&f, "sqlite", NULL);
@@ -579,7 +579,7 @@ static void sweep_scale(void **state)
 static void sweep_kill9(void **state)
 {
     (void)state;
-    const int n_old = 30000;
+    const int n_old = (int)rk_test_scale(30000, 10000);
     fx_t f;
     fx_init(&f);
     fx_server_start(&f, "sqlite", NULL);

@@ -663,38 +663,38 @@ static void test_scale_not_before(void **state)
     fx_agent_start(&f, 0, 8, NULL);
     char exp[32];
     fx_experiment(&f, "noop", "true", 0, exp);
-    enum { N = 10000, BATCH = 1000 };
-    char **ids = calloc(N, sizeof *ids);
-    rk_time_t *nbs = calloc(N, sizeof *nbs);
+    const int n_jobs = (int)rk_test_scale(10000, 2000), BATCH = 1000;
+    char **ids = calloc(n_jobs, sizeof *ids);
+    rk_time_t *nbs = calloc(n_jobs, sizeof *nbs);
     assert_non_null(ids);
     assert_non_null(nbs);
 
     /* Baseline: no start times. */
     rk_time_t b0 = rk_time_now_us();
-    submit_many(&f, exp, N, BATCH, NULL, ids);
-    wait_completed(&f, N);
+    submit_many(&f, exp, n_jobs, BATCH, NULL, ids);
+    wait_completed(&f, n_jobs);
     double base_s = (double)(rk_time_now_us() - b0) / 1e6;
-    for (int k = 0; k < N; k++)
+    for (int k = 0; k < n_jobs; k++)
         free(ids[k]);
 
     /* Start times spread over `spread_s` after the submissions, in a
      * shuffled order: the heap, not arrival, decides. */
     double spread_s = 8.0;
     rk_time_t t0 = rk_time_now_us() + 5000000;
-    for (int k = 0; k < N; k++)
-        nbs[k] = t0 + (rk_time_t)(((k * 7919) % N) * (spread_s * 1e6 / N));
+    for (int k = 0; k < n_jobs; k++)
+        nbs[k] = t0 + (rk_time_t)(((k * 7919) % n_jobs) * (spread_s * 1e6 / n_jobs));
     double sub0 = rk_test_now_ms();
-    submit_many(&f, exp, N, BATCH, nbs, ids);
+    submit_many(&f, exp, n_jobs, BATCH, nbs, ids);
     double sub_ms = rk_test_now_ms() - sub0;
     if (rk_time_now_us() >= t0) /* a loaded machine: some were due at once */
         fprintf(stderr, "submissions took %.0f ms: past the first start time\n", sub_ms);
-    wait_completed(&f, 2 * N);
+    wait_completed(&f, 2 * n_jobs);
     double done_s = (double)(rk_time_now_us() - t0) / 1e6;
     /* None early: each job's send after its not_before (a sample of 500:
      * every job's history is a read each). */
     int early = 0, nsample = 0;
     double worst_late = 0, sum_late = 0;
-    for (int k = 0; k < N; k += N / 500) {
+    for (int k = 0; k < n_jobs; k += n_jobs / 500) {
         json_t *j = fx_get_job(&f, ids[k]);
         rk_time_t sends[2];
         assert_int_equal(entries(j, "assigned", sends, 2), 1);
@@ -706,21 +706,21 @@ static void test_scale_not_before(void **state)
         nsample++;
         json_decref(j);
     }
-    double base_rate = N / base_s, rate = N / done_s;
+    double base_rate = n_jobs / base_s, rate = n_jobs / done_s;
     fprintf(stderr,
             "not_before scale: baseline %d jobs without start times in %.1f s (%.0f jobs/s); "
             "%d jobs submitted in %.0f ms, due over %.1f s, all done %.1f s after the first was "
             "due (%.0f jobs/s, %.0f %% of baseline); sample of %d: %d early, late mean %.3f s, "
             "worst %.3f s\n",
-            N, base_s, base_rate, N, sub_ms, spread_s, done_s, rate, 100 * rate / base_rate,
-            nsample, early, sum_late / nsample, worst_late);
+            n_jobs, base_s, base_rate, n_jobs, sub_ms, spread_s, done_s, rate,
+            100 * rate / base_rate, nsample, early, sum_late / nsample, worst_late);
     assert_int_equal(early, 0);
     /* Near normal: at least half the baseline's rate (or faster than the
      * start times allow: done within the spread plus a second). Half, not
      * more: under ctest -j2 another test shares the two cores with one run
      * and not the other (CI saw exactly 70 %; local runs 79-141 %). */
     assert_true(rate >= 0.5 * base_rate || done_s <= spread_s + 1.0);
-    for (int k = 0; k < N; k++)
+    for (int k = 0; k < n_jobs; k++)
         free(ids[k]);
     free(ids);
     free(nbs);

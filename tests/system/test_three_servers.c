@@ -214,7 +214,7 @@ static void test_three_servers_kill9_every_job_once(void **state)
     }
     const char *env = getenv("RK_THREE_JOBS");
     three_t t = {0};
-    int first = env && atoi(env) > 0 ? atoi(env) : 10000;
+    int first = env && atoi(env) > 0 ? atoi(env) : (int)rk_test_scale(10000, 1000);
     t.n = first + LATE;
     t.ids = calloc((size_t)t.n, sizeof *t.ids);
     t.agent_of = calloc((size_t)t.n, sizeof *t.agent_of);
