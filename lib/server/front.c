@@ -343,6 +343,11 @@ int srv__front_new(const rk_http_config_t *hc, rk_server_t *srv, srv_front_t **o
     return 0;
 }
 
+rk_http_server_t *srv__front_http(srv_front_t *f)
+{
+    return f->http;
+}
+
 void srv__front_free(srv_front_t *f)
 {
     if (!f)

@@ -88,8 +88,9 @@ struct rk_server {
 /* Takes the store's dispatch lock, standing by (logged) until it can, or
  * until SIGTERM/SIGINT (RK_ESTATE). Other store errors as they come.
  * While it stands by it answers on hc's address (front.c), and goes on
- * answering until srv__front_free (rk_server_start). */
-int srv__take_dispatch(rk_server_t *srv, const rk_http_config_t *hc);
+ * answering until srv__front_free (rk_server_start); a SIGHUP meanwhile
+ * re-reads s's token files and TLS files into the front. */
+int srv__take_dispatch(rk_server_t *srv, const rk_server_settings_t *s, const rk_http_config_t *hc);
 /* Writes where this server listens (the RK_SRV_DISPATCHER_DOC), once it
  * does; a failure is logged, standbys then answer 503 until the next
  * start. */
@@ -106,6 +107,13 @@ int srv__front_new(const rk_http_config_t *hc, rk_server_t *srv, srv_front_t **o
 void srv__front_refresh(srv_front_t *f);
 /* Stops listening (waiting requests answered 503) and frees. NULL: no-op. */
 void srv__front_free(srv_front_t *f);
+/* The front's HTTP server (for a SIGHUP's reloads). */
+rk_http_server_t *srv__front_http(srv_front_t *f);
+
+/* ---- server.c ---- */
+/* Re-reads --token-file/--read-token-file into http (the dispatcher's
+ * server or a standby's front), logged; the old tokens stay on failure. */
+int srv__reload_tokens_on(rk_http_server_t *http, const rk_server_settings_t *s);
 
 /* ---- events.c: the server-sent event bus ---- */
 int rk_srv_events_new(size_t ring, rk_srv_events_t **out);

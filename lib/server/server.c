@@ -296,7 +296,19 @@ int rk_server_new(const rk_server_settings_t *s, rk_server_t **out)
     /* Several servers on one PostgreSQL: one dispatches, the others wait
      * here for their turn, forwarding what they are asked (standby.c). */
     if (!rc)
-        rc = srv__take_dispatch(srv, &hc);
+        rc = srv__take_dispatch(srv, s, &hc);
+    /* A server that stood by (for days, maybe) listens with the token
+     * files as they are now, not as they were at its start. */
+    if (!rc && srv->front && (s->token_file || s->read_token_file)) {
+        rk_token_free(token);
+        rk_token_free(read_token);
+        token = read_token = NULL;
+        if ((rc = rk_server_settings_tokens(s, &token, &read_token, terr, sizeof terr)) &&
+            rc != RK_ENOMEM)
+            rk_log_error("cannot read the token", "detail", terr);
+        hc.token = token;
+        hc.read_token = read_token;
+    }
     if (!rc)
         rc = rk_http_server_new(&hc, &srv->http);
     rk_token_free(token);
@@ -388,18 +400,24 @@ int rk_server_reload_tokens(rk_server_t *srv, const rk_server_settings_t *s)
             rk_log_info("SIGHUP: no token file to re-read");
         return hooks_rc;
     }
-    char terr[RK_CONFIG_ERRLEN];
+    int rc = srv__reload_tokens_on(srv->http, s);
+    return rc ? rc : hooks_rc;
+}
+
+int srv__reload_tokens_on(rk_http_server_t *http, const rk_server_settings_t *s)
+{
+    char terr[RK_CONFIG_ERRLEN] = "";
     char *token = NULL, *read_token = NULL;
     int rc = rk_server_settings_tokens(s, &token, &read_token, terr, sizeof terr);
     if (!rc)
-        rc = rk_http_server_set_tokens(srv->http, token, read_token);
+        rc = rk_http_server_set_tokens(http, token, read_token);
     if (rc)
         rk_log_warn("SIGHUP: keeping the old tokens", "detail", terr[0] ? terr : rk_strerror(rc));
     else
         rk_log_info("SIGHUP: tokens re-read", "read_token", read_token ? "yes" : "no");
     rk_token_free(token);
     rk_token_free(read_token);
-    return rc ? rc : hooks_rc;
+    return rc;
 }
 
 uint16_t rk_server_port(const rk_server_t *srv)

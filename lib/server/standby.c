@@ -58,7 +58,19 @@ static void dispatch_lost(void *arg)
     kill(getpid(), SIGTERM); /* main's sigwait sees it: the usual stop */
 }
 
-int srv__take_dispatch(rk_server_t *srv, const rk_http_config_t *hc)
+/* A SIGHUP while standing by: the front's tokens and TLS files. */
+static void reload_front(rk_server_t *srv, const rk_server_settings_t *s)
+{
+    rk_http_server_t *http = srv__front_http(srv->front);
+    if (s->token_file || s->read_token_file)
+        srv__reload_tokens_on(http, s);
+    else
+        rk_log_info("SIGHUP: no token file to re-read");
+    if (s->tls_cert) /* logs a failure itself, keeping the old one */
+        rk_http_server_reload_tls(http, s->tls_cert, s->tls_key);
+}
+
+int srv__take_dispatch(rk_server_t *srv, const rk_server_settings_t *s, const rk_http_config_t *hc)
 {
     bool said = false;
     for (;;) {
@@ -80,8 +92,8 @@ int srv__take_dispatch(rk_server_t *srv, const rk_http_config_t *hc)
             return rc;
         }
         srv__front_refresh(srv->front);
-        /* Waits, or takes a stop signal (blocked in every thread, see
-         * base/signals.h; SIGHUP has nothing to reload yet). */
+        /* Waits, or takes a signal (blocked in every thread, see
+         * base/signals.h): a stop, or SIGHUP for the front. */
         sigset_t set;
         sigemptyset(&set);
         sigaddset(&set, SIGTERM);
@@ -94,6 +106,8 @@ int srv__take_dispatch(rk_server_t *srv, const rk_http_config_t *hc)
                         sig == SIGTERM ? "SIGTERM" : "SIGINT");
             return RK_ESTATE;
         }
+        if (sig == SIGHUP)
+            reload_front(srv, s);
     }
 }
 

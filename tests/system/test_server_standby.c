@@ -15,6 +15,8 @@
  * - A standby answers by forwarding to the dispatcher: 1,000 jobs
  *   submitted alternately to both run once each; the dispatcher killed,
  *   the standby answers 503 until it takes over.
+ * - SIGHUP on a standby re-reads its token file into its front; a
+ *   takeover listens with the token file as it is then.
  * - Scale: a takeover with 5,000 queued jobs (and, when the test allows,
  *   more with RK_STANDBY_JOBS) has them all back in their queues.
  * Skipped, saying why, where PostgreSQL cannot run.
@@ -49,9 +51,10 @@ static bool need_pg(void)
     return true;
 }
 
-/* Starts a server on the test's database into p; waits for it to listen
- * when listen, else for its "standing by" line. */
-static void start_server(two_t *t, rk_test_proc_t *p, bool listen)
+/* Starts a server on the test's database into p (with --token-file tokf
+ * unless NULL); waits for it to listen when listen, else for its
+ * "standing by" line. */
+static void start_server_tok(two_t *t, rk_test_proc_t *p, bool listen, const char *tokf)
 {
     const char *argv[] = {"--port",
                           "0",
@@ -67,6 +70,8 @@ static void start_server(two_t *t, rk_test_proc_t *p, bool listen)
                           "2",
                           "--log-level",
                           "debug",
+                          tokf ? "--token-file" : NULL,
+                          tokf,
                           NULL};
     rk_test_proc_opts_t o = {.cwd = t->f.dir, .no_listen_wait = !listen};
     memset(p, 0, sizeof *p);
@@ -84,6 +89,11 @@ static void start_server(two_t *t, rk_test_proc_t *p, bool listen)
         fail();
     }
     assert_false(rk_test_proc_log_has(p, "listening server=server"));
+}
+
+static void start_server(two_t *t, rk_test_proc_t *p, bool listen)
+{
+    start_server_tok(t, p, listen, NULL);
 }
 
 static void setup_two(two_t *t)
@@ -609,6 +619,79 @@ static void test_standby_forwards_to_dispatcher(void **state)
     fx_cleanup(&t.f);
 }
 
+/* GET /api/v1/jobs?limit=1 on 127.0.0.1:port with token: the status. */
+static long get_status(uint16_t port, const char *token)
+{
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/api/v1/jobs?limit=1", (unsigned)port);
+    rk_test_resp_t r;
+    long st = rk_test_http("GET", url, NULL, 0, token, &r) == 0 ? r.status : -1;
+    rk_test_resp_cleanup(&r);
+    return st;
+}
+
+/* Waits up to 10 s for the n-th "SIGHUP: tokens re-read" in p's log. */
+static bool reread(rk_test_proc_t *p, int n)
+{
+    for (double end = rk_test_now_ms() + 10000; rk_test_now_ms() < end; rk_test_sleep_ms(20)) {
+        char *log = rk_test_proc_log(p);
+        int k = 0;
+        for (const char *h = log; h && (h = strstr(h, "SIGHUP: tokens re-read")); h++)
+            k++;
+        free(log);
+        if (k >= n)
+            return true;
+    }
+    return false;
+}
+
+/* A standby's SIGHUP re-reads its token file into its front (which checks
+ * a token itself before it forwards), and the server it becomes at a
+ * takeover listens with the file as it is then, not as it was at start. */
+static void test_standby_sighup_rereads_tokens(void **state)
+{
+    (void)state;
+    if (!need_pg())
+        skip();
+    two_t t;
+    fx_init(&t.f);
+    assert_int_equal(rk_test_pg_create_db(t.url, sizeof t.url), 0);
+    char tokf[4200];
+    snprintf(tokf, sizeof tokf, "%s/token", t.f.dir);
+    assert_int_equal(rk_test_write_file(tokf, "old-token-1\n", 0600), 0);
+    start_server_tok(&t, &t.f.srv, true, tokf);
+    rk_test_proc_t b;
+    start_server_tok(&t, &b, false, tokf);
+    uint16_t fport = front_port(&b), dport = t.f.srv.port;
+    assert_true(fport > 0);
+    assert_int_equal(get_status(fport, "old-token-1"), 200);
+    assert_int_equal(get_status(fport, "new-token-2"), 401);
+    assert_int_equal(get_status(fport, NULL), 401);
+
+    /* Rotated on the dispatcher only: the front still holds the old one
+     * and refuses the new one itself. */
+    assert_int_equal(rk_test_write_file(tokf, "new-token-2\n", 0600), 0);
+    assert_int_equal(kill(t.f.srv.pid, SIGHUP), 0);
+    assert_true(reread(&t.f.srv, 1));
+    assert_int_equal(get_status(dport, "new-token-2"), 200);
+    assert_int_equal(get_status(fport, "new-token-2"), 401);
+    /* Then on the standby: both take the new one, neither the old. */
+    assert_int_equal(kill(b.pid, SIGHUP), 0);
+    assert_true(reread(&b, 1));
+    assert_int_equal(get_status(fport, "new-token-2"), 200);
+    assert_int_equal(get_status(fport, "old-token-1"), 401);
+
+    /* Rotated again, no SIGHUP, the dispatcher killed: the standby's own
+     * server listens with the file's token of now. */
+    assert_int_equal(rk_test_write_file(tokf, "newest-token-3\n", 0600), 0);
+    assert_int_equal(rk_test_proc_kill9(&t.f.srv), 0);
+    assert_int_equal(rk_test_proc_wait_listening(&b, 0, 60000), 0);
+    assert_int_equal(get_status(b.port, "newest-token-3"), 200);
+    assert_int_equal(get_status(b.port, "new-token-2"), 401);
+    talk_to(&t, &b);
+    fx_cleanup(&t.f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -618,6 +701,7 @@ int main(void)
         cmocka_unit_test(test_frozen_dispatcher_is_fenced),
         cmocka_unit_test(test_takeover_with_many_queued),
         cmocka_unit_test(test_standby_forwards_to_dispatcher),
+        cmocka_unit_test(test_standby_sighup_rereads_tokens),
     };
     const char *only = getenv("RK_TEST_FILTER"); /* e.g. "*forwards*" */
     if (only && *only)
