@@ -12,9 +12,10 @@
  *
  * Events are not stored, so this is best effort with the losses said:
  * the relay out drops (and logs) what it cannot send while the database
- * is away or when QUEUE_MAX wait; a relay in whose connection went
- * publishes a "gap" event when it is back, so its streams' readers know
- * to reload.
+ * is away or when QUEUE_MAX wait, and sends a "gap" in their place (after
+ * what was queued before a drop; first thing once a failed send's
+ * connection is back); a relay in whose connection went publishes a gap
+ * when it is back. Either way the streams' readers know to reload.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -50,7 +51,38 @@ struct srv_relay {
     item_t *head, *tail; /* out: waiting to be sent, under lock */
     size_t queued;
     uint64_t dropped; /* under lock */
+    bool gap_at_tail; /* the last item queued is a gap (under lock) */
+    bool gap_owed;    /* a send failed: a gap goes first in the next (out thread) */
 };
+
+static const char GAP_DROPPED[] = "gap\n{\"reason\":\"events were dropped: more waited to be "
+                                  "relayed than the queue holds\"}";
+static const char GAP_BIG[] = "gap\n{\"reason\":\"an event over 8000 bytes was not relayed\"}";
+static const char GAP_UNSENT[] = "gap\n{\"reason\":\"events could not be relayed while the "
+                                 "database was away\"}";
+
+static item_t *item_of(const char *text)
+{
+    size_t n = strlen(text) + 1;
+    item_t *it = malloc(sizeof *it + n);
+    if (it) {
+        it->next = NULL;
+        memcpy(it->text, text, n);
+    }
+    return it;
+}
+
+/* Appends it to r's queue. lock held. */
+static void enqueue(srv_relay_t *r, item_t *it)
+{
+    if (r->tail)
+        r->tail->next = it;
+    else
+        r->head = it;
+    r->tail = it;
+    r->queued++;
+    pthread_cond_signal(&r->cond);
+}
 
 static void sleep_ms(int ms)
 {
@@ -73,13 +105,12 @@ void srv__relay_push(void *ud, const char *type, const char *json)
     srv_relay_t *r = ud;
     size_t tl = strlen(type), jl = strlen(json);
     bool big = tl + 1 + jl > RK_PG_BUS_PAYLOAD_MAX;
-    static const char gap[] = "gap\n{\"reason\":\"an event over 8000 bytes was not relayed\"}";
-    item_t *it = malloc(sizeof *it + (big ? sizeof gap : tl + jl + 2));
+    item_t *it = malloc(sizeof *it + (big ? sizeof GAP_BIG : tl + jl + 2));
     if (!it)
         return;
     it->next = NULL;
     if (big)
-        memcpy(it->text, gap, sizeof gap);
+        memcpy(it->text, GAP_BIG, sizeof GAP_BIG);
     else {
         memcpy(it->text, type, tl);
         it->text[tl] = '\n';
@@ -87,16 +118,17 @@ void srv__relay_push(void *ud, const char *type, const char *json)
     }
     pthread_mutex_lock(&r->lock);
     if (r->queued >= QUEUE_MAX) {
+        /* Dropped; one gap after what waits (the queue's one extra item). */
         r->dropped++;
         free(it);
+        item_t *gap = r->gap_at_tail ? NULL : item_of(GAP_DROPPED);
+        if (gap) {
+            enqueue(r, gap);
+            r->gap_at_tail = true;
+        }
     } else {
-        if (r->tail)
-            r->tail->next = it;
-        else
-            r->head = it;
-        r->tail = it;
-        r->queued++;
-        pthread_cond_signal(&r->cond);
+        enqueue(r, it);
+        r->gap_at_tail = false;
     }
     pthread_mutex_unlock(&r->lock);
 }
@@ -125,10 +157,14 @@ static void *out_main(void *arg)
             r->tail = NULL;
         last->next = NULL;
         r->queued -= n;
+        if (!r->head)
+            r->gap_at_tail = false;
         pthread_mutex_unlock(&r->lock);
 
-        const char *texts[BATCH];
+        const char *texts[BATCH + 1];
         size_t k = 0;
+        if (r->gap_owed)
+            texts[k++] = GAP_UNSENT;
         for (item_t *it = batch; it; it = it->next)
             texts[k++] = it->text;
         int rc = bus ? 0 : rk_pg_bus_open(r->conninfo, CHANNEL, 0, &bus);
@@ -145,10 +181,12 @@ static void *out_main(void *arg)
                         rk_strerror(rc));
             rk_pg_bus_close(bus);
             bus = NULL;
+            r->gap_owed = true;
             sleep_ms(backoff);
             backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
         } else {
             backoff = 100;
+            r->gap_owed = false;
         }
     }
     rk_pg_bus_close(bus);
