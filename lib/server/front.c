@@ -114,6 +114,31 @@ static bool hop_header(const char *name, size_t n)
     return false;
 }
 
+int srv__front_copy_headers(rk_http_resp_t *r, const char *lines)
+{
+    int kept = 0;
+    for (const char *p = lines; p && *p && kept < FRONT_HEADERS_MAX;) {
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        const char *colon = memchr(p, ':', len);
+        if (colon && colon > p && !hop_header(p, (size_t)(colon - p))) {
+            char name[128], value[1024];
+            const char *v = colon + 1;
+            while (v < p + len && *v == ' ')
+                v++;
+            size_t vlen = (size_t)(p + len - v);
+            if (vlen && v[vlen - 1] == '\r')
+                vlen--;
+            snprintf(name, sizeof name, "%.*s", (int)(colon - p), p);
+            snprintf(value, sizeof value, "%.*s", (int)vlen, v);
+            if (rk_http_resp_header(r, name, value) == 0)
+                kept++;
+        }
+        p = eol ? eol + 1 : NULL;
+    }
+    return kept;
+}
+
 static void fwd_done(const rk_http_response_t *resp, void *ud)
 {
     fwd_t *fw = ud;
@@ -138,23 +163,7 @@ static void fwd_done(const rk_http_response_t *resp, void *ud)
     bool typed = rk_http_response_header(resp, "Content-Type", ctype, sizeof ctype);
     rk_http_resp_bytes(r, (int)resp->status, typed ? ctype : "application/octet-stream",
                        rk_buf_str((rk_buf_t *)&resp->body), resp->body.len);
-    int kept = 0;
-    for (const char *p = lines; p && *p && kept < 12;) {
-        const char *eol = strchr(p, '\n');
-        size_t len = eol ? (size_t)(eol - p) : strlen(p);
-        const char *colon = memchr(p, ':', len);
-        if (colon && !hop_header(p, (size_t)(colon - p))) {
-            char name[128], value[1024];
-            const char *v = colon + 1;
-            while (*v == ' ' && v < p + len)
-                v++;
-            snprintf(name, sizeof name, "%.*s", (int)(colon - p), p);
-            snprintf(value, sizeof value, "%.*s", (int)(p + len - v), v);
-            if (rk_http_resp_header(r, name, value) == 0)
-                kept++;
-        }
-        p = eol ? eol + 1 : NULL;
-    }
+    srv__front_copy_headers(r, lines);
     rk_http_resp_header(r, "Via", "1.1 ruckus-standby");
     rk_http_wait_finish(fw->wait, r);
     fwd_free(fw);

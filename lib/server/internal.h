@@ -107,6 +107,13 @@ int srv__front_new(const rk_http_config_t *hc, rk_server_t *srv, srv_front_t **o
 void srv__front_refresh(srv_front_t *f);
 /* Stops listening (waiting requests answered 503) and frees. NULL: no-op. */
 void srv__front_free(srv_front_t *f);
+/* Headers a forwarded answer keeps of the dispatcher's. */
+#define FRONT_HEADERS_MAX 12
+/* Adds to r the headers in lines ("Name: value" lines, as the HTTP client
+ * keeps them), but hop-by-hop ones and those the HTTP server sets itself;
+ * at most FRONT_HEADERS_MAX, names cut at 127 bytes and values at 1,023.
+ * Returns how many it added. */
+int srv__front_copy_headers(rk_http_resp_t *r, const char *lines);
 /* The front's HTTP server (for a SIGHUP's reloads). */
 rk_http_server_t *srv__front_http(srv_front_t *f);
 

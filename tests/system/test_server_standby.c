@@ -574,6 +574,18 @@ static void test_standby_forwards_to_dispatcher(void **state)
     v = fx_call(&t.f, "GET", "/api/v1/jobs?limit=1", NULL, &st);
     assert_int_equal(json_integer_value(json_object_get(v, "total")), fwd_jobs + 2);
     json_decref(v);
+    /* Headers come back too (the agent's log offsets, through both
+     * servers), with the standby's Via. */
+    char url[160], hv[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/api/v1/jobs/%s/logs?stream=stdout",
+             (unsigned)fport, ids[0]);
+    rk_test_resp_t lr;
+    assert_int_equal(rk_test_http("GET", url, NULL, 0, NULL, &lr), 0);
+    assert_int_equal(lr.status, 200);
+    assert_true(rk_test_resp_header(&lr, "X-Ruckus-Log-Size", hv, sizeof hv));
+    assert_true(rk_test_resp_header(&lr, "Via", hv, sizeof hv));
+    assert_string_equal(hv, "1.1 ruckus-standby");
+    rk_test_resp_cleanup(&lr);
     /* The standby streamed every job event the dispatcher did since the
      * cut: the last job's completion, then equal counts of job frames. */
     snprintf(needle, sizeof needle, "\"%s\"", ids[fwd_jobs - 1]);
