@@ -188,23 +188,46 @@ if has fuzz; then
   stage "libFuzzer targets, ${fuzz_seconds}s each"
   CC=clang cmake -S . -B build-fuzz -DRK_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   cmake --build build-fuzz -j"$jobs"
-  for f in build-fuzz/fuzz/fuzz_*; do
-    [ -x "$f" ] || continue
+  # Each target runs on one core: $jobs at once, each writing its log and
+  # exit code beside it.
+  fuzz_one() {
+    local f=$1 name short work rc=0
     name=$(basename "$f")
     short=${name#fuzz_}
     work=$(mktemp -d)
     cp -r "fuzz/corpus/$short/." "$work/" 2>/dev/null || true
-    if "$f" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 \
-        -artifact_prefix="build-fuzz/$name-" "$work" >"build-fuzz/$name.log" 2>&1; then
+    "$f" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 \
+      -artifact_prefix="build-fuzz/$name-" "$work" >"build-fuzz/$name.log" 2>&1 || rc=$?
+    rm -rf "$work"
+    echo "$rc" >"build-fuzz/$name.rc"
+  }
+  fuzz_list=()
+  for f in build-fuzz/fuzz/fuzz_*; do
+    [ -x "$f" ] && fuzz_list+=("$f")
+  done
+  running=0
+  for f in "${fuzz_list[@]}"; do
+    rm -f "build-fuzz/$(basename "$f").rc"
+    fuzz_one "$f" &
+    running=$((running + 1))
+    if [ "$running" -ge "$jobs" ]; then
+      wait -n || true
+      running=$((running - 1))
+    fi
+  done
+  wait || true
+  fuzz_fail=0
+  for f in "${fuzz_list[@]}"; do
+    name=$(basename "$f")
+    if [ "$(cat "build-fuzz/$name.rc" 2>/dev/null)" = 0 ]; then
       echo "fuzz ok   $name ($(grep -oE 'Done [0-9]+ runs' "build-fuzz/$name.log" | tail -1))"
       passed=$((passed + 1))
     else
       echo "fuzz FAIL $name"
       tail -50 "build-fuzz/$name.log"
       failed=$((failed + 1))
-      rm -rf "$work"
-      exit 1
+      fuzz_fail=1
     fi
-    rm -rf "$work"
   done
+  [ "$fuzz_fail" -eq 0 ]
 fi
