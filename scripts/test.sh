@@ -61,6 +61,22 @@ run_ctest() {
   return "$rc"
 }
 
+# Runs "$1 ARG" for each further ARG, $jobs at once (valgrind and libFuzzer
+# use one core each), and waits for all; each run records its own result.
+run_each() {
+  local fn=$1 running=0 arg
+  shift
+  for arg in "$@"; do
+    "$fn" "$arg" &
+    running=$((running + 1))
+    if [ "$running" -ge "$jobs" ]; then
+      wait -n || true
+      running=$((running - 1))
+    fi
+  done
+  wait || true
+}
+
 finish() {
   local rc=$?
   # A stage that stopped the script (a failed build, say) counts as a failure
@@ -130,10 +146,10 @@ if has valgrind; then
   stage "unit tests under valgrind"
   vg_fail=0
   vg_count=0
-  # One program under valgrind uses one core: $jobs run at once, each
-  # writing its log and exit code beside it.
+  # Each program writes its log and exit code beside it (run_each).
   vg_one() {
     local t=$1 rc=0
+    rm -f "build/$(basename "$t").vg.rc"
     RK_UNDER_VALGRIND=1 RK_BIN_DIR="$root/build/bin" RK_SOURCE_DIR="$root" valgrind -q --leak-check=full --show-leak-kinds=definite,indirect \
       --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
       --suppressions="$root/tests/valgrind.supp" "$t" >"build/$(basename "$t").vg.log" 2>&1 || rc=$?
@@ -145,17 +161,7 @@ if has valgrind; then
       [ -x "$t" ] && vg_list+=("$t")
     done
   done
-  running=0
-  for t in "${vg_list[@]}"; do
-    rm -f "build/$(basename "$t").vg.rc"
-    vg_one "$t" &
-    running=$((running + 1))
-    if [ "$running" -ge "$jobs" ]; then
-      wait -n || true
-      running=$((running - 1))
-    fi
-  done
-  wait || true
+  run_each vg_one "${vg_list[@]}"
   for t in "${vg_list[@]}"; do
     vg_count=$((vg_count + 1))
     if [ "$(cat "build/$(basename "$t").vg.rc" 2>/dev/null)" = 0 ]; then
@@ -188,12 +194,12 @@ if has fuzz; then
   stage "libFuzzer targets, ${fuzz_seconds}s each"
   CC=clang cmake -S . -B build-fuzz -DRK_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   cmake --build build-fuzz -j"$jobs"
-  # Each target runs on one core: $jobs at once, each writing its log and
-  # exit code beside it.
+  # Each target writes its log and exit code beside it (run_each).
   fuzz_one() {
     local f=$1 name short work rc=0
     name=$(basename "$f")
     short=${name#fuzz_}
+    rm -f "build-fuzz/$name.rc"
     work=$(mktemp -d)
     cp -r "fuzz/corpus/$short/." "$work/" 2>/dev/null || true
     "$f" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 \
@@ -205,17 +211,7 @@ if has fuzz; then
   for f in build-fuzz/fuzz/fuzz_*; do
     [ -x "$f" ] && fuzz_list+=("$f")
   done
-  running=0
-  for f in "${fuzz_list[@]}"; do
-    rm -f "build-fuzz/$(basename "$f").rc"
-    fuzz_one "$f" &
-    running=$((running + 1))
-    if [ "$running" -ge "$jobs" ]; then
-      wait -n || true
-      running=$((running - 1))
-    fi
-  done
-  wait || true
+  run_each fuzz_one "${fuzz_list[@]}"
   fuzz_fail=0
   for f in "${fuzz_list[@]}"; do
     name=$(basename "$f")
