@@ -165,6 +165,12 @@ _Noreturn int rk_agent_helper_main(int argc, char **argv)
         else
             fprintf(stderr, "ruckus-agent helper: stdin is not token NUL body\n");
         free(in);
+    } else if (argc >= 1 && strcmp(argv[0], "bench") == 0) {
+        /* stdin: the job's ExecuteJobRequest (runner.c). */
+        size_t len = 0;
+        char *in = read_input(&len);
+        rc = agent__bench_helper(in, len);
+        free(in);
     } else {
         fprintf(stderr, "ruckus-agent: %s is for the agent's own use\n", RK_AGENT_HELPER_ARG);
     }

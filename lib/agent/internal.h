@@ -397,6 +397,10 @@ int agent__zip_helper(const char *out_dir, int fd, int report_fd);
  * "<http status> <error text>" to report_fd. */
 int agent__call_helper(const char *url, const char *body, const char *token, const char *ca,
                        int report_fd);
+/* bench_helper.c: runs the built-in benchmark of the ExecuteJobRequest in
+ * input (len bytes; NULL: unreadable), its metrics to RUCKUS_METRICS_FILE.
+ * The exit status: 0 done, 1 the benchmark failed, 2 not such a request. */
+int agent__bench_helper(const char *input, size_t len);
 
 /* ---- artifacts.c ---- */
 /* Answers a logs request for the job folder dir (without mu). */

@@ -2,9 +2,9 @@
  * runs_per_job times, then its result.
  *
  * Every run is one supervised child (exec/supervisor.h) in its own process
- * group; benchmarks run through the function-in-child variant so OpenBLAS
- * is loaded only there. The completion callback, on the supervisor thread,
- * records the run and either starts the next one or finishes the job.
+ * group; a built-in benchmark's child is the agent's binary run again
+ * (bench_helper.c), so OpenBLAS is loaded only there. The completion callback, on the supervisor
+ * thread, records the run and either starts the next one or finishes the job.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -115,42 +115,6 @@ static void merge_metrics_file(const job_t *j, json_t *metrics)
     free(buf);
 }
 
-/* Runs in the forked child: the benchmark, its metrics to the file. */
-static int bench_child(void *arg)
-{
-    const job_t *j = arg;
-    const rk_task_params_t *p = &j->req.spec.params;
-    json_t *m = NULL;
-    char err[512] = "";
-    int rc;
-    if (j->type == RK_TASK_MEMORY_BENCHMARK) {
-        rk_bench_memory_opts_t o = {.sizes_mb = p->memory.test_sizes_mb,
-                                    .n_sizes = p->memory.n_sizes,
-                                    .sequential = p->memory.sequential,
-                                    .random = p->memory.random,
-                                    .iterations = (int)p->memory.iterations_per_size};
-        rc = rk_bench_memory(&o, &m, err, sizeof err);
-    } else if (j->type == RK_TASK_LLM_GENERATION) {
-        rc = rk_llm_run(&p->llm, getenv("RUCKUS_OUTPUT_DIR"), &m, err, sizeof err);
-    } else {
-        rk_bench_compute_opts_t o = {.precisions = p->compute.precisions,
-                                     .n_precisions = p->compute.n_precisions,
-                                     .sizes = p->compute.matrix_sizes,
-                                     .n_sizes = p->compute.n_matrix_sizes};
-        rc = rk_bench_compute(&o, &m, err, sizeof err);
-    }
-    if (rc) {
-        fprintf(stderr, "benchmark failed: %s\n", err[0] ? err : rk_strerror(rc));
-        return 1;
-    }
-    const char *out = getenv("RUCKUS_METRICS_FILE");
-    rc = out && json_dump_file(m, out, JSON_COMPACT) == 0 ? 0 : 1;
-    if (rc)
-        fprintf(stderr, "cannot write the metrics file\n");
-    json_decref(m);
-    return rc;
-}
-
 static void on_done(void *ud, uint64_t id, const rk_exec_outcome_t *o);
 
 /* Starts the next run of j. mu held; dropped while the child is spawned
@@ -173,6 +137,8 @@ static int start_run(rk_agent_t *a, job_t *j)
         return RK_EIO;
     const rk_command_params_t *c = &j->req.spec.params.command;
     bool cmd = j->type == RK_TASK_COMMAND;
+    static const char *const bench_argv[] = {"/proc/self/exe", RK_AGENT_HELPER_ARG, "bench", NULL};
+    char *bench_in = NULL;
     size_t n_env = cmd ? c->n_env : 0;
     char **env = calloc(n_env + 7, sizeof *env);
     int rc = RK_ENOMEM;
@@ -218,8 +184,13 @@ static int start_run(rk_agent_t *a, job_t *j)
             sp.workdir = wd;
         }
     } else {
-        sp.fn = bench_child;
-        sp.fn_arg = j;
+        /* A built-in benchmark: the agent's own binary run again
+         * (bench_helper.c), the request on its stdin. */
+        if (!(bench_in = json_dumps(j->request, JSON_COMPACT)))
+            goto out;
+        sp.argv = bench_argv;
+        sp.stdin_data = bench_in;
+        sp.stdin_len = strlen(bench_in);
     }
     if (cmd && agent__job_isolated(j) &&
         (rc = agent__isolation_start(a, j, &sp, c->workdir)) != RK_OK)
@@ -261,6 +232,7 @@ out:
     for (size_t i = 0; i < n_env + 6; i++)
         free(env[i]);
     free(env);
+    free(bench_in);
     return rc;
 }
 

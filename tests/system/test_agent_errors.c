@@ -12,9 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/err.h"
+#include "rk_test.h"
 #include "rk_test_agent.h"
 #include "rk_test_run.h"
 
@@ -176,6 +178,73 @@ static void test_internal_helper_arg(void **state)
     assert_non_null(strstr(r.err, "for the agent's own use"));
 }
 
+/* Runs "ruckus-agent --internal-helper bench" with stdin from the text
+ * in (written to a file in dir) and RUCKUS_METRICS_FILE=dir/m.json; its
+ * exit status, its stderr into err. */
+static int bench_helper(const char *dir, const char *in, char *err, size_t errsz)
+{
+    char path[4096], cmd[16384];
+    snprintf(path, sizeof path, "%s/in", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(in, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && RUCKUS_METRICS_FILE='%s/m.json' '%s/ruckus-agent' --internal-helper bench "
+             "<in >out 2>err",
+             dir, dir, getenv("RK_BIN_DIR"));
+    unlink(strcat(strcpy(path, dir), "/m.json"));
+    int st = system(cmd);
+    snprintf(path, sizeof path, "%s/err", dir);
+    err[0] = '\0';
+    if ((f = fopen(path, "r"))) {
+        size_t n = fread(err, 1, errsz - 1, f);
+        err[n] = '\0';
+        fclose(f);
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* A built-in benchmark runs in the agent's binary started again, its
+ * request on stdin: garbage or a command request is refused (exit 2, no
+ * metrics), a memory benchmark's request writes its metrics. */
+static void test_bench_helper(void **state)
+{
+    (void)state;
+    char *dir = rk_test_tmpdir();
+    char err[4096], path[4096];
+    snprintf(path, sizeof path, "%s/m.json", dir);
+    assert_int_equal(bench_helper(dir, "{not json", err, sizeof err), 2);
+    assert_non_null(strstr(err, "not an ExecuteJobRequest"));
+    assert_int_equal(access(path, F_OK), -1);
+    assert_int_equal(bench_helper(dir, "{\"job_id\": \"j1\"}", err, sizeof err), 2);
+    assert_non_null(strstr(err, "not an ExecuteJobRequest"));
+
+    json_t *cmd =
+        rk_test_job("job_cmd1", "command", json_pack("{s:[s]}", "argv", "/bin/true"), NULL);
+    char *text = json_dumps(cmd, JSON_COMPACT);
+    assert_int_equal(bench_helper(dir, text, err, sizeof err), 2);
+    assert_non_null(strstr(err, "not a built-in benchmark"));
+    assert_int_equal(access(path, F_OK), -1);
+    free(text);
+    json_decref(cmd);
+
+    json_t *mem =
+        rk_test_job("job_mem1", "memory_benchmark",
+                    json_pack("{s:[i],s:i}", "test_sizes_mb", 1, "iterations_per_size", 1), NULL);
+    text = json_dumps(mem, JSON_COMPACT);
+    assert_int_equal(bench_helper(dir, text, err, sizeof err), 0);
+    json_error_t je;
+    json_t *m = json_load_file(path, 0, &je);
+    assert_non_null(m);
+    assert_true(json_number_value(json_object_get(m, "mem_seq_read_1mb_gb_s")) > 0);
+    json_decref(m);
+    free(text);
+    json_decref(mem);
+    rk_test_rmrf(dir);
+    free(dir);
+}
+
 static char *status_of(rk_test_agent_t *a)
 {
     rk_test_resp_t r;
@@ -264,9 +333,8 @@ static void test_full_data_dir(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_requests),
-        cmocka_unit_test(test_token),
-        cmocka_unit_test(test_internal_helper_arg),
+        cmocka_unit_test(test_bad_requests),        cmocka_unit_test(test_token),
+        cmocka_unit_test(test_internal_helper_arg), cmocka_unit_test(test_bench_helper),
         cmocka_unit_test(test_full_data_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
