@@ -143,6 +143,8 @@ void rk_job_info_cleanup(rk_job_info_t *j)
     free(j->agent_id);
     json_decref(j->selector_labels);
     json_decref(j->extra);
+    free(j->idem_key);
+    free(j->idem_fp);
     rk_job_status_cleanup(&j->status);
     for (size_t i = 0; i < j->n_history; i++)
         rk_job_status_cleanup(&j->history[i]);
@@ -315,6 +317,8 @@ int rk_job_info_copy(const rk_job_info_t *src, rk_job_info_t *dst)
         ok = false;
     if (src->extra && !(dst->extra = json_deep_copy(src->extra)))
         ok = false;
+    dst->idem_key = dup_opt(src->idem_key, &ok);
+    dst->idem_fp = dup_opt(src->idem_fp, &ok);
     dst->has_history = src->has_history;
     if (!ok || rk_job_status_copy(&src->status, &dst->status))
         goto fail;
@@ -343,6 +347,7 @@ bool rk_job_info_equal(const rk_job_info_t *a, const rk_job_info_t *b)
           (a->selector_labels && b->selector_labels &&
            json_equal(a->selector_labels, b->selector_labels))) ||
         !(a->extra == b->extra || (a->extra && b->extra && json_equal(a->extra, b->extra))) ||
+        !str_eq(a->idem_key, b->idem_key) || !str_eq(a->idem_fp, b->idem_fp) ||
         !rk_job_status_equal(&a->status, &b->status) || a->has_history != b->has_history ||
         a->n_history != b->n_history)
         return false;

@@ -59,6 +59,13 @@ typedef struct rk_job_info {
      * NULL when the job has none of them. Decode gathers those keys when
      * present. RK_JOB_EXTRA_KEYS lists them. */
     json_t *extra;
+    /* The Idempotency-Key of the POST /jobs that created it and the
+     * fingerprint of that request (32 hex digits: the MD5 of its body as
+     * canonical JSON), both
+     * NULL for a job created without one. Kept by the store with the job
+     * (its lookup is rk_store_job_find_key), never on the wire. */
+    char *idem_key;
+    char *idem_fp;
     rk_job_status_t status;
     /* Oldest first. Encoded only when has_history is set (GET /jobs/{id});
      * decode sets it when the document has a history array. */

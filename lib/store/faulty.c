@@ -241,6 +241,16 @@ static int f_job_purge(rk_store_t *s, const char *job_id, bool *had_result)
     return rc ? rc : rk_store_job_purge(IN(s), job_id, had_result);
 }
 
+static int f_job_find_key(rk_store_t *s, const char *key, char **job_id, char **fp)
+{
+    int rc = fire(s, RK_FAULTY_JOB_FIND_KEY);
+    if (rc) {
+        *job_id = *fp = NULL;
+        return rc;
+    }
+    return rk_store_job_find_key(IN(s), key, job_id, fp);
+}
+
 static const rk_store_ops_t faulty_ops = {
     .version = RK_STORE_OPS_VERSION,
     .name = "faulty",
@@ -276,6 +286,7 @@ static const rk_store_ops_t faulty_ops = {
     .result_list = f_result_list,
     .result_list_text = f_result_list_text,
     .lease_acquire = f_lease_acquire,
+    .job_find_key = f_job_find_key,
     .job_purge_finished = f_job_purge_finished,
     .job_purge = f_job_purge,
 };

@@ -30,6 +30,7 @@ typedef enum rk_faulty_op {
     RK_FAULTY_JOB_SET_EXTRA,
     RK_FAULTY_JOB_PURGE, /* both retention slots */
     RK_FAULTY_DOC_REPLACE,
+    RK_FAULTY_JOB_FIND_KEY,
     RK_FAULTY_OP_COUNT
 } rk_faulty_op_t;
 

@@ -248,6 +248,7 @@ static void mem_close(rk_store_t *s)
         mem__job_free(m->jobs[i]);
     free(m->jobs);
     free(m->buckets);
+    free(m->kbuckets);
     mem__groups_free(m);
     pthread_rwlock_destroy(&m->lock);
     free(m);
@@ -494,6 +495,7 @@ const rk_store_ops_t rk_store_memory_ops = {
     .doc_delete = mem__doc_delete,
     .doc_replace = mem__doc_replace,
     .lease_acquire = NULL,
+    .job_find_key = mem__job_find_key,
     .job_purge_finished = mem__job_purge_finished,
     .job_purge = mem__job_purge,
 };

@@ -40,28 +40,58 @@ mjob_t *mem__job_find(mem_t *m, const char *job_id)
     return j;
 }
 
+mjob_t *mem__key_find(mem_t *m, const char *key)
+{
+    if (!m->n_kbuckets)
+        return NULL;
+    mjob_t *j = m->kbuckets[hash(key) & (m->n_kbuckets - 1)];
+    while (j && strcmp(j->idem_key, key) != 0)
+        j = j->knext;
+    return j;
+}
+
+/* Doubles a chained hash's buckets when one more entry would overfill
+ * them: by_key picks the chain (knext, idem_key) or (next, job_id). */
+static int rehash(mjob_t ***buckets, size_t *n_buckets, size_t n_hashed, bool by_key)
+{
+    if (n_hashed + 1 <= *n_buckets)
+        return 0;
+    size_t nb = *n_buckets ? *n_buckets * 2 : 1024;
+    mjob_t **b = calloc(nb, sizeof *b);
+    if (!b)
+        return RK_ENOMEM;
+    for (size_t i = 0; i < *n_buckets; i++)
+        for (mjob_t *x = (*buckets)[i], *next; x; x = next) {
+            next = by_key ? x->knext : x->next;
+            size_t h = hash(by_key ? x->idem_key : x->job_id) & (nb - 1);
+            if (by_key)
+                x->knext = b[h];
+            else
+                x->next = b[h];
+            b[h] = x;
+        }
+    free(*buckets);
+    *buckets = b;
+    *n_buckets = nb;
+    return 0;
+}
+
 int mem__job_hash(mem_t *m, mjob_t *j)
 {
-    if (m->n_hashed + 1 > m->n_buckets) {
-        size_t nb = m->n_buckets ? m->n_buckets * 2 : 1024;
-        mjob_t **b = calloc(nb, sizeof *b);
-        if (!b)
-            return RK_ENOMEM;
-        for (size_t i = 0; i < m->n_buckets; i++)
-            for (mjob_t *x = m->buckets[i], *next; x; x = next) {
-                next = x->next;
-                size_t h = hash(x->job_id) & (nb - 1);
-                x->next = b[h];
-                b[h] = x;
-            }
-        free(m->buckets);
-        m->buckets = b;
-        m->n_buckets = nb;
-    }
+    /* Room in both first: nothing is hashed unless all of it can be. */
+    if (rehash(&m->buckets, &m->n_buckets, m->n_hashed, false) ||
+        (j->idem_key && rehash(&m->kbuckets, &m->n_kbuckets, m->n_khashed, true)))
+        return RK_ENOMEM;
     size_t h = hash(j->job_id) & (m->n_buckets - 1);
     j->next = m->buckets[h];
     m->buckets[h] = j;
     m->n_hashed++;
+    if (j->idem_key) {
+        h = hash(j->idem_key) & (m->n_kbuckets - 1);
+        j->knext = m->kbuckets[h];
+        m->kbuckets[h] = j;
+        m->n_khashed++;
+    }
     return 0;
 }
 
@@ -72,6 +102,13 @@ void mem__job_unhash(mem_t *m, mjob_t *j)
         p = &(*p)->next;
     *p = j->next;
     m->n_hashed--;
+    if (j->idem_key) {
+        p = &m->kbuckets[hash(j->idem_key) & (m->n_kbuckets - 1)];
+        while (*p != j)
+            p = &(*p)->knext;
+        *p = j->knext;
+        m->n_khashed--;
+    }
 }
 
 /* ---- indexes: groups of AVL trees by seq ---- */

@@ -15,8 +15,8 @@
  * give NULL back.
  *
  * Jobs live in an array indexed by seq - 1 (NULL once deleted), plus a
- * chained hash by job_id. A job's result hangs on the job. Agents and
- * experiments are few: arrays of JSON text sorted by id.
+ * chained hash by job_id and one by Idempotency-Key for the jobs with one. A job's result hangs on
+ * the job. Agents and experiments are few: arrays of JSON text sorted by id.
  *
  * Internal to lib/store.
  */
@@ -62,8 +62,10 @@ typedef struct mjob {
     rk_time_t created;
     rk_job_priority_t priority;
     bool exclusive;
-    json_t *selector;      /* agent_selector labels, or NULL */
-    json_t *extra;         /* the JobInfo's extra, or NULL */
+    json_t *selector; /* agent_selector labels, or NULL */
+    json_t *extra;    /* the JobInfo's extra, or NULL */
+    char *idem_key;   /* its Idempotency-Key and fingerprint, or NULL */
+    char *idem_fp;
     rk_job_status_t *hist; /* oldest first; the last one is the status */
     size_t n_hist, cap_hist;
     /* The status's progress: set from the status when it is appended, then
@@ -72,7 +74,8 @@ typedef struct mjob {
     double progress;
     bool has_progress;
     mres_t *res;
-    struct mjob *next; /* hash chain */
+    struct mjob *next;  /* hash chain */
+    struct mjob *knext; /* key hash chain (with idem_key) */
     group_t *grp[G_KINDS];
     tnode_t node[G_KINDS]; /* in grp[k]->jobs[its state] */
 } mjob_t;
@@ -123,6 +126,8 @@ typedef struct mem {
     size_t n_jobs, cap_jobs; /* n_jobs = the last seq handed out */
     mjob_t **buckets;
     size_t n_buckets, n_hashed;
+    mjob_t **kbuckets; /* the jobs with an idem_key, by it */
+    size_t n_kbuckets, n_khashed;
     group_t all; /* the G_ALL group */
     group_t **gbuckets;
     size_t n_gbuckets, n_groups;
@@ -146,6 +151,9 @@ int mem__reserve(mem_t *m, size_t k);
 
 /* memory_index.c: the job hash, the trees and the groups. */
 mjob_t *mem__job_find(mem_t *m, const char *job_id);
+/* The job holding Idempotency-Key key, or NULL. */
+mjob_t *mem__key_find(mem_t *m, const char *key);
+/* Hash j by id and, with one, by its key (unhash: out of both). */
 int mem__job_hash(mem_t *m, mjob_t *j);
 void mem__job_unhash(mem_t *m, mjob_t *j);
 const tnode_t *mem__tpred(const tnode_t *t, int64_t c);
@@ -179,6 +187,7 @@ int mem__job_set_priority(rk_store_t *s, const char *job_id, rk_job_priority_t p
 int mem__job_set_extra(rk_store_t *s, const char *job_id, const json_t *extra);
 int mem__job_place(rk_store_t *s, const char *job_id, const char *agent_id);
 int mem__job_get(rk_store_t *s, const char *job_id, bool with_history, rk_job_info_t *out);
+int mem__job_find_key(rk_store_t *s, const char *key, char **job_id, char **fp);
 int mem__job_list(rk_store_t *s, const rk_job_filter_t *f, rk_page_t *page, rk_job_info_t **out,
                   size_t *n);
 int mem__job_scan(rk_store_t *s, unsigned state_mask, rk_job_scan_fn fn, void *ud);

@@ -26,6 +26,8 @@ void mem__job_free(mjob_t *j)
     free(j->agent_id);
     json_decref(j->selector);
     json_decref(j->extra);
+    free(j->idem_key);
+    free(j->idem_fp);
     for (size_t i = 0; i < j->n_hist; i++)
         rk_job_status_cleanup(&j->hist[i]);
     free(j->hist);
@@ -69,12 +71,17 @@ int mem__job_insert(rk_store_t *s, const rk_job_info_t *job, int64_t *seq)
         mem__job_free(j);
         return RK_ENOMEM;
     }
+    if (job->idem_key &&
+        (!(j->idem_key = strdup(job->idem_key)) || !(j->idem_fp = strdup(job->idem_fp)))) {
+        mem__job_free(j);
+        return RK_ENOMEM;
+    }
     if (!j->job_id || !j->experiment_id || !j->agent_id || hist_add(j, &job->status)) {
         mem__job_free(j);
         return RK_ENOMEM;
     }
     mem__wlock(m);
-    if (mem__job_find(m, job->job_id)) {
+    if (mem__job_find(m, job->job_id) || (j->idem_key && mem__key_find(m, j->idem_key))) {
         rc = RK_EEXIST;
     } else if (!(rc = mem__reserve(m, 1)) &&
                !(rc = mem__grow((void **)&m->jobs, &m->cap_jobs, m->n_jobs + 1,
@@ -212,6 +219,9 @@ static int job_copy_out(const mjob_t *j, bool with_history, rk_job_info_t *out)
     if (!out->job_id || !out->experiment_id || (*j->agent_id && !out->agent_id) ||
         rk_job_status_copy(&j->hist[j->n_hist - 1], &out->status))
         return RK_ENOMEM;
+    if (j->idem_key &&
+        (!(out->idem_key = strdup(j->idem_key)) || !(out->idem_fp = strdup(j->idem_fp))))
+        return RK_ENOMEM;
     out->status.progress = j->progress;
     out->status.has_progress = j->has_progress;
     if (with_history) {
@@ -226,6 +236,22 @@ static int job_copy_out(const mjob_t *j, bool with_history, rk_job_info_t *out)
         }
     }
     return 0;
+}
+
+int mem__job_find_key(rk_store_t *s, const char *key, char **job_id, char **fp)
+{
+    mem_t *m = M(s);
+    mem__rlock(m);
+    const mjob_t *j = mem__key_find(m, key);
+    int rc = RK_ENOENT;
+    if (j)
+        rc = (*job_id = strdup(j->job_id)) && (*fp = strdup(j->idem_fp)) ? 0 : RK_ENOMEM;
+    mem__unlock(m);
+    if (rc) {
+        free(*job_id);
+        *job_id = NULL;
+    }
+    return rc;
 }
 
 int mem__job_get(rk_store_t *s, const char *job_id, bool with_history, rk_job_info_t *out)

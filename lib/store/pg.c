@@ -298,6 +298,7 @@ const rk_store_ops_t rk_store_postgresql_ops = {
     .doc_delete = pg_doc_delete,
     .doc_replace = pg_doc_replace,
     .lease_acquire = pg_lease_acquire,
+    .job_find_key = pg_job_find_key,
     .lead = pg_lead,
     .job_purge_finished = pg_job_purge_finished,
     .job_purge = pg_job_purge,

@@ -57,6 +57,7 @@ typedef enum pg_id {
     PG_PURGE_JOB,
     PG_PURGE_DOCS,
     PG_PURGE_ONE,
+    PG_JOB_FIND_KEY,
     PG_JOB_PAGE,                       /* + shape */
     PG_JOB_COUNT = PG_JOB_PAGE + 4,    /* + shape */
     PG_RESULT_PAGE = PG_JOB_COUNT + 4, /* + shape */
@@ -115,7 +116,7 @@ struct pg_store {
 #define PG(s) ((pg_store_t *)(s))
 
 /* The newest schema version this build writes (table schema_version). */
-#define RK_PG_SCHEMA_VERSION 3
+#define RK_PG_SCHEMA_VERSION 4
 
 /* Brings the database's schema to RK_PG_SCHEMA_VERSION under an advisory
  * lock (several servers may start at once). RK_EIO (logged) for a newer
@@ -182,6 +183,7 @@ int pg_rollback(rk_store_t *s);
 int pg_job_insert(rk_store_t *s, const rk_job_info_t *job, int64_t *seq);
 int pg_job_set_status(rk_store_t *s, const char *job_id, const rk_job_status_t *st);
 int pg_job_get(rk_store_t *s, const char *job_id, bool with_history, rk_job_info_t *out);
+int pg_job_find_key(rk_store_t *s, const char *key, char **job_id, char **fp);
 int pg_job_list(rk_store_t *s, const rk_job_filter_t *f, rk_page_t *page, rk_job_info_t **out,
                 size_t *n);
 int pg_job_scan(rk_store_t *s, unsigned state_mask, rk_job_scan_fn fn, void *ud);

@@ -125,7 +125,7 @@ int pg_job_insert(rk_store_t *base, const rk_job_info_t *job, int64_t *seq)
         free(selector);
         return RK_ENOMEM;
     }
-    const char *v[12] = {job->job_id, job->experiment_id, job->agent_id ? job->agent_id : "",
+    const char *v[14] = {job->job_id, job->experiment_id, job->agent_id ? job->agent_id : "",
                          created};
     snprintf(created, sizeof created, "%lld", (long long)job->created_time);
     status_params(&job->status, &b, v + 4);
@@ -133,13 +133,15 @@ int pg_job_insert(rk_store_t *base, const rk_job_info_t *job, int64_t *seq)
     v[9] = job->exclusive ? "true" : "false";
     v[10] = selector;
     v[11] = extra;
+    v[12] = job->idem_key;
+    v[13] = job->idem_key ? job->idem_fp : NULL;
     /* Outside a transaction: one of its own, for the number lock. */
     pg_conn_t *c;
     int rc = pg_wbegin(s, true, &c);
     if (!rc && !(pg_mine(s) && s->seq_locked) &&
         !(rc = pg_exec(c, PG_SEQ_LOCK, 0, NULL, NULL, "job number lock")) && pg_mine(s))
         s->seq_locked = true;
-    PGresult *r = rc ? NULL : pg_run(c, PG_JOB_INSERT, 12, v, &rc, "job insert");
+    PGresult *r = rc ? NULL : pg_run(c, PG_JOB_INSERT, 14, v, &rc, "job insert");
     if (r) {
         if (PQntuples(r))
             *seq = pg_int(r, 0, 0);
@@ -195,11 +197,37 @@ int pg_job_get(rk_store_t *base, const char *job_id, bool with_history, rk_job_i
     PGresult *r = rc ? NULL : pg_run(c, PG_JOB_GET, 1, &job_id, &rc, "job get");
     if (r) {
         rc = PQntuples(r) ? field_job(r, 0, out) : RK_ENOENT;
+        /* After JOB_COLS' 13 columns: the idempotency key and fingerprint. */
+        if (!rc && !PQgetisnull(r, 0, 13) &&
+            (!(out->idem_key = pg_text(r, 0, 13)) || !(out->idem_fp = pg_text(r, 0, 14))))
+            rc = RK_ENOMEM;
         if (!rc && with_history)
             rc = read_history(c, PQgetvalue(r, 0, 0), out);
         PQclear(r);
     }
     pg_rdone(s, c);
+    return rc;
+}
+
+int pg_job_find_key(rk_store_t *base, const char *key, char **job_id, char **fp)
+{
+    pg_store_t *s = PG(base);
+    pg_conn_t *c;
+    int rc = pg_rget(s, &c);
+    PGresult *r = rc ? NULL : pg_run(c, PG_JOB_FIND_KEY, 1, &key, &rc, "job find key");
+    if (r) {
+        if (!PQntuples(r))
+            rc = RK_ENOENT;
+        else if (!(*job_id = pg_text(r, 0, 0)) || !(*fp = pg_text(r, 0, 1)))
+            rc = RK_ENOMEM;
+        PQclear(r);
+    }
+    pg_rdone(s, c);
+    if (rc) {
+        free(*job_id);
+        free(*fp);
+        *job_id = *fp = NULL;
+    }
     return rc;
 }
 

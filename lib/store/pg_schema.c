@@ -131,6 +131,10 @@ static const char *const migrations[RK_PG_SCHEMA_VERSION] = {
     "  WHERE state IN ('queued','assigned','running','paused');",
     /* 2 -> 3: jobs over time. */
     "ALTER TABLE jobs ADD COLUMN extra TEXT;",
+    /* 3 -> 4: idempotency keys of POST /jobs, each naming one job. */
+    "ALTER TABLE jobs ADD COLUMN idem_key TEXT;"
+    "ALTER TABLE jobs ADD COLUMN idem_fp TEXT;"
+    "CREATE UNIQUE INDEX jobs_idem ON jobs(idem_key) WHERE idem_key IS NOT NULL;",
 };
 
 /* Runs text (one or more statements); 0, or RK_EIO logged with step. */

@@ -42,15 +42,16 @@ static const char *const sql[PG_COUNT] = {
      * used: the newest job's, or job_seq.v, the highest a delete took away,
      * so numbers are never reused, and a rolled back insert gives its
      * number back as SQLite's AUTOINCREMENT does), the job and its first
-     * history entry. No row back: a duplicate job_id. */
+     * history entry. No row back: a duplicate job_id or idem_key. */
     [PG_JOB_INSERT] =
         "WITH n AS (SELECT greatest((SELECT coalesce(max(seq), 0) FROM jobs),"
         "  (SELECT v FROM job_seq)) + 1 AS v"
         "  WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE job_id = $1)),"
         " j AS (INSERT INTO jobs(seq, job_id, experiment_id, agent_id, created_time, state,"
-        "  status_time, message, progress, priority, exclusive, selector, extra)"
+        "  status_time, message, progress, priority, exclusive, selector, extra, idem_key,"
+        "  idem_fp)"
         "  SELECT v, $1, $2, $3, $4::bigint, $5, $6::bigint, $7, $8::float8, $9,"
-        "  $10::boolean, $11, $12 FROM n ON CONFLICT (job_id) DO NOTHING RETURNING seq)"
+        "  $10::boolean, $11, $12, $13, $14 FROM n ON CONFLICT DO NOTHING RETURNING seq)"
         " INSERT INTO job_history(job_seq, idx, state, time, message, progress)"
         " SELECT seq, 0, $5, $6::bigint, $7, $8::float8 FROM j RETURNING job_seq",
     /* One statement: the new status and its history entry; no row when
@@ -61,7 +62,8 @@ static const char *const sql[PG_COUNT] = {
         " INSERT INTO job_history(job_seq, idx, state, time, message, progress)"
         " SELECT j.seq, (SELECT coalesce(max(h.idx) + 1, 0) FROM job_history h"
         "  WHERE h.job_seq = j.seq), $2, $3::bigint, $4, $5::float8 FROM j RETURNING job_seq",
-    [PG_JOB_GET] = "SELECT " JOB_COLS " FROM jobs WHERE job_id = $1",
+    [PG_JOB_GET] = "SELECT " JOB_COLS ", idem_key, idem_fp FROM jobs WHERE job_id = $1",
+    [PG_JOB_FIND_KEY] = "SELECT job_id, idem_fp FROM jobs WHERE idem_key = $1",
     [PG_HIST_GET] = "SELECT state, time, message, progress FROM job_history"
                     " WHERE job_seq = $1::bigint ORDER BY idx",
     /* A scan reads chunks of PG_SCAN_CHUNK (pg_jobs.c) after the last seq

@@ -43,13 +43,14 @@ static const char *const sql[SQ_COUNT] = {
                     " AND state IN ('queued','assigned','running','paused'))",
     [SQ_EXP_DELETE_JOBS] = "DELETE FROM jobs WHERE experiment_id = ?1",
     [SQ_JOB_INSERT] = "INSERT INTO jobs(job_id, experiment_id, agent_id, created_time, state,"
-                      " status_time, message, progress, priority, exclusive, selector, extra)"
-                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                      " status_time, message, progress, priority, exclusive, selector, extra,"
+                      " idem_key, idem_fp)"
+                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     [SQ_JOB_SET] = "UPDATE jobs SET state = ?2, status_time = ?3, message = ?4, progress = ?5"
                    " WHERE job_id = ?1 RETURNING seq",
     [SQ_JOB_GET] = "SELECT seq, job_id, experiment_id, agent_id, created_time, state,"
-                   " status_time, message, progress, priority, exclusive, selector, extra"
-                   " FROM jobs WHERE job_id = ?1",
+                   " status_time, message, progress, priority, exclusive, selector, extra,"
+                   " idem_key, idem_fp FROM jobs WHERE job_id = ?1",
     [SQ_HIST_ADD] = "INSERT INTO job_history(job_seq, idx, state, time, message, progress)"
                     " SELECT ?1, coalesce(max(idx) + 1, 0), ?2, ?3, ?4, ?5"
                     " FROM job_history WHERE job_seq = ?1",
@@ -70,6 +71,7 @@ static const char *const sql[SQ_COUNT] = {
     [SQ_JOB_PLACE] = "UPDATE jobs SET agent_id = ?2 WHERE job_id = ?1",
     [SQ_JOB_EXTRA] = "UPDATE jobs SET extra = ?2 WHERE job_id = ?1",
     [SQ_DOC_REPLACE] = "UPDATE docs SET body = ?4 WHERE kind = ?1 AND id = ?2 AND body = ?3",
+    [SQ_JOB_FIND_KEY] = "SELECT job_id, idem_fp FROM jobs WHERE idem_key = ?1",
 };
 
 #define S(s) ((sq_store_t *)(s))
@@ -634,6 +636,7 @@ const rk_store_ops_t rk_store_sqlite_ops = {
     .doc_delete = sq_doc_delete,
     .doc_replace = sq_doc_replace,
     .lease_acquire = NULL, /* one server per file: always granted */
+    .job_find_key = sq_job_find_key,
     .job_purge_finished = sq_job_purge_finished,
     .job_purge = sq_job_purge,
 };

@@ -45,6 +45,7 @@ typedef enum sq_id {
     SQ_JOB_PLACE,
     SQ_JOB_EXTRA,
     SQ_DOC_REPLACE,
+    SQ_JOB_FIND_KEY,
     SQ_COUNT
 } sq_id_t;
 
@@ -83,7 +84,7 @@ typedef struct sq_store {
 #define SQ_READERS 8
 
 /* The newest schema version this build writes (PRAGMA user_version). */
-#define RK_SQLITE_SCHEMA_VERSION 6
+#define RK_SQLITE_SCHEMA_VERSION 7
 
 /* Brings db's schema to RK_SQLITE_SCHEMA_VERSION, each step in its own
  * transaction. RK_EIO (logged) for a file that is not a database, a newer
@@ -127,6 +128,7 @@ char *sq_text(sqlite3_stmt *st, int i);
 int sq_job_insert(rk_store_t *s, const rk_job_info_t *job, int64_t *seq);
 int sq_job_set_status(rk_store_t *s, const char *job_id, const rk_job_status_t *st);
 int sq_job_get(rk_store_t *s, const char *job_id, bool with_history, rk_job_info_t *out);
+int sq_job_find_key(rk_store_t *s, const char *key, char **job_id, char **fp);
 int sq_job_list(rk_store_t *s, const rk_job_filter_t *f, rk_page_t *page, rk_job_info_t **out,
                 size_t *n);
 int sq_job_scan(rk_store_t *s, unsigned state_mask, rk_job_scan_fn fn, void *ud);

@@ -162,6 +162,14 @@ static int hist_add(sq_conn_t *c, int64_t seq, const rk_job_status_t *js)
     return sq_exec_stmt(c, st, "job history add");
 }
 
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *text)
+{
+    if (text)
+        sqlite3_bind_text(st, i, text, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
 int sq_job_insert(rk_store_t *s, const rk_job_info_t *job, int64_t *seq)
 {
     char *selector = NULL, *extra = NULL;
@@ -198,6 +206,8 @@ int sq_job_insert(rk_store_t *s, const rk_job_info_t *job, int64_t *seq)
             sqlite3_bind_text(st, 12, extra, -1, SQLITE_STATIC);
         else
             sqlite3_bind_null(st, 12);
+        bind_text_or_null(st, 13, job->idem_key);
+        bind_text_or_null(st, 14, job->idem_key ? job->idem_fp : NULL);
         rc = sq_exec_stmt(c, st, "job insert");
     }
     if (!rc) {
@@ -287,6 +297,9 @@ int sq_job_get(rk_store_t *s, const char *job_id, bool with_history, rk_job_info
         if (r == SQLITE_ROW) {
             seq = sqlite3_column_int64(st, 0);
             rc = column_job(st, out);
+            if (!rc && sqlite3_column_type(st, 13) != SQLITE_NULL &&
+                (!(out->idem_key = sq_text(st, 13)) || !(out->idem_fp = sq_text(st, 14))))
+                rc = RK_ENOMEM;
         } else {
             rc = r == SQLITE_DONE ? RK_ENOENT : sq_err(c, r, "job get");
         }
@@ -295,6 +308,32 @@ int sq_job_get(rk_store_t *s, const char *job_id, bool with_history, rk_job_info
     if (!rc && with_history)
         rc = read_history(c, seq, out);
     sq_rdone(S(s), c);
+    return rc;
+}
+
+int sq_job_find_key(rk_store_t *s, const char *key, char **job_id, char **fp)
+{
+    sq_conn_t *c;
+    int rc = sq_rget(S(s), &c);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = sq_stmt(c, SQ_JOB_FIND_KEY);
+    rc = RK_EIO;
+    if (st) {
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        int r = sqlite3_step(st);
+        if (r == SQLITE_ROW)
+            rc = (*job_id = sq_text(st, 0)) && (*fp = sq_text(st, 1)) ? 0 : RK_ENOMEM;
+        else
+            rc = r == SQLITE_DONE ? RK_ENOENT : sq_err(c, r, "job find key");
+        sqlite3_reset(st);
+    }
+    sq_rdone(S(s), c);
+    if (rc) {
+        free(*job_id);
+        free(*fp);
+        *job_id = *fp = NULL;
+    }
     return rc;
 }
 

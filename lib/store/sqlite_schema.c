@@ -184,6 +184,10 @@ static const char *const migrations[RK_SQLITE_SCHEMA_VERSION] = {
     /* 5 -> 6: jobs over time (retries, dependencies, schedules): the
      * JobInfo's extra object as JSON text, NULL for none. */
     "ALTER TABLE jobs ADD COLUMN extra TEXT;",
+    /* 6 -> 7: idempotency keys of POST /jobs, each naming one job. */
+    "ALTER TABLE jobs ADD COLUMN idem_key TEXT;"
+    "ALTER TABLE jobs ADD COLUMN idem_fp TEXT;"
+    "CREATE UNIQUE INDEX jobs_idem ON jobs(idem_key) WHERE idem_key IS NOT NULL;",
 };
 
 static int fail(sqlite3 *db, const char *path, const char *what)

@@ -168,7 +168,8 @@ int rk_store_job_insert(rk_store_t *s, const rk_job_info_t *job, int64_t *seq)
         (unsigned)job->status.status >= RK_JOB_STATE_COUNT ||
         (unsigned)job->priority >= RK_PRIORITY_COUNT ||
         (job->selector_labels && !json_is_object(job->selector_labels)) ||
-        (job->extra && !json_is_object(job->extra)))
+        (job->extra && !json_is_object(job->extra)) ||
+        (job->idem_key && (!*job->idem_key || !job->idem_fp)))
         return RK_EINVAL;
     int64_t dummy;
     return s->ops->job_insert(s, job, seq ? seq : &dummy);
@@ -293,6 +294,17 @@ int rk_store_doc_replace(rk_store_t *s, const char *kind, const char *id, const 
     if (!s || !kind || !*kind || !id || !*id || !expect || !json)
         return RK_EINVAL;
     return s->ops->doc_replace ? s->ops->doc_replace(s, kind, id, expect, json) : RK_EUNSUP;
+}
+
+int rk_store_job_find_key(rk_store_t *s, const char *key, char **job_id, char **fp)
+{
+    if (job_id)
+        *job_id = NULL;
+    if (fp)
+        *fp = NULL;
+    if (!s || !key || !*key || !job_id || !fp)
+        return RK_EINVAL;
+    return s->ops->job_find_key ? s->ops->job_find_key(s, key, job_id, fp) : RK_EUNSUP;
 }
 
 int rk_store_job_purge(rk_store_t *s, const char *job_id, bool *had_result)

@@ -54,7 +54,7 @@
 
 /* The version of rk_store_ops_t: bumped whenever a slot is added, removed
  * or changes meaning. rk_store_open refuses a table of another version. */
-#define RK_STORE_OPS_VERSION 6
+#define RK_STORE_OPS_VERSION 7
 
 typedef struct rk_store rk_store_t;
 
@@ -251,6 +251,15 @@ typedef struct rk_store_ops {
      * Optional: RK_EUNSUP through the wrapper. */
     int (*doc_replace)(rk_store_t *s, const char *kind, const char *id, const char *expect,
                        const char *json);
+
+    /* Idempotency keys (version 7). job_insert stores job->idem_key and
+     * idem_fp with the job (a key names at most one job: RK_EEXIST, nothing
+     * stored, for a key another job holds) and job_get gives them back;
+     * they go with the job when it is deleted. find_key names the job
+     * that holds key, and its fingerprint, as malloc'd strings; RK_ENOENT
+     * when none does. Like any read it sees the caller's own open
+     * transaction. */
+    int (*job_find_key)(rk_store_t *s, const char *key, char **job_id, char **fp);
 } rk_store_ops_t;
 
 /* Every backend's instance starts with this header. */
@@ -298,6 +307,7 @@ int rk_store_job_set_priority(rk_store_t *s, const char *job_id, rk_job_priority
 int rk_store_job_place(rk_store_t *s, const char *job_id, const char *agent_id);
 int rk_store_job_set_extra(rk_store_t *s, const char *job_id, const json_t *extra);
 int rk_store_job_get(rk_store_t *s, const char *job_id, bool with_history, rk_job_info_t *out);
+int rk_store_job_find_key(rk_store_t *s, const char *key, char **job_id, char **fp);
 int rk_store_job_list(rk_store_t *s, const rk_job_filter_t *f, rk_page_t *page, rk_job_info_t **out,
                       size_t *n);
 int rk_store_job_scan(rk_store_t *s, unsigned state_mask, rk_job_scan_fn fn, void *ud);

@@ -48,6 +48,12 @@ static void src_make(src_t *x, size_t n)
         snprintf(id, sizeof id, "job_%08zx", i);
         rk_job_info_t j =
             job_of(id, exps[i % 3], agents[i % 2], RK_JOB_QUEUED, 1000 + (rk_time_t)i);
+        char key[32];
+        if (i % 4 == 0) { /* every fourth job submitted under an Idempotency-Key */
+            snprintf(key, sizeof key, "key-%zu", i);
+            j.idem_key = key;
+            j.idem_fp = (char *)"0123456789abcdef0123456789abcdef";
+        }
         int64_t seq;
         assert_int_equal(rk_store_job_insert(x->s, &j, &seq), 0);
         if (i % 3 == 0 || i % 3 == 1)
@@ -134,6 +140,17 @@ static void copies_everything_in_order(void **state)
         if (i % 3 == 1) {
             assert_true(b.status.has_progress);
             assert_true(b.status.progress > 0.2);
+        }
+        if (i % 4 == 0) { /* its Idempotency-Key came along and still finds it */
+            char key[32], *kid = NULL, *kfp = NULL;
+            snprintf(key, sizeof key, "key-%zu", i);
+            assert_string_equal(b.idem_key, key);
+            assert_int_equal(rk_store_job_find_key(dst, key, &kid, &kfp), 0);
+            assert_string_equal(kid, id);
+            free(kid);
+            free(kfp);
+        } else {
+            assert_null(b.idem_key);
         }
         rk_job_info_cleanup(&a);
         rk_job_info_cleanup(&b);

@@ -405,7 +405,8 @@ static void schema_version_and_migration(void **state)
      * its jobs read medium, not exclusive, without a selector, and paused
      * jobs count as unfinished from then on. */
     free(raw_value(f->path, "DROP INDEX jobs_unfinished; ALTER TABLE jobs DROP COLUMN priority,"
-                            " DROP COLUMN exclusive, DROP COLUMN selector, DROP COLUMN extra;"
+                            " DROP COLUMN exclusive, DROP COLUMN selector, DROP COLUMN extra,"
+                            " DROP COLUMN idem_key, DROP COLUMN idem_fp;"
                             " CREATE INDEX jobs_unfinished ON jobs(seq)"
                             "  WHERE state IN ('queued','assigned','running');"
                             " UPDATE schema_version SET version = 1"));

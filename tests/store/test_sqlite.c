@@ -182,6 +182,8 @@ static void schema_4_file_gains_queue_control(void **state)
     rk_store_close(f->s);
     f->s = NULL;
     raw_exec(f->path,
+             "DROP INDEX jobs_idem; ALTER TABLE jobs DROP COLUMN idem_key;"
+             "ALTER TABLE jobs DROP COLUMN idem_fp;"
              "DROP INDEX jobs_unfinished;"
              "ALTER TABLE jobs DROP COLUMN priority; ALTER TABLE jobs DROP COLUMN exclusive;"
              "ALTER TABLE jobs DROP COLUMN selector; ALTER TABLE jobs DROP COLUMN extra;"
@@ -220,7 +222,18 @@ static void schema_4_file_gains_queue_control(void **state)
     assert_int_equal(rk_store_job_get(f->s, "job_00000004", false, &j), 0);
     assert_int_equal(j.priority, RK_PRIO_CRITICAL);
     assert_null(j.agent_id);
+    assert_null(j.idem_key); /* the old jobs and this one: no key */
     rk_job_info_cleanup(&j);
+    /* ... and the migrated file takes idempotency keys (schema 7). */
+    rk_job_info_t kk = job_of("job_00000005", "e", "a", RK_JOB_QUEUED, 1000);
+    kk.idem_key = (char *)"after-migration";
+    kk.idem_fp = (char *)"00000000000000000000000000000000";
+    assert_int_equal(rk_store_job_insert(f->s, &kk, NULL), 0);
+    char *kid = NULL, *kfp = NULL;
+    assert_int_equal(rk_store_job_find_key(f->s, "after-migration", &kid, &kfp), 0);
+    assert_string_equal(kid, "job_00000005");
+    free(kid);
+    free(kfp);
 }
 
 static void newer_or_damaged_files_are_refused(void **state)

@@ -90,6 +90,8 @@ static uint64_t check_totals(fx_t *f)
 
 /* Turns a current file back into what version 2 wrote. */
 static const char *const to_version_2 =
+    "DROP INDEX jobs_idem; ALTER TABLE jobs DROP COLUMN idem_key;"
+    "ALTER TABLE jobs DROP COLUMN idem_fp;"
     "DROP INDEX jobs_unfinished;"
     "ALTER TABLE jobs DROP COLUMN priority; ALTER TABLE jobs DROP COLUMN exclusive;"
     "ALTER TABLE jobs DROP COLUMN selector; ALTER TABLE jobs DROP COLUMN extra;"
