@@ -136,6 +136,12 @@ static int request(rk_cli_t *c, const char *method, const char *path, const char
         return RK_CLI_EXIT_FAILURE;
     }
     bool get = strcmp(method, "GET") == 0;
+    /* A POST under an Idempotency-Key creates its job once however often
+     * it is sent: it may be retried like a read. */
+    bool keyed = c->idem_key && strcmp(method, "POST") == 0;
+    char idem[320];
+    snprintf(idem, sizeof idem, "Idempotency-Key: %s", keyed ? c->idem_key : "");
+    const char *const headers[] = {idem, NULL};
     rk_http_request_t req = {
         .method = method,
         .url = rk_buf_str(&url),
@@ -147,7 +153,9 @@ static int request(rk_cli_t *c, const char *method, const char *path, const char
             (int)(c->s.timeout * 1000) < 10000 ? (int)(c->s.timeout * 1000) : 10000,
         .max_body = max,
         /* Reads may retry a brief outage; writes are sent once. */
-        .retry = {.max_attempts = get ? 3 : 1, .base_ms = 200, .max_ms = 1000},
+        .retry = {.max_attempts = get || keyed ? 3 : 1, .base_ms = 200, .max_ms = 1000},
+        .headers = keyed ? headers : NULL,
+        .idempotent = keyed,
     };
     rk_http_client_request_sync(&req, resp);
     rk_buf_cleanup(&url);

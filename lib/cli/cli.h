@@ -38,6 +38,9 @@ typedef struct rk_cli {
     FILE *err; /* messages */
     bool color;
     rk_time_t now; /* for relative times, taken once */
+    /* While set: POSTs carry it as their Idempotency-Key and are retried
+     * after a connection failure or a 502/503/504 (job submit). */
+    const char *idem_key;
 } rk_cli_t;
 
 /* Runs the program: global options, then the command. Returns the exit

@@ -1,8 +1,10 @@
 /* ruckus job submit | list | show | watch | logs | artifacts (pause,
  * resume, priority and cancel: cmd_queue.c) */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "base/err.h"
@@ -135,20 +137,37 @@ static json_t *submit_body(rk_cli_t *c, const rk_cli_args_t *a, const char *agen
     return body;
 }
 
+/* A key no other submit has: "cli-" and 128 random bits. */
+static int fresh_key(rk_cli_t *c, char *out, size_t n)
+{
+    unsigned char r[16];
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
+        rk_cli_errorf(c, "no randomness for an idempotency key: %s", strerror(errno));
+        return RK_CLI_EXIT_FAILURE;
+    }
+    size_t k = (size_t)snprintf(out, n, "cli-");
+    for (size_t i = 0; i < sizeof r && k + 2 < n; i++, k += 2)
+        snprintf(out + k, n - k, "%02x", r[i]);
+    return 0;
+}
+
 static int cmd_submit(rk_cli_t *c, int argc, char **argv)
 {
-    static const rk_cli_opt_t opts[] = {
-        {"wait", 'w', false},      {"priority", 'p', true}, {"label", 'l', true},
-        {"any", 0, false},         {"exclusive", 0, false}, {"count", 'n', true},
-        {"max-attempts", 0, true}, {"backoff", 0, true},    {"retry-on", 0, true},
-        {"not-before", 0, true},   {"after", 'a', true},    {"after-any", 0, false}};
+    static const rk_cli_opt_t opts[] = {{"wait", 'w', false},          {"priority", 'p', true},
+                                        {"label", 'l', true},          {"any", 0, false},
+                                        {"exclusive", 0, false},       {"count", 'n', true},
+                                        {"max-attempts", 0, true},     {"backoff", 0, true},
+                                        {"retry-on", 0, true},         {"not-before", 0, true},
+                                        {"after", 'a', true},          {"after-any", 0, false},
+                                        {"idempotency-key", 'k', true}};
     rk_cli_args_t a;
     int code = rk_cli_parse(
-        c, argc, argv, opts, 12, 1, 2,
+        c, argc, argv, opts, 13, 1, 2,
         "ruckus job submit EXPERIMENT [AGENT|any] [--priority P] [--label K=V[,K=V...]]\n"
         "                  [--any] [--exclusive] [--count N] [--wait]\n"
         "                  [--max-attempts N] [--backoff S] [--retry-on C[,C...]]\n"
-        "                  [--not-before T] [--after ID[,ID...]] [--after-any]\n\n"
+        "                  [--not-before T] [--after ID[,ID...]] [--after-any]\n"
+        "                  [--idempotency-key KEY]\n\n"
         "AGENT is an agent id or name. Without one (or with `any`, --any or --label)\n"
         "the job runs on the first agent that can run it and has a free slot; --label\n"
         "keeps it to agents with those labels (ruckus-agent --label). P: low, medium\n"
@@ -161,10 +180,15 @@ static int cmd_submit(rk_cli_t *c, int argc, char **argv)
         "--not-before T: not started before T (RFC 3339, or +SECONDS from now).\n"
         "--after: the job waits (queued) until those jobs ended, and is cancelled if\n"
         "one of them does not complete; with --after-any it runs once they ended,\n"
-        "whatever the outcome.\n\n"
+        "whatever the outcome.\n"
+        "--idempotency-key KEY: submitting again under the same KEY gets the job the\n"
+        "first submit created, never a second one (1-255 visible ASCII characters;\n"
+        "one job: not with --count). Without it each submit of one job has a fresh\n"
+        "key of its own, so a request cut off by the network is retried safely.\n\n"
         "Examples:\n  ruckus job submit exp_1a2b3c worker1 --wait\n"
         "  ruckus job submit exp_1a2b3c --label gpu=a100 --count 4\n"
-        "  ruckus job submit exp_1a2b3c --after job_0badcafe,job_0c0ffee0 --after-any\n",
+        "  ruckus job submit exp_1a2b3c --after job_0badcafe,job_0c0ffee0 --after-any\n"
+        "  ruckus job submit exp_1a2b3c worker1 --idempotency-key nightly-2026-12-07\n",
         &a);
     if (code)
         return code < 0 ? 0 : code;
@@ -184,8 +208,22 @@ static int cmd_submit(rk_cli_t *c, int argc, char **argv)
     json_t *body = submit_body(c, &a, a.npos == 2 && !any ? agent : NULL, &code);
     if (!body)
         return code;
+    bool one = !a.val[5] || strcmp(a.val[5], "1") == 0;
+    char key[40];
+    if (a.val[12] && !one) {
+        json_decref(body);
+        rk_cli_errorf(c, "--idempotency-key covers one job: leave out --count");
+        return RK_CLI_EXIT_USAGE;
+    }
+    if (one && !a.val[12] && (code = fresh_key(c, key, sizeof key))) {
+        json_decref(body);
+        return code;
+    }
+    c->idem_key = one ? (a.val[12] ? a.val[12] : key) : NULL;
     json_t *ans = NULL;
-    code = rk_cli_api(c, "POST", "/jobs", body, &ans, NULL);
+    long status = 0;
+    code = rk_cli_api(c, "POST", "/jobs", body, &ans, &status);
+    c->idem_key = NULL;
     json_decref(body);
     if (code)
         return code;
@@ -210,6 +248,9 @@ static int cmd_submit(rk_cli_t *c, int argc, char **argv)
         if (!c->s.json)
             fprintf(c->out, "submitted job %s\n", j.job_id);
         code = rk_cli_job_watch(c, j.job_id);
+    } else if (status == 200) { /* a repeat under its key: the first submit's job */
+        code = rk_cli_print_ok(c, ans, "job %s was submitted before under this key (%s)\n",
+                               j.job_id, rk_job_state_name(j.status.status));
     } else {
         code = rk_cli_print_ok(c, ans, "submitted job %s (%s)\n", j.job_id,
                                rk_job_state_name(j.status.status));

@@ -207,10 +207,37 @@ typedef struct rk_srv_job_opts {
      * max_attempts, retry, not_before; depend_input.c: depends_on,
      * dependency), or NULL; owned. */
     json_t *extra;
+    /* POST /jobs' Idempotency-Key and its request's fingerprint
+     * (idempotency.c), borrowed; NULL for none. Only with count 1. */
+    const char *idem_key;
+    const char *idem_fp;
 } rk_srv_job_opts_t;
 
 /* Most jobs one request creates (count, a batch). */
 #define RK_SRV_COUNT_MAX 10000
+
+/* ---- idempotency.c: POST /jobs' Idempotency-Key ---- */
+/* Longest key taken (bytes); each a visible ASCII character (0x21-0x7e). */
+#define RK_SRV_IDEM_KEY_MAX 255
+typedef struct rk_srv_idem {
+    const char *key; /* the request's header value (borrowed), NULL: none */
+    char fp[33];     /* MD5 (hex) of the body as canonical JSON */
+} rk_srv_idem_t;
+/* Reads req's Idempotency-Key into k (k->key NULL when absent) with
+ * body's fingerprint. A malformed key is answered 400 naming what is wrong
+ * (RK_EINVAL). */
+int rk_srv_idem_read(const rk_http_req_t *req, rk_http_resp_t *resp, const json_t *body,
+                     rk_srv_idem_t *k);
+/* With a key: answers resp and returns true when a stored job already
+ * holds it: 200 with that job (header Idempotent-Replayed: true) for the
+ * same request, 422 for another request under the same key, 409 while its
+ * job is not stored yet, 503 when the store cannot be read. False: no job
+ * holds it (or no key): create one. */
+bool rk_srv_idem_replay(rk_server_t *srv, rk_http_resp_t *resp, const rk_srv_idem_t *k);
+/* For the endpoints that do not take a key (POST /jobs/batch,
+ * experiments/{id}/run): answers 400 and returns RK_EINVAL when req has
+ * one, rather than creating jobs a retry would create again. */
+int rk_srv_idem_refuse(const rk_http_req_t *req, rk_http_resp_t *resp);
 
 /* ---- submit.c: turning submissions into jobs ---- */
 /* Reads priority, exclusive, count and agent_selector of object body at

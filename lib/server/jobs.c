@@ -240,6 +240,10 @@ static void create_done(rk_srv_mgr_t *m, srv_create_t *c)
         return;
     if (c->store_err) {
         srv__answer_store_error(m, c->wait, c->store_err, "jobs");
+    } else if (c->key_busy) {
+        srv__answer_error(m, c->wait, 409,
+                          "Idempotency-Key: another request under this key created its job "
+                          "meanwhile; retry to get that job");
     } else {
         json_t *body;
         if (c->single) {
@@ -286,6 +290,19 @@ void srv__job_settle(rk_srv_mgr_t *m, srv_job_t *j)
     create_done(m, c);
 }
 
+/* 1 when a job (this batch's too: the lookup sees the open transaction)
+ * holds ji's Idempotency-Key already, 0 when none does, else the store's
+ * error. Another request under the key got past the handler's look
+ * (idempotency.c) while this one did. */
+static int key_taken(rk_srv_mgr_t *m, const rk_job_info_t *ji)
+{
+    char *id = NULL, *fp = NULL;
+    int rc = rk_store_job_find_key(m->store, ji->idem_key, &id, &fp);
+    free(id);
+    free(fp);
+    return rc == 0 ? 1 : rc == RK_ENOENT ? 0 : rc;
+}
+
 void srv__jobs_create(rk_srv_mgr_t *m, srv_create_t *c)
 {
     /* One count per job plus one held until every job is placed. */
@@ -309,6 +326,12 @@ void srv__jobs_create(rk_srv_mgr_t *m, srv_create_t *c)
                                                    : "out of memory");
         int64_t seq = 0;
         int rc = srv__txn(m);
+        if (!rc && ji->idem_key && (rc = key_taken(m, ji)) > 0) {
+            c->key_busy = true;
+            ji->status.status = RK_JOB_FAILED;
+            c->unsettled--;
+            continue;
+        }
         /* Ids are 32 random bits: the store refuses one it holds, and the
          * job takes another (no read ahead of each insert). */
         for (int tries = 0;

@@ -220,6 +220,7 @@ struct srv_create {
     rk_http_wait_t *wait;
     uint64_t dirty_batch; /* batch number of its last job changed in a batch, +1 */
     int store_err;        /* a job of it could not be stored: answered 503 */
+    bool key_busy;        /* its Idempotency-Key names a job already: answered 409 */
     rk_job_info_t *jobs;
     int64_t *timeouts;
     srv_job_t **waiting; /* [i]: job i while it still owes its first outcome */

@@ -174,7 +174,7 @@ static void h_batch(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
 {
     rk_server_t *srv = ud;
     json_t *body = NULL;
-    if (rk_http_req_json(req, resp, &body))
+    if (rk_srv_idem_refuse(req, resp) || rk_http_req_json(req, resp, &body))
         return;
     json_t *arr = json_object_get(body, "jobs");
     size_t n = json_is_array(arr) ? json_array_size(arr) : 0;

@@ -143,7 +143,7 @@ static void h_run(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     rk_registered_agent_t *agents = NULL;
     rk_srv_job_opts_t opts = {0};
     rk_verr_t e;
-    if (get_experiment(srv, req, resp, &x))
+    if (rk_srv_idem_refuse(req, resp) || get_experiment(srv, req, resp, &x))
         goto done;
     size_t len = 0;
     rk_http_req_body(req, &len);

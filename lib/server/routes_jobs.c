@@ -29,8 +29,12 @@ static void h_create(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     rk_registered_agent_t a = {0};
     rk_srv_job_opts_t opts = {0};
     rk_verr_t e;
+    rk_srv_idem_t idem;
     if (rk_http_req_json(req, resp, &body))
         return;
+    /* A repeat of a request that created its job: that job, nothing new. */
+    if (rk_srv_idem_read(req, resp, body, &idem) || rk_srv_idem_replay(srv, resp, &idem))
+        goto done;
     if (rk_json_get_id(body, "", "experiment_id", RK_REQUIRED, &exp_id, &e) ||
         rk_json_get_id(body, "", "agent_id", RK_OPTIONAL, &agent_id, &e)) {
         rk_http_resp_error(resp, 422, e.msg);
@@ -39,6 +43,15 @@ static void h_create(rk_http_req_t *req, rk_http_resp_t *resp, void *ud)
     if (rk_srv_job_opts_parse(body, "", resp, &opts) ||
         rk_srv_deps_parse(srv, body, "", false, resp, &opts.extra))
         goto done;
+    if (idem.key && opts.count != 1) {
+        rk_http_resp_errorf(resp, 422,
+                            "count: %zu jobs under one Idempotency-Key; a key covers one job "
+                            "(send each under its own key)",
+                            opts.count);
+        goto done;
+    }
+    opts.idem_key = idem.key;
+    opts.idem_fp = idem.fp;
     int rc = rk_store_experiment_get(srv->store, exp_id, &x);
     if (rc) {
         rk_srv_store_errorf(resp, rc, "experiment %s", exp_id);

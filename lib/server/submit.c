@@ -185,6 +185,8 @@ int rk_srv_job_fill(rk_server_t *srv, rk_job_info_t *j, const rk_experiment_t *x
         return RK_ENOMEM;
     }
     json_decref(extra);
+    if (o->idem_key && (!(j->idem_key = strdup(o->idem_key)) || !(j->idem_fp = strdup(o->idem_fp))))
+        return RK_ENOMEM;
     if (!j->job_id || !j->experiment_id || (agent_id && !j->agent_id))
         return RK_ENOMEM;
     return 0;

@@ -389,6 +389,12 @@ static size_t on_data(char *ptr, size_t sz, size_t nm, void *ud)
 int rk_test_http(const char *method, const char *url, const char *body, size_t body_len,
                  const char *token, rk_test_resp_t *out)
 {
+    return rk_test_http_hdrs(method, url, body, body_len, token, NULL, out);
+}
+
+int rk_test_http_hdrs(const char *method, const char *url, const char *body, size_t body_len,
+                      const char *token, const char *const *headers, rk_test_resp_t *out)
+{
     memset(out, 0, sizeof *out);
     sink_t b = {0}, h = {0};
     CURL *c = curl_easy_init();
@@ -403,6 +409,8 @@ int rk_test_http(const char *method, const char *url, const char *body, size_t b
     if (body)
         hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
     hdrs = curl_slist_append(hdrs, "Expect:");
+    for (size_t i = 0; headers && headers[i]; i++)
+        hdrs = curl_slist_append(hdrs, headers[i]);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -443,6 +451,14 @@ int rk_test_req(const rk_test_proc_t *p, const char *method, const char *path, c
     char url[4096];
     snprintf(url, sizeof url, "http://127.0.0.1:%u%s", (unsigned)p->port, path);
     return rk_test_http(method, url, body, body ? strlen(body) : 0, token, out);
+}
+
+int rk_test_req_hdrs(const rk_test_proc_t *p, const char *method, const char *path,
+                     const char *body, const char *const *headers, rk_test_resp_t *out)
+{
+    char url[4096];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", (unsigned)p->port, path);
+    return rk_test_http_hdrs(method, url, body, body ? strlen(body) : 0, NULL, headers, out);
 }
 
 int rk_test_req_json(const rk_test_proc_t *p, const char *method, const char *path,

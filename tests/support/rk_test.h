@@ -103,9 +103,17 @@ typedef struct rk_test_resp {
  * out needs rk_test_resp_cleanup in every case. */
 int rk_test_http(const char *method, const char *url, const char *body, size_t body_len,
                  const char *token, rk_test_resp_t *out);
+/* rk_test_http with extra request headers ("Name: value", NULL-terminated;
+ * NULL for none). */
+int rk_test_http_hdrs(const char *method, const char *url, const char *body, size_t body_len,
+                      const char *token, const char *const *headers, rk_test_resp_t *out);
 /* Same against http://127.0.0.1:<p->port><path>. */
 int rk_test_req(const rk_test_proc_t *p, const char *method, const char *path, const char *body,
                 const char *token, rk_test_resp_t *out);
+/* Same with extra request headers ("Name: value", NULL-terminated; may be
+ * NULL) and no token. */
+int rk_test_req_hdrs(const rk_test_proc_t *p, const char *method, const char *path,
+                     const char *body, const char *const *headers, rk_test_resp_t *out);
 /* Same with a JSON body (borrowed). */
 int rk_test_req_json(const rk_test_proc_t *p, const char *method, const char *path,
                      const json_t *body, const char *token, rk_test_resp_t *out);
