@@ -328,15 +328,26 @@ typedef struct slot {
     body_t b;
     char url[512];
     char body[4096];
+    char line[512];           /* the request's own header line, if any */
+    struct curl_slist *extra; /* json_headers() plus line */
 } slot_t;
 
 static void slot_start(CURLM *multi, slot_t *s, const char *method, size_t i, bs_req_fn req,
-                       void *ud)
+                       bs_hdr_fn hdr, void *ud)
 {
     s->i = i;
     s->b.len = 0;
     s->body[0] = '\0';
     req(ud, i, s->url, sizeof s->url, s->body, sizeof s->body);
+    if (hdr) {
+        s->line[0] = '\0';
+        hdr(ud, i, s->line, sizeof s->line);
+        curl_slist_free_all(s->extra);
+        s->extra = curl_slist_append(NULL, "Content-Type: application/json");
+        if (s->line[0])
+            s->extra = curl_slist_append(s->extra, s->line);
+        curl_easy_setopt(s->h, CURLOPT_HTTPHEADER, s->extra);
+    }
     curl_easy_setopt(s->h, CURLOPT_URL, s->url);
     curl_easy_setopt(s->h, CURLOPT_CUSTOMREQUEST, method);
     if (s->body[0]) {
@@ -350,6 +361,12 @@ static void slot_start(CURLM *multi, slot_t *s, const char *method, size_t i, bs
 
 size_t bs_many(const char *method, size_t n, int inflight, double deadline_s, bs_req_fn req,
                bs_done_fn done, void *ud)
+{
+    return bs_many_hdr(method, n, inflight, deadline_s, req, NULL, done, ud);
+}
+
+size_t bs_many_hdr(const char *method, size_t n, int inflight, double deadline_s, bs_req_fn req,
+                   bs_hdr_fn hdr, bs_done_fn done, void *ud)
 {
     CURLM *multi = curl_multi_init();
     slot_t *slots = calloc((size_t)inflight, sizeof *slots);
@@ -367,7 +384,7 @@ size_t bs_many(const char *method, size_t n, int inflight, double deadline_s, bs
         curl_easy_setopt(s->h, CURLOPT_TIMEOUT_MS, 60000L);
         curl_easy_setopt(s->h, CURLOPT_NOSIGNAL, 1L);
         if (next < n)
-            slot_start(multi, s, method, next++, req, ud);
+            slot_start(multi, s, method, next++, req, hdr, ud);
     }
     double end = bs_now() + deadline_s;
     int running = 1;
@@ -388,7 +405,7 @@ size_t bs_many(const char *method, size_t n, int inflight, double deadline_s, bs
             if (done)
                 done(ud, s->i, status, s->b.p ? s->b.p : "", s->b.len);
             if (next < n)
-                slot_start(multi, s, method, next++, req, ud);
+                slot_start(multi, s, method, next++, req, hdr, ud);
         }
         if (answered < n)
             curl_multi_poll(multi, NULL, 0, 100, NULL);
@@ -399,6 +416,7 @@ out:
             curl_multi_remove_handle(multi, slots[k].h);
             curl_easy_cleanup(slots[k].h);
         }
+        curl_slist_free_all(slots[k].extra);
         free(slots[k].b.p);
     }
     free(slots);

@@ -72,6 +72,11 @@ typedef void (*bs_req_fn)(void *ud, size_t i, char *url, size_t url_cap, char *b
 typedef void (*bs_done_fn)(void *ud, size_t i, long status, const char *body, size_t len);
 size_t bs_many(const char *method, size_t n, int inflight, double deadline_s, bs_req_fn req,
                bs_done_fn done, void *ud);
+/* bs_many with one request header of request i's own: hdr writes a
+ * "Name: value" line into line (leave it "" for none). */
+typedef void (*bs_hdr_fn)(void *ud, size_t i, char *line, size_t cap);
+size_t bs_many_hdr(const char *method, size_t n, int inflight, double deadline_s, bs_req_fn req,
+                   bs_hdr_fn hdr, bs_done_fn done, void *ud);
 
 /* Percentile p (0..100) of v[0..n) (sorted in place). */
 double bs_percentile(double *v, size_t n, double p);

@@ -138,13 +138,23 @@ static void posts_done(void *ud, size_t i, long status, const char *body, size_t
     bs_posts_t *p = ud;
     if (status == 201) {
         p->created++;
+    } else if (status == 200 && p->key_prefix) {
+        p->replayed++;
     } else {
         p->other++;
         p->last_other = status;
     }
 }
 
+static void posts_hdr(void *ud, size_t i, char *line, size_t cap)
+{
+    const bs_posts_t *p = ud;
+    if (p->key_prefix)
+        snprintf(line, cap, "Idempotency-Key: %s-%zu", p->key_prefix, i);
+}
+
 void bs_posts_run(bs_posts_t *p, size_t n, int inflight, double deadline_s)
 {
-    bs_many("POST", n, inflight, deadline_s, posts_req, posts_done, p);
+    bs_many_hdr("POST", n, inflight, deadline_s, posts_req, p->key_prefix ? posts_hdr : NULL,
+                posts_done, p);
 }

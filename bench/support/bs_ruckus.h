@@ -36,6 +36,9 @@ typedef struct bs_posts {
     const char *const *ids;
     size_t n_ids;
     const char *exp;
+    /* Non-NULL: request i carries "Idempotency-Key: <key_prefix>-<i>". */
+    const char *key_prefix;
+    size_t replayed; /* answered 200: a repeat under its key */
     size_t created;  /* answered 201 */
     size_t other;    /* answered anything else */
     long last_other; /* the last status that was not 201 */
