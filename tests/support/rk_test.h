@@ -127,7 +127,8 @@ void rk_test_resp_cleanup(rk_test_resp_t *r);
  * passes (false). */
 bool rk_test_wait_until(bool (*cond)(void *ud), void *ud, int timeout_ms);
 /* full, or light when this run checks memory rather than scale: the
- * ASan stage sets RK_TEST_LIGHT (scripts/test.sh), where the scale cases
+ * ASan stage sets RK_TEST_LIGHT and the valgrind stage RK_UNDER_VALGRIND
+ * (scripts/test.sh), where the scale cases
  * would take most of the stage; the plain test stage runs them in full. */
 long rk_test_scale(long full, long light);
 /* Monotonic milliseconds. */
